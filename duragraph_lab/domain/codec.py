@@ -1,0 +1,275 @@
+"""JSON codec for event payloads and graph state.
+
+Plain JSON loses types: a datetime comes back as a string, a tuple as a list, bytes cannot be
+written at all. Replay and re-execution compare recorded values with recomputed ones, so the
+codec must give back exactly what was written. Non-JSON types are written as tagged objects
+``{"__dg__": <tag>, ...}``; a user dict that happens to contain the tag key is escaped, so no
+input can be mistaken for a tag. Anything the codec cannot round-trip is rejected with the path
+to the offending value instead of being silently converted.
+
+Dataclasses and enums are decoded back to their class only when that class's module is already
+imported in the reading process (decoding never imports code named by stored data); otherwise a
+dataclass decodes to a plain dict of its fields and an enum to its value, so an API process that
+lacks a user's classes can still read every event.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+import sys
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from duragraph_lab.domain.errors import EncodingError
+
+TAG = "__dg__"
+
+_ATOMS = (str, int, bool, type(None))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Adapter:
+    tag: str
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+_adapters_by_type: dict[type, _Adapter] = {}
+_adapters_by_tag: dict[str, _Adapter] = {}
+
+
+def register_type(cls: type, tag: str, encode: Callable[[Any], Any], decode: Callable[[Any], Any]) -> None:
+    """Teach the codec a type: ``encode(obj)`` must return JSON-able data (it is encoded again,
+    recursively), ``decode(data)`` must rebuild the object from it."""
+    if tag in _BUILTIN_TAGS:
+        raise ValueError(f"tag {tag!r} is reserved")
+    adapter = _Adapter(tag, encode, decode)
+    _adapters_by_type[cls] = adapter
+    _adapters_by_tag[tag] = adapter
+
+
+class _Fail(Exception):
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.path: list[str] = []
+
+
+def _type_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def _resolve(path: str) -> Any:
+    """Find a class by ``module:qualname`` among already-imported modules, else ``None``."""
+    module_name, _, qualname = path.partition(":")
+    obj: Any = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, part, None)
+    return obj if isinstance(obj, type) else None
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert ``value`` to plain JSON data (with tags); raise :class:`EncodingError` if impossible."""
+    try:
+        return _enc(value)
+    except _Fail as fail:
+        path = "$" + "".join(reversed(fail.path))
+        raise EncodingError(fail.message, path) from None
+    except RecursionError:
+        raise EncodingError("value is nested too deeply (or contains a cycle)") from None
+
+
+def _enc(v: Any) -> Any:
+    t = type(v)
+    if t in _ATOMS:
+        return v
+    if t is float:
+        if math.isfinite(v):
+            return v
+        raise _Fail(f"cannot encode non-finite float {v!r}")
+    if t is dict:
+        return _enc_dict(v)
+    if t is list:
+        return _enc_seq(v)
+    if t is tuple:
+        return {TAG: "tuple", "v": _enc_seq(v)}
+    if t is dt.datetime:
+        return {TAG: "datetime", "v": v.isoformat()}
+    if t is uuid.UUID:
+        return {TAG: "uuid", "v": str(v)}
+    if t is bytes:
+        return {TAG: "bytes", "v": base64.b64encode(v).decode("ascii")}
+    return _enc_other(v, t)
+
+
+def _enc_dict(d: dict[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, item in d.items():
+        if type(k) is not str:
+            if isinstance(k, str):
+                k = str(k)
+            else:
+                raise _Fail(f"dict keys must be strings, got {type(k).__name__} key {k!r}")
+        try:
+            out[k] = _enc(item)
+        except _Fail as fail:
+            fail.path.append(f"[{k!r}]")
+            raise
+    if TAG in out:
+        return {TAG: "dict", "v": out}
+    return out
+
+
+def _enc_seq(items: Any) -> list[Any]:
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(_enc(item))
+        except _Fail as fail:
+            fail.path.append(f"[{i}]")
+            raise
+    return out
+
+
+def _enc_other(v: Any, t: type) -> Any:
+    adapter = _adapters_by_type.get(t)
+    if adapter is not None:
+        try:
+            payload = _enc(adapter.encode(v))
+        except _Fail as fail:
+            fail.path.append(f"<{adapter.tag}>")
+            raise
+        return {TAG: adapter.tag, "v": payload}
+    if isinstance(v, enum.Enum):
+        # Checked before str/int subclasses: StrEnum and IntEnum members are enums first.
+        return {TAG: "enum", "type": _type_path(t), "v": _enc(v.value)}
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        fields: dict[str, Any] = {}
+        for f in dataclasses.fields(v):
+            try:
+                fields[f.name] = _enc(getattr(v, f.name))
+            except _Fail as fail:
+                fail.path.append(f".{f.name}")
+                raise
+        return {TAG: "dataclass", "type": _type_path(t), "v": fields}
+    if isinstance(v, dt.datetime):
+        return {TAG: "datetime", "v": v.isoformat()}
+    if isinstance(v, dt.date):
+        return {TAG: "date", "v": v.isoformat()}
+    if isinstance(v, dt.time):
+        return {TAG: "time", "v": v.isoformat()}
+    if isinstance(v, dt.timedelta):
+        return {TAG: "timedelta", "v": [v.days, v.seconds, v.microseconds]}
+    if isinstance(v, Decimal):
+        if not v.is_finite():
+            raise _Fail(f"cannot encode non-finite Decimal {v!r}")
+        return {TAG: "decimal", "v": str(v)}
+    if isinstance(v, bytearray):
+        return {TAG: "bytearray", "v": base64.b64encode(v).decode("ascii")}
+    if isinstance(v, (set, frozenset)):
+        items = _enc_seq(_stable_order(v))
+        return {TAG: "frozenset" if isinstance(v, frozenset) else "set", "v": items}
+    if isinstance(v, bool | int):
+        return int(v) if not isinstance(v, bool) else bool(v)
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, float):
+        return _enc(float(v))
+    if isinstance(v, dict):
+        return _enc_dict(dict(v))
+    if isinstance(v, list):
+        return _enc_seq(v)
+    if isinstance(v, tuple):
+        return {TAG: "tuple", "v": _enc_seq(v)}
+    raise _Fail(f"cannot encode value of type {t.__module__}.{t.__qualname__}")
+
+
+def _stable_order(items: set[Any] | frozenset[Any]) -> list[Any]:
+    # Sets have no order; sort when possible so equal sets encode to equal bytes.
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=repr)
+
+
+def _restore_dataclass(path: str, fields: dict[str, Any]) -> Any:
+    cls = _resolve(path)
+    if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
+        return fields
+    obj = object.__new__(cls)
+    for name, value in fields.items():
+        # object.__setattr__ restores frozen and slotted dataclasses without re-running __init__.
+        object.__setattr__(obj, name, value)
+    return obj
+
+
+def _restore_enum(path: str, value: Any) -> Any:
+    cls = _resolve(path)
+    if cls is None or not issubclass(cls, enum.Enum):
+        return value
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "dict": lambda d: d["v"],
+    "tuple": lambda d: tuple(d["v"]),
+    "datetime": lambda d: dt.datetime.fromisoformat(d["v"]),
+    "date": lambda d: dt.date.fromisoformat(d["v"]),
+    "time": lambda d: dt.time.fromisoformat(d["v"]),
+    "timedelta": lambda d: dt.timedelta(days=d["v"][0], seconds=d["v"][1], microseconds=d["v"][2]),
+    "uuid": lambda d: uuid.UUID(d["v"]),
+    "bytes": lambda d: base64.b64decode(d["v"]),
+    "bytearray": lambda d: bytearray(base64.b64decode(d["v"])),
+    "decimal": lambda d: Decimal(d["v"]),
+    "set": lambda d: set(d["v"]),
+    "frozenset": lambda d: frozenset(d["v"]),
+    "dataclass": lambda d: _restore_dataclass(d["type"], d["v"]),
+    "enum": lambda d: _restore_enum(d["type"], d["v"]),
+}
+_BUILTIN_TAGS = frozenset(_DECODERS)
+
+
+def _hook(d: dict[str, Any]) -> Any:
+    tag = d.get(TAG)
+    if tag is None:
+        return d
+    decoder = _DECODERS.get(tag)
+    if decoder is not None:
+        return decoder(d)
+    adapter = _adapters_by_tag.get(tag)
+    if adapter is not None:
+        return adapter.decode(d["v"])
+    # A tag from a newer version or an unregistered adapter: keep the data rather than fail.
+    return d
+
+
+def from_jsonable(value: Any) -> Any:
+    """Inverse of :func:`to_jsonable` for data already parsed by a JSON parser."""
+    if isinstance(value, dict):
+        return _hook({k: from_jsonable(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [from_jsonable(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Encode ``value`` to compact JSON text; raise :class:`EncodingError` if it cannot round-trip."""
+    return json.dumps(to_jsonable(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def loads(text: str | bytes | bytearray | memoryview) -> Any:
+    """Decode JSON text written by :func:`dumps`, restoring tagged types."""
+    if isinstance(text, memoryview):
+        text = bytes(text)
+    return json.loads(text, object_hook=_hook)

@@ -1,0 +1,76 @@
+"""Typed errors shared by every layer.
+
+Callers (HTTP handlers, the CLI, notebook magics) map these to user-facing messages, so each
+carries the facts needed to say precisely what went wrong.
+"""
+
+from __future__ import annotations
+
+
+class DuraGraphError(Exception):
+    """Base class of every error DuraGraph Lab raises on purpose."""
+
+    code = "duragraph_error"
+
+
+class InvalidStreamId(DuraGraphError, ValueError):
+    """A stream id is not of the form ``<kind>:<uuid>``."""
+
+    code = "invalid_stream_id"
+
+
+class UnknownStreamKind(InvalidStreamId):
+    """A stream id names a kind the event store does not know."""
+
+    code = "unknown_stream_kind"
+
+    def __init__(self, kind: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"unknown stream kind {kind!r}; expected one of: {', '.join(known)}")
+        self.kind = kind
+
+
+class InvalidEvent(DuraGraphError, ValueError):
+    """An event to append is malformed (bad type name, payload not an object, ...)."""
+
+    code = "invalid_event"
+
+
+class EncodingError(InvalidEvent):
+    """A payload holds a value the JSON codec cannot round-trip."""
+
+    code = "encoding_error"
+
+    def __init__(self, reason: str, path: str = "$") -> None:
+        super().__init__(f"{reason} at {path}")
+        self.reason = reason
+        self.path = path
+
+
+class VersionConflict(DuraGraphError):
+    """An append's expected version does not match the stream's current version."""
+
+    code = "version_conflict"
+
+    def __init__(self, stream_id: str, expected: int | None, actual: int) -> None:
+        super().__init__(
+            f"stream {stream_id}: expected version {expected}, but the stream is at version {actual}"
+        )
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+class DuplicateEvent(DuraGraphError):
+    """An event with the same ``event_id`` was already appended (a retried append)."""
+
+    code = "duplicate_event"
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"event {event_id} was already appended")
+        self.event_id = event_id
+
+
+class StoreUnavailable(DuraGraphError):
+    """The event store cannot be reached."""
+
+    code = "store_unavailable"
