@@ -1,0 +1,113 @@
+"""Versioned, idempotent schema migrations, applied under a PostgreSQL advisory lock.
+
+Migrations are the ``NNNN_name.sql`` files in ``duragraph_lab/store/migrations``. Each runs in
+its own transaction together with its bookkeeping row, so a failure leaves the schema at the
+previous version. Many processes may start at once (API replicas, workers): the advisory lock
+makes exactly one of them apply pending migrations while the others wait and then find nothing
+to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+
+from duragraph_lab.domain.errors import DuraGraphError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "duragraph"
+# "DuraGrap" in ASCII: a fixed key so that every DuraGraph process contends for the same lock.
+MIGRATION_LOCK_KEY = 0x4475726147726170
+_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class MigrationError(DuraGraphError):
+    code = "migration_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def available_migrations() -> list[Migration]:
+    """Every migration shipped with this version of the package, in order."""
+    found = []
+    for entry in resources.files("duragraph_lab.store.migrations").iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migrations must be numbered 1..n without gaps, found {versions}")
+    return found
+
+
+def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
+    """Apply pending migrations; return the versions applied by this call (often none)."""
+    migrations = available_migrations()
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            conn.execute(
+                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
+                    version int PRIMARY KEY,
+                    name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            rows = conn.execute(f"SELECT version, name, checksum FROM {SCHEMA}.schema_migrations").fetchall()
+            applied = {row[0]: (row[1], row[2]) for row in rows}
+            known = {m.version: m for m in migrations}
+            newer = sorted(v for v in applied if v not in known)
+            if newer:
+                raise MigrationError(
+                    f"the database schema is at version {max(applied)}, newer than this DuraGraph Lab "
+                    f"supports ({len(migrations)}); upgrade duragraph-lab"
+                )
+            for version, (name, checksum) in sorted(applied.items()):
+                if known[version].checksum != checksum:
+                    raise MigrationError(
+                        f"migration {version:04d}_{name} changed after it was applied (checksum mismatch)"
+                    )
+            done = []
+            for migration in migrations:
+                if migration.version in applied:
+                    continue
+                log.info("applying migration %04d_%s", migration.version, migration.name)
+                with conn.transaction():
+                    conn.execute(migration.sql.encode())
+                    conn.execute(
+                        f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                        (migration.version, migration.name, migration.checksum),
+                    )
+                done.append(migration.version)
+            return done
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+async def schema_version(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The highest applied migration, 0 for an empty database."""
+    cur = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_migrations",))
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return 0
+    cur = await conn.execute(f"SELECT coalesce(max(version), 0) FROM {SCHEMA}.schema_migrations")
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0

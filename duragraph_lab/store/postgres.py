@@ -1,0 +1,217 @@
+"""The PostgreSQL event store."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+
+from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.errors import DuplicateEvent, VersionConflict
+from duragraph_lab.store.connection import unavailable_as_typed
+from duragraph_lab.store.port import AfterCommit
+from duragraph_lab.store.projections import Projection
+from duragraph_lab.store.validation import check_append, encode_events
+
+log = logging.getLogger(__name__)
+
+EVENT_COLUMNS = "seq, stream_id, version, event_id, type, data, meta, recorded_at"
+_CONFLICT_SQLSTATE = "DG409"
+
+
+def row_to_event(row: Sequence[Any]) -> RecordedEvent:
+    seq, stream_id, version, event_id, type_, data, meta, recorded_at = row
+    return RecordedEvent(seq, stream_id, version, event_id, type_, data, meta, recorded_at)
+
+
+class PgUnitOfWork:
+    """A transaction on one pooled connection. ``conn`` is exposed for guard statements
+    (e.g. lease fencing) that must commit or fail together with the appends."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], projections: Sequence[Projection]) -> None:
+        self.conn = conn
+        self._projections = projections
+        self.recorded: list[RecordedEvent] = []
+
+    async def append(
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        parsed = check_append(stream_id, expected_version, events)
+        encoded = encode_events(events)
+        payload = json.dumps(encoded, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        try:
+            cur = await self.conn.execute(
+                "SELECT seq, version, recorded_at FROM duragraph.append_events(%s, %s, %s, %s::jsonb)",
+                (str(parsed), parsed.kind.value, expected_version, payload),
+            )
+        except psycopg.errors.UniqueViolation as err:
+            if err.diag.constraint_name == "events_event_id_key":
+                raise DuplicateEvent(_duplicate_id(err, events)) from None
+            raise
+        except psycopg.Error as err:
+            if err.sqlstate == _CONFLICT_SQLSTATE:
+                actual = int(err.diag.message_detail or 0)
+                raise VersionConflict(str(parsed), expected_version, actual) from None
+            raise
+        rows = await cur.fetchall()
+        recorded = [
+            RecordedEvent(
+                seq=seq,
+                stream_id=str(parsed),
+                version=version,
+                event_id=event.event_id,
+                type=event.type,
+                data=dict(event.data),
+                meta=dict(event.meta),
+                recorded_at=recorded_at,
+            )
+            for (seq, version, recorded_at), event in zip(rows, events, strict=True)
+        ]
+        for projection in self._projections:
+            mine = [e for e in recorded if projection.handles(e)]
+            if mine:
+                await projection.apply(self.conn, mine)
+        self.recorded.extend(recorded)
+        return recorded
+
+
+def _duplicate_id(err: psycopg.Error, events: Sequence[NewEvent]) -> str:
+    detail = err.diag.message_detail or ""
+    for event in events:
+        if str(event.event_id) in detail:
+            return str(event.event_id)
+    return detail or "?"
+
+
+class PostgresEventStore:
+    """Event store on a psycopg async pool (see :func:`duragraph_lab.store.connection.open_pool`)."""
+
+    def __init__(
+        self,
+        pool: psycopg_pool.AsyncConnectionPool,
+        *,
+        projections: Sequence[Projection] = (),
+    ) -> None:
+        self.pool = pool
+        self.projections = list(projections)
+        self._after_commit: list[AfterCommit] = []
+
+    def add_after_commit(self, callback: AfterCommit) -> None:
+        self._after_commit.append(callback)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgUnitOfWork]:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            uow = PgUnitOfWork(conn, self.projections)
+            async with conn.transaction():
+                yield uow
+        if uow.recorded:
+            self._fire_after_commit(uow.recorded)
+
+    def _fire_after_commit(self, recorded: Sequence[RecordedEvent]) -> None:
+        for callback in self._after_commit:
+            try:
+                callback(recorded)
+            except Exception:  # a wake-up hint must never fail a committed append
+                log.exception("after-commit callback %r failed", callback)
+
+    async def append(
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        async with self.transaction() as uow:
+            return await uow.append(stream_id, expected_version, events)
+
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[RecordedEvent]:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            return [row_to_event(r) for r in await cur.fetchall()]
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        after_version: int = 0,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> list[RecordedEvent]:
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM duragraph.events "
+            "WHERE stream_id = %s AND version > %s AND seq > %s ORDER BY version"
+        )
+        params: list[Any] = [stream_id, after_version, after_seq]
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return await self._fetch(sql, params)
+
+    async def read_all(
+        self,
+        *,
+        after_seq: int = 0,
+        until_seq: int | None = None,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> list[RecordedEvent]:
+        where = ["seq > %s"]
+        params: list[Any] = [after_seq]
+        if until_seq is not None:
+            where.append("seq <= %s")
+            params.append(until_seq)
+        if types is not None:
+            where.append("type = ANY(%s)")
+            params.append(list(types))
+        if kinds is not None:
+            where.append("stream_id LIKE ANY(%s)")
+            params.append([f"{k}:%" for k in kinds])
+        sql = (
+            f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s"
+        )
+        params.append(limit)
+        return await self._fetch(sql, params)
+
+    async def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
+        found = await self._fetch(
+            f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE event_id = %s", [event_id]
+        )
+        return found[0] if found else None
+
+    async def stream_version(self, stream_id: str) -> int:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT version FROM duragraph.streams WHERE stream_id = %s", (stream_id,)
+            )
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    async def last_seq(self) -> int:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM duragraph.events")
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    async def rebuild(self, projection: Projection, *, batch: int = 5000) -> int:
+        """Recreate ``projection`` from the event log in one transaction; return events applied."""
+        applied = 0
+        async with unavailable_as_typed(), self.pool.connection() as conn, conn.transaction():
+            await projection.reset(conn)
+            after = 0
+            while True:
+                cur = await conn.execute(
+                    f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE seq > %s ORDER BY seq LIMIT %s",
+                    (after, batch),
+                )
+                events = [row_to_event(r) for r in await cur.fetchall()]
+                if not events:
+                    return applied
+                mine = [e for e in events if projection.handles(e)]
+                if mine:
+                    await projection.apply(conn, mine)
+                    applied += len(mine)
+                after = events[-1].seq

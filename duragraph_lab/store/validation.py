@@ -1,0 +1,44 @@
+"""Checks shared by every event store implementation, run before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from duragraph_lab.domain import codec
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.errors import EncodingError, InvalidEvent
+from duragraph_lab.domain.streams import StreamId
+
+
+def check_append(stream_id: str, expected_version: int | None, events: Sequence[NewEvent]) -> StreamId:
+    parsed = StreamId.parse(stream_id)
+    if expected_version is not None and (
+        not isinstance(expected_version, int) or isinstance(expected_version, bool) or expected_version < 0
+    ):
+        raise InvalidEvent(f"expected_version must be None or an int >= 0, not {expected_version!r}")
+    if not events:
+        raise InvalidEvent(f"nothing to append to {stream_id}")
+    for event in events:
+        if not isinstance(event, NewEvent):
+            raise InvalidEvent(f"expected NewEvent, got {type(event).__name__}")
+    ids = {e.event_id for e in events}
+    if len(ids) != len(events):
+        raise InvalidEvent(f"duplicate event_id within one append to {stream_id}")
+    return parsed
+
+
+def encode_events(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
+    """Encode payloads up front, so an unencodable value fails the append before any write."""
+    encoded = []
+    for i, event in enumerate(events):
+        try:
+            data = codec.to_jsonable(dict(event.data))
+        except EncodingError as err:
+            raise EncodingError(f"event #{i} ({event.type}) data: {err.reason}", err.path) from None
+        try:
+            meta = codec.to_jsonable(dict(event.meta))
+        except EncodingError as err:
+            raise EncodingError(f"event #{i} ({event.type}) meta: {err.reason}", err.path) from None
+        encoded.append({"event_id": str(event.event_id), "type": event.type, "data": data, "meta": meta})
+    return encoded
