@@ -1,0 +1,61 @@
+"""NATS connections that keep reconnecting for as long as the process lives."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client as NATS
+
+from duragraph_lab.domain.errors import DuraGraphError
+
+log = logging.getLogger(__name__)
+
+
+class BusUnavailable(DuraGraphError):
+    code = "bus_unavailable"
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    return f"{scheme}://{','.join(h.rpartition('@')[2] for h in rest.split(','))}"
+
+
+async def connect_nats(
+    url: str,
+    *,
+    name: str = "duragraph",
+    connect_timeout: float = 5.0,
+    reconnect: bool = True,
+) -> NATS:
+    """Connect to NATS. With ``reconnect`` the client retries forever after the first success,
+    buffering publishes meanwhile; callers must still tolerate publishes that fail."""
+
+    async def on_error(err: Exception) -> None:
+        log.debug("nats %s: %s", name, err)
+
+    async def on_disconnect() -> None:
+        log.info("nats %s: disconnected", name)
+
+    async def on_reconnect() -> None:
+        log.info("nats %s: reconnected", name)
+
+    try:
+        return await nats.connect(
+            servers=[u.strip() for u in url.split(",")],
+            name=name,
+            connect_timeout=max(1, round(connect_timeout)),
+            allow_reconnect=reconnect,
+            max_reconnect_attempts=-1 if reconnect else 0,
+            reconnect_time_wait=0.25,
+            ping_interval=10,
+            max_outstanding_pings=3,
+            error_cb=on_error,
+            disconnected_cb=on_disconnect,
+            reconnected_cb=on_reconnect,
+        )
+    except Exception as err:
+        reason = str(err) or type(err).__name__
+        raise BusUnavailable(f"cannot connect to NATS at {_redact(url)}: {reason}") from None

@@ -1,0 +1,264 @@
+"""The outbox relay: publishes committed events to JetStream, at least once, in seq order.
+
+Each pass claims a batch of outbox rows (``FOR UPDATE SKIP LOCKED``, so several relays — one per
+API replica — share the work without blocking each other or any writer), publishes the events
+pipelined with ``Nats-Msg-Id = event_id``, waits for every JetStream ack, and only then commits
+the deletion of the rows. A failure anywhere rolls the claim back and the rows are published
+again later; JetStream drops the duplicates by message id.
+
+Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
+commit; other processes publish an empty core-NATS message on the wake subject
+(:class:`RelayWaker`). With no wake-ups the relay still polls, backing off while idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg_pool
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from duragraph_lab.bus import wire
+from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.domain.envelope import RecordedEvent
+
+log = logging.getLogger(__name__)
+
+_CLAIM = """
+WITH claimed AS (
+    SELECT seq FROM duragraph.outbox ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM duragraph.outbox o USING claimed c WHERE o.seq = c.seq RETURNING o.seq
+)
+SELECT e.seq, e.stream_id, e.version, e.event_id::text, e.type, e.data::text, e.meta::text, e.recorded_at
+FROM duragraph.events e JOIN gone USING (seq)
+ORDER BY e.seq
+"""
+
+
+@dataclass(slots=True)
+class RelayStatus:
+    running: bool = False
+    published: int = 0
+    batches: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_published_at: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "running": self.running,
+            "published": self.published,
+            "batches": self.batches,
+            "failures": self.failures,
+            "consecutive_failures": self.consecutive_failures,
+            "last_error": self.last_error,
+            "last_published_at": self.last_published_at,
+        }
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: psycopg_pool.AsyncConnectionPool,
+        nc: NATS,
+        subjects: Subjects,
+        *,
+        batch_size: int = 500,
+        ack_timeout: float = 5.0,
+        idle_poll_min: float = 0.005,
+        idle_poll_max: float = 0.5,
+        retry_min: float = 0.05,
+        retry_max: float = 5.0,
+    ) -> None:
+        self.pool = pool
+        self.nc = nc
+        self.subjects = subjects
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
+        self.idle_poll_min = idle_poll_min
+        self.idle_poll_max = idle_poll_max
+        self.retry_min = retry_min
+        self.retry_max = retry_max
+        self.status = RelayStatus()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._wake_sub: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- control -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+
+        async def on_wake(_msg: Msg) -> None:
+            self._wake.set()
+
+        try:
+            self._wake_sub = await self.nc.subscribe(self.subjects.relay_wake, cb=on_wake)
+        except Exception as err:  # NATS down at start: polling still works, wake-ups resume later
+            log.warning("relay: cannot subscribe to wake-ups yet: %s", err)
+        self.status.running = True
+        self._task = asyncio.create_task(self._run(), name="duragraph-outbox-relay")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._wake_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._wake_sub.unsubscribe()
+            self._wake_sub = None
+        self.status.running = False
+
+    def wake(self, _events: Sequence[RecordedEvent] = ()) -> None:
+        """Ask for a pass now. Safe from any thread; usable as an after-commit callback."""
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox is empty (tests, graceful shutdown)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.backlog() == 0:
+                return
+            self.wake()
+            await asyncio.sleep(0.01)
+        raise TimeoutError(f"outbox not drained within {timeout}s")
+
+    async def backlog(self) -> int:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT count(*) FROM duragraph.outbox")
+            row = await cur.fetchone()
+            return int(row[0]) if row else 0
+
+    async def lag_seconds(self) -> float:
+        """Age of the oldest unpublished event (0 when the outbox is empty)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT extract(epoch FROM clock_timestamp() - e.recorded_at) FROM duragraph.events e "
+                "WHERE e.seq = (SELECT min(seq) FROM duragraph.outbox)"
+            )
+            row = await cur.fetchone()
+            return float(row[0]) if row and row[0] is not None else 0.0
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        idle = self.idle_poll_min
+        retry = self.retry_min
+        while True:
+            try:
+                published = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                self.status.failures += 1
+                self.status.consecutive_failures += 1
+                self.status.last_error = f"{type(err).__name__}: {err}"
+                if self.status.consecutive_failures in (1, 10) or self.status.consecutive_failures % 100 == 0:
+                    log.warning("relay: publish failed (%s), retrying", self.status.last_error)
+                await self._sleep(retry * (0.5 + random.random()), wakeable=False)
+                retry = min(retry * 2, self.retry_max)
+                continue
+            retry = self.retry_min
+            if self.status.consecutive_failures:
+                log.info("relay: recovered after %d failed attempts", self.status.consecutive_failures)
+                self.status.consecutive_failures = 0
+                self.status.last_error = None
+            if published >= self.batch_size:
+                idle = self.idle_poll_min
+                continue  # more is probably waiting
+            if published:
+                idle = self.idle_poll_min
+            await self._sleep(idle, wakeable=True)
+            idle = min(idle * 2, self.idle_poll_max)
+
+    async def _sleep(self, seconds: float, *, wakeable: bool) -> None:
+        if not wakeable:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; return how many events were published (and removed from the outbox)."""
+        if not self.nc.is_connected:
+            raise ConnectionError("NATS is not connected")
+        self._wake.clear()
+        js = self.nc.jetstream()
+        max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
+        async with self.pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(_CLAIM, (self.batch_size,))
+            rows = await cur.fetchall()
+            if not rows:
+                return 0
+            acks = []
+            for seq, stream_id, version, event_id, event_type, data_json, meta_json, recorded_at in rows:
+                headers = wire.headers_for(seq, stream_id, version, event_id, event_type)
+                body = wire.body_from_row(
+                    seq, stream_id, version, event_id, event_type, data_json, meta_json, recorded_at
+                )
+                if len(body) > max_payload:
+                    headers[wire.H_TRUNCATED] = "1"
+                    body = wire.truncated_body(seq, stream_id, version, event_id, event_type)
+                acks.append(
+                    await js.publish_async(
+                        self.subjects.event(stream_id, event_type),
+                        body,
+                        headers=headers,
+                        wait_stall=self.ack_timeout,
+                    )
+                )
+            try:
+                await asyncio.wait_for(asyncio.gather(*acks), timeout=self.ack_timeout)
+            except BaseException:
+                for ack in acks:
+                    ack.cancel()
+                raise
+        self.status.published += len(rows)
+        self.status.batches += 1
+        self.status.last_published_at = time.time()
+        return len(rows)
+
+
+class RelayWaker:
+    """After-commit callback for writers outside the relay's process: one empty core-NATS
+    message per event-loop tick at most, however many appends commit in that tick."""
+
+    def __init__(self, nc: NATS, subjects: Subjects) -> None:
+        self.nc = nc
+        self.subject = subjects.relay_wake
+        self._pending = False
+
+    def __call__(self, _events: Sequence[RecordedEvent] = ()) -> None:
+        if self._pending:
+            return
+        self._pending = True
+        asyncio.get_running_loop().call_soon(self._send)
+
+    def _send(self) -> None:
+        self._pending = False
+        task = asyncio.ensure_future(self.nc.publish(self.subject, b""))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())

@@ -1,0 +1,52 @@
+"""Subject names. Events go to ``<prefix>.<stream-kind>.<event-type>.<stream-uuid>``.
+
+The first three tokens are the documented ``duragraph.<stream-kind>.<event-type>`` scheme; the
+trailing stream id lets one subscriber follow one run with a plain subject filter instead of
+receiving every run's events. Control traffic (relay wake-ups) uses ``_<prefix>.…``, which the
+JetStream stream does not capture.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from duragraph_lab.domain.streams import StreamId
+
+_PREFIX = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Subjects:
+    prefix: str = "duragraph"
+
+    def __post_init__(self) -> None:
+        if not _PREFIX.match(self.prefix):
+            raise ValueError(
+                f"invalid subject prefix {self.prefix!r}: use lowercase letters, digits, '_' or '-'"
+            )
+
+    @property
+    def stream_name(self) -> str:
+        """The JetStream stream that stores every event subject."""
+        return re.sub(r"[^A-Z0-9_]", "_", self.prefix.upper()) + "_EVENTS"
+
+    @property
+    def all_events(self) -> str:
+        return f"{self.prefix}.>"
+
+    def event(self, stream_id: str, event_type: str) -> str:
+        kind, _, uuid = stream_id.partition(":")
+        return f"{self.prefix}.{kind}.{event_type}.{uuid}"
+
+    def stream(self, stream_id: str | StreamId) -> str:
+        """Filter for every event of one stream."""
+        parsed = StreamId.parse(stream_id)
+        return f"{self.prefix}.{parsed.kind.value}.*.{parsed.id}"
+
+    def kind(self, kind: str, event_type: str = "*") -> str:
+        return f"{self.prefix}.{kind}.{event_type}.*"
+
+    @property
+    def relay_wake(self) -> str:
+        return f"_{self.prefix}.relay.wake"
