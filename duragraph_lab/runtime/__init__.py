@@ -1,0 +1,1 @@
+"""Configuration, embedded PostgreSQL and NATS, and the ``duragraph-lab`` command line."""

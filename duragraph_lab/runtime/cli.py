@@ -1,0 +1,179 @@
+"""The ``duragraph-lab`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from duragraph_lab._version import __version__
+from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.runtime.config import ENV_DATA_DIR, ENV_DATABASE_URL, ENV_NATS_URL, Settings
+from duragraph_lab.runtime.errors import PortInUse
+from duragraph_lab.runtime.jupyter_config import server_config_dir
+from duragraph_lab.runtime.processes import port_is_free
+from duragraph_lab.runtime.services import Services, read_runtime_info, redact_nats
+from duragraph_lab.store.connection import redact
+
+log = logging.getLogger("duragraph_lab")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="duragraph-lab",
+        description="Durable, observable agent graphs for Jupyter.",
+        epilog="Extra --ServerApp.* (or any Jupyter) options after dev/serve are passed to Jupyter.",
+    )
+    parser.add_argument("--version", action="version", version=f"duragraph-lab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def server_command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--data-dir", help=f"data directory (default: ${ENV_DATA_DIR} or ./.duragraph)")
+        p.add_argument("--port", type=int, help="HTTP port (default: 8888, or the next free one)")
+        p.add_argument("--ip", help="interface to listen on (default: localhost)")
+        p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+        return p
+
+    server_command(
+        "dev", "Start embedded PostgreSQL + NATS and JupyterLab with DuraGraph Lab (nothing to provision)."
+    )
+    server_command("serve", "Start the DuraGraph Lab API server (jupyter_server, no Lab UI).")
+
+    p = sub.add_parser("migrate", help="Apply database migrations to $DURAGRAPH_DATABASE_URL.")
+    p.add_argument("--database-url", help=f"PostgreSQL URL (default: ${ENV_DATABASE_URL})")
+
+    p = sub.add_parser("status", help="Show the services of a running `duragraph-lab dev`.")
+    p.add_argument("--data-dir", help=f"data directory (default: ${ENV_DATA_DIR} or ./.duragraph)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command not in ("dev", "serve"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(level=logging.WARNING, format="duragraph-lab: %(message)s")
+    try:
+        if args.command in ("dev", "serve"):
+            return run_server(args, extra, lab=args.command == "dev")
+        if args.command == "migrate":
+            return run_migrate(args)
+        return run_status(args)
+    except DuraGraphError as err:
+        print(f"duragraph-lab: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+class _Terminated(SystemExit):
+    pass
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise _Terminated(128 + signum)
+
+
+def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
+    begin = time.monotonic()
+    settings = Settings.resolve(data_dir=args.data_dir)
+    if args.port is not None and not port_is_free(args.port, args.ip or "127.0.0.1"):
+        raise PortInUse(f"port {args.port} is already in use; pick another with --port")
+    # Until Jupyter installs its own handlers, SIGTERM must unwind through our cleanup too.
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    services = Services(settings)
+    try:
+        endpoints = services.start()
+        where = "embedded" if endpoints.embedded_postgres else redact(endpoints.database_url)
+        nats_where = "embedded" if endpoints.embedded_nats else redact_nats(endpoints.nats_url)
+        print(
+            f"duragraph-lab: PostgreSQL ({where}) and NATS JetStream ({nats_where}) ready "
+            f"in {time.monotonic() - begin:.2f}s; data in {settings.data_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+        # The extension (in this process) and every kernel Jupyter starts find the services here.
+        os.environ[ENV_DATABASE_URL] = endpoints.database_url
+        os.environ[ENV_NATS_URL] = endpoints.nats_url
+        os.environ[ENV_DATA_DIR] = str(settings.data_dir)
+        _launch_jupyter(args, extra, lab=lab)
+        return 0
+    finally:
+        # Teardown must not be cut short by an impatient second Ctrl-C: it takes well under a second.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        services.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _launch_jupyter(args: argparse.Namespace, extra: list[str], *, lab: bool) -> None:
+    config_dir = server_config_dir()
+    os.environ["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        p for p in (str(config_dir), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p
+    )
+    argv: list[str] = []
+    if args.no_browser or not lab:
+        argv.append("--ServerApp.open_browser=False")
+    if args.port is not None:
+        argv += [f"--ServerApp.port={args.port}", "--ServerApp.port_retries=0"]
+    if args.ip:
+        argv.append(f"--ServerApp.ip={args.ip}")
+    if os.geteuid() == 0:
+        # Containers and CI often run as root; Jupyter refuses that unless told.
+        argv.append("--ServerApp.allow_root=True")
+    argv += extra  # last, so the user's own options win
+    if lab:
+        from jupyterlab.labapp import LabApp
+
+        LabApp.launch_instance(argv=argv)
+    else:
+        from duragraph_lab.api.extension import DuraGraphApp
+
+        DuraGraphApp.load_other_extensions = False
+        DuraGraphApp.launch_instance(argv=argv)  # type: ignore[no-untyped-call]
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    from duragraph_lab.runtime.services import check_postgres
+    from duragraph_lab.store.migrate import available_migrations, migrate
+
+    url = args.database_url or os.environ.get(ENV_DATABASE_URL)
+    if not url:
+        print(f"duragraph-lab: error: pass --database-url or set {ENV_DATABASE_URL}", file=sys.stderr)
+        return 2
+    check_postgres(url)
+    applied = migrate(url)
+    latest = len(available_migrations())
+    if applied:
+        print(f"applied migrations {', '.join(str(v) for v in applied)}; schema at version {latest}")
+    else:
+        print(f"schema already at version {latest}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    settings = Settings.resolve(data_dir=args.data_dir)
+    info = read_runtime_info(settings.data_dir)
+    if info is None:
+        print(f"not running (data dir {settings.data_dir})")
+        return 3
+    e = info.endpoints
+    print(f"running: pid {info.pid}, version {info.version}, data dir {info.data_dir}")
+    print(f"  postgres: {redact(e.database_url)}{' (embedded)' if e.embedded_postgres else ''}")
+    if e.database_tcp_url:
+        print(f"  postgres tcp: {redact(e.database_tcp_url)}")
+    print(f"  nats: {redact_nats(e.nats_url)}{' (embedded)' if e.embedded_nats else ''}")
+    if "server_url" in info.extra:
+        print(f"  server: {info.extra['server_url']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""Bring up (or find) PostgreSQL and NATS for a data directory.
+
+Three ways to get the services, per service:
+- external: a URL was configured; we only check that it answers;
+- attached: a running ``duragraph-lab dev`` on the same data dir owns them (``runtime.json``);
+- embedded: we start them under the data dir and own them until :meth:`Services.stop`.
+
+Owning embedded services requires the data-dir lock (an ``flock`` the kernel releases when the
+owner dies, however it dies), so two owners can never share one PostgreSQL data directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Coroutine
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import psycopg
+
+from duragraph_lab._version import __version__
+from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL, Settings
+from duragraph_lab.runtime.errors import DataDirBusy, DataDirError, ServiceUnreachable
+from duragraph_lab.runtime.nats import EmbeddedNats
+from duragraph_lab.runtime.postgres import EmbeddedPostgres
+from duragraph_lab.store.connection import redact
+from duragraph_lab.store.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+RUNTIME_FILE = "runtime.json"
+LOCK_FILE = "lock"
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    database_url: str
+    nats_url: str
+    database_tcp_url: str | None = None
+    embedded_postgres: bool = False
+    embedded_nats: bool = False
+
+
+@dataclass(slots=True)
+class RuntimeInfo:
+    """What ``runtime.json`` records about the process that owns a data directory's services."""
+
+    pid: int
+    data_dir: str
+    endpoints: Endpoints
+    version: str = __version__
+    started_at: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> RuntimeInfo:
+        raw = json.loads(text)
+        raw["endpoints"] = Endpoints(**raw["endpoints"])
+        return cls(**raw)
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion from synchronous code, even inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as err:
+            error.append(err)
+
+    thread = threading.Thread(target=target, name="duragraph-run-sync")
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+def check_postgres(url: str, timeout: int = 5) -> None:
+    try:
+        with psycopg.connect(url, connect_timeout=timeout, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ServiceUnreachable(f"cannot connect to PostgreSQL at {redact(url)}: {reason}") from None
+
+
+async def _check_nats(url: str, timeout: float) -> None:
+    from duragraph_lab.bus.connection import BusUnavailable, connect_nats
+
+    try:
+        nc = await connect_nats(url, name="duragraph-check", connect_timeout=timeout, reconnect=False)
+    except BusUnavailable as err:
+        raise ServiceUnreachable(str(err)) from None
+    try:
+        js = nc.jetstream()
+        try:
+            await js.account_info()
+        except Exception as err:
+            raise ServiceUnreachable(f"NATS at {redact_nats(url)} has no JetStream: {err}") from None
+    finally:
+        await nc.close()
+
+
+def check_nats(url: str, timeout: float = 5.0) -> None:
+    run_sync(_check_nats(url, timeout))
+
+
+def redact_nats(url: str) -> str:
+    """A NATS URL without credentials, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    hosts = [h.rpartition("@")[2] for h in rest.split(",")]
+    return f"{scheme}://{','.join(hosts)}"
+
+
+def prepare_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except FileExistsError:
+        raise DataDirError(f"data dir {path} exists and is not a directory") from None
+    except NotADirectoryError:
+        raise DataDirError(f"data dir {path}: a parent of it is a file, not a directory") from None
+    except OSError as err:
+        raise DataDirError(f"data dir {path} is not writable: {err.strerror or err}") from None
+
+
+def read_runtime_info(data_dir: Path) -> RuntimeInfo | None:
+    """The live owner of ``data_dir``'s services, or ``None`` (nobody, or a stale file)."""
+    path = data_dir / RUNTIME_FILE
+    try:
+        info = RuntimeInfo.from_json(path.read_text())
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not _lock_is_held(data_dir):
+        return None  # the owner died (the kernel released its lock): the file is stale
+    return info
+
+
+def _lock_is_held(data_dir: Path) -> bool:
+    try:
+        fd = os.open(data_dir / LOCK_FILE, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
+
+
+class DataDirLock:
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_FILE
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> None:
+        f = open(self.path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.close()
+            owner = ""
+            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+                info = RuntimeInfo.from_json((self.path.parent / RUNTIME_FILE).read_text())
+                owner = f" (pid {info.pid})"
+            raise DataDirBusy(
+                f"another DuraGraph Lab process{owner} is already using data dir {self.path.parent}; "
+                "stop it or pass a different --data-dir"
+            ) from None
+        os.set_inheritable(f.fileno(), False)
+        self._file = f
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+def attach(settings: Settings) -> Endpoints:
+    """Endpoints for a worker or client: configured URLs, else those of a running dev server."""
+    database_url, nats_url = settings.database_url, settings.nats_url
+    info = read_runtime_info(settings.data_dir)
+    if info is None:
+        if database_url and nats_url:
+            return Endpoints(database_url=database_url, nats_url=nats_url)
+        missing = " and ".join(
+            name for name, value in ((ENV_DATABASE_URL, database_url), (ENV_NATS_URL, nats_url)) if not value
+        )
+        raise ServiceUnreachable(
+            f"no running `duragraph-lab dev` found for data dir {settings.data_dir}; "
+            f"start one there, pass --data-dir, or set {missing}"
+        )
+    running = info.endpoints
+    database_url = database_url or running.database_url
+    nats_url = nats_url or running.nats_url
+    same_pg = database_url == running.database_url
+    return Endpoints(
+        database_url=database_url,
+        nats_url=nats_url,
+        database_tcp_url=running.database_tcp_url if same_pg else None,
+        embedded_postgres=same_pg and running.embedded_postgres,
+        embedded_nats=nats_url == running.nats_url and running.embedded_nats,
+    )
+
+
+def update_runtime_extra(data_dir: Path, **extra: Any) -> None:
+    """Add facts (e.g. the server URL) to ``runtime.json`` if this process owns it."""
+    path = data_dir / RUNTIME_FILE
+    try:
+        info = RuntimeInfo.from_json(path.read_text())
+    except (OSError, ValueError, TypeError, KeyError):
+        return
+    if info.pid != os.getpid():
+        return
+    info.extra.update(extra)
+    _write_runtime(data_dir, info)
+
+
+def _write_runtime(data_dir: Path, info: RuntimeInfo) -> None:
+    path = data_dir / RUNTIME_FILE
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(info.to_json())
+    tmp.replace(path)
+
+
+class Services:
+    """PostgreSQL + NATS for one data directory, migrated and ready, until :meth:`stop`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lock = DataDirLock(settings.data_dir)
+        self.postgres: EmbeddedPostgres | None = None
+        self.nats: EmbeddedNats | None = None
+        self.endpoints: Endpoints | None = None
+        self.owner = False
+        self.started_in: float | None = None
+
+    def start(self, *, attach_if_running: bool = False) -> Endpoints:
+        """Start (or check) both services and run migrations. On failure nothing is left running."""
+        begin = time.monotonic()
+        settings = self.settings
+        prepare_data_dir(settings.data_dir)
+        if attach_if_running and read_runtime_info(settings.data_dir) is not None:
+            self.endpoints = attach(settings)
+            self.started_in = time.monotonic() - begin
+            return self.endpoints
+        try:
+            self.endpoints = self._start_owned()
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - begin
+        return self.endpoints
+
+    def _start_owned(self) -> Endpoints:
+        settings = self.settings
+        needs_lock = settings.embedded_postgres or settings.embedded_nats
+        if needs_lock:
+            self.lock.acquire()
+            self.owner = True
+        tcp_url = None
+        if settings.database_url is None:
+            self.postgres = EmbeddedPostgres(settings.data_dir / "postgres")
+            pg = self.postgres.start()
+            database_url, tcp_url = pg.url, pg.tcp_url
+        else:
+            database_url = settings.database_url
+            check_postgres(database_url)
+        if settings.nats_url is None:
+            self.nats = EmbeddedNats(settings.data_dir / "nats")
+            nats_url = self.nats.start().url
+        else:
+            nats_url = settings.nats_url
+            check_nats(nats_url)
+        migrate(database_url)
+        endpoints = Endpoints(
+            database_url=database_url,
+            nats_url=nats_url,
+            database_tcp_url=tcp_url,
+            embedded_postgres=self.postgres is not None,
+            embedded_nats=self.nats is not None,
+        )
+        if self.owner:
+            _write_runtime(
+                settings.data_dir,
+                RuntimeInfo(pid=os.getpid(), data_dir=str(settings.data_dir), endpoints=endpoints),
+            )
+        return endpoints
+
+    def stop(self) -> None:
+        """Stop what we started (NATS first: it may hold nothing PostgreSQL needs), release the lock."""
+        if self.owner:
+            with contextlib.suppress(OSError):
+                (self.settings.data_dir / RUNTIME_FILE).unlink()
+        if self.nats is not None:
+            self.nats.stop()
+            self.nats = None
+        if self.postgres is not None:
+            self.postgres.stop()
+            self.postgres = None
+        if self.owner:
+            self.lock.release()
+            self.owner = False

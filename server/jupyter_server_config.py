@@ -1,0 +1,10 @@
+# Jupyter server configuration used by `duragraph-lab dev` and `duragraph-lab serve`.
+#
+# The CLI puts this directory on JUPYTER_CONFIG_PATH, so your own ~/.jupyter configuration still
+# takes precedence. See production_config.example.py for running against external services.
+c = get_config()  # type: ignore[name-defined]  # noqa: F821
+
+c.ServerApp.jpserver_extensions = {"duragraph_lab": True}
+# Ctrl-C stops at once (no "Shutdown this Jupyter server (y/[n])?" prompt): the CLI then stops
+# NATS and PostgreSQL in order.
+c.ServerApp.answer_yes = True
