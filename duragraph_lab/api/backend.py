@@ -1,0 +1,181 @@
+"""Everything the server extension runs, built in one place: services, store, bus, relay.
+
+Framework-free on purpose: the extension calls :meth:`prepare` (sync, main thread, before the
+server listens), :meth:`start` and :meth:`stop` (async, on the server's loop); handlers only read
+:meth:`health` and :meth:`info`. Tests drive it without Jupyter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import platform
+import time
+from typing import Any
+
+import psycopg_pool
+from nats.aio.client import Client as NATS
+
+from duragraph_lab._version import __version__
+from duragraph_lab.bus.connection import BusUnavailable, connect_nats
+from duragraph_lab.bus.jetstream import ensure_stream
+from duragraph_lab.bus.relay import OutboxRelay
+from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.runtime.config import Settings
+from duragraph_lab.runtime.services import Endpoints, Services, redact_nats
+from duragraph_lab.store.connection import open_pool, redact
+from duragraph_lab.store.migrate import schema_version
+from duragraph_lab.store.postgres import PostgresEventStore
+
+log = logging.getLogger(__name__)
+
+
+class Backend:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.subjects = Subjects(settings.subject_prefix)
+        self.services = Services(settings)
+        self.endpoints: Endpoints | None = None
+        self.pool: psycopg_pool.AsyncConnectionPool | None = None
+        self.store: PostgresEventStore | None = None
+        self.nc: NATS | None = None
+        self.relay: OutboxRelay | None = None
+        self.startup_error: str | None = None
+        self._bus_task: asyncio.Task[None] | None = None
+        self.started_at = time.time()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Find or start PostgreSQL and NATS and migrate. Records (not raises) a failure, so the
+        server still starts and /health can say what is wrong."""
+        try:
+            self.endpoints = self.services.start(attach_if_running=True)
+        except DuraGraphError as err:
+            self.startup_error = str(err)
+            log.error("DuraGraph Lab cannot start its services: %s", err)
+
+    async def start(self) -> None:
+        if self.endpoints is None:
+            return
+        try:
+            self.pool = await open_pool(
+                self.endpoints.database_url, min_size=2, max_size=20, name="duragraph-api"
+            )
+        except DuraGraphError as err:
+            self.startup_error = str(err)
+            log.error("%s", err)
+            return
+        self.store = PostgresEventStore(self.pool)
+        self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+
+    async def _connect_bus(self) -> None:
+        """Connect to NATS, retrying until it answers: the API works without NATS meanwhile."""
+        assert self.endpoints is not None and self.pool is not None and self.store is not None
+        delay = 0.2
+        while True:
+            try:
+                nc = await connect_nats(self.endpoints.nats_url, name="duragraph-api")
+                break
+            except BusUnavailable as err:
+                log.warning("%s; retrying in %.1fs", err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.nc = nc
+        await ensure_stream(nc, self.subjects)
+        self.relay = OutboxRelay(self.pool, nc, self.subjects)
+        self.store.add_after_commit(self.relay.wake)
+        await self.relay.start()
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
+        if self._bus_task is not None:
+            await asyncio.wait_for(asyncio.shield(self._bus_task), timeout)
+
+    async def stop(self) -> None:
+        if self._bus_task is not None and not self._bus_task.done():
+            self._bus_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._bus_task
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+            self.nc = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+        self.services.stop()
+
+    # -- reporting ---------------------------------------------------------------------------
+    async def health(self) -> tuple[bool, dict[str, Any]]:
+        postgres = await self._postgres_health()
+        nats_ok = self.nc is not None and self.nc.is_connected
+        nats = {
+            "ok": nats_ok,
+            "embedded": bool(self.endpoints and self.endpoints.embedded_nats),
+            "url": redact_nats(self.endpoints.nats_url) if self.endpoints else None,
+            "stream": self.subjects.stream_name,
+        }
+        relay: dict[str, Any] = {"ok": False, "running": False}
+        if self.relay is not None:
+            relay = {**self.relay.status.as_dict()}
+            relay["ok"] = self.relay.status.running and self.relay.status.consecutive_failures == 0
+            if postgres["ok"]:
+                with contextlib.suppress(Exception):
+                    relay["backlog"] = await self.relay.backlog()
+                    relay["lag_seconds"] = round(await self.relay.lag_seconds(), 3)
+        ok = bool(postgres["ok"] and nats_ok and relay["ok"])
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "version": __version__,
+            "error": self.startup_error,
+            "postgres": postgres,
+            "nats": nats,
+            "relay": relay,
+        }
+        return ok, body
+
+    async def _postgres_health(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": False,
+            "embedded": bool(self.endpoints and self.endpoints.embedded_postgres),
+            "url": redact(self.endpoints.database_url) if self.endpoints else None,
+        }
+        if self.pool is None:
+            return out
+        begin = time.perf_counter()
+        try:
+            async with self.pool.connection(timeout=2.0) as conn:
+                out["schema_version"] = await schema_version(conn)
+            out["ok"] = True
+            out["latency_ms"] = round((time.perf_counter() - begin) * 1000, 2)
+        except Exception as err:
+            out["error"] = f"{type(err).__name__}: {err}"
+        return out
+
+    def info(self) -> dict[str, Any]:
+        e = self.endpoints
+        return {
+            "name": "duragraph-lab",
+            "version": __version__,
+            "python": platform.python_version(),
+            "data_dir": str(self.settings.data_dir),
+            "started_at": self.started_at,
+            "services_ready_in_seconds": self.services.started_in,
+            "postgres": {
+                "embedded": bool(e and e.embedded_postgres),
+                "url": redact(e.database_url) if e else None,
+                "tcp_url": redact(e.database_tcp_url) if e and e.database_tcp_url else None,
+            },
+            "nats": {
+                "embedded": bool(e and e.embedded_nats),
+                "url": redact_nats(e.nats_url) if e else None,
+                "subject_prefix": self.subjects.prefix,
+                "stream": self.subjects.stream_name,
+            },
+            "error": self.startup_error,
+        }

@@ -1,0 +1,77 @@
+"""The Jupyter server extension: configuration traits and the backend's lifecycle, nothing more."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import psutil
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Unicode, default
+
+from duragraph_lab.api.backend import Backend
+from duragraph_lab.api.handlers import API_PREFIX, routes
+from duragraph_lab.runtime import config
+from duragraph_lab.runtime.services import update_runtime_extra
+
+
+class DuraGraphApp(ExtensionApp):
+    name = "duragraph_lab"
+    description = "DuraGraph Lab: durable, observable agent graphs"
+    extension_url = f"/{API_PREFIX}/info"
+    load_other_extensions = True
+
+    database_url = Unicode(
+        None, allow_none=True, config=True, help="PostgreSQL URL; unset: embedded PostgreSQL under data_dir."
+    )
+    nats_url = Unicode(None, allow_none=True, config=True, help="NATS URL; unset: embedded nats-server -js.")
+    data_dir = Unicode(config=True, help="Where embedded services keep their data.")
+    subject_prefix = Unicode(config=True, help="First token of every NATS subject DuraGraph uses.")
+
+    @default("data_dir")
+    def _data_dir_default(self) -> str:
+        return os.environ.get(config.ENV_DATA_DIR) or config.DEFAULT_DATA_DIR
+
+    @default("subject_prefix")
+    def _subject_prefix_default(self) -> str:
+        return os.environ.get(config.ENV_SUBJECT_PREFIX) or config.DEFAULT_SUBJECT_PREFIX
+
+    def initialize_settings(self) -> None:
+        settings = config.Settings.resolve(
+            data_dir=self.data_dir,
+            database_url=self.database_url,
+            nats_url=self.nats_url,
+            subject_prefix=self.subject_prefix,
+        )
+        self.backend = Backend(settings)
+        # Embedded services are child processes tied to the thread that starts them: start them
+        # here, on the main thread, before the server accepts requests.
+        self.backend.prepare()
+        self.settings["duragraph_backend"] = self.backend
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(routes())
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        if not (sys.stdin and sys.stdin.isatty()):
+            # Jupyter handles SIGINT only on a terminal; elsewhere it is a KeyboardInterrupt that
+            # skips every extension's cleanup. Make it the same clean stop as SIGTERM.
+            signal.signal(signal.SIGINT, serverapp._signal_stop)
+        await self.backend.start()
+        try:
+            await self.backend.wait_ready(timeout=15)
+        except TimeoutError:
+            self.log.warning("DuraGraph Lab: NATS not connected yet; the relay starts once it is")
+        # From process start, so the figure includes interpreter start-up and imports.
+        elapsed = time.time() - psutil.Process().create_time()
+        url = serverapp.display_url.splitlines()[0] if serverapp.display_url else serverapp.connection_url
+        status = "ready" if self.backend.startup_error is None else f"DEGRADED ({self.backend.startup_error})"
+        update_runtime_extra(self.backend.settings.data_dir, server_url=serverapp.connection_url)
+        # One plain line that users (and our tests) can rely on, apart from Jupyter's own banner.
+        print(f"DuraGraph Lab {status} in {elapsed:.2f}s: {url}", file=sys.stderr, flush=True)
+
+    async def stop_extension(self) -> None:
+        await self.backend.stop()
