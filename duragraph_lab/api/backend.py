@@ -26,8 +26,8 @@ from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.services import Endpoints, Services, redact_nats
 from duragraph_lab.store.connection import open_pool, redact
-from duragraph_lab.store.migrate import schema_version
 from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.store.schema import schema_version
 
 log = logging.getLogger(__name__)
 

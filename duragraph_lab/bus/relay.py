@@ -110,6 +110,7 @@ class OutboxRelay:
             log.warning("relay: cannot subscribe to wake-ups yet: %s", err)
         self.status.running = True
         self._task = asyncio.create_task(self._run(), name="duragraph-outbox-relay")
+        self._task.add_done_callback(self._on_task_done)
 
     async def stop(self) -> None:
         task, self._task = self._task, None
@@ -171,13 +172,17 @@ class OutboxRelay:
             try:
                 published = await self.relay_once()
             except asyncio.CancelledError:
-                raise
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # stop() cancelled us
+                # Otherwise a future inside the client was cancelled (e.g. pending acks dropped
+                # on disconnect): just another failed attempt.
+                self._record_failure("publish cancelled by the NATS client")
+                await self._sleep(retry * (0.5 + random.random()), wakeable=False)
+                retry = min(retry * 2, self.retry_max)
+                continue
             except Exception as err:
-                self.status.failures += 1
-                self.status.consecutive_failures += 1
-                self.status.last_error = f"{type(err).__name__}: {err}"
-                if self.status.consecutive_failures in (1, 10) or self.status.consecutive_failures % 100 == 0:
-                    log.warning("relay: publish failed (%s), retrying", self.status.last_error)
+                self._record_failure(f"{type(err).__name__}: {err}")
                 await self._sleep(retry * (0.5 + random.random()), wakeable=False)
                 retry = min(retry * 2, self.retry_max)
                 continue
@@ -193,6 +198,19 @@ class OutboxRelay:
                 idle = self.idle_poll_min
             await self._sleep(idle, wakeable=True)
             idle = min(idle * 2, self.idle_poll_max)
+
+    def _record_failure(self, reason: str) -> None:
+        self.status.failures += 1
+        self.status.consecutive_failures += 1
+        self.status.last_error = reason
+        if self.status.consecutive_failures in (1, 10) or self.status.consecutive_failures % 100 == 0:
+            log.warning("relay: publish failed (%s), retrying", reason)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        self.status.running = False
+        if not task.cancelled() and task.exception() is not None:
+            self.status.last_error = f"relay stopped: {task.exception()!r}"
+            log.error("relay stopped unexpectedly", exc_info=task.exception())
 
     async def _sleep(self, seconds: float, *, wakeable: bool) -> None:
         if not wakeable:
@@ -231,16 +249,27 @@ class OutboxRelay:
                         wait_stall=self.ack_timeout,
                     )
                 )
-            try:
-                await asyncio.wait_for(asyncio.gather(*acks), timeout=self.ack_timeout)
-            except BaseException:
-                for ack in acks:
-                    ack.cancel()
-                raise
+            await self._await_acks(acks)
         self.status.published += len(rows)
         self.status.batches += 1
         self.status.last_published_at = time.time()
         return len(rows)
+
+    async def _await_acks(self, acks: list[asyncio.Future[Any]]) -> None:
+        """Every ack, or an exception: a rollback puts the whole batch back in the outbox."""
+        _, pending = await asyncio.wait(acks, timeout=self.ack_timeout)
+        for ack in pending:
+            ack.cancel()
+        if pending:
+            raise TimeoutError(
+                f"{len(pending)} of {len(acks)} JetStream acks missing after {self.ack_timeout}s"
+            )
+        for ack in acks:
+            if ack.cancelled():
+                raise ConnectionError("JetStream ack cancelled (connection lost)")
+            err = ack.exception()
+            if err is not None:
+                raise err
 
 
 class RelayWaker:

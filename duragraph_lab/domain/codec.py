@@ -124,7 +124,9 @@ def _enc_dict(d: dict[Any, Any]) -> dict[str, Any]:
             fail.path.append(f"[{k!r}]")
             raise
     if TAG in out:
-        return {TAG: "dict", "v": out}
+        # Escape as a list of pairs: JSON parsers decode inner objects first, so the user's dict
+        # must not itself look like a tagged object anymore.
+        return {TAG: "dict", "v": [[k, item] for k, item in out.items()]}
     return out
 
 
@@ -222,7 +224,7 @@ def _restore_enum(path: str, value: Any) -> Any:
 
 
 _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "dict": lambda d: d["v"],
+    "dict": lambda d: dict(d["v"]),
     "tuple": lambda d: tuple(d["v"]),
     "datetime": lambda d: dt.datetime.fromisoformat(d["v"]),
     "date": lambda d: dt.date.fromisoformat(d["v"]),

@@ -142,7 +142,7 @@ def _launch_jupyter(args: argparse.Namespace, extra: list[str], *, lab: bool) ->
 
 def run_migrate(args: argparse.Namespace) -> int:
     from duragraph_lab.runtime.services import check_postgres
-    from duragraph_lab.store.migrate import available_migrations, migrate
+    from duragraph_lab.store.schema import available_migrations, migrate
 
     url = args.database_url or os.environ.get(ENV_DATABASE_URL)
     if not url:

@@ -27,7 +27,7 @@ from urllib.parse import quote
 import psycopg
 
 from duragraph_lab.runtime.errors import RuntimeStartError
-from duragraph_lab.runtime.processes import find_process, free_port, spawn, stop_process, tail
+from duragraph_lab.runtime.processes import as_user, find_process, free_port, spawn, stop_process, tail
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class EmbeddedPostgres:
                 "--locale", "C",
             ]  # fmt: skip
             result = subprocess.run(
-                argv, capture_output=True, text=True, user=user, group=None, timeout=120, check=False
+                argv, capture_output=True, text=True, timeout=120, check=False, **as_user(user)
             )
             if result.returncode != 0:
                 last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["?"]

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -32,6 +33,17 @@ def _die_with_parent(sig: int) -> None:
         os.kill(os.getpid(), sig)
 
 
+def as_user(user: str | None) -> dict[str, Any]:
+    """subprocess arguments that run a child as ``user`` with that user's group only. Keeping
+    root's group would make group permission bits, not "other" bits, apply to root's dirs."""
+    if user is None:
+        return {}
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
 def spawn(
     argv: Sequence[str],
     *,
@@ -44,15 +56,10 @@ def spawn(
     """Start ``argv`` detached from our terminal, logging to ``log_path``, dying with us."""
     log_file = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
-        kwargs: dict[str, object] = {}
-        if user is not None:
-            import pwd
-
-            entry = pwd.getpwnam(user)
-            kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+        kwargs: dict[str, Any] = as_user(user)
         if sys.platform.startswith("linux"):
             kwargs["preexec_fn"] = lambda: _die_with_parent(death_signal)
-        return subprocess.Popen(  # type: ignore[call-overload,no-any-return]
+        return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -100,7 +107,10 @@ def find_process(pid: int, *, name_contains: str, arg_contains: str) -> psutil.P
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now. Servers (PostgreSQL, nats-server, tornado)
+    bind with SO_REUSEADDR, so connections lingering in TIME_WAIT after a crash do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as err:

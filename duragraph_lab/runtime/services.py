@@ -32,7 +32,7 @@ from duragraph_lab.runtime.errors import DataDirBusy, DataDirError, ServiceUnrea
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.store.connection import redact
-from duragraph_lab.store.migrate import migrate
+from duragraph_lab.store.schema import migrate
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Python client for the REST/SSE API (DESIGN.md §5)."""

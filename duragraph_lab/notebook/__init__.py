@@ -1,0 +1,1 @@
+"""Notebook surface: magics, widgets, DataFrame views (DESIGN.md §6)."""

@@ -1,0 +1,1 @@
+"""Workers: lease runs, drive the engine, heartbeat (DESIGN.md §4)."""

@@ -1,0 +1,188 @@
+"""The outbox relay against real PostgreSQL and NATS JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from nats.aio.client import Client as NATS
+
+from duragraph_lab.bus import OutboxRelay, RelayWaker, StreamSubscription, Subjects, connect_nats, wire
+from duragraph_lab.domain import NewEvent, VersionConflict
+from duragraph_lab.store import PostgresEventStore, open_pool
+from tests.helpers import eventually, jetstream_messages
+
+
+@pytest.fixture
+async def relay(pool: Any, nc: NATS, subjects: Subjects) -> Any:
+    r = OutboxRelay(pool, nc, subjects)
+    yield r
+    await r.stop()
+
+
+async def test_relays_exactly_the_committed_events(
+    pg_store: PostgresEventStore, relay: OutboxRelay, nc: NATS, subjects: Subjects, database_url: str
+) -> None:
+    a, b = f"run:{uuid.uuid4()}", f"thread:{uuid.uuid4()}"
+    committed = await pg_store.append(a, 0, [NewEvent("created", {"n": 1}), NewEvent("started")])
+    committed += await pg_store.append(b, 0, [NewEvent("created", {"title": "\u00e9t\u00e9"})])
+    with pytest.raises(VersionConflict):
+        await pg_store.append(a, 0, [NewEvent("never")])
+    with pytest.raises(RuntimeError):
+        async with pg_store.transaction() as tx:
+            await tx.append(a, 2, [NewEvent("rolled_back")])
+            raise RuntimeError
+    await relay.start()
+    await relay.drain()
+    msgs = await jetstream_messages(nc, subjects, expect=3)
+    assert [m.headers[wire.H_MSG_ID] for m in msgs] == [str(e.event_id) for e in committed]  # type: ignore[index]
+    assert [m.subject for m in msgs] == [
+        subjects.event(a, "created"),
+        subjects.event(a, "started"),
+        subjects.event(b, "created"),
+    ]
+    decoded = [wire.event_from_body(m.data) for m in msgs]
+    assert [(e.seq, e.stream_id, e.version, e.type, e.data) for e in decoded] == [
+        (e.seq, e.stream_id, e.version, e.type, e.data) for e in committed
+    ]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM duragraph.outbox").fetchone() == (0,)
+    assert relay.status.published == 3
+
+
+async def test_ten_thousand_events_relayed_in_order(
+    pg_store: PostgresEventStore, relay: OutboxRelay, nc: NATS, subjects: Subjects
+) -> None:
+    await relay.start()
+    streams = [f"run:{uuid.uuid4()}" for _ in range(20)]
+
+    async def writer(sid: str) -> None:
+        for batch in range(10):
+            await pg_store.append(
+                sid, batch * 50, [NewEvent("tick", {"b": batch, "i": i}) for i in range(50)]
+            )
+
+    await asyncio.gather(*(writer(s) for s in streams))
+    await relay.drain(timeout=60)
+    msgs = await jetstream_messages(nc, subjects, expect=10_000)
+    seqs = [int(m.headers[wire.H_SEQ]) for m in msgs]  # type: ignore[index]
+    assert seqs == sorted(seqs), "one relay publishes in global seq order"
+    assert len(set(seqs)) == 10_000
+    for sid in streams:
+        versions = [int(m.headers[wire.H_VERSION]) for m in msgs if m.headers[wire.H_STREAM] == sid]  # type: ignore[index]
+        assert versions == list(range(1, 501))
+
+
+async def test_wake_publishes_without_waiting_for_the_poll(pool: Any, nc: NATS, subjects: Subjects) -> None:
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30)
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the relay's first pass found nothing; it now sleeps 30 s
+        await store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("wake_me")])
+        await eventually(lambda: relay.status.published == 1, timeout=5)
+    finally:
+        await relay.stop()
+
+
+async def test_other_process_wakes_relay_through_nats(
+    pool: Any, database_url: str, nc: NATS, nats_server: str, subjects: Subjects
+) -> None:
+    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30)
+    await relay.start()
+    # A "worker": its own pool and NATS connection, waking the relay after each commit.
+    worker_pool = await open_pool(database_url, min_size=1, max_size=2)
+    worker_nc = await connect_nats(nats_server, name="worker")
+    try:
+        worker_store = PostgresEventStore(worker_pool)
+        worker_store.add_after_commit(RelayWaker(worker_nc, subjects))
+        await asyncio.sleep(0.2)
+        for i in range(3):
+            await worker_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("from_worker", {"i": i})])
+        await eventually(lambda: relay.status.published == 3, timeout=5)
+    finally:
+        await relay.stop()
+        await worker_nc.close()
+        await worker_pool.close()
+
+
+async def test_two_relays_share_the_outbox_without_duplicates(
+    pg_store: PostgresEventStore, pool: Any, nc: NATS, subjects: Subjects
+) -> None:
+    relays = [OutboxRelay(pool, nc, subjects, batch_size=50) for _ in range(2)]
+    for r in relays:
+        await r.start()
+    try:
+        sids = [f"run:{uuid.uuid4()}" for _ in range(10)]
+        await asyncio.gather(
+            *(pg_store.append(s, 0, [NewEvent("tick", {"i": i}) for i in range(200)]) for s in sids)
+        )
+        await relays[0].drain(timeout=30)
+        assert sum(r.status.published for r in relays) == 2000
+        msgs = await jetstream_messages(nc, subjects, expect=2000)
+        assert len({m.headers[wire.H_MSG_ID] for m in msgs}) == 2000  # type: ignore[index]
+    finally:
+        for r in relays:
+            await r.stop()
+
+
+async def test_open_claim_does_not_block_writers(
+    pg_store: PostgresEventStore, database_url: str, nc: NATS, subjects: Subjects
+) -> None:
+    """A relay holding rows while it waits for NATS acks must never make writers wait."""
+    sid = f"run:{uuid.uuid4()}"
+    await pg_store.append(sid, 0, [NewEvent("first")])
+    async with await psycopg.AsyncConnection.connect(database_url) as claimer, claimer.transaction():
+        await claimer.execute("SELECT seq FROM duragraph.outbox FOR UPDATE")
+        await asyncio.wait_for(pg_store.append(sid, 1, [NewEvent("second")]), timeout=5)
+        await asyncio.wait_for(pg_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("other")]), timeout=5)
+
+
+async def test_oversized_event_travels_as_a_reference(
+    pg_store: PostgresEventStore, relay: OutboxRelay, nc: NATS, subjects: Subjects
+) -> None:
+    sid = f"run:{uuid.uuid4()}"
+    big = "x" * (9 * 1024 * 1024)  # above the embedded server's 8 MB max_payload
+    pg_store.add_after_commit(relay.wake)
+    await relay.start()
+    received: list[Any] = []
+    # poll_interval=30: within this test, events can only arrive through NATS.
+    async with StreamSubscription(pg_store, nc, subjects, sid, poll_interval=30) as sub:
+
+        async def consume() -> None:
+            async for event in sub:
+                received.append(event)
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.3)  # caught up (nothing yet) and listening
+        await pg_store.append(sid, 0, [NewEvent("huge", {"blob": big}), NewEvent("small")])
+        await eventually(lambda: len(received) == 2)
+        consumer.cancel()
+    assert received[0].data["blob"] == big
+    assert received[1].type == "small"
+    assert relay.status.last_error is None
+    msgs = await jetstream_messages(nc, subjects, expect=2)
+    assert msgs[0].headers[wire.H_TRUNCATED] == "1"  # type: ignore[index]
+    assert "data" not in json.loads(msgs[0].data)
+    assert len(msgs[0].data) < 1024
+
+
+async def test_relay_reports_failures_and_recovers(
+    pg_store: PostgresEventStore, pool: Any, nats_server: str, subjects: Subjects
+) -> None:
+    nc = await connect_nats(nats_server, name="closing")
+    relay = OutboxRelay(pool, nc, subjects, retry_min=0.01, retry_max=0.05)
+    await nc.close()  # a relay whose NATS connection is gone cannot publish
+    await pg_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("waiting")])
+    await relay.start()
+    try:
+        await eventually(lambda: relay.status.consecutive_failures >= 2)
+        assert relay.status.last_error is not None
+        assert await relay.backlog() == 1  # nothing was lost
+    finally:
+        await relay.stop()

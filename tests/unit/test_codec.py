@@ -1,0 +1,175 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+import uuid
+from collections import OrderedDict
+from decimal import Decimal
+
+import pytest
+
+from duragraph_lab.domain import codec
+from duragraph_lab.domain.errors import EncodingError
+
+
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+    tags: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Frozen:
+    when: dt.datetime
+    inner: Point
+
+
+ROUND_TRIP_VALUES = [
+    None,
+    True,
+    0,
+    -(2**70),
+    1.5,
+    "text with \u00e9 and \U0001f600",
+    [1, [2, [3]]],
+    {"a": {"b": [1, {"c": None}]}},
+    dt.datetime(2026, 11, 21, 10, 30, 1, 123456, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 21, 10, 30, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+    dt.datetime(2026, 1, 1, 0, 0),  # naive stays naive
+    dt.date(2026, 2, 28),
+    dt.time(23, 59, 59, 999),
+    dt.timedelta(days=-1, seconds=5, microseconds=7),
+    uuid.UUID("0195f0a4-0000-7000-8000-000000000001"),
+    b"\x00\xffbinary",
+    bytearray(b"mutable"),
+    Decimal("3.14159265358979323846264338327950288"),
+    (1, "two", (3.0,)),
+    {1, 2, 3},
+    frozenset({"a", "b"}),
+    Color.BLUE,
+    Level.LOW,
+    Point(1, 2, ("x",)),
+    Frozen(dt.datetime(2026, 1, 1, tzinfo=dt.UTC), Point(3, 4)),
+    {"__dg__": "uuid", "v": "not-a-uuid"},  # user data that looks like a tag stays user data
+    {"nested": {"__dg__": "dict"}},
+    [],
+    {},
+    "",
+]
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP_VALUES, ids=repr)
+def test_round_trip_preserves_value_and_type(value: object) -> None:
+    back = codec.loads(codec.dumps(value))
+    assert back == value
+    assert type(back) is type(value)
+
+
+def test_round_trip_through_parsed_json() -> None:
+    value = {"when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC), "ids": (uuid.uuid4(),)}
+    parsed = json.loads(json.dumps(codec.to_jsonable(value)))
+    assert codec.from_jsonable(parsed) == value
+
+
+def test_nested_types_inside_dataclass_survive() -> None:
+    value = Frozen(dt.datetime(2026, 5, 5, tzinfo=dt.UTC), Point(1, 2, ("a", "b")))
+    back = codec.loads(codec.dumps(value))
+    assert isinstance(back.inner, Point)
+    assert back.inner.tags == ("a", "b")
+
+
+def test_ordered_dict_and_str_subclasses_encode_as_plain_values() -> None:
+    assert codec.loads(codec.dumps(OrderedDict(a=1))) == {"a": 1}
+
+
+def test_sets_encode_deterministically() -> None:
+    assert codec.dumps({3, 1, 2}) == codec.dumps({2, 3, 1})
+    assert codec.dumps({(1, "a"), (0, "b")}) == codec.dumps({(0, "b"), (1, "a")})
+
+
+def test_unknown_dataclass_decodes_to_its_fields() -> None:
+    text = codec.dumps(Point(1, 2)).replace(f"{__name__}:Point", "not_imported_module:Point")
+    assert "not_imported_module:Point" in text
+    assert codec.loads(text) == {"x": 1, "y": 2, "tags": ()}
+
+
+def test_decoding_never_imports_modules() -> None:
+    import sys
+
+    text = json.dumps({"__dg__": "dataclass", "type": "antigravity:Anything", "v": {"a": 1}})
+    assert "antigravity" not in sys.modules
+    assert codec.loads(text) == {"a": 1}
+    assert "antigravity" not in sys.modules
+
+
+def test_unknown_enum_decodes_to_its_value() -> None:
+    text = json.dumps({"__dg__": "enum", "type": "nowhere:Color", "v": "red"})
+    assert codec.loads(text) == "red"
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "reason"),
+    [
+        ({"a": [1, object()]}, "$['a'][1]", "cannot encode value of type builtins.object"),
+        ({"f": math.nan}, "$['f']", "non-finite float"),
+        ({"f": [math.inf]}, "$['f'][0]", "non-finite float"),
+        ({1: "int key"}, "$", "dict keys must be strings"),
+        ({"x": {(1, 2): 3}}, "$['x']", "dict keys must be strings"),
+        (Point(1, object()), "$.y", "cannot encode"),  # type: ignore[arg-type]
+        ({"d": Decimal("NaN")}, "$['d']", "non-finite Decimal"),
+        ({"fn": len}, "$['fn']", "builtin_function_or_method"),
+    ],
+)
+def test_rejects_what_it_cannot_round_trip_with_the_path(value: object, path: str, reason: str) -> None:
+    with pytest.raises(EncodingError) as info:
+        codec.dumps(value)
+    assert info.value.path == path
+    assert reason in str(info.value)
+
+
+def test_cycles_are_rejected_not_crashing() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(EncodingError, match="nested too deeply"):
+        codec.dumps(loop)
+
+
+def test_escaped_user_dicts_keep_nested_tags_working() -> None:
+    value = {"__dg__": [dt.date(2026, 1, 1)], "other": {"__dg__": {"__dg__": b"x"}}}
+    assert codec.loads(codec.dumps(value)) == value
+
+
+def test_registered_type_round_trips() -> None:
+    class Money:
+        def __init__(self, cents: int, currency: str) -> None:
+            self.cents, self.currency = cents, currency
+
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Money) and (self.cents, self.currency) == (other.cents, other.currency)
+
+    codec.register_type(Money, "test-money", lambda m: [m.cents, m.currency], lambda v: Money(v[0], v[1]))
+    value = {"price": Money(1999, "EUR"), "when": dt.date(2026, 1, 1)}
+    assert codec.loads(codec.dumps(value)) == value
+
+
+def test_builtin_tags_cannot_be_hijacked() -> None:
+    with pytest.raises(ValueError, match="reserved"):
+        codec.register_type(int, "uuid", str, int)
+
+
+def test_output_is_compact_and_valid_json() -> None:
+    text = codec.dumps({"a": [1, 2], "b": "é"})
+    assert text == '{"a":[1,2],"b":"é"}'

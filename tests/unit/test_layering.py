@@ -1,0 +1,74 @@
+"""Dependencies point inward: domain <- graph <- engine <- store/bus/worker <- api/notebook."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "duragraph_lab"
+IO_LIBS = {
+    "psycopg",
+    "psycopg_pool",
+    "nats",
+    "tornado",
+    "jupyter_server",
+    "jupyterlab",
+    "traitlets",
+    "ipywidgets",
+}
+LAYERS = ["domain", "graph", "engine", "store", "bus", "worker", "runtime", "client", "api", "notebook"]
+# Which of our own subpackages each layer may import.
+ALLOWED: dict[str, set[str]] = {
+    "domain": set(),
+    "graph": {"domain"},
+    "engine": {"domain", "graph"},
+    "store": {"domain", "graph", "engine"},
+    "bus": {"domain", "graph", "engine", "store"},
+    "worker": {"domain", "graph", "engine", "store", "bus", "runtime"},
+    "runtime": {"domain", "store", "bus"},
+    "client": {"domain"},
+    "api": {"domain", "graph", "engine", "store", "bus", "worker", "runtime"},
+    "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker"},
+}
+PURE = {"domain", "graph", "engine"}
+# The command line wires everything together, so it alone may import any layer.
+COMPOSITION_ROOTS = {"runtime/cli.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_layer_imports_only_inner_layers(layer: str) -> None:
+    violations = []
+    for path in sorted((PACKAGE / layer).rglob("*.py")):
+        relative = str(path.relative_to(PACKAGE))
+        for module in _imports(path):
+            parts = module.split(".")
+            ours = parts[0] == "duragraph_lab" and len(parts) > 1 and parts[1] in LAYERS
+            if (
+                ours
+                and parts[1] != layer
+                and parts[1] not in ALLOWED[layer]
+                and relative not in COMPOSITION_ROOTS
+            ):
+                violations.append(f"{relative} imports {module}")
+            if layer in PURE and parts[0] in IO_LIBS:
+                violations.append(f"{relative} imports I/O library {module}")
+    assert violations == []
+
+
+def test_the_check_sees_every_layer() -> None:
+    assert sorted(p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()) == sorted(
+        LAYERS
+    )
