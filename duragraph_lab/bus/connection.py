@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import nats
@@ -43,19 +44,32 @@ async def connect_nats(
         log.info("nats %s: reconnected", name)
 
     try:
-        return await nats.connect(
-            servers=[u.strip() for u in url.split(",")],
-            name=name,
-            connect_timeout=max(1, round(connect_timeout)),
-            allow_reconnect=reconnect,
-            max_reconnect_attempts=-1 if reconnect else 0,
-            reconnect_time_wait=0.25,
-            ping_interval=10,
-            max_outstanding_pings=3,
-            error_cb=on_error,
-            disconnected_cb=on_disconnect,
-            reconnected_cb=on_reconnect,
+        # nats-py retries the *first* connection forever unless max_reconnect_attempts > 0, so
+        # the first attempt is bounded here; after it succeeds, reconnects go on forever.
+        return await asyncio.wait_for(
+            nats.connect(
+                servers=[u.strip() for u in url.split(",")],
+                name=name,
+                connect_timeout=max(1, round(connect_timeout)),
+                allow_reconnect=reconnect,
+                max_reconnect_attempts=-1 if reconnect else 1,
+                reconnect_time_wait=0.25,
+                ping_interval=10,
+                max_outstanding_pings=3,
+                error_cb=on_error,
+                disconnected_cb=on_disconnect,
+                reconnected_cb=on_reconnect,
+            ),
+            timeout=connect_timeout,
         )
+    except TimeoutError:
+        raise BusUnavailable(
+            f"cannot connect to NATS at {_redact(url)}: no answer within {connect_timeout:g}s"
+        ) from None
+    except nats.errors.NoServersError:
+        raise BusUnavailable(
+            f"cannot connect to NATS at {_redact(url)}: no server answered (refused or unreachable)"
+        ) from None
     except Exception as err:
         reason = str(err) or type(err).__name__
         raise BusUnavailable(f"cannot connect to NATS at {_redact(url)}: {reason}") from None

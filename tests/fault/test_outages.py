@@ -48,6 +48,7 @@ async def test_nats_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Pat
             consumer = asyncio.create_task(consume())
             writer = asyncio.create_task(write())
             await eventually(lambda: len(received) >= EVENTS // 3, timeout=30)
+            assert not writer.done(), "the kill must land in the middle of the stream"
             assert server._proc is not None
             server._proc.send_signal(signal.SIGKILL)  # no goodbye: in-flight acks are lost
             server._proc.wait()
@@ -59,7 +60,6 @@ async def test_nats_killed_mid_stream_loses_and_duplicates_nothing(tmp_path: Pat
             consumer.cancel()
         assert [e.version for e in received] == list(range(1, EVENTS + 1))
         assert [e.data["i"] for e in received] == list(range(EVENTS))
-        assert relay.status.failures >= 1, "the outage was noticed"
         await relay.drain(timeout=30)
         msgs = await jetstream_messages(relay_nc, subjects)
         ids = [m.headers[wire.H_MSG_ID] for m in msgs]  # type: ignore[index]
