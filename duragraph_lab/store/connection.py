@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,10 +15,26 @@ from psycopg.types.json import set_json_loads
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.errors import StoreUnavailable
 
+# A connection idle longer than this is pinged before use; busier ones are trusted. Pinging on
+# every checkout would add a round trip to every append.
+_IDLE_CHECK_AFTER = 2.0
+_last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = weakref.WeakKeyDictionary()
+
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     # jsonb comes back through our codec, so tagged values (datetimes, bytes, ...) are restored.
     set_json_loads(codec.loads, conn)
+    _last_used[conn] = time.monotonic()
+
+
+async def _reset(conn: psycopg.AsyncConnection[Any]) -> None:
+    _last_used[conn] = time.monotonic()
+
+
+async def _check_if_idle(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Replace connections that died while idle (server restart, killed backend) before use."""
+    if time.monotonic() - _last_used.get(conn, 0.0) > _IDLE_CHECK_AFTER:
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
 
 
 def redact(conninfo: str) -> str:
@@ -47,8 +65,11 @@ async def open_pool(
         open=False,
         name=name,
         configure=_configure,
-        kwargs={"application_name": name},
-        check=psycopg_pool.AsyncConnectionPool.check_connection,
+        reset=_reset,
+        # Autocommit: a lone statement is its own transaction (one round trip); multi-statement
+        # work uses explicit transaction blocks.
+        kwargs={"application_name": name, "autocommit": True},
+        check=_check_if_idle,
     )
     try:
         await pool.open(wait=True, timeout=timeout)

@@ -124,13 +124,32 @@ class PostgresEventStore:
     async def append(
         self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
-        async with self.transaction() as uow:
-            return await uow.append(stream_id, expected_version, events)
+        if self.projections:
+            async with self.transaction() as uow:
+                return await uow.append(stream_id, expected_version, events)
+        # Fast path: with no projections the append is one statement, and a lone statement on an
+        # autocommit connection is atomic on its own: one round trip instead of three.
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            recorded = await PgUnitOfWork(conn, ()).append(stream_id, expected_version, events)
+        self._fire_after_commit(recorded)
+        return recorded
+
+    async def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """Run a read. Reads are idempotent, so one that hits a connection which died since its
+        last use (server restart, killed backend) is retried once on a fresh connection."""
+        async with unavailable_as_typed():
+            for attempt in (1, 2):
+                try:
+                    async with self.pool.connection() as conn:
+                        cur = await conn.execute(sql, params)
+                        return await cur.fetchall()
+                except psycopg.OperationalError:
+                    if attempt == 2 or not conn.broken:
+                        raise
+            raise AssertionError("unreachable")
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[RecordedEvent]:
-        async with unavailable_as_typed(), self.pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            return [row_to_event(r) for r in await cur.fetchall()]
+        return [row_to_event(r) for r in await self._query(sql, params)]
 
     async def read_stream(
         self,
@@ -183,18 +202,12 @@ class PostgresEventStore:
         return found[0] if found else None
 
     async def stream_version(self, stream_id: str) -> int:
-        async with unavailable_as_typed(), self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT version FROM duragraph.streams WHERE stream_id = %s", (stream_id,)
-            )
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
+        rows = await self._query("SELECT version FROM duragraph.streams WHERE stream_id = %s", (stream_id,))
+        return int(rows[0][0]) if rows else 0
 
     async def last_seq(self) -> int:
-        async with unavailable_as_typed(), self.pool.connection() as conn:
-            cur = await conn.execute("SELECT coalesce(max(seq), 0) FROM duragraph.events")
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
+        rows = await self._query("SELECT coalesce(max(seq), 0) FROM duragraph.events", ())
+        return int(rows[0][0])
 
     async def rebuild(self, projection: Projection, *, batch: int = 5000) -> int:
         """Recreate ``projection`` from the event log in one transaction; return events applied."""

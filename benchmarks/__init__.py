@@ -1,0 +1,1 @@
+"""DuraGraph Lab's performance suite (see docs/benchmarks.md for figures and how to run it)."""
