@@ -101,7 +101,9 @@ def measure(data_dir: Path, kind: str) -> Sample:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the samples and medians here")
     args = parser.parse_args()
@@ -127,7 +129,9 @@ def main() -> None:
             }
         )
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| start | runs | ready (s, median) | /health 200 (s) | RSS dev (MB) | RSS PostgreSQL (MB) | RSS NATS (MB) |")
+    print(
+        "| start | runs | ready (s, median) | /health 200 (s) | RSS dev (MB) | RSS PostgreSQL (MB) | RSS NATS (MB) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(

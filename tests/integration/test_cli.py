@@ -173,3 +173,30 @@ def test_usage_errors() -> None:
     assert result.returncode == 2
     assert "unrecognized arguments: --bogus" in result.stderr
     assert run_cli("--version").stdout.startswith("duragraph-lab ")
+
+
+def test_plain_jupyter_server_gets_the_extension_and_owns_embedded_services(tmp_path: Path) -> None:
+    """After `pip install`, `jupyter server` alone loads DuraGraph Lab, which then starts and
+    stops the embedded services itself."""
+    import shutil
+    import sys
+
+    from tests.devserver import DevServer
+
+    jupyter = shutil.which("jupyter", path=str(Path(sys.executable).parent))
+    assert jupyter is not None
+    data_dir = tmp_path / "data"
+    server = DevServer(data_dir, env={"DURAGRAPH_DATA_DIR": str(data_dir)})
+    server.argv = [jupyter, "server", "--no-browser", f"--port={server.port}", "--allow-root"]
+    try:
+        server.start()
+        status, body = server.api("health", token=server.token)
+        assert status == 200
+        assert body["postgres"]["embedded"]
+        assert (data_dir / "runtime.json").exists()
+        server.signal(signal.SIGINT)
+        assert server.wait() == 0
+        assert wait_until_gone(data_dir) == []
+        assert not (data_dir / "runtime.json").exists()
+    finally:
+        server.kill()

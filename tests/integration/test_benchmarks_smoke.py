@@ -1,0 +1,35 @@
+"""The benchmark scripts run in smoke mode (tiny sizes), so they never rot between full runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_append_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "append.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.append", "--steps", "20", "--rounds", "1", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    medians = json.loads(out.read_text())
+    assert set(medians) == {"floor", "append (sql)", "append"}
+    assert all(v > 0 for v in medians.values())
+    assert "| floor |" in result.stdout
+
+
+def test_startup_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "startup.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.startup", "--runs", "1", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert [row["start"] for row in report["medians"]] == ["cold", "warm"]
+    assert all(row["ready_s"] > 0 and row["rss_postgres_mb"] > 0 for row in report["medians"])
