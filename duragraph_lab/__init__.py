@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from duragraph_lab._version import __version__
+
+#: When this package was first imported: the start of `duragraph-lab dev` for start-up figures.
+IMPORTED_AT = time.time()
 
 __all__ = ["__version__"]
 

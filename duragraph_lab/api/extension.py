@@ -65,8 +65,9 @@ class DuraGraphApp(ExtensionApp):
             await self.backend.wait_ready(timeout=15)
         except TimeoutError:
             self.log.warning("DuraGraph Lab: NATS not connected yet; the relay starts once it is")
-        # From process start, so the figure includes interpreter start-up and imports.
-        elapsed = time.time() - psutil.Process().create_time()
+        # From the CLI's start when it launched us, else from process start.
+        started = os.environ.get(config.ENV_STARTED_AT)
+        elapsed = time.time() - (float(started) if started else psutil.Process().create_time())
         url = serverapp.display_url.splitlines()[0] if serverapp.display_url else serverapp.connection_url
         status = "ready" if self.backend.startup_error is None else f"DEGRADED ({self.backend.startup_error})"
         update_runtime_extra(self.backend.settings.data_dir, server_url=serverapp.connection_url)

@@ -13,7 +13,13 @@ from types import FrameType
 
 from duragraph_lab._version import __version__
 from duragraph_lab.domain.errors import DuraGraphError
-from duragraph_lab.runtime.config import ENV_DATA_DIR, ENV_DATABASE_URL, ENV_NATS_URL, Settings
+from duragraph_lab.runtime.config import (
+    ENV_DATA_DIR,
+    ENV_DATABASE_URL,
+    ENV_NATS_URL,
+    ENV_STARTED_AT,
+    Settings,
+)
 from duragraph_lab.runtime.errors import PortInUse
 from duragraph_lab.runtime.jupyter_config import server_config_dir
 from duragraph_lab.runtime.processes import port_is_free
@@ -81,7 +87,11 @@ def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
 
 
 def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
+    import duragraph_lab
+
     begin = time.monotonic()
+    # The extension reports start-up time from here (the process may be older: `sh -c` execs us).
+    os.environ[ENV_STARTED_AT] = str(duragraph_lab.IMPORTED_AT)
     settings = Settings.resolve(data_dir=args.data_dir)
     if args.port is not None and not port_is_free(args.port, args.ip or "127.0.0.1"):
         raise PortInUse(f"port {args.port} is already in use; pick another with --port")
