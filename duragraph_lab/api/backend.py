@@ -18,23 +18,24 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
-from duragraph_lab.bus.connection import BusUnavailable, connect_nats
+from duragraph_lab.bus.connection import connect_nats, redact_nats_url
 from duragraph_lab.bus.jetstream import ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.runtime.config import Settings
-from duragraph_lab.runtime.services import Endpoints, Services, redact_nats
+from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.postgres import PostgresEventStore
-from duragraph_lab.store.schema import schema_version
+from duragraph_lab.store.schema import available_migrations, schema_version
 
 log = logging.getLogger(__name__)
 
 
 class Backend:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, start_embedded: bool = False) -> None:
         self.settings = settings
+        self.start_embedded = start_embedded
         self.subjects = Subjects(settings.subject_prefix)
         self.services = Services(settings)
         self.endpoints: Endpoints | None = None
@@ -43,6 +44,7 @@ class Backend:
         self.nc: NATS | None = None
         self.relay: OutboxRelay | None = None
         self.startup_error: str | None = None
+        self.bus_error: str | None = None
         self._bus_task: asyncio.Task[None] | None = None
         self.started_at = time.time()
 
@@ -51,7 +53,9 @@ class Backend:
         """Find or start PostgreSQL and NATS and migrate. Records (not raises) a failure, so the
         server still starts and /health can say what is wrong."""
         try:
-            self.endpoints = self.services.start(attach_if_running=True)
+            self.endpoints = self.services.start(
+                attach_if_running=True, own_data_dir=False, start_embedded=self.start_embedded
+            )
         except DuraGraphError as err:
             self.startup_error = str(err)
             log.error("DuraGraph Lab cannot start its services: %s", err)
@@ -71,27 +75,41 @@ class Backend:
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
 
     async def _connect_bus(self) -> None:
-        """Connect to NATS, retrying until it answers: the API works without NATS meanwhile."""
-        assert self.endpoints is not None and self.pool is not None and self.store is not None
+        """Connect to NATS, set up the stream and start the relay, retrying the whole sequence
+        until it succeeds: the API works without NATS meanwhile, and /health says why."""
+        assert self.endpoints is not None
+        assert self.pool is not None
+        assert self.store is not None
         delay = 0.2
         while True:
+            nc: NATS | None = None
             try:
                 nc = await connect_nats(self.endpoints.nats_url, name="duragraph-api")
-                break
-            except BusUnavailable as err:
-                log.warning("%s; retrying in %.1fs", err, delay)
+                await ensure_stream(nc, self.subjects)
+                relay = OutboxRelay(self.pool, nc, self.subjects)
+                await relay.start()
+            except asyncio.CancelledError:
+                if nc is not None:
+                    await nc.close()
+                raise
+            except Exception as err:
+                self.bus_error = str(err) or type(err).__name__
+                log.warning("DuraGraph Lab: NATS not ready (%s); retrying in %.1fs", self.bus_error, delay)
+                if nc is not None:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        self.nc = nc
-        await ensure_stream(nc, self.subjects)
-        self.relay = OutboxRelay(self.pool, nc, self.subjects)
-        self.store.add_after_commit(self.relay.wake)
-        await self.relay.start()
+                continue
+            self.nc, self.relay, self.bus_error = nc, relay, None
+            self.store.add_after_commit(relay.wake)
+            return
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
         if self._bus_task is not None:
-            await asyncio.wait_for(asyncio.shield(self._bus_task), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
         if self._bus_task is not None and not self._bus_task.done():
@@ -108,7 +126,8 @@ class Backend:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
-        self.services.stop()
+        # Stopping PostgreSQL waits for its shutdown checkpoint: keep the event loop free.
+        await asyncio.to_thread(self.services.stop)
 
     # -- reporting ---------------------------------------------------------------------------
     async def health(self) -> tuple[bool, dict[str, Any]]:
@@ -117,13 +136,14 @@ class Backend:
         nats = {
             "ok": nats_ok,
             "embedded": bool(self.endpoints and self.endpoints.embedded_nats),
-            "url": redact_nats(self.endpoints.nats_url) if self.endpoints else None,
+            "url": redact_nats_url(self.endpoints.nats_url) if self.endpoints else None,
             "stream": self.subjects.stream_name,
+            "error": self.bus_error,
         }
         relay: dict[str, Any] = {"ok": False, "running": False}
         if self.relay is not None:
             relay = {**self.relay.status.as_dict()}
-            relay["ok"] = self.relay.status.running and self.relay.status.consecutive_failures == 0
+            relay["ok"] = self.relay.status.healthy
             if postgres["ok"]:
                 with contextlib.suppress(Exception):
                     relay["backlog"] = await self.relay.backlog()
@@ -150,9 +170,15 @@ class Backend:
         begin = time.perf_counter()
         try:
             async with self.pool.connection(timeout=2.0) as conn:
-                out["schema_version"] = await schema_version(conn)
-            out["ok"] = True
+                version = await schema_version(conn)
             out["latency_ms"] = round((time.perf_counter() - begin) * 1000, 2)
+            out["schema_version"] = version
+            expected = len(available_migrations())
+            out["ok"] = version == expected
+            if version != expected:
+                out["error"] = (
+                    f"schema at version {version}, this server needs {expected}: run duragraph-lab migrate"
+                )
         except Exception as err:
             out["error"] = f"{type(err).__name__}: {err}"
         return out
@@ -173,7 +199,7 @@ class Backend:
             },
             "nats": {
                 "embedded": bool(e and e.embedded_nats),
-                "url": redact_nats(e.nats_url) if e else None,
+                "url": redact_nats_url(e.nats_url) if e else None,
                 "subject_prefix": self.subjects.prefix,
                 "stream": self.subjects.stream_name,
             },

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode, default
+from traitlets import Bool, Unicode, default
 
 from duragraph_lab.api.backend import Backend
 from duragraph_lab.api.handlers import API_PREFIX, routes
@@ -30,6 +30,13 @@ class DuraGraphApp(ExtensionApp):
     nats_url = Unicode(None, allow_none=True, config=True, help="NATS URL; unset: embedded nats-server -js.")
     data_dir = Unicode(config=True, help="Where embedded services keep their data.")
     subject_prefix = Unicode(config=True, help="First token of every NATS subject DuraGraph uses.")
+    start_embedded = Bool(
+        False,
+        config=True,
+        help="Start embedded PostgreSQL and NATS when no URL is configured and no `duragraph-lab dev` "
+        "runs on data_dir. Off by default, so that a plain `jupyter lab` never creates a database "
+        "in whatever directory it was started from.",
+    )
 
     @default("data_dir")
     def _data_dir_default(self) -> str:
@@ -46,7 +53,7 @@ class DuraGraphApp(ExtensionApp):
             nats_url=self.nats_url,
             subject_prefix=self.subject_prefix,
         )
-        self.backend = Backend(settings)
+        self.backend = Backend(settings, start_embedded=self.start_embedded)
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.
         self.backend.prepare()

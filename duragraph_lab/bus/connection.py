@@ -17,11 +17,17 @@ class BusUnavailable(DuraGraphError):
     code = "bus_unavailable"
 
 
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    return f"{scheme}://{','.join(h.rpartition('@')[2] for h in rest.split(','))}"
+def redact_nats_url(url: str) -> str:
+    """A NATS server list without credentials (``nats://token@host`` and ``user:pw@host``)."""
+    servers = []
+    for entry in url.split(","):
+        entry = entry.strip()
+        scheme, sep, rest = entry.partition("://")
+        if not sep:
+            scheme, rest = "", entry
+        host = rest.rpartition("@")[2]
+        servers.append(f"{scheme}://{host}" if sep else host)
+    return ",".join(servers)
 
 
 async def connect_nats(
@@ -46,8 +52,8 @@ async def connect_nats(
     try:
         # nats-py retries the *first* connection forever unless max_reconnect_attempts > 0, so
         # the first attempt is bounded here; after it succeeds, reconnects go on forever.
-        return await asyncio.wait_for(
-            nats.connect(
+        async with asyncio.timeout(connect_timeout):
+            return await nats.connect(
                 servers=[u.strip() for u in url.split(",")],
                 name=name,
                 connect_timeout=max(1, round(connect_timeout)),
@@ -59,17 +65,15 @@ async def connect_nats(
                 error_cb=on_error,
                 disconnected_cb=on_disconnect,
                 reconnected_cb=on_reconnect,
-            ),
-            timeout=connect_timeout,
-        )
+            )
     except TimeoutError:
         raise BusUnavailable(
-            f"cannot connect to NATS at {_redact(url)}: no answer within {connect_timeout:g}s"
+            f"cannot connect to NATS at {redact_nats_url(url)}: no answer within {connect_timeout:g}s"
         ) from None
     except nats.errors.NoServersError:
         raise BusUnavailable(
-            f"cannot connect to NATS at {_redact(url)}: no server answered (refused or unreachable)"
+            f"cannot connect to NATS at {redact_nats_url(url)}: no server answered (refused or unreachable)"
         ) from None
     except Exception as err:
         reason = str(err) or type(err).__name__
-        raise BusUnavailable(f"cannot connect to NATS at {_redact(url)}: {reason}") from None
+        raise BusUnavailable(f"cannot connect to NATS at {redact_nats_url(url)}: {reason}") from None

@@ -9,6 +9,7 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.domain.errors import DuraGraphError
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +22,13 @@ class StreamPolicy:
     replicas: int = 1
 
 
+class StreamMismatch(DuraGraphError):
+    code = "stream_mismatch"
+
+
 async def ensure_stream(nc: NATS, subjects: Subjects, policy: StreamPolicy | None = None) -> api.StreamInfo:
-    """Create the events stream, or bring an existing one to this configuration."""
+    """Create the events stream if it is missing. An existing stream is left as it is (an
+    operator may have tuned its limits or replicas), provided it captures our subjects."""
     policy = policy or StreamPolicy()
     js = nc.jetstream()
     config = api.StreamConfig(
@@ -37,7 +43,12 @@ async def ensure_stream(nc: NATS, subjects: Subjects, policy: StreamPolicy | Non
         num_replicas=policy.replicas,
     )
     try:
-        await js.stream_info(subjects.stream_name)
+        info = await js.stream_info(subjects.stream_name)
     except NotFoundError:
         return await js.add_stream(config)
-    return await js.update_stream(config)
+    if subjects.all_events not in (info.config.subjects or []):
+        raise StreamMismatch(
+            f"JetStream stream {subjects.stream_name} exists but does not capture {subjects.all_events} "
+            f"(it captures {info.config.subjects}); choose another subject prefix"
+        )
+    return info

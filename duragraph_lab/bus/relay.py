@@ -1,10 +1,15 @@
 """The outbox relay: publishes committed events to JetStream, at least once, in seq order.
 
-Each pass claims a batch of outbox rows (``FOR UPDATE SKIP LOCKED``, so several relays — one per
-API replica — share the work without blocking each other or any writer), publishes the events
-pipelined with ``Nats-Msg-Id = event_id``, waits for every JetStream ack, and only then commits
-the deletion of the rows. A failure anywhere rolls the claim back and the rows are published
-again later; JetStream drops the duplicates by message id.
+One relay per database is active at a time: relays (one per API replica) contend for a
+PostgreSQL advisory lock held on the active relay's connection, and the others stand by, ready to
+take over within ``standby_poll`` seconds when the active one stops or its connection dies. A
+single publisher keeps JetStream's order equal to ``seq`` order for every consumer.
+
+Each pass claims a batch of outbox rows in a transaction (deleting them and reading the events'
+JSON text in one statement), publishes them pipelined with ``Nats-Msg-Id = event_id``, waits for
+every JetStream ack, and only then commits. Any failure rolls the claim back and the rows are
+published again later; JetStream drops the duplicates by message id. Claims use ``SKIP LOCKED``
+and touch only outbox rows, so the relay never makes a writer wait.
 
 Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
 commit; other processes publish an empty core-NATS message on the wake subject
@@ -22,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import psycopg_pool
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -31,6 +37,9 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
 
 log = logging.getLogger(__name__)
+
+# "DGrelay!" in ASCII: the lock that makes one relay per database the active one.
+RELAY_LOCK_KEY = 0x4447_7265_6C61_7921
 
 _CLAIM = """
 WITH claimed AS (
@@ -47,6 +56,7 @@ ORDER BY e.seq
 @dataclass(slots=True)
 class RelayStatus:
     running: bool = False
+    role: str = "stopped"  # "active" | "standby" | "stopped"
     published: int = 0
     batches: int = 0
     failures: int = 0
@@ -57,6 +67,7 @@ class RelayStatus:
     def as_dict(self) -> dict[str, Any]:
         return {
             "running": self.running,
+            "role": self.role,
             "published": self.published,
             "batches": self.batches,
             "failures": self.failures,
@@ -64,6 +75,10 @@ class RelayStatus:
             "last_error": self.last_error,
             "last_published_at": self.last_published_at,
         }
+
+    @property
+    def healthy(self) -> bool:
+        return self.running and self.consecutive_failures == 0
 
 
 class OutboxRelay:
@@ -79,9 +94,12 @@ class OutboxRelay:
         idle_poll_max: float = 0.5,
         retry_min: float = 0.05,
         retry_max: float = 5.0,
+        standby_poll: float = 1.0,
     ) -> None:
         self.pool = pool
         self.nc = nc
+        # One JetStream context for the relay's life: each context owns an ack inbox subscription.
+        self.js = nc.jetstream()
         self.subjects = subjects
         self.batch_size = batch_size
         self.ack_timeout = ack_timeout
@@ -89,16 +107,19 @@ class OutboxRelay:
         self.idle_poll_max = idle_poll_max
         self.retry_min = retry_min
         self.retry_max = retry_max
+        self.standby_poll = standby_poll
         self.status = RelayStatus()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._wake_sub: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     # -- control -----------------------------------------------------------------------------
     async def start(self) -> None:
         if self._task is not None:
             return
+        self._stopping = False
         self._loop = asyncio.get_running_loop()
 
         async def on_wake(_msg: Msg) -> None:
@@ -106,23 +127,29 @@ class OutboxRelay:
 
         try:
             self._wake_sub = await self.nc.subscribe(self.subjects.relay_wake, cb=on_wake)
-        except Exception as err:  # NATS down at start: polling still works, wake-ups resume later
+        except Exception as err:  # NATS down at start: polling still works
             log.warning("relay: cannot subscribe to wake-ups yet: %s", err)
         self.status.running = True
         self._task = asyncio.create_task(self._run(), name="duragraph-outbox-relay")
         self._task.add_done_callback(self._on_task_done)
 
     async def stop(self) -> None:
+        self._stopping = True  # also ends the loops should a cancellation ever get lost
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # stop() itself was cancelled: don't pretend the relay stopped
         if self._wake_sub is not None:
             with contextlib.suppress(Exception):
                 await self._wake_sub.unsubscribe()
             self._wake_sub = None
         self.status.running = False
+        self.status.role = "stopped"
 
     def wake(self, _events: Sequence[RecordedEvent] = ()) -> None:
         """Ask for a pass now. Safe from any thread; usable as an after-commit callback."""
@@ -166,68 +193,81 @@ class OutboxRelay:
 
     # -- the loop ----------------------------------------------------------------------------
     async def _run(self) -> None:
+        retry = self.retry_min
+        while not self._stopping:
+            try:
+                async with self.pool.connection() as conn:
+                    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,))
+                    row = await cur.fetchone()
+                    if not (row and row[0]):
+                        self.status.role = "standby"
+                        self._clear_failures()
+                        await asyncio.sleep(self.standby_poll)
+                        continue
+                    self.status.role = "active"
+                    try:
+                        await self._lead(conn)
+                    finally:
+                        if not conn.broken:
+                            with contextlib.suppress(psycopg.Error):
+                                await conn.execute("SELECT pg_advisory_unlock(%s)", (RELAY_LOCK_KEY,))
+                retry = self.retry_min
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the database: reconnect, then contend for the lock again
+                self._record_failure(f"{type(err).__name__}: {err}")
+                await asyncio.sleep(retry * (0.5 + random.random()))
+                retry = min(retry * 2, self.retry_max)
+
+    async def _lead(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Publish passes on our locked connection until it breaks (then the caller reconnects)."""
         idle = self.idle_poll_min
         retry = self.retry_min
-        while True:
+        while not self._stopping:
             try:
-                published = await self.relay_once()
+                published = await self._pass(conn)
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise  # stop() cancelled us
-                # Otherwise a future inside the client was cancelled (e.g. pending acks dropped
-                # on disconnect): just another failed attempt.
+                # A future inside the client was cancelled (pending acks dropped on disconnect).
                 self._record_failure("publish cancelled by the NATS client")
-                await self._sleep(retry * (0.5 + random.random()), wakeable=False)
-                retry = min(retry * 2, self.retry_max)
-                continue
-            except Exception as err:
+                published = -1
+            except psycopg.Error:
+                raise  # a database problem: give up the connection (and the lock), reconnect
+            except Exception as err:  # NATS trouble: keep the lock, retry with back-off
                 self._record_failure(f"{type(err).__name__}: {err}")
-                await self._sleep(retry * (0.5 + random.random()), wakeable=False)
+                published = -1
+            if published < 0:
+                await asyncio.sleep(retry * (0.5 + random.random()))
                 retry = min(retry * 2, self.retry_max)
                 continue
             retry = self.retry_min
-            if self.status.consecutive_failures:
-                log.info("relay: recovered after %d failed attempts", self.status.consecutive_failures)
-                self.status.consecutive_failures = 0
-                self.status.last_error = None
+            self._clear_failures()
             if published >= self.batch_size:
                 idle = self.idle_poll_min
                 continue  # more is probably waiting
             if published:
                 idle = self.idle_poll_min
-            await self._sleep(idle, wakeable=True)
+            await self._wait_for_wake(idle)
             idle = min(idle * 2, self.idle_poll_max)
 
-    def _record_failure(self, reason: str) -> None:
-        self.status.failures += 1
-        self.status.consecutive_failures += 1
-        self.status.last_error = reason
-        if self.status.consecutive_failures in (1, 10) or self.status.consecutive_failures % 100 == 0:
-            log.warning("relay: publish failed (%s), retrying", reason)
-
-    def _on_task_done(self, task: asyncio.Task[None]) -> None:
-        self.status.running = False
-        if not task.cancelled() and task.exception() is not None:
-            self.status.last_error = f"relay stopped: {task.exception()!r}"
-            log.error("relay stopped unexpectedly", exc_info=task.exception())
-
-    async def _sleep(self, seconds: float, *, wakeable: bool) -> None:
-        if not wakeable:
-            await asyncio.sleep(seconds)
-            return
+    async def _wait_for_wake(self, seconds: float) -> None:
+        # asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for returns normally when the
+        # wake-up and a cancellation arrive together, swallowing the cancellation, and stop()
+        # would then wait forever for a relay that keeps running.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
-    async def relay_once(self) -> int:
+    async def _pass(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Publish one batch; return how many events were published (and removed from the outbox)."""
         if not self.nc.is_connected:
             raise ConnectionError("NATS is not connected")
         self._wake.clear()
-        js = self.nc.jetstream()
         max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
-        async with self.pool.connection() as conn, conn.transaction():
+        async with conn.transaction():
             cur = await conn.execute(_CLAIM, (self.batch_size,))
             rows = await cur.fetchall()
             if not rows:
@@ -242,7 +282,7 @@ class OutboxRelay:
                     headers[wire.H_TRUNCATED] = "1"
                     body = wire.truncated_body(seq, stream_id, version, event_id, event_type)
                 acks.append(
-                    await js.publish_async(
+                    await self.js.publish_async(
                         self.subjects.event(stream_id, event_type),
                         body,
                         headers=headers,
@@ -271,6 +311,26 @@ class OutboxRelay:
             if err is not None:
                 raise err
 
+    def _record_failure(self, reason: str) -> None:
+        self.status.failures += 1
+        self.status.consecutive_failures += 1
+        self.status.last_error = reason
+        if self.status.consecutive_failures in (1, 10) or self.status.consecutive_failures % 100 == 0:
+            log.warning("relay: %s; retrying", reason)
+
+    def _clear_failures(self) -> None:
+        if self.status.consecutive_failures:
+            log.info("relay: recovered after %d failed attempts", self.status.consecutive_failures)
+            self.status.consecutive_failures = 0
+            self.status.last_error = None
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        self.status.running = False
+        self.status.role = "stopped"
+        if not task.cancelled() and task.exception() is not None:
+            self.status.last_error = f"relay stopped: {task.exception()!r}"
+            log.error("relay stopped unexpectedly", exc_info=task.exception())
+
 
 class RelayWaker:
     """After-commit callback for writers outside the relay's process: one empty core-NATS
@@ -280,6 +340,7 @@ class RelayWaker:
         self.nc = nc
         self.subject = subjects.relay_wake
         self._pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __call__(self, _events: Sequence[RecordedEvent] = ()) -> None:
         if self._pending:
@@ -290,4 +351,10 @@ class RelayWaker:
     def _send(self) -> None:
         self._pending = False
         task = asyncio.ensure_future(self.nc.publish(self.subject, b""))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        self._tasks.add(task)  # keep a reference until done, or it may be collected mid-flight
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # a lost wake-up only delays the relay until its next poll

@@ -29,7 +29,9 @@ class Subjects:
     @property
     def stream_name(self) -> str:
         """The JetStream stream that stores every event subject."""
-        return re.sub(r"[^A-Z0-9_]", "_", self.prefix.upper()) + "_EVENTS"
+        # Upper-casing is the only change: distinct prefixes ("acme-prod", "acme_prod") never
+        # share a stream.
+        return self.prefix.upper() + "_EVENTS"
 
     @property
     def all_events(self) -> str:

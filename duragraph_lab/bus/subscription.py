@@ -119,7 +119,10 @@ class StreamSubscription:
             yield event
         while True:
             try:
-                msg = await asyncio.wait_for(self._queue.get(), timeout=self.poll_interval)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                # races with a message, leaving a consumer that cannot be stopped.
+                async with asyncio.timeout(self.poll_interval):
+                    msg = await self._queue.get()
             except TimeoutError:
                 async for event in self._catch_up():
                     yield event

@@ -31,7 +31,7 @@ from duragraph_lab.domain.errors import EncodingError
 
 TAG = "__dg__"
 
-_ATOMS = (str, int, bool, type(None))
+_ATOMS = (int, bool, type(None))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -87,8 +87,23 @@ def to_jsonable(value: Any) -> Any:
         raise EncodingError("value is nested too deeply (or contains a cycle)") from None
 
 
+def _check_text(v: str) -> str:
+    # PostgreSQL's jsonb cannot hold U+0000, and UTF-8 cannot hold a lone surrogate: reject them
+    # here, with a path, rather than fail later inside the driver.
+    if "\x00" in v:
+        raise _Fail("strings cannot contain NUL (\\x00); use bytes for binary data")
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Fail("string contains a lone surrogate, which is not valid Unicode text") from None
+    return v
+
+
 def _enc(v: Any) -> Any:
     t = type(v)
+    if t is str:
+        return _check_text(v)
     if t in _ATOMS:
         return v
     if t is float:
@@ -114,10 +129,14 @@ def _enc_dict(d: dict[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, item in d.items():
         if type(k) is not str:
-            if isinstance(k, str):
-                k = str(k)
-            else:
+            if not isinstance(k, str):
                 raise _Fail(f"dict keys must be strings, got {type(k).__name__} key {k!r}")
+            k = str(k)
+        try:
+            _check_text(k)
+        except _Fail as fail:
+            fail.path.append(f"[{k!r}]")
+            raise
         try:
             out[k] = _enc(item)
         except _Fail as fail:
@@ -151,7 +170,7 @@ def _enc_other(v: Any, t: type) -> Any:
             raise
         return {TAG: adapter.tag, "v": payload}
     if isinstance(v, enum.Enum):
-        # Checked before str/int subclasses: StrEnum and IntEnum members are enums first.
+        # Before the str/int checks: StrEnum and IntEnum members are enums first.
         return {TAG: "enum", "type": _type_path(t), "v": _enc(v.value)}
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
         fields: dict[str, Any] = {}
@@ -162,7 +181,11 @@ def _enc_other(v: Any, t: type) -> Any:
                 fail.path.append(f".{f.name}")
                 raise
         return {TAG: "dataclass", "type": _type_path(t), "v": fields}
+    if isinstance(v, tuple) and hasattr(t, "_fields"):  # a namedtuple: keep its type, like a dataclass
+        return {TAG: "namedtuple", "type": _type_path(t), "v": _enc_seq(v)}
     if isinstance(v, dt.datetime):
+        if getattr(v, "nanosecond", 0):  # e.g. pandas.Timestamp: a datetime would drop the ns
+            raise _Fail(f"{t.__qualname__} has sub-microsecond precision, which a datetime cannot hold")
         return {TAG: "datetime", "v": v.isoformat()}
     if isinstance(v, dt.date):
         return {TAG: "date", "v": v.isoformat()}
@@ -179,18 +202,11 @@ def _enc_other(v: Any, t: type) -> Any:
     if isinstance(v, (set, frozenset)):
         items = _enc_seq(_stable_order(v))
         return {TAG: "frozenset" if isinstance(v, frozenset) else "set", "v": items}
-    if isinstance(v, bool | int):
-        return int(v) if not isinstance(v, bool) else bool(v)
-    if isinstance(v, str):
-        return str(v)
-    if isinstance(v, float):
-        return _enc(float(v))
-    if isinstance(v, dict):
-        return _enc_dict(dict(v))
-    if isinstance(v, list):
-        return _enc_seq(v)
-    if isinstance(v, tuple):
-        return {TAG: "tuple", "v": _enc_seq(v)}
+    # Subclasses of the plain types (OrderedDict, str and int subclasses, ...) encode as their base.
+    base: type[Any]
+    for base in (str, bool, int, float, dict, list, tuple, bytes):
+        if isinstance(v, base):
+            return _enc(base(v))
     raise _Fail(f"cannot encode value of type {t.__module__}.{t.__qualname__}")
 
 
@@ -206,11 +222,20 @@ def _restore_dataclass(path: str, fields: dict[str, Any]) -> Any:
     cls = _resolve(path)
     if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
         return fields
+    if {f.name for f in dataclasses.fields(cls)} != set(fields):
+        return fields  # the class changed since this was written: keep the data, not a broken object
     obj = object.__new__(cls)
     for name, value in fields.items():
         # object.__setattr__ restores frozen and slotted dataclasses without re-running __init__.
         object.__setattr__(obj, name, value)
     return obj
+
+
+def _restore_namedtuple(path: str, items: list[Any]) -> Any:
+    cls = _resolve(path)
+    if cls is None or not issubclass(cls, tuple) or len(getattr(cls, "_fields", ())) != len(items):
+        return tuple(items)
+    return cls(*items)
 
 
 def _restore_enum(path: str, value: Any) -> Any:
@@ -237,6 +262,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "set": lambda d: set(d["v"]),
     "frozenset": lambda d: frozenset(d["v"]),
     "dataclass": lambda d: _restore_dataclass(d["type"], d["v"]),
+    "namedtuple": lambda d: _restore_namedtuple(d["type"], d["v"]),
     "enum": lambda d: _restore_enum(d["type"], d["v"]),
 }
 _BUILTIN_TAGS = frozenset(_DECODERS)

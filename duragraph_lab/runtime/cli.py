@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from duragraph_lab._version import __version__
+from duragraph_lab.bus.connection import redact_nats_url
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.runtime.config import (
     ENV_DATA_DIR,
@@ -23,7 +24,7 @@ from duragraph_lab.runtime.config import (
 from duragraph_lab.runtime.errors import PortInUse
 from duragraph_lab.runtime.jupyter_config import server_config_dir
 from duragraph_lab.runtime.processes import port_is_free
-from duragraph_lab.runtime.services import Services, read_runtime_info, redact_nats
+from duragraph_lab.runtime.services import Services, read_runtime_info
 from duragraph_lab.store.connection import redact
 
 log = logging.getLogger("duragraph_lab")
@@ -86,13 +87,31 @@ def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
     raise _Terminated(128 + signum)
 
 
+def app_option(extra: Sequence[str], name: str) -> str | None:
+    """The value of ``--DuraGraphApp.<name>`` among the options passed through to Jupyter."""
+    flag = f"--DuraGraphApp.{name}"
+    for i, arg in enumerate(extra):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1].strip("\"'")
+        if arg == flag and i + 1 < len(extra):
+            return extra[i + 1]
+    return None
+
+
 def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
     import duragraph_lab
 
     begin = time.monotonic()
     # The extension reports start-up time from here (the process may be older: `sh -c` execs us).
     os.environ[ENV_STARTED_AT] = str(duragraph_lab.IMPORTED_AT)
-    settings = Settings.resolve(data_dir=args.data_dir)
+    # The extension will see these options too; resolve them the same way here, so that the
+    # services we start and check are the ones it uses.
+    settings = Settings.resolve(
+        data_dir=args.data_dir or app_option(extra, "data_dir"),
+        database_url=app_option(extra, "database_url"),
+        nats_url=app_option(extra, "nats_url"),
+        subject_prefix=app_option(extra, "subject_prefix"),
+    )
     if args.port is not None and not port_is_free(args.port, args.ip or "127.0.0.1"):
         raise PortInUse(f"port {args.port} is already in use; pick another with --port")
     # Until Jupyter installs its own handlers, SIGTERM must unwind through our cleanup too.
@@ -101,7 +120,7 @@ def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
     try:
         endpoints = services.start()
         where = "embedded" if endpoints.embedded_postgres else redact(endpoints.database_url)
-        nats_where = "embedded" if endpoints.embedded_nats else redact_nats(endpoints.nats_url)
+        nats_where = "embedded" if endpoints.embedded_nats else redact_nats_url(endpoints.nats_url)
         print(
             f"duragraph-lab: PostgreSQL ({where}) and NATS JetStream ({nats_where}) ready "
             f"in {time.monotonic() - begin:.2f}s; data in {settings.data_dir}",
@@ -179,7 +198,7 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"  postgres: {redact(e.database_url)}{' (embedded)' if e.embedded_postgres else ''}")
     if e.database_tcp_url:
         print(f"  postgres tcp: {redact(e.database_tcp_url)}")
-    print(f"  nats: {redact_nats(e.nats_url)}{' (embedded)' if e.embedded_nats else ''}")
+    print(f"  nats: {redact_nats_url(e.nats_url)}{' (embedded)' if e.embedded_nats else ''}")
     if "server_url" in info.extra:
         print(f"  server: {info.extra['server_url']}")
     return 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from duragraph_lab.runtime.errors import RuntimeStartError
+from duragraph_lab.runtime.files import read_json_object, write_private
 from duragraph_lab.runtime.processes import find_process, free_port, spawn, stop_process, tail, wait_for_port
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class EmbeddedNats:
         self._save_state({"token": token, "port": port})
         # The token lives in a 0600 config file rather than on the command line, where any local
         # user could read it from the process list.
-        self._write_private(
+        write_private(
             self.config_path,
             "\n".join(
                 [
@@ -115,19 +116,7 @@ class EmbeddedNats:
         self.pid_path.unlink(missing_ok=True)
 
     def _load_state(self) -> dict[str, object]:
-        try:
-            loaded = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
+        return read_json_object(self.state_path)
 
     def _save_state(self, state: dict[str, object]) -> None:
-        self._write_private(self.state_path, json.dumps(state))
-
-    @staticmethod
-    def _write_private(path: Path, text: str) -> None:
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        tmp.replace(path)
+        write_private(self.state_path, json.dumps(state))

@@ -9,7 +9,6 @@ killed (stale ``postmaster.pid`` or an orphaned server still holding the data di
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import json
 import logging
@@ -27,6 +26,7 @@ from urllib.parse import quote
 import psycopg
 
 from duragraph_lab.runtime.errors import RuntimeStartError
+from duragraph_lab.runtime.files import read_json_object, write_private
 from duragraph_lab.runtime.processes import as_user, find_process, free_port, spawn, stop_process, tail
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,9 @@ def _give_to(user: str | None, *paths: Path) -> None:
         for parent in path.parents:
             mode = parent.stat().st_mode
             if not mode & 0o001:
+                log.info(
+                    "made %s traversable (o+x, not readable) so that user %s can reach %s", parent, user, path
+                )
                 parent.chmod(mode | 0o001)  # search (x) only: the user can pass, not list
 
 
@@ -101,6 +104,7 @@ class EmbeddedPostgres:
         self.log_path = root / "postgres.log"
         self.state_path = root / "server.json"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._temp_socket_dir: Path | None = None
         self.endpoint: PostgresEndpoint | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -152,6 +156,9 @@ class EmbeddedPostgres:
             return
         stop_process(proc, signals=[(signal.SIGINT, timeout), (signal.SIGQUIT, 5.0)])
         self.endpoint = None
+        if self._temp_socket_dir is not None:
+            shutil.rmtree(self._temp_socket_dir, ignore_errors=True)
+            self._temp_socket_dir = None
 
     @property
     def pid(self) -> int | None:
@@ -209,8 +216,11 @@ class EmbeddedPostgres:
         candidate = self.root / "run"
         if len(str(candidate / ".s.PGSQL.65535")) <= _SOCKET_PATH_MAX:
             return candidate
-        digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
-        return Path(tempfile.gettempdir()) / f"duragraph-{digest}"
+        # The data dir's path is too long for a Unix socket. A fresh private directory (mkdtemp:
+        # random name, mode 0700) — never a predictable /tmp name another user could create first
+        # and put a fake server behind.
+        self._temp_socket_dir = Path(tempfile.mkdtemp(prefix="duragraph-pg-"))
+        return self._temp_socket_dir
 
     def _wait_ready(self, timeout: float) -> None:
         assert self._proc is not None
@@ -245,15 +255,7 @@ class EmbeddedPostgres:
                 conn.execute(f"CREATE DATABASE {DB_NAME}")
 
     def _load_state(self) -> dict[str, object]:
-        try:
-            loaded = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return loaded if isinstance(loaded, dict) else {}
+        return read_json_object(self.state_path)
 
     def _save_state(self, state: dict[str, object]) -> None:
-        tmp = self.state_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(state, f)
-        tmp.replace(self.state_path)
+        write_private(self.state_path, json.dumps(state))

@@ -23,13 +23,17 @@ from typing import Any
 import psutil
 
 _PR_SET_PDEATHSIG = 1
+# Resolved in the parent: between fork and exec the child may only do async-signal-safe work,
+# and loading a library there can deadlock on a lock some other thread held at fork time.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
-def _die_with_parent(sig: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
-    # The parent may have died between fork and prctl; then nobody would ever signal us.
-    if os.getppid() == 1:
+def _die_with_parent(sig: int, parent_pid: int) -> None:
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    # The parent may have died between fork and prctl; then nobody would ever signal us. (Compare
+    # with the parent's pid, not 1: in containers a subreaper, not init, adopts orphans.)
+    if os.getppid() != parent_pid:
         os.kill(os.getpid(), sig)
 
 
@@ -57,8 +61,9 @@ def spawn(
     log_file = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
     try:
         kwargs: dict[str, Any] = as_user(user)
-        if sys.platform.startswith("linux"):
-            kwargs["preexec_fn"] = lambda: _die_with_parent(death_signal)
+        if _prctl is not None:
+            parent_pid = os.getpid()
+            kwargs["preexec_fn"] = lambda: _die_with_parent(death_signal, parent_pid)
         return subprocess.Popen(
             list(argv),
             stdin=subprocess.DEVNULL,

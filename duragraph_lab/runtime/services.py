@@ -1,12 +1,13 @@
 """Bring up (or find) PostgreSQL and NATS for a data directory.
 
 Three ways to get the services, per service:
-- external: a URL was configured; we only check that it answers;
-- attached: a running ``duragraph-lab dev`` on the same data dir owns them (``runtime.json``);
+- external: a URL was configured; we check that it answers (and migrate the database);
+- attached: a running ``duragraph-lab dev``/``serve`` on the same data dir owns them
+  (``runtime.json``);
 - embedded: we start them under the data dir and own them until :meth:`Services.stop`.
 
-Owning embedded services requires the data-dir lock (an ``flock`` the kernel releases when the
-owner dies, however it dies), so two owners can never share one PostgreSQL data directory.
+Owning a data directory requires its lock (an ``flock`` the kernel releases when the owner dies,
+however it dies), so two owners can never share one PostgreSQL data directory.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from typing import IO, Any, TypeVar
 import psycopg
 
 from duragraph_lab._version import __version__
+from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_nats_url
 from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL, Settings
 from duragraph_lab.runtime.errors import DataDirBusy, DataDirError, ServiceUnreachable
+from duragraph_lab.runtime.files import write_private
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.store.connection import redact
@@ -104,33 +107,21 @@ def check_postgres(url: str, timeout: int = 5) -> None:
 
 
 async def _check_nats(url: str, timeout: float) -> None:
-    from duragraph_lab.bus.connection import BusUnavailable, connect_nats
-
     try:
         nc = await connect_nats(url, name="duragraph-check", connect_timeout=timeout, reconnect=False)
     except BusUnavailable as err:
         raise ServiceUnreachable(str(err)) from None
     try:
-        js = nc.jetstream()
         try:
-            await js.account_info()
+            await nc.jetstream().account_info()
         except Exception as err:
-            raise ServiceUnreachable(f"NATS at {redact_nats(url)} has no JetStream: {err}") from None
+            raise ServiceUnreachable(f"NATS at {redact_nats_url(url)} has no JetStream: {err}") from None
     finally:
         await nc.close()
 
 
 def check_nats(url: str, timeout: float = 5.0) -> None:
     run_sync(_check_nats(url, timeout))
-
-
-def redact_nats(url: str) -> str:
-    """A NATS URL without credentials, for messages."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    hosts = [h.rpartition("@")[2] for h in rest.split(",")]
-    return f"{scheme}://{','.join(hosts)}"
 
 
 def prepare_data_dir(path: Path) -> None:
@@ -165,7 +156,8 @@ def _lock_is_held(data_dir: Path) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # A shared lock is enough to tell: it fails only while someone holds the exclusive one.
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     else:
@@ -180,28 +172,45 @@ class DataDirLock:
         self.path = data_dir / LOCK_FILE
         self._file: IO[str] | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, patience: float = 0.5) -> None:
         f = open(self.path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.close()
-            owner = ""
-            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-                info = RuntimeInfo.from_json((self.path.parent / RUNTIME_FILE).read_text())
-                owner = f" (pid {info.pid})"
-            raise DataDirBusy(
-                f"another DuraGraph Lab process{owner} is already using data dir {self.path.parent}; "
-                "stop it or pass a different --data-dir"
-            ) from None
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # Someone probing with read_runtime_info holds a shared lock for microseconds;
+                # only an owner holds it for longer than our patience.
+                if time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                f.close()
+                raise DataDirBusy(
+                    f"another DuraGraph Lab process{self._owner()} is already using data dir "
+                    f"{self.path.parent}; stop it or pass a different --data-dir"
+                ) from None
         os.set_inheritable(f.fileno(), False)
         self._file = f
+
+    def _owner(self) -> str:
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            return f" (pid {RuntimeInfo.from_json((self.path.parent / RUNTIME_FILE).read_text()).pid})"
+        return ""
 
     def release(self) -> None:
         if self._file is not None:
             fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
             self._file.close()
             self._file = None
+
+
+def _missing_urls(settings: Settings) -> str:
+    return " and ".join(
+        name
+        for name, value in ((ENV_DATABASE_URL, settings.database_url), (ENV_NATS_URL, settings.nats_url))
+        if not value
+    )
 
 
 def attach(settings: Settings) -> Endpoints:
@@ -211,12 +220,9 @@ def attach(settings: Settings) -> Endpoints:
     if info is None:
         if database_url and nats_url:
             return Endpoints(database_url=database_url, nats_url=nats_url)
-        missing = " and ".join(
-            name for name, value in ((ENV_DATABASE_URL, database_url), (ENV_NATS_URL, nats_url)) if not value
-        )
         raise ServiceUnreachable(
             f"no running `duragraph-lab dev` found for data dir {settings.data_dir}; "
-            f"start one there, pass --data-dir, or set {missing}"
+            f"start one there, pass --data-dir, or set {_missing_urls(settings)}"
         )
     running = info.endpoints
     database_url = database_url or running.database_url
@@ -241,16 +247,7 @@ def update_runtime_extra(data_dir: Path, **extra: Any) -> None:
     if info.pid != os.getpid():
         return
     info.extra.update(extra)
-    _write_runtime(data_dir, info)
-
-
-def _write_runtime(data_dir: Path, info: RuntimeInfo) -> None:
-    path = data_dir / RUNTIME_FILE
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(info.to_json())
-    tmp.replace(path)
+    write_private(path, info.to_json())
 
 
 class Services:
@@ -265,27 +262,50 @@ class Services:
         self.owner = False
         self.started_in: float | None = None
 
-    def start(self, *, attach_if_running: bool = False) -> Endpoints:
-        """Start (or check) both services and run migrations. On failure nothing is left running."""
+    def start(
+        self,
+        *,
+        attach_if_running: bool = False,
+        own_data_dir: bool = True,
+        start_embedded: bool = True,
+    ) -> Endpoints:
+        """Make both services ready (checked, migrated). On failure nothing is left running.
+
+        ``attach_if_running``: use a running owner's services when there is one.
+        ``own_data_dir``: take the data-dir lock and publish ``runtime.json`` even when both
+        services are external (the CLI does, so that its Jupyter extension and workers attach).
+        ``start_embedded``: if false, a missing URL is an error instead of an embedded server.
+        """
         begin = time.monotonic()
-        settings = self.settings
-        prepare_data_dir(settings.data_dir)
-        if attach_if_running and read_runtime_info(settings.data_dir) is not None:
-            self.endpoints = attach(settings)
-            self.started_in = time.monotonic() - begin
-            return self.endpoints
         try:
-            self.endpoints = self._start_owned()
+            self.endpoints = self._start(attach_if_running, own_data_dir, start_embedded)
         except BaseException:
             self.stop()
             raise
         self.started_in = time.monotonic() - begin
         return self.endpoints
 
-    def _start_owned(self) -> Endpoints:
+    def _start(self, attach_if_running: bool, own_data_dir: bool, start_embedded: bool) -> Endpoints:
         settings = self.settings
-        needs_lock = settings.embedded_postgres or settings.embedded_nats
-        if needs_lock:
+        if attach_if_running:
+            info = read_runtime_info(settings.data_dir)
+            if info is not None:
+                endpoints = attach(settings)
+                # A URL configured here but different from the owner's has not been checked yet.
+                if endpoints.database_url != info.endpoints.database_url:
+                    check_postgres(endpoints.database_url)
+                    migrate(endpoints.database_url)
+                if endpoints.nats_url != info.endpoints.nats_url:
+                    check_nats(endpoints.nats_url)
+                return endpoints
+        embedded = settings.embedded_postgres or settings.embedded_nats
+        if embedded and not start_embedded:
+            raise ServiceUnreachable(
+                f"DuraGraph Lab is not connected: run `duragraph-lab dev` (data dir {settings.data_dir}), "
+                f"set {_missing_urls(settings)}, or set c.DuraGraphApp.start_embedded = True"
+            )
+        if embedded or own_data_dir:
+            prepare_data_dir(settings.data_dir)
             self.lock.acquire()
             self.owner = True
         tcp_url = None
@@ -311,14 +331,12 @@ class Services:
             embedded_nats=self.nats is not None,
         )
         if self.owner:
-            _write_runtime(
-                settings.data_dir,
-                RuntimeInfo(pid=os.getpid(), data_dir=str(settings.data_dir), endpoints=endpoints),
-            )
+            info = RuntimeInfo(pid=os.getpid(), data_dir=str(settings.data_dir), endpoints=endpoints)
+            write_private(settings.data_dir / RUNTIME_FILE, info.to_json())
         return endpoints
 
     def stop(self) -> None:
-        """Stop what we started (NATS first: it may hold nothing PostgreSQL needs), release the lock."""
+        """Stop what we started (NATS, then PostgreSQL) and release the lock."""
         if self.owner:
             with contextlib.suppress(OSError):
                 (self.settings.data_dir / RUNTIME_FILE).unlink()

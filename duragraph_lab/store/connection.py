@@ -87,4 +87,13 @@ async def unavailable_as_typed() -> AsyncIterator[None]:
     except psycopg_pool.PoolTimeout as err:
         raise StoreUnavailable(f"no PostgreSQL connection available: {err}") from err
     except psycopg.OperationalError as err:
+        if not is_connection_failure(err):
+            raise  # a deadlock, a cancelled statement, ...: the caller's business, not an outage
         raise StoreUnavailable(f"PostgreSQL is unavailable: {err}") from err
+
+
+def is_connection_failure(err: psycopg.Error) -> bool:
+    """Errors that mean "no database": no SQLSTATE (the socket broke), class 08 (connection
+    exception) or 57P0x (the server is shutting down or starting)."""
+    state = err.sqlstate
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03")

@@ -1,7 +1,7 @@
 """An in-memory event store with the same contract as the PostgreSQL one.
 
 For fast engine unit tests only. It runs the same contract suite as PostgreSQL
-(tests/conformance/test_event_store_contract.py). Payloads go through the JSON codec on the way
+(tests/integration/test_event_store_contract.py). Payloads go through the JSON codec on the way
 in and out, so it rejects and normalises exactly what PostgreSQL would, and stored events never
 alias the caller's objects.
 """
@@ -13,12 +13,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import DuplicateEvent, VersionConflict
 from duragraph_lab.store.port import AfterCommit
-from duragraph_lab.store.validation import check_append, encode_events
+from duragraph_lab.store.validation import UnitOfWorkAborted, check_append, encode_events
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class MemoryUnitOfWork:
     def __init__(self, store: InMemoryEventStore) -> None:
         self._store = store
         self._staged = _Staged()
+        self._failed: BaseException | None = None
 
     def _head(self, stream_id: str) -> int:
         return self._staged.heads.get(stream_id, self._store._heads.get(stream_id, 0))
@@ -40,16 +42,22 @@ class MemoryUnitOfWork:
     async def append(
         self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
+        if self._failed is not None:
+            raise UnitOfWorkAborted(self._failed)
         parsed = check_append(stream_id, expected_version, events)
         encoded = encode_events(events)
         key = str(parsed)
         head = self._head(key)
-        if expected_version is not None and expected_version != head:
-            raise VersionConflict(key, expected_version, head)
-        staged_ids = {e.event_id for e in self._staged.events}
-        for event in events:
-            if event.event_id in self._store._ids or event.event_id in staged_ids:
-                raise DuplicateEvent(str(event.event_id))
+        try:
+            if expected_version is not None and expected_version != head:
+                raise VersionConflict(key, expected_version, head)
+            staged_ids = {e.event_id for e in self._staged.events}
+            for event in events:
+                if event.event_id in self._store._ids or event.event_id in staged_ids:
+                    raise DuplicateEvent(str(event.event_id))
+        except (VersionConflict, DuplicateEvent) as err:
+            self._failed = err  # as in PostgreSQL, the transaction is now aborted
+            raise
         recorded = []
         for i, (event, enc) in enumerate(zip(events, encoded, strict=True)):
             self._store._seq += 1  # like a PostgreSQL sequence: consumed even if rolled back
@@ -79,22 +87,28 @@ class InMemoryEventStore:
         # One transaction at a time: the strictest isolation, which is what the contract promises
         # per stream (PostgreSQL serialises on the stream row; we serialise on everything).
         self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
         self._after_commit: list[AfterCommit] = []
-        self.outbox: list[int] = []
 
     def add_after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[MemoryUnitOfWork]:
+        if self._holder is not None and self._holder is asyncio.current_task():
+            # PostgreSQL would run the inner call on another connection; here it would deadlock.
+            raise RuntimeError("InMemoryEventStore: a transaction is already open in this task")
         async with self._lock:
-            uow = MemoryUnitOfWork(self)
-            yield uow
+            self._holder = asyncio.current_task()
+            try:
+                uow = MemoryUnitOfWork(self)
+                yield uow
+            finally:
+                self._holder = None
             staged = uow._staged
             self._events.extend(staged.events)
             self._ids.update(e.event_id for e in staged.events)
             self._heads.update(staged.heads)
-            self.outbox.extend(e.seq for e in staged.events)
         if staged.events:
             for callback in self._after_commit:
                 try:

@@ -1,6 +1,6 @@
 """The event store contract, implemented by PostgreSQL (production) and memory (fast tests).
 
-Both implementations run the same contract test suite (tests/conformance/test_event_store_contract.py),
+Both implementations run the same contract test suite (tests/integration/test_event_store_contract.py),
 so code written against this protocol behaves the same on either.
 """
 
@@ -26,7 +26,8 @@ class UnitOfWork(Protocol):
 
         ``expected_version`` is ``None`` (append at any version), ``0`` (the stream must not exist)
         or the stream's current version. A mismatch raises ``VersionConflict``; a malformed stream
-        id, event or payload raises before anything is written.
+        id, event or payload raises before anything is written. After a conflict or duplicate the
+        unit of work is aborted: further appends raise ``UnitOfWorkAborted`` and it rolls back.
         """
         ...
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import psycopg
 import psycopg_pool
 
+from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import DuplicateEvent, VersionConflict
 from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.port import AfterCommit
 from duragraph_lab.store.projections import Projection
-from duragraph_lab.store.validation import check_append, encode_events
+from duragraph_lab.store.validation import UnitOfWorkAborted, check_append, encode_events
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,21 @@ class PgUnitOfWork:
         self.conn = conn
         self._projections = projections
         self.recorded: list[RecordedEvent] = []
+        self._failed: BaseException | None = None
 
     async def append(
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        if self._failed is not None:
+            raise UnitOfWorkAborted(self._failed)
+        try:
+            return await self._append(stream_id, expected_version, events)
+        except (VersionConflict, DuplicateEvent, psycopg.Error) as err:
+            # PostgreSQL has aborted the transaction; say so instead of InFailedSqlTransaction.
+            self._failed = err
+            raise
+
+    async def _append(
         self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
     ) -> list[RecordedEvent]:
         parsed = check_append(stream_id, expected_version, events)
@@ -67,11 +80,12 @@ class PgUnitOfWork:
                 version=version,
                 event_id=event.event_id,
                 type=event.type,
-                data=dict(event.data),
-                meta=dict(event.meta),
+                # What a reader will get back: decoded copies that share nothing with the caller.
+                data=codec.from_jsonable(enc["data"]),
+                meta=codec.from_jsonable(enc["meta"]),
                 recorded_at=recorded_at,
             )
-            for (seq, version, recorded_at), event in zip(rows, events, strict=True)
+            for (seq, version, recorded_at), event, enc in zip(rows, events, encoded, strict=True)
         ]
         for projection in self._projections:
             mine = [e for e in recorded if projection.handles(e)]
@@ -194,12 +208,6 @@ class PostgresEventStore:
         )
         params.append(limit)
         return await self._fetch(sql, params)
-
-    async def get_event(self, event_id: uuid.UUID) -> RecordedEvent | None:
-        found = await self._fetch(
-            f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE event_id = %s", [event_id]
-        )
-        return found[0] if found else None
 
     async def stream_version(self, stream_id: str) -> int:
         rows = await self._query("SELECT version FROM duragraph.streams WHERE stream_id = %s", (stream_id,))

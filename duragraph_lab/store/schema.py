@@ -58,7 +58,20 @@ def available_migrations() -> list[Migration]:
 
 
 def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
-    """Apply pending migrations; return the versions applied by this call (often none)."""
+    """Apply pending migrations; return the versions applied by this call (often none).
+
+    Raises :class:`MigrationError` naming the database (without its password) and the reason.
+    """
+    try:
+        return _migrate(conninfo, connect_timeout)
+    except psycopg.Error as err:
+        from duragraph_lab.store.connection import redact
+
+        first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise MigrationError(f"migrating {redact(conninfo)} failed: {first_line}") from err
+
+
+def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
     migrations = available_migrations()
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))

@@ -28,6 +28,15 @@ def check_append(stream_id: str, expected_version: int | None, events: Sequence[
     return parsed
 
 
+class UnitOfWorkAborted(InvalidEvent):
+    """An append in this unit of work failed; the transaction can only be rolled back now."""
+
+    code = "unit_of_work_aborted"
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"an earlier append in this transaction failed ({cause}); it can only roll back")
+
+
 def encode_events(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
     """Encode payloads up front, so an unencodable value fails the append before any write."""
     encoded = []

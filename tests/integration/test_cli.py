@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 from collections.abc import Iterator
@@ -38,7 +39,10 @@ def test_dev_is_healthy_authenticated_and_stops_cleanly_on_ctrl_c(dev: DevServer
     assert body["nats"]["ok"]
     assert body["relay"]["running"]
     assert body["relay"]["backlog"] == 0
-    assert "password" not in str(body) or "***" in str(body)
+    secrets = [
+        json.loads((dev.data_dir / "postgres" / "server.json").read_text())["password"],
+        json.loads((dev.data_dir / "nats" / "server.json").read_text())["token"],
+    ]
 
     status, body = dev.api("health")
     assert status == 403
@@ -48,6 +52,10 @@ def test_dev_is_healthy_authenticated_and_stops_cleanly_on_ctrl_c(dev: DevServer
     assert status == 200
     assert info["postgres"]["embedded"]
     assert info["data_dir"] == str(dev.data_dir)
+    for secret in secrets:
+        assert secret not in json.dumps(body)
+        assert secret not in json.dumps(info)
+        assert secret not in dev.output()
 
     status = run_cli("status", "--data-dir", str(dev.data_dir))
     assert status.returncode == 0
@@ -175,9 +183,9 @@ def test_usage_errors() -> None:
     assert run_cli("--version").stdout.startswith("duragraph-lab ")
 
 
-def test_plain_jupyter_server_gets_the_extension_and_owns_embedded_services(tmp_path: Path) -> None:
-    """After `pip install`, `jupyter server` alone loads DuraGraph Lab, which then starts and
-    stops the embedded services itself."""
+def test_plain_jupyter_server_gets_the_extension_and_can_own_embedded_services(tmp_path: Path) -> None:
+    """After `pip install`, `jupyter server` alone loads DuraGraph Lab; when told to, it starts
+    and stops the embedded services itself (by default it only attaches, see test_backend)."""
     import shutil
     import sys
 
@@ -187,7 +195,10 @@ def test_plain_jupyter_server_gets_the_extension_and_owns_embedded_services(tmp_
     assert jupyter is not None
     data_dir = tmp_path / "data"
     server = DevServer(data_dir, env={"DURAGRAPH_DATA_DIR": str(data_dir)})
-    server.argv = [jupyter, "server", "--no-browser", f"--port={server.port}", "--allow-root"]
+    server.argv = [
+        jupyter, "server", "--no-browser", f"--port={server.port}", "--allow-root",
+        "--DuraGraphApp.start_embedded=True",
+    ]  # fmt: skip
     try:
         server.start()
         status, body = server.api("health", token=server.token)
@@ -200,3 +211,19 @@ def test_plain_jupyter_server_gets_the_extension_and_owns_embedded_services(tmp_
         assert not (data_dir / "runtime.json").exists()
     finally:
         server.kill()
+
+
+def test_app_options_passed_to_dev_are_the_ones_used(tmp_path: Path, empty_database_url: str) -> None:
+    """`--DuraGraphApp.database_url` reaches both the CLI (which checks and migrates it) and the
+    extension: they agree on one database."""
+    server = DevServer(tmp_path / "data", extra=[f"--DuraGraphApp.database_url={empty_database_url}"])
+    try:
+        server.start()
+        status, body = server.api("health", token=server.token)
+        assert status == 200, body
+        assert not body["postgres"]["embedded"]
+        assert body["postgres"]["schema_version"] == 1
+        assert body["nats"]["embedded"]
+    finally:
+        server.kill()
+    assert wait_until_gone(tmp_path / "data") == []

@@ -271,3 +271,40 @@ async def test_stored_events_do_not_alias_caller_objects(store: EventStore) -> N
     payload["items"].append(3)
     [read] = await store.read_stream(sid)
     assert read.data == {"items": [1, 2]}
+
+
+@pytest.mark.parametrize("bad", ["nul\x00inside", "lone \udc80 surrogate"], ids=["nul", "surrogate"])
+async def test_text_the_database_cannot_hold_is_a_typed_error(store: EventStore, bad: str) -> None:
+    sid = run_id()
+    with pytest.raises(EncodingError) as info:
+        await store.append(sid, 0, [NewEvent("text", {"messages": [{"content": bad}]})])
+    assert info.value.path == "$['messages'][0]['content']"
+    assert await store.read_stream(sid) == []
+
+
+async def test_transaction_is_unusable_after_a_failed_append(store: EventStore) -> None:
+    from duragraph_lab.store.validation import UnitOfWorkAborted
+
+    a, b = run_id(), run_id()
+    await store.append(a, 0, events(1))
+    with pytest.raises(UnitOfWorkAborted, match="can only roll back"):
+        async with store.transaction() as tx:
+            with pytest.raises(VersionConflict):
+                await tx.append(a, 0, events(1))
+            await tx.append(b, 0, events(1))  # the caller carried on regardless
+    assert await store.stream_version(b) == 0
+
+
+async def test_appended_events_do_not_alias_caller_objects(store: EventStore) -> None:
+    payload = {"items": [1, 2], "when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+    [recorded] = await store.append(run_id(), 0, [NewEvent("x", payload)])
+    payload["items"].append(3)
+    assert recorded.data == {"items": [1, 2], "when": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)}
+
+
+async def test_memory_store_refuses_nested_transactions_instead_of_deadlocking() -> None:
+    store = InMemoryEventStore()
+    async with store.transaction() as tx:
+        await tx.append(run_id(), 0, events(1))
+        with pytest.raises(RuntimeError, match="already open in this task"):
+            await store.append(run_id(), 0, events(1))

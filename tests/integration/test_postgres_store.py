@@ -240,8 +240,10 @@ def test_failed_migration_leaves_previous_version(
         len(good) + 1, "broken", "CREATE TABLE duragraph.half (x int); SELECT 1/0;"
     )
     monkeypatch.setattr(migrate_module, "available_migrations", lambda: [*good, broken])
-    with pytest.raises(psycopg.errors.DivisionByZero):
+    with pytest.raises(MigrationError, match="division by zero") as info:
         migrate_module.migrate(empty_database_url)
+    assert isinstance(info.value.__cause__, psycopg.errors.DivisionByZero)
+    assert "password=***" in str(info.value)
     assert table(empty_database_url, "SELECT max(version) FROM duragraph.schema_migrations") == [(len(good),)]
     assert table(empty_database_url, "SELECT to_regclass('duragraph.half')") == [(None,)]
 

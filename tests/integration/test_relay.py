@@ -70,8 +70,9 @@ async def test_ten_thousand_events_relayed_in_order(
     await relay.drain(timeout=60)
     msgs = await jetstream_messages(nc, subjects, expect=10_000)
     seqs = [int(m.headers[wire.H_SEQ]) for m in msgs]  # type: ignore[index]
-    assert seqs == sorted(seqs), "one relay publishes in global seq order"
     assert len(set(seqs)) == 10_000
+    # Across streams a lower seq may commit after a higher one was relayed; within a stream,
+    # order is guaranteed.
     for sid in streams:
         versions = [int(m.headers[wire.H_VERSION]) for m in msgs if m.headers[wire.H_STREAM] == sid]  # type: ignore[index]
         assert versions == list(range(1, 501))
@@ -111,24 +112,34 @@ async def test_other_process_wakes_relay_through_nats(
         await worker_pool.close()
 
 
-async def test_two_relays_share_the_outbox_without_duplicates(
+async def test_one_relay_is_active_and_a_standby_takes_over(
     pg_store: PostgresEventStore, pool: Any, nc: NATS, subjects: Subjects
 ) -> None:
-    relays = [OutboxRelay(pool, nc, subjects, batch_size=50) for _ in range(2)]
-    for r in relays:
-        await r.start()
+    first = OutboxRelay(pool, nc, subjects, batch_size=50, standby_poll=0.05)
+    second = OutboxRelay(pool, nc, subjects, batch_size=50, standby_poll=0.05)
+    await first.start()
+    await eventually(lambda: first.status.role == "active")
+    await second.start()
     try:
+        await eventually(lambda: second.status.role == "standby")
         sids = [f"run:{uuid.uuid4()}" for _ in range(10)]
         await asyncio.gather(
-            *(pg_store.append(s, 0, [NewEvent("tick", {"i": i}) for i in range(200)]) for s in sids)
+            *(pg_store.append(s, 0, [NewEvent("tick", {"i": i}) for i in range(100)]) for s in sids)
         )
-        await relays[0].drain(timeout=30)
-        assert sum(r.status.published for r in relays) == 2000
-        msgs = await jetstream_messages(nc, subjects, expect=2000)
-        assert len({m.headers[wire.H_MSG_ID] for m in msgs}) == 2000  # type: ignore[index]
+        await first.drain(timeout=30)
+        assert (first.status.published, second.status.published) == (1000, 0)
+        await first.stop()  # the active relay goes away: the standby takes over
+        await eventually(lambda: second.status.role == "active")
+        await pg_store.append(sids[0], 100, [NewEvent("after_failover")])
+        await second.drain(timeout=30)
+        assert second.status.published == 1
+        msgs = await jetstream_messages(nc, subjects, expect=1001)
+        seqs = [int(m.headers[wire.H_SEQ]) for m in msgs]  # type: ignore[index]
+        assert seqs == sorted(seqs), "a single publisher keeps JetStream in seq order"
+        assert second.status.healthy
     finally:
-        for r in relays:
-            await r.stop()
+        await first.stop()
+        await second.stop()
 
 
 async def test_open_claim_does_not_block_writers(
@@ -172,7 +183,7 @@ async def test_oversized_event_travels_as_a_reference(
     assert len(msgs[0].data) < 1024
 
 
-async def test_relay_reports_failures_and_recovers(
+async def test_relay_without_nats_reports_failures_and_keeps_the_backlog(
     pg_store: PostgresEventStore, pool: Any, nats_server: str, subjects: Subjects
 ) -> None:
     nc = await connect_nats(nats_server, name="closing")
@@ -186,3 +197,30 @@ async def test_relay_reports_failures_and_recovers(
         assert await relay.backlog() == 1  # nothing was lost
     finally:
         await relay.stop()
+
+
+async def test_stop_is_prompt_even_when_a_wake_up_races_the_cancellation(
+    pg_store: PostgresEventStore, pool: Any, nc: NATS, subjects: Subjects
+) -> None:
+    """Regression: on Python 3.11 asyncio.wait_for swallowed a cancellation that arrived together
+    with a wake-up, and stop() then waited forever for a relay that kept running."""
+    for i in range(40):
+        relay = OutboxRelay(pool, nc, subjects, batch_size=20)
+        pg_store.add_after_commit(relay.wake)
+        await relay.start()
+        sid = f"run:{uuid.uuid4()}"
+
+        async def write(sid: str = sid) -> None:
+            for v in range(100):
+                await pg_store.append(sid, v, [NewEvent("e")])
+
+        writer = asyncio.create_task(write())
+        await asyncio.sleep(0.001 * (i % 20))
+        task = relay._task
+        assert task is not None
+        async with asyncio.timeout(5):
+            await relay.stop()
+        assert task.done(), "the relay task really ended"
+        assert relay.status.role == "stopped"
+        pg_store._after_commit.clear()
+        await writer

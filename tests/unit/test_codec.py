@@ -173,3 +173,42 @@ def test_builtin_tags_cannot_be_hijacked() -> None:
 def test_output_is_compact_and_valid_json() -> None:
     text = codec.dumps({"a": [1, 2], "b": "é"})
     assert text == '{"a":[1,2],"b":"é"}'
+
+
+Pair = __import__("collections").namedtuple("Pair", "left right")
+
+
+def test_namedtuples_keep_their_type() -> None:
+    back = codec.loads(codec.dumps({"p": Pair(1, dt.date(2026, 1, 1))}))
+    assert back == {"p": Pair(1, dt.date(2026, 1, 1))}
+    assert type(back["p"]) is Pair
+
+
+def test_dataclass_whose_fields_changed_decodes_to_a_dict() -> None:
+    text = codec.dumps(Point(1, 2)).replace('"x":1', '"renamed":1')
+    assert codec.loads(text) == {"renamed": 1, "y": 2, "tags": ()}
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "reason"),
+    [
+        ({"s": "nul\x00byte"}, "$['s']", "NUL"),
+        ({"key\x00": 1}, "$['key\\x00']", "NUL"),
+        ({"s": ["ok", "lone \ud800 surrogate"]}, "$['s'][1]", "lone surrogate"),
+    ],
+)
+def test_text_postgresql_cannot_store_is_rejected(value: object, path: str, reason: str) -> None:
+    with pytest.raises(EncodingError) as info:
+        codec.dumps(value)
+    assert info.value.path == path
+    assert reason in str(info.value)
+
+
+def test_sub_microsecond_timestamps_are_rejected_not_truncated() -> None:
+    import pandas as pd
+
+    with pytest.raises(EncodingError, match="sub-microsecond precision"):
+        codec.dumps(pd.Timestamp("2026-01-01 00:00:00.000000001"))
+    assert codec.loads(codec.dumps(pd.Timestamp("2026-01-01 00:00:00.5"))) == dt.datetime(
+        2026, 1, 1, 0, 0, 0, 500000
+    )

@@ -20,7 +20,8 @@ def test_event_subject_follows_the_documented_scheme() -> None:
 def test_control_subjects_are_outside_the_event_stream() -> None:
     s = Subjects("acme-prod")
     assert not s.relay_wake.startswith("acme-prod.")
-    assert s.stream_name == "ACME_PROD_EVENTS"
+    assert s.stream_name == "ACME-PROD_EVENTS"
+    assert Subjects("acme_prod").stream_name != s.stream_name
 
 
 @pytest.mark.parametrize("bad", ["", "Upper", "has.dot", "x" * 40, "1x"])

@@ -1,0 +1,107 @@
+"""The server extension's Backend, driven without Jupyter: health, schema checks, bus retries."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from duragraph_lab.api.backend import Backend
+from duragraph_lab.bus import Subjects, connect_nats
+from duragraph_lab.domain import NewEvent
+from duragraph_lab.runtime.config import Settings
+from duragraph_lab.runtime.processes import free_port
+from tests.helpers import eventually, jetstream_messages
+
+
+@pytest.fixture
+async def backend(tmp_path: Path, database_url: str, nats_server: str) -> AsyncIterator[Backend]:
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=database_url, nats_url=nats_server, subject_prefix="bk"
+    )
+    b = Backend(settings)
+    b.prepare()
+    await b.start()
+    await b.wait_ready()
+    yield b
+    await b.stop()
+    nc = await connect_nats(nats_server)
+    await nc.jetstream().delete_stream(Subjects("bk").stream_name)
+    await nc.close()
+
+
+async def test_healthy_backend_relays_what_it_writes(backend: Backend) -> None:
+    ok, body = await backend.health()
+    assert ok, body
+    assert body["relay"]["role"] == "active"
+    assert not (backend.settings.data_dir / "runtime.json").exists(), "external services: no data dir claimed"
+    assert backend.store is not None
+    await backend.store.append("run:0195f0a4-0000-7000-8000-00000000000a", 0, [NewEvent("hello")])
+    assert backend.relay is not None
+    await backend.relay.drain()
+    assert backend.nc is not None
+    await jetstream_messages(backend.nc, backend.subjects, expect=1)
+
+
+async def test_outdated_schema_makes_health_fail(backend: Backend, database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM duragraph.schema_migrations WHERE version = 1")
+    ok, body = await backend.health()
+    assert not ok
+    assert body["postgres"]["schema_version"] == 0
+    assert "run duragraph-lab migrate" in body["postgres"]["error"]
+
+
+async def test_plain_jupyter_without_configuration_explains_instead_of_starting_servers(
+    tmp_path: Path,
+) -> None:
+    b = Backend(Settings(data_dir=tmp_path / "nowhere"))
+    b.prepare()
+    await b.start()
+    ok, body = await b.health()
+    await b.stop()
+    assert not ok
+    assert "run `duragraph-lab dev`" in body["error"]
+    assert "c.DuraGraphApp.start_embedded = True" in body["error"]
+    assert not (tmp_path / "nowhere").exists(), "nothing created on disk"
+
+
+async def test_bus_connection_is_retried_until_nats_appears(tmp_path: Path, database_url: str) -> None:
+    from duragraph_lab.runtime.nats import EmbeddedNats
+
+    nats = EmbeddedNats(tmp_path / "nats")
+    nats.root.mkdir(parents=True)
+    port = free_port()
+    nats._save_state({"token": "t0ken", "port": port})
+    b = Backend(
+        Settings(
+            data_dir=tmp_path / "d", database_url=database_url, nats_url=f"nats://t0ken@127.0.0.1:{port}"
+        )
+    )
+    b.prepare()  # NATS is checked here...
+    assert b.startup_error is not None
+    assert "cannot connect to NATS" in b.startup_error
+    # ...so start one and prepare again: the API comes up, and the bus retries in the background.
+    nats.start()
+    try:
+        b = Backend(
+            Settings(
+                data_dir=tmp_path / "d", database_url=database_url, nats_url=f"nats://t0ken@127.0.0.1:{port}"
+            )
+        )
+        b.prepare()
+        nats.stop()  # NATS goes away between the check and the connection
+        await b.start()
+        await eventually(lambda: b.bus_error is not None, timeout=15)
+        ok, body = await b.health()
+        assert not ok
+        assert body["nats"]["error"]
+        nats.start()
+        await b.wait_ready(timeout=30)
+        ok, body = await b.health()
+        assert ok, body
+    finally:
+        await b.stop()
+        nats.stop()
