@@ -52,3 +52,12 @@ class Subjects:
     @property
     def relay_wake(self) -> str:
         return f"_{self.prefix}.relay.wake"
+
+    @property
+    def runs_wake(self) -> str:
+        """Runs became runnable (created, resumed): workers look at the queue now."""
+        return f"_{self.prefix}.runs.wake"
+
+    def live(self, run_id: str) -> str:
+        """Ephemeral events of one run: node started, custom events, LLM tokens. Not stored."""
+        return f"_{self.prefix}.live.run.{run_id}"

@@ -15,6 +15,7 @@ class StreamKind(StrEnum):
     RUN = "run"
     THREAD = "thread"
     ASSISTANT = "assistant"
+    GRAPH = "graph"
 
 
 KNOWN_KINDS: tuple[str, ...] = tuple(k.value for k in StreamKind)

@@ -13,7 +13,9 @@ import psycopg_pool
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import DuplicateEvent, VersionConflict
+from duragraph_lab.domain.errors import DuplicateEvent, InvalidEvent, VersionConflict
+from duragraph_lab.domain.streams import StreamKind
+from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.port import AfterCommit
 from duragraph_lab.store.projections import Projection
@@ -23,6 +25,14 @@ log = logging.getLogger(__name__)
 
 EVENT_COLUMNS = "seq, stream_id, version, event_id, type, data, meta, recorded_at"
 _CONFLICT_SQLSTATE = "DG409"
+_LEASE_LOST_SQLSTATE = "DG423"
+_APPEND = "SELECT seq, version, recorded_at FROM duragraph.append_events(%s, %s, %s, %s::jsonb)"
+_APPEND_FENCED = (
+    "SELECT seq, version, recorded_at FROM duragraph.append_run_events(%s, %s, %s::jsonb, %s, %s)"
+)
+
+#: (worker id, lease epoch): an append that must be refused unless the worker still holds the run.
+Lease = tuple[str, int]
 
 
 def row_to_event(row: Sequence[Any]) -> RecordedEvent:
@@ -41,28 +51,37 @@ class PgUnitOfWork:
         self._failed: BaseException | None = None
 
     async def append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        *,
+        lease: Lease | None = None,
     ) -> list[RecordedEvent]:
         if self._failed is not None:
             raise UnitOfWorkAborted(self._failed)
         try:
-            return await self._append(stream_id, expected_version, events)
-        except (VersionConflict, DuplicateEvent, psycopg.Error) as err:
+            return await self._append(stream_id, expected_version, events, lease)
+        except (VersionConflict, DuplicateEvent, LeaseLost, psycopg.Error) as err:
             # PostgreSQL has aborted the transaction; say so instead of InFailedSqlTransaction.
             self._failed = err
             raise
 
     async def _append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent], lease: Lease | None
     ) -> list[RecordedEvent]:
         parsed = check_append(stream_id, expected_version, events)
         encoded = encode_events(events)
         payload = json.dumps(encoded, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        if lease is not None and parsed.kind is not StreamKind.RUN:
+            raise InvalidEvent(f"only run streams are leased, not {stream_id}")
+        sql, params = (
+            (_APPEND, (str(parsed), parsed.kind.value, expected_version, payload))
+            if lease is None
+            else (_APPEND_FENCED, (parsed.id, expected_version, payload, lease[0], lease[1]))
+        )
         try:
-            cur = await self.conn.execute(
-                "SELECT seq, version, recorded_at FROM duragraph.append_events(%s, %s, %s, %s::jsonb)",
-                (str(parsed), parsed.kind.value, expected_version, payload),
-            )
+            cur = await self.conn.execute(sql, params)
         except psycopg.errors.UniqueViolation as err:
             if err.diag.constraint_name == "events_event_id_key":
                 raise DuplicateEvent(_duplicate_id(err, events)) from None
@@ -71,6 +90,8 @@ class PgUnitOfWork:
             if err.sqlstate == _CONFLICT_SQLSTATE:
                 actual = int(err.diag.message_detail or 0)
                 raise VersionConflict(str(parsed), expected_version, actual) from None
+            if err.sqlstate == _LEASE_LOST_SQLSTATE:
+                raise LeaseLost(err.diag.message_primary or f"lease of {stream_id} lost") from None
             raise
         rows = await cur.fetchall()
         recorded = [
@@ -136,15 +157,22 @@ class PostgresEventStore:
                 log.exception("after-commit callback %r failed", callback)
 
     async def append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent]
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        *,
+        lease: Lease | None = None,
     ) -> list[RecordedEvent]:
+        """Append in a transaction of its own. With ``lease``, only while that worker still holds
+        the run at that epoch (``LeaseLost`` otherwise, nothing written)."""
         if self.projections:
             async with self.transaction() as uow:
-                return await uow.append(stream_id, expected_version, events)
-        # Fast path: with no projections the append is one statement, and a lone statement on an
-        # autocommit connection is atomic on its own: one round trip instead of three.
+                return await uow.append(stream_id, expected_version, events, lease=lease)
+        # Fast path: with no Python projections the append is one statement, and a lone statement
+        # on an autocommit connection is atomic on its own: one round trip instead of three.
         async with unavailable_as_typed(), self.pool.connection() as conn:
-            recorded = await PgUnitOfWork(conn, ()).append(stream_id, expected_version, events)
+            recorded = await PgUnitOfWork(conn, ()).append(stream_id, expected_version, events, lease=lease)
         self._fire_after_commit(recorded)
         return recorded
 

@@ -1,0 +1,37 @@
+"""Event type names, by stream.
+
+Payloads are plain JSON-able dicts (see docs/events.md for every field). Only node results
+and plans carry graph state, and only as deltas: storage grows with the number of steps, not
+with steps x state size.
+"""
+
+from __future__ import annotations
+
+# run:<id>
+RUN_CREATED = "run_created"  # the request: input, config, graph, thread, base (fork/continuation)
+RUN_STARTED = "run_started"  # a worker leased the run (every lease: attempt 1, 2, ...)
+STEP_PLANNED = "step_planned"  # the tasks of a superstep; applies the previous step's results
+NODE_COMPLETED = "node_completed"  # one task's update, routing, timing: the unit of durability
+NODE_FAILED = "node_failed"  # one failed attempt of a task (retried or fatal)
+RUN_INTERRUPTED = "run_interrupted"  # paused: interrupt() in a node, or interrupt_before/after
+RUN_RESUMED = "run_resumed"  # Command(resume=...) for an interrupted run
+RUN_COMPLETED = "run_completed"
+RUN_FAILED = "run_failed"
+RUN_CANCEL_REQUESTED = "run_cancel_requested"
+RUN_CANCELLED = "run_cancelled"
+RUN_TIMED_OUT = "run_timed_out"
+SUBGRAPH_STARTED = "subgraph_started"  # a subgraph node began its own supersteps (namespaced)
+
+# thread:<id>
+THREAD_CREATED = "thread_created"
+THREAD_UPDATED = "thread_updated"
+THREAD_RUN_ADDED = "thread_run_added"  # serialises run creation per thread (expected version)
+THREAD_DELETED = "thread_deleted"
+
+# assistant:<id>
+ASSISTANT_CREATED = "assistant_created"
+ASSISTANT_UPDATED = "assistant_updated"
+ASSISTANT_DELETED = "assistant_deleted"
+
+# graph:<id>
+GRAPH_REGISTERED = "graph_registered"  # topology, channels and schema of a compiled graph

@@ -1,0 +1,136 @@
+"""Deciding what to append for a run request, a resume or a cancel — with every check made
+before anything is written. Shared by in-process runs and the PostgreSQL control plane."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from duragraph_lab.domain import codec
+from duragraph_lab.domain import events as ev
+from duragraph_lab.domain import reducers as red
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.errors import EncodingError, InvalidEvent
+from duragraph_lab.domain.messages import InvalidMessage
+from duragraph_lab.domain.run import RunState, RunStatus, check_transition
+
+DEFAULT_RECURSION_LIMIT = 25
+
+
+class InvalidRunRequest(InvalidEvent):
+    code = "invalid_run_request"
+
+
+def normalize_input(value: Any, channels: Mapping[str, str], what: str = "input") -> dict[str, Any] | None:
+    """Check a run's input (or a state update) against the graph's state keys."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidRunRequest(f"{what} must be an object of state keys, not {type(value).__name__}")
+    unknown = sorted(set(value) - set(channels))
+    if unknown:
+        raise InvalidRunRequest(
+            f"{what} has unknown state key(s) {unknown}; the state has {sorted(channels)}"
+        )
+    out = {}
+    for key, item in value.items():
+        if channels[key] == red.ADD_MESSAGES:
+            try:
+                item = red.normalize_messages(item)
+            except InvalidMessage as err:
+                raise InvalidRunRequest(f"{what}[{key!r}]: {err}") from None
+        out[key] = item
+    try:
+        codec.to_jsonable(out)
+    except EncodingError as err:
+        raise InvalidRunRequest(f"{what}: {err}") from None
+    return out
+
+
+def run_created(
+    *,
+    run_id: str,
+    thread_id: str,
+    graph_id: str,
+    assistant_id: str | None,
+    channels: Mapping[str, str],
+    nodes: Sequence[str],
+    input: Any = None,
+    config: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    interrupt_before: Sequence[str] | None = None,
+    interrupt_after: Sequence[str] | None = None,
+    base: Mapping[str, Any] | None = None,
+    update: Any = None,
+    as_node: str | None = None,
+) -> NewEvent:
+    """The first event of a run, after validating everything a worker would trip over later."""
+    config = dict(config or {})
+    limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise InvalidRunRequest(f"recursion_limit must be a positive integer, not {limit!r}")
+    timeout = config.get("timeout")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise InvalidRunRequest(f"timeout must be a positive number of seconds, not {timeout!r}")
+    for what, names in (("interrupt_before", interrupt_before), ("interrupt_after", interrupt_after)):
+        unknown = [n for n in names or () if n != "*" and n not in nodes]
+        if unknown:
+            raise InvalidRunRequest(f"{what} names unknown node(s) {unknown}; nodes: {', '.join(nodes)}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidRunRequest("metadata must be an object")
+    data: dict[str, Any] = {
+        "run_id": run_id,
+        "thread_id": thread_id,
+        "graph_id": graph_id,
+        "assistant_id": assistant_id,
+        "channels": dict(channels),
+        "input": normalize_input(input, channels),
+        "config": config,
+        "metadata": dict(metadata or {}),
+        "interrupt_before": list(nodes) if interrupt_before == "*" else list(interrupt_before or []),
+        "interrupt_after": list(nodes) if interrupt_after == "*" else list(interrupt_after or []),
+        "recursion_limit": limit,
+        "timeout": timeout,
+        "base": dict(base) if base else None,
+    }
+    if update is not None:
+        data["update"] = normalize_input(update, channels, "update")
+        data["as_node"] = as_node
+    try:
+        codec.to_jsonable(data)
+    except EncodingError as err:
+        raise InvalidRunRequest(f"run request: {err}") from None
+    return NewEvent(ev.RUN_CREATED, data)
+
+
+def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | None = None) -> list[NewEvent]:
+    """Resume an interrupted run (raises ``InvalidTransition`` if it is not interrupted)."""
+    check_transition(state, ev.RUN_RESUMED)
+    data: dict[str, Any] = {"resume": value}
+    if by_id:
+        known = {i.get("id") for i in state.interrupts}
+        unknown = sorted(set(by_id) - known)
+        if unknown:
+            raise InvalidRunRequest(
+                f"no pending interrupt with id(s) {unknown}; pending: {sorted(map(str, known))}"
+            )
+        data["by_id"] = dict(by_id)
+    try:
+        codec.to_jsonable(data)
+    except EncodingError as err:
+        raise InvalidRunRequest(f"resume value: {err}") from None
+    return [NewEvent(ev.RUN_RESUMED, data)]
+
+
+def cancel(state: RunState, reason: str = "cancelled by request") -> list[NewEvent]:
+    """Cancel: at once if no worker is executing the run, else ask the worker (cooperative)."""
+    check_transition(state, ev.RUN_CANCEL_REQUESTED)
+    requested = NewEvent(ev.RUN_CANCEL_REQUESTED, {"reason": reason})
+    if state.status in (RunStatus.PENDING, RunStatus.INTERRUPTED):
+        return [requested, NewEvent(ev.RUN_CANCELLED, {"reason": reason})]
+    return [requested]
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,39 @@
+"""The Journal port: how the engine reads and writes a run's history.
+
+The engine never sees a database. A PostgreSQL journal (``duragraph_lab.store.journal``) commits
+each batch in one transaction together with the outbox and projections, fenced by the worker's
+lease; the memory journal (``engine.memory``) backs in-process runs and fast tests. Both run the
+same engine contract tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+
+#: Ephemeral live-event kinds (published, never stored): a node began; a custom stream event;
+#: an LLM token chunk.
+LIVE_NODE_STARTED = "node_started"
+LIVE_CUSTOM = "custom"
+LIVE_MESSAGES = "messages"
+
+
+class Journal(Protocol):
+    worker_id: str
+
+    async def read(self, run_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
+        """The run's events after ``after_version``, in order."""
+        ...
+
+    async def commit(
+        self, run_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[RecordedEvent]:
+        """Append atomically at ``expected_version``. Raises ``VersionConflict`` if someone else
+        wrote to the run (e.g. a cancel request) and ``LeaseLost`` if this worker's lease is gone."""
+        ...
+
+    def emit(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:
+        """Publish an ephemeral live event (best effort, never stored)."""
+        ...

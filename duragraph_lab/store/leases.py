@@ -1,0 +1,103 @@
+"""The run queue: leasing runs to workers, extending and releasing leases.
+
+A lease is (worker, epoch). Taking one (``SKIP LOCKED``: workers never wait for each other)
+bumps the epoch; every append a worker makes is fenced on it (``duragraph.append_run_events``),
+so a worker that lost its lease — paused, partitioned, too slow to heartbeat — cannot write.
+An expired lease is simply taken again by the next worker that asks.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg_pool
+
+from duragraph_lab.store.connection import unavailable_as_typed
+
+_ACQUIRE = """
+WITH candidate AS (
+    SELECT run_id FROM duragraph.run_queue
+     WHERE graph_id = ANY(%(graphs)s) AND available_at <= now()
+       AND (state = 'queued' OR (state = 'leased' AND lease_expires_at < now()))
+     ORDER BY available_at, enqueued_at
+     LIMIT %(n)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE duragraph.run_queue q
+   SET state = 'leased', worker_id = %(worker)s, epoch = q.epoch + 1,
+       lease_expires_at = now() + make_interval(secs => %(ttl)s),
+       expiries = q.expiries + CASE WHEN q.state = 'leased' THEN 1 ELSE 0 END
+  FROM candidate c
+ WHERE q.run_id = c.run_id
+RETURNING q.run_id::text, q.epoch, q.graph_id
+"""
+
+_EXTEND = """
+UPDATE duragraph.run_queue
+   SET lease_expires_at = now() + make_interval(secs => %s)
+ WHERE worker_id = %s AND state = 'leased' AND run_id = ANY(%s::uuid[])
+RETURNING run_id::text, epoch
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    run_id: str
+    epoch: int
+    graph_id: str
+
+
+class RunQueue:
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+        self.pool = pool
+
+    async def acquire(self, worker_id: str, graph_ids: list[str], n: int, ttl: float) -> list[Lease]:
+        """Lease up to ``n`` runnable runs of these graphs (queued, or with an expired lease)."""
+        if n <= 0 or not graph_ids:
+            return []
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(_ACQUIRE, {"graphs": graph_ids, "n": n, "worker": worker_id, "ttl": ttl})
+            return [Lease(run_id, epoch, graph_id) for run_id, epoch, graph_id in await cur.fetchall()]
+
+    async def extend(self, worker_id: str, leases: dict[str, int], ttl: float) -> set[str]:
+        """Extend these leases; return the run ids whose lease this worker no longer holds."""
+        if not leases:
+            return set()
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(_EXTEND, (ttl, worker_id, list(leases)))
+            held = {run_id: epoch for run_id, epoch in await cur.fetchall()}
+        return {run_id for run_id, epoch in leases.items() if held.get(run_id) != epoch}
+
+    async def release(self, worker_id: str, run_id: str, epoch: int) -> bool:
+        """Give a run back (drain): queued at once for another worker, if we still hold it."""
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(
+                "UPDATE duragraph.run_queue SET state = 'queued', worker_id = NULL, lease_expires_at = NULL "
+                "WHERE run_id = %s AND worker_id = %s AND epoch = %s AND state = 'leased'",
+                (run_id, worker_id, epoch),
+            )
+            return cur.rowcount == 1
+
+    async def heartbeat_worker(self, worker_id: str, graphs: list[str]) -> None:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO duragraph.workers (worker_id, hostname, pid, graphs, started_at, heartbeat_at) "
+                "VALUES (%s, %s, %s, %s, now(), now()) "
+                "ON CONFLICT (worker_id) DO UPDATE SET graphs = excluded.graphs, heartbeat_at = now()",
+                (worker_id, socket.gethostname(), os.getpid(), graphs),
+            )
+
+    async def forget_worker(self, worker_id: str) -> None:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            await conn.execute("DELETE FROM duragraph.workers WHERE worker_id = %s", (worker_id,))
+
+    async def stats(self) -> dict[str, Any]:
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT state, count(*), sum(expiries) FROM duragraph.run_queue GROUP BY state"
+            )
+            rows = await cur.fetchall()
+        return {state: {"runs": n, "lease_expiries": int(e or 0)} for state, n, e in rows}

@@ -1,0 +1,242 @@
+"""A worker: serves compiled graphs by leasing their queued runs and driving the engine.
+
+- Leases runs with ``SKIP LOCKED`` (workers never wait for each other), up to ``concurrency``.
+- Heartbeats extend its leases; a lease it lost (it was paused past expiry and another worker
+  took the run) stops that run here at once — and its fenced commits could not land anyway.
+- Woken through NATS when runs are queued, with a polling fallback when NATS is away.
+- Learns of cancel requests through NATS (or at its next commit) and stops the run's nodes.
+- ``stop(drain=True)`` (SIGTERM): takes no new runs, lets running ones reach their next resting
+  point for up to ``drain_timeout`` seconds, then gives the rest back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+
+from duragraph_lab.bus.live import LivePublisher
+from duragraph_lab.bus.relay import RelayWaker
+from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
+from duragraph_lab.engine.errors import LeaseLost, error_record
+from duragraph_lab.engine.executor import RunExecutor
+from duragraph_lab.engine.history import HistoryCache
+from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.store.journal import PostgresJournal
+from duragraph_lab.store.leases import Lease, RunQueue
+from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.worker.registry import register_graph
+
+log = logging.getLogger(__name__)
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        graphs: Sequence[CompiledGraph],
+        store: PostgresEventStore,
+        *,
+        nc: NATS | None = None,
+        subjects: Subjects | None = None,
+        worker_id: str | None = None,
+        concurrency: int = 32,
+        lease_ttl: float = 30.0,
+        heartbeat_interval: float | None = None,
+        poll_interval: float = 1.0,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        if not graphs:
+            raise ValueError("a worker needs at least one graph to serve")
+        self.graphs = {g.name: g for g in graphs}
+        if len(self.graphs) != len(graphs):
+            raise ValueError("two graphs with the same name: graph ids must be unique per worker")
+        self.store = store
+        self.nc = nc
+        self.subjects = subjects or Subjects()
+        self.worker_id = worker_id or new_worker_id()
+        self.concurrency = concurrency
+        self.lease_ttl = lease_ttl
+        self.heartbeat_interval = heartbeat_interval or lease_ttl / 3
+        self.poll_interval = poll_interval
+        self.drain_timeout = drain_timeout
+        self.queue = RunQueue(store.pool)
+        self.leases: dict[str, int] = {}
+        self.active: dict[str, tuple[asyncio.Task[None], RunExecutor]] = {}
+        self.cache = HistoryCache()
+        live = LivePublisher(nc, self.subjects) if nc is not None else None
+        self.journal = PostgresJournal(
+            store, worker_id=self.worker_id, leases=self.leases, live=live, strict=True
+        )
+        if nc is not None:
+            store.add_after_commit(RelayWaker(nc, self.subjects))
+        self._wake = asyncio.Event()
+        self._accepting = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subs: list[Any] = []
+        self.completed = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        for graph in self.graphs.values():
+            await register_graph(self.store, graph, registered_by=self.worker_id)
+        await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
+        if self.nc is not None:
+            await self._subscribe()
+        self._accepting = True
+        self._tasks = [
+            asyncio.create_task(self._lease_loop(), name="duragraph-worker-leases"),
+            asyncio.create_task(self._heartbeat_loop(), name="duragraph-worker-heartbeat"),
+        ]
+        log.info("worker %s serving %s", self.worker_id, ", ".join(self.graphs))
+
+    async def _subscribe(self) -> None:
+        assert self.nc is not None
+
+        async def on_wake(_msg: Msg) -> None:
+            self._wake.set()
+
+        async def on_cancel(msg: Msg) -> None:
+            run_id = msg.subject.rsplit(".", 1)[-1]
+            found = self.active.get(run_id)
+            if found is not None:
+                found[1].request_cancel()
+
+        try:
+            self._subs.append(await self.nc.subscribe(self.subjects.runs_wake, cb=on_wake))
+            self._subs.append(
+                await self.nc.subscribe(self.subjects.kind("run", ev.RUN_CANCEL_REQUESTED), cb=on_cancel)
+            )
+        except Exception as err:  # NATS down: polling and commit-time checks still work
+            log.warning("worker %s: no NATS subscriptions (%s); polling", self.worker_id, err)
+
+    async def stop(self, *, drain: bool = True) -> None:
+        """Stop taking runs; with ``drain``, let running ones reach a resting point first."""
+        self._accepting = False
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        running = [task for task, _ in self.active.values()]
+        if drain and running:
+            _, still = await asyncio.wait(running, timeout=self.drain_timeout)
+        else:
+            still = set(running)
+        leases = dict(self.leases)
+        for task in still:
+            task.cancel()
+        await asyncio.gather(*still, return_exceptions=True)
+        for run_id, epoch in leases.items():
+            if run_id in self.leases:  # not finished: give it back so another worker picks it up
+                with contextlib.suppress(Exception):
+                    await self.queue.release(self.worker_id, run_id, epoch)
+                self.leases.pop(run_id, None)
+        for sub in self._subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+        self._subs = []
+        with contextlib.suppress(Exception):
+            await self.queue.forget_worker(self.worker_id)
+
+    # -- leasing -------------------------------------------------------------------------------
+    async def _lease_loop(self) -> None:
+        delay = self.poll_interval
+        while self._accepting:
+            free = self.concurrency - len(self.active)
+            leases: list[Lease] = []
+            if free > 0:
+                self._wake.clear()
+                try:
+                    leases = await self.queue.acquire(self.worker_id, list(self.graphs), free, self.lease_ttl)
+                    delay = self.poll_interval
+                except StoreUnavailable as err:
+                    log.warning("worker %s: %s", self.worker_id, err)
+                    delay = min(delay * 2, 10.0)
+                for lease in leases:
+                    self._start_run(lease)
+            if leases and len(leases) == free:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+
+    def _start_run(self, lease: Lease) -> None:
+        graph = self.graphs[lease.graph_id]
+        self.leases[lease.run_id] = lease.epoch
+        executor = RunExecutor(graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch)
+        task = asyncio.create_task(self._execute(lease, executor), name=f"duragraph-run-{lease.run_id}")
+        self.active[lease.run_id] = (task, executor)
+
+    async def _execute(self, lease: Lease, executor: RunExecutor) -> None:
+        try:
+            await executor.run()
+            self.completed += 1
+        except LeaseLost:
+            log.warning(
+                "worker %s: lost the lease of run %s; another worker continues it",
+                self.worker_id,
+                lease.run_id,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            # A bug in the engine or a broken graph: record it rather than crash-loop the run.
+            log.exception("worker %s: run %s failed unexpectedly", self.worker_id, lease.run_id)
+            await self._fail(lease, err)
+        finally:
+            self.leases.pop(lease.run_id, None)
+            self.active.pop(lease.run_id, None)
+            self._wake.set()
+
+    async def _fail(self, lease: Lease, err: BaseException) -> None:
+        for _ in range(3):
+            try:
+                events = await self.journal.read(lease.run_id)
+                version = events[-1].version if events else 0
+                await self.journal.commit(
+                    lease.run_id,
+                    version,
+                    [NewEvent(ev.RUN_FAILED, {"error": error_record(err, internal=True)})],
+                )
+                return
+            except VersionConflict:
+                continue
+            except Exception:
+                log.exception("worker %s: cannot record the failure of run %s", self.worker_id, lease.run_id)
+                return
+
+    # -- leases --------------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            try:
+                lost = await self.queue.extend(self.worker_id, dict(self.leases), self.lease_ttl)
+                await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
+            except StoreUnavailable as err:
+                log.warning("worker %s: heartbeat failed: %s", self.worker_id, err)
+                continue
+            for run_id in lost:
+                found = self.active.get(run_id)
+                if found is not None:
+                    # Stop it here; its commits are fenced on the old epoch and would fail anyway.
+                    log.warning(
+                        "worker %s: lease of run %s expired; stopping it here", self.worker_id, run_id
+                    )
+                    found[0].cancel()
