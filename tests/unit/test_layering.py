@@ -18,11 +18,27 @@ IO_LIBS = {
     "traitlets",
     "ipywidgets",
 }
-LAYERS = ["domain", "graph", "engine", "store", "bus", "worker", "runtime", "client", "api", "notebook"]
+LAYERS = [
+    "domain",
+    "graph",
+    "llm",
+    "demo",
+    "engine",
+    "store",
+    "bus",
+    "worker",
+    "runtime",
+    "client",
+    "api",
+    "notebook",
+]
 # Which of our own subpackages each layer may import.
 ALLOWED: dict[str, set[str]] = {
     "domain": set(),
     "graph": {"domain"},
+    # Model clients are used from node code: they know the node context, nothing below.
+    "llm": {"domain", "graph"},
+    "demo": {"domain", "graph", "llm"},
     "engine": {"domain", "graph"},
     "store": {"domain", "graph", "engine"},
     "bus": {"domain", "graph", "engine", "store"},

@@ -1,0 +1,1 @@
+"""Demo assistants shipped with the package (runnable offline with the scripted model)."""
