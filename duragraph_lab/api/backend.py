@@ -12,6 +12,7 @@ import contextlib
 import logging
 import platform
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg_pool
@@ -28,14 +29,28 @@ from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.schema import available_migrations, schema_version
+from duragraph_lab.worker.control import RunControl
+from duragraph_lab.worker.serve import load_graph
+from duragraph_lab.worker.worker import Worker
 
 log = logging.getLogger(__name__)
 
 
 class Backend:
-    def __init__(self, settings: Settings, *, start_embedded: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        start_embedded: bool = False,
+        graphs: Sequence[str] = (),
+        worker_concurrency: int = 32,
+    ) -> None:
         self.settings = settings
         self.start_embedded = start_embedded
+        self.graph_refs = list(graphs)
+        self.worker_concurrency = worker_concurrency
+        self.worker: Worker | None = None
+        self.control: RunControl | None = None
         self.subjects = Subjects(settings.subject_prefix)
         self.services = Services(settings)
         self.endpoints: Endpoints | None = None
@@ -72,6 +87,7 @@ class Backend:
             log.error("%s", err)
             return
         self.store = PostgresEventStore(self.pool)
+        self.control = RunControl(self.store, subjects=self.subjects)
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
 
     async def _connect_bus(self) -> None:
@@ -103,7 +119,34 @@ class Backend:
                 continue
             self.nc, self.relay, self.bus_error = nc, relay, None
             self.store.add_after_commit(relay.wake)
+            if self.control is not None:
+                self.control.nc = nc
+            await self._start_worker(nc)
             return
+
+    async def _start_worker(self, nc: NATS) -> None:
+        """The in-process worker for the graphs named in the configuration (the demo assistants
+        under ``duragraph-lab dev``). A graph that fails to load is reported, not fatal."""
+        if not self.graph_refs or self.store is None:
+            return
+        graphs = []
+        for ref in self.graph_refs:
+            try:
+                graphs.append(load_graph(ref))
+            except DuraGraphError as err:
+                self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
+                log.error("DuraGraph Lab: %s", err)
+        if not graphs:
+            return
+        self.worker = Worker(
+            graphs,
+            self.store,
+            nc=nc,
+            subjects=self.subjects,
+            concurrency=self.worker_concurrency,
+            drain_timeout=10,
+        )
+        await self.worker.start()
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
@@ -112,6 +155,9 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self.worker is not None:
+            await self.worker.stop(drain=True)
+            self.worker = None
         if self._bus_task is not None and not self._bus_task.done():
             self._bus_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -149,6 +195,14 @@ class Backend:
                     relay["backlog"] = await self.relay.backlog()
                     relay["lag_seconds"] = round(await self.relay.lag_seconds(), 3)
         ok = bool(postgres["ok"] and nats_ok and relay["ok"])
+        worker = None
+        if self.worker is not None:
+            worker = {
+                "worker_id": self.worker.worker_id,
+                "graphs": list(self.worker.graphs),
+                "active_runs": len(self.worker.active),
+                "completed_runs": self.worker.completed,
+            }
         body = {
             "status": "ok" if ok else "unavailable",
             "version": __version__,
@@ -156,6 +210,7 @@ class Backend:
             "postgres": postgres,
             "nats": nats,
             "relay": relay,
+            "worker": worker,
         }
         return ok, body
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Unicode, default
+from traitlets import Bool, Int, List, Unicode, default
 
 from duragraph_lab.api.backend import Backend
 from duragraph_lab.api.handlers import API_PREFIX, routes
@@ -30,6 +30,14 @@ class DuraGraphApp(ExtensionApp):
     nats_url = Unicode(None, allow_none=True, config=True, help="NATS URL; unset: embedded nats-server -js.")
     data_dir = Unicode(config=True, help="Where embedded services keep their data.")
     subject_prefix = Unicode(config=True, help="First token of every NATS subject DuraGraph uses.")
+    graphs = List(
+        Unicode(),
+        default_value=[],
+        config=True,
+        help="Compiled graphs (module:attribute) served by a worker inside this server, e.g. the "
+        "demo assistants under `duragraph-lab dev`. Production deployments run `duragraph-lab worker`.",
+    )
+    worker_concurrency = Int(32, config=True, help="Runs the in-process worker executes at once.")
     start_embedded = Bool(
         False,
         config=True,
@@ -53,7 +61,12 @@ class DuraGraphApp(ExtensionApp):
             nats_url=self.nats_url,
             subject_prefix=self.subject_prefix,
         )
-        self.backend = Backend(settings, start_embedded=self.start_embedded)
+        self.backend = Backend(
+            settings,
+            start_embedded=self.start_embedded,
+            graphs=self.graphs,
+            worker_concurrency=self.worker_concurrency,
+        )
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.
         self.backend.prepare()

@@ -52,6 +52,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     server_command("serve", "Start the DuraGraph Lab API server (jupyter_server, no Lab UI).")
 
+    p = sub.add_parser(
+        "worker",
+        help="Serve compiled graphs: lease their runs and execute them durably.",
+        description="Serve compiled graphs (module:attribute, e.g. my_agents.chat:graph). Connects to "
+        f"${ENV_DATABASE_URL} and ${ENV_NATS_URL}, else to the `duragraph-lab dev` running on --data-dir.",
+    )
+    p.add_argument("graphs", nargs="+", metavar="MODULE:ATTR", help="compiled graphs to serve")
+    p.add_argument(
+        "--data-dir", help=f"data directory of a running dev (default: ${ENV_DATA_DIR} or ./.duragraph)"
+    )
+    p.add_argument("--concurrency", type=int, default=32, help="runs executed at once (default 32)")
+    p.add_argument("--worker-id", help="a stable name for this worker (default: host-pid-random)")
+    p.add_argument("--lease-ttl", type=float, default=30.0, help="seconds a lease lasts without heartbeat")
+    p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish runs on SIGTERM")
+
     p = sub.add_parser("migrate", help="Apply database migrations to $DURAGRAPH_DATABASE_URL.")
     p.add_argument("--database-url", help=f"PostgreSQL URL (default: ${ENV_DATABASE_URL})")
 
@@ -71,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_server(args, extra, lab=args.command == "dev")
         if args.command == "migrate":
             return run_migrate(args)
+        if args.command == "worker":
+            return run_worker(args)
         return run_status(args)
     except DuraGraphError as err:
         print(f"duragraph-lab: error: {err}", file=sys.stderr)
@@ -167,6 +184,29 @@ def _launch_jupyter(args: argparse.Namespace, extra: list[str], *, lab: bool) ->
 
         DuraGraphApp.load_other_extensions = False
         DuraGraphApp.launch_instance(argv=argv)  # type: ignore[no-untyped-call]
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from duragraph_lab.worker.serve import serve
+
+    if args.concurrency < 1 or args.lease_ttl <= 0:
+        print("duragraph-lab: error: --concurrency and --lease-ttl must be positive", file=sys.stderr)
+        return 2
+    logging.getLogger("duragraph_lab").setLevel(logging.INFO)
+    settings = Settings.resolve(data_dir=args.data_dir)
+    asyncio.run(
+        serve(
+            args.graphs,
+            settings,
+            concurrency=args.concurrency,
+            worker_id=args.worker_id,
+            lease_ttl=args.lease_ttl,
+            drain_timeout=args.drain_timeout,
+        )
+    )
+    return 0
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -139,15 +139,19 @@ class Worker:
             _, still = await asyncio.wait(running, timeout=self.drain_timeout)
         else:
             still = set(running)
-        leases = dict(self.leases)
+        # Runs that did not reach a resting point in time go back to the queue for another worker
+        # (their leases are noted before cancelling: a cancelled run forgets its lease).
+        unfinished = {
+            run_id: self.leases[run_id]
+            for run_id, (task, _) in self.active.items()
+            if task in still and run_id in self.leases
+        }
         for task in still:
             task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
-        for run_id, epoch in leases.items():
-            if run_id in self.leases:  # not finished: give it back so another worker picks it up
-                with contextlib.suppress(Exception):
-                    await self.queue.release(self.worker_id, run_id, epoch)
-                self.leases.pop(run_id, None)
+        for run_id, epoch in unfinished.items():
+            with contextlib.suppress(Exception):
+                await self.queue.release(self.worker_id, run_id, epoch)
         for sub in self._subs:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

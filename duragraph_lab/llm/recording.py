@@ -1,0 +1,87 @@
+"""Model calls inside a node: recorded in the task's result, answered from it on re-execution.
+
+Inside a running node, the i-th model call of a task execution
+* gets the AI message id ``uuid5(idempotency_key, i)``, so a re-executed task produces the same ids;
+* streams its tokens as ``("messages", {"id": <message id>, "delta": <text>})`` live events;
+* is appended to ``ctx.recorded_calls`` as ``{"model", "request": {"messages", "tools"}, "response"}``,
+  which the executor stores in the task's ``node_completed`` event;
+* during re-execution (``ctx.replay_calls`` set) returns the i-th recorded response without
+  calling the model at all.
+
+Outside a node, calls go straight to the model (random message id, nothing recorded).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from duragraph_lab.graph.context import NodeContext, _current
+from duragraph_lab.llm.errors import RecordedModelError, ReplayExhausted
+from duragraph_lab.llm.messages import Message
+
+OnDelta = Callable[[str], None]
+#: ``generate(message_id, on_delta)``: actually call the model.
+Generate = Callable[[str, OnDelta | None], Awaitable[Message]]
+
+
+def call_message_id(idempotency_key: str, index: int) -> str:
+    """The id of the AI message produced by the ``index``-th model call of a task."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{idempotency_key}/model_call/{index}"))
+
+
+async def recorded_call(
+    model: str, messages: Sequence[Message], tool_names: Sequence[str], generate: Generate
+) -> Message:
+    """Make one model call with the recording and replay rules of the module docstring."""
+    ctx = _current.get()
+    if ctx is None:
+        return await generate(str(uuid.uuid4()), None)
+    # The slot is taken before the call, so concurrent calls of one node get distinct indexes.
+    index = len(ctx.recorded_calls)
+    entry: dict[str, Any] = {
+        "model": model,
+        "request": {"messages": copy.deepcopy(list(messages)), "tools": list(tool_names)},
+        "response": None,
+    }
+    ctx.recorded_calls.append(entry)
+    if ctx.replay_calls is not None:
+        response = _replayed(ctx, index)
+    else:
+        try:
+            message_id = call_message_id(ctx.idempotency_key, index)
+            response = await generate(message_id, _emitter(ctx, message_id))
+        except Exception as err:
+            # Kept (not removed) so later calls keep their indexes; replayed as RecordedModelError.
+            entry["error"] = f"{type(err).__name__}: {err}"
+            raise
+    entry["response"] = response
+    return copy.deepcopy(response)
+
+
+def _replayed(ctx: NodeContext, index: int) -> Message:
+    calls = ctx.replay_calls or []
+    if index >= len(calls):
+        raise ReplayExhausted(
+            f"node {ctx.node!r} made model call #{index + 1} on re-execution, but only {len(calls)} "
+            "were recorded for this task: the node's code now calls the model more often"
+        )
+    recorded = calls[index]
+    if recorded.get("response") is None:
+        raise RecordedModelError(recorded.get("error") or "the recorded model call has no response")
+    response: Message = copy.deepcopy(recorded["response"])
+    return response
+
+
+def _emitter(ctx: NodeContext, message_id: str) -> OnDelta | None:
+    emit = ctx.emit
+    if emit is None:
+        return None
+
+    def on_delta(chunk: str) -> None:
+        if chunk:
+            emit("messages", {"id": message_id, "delta": chunk})
+
+    return on_delta

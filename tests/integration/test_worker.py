@@ -1,0 +1,354 @@
+"""Workers, the run queue and the control plane on real PostgreSQL and NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, TypedDict
+
+import psycopg
+import pytest
+from nats.aio.client import Client as NATS
+
+from duragraph_lab.bus import OutboxRelay, Subjects
+from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.run import InvalidTransition, RunStatus
+from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.graph.context import get_context, interrupt
+from duragraph_lab.graph.state_graph import StateGraph
+from duragraph_lab.graph.types import END, START
+from duragraph_lab.store import PostgresEventStore
+from duragraph_lab.store.leases import RunQueue
+from duragraph_lab.worker.control import Conflict, NotFound, RunControl, ThreadBusy
+from duragraph_lab.worker.registry import default_assistant_id
+from duragraph_lab.worker.worker import Worker
+
+
+class Steps(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], operator.add]
+    answer: str
+
+
+def chain(n: int, name: str = "chain", *, sleep: float = 0.0) -> CompiledGraph:
+    g = StateGraph(Steps)
+    prev = START
+    for i in range(n):
+
+        async def node(s: Steps, i: int = i) -> Steps:
+            if sleep:
+                await asyncio.sleep(sleep)
+            return {"n": s.get("n", 0) + 1, "log": [f"n{i}"]}
+
+        g.add_node(f"n{i}", node)
+        g.add_edge(prev, f"n{i}")
+        prev = f"n{i}"
+    g.add_edge(prev, END)
+    return g.compile(name=name)
+
+
+def asking(name: str = "asking") -> CompiledGraph:
+    def ask(s: Steps) -> Steps:
+        return {"answer": str(interrupt("ok?"))}
+
+    g = StateGraph(Steps)
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    return g.compile(name=name)
+
+
+class Stack:
+    def __init__(self, store: PostgresEventStore, nc: NATS, subjects: Subjects, database_url: str) -> None:
+        self.store = store
+        self.nc = nc
+        self.subjects = subjects
+        self.database_url = database_url
+        self.control = RunControl(store, nc=nc, subjects=subjects)
+        self.workers: list[Worker] = []
+
+    async def worker(self, *graphs: CompiledGraph, **options: Any) -> Worker:
+        w = Worker(list(graphs), self.store, nc=self.nc, subjects=self.subjects, **options)
+        await w.start()
+        self.workers.append(w)
+        return w
+
+    def sql(self, query: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+@pytest.fixture
+async def stack(pool: Any, nc: NATS, subjects: Subjects, database_url: str) -> AsyncIterator[Stack]:
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, nc, subjects)
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    s = Stack(store, nc, subjects, database_url)
+    yield s
+    for w in s.workers:
+        await w.stop(drain=False)
+    await relay.stop()
+
+
+async def test_a_worker_runs_queued_runs_and_projections_follow(stack: Stack) -> None:
+    await stack.worker(chain(4))
+    ref = await stack.control.create_run("chain", {"n": 0})
+    state = await stack.control.wait(ref.run_id, timeout=20)
+    assert state.status is RunStatus.SUCCESS
+    assert state.values == {"n": 4, "log": ["n0", "n1", "n2", "n3"]}
+    assert stack.sql("SELECT status, step, attempt FROM duragraph.runs WHERE run_id = %s", (ref.run_id,)) == [
+        ("success", 3, 1)
+    ]
+    assert stack.sql(
+        "SELECT status, count(*) FROM duragraph.spans WHERE run_id = %s GROUP BY 1", (ref.run_id,)
+    ) == [("ok", 4)]
+    assert stack.sql(
+        "SELECT status, last_run_id::text FROM duragraph.threads WHERE thread_id = %s", (ref.thread_id,)
+    ) == [("idle", ref.run_id)]
+    assert stack.sql("SELECT state FROM duragraph.run_queue WHERE run_id = %s", (ref.run_id,)) == [("done",)]
+
+
+async def test_registration_stores_topology_and_creates_the_default_assistant(stack: Stack) -> None:
+    await stack.worker(chain(2))
+    topology = stack.sql("SELECT topology FROM duragraph.graphs WHERE graph_id = 'chain'")[0][0]
+    assert [n["id"] for n in topology["nodes"]] == ["__start__", "n0", "n1", "__end__"]
+    assert topology["layout"]["nodes"]
+    assistant = stack.sql("SELECT assistant_id::text, graph_id, name FROM duragraph.assistants")
+    assert assistant == [(default_assistant_id("chain"), "chain", "chain")]
+    registrations = stack.sql("SELECT count(*) FROM duragraph.events WHERE type = 'graph_registered'")
+    await stack.worker(chain(2))  # the same graph again: nothing new
+    assert stack.sql("SELECT count(*) FROM duragraph.events WHERE type = 'graph_registered'") == registrations
+    await stack.worker(chain(3))  # a new version
+    assert (
+        stack.sql("SELECT count(*) FROM duragraph.events WHERE type = 'graph_registered'")[0][0]
+        == registrations[0][0] + 1
+    )
+    assert (
+        len(stack.sql("SELECT topology FROM duragraph.graphs WHERE graph_id = 'chain'")[0][0]["nodes"]) == 5
+    )
+
+
+async def test_runs_by_assistant_id_and_unknown_targets(stack: Stack) -> None:
+    await stack.worker(chain(1))
+    ref = await stack.control.create_run(default_assistant_id("chain"), {"n": 1})
+    assert (await stack.control.wait(ref.run_id, 20)).values["n"] == 2
+    with pytest.raises(NotFound, match="registered graphs: chain"):
+        await stack.control.create_run("nope", {})
+    with pytest.raises(NotFound, match="does not exist"):
+        await stack.control.state(str(uuid.uuid4()))
+    with pytest.raises(NotFound, match="not a valid id"):
+        await stack.control.state("not-a-uuid")
+
+
+async def test_a_thread_continues_and_allows_one_active_run(stack: Stack) -> None:
+    worker = await stack.worker(chain(2, sleep=0.3))
+    first = await stack.control.create_run("chain", {"n": 0})
+    with pytest.raises(ThreadBusy, match="already has an active run"):
+        await stack.control.create_run("chain", {"n": 0}, thread_id=first.thread_id)
+    await stack.control.wait(first.run_id, 20)
+    second = await stack.control.create_run("chain", None, thread_id=first.thread_id)
+    state = await stack.control.wait(second.run_id, 20)
+    assert state.values == {"n": 4, "log": ["n0", "n1", "n0", "n1"]}
+    assert worker.completed == 2
+
+
+async def test_concurrent_run_creation_on_one_thread_has_one_winner(stack: Stack) -> None:
+    await stack.worker(chain(1, sleep=0.5))
+    thread_id = await stack.control.create_thread()
+    results = await asyncio.gather(
+        *(stack.control.create_run("chain", {"n": i}, thread_id=thread_id) for i in range(5)),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ThreadBusy) for r in results if isinstance(r, BaseException))
+
+
+async def test_interrupt_resume_and_concurrent_resumes(stack: Stack) -> None:
+    await stack.worker(asking())
+    ref = await stack.control.create_run("asking", {})
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.INTERRUPTED
+    assert state.interrupts[0]["value"] == "ok?"
+    assert stack.sql("SELECT status FROM duragraph.threads WHERE thread_id = %s", (ref.thread_id,)) == [
+        ("interrupted",)
+    ]
+    with pytest.raises(ThreadBusy, match="interrupted run"):
+        await stack.control.create_run("asking", {}, thread_id=ref.thread_id)
+    results = await asyncio.gather(
+        stack.control.resume(ref.run_id, "yes"),
+        stack.control.resume(ref.run_id, "no"),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    loser = next(r for r in results if isinstance(r, BaseException))
+    assert isinstance(loser, (Conflict, InvalidTransition))
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.SUCCESS
+    assert state.values["answer"] in ("yes", "no")
+    resumed = stack.sql(
+        "SELECT count(*) FROM duragraph.events WHERE stream_id = %s AND type = 'run_resumed'",
+        (f"run:{ref.run_id}",),
+    )
+    assert resumed == [(1,)]
+    with pytest.raises(InvalidTransition, match="is success"):
+        await stack.control.resume(ref.run_id, "again")
+
+
+async def test_cancel_a_running_run_through_nats(stack: Stack) -> None:
+    started = asyncio.Event()
+
+    async def long(s: Steps) -> Steps:
+        started.set()
+        await asyncio.sleep(60)
+        return {}
+
+    g = StateGraph(Steps)
+    g.add_node("long", long)
+    g.add_edge(START, "long")
+    g.add_edge("long", END)
+    await stack.worker(g.compile(name="long"))
+    ref = await stack.control.create_run("long", {})
+    await asyncio.wait_for(started.wait(), 10)
+    await stack.control.cancel(ref.run_id)
+    state = await stack.control.wait(ref.run_id, 10)
+    assert state.status is RunStatus.CANCELLED
+    assert stack.sql(
+        "SELECT status, cancel_requested FROM duragraph.runs WHERE run_id = %s", (ref.run_id,)
+    ) == [("cancelled", True)]
+    with pytest.raises(InvalidTransition):
+        await stack.control.cancel(ref.run_id)
+
+
+async def test_cancel_a_queued_run_without_any_worker(stack: Stack) -> None:
+    worker = await stack.worker(chain(1))
+    await worker.stop(drain=False)  # registered, but nobody serves it now
+    ref = await stack.control.create_run("chain", {})
+    state = await stack.control.cancel(ref.run_id)
+    assert state.status is RunStatus.CANCELLED
+    assert stack.sql("SELECT state FROM duragraph.run_queue WHERE run_id = %s", (ref.run_id,)) == [("done",)]
+
+
+async def test_failing_runs_do_not_affect_others(stack: Stack) -> None:
+    def boom(s: Steps) -> Steps:
+        raise RuntimeError("this node is broken")
+
+    g = StateGraph(Steps)
+    g.add_node("boom", boom)
+    g.add_edge(START, "boom")
+    g.add_edge("boom", END)
+    await stack.worker(g.compile(name="boom"), chain(3))
+    bad = [await stack.control.create_run("boom", {}) for _ in range(3)]
+    good = [await stack.control.create_run("chain", {"n": 0}) for _ in range(3)]
+    for ref in bad:
+        state = await stack.control.wait(ref.run_id, 20)
+        assert state.status is RunStatus.ERROR
+        assert state.error is not None
+        assert state.error["message"] == "this node is broken"
+    for ref in good:
+        assert (await stack.control.wait(ref.run_id, 20)).values["n"] == 3
+    assert stack.sql("SELECT status FROM duragraph.threads WHERE thread_id = %s", (bad[0].thread_id,)) == [
+        ("error",)
+    ]
+
+
+async def test_fork_through_the_control_plane(stack: Stack) -> None:
+    await stack.worker(chain(4))
+    ref = await stack.control.create_run("chain", {"n": 0})
+    await stack.control.wait(ref.run_id, 20)
+    events = await stack.control.run_events(ref.run_id)
+    boundary = next(e for e in events if e.type == ev.STEP_PLANNED and e.data["step"] == 2)
+    fork = await stack.control.fork(ref.run_id, boundary.seq, update={"n": 50})
+    state = await stack.control.wait(fork.run_id, 20)
+    assert state.status is RunStatus.SUCCESS
+    assert state.values["n"] == 52
+    assert state.metadata["forked_from"] == {"run_id": ref.run_id, "seq": boundary.seq}
+    with pytest.raises(NotFound, match="no event with seq"):
+        await stack.control.fork(ref.run_id, 10**12)
+
+
+async def test_expired_lease_is_taken_over_and_the_old_worker_is_fenced(stack: Stack) -> None:
+    """A worker that stops heartbeating loses its run to another worker; its late commit is
+    refused (the in-process version of the SIGSTOP fault test)."""
+    release = asyncio.Event()
+    executions: list[str] = []
+
+    async def slow(s: Steps) -> Steps:
+        executions.append(get_context().idempotency_key)
+        if len(executions) == 1:
+            await release.wait()  # the first worker is "paused" here
+        return {"log": ["slow"]}
+
+    def graph() -> CompiledGraph:
+        g = StateGraph(Steps)
+        g.add_node("slow", slow)
+        g.add_edge(START, "slow")
+        g.add_edge("slow", END)
+        return g.compile(name="slow")
+
+    first = await stack.worker(graph(), lease_ttl=0.5, heartbeat_interval=3600)
+    ref = await stack.control.create_run("slow", {})
+    for _ in range(500):  # until the first worker is inside the node
+        if executions:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.7)  # the lease expires; the first worker does not notice
+    second = await stack.worker(graph(), lease_ttl=30)
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.SUCCESS
+    release.set()  # the first worker wakes up and tries to commit its (stale) result
+    await asyncio.sleep(0.5)
+    completed = stack.sql(
+        "SELECT count(*) FROM duragraph.events WHERE stream_id = %s AND type = 'node_completed'",
+        (f"run:{ref.run_id}",),
+    )
+    assert completed == [(1,)], "the stale worker could not append"
+    started = stack.sql(
+        "SELECT data->>'worker_id', data->>'epoch' FROM duragraph.events WHERE stream_id = %s AND type = 'run_started' ORDER BY seq",
+        (f"run:{ref.run_id}",),
+    )
+    assert [w for w, _ in started] == [first.worker_id, second.worker_id]
+    assert [int(e) for _, e in started] == [1, 2]
+    assert len(set(executions)) == 1, "both executions used the same idempotency key"
+    assert stack.sql("SELECT expiries FROM duragraph.run_queue WHERE run_id = %s", (ref.run_id,)) == [(1,)]
+
+
+async def test_drain_gives_unfinished_runs_back(stack: Stack) -> None:
+    first = await stack.worker(chain(3, sleep=1.0), drain_timeout=0.2)
+    ref = await stack.control.create_run("chain", {"n": 0})
+    for _ in range(500):  # until the run executes
+        if first.active:
+            break
+        await asyncio.sleep(0.02)
+    await first.stop(drain=True)  # cannot finish in 0.2 s: the run goes back to the queue
+    assert stack.sql("SELECT state FROM duragraph.run_queue WHERE run_id = %s", (ref.run_id,)) == [
+        ("queued",)
+    ]
+    await stack.worker(chain(3, sleep=0.01))
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.SUCCESS
+    assert state.values["n"] == 3
+
+
+async def test_lease_queries(pool: Any, stack: Stack) -> None:
+    await stack.worker(chain(1))
+    for w in stack.workers:
+        await w.stop(drain=False)
+    stack.workers.clear()
+    queue = RunQueue(pool)
+    refs = [await stack.control.create_run("chain", {}) for _ in range(3)]
+    a = await queue.acquire("A", ["chain"], 2, ttl=30)
+    b = await queue.acquire("B", ["chain"], 5, ttl=30)
+    assert len(a) == 2
+    assert len(b) == 1
+    assert {x.run_id for x in a + b} == {r.run_id for r in refs}
+    assert await queue.acquire("C", ["chain"], 5, ttl=30) == []
+    assert await queue.extend("A", {a[0].run_id: a[0].epoch, b[0].run_id: b[0].epoch}, ttl=30) == {
+        b[0].run_id
+    }
+    assert await queue.release("A", a[0].run_id, a[0].epoch)
+    assert [x.run_id for x in await queue.acquire("C", ["chain"], 5, ttl=30)] == [a[0].run_id]
+    assert (await queue.acquire("C", ["other"], 5, ttl=30)) == []
