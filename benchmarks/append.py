@@ -48,7 +48,7 @@ async def run(steps: int, rounds: int) -> dict[str, float]:
                         await conn.execute(
                             "INSERT INTO floor (stream_id, version, event_id, type, data) "
                             "VALUES (%s, %s, %s, %s, %s::jsonb)",
-                            (f"run:{uuid.uuid4()}", i, uuid.uuid4(), "node_completed", data),
+                            (f"run:{uuid.uuid4()}", i, uuid.uuid4(), "benchmark_step", data),
                         )
 
             async def append_sql() -> None:
@@ -59,7 +59,7 @@ async def run(steps: int, rounds: int) -> dict[str, float]:
                             [
                                 {
                                     "event_id": str(uuid.uuid4()),
-                                    "type": "node_completed",
+                                    "type": "benchmark_step",
                                     "data": json.loads(data),
                                 }
                             ]
@@ -73,7 +73,7 @@ async def run(steps: int, rounds: int) -> dict[str, float]:
                 sid = f"run:{uuid.uuid4()}"
                 for i in range(steps):
                     await store.append(
-                        sid, i, [NewEvent("node_completed", {"node": "n", "update": {"i": 1}})]
+                        sid, i, [NewEvent("benchmark_step", {"node": "n", "update": {"i": 1}})]
                     )
 
             contenders: dict[str, Callable[[], Awaitable[None]]] = {

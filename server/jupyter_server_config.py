@@ -8,3 +8,12 @@ c.ServerApp.jpserver_extensions = {"duragraph_lab": True}
 # Ctrl-C stops at once (no "Shutdown this Jupyter server (y/[n])?" prompt): the CLI then stops
 # NATS and PostgreSQL in order.
 c.ServerApp.answer_yes = True
+
+# The demo assistants (chat with tools, human approval, map-reduce), served by a worker inside the
+# server so that `duragraph-lab dev` works out of the box. They run offline on a scripted model;
+# set DURAGRAPH_LLM_BASE_URL / DURAGRAPH_LLM_API_KEY (or OPENAI_API_KEY) for a real one.
+c.DuraGraphApp.graphs = [
+    "duragraph_lab.demo.chat:graph",
+    "duragraph_lab.demo.approval:graph",
+    "duragraph_lab.demo.map_reduce:graph",
+]

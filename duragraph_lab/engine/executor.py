@@ -320,10 +320,24 @@ class GraphRun:
             return
 
     def _emitter(self, task: Task) -> Callable[[str, Any], None]:
-        def emit(kind: str, payload: Any) -> None:
+        """The node's live-event function. Sync nodes run in a thread, where there is no event
+        loop: their events are handed to the run's loop (the journal publishes from there)."""
+        loop = asyncio.get_running_loop()
+
+        def publish(kind: str, payload: Any) -> None:
             self.stream.journal.emit(
                 self.run_id, kind, {"node": task.node, "task": task.id, "ns": self.ns, "payload": payload}
             )
+
+        def emit(kind: str, payload: Any) -> None:
+            try:
+                here = asyncio.get_running_loop()
+            except RuntimeError:
+                here = None
+            if here is loop:
+                publish(kind, payload)
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(publish, kind, payload)
 
         return emit
 

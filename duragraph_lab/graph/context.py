@@ -56,6 +56,11 @@ class OutsideNode(RuntimeError):
     """A node-only function was called outside of a running node."""
 
 
+def current_context() -> NodeContext | None:
+    """The running node's context, or ``None`` outside of a node."""
+    return _current.get()
+
+
 def get_context() -> NodeContext:
     """The running node's context (run id, step, idempotency key, ...)."""
     ctx = _current.get()

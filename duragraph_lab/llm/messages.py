@@ -63,8 +63,12 @@ def normalize_tool_calls(calls: Sequence[Any] | None, message_id: str) -> list[d
         if isinstance(args, str):
             args = json.loads(args) if args.strip() else {}
         if not isinstance(args, dict):
-            raise ValueError(f"tool call {call['name']!r}: arguments must be a JSON object, got {args!r:.200}")
-        out.append({"id": str(call.get("id") or tool_call_id(message_id, i)), "name": call["name"], "args": args})
+            raise ValueError(
+                f"tool call {call['name']!r}: arguments must be a JSON object, got {args!r:.200}"
+            )
+        out.append(
+            {"id": str(call.get("id") or tool_call_id(message_id, i)), "name": call["name"], "args": args}
+        )
     return out
 
 

@@ -3,8 +3,10 @@
 Inside a running node, the i-th model call of a task execution
 * gets the AI message id ``uuid5(idempotency_key, i)``, so a re-executed task produces the same ids;
 * streams its tokens as ``("messages", {"id": <message id>, "delta": <text>})`` live events;
-* is appended to ``ctx.recorded_calls`` as ``{"model", "request": {"messages", "tools"}, "response"}``,
-  which the executor stores in the task's ``node_completed`` event;
+* is appended to ``ctx.recorded_calls`` as ``{"model", "request", "response"}``, which the executor
+  stores in the task's ``node_completed`` event. The request is recorded as a digest (message
+  count, hash, tool names), not a copy: a conversation's prompt grows with every turn, and copying
+  it into every call would make the log grow quadratically;
 * during re-execution (``ctx.replay_calls`` set) returns the i-th recorded response without
   calling the model at all.
 
@@ -14,13 +16,18 @@ Outside a node, calls go straight to the model (random message id, nothing recor
 from __future__ import annotations
 
 import copy
+import hashlib
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from duragraph_lab.graph.context import NodeContext, _current
+from duragraph_lab.domain import codec
+from duragraph_lab.graph.context import NodeContext, current_context
 from duragraph_lab.llm.errors import RecordedModelError, ReplayExhausted
 from duragraph_lab.llm.messages import Message
+
+log = logging.getLogger(__name__)
 
 OnDelta = Callable[[str], None]
 #: ``generate(message_id, on_delta)``: actually call the model.
@@ -36,14 +43,14 @@ async def recorded_call(
     model: str, messages: Sequence[Message], tool_names: Sequence[str], generate: Generate
 ) -> Message:
     """Make one model call with the recording and replay rules of the module docstring."""
-    ctx = _current.get()
+    ctx = current_context()
     if ctx is None:
         return await generate(str(uuid.uuid4()), None)
     # The slot is taken before the call, so concurrent calls of one node get distinct indexes.
     index = len(ctx.recorded_calls)
     entry: dict[str, Any] = {
         "model": model,
-        "request": {"messages": copy.deepcopy(list(messages)), "tools": list(tool_names)},
+        "request": request_digest(messages, tool_names),
         "response": None,
     }
     ctx.recorded_calls.append(entry)
@@ -59,6 +66,19 @@ async def recorded_call(
             raise
     entry["response"] = response
     return copy.deepcopy(response)
+
+
+def request_digest(messages: Sequence[Message], tool_names: Sequence[str]) -> dict[str, Any]:
+    """Enough to tell whether a re-executed call asked the same thing, at a fixed size."""
+    try:
+        text = codec.dumps(list(messages))
+    except Exception:
+        text = repr(list(messages))
+    return {
+        "messages": len(messages),
+        "sha256": hashlib.sha256(text.encode()).hexdigest()[:32],
+        "tools": list(tool_names),
+    }
 
 
 def _replayed(ctx: NodeContext, index: int) -> Message:
@@ -81,7 +101,12 @@ def _emitter(ctx: NodeContext, message_id: str) -> OnDelta | None:
         return None
 
     def on_delta(chunk: str) -> None:
-        if chunk:
+        if not chunk:
+            return
+        try:
             emit("messages", {"id": message_id, "delta": chunk})
+        except Exception:
+            # Live tokens are best effort: a publishing failure must not fail the model call.
+            log.debug("dropped a live token chunk of message %s", message_id, exc_info=True)
 
     return on_delta

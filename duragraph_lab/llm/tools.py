@@ -130,7 +130,11 @@ async def _run_one(call: Any, tools: Mapping[str, Tool], ai_id: str, index: int)
     }
     found = tools.get(name)
     if found is None:
-        return {**out, "content": f"Error: no tool named {name!r}; available: {', '.join(tools)}", "status": "error"}
+        return {
+            **out,
+            "content": f"Error: no tool named {name!r}; available: {', '.join(tools)}",
+            "status": "error",
+        }
     try:
         args = call.get("args") or {}
         if isinstance(args, str):

@@ -13,6 +13,7 @@ from duragraph_lab.bus import Subjects, connect_nats
 from duragraph_lab.domain import NewEvent
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.processes import free_port
+from duragraph_lab.store import available_migrations
 from tests.helpers import eventually, jetstream_messages
 
 
@@ -47,10 +48,12 @@ async def test_healthy_backend_relays_what_it_writes(backend: Backend) -> None:
 
 async def test_outdated_schema_makes_health_fail(backend: Backend, database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DELETE FROM duragraph.schema_migrations WHERE version = 1")
+        conn.execute(
+            "DELETE FROM duragraph.schema_migrations WHERE version = (SELECT max(version) FROM duragraph.schema_migrations)"
+        )
     ok, body = await backend.health()
     assert not ok
-    assert body["postgres"]["schema_version"] == 0
+    assert body["postgres"]["schema_version"] == len(available_migrations()) - 1
     assert "run duragraph-lab migrate" in body["postgres"]["error"]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from duragraph_lab.store import available_migrations
 from tests.devserver import DevServer, run_cli, wait_until_gone
 
 
@@ -166,7 +167,7 @@ def test_serve_runs_the_api_without_lab(tmp_path: Path) -> None:
 def test_migrate_command(database_url: str) -> None:
     result = run_cli("migrate", "--database-url", database_url)
     assert result.returncode == 0, result.stderr
-    assert "schema already at version 1" in result.stdout
+    assert f"schema already at version {len(available_migrations())}" in result.stdout
     missing = run_cli("migrate")
     assert missing.returncode == 2
     assert "DURAGRAPH_DATABASE_URL" in missing.stderr
@@ -222,7 +223,7 @@ def test_app_options_passed_to_dev_are_the_ones_used(tmp_path: Path, empty_datab
         status, body = server.api("health", token=server.token)
         assert status == 200, body
         assert not body["postgres"]["embedded"]
-        assert body["postgres"]["schema_version"] == 1
+        assert body["postgres"]["schema_version"] == len(available_migrations())
         assert body["nats"]["embedded"]
     finally:
         server.kill()

@@ -818,3 +818,18 @@ async def test_state_at_any_event(h: Harness) -> None:
     assert history == sorted(history)
     assert history[-1] == 3
     assert history[0] == 0
+
+
+async def test_live_events_from_a_sync_node_running_in_a_thread(h: Harness) -> None:
+    def sync_chatty(s: Counted) -> Counted:
+        get_stream_writer()({"from": "a thread"})
+        return {}
+
+    g = StateGraph(Counted)
+    g.add_node("sync_chatty", sync_chatty)
+    g.add_edge(START, "sync_chatty")
+    g.add_edge("sync_chatty", END)
+    run_id, state = await h.run(g.compile(name="sync_chatty"), {})
+    assert state.status is RunStatus.SUCCESS, state.error
+    await asyncio.sleep(0.05)  # handed to the loop: delivered on its next turn
+    assert [p["payload"] for r, k, p in h.live if r == run_id and k == "custom"] == [{"from": "a thread"}]

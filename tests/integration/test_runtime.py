@@ -19,6 +19,7 @@ from duragraph_lab.runtime.nats import EmbeddedNats, nats_server_binary
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.runtime.processes import free_port
 from duragraph_lab.runtime.services import RUNTIME_FILE, Services, attach, check_nats, read_runtime_info
+from duragraph_lab.store import available_migrations
 
 
 def gone(pid: int, timeout: float = 10.0) -> bool:
@@ -37,7 +38,9 @@ def test_embedded_services_start_migrate_and_are_discoverable(data_dir: Path) ->
         assert endpoints.embedded_postgres
         assert endpoints.embedded_nats
         with psycopg.connect(endpoints.database_url) as conn:
-            assert conn.execute("SELECT max(version) FROM duragraph.schema_migrations").fetchone() == (1,)
+            assert conn.execute("SELECT max(version) FROM duragraph.schema_migrations").fetchone() == (
+                len(available_migrations()),
+            )
         assert endpoints.database_tcp_url is not None
         with psycopg.connect(endpoints.database_tcp_url) as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("duragraph",)

@@ -112,17 +112,23 @@ DECLARE
     v_ns     text := coalesce(e.data->>'ns', '');
     v_thread uuid;
 BEGIN
+    -- Events written by the domain always carry what is read below. Anything else (a generic
+    -- append that merely borrows a type name) is skipped rather than made to fail.
     IF v_kind = 'run' THEN
+        IF e.type IN ('node_completed', 'node_failed') AND (d->>'task' IS NULL OR d->>'node' IS NULL
+                OR jsonb_typeof(d->'step') IS DISTINCT FROM 'number') THEN
+            RETURN;
+        END IF;
         IF e.type = 'node_completed' THEN
             INSERT INTO duragraph.spans AS s (run_id, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, seq)
-            VALUES (sid, v_ns, d->>'task', (d->>'attempt')::int, (d->>'step')::int, d->>'node', 'ok',
+            VALUES (sid, v_ns, d->>'task', coalesce((d->>'attempt')::int, 1), (d->>'step')::int, d->>'node', 'ok',
                     duragraph.ts(d->'started_at'), duragraph.ts(d->'finished_at'), (d->>'duration_ms')::double precision, e.seq)
             ON CONFLICT (run_id, ns, task, attempt) DO UPDATE
                 SET status = 'ok', ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, seq = excluded.seq, error = NULL;
             RETURN;
         ELSIF e.type = 'node_failed' THEN
             INSERT INTO duragraph.spans AS s (run_id, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, error, seq)
-            VALUES (sid, v_ns, d->>'task', (d->>'attempt')::int, (d->>'step')::int, d->>'node', 'error',
+            VALUES (sid, v_ns, d->>'task', coalesce((d->>'attempt')::int, 1), (d->>'step')::int, d->>'node', 'error',
                     duragraph.ts(d->'started_at'), duragraph.ts(d->'finished_at'),
                     (extract(epoch FROM duragraph.ts(d->'finished_at') - duragraph.ts(d->'started_at')) * 1000), d->'error', e.seq)
             ON CONFLICT (run_id, ns, task, attempt) DO UPDATE SET status = 'error', error = excluded.error, seq = excluded.seq;
@@ -132,6 +138,9 @@ BEGIN
             RETURN;  -- a subgraph's own lifecycle is not the run's
         END IF;
         IF e.type = 'run_created' THEN
+            IF d->>'thread_id' IS NULL OR d->>'graph_id' IS NULL THEN
+                RETURN;
+            END IF;
             INSERT INTO duragraph.runs (run_id, thread_id, assistant_id, graph_id, status, metadata, created_at, updated_at)
             VALUES (sid, (d->>'thread_id')::uuid, (d->>'assistant_id')::uuid, d->>'graph_id', 'pending',
                     coalesce(d->'metadata', '{}'::jsonb), e.recorded_at, e.recorded_at);
@@ -195,6 +204,9 @@ BEGIN
     ELSIF v_kind = 'assistant' THEN
         CASE e.type
         WHEN 'assistant_created' THEN
+            IF d->>'graph_id' IS NULL THEN
+                RETURN;
+            END IF;
             INSERT INTO duragraph.assistants (assistant_id, graph_id, name, description, config, context, metadata, version, created_at, updated_at)
             VALUES (sid, d->>'graph_id', coalesce(d->>'name', d->>'graph_id'), d->>'description',
                     coalesce(d->'config', '{}'::jsonb), coalesce(d->'context', '{}'::jsonb),
@@ -212,7 +224,7 @@ BEGIN
             NULL;
         END CASE;
     ELSIF v_kind = 'graph' THEN
-        IF e.type = 'graph_registered' THEN
+        IF e.type = 'graph_registered' AND d->>'graph_id' IS NOT NULL AND d->'topology' IS NOT NULL THEN
             INSERT INTO duragraph.graphs AS g (graph_id, version, topology, registered_by, registered_at, updated_at)
             VALUES (d->>'graph_id', d->>'version', d->'topology', d->>'registered_by', e.recorded_at, e.recorded_at)
             ON CONFLICT (graph_id) DO UPDATE SET version = excluded.version, topology = excluded.topology,

@@ -1,0 +1,195 @@
+"""Real worker processes, killed and paused, against real PostgreSQL and NATS."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from duragraph_lab.bus import Subjects
+from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.store import PostgresEventStore, open_pool
+from duragraph_lab.worker.control import RunControl
+from tests.devserver import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class WorkerProcess:
+    def __init__(self, graph: str, name: str, env: dict[str, str], log_dir: Path, lease_ttl: float) -> None:
+        self.name = name
+        self.log = log_dir / f"worker-{name}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(
+                [
+                    *cli(),
+                    "worker",
+                    graph,
+                    "--worker-id",
+                    name,
+                    "--lease-ttl",
+                    str(lease_ttl),
+                    "--drain-timeout",
+                    "1",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            if self.proc.returncode is None:
+                os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def faults(database_url: str, nats_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE side_effects (key text, node text, run_id text, pid int, at timestamptz DEFAULT now())"
+        )
+    prefix = f"f{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "DURAGRAPH_DATABASE_URL": database_url,
+        "DURAGRAPH_NATS_URL": nats_server,
+        "DURAGRAPH_SUBJECT_PREFIX": prefix,
+        "PYTHONPATH": str(ROOT),
+    }
+    workers: list[WorkerProcess] = []
+
+    def start(graph: str, name: str, lease_ttl: float) -> WorkerProcess:
+        w = WorkerProcess(graph, name, env, tmp_path, lease_ttl)
+        workers.append(w)
+        return w
+
+    yield {"start": start, "prefix": prefix, "database_url": database_url}
+    for w in workers:
+        w.stop()
+
+
+def sql(url: str, query: str, params: Any = ()) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+def wait_for(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def control_for(database_url: str, prefix: str) -> tuple[RunControl, Any]:
+    pool = await open_pool(database_url, max_size=4)
+    return RunControl(PostgresEventStore(pool), subjects=Subjects(prefix)), pool
+
+
+async def test_kill_9_mid_node_then_another_worker_finishes(faults: dict[str, Any]) -> None:
+    url = faults["database_url"]
+    a = faults["start"]("tests.fault.fault_graphs:ten", "worker-a", 2.0)
+    wait_for(lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'ten'"), 30, "registration")
+    control, pool = await control_for(url, faults["prefix"])
+    try:
+        ref = await control.create_run("ten", {"n": 0, "hang": True})
+        wait_for(
+            lambda: sql(url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'n4'", (ref.run_id,)),
+            30,
+            "the worker to be inside n4",
+        )
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        faults["start"]("tests.fault.fault_graphs:ten", "worker-b", 2.0)
+        state = await control.wait(ref.run_id, timeout=60)
+        assert state.status is RunStatus.SUCCESS, state.error
+        counts = dict(
+            sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (ref.run_id,))
+        )
+        assert counts == {f"n{i}": (2 if i == 4 else 1) for i in range(10)}, counts
+        keys = sql(
+            url,
+            "SELECT count(DISTINCT key) FROM side_effects WHERE run_id = %s AND node = 'n4'",
+            (ref.run_id,),
+        )
+        assert keys == [(1,)], "the re-executed node had the same idempotency key"
+        # The same input, uninterrupted, ends in the same state.
+        clean = await control.create_run("ten", {"n": 0})
+        clean_state = await control.wait(clean.run_id, timeout=60)
+        assert {k: v for k, v in state.values.items() if k != "hang"} == clean_state.values
+        assert clean_state.values == {"n": 10, "log": [f"n{i}" for i in range(10)]}
+        starts = sql(
+            url,
+            "SELECT data->>'worker_id' FROM duragraph.events WHERE stream_id = %s AND type = 'run_started' ORDER BY seq",
+            (f"run:{ref.run_id}",),
+        )
+        assert [w for (w,) in starts] == ["worker-a", "worker-b"]
+    finally:
+        await pool.close()
+
+
+async def test_sigstopped_worker_past_its_lease_cannot_append(faults: dict[str, Any]) -> None:
+    url = faults["database_url"]
+    a = faults["start"]("tests.fault.fault_graphs:stoppable", "paused", 1.5)
+    wait_for(
+        lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'stoppable'"), 30, "registration"
+    )
+    control, pool = await control_for(url, faults["prefix"])
+    try:
+        ref = await control.create_run("stoppable", {"n": 0, "hang": True})
+        wait_for(
+            lambda: sql(url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'n2'", (ref.run_id,)),
+            30,
+            "the worker to be inside n2",
+        )
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        await asyncio.sleep(2.5)  # its lease (1.5 s) expires while it is frozen
+        faults["start"]("tests.fault.fault_graphs:stoppable", "rescuer", 30.0)
+        state = await control.wait(ref.run_id, timeout=60)
+        assert state.status is RunStatus.SUCCESS
+        os.kill(a.proc.pid, signal.SIGCONT)  # it wakes up mid-node
+        # Either fence stops it: its heartbeat finds the lease gone, or its commit is refused.
+        wait_for(
+            lambda: "lost the lease" in a.output() or "expired; stopping it here" in a.output(),
+            20,
+            "the paused worker to notice it lost the lease",
+        )
+        await asyncio.sleep(2.0)  # its node's thread finishes meanwhile; nothing may land
+        completed = sql(
+            url,
+            "SELECT data->>'node', count(*) FROM duragraph.events WHERE stream_id = %s AND type = 'node_completed' "
+            "GROUP BY 1 ORDER BY 1",
+            (f"run:{ref.run_id}",),
+        )
+        assert completed == [("n0", 1), ("n1", 1), ("n2", 1), ("n3", 1)], (
+            "nothing from the paused worker landed"
+        )
+        assert sql(
+            url, "SELECT count(*) FROM side_effects WHERE run_id = %s AND node = 'n2'", (ref.run_id,)
+        ) == [(2,)]
+        assert (await control.state(ref.run_id)).values["n"] == 4
+        assert a.proc.poll() is None, "the paused worker is still alive and serving"
+    finally:
+        await pool.close()
