@@ -1,7 +1,14 @@
-"""DuraGraph Lab: durable, observable agent graphs for Jupyter."""
+"""DuraGraph Lab: durable, observable agent graphs for Jupyter.
+
+    from duragraph_lab import StateGraph, MessagesState, START, END, interrupt
+
+The graph API is imported on first use, so that loading the Jupyter server extension (which
+imports this package) stays cheap.
+"""
 
 from __future__ import annotations
 
+import importlib
 import time
 from typing import Any
 
@@ -10,7 +17,32 @@ from duragraph_lab._version import __version__
 #: When this package was first imported: the start of `duragraph-lab dev` for start-up figures.
 IMPORTED_AT = time.time()
 
-__all__ = ["__version__"]
+_GRAPH_API = {
+    "END",
+    "START",
+    "Command",
+    "CompiledGraph",
+    "GraphInterrupt",
+    "GraphValidationError",
+    "Interrupt",
+    "MessagesState",
+    "NodeContext",
+    "RetryPolicy",
+    "Send",
+    "StateGraph",
+    "add_messages",
+    "get_context",
+    "get_stream_writer",
+    "interrupt",
+}
+
+__all__ = ["__version__", *sorted(_GRAPH_API)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _GRAPH_API:
+        return getattr(importlib.import_module("duragraph_lab.graph"), name)
+    raise AttributeError(f"module 'duragraph_lab' has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -33,3 +33,16 @@ def test_startup_benchmark_smoke(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     assert [row["start"] for row in report["medians"]] == ["cold", "warm"]
     assert all(row["ready_s"] > 0 and row["rss_postgres_mb"] > 0 for row in report["medians"])
+
+
+def test_per_step_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "per_step.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.per_step", "--runs", "1", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["steps_per_run"] == 100
+    assert report["duragraph_us_per_step"] > 0
+    assert report["floor_us_per_step"] > 0
