@@ -145,6 +145,7 @@ class Backend:
             subjects=self.subjects,
             concurrency=self.worker_concurrency,
             drain_timeout=10,
+            wake_relay=False,  # this process's relay is woken directly after each commit
         )
         await self.worker.start()
 

@@ -11,6 +11,7 @@ worker computed and the state a reader folds from the log are equal.
 
 from __future__ import annotations
 
+import copy
 import operator
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -131,10 +132,24 @@ def apply_writes(
             elif kind == CUSTOM:
                 fn = (custom or {}).get(key)
                 if fn is not None:
-                    new[key] = fn(new[key], value) if key in new else value
+                    # A copy: a reducer that changes its first argument in place must not change
+                    # the state the step started from (or the value would be applied twice).
+                    new[key] = fn(copy.deepcopy(new[key]), value) if key in new else value
             else:
                 new[key] = _BY_NAME[kind](new[key], value) if key in new else _initial(kind, value)
     return new
+
+
+def written_keys(
+    writes: Iterable[tuple[str, Mapping[str, Any]]], channels: Mapping[str, str], kind: str
+) -> list[str]:
+    """The keys of channel ``kind`` that these writes touch, in first-write order."""
+    seen: dict[str, None] = {}
+    for _, update in writes:
+        for key in update:
+            if channels.get(key) == kind:
+                seen.setdefault(key, None)
+    return list(seen)
 
 
 def _initial(kind: str, value: Any) -> Any:

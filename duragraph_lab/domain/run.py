@@ -163,21 +163,32 @@ class RunState:
         return self.apply_results()
 
     def apply_results(self, custom: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """``values`` with this step's results applied: the tasks' writes in plan order, then a
-        fork's state edit (an overwrite, applied on its own so it never "conflicts")."""
+        """``values`` with this step's results applied (see :func:`apply_step`)."""
         order = {t.id: i for i, t in enumerate(self.tasks)}
         done = sorted(
             (r for tid, r in self.results.items() if tid != FORK_WRITE),
             key=lambda r: order.get(r.task_id, 1 << 30),
         )
-        values = apply_writes(self.values, [(r.node, r.update) for r in done], self.channels, custom=custom)
-        fork = self.results.get(FORK_WRITE)
-        if fork is not None:
-            values = apply_writes(values, [(fork.node, fork.update)], self.channels, custom=custom)
-        return values
+        writes = [(r.node, r.update) for r in done]
+        return apply_step(self.values, writes, self.results.get(FORK_WRITE), self.channels, custom)
 
     def clone(self) -> RunState:
         return copy.deepcopy(self)
+
+
+def apply_step(
+    values: Mapping[str, Any],
+    writes: Sequence[tuple[str, Mapping[str, Any]]],
+    fork: TaskResult | None,
+    channels: Mapping[str, str],
+    custom: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A step's writes in plan order, then a fork's state edit: an overwrite, applied on its own
+    so that it never "conflicts" with the step's writes."""
+    out = apply_writes(values, writes, channels, custom=custom)
+    if fork is not None:
+        out = apply_writes(out, [(fork.node, fork.update)], channels, custom=custom)
+    return out
 
 
 def check_transition(state: RunState, event_type: str) -> None:
@@ -319,13 +330,16 @@ def _interrupted(state: RunState, event: RecordedEvent) -> None:
 def _resumed(state: RunState, event: RecordedEvent) -> None:
     d = event.data
     resume = d.get("resume")
-    by_id = d.get("by_id") or {}
+    by_id = d.get("by_id")
     for intr in state.interrupts:
         if intr.get("when") == "before":
             state.passed_before = state.step
         elif intr.get("when") == "during" and intr.get("task"):
-            value = by_id.get(intr.get("id"), resume)
-            state.resumes.setdefault(intr["task"], []).append(value)
+            if by_id is None:
+                state.resumes.setdefault(intr["task"], []).append(resume)
+            elif intr.get("id") in by_id:
+                state.resumes.setdefault(intr["task"], []).append(by_id[intr["id"]])
+            # An interrupt not named in by_id gets no answer: its node will ask again.
     state.interrupts = []
     state.status = RunStatus.RUNNING
 

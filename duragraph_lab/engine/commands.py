@@ -108,6 +108,12 @@ def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | Non
     """Resume an interrupted run (raises ``InvalidTransition`` if it is not interrupted)."""
     check_transition(state, ev.RUN_RESUMED)
     data: dict[str, Any] = {"resume": value}
+    asking = [i for i in state.interrupts if i.get("when") == "during"]
+    if by_id is None and len(asking) > 1:
+        raise InvalidRunRequest(
+            f"{len(asking)} interrupts are pending ({', '.join(str(i.get('id')) for i in asking)}): "
+            "answer them by id"
+        )
     if by_id:
         known = {i.get("id") for i in state.interrupts}
         unknown = sorted(set(by_id) - known)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,8 +26,8 @@ from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import VersionConflict
-from duragraph_lab.domain.reducers import CUSTOM, InvalidUpdate, apply_writes
-from duragraph_lab.domain.run import FORK_WRITE, RunState, RunStatus, Task, apply, fold
+from duragraph_lab.domain.reducers import CUSTOM, apply_writes, written_keys
+from duragraph_lab.domain.run import FORK_WRITE, RunState, RunStatus, Task, apply, apply_step, fold
 from duragraph_lab.engine import planning
 from duragraph_lab.engine.errors import (
     GraphRecursionError,
@@ -46,14 +47,6 @@ log = logging.getLogger(__name__)
 
 class CancelRequested(Exception):
     """The log says someone asked to cancel this run."""
-
-
-class RunDeadline(Exception):
-    """The run's own timeout passed."""
-
-
-class _Stop(Exception):
-    """This (sub)graph reached an outcome that is already committed (interrupt, failure, end)."""
 
 
 class RunStream:
@@ -129,6 +122,10 @@ class GraphRun:
         self.interrupt_after = set(state.interrupt_after if not ns else spec.interrupt_after)
         stream.listeners.append(self._on_event)
 
+    def status(self) -> RunStatus | None:
+        """The current status: commits (ours, applied by the listener) change it under us."""
+        return self.state.status
+
     def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.stream.listeners.remove(self._on_event)
@@ -186,7 +183,8 @@ class GraphRun:
                 continue
             outcome = await self._run_step(pending)
             if outcome.failed is not None:
-                await self.stream.commit([self._event(ev.RUN_FAILED, {"error": outcome.failed})])
+                if self.status() is not RunStatus.ERROR:  # normally committed with the node's failure
+                    await self.stream.commit([self._event(ev.RUN_FAILED, {"error": outcome.failed})])
             elif outcome.interrupts:
                 await self.stream.commit(
                     [self._event(ev.RUN_INTERRUPTED, {"step": st.step, "interrupts": outcome.interrupts})]
@@ -202,9 +200,8 @@ class GraphRun:
         custom_values: dict[str, Any] = {}
         if st.input and any(kind == CUSTOM for kind in st.channels.values()):
             inputs = [("__input__", {k: v for k, v in st.input.items() if st.channels.get(k) == CUSTOM})]
-            before_custom = dict(values)
             values = apply_writes(values, inputs, st.channels, custom=self.spec.reducers)
-            custom_values = planning.changed_custom_values(before_custom, values, self._custom_keys())
+            custom_values = {k: values[k] for k in inputs[0][1]}
         try:
             gotos = await self._route(START, values)
             tasks, barriers = planning.plan_next(self.spec, 0, [(planning.start_task(), gotos)], {})
@@ -217,9 +214,6 @@ class GraphRun:
             "custom_values": custom_values,
         }
         return [self._event(ev.STEP_PLANNED, plan)]
-
-    def _custom_keys(self) -> list[str]:
-        return [k for k, kind in self.state.channels.items() if kind == CUSTOM]
 
     # -- one superstep -------------------------------------------------------------------------
     async def _run_step(self, pending: list[Task]) -> _StepOutcome:
@@ -285,39 +279,51 @@ class GraphRun:
                     }
                 )
                 return
-            except (asyncio.CancelledError, CancelRequested, RunDeadline, _Stop, LeaseLost, VersionConflict):
+            except asyncio.CancelledError as cancelled:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # we are being stopped (cancel, drain, lost lease)
+                # The node's own code let a CancelledError escape (from a task it cancelled, say):
+                # that is the node failing, not the run being stopped.
+                err: BaseException = cancelled
+            except (CancelRequested, LeaseLost, VersionConflict):
                 raise  # not the node's failure: the run as a whole must stop
-            except Exception as err:
-                policy = _policy_for(node.retry, err)
-                retry = policy is not None and attempt < policy.max_attempts
-                delay = policy.delay(attempt) if policy is not None and retry else 0.0
-                record = error_record(err, node=task.node, step=st.step, task=task.id, attempt=attempt)
-                await self.stream.commit(
-                    [
-                        self._event(
-                            ev.NODE_FAILED,
-                            {
-                                "step": st.step,
-                                "task": task.id,
-                                "node": task.node,
-                                "attempt": attempt,
-                                "error": record,
-                                "will_retry": retry,
-                                "retry_in": round(delay, 3),
-                                "started_at": started,
-                                "finished_at": time.time(),
-                            },
-                        )
-                    ]
-                )
-                if not retry:
-                    outcome.failed = record
-                    raise _TaskFailed() from err
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            await self._complete(task, update, gotos, attempt, started, ctx, outcome)
-            return
+            except Exception as failure:
+                err = failure
+            else:
+                await self._complete(task, update, gotos, attempt, started, ctx, outcome)
+                return
+            policy = _policy_for(node.retry, err)
+            retry = policy is not None and attempt < policy.max_attempts
+            delay = policy.delay(attempt) if policy is not None and retry else 0.0
+            record = error_record(err, node=task.node, step=st.step, task=task.id, attempt=attempt)
+            # A final failure ends the run in the same commit: a crash in between must not
+            # let another worker run the node again.
+            ending = [] if retry else [self._event(ev.RUN_FAILED, {"error": record})]
+            await self.stream.commit(
+                [
+                    self._event(
+                        ev.NODE_FAILED,
+                        {
+                            "step": st.step,
+                            "task": task.id,
+                            "node": task.node,
+                            "attempt": attempt,
+                            "error": record,
+                            "will_retry": retry,
+                            "retry_in": round(delay, 3),
+                            "started_at": started,
+                            "finished_at": time.time(),
+                        },
+                    ),
+                    *ending,
+                ]
+            )
+            if not retry:
+                outcome.failed = record
+                raise _TaskFailed() from err
+            await asyncio.sleep(delay)
+            attempt += 1
 
     def _emitter(self, task: Task) -> Callable[[str, Any], None]:
         """The node's live-event function. Sync nodes run in a thread, where there is no event
@@ -345,7 +351,9 @@ class GraphRun:
         self, node: NodeSpec, task: Task, ctx: NodeContext
     ) -> tuple[dict[str, Any], list[planning.Goto]]:
         st = self.state
-        node_input = task.arg if task.has_arg else dict(st.values)
+        # A copy: a node that changes its input in place must change neither the executor's state
+        # nor the log's (the log only learns what the node returns).
+        node_input = copy.deepcopy(task.arg if task.has_arg else st.values)
         if node.subgraph is not None:
             result: Any = await self._run_subgraph(node, task, node_input, ctx)
         else:
@@ -356,6 +364,7 @@ class GraphRun:
         )
         # Routers see the state as this node left it (the step's other writes are not applied yet).
         fresh = apply_writes(st.values, [(task.node, update)], st.channels, custom=self.spec.reducers)
+        fresh = copy.deepcopy(fresh)  # routers get a copy too
         gotos += await self._route(task.node, fresh)
         return update, gotos
 
@@ -436,24 +445,21 @@ class GraphRun:
             finished[extra[0].id] = extra
         ordered = sorted(finished.values(), key=lambda f: order[f[0].id])
         try:
-            values = apply_writes(
-                st.values, [(t.node, u) for t, u, _ in ordered], st.channels, custom=self.spec.reducers
+            writes = [(t.node, u) for t, u, _ in ordered]
+            fork = st.results.get(FORK_WRITE)
+            values = apply_step(st.values, writes, fork, st.channels, custom=self.spec.reducers)
+            # Every custom key written is recorded (readers cannot run the reducer).
+            written = written_keys(
+                [*writes, *([(fork.node, fork.update)] if fork else [])], st.channels, CUSTOM
             )
-            fork = st.results.get(FORK_WRITE)  # a fork's state edit: an overwrite after the writes
-            if fork is not None:
-                values = apply_writes(
-                    values, [(fork.node, fork.update)], st.channels, custom=self.spec.reducers
-                )
-            custom_values = planning.changed_custom_values(st.values, values, self._custom_keys())
+            custom_values = {k: values[k] for k in written if k in values}
             if custom_values:
                 codec.to_jsonable(custom_values)
             next_step = st.step + 1
             tasks, barriers = planning.plan_next(
                 self.spec, next_step, [(t, g) for t, _, g in ordered], st.barriers
             )
-        except InvalidUpdate as err:
-            return [self._event(ev.RUN_FAILED, {"error": error_record(err, step=st.step)})]
-        except Exception as err:
+        except Exception as err:  # a write conflict, a failing custom reducer, an unstorable value
             return [self._event(ev.RUN_FAILED, {"error": error_record(err, step=st.step)})]
         after = sorted({t.node for t, _, _ in ordered if t.node in self.interrupt_after})
         planned = self._event(
@@ -496,7 +502,9 @@ class GraphRun:
         child = node.subgraph
         assert child is not None
         child_spec = child.spec
-        child_ns = f"{self.ns}{task.node}:{task.id}|"
+        # One namespace per attempt: a retry runs the subgraph afresh, while a re-execution after a
+        # crash (the same attempt) resumes it.
+        child_ns = f"{self.ns}{task.node}:{task.id}:{ctx.attempt}|"
         child_input = {k: v for k, v in dict(node_input).items() if k in child_spec.channels}
         state = fold(self.stream.events, ns=child_ns)
         run = GraphRun(
@@ -636,12 +644,9 @@ class RunExecutor:
         self.stream = stream
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
-        deadline = None
-        if state.timeout:
-            created = state.created_at.timestamp() if state.created_at else time.time()
-            deadline = asyncio.get_running_loop().time() + max(
-                0.0, created + float(state.timeout) - time.time()
-            )
+        # The run's timeout bounds execution: it starts when a worker picks the run up (again), so
+        # time spent queued or waiting for a human does not count.
+        deadline = asyncio.get_running_loop().time() + float(state.timeout) if state.timeout else None
         config = {
             **state.config,
             "configurable": {

@@ -52,19 +52,25 @@ class LocalRuntime:
         thread_id = str(configurable.get("thread_id") or commands.new_id())
         spec = graph.spec
         last = self.threads.get(thread_id)
-        if isinstance(input, Command) and input.resume is not None:
-            if last is None:
-                raise commands.InvalidRunRequest(f"thread {thread_id} has nothing to resume")
+        previous = None
+        if last is not None:
             events, start = await load_run(last, self._read, self.cache)
-            state = fold(events, start)
-            self.journal.append(last, state.version, commands.resume(state, input.resume))
+            previous = fold(events, start)
+        interrupted = previous is not None and previous.status is RunStatus.INTERRUPTED
+        if isinstance(input, Command) or (input is None and interrupted):
+            # Command(resume=...) answers an interrupt; None continues past a breakpoint
+            # (interrupt_before/after), as in LangGraph.
+            if isinstance(input, Command) and (input.update is not None or input.goto or input.graph):
+                raise commands.InvalidRunRequest("as a run's input, a Command may only carry resume=")
+            if previous is None or last is None or not interrupted:
+                raise commands.InvalidRunRequest(f"thread {thread_id} has no interrupted run to resume")
+            value = input.resume if isinstance(input, Command) else None
+            self.journal.append(last, previous.version, commands.resume(previous, value))
             run_id = last
         else:
             base: dict[str, Any] | None = None
-            if last is not None:
-                events, prev_base = await load_run(last, self._read, self.cache)
-                previous = fold(events, prev_base)
-                if previous.status is RunStatus.INTERRUPTED:
+            if previous is not None:
+                if interrupted:
                     raise commands.InvalidRunRequest(
                         f"thread {thread_id} has an interrupted run; resume it with Command(resume=...)"
                     )

@@ -7,6 +7,7 @@ tests run against this journal and against PostgreSQL.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ class MemoryJournal:
         self.committed: list[Callable[[Sequence[RecordedEvent]], None]] = []
 
     async def read(self, run_id: str, *, after_version: int = 0) -> list[RecordedEvent]:
-        return [e for e in self.streams.get(run_id, []) if e.version > after_version]
+        return [copy.deepcopy(e) for e in self.streams.get(run_id, []) if e.version > after_version]
 
     async def commit(
         self, run_id: str, expected_version: int, events: Sequence[NewEvent]
@@ -41,25 +42,30 @@ class MemoryJournal:
         current = stream[-1].version if stream else 0
         if expected_version is not None and expected_version != current:
             raise VersionConflict(stream_id, expected_version, current)
-        recorded = []
+        stored: list[RecordedEvent] = []
+        returned: list[RecordedEvent] = []
         for i, event in enumerate(events):
             self._seq += 1
-            recorded.append(
-                RecordedEvent(
-                    seq=self._seq,
-                    stream_id=stream_id,
-                    version=current + i + 1,
-                    event_id=event.event_id,
-                    type=event.type,
-                    data=codec.loads(codec.dumps(dict(event.data))),
-                    meta=codec.loads(codec.dumps(dict(event.meta))),
-                    recorded_at=datetime.now(UTC),
+            data, meta = codec.dumps(dict(event.data)), codec.dumps(dict(event.meta))
+            # Two decodings: what is stored and what is returned never share objects, as with
+            # PostgreSQL, so nothing a caller does to a returned event can change the log.
+            for out in (stored, returned):
+                out.append(
+                    RecordedEvent(
+                        seq=self._seq,
+                        stream_id=stream_id,
+                        version=current + i + 1,
+                        event_id=event.event_id,
+                        type=event.type,
+                        data=codec.loads(data),
+                        meta=codec.loads(meta),
+                        recorded_at=datetime.now(UTC),
+                    )
                 )
-            )
-        stream.extend(recorded)
+        stream.extend(stored)
         for callback in self.committed:
-            callback(recorded)
-        return recorded
+            callback(returned)
+        return returned
 
     def emit(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:
         for listener in self.live:

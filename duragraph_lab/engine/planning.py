@@ -94,6 +94,7 @@ def router_targets(branch: BranchSpec, result: Any, spec: GraphSpec) -> list[Got
 def command_parts(result: Any, spec: GraphSpec, node: str) -> tuple[Any, list[Goto]]:
     """Split a node's return value into (update, gotos)."""
     if isinstance(result, Command):
+        _check_command(result, node)
         gotos = [goto_json(t, spec, f"node {node!r} (Command.goto)") for t in result.goto_list()]
         return result.update, gotos
     if (
@@ -105,11 +106,24 @@ def command_parts(result: Any, spec: GraphSpec, node: str) -> tuple[Any, list[Go
         merged: dict[str, Any] = {}
         targets: list[Goto] = []
         for command in result:
+            _check_command(command, node)
             if command.update:
                 merged.update(command.update)
             targets += [goto_json(t, spec, f"node {node!r} (Command.goto)") for t in command.goto_list()]
         return merged, targets
     return result, []
+
+
+def _check_command(command: Command[Any], node: str) -> None:
+    if command.graph is not None:
+        raise InvalidUpdateError(
+            f"node {node!r} returned Command(graph={command.graph!r}): routing into a parent graph is not supported; "
+            "route with the subgraph's own edges and let it end"
+        )
+    if command.resume is not None:
+        raise InvalidUpdateError(
+            f"node {node!r} returned Command(resume=...): resume is given as a run's input"
+        )
 
 
 def plan_next(

@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=32, help="runs executed at once (default 32)")
     p.add_argument("--worker-id", help="a stable name for this worker (default: host-pid-random)")
     p.add_argument("--lease-ttl", type=float, default=30.0, help="seconds a lease lasts without heartbeat")
+    p.add_argument(
+        "--heartbeat-interval", type=float, help="seconds between heartbeats (default: a third of the TTL)"
+    )
     p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish runs on SIGTERM")
 
     p = sub.add_parser("migrate", help="Apply database migrations to $DURAGRAPH_DATABASE_URL.")
@@ -203,6 +206,7 @@ def run_worker(args: argparse.Namespace) -> int:
             concurrency=args.concurrency,
             worker_id=args.worker_id,
             lease_ttl=args.lease_ttl,
+            heartbeat_interval=args.heartbeat_interval,
             drain_timeout=args.drain_timeout,
         )
     )

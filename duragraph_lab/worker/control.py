@@ -56,6 +56,8 @@ class Target:
     config: dict[str, Any]
     channels: dict[str, str]
     nodes: list[str]
+    interrupt_before: list[str]
+    interrupt_after: list[str]
 
 
 def _uuid(value: str, what: str) -> str:
@@ -105,7 +107,15 @@ class RunControl:
             )
         assistant_id, graph_id, config, topology = row
         nodes = [n["id"] for n in topology["nodes"] if n.get("kind") in ("node", "subgraph")]
-        return Target(assistant_id, graph_id, dict(config or {}), dict(topology["channels"]), nodes)
+        return Target(
+            assistant_id,
+            graph_id,
+            dict(config or {}),
+            dict(topology["channels"]),
+            nodes,
+            list(topology.get("interrupt_before", [])),
+            list(topology.get("interrupt_after", [])),
+        )
 
     async def thread_row(self, thread_id: str) -> tuple[Any, ...] | None:
         return await self._one(
@@ -205,8 +215,10 @@ class RunControl:
             input=input,
             config=merged_config,
             metadata=metadata,
-            interrupt_before=interrupt_before,
-            interrupt_after=interrupt_after,
+            # The graph's own interrupt points (compile(interrupt_before=...)) unless the request
+            # names others.
+            interrupt_before=target.interrupt_before if interrupt_before is None else interrupt_before,
+            interrupt_after=target.interrupt_after if interrupt_after is None else interrupt_after,
             base=base,
         )
         if after_seconds:
@@ -232,6 +244,11 @@ class RunControl:
         interrupted, :class:`Conflict` if another resume won the race."""
         state = await self.state(run_id)
         events = commands.resume(state, value, by_id=by_id)
+        row = await self.thread_row(state.thread_id) if state.thread_id else None
+        if row is not None and row[1] is not None and row[1] != state.run_id:
+            raise Conflict(
+                f"run {run_id} is no longer its thread's latest run (the thread moved on to {row[1]})"
+            )
         try:
             await self.store.append(f"run:{state.run_id}", state.version, events)
         except VersionConflict:
@@ -270,13 +287,17 @@ class RunControl:
             raise NotFound(f"run {run_id} has no event with seq {at_seq}")
         assert source.thread_id is not None and source.graph_id is not None
         target = await self.target(source.assistant_id or source.graph_id)
+        # The version first, the checks second: a run created in between makes our append conflict.
+        thread_version = await self.store.stream_version(f"thread:{source.thread_id}")
         row = await self.thread_row(source.thread_id)
-        if row is not None and row[1] and row[1] != source.run_id:
-            previous = await self.state(row[1])
-            if previous.status in (RunStatus.PENDING, RunStatus.RUNNING):
-                raise ThreadBusy(f"thread {source.thread_id} has an active run ({row[1]})")
-        elif source.status in (RunStatus.PENDING, RunStatus.RUNNING):
-            raise ThreadBusy(f"run {run_id} is still active; cancel it or wait before forking its thread")
+        if row is not None and row[1]:
+            latest = source if row[1] == source.run_id else await self.state(row[1])
+            if latest.status in (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.INTERRUPTED):
+                status = latest.status.value if latest.status else "unknown"
+                raise ThreadBusy(
+                    f"thread {source.thread_id} has an {status} run ({row[1]}): "
+                    "wait for it, or resume or cancel it, before forking"
+                )
         new_id = commands.new_id()
         created = commands.run_created(
             run_id=new_id,
@@ -294,7 +315,6 @@ class RunControl:
             update=update,
             as_node=as_node,
         )
-        thread_version = await self.store.stream_version(f"thread:{source.thread_id}")
         try:
             async with self.store.transaction() as tx:
                 await tx.append(

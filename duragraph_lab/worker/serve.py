@@ -67,6 +67,7 @@ async def serve(
     concurrency: int = 32,
     worker_id: str | None = None,
     lease_ttl: float = 30.0,
+    heartbeat_interval: float | None = None,
     drain_timeout: float = 30.0,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -91,6 +92,7 @@ async def serve(
         worker_id=worker_id,
         concurrency=concurrency,
         lease_ttl=lease_ttl,
+        heartbeat_interval=heartbeat_interval,
         drain_timeout=drain_timeout,
     )
     stop = stop or asyncio.Event()

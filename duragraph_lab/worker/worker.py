@@ -59,6 +59,7 @@ class Worker:
         heartbeat_interval: float | None = None,
         poll_interval: float = 1.0,
         drain_timeout: float = 30.0,
+        wake_relay: bool = True,
     ) -> None:
         if not graphs:
             raise ValueError("a worker needs at least one graph to serve")
@@ -82,7 +83,9 @@ class Worker:
         self.journal = PostgresJournal(
             store, worker_id=self.worker_id, leases=self.leases, live=live, strict=True
         )
-        if nc is not None:
+        # Wake the relay of the API servers after each commit (an in-process worker sharing the
+        # server's store does not need to: that relay is woken directly).
+        if nc is not None and wake_relay:
             store.add_after_commit(RelayWaker(nc, self.subjects))
         self._wake = asyncio.Event()
         self._accepting = False
@@ -128,12 +131,13 @@ class Worker:
         """Stop taking runs; with ``drain``, let running ones reach a resting point first."""
         self._accepting = False
         self._wake.set()
-        for task in self._tasks:
+        # Stop taking runs, but keep heartbeating while draining, or the leases of the runs we
+        # are finishing would expire and another worker would run their nodes again.
+        lease_loop, heartbeat = self._tasks if len(self._tasks) == 2 else (None, None)
+        for task in [lease_loop] if lease_loop is not None else self._tasks:
             task.cancel()
-        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._tasks = []
         running = [task for task, _ in self.active.values()]
         if drain and running:
             _, still = await asyncio.wait(running, timeout=self.drain_timeout)
@@ -149,6 +153,11 @@ class Worker:
         for task in still:
             task.cancel()
         await asyncio.gather(*still, return_exceptions=True)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        self._tasks = []
         for run_id, epoch in unfinished.items():
             with contextlib.suppress(Exception):
                 await self.queue.release(self.worker_id, run_id, epoch)
@@ -170,8 +179,8 @@ class Worker:
                 try:
                     leases = await self.queue.acquire(self.worker_id, list(self.graphs), free, self.lease_ttl)
                     delay = self.poll_interval
-                except StoreUnavailable as err:
-                    log.warning("worker %s: %s", self.worker_id, err)
+                except Exception as err:  # never let the loop die: a dead loop leases nothing again
+                    log.warning("worker %s: cannot lease runs: %s", self.worker_id, err)
                     delay = min(delay * 2, 10.0)
                 for lease in leases:
                     self._start_run(lease)
@@ -182,6 +191,11 @@ class Worker:
                     await self._wake.wait()
 
     def _start_run(self, lease: Lease) -> None:
+        if lease.run_id in self.active:
+            # Our own lease expired (a slow heartbeat) and we took the run again: keep executing
+            # it with the new epoch; a second executor would race the first.
+            self.leases[lease.run_id] = lease.epoch
+            return
         graph = self.graphs[lease.graph_id]
         self.leases[lease.run_id] = lease.epoch
         executor = RunExecutor(graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch)
@@ -198,6 +212,19 @@ class Worker:
                 self.worker_id,
                 lease.run_id,
             )
+        except (StoreUnavailable, VersionConflict) as err:
+            # Not the run's fault, and the commit's outcome may be unknown: give the run back;
+            # the next worker to take it folds the log and continues from what did commit.
+            log.warning(
+                "worker %s: run %s interrupted (%s); returning it to the queue",
+                self.worker_id,
+                lease.run_id,
+                err,
+            )
+            with contextlib.suppress(Exception):
+                await self.queue.release(
+                    self.worker_id, lease.run_id, self.leases.get(lease.run_id, lease.epoch)
+                )
         except asyncio.CancelledError:
             raise
         except Exception as err:
@@ -233,7 +260,7 @@ class Worker:
             try:
                 lost = await self.queue.extend(self.worker_id, dict(self.leases), self.lease_ttl)
                 await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
-            except StoreUnavailable as err:
+            except Exception as err:  # keep beating: a dead heartbeat loop loses every lease
                 log.warning("worker %s: heartbeat failed: %s", self.worker_id, err)
                 continue
             for run_id in lost:

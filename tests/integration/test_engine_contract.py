@@ -599,7 +599,7 @@ async def test_subgraph_events_are_namespaced_and_interrupts_bubble(h: Harness) 
     assert "note" not in state.values, "a key the parent does not have stays in the subgraph"
     events = await h.events(run_id)
     inner = [e for e in events if e.data.get("ns")]
-    assert {e.data["ns"] for e in inner} == {"sub:1.0|"}
+    assert {e.data["ns"] for e in inner} == {"sub:1.0:1|"}  # node:task:attempt
     assert [e.data["node"] for e in inner if e.type == ev.NODE_COMPLETED] == ["i1", "i2"]
     # i1 ran once, even though the subgraph node was run twice (before and after the interrupt).
     await assert_log_matches(h, run_id, state)
@@ -833,3 +833,152 @@ async def test_live_events_from_a_sync_node_running_in_a_thread(h: Harness) -> N
     assert state.status is RunStatus.SUCCESS, state.error
     await asyncio.sleep(0.05)  # handed to the loop: delivered on its next turn
     assert [p["payload"] for r, k, p in h.live if r == run_id and k == "custom"] == [{"from": "a thread"}]
+
+
+# -- regressions from review ----------------------------------------------------------------------
+
+
+def extend_in_place(current: list[str], update: list[str]) -> list[str]:
+    current.extend(update)  # a reducer that mutates its first argument, as users write them
+    return current
+
+
+class Mutating(TypedDict, total=False):
+    items: Annotated[list[str], extend_in_place]
+    seen: list[str]
+
+
+async def test_in_place_reducers_and_mutated_inputs_never_diverge_from_the_log(h: Harness) -> None:
+    def mutate(s: Mutating) -> Mutating:
+        s["items"].append("sneaky")  # changes its input in place, then returns an update
+        return {"items": ["x"], "seen": list(s["items"])}
+
+    g = StateGraph(Mutating)
+    g.add_node("mutate", mutate)
+    g.add_node("after", lambda s: {"seen": list(s["items"])})
+    g.add_edge(START, "mutate")
+    g.add_edge("mutate", "after")
+    g.add_edge("after", END)
+    run_id, state = await h.run(g.compile(name="mutating"), {"items": ["i"]})
+    assert state.values["items"] == ["i", "x"], "the reducer ran once, on an untouched value"
+    assert state.values["seen"] == ["i", "x"], "the next node saw the state the log records"
+    await assert_log_matches(h, run_id, state)
+
+
+async def test_a_node_leaking_cancelled_error_fails_instead_of_looping(h: Harness) -> None:
+    calls: Counter[str] = Counter()
+
+    async def leaky(s: Counted) -> Counted:
+        calls["leaky"] += 1
+        inner = asyncio.create_task(asyncio.sleep(10))
+        inner.cancel()
+        await inner  # raises CancelledError into the node
+        return {}
+
+    g = StateGraph(Counted)
+    g.add_node("leaky", leaky)
+    g.add_edge(START, "leaky")
+    g.add_edge("leaky", END)
+    _, state = await asyncio.wait_for(h.run(g.compile(name="leaky"), {}), 10)
+    assert state.status is RunStatus.ERROR
+    assert state.error is not None
+    assert state.error["type"] == "CancelledError"
+    assert calls["leaky"] == 1
+
+
+async def test_a_final_failure_is_committed_with_the_run_failure(h: Harness) -> None:
+    g = StateGraph(Counted)
+    g.add_node("bad", lambda s: 1 / 0)
+    g.add_edge(START, "bad")
+    g.add_edge("bad", END)
+    run_id, _ = await h.run(g.compile(name="div0"), {})
+    events = await h.events(run_id)
+    failed, ended = events[-2], events[-1]
+    assert (failed.type, ended.type) == (ev.NODE_FAILED, ev.RUN_FAILED)
+    if h.database_url is not None:
+        with psycopg.connect(h.database_url) as conn:
+            xmins = conn.execute(
+                "SELECT xmin::text FROM duragraph.events WHERE seq IN (%s, %s)", (failed.seq, ended.seq)
+            ).fetchall()
+        assert len({x for (x,) in xmins}) == 1, "one transaction"
+
+
+async def test_subgraph_retry_runs_the_subgraph_again(h: Harness) -> None:
+    calls: Counter[str] = Counter()
+
+    class Inner(TypedDict, total=False):
+        log: Annotated[list[str], operator.add]
+
+    def flaky(s: Inner) -> Inner:
+        calls["flaky"] += 1
+        if calls["flaky"] == 1:
+            raise ConnectionError("first try fails")
+        return {"log": ["inner ok"]}
+
+    inner = StateGraph(Inner)
+    inner.add_node("flaky", flaky)
+    inner.add_edge(START, "flaky")
+    inner.add_edge("flaky", END)
+    g = StateGraph(Counted)
+    g.add_node(
+        "sub", inner.compile(name="inner_flaky"), retry=RetryPolicy(initial_interval=0.01, jitter=False)
+    )
+    g.add_edge(START, "sub")
+    g.add_edge("sub", END)
+    run_id, state = await h.run(g.compile(name="outer_retry"), {})
+    assert state.status is RunStatus.SUCCESS, state.error
+    assert state.values["log"] == ["inner ok"]
+    assert calls["flaky"] == 2
+    await assert_log_matches(h, run_id, state)
+
+
+async def test_resume_by_id_leaves_unnamed_interrupts_pending(h: Harness) -> None:
+    def ask(name: str) -> Any:
+        def node(s: Counted) -> Counted:
+            return {"log": [f"{name}:{interrupt(name)}"]}
+
+        return node
+
+    g = StateGraph(Counted)
+    g.add_node("a", ask("a"))
+    g.add_node("b", ask("b"))
+    g.add_edge(START, "a")
+    g.add_edge(START, "b")
+    g.add_edge("a", END)
+    g.add_edge("b", END)
+    graph = g.compile(name="two_questions")
+    run_id, state = await h.run(graph, {})
+    ids = {i["value"]: i["id"] for i in state.interrupts}
+    assert set(ids) == {"a", "b"}
+    with pytest.raises(commands.InvalidRunRequest, match="2 interrupts are pending"):
+        await h.resume(run_id, "ambiguous")
+    await h.resume(run_id, by_id={ids["b"]: "B"})
+    state = await h.executor(graph, run_id).run()
+    assert state.status is RunStatus.INTERRUPTED
+    assert [i["value"] for i in state.interrupts] == ["a"], "a was not answered: it asks again"
+    await h.resume(run_id, "A")
+    state = await h.executor(graph, run_id).run()
+    assert state.status is RunStatus.SUCCESS
+    assert sorted(state.values["log"]) == ["a:A", "b:B"]
+
+
+async def test_run_timeout_does_not_count_time_waiting_for_a_human(h: Harness) -> None:
+    graph = approval_graph()
+    run_id, state = await h.run(graph, {}, config={"timeout": 1.0})
+    assert state.status is RunStatus.INTERRUPTED
+    await asyncio.sleep(1.2)  # longer than the timeout, but nobody was executing
+    await h.resume(run_id, "no")
+    state = await h.executor(graph, run_id).run()
+    assert state.status is RunStatus.SUCCESS, state.error
+
+
+async def test_command_routing_into_a_parent_graph_is_refused_clearly(h: Harness) -> None:
+    from duragraph_lab.graph.types import PARENT
+
+    g = StateGraph(Counted)
+    g.add_node("c", lambda s: Command(graph=PARENT, goto="elsewhere"), destinations=[END])
+    g.add_edge(START, "c")
+    _, state = await h.run(g.compile(name="parent_goto"), {})
+    assert state.status is RunStatus.ERROR
+    assert state.error is not None
+    assert "routing into a parent graph is not supported" in state.error["message"]

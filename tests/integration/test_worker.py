@@ -352,3 +352,109 @@ async def test_lease_queries(pool: Any, stack: Stack) -> None:
     assert await queue.release("A", a[0].run_id, a[0].epoch)
     assert [x.run_id for x in await queue.acquire("C", ["chain"], 5, ttl=30)] == [a[0].run_id]
     assert (await queue.acquire("C", ["other"], 5, ttl=30)) == []
+
+
+# -- regressions from review ----------------------------------------------------------------------
+
+
+async def test_compile_time_interrupts_apply_to_worker_runs(stack: Stack) -> None:
+    g = StateGraph(Steps)
+    g.add_node("a", lambda s: {"log": ["a"]})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    await stack.worker(g.compile(name="paused_before_b", interrupt_before=["b"]))
+    ref = await stack.control.create_run("paused_before_b", {})
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.INTERRUPTED
+    assert state.values["log"] == ["a"]
+    await stack.control.resume(ref.run_id)
+    assert (await stack.control.wait(ref.run_id, 20)).values["log"] == ["a", "b"]
+
+
+async def test_a_worker_re_leasing_its_own_run_keeps_one_executor(stack: Stack) -> None:
+    """Heartbeats too slow for the TTL: the worker takes its own run again and must not start a
+    second executor for it (that would run nodes twice and race its own commits)."""
+    calls: list[str] = []
+
+    async def slow(s: Steps) -> Steps:
+        calls.append(get_context().idempotency_key)
+        await asyncio.sleep(1.5)  # the 0.4 s lease expires meanwhile, several times
+        return {"log": ["slow"]}
+
+    g = StateGraph(Steps)
+    g.add_node("slow", slow)
+    g.add_edge(START, "slow")
+    g.add_edge("slow", END)
+    await stack.worker(
+        g.compile(name="self_lease"), lease_ttl=0.4, heartbeat_interval=3600, poll_interval=0.1
+    )
+    ref = await stack.control.create_run("self_lease", {})
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.SUCCESS, state.error
+    assert len(calls) == 1
+
+
+async def test_drain_keeps_heartbeating_so_no_node_runs_twice(stack: Stack) -> None:
+    calls: list[str] = []
+
+    async def slowish(s: Steps) -> Steps:
+        calls.append("x")
+        await asyncio.sleep(2.0)
+        return {"log": ["done"]}
+
+    g = StateGraph(Steps)
+    g.add_node("slowish", slowish)
+    g.add_edge(START, "slowish")
+    g.add_edge("slowish", END)
+    graph = g.compile(name="drained")
+    first = await stack.worker(graph, lease_ttl=0.9, drain_timeout=5)
+    ref = await stack.control.create_run("drained", {})
+    for _ in range(500):
+        if calls:
+            break
+        await asyncio.sleep(0.02)
+    other = await stack.worker(graph, lease_ttl=30, poll_interval=0.1)  # eager to take expired leases
+    await first.stop(drain=True)  # finishes within the drain timeout, heartbeating meanwhile
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.SUCCESS
+    assert calls == ["x"], "the run never changed hands"
+    assert other.completed == 0
+
+
+async def test_a_store_blip_returns_the_run_instead_of_failing_it(stack: Stack) -> None:
+    from duragraph_lab.domain import StoreUnavailable
+
+    worker = await stack.worker(chain(3), poll_interval=0.1)
+    real_commit = worker.journal.commit
+    blips = {"left": 1}
+
+    async def flaky_commit(run_id: str, expected: int, events: Any) -> Any:
+        if blips["left"] and any(e.type == ev.NODE_COMPLETED for e in events):
+            blips["left"] -= 1
+            raise StoreUnavailable("simulated: the database went away for a moment")
+        return await real_commit(run_id, expected, events)
+
+    worker.journal.commit = flaky_commit  # type: ignore[method-assign]
+    ref = await stack.control.create_run("chain", {"n": 0})
+    state = await stack.control.wait(ref.run_id, 20)
+    assert state.status is RunStatus.SUCCESS, state.error
+    assert state.values["n"] == 3
+
+
+async def test_fork_and_resume_respect_the_thread(stack: Stack) -> None:
+    await stack.worker(asking())
+    ref = await stack.control.create_run("asking", {})
+    await stack.control.wait(ref.run_id, 20)
+    events = await stack.control.run_events(ref.run_id)
+    with pytest.raises(ThreadBusy, match="interrupted run"):
+        await stack.control.fork(ref.run_id, events[0].seq)
+    await stack.control.cancel(ref.run_id)
+    fork = await stack.control.fork(ref.run_id, events[0].seq)  # from the very start, on the same thread
+    state = await stack.control.wait(fork.run_id, 20)
+    assert state.status is RunStatus.INTERRUPTED, "the fork asks again"
+    with pytest.raises(InvalidTransition):
+        await stack.control.resume(ref.run_id, "late")  # the original run is cancelled
+    await stack.control.resume(fork.run_id, "yes")
+    assert (await stack.control.wait(fork.run_id, 20)).values["answer"] == "yes"

@@ -300,18 +300,25 @@ def test_run_interrupted_records_the_interrupts() -> None:
     assert state.interrupts == [_during("t-a", "i-1", "approve?")]
 
 
-def test_run_resumed_appends_the_resume_value_per_task() -> None:
+def test_run_resumed_by_id_answers_only_the_named_interrupts() -> None:
     specs = [
         *HAPPY[:3],
         _interrupted(_during("t-a", "i-1"), _during("t-b", "i-2")),
-        _resumed("yes", by_id={"i-2": "no"}),
+        _resumed("ignored", by_id={"i-2": "no"}),
     ]
 
     state = fold(recorded(specs))
 
     assert state.status is RunStatus.RUNNING
     assert state.interrupts == []
-    assert state.resumes == {"t-a": ["yes"], "t-b": ["no"]}
+    # t-a was not answered: when it runs again, its interrupt() asks again.
+    assert state.resumes == {"t-b": ["no"]}
+
+
+def test_run_resumed_with_a_bare_value_answers_every_task() -> None:
+    specs = [*HAPPY[:3], _interrupted(_during("t-a", "i-1")), _resumed("yes")]
+
+    assert fold(recorded(specs)).resumes == {"t-a": ["yes"]}
 
 
 def test_a_second_interrupt_of_the_same_task_appends_another_resume_value() -> None:

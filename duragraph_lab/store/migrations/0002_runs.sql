@@ -267,6 +267,10 @@ CREATE FUNCTION duragraph.append_run_events(
 ) RETURNS TABLE (seq bigint, version bigint, recorded_at timestamptz)
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- Lock order: the stream's row first, then the queue row: the same order as any other
+    -- append to the run's stream (a cancel updates the queue through the projection trigger),
+    -- so the two can never deadlock.
+    PERFORM 1 FROM duragraph.streams s WHERE s.stream_id = 'run:' || p_run FOR UPDATE;
     IF p_epoch IS NOT NULL THEN
         PERFORM 1 FROM duragraph.run_queue q
          WHERE q.run_id = p_run AND q.epoch = p_epoch AND q.worker_id = p_worker AND q.state = 'leased'

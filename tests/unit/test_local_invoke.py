@@ -1,0 +1,64 @@
+"""In-process runs (CompiledGraph.invoke): threads, breakpoints and resumes as LangGraph users expect."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, TypedDict
+
+import pytest
+
+from duragraph_lab import END, START, Command, StateGraph, interrupt
+from duragraph_lab.engine.commands import InvalidRunRequest
+
+
+class S(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+
+
+def two_steps(**compile_options: object) -> object:
+    g = StateGraph(S)
+    g.add_node("a", lambda s: {"log": ["a"]})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    return g.compile(name="two", **compile_options)  # type: ignore[arg-type]
+
+
+def test_none_continues_past_a_breakpoint() -> None:
+    graph = two_steps(interrupt_before=["b"])
+    cfg = {"configurable": {"thread_id": "breakpoint-1"}}
+    first = graph.invoke({"log": []}, cfg)  # type: ignore[attr-defined]
+    assert first["log"] == ["a"]
+    assert first["__interrupt__"]
+    assert graph.invoke(None, cfg)["log"] == ["a", "b"]  # type: ignore[attr-defined]
+
+
+def test_command_resume_none_also_continues() -> None:
+    graph = two_steps(interrupt_after=["a"])
+    cfg = {"configurable": {"thread_id": "breakpoint-2"}}
+    graph.invoke({}, cfg)  # type: ignore[attr-defined]
+    assert graph.invoke(Command(resume=None), cfg)["log"] == ["a", "b"]  # type: ignore[attr-defined]
+
+
+def test_new_input_on_an_interrupted_thread_is_refused_with_advice() -> None:
+    g = StateGraph(S)
+    g.add_node("ask", lambda s: {"log": [str(interrupt("?"))]})
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    graph = g.compile(name="ask")
+    cfg = {"configurable": {"thread_id": "asking-1"}}
+    graph.invoke({}, cfg)
+    with pytest.raises(InvalidRunRequest, match=r"resume it with Command\(resume=\.\.\.\)"):
+        graph.invoke({"log": ["x"]}, cfg)
+    assert graph.invoke(Command(resume="yes"), cfg)["log"] == ["yes"]
+
+
+def test_command_input_may_only_resume() -> None:
+    graph = two_steps(interrupt_before=["b"])
+    cfg = {"configurable": {"thread_id": "cmd-1"}}
+    graph.invoke({}, cfg)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidRunRequest, match="may only carry resume"):
+        graph.invoke(Command(goto="a"), cfg)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidRunRequest, match="no interrupted run"):
+        graph.invoke(Command(resume=1), {"configurable": {"thread_id": "nothing-here"}})  # type: ignore[attr-defined]
