@@ -133,6 +133,8 @@ class RunState:
     results: dict[str, TaskResult] = field(default_factory=dict)  # finished tasks of this step
     failed_attempts: dict[str, int] = field(default_factory=dict)
     resumes: dict[str, list[Any]] = field(default_factory=dict)  # resume values per task
+    # Model calls an interrupted task made before pausing: replayed when it runs again.
+    replay_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     interrupts: list[dict[str, Any]] = field(default_factory=list)
     passed_before: int | None = None  # a resume let this step past interrupt_before
     barriers: dict[str, list[str]] = field(default_factory=dict)
@@ -297,6 +299,7 @@ def _step_planned(state: RunState, event: RecordedEvent) -> None:
     state.results = {}
     state.failed_attempts = {}
     state.resumes = {}
+    state.replay_calls = {}
     state.barriers = {k: list(v) for k, v in d.get("barriers", {}).items()}
     if d.get("counts", True):
         state.steps_run += 1
@@ -335,6 +338,8 @@ def _resumed(state: RunState, event: RecordedEvent) -> None:
         if intr.get("when") == "before":
             state.passed_before = state.step
         elif intr.get("when") == "during" and intr.get("task"):
+            if intr.get("model_calls"):
+                state.replay_calls[intr["task"]] = list(intr["model_calls"])
             if by_id is None:
                 state.resumes.setdefault(intr["task"], []).append(resume)
             elif intr.get("id") in by_id:

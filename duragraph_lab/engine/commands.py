@@ -95,6 +95,10 @@ def run_created(
         "base": dict(base) if base else None,
     }
     if update is not None:
+        if as_node is not None and as_node not in nodes:
+            raise InvalidRunRequest(
+                f"as_node {as_node!r} is not a node of the graph; nodes: {', '.join(nodes)}"
+            )
         data["update"] = normalize_input(update, channels, "update")
         data["as_node"] = as_node
     try:

@@ -264,6 +264,8 @@ class GraphRun:
                 config=self.config,
                 resume_values=list(st.resumes.get(task.id, [])),
                 emit=self._emitter(task),
+                replay_calls=list(st.replay_calls[task.id]) if task.id in st.replay_calls else None,
+                replay_then_live=True,
             )
             try:
                 update, gotos = await self._execute(node, task, ctx)
@@ -276,6 +278,9 @@ class GraphRun:
                         "when": "during",
                         "value": _storable(gi.interrupt.value),
                         "ns": self.ns,
+                        # What the node asked models before pausing: replayed when it runs
+                        # again, so resuming neither pays for nor changes those answers.
+                        **({"model_calls": ctx.recorded_calls} if ctx.recorded_calls else {}),
                     }
                 )
                 return
@@ -355,7 +360,15 @@ class GraphRun:
         # nor the log's (the log only learns what the node returns).
         node_input = copy.deepcopy(task.arg if task.has_arg else st.values)
         if node.subgraph is not None:
-            result: Any = await self._run_subgraph(node, task, node_input, ctx)
+            try:
+                async with asyncio.timeout(node.timeout):
+                    result: Any = await self._run_subgraph(node, task, node_input, ctx)
+            except TimeoutError as err:
+                if node.timeout is not None and _timed_out_here(err):
+                    raise NodeTimeoutError(
+                        f"subgraph node {node.name!r} did not finish within {node.timeout:g}s"
+                    ) from None
+                raise
         else:
             result = await self._call_node(node, node_input, ctx)
         raw_update, gotos = planning.command_parts(result, self.spec, task.node)
@@ -472,6 +485,13 @@ class GraphRun:
                 "counts": bool(tasks),
             },
         )
+        if tasks and st.steps_run >= st.recursion_limit:
+            limit_error = GraphRecursionError(
+                f"recursion limit of {st.recursion_limit} supersteps reached without hitting END; "
+                "raise it with config={'recursion_limit': ...} if the graph really needs more steps"
+            )
+            # The step itself succeeded: record its plan (applying its writes), then the failure.
+            return [planned, self._event(ev.RUN_FAILED, {"error": error_record(limit_error, step=next_step)})]
         if after:
             interrupts = [
                 {
@@ -486,13 +506,6 @@ class GraphRun:
             return [planned, self._event(ev.RUN_INTERRUPTED, {"step": next_step, "interrupts": interrupts})]
         if not tasks:
             return [self._event(ev.RUN_COMPLETED, {"custom_values": custom_values})]
-        if st.steps_run >= st.recursion_limit:
-            limit_error = GraphRecursionError(
-                f"recursion limit of {st.recursion_limit} supersteps reached without hitting END; "
-                "raise it with config={'recursion_limit': ...} if the graph really needs more steps"
-            )
-            # The step itself succeeded: record its plan (applying its writes), then the failure.
-            return [planned, self._event(ev.RUN_FAILED, {"error": error_record(limit_error, step=next_step)})]
         return [planned]
 
     # -- subgraphs -----------------------------------------------------------------------------
@@ -528,6 +541,8 @@ class GraphRun:
                                 "graph_id": child_spec.name,
                                 "channels": child_spec.channels,
                                 "input": child_input,
+                                # The run's limit applies to its subgraphs too.
+                                "recursion_limit": self.state.recursion_limit,
                             },
                         )
                     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from duragraph_lab.domain.errors import DuraGraphError
@@ -42,7 +43,6 @@ class LocalRuntime:
         self.journal = MemoryJournal()
         self.threads: dict[str, str] = {}  # thread id -> its latest run
         self.cache = HistoryCache()
-        self._lock = asyncio.Lock()
 
     async def invoke(
         self, graph: CompiledGraph, input: Any, config: dict[str, Any] | None, **options: Any
@@ -65,7 +65,13 @@ class LocalRuntime:
             if previous is None or last is None or not interrupted:
                 raise commands.InvalidRunRequest(f"thread {thread_id} has no interrupted run to resume")
             value = input.resume if isinstance(input, Command) else None
-            self.journal.append(last, previous.version, commands.resume(previous, value))
+            pending = {str(i.get("id")) for i in previous.interrupts}
+            if isinstance(value, dict) and value and set(map(str, value)) <= pending:
+                # Command(resume={interrupt_id: answer, ...}): answer several interrupts by id.
+                resumed = commands.resume(previous, None, by_id={str(k): v for k, v in value.items()})
+            else:
+                resumed = commands.resume(previous, value)
+            self.journal.append(last, previous.version, resumed)
             run_id = last
         else:
             base: dict[str, Any] | None = None
@@ -86,8 +92,9 @@ class LocalRuntime:
                 input=input,
                 config={k: v for k, v in config.items() if k != "configurable"}
                 | {"configurable": configurable},
-                interrupt_before=options.get("interrupt_before") or list(spec.interrupt_before),
-                interrupt_after=options.get("interrupt_after") or list(spec.interrupt_after),
+                # None: the graph's own interrupt points; a list (even empty) replaces them.
+                interrupt_before=_or_default(options.get("interrupt_before"), spec.interrupt_before),
+                interrupt_after=_or_default(options.get("interrupt_after"), spec.interrupt_after),
                 base=base,
             )
             self.journal.append(run_id, 0, [created])
@@ -127,16 +134,36 @@ def run_sync(
     return _run_blocking(run_async(graph, input, config, **options))
 
 
+def _or_default(value: Any, default: Any) -> list[str]:
+    return list(default) if value is None else list(value)
+
+
+def _run_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Like asyncio.run, but without waiting for threads of sync nodes that timed out: their
+    results are discarded anyway, and invoke() must return when the run ends."""
+    loop = asyncio.new_event_loop()
+    threads = ThreadPoolExecutor(thread_name_prefix="duragraph-node")
+    loop.set_default_executor(threads)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            threads.shutdown(wait=False, cancel_futures=True)
+            loop.close()
+
+
 def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run_loop(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = _run_loop(coro)
         except BaseException as err:
             box["error"] = err
 

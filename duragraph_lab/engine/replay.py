@@ -70,6 +70,14 @@ class ReexecutionReport:
         }
 
 
+def _recorded_calls(data: dict[str, Any], kind: str, task_id: str) -> list[dict[str, Any]]:
+    """The model calls a task made: on its result, or (interrupted) on its interrupt entry."""
+    if kind == "interrupt":
+        entry: dict[str, Any] = next((i for i in data.get("interrupts", []) if i.get("task") == task_id), {})
+        return list(entry.get("model_calls", []))
+    return list(data.get("model_calls", []))
+
+
 def _encodable(value: Any) -> bool:
     try:
         codec.to_jsonable(value)
@@ -93,11 +101,14 @@ async def reexecute(
     report = ReexecutionReport(run_id=None, graph_version=spec.version)
     scratch = RunStream(MemoryJournal(worker_id="reexecution"), "reexecution", [], 0)
     for event in events:
-        if event.data.get("ns", "") == "" and event.type in (
-            ev.NODE_COMPLETED,
-            ev.NODE_FAILED,
-            ev.RUN_INTERRUPTED,
-        ):
+        root = event.data.get("ns", "") == ""
+        if root and event.type == ev.NODE_FAILED and event.data.get("will_retry"):
+            # A failure that was retried (a flaky network, a rate limit) is not behaviour to
+            # reproduce; the attempt that completed is compared instead.
+            report.skipped.append(
+                {"task": event.data.get("task"), "node": event.data.get("node"), "reason": "retried failure"}
+            )
+        elif root and event.type in (ev.NODE_COMPLETED, ev.NODE_FAILED, ev.RUN_INTERRUPTED):
             divergence = await _check(spec, state, event, scratch, report)
             if divergence is not None:
                 report.divergence = divergence
@@ -154,7 +165,7 @@ async def _check(
             attempt=int(d.get("attempt", 1)),
             config=state.config,
             resume_values=list(state.resumes.get(task.id, [])),
-            replay_calls=list(d.get("model_calls", [])),
+            replay_calls=_recorded_calls(d, kind, task.id),
         )
         try:
             update, gotos = await run._execute(node, task, ctx)

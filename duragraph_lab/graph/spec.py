@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -177,7 +177,3 @@ class GraphSpec:
 
 def join_key(sources: tuple[str, ...], target: str) -> str:
     return f"join:{'+'.join(sources)}->{target}"
-
-
-def describe(mapping: Mapping[str, Any]) -> str:
-    return ", ".join(sorted(mapping)) or "(none)"

@@ -54,7 +54,8 @@ async def recorded_call(
         "response": None,
     }
     ctx.recorded_calls.append(entry)
-    if ctx.replay_calls is not None:
+    replaying = ctx.replay_calls is not None and (index < len(ctx.replay_calls) or not ctx.replay_then_live)
+    if replaying:
         response = _replayed(ctx, index)
     else:
         try:

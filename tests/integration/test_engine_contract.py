@@ -982,3 +982,61 @@ async def test_command_routing_into_a_parent_graph_is_refused_clearly(h: Harness
     assert state.status is RunStatus.ERROR
     assert state.error is not None
     assert "routing into a parent graph is not supported" in state.error["message"]
+
+
+async def test_model_calls_before_an_interrupt_are_replayed_on_resume(h: Harness) -> None:
+    from duragraph_lab.llm import ScriptedChatModel
+
+    model = ScriptedChatModel(responses=["draft one", "final"], token_delay=0)
+
+    async def write_then_ask(s: Counted) -> Counted:
+        draft = await model.ainvoke([{"type": "human", "content": "write"}])
+        answer = interrupt({"draft": draft["content"]})
+        final = await model.ainvoke([{"type": "human", "content": f"finish {answer}"}])
+        return {"log": [draft["content"], str(answer), final["content"]]}
+
+    g = StateGraph(Counted)
+    g.add_node("write", write_then_ask)
+    g.add_edge(START, "write")
+    g.add_edge("write", END)
+    graph = g.compile(name="replay_on_resume")
+    run_id, state = await h.run(graph, {})
+    assert state.interrupts[0]["value"] == {"draft": "draft one"}
+    assert len(state.interrupts[0]["model_calls"]) == 1
+    await h.resume(run_id, "ok")
+    state = await h.executor(graph, run_id).run()
+    # The first call was answered from the log: the scripted model was asked only twice in all.
+    assert state.values["log"] == ["draft one", "ok", "final"]
+    report = await reexecute(graph.spec, await h.events(run_id))
+    assert report.identical, report.to_json()
+
+
+async def test_interrupt_after_does_not_escape_the_recursion_limit(h: Harness) -> None:
+    graph = linear(3, "limited")
+    _, state = await h.run(graph, {"n": 0}, interrupt_after=["n0"], config={"recursion_limit": 1})
+    assert state.status is RunStatus.ERROR
+    assert state.error is not None
+    assert state.error["type"] == "GraphRecursionError"
+    assert state.values["log"] == ["n0"]
+
+
+async def test_subgraph_node_timeout(h: Harness) -> None:
+    class Inner(TypedDict, total=False):
+        log: Annotated[list[str], operator.add]
+
+    async def slow(s: Inner) -> Inner:
+        await asyncio.sleep(5)
+        return {}
+
+    inner = StateGraph(Inner)
+    inner.add_node("slow", slow)
+    inner.add_edge(START, "slow")
+    inner.add_edge("slow", END)
+    g = StateGraph(Counted)
+    g.add_node("sub", inner.compile(name="slow_inner"), timeout=0.2)
+    g.add_edge(START, "sub")
+    g.add_edge("sub", END)
+    _, state = await asyncio.wait_for(h.run(g.compile(name="slow_outer"), {}), 10)
+    assert state.status is RunStatus.ERROR
+    assert state.error is not None
+    assert state.error["type"] == "NodeTimeoutError"

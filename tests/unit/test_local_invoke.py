@@ -62,3 +62,37 @@ def test_command_input_may_only_resume() -> None:
         graph.invoke(Command(goto="a"), cfg)  # type: ignore[attr-defined]
     with pytest.raises(InvalidRunRequest, match="no interrupted run"):
         graph.invoke(Command(resume=1), {"configurable": {"thread_id": "nothing-here"}})  # type: ignore[attr-defined]
+
+
+def test_several_interrupts_answered_by_id_in_process() -> None:
+    g = StateGraph(S)
+    g.add_node("a", lambda s: {"log": [f"a:{interrupt('a?')}"]})
+    g.add_node("b", lambda s: {"log": [f"b:{interrupt('b?')}"]})
+    g.add_edge(START, "a")
+    g.add_edge(START, "b")
+    g.add_edge("a", END)
+    g.add_edge("b", END)
+    graph = g.compile(name="two_asks")
+    cfg = {"configurable": {"thread_id": "by-id-1"}}
+    asked = graph.invoke({}, cfg)["__interrupt__"]
+    answers = {i.id: i.value.upper() for i in asked}
+    assert sorted(graph.invoke(Command(resume=answers), cfg)["log"]) == ["a:A?", "b:B?"]
+
+
+def test_an_empty_interrupt_list_switches_off_the_graphs_own() -> None:
+    graph = two_steps(interrupt_before=["b"])
+    result = graph.invoke({}, {"configurable": {"thread_id": "no-breaks"}}, interrupt_before=[])  # type: ignore[attr-defined]
+    assert result["log"] == ["a", "b"]
+
+
+def test_invoke_returns_when_a_sync_node_times_out() -> None:
+    import time
+
+    g = StateGraph(S)
+    g.add_node("stuck", lambda s: time.sleep(3) or {}, timeout=0.2)
+    g.add_edge(START, "stuck")
+    g.add_edge("stuck", END)
+    begin = time.monotonic()
+    with pytest.raises(Exception, match=r"did not finish within 0\.2s"):
+        g.compile(name="stuck").invoke({})
+    assert time.monotonic() - begin < 2, "invoke did not wait for the abandoned thread"
