@@ -61,6 +61,7 @@ class Backend:
         self.startup_error: str | None = None
         self.bus_error: str | None = None
         self._bus_task: asyncio.Task[None] | None = None
+        self._worker_task: asyncio.Task[None] | None = None
         self.started_at = time.time()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -121,7 +122,9 @@ class Backend:
             self.store.add_after_commit(relay.wake)
             if self.control is not None:
                 self.control.nc = nc
-            await self._start_worker(nc)
+            # The in-process worker starts on its own: importing and registering graphs must not
+            # delay the server being ready (the API and the relay do not need it).
+            self._worker_task = asyncio.create_task(self._start_worker(nc), name="duragraph-worker-start")
             return
 
     async def _start_worker(self, nc: NATS) -> None:
@@ -132,7 +135,8 @@ class Backend:
         graphs = []
         for ref in self.graph_refs:
             try:
-                graphs.append(load_graph(ref))
+                # Imports run user code (and compile graphs): in a thread, not on the server's loop.
+                graphs.append(await asyncio.to_thread(load_graph, ref))
             except DuraGraphError as err:
                 self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
                 log.error("DuraGraph Lab: %s", err)
@@ -156,6 +160,10 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self._worker_task is not None and not self._worker_task.done():
+            self._worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker_task
         if self.worker is not None:
             await self.worker.stop(drain=True)
             self.worker = None

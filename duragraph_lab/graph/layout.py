@@ -4,11 +4,12 @@ layer by the barycenter of neighbours, a few sweeps down and up."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from duragraph_lab.graph.types import END, START
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 X_GAP = 180
 Y_GAP = 110
@@ -44,6 +45,8 @@ def _back_edges(g: nx.DiGraph[str]) -> set[tuple[str, str]]:
 
 
 def layered_layout(g: nx.DiGraph[str]) -> dict[str, Any]:
+    import networkx as nx  # imported when compiling, not whenever the graph package is imported
+
     back = _back_edges(g)
     dag: nx.DiGraph[str] = nx.DiGraph()
     dag.add_nodes_from(g.nodes)

@@ -10,9 +10,7 @@ import inspect
 import types
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Annotated, Any, Literal, TypedDict, get_args, get_origin
-
-import networkx as nx
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, get_args, get_origin
 
 from duragraph_lab.domain import reducers as red
 from duragraph_lab.domain.errors import DuraGraphError
@@ -20,6 +18,9 @@ from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.layout import layered_layout
 from duragraph_lab.graph.spec import BranchSpec, GraphSpec, NodeSpec, is_async_callable, takes_config
 from duragraph_lab.graph.types import END, START, Command, RetryPolicy
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 _RESERVED_CHARS = ("|", ":", "/")
 
@@ -272,6 +273,8 @@ class StateGraph:
 
     def _topology_graph(self) -> nx.DiGraph[str]:
         """Every path the graph may take. A router without a path map may go anywhere."""
+        import networkx as nx  # imported when compiling, not whenever this package is imported
+
         g: nx.DiGraph[str] = nx.DiGraph()
         g.add_nodes_from([START, *self.nodes, END])
         g.add_edges_from(self.edges)
@@ -322,6 +325,8 @@ class StateGraph:
                     )
         if not any(s == START for s, _ in self.edges) and not any(b.source == START for b in self.branches):
             raise GraphValidationError("the graph has no entry point: add add_edge(START, <node>)")
+        import networkx as nx
+
         g = self._topology_graph()
         reachable = nx.descendants(g, START)
         unreachable = [n for n in self.nodes if n not in reachable]

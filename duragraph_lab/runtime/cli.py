@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
@@ -136,9 +138,14 @@ def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
         raise PortInUse(f"port {args.port} is already in use; pick another with --port")
     # Until Jupyter installs its own handlers, SIGTERM must unwind through our cleanup too.
     signal.signal(signal.SIGTERM, _raise_terminated)
+    # Importing Jupyter takes seconds; do it while PostgreSQL and NATS start. (The services are
+    # started from this, the main, thread: their parent-death signal is tied to it.)
+    preload = threading.Thread(target=_preload_jupyter, args=(lab,), name="duragraph-preload", daemon=True)
+    preload.start()
     services = Services(settings)
     try:
         endpoints = services.start()
+        preload.join()
         where = "embedded" if endpoints.embedded_postgres else redact(endpoints.database_url)
         nats_where = "embedded" if endpoints.embedded_nats else redact_nats_url(endpoints.nats_url)
         print(
@@ -160,6 +167,14 @@ def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
         services.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _preload_jupyter(lab: bool) -> None:
+    with contextlib.suppress(Exception):  # a failure here resurfaces, clearly, at launch
+        import duragraph_lab.api.extension  # noqa: F401
+
+        if lab:
+            import jupyterlab.labapp  # noqa: F401
 
 
 def _launch_jupyter(args: argparse.Namespace, extra: list[str], *, lab: bool) -> None:
