@@ -17,6 +17,8 @@ from duragraph_lab._version import __version__
 #: When this package was first imported: the start of `duragraph-lab dev` for start-up figures.
 IMPORTED_AT = time.time()
 
+# Spelled out rather than read from duragraph_lab.graph.__all__ so that importing this package
+# does not import the graph API; tests/unit/test_public_api.py keeps the two lists equal.
 _GRAPH_API = {
     "END",
     "START",
