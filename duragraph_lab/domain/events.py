@@ -21,6 +21,8 @@ RUN_CANCEL_REQUESTED = "run_cancel_requested"
 RUN_CANCELLED = "run_cancelled"
 RUN_TIMED_OUT = "run_timed_out"
 SUBGRAPH_STARTED = "subgraph_started"  # a subgraph node began its own supersteps (namespaced)
+STATE_UPDATED = "state_updated"  # a state edit (update_state) on a paused or finished run
+RUN_DELETED = "run_deleted"  # removed from the read models; its events stay for the audit trail
 
 # thread:<id>
 THREAD_CREATED = "thread_created"

@@ -18,6 +18,7 @@ from typing import Any
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.domain.reducers import CUSTOM as CUSTOM_KIND
 from duragraph_lab.domain.reducers import apply_writes
 
 
@@ -38,6 +39,7 @@ class RunStatus(StrEnum):
 _TERMINAL = frozenset({RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.TIMEOUT, RunStatus.CANCELLED})
 _ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 _ANY_LIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.INTERRUPTED})
+_AT_REST = _TERMINAL | {RunStatus.INTERRUPTED}
 
 # Which statuses each event may follow. run_created is only valid on an empty stream.
 ALLOWED_FROM: dict[str, frozenset[RunStatus]] = {
@@ -53,11 +55,19 @@ ALLOWED_FROM: dict[str, frozenset[RunStatus]] = {
     ev.RUN_TIMED_OUT: _ACTIVE,
     ev.RUN_CANCEL_REQUESTED: _ANY_LIVE,
     ev.RUN_CANCELLED: _ANY_LIVE,
+    # Edits and deletions never race an executor: only a paused or finished run takes them.
+    ev.STATE_UPDATED: _AT_REST,
+    ev.RUN_DELETED: _AT_REST,
 }
 
 
-#: The result key of a fork's state edit that waits for its step to close.
+#: The result key of a state edit (a fork's, or an update of a run paused mid-step) that waits
+#: for its step to close. Several edits get keys ``__fork__``, ``__fork__:<seq>``, ...
 FORK_WRITE = "__fork__"
+
+
+def is_edit(task_id: str) -> bool:
+    return task_id == FORK_WRITE or task_id.startswith(FORK_WRITE + ":")
 
 
 class InvalidTransition(DuraGraphError):
@@ -148,6 +158,8 @@ class RunState:
     recursion_limit: int = 25
     timeout: float | None = None
     base: dict[str, Any] | None = None
+    entry: list[Any] | None = None  # where step 0 goes (Command(goto=...)) instead of START's edges
+    deleted: bool = False
     created_at: Any = None
     attempt: int = 0  # leases so far
     worker_id: str | None = None
@@ -160,6 +172,11 @@ class RunState:
     def pending_tasks(self) -> list[Task]:
         return [t for t in self.tasks if t.id not in self.results]
 
+    @property
+    def edits(self) -> list[TaskResult]:
+        """State edits waiting for the current step to close, in the order they were made."""
+        return sorted((r for tid, r in self.results.items() if is_edit(tid)), key=lambda r: r.seq)
+
     def values_with_pending(self) -> dict[str, Any]:
         """The state if this step's finished tasks were applied now (built-in reducers only)."""
         return self.apply_results()
@@ -168,11 +185,11 @@ class RunState:
         """``values`` with this step's results applied (see :func:`apply_step`)."""
         order = {t.id: i for i, t in enumerate(self.tasks)}
         done = sorted(
-            (r for tid, r in self.results.items() if tid != FORK_WRITE),
+            (r for tid, r in self.results.items() if not is_edit(tid)),
             key=lambda r: order.get(r.task_id, 1 << 30),
         )
         writes = [(r.node, r.update) for r in done]
-        return apply_step(self.values, writes, self.results.get(FORK_WRITE), self.channels, custom)
+        return apply_step(self.values, writes, self.edits, self.channels, custom)
 
     def clone(self) -> RunState:
         return copy.deepcopy(self)
@@ -181,15 +198,33 @@ class RunState:
 def apply_step(
     values: Mapping[str, Any],
     writes: Sequence[tuple[str, Mapping[str, Any]]],
-    fork: TaskResult | None,
+    edits: Sequence[TaskResult],
     channels: Mapping[str, str],
     custom: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A step's writes in plan order, then a fork's state edit: an overwrite, applied on its own
-    so that it never "conflicts" with the step's writes."""
+    """A step's writes in plan order, then the state edits made while it was open, each applied
+    on its own so that an edit never "conflicts" with the step's writes."""
     out = apply_writes(values, writes, channels, custom=custom)
-    if fork is not None:
-        out = apply_writes(out, [(fork.node, fork.update)], channels, custom=custom)
+    for edit in edits:
+        out = apply_edit(out, edit.node, edit.update, channels, custom)
+    return out
+
+
+def apply_edit(
+    values: Mapping[str, Any],
+    writer: str,
+    update: Mapping[str, Any],
+    channels: Mapping[str, str],
+    custom: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A state edit through the reducers. A custom-reducer key is reduced when its reducer is at
+    hand (in the executor) and overwritten otherwise: readers of the log cannot run user code,
+    so an edit made outside a worker records, and means, the key's new value."""
+    out = apply_writes(values, [(writer, update)], channels, custom=custom)
+    if custom is None:
+        for key, value in update.items():
+            if channels.get(key) == CUSTOM_KIND:
+                out[key] = value
     return out
 
 
@@ -266,6 +301,7 @@ def _created(state: RunState, event: RecordedEvent) -> None:
     state.recursion_limit = int(d.get("recursion_limit", 25))
     state.timeout = d.get("timeout")
     state.base = d.get("base")
+    state.entry = list(d["goto"]) if d.get("goto") else None
     state.created_at = event.recorded_at
     state.error = None
     state.interrupts = []
@@ -275,7 +311,8 @@ def _created(state: RunState, event: RecordedEvent) -> None:
         writer = d.get("as_node") or FORK_WRITE
         if state.results:
             # Forked mid-step: the edit lands after the step's recorded writes, when it closes.
-            state.results[FORK_WRITE] = TaskResult(FORK_WRITE, writer, dict(update), [], 1, event.seq)
+            key = FORK_WRITE if FORK_WRITE not in state.results else f"{FORK_WRITE}:{event.seq}"
+            state.results[key] = TaskResult(key, writer, dict(update), [], 1, event.seq)
         else:
             state.values = apply_writes(state.values, [(writer, update)], state.channels)
     if d.get("input") is not None and isinstance(d["input"], Mapping):
@@ -373,6 +410,22 @@ def _cancelled(state: RunState, event: RecordedEvent) -> None:
     state.interrupts = []
 
 
+def _state_updated(state: RunState, event: RecordedEvent) -> None:
+    d = event.data
+    writer = d.get("as_node") or "__update__"
+    update = dict(d.get("values") or {})
+    if state.status is RunStatus.INTERRUPTED and any(not is_edit(t) for t in state.results):
+        # Paused in the middle of a step: the edit lands after the step's recorded writes.
+        key = FORK_WRITE if FORK_WRITE not in state.results else f"{FORK_WRITE}:{event.seq}"
+        state.results[key] = TaskResult(key, writer, update, [], 1, event.seq)
+    else:
+        state.values = apply_edit(state.values, writer, update, state.channels)
+
+
+def _deleted(state: RunState, event: RecordedEvent) -> None:
+    state.deleted = True
+
+
 def _timed_out(state: RunState, event: RecordedEvent) -> None:
     d = event.data
     state.status = RunStatus.TIMEOUT
@@ -391,6 +444,8 @@ _HANDLERS = {
     ev.RUN_CANCEL_REQUESTED: _cancel_requested,
     ev.RUN_CANCELLED: _cancelled,
     ev.RUN_TIMED_OUT: _timed_out,
+    ev.STATE_UPDATED: _state_updated,
+    ev.RUN_DELETED: _deleted,
 }
 
 

@@ -64,8 +64,15 @@ def run_created(
     base: Mapping[str, Any] | None = None,
     update: Any = None,
     as_node: str | None = None,
+    goto: Sequence[Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> NewEvent:
-    """The first event of a run, after validating everything a worker would trip over later."""
+    """The first event of a run, after validating everything a worker would trip over later.
+
+    ``update``/``as_node``: a state edit applied before the run starts (a fork's edit, or
+    ``Command(update=...)``). ``goto``: the nodes step 0 runs instead of START's edges (names, or
+    ``{"send": node, "arg": value}``). ``extra``: more fields recorded as they are (the API's
+    request options)."""
     config = dict(config or {})
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -101,6 +108,12 @@ def run_created(
             )
         data["update"] = normalize_input(update, channels, "update")
         data["as_node"] = as_node
+    if goto:
+        data["goto"] = entry_gotos(goto, nodes)
+    for key, value in (extra or {}).items():
+        if key in data:
+            raise InvalidRunRequest(f"run request field {key!r} is reserved")
+        data[key] = value
     try:
         codec.to_jsonable(data)
     except EncodingError as err:
@@ -108,8 +121,44 @@ def run_created(
     return NewEvent(ev.RUN_CREATED, data)
 
 
+def entry_gotos(goto: Sequence[Any], nodes: Sequence[str]) -> list[Any]:
+    """Validate ``Command(goto=...)`` targets for a run's first step."""
+    out: list[Any] = []
+    for target in goto:
+        if isinstance(target, Mapping) and "send" in target:
+            node, arg = target["send"], target.get("arg")
+        else:
+            node, arg = target, None
+        if not isinstance(node, str) or node not in nodes:
+            raise InvalidRunRequest(f"goto names unknown node {node!r}; nodes: {', '.join(nodes)}")
+        out.append({"send": node, "arg": arg} if isinstance(target, Mapping) else node)
+    return out
+
+
+def update_state(
+    state: RunState, values: Any, *, as_node: str | None = None, nodes: Sequence[str] = ()
+) -> list[NewEvent]:
+    """Edit the state of a paused or finished run (``update_state``): applied through the
+    reducers as if ``as_node`` had written it."""
+    check_transition(state, ev.STATE_UPDATED)
+    if as_node is not None and as_node not in nodes:
+        raise InvalidRunRequest(f"as_node {as_node!r} is not a node of the graph; nodes: {', '.join(nodes)}")
+    update = normalize_input(values, state.channels, "values")
+    return [NewEvent(ev.STATE_UPDATED, {"values": update or {}, "as_node": as_node})]
+
+
+def delete(state: RunState) -> list[NewEvent]:
+    """Remove a run that is not executing from the read models (its events stay)."""
+    check_transition(state, ev.RUN_DELETED)
+    return [NewEvent(ev.RUN_DELETED, {})]
+
+
 def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | None = None) -> list[NewEvent]:
-    """Resume an interrupted run (raises ``InvalidTransition`` if it is not interrupted)."""
+    """Resume an interrupted run (raises ``InvalidTransition`` if it is not interrupted).
+
+    ``value`` answers the pending ``interrupt()`` (there must be at most one); ``by_id`` answers
+    interrupts by id instead, and an empty ``by_id`` answers none: the run continues past its
+    breakpoints and a node that asked asks again (LangGraph's "run with no input")."""
     check_transition(state, ev.RUN_RESUMED)
     data: dict[str, Any] = {"resume": value}
     asking = [i for i in state.interrupts if i.get("when") == "during"]
@@ -118,7 +167,7 @@ def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | Non
             f"{len(asking)} interrupts are pending ({', '.join(str(i.get('id')) for i in asking)}): "
             "answer them by id"
         )
-    if by_id:
+    if by_id is not None:
         known = {i.get("id") for i in state.interrupts}
         unknown = sorted(set(by_id) - known)
         if unknown:
@@ -133,10 +182,27 @@ def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | Non
     return [NewEvent(ev.RUN_RESUMED, data)]
 
 
-def cancel(state: RunState, reason: str = "cancelled by request") -> list[NewEvent]:
-    """Cancel: at once if no worker is executing the run, else ask the worker (cooperative)."""
+def resume_command(state: RunState, value: Any) -> list[NewEvent]:
+    """``Command(resume=value)``: a dict whose keys are all pending interrupt ids answers them by
+    id; anything else is the answer to the one pending interrupt."""
+    pending = {str(i.get("id")) for i in state.interrupts}
+    if isinstance(value, Mapping) and value and set(map(str, value)) <= pending:
+        return resume(state, None, by_id={str(k): v for k, v in value.items()})
+    return resume(state, value)
+
+
+CANCEL_ACTIONS = ("interrupt", "rollback")
+
+
+def cancel(
+    state: RunState, reason: str = "cancelled by request", action: str = "interrupt"
+) -> list[NewEvent]:
+    """Cancel: at once if no worker is executing the run, else ask the worker (cooperative).
+    ``action="rollback"`` also removes the run from the read models once it has stopped."""
     check_transition(state, ev.RUN_CANCEL_REQUESTED)
-    requested = NewEvent(ev.RUN_CANCEL_REQUESTED, {"reason": reason})
+    if action not in CANCEL_ACTIONS:
+        raise InvalidRunRequest(f"cancel action must be one of {', '.join(CANCEL_ACTIONS)}, not {action!r}")
+    requested = NewEvent(ev.RUN_CANCEL_REQUESTED, {"reason": reason, "action": action})
     if state.status in (RunStatus.PENDING, RunStatus.INTERRUPTED):
         return [requested, NewEvent(ev.RUN_CANCELLED, {"reason": reason})]
     return [requested]

@@ -27,7 +27,7 @@ from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import VersionConflict
 from duragraph_lab.domain.reducers import CUSTOM, apply_writes, written_keys
-from duragraph_lab.domain.run import FORK_WRITE, RunState, RunStatus, Task, apply, apply_step, fold
+from duragraph_lab.domain.run import RunState, RunStatus, Task, apply, apply_step, fold
 from duragraph_lab.engine import planning
 from duragraph_lab.engine.errors import (
     GraphRecursionError,
@@ -203,7 +203,8 @@ class GraphRun:
             values = apply_writes(values, inputs, st.channels, custom=self.spec.reducers)
             custom_values = {k: values[k] for k in inputs[0][1]}
         try:
-            gotos = await self._route(START, values)
+            # Command(goto=...) as the run's input names the entry; otherwise START's edges decide.
+            gotos = list(st.entry) if st.entry else await self._route(START, values)
             tasks, barriers = planning.plan_next(self.spec, 0, [(planning.start_task(), gotos)], {})
         except Exception as err:
             return [self._event(ev.RUN_FAILED, {"error": error_record(err, node=START, step=0)})]
@@ -459,12 +460,10 @@ class GraphRun:
         ordered = sorted(finished.values(), key=lambda f: order[f[0].id])
         try:
             writes = [(t.node, u) for t, u, _ in ordered]
-            fork = st.results.get(FORK_WRITE)
-            values = apply_step(st.values, writes, fork, st.channels, custom=self.spec.reducers)
+            edits = st.edits
+            values = apply_step(st.values, writes, edits, st.channels, custom=self.spec.reducers)
             # Every custom key written is recorded (readers cannot run the reducer).
-            written = written_keys(
-                [*writes, *([(fork.node, fork.update)] if fork else [])], st.channels, CUSTOM
-            )
+            written = written_keys([*writes, *((e.node, e.update) for e in edits)], st.channels, CUSTOM)
             custom_values = {k: values[k] for k in written if k in values}
             if custom_values:
                 codec.to_jsonable(custom_values)

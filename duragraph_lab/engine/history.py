@@ -44,13 +44,21 @@ async def resolve_base(
         return None
     if depth > 10_000:
         raise RecursionError("run base chain is too long (a cycle?)")
-    run_id, seq = str(base["run_id"]), int(base["seq"])
+    run_id = str(base["run_id"])
+    if base.get("seq") is None:
+        # "Wherever that run ends": a run queued behind its thread's active run. Resolved (and
+        # cached) at the run's current head, which is final once the run has ended.
+        events = await read(run_id)
+        seq = events[-1].seq if events else 0
+    else:
+        seq = int(base["seq"])
+        events = []
     key = (run_id, seq)
     if cache is not None:
         hit = cache.get(key)
         if hit is not None:
             return hit
-    events = [e for e in await read(run_id) if e.seq <= seq]
+    events = [e for e in events or await read(run_id) if e.seq <= seq]
     created = next((e for e in events if e.type == ev.RUN_CREATED), None)
     parent = await resolve_base(created.data.get("base") if created else None, read, cache, depth + 1)
     state = fold(events, parent)

@@ -65,12 +65,7 @@ class LocalRuntime:
             if previous is None or last is None or not interrupted:
                 raise commands.InvalidRunRequest(f"thread {thread_id} has no interrupted run to resume")
             value = input.resume if isinstance(input, Command) else None
-            pending = {str(i.get("id")) for i in previous.interrupts}
-            if isinstance(value, dict) and value and set(map(str, value)) <= pending:
-                # Command(resume={interrupt_id: answer, ...}): answer several interrupts by id.
-                resumed = commands.resume(previous, None, by_id={str(k): v for k, v in value.items()})
-            else:
-                resumed = commands.resume(previous, value)
+            resumed = commands.resume_command(previous, value)
             self.journal.append(last, previous.version, resumed)
             run_id = last
         else:

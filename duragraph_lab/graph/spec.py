@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import json
@@ -9,6 +10,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from duragraph_lab.graph.schema import state_json_schema
 from duragraph_lab.graph.types import END, START, RetryPolicy
 
 if TYPE_CHECKING:
@@ -159,11 +161,37 @@ class GraphSpec:
             },
             "routers": [code_fingerprint(b.router) for b in self.branches],
             "reducers": {k: code_fingerprint(f) for k, f in self.reducers.items()},
+            # A changed state type (a key's type, not just its name) is a new version too.
+            "schema": self.schemas()["state_schema"],
         }
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def schemas(self) -> dict[str, Any]:
+        """JSON Schemas as LangGraph's ``GET /assistants/{id}/schemas`` serves them (without
+        ``graph_id``). Input and output are the state schema (no separate input/output types
+        yet); there is no config or context schema. Not part of the topology: it does not change
+        the version."""
+        state = state_json_schema(self.state_schema, self.channels)
+        return {
+            "input_schema": copy.deepcopy(state),
+            "output_schema": copy.deepcopy(state),
+            "state_schema": state,
+            "config_schema": None,
+            "context_schema": None,
+        }
+
+    def subgraph_schemas(self) -> dict[str, dict[str, Any]]:
+        """The :meth:`schemas` of each subgraph node, by node name (direct children only)."""
+        return {n.name: n.subgraph.spec.schemas() for n in self.nodes.values() if n.subgraph is not None}
+
     def to_json(self) -> dict[str, Any]:
-        return {**self.topology(), "version": self.version, "layout": self.layout}
+        return {
+            **self.topology(),
+            "version": self.version,
+            "layout": self.layout,
+            "schemas": self.schemas(),
+            "subgraph_schemas": self.subgraph_schemas(),
+        }
 
     def out_edges(self, node: str) -> list[str]:
         return [t for s, t in self.edges if s == node]
