@@ -1,8 +1,9 @@
-"""Everything the server extension runs, built in one place: services, store, bus, relay.
+"""Everything the server extension runs, built in one place: services, store, bus, relay,
+the API's services, the lease reaper and the in-process worker.
 
 Framework-free on purpose: the extension calls :meth:`prepare` (sync, main thread, before the
-server listens), :meth:`start` and :meth:`stop` (async, on the server's loop); handlers only read
-:meth:`health` and :meth:`info`. Tests drive it without Jupyter.
+server listens), :meth:`start` and :meth:`stop` (async, on the server's loop); handlers call the
+services (:attr:`assistants`, :attr:`threads`, :attr:`runs`). Tests drive it without Jupyter.
 """
 
 from __future__ import annotations
@@ -19,14 +20,20 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
+from duragraph_lab.api.assistants import Assistants
+from duragraph_lab.api.checkpoints import Checkpoints
+from duragraph_lab.api.metrics import Metrics
+from duragraph_lab.api.runs import Runs
+from duragraph_lab.api.threads import Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
 from duragraph_lab.bus.jetstream import ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay
 from duragraph_lab.bus.subjects import Subjects
-from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.store.connection import open_pool, redact
+from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.control import RunControl
@@ -44,8 +51,21 @@ class Backend:
         start_embedded: bool = False,
         graphs: Sequence[str] = (),
         worker_concurrency: int = 32,
+        max_body_bytes: int = 10 * 1024 * 1024,
+        keepalive_seconds: float = 5.0,
+        reap_interval: float = 5.0,
+        temporary_thread_grace: float = 60.0,
     ) -> None:
         self.settings = settings
+        self.max_body_bytes = max_body_bytes
+        self.keepalive_seconds = keepalive_seconds
+        self.reap_interval = reap_interval
+        self.temporary_thread_grace = temporary_thread_grace
+        self.metrics = Metrics()
+        self._assistants: Assistants | None = None
+        self._threads: Threads | None = None
+        self._runs: Runs | None = None
+        self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
         self.worker_concurrency = worker_concurrency
@@ -89,7 +109,71 @@ class Backend:
             return
         self.store = PostgresEventStore(self.pool)
         self.control = RunControl(self.store, subjects=self.subjects)
+        checkpoints = Checkpoints(self.control)
+        self._assistants = Assistants(self.store)
+        self._threads = Threads(self.control, checkpoints)
+        self._runs = Runs(self.control, self._threads, self.subjects)
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+        self._reaper_task = asyncio.create_task(self._reap(), name="duragraph-reaper")
+
+    # -- services for handlers ---------------------------------------------------------------
+    def _ready(self) -> None:
+        if self.store is None:
+            raise StoreUnavailable(
+                f"the server has no database connection: {self.startup_error or 'starting'}"
+            )
+
+    @property
+    def assistants(self) -> Assistants:
+        self._ready()
+        assert self._assistants is not None
+        return self._assistants
+
+    @property
+    def threads(self) -> Threads:
+        self._ready()
+        assert self._threads is not None
+        return self._threads
+
+    @property
+    def runs(self) -> Runs:
+        self._ready()
+        assert self._runs is not None
+        return self._runs
+
+    def control_or_fail(self) -> RunControl:
+        self._ready()
+        assert self.control is not None
+        return self.control
+
+    async def _reap(self) -> None:
+        """Requeue runs whose lease expired (and wake workers), and delete the temporary
+        threads of finished stateless runs once their grace period is over."""
+        while True:
+            await asyncio.sleep(self.reap_interval)
+            try:
+                assert self.pool is not None and self.control is not None
+                expired = await reap_expired(self.pool)
+                if expired:
+                    log.warning(
+                        "DuraGraph Lab: %d run lease(s) expired; requeued: %s",
+                        len(expired),
+                        ", ".join(expired),
+                    )
+                    self.metrics.lease_expiries.inc(len(expired))
+                    await self.control._wake()
+                rows = await self.control.store._query(
+                    "SELECT thread_id::text FROM duragraph.threads WHERE temporary AND status IN ('idle', 'error') "
+                    "AND updated_at < now() - make_interval(secs => %s) LIMIT 100",
+                    (self.temporary_thread_grace,),
+                )
+                for (thread_id,) in rows:
+                    with contextlib.suppress(DuraGraphError):
+                        await self.control.delete_thread(thread_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the database being away is reported by /health
+                log.debug("DuraGraph Lab reaper: %s", err)
 
     async def _connect_bus(self) -> None:
         """Connect to NATS, set up the stream and start the relay, retrying the whole sequence
@@ -103,7 +187,7 @@ class Backend:
             try:
                 nc = await connect_nats(self.endpoints.nats_url, name="duragraph-api")
                 await ensure_stream(nc, self.subjects)
-                relay = OutboxRelay(self.pool, nc, self.subjects)
+                relay = OutboxRelay(self.pool, nc, self.subjects, observer=self.metrics.relayed)
                 await relay.start()
             except asyncio.CancelledError:
                 if nc is not None:
@@ -160,6 +244,10 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self._reaper_task is not None:
+            self._reaper_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reaper_task
         if self._worker_task is not None and not self._worker_task.done():
             self._worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

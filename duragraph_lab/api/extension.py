@@ -10,10 +10,11 @@ from typing import Any
 
 import psutil
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, List, Unicode, default
+from traitlets import Bool, Float, Int, List, Unicode, default
 
 from duragraph_lab.api.backend import Backend
-from duragraph_lab.api.handlers import API_PREFIX, routes
+from duragraph_lab.api.handlers.base import API_PREFIX
+from duragraph_lab.api.routes import handlers
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
 
@@ -38,6 +39,14 @@ class DuraGraphApp(ExtensionApp):
         "demo assistants under `duragraph-lab dev`. Production deployments run `duragraph-lab worker`.",
     )
     worker_concurrency = Int(32, config=True, help="Runs the in-process worker executes at once.")
+    max_body_bytes = Int(
+        10 * 1024 * 1024, config=True, help="Largest request body the API accepts (bigger: 413)."
+    )
+    keepalive_seconds = Float(
+        5.0,
+        config=True,
+        help="Seconds between keep-alives on idle streams (SSE comments, newlines on /wait).",
+    )
     start_embedded = Bool(
         False,
         config=True,
@@ -66,6 +75,8 @@ class DuraGraphApp(ExtensionApp):
             start_embedded=self.start_embedded,
             graphs=self.graphs,
             worker_concurrency=self.worker_concurrency,
+            max_body_bytes=self.max_body_bytes,
+            keepalive_seconds=self.keepalive_seconds,
         )
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.
@@ -73,7 +84,7 @@ class DuraGraphApp(ExtensionApp):
         self.settings["duragraph_backend"] = self.backend
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        self.handlers.extend(handlers())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         if not (sys.stdin and sys.stdin.isatty()):

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,8 +95,11 @@ class OutboxRelay:
         retry_min: float = 0.05,
         retry_max: float = 5.0,
         standby_poll: float = 1.0,
+        observer: Callable[[Sequence[tuple[str, str, str]]], None] | None = None,
     ) -> None:
         self.pool = pool
+        #: Told ``(stream_id, type, data JSON)`` of every batch published (metrics); never fails a batch.
+        self.observer = observer
         self.nc = nc
         # One JetStream context for the relay's life: each context owns an ack inbox subscription.
         self.js = nc.jetstream()
@@ -290,6 +293,11 @@ class OutboxRelay:
                     )
                 )
             await self._await_acks(acks)
+        if self.observer is not None:
+            try:
+                self.observer([(r[1], r[4], r[5]) for r in rows])
+            except Exception:
+                log.exception("relay observer failed")
         self.status.published += len(rows)
         self.status.batches += 1
         self.status.last_published_at = time.time()

@@ -58,6 +58,11 @@ class Subjects:
         """Runs became runnable (created, resumed): workers look at the queue now."""
         return f"_{self.prefix}.runs.wake"
 
+    def replay_rpc(self, graph_id: str) -> str:
+        """Requests to re-execute a run of ``graph_id``: answered by one worker serving it."""
+        token = "".join(c if c.isalnum() or c in "-_" else "_" for c in graph_id) or "_"
+        return f"_{self.prefix}.rpc.replay.{token}"
+
     def live(self, run_id: str) -> str:
         """Ephemeral events of one run: node started, custom events, LLM tokens. Not stored."""
         return f"_{self.prefix}.live.run.{run_id}"

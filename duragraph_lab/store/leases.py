@@ -101,3 +101,16 @@ class RunQueue:
             )
             rows = await cur.fetchall()
         return {state: {"runs": n, "lease_expiries": int(e or 0)} for state, n, e in rows}
+
+
+async def reap_expired(pool: psycopg_pool.AsyncConnectionPool) -> list[str]:
+    """Put runs whose lease expired (their worker died, hung or lost the network) back in the
+    queue at once, counting the expiry; return their ids. Workers would take them anyway when
+    they next ask; reaping makes the expiry visible (metrics) and lets the caller wake them."""
+    async with unavailable_as_typed(), pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE duragraph.run_queue SET state = 'queued', worker_id = NULL, lease_expires_at = NULL, "
+            "available_at = now(), expiries = expiries + 1 "
+            "WHERE state = 'leased' AND lease_expires_at < now() RETURNING run_id::text"
+        )
+        return [r[0] for r in await cur.fetchall()]

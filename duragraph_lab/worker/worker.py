@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -26,12 +27,14 @@ from nats.aio.msg import Msg
 from duragraph_lab.bus.live import LivePublisher
 from duragraph_lab.bus.relay import RelayWaker
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost, error_record
 from duragraph_lab.engine.executor import RunExecutor
-from duragraph_lab.engine.history import HistoryCache
+from duragraph_lab.engine.history import HistoryCache, load_run
+from duragraph_lab.engine.replay import reexecute
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.leases import Lease, RunQueue
@@ -91,6 +94,7 @@ class Worker:
         self._accepting = False
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[Any] = []
+        self._replays: set[asyncio.Task[None]] = set()
         self.completed = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -119,13 +123,47 @@ class Worker:
             if found is not None:
                 found[1].request_cancel()
 
+        async def on_replay(msg: Msg) -> None:
+            # In a task: re-execution runs node code and may take a while; the subscription's
+            # callback must stay free for the next request.
+            task = asyncio.create_task(self._answer_replay(msg), name="duragraph-worker-replay")
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
+
         try:
             self._subs.append(await self.nc.subscribe(self.subjects.runs_wake, cb=on_wake))
             self._subs.append(
                 await self.nc.subscribe(self.subjects.kind("run", ev.RUN_CANCEL_REQUESTED), cb=on_cancel)
             )
+            for graph_id in self.graphs:
+                # A queue group: one worker serving the graph answers each request.
+                self._subs.append(
+                    await self.nc.subscribe(self.subjects.replay_rpc(graph_id), queue="replay", cb=on_replay)
+                )
         except Exception as err:  # NATS down: polling and commit-time checks still work
             log.warning("worker %s: no NATS subscriptions (%s); polling", self.worker_id, err)
+
+    async def _answer_replay(self, msg: Msg) -> None:
+        """Re-execute a recorded run with this worker's code and reply with the report."""
+        try:
+            request = json.loads(msg.data)
+            run_id = str(uuid.UUID(str(request["run_id"])))
+            events, base = await load_run(run_id, self._read_run, self.cache)
+            if not events:
+                raise LookupError(f"run {run_id} does not exist")
+            graph_id = events[0].data.get("graph_id")
+            graph = self.graphs.get(str(graph_id))
+            if graph is None:
+                raise LookupError(f"this worker does not serve graph {graph_id!r}")
+            report = await reexecute(graph.spec, events, base)
+            body: dict[str, Any] = {"ok": True, "report": report.to_json(), "worker_id": self.worker_id}
+        except Exception as err:
+            body = {"ok": False, "error": type(err).__name__, "message": str(err), "worker_id": self.worker_id}
+        with contextlib.suppress(Exception):
+            await msg.respond(json.dumps(codec.to_jsonable(body), default=str).encode())
+
+    async def _read_run(self, run_id: str) -> list[RecordedEvent]:
+        return await self.store.read_stream(f"run:{run_id}")
 
     async def stop(self, *, drain: bool = True) -> None:
         """Stop taking runs; with ``drain``, let running ones reach a resting point first."""
@@ -165,6 +203,9 @@ class Worker:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._subs = []
+        for replay in list(self._replays):
+            replay.cancel()
+        await asyncio.gather(*self._replays, return_exceptions=True)
         with contextlib.suppress(Exception):
             await self.queue.forget_worker(self.worker_id)
 

@@ -1,0 +1,1 @@
+"""Tornado handlers of the API, one module per resource; the route table is api/routes.py."""

@@ -1,0 +1,95 @@
+"""/assistants routes."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from duragraph_lab.api import models
+from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler
+
+
+def _pagination(handler: DuraGraphHandler, offset: int, limit: int, count: int, total: int) -> None:
+    handler.set_header("X-Pagination-Total", str(total))
+    if offset + count < total:
+        handler.set_header("X-Pagination-Next", str(offset + limit))
+
+
+class AssistantsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.parse(models.AssistantCreate)
+        self.write_json(await self.call(self.backend.assistants.create(body)))
+
+
+class AssistantSearchHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.parse(models.AssistantSearch, required=False)
+        found, total = await self.call(self.backend.assistants.search(body))
+        _pagination(self, body.offset, body.limit, len(found), total)
+        self.write_json(found)
+
+
+class AssistantCountHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.parse(models.AssistantCount, required=False)
+        self.write_json(await self.call(self.backend.assistants.count(body)))
+
+
+class AssistantHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self, assistant_id: str) -> None:
+        self.write_json(await self.call(self.backend.assistants.get(assistant_id)))
+
+    @web.authenticated
+    async def patch(self, assistant_id: str) -> None:
+        body = self.parse(models.AssistantPatch, required=False)
+        self.write_json(await self.call(self.backend.assistants.update(assistant_id, body)))
+
+    @web.authenticated
+    async def delete(self, assistant_id: str) -> None:
+        await self.call(self.backend.assistants.delete(assistant_id))
+        self.no_content()
+
+
+class AssistantGraphHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self, assistant_id: str) -> None:
+        raw = self.get_query_argument("xray", None)
+        xray: int | bool = False
+        if raw not in (None, "", "false", "0"):
+            if raw == "true":
+                xray = True
+            elif raw is not None and raw.isdigit():
+                xray = int(raw)
+            else:
+                raise ApiError(422, "validation_error", f"xray must be true, false or a depth, not {raw!r}")
+        self.write_json(await self.call(self.backend.assistants.graph(assistant_id, xray)))
+
+
+class AssistantSchemasHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self, assistant_id: str) -> None:
+        self.write_json(await self.call(self.backend.assistants.schemas(assistant_id)))
+
+
+class AssistantSubgraphsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self, assistant_id: str, namespace: str | None = None) -> None:
+        recurse = self.query_bool("recurse")
+        self.write_json(await self.call(self.backend.assistants.subgraphs(assistant_id, namespace, recurse)))
+
+
+class AssistantVersionsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self, assistant_id: str) -> None:
+        body = self.parse(models.AssistantVersions, required=False)
+        self.write_json(await self.call(self.backend.assistants.versions(assistant_id, body)))
+
+
+class AssistantLatestHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self, assistant_id: str) -> None:
+        body = self.parse(models.AssistantLatest)
+        self.write_json(await self.call(self.backend.assistants.set_latest(assistant_id, body.version)))

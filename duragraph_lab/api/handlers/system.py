@@ -1,0 +1,51 @@
+"""Health, info, readiness, metrics and the OpenAPI document."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from duragraph_lab.api.handlers.base import DuraGraphHandler
+
+
+class HealthHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        ok, body = await self.backend.health()
+        self.write_json(body, 200 if ok else 503)
+
+
+class OkHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        if self.query_bool("check_db"):
+            ok, body = await self.backend.health()
+            self.write_json(
+                {"ok": ok, "services": {"database": "healthy" if body["postgres"]["ok"] else "unhealthy"}},
+                200 if ok else 503,
+            )
+            return
+        self.write_json({"ok": True})
+
+
+class InfoHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        info = self.backend.info()
+        info["base_url"] = self.base_url
+        self.write_json(info)
+
+
+class MetricsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        body, content_type = await self.backend.metrics.render(self.backend)
+        self.set_header("Cache-Control", "no-store")
+        self.finish(body, set_content_type=content_type)
+
+
+class OpenApiHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        from duragraph_lab.api.openapi import document
+
+        self.write_json(document(self.base_url))

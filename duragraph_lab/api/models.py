@@ -1,0 +1,301 @@
+"""Request bodies of the HTTP API, with the field names and defaults of the LangGraph Platform API.
+
+Validation happens here, before any service is called: a wrong type, an unknown field or an
+unsupported option is a 422 that names the field, and nothing is written. These models also
+give the OpenAPI document its request schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+StreamMode = Literal[
+    "values", "updates", "messages", "messages-tuple", "custom", "debug", "events", "tasks", "checkpoints"
+]
+STREAM_MODES: tuple[str, ...] = StreamMode.__args__  # type: ignore[attr-defined]
+MultitaskStrategy = Literal["reject", "interrupt", "rollback", "enqueue"]
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+RunStatus = Literal["pending", "running", "error", "success", "timeout", "interrupted", "cancelled"]
+SortOrder = Literal["asc", "desc"]
+Json = dict[str, Any]
+
+
+class Model(BaseModel):
+    # Unknown fields are refused: a misspelt option is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckpointRef(BaseModel):
+    """A point in a thread's history (``checkpoint_id`` from its state or history)."""
+
+    model_config = ConfigDict(extra="allow")
+    thread_id: str | None = None
+    checkpoint_ns: str = ""
+    checkpoint_id: str | None = None
+    checkpoint_map: Json | None = None
+
+
+class SendTarget(Model):
+    node: str
+    input: Any = None
+
+
+class Command(Model):
+    """``Command(resume=..., update=..., goto=...)`` as a run's input."""
+
+    resume: Any = None
+    update: Json | list[Any] | None = None
+    goto: str | SendTarget | list[str | SendTarget] | None = None
+
+    @property
+    def has_resume(self) -> bool:
+        return "resume" in self.model_fields_set
+
+    def goto_list(self) -> list[Any]:
+        if self.goto is None:
+            return []
+        items = self.goto if isinstance(self.goto, list) else [self.goto]
+        return [g if isinstance(g, str) else {"send": g.node, "arg": g.input} for g in items]
+
+
+class _RunOptions(Model):
+    assistant_id: str = Field(description="An assistant id, or a graph id for its default assistant.")
+    input: Json | list[Any] | None = None
+    command: Command | None = None
+    config: Json | None = None
+    context: Json | None = None
+    metadata: Json | None = None
+    stream_mode: StreamMode | list[StreamMode] = "values"
+    stream_subgraphs: bool = False
+    stream_resumable: bool = Field(
+        False, description="Accepted for compatibility: every DuraGraph stream is resumable."
+    )
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    on_disconnect: Literal["cancel", "continue"] = "continue"
+    after_seconds: float | None = Field(None, ge=0)
+    checkpoint_during: bool | None = Field(None, description="Accepted; runs always commit every node.")
+    durability: Literal["sync", "async", "exit"] | None = Field(
+        None, description="Accepted; runs always commit every node before the next step (sync)."
+    )
+    feedback_keys: list[str] | None = Field(None, description="Accepted and ignored (LangSmith).")
+    langsmith_tracer: Json | None = Field(None, description="Accepted and ignored (LangSmith).")
+    strict_resume: bool | None = Field(None, description="Accepted; resumes by id are always strict.")
+    webhook: str | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _no_webhooks(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("webhooks are not supported: follow the run's stream or join it instead")
+        return value
+
+    @property
+    def stream_modes(self) -> list[str]:
+        modes = self.stream_mode if isinstance(self.stream_mode, list) else [self.stream_mode]
+        return list(dict.fromkeys(modes)) or ["values"]
+
+
+class RunCreateStateful(_RunOptions):
+    multitask_strategy: MultitaskStrategy = "enqueue"
+    if_not_exists: Literal["create", "reject"] = "reject"
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = None
+
+    @model_validator(mode="after")
+    def _command_or_input(self) -> RunCreateStateful:
+        if self.command is not None and self.command.has_resume and self.input is not None:
+            raise ValueError("give either input or command.resume, not both")
+        return self
+
+
+class RunCreateStateless(_RunOptions):
+    on_completion: Literal["delete", "keep"] = "delete"
+    if_not_exists: Literal["create", "reject"] | None = None
+    multitask_strategy: MultitaskStrategy | None = None
+
+    @model_validator(mode="after")
+    def _no_resume(self) -> RunCreateStateless:
+        if self.command is not None and self.command.has_resume:
+            raise ValueError("a stateless run has no interrupted run to resume: use a thread")
+        return self
+
+
+class RunsCancel(Model):
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+    status: Literal["pending", "running", "all"] | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> RunsCancel:
+        if self.status is not None and (self.thread_id or self.run_ids):
+            raise ValueError("select runs either by status or by thread_id/run_ids, not both")
+        if self.status is None and not self.run_ids:
+            raise ValueError("give run_ids (with thread_id) or a status")
+        return self
+
+
+class RunFork(Model):
+    seq: int = Field(description="Global seq of the event to branch after (see /runs/{id}/events).")
+    update: Json | None = None
+    as_node: str | None = None
+
+
+class AssistantCreate(Model):
+    graph_id: str
+    assistant_id: str | None = None
+    config: Json | None = None
+    context: Json | None = None
+    metadata: Json | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+
+
+class AssistantPatch(Model):
+    graph_id: str | None = None
+    config: Json | None = None
+    context: Json | None = None
+    metadata: Json | None = None
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = None
+
+
+class _Page(Model):
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class AssistantSearch(_Page):
+    metadata: Json | None = None
+    graph_id: str | None = None
+    name: str | None = None
+    sort_by: Literal["assistant_id", "graph_id", "name", "created_at", "updated_at"] | None = None
+    sort_order: SortOrder | None = None
+    select: (
+        list[
+            Literal[
+                "assistant_id",
+                "graph_id",
+                "name",
+                "description",
+                "config",
+                "context",
+                "created_at",
+                "updated_at",
+                "metadata",
+                "version",
+            ]
+        ]
+        | None
+    ) = None
+
+
+class AssistantCount(Model):
+    metadata: Json | None = None
+    graph_id: str | None = None
+    name: str | None = None
+
+
+class AssistantVersions(_Page):
+    metadata: Json | None = None
+
+
+class AssistantLatest(Model):
+    version: int = Field(ge=1)
+
+
+class StateUpdate(Model):
+    values: Json | list[Any] | None = None
+    as_node: str | None = None
+    checkpoint: CheckpointRef | None = None
+    checkpoint_id: str | None = None
+    command: Command | None = None
+
+
+class Superstep(Model):
+    updates: list[StateUpdate]
+
+
+class ThreadCreate(Model):
+    thread_id: str | None = None
+    metadata: Json | None = None
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+    supersteps: list[Superstep] | None = None
+    graph_id: str | None = None
+    ttl: Any = None
+
+    @field_validator("ttl")
+    @classmethod
+    def _no_ttl(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("thread TTLs are not supported: delete threads explicitly")
+        return value
+
+
+class ThreadPatch(Model):
+    metadata: Json = Field(default_factory=dict)
+    ttl: Any = None
+
+    @field_validator("ttl")
+    @classmethod
+    def _no_ttl(cls, value: Any) -> Any:
+        if value is not None:
+            raise ValueError("thread TTLs are not supported: delete threads explicitly")
+        return value
+
+
+class ThreadSearch(_Page):
+    metadata: Json | None = None
+    values: Json | None = None
+    ids: list[str] | None = None
+    status: ThreadStatus | None = None
+    sort_by: Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"] | None = None
+    sort_order: SortOrder | None = None
+    select: (
+        list[
+            Literal[
+                "thread_id",
+                "created_at",
+                "updated_at",
+                "metadata",
+                "config",
+                "context",
+                "status",
+                "values",
+                "interrupts",
+            ]
+        ]
+        | None
+    ) = None
+
+
+class ThreadCount(Model):
+    metadata: Json | None = None
+    values: Json | None = None
+    status: ThreadStatus | None = None
+
+
+class ThreadPrune(Model):
+    thread_ids: list[str]
+    strategy: Literal["delete"] = "delete"
+
+
+class ThreadCopy(Model):
+    metadata: Json | None = None
+
+
+class HistoryQuery(Model):
+    limit: int = Field(10, ge=1, le=1000)
+    before: str | CheckpointRef | None = None
+    metadata: Json | None = None
+    checkpoint: CheckpointRef | None = None
+    select: list[str] | None = None
+
+
+class StateAtCheckpoint(Model):
+    checkpoint: CheckpointRef
+    subgraphs: bool = False
+    select: list[str] | None = None

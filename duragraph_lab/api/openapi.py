@@ -1,0 +1,422 @@
+"""The OpenAPI 3.1 document of the API, made from the route table and the request models.
+
+Response schemas are written here by hand (they describe what the services return); the
+test suite fuzzes the running server against this document with schemathesis, so a response
+that does not match its schema fails a test.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from typing import Any
+
+from pydantic import BaseModel
+
+from duragraph_lab._version import __version__
+from duragraph_lab.api.handlers.base import API_PREFIX
+from duragraph_lab.api.routes import ROUTES, Op, Route
+
+_REF = "#/components/schemas/{model}"
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_STR = {"type": "string"}
+_OBJ = {"type": "object"}
+_TS = {"type": "string", "format": "date-time"}
+_INTERRUPT = {
+    "type": "object",
+    "required": ["value", "id"],
+    "properties": {"value": {}, "id": _STR, "when": _STR, "node": _STR},
+}
+_CHECKPOINT = {
+    "type": "object",
+    "required": ["thread_id", "checkpoint_ns", "checkpoint_id"],
+    "properties": {
+        "thread_id": _STR,
+        "checkpoint_ns": _STR,
+        "checkpoint_id": _STR,
+        "checkpoint_map": _nullable(_OBJ),
+    },
+}
+
+RESPONSES: dict[str, dict[str, Any]] = {
+    "Error": {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {"error": _STR, "message": _STR, "details": {"type": "array"}},
+    },
+    "Health": {
+        "type": "object",
+        "required": ["status", "version", "postgres", "nats", "relay"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            "version": _STR,
+            "postgres": _OBJ,
+            "nats": _OBJ,
+            "relay": _OBJ,
+            "worker": _nullable(_OBJ),
+            "error": _nullable(_STR),
+        },
+    },
+    "Info": {
+        "type": "object",
+        "required": ["name", "version"],
+        "properties": {"name": _STR, "version": _STR},
+    },
+    "Ok": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
+    "Metrics": {"type": "string", "description": "Prometheus text exposition format"},
+    "OpenApi": _OBJ,
+    "Count": {"type": "integer", "minimum": 0},
+    "Assistant": {
+        "type": "object",
+        "required": [
+            "assistant_id",
+            "graph_id",
+            "name",
+            "config",
+            "context",
+            "metadata",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        "properties": {
+            "assistant_id": _STR,
+            "graph_id": _STR,
+            "name": _STR,
+            "description": _nullable(_STR),
+            "config": _OBJ,
+            "context": _OBJ,
+            "metadata": _OBJ,
+            "version": {"type": "integer", "minimum": 1},
+            "created_at": _TS,
+            "updated_at": _TS,
+        },
+    },
+    "AssistantVersion": {
+        "type": "object",
+        "required": ["assistant_id", "version", "graph_id", "config", "metadata", "created_at", "name"],
+        "properties": {
+            "assistant_id": _STR,
+            "version": {"type": "integer"},
+            "graph_id": _STR,
+            "config": _OBJ,
+            "context": _OBJ,
+            "metadata": _OBJ,
+            "created_at": _TS,
+            "name": _STR,
+            "description": _nullable(_STR),
+        },
+    },
+    "Graph": {
+        "type": "object",
+        "required": ["nodes", "edges"],
+        "properties": {
+            "nodes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "type"],
+                    "properties": {"id": _STR, "type": _STR},
+                },
+            },
+            "edges": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["source", "target"],
+                    "properties": {"source": _STR, "target": _STR, "conditional": {"type": "boolean"}},
+                },
+            },
+            "layout": _nullable(_OBJ),
+        },
+    },
+    "GraphSchemas": {
+        "type": "object",
+        "required": [
+            "graph_id",
+            "input_schema",
+            "output_schema",
+            "state_schema",
+            "config_schema",
+            "context_schema",
+        ],
+        "properties": {"graph_id": _STR},
+    },
+    "Subgraphs": {"type": "object", "additionalProperties": _OBJ},
+    "Thread": {
+        "type": "object",
+        "required": ["thread_id", "created_at", "updated_at", "metadata", "status"],
+        "properties": {
+            "thread_id": _STR,
+            "created_at": _TS,
+            "updated_at": _TS,
+            "metadata": _OBJ,
+            "status": {"type": "string", "enum": ["idle", "busy", "interrupted", "error"]},
+            "values": _nullable(_OBJ),
+            "interrupts": {"type": "object", "additionalProperties": {"type": "array", "items": _INTERRUPT}},
+        },
+    },
+    "ThreadState": {
+        "type": "object",
+        "required": [
+            "values",
+            "next",
+            "tasks",
+            "checkpoint",
+            "metadata",
+            "created_at",
+            "parent_checkpoint",
+            "interrupts",
+        ],
+        "properties": {
+            "values": _OBJ,
+            "next": {"type": "array", "items": _STR},
+            "tasks": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "name", "interrupts"],
+                    "properties": {
+                        "id": _STR,
+                        "name": _STR,
+                        "error": _nullable(_STR),
+                        "interrupts": {"type": "array"},
+                    },
+                },
+            },
+            "checkpoint": _nullable(_CHECKPOINT),
+            "parent_checkpoint": _nullable(_CHECKPOINT),
+            "metadata": _nullable(_OBJ),
+            "created_at": _nullable(_TS),
+            "interrupts": {"type": "array", "items": _INTERRUPT},
+        },
+    },
+    "StateUpdateResult": {
+        "type": "object",
+        "required": ["checkpoint"],
+        "properties": {"checkpoint": _nullable(_CHECKPOINT), "checkpoint_id": _nullable(_STR)},
+    },
+    "PruneResult": {
+        "type": "object",
+        "required": ["pruned_count"],
+        "properties": {"pruned_count": {"type": "integer"}},
+    },
+    "Run": {
+        "type": "object",
+        "required": [
+            "run_id",
+            "thread_id",
+            "assistant_id",
+            "created_at",
+            "updated_at",
+            "status",
+            "metadata",
+            "kwargs",
+        ],
+        "properties": {
+            "run_id": _STR,
+            "thread_id": _STR,
+            "assistant_id": _nullable(_STR),
+            "graph_id": _STR,
+            "created_at": _TS,
+            "updated_at": _TS,
+            "status": {
+                "type": "string",
+                "enum": ["pending", "running", "error", "success", "timeout", "interrupted", "cancelled"],
+            },
+            "metadata": _OBJ,
+            "kwargs": _OBJ,
+            "multitask_strategy": _nullable(_STR),
+        },
+    },
+    "JoinResult": {
+        "type": "object",
+        "description": "The run's final values; `__interrupt__` when it paused for a human; `__error__` when it failed.",
+    },
+    "EventStream": {"type": "string", "description": "text/event-stream"},
+    "Event": {
+        "type": "object",
+        "required": ["seq", "stream_id", "version", "event_id", "type", "data", "recorded_at"],
+        "properties": {
+            "seq": {"type": "integer"},
+            "stream_id": _STR,
+            "version": {"type": "integer"},
+            "event_id": _STR,
+            "type": _STR,
+            "data": _OBJ,
+            "meta": _OBJ,
+            "recorded_at": _TS,
+        },
+    },
+    "Span": {
+        "type": "object",
+        "required": ["run_id", "node", "task", "step", "attempt", "status"],
+        "properties": {
+            "run_id": _STR,
+            "ns": _STR,
+            "node": _STR,
+            "task": _STR,
+            "step": {"type": "integer"},
+            "attempt": {"type": "integer"},
+            "status": {"type": "string", "enum": ["ok", "error"]},
+            "started_at": _nullable(_TS),
+            "ended_at": _nullable(_TS),
+            "duration_ms": _nullable({"type": "number"}),
+            "error": _nullable(_OBJ),
+            "seq": {"type": "integer"},
+        },
+    },
+    "ReplayReport": {
+        "type": "object",
+        "required": ["identical", "tasks_checked", "divergence"],
+        "properties": {
+            "identical": {"type": "boolean"},
+            "tasks_checked": {"type": "integer"},
+            "divergence": _nullable(_OBJ),
+            "graph_version": _STR,
+        },
+    },
+}
+RESPONSES["AssistantList"] = {"type": "array", "items": {"$ref": _REF.format(model="Assistant")}}
+RESPONSES["AssistantVersionList"] = {
+    "type": "array",
+    "items": {"$ref": _REF.format(model="AssistantVersion")},
+}
+RESPONSES["ThreadList"] = {"type": "array", "items": {"$ref": _REF.format(model="Thread")}}
+RESPONSES["ThreadStateList"] = {"type": "array", "items": {"$ref": _REF.format(model="ThreadState")}}
+RESPONSES["RunList"] = {"type": "array", "items": {"$ref": _REF.format(model="Run")}}
+RESPONSES["SpanList"] = {"type": "array", "items": {"$ref": _REF.format(model="Span")}}
+RESPONSES["EventPage"] = {
+    "type": "object",
+    "required": ["run_id", "events", "has_more"],
+    "properties": {
+        "run_id": _STR,
+        "events": {"type": "array", "items": {"$ref": _REF.format(model="Event")}},
+        "next_after": _nullable({"type": "integer"}),
+        "has_more": {"type": "boolean"},
+    },
+}
+
+_ERRORS = {
+    "400": "Malformed request (e.g. invalid JSON)",
+    "403": "Not authenticated",
+    "404": "No such resource",
+    "409": "Conflicts with the current state (busy thread, run not interrupted, ...)",
+    "413": "Body over the size limit",
+    "422": "The request does not match its schema, or asks for something impossible",
+}
+
+
+def _model_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=_REF)
+    for name, sub in schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components.setdefault(model.__name__, schema)
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "operationId": f"{method}_{route.path.strip('/').replace('/', '_').replace('{', '').replace('}', '').replace('.', '_')}",
+        "summary": op.summary,
+        "tags": [route.tag],
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in route.path_params
+        ]
+        + [
+            {
+                "name": p.name,
+                "in": p.where,
+                "required": False,
+                "schema": p.schema,
+                **({"description": p.description} if p.description else {}),
+                **({"style": "form", "explode": True} if p.schema.get("type") == "array" else {}),
+            }
+            for p in op.params
+        ],
+        "responses": {},
+    }
+    if op.description:
+        out["description"] = op.description
+    if op.body is not None:
+        schema = _model_schema(op.body, components)
+        if op.body_is_array:
+            schema = {"type": "array", "items": schema, "minItems": 1}
+        out["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    status = str(op.status)
+    if op.response is None:
+        out["responses"][status] = {"description": "Done (no body)"}
+        if op.status == 202:
+            out["responses"]["200"] = {
+                "description": "With wait=1: the run's result",
+                "content": {"application/json": {"schema": {"$ref": _REF.format(model="JoinResult")}}},
+            }
+    elif op.sse:
+        out["responses"][status] = {
+            "description": "Server-sent events",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    elif op.response == "Metrics":
+        out["responses"][status] = {
+            "description": "Prometheus metrics",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    else:
+        out["responses"][status] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.response)}}},
+        }
+    if op.response == "Health":
+        out["responses"]["503"] = {
+            "description": "Not healthy (the body says what is wrong)",
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model="Health")}}},
+        }
+    error = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
+    for code, text in _ERRORS.items():
+        out["responses"].setdefault(code, {"description": text, **error})
+    out["responses"]["503"] = out["responses"].get("503") or {
+        "description": "A backing service is unavailable",
+        **error,
+    }
+    return out
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    components: dict[str, Any] = copy.deepcopy(RESPONSES)
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        item = paths.setdefault(route.path, {})
+        for method, op in route.ops.items():
+            item[method] = _operation(route, method, op, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "DuraGraph Lab API",
+            "version": __version__,
+            "description": (
+                "LangGraph Platform-compatible API of DuraGraph Lab, plus the event log, spans, forks and "
+                "re-execution. Authenticate as for any Jupyter server API: `Authorization: token <token>`."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "jupyterToken": {"type": "apiKey", "in": "header", "name": "Authorization"},
+            },
+        },
+        "security": [{"jupyterToken": []}],
+    }
+
+
+def document(base_url: str = "/") -> dict[str, Any]:
+    doc = copy.deepcopy(_document())
+    doc["servers"] = [{"url": f"{base_url.rstrip('/')}/{API_PREFIX}"}]
+    return doc

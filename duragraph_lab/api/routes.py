@@ -1,0 +1,464 @@
+"""Every route of the API in one table: its path, handler and, per method, what the OpenAPI
+document says about it. The tornado URL patterns and the OpenAPI document are both made from
+this table, so they cannot disagree."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from duragraph_lab.api import models
+from duragraph_lab.api.handlers import assistants as ah
+from duragraph_lab.api.handlers import runs as rh
+from duragraph_lab.api.handlers import system as sh
+from duragraph_lab.api.handlers import threads as th
+from duragraph_lab.api.handlers.base import API_PREFIX, DuraGraphHandler
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+    where: str = "query"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    summary: str
+    response: str | None  # a component schema name; None: no body
+    status: int = 200
+    body: type[BaseModel] | None = None
+    body_is_array: bool = False
+    params: tuple[Param, ...] = ()
+    sse: bool = False
+    long_poll: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str
+    handler: type[DuraGraphHandler]
+    tag: str
+    ops: dict[str, Op] = field(default_factory=dict)
+
+    @property
+    def pattern(self) -> str:
+        return rf"/{API_PREFIX}" + re.sub(r"\{[a-z_]+\}", "([^/]+)", self.path)
+
+    @property
+    def path_params(self) -> list[str]:
+        return re.findall(r"\{([a-z_]+)\}", self.path)
+
+
+def _int(low: int = 0, high: int | None = None, default: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "integer", "minimum": low}
+    if high is not None:
+        out["maximum"] = high
+    if default is not None:
+        out["default"] = default
+    return out
+
+
+_BOOL = {"type": "boolean"}
+_ACTION = Param("action", {"type": "string", "enum": ["interrupt", "rollback"], "default": "interrupt"})
+_STREAM_MODE = Param(
+    "stream_mode",
+    {"type": "array", "items": {"type": "string", "enum": list(models.STREAM_MODES)}},
+    "Stream modes (default: those the run was created with).",
+)
+_LAST_EVENT_ID = Param("Last-Event-ID", {"type": "string"}, "Resume after this event seq.", "header")
+_CANCEL_ON_DISCONNECT = Param("cancel_on_disconnect", _BOOL, "Cancel the run if the client goes away.")
+_PAGE = (Param("limit", _int(1, 1000, 10)), Param("offset", _int(0, None, 0)))
+
+_STREAM_DOC = (
+    "Server-sent events: `metadata` first, then one frame per stream mode part; `id:` is the global "
+    "event seq (send it back as `Last-Event-ID` to resume with no gap and no duplicate). Token "
+    "chunks and custom events have no id (they are not stored). The stream ends when the run "
+    "finishes or pauses for a human."
+)
+
+ROUTES: list[Route] = [
+    # -- system --------------------------------------------------------------------------------
+    Route(
+        "/health",
+        sh.HealthHandler,
+        "system",
+        {"get": Op("Health of PostgreSQL, NATS, the relay and the worker", "Health")},
+    ),
+    Route("/info", sh.InfoHandler, "system", {"get": Op("Server version and configuration", "Info")}),
+    Route(
+        "/ok",
+        sh.OkHandler,
+        "system",
+        {
+            "get": Op(
+                "Liveness (and database check with check_db=1)", "Ok", params=(Param("check_db", _BOOL),)
+            )
+        },
+    ),
+    Route("/metrics", sh.MetricsHandler, "system", {"get": Op("Prometheus metrics", "Metrics")}),
+    Route("/openapi.json", sh.OpenApiHandler, "system", {"get": Op("This document", "OpenApi")}),
+    # -- assistants ----------------------------------------------------------------------------
+    Route(
+        "/assistants",
+        ah.AssistantsHandler,
+        "assistants",
+        {"post": Op("Create an assistant", "Assistant", body=models.AssistantCreate)},
+    ),
+    Route(
+        "/assistants/search",
+        ah.AssistantSearchHandler,
+        "assistants",
+        {"post": Op("Search assistants", "AssistantList", body=models.AssistantSearch)},
+    ),
+    Route(
+        "/assistants/count",
+        ah.AssistantCountHandler,
+        "assistants",
+        {"post": Op("Count assistants", "Count", body=models.AssistantCount)},
+    ),
+    Route(
+        "/assistants/{assistant_id}/graph",
+        ah.AssistantGraphHandler,
+        "assistants",
+        {
+            "get": Op(
+                "The assistant's graph: nodes, edges (conditional ones labelled) and layout",
+                "Graph",
+                params=(
+                    Param("xray", {"type": ["boolean", "integer"]}, "Draw subgraphs' nodes (to a depth)."),
+                ),
+            )
+        },
+    ),
+    Route(
+        "/assistants/{assistant_id}/schemas",
+        ah.AssistantSchemasHandler,
+        "assistants",
+        {"get": Op("JSON Schemas of the graph's input, output and state", "GraphSchemas")},
+    ),
+    Route(
+        "/assistants/{assistant_id}/subgraphs/{namespace}",
+        ah.AssistantSubgraphsHandler,
+        "assistants",
+        {"get": Op("Schemas of one subgraph", "Subgraphs", params=(Param("recurse", _BOOL),))},
+    ),
+    Route(
+        "/assistants/{assistant_id}/subgraphs",
+        ah.AssistantSubgraphsHandler,
+        "assistants",
+        {"get": Op("Schemas of the graph's subgraphs", "Subgraphs", params=(Param("recurse", _BOOL),))},
+    ),
+    Route(
+        "/assistants/{assistant_id}/versions",
+        ah.AssistantVersionsHandler,
+        "assistants",
+        {
+            "post": Op(
+                "The assistant's versions, newest first",
+                "AssistantVersionList",
+                body=models.AssistantVersions,
+            )
+        },
+    ),
+    Route(
+        "/assistants/{assistant_id}/latest",
+        ah.AssistantLatestHandler,
+        "assistants",
+        {"post": Op("Make a version the latest", "Assistant", body=models.AssistantLatest)},
+    ),
+    Route(
+        "/assistants/{assistant_id}",
+        ah.AssistantHandler,
+        "assistants",
+        {
+            "get": Op("Get an assistant (or a graph's default assistant by graph id)", "Assistant"),
+            "patch": Op("Update an assistant (a new version)", "Assistant", body=models.AssistantPatch),
+            "delete": Op("Delete an assistant", None, status=204),
+        },
+    ),
+    # -- threads -------------------------------------------------------------------------------
+    Route(
+        "/threads",
+        th.ThreadsHandler,
+        "threads",
+        {"post": Op("Create a thread", "Thread", body=models.ThreadCreate)},
+    ),
+    Route(
+        "/threads/search",
+        th.ThreadSearchHandler,
+        "threads",
+        {"post": Op("Search threads", "ThreadList", body=models.ThreadSearch)},
+    ),
+    Route(
+        "/threads/count",
+        th.ThreadCountHandler,
+        "threads",
+        {"post": Op("Count threads", "Count", body=models.ThreadCount)},
+    ),
+    Route(
+        "/threads/prune",
+        th.ThreadPruneHandler,
+        "threads",
+        {"post": Op("Delete many threads", "PruneResult", body=models.ThreadPrune)},
+    ),
+    Route(
+        "/threads/{thread_id}/copy",
+        th.ThreadCopyHandler,
+        "threads",
+        {"post": Op("Copy a thread with its whole history", "Thread", body=models.ThreadCopy)},
+    ),
+    Route(
+        "/threads/{thread_id}/state/checkpoint",
+        th.ThreadStateCheckpointHandler,
+        "threads",
+        {"post": Op("The thread's state at a checkpoint", "ThreadState", body=models.StateAtCheckpoint)},
+    ),
+    Route(
+        "/threads/{thread_id}/state/{checkpoint_id}",
+        th.ThreadStateAtHandler,
+        "threads",
+        {"get": Op("The thread's state at a checkpoint", "ThreadState", params=(Param("subgraphs", _BOOL),))},
+    ),
+    Route(
+        "/threads/{thread_id}/state",
+        th.ThreadStateHandler,
+        "threads",
+        {
+            "get": Op("The thread's current state", "ThreadState", params=(Param("subgraphs", _BOOL),)),
+            "post": Op("Edit the thread's state", "StateUpdateResult", body=models.StateUpdate),
+        },
+    ),
+    Route(
+        "/threads/{thread_id}/history",
+        th.ThreadHistoryHandler,
+        "threads",
+        {
+            "get": Op(
+                "The thread's checkpoints, newest first",
+                "ThreadStateList",
+                params=(Param("limit", _int(1, 1000, 10)), Param("before", {"type": "string"})),
+            ),
+            "post": Op("The thread's checkpoints, newest first", "ThreadStateList", body=models.HistoryQuery),
+        },
+    ),
+    Route(
+        "/threads/{thread_id}/stream",
+        th.ThreadStreamHandler,
+        "threads",
+        {
+            "get": Op(
+                "Follow a thread: its runs one after another",
+                "EventStream",
+                sse=True,
+                params=(
+                    Param(
+                        "stream_modes",
+                        {"type": "array", "items": {"type": "string", "enum": list(th.THREAD_STREAM_MODES)}},
+                    ),
+                    _LAST_EVENT_ID,
+                ),
+                description=_STREAM_DOC,
+            )
+        },
+    ),
+    # -- runs on threads -----------------------------------------------------------------------
+    Route(
+        "/threads/{thread_id}/runs/wait",
+        rh.ThreadRunsWaitHandler,
+        "runs",
+        {
+            "post": Op(
+                "Start a run and wait for its result",
+                "JoinResult",
+                body=models.RunCreateStateful,
+                long_poll=True,
+            )
+        },
+    ),
+    Route(
+        "/threads/{thread_id}/runs/stream",
+        rh.ThreadRunsStreamHandler,
+        "runs",
+        {
+            "post": Op(
+                "Start a run and stream it",
+                "EventStream",
+                body=models.RunCreateStateful,
+                sse=True,
+                description=_STREAM_DOC,
+            )
+        },
+    ),
+    Route(
+        "/threads/{thread_id}/runs/{run_id}/join",
+        rh.RunJoinHandler,
+        "runs",
+        {"get": Op("Wait for a run's result", "JoinResult", params=(_CANCEL_ON_DISCONNECT,), long_poll=True)},
+    ),
+    Route(
+        "/threads/{thread_id}/runs/{run_id}/stream",
+        rh.RunStreamHandler,
+        "runs",
+        {
+            "get": Op(
+                "Stream a run (from its start, or after Last-Event-ID)",
+                "EventStream",
+                sse=True,
+                params=(_STREAM_MODE, _CANCEL_ON_DISCONNECT, _LAST_EVENT_ID),
+                description=_STREAM_DOC,
+            )
+        },
+    ),
+    Route(
+        "/threads/{thread_id}/runs/{run_id}/cancel",
+        rh.RunCancelHandler,
+        "runs",
+        {"post": Op("Cancel a run", None, status=202, params=(_ACTION, Param("wait", _BOOL)))},
+    ),
+    Route(
+        "/threads/{thread_id}/runs/{run_id}",
+        rh.RunHandler,
+        "runs",
+        {"get": Op("Get a run", "Run"), "delete": Op("Delete a run that is not running", None, status=204)},
+    ),
+    Route(
+        "/threads/{thread_id}/runs",
+        rh.ThreadRunsHandler,
+        "runs",
+        {
+            "get": Op(
+                "The thread's runs, newest first",
+                "RunList",
+                params=(*_PAGE, Param("status", {"type": "string", "enum": list(models.RunStatus.__args__)})),  # type: ignore[attr-defined]
+            ),
+            "post": Op("Start a run in the background", "Run", body=models.RunCreateStateful),
+        },
+    ),
+    # -- stateless runs and extras -------------------------------------------------------------
+    Route(
+        "/runs/wait",
+        rh.StatelessRunsWaitHandler,
+        "runs",
+        {
+            "post": Op(
+                "Run on a new thread and wait for the result",
+                "JoinResult",
+                body=models.RunCreateStateless,
+                long_poll=True,
+            )
+        },
+    ),
+    Route(
+        "/runs/stream",
+        rh.StatelessRunsStreamHandler,
+        "runs",
+        {
+            "post": Op(
+                "Run on a new thread and stream it",
+                "EventStream",
+                body=models.RunCreateStateless,
+                sse=True,
+                description=_STREAM_DOC,
+            )
+        },
+    ),
+    Route(
+        "/runs/batch",
+        rh.RunsBatchHandler,
+        "runs",
+        {
+            "post": Op(
+                "Start many runs on new threads",
+                "RunList",
+                body=models.RunCreateStateless,
+                body_is_array=True,
+            )
+        },
+    ),
+    Route(
+        "/runs/cancel",
+        rh.RunsCancelHandler,
+        "runs",
+        {"post": Op("Cancel many runs", None, status=204, body=models.RunsCancel, params=(_ACTION,))},
+    ),
+    Route(
+        "/runs",
+        rh.StatelessRunsHandler,
+        "runs",
+        {"post": Op("Start a run on a new thread", "Run", body=models.RunCreateStateless)},
+    ),
+    Route(
+        "/runs/{run_id}/events",
+        rh.RunEventsHandler,
+        "duragraph",
+        {
+            "get": Op(
+                "The run's event log, paged by global seq",
+                "EventPage",
+                params=(Param("after", _int(0, None, 0)), Param("limit", _int(1, 10_000, 1000))),
+            )
+        },
+    ),
+    Route(
+        "/runs/{run_id}/spans",
+        rh.RunSpansHandler,
+        "duragraph",
+        {"get": Op("One span per node execution", "SpanList")},
+    ),
+    Route(
+        "/runs/{run_id}/fork",
+        rh.RunForkHandler,
+        "duragraph",
+        {"post": Op("Branch a new run after an event of this one", "Run", body=models.RunFork)},
+    ),
+    Route(
+        "/runs/{run_id}/replay",
+        rh.RunReplayHandler,
+        "duragraph",
+        {
+            "post": Op(
+                "Re-execute the run with the current graph code; report the first divergence", "ReplayReport"
+            )
+        },
+    ),
+    Route(
+        "/runs/{run_id}/join",
+        rh.RunJoinHandler,
+        "runs",
+        {"get": Op("Wait for a run's result", "JoinResult", params=(_CANCEL_ON_DISCONNECT,), long_poll=True)},
+    ),
+    Route(
+        "/runs/{run_id}/stream",
+        rh.RunStreamHandler,
+        "runs",
+        {
+            "get": Op(
+                "Stream a run (from its start, or after Last-Event-ID)",
+                "EventStream",
+                sse=True,
+                params=(_STREAM_MODE, _CANCEL_ON_DISCONNECT, _LAST_EVENT_ID),
+                description=_STREAM_DOC,
+            )
+        },
+    ),
+    Route(
+        "/runs/{run_id}",
+        rh.RunHandler,
+        "runs",
+        {"get": Op("Get a run", "Run"), "delete": Op("Delete a run", None, status=204)},
+    ),
+]
+
+
+def handlers() -> list[tuple[str, type[DuraGraphHandler]]]:
+    """Tornado URL specs, each handler told its route (a metrics label)."""
+    return [
+        (route.pattern, type(route.handler.__name__, (route.handler,), {"route": route.path}))
+        for route in ROUTES
+    ]
