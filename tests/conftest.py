@@ -104,3 +104,17 @@ async def nc(nats_server: str, subjects: Subjects) -> AsyncIterator[NATS]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One `duragraph-lab serve` for the API tests of the session (each test uses its own
+    threads, so they do not see each other)."""
+    from tests.apiserver import ApiServer
+
+    server = ApiServer(tmp_path_factory.mktemp("api") / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

@@ -226,7 +226,7 @@ class Backend:
                 log.error("DuraGraph Lab: %s", err)
         if not graphs:
             return
-        self.worker = Worker(
+        worker = Worker(
             graphs,
             self.store,
             nc=nc,
@@ -235,7 +235,14 @@ class Backend:
             drain_timeout=10,
             wake_relay=False,  # this process's relay is woken directly after each commit
         )
-        await self.worker.start()
+        try:
+            await worker.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await worker.stop(drain=False)
+            raise
+        # Only now: /health reports the worker once its graphs and assistants are registered.
+        self.worker = worker
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""

@@ -158,7 +158,12 @@ class Worker:
             report = await reexecute(graph.spec, events, base)
             body: dict[str, Any] = {"ok": True, "report": report.to_json(), "worker_id": self.worker_id}
         except Exception as err:
-            body = {"ok": False, "error": type(err).__name__, "message": str(err), "worker_id": self.worker_id}
+            body = {
+                "ok": False,
+                "error": type(err).__name__,
+                "message": str(err),
+                "worker_id": self.worker_id,
+            }
         with contextlib.suppress(Exception):
             await msg.respond(json.dumps(codec.to_jsonable(body), default=str).encode())
 

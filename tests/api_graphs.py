@@ -1,0 +1,120 @@
+"""Graphs served by the API test server (besides the demo assistants).
+
+They are loaded by the server process (``--DuraGraphApp.graphs``), so this module must import
+nothing from the tests but itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+from typing import Annotated, Any, TypedDict
+
+from duragraph_lab import END, START, StateGraph, get_stream_writer, interrupt
+from duragraph_lab.graph.context import get_context
+
+
+class Steps(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], operator.add]
+    sleep: float
+    answer: Any
+    fail: bool
+
+
+def _slow() -> Any:
+    """``steps`` nodes in a line; each sleeps ``sleep`` seconds (cancel and multitask tests)."""
+    g = StateGraph(Steps)
+    prev = START
+    for i in range(5):
+
+        async def node(s: Steps, i: int = i) -> Steps:
+            await asyncio.sleep(float(s.get("sleep") or 0))
+            if s.get("fail") and i == 2:
+                raise ValueError("step 2 failed as asked")
+            return {"n": s.get("n", 0) + 1, "log": [f"s{i}"]}
+
+        g.add_node(f"s{i}", node)
+        g.add_edge(prev, f"s{i}")
+        prev = f"s{i}"
+    g.add_edge(prev, END)
+    return g.compile(name="slow")
+
+
+def _asking() -> Any:
+    """Asks a human, then records the answer."""
+
+    def ask(s: Steps) -> Steps:
+        return {"answer": interrupt({"question": "proceed?", "n": s.get("n", 0)}), "log": ["asked"]}
+
+    def done(s: Steps) -> Steps:
+        return {"log": [f"done:{s.get('answer')}"]}
+
+    g = StateGraph(Steps)
+    g.add_node("ask", ask)
+    g.add_node("done", done)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", "done")
+    g.add_edge("done", END)
+    return g.compile(name="asking")
+
+
+def _breakpoint() -> Any:
+    """Pauses before ``b`` (a compile-time breakpoint)."""
+    g = StateGraph(Steps)
+    g.add_node("a", lambda s: {"log": ["a"], "n": s.get("n", 0) + 1})
+    g.add_node("b", lambda s: {"log": ["b"], "n": s.get("n", 0) + 10})
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("b", END)
+    return g.compile(name="breakpoint", interrupt_before=["b"])
+
+
+def _custom() -> Any:
+    """Streams custom events while it works."""
+
+    async def work(s: Steps) -> Steps:
+        write = get_stream_writer()
+        for i in range(3):
+            write({"progress": i})
+            await asyncio.sleep(0.05)
+        return {"log": ["worked"], "n": get_context().step}
+
+    g = StateGraph(Steps)
+    g.add_node("work", work)
+    g.add_edge(START, "work")
+    g.add_edge("work", END)
+    return g.compile(name="custom")
+
+
+def _nested() -> Any:
+    """A parent whose middle node is a subgraph."""
+    inner = StateGraph(Steps)
+    inner.add_node("i1", lambda s: {"log": ["i1"]})
+    inner.add_node("i2", lambda s: {"log": ["i2"], "n": s.get("n", 0) + 1})
+    inner.add_edge(START, "i1")
+    inner.add_edge("i1", "i2")
+    inner.add_edge("i2", END)
+    g = StateGraph(Steps)
+    g.add_node("before", lambda s: {"log": ["before"]})
+    g.add_node("sub", inner.compile(name="inner"))
+    g.add_node("after", lambda s: {"log": ["after"]})
+    g.add_edge(START, "before")
+    g.add_edge("before", "sub")
+    g.add_edge("sub", "after")
+    g.add_edge("after", END)
+    return g.compile(name="nested")
+
+
+slow = _slow()
+asking = _asking()
+breakpoint = _breakpoint()
+custom = _custom()
+nested = _nested()
+
+GRAPHS = [f"tests.api_graphs:{name}" for name in ("slow", "asking", "breakpoint", "custom", "nested")]
+DEMOS = [
+    "duragraph_lab.demo.chat:graph",
+    "duragraph_lab.demo.approval:graph",
+    "duragraph_lab.demo.map_reduce:graph",
+]
