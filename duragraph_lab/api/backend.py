@@ -51,6 +51,7 @@ class Backend:
         start_embedded: bool = False,
         graphs: Sequence[str] = (),
         worker_concurrency: int = 32,
+        worker_lease_ttl: float = 30.0,
         max_body_bytes: int = 10 * 1024 * 1024,
         keepalive_seconds: float = 5.0,
         reap_interval: float = 5.0,
@@ -69,6 +70,7 @@ class Backend:
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
         self.worker_concurrency = worker_concurrency
+        self.worker_lease_ttl = worker_lease_ttl
         self.worker: Worker | None = None
         self.control: RunControl | None = None
         self.subjects = Subjects(settings.subject_prefix)
@@ -232,6 +234,7 @@ class Backend:
             nc=nc,
             subjects=self.subjects,
             concurrency=self.worker_concurrency,
+            lease_ttl=self.worker_lease_ttl,
             drain_timeout=10,
             wake_relay=False,  # this process's relay is woken directly after each commit
         )

@@ -39,6 +39,12 @@ class DuraGraphApp(ExtensionApp):
         "demo assistants under `duragraph-lab dev`. Production deployments run `duragraph-lab worker`.",
     )
     worker_concurrency = Int(32, config=True, help="Runs the in-process worker executes at once.")
+    worker_lease_ttl = Float(
+        30.0,
+        config=True,
+        help="Seconds a run leased by the in-process worker stays its own without a heartbeat; after a "
+        "crash, another worker takes the run over once this has passed.",
+    )
     max_body_bytes = Int(
         10 * 1024 * 1024, config=True, help="Largest request body the API accepts (bigger: 413)."
     )
@@ -75,6 +81,7 @@ class DuraGraphApp(ExtensionApp):
             start_embedded=self.start_embedded,
             graphs=self.graphs,
             worker_concurrency=self.worker_concurrency,
+            worker_lease_ttl=self.worker_lease_ttl,
             max_body_bytes=self.max_body_bytes,
             keepalive_seconds=self.keepalive_seconds,
         )

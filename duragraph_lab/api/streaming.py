@@ -10,7 +10,6 @@ with ``subgraphs``, for every subgraph namespace (event names ``mode|ns``).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -125,7 +124,7 @@ class StreamEncoder:
                 "result": {},
                 "interrupts": [],
             }
-            parts += self._task_result(result, state.step, suffix)
+            parts += self._task_result(result, state.step, suffix, event.recorded_at)
         elif t == ev.RUN_INTERRUPTED:
             interrupts = [interrupt_json(i) for i in event.data.get("interrupts", [])]
             if self._want("updates"):
@@ -197,12 +196,12 @@ class StreamEncoder:
                 parts.append(("debug" + suffix, self._debug("task", state.step, payload, event.recorded_at)))
         return parts
 
-    def _task_result(self, result: dict[str, Any], step: int, suffix: str) -> list[Part]:
+    def _task_result(self, result: dict[str, Any], step: int, suffix: str, at: Any) -> list[Part]:
         parts: list[Part] = []
         if self._want("tasks"):
             parts.append(("tasks" + suffix, result))
         if self._want("debug"):
-            parts.append(("debug" + suffix, self._debug("task_result", step, result, time.time())))
+            parts.append(("debug" + suffix, self._debug("task_result", step, result, at)))
         return parts
 
     @staticmethod
@@ -219,6 +218,7 @@ class StreamEncoder:
             {"id": d.get("task"), "name": node, "error": None, "result": update, "interrupts": []},
             state.step,
             suffix,
+            event.recorded_at,
         )
         if self._want("messages") or self._want("messages-tuple"):
             meta = self._meta(state, node, state.step, ns)
