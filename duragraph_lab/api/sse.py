@@ -19,6 +19,7 @@ from duragraph_lab.api.streaming import Part, StreamEncoder, is_final
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.bus.subscription import StreamSubscription
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState, fold
 from duragraph_lab.engine.history import load_run
 from duragraph_lab.worker.control import RunControl
@@ -57,7 +58,7 @@ def parse_last_event_id(value: str | None) -> int:
 
 async def start_state(
     control: RunControl, run_id: str, after_seq: int, subgraphs: bool
-) -> tuple[RunState, dict[str, RunState]]:
+) -> tuple[RunState, dict[str, RunState], list[RecordedEvent]]:
     """The run as it was at ``after_seq`` (its starting state for 0), and its subgraphs'."""
     events, base = await load_run(run_id, control._read_run, control.cache)
     before = [e for e in events if e.seq <= after_seq]
@@ -69,7 +70,7 @@ async def start_state(
                 spaces[ns] = fold(before, ns=ns)
             except Exception:  # a namespace that cannot be folded alone is skipped, not fatal
                 log.debug("cannot fold namespace %s of run %s", ns, run_id)
-    return root, spaces
+    return root, spaces, before
 
 
 def _live_step(item: dict[str, Any]) -> int | None:
@@ -90,9 +91,10 @@ async def run_frames(
     poll_interval: float = 1.0,
 ) -> AsyncIterator[bytes]:
     """The SSE body of one run, from ``after_seq`` until the run comes to rest."""
-    root, spaces = await start_state(control, run_id, after_seq, subgraphs)
+    root, spaces, before = await start_state(control, run_id, after_seq, subgraphs)
     encoder = StreamEncoder(modes, subgraphs=subgraphs, state=root, run_id=run_id)
     encoder.ns_states.update(spaces)
+    encoder.prime(before)
     if metadata:
         yield frame(*encoder.metadata())
     stash: list[dict[str, Any]] = []
@@ -185,7 +187,7 @@ async def _thread_run(
     poll_interval: float,
 ) -> AsyncIterator[bytes]:
     modes = run_modes if "run_modes" in want and not is_edit else []
-    root, _ = await start_state(control, run_id, after_seq, False)
+    root, _, _ = await start_state(control, run_id, after_seq, False)
     encoder = StreamEncoder(modes, state=root, run_id=run_id, thread_id=thread_id)
     async for item in follow_run(
         control.store, control.nc, subjects, run_id, after_seq=after_seq, poll_interval=poll_interval

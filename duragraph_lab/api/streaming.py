@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from duragraph_lab.api.checkpoints import interrupt_json
+from duragraph_lab.api.checkpoints import CHECKPOINT_TYPES, interrupt_json
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain import reducers as red
@@ -56,12 +56,25 @@ class StreamEncoder:
         self.subgraphs = subgraphs
         self.root = state.clone() if state is not None else RunState()
         self.run_id = run_id
-        self.thread_id = thread_id or self.root.thread_id
+        self._thread_id = thread_id
+        # The last checkpoint streamed, by namespace: the next one's ``parent_config``.
+        self.parents: dict[str, str] = {}
         self.ns_states: dict[str, RunState] = {}
         self.partials: dict[str, dict[str, Any]] = {}  # streamed AI messages so far, by id
         self.announced: set[str] = set()  # message ids whose metadata was sent
         self.completed: set[str] = set()  # message ids sent complete
         self._input_values_sent = False
+
+    @property
+    def thread_id(self) -> str | None:
+        # Known from the start when given, else from the run's first event once it is folded.
+        return self._thread_id or self.root.thread_id
+
+    def prime(self, events: Iterable[RecordedEvent]) -> None:
+        """Remember the checkpoints of events already delivered (a stream resumed mid-run)."""
+        for event in events:
+            if event.type in CHECKPOINT_TYPES:
+                self.parents[str(event.data.get("ns") or "").rstrip("|")] = str(event.event_id)
 
     # -- helpers -------------------------------------------------------------------------------
     def _want(self, mode: str) -> bool:
@@ -151,17 +164,23 @@ class StreamEncoder:
     def _checkpoint(self, state: RunState, event: RecordedEvent, suffix: str) -> list[Part]:
         if not (self._want("debug") or self._want("checkpoints")):
             return []
-        ns = str(event.data.get("ns") or "")
+        ns = str(event.data.get("ns") or "").rstrip("|")
         config = {
             "configurable": {
                 "thread_id": self.thread_id,
-                "checkpoint_ns": ns.rstrip("|"),
+                "checkpoint_ns": ns,
                 "checkpoint_id": str(event.event_id),
             }
         }
+        parent = self.parents.get(ns)
+        self.parents[ns] = str(event.event_id)
         payload = {
             "config": config,
-            "parent_config": None,
+            "parent_config": (
+                {"configurable": {"thread_id": self.thread_id, "checkpoint_ns": ns, "checkpoint_id": parent}}
+                if parent
+                else None
+            ),
             "values": plain(state.values),
             "metadata": {"source": "loop", "step": state.step, "run_id": self.run_id, "seq": event.seq},
             "next": [t.node for t in state.pending_tasks],
