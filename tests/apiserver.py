@@ -20,7 +20,12 @@ class ApiServer(DevServer):
     """``serve`` (no Lab UI) whose in-process worker serves the demos and tests/api_graphs.py."""
 
     def __init__(
-        self, data_dir: Path, *, extra: list[str] | None = None, env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        *,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> None:
         graphs = [f"--DuraGraphApp.graphs={ref}" for ref in (*DEMOS, *GRAPHS)]
         super().__init__(
@@ -32,6 +37,7 @@ class ApiServer(DevServer):
                 "DURAGRAPH_LLM_TOKEN_DELAY": "0.01",
                 **(env or {}),
             },
+            port=port,
         )
 
     @property

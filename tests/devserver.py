@@ -90,7 +90,8 @@ class DevServer:
             if match:
                 self.ready_in = float(match.group(2))
                 self.url = match.group(3)
-                self.token = self.url.partition("token=")[2]
+                # A token given in JUPYTER_TOKEN is masked in the printed URL ("token=...").
+                self.token = self.env.get("JUPYTER_TOKEN") or self.url.partition("token=")[2]
                 return self
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.argv} exited with {self.proc.returncode}:\n{self.output()}")

@@ -211,6 +211,16 @@ class EmbeddedPostgres:
             stop_process(orphan, signals=[(signal.SIGINT, 15.0), (signal.SIGQUIT, 5.0)])
         # Postgres would refuse to start if the pid was reused by an unrelated process.
         pidfile.unlink(missing_ok=True)
+        # The socket's lock file, likewise: a killed server's pid can linger a moment as a zombie,
+        # which Postgres takes for a live server on that port.
+        for lock in (self.root / "run").glob(".s.PGSQL.*.lock"):
+            try:
+                owner = int(lock.read_text().splitlines()[0])
+            except (OSError, ValueError, IndexError):
+                owner = 0
+            if owner <= 0 or find_process(owner, name_contains="postgres", arg_contains="") is None:
+                lock.unlink(missing_ok=True)
+                Path(str(lock)[: -len(".lock")]).unlink(missing_ok=True)
 
     def _socket_dir(self) -> Path:
         candidate = self.root / "run"
