@@ -95,8 +95,8 @@ def run_created(
         "input": normalize_input(input, channels),
         "config": config,
         "metadata": dict(metadata or {}),
-        "interrupt_before": list(nodes) if interrupt_before == "*" else list(interrupt_before or []),
-        "interrupt_after": list(nodes) if interrupt_after == "*" else list(interrupt_after or []),
+        "interrupt_before": _interrupt_points(interrupt_before, nodes),
+        "interrupt_after": _interrupt_points(interrupt_after, nodes),
         "recursion_limit": limit,
         "timeout": timeout,
         "base": dict(base) if base else None,
@@ -210,3 +210,10 @@ def cancel(
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def _interrupt_points(names: str | Sequence[str] | None, nodes: Sequence[str]) -> list[str]:
+    """``"*"`` (alone or in a list, as the HTTP API sends it) means every node."""
+    if names == "*" or (not isinstance(names, str) and "*" in (names or ())):
+        return list(nodes)
+    return [names] if isinstance(names, str) else list(names or [])

@@ -96,3 +96,22 @@ def test_invoke_returns_when_a_sync_node_times_out() -> None:
     with pytest.raises(Exception, match=r"did not finish within 0\.2s"):
         g.compile(name="stuck").invoke({})
     assert time.monotonic() - begin < 2, "invoke did not wait for the abandoned thread"
+
+
+@pytest.mark.parametrize("points", ["*", ["*"], ["a", "*"]])
+def test_a_star_means_every_node_also_inside_a_list(points: object) -> None:
+    # The HTTP API sends interrupt_before as a list, so ["*"] must mean what "*" means.
+    from duragraph_lab.engine import commands
+
+    event = commands.run_created(
+        run_id="r",
+        thread_id="t",
+        graph_id="two",
+        assistant_id=None,
+        channels={"log": "add"},
+        nodes=["a", "b"],
+        interrupt_before=points,  # type: ignore[arg-type]
+        interrupt_after=["b"],
+    )
+    assert event.data["interrupt_before"] == ["a", "b"]
+    assert event.data["interrupt_after"] == ["b"]
