@@ -116,6 +116,11 @@ class Checkpoints:
             raise NotFound(f"thread {thread_id} does not exist")
         if not row[1]:
             return None
+        last = await self.control.state(row[1])
+        if await self.control.rolled_back(last):
+            # The latest run was rolled back: the thread is where that run started.
+            base = last.base
+            return await self._point(str(base["run_id"]), base.get("seq")) if base else None
         return await self._point(row[1], None)
 
     async def at(self, thread_id: str, checkpoint_id: str) -> Point:
@@ -254,6 +259,12 @@ def checkpoint_ref(thread_id: str, event: RecordedEvent | None, ns: str = "") ->
     }
 
 
+def checkpoint_step(state: RunState, event: RecordedEvent) -> int:
+    """LangGraph's step of a checkpoint: -1 for the input, then the step about to run; the
+    final checkpoint comes after the last step (its step is one more)."""
+    return state.step + 1 if event.type == ev.RUN_COMPLETED and state.step >= 0 else state.step
+
+
 def checkpoint_metadata(thread_id: str, point: Point) -> dict[str, Any]:
     st, event = point.state, point.event
     if event.type == ev.RUN_CREATED:
@@ -270,7 +281,7 @@ def checkpoint_metadata(thread_id: str, point: Point) -> dict[str, Any]:
     return {
         **plain(st.metadata),
         "source": source,
-        "step": st.step,
+        "step": checkpoint_step(st, event),
         "parents": {},
         "writes": writes,
         "run_id": point.run_id,
@@ -283,9 +294,11 @@ def checkpoint_metadata(thread_id: str, point: Point) -> dict[str, Any]:
 
 
 def thread_state(
-    thread_id: str, point: Point | None, *, subgraphs: Mapping[str, Any] | None = None
+    thread_id: str, point: Point | None, *, subgraphs: Mapping[str, Any] | None = None, live: bool = True
 ) -> dict[str, Any]:
-    """LangGraph's ``ThreadState`` for a checkpoint (``None``: a thread without runs)."""
+    """LangGraph's ``ThreadState`` for a checkpoint (``None``: a thread without runs). ``live``
+    (the current state): ``next`` leaves out the step's finished tasks; a past checkpoint (from
+    the history or by id) names every task of its step, as LangGraph does."""
     if point is None:
         return {
             "values": {},
@@ -318,7 +331,7 @@ def thread_state(
                 "result": plain(result.update) if result is not None else None,
             }
         )
-    pending = [t.node for t in st.pending_tasks]
+    pending = [t.node for t in (st.pending_tasks if live else st.tasks)]
     if st.step < 0 and st.status in (RunStatus.PENDING, RunStatus.RUNNING):
         pending = ["__start__"]
     edits = [r for tid, r in st.results.items() if is_edit(tid)]

@@ -7,6 +7,7 @@ give the OpenAPI document its request schemas.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -35,6 +36,16 @@ class CheckpointRef(BaseModel):
     checkpoint_ns: str = ""
     checkpoint_id: str | None = None
     checkpoint_map: Json | None = None
+
+
+def _uuid_or_none(value: str | None) -> str | None:
+    """An id a client chooses must be a UUID (422 otherwise, before anything is written)."""
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError(f"must be a UUID, not {value!r}") from None
 
 
 class SendTarget(Model):
@@ -153,6 +164,8 @@ class AssistantCreate(Model):
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = None
 
+    _assistant_id_is_uuid = field_validator("assistant_id")(_uuid_or_none)
+
 
 class AssistantPatch(Model):
     graph_id: str | None = None
@@ -233,6 +246,8 @@ class ThreadCreate(Model):
         if value is not None:
             raise ValueError("thread TTLs are not supported: delete threads explicitly")
         return value
+
+    _thread_id_is_uuid = field_validator("thread_id")(_uuid_or_none)
 
 
 class ThreadPatch(Model):

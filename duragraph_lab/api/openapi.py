@@ -238,7 +238,21 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "type": "object",
         "description": "The run's final values; `__interrupt__` when it paused for a human; `__error__` when it failed.",
     },
-    "EventStream": {"type": "string", "description": "text/event-stream"},
+    "EventStream": {
+        "type": "object",
+        "description": "One server-sent event of a text/event-stream (keep-alive comments aside).",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {
+                "type": "string",
+                "description": "`metadata` first, then a stream mode (`values`, `updates`, `messages/partial`, "
+                "..., `mode|namespace` with subgraphs), or `error`",
+            },
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "id": {"type": "string", "description": "Global event seq: send it back as Last-Event-ID"},
+            "retry": {"type": "integer"},
+        },
+    },
     "Event": {
         "type": "object",
         "required": ["seq", "stream_id", "version", "event_id", "type", "data", "recorded_at"],
@@ -282,12 +296,20 @@ RESPONSES: dict[str, dict[str, Any]] = {
         },
     },
 }
-RESPONSES["AssistantList"] = {"type": "array", "items": {"$ref": _REF.format(model="Assistant")}}
+
+
+def _selected(model: str) -> dict[str, Any]:
+    """A search result: the whole object, or only the fields asked for with ``select``."""
+    schema = {k: v for k, v in RESPONSES[model].items() if k != "required"}
+    return {**schema, "description": f"A {model}; with `select`, only the selected fields."}
+
+
+RESPONSES["AssistantList"] = {"type": "array", "items": _selected("Assistant")}
 RESPONSES["AssistantVersionList"] = {
     "type": "array",
     "items": {"$ref": _REF.format(model="AssistantVersion")},
 }
-RESPONSES["ThreadList"] = {"type": "array", "items": {"$ref": _REF.format(model="Thread")}}
+RESPONSES["ThreadList"] = {"type": "array", "items": _selected("Thread")}
 RESPONSES["ThreadStateList"] = {"type": "array", "items": {"$ref": _REF.format(model="ThreadState")}}
 RESPONSES["RunList"] = {"type": "array", "items": {"$ref": _REF.format(model="Run")}}
 RESPONSES["SpanList"] = {"type": "array", "items": {"$ref": _REF.format(model="Span")}}
@@ -360,7 +382,8 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     elif op.sse:
         out["responses"][status] = {
             "description": "Server-sent events",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            # Each event (as schemathesis reads it; `itemSchema` in OpenAPI 3.2).
+            "content": {"text/event-stream": {"schema": {"$ref": _REF.format(model="EventStream")}}},
         }
     elif op.response == "Metrics":
         out["responses"][status] = {

@@ -248,16 +248,6 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
-        "/threads/{thread_id}",
-        th.ThreadHandler,
-        "threads",
-        {
-            "get": Op("Get a thread", "Thread"),
-            "patch": Op("Update a thread's metadata (merged)", "Thread", body=models.ThreadPatch),
-            "delete": Op("Delete a thread with its runs", None, status=204),
-        },
-    ),
-    Route(
         "/threads/{thread_id}/stream",
         th.ThreadStreamHandler,
         "threads",

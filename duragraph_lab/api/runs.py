@@ -23,6 +23,7 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.domain.run import RunState, RunStatus
+from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
 from duragraph_lab.worker.control import NotFound, RunCommand, RunControl, RunRef
 
@@ -181,6 +182,12 @@ class Runs:
             kwargs=plain(kwargs),
             temporary=bool(kwargs["temporary"]),
         )
+
+    async def precheck(self, body: models.RunCreateStateless) -> None:
+        """Raise what :meth:`create` would for a bad assistant or input, writing nothing (a
+        batch checks all its runs before it starts any)."""
+        target = await self.control.target(body.assistant_id)
+        commands.normalize_input(body.input, target.channels)
 
     # -- waiting -------------------------------------------------------------------------------
     async def wait_at_rest(self, run_id: str, timeout: float | None = None) -> RunState:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from duragraph_lab.api.checkpoints import CHECKPOINT_TYPES, interrupt_json
+from duragraph_lab.api.checkpoints import CHECKPOINT_TYPES, checkpoint_step, interrupt_json
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain import reducers as red
@@ -75,6 +75,9 @@ class StreamEncoder:
         for event in events:
             if event.type in CHECKPOINT_TYPES:
                 self.parents[str(event.data.get("ns") or "").rstrip("|")] = str(event.event_id)
+            if event.type in (ev.RUN_CREATED, ev.SUBGRAPH_STARTED):
+                # The input's values went out with it: step 0's plan must not send them again.
+                self._input_values_sent = True
 
     # -- helpers -------------------------------------------------------------------------------
     def _want(self, mode: str) -> bool:
@@ -174,6 +177,9 @@ class StreamEncoder:
         }
         parent = self.parents.get(ns)
         self.parents[ns] = str(event.event_id)
+        # As in LangGraph: the checkpoint's step (-1 for the input) is also the debug event's step.
+        step = checkpoint_step(state, event)
+        source = {ev.RUN_CREATED: "input", ev.STATE_UPDATED: "update"}.get(event.type, "loop")
         payload = {
             "config": config,
             "parent_config": (
@@ -182,7 +188,7 @@ class StreamEncoder:
                 else None
             ),
             "values": plain(state.values),
-            "metadata": {"source": "loop", "step": state.step, "run_id": self.run_id, "seq": event.seq},
+            "metadata": {"source": source, "step": step, "run_id": self.run_id, "seq": event.seq},
             "next": [t.node for t in state.pending_tasks],
             "tasks": [
                 {"id": t.id, "name": t.node, "interrupts": [], "state": None} for t in state.pending_tasks
@@ -193,9 +199,7 @@ class StreamEncoder:
         if self._want("checkpoints"):
             parts.append(("checkpoints" + suffix, payload))
         if self._want("debug"):
-            parts.append(
-                ("debug" + suffix, self._debug("checkpoint", state.step - 1, payload, event.recorded_at))
-            )
+            parts.append(("debug" + suffix, self._debug("checkpoint", step, payload, event.recorded_at)))
         return parts
 
     def _task_starts(self, state: RunState, event: RecordedEvent, suffix: str) -> list[Part]:
@@ -287,7 +291,9 @@ class StreamEncoder:
         step = item.get("step", state.step)
         if kind == LIVE_CUSTOM and self._want("custom"):
             return [("custom" + suffix, plain(item.get("payload")))]
-        if kind == LIVE_MESSAGES and (self._want("messages") or self._want("messages-tuple")):
+        if kind == LIVE_MESSAGES and (
+            self._want("messages") or self._want("messages-tuple") or self._want("events")
+        ):
             payload = item.get("payload") or {}
             msg_id, delta = str(payload.get("id")), str(payload.get("delta") or "")
             if msg_id in self.completed:

@@ -57,6 +57,9 @@ class Threads:
         }
         if select is None or "values" in select or "interrupts" in select:
             latest: RunState | None = await self.control.state(last_run) if last_run else None
+            if latest is not None and await self.control.rolled_back(latest):
+                point = await self.checkpoints.latest(thread_id)
+                latest = point.state if point is not None else None
             out["values"] = plain(latest.values) if latest is not None else None
             out["interrupts"] = thread_interrupts(latest)
             if latest is not None and latest.error and status == "error":
@@ -171,7 +174,7 @@ class Threads:
             else await self.checkpoints.latest(thread_id)
         )
         nested = await self.checkpoints.subgraph_states(thread_id, point) if subgraphs and point else None
-        return thread_state(thread_id, point, subgraphs=nested)
+        return thread_state(thread_id, point, subgraphs=nested, live=checkpoint_id is None)
 
     async def resolve_checkpoint(
         self, thread_id: str, ref: str | models.CheckpointRef | None
@@ -219,4 +222,4 @@ class Threads:
         points = await self.checkpoints.history(
             thread_id, limit=body.limit, before=before, metadata=body.metadata
         )
-        return [thread_state(thread_id, p) for p in points]
+        return [thread_state(thread_id, p, live=False) for p in points]

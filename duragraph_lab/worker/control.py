@@ -177,6 +177,14 @@ class RunControl:
     async def _read_run(self, run_id: str) -> list[RecordedEvent]:
         return await self.store.read_stream(f"run:{run_id}")
 
+    async def rolled_back(self, state: RunState) -> bool:
+        """Whether the run was cancelled with ``action="rollback"``: its work is undone, and its
+        thread goes on from where the run started (``state.base``)."""
+        if state.status is not RunStatus.CANCELLED or state.run_id is None:
+            return False
+        events, _ = await load_run(state.run_id, self._read_run, self.cache)
+        return any(e.type == ev.RUN_CANCEL_REQUESTED and e.data.get("action") == "rollback" for e in events)
+
     async def _stream_head_seq(self, run_id: str) -> int:
         row = await self._one(
             "SELECT max(seq) FROM duragraph.events WHERE stream_id = %s", (f"run:{run_id}",)
@@ -472,6 +480,9 @@ class RunControl:
                 appends.append((f"run:{latest.run_id}", latest.version, events))
                 if base is None:
                     base = {"run_id": latest.run_id, "seq": None, "mode": "continue"}
+            elif base is None and await self.rolled_back(latest):
+                # Rolled back: as if it never ran, from the state it started from.
+                base = {**latest.base, "mode": "continue"} if latest.base else None
             elif base is None:
                 # At rest. With no input, a step it left unfinished (a failure, a cancel) runs
                 # again; otherwise the graph starts from START on the state the run left.
@@ -531,6 +542,9 @@ class RunControl:
             )
         if latest is None or latest.run_id is None:
             raise InvalidTransition(None, None, ev.RUN_RESUMED)
+        if latest.deleted:
+            # Its events stay for the audit trail, but a deleted run never executes again.
+            raise NotFound(f"run {latest.run_id} was deleted: it cannot be resumed")
         if command.goto:
             raise commands.InvalidRunRequest(
                 "Command(resume=..., goto=...) is not supported: resume, then route"
@@ -586,6 +600,8 @@ class RunControl:
         """Answer the run's pending interrupt(s). Raises ``InvalidTransition`` if it is not
         interrupted, :class:`Conflict` if another resume won the race."""
         state = await self.state(run_id)
+        if state.deleted:
+            raise NotFound(f"run {run_id} was deleted: it cannot be resumed")
         events = commands.resume(state, value, by_id=by_id)
         row = await self.thread_row(state.thread_id) if state.thread_id else None
         if row is not None and row[1] is not None and row[1] != state.run_id:

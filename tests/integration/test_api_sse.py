@@ -137,14 +137,21 @@ async def test_stream_ends_when_the_run_finishes_and_replays_a_finished_run(api_
 async def test_keepalives_on_an_idle_stream(api_server: ApiServer) -> None:
     # The server under test sends a keep-alive comment every second (keepalive_seconds=1).
     async with api(api_server) as client:
-        run = await start_run(client, "slow", {"sleep": 0.8})
+        # Each step sleeps 2.5 s: more than two keep-alive intervals with no frame to send.
+        run = await start_run(client, "slow", {"sleep": 2.5})
         path = f"/threads/{run['thread_id']}/runs/{run['run_id']}/stream"
-        comments = 0
+        comments, frames_seen = 0, 0
         async with client.stream("GET", path, params=[("stream_mode", "values")]) as response:
             async for line in response.aiter_lines():
                 if line.startswith(": heartbeat"):
                     comments += 1
-        assert comments >= 2
+                    if comments == 2:
+                        break
+                elif line.startswith("event:"):
+                    frames_seen += 1
+        assert comments == 2
+        assert frames_seen <= 3, "the keep-alives came between frames, not instead of them"
+        await client.post(f"/threads/{run['thread_id']}/runs/{run['run_id']}/cancel")
 
 
 async def test_client_disconnect_leaves_no_stream_behind(api_server: ApiServer) -> None:

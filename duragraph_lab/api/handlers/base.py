@@ -13,6 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import psycopg
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
@@ -55,6 +56,13 @@ def http_error(err: BaseException) -> ApiError | None:
         return ApiError(422, code if isinstance(err, DuraGraphError) else "invalid_message", str(err))
     if isinstance(err, StoreUnavailable):
         return ApiError(503, "store_unavailable", str(err))
+    if isinstance(err, psycopg.DataError):
+        # A value PostgreSQL cannot take (a NUL in a string, a number or date out of range):
+        # the request's fault, and its transaction was rolled back.
+        reason = (str(err).splitlines() or [type(err).__name__])[0]  # not the SQL context
+        return ApiError(
+            422, "invalid_value", f"a value in the request cannot be stored or compared: {reason}"
+        )
     if isinstance(err, DuraGraphError) and code == "worker_unavailable":
         return ApiError(503, code, str(err))
     if isinstance(err, TimeoutError):
@@ -95,9 +103,13 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
         if not raw or not raw.strip():
             return None
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_not_json)
         except (ValueError, UnicodeDecodeError) as err:
             raise ApiError(400, "invalid_json", f"the request body is not valid JSON: {err}") from None
+        except RecursionError:
+            raise ApiError(
+                400, "invalid_json", "the request body is not valid JSON: nested too deeply"
+            ) from None
 
     def parse(self, model: type[M], *, required: bool = True) -> M:
         body = self.json_body()
@@ -204,6 +216,11 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
             if mapped is None:
                 raise
             raise mapped from None
+
+
+def _not_json(name: str) -> Any:
+    """Python's parser takes ``NaN`` and ``Infinity``; JSON has no such numbers."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def validation_error(err: ValidationError) -> ApiError:

@@ -165,6 +165,8 @@ class RunsBatchHandler(_RunHandler):
         if len(raw) > 1000:
             raise ApiError(422, "validation_error", "at most 1000 runs per batch")
         bodies = [self.validate(models.RunCreateStateless, item) for item in raw]
+        for body in bodies:  # all checked before any starts: a bad one starts none
+            await self.call(self.backend.runs.precheck(body))
         out = []
         for body in bodies:
             ref = await self.call(self.backend.runs.create(None, body))

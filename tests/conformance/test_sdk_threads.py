@@ -1,0 +1,233 @@
+"""Threads, state and history through the official ``langgraph-sdk`` client."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from typing import Any
+
+import pytest
+from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
+from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
+
+from tests.conformance.helpers import new_thread, progressed, tag
+
+LOG5 = ["s0", "s1", "s2", "s3", "s4"]
+
+
+async def test_thread_create_get_update_delete(client: LangGraphClient) -> None:
+    thread_id = str(uuid.uuid4())
+    labels = tag()
+    thread = await client.threads.create(thread_id=thread_id, metadata={**labels, "k": "a"})
+    assert thread["thread_id"] == thread_id and thread["status"] == "idle"
+    assert thread["metadata"] == {**labels, "k": "a"} and thread["values"] is None
+
+    again = await client.threads.create(thread_id=thread_id, if_exists="do_nothing", metadata={"other": 1})
+    assert again["metadata"] == thread["metadata"]
+    with pytest.raises(ConflictError):
+        await client.threads.create(thread_id=thread_id, if_exists="raise")
+
+    updated = await client.threads.update(thread_id, metadata={"k": "b", "extra": True})
+    assert updated["metadata"] == {**labels, "k": "b", "extra": True}  # merged
+    assert (await client.threads.get(thread_id))["metadata"] == updated["metadata"]
+
+    # A thread without runs: an empty state and no history.
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {} and state["next"] == [] and state["checkpoint"] is None
+    assert await client.threads.get_history(thread_id) == []
+
+    await client.threads.delete(thread_id)
+    with pytest.raises(NotFoundError):
+        await client.threads.get(thread_id)
+    with pytest.raises(NotFoundError):
+        await client.threads.delete(thread_id)
+
+    # prune: deletes those that exist.
+    doomed = [await new_thread(client, **labels) for _ in range(2)]
+    assert await client.threads.prune([*doomed, str(uuid.uuid4())]) == {"pruned_count": 2}
+    assert await client.threads.search(metadata=labels) == []
+
+
+async def test_thread_search_and_count(client: LangGraphClient) -> None:
+    labels = tag()
+    finished = await new_thread(client, **labels, kind="finished")
+    asking = await new_thread(client, **labels, kind="asking")
+    fresh = await new_thread(client, **labels, kind="fresh")
+    await client.runs.wait(finished, "slow", input={"n": 0})
+    await client.runs.wait(asking, "asking", input={"n": 3})
+
+    found = await client.threads.search(metadata=labels, limit=10)
+    assert {t["thread_id"] for t in found} == {finished, asking, fresh}
+    statuses = {t["thread_id"]: t["status"] for t in found}
+    assert statuses == {finished: "idle", asking: "interrupted", fresh: "idle"}
+    values = {t["thread_id"]: t["values"] for t in found}
+    assert values[finished] == {"n": 5, "log": LOG5} and values[fresh] is None
+    [interrupted] = await client.threads.search(metadata=labels, status="interrupted")
+    assert interrupted["thread_id"] == asking
+    [(task_id, [intr])] = interrupted["interrupts"].items()
+    assert intr["value"] == {"question": "proceed?", "n": 3} and task_id
+
+    assert [t["thread_id"] for t in await client.threads.search(metadata=labels, values={"n": 5})] == [
+        finished
+    ]
+    assert await client.threads.search(metadata=labels, values={"n": 4}) == []
+    assert [t["thread_id"] for t in await client.threads.search(metadata={**labels, "kind": "fresh"})] == [
+        fresh
+    ]
+    assert await client.threads.search(metadata=labels, status="busy") == []
+
+    oldest_first = await client.threads.search(metadata=labels, sort_by="created_at", sort_order="asc")
+    assert [t["thread_id"] for t in oldest_first] == [finished, asking, fresh]
+    page = await client.threads.search(
+        metadata=labels, sort_by="created_at", sort_order="asc", limit=1, offset=1
+    )
+    assert [t["thread_id"] for t in page] == [asking]
+
+    assert await client.threads.count(metadata=labels) == 3
+    assert await client.threads.count(metadata=labels, status="idle") == 2
+    assert await client.threads.count(metadata=labels, values={"n": 5}) == 1
+
+
+async def test_state_history_and_checkpoints(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "slow", input={"n": 0})
+
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {"n": 5, "log": LOG5} and state["next"] == [] and state["tasks"] == []
+    assert state["checkpoint"]["thread_id"] == thread_id and state["checkpoint"]["checkpoint_ns"] == ""
+    assert state["metadata"]["source"] == "loop" and state["metadata"]["step"] == 5
+
+    history = await client.threads.get_history(thread_id)
+    # Newest first: the input (step -1), then one checkpoint before each of s0..s4, then the end.
+    assert [h["metadata"]["step"] for h in history] == [5, 4, 3, 2, 1, 0, -1]
+    assert [h["metadata"]["source"] for h in history] == ["loop"] * 6 + ["input"]
+    assert [h["next"] for h in history] == [[], ["s4"], ["s3"], ["s2"], ["s1"], ["s0"], ["__start__"]]
+    assert [h["values"].get("n") for h in history] == [5, 4, 3, 2, 1, 0, 0]
+    assert history[0]["checkpoint"] == state["checkpoint"]
+    for newer, older in itertools.pairwise(history):
+        assert newer["parent_checkpoint"]["checkpoint_id"] == older["checkpoint"]["checkpoint_id"]
+    assert history[-1]["parent_checkpoint"] is None
+    # A past checkpoint shows the step's task with its result (LangGraph's pending writes).
+    [task] = history[3]["tasks"]
+    assert task["name"] == "s2" and task["result"] == {"n": 3, "log": ["s2"]}
+
+    # limit / before (by id and by checkpoint object)
+    assert [h["metadata"]["step"] for h in await client.threads.get_history(thread_id, limit=2)] == [5, 4]
+    before = history[2]["checkpoint"]
+    older = await client.threads.get_history(thread_id, limit=2, before=before["checkpoint_id"])
+    assert [h["checkpoint"] for h in older] == [history[3]["checkpoint"], history[4]["checkpoint"]]
+    assert await client.threads.get_history(thread_id, limit=2, before=before) == older
+    inputs = await client.threads.get_history(thread_id, metadata={"source": "input"})
+    assert [h["checkpoint"] for h in inputs] == [history[-1]["checkpoint"]]
+
+    # get_state at a checkpoint (by id, and by checkpoint object) is that history entry.
+    at = await client.threads.get_state(thread_id, checkpoint_id=history[3]["checkpoint"]["checkpoint_id"])
+    assert at["values"] == {"n": 2, "log": ["s0", "s1"]} and at["next"] == ["s2"]
+    assert at["checkpoint"] == history[3]["checkpoint"]
+    assert await client.threads.get_state(thread_id, checkpoint=history[3]["checkpoint"]) == at
+    with pytest.raises(NotFoundError):
+        await client.threads.get_state(thread_id, checkpoint_id=str(uuid.uuid4()))
+
+    # subgraphs=True is accepted (nothing pending here).
+    assert (await client.threads.get_state(thread_id, subgraphs=True))["values"] == state["values"]
+
+
+async def test_copy_thread(client: LangGraphClient) -> None:
+    labels = tag()
+    thread_id = await new_thread(client, **labels)
+    await client.runs.wait(thread_id, "slow", input={"n": 0})
+    copy = await client.threads.copy(thread_id)
+    assert copy["thread_id"] != thread_id
+    assert copy["values"] == {"n": 5, "log": LOG5} and copy["status"] == "idle"
+    assert copy["metadata"]["conformance"] == labels["conformance"]
+    original_history = await client.threads.get_history(thread_id)
+    copied_history = await client.threads.get_history(copy["thread_id"])
+    assert [h["values"] for h in copied_history] == [h["values"] for h in original_history]
+
+    # The copy moves on independently.
+    assert (await client.runs.wait(copy["thread_id"], "slow", input={"n": 10}))["n"] == 15
+    assert (await client.threads.get_state(thread_id))["values"]["n"] == 5
+    await client.threads.delete(copy["thread_id"])
+    assert (await client.threads.get(thread_id))["values"]["n"] == 5
+
+
+async def test_update_state_then_continue_the_paused_run(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client)
+    paused = await client.runs.wait(thread_id, "breakpoint", input={"n": 0})
+    assert paused["n"] == 1 and paused["__interrupt__"][0]["node"] == "b"
+    assert (await client.threads.get_state(thread_id))["next"] == ["b"]
+
+    result = await client.threads.update_state(thread_id, {"n": 100, "log": ["edited"]})
+    edited = await client.threads.get_state(thread_id)
+    assert result["checkpoint"]["checkpoint_id"] == edited["checkpoint"]["checkpoint_id"]
+    assert edited["values"] == {"n": 100, "log": ["a", "edited"]}  # log has an add reducer
+    assert edited["metadata"]["source"] == "update" and edited["next"] == ["b"]
+
+    # A run with no input goes on from the edited state (the same run: a continuation).
+    final = await client.runs.wait(thread_id, "breakpoint", input=None)
+    assert final == {"n": 110, "log": ["a", "edited", "b"]}
+    assert [r["status"] for r in await client.runs.list(thread_id)] == ["success"]
+
+
+async def test_update_state_as_node(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "slow", input={"n": 0})
+    await client.threads.update_state(thread_id, {"n": 1000}, as_node="s3")
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {"n": 1000, "log": LOG5} and state["metadata"]["source"] == "update"
+    # DuraGraph: as_node names the writer but does not reroute (LangGraph would put s4 next).
+    assert state["next"] == []
+    with pytest.raises(UnprocessableEntityError):
+        await client.threads.update_state(thread_id, {"n": 1}, as_node="no-such-node")
+    # So a run with no input starts from START on the edited state.
+    assert (await client.runs.wait(thread_id, "slow", input=None))["n"] == 1005
+
+
+async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client)
+    run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.2})
+    await progressed(client, thread_id, run["run_id"], 1)
+    with pytest.raises(ConflictError):
+        await client.threads.update_state(thread_id, {"n": 1})
+    with pytest.raises(ConflictError):
+        await client.threads.copy(thread_id)
+    assert (await client.runs.join(thread_id, run["run_id"]))["n"] == 5
+
+
+async def test_thread_join_stream_follows_runs(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client)
+    received: list[tuple[str, Any]] = []
+    subscribed = asyncio.Event()
+
+    async def follow() -> None:
+        stream = await client.threads.join_stream(thread_id)
+        subscribed.set()
+        async for part in stream:
+            received.append((part.event, part.data))
+            if part.event == "metadata" and part.data.get("status") == "run_done":
+                return
+
+    follower = asyncio.create_task(follow())
+    await subscribed.wait()
+    # The run may start before the stream is connected: a thread stream replays from the start.
+    result = await client.runs.wait(thread_id, "slow", input={"n": 0})
+    await asyncio.wait_for(follower, 20)
+    [run] = await client.runs.list(thread_id)
+    assert received[0] == ("metadata", {"run_id": run["run_id"], "attempt": 1})
+    assert received[-1] == ("metadata", {"status": "run_done", "run_id": run["run_id"]})
+    values = [data for event, data in received if event == "values"]
+    assert [v.get("n") for v in values] == [0, 1, 2, 3, 4, 5] and values[-1] == result
+
+
+def test_sync_client(sync_client: SyncLangGraphClient) -> None:
+    thread = sync_client.threads.create(metadata=tag())
+    thread_id = thread["thread_id"]
+    assert sync_client.runs.wait(thread_id, "slow", input={"n": 0}) == {"n": 5, "log": LOG5}
+    parts = [(p.event, p.data) for p in sync_client.runs.stream(thread_id, "slow", input={"n": 0})]
+    assert parts[0][0] == "metadata" and parts[-1] == ("values", {"n": 5, "log": LOG5 + LOG5})
+    assert sync_client.threads.get(thread_id)["status"] == "idle"
+    assert len(sync_client.runs.list(thread_id)) == 2
+    assert sync_client.threads.get_history(thread_id, limit=1)[0]["values"]["n"] == 5
+    assert sync_client.assistants.get("slow")["graph_id"] == "slow"
+    sync_client.threads.delete(thread_id)
