@@ -14,6 +14,7 @@ from traitlets import Bool, Float, Int, List, Unicode, default
 
 from duragraph_lab.api.backend import Backend
 from duragraph_lab.api.handlers.base import API_PREFIX
+from duragraph_lab.api.handlers.system import UnknownRouteHandler
 from duragraph_lab.api.routes import handlers
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
@@ -92,6 +93,8 @@ class DuraGraphApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
+        # Last, so that it only catches what no route matched.
+        self.handlers.append((rf"/{API_PREFIX}/(.*)", UnknownRouteHandler))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         if not (sys.stdin and sys.stdin.isatty()):

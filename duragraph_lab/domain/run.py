@@ -70,6 +70,13 @@ def is_edit(task_id: str) -> bool:
     return task_id == FORK_WRITE or task_id.startswith(FORK_WRITE + ":")
 
 
+# What a user asking for the refused transition should know.
+_TRANSITION_HINTS = {
+    ev.RUN_RESUMED: " (only an interrupted run can be resumed)",
+    ev.RUN_CANCEL_REQUESTED: " (the run has already ended)",
+}
+
+
 class InvalidTransition(DuraGraphError):
     """An event that the run's current status does not allow."""
 
@@ -78,7 +85,8 @@ class InvalidTransition(DuraGraphError):
     def __init__(self, run_id: str | None, status: RunStatus | None, event_type: str) -> None:
         where = f"run {run_id}" if run_id else "the run"
         state = f"is {status.value}" if status else "does not exist"
-        super().__init__(f"{where} {state}: {event_type} is not allowed")
+        hint = _TRANSITION_HINTS.get(event_type, "")
+        super().__init__(f"{where} {state}: {event_type} is not allowed{hint}")
         self.status = status
         self.event_type = event_type
 

@@ -545,6 +545,8 @@ class RunControl:
         if latest.deleted:
             # Its events stay for the audit trail, but a deleted run never executes again.
             raise NotFound(f"run {latest.run_id} was deleted: it cannot be resumed")
+        if latest.status is not RunStatus.INTERRUPTED:
+            raise InvalidTransition(latest.run_id, latest.status, ev.RUN_RESUMED)
         if command.goto:
             raise commands.InvalidRunRequest(
                 "Command(resume=..., goto=...) is not supported: resume, then route"

@@ -35,3 +35,12 @@ def test_interrupt_before_star_in_a_list_pauses_before_the_first_node(api_server
     assert status == 200, result
     _, state, _ = api_server.request("GET", f"/threads/{tid}/state")
     assert state["next"] == ["s0"] and state["values"].get("n") is None
+
+
+def test_an_unknown_path_under_the_api_is_a_json_404(api_server: ApiServer) -> None:
+    status, body, headers = api_server.request("GET", "/no/such/route")
+    assert status == 404 and headers["Content-Type"].startswith("application/json")
+    assert body["error"] == "not_found" and "/no/such/route" in body["message"]
+    assert api_server.request("POST", "/threads/x/unknown", {})[0] == 404
+    # ...and it is authenticated like every route.
+    assert api_server.request("GET", "/no/such/route", token=None)[0] == 403

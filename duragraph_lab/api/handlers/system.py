@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from duragraph_lab.api.handlers.base import DuraGraphHandler
+from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler
 
 
 class HealthHandler(DuraGraphHandler):
@@ -49,3 +49,32 @@ class OpenApiHandler(DuraGraphHandler):
         from duragraph_lab.api.openapi import document
 
         self.write_json(document(self.base_url))
+
+
+class UnknownRouteHandler(DuraGraphHandler):
+    """Any other path under the API prefix: a JSON 404 (Jupyter's own would be an HTML page)."""
+
+    route = "unknown"
+
+    def _unknown(self) -> None:
+        raise ApiError(404, "not_found", f"no route {self.request.path} (see /openapi.json)")
+
+    @web.authenticated
+    async def get(self, *args: str) -> None:
+        self._unknown()
+
+    @web.authenticated
+    async def post(self, *args: str) -> None:
+        self._unknown()
+
+    @web.authenticated
+    async def put(self, *args: str) -> None:
+        self._unknown()
+
+    @web.authenticated
+    async def patch(self, *args: str) -> None:
+        self._unknown()
+
+    @web.authenticated
+    async def delete(self, *args: str) -> None:
+        self._unknown()
