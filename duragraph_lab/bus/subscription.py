@@ -26,6 +26,29 @@ from duragraph_lab.domain.streams import StreamId
 from duragraph_lab.store.port import EventStore
 
 log = logging.getLogger(__name__)
+_FLUSHES: set[asyncio.Future[None]] = set()
+
+
+async def safe_flush(nc: NATS, timeout: float) -> None:
+    """``nc.flush()`` whose PING future is not cancelled when we stop waiting.
+
+    nats-py keeps each PING's future in a list and sets its result when the PONG arrives; a
+    future cancelled meanwhile (its own timeout, or the caller cancelled: an SSE client that went
+    away while its subscription was being set up) makes that raise in the read loop, which drops
+    and re-establishes the whole connection, losing the core-NATS messages in flight. So the flush
+    runs on its own (shielded) and we only stop waiting for it. (asyncio.timeout, not wait_for:
+    on 3.11 wait_for can swallow the cancellation of a request that went away.)"""
+    flush = asyncio.ensure_future(nc.flush(timeout=60))
+    _FLUSHES.add(flush)
+    flush.add_done_callback(_flushed)
+    async with asyncio.timeout(timeout):
+        await asyncio.shield(flush)
+
+
+def _flushed(flush: asyncio.Future[None]) -> None:
+    _FLUSHES.discard(flush)
+    if not flush.cancelled():
+        flush.exception()  # retrieved: a flush that failed with its connection is not news
 
 
 class StreamSubscription:
@@ -73,7 +96,7 @@ class StreamSubscription:
             self._sub = await self.nc.subscribe(self.subjects.stream(self.stream_id), cb=on_msg)
             # The server must know about the subscription before we read PostgreSQL, or an event
             # committed in between would be neither in our catch-up nor in our live feed.
-            await self.nc.flush(timeout=2)
+            await safe_flush(self.nc, timeout=2)
         except Exception as err:
             log.info("subscription to %s is poll-only for now: %s", self.stream_id, err)
 

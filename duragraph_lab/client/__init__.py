@@ -1,1 +1,75 @@
-"""Python client for the REST/SSE API (DESIGN.md §5)."""
+"""Python client for the REST/SSE API (DESIGN.md §5): sync and async, typed answers, resumable
+streams, event logs as DataFrames. See docs/client.md.
+
+    from duragraph_lab.client import DuraGraphClient
+
+    with DuraGraphClient("http://127.0.0.1:8888/", token="...") as client:
+        thread = client.threads.create()
+        for part in client.runs.stream(thread.thread_id, "chat", input={...}):
+            print(part.event, part.data)
+"""
+
+from __future__ import annotations
+
+from duragraph_lab.client._common import RunOptions, api_url
+from duragraph_lab.client.aio import AsyncDuraGraphClient
+from duragraph_lab.client.errors import (
+    DuraGraphAPIError,
+    DuraGraphClientError,
+    DuraGraphConnectionError,
+    DuraGraphTimeoutError,
+)
+from duragraph_lab.client.frames import events_to_frame, spans_to_frame
+from duragraph_lab.client.models import (
+    Assistant,
+    AssistantGraph,
+    Checkpoint,
+    Event,
+    EventPage,
+    GraphSchemas,
+    Health,
+    Info,
+    Interrupt,
+    ReplayReport,
+    Run,
+    RunResult,
+    Span,
+    StateTask,
+    StateUpdate,
+    Thread,
+    ThreadState,
+)
+from duragraph_lab.client.sse import SSEDecoder, StreamPart
+from duragraph_lab.client.sync import DuraGraphClient
+
+__all__ = [
+    "Assistant",
+    "AssistantGraph",
+    "AsyncDuraGraphClient",
+    "Checkpoint",
+    "DuraGraphAPIError",
+    "DuraGraphClient",
+    "DuraGraphClientError",
+    "DuraGraphConnectionError",
+    "DuraGraphTimeoutError",
+    "Event",
+    "EventPage",
+    "GraphSchemas",
+    "Health",
+    "Info",
+    "Interrupt",
+    "ReplayReport",
+    "Run",
+    "RunOptions",
+    "RunResult",
+    "SSEDecoder",
+    "Span",
+    "StateTask",
+    "StateUpdate",
+    "StreamPart",
+    "Thread",
+    "ThreadState",
+    "api_url",
+    "events_to_frame",
+    "spans_to_frame",
+]
