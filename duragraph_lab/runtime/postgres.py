@@ -87,6 +87,10 @@ def _give_to(user: str | None, *paths: Path) -> None:
                 parent.chmod(mode | 0o001)  # search (x) only: the user can pass, not list
 
 
+# PostgreSQL's complaint when a killed server's backends are still attached to its memory.
+_SHM_IN_USE = "pre-existing shared memory block"
+
+
 @dataclass(frozen=True, slots=True)
 class PostgresEndpoint:
     url: str  # Unix socket: what local processes should use (fastest)
@@ -137,9 +141,21 @@ class EmbeddedPostgres:
             "-c", "max_connections=200",
             "-c", "logging_collector=off",
         ]  # fmt: skip
-        # SIGINT = PostgreSQL's "fast shutdown": clean, with a checkpoint, no client waits.
-        self._proc = spawn(argv, log_path=self.log_path, death_signal=signal.SIGINT, user=user)
-        self._wait_ready(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            # SIGINT = PostgreSQL's "fast shutdown": clean, with a checkpoint, no client waits.
+            self._proc = spawn(argv, log_path=self.log_path, death_signal=signal.SIGINT, user=user)
+            try:
+                self._wait_ready(max(deadline - time.monotonic(), 1.0))
+                break
+            except RuntimeStartError as err:
+                # Right after a crash (kill -9 of its parent), the old server's backends take a
+                # moment to notice and exit; until then they hold its shared memory and
+                # PostgreSQL refuses to start. Wait for them rather than fail.
+                if _SHM_IN_USE not in str(err) or time.monotonic() > deadline:
+                    raise
+                log.info("the previous PostgreSQL's processes are still exiting; starting again")
+                time.sleep(0.5)
         password = str(state["password"])
         self.endpoint = PostgresEndpoint(
             url=f"postgresql://{DB_USER}:{password}@/{DB_NAME}?host={quote(str(socket_dir))}&port={port}",
