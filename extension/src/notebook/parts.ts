@@ -1,0 +1,186 @@
+// The widgets' building blocks; each mounts into an element and returns a cleanup function.
+// RunView is all of them on one model.
+import { html, clear, preview } from "../renderers/dom";
+import { diffJson, renderDiff, renderJson } from "../renderers/diff";
+import { renderGraph, Topology } from "../renderers/graph";
+import { renderTimeline } from "../renderers/timeline";
+import { AnyModel, EventFeed, setTrait, throttled } from "./model";
+
+type Cleanup = () => void;
+
+function onChange(model: AnyModel, names: string[], cb: () => void): Cleanup {
+  for (const n of names) model.on(`change:${n}`, cb);
+  return () => {
+    for (const n of names) model.off(`change:${n}`, cb);
+  };
+}
+
+function topologyOf(model: AnyModel): Topology {
+  const t = model.get("topology");
+  return t && Array.isArray(t.nodes) ? t : { nodes: [], edges: [] };
+}
+
+export function mountGraph(model: AnyModel, el: HTMLElement): Cleanup {
+  const box = html("div", { class: "dg-graph-box" });
+  el.appendChild(box);
+  const handle = renderGraph(box, topologyOf(model), model.get("status") ?? {}, {
+    onSelectNode: (id) => setTrait(model, "selected_node", id),
+  });
+  handle.setSelected(model.get("selected_node") || null);
+  const offs = [
+    onChange(model, ["topology"], () => handle.setTopology(topologyOf(model))),
+    onChange(model, ["status"], () => handle.setStatus(model.get("status") ?? {})),
+    onChange(model, ["selected_node"], () => handle.setSelected(model.get("selected_node") || null)),
+  ];
+  return () => offs.forEach((f) => f());
+}
+
+function selectedSeq(model: AnyModel): number | null {
+  const v = model.get("selected_seq");
+  return typeof v === "number" && v >= 0 ? v : null;
+}
+
+export function mountTimeline(model: AnyModel, el: HTMLElement, feed: EventFeed): Cleanup {
+  const box = html("div", { class: "dg-timeline-box" });
+  el.appendChild(box);
+  const nodeOrder = () => (topologyOf(model).nodes ?? []).map((n) => n.id);
+  const handle = renderTimeline(box, {
+    nodeOrder: nodeOrder(),
+    onSelect: (seq) => setTrait(model, "selected_seq", seq),
+  });
+  const unsubscribe = feed.subscribe((rows) => {
+    handle.update(rows);
+    handle.setSelected(selectedSeq(model));
+  });
+  const off = onChange(model, ["selected_seq"], () => handle.setSelected(selectedSeq(model)));
+  return () => {
+    unsubscribe();
+    off();
+  };
+}
+
+export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): Cleanup {
+  const wrap = html("div", { class: "dg-replay" });
+  const bar = html("div", { class: "dg-replay-bar" });
+  const slider = html("input", { type: "range", min: "0", max: "0", value: "0", class: "dg-replay-range" });
+  const label = html("span", { class: "dg-replay-label" }, "no events");
+  const fork = html("button", { class: "dg-button dg-fork", type: "button" }, "Fork from here");
+  const note = html("span", { class: "dg-replay-note" });
+  bar.append(slider, label, fork, note);
+  const panes = html("div", { class: "dg-replay-panes" });
+  const stateBox = html("div", { class: "dg-replay-state" });
+  const diffBox = html("div", { class: "dg-replay-diff" });
+  panes.append(
+    html("div", { class: "dg-pane" }),
+    html("div", { class: "dg-pane" }),
+  );
+  panes.children[0].append(html("div", { class: "dg-pane-title" }, "State at this event"), stateBox);
+  panes.children[1].append(html("div", { class: "dg-pane-title" }, "Change from the previous step"), diffBox);
+  wrap.append(bar, panes);
+  el.appendChild(wrap);
+
+  let seqs: number[] = [];
+  const describe = (index: number) => {
+    const row = feed.log.rows[index];
+    label.textContent = row
+      ? `#${row.seq} ${row.type}${row.node ? ` · ${row.node}` : ""}${row.step !== null ? ` · step ${row.step}` : ""} (${index + 1}/${seqs.length})`
+      : "no events";
+  };
+  const syncSlider = () => {
+    const sel = selectedSeq(model);
+    let index = seqs.length - 1;
+    if (sel !== null) {
+      const found = seqs.indexOf(sel);
+      if (found >= 0) index = found;
+    }
+    slider.value = String(Math.max(0, index));
+    describe(index);
+  };
+  const unsubscribe = feed.subscribe((rows) => {
+    seqs = rows.map((r) => r.seq);
+    slider.max = String(Math.max(0, seqs.length - 1));
+    slider.disabled = seqs.length === 0;
+    syncSlider();
+  });
+  const push = throttled(() => {
+    const seq = seqs[Number(slider.value)];
+    if (seq !== undefined) setTrait(model, "selected_seq", seq);
+  });
+  slider.addEventListener("input", () => {
+    describe(Number(slider.value));
+    push();
+  });
+  fork.addEventListener("click", () => {
+    const seq = seqs[Number(slider.value)];
+    if (seq === undefined) return;
+    note.textContent = `forking at #${seq}…`;
+    model.send({ kind: "fork", seq });
+  });
+  const renderState = () => {
+    const state = model.get("state");
+    const prev = model.get("prev_state");
+    renderJson(stateBox, state ?? {});
+    renderDiff(diffBox, diffJson(prev ?? {}, state ?? {}));
+  };
+  renderState();
+  const showNote = () => {
+    note.textContent = model.get("message") ?? "";
+  };
+  showNote();
+  const offs = [
+    onChange(model, ["state", "prev_state"], renderState),
+    onChange(model, ["selected_seq"], syncSlider),
+    onChange(model, ["message"], showNote),
+  ];
+  return () => {
+    unsubscribe();
+    offs.forEach((f) => f());
+  };
+}
+
+export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
+  const box = html("div", { class: "dg-run" });
+  el.appendChild(box);
+  const draw = () => {
+    clear(box);
+    const run = model.get("run") ?? {};
+    const head = html("div", { class: "dg-run-head" });
+    head.append(
+      html("span", { class: `dg-run-status dg-run-${run.status ?? "unknown"}` }, run.status ?? "unknown"),
+      html("span", { class: "dg-run-id" }, `run ${run.run_id ?? "?"}`),
+      html("span", { class: "dg-run-meta" }, [run.assistant_id ? `assistant ${run.graph_id ?? run.assistant_id}` : "", run.thread_id ? `thread ${run.thread_id}` : ""].filter(Boolean).join(" · ")),
+    );
+    box.appendChild(head);
+    const io = html("details", { class: "dg-run-io" });
+    io.appendChild(html("summary", {}, "Input and output"));
+    io.append(html("div", { class: "dg-pane-title" }, "Input"), html("pre", { class: "dg-json" }, preview(run.input ?? null, 4000)));
+    io.append(html("div", { class: "dg-pane-title" }, "Output"), html("pre", { class: "dg-json" }, preview(run.output ?? null, 4000)));
+    if (run.error) io.append(html("div", { class: "dg-pane-title" }, "Error"), html("pre", { class: "dg-json dg-error" }, preview(run.error, 4000)));
+    box.appendChild(io);
+    const interrupts: { value?: unknown; node?: string }[] = run.interrupts ?? [];
+    if (run.status === "interrupted" && interrupts.length) {
+      const hitl = html("div", { class: "dg-interrupt" });
+      hitl.appendChild(html("div", { class: "dg-pane-title" }, "Waiting for you"));
+      for (const i of interrupts) hitl.appendChild(html("pre", { class: "dg-json" }, preview(i.value ?? null, 4000)));
+      const input = html("textarea", { class: "dg-resume-input", rows: "2", placeholder: "resume value (JSON, e.g. true)" });
+      input.value = "true";
+      const button = html("button", { class: "dg-button dg-resume", type: "button" }, "Resume");
+      const err = html("span", { class: "dg-replay-note" });
+      button.addEventListener("click", () => {
+        let value: unknown;
+        try {
+          value = JSON.parse(input.value);
+        } catch {
+          err.textContent = "not valid JSON";
+          return;
+        }
+        err.textContent = "resuming…";
+        model.send({ kind: "resume", value });
+      });
+      hitl.append(input, button, err);
+      box.appendChild(hitl);
+    }
+  };
+  draw();
+  return onChange(model, ["run"], draw);
+}
