@@ -38,13 +38,27 @@ _GRAPH_API = {
     "interrupt",
 }
 
-__all__ = ["__version__", *sorted(_GRAPH_API)]
+# The notebook's DataFrame views (pandas and the client are imported on first use too).
+_FRAMES_API = {"events_frame", "spans_frame"}
+
+__all__ = ["__version__", *sorted(_GRAPH_API), *sorted(_FRAMES_API)]
 
 
 def __getattr__(name: str) -> Any:
     if name in _GRAPH_API:
         return getattr(importlib.import_module("duragraph_lab.graph"), name)
+    if name in _FRAMES_API:
+        return getattr(importlib.import_module("duragraph_lab.notebook.frames"), name)
     raise AttributeError(f"module 'duragraph_lab' has no attribute {name!r}")
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext duragraph_lab``: the ``%duragraph`` magics (imported only now)."""
+    importlib.import_module("duragraph_lab.notebook.magics").load_ipython_extension(shell)
+
+
+def unload_ipython_extension(shell: Any) -> None:
+    importlib.import_module("duragraph_lab.notebook.magics").unload_ipython_extension(shell)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

@@ -385,6 +385,13 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
             # Each event (as schemathesis reads it; `itemSchema` in OpenAPI 3.2).
             "content": {"text/event-stream": {"schema": {"$ref": _REF.format(model="EventStream")}}},
         }
+    elif op.response == "ArrowStream":
+        out["responses"][status] = {
+            "description": "Arrow IPC stream",
+            "content": {
+                "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
     elif op.response == "Metrics":
         out["responses"][status] = {
             "description": "Prometheus metrics",

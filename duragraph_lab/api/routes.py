@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers import assistants as ah
+from duragraph_lab.api.handlers import eventlog as eh
 from duragraph_lab.api.handlers import runs as rh
 from duragraph_lab.api.handlers import system as sh
 from duragraph_lab.api.handlers import threads as th
@@ -74,6 +75,14 @@ _STREAM_MODE = Param(
 _LAST_EVENT_ID = Param("Last-Event-ID", {"type": "string"}, "Resume after this event seq.", "header")
 _CANCEL_ON_DISCONNECT = Param("cancel_on_disconnect", _BOOL, "Cancel the run if the client goes away.")
 _PAGE = (Param("limit", _int(1, 1000, 10)), Param("offset", _int(0, None, 0)))
+
+_ARROW_DOC = (
+    "The whole event log in one response, for DataFrames: an Arrow IPC stream "
+    "(application/vnd.apache.arrow.stream), one record batch per ~30,000 events in seq order; "
+    "columns seq, stream, event_id, type, recorded_at, node, task, step, attempt, duration_ms "
+    "(read from the payload) and data (the payload as JSON text)."
+)
+_AFTER = Param("after", _int(0, None, 0), "Only events with a greater seq.")
 
 _STREAM_DOC = (
     "Server-sent events: `metadata` first, then one frame per stream mode part; `id:` is the global "
@@ -248,6 +257,19 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        "/threads/{thread_id}/events.arrow",
+        eh.ThreadEventsArrowHandler,
+        "duragraph",
+        {
+            "get": Op(
+                "The event logs of all the thread's runs as Arrow, in seq order",
+                "ArrowStream",
+                params=(_AFTER,),
+                description=_ARROW_DOC,
+            )
+        },
+    ),
+    Route(
         "/threads/{thread_id}/stream",
         th.ThreadStreamHandler,
         "threads",
@@ -414,6 +436,12 @@ ROUTES: list[Route] = [
                 params=(Param("after", _int(0, None, 0)), Param("limit", _int(1, 10_000, 1000))),
             )
         },
+    ),
+    Route(
+        "/runs/{run_id}/events.arrow",
+        eh.RunEventsArrowHandler,
+        "duragraph",
+        {"get": Op("The run's event log as Arrow", "ArrowStream", params=(_AFTER,), description=_ARROW_DOC)},
     ),
     Route(
         "/runs/{run_id}/spans",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import httpx
 
 from duragraph_lab.client import models as m
 from duragraph_lab.client._common import (
@@ -21,6 +23,7 @@ from duragraph_lab.client._common import (
     runs_path,
     seg,
 )
+from duragraph_lab.client.frames import PAYLOADS, events_from_arrow
 
 # -- system --------------------------------------------------------------------------------------
 
@@ -253,6 +256,20 @@ def run_delete(run_id: str, thread_id: str | None) -> Call[None]:
 def run_events(run_id: str, *, after: int, limit: int) -> Call[m.EventPage]:
     params = query(after=after, limit=limit)
     return Call("GET", f"runs/{seg(run_id)}/events", read(m.EventPage.from_json), params)
+
+
+def _read_events_arrow(payload: str) -> Callable[[httpx.Response], Any]:
+    def reader(response: httpx.Response) -> Any:
+        return events_from_arrow(response.content, payload=payload)
+
+    return reader
+
+
+def events_arrow(kind: str, ident: str, *, after: int, payload: str) -> Call[Any]:
+    """A run's (``kind="runs"``) or a thread's (``"threads"``) event log as a DataFrame."""
+    if payload not in PAYLOADS:
+        raise ValueError(f"payload must be one of {', '.join(PAYLOADS)}, not {payload!r}")
+    return Call("GET", f"{kind}/{seg(ident)}/events.arrow", _read_events_arrow(payload), query(after=after))
 
 
 def run_spans(run_id: str) -> Call[list[m.Span]]:

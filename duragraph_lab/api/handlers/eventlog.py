@@ -1,0 +1,51 @@
+"""``GET /runs/{run_id}/events.arrow`` and ``GET /threads/{thread_id}/events.arrow``: a run's (a
+thread's) event log in bulk, as an Arrow IPC stream (see :mod:`duragraph_lab.api.eventlog`)."""
+
+from __future__ import annotations
+
+import logging
+
+from tornado import iostream, web
+
+from duragraph_lab.api import eventlog
+from duragraph_lab.api.handlers.base import DuraGraphHandler
+
+log = logging.getLogger(__name__)
+
+
+class _EventLogArrowHandler(DuraGraphHandler):
+    async def _send(self, *, run_id: str | None = None, thread_id: str | None = None) -> None:
+        after = self.query_int("after", 0, high=2**62)
+        store = self.backend.control_or_fail().store
+        # Everything that can fail with a JSON error is checked before the first byte is sent.
+        streams = await self.call(eventlog.streams_of(store, run_id=run_id, thread_id=thread_id))
+        self.set_header("Content-Type", eventlog.MEDIA_TYPE)
+        self.set_header("Cache-Control", "no-store")
+        body = eventlog.arrow_stream(store, streams, after=after)
+        try:
+            async for chunk in body:
+                if chunk:
+                    self.write(chunk)
+                    await self.flush()
+        except iostream.StreamClosedError:
+            return  # the client went away
+        except Exception:
+            # Headers are sent: the client sees a truncated stream (no end-of-stream marker).
+            log.exception("DuraGraph Lab: event log stream of %s failed", run_id or thread_id)
+            self.request.connection.close()  # type: ignore[union-attr]
+            return
+        finally:
+            await body.aclose()
+        self.finish()
+
+
+class RunEventsArrowHandler(_EventLogArrowHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        await self._send(run_id=run_id)
+
+
+class ThreadEventsArrowHandler(_EventLogArrowHandler):
+    @web.authenticated
+    async def get(self, thread_id: str) -> None:
+        await self._send(thread_id=thread_id)

@@ -1,0 +1,417 @@
+"""The Python API behind the ``%duragraph`` magics: a connection to a server, the graphs this
+kernel serves, and handles on runs. Everything a magic does, code can do too::
+
+    from duragraph_lab.notebook.session import current
+
+    session = current()
+    session.connect("http://127.0.0.1:8888/", token="...")
+    run = session.run("chat", input={"messages": [{"role": "user", "content": "hi"}]})
+    run.wait(60)
+    run.events()          # a pandas DataFrame
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import importlib
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from duragraph_lab.client import DuraGraphClient, DuraGraphClientError
+from duragraph_lab.client.models import Health, Info, ReplayReport, Run, RunResult
+from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.graph.state_graph import StateGraph
+from duragraph_lab.notebook.discover import Found, discover
+from duragraph_lab.notebook.kernel_worker import KernelWorker, resolve_endpoints
+
+POLL_SECONDS = 0.1
+
+
+class NotConnected(DuraGraphError):
+    code = "not_connected"
+
+
+class RunTimeout(DuraGraphError):
+    code = "run_timeout"
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class Connection:
+    """A connected client: ``.client`` is a :class:`~duragraph_lab.client.DuraGraphClient`."""
+
+    def __init__(self, client: DuraGraphClient, found: Found, health: Health, info: Info) -> None:
+        self.client = client
+        self.url = found.url
+        self.source = found.source
+        self.health = health
+        self.info = info
+
+    @property
+    def api_url(self) -> str:
+        return self.client.url
+
+    def __repr__(self) -> str:
+        return f"<DuraGraph connection {self.api_url} ({self.health.status}, {self.source})>"
+
+    def _repr_html_(self) -> str:
+        graphs = ", ".join(f"<code>{html.escape(g)}</code>" for g in self.health.graphs) or "none"
+        return (
+            f"<b>DuraGraph Lab {html.escape(self.info.version)}</b> at "
+            f"<code>{html.escape(self.api_url)}</code> &mdash; {html.escape(self.health.status)} "
+            f"<small>({html.escape(self.source)})</small><br>server worker graphs: {graphs}"
+        )
+
+
+class RunHandle:
+    """A run started from the notebook. ``status`` is read from the server on each access."""
+
+    def __init__(self, session: Session, run: Run) -> None:
+        self.session = session
+        self.run_id = run.run_id
+        self.thread_id = run.thread_id
+        self.assistant_id = run.assistant_id
+        self.graph_id = run.graph_id
+        self.last: Run = run
+        self.result_: RunResult | None = None
+
+    @property
+    def client(self) -> DuraGraphClient:
+        return self.session.client
+
+    def refresh(self) -> Run:
+        self.last = self.client.runs.get(self.run_id)
+        self.graph_id = self.last.graph_id or self.graph_id
+        return self.last
+
+    @property
+    def status(self) -> str:
+        return self.refresh().status
+
+    def wait(self, timeout: float | None = 300.0) -> RunResult:
+        """Block until the run is at rest (done, failed, cancelled, or waiting for a human)."""
+        serving = self.session.worker.serving
+        if running_loop() is not None and serving and (self.graph_id is None or self.graph_id in serving):
+            raise DuraGraphClientError(
+                f"this kernel serves {self.graph_id!r}: waiting here would block its worker; "
+                f"use `await run.wait_async()` or `%duragraph run ... --wait`"
+            )
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.refresh().at_rest:
+            if deadline is not None and time.monotonic() > deadline:
+                raise RunTimeout(f"run {self.run_id} still {self.last.status} after {timeout:g}s")
+            time.sleep(POLL_SECONDS)
+        return self.result()
+
+    async def wait_async(self, timeout: float | None = 300.0) -> RunResult:
+        """Like :meth:`wait`, leaving the event loop (and this kernel's worker) running."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.refresh().at_rest:
+            if deadline is not None and time.monotonic() > deadline:
+                raise RunTimeout(f"run {self.run_id} still {self.last.status} after {timeout:g}s")
+            await asyncio.sleep(POLL_SECONDS)
+        return self.result()
+
+    def result(self) -> RunResult:
+        """The values (or interrupts, or error) of a run at rest."""
+        self.result_ = self.client.runs.join(self.run_id, thread_id=self.thread_id)
+        return self.result_
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return dict((self.result_ or self.result()).values)
+
+    def events(self) -> Any:
+        """The run's event log as a pandas DataFrame."""
+        return self.client.runs.events_frame(self.run_id)
+
+    def spans(self) -> Any:
+        """One row per node execution, as a pandas DataFrame."""
+        return self.client.runs.spans_frame(self.run_id)
+
+    def resume(self, value: Any = True) -> RunHandle:
+        """Answer the run's interrupt: the run continues (same run id)."""
+        run = self.client.runs.create(
+            self.thread_id, self.assistant_id or str(self.graph_id), command={"resume": value}
+        )
+        return RunHandle(self.session, run)
+
+    def cancel(self) -> None:
+        self.client.runs.cancel(self.run_id, thread_id=self.thread_id)
+
+    def view(self, *, live: bool = True) -> Any:
+        """The ``RunView`` widget of :mod:`duragraph_lab.notebook.widgets` (None when that module or
+        its front-end is unavailable); ``live``: it follows the run on the running event loop."""
+        try:
+            widgets = importlib.import_module("duragraph_lab.notebook.widgets")
+            view_class = widgets.RunView
+            view = view_class.for_run(self.client, self.run_id)
+        except Exception:  # no widgets: the HTML summary stands in
+            return None
+        if live and running_loop() is not None and not self.last.at_rest:
+            view.follow()
+        return view
+
+    def __repr__(self) -> str:
+        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}>"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The live RunView when widgets are available, with an HTML summary for static viewers."""
+        out: dict[str, Any] = {}
+        bundle = getattr(self.view(), "_repr_mimebundle_", None)
+        if bundle is not None:
+            got = bundle(include=include, exclude=exclude)
+            out.update(dict(got[0] if isinstance(got, tuple) else got or {}))
+        out.update({"text/plain": repr(self), "text/html": self._html()})
+        return out
+
+    def _html(self) -> str:
+        run = self.last
+        rows: list[tuple[str, Any]] = [
+            ("run", run.run_id),
+            ("thread", run.thread_id),
+            ("graph", run.graph_id or run.assistant_id or ""),
+            ("status", run.status),
+            ("step", "" if run.step is None else run.step),
+            ("worker", run.worker_id or ""),
+        ]
+        if self.result_ is not None:
+            if self.result_.interrupts:
+                rows.append(("waiting for", [i.value for i in self.result_.interrupts]))
+            elif self.result_.error:
+                rows.append(("error", self.result_.error))
+            else:
+                rows.append(("values", self.result_.values))
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td><code>{html.escape(_short(v))}</code></td></tr>"
+            for k, v in rows
+        )
+        return f"<table class='duragraph-run'>{body}</table>"
+
+
+class ServeResult:
+    """What ``serve`` answers: the graphs now served and the assistant ids runs can use."""
+
+    def __init__(self, worker: KernelWorker, served: Mapping[str, CompiledGraph]) -> None:
+        self.worker = worker
+        self.graphs = dict(served)
+
+    def __repr__(self) -> str:
+        return repr(self.worker)
+
+    def _repr_html_(self) -> str:
+        return self.worker._repr_html_()
+
+
+class Status:
+    """Server health and what this kernel serves."""
+
+    def __init__(self, connection: Connection | None, health: Health | None, worker: dict[str, Any]) -> None:
+        self.connection = connection
+        self.health = health
+        self.worker = worker
+
+    @property
+    def ok(self) -> bool:
+        return self.health is not None and self.health.ok
+
+    def __repr__(self) -> str:
+        where = self.connection.api_url if self.connection else "not connected"
+        status = self.health.status if self.health else "-"
+        return f"<DuraGraph status {where}: {status}; kernel serves {self.worker.get('serving')}>"
+
+    def _repr_html_(self) -> str:
+        if self.connection is None or self.health is None:
+            return "<b>DuraGraph</b>: not connected (<code>%duragraph connect</code>)"
+        h = self.health
+        parts = [
+            ("server", self.connection.api_url),
+            ("status", h.status),
+            ("postgres", "ok" if h.postgres.get("ok") else h.postgres.get("error") or "down"),
+            ("nats", "ok" if h.nats.get("ok") else h.nats.get("error") or "down"),
+            ("server worker", ", ".join(h.graphs) or "none"),
+            ("this kernel serves", ", ".join(self.worker.get("serving") or []) or "nothing"),
+        ]
+        body = "".join(
+            f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in parts
+        )
+        return f"<table class='duragraph-status'>{body}</table>"
+
+
+class Session:
+    """One per kernel (see :func:`current`): the connection and the kernel's worker."""
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+        self.worker = KernelWorker()
+        self.last_thread_id: str | None = None
+        self.timeout = 30.0
+        #: The last ``serve`` started in the background (``await session.starting``).
+        self.starting: asyncio.Task[ServeResult] | None = None
+
+    # -- connecting ----------------------------------------------------------------------------
+    def connect(self, url: str | None = None, token: str | None = None) -> Connection:
+        found = Found(url, token, "given") if url else discover()
+        if found is None:
+            raise NotConnected(
+                "no server found: this kernel was not started by a Jupyter server running DuraGraph "
+                "Lab and DURAGRAPH_URL is not set; pass a URL: %duragraph connect URL --token TOKEN"
+            )
+        if token is None and found.token is not None:
+            token = found.token
+        client = DuraGraphClient(found.url, token=token or found.token, timeout=self.timeout)
+        try:
+            health = client.health()
+            info = client.info()
+        except BaseException:
+            client.close()
+            raise
+        if self.connection is not None:
+            self.connection.client.close()
+        self.connection = Connection(client, found, health, info)
+        return self.connection
+
+    @property
+    def client(self) -> DuraGraphClient:
+        if self.connection is None:
+            self.connect()
+        assert self.connection is not None
+        return self.connection.client
+
+    # -- serving -------------------------------------------------------------------------------
+    def serves(self, graph_id: str | None) -> bool:
+        return graph_id is not None and graph_id in self.worker.serving
+
+    async def serve_async(
+        self,
+        graphs: Mapping[str, Any],
+        *,
+        lease_ttl: float = 30.0,
+        concurrency: int = 8,
+        database_url: str | None = None,
+        nats_url: str | None = None,
+        replace: bool = False,
+    ) -> ServeResult:
+        """Serve the graphs (name → StateGraph or CompiledGraph) from this process's event loop."""
+        compiled = {}
+        for name, graph in graphs.items():
+            g = compile_graph(name, graph)
+            compiled[g.name] = g
+        endpoints = resolve_endpoints(self.client.info().raw, database_url=database_url, nats_url=nats_url)
+        served = await self.worker.serve(
+            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
+        )
+        return ServeResult(self.worker, served)
+
+    def serve(self, graphs: Mapping[str, Any], **options: Any) -> asyncio.Task[ServeResult]:
+        """Start serving on the running event loop (a kernel's); the task completes once the
+        graphs are registered. Outside a running loop use ``await serve_async(...)``."""
+        loop = running_loop()
+        if loop is None:
+            raise DuraGraphClientError(
+                "serve needs a running event loop (a Jupyter kernel); in a script: await serve_async(...)"
+            )
+        self.starting = loop.create_task(self.serve_async(graphs, **options), name="duragraph-kernel-serve")
+        return self.starting
+
+    async def stop_serving(self) -> None:
+        await self.worker.stop()
+        self.worker.graphs = {}
+
+    # -- runs ----------------------------------------------------------------------------------
+    def run(
+        self,
+        assistant: Any,
+        *,
+        input: Any = None,
+        thread_id: str | None = None,
+        command: Mapping[str, Any] | None = None,
+    ) -> RunHandle:
+        """Start a run (on a new thread unless ``thread_id``); ``assistant`` is an assistant or
+        graph id, or a graph object this kernel serves."""
+        assistant_id = assistant.name if isinstance(assistant, CompiledGraph) else str(assistant)
+        if thread_id is None:
+            thread_id = self.client.threads.create(metadata={"created_by": "notebook"}).thread_id
+        options: dict[str, Any] = {}
+        if command is not None:
+            options["command"] = dict(command)
+        else:
+            options["input"] = input if input is not None else {}
+        run = self.client.runs.create(thread_id, assistant_id, **options)
+        self.last_thread_id = run.thread_id
+        return RunHandle(self, run)
+
+    def handle(self, run_id: str) -> RunHandle:
+        return RunHandle(self, self.client.runs.get(run_id))
+
+    def runs(self, thread_id: str | None = None, *, status: str | None = None, limit: int = 20) -> Any:
+        """Runs as a DataFrame, newest first: of a thread, else of the most recent threads."""
+        threads = [thread_id] if thread_id else None
+        if threads is None:
+            threads = [t.thread_id for t in self.client.threads.search(limit=limit)]
+        found: list[Run] = []
+        for tid in threads:
+            found.extend(self.client.runs.list(tid, limit=limit, status=status))
+        found.sort(key=lambda r: r.created_at.timestamp() if r.created_at else 0.0, reverse=True)
+        return runs_frame(found[:limit])
+
+    def events(self, run_id: str) -> Any:
+        return self.client.runs.events_frame(run_id)
+
+    def spans(self, run_id: str) -> Any:
+        return self.client.runs.spans_frame(run_id)
+
+    def replay(self, run_id: str) -> ReplayReport:
+        return self.client.runs.replay(run_id)
+
+    def fork(self, run_id: str, seq: int, *, update: Mapping[str, Any] | None = None) -> RunHandle:
+        return RunHandle(self, self.client.runs.fork(run_id, seq, update=update))
+
+    def status(self) -> Status:
+        health = self.client.health() if self.connection is not None else None
+        return Status(self.connection, health, self.worker.describe())
+
+
+def compile_graph(name: str, graph: Any) -> CompiledGraph:
+    """A served graph: a CompiledGraph as it is, a StateGraph compiled under ``name``."""
+    if isinstance(graph, CompiledGraph):
+        return graph
+    if isinstance(graph, StateGraph):
+        return graph.compile(name=name)
+    raise DuraGraphClientError(f"{name} is a {type(graph).__name__}, not a StateGraph or compiled graph")
+
+
+def runs_frame(runs: list[Run]) -> Any:
+    pd: Any = importlib.import_module("pandas")
+
+    columns = ["run_id", "thread_id", "graph_id", "status", "created_at", "updated_at", "step", "worker_id"]
+    frame = pd.DataFrame([{c: getattr(r, c) for c in columns} for r in runs], columns=columns)
+    for column in ("created_at", "updated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
+    frame["status"] = frame["status"].astype("category")
+    frame["step"] = frame["step"].astype("Int64")
+    return frame
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_SESSION: Session | None = None
+
+
+def current() -> Session:
+    """This process's session (created on first use)."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = Session()
+    return _SESSION

@@ -1,0 +1,216 @@
+"""%duragraph in an IPython shell: help, parsing, user errors as one line (no traceback, the shell
+goes on), and the kernel's input transformer that awaits top-level magics."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from duragraph_lab.notebook import magics, session
+from duragraph_lab.runtime.processes import free_port
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("DURAGRAPH_URL", "DURAGRAPH_TOKEN", "DURAGRAPH_DATABASE_URL", "DURAGRAPH_NATS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(session, "_SESSION", None)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "duragraph_lab")
+    yield ip
+    ip.run_line_magic("unload_ext", "duragraph_lab")
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err + out.out
+    lines = [line for line in out.err.splitlines() if line.startswith("%duragraph")]
+    assert len(lines) == 1, out.err
+    return lines[0]
+
+
+def test_load_ext_registers_line_and_cell_magics(shell: Any) -> None:
+    assert "duragraph" in shell.magics_manager.magics["line"]
+    assert "duragraph" in shell.magics_manager.magics["cell"]
+
+
+def test_help_lists_every_subcommand(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert shell.run_line_magic("duragraph", "--help") is None
+    out = capsys.readouterr().out
+    assert out.startswith("usage: %duragraph")
+    for command in ("connect", "serve", "run", "runs", "events", "spans", "replay", "fork", "status"):
+        assert f"    {command} " in out
+
+
+def test_subcommand_help(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("duragraph", "run --help")
+    out = capsys.readouterr().out
+    assert "usage: %duragraph run" in out
+    for option in ("--input JSON", "--thread ID", "--wait", "ASSISTANT"):
+        assert option in out
+    shell.run_line_magic("duragraph", "serve --help")
+    assert "--lease-ttl SECONDS" in capsys.readouterr().out
+
+
+def test_unknown_subcommand_is_one_line_and_the_shell_goes_on(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert shell.run_line_magic("duragraph", "launch rockets") is None
+    assert "invalid choice: 'launch'" in one_error_line(capsys)
+    assert shell.run_cell("1 + 1").result == 2
+
+
+def test_missing_arguments_and_bad_numbers(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("duragraph", "fork 1234")
+    assert "--at" in one_error_line(capsys)
+    shell.run_line_magic("duragraph", "runs --limit many")
+    assert "invalid int value: 'many'" in one_error_line(capsys)
+    shell.run_line_magic("duragraph", 'run chat --input \'{"a": 1}')
+    assert "cannot split the line" in one_error_line(capsys)
+
+
+def test_invalid_json_input_is_reported_before_connecting(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert shell.run_line_magic("duragraph", "run chat --input '{not json}'") is None
+    assert "--input is not valid JSON" in one_error_line(capsys)
+    shell.run_cell_magic("duragraph", "run chat", "[1, 2,\n")
+    assert "--input is not valid JSON" in one_error_line(capsys)
+    shell.run_cell_magic("duragraph", "run chat --input '{}'", '{"a": 1}')
+    assert "either as --input or as the cell body" in one_error_line(capsys)
+    shell.run_line_magic("duragraph", "fork 123 --at 4 --update '[1]'")
+    assert "--update must be a JSON object" in one_error_line(capsys)
+
+
+def test_cell_body_only_where_it_means_something(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_cell_magic("duragraph", "status", "anything")
+    assert "takes no cell body" in one_error_line(capsys)
+
+
+def test_no_server_reachable(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}/"
+    assert shell.run_line_magic("duragraph", f"connect {url} --token nope") is None
+    assert url.rstrip("/") in one_error_line(capsys)
+    assert shell.run_cell("2 * 21").result == 42
+
+
+def test_connect_without_url_or_environment(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # Outside a kernel, nothing is discovered (no parent Jupyter server, no kernel id).
+    shell.run_line_magic("duragraph", "connect")
+    assert "no server found" in one_error_line(capsys)
+    # Every command that needs the server says so too, in one line.
+    shell.run_line_magic("duragraph", "runs")
+    assert "no server found" in one_error_line(capsys)
+
+
+def test_serve_errors(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("duragraph", "serve")
+    assert "name the graphs to serve" in one_error_line(capsys)
+    shell.run_line_magic("duragraph", "serve nothing_here")
+    assert "no variable 'nothing_here'" in one_error_line(capsys)
+    shell.run_cell("not_a_graph = 3")
+    shell.run_line_magic("duragraph", "serve not_a_graph")
+    assert "not_a_graph is a int, not a StateGraph" in one_error_line(capsys)
+    shell.run_line_magic("duragraph", "serve --lease-ttl 0 x")
+    assert "--lease-ttl must be positive" in one_error_line(capsys)
+
+
+def test_serve_outside_a_kernel_needs_an_event_loop(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_cell(
+        "from duragraph_lab import StateGraph, START, END\n"
+        "from typing import TypedDict\n"
+        "class S(TypedDict):\n    n: int\n"
+        "g = StateGraph(S)\ng.add_node('a', lambda s: {'n': 1})\ng.add_edge(START, 'a')\ng.add_edge('a', END)\n"
+    )
+    shell.run_line_magic("duragraph", "serve g")
+    assert "needs a running event loop" in one_error_line(capsys)
+
+
+def test_magics_parse_into_the_expected_namespace() -> None:
+    args = magics.parse("run chat --input '{\"x\": [1, 2]}' --thread t1 --wait --timeout 5")
+    assert args is not None
+    assert (args.command, args.assistant, args.input, args.thread, args.wait, args.timeout) == (
+        "run",
+        "chat",
+        '{"x": [1, 2]}',
+        "t1",
+        True,
+        5.0,
+    )
+    args = magics.parse('fork abc --at 12 --update \'{"topic": "wind"}\'')
+    assert args is not None and (args.run, args.at, args.update) == ("abc", 12, '{"topic": "wind"}')
+    args = magics.parse("runs --status success --limit 3")
+    assert args is not None and (args.thread, args.status, args.limit) == (None, "success", 3)
+
+
+def test_the_transformer_awaits_top_level_magics(shell: Any) -> None:
+    code = shell.transform_cell(
+        "r = %duragraph run g --wait\n%duragraph status\nif True:\n    %duragraph runs\n"
+    )
+    lines = magics.await_magics(code.splitlines(keepends=True))
+    assert lines[0].startswith("r = await __import__('duragraph_lab.notebook.magics'")
+    assert lines[0].rstrip().endswith(".run_magic_async(get_ipython(), 'run g --wait')")
+    assert lines[1].startswith("await ") and "'status'" in lines[1]
+    assert lines[3] == code.splitlines(keepends=True)[3]  # indented: left alone (no await in a block)
+    cell = shell.transform_cell('%%duragraph run g\n{"n": 1}\n')
+    (line,) = magics.await_magics([cell])
+    assert line.startswith("await ") and "run_magic_async(get_ipython(), 'run g', '{\"n\": 1}\\n')" in line
+
+
+def test_the_transformer_is_installed_only_in_a_kernel(shell: Any) -> None:
+    # A terminal IPython has no kernel loop to await on: the magics run synchronously there.
+    assert magics.await_magics not in shell.input_transformers_post
+
+
+def test_importing_the_package_does_not_import_ipython_or_the_magics() -> None:
+    code = "import sys, duragraph_lab; print(any(m in sys.modules for m in ('IPython', 'duragraph_lab.notebook')))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_worker_endpoints_come_from_arguments_environment_or_runtime_json(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from duragraph_lab.notebook.kernel_worker import ServeError, resolve_endpoints
+
+    for name in ("DURAGRAPH_DATABASE_URL", "DURAGRAPH_NATS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    info = {"data_dir": str(tmp_path), "nats": {"subject_prefix": "lab"}}
+    # /info redacts the credentials; without a readable runtime.json a kernel is told what to set
+    with pytest.raises(ServeError, match="DURAGRAPH_DATABASE_URL and DURAGRAPH_NATS_URL"):
+        resolve_endpoints(info)
+    got = resolve_endpoints(info, database_url="postgresql://db/x", nats_url="nats://bus:4222")
+    assert (got.database_url, got.nats_url, got.subject_prefix) == (
+        "postgresql://db/x",
+        "nats://bus:4222",
+        "lab",
+    )
+    monkeypatch.setenv("DURAGRAPH_DATABASE_URL", "postgresql://env/x")
+    monkeypatch.setenv("DURAGRAPH_NATS_URL", "nats://env:4222")
+    assert resolve_endpoints(info).source == "configured"
+
+
+def test_discovery_prefers_the_parent_jupyter_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from duragraph_lab.notebook.discover import discover
+
+    monkeypatch.delenv("DURAGRAPH_URL", raising=False)
+    parent = {"url": "http://localhost:9999/", "token": "t", "pid": os.getppid()}
+    other = {"url": "http://localhost:9998/", "token": "u", "pid": -1}
+    found = discover([other, parent])
+    assert found is not None and (found.url, found.token) == ("http://localhost:9999/", "t")
+    assert discover([other]) is None  # not in a kernel: no kernel id to match
+    monkeypatch.setenv("DURAGRAPH_URL", "http://elsewhere:8888/")
+    monkeypatch.setenv("DURAGRAPH_TOKEN", "env-token")
+    found = discover([other])
+    assert found is not None and (found.url, found.token, found.source) == (
+        "http://elsewhere:8888/",
+        "env-token",
+        "$DURAGRAPH_URL",
+    )
