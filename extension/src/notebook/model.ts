@@ -33,6 +33,20 @@ export function throttled(fn: () => void): () => void {
   };
 }
 
+/** Like `throttled`, but on a timer: for messages to the kernel, which must go out even when no
+ * frame is drawn (a hidden tab, a headless browser), unlike drawing. */
+export function throttledTimer(fn: () => void, ms = 50): () => void {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    setTimeout(() => {
+      pending = false;
+      fn();
+    }, ms);
+  };
+}
+
 /** The run's events as received by this view. Tells the kernel it is ready (the kernel then
  * sends everything so far, with ``reset``), and notifies listeners once per frame. */
 export class EventFeed {

@@ -4,7 +4,7 @@ import { html, clear, preview } from "../renderers/dom";
 import { diffJson, renderDiff, renderJson } from "../renderers/diff";
 import { renderGraph, Topology } from "../renderers/graph";
 import { renderTimeline } from "../renderers/timeline";
-import { AnyModel, EventFeed, setTrait, throttled } from "./model";
+import { AnyModel, EventFeed, setTrait, throttledTimer } from "./model";
 
 type Cleanup = () => void;
 
@@ -102,7 +102,7 @@ export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): 
     slider.disabled = seqs.length === 0;
     syncSlider();
   });
-  const push = throttled(() => {
+  const push = throttledTimer(() => {
     const seq = seqs[Number(slider.value)];
     if (seq !== undefined) setTrait(model, "selected_seq", seq);
   });
