@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ENV_URL = "DURAGRAPH_URL"
@@ -58,14 +59,36 @@ def jupyter_server_of_this_kernel(servers: Iterable[Mapping[str, Any]] | None = 
 
 
 def running_servers() -> list[dict[str, Any]]:
+    """This user's running Jupyter servers: their ``jpserver-*.json`` runtime files, as
+    ``jupyter_server.serverapp.list_running_servers`` reads them, without importing
+    ``jupyter_server`` (an import that takes seconds)."""
     try:
-        from jupyter_server.serverapp import list_running_servers
-    except ImportError:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        files = sorted(Path(jupyter_runtime_dir()).glob("jpserver-*.json"))
+    except Exception:  # no jupyter_core, an unreadable runtime dir: nothing found
         return []
+    out = []
+    for file in files:
+        try:
+            server = json.loads(file.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(server, dict) and _alive(server.get("pid")):
+            out.append(server)
+    return out
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
     try:
-        return [dict(s) for s in list_running_servers()]
-    except Exception:  # an unreadable runtime dir: nothing found
-        return []
+        os.kill(pid, 0)
+    except PermissionError:  # alive, another user's
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def this_kernel_id() -> str | None:

@@ -162,6 +162,9 @@ def execute(shell: Any, line: str, cell: str | None = None) -> Any:
 
 async def run_magic_async(shell: Any, line: str, cell: str | None = None) -> Any:
     """Run one magic on the running event loop (what the kernel's input transformer calls)."""
+    # IPython's run_line_magic expands $name and {expr} in the line; the rewritten call must too
+    # (depth 1: the frame of the cell that awaits this).
+    line = shell.var_expand(line, 1)
     try:
         args = parse(line)
         if args is None:
@@ -173,6 +176,10 @@ async def run_magic_async(shell: Any, line: str, cell: str | None = None) -> Any
         if args.command == "serve":
             await session.stop_serving()
             return session.worker
+        if args.command == "replay":
+            # The server asks the graph's worker to re-execute the run: maybe this kernel's, which
+            # needs the loop free while the request waits.
+            return await asyncio.to_thread(session.replay, _run_id(shell, args.run))
         if args.command in ("run", "fork") and args.wait:
             args.wait = False
             handle: RunHandle = _dispatch(shell, args, cell)
