@@ -1,0 +1,219 @@
+"""The notebook workbench inside a real JupyterLab, driven by Playwright in Debian's chromium.
+
+A real ``duragraph-lab dev`` serves a small notebook; the browser opens it, runs all cells (the
+kernel connects to its own server, serves a 3-node graph and starts a run) and watches the live
+RunView: every node turns "done", the replay slider moves through the history, "fork from here"
+forks the run. Screenshots go to test-artifacts/lab/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from tests.devserver import DevServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab"
+NODES = ("fetch", "think", "answer")
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+
+GRAPH_CELL = """\
+import asyncio
+import operator
+from typing import Annotated, TypedDict
+
+from duragraph_lab import END, START, StateGraph
+
+
+class State(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], operator.add]
+
+
+def step(name):
+    async def node(s: State) -> State:
+        await asyncio.sleep(0.8)
+        return {"n": s.get("n", 0) + 1, "log": [name]}
+
+    return node
+
+
+g = StateGraph(State)
+prev = START
+for name in NODES:
+    g.add_node(name, step(name))
+    g.add_edge(prev, name)
+    prev = name
+g.add_edge(prev, END)
+"""
+
+
+# Every status each node shows, recorded from the DOM as it changes (the view may redraw its SVG).
+SEEN = """
+window.__dgSeen = new Set();
+new MutationObserver(() => {
+  for (const g of document.querySelectorAll("g[data-node]")) window.__dgSeen.add(g.dataset.node + ":" + g.dataset.status);
+}).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
+"""
+
+
+def write_notebook(path: Path) -> None:
+    cells = [
+        "%load_ext duragraph_lab",
+        "%duragraph connect",
+        f"NODES = {NODES!r}\n" + GRAPH_CELL,
+        "%duragraph serve g --lease-ttl 10",
+        "h = %duragraph run g --input '{\"n\": 1}'\nh",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(nb, str(path))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevServer, Path]]:
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "notebooks"
+    root.mkdir()
+    server = DevServer(base / "data", extra=[f"--ServerApp.root_dir={root}"])
+    try:
+        server.start()
+        yield server, root
+    finally:
+        server.kill()
+
+
+def test_run_view_live_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    server, root = lab
+    write_notebook(root / "live.ipynb")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on(
+                "console", lambda msg: msg.type == "error" and errors.append(f"{msg.text} @ {msg.location}")
+            )
+            page.on("pageerror", lambda err: errors.append(f"pageerror: {err} {err.stack}"))
+            page.add_init_script(SEEN)
+            try:
+                _drive(page, expect, server)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "final.png"))
+        finally:
+            browser.close()
+
+    # Uncaught exceptions anywhere fail the test; console errors only when they come from our bundles
+    # (anywidget loads them from blob: URLs) or the widget machinery.
+    ours = [
+        e for e in errors if e.startswith("pageerror") or re.search(r"duragraph|dg-|anywidget|blob:", e, re.I)
+    ]
+    assert ours == [], "\n".join(errors)
+
+
+def _drive(page: Any, expect: Any, server: DevServer) -> None:
+    page.set_default_timeout(30_000)
+    # Whatever JupyterLab asks on the way: a kernel choice (take the proposed one), the news toast.
+    page.add_locator_handler(
+        page.locator(".jp-Dialog").filter(has_text="Select Kernel"),
+        lambda dialog: dialog.locator(".jp-mod-accept").click(),
+    )
+    page.add_locator_handler(
+        page.get_by_role("alert").filter(has_text="official Jupyter news"),
+        lambda toast: toast.get_by_role("button", name="No").click(),
+    )
+    page.goto(f"http://127.0.0.1:{server.port}/lab/tree/live.ipynb?token={server.token}")
+    # anywidget's prebuilt labextension is part of the page.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('script')].some((s) => s.src.includes('anywidget'))"
+        " || JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+        ".federated_extensions.some((e) => e.name === 'anywidget')"
+    )
+    notebook = page.locator(".jp-NotebookPanel").first
+    expect(notebook.locator(".jp-Cell")).to_have_count(5)
+    # Run all cells from the Run menu once the kernel is up (a click on a menu item that is not
+    # enabled yet does nothing, so check the first cell started and try again if not).
+    expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle"))).to_have_count(
+        1, timeout=60_000
+    )
+    first_prompt = notebook.locator(".jp-InputArea-prompt").first
+    for attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(
+            ".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")
+        ).click()
+        try:
+            expect(first_prompt).to_have_text(re.compile(r"\[[*0-9]+\]"), timeout=10_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+    view = notebook.locator(".dg-run-view")
+    expect(view).to_be_visible(timeout=60_000)
+    for node in NODES:
+        expect(view.locator(f"g[data-node='{node}']")).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "running.png"))
+    for node in NODES:
+        expect(view.locator(f"g[data-node='{node}']")).to_have_attribute(
+            "data-status", "done", timeout=30_000
+        )
+    expect(view.locator(".dg-run-status")).to_have_text(re.compile("success"), timeout=30_000)
+    # Live: the last node was seen before it was done (it waits ~1.6 s behind the other two).
+    seen = set(page.evaluate("() => [...window.__dgSeen]"))
+    assert {f"{NODES[-1]}:pending", f"{NODES[-1]}:running"} & seen, seen
+    # No cell failed on the way.
+    assert (
+        notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
+        == 0
+    )
+    page.screenshot(path=str(ARTIFACTS / "done.png"))
+    view.screenshot(path=str(ARTIFACTS / "run_view_done.png"))
+
+    # Scrub: the label and the state pane follow the slider (the state comes back from the kernel).
+    slider = view.locator(".dg-replay-range")
+    label = view.locator(".dg-replay-label")
+    state = view.locator(".dg-replay-state")
+    # The event log reaches the view in batches: wait for the last event before reading the range.
+    expect(label).to_contain_text("run_completed")
+    top = int(slider.get_attribute("max") or 0)
+    assert top >= 6, top  # run_started, 3 nodes x (started, finished) at least, run_completed
+    _move(slider, top)
+    expect(label).to_contain_text(re.compile(rf"run_completed \({top + 1}/{top + 1}\)"))
+    expect(state).to_contain_text('"answer"')  # the log holds all three nodes at the end
+    end_state = state.inner_text()
+    _move(slider, 1)
+    expect(label).to_contain_text(f"(2/{top + 1})")
+    expect(state).not_to_have_text(end_state)
+    assert '"answer"' not in state.inner_text()
+    view.screenshot(path=str(ARTIFACTS / "run_view_scrubbed.png"))
+
+    # Fork from here: the kernel forks the run and says so.
+    _move(slider, top // 2)
+    view.locator(".dg-fork").click()
+    expect(view.locator(".dg-replay-note")).to_contain_text("forked at #", timeout=30_000)
+    view.screenshot(path=str(ARTIFACTS / "run_view_forked.png"))
+
+
+def _move(slider: Any, value: int) -> None:
+    slider.evaluate(
+        "(el, v) => { el.value = String(v); el.dispatchEvent(new Event('input', { bubbles: true }));"
+        " el.dispatchEvent(new Event('change', { bubbles: true })); }",
+        value,
+    )
