@@ -1,84 +1,42 @@
 """The notebook workbench inside a real JupyterLab, driven by Playwright in Debian's chromium.
 
-A real ``duragraph-lab dev`` serves a small notebook; the browser opens it, runs all cells (the
-kernel connects to its own server, serves a 3-node graph and starts a run) and watches the live
-RunView: every node turns "done", the replay slider moves through the history, "fork from here"
-forks the run. Screenshots go to test-artifacts/lab/."""
+A real ``duragraph-lab dev`` serves notebooks/quickstart.ipynb (a copy, in its Lab root); the
+browser opens it and runs all cells, as a new user would: the kernel connects to its own server,
+serves the quickstart's graphs and runs them. The test watches the first live RunView (every node
+turns "done", seen on the way), moves its replay slider through the history, forks from it, and
+checks the human-in-the-loop part (the interrupt's prompt and resume box, then the resumed result
+the notebook prints). Screenshots go to test-artifacts/lab/quickstart-*.png."""
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 from tests.devserver import DevServer
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab"
-NODES = ("fetch", "think", "answer")
+QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "quickstart.ipynb"
+NODES = ("double", "add_two")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
 
-GRAPH_CELL = """\
-import asyncio
-import operator
-from typing import Annotated, TypedDict
-
-from duragraph_lab import END, START, StateGraph
-
-
-class State(TypedDict, total=False):
-    n: int
-    log: Annotated[list[str], operator.add]
-
-
-def step(name):
-    async def node(s: State) -> State:
-        await asyncio.sleep(0.8)
-        return {"n": s.get("n", 0) + 1, "log": [name]}
-
-    return node
-
-
-g = StateGraph(State)
-prev = START
-for name in NODES:
-    g.add_node(name, step(name))
-    g.add_edge(prev, name)
-    prev = name
-g.add_edge(prev, END)
-"""
-
-
-# Every status each node shows, recorded from the DOM as it changes (the view may redraw its SVG).
+# Every status each node of the first RunView shows, recorded from the DOM as it changes (the view
+# may redraw its SVG; the views displayed later in the notebook come after it in the document).
 SEEN = """
 window.__dgSeen = new Set();
 new MutationObserver(() => {
-  for (const g of document.querySelectorAll("g[data-node]")) window.__dgSeen.add(g.dataset.node + ":" + g.dataset.status);
+  const view = document.querySelector(".dg-run-view");
+  if (!view) return;
+  for (const g of view.querySelectorAll("g[data-node]")) window.__dgSeen.add(g.dataset.node + ":" + g.dataset.status);
 }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"] });
 """
-
-
-def write_notebook(path: Path) -> None:
-    cells = [
-        "%load_ext duragraph_lab",
-        "%duragraph connect",
-        f"NODES = {NODES!r}\n" + GRAPH_CELL,
-        "%duragraph serve g --lease-ttl 10",
-        "h = %duragraph run g --input '{\"n\": 1}'\nh",
-    ]
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nbformat.write(nb, str(path))
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +52,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevServer, P
         server.kill()
 
 
-def test_run_view_live_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
+def test_quickstart_runs_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     server, root = lab
-    write_notebook(root / "live.ipynb")
+    shutil.copy(QUICKSTART, root / "quickstart.ipynb")
+    cells = len(json.loads(QUICKSTART.read_text())["cells"])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
 
@@ -112,9 +71,9 @@ def test_run_view_live_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
             page.on("pageerror", lambda err: errors.append(f"pageerror: {err} {err.stack}"))
             page.add_init_script(SEEN)
             try:
-                _drive(page, expect, server)
+                _drive(page, expect, server, cells)
             finally:
-                page.screenshot(path=str(ARTIFACTS / "final.png"))
+                page.screenshot(path=str(ARTIFACTS / "quickstart-final.png"))
         finally:
             browser.close()
 
@@ -126,7 +85,7 @@ def test_run_view_live_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
     assert ours == [], "\n".join(errors)
 
 
-def _drive(page: Any, expect: Any, server: DevServer) -> None:
+def _drive(page: Any, expect: Any, server: DevServer, cells: int) -> None:
     page.set_default_timeout(30_000)
     # Whatever JupyterLab asks on the way: a kernel choice (take the proposed one), the news toast.
     page.add_locator_handler(
@@ -137,7 +96,7 @@ def _drive(page: Any, expect: Any, server: DevServer) -> None:
         page.get_by_role("alert").filter(has_text="official Jupyter news"),
         lambda toast: toast.get_by_role("button", name="No").click(),
     )
-    page.goto(f"http://127.0.0.1:{server.port}/lab/tree/live.ipynb?token={server.token}")
+    page.goto(f"http://127.0.0.1:{server.port}/lab/tree/quickstart.ipynb?token={server.token}")
     # anywidget's prebuilt labextension is part of the page.
     page.wait_for_function(
         "() => [...document.querySelectorAll('script')].some((s) => s.src.includes('anywidget'))"
@@ -145,13 +104,13 @@ def _drive(page: Any, expect: Any, server: DevServer) -> None:
         ".federated_extensions.some((e) => e.name === 'anywidget')"
     )
     notebook = page.locator(".jp-NotebookPanel").first
-    expect(notebook.locator(".jp-Cell")).to_have_count(5)
+    expect(notebook.locator(".jp-Cell")).to_have_count(cells, timeout=30_000)
     # Run all cells from the Run menu once the kernel is up (a click on a menu item that is not
     # enabled yet does nothing, so check the first cell started and try again if not).
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle"))).to_have_count(
         1, timeout=60_000
     )
-    first_prompt = notebook.locator(".jp-InputArea-prompt").first
+    first_prompt = notebook.locator(".jp-CodeCell .jp-InputArea-prompt").first
     for attempt in range(3):
         page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
         page.locator(
@@ -165,26 +124,44 @@ def _drive(page: Any, expect: Any, server: DevServer) -> None:
                 raise
             page.keyboard.press("Escape")
 
-    view = notebook.locator(".dg-run-view")
+    # The first RunView (the `run` cell's) follows its run live.
+    view = notebook.locator(".dg-run-view").first
     expect(view).to_be_visible(timeout=60_000)
     for node in NODES:
         expect(view.locator(f"g[data-node='{node}']")).to_have_count(1)
-    page.screenshot(path=str(ARTIFACTS / "running.png"))
+    page.screenshot(path=str(ARTIFACTS / "quickstart-running.png"))
     for node in NODES:
         expect(view.locator(f"g[data-node='{node}']")).to_have_attribute(
             "data-status", "done", timeout=30_000
         )
     expect(view.locator(".dg-run-status")).to_have_text(re.compile("success"), timeout=30_000)
-    # Live: the last node was seen before it was done (it waits ~1.6 s behind the other two).
+    # Live: the last node was seen before it was done (it starts half a second after the first).
     seen = set(page.evaluate("() => [...window.__dgSeen]"))
     assert {f"{NODES[-1]}:pending", f"{NODES[-1]}:running"} & seen, seen
+
+    # Every cell ran, to the last one's output: the interrupted run, resumed from code.
+    resumed = notebook.locator(".jp-OutputArea-output", has_text="resumed: success 42")
+    expect(resumed).to_have_count(1, timeout=60_000)
+    expect(notebook.locator(".jp-OutputArea-output", has_text="ask: approved n = 42")).to_have_count(1)
     # No cell failed on the way.
     assert (
         notebook.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count()
         == 0
     )
-    page.screenshot(path=str(ARTIFACTS / "done.png"))
-    view.screenshot(path=str(ARTIFACTS / "run_view_done.png"))
+    # The interrupted run's view showed the question with a resume box (it was at rest when shown).
+    asked = notebook.locator(".dg-run-view").filter(has=page.locator(".dg-interrupt"))
+    expect(asked).to_have_count(1)
+    asked.scroll_into_view_if_needed()
+    expect(asked.locator(".dg-run-status")).to_have_text("interrupted")
+    expect(asked.locator(".dg-interrupt")).to_contain_text("publish n = 42?")
+    expect(asked.locator("g[data-node='ask']")).to_have_attribute("data-status", "interrupted")
+    expect(asked.locator(".dg-resume-input")).to_be_visible()
+    expect(asked.locator(".dg-resume")).to_be_visible()
+    asked.screenshot(path=str(ARTIFACTS / "quickstart-interrupt.png"))
+
+    view.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "quickstart-done.png"))
+    view.screenshot(path=str(ARTIFACTS / "quickstart-run-view-done.png"))
 
     # Scrub: the label and the state pane follow the slider (the state comes back from the kernel).
     slider = view.locator(".dg-replay-range")
@@ -193,22 +170,22 @@ def _drive(page: Any, expect: Any, server: DevServer) -> None:
     # The event log reaches the view in batches: wait for the last event before reading the range.
     expect(label).to_contain_text("run_completed")
     top = int(slider.get_attribute("max") or 0)
-    assert top >= 6, top  # run_started, 3 nodes x (started, finished) at least, run_completed
+    assert top >= 5, top  # run_started, 2 nodes x (started, finished) at least, run_completed
     _move(slider, top)
     expect(label).to_contain_text(re.compile(rf"run_completed \({top + 1}/{top + 1}\)"))
-    expect(state).to_contain_text('"answer"')  # the log holds all three nodes at the end
+    expect(state).to_contain_text("add_two: 40 -> 42")  # the log holds both nodes at the end
     end_state = state.inner_text()
     _move(slider, 1)
     expect(label).to_contain_text(f"(2/{top + 1})")
     expect(state).not_to_have_text(end_state)
-    assert '"answer"' not in state.inner_text()
-    view.screenshot(path=str(ARTIFACTS / "run_view_scrubbed.png"))
+    assert "add_two" not in state.inner_text()
+    view.screenshot(path=str(ARTIFACTS / "quickstart-scrubbed.png"))
 
     # Fork from here: the kernel forks the run and says so.
     _move(slider, top // 2)
     view.locator(".dg-fork").click()
     expect(view.locator(".dg-replay-note")).to_contain_text("forked at #", timeout=30_000)
-    view.screenshot(path=str(ARTIFACTS / "run_view_forked.png"))
+    view.screenshot(path=str(ARTIFACTS / "quickstart-forked.png"))
 
 
 def _move(slider: Any, value: int) -> None:

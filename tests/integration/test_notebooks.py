@@ -114,6 +114,13 @@ def check_quickstart(out: Outputs) -> None:
     assert "add_two: 100 -> 102" in forked
     runs = out.data("quickstart-24")["text/plain"].splitlines()[1:-1]  # run_id / count rows
     assert len(runs) == 2, runs  # the run and its fork, on one thread
+    # A human in the loop: `ask` interrupted the run (the view shows it), the notebook resumed it.
+    out.widget("quickstart-28")
+    asked = out.stdout("quickstart-30")
+    assert "status: interrupted" in asked and "question: publish n = 42?" in asked, asked
+    resumed = out.stdout("quickstart-32")
+    assert "resumed: success 42" in resumed, resumed
+    assert "double: 21 -> 42" in resumed and "ask: approved n = 42" in resumed, resumed
     live = out.stdout("test-live-check")
     done = "{'__end__': 'done', '__start__': 'done', 'add_two': 'done', 'double': 'done'}"
     assert f"('success', {done})" in live, live
