@@ -89,8 +89,10 @@ class GraphView(anywidget.AnyWidget):
 
     @classmethod
     def for_assistant(
-        cls, client: DuraGraphClient, assistant_id: str, *, xray: bool | int = False
+        cls, client: DuraGraphClient, assistant_id: str, *, xray: bool | int = True
     ) -> GraphView:
+        """The assistant's graph; with ``xray`` (the default) subgraphs' inner nodes are sent too,
+        so the view can expand a subgraph (drawn collapsed at first)."""
         return cls(client.assistants.graph(assistant_id, xray=xray).raw)
 
 
@@ -281,8 +283,9 @@ def _async_client(client: DuraGraphClient | AsyncDuraGraphClient) -> tuple[Async
 
 class RunView(ReplaySlider):
     """A run: its status, input, output and interrupt (with a resume box), the live graph, the
-    timeline and the replay slider. ``RunView.for_run(client, run_id)`` loads it; ``follow()``
-    keeps it live."""
+    timeline and the replay slider. ``RunView.for_run(client, run_id)`` loads it (with the x-ray
+    topology: subgraphs can be expanded, their inner nodes' status is live); ``follow()`` keeps
+    it live."""
 
     _bundle_name = "run_view"
     status = traitlets.Dict(traitlets.Unicode()).tag(sync=True)
@@ -336,7 +339,7 @@ class RunView(ReplaySlider):
     def for_run(cls, client: DuraGraphClient, run_id: str, *, history_limit: int = 1000) -> RunView:
         """Load a run (topology, events, spans, checkpoints) with a sync client."""
         run = client.runs.get(run_id)
-        graph = client.assistants.graph(run.assistant_id or run.graph_id or "")
+        graph = client.assistants.graph(run.assistant_id or run.graph_id or "", xray=True)
         events = list(client.runs.iter_events(run_id))
         spans = client.runs.spans(run_id)
         history = client.threads.history(run.thread_id, limit=history_limit)
@@ -356,7 +359,7 @@ class RunView(ReplaySlider):
     ) -> RunView:
         """:meth:`for_run` with an async client (``await RunView.afor_run(client, run_id)``)."""
         run = await client.runs.get(run_id)
-        graph = await client.assistants.graph(run.assistant_id or run.graph_id or "")
+        graph = await client.assistants.graph(run.assistant_id or run.graph_id or "", xray=True)
         events = [e async for e in client.runs.iter_events(run_id)]
         spans = await client.runs.spans(run_id)
         history = await client.threads.history(run.thread_id, limit=history_limit)

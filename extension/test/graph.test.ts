@@ -1,6 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { CELL_H, CELL_W, edgeLabel, graphGeometry, Topology } from "../src/renderers/graph";
+import {
+  CELL_H,
+  CELL_W,
+  drawnStatus,
+  edgeLabel,
+  graphGeometry,
+  groupStatus,
+  subgraphGroups,
+  Topology,
+  visibleNodeId,
+} from "../src/renderers/graph";
+import { drawnNodeId } from "../src/renderers/timeline";
 
 const topology: Topology = {
   graph_id: "chat",
@@ -58,4 +69,134 @@ test("without a layout, nodes are still placed and the input is not changed", ()
   assert.equal(bare.layout, undefined);
   graphGeometry(topology);
   assert.equal(Object.keys(topology.layout!.nodes).length, 4);
+});
+
+// An x-ray topology (GET /assistants/{id}/graph?xray=true) of tests/api_graphs.py's `nested`:
+// before -> sub (i1 -> i2) -> after.
+const xray: Topology = {
+  graph_id: "nested",
+  nodes: [
+    { id: "__start__", kind: "start" },
+    { id: "before", kind: "node", data: { name: "before" } },
+    { id: "sub:i1", kind: "node", data: { name: "i1" } },
+    { id: "sub:i2", kind: "node", data: { name: "i2" } },
+    { id: "after", kind: "node", data: { name: "after" } },
+    { id: "__end__", kind: "end" },
+  ],
+  edges: [
+    { source: "__start__", target: "before", conditional: false, kind: "static" },
+    { source: "before", target: "sub:i1", conditional: false, kind: "static" },
+    { source: "sub:i1", target: "sub:i2", conditional: false, kind: "static" },
+    { source: "sub:i2", target: "after", conditional: false, kind: "static" },
+    { source: "after", target: "__end__", conditional: false, kind: "static" },
+  ],
+  layout: { nodes: {}, width: 180, height: 770 },
+};
+
+test("subgraphs of an x-ray topology", () => {
+  const groups = subgraphGroups(xray);
+  assert.deepEqual([...groups], [["sub", ["sub:i1", "sub:i2"]]]);
+  assert.equal(visibleNodeId("sub:i1", groups, new Set()), "sub");
+  assert.equal(visibleNodeId("sub:i1", groups, new Set(["sub"])), "sub:i1");
+  assert.equal(visibleNodeId("before", groups, new Set()), "before");
+  const deep = subgraphGroups({ nodes: [{ id: "a:b:c" }, { id: "a:d" }], edges: [] });
+  assert.deepEqual([...deep], [["a", ["a:b:c", "a:d"]], ["a:b", ["a:b:c"]]]);
+  assert.equal(visibleNodeId("a:b:c", deep, new Set(["b", "a:b"])), "a", "inside a collapsed parent");
+  assert.equal(subgraphGroups(topology).size, 0);
+});
+
+test("collapsed: one expandable node per subgraph, in a recomputed layered layout", () => {
+  const g = graphGeometry(xray);
+  assert.deepEqual(g.nodes.map((n) => n.id), ["__start__", "before", "sub", "after", "__end__"]);
+  const sub = g.nodes.find((n) => n.id === "sub")!;
+  assert.equal(sub.kind, "subgraph");
+  assert.equal(sub.label, "sub");
+  assert.ok(sub.expandable);
+  assert.deepEqual(g.clusters, []);
+  // One column, one layer each, top to bottom.
+  assert.deepEqual(g.nodes.map((n) => n.cy), [0, 1, 2, 3, 4].map((i) => i * CELL_H + CELL_H / 2));
+  assert.deepEqual(
+    g.edges.map((e) => `${e.source}>${e.target}`),
+    ["__start__>before", "before>sub", "sub>after", "after>__end__"],
+    "edges to inner nodes go to the subgraph; the inner edge is not drawn",
+  );
+  assert.ok(g.edges.every((e) => !e.back));
+  assert.equal(g.height, 5 * CELL_H);
+});
+
+test("expanded: inner nodes inside a labelled cluster box, the outer nodes moved around it", () => {
+  const g = graphGeometry(xray, ["sub"]);
+  assert.deepEqual(g.nodes.map((n) => n.id), ["__start__", "before", "sub:i1", "sub:i2", "after", "__end__"]);
+  assert.equal(g.clusters.length, 1);
+  const box = g.clusters[0];
+  assert.equal(box.id, "sub");
+  assert.equal(box.label, "sub");
+  assert.equal(box.depth, 1);
+  const inner = g.nodes.filter((n) => n.id.startsWith("sub:"));
+  assert.deepEqual(inner.map((n) => n.label), ["i1", "i2"], "inner names inside the box");
+  for (const n of inner) {
+    assert.ok(n.cx - n.w / 2 >= box.x && n.cx + n.w / 2 <= box.x + box.w, `${n.id} inside horizontally`);
+    assert.ok(n.cy - n.h / 2 >= box.y + 22 && n.cy + n.h / 2 <= box.y + box.h, `${n.id} inside vertically, below the header`);
+  }
+  for (const n of g.nodes.filter((n) => !n.id.startsWith("sub:"))) {
+    const overlaps = n.cy + n.h / 2 > box.y && n.cy - n.h / 2 < box.y + box.h;
+    assert.ok(!overlaps, `${n.id} is outside the box`);
+  }
+  const after = g.nodes.find((n) => n.id === "after")!;
+  assert.ok(after.cy > box.y + box.h, "the layout was recomputed: after is below the box");
+  assert.ok(g.height > graphGeometry(xray).height);
+  assert.deepEqual(
+    g.edges.map((e) => `${e.source}>${e.target}`),
+    ["__start__>before", "before>sub:i1", "sub:i1>sub:i2", "sub:i2>after", "after>__end__"],
+  );
+  // Unknown or stale ids in the expanded set are ignored.
+  assert.deepEqual(graphGeometry(xray, ["nope"]).nodes.map((n) => n.id), graphGeometry(xray).nodes.map((n) => n.id));
+});
+
+test("nested subgraphs and loops: boxes inside boxes, back edges around the side", () => {
+  const topo: Topology = {
+    nodes: [
+      { id: "__start__", kind: "start" },
+      { id: "a:x", data: { name: "x" } },
+      { id: "a:b:y", data: { name: "y" } },
+      { id: "a:b:z", data: { name: "z" } },
+      { id: "__end__", kind: "end" },
+    ],
+    edges: [
+      { source: "__start__", target: "a:x" },
+      { source: "a:x", target: "a:b:y" },
+      { source: "a:b:y", target: "a:b:z" },
+      { source: "a:b:z", target: "a:b:y", conditional: true, data: "again" },
+      { source: "a:b:z", target: "__end__" },
+    ],
+  };
+  const outer = graphGeometry(topo, ["a"]);
+  assert.deepEqual(outer.nodes.map((n) => n.id).sort(), ["__end__", "__start__", "a:b", "a:x"]);
+  const both = graphGeometry(topo, ["a", "a:b"]);
+  assert.deepEqual(both.clusters.map((c) => [c.id, c.label, c.depth]), [["a", "a", 1], ["a:b", "b", 2]]);
+  const [a, b] = both.clusters;
+  assert.ok(b.x >= a.x && b.y >= a.y && b.x + b.w <= a.x + a.w && b.y + b.h <= a.y + a.h, "b inside a");
+  const loop = both.edges.find((e) => e.source === "a:b:z" && e.target === "a:b:y")!;
+  assert.ok(loop.back && loop.label === "again");
+  // Only "a:b" in the set: a is collapsed, so a:b is not drawn expanded.
+  assert.deepEqual(graphGeometry(topo, ["a:b"]).clusters, []);
+});
+
+test("status of namespaced nodes: inner ids as drawn, subgraphs aggregated", () => {
+  // Events inside the subgraph carry ns "sub:<task>:<attempt>|": drawn as sub:<node>.
+  assert.equal(drawnNodeId("sub:7.0:1|", "i1"), "sub:i1");
+  assert.equal(drawnNodeId("a:1:1|b:2:1|", "y"), "a:b:y");
+  assert.equal(drawnNodeId("", "before"), "before");
+  assert.equal(drawnNodeId(null, "before"), "before");
+  const ids = ["before", "sub", "sub:i1", "sub:i2", "after"];
+  const running = drawnStatus({ before: "done", sub: "running", "sub:i1": "done", "sub:i2": "running" }, xray, ids);
+  assert.deepEqual(running, { before: "done", sub: "running", "sub:i1": "done", "sub:i2": "running", after: "pending" });
+  // Between inner steps (i1 done, i2 not planned yet): still running.
+  assert.equal(drawnStatus({ "sub:i1": "done" }, xray, ["sub"]).sub, "running");
+  assert.equal(drawnStatus({ "sub:i1": "done", "sub:i2": "done" }, xray, ["sub"]).sub, "done");
+  assert.equal(drawnStatus({ "sub:i1": "done", "sub:i2": "failed", sub: "running" }, xray, ["sub"]).sub, "failed");
+  assert.equal(drawnStatus({ "sub:i1": "interrupted" }, xray, ["sub"]).sub, "interrupted");
+  assert.equal(drawnStatus({}, xray, ["sub"]).sub, "pending");
+  assert.equal(drawnStatus({ sub: "done" }, xray, ["sub"]).sub, "done", "the outer node_completed");
+  assert.equal(groupStatus("failed", ["done", "done"]), "failed");
 });

@@ -71,7 +71,7 @@ try {{
   const result = {{
     nodes: [...el.querySelectorAll("g[data-node]")].map((g) => [g.dataset.node, g.dataset.status]),
     edgeLabels: [...el.querySelectorAll(".dg-edge-label")].map((t) => t.textContent),
-    spans: el.querySelectorAll(".dg-span").length,
+    spans: [...el.querySelectorAll(".dg-span")].reduce((n, r) => n + Number(r.dataset.count || 1), 0),
     marks: el.querySelectorAll(".dg-mark").length,
     sliderMax: el.querySelector(".dg-replay-range")?.max ?? null,
     label: el.querySelector(".dg-replay-label")?.textContent ?? null,

@@ -64,6 +64,19 @@ export interface PlacedNode {
   cy: number;
   w: number;
   h: number;
+  /** A collapsed subgraph whose inner nodes the topology has (an x-ray topology): can expand. */
+  expandable?: boolean;
+}
+
+/** An expanded subgraph: a labelled box around its inner nodes; ``depth`` 1 for a top-level one. */
+export interface PlacedCluster {
+  id: string;
+  label: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  depth: number;
 }
 
 export interface PlacedEdge {
@@ -83,6 +96,8 @@ export interface Geometry {
   height: number;
   nodes: PlacedNode[];
   edges: PlacedEdge[];
+  /** Expanded subgraphs (empty for a topology without x-ray nodes). */
+  clusters: PlacedCluster[];
 }
 
 function nodeKind(node: GraphNode): string {
@@ -118,8 +133,14 @@ function bezierPoint(p0: number, p1: number, p2: number, p3: number, t: number):
 }
 
 /** Where every node and edge goes; pure (no DOM), so it can be tested in Node. Nodes the
- * layout does not know (a topology without layout) go on extra rows below, left to right. */
-export function graphGeometry(topology: Topology): Geometry {
+ * layout does not know (a topology without layout) go on extra rows below, left to right.
+ *
+ * An x-ray topology (``GET /assistants/{id}/graph?xray=true``: subgraphs' nodes as
+ * ``outer:inner``) is drawn with its subgraphs collapsed to one node each, except those in
+ * ``expanded``, whose inner nodes go in a labelled box; the layout is then computed here (layered,
+ * like the engine's, each expanded subgraph laid out inside its box). */
+export function graphGeometry(topology: Topology, expanded: Iterable<string> = []): Geometry {
+  if (subgraphGroups(topology).size) return compoundGeometry(topology, new Set(expanded));
   const layout: Record<string, LayoutPosition> = { ...(topology.layout?.nodes ?? {}) };
   const backSet = new Set((topology.layout?.back_edges ?? []).map(([s, t]) => `${s}\u0000${t}`));
   let maxY = 0;
@@ -154,9 +175,25 @@ export function graphGeometry(topology: Topology): Geometry {
     height = Math.max(height, pos.y + CELL_H);
   }
 
+  const placed = placeEdges(topology.edges, byId, backSet, (id) => id);
+  return { width: Math.max(width, placed.width), height, nodes, edges: placed.edges, clusters: [] };
+}
+
+function placeEdges(
+  topoEdges: readonly GraphEdge[],
+  byId: Map<string, PlacedNode>,
+  backSet: Set<string>,
+  visible: (id: string) => string,
+): { edges: PlacedEdge[]; width: number } {
+  let width = 0;
   const edges: PlacedEdge[] = [];
   const seen = new Set<string>();
-  for (const edge of topology.edges) {
+  for (const raw of topoEdges) {
+    const source = visible(raw.source);
+    const target = visible(raw.target);
+    // An edge inside a collapsed subgraph is not drawn.
+    if (source === target && (source !== raw.source || target !== raw.target)) continue;
+    const edge = source === raw.source && target === raw.target ? raw : { ...raw, source, target };
     const s = byId.get(edge.source);
     const t = byId.get(edge.target);
     if (!s || !t) continue;
@@ -211,11 +248,272 @@ export function graphGeometry(topology: Topology): Geometry {
       labelY: r(bezierPoint(y0, c1y, c2y, y1, 0.5)),
     });
   }
-  return { width, height, nodes, edges };
+  return { edges, width };
+}
+
+// -- subgraphs: collapsed or expanded -------------------------------------------------------------
+
+/** The subgraphs an x-ray topology has, each with the ids of all its inner nodes (at any depth):
+ * ``a`` and ``a:b`` for a node ``a:b:c``. Empty for a topology without x-ray nodes. */
+export function subgraphGroups(topology: Topology): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const node of topology.nodes) {
+    const parts = node.id.split(":");
+    for (let i = 1; i < parts.length; i++) {
+      const group = parts.slice(0, i).join(":");
+      let members = groups.get(group);
+      if (!members) groups.set(group, (members = []));
+      members.push(node.id);
+    }
+  }
+  return groups;
+}
+
+/** The id ``id`` is drawn under: its outermost collapsed subgraph, or itself. */
+export function visibleNodeId(id: string, groups: ReadonlyMap<string, unknown>, expanded: ReadonlySet<string>): string {
+  const parts = id.split(":");
+  for (let i = 1; i < parts.length; i++) {
+    const group = parts.slice(0, i).join(":");
+    if (groups.has(group) && !expanded.has(group)) return group;
+  }
+  return id;
+}
+
+const STATUS_RANK: Record<string, number> = { failed: 4, interrupted: 3, running: 2 };
+
+/** The status of a subgraph (collapsed node or cluster) from its own and its inner nodes': a
+ * failed, interrupted or running inner node wins; all done is done; some done is still running
+ * (the subgraph is between steps); else the subgraph node's own status (from the outer graph's
+ * events), else pending. */
+export function groupStatus(own: string | undefined, inner: readonly (string | undefined)[]): string {
+  if (own === "failed" || own === "interrupted") return own;
+  let worst: string | null = null;
+  let done = 0;
+  for (const st of inner) {
+    if (st && (STATUS_RANK[st] ?? 0) > (worst ? STATUS_RANK[worst] : 0)) worst = st;
+    if (st === "done") done++;
+  }
+  if (worst) return worst;
+  if (own === "done" || (inner.length > 0 && done === inner.length)) return "done";
+  if (done > 0) return "running";
+  return own ?? "pending";
+}
+
+/** Each drawn node's and subgraph's status from the status by node id (subgraph nodes' ids as
+ * the x-ray topology names them, ``outer:inner``; see ``drawnNodeId`` in timeline.ts). */
+export function drawnStatus(
+  status: Record<string, string>,
+  topology: Topology,
+  ids: Iterable<string>,
+  groups: ReadonlyMap<string, readonly string[]> = subgraphGroups(topology),
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const id of ids) {
+    const members = groups.get(id);
+    out[id] = members ? groupStatus(status[id], members.map((m) => status[m])) : status[id] ?? "pending";
+  }
+  return out;
+}
+
+const CLUSTER_PAD = 12;
+const CLUSTER_HEADER = 28;
+
+interface LevelItem {
+  id: string;
+  index: number;
+  w: number;
+  h: number;
+  group: boolean;
+  inner?: LevelLayout;
+}
+
+interface LevelLayout {
+  w: number;
+  h: number;
+  /** top-left of each item, relative to the level's origin */
+  pos: Map<string, { x: number; y: number; item: LevelItem }>;
+  back: Set<string>;
+}
+
+/** A layered layout of one level (the top graph, or an expanded subgraph's inside): the same
+ * steps as duragraph_lab/graph/layout.py (back edges by a depth-first walk from START, layers by
+ * longest path, END alone at the bottom, barycenter sweeps), with items of different sizes
+ * (an expanded subgraph is a big item), each row centred. */
+function layoutLevel(
+  prefix: string,
+  topology: Topology,
+  groups: ReadonlyMap<string, unknown>,
+  expanded: ReadonlySet<string>,
+): LevelLayout {
+  const items = new Map<string, LevelItem>();
+  const itemOf = (id: string): string | null => {
+    if (!id.startsWith(prefix)) return null;
+    const rest = id.slice(prefix.length);
+    const cut = rest.indexOf(":");
+    return cut < 0 ? id : prefix + rest.slice(0, cut);
+  };
+  topology.nodes.forEach((node) => {
+    const id = itemOf(node.id);
+    if (id === null || items.has(id)) return;
+    const group = groups.has(id);
+    const item: LevelItem = { id, index: items.size, w: CELL_W, h: CELL_H, group };
+    if (group && expanded.has(id)) {
+      item.inner = layoutLevel(`${id}:`, topology, groups, expanded);
+      item.w = item.inner.w + 2 * CLUSTER_PAD;
+      item.h = item.inner.h + CLUSTER_HEADER + CLUSTER_PAD;
+    }
+    items.set(id, item);
+  });
+  const succ = new Map<string, string[]>([...items.keys()].map((id) => [id, []]));
+  for (const e of topology.edges) {
+    const a = itemOf(e.source);
+    const b = itemOf(e.target);
+    if (a === null || b === null || a === b || !items.has(a) || !items.has(b)) continue;
+    const out = succ.get(a)!;
+    if (!out.includes(b)) out.push(b);
+  }
+  const order = [...items.keys()];
+  // Back edges: depth-first from START (or each root, in topology order).
+  const back = new Set<string>();
+  const state = new Map<string, number>();
+  const visit = (root: string) => {
+    const stack: [string, number][] = [[root, 0]];
+    state.set(root, 1);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const children = succ.get(top[0])!;
+      if (top[1] < children.length) {
+        const child = children[top[1]++];
+        if (state.get(child) === 1) back.add(`${top[0]}\u0000${child}`);
+        else if (!state.has(child)) {
+          state.set(child, 1);
+          stack.push([child, 0]);
+        }
+      } else {
+        state.set(top[0], 2);
+        stack.pop();
+      }
+    }
+  };
+  const hasPred = new Set<string>();
+  for (const [a, bs] of succ) for (const b of bs) if (a !== b) hasPred.add(b);
+  const start = prefix === "" && items.has("__start__") ? ["__start__"] : [];
+  for (const id of [...start, ...order.filter((id) => !hasPred.has(id)), ...order]) if (!state.has(id)) visit(id);
+  // Layers by longest path over the DAG (Kahn's order).
+  const preds = new Map<string, string[]>(order.map((id) => [id, []]));
+  for (const [a, bs] of succ) for (const b of bs) if (!back.has(`${a}\u0000${b}`)) preds.get(b)!.push(a);
+  const layer = new Map<string, number>();
+  const indeg = new Map(order.map((id) => [id, preds.get(id)!.length]));
+  const queue = order.filter((id) => indeg.get(id) === 0);
+  while (queue.length) {
+    const id = queue.shift()!;
+    layer.set(id, Math.max(0, ...preds.get(id)!.map((p) => (layer.get(p) ?? 0) + 1)));
+    for (const b of succ.get(id)!) {
+      if (back.has(`${id}\u0000${b}`)) continue;
+      indeg.set(b, indeg.get(b)! - 1);
+      if (indeg.get(b) === 0) queue.push(b);
+    }
+  }
+  for (const id of order) if (!layer.has(id)) layer.set(id, 0);
+  if (prefix === "" && layer.has("__end__")) {
+    layer.set("__end__", Math.max(-1, ...order.filter((id) => id !== "__end__").map((id) => layer.get(id)!)) + 1);
+  }
+  const depth = Math.max(0, ...layer.values());
+  const rows: string[][] = Array.from({ length: depth + 1 }, () => []);
+  for (const id of order) rows[layer.get(id)!].push(id);
+  const rank = new Map<string, number>();
+  rows.forEach((row) => row.forEach((id, i) => rank.set(id, i)));
+  for (let sweep = 0; sweep < 4; sweep++) {
+    const down = sweep % 2 === 0;
+    const range = down ? rows.map((_, i) => i).slice(1) : rows.map((_, i) => i).slice(0, -1).reverse();
+    for (const r of range) {
+      const near = (id: string) =>
+        down ? preds.get(id)! : succ.get(id)!.filter((b) => !back.has(`${id}\u0000${b}`));
+      const bary = (id: string) => {
+        const ns = near(id);
+        return ns.length ? ns.reduce((sum, n) => sum + rank.get(n)!, 0) / ns.length : rank.get(id)!;
+      };
+      const keyed = rows[r].map((id) => [bary(id), items.get(id)!.index, id] as const);
+      keyed.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      rows[r] = keyed.map((k) => k[2]);
+      rows[r].forEach((id, i) => rank.set(id, i));
+    }
+  }
+  const rowW = rows.map((row) => row.reduce((sum, id) => sum + items.get(id)!.w, 0));
+  const w = Math.max(CELL_W, ...rowW);
+  const pos = new Map<string, { x: number; y: number; item: LevelItem }>();
+  let y = 0;
+  rows.forEach((row, r) => {
+    let x = (w - rowW[r]) / 2;
+    let h = 0;
+    for (const id of row) {
+      const item = items.get(id)!;
+      pos.set(id, { x, y, item });
+      x += item.w;
+      h = Math.max(h, item.h);
+    }
+    y += h;
+  });
+  return { w, h: Math.max(y, CELL_H), pos, back };
+}
+
+function compoundGeometry(topology: Topology, expandedIn: ReadonlySet<string>): Geometry {
+  const groups = subgraphGroups(topology);
+  // A subgraph inside a collapsed one is not expanded, whatever the set says.
+  const expanded = new Set([...expandedIn].filter((g) => groups.has(g) && visibleNodeId(g, groups, expandedIn) === g));
+  const byNode = new Map(topology.nodes.map((n) => [n.id, n]));
+  const nodes: PlacedNode[] = [];
+  const clusters: PlacedCluster[] = [];
+  const byId = new Map<string, PlacedNode>();
+  const backSet = new Set<string>();
+  const place = (level: LevelLayout, ox: number, oy: number, depth: number) => {
+    for (const b of level.back) backSet.add(b);
+    for (const [id, { x, y, item }] of level.pos) {
+      const name = id.slice(id.lastIndexOf(":") + 1);
+      if (item.inner) {
+        clusters.push({ id, label: name, x: ox + x + 4, y: oy + y + 4, w: item.w - 8, h: item.h - 8, depth: depth + 1 });
+        place(item.inner, ox + x + CLUSTER_PAD, oy + y + CLUSTER_HEADER, depth + 1);
+        continue;
+      }
+      const node = byNode.get(id);
+      const kind = item.group ? "subgraph" : node ? nodeKind(node) : "node";
+      const terminal = kind === "start" || kind === "end";
+      const label = item.group ? name : node && depth > 0 ? innerName(node) : node ? nodeLabel(node, kind) : id;
+      const placed: PlacedNode = {
+        id,
+        label,
+        kind,
+        cx: ox + x + CELL_W / 2,
+        cy: oy + y + CELL_H / 2,
+        w: terminal ? TERMINAL_W : NODE_W,
+        h: terminal ? TERMINAL_H : NODE_H,
+      };
+      if (item.group) placed.expandable = true;
+      nodes.push(placed);
+      byId.set(id, placed);
+    }
+  };
+  const top = layoutLevel("", topology, groups, expanded);
+  place(top, 0, 0, 0);
+  clusters.sort((a, b) => a.depth - b.depth);
+  const placed = placeEdges(topology.edges, byId, backSet, (id) => visibleNodeId(id, groups, expanded));
+  return { width: Math.max(top.w, placed.width), height: top.h, nodes, edges: placed.edges, clusters };
+}
+
+function innerName(node: GraphNode): string {
+  const data = node.data;
+  if (data && typeof data === "object" && typeof (data as { name?: unknown }).name === "string") {
+    return (data as { name: string }).name;
+  }
+  return node.id.slice(node.id.lastIndexOf(":") + 1);
 }
 
 export interface GraphOptions {
   onSelectNode?: (id: string) => void;
+  /** Subgraphs drawn expanded at first (x-ray topology; the others are collapsed). */
+  expanded?: Iterable<string>;
+  /** Called after a subgraph was expanded or collapsed (by a click on its toggle). */
+  onToggle?: (id: string, expanded: boolean) => void;
 }
 
 export interface GraphHandle {
@@ -223,6 +521,10 @@ export interface GraphHandle {
   setTopology(topology: Topology): void;
   setStatus(status: Record<string, string>): void;
   setSelected(id: string | null): void;
+  /** Expand (true) or collapse (false) a subgraph; kept across setTopology and setStatus. */
+  setExpanded(id: string, expanded: boolean): void;
+  /** The subgraphs drawn expanded. */
+  expanded(): string[];
 }
 
 let markerCounter = 0;
@@ -237,21 +539,62 @@ export function renderGraph(
   const root = svg("svg", { class: "dg-graph", role: "img" }) as SVGSVGElement;
   const markerId = `dg-arrow-${++markerCounter}`;
   let groups = new Map<string, SVGGElement>();
+  let clusterEls = new Map<string, SVGGElement>();
   let currentStatus: Record<string, string> = { ...status };
   let selected: string | null = null;
+  let current = topology;
+  let subgraphs = subgraphGroups(topology);
+  const expandedSet = new Set<string>(options.expanded ?? []);
 
   function paintStatus(): void {
+    const drawn = drawnStatus(currentStatus, current, [...groups.keys(), ...clusterEls.keys()], subgraphs);
     for (const [id, g] of groups) {
-      const st = currentStatus[id] ?? "pending";
+      const st = drawn[id];
       g.setAttribute("class", `dg-node dg-kind-${g.dataset.kind} dg-status-${st}${id === selected ? " dg-selected" : ""}`);
       g.dataset.status = st;
     }
+    for (const [id, g] of clusterEls) {
+      const st = drawn[id];
+      g.setAttribute("class", `dg-cluster dg-status-${st}`);
+      g.dataset.status = st;
+    }
+  }
+
+  function toggle(id: string): void {
+    const open = !expandedSet.has(id);
+    if (open) expandedSet.add(id);
+    else expandedSet.delete(id);
+    draw(current);
+    options.onToggle?.(id, open);
+  }
+
+  function toggleControl(id: string, x: number, y: number, open: boolean, label: string): SVGGElement {
+    const t = svg("g", { class: "dg-toggle", "data-toggle": id, role: "button", tabindex: "0" }) as SVGGElement;
+    t.setAttribute("aria-label", `${open ? "collapse" : "expand"} subgraph ${label}`);
+    t.setAttribute("aria-expanded", String(open));
+    t.appendChild(svg("rect", { x: String(x), y: String(y), width: "14", height: "14", rx: "3" }));
+    const sign = svg("text", { x: String(x + 7), y: String(y + 7) });
+    sign.textContent = open ? "−" : "+";
+    t.appendChild(sign);
+    const handler = (ev: Event) => {
+      ev.stopPropagation();
+      if (ev instanceof KeyboardEvent && ev.key !== "Enter" && ev.key !== " ") return;
+      ev.preventDefault();
+      toggle(id);
+    };
+    t.addEventListener("click", handler);
+    t.addEventListener("keydown", handler);
+    return t;
   }
 
   function draw(topo: Topology): void {
     clear(root);
     groups = new Map();
-    const geo = graphGeometry(topo);
+    clusterEls = new Map();
+    current = topo;
+    subgraphs = subgraphGroups(topo);
+    for (const id of [...expandedSet]) if (!subgraphs.has(id)) expandedSet.delete(id);
+    const geo = graphGeometry(topo, expandedSet);
     const pad = 8;
     root.setAttribute("viewBox", `${-pad} ${-pad} ${geo.width + 2 * pad} ${geo.height + 2 * pad}`);
     root.setAttribute("width", String(geo.width + 2 * pad));
@@ -269,6 +612,32 @@ export function renderGraph(
     marker.appendChild(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "dg-arrowhead" }));
     defs.appendChild(marker);
     root.appendChild(defs);
+
+    // Boxes below the edges, headers (with the toggle) above them: an edge into the box never
+    // covers the header, which collapses it on a click.
+    const clusterLayer = svg("g", { class: "dg-clusters" });
+    const headerLayer = svg("g", { class: "dg-cluster-headers" });
+    for (const c of geo.clusters) {
+      const g = svg("g", { "data-cluster": c.id }) as SVGGElement;
+      g.appendChild(svg("rect", { x: String(c.x), y: String(c.y), width: String(c.w), height: String(c.h), rx: "8", class: "dg-cluster-box" }));
+      const header = svg("g", { class: "dg-cluster-header", "data-toggle": c.id, "data-cluster-header": c.id });
+      header.appendChild(svg("rect", { x: String(c.x), y: String(c.y), width: String(c.w), height: "22", rx: "8", class: "dg-cluster-head" }));
+      const text = svg("text", { x: String(c.x + 26), y: String(c.y + 11), class: "dg-cluster-label" });
+      text.textContent = c.label;
+      const kind = svg("tspan", { class: "dg-cluster-kind", dx: "6" });
+      kind.textContent = "subgraph";
+      text.appendChild(kind);
+      header.appendChild(text);
+      header.addEventListener("click", () => toggle(c.id));
+      header.appendChild(toggleControl(c.id, c.x + 6, c.y + 4, true, c.label));
+      const title = svg("title");
+      title.textContent = `subgraph ${c.id} (click the header to collapse)`;
+      header.appendChild(title);
+      clusterEls.set(c.id, g);
+      clusterLayer.appendChild(g);
+      headerLayer.appendChild(header);
+    }
+    root.appendChild(clusterLayer);
 
     const edgeLayer = svg("g", { class: "dg-edges" });
     for (const e of geo.edges) {
@@ -289,6 +658,7 @@ export function renderGraph(
       edgeLayer.appendChild(g);
     }
     root.appendChild(edgeLayer);
+    root.appendChild(headerLayer);
 
     const nodeLayer = svg("g", { class: "dg-nodes" });
     const interruptPoints = new Set([...(topo.interrupt_before ?? []), ...(topo.interrupt_after ?? [])]);
@@ -312,8 +682,9 @@ export function renderGraph(
         badge.textContent = n.kind === "subgraph" ? "⧉" : "✋";
         g.appendChild(badge);
       }
+      if (n.expandable) g.appendChild(toggleControl(n.id, n.cx - n.w / 2 + 4, n.cy - n.h / 2 + 4, false, n.label));
       const title = svg("title");
-      title.textContent = n.id;
+      title.textContent = n.expandable ? `${n.id} (subgraph: + to expand)` : n.id;
       g.appendChild(title);
       if (options.onSelectNode && !terminal) {
         g.addEventListener("click", () => options.onSelectNode?.(n.id));
@@ -340,6 +711,13 @@ export function renderGraph(
     setSelected(id: string | null) {
       selected = id;
       paintStatus();
+    },
+    setExpanded(id: string, open: boolean) {
+      if (open === expandedSet.has(id)) return;
+      toggle(id);
+    },
+    expanded() {
+      return [...expandedSet];
     },
   };
 }
