@@ -2,9 +2,11 @@
 ``duragraph_lab/static/``) so wheels and editable installs ship it and users need no Node.
 
 It runs ``npm ci`` (when ``node_modules`` is missing or older than ``package-lock.json``) and
-``npm run build`` in ``extension/`` when a bundle is missing or older than its sources. Without
-npm it keeps bundles that exist (an sdist carries them) and fails with a clear message when
-they do not. ``DURAGRAPH_SKIP_FRONTEND=1`` skips it (the bundles must then exist already).
+``npm run build`` in ``extension/`` when a bundle is missing or older than its sources, and the
+same in ``extension/lab/`` for the prebuilt JupyterLab extension (``duragraph_lab/labextensions/
+duragraph-lab``, shipped as ``share/jupyter/labextensions/duragraph-lab``). Without npm it keeps
+bundles that exist (an sdist carries them) and fails with a clear message when they do not.
+``DURAGRAPH_SKIP_FRONTEND=1`` skips it (the bundles must then exist already).
 """
 
 from __future__ import annotations
@@ -24,9 +26,24 @@ OUTPUTS = [
     "duragraph_lab/static/widgets/replay_slider.js",
     "duragraph_lab/static/widgets/run_view.js",
     "duragraph_lab/static/widgets/widgets.css",
+    "duragraph_lab/static/dashboard/dashboard.js",
+    "duragraph_lab/static/dashboard/dashboard.css",
 ]
 # What the bundles are built from (relative to extension/).
 SOURCES = ["src", "build.mjs", "package.json", "package-lock.json", "tsconfig.json"]
+# The prebuilt JupyterLab extension (`npm run build` in extension/lab/), and what it is built from
+# (relative to extension/: the Lab host, and the dashboard pages and renderers it bundles).
+LAB_OUTPUTS = ["duragraph_lab/labextensions/duragraph-lab/package.json"]
+LAB_SOURCES = [
+    "src",
+    "package-lock.json",
+    "lab/src",
+    "lab/style",
+    "lab/core",
+    "lab/build.mjs",
+    "lab/package.json",
+    "lab/package-lock.json",
+]
 
 
 def _newest(paths: list[Path]) -> float:
@@ -47,27 +64,39 @@ class FrontendBuildHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         root = Path(self.root)
         ext = root / "extension"
-        outputs = [root / p for p in OUTPUTS]
+        # (directory to build in, its outputs, its sources): the widgets, then the Lab extension
+        # (which bundles modules from extension/src with extension/node_modules).
+        targets = [
+            (ext, [root / p for p in OUTPUTS], [ext / s for s in SOURCES]),
+            (ext / "lab", [root / p for p in LAB_OUTPUTS], [ext / s for s in LAB_SOURCES]),
+        ]
+        for cwd, outputs, sources in targets:
+            self._build(ext, cwd, outputs, sources)
+
+    def _build(self, ext: Path, cwd: Path, outputs: list[Path], sources: list[Path]) -> None:
         missing = [p for p in outputs if not p.is_file()]
         if os.environ.get("DURAGRAPH_SKIP_FRONTEND") == "1":
             self._require(missing, "DURAGRAPH_SKIP_FRONTEND=1 is set")
             return
-        if not (ext / "package.json").is_file():  # e.g. a build from a tree without the sources
-            self._require(missing, "extension/ is not there")
+        if not (cwd / "package.json").is_file():  # e.g. a build from a tree without the sources
+            self._require(missing, f"{cwd.relative_to(ext.parent)}/ is not there")
             return
-        stale = bool(missing) or _newest([ext / s for s in SOURCES]) > min(p.stat().st_mtime for p in outputs)
+        stale = bool(missing) or _newest(sources) > min(p.stat().st_mtime for p in outputs)
         if not stale:
             return
         npm = shutil.which("npm")
         if npm is None:
             self._require(missing, "npm was not found (install Node.js 20+)")
-            self.app.display_warning("duragraph-lab: npm not found; using the widget bundles as they are")
+            self.app.display_warning("duragraph-lab: npm not found; using the front-end bundles as they are")
             return
-        lock = ext / "package-lock.json"
-        installed = ext / "node_modules" / ".package-lock.json"
-        if not installed.is_file() or (lock.is_file() and lock.stat().st_mtime > installed.stat().st_mtime):
-            self._run([npm, "ci", "--no-audit", "--no-fund"], ext)
-        self._run([npm, "run", "build"], ext)
+        for where in dict.fromkeys([ext, cwd]):  # the lab build also needs extension/node_modules
+            lock = where / "package-lock.json"
+            installed = where / "node_modules" / ".package-lock.json"
+            if not installed.is_file() or (
+                lock.is_file() and lock.stat().st_mtime > installed.stat().st_mtime
+            ):
+                self._run([npm, "ci", "--no-audit", "--no-fund"], where)
+        self._run([npm, "run", "build"], cwd)
         self._require([p for p in outputs if not p.is_file()], "`npm run build` did not produce them")
 
     def _run(self, argv: list[str], cwd: Path) -> None:

@@ -1,7 +1,7 @@
-// Build the notebook widgets' ESM bundles (anywidget) into duragraph_lab/static/widgets/,
-// or, with --tests, the unit tests into build/tests/ (run with `node --test build/tests/`).
+// Build the notebook widgets' ESM bundles (anywidget) into duragraph_lab/static/widgets/ and the
+// standalone dashboard page's bundle into duragraph_lab/static/dashboard/, or, with --tests, the unit tests into build/tests/ (run with `node --test build/tests/`).
 import { build } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -44,6 +44,34 @@ if (tests) {
     minify: true,
     sourcemap: false,
     legalComments: "none",
+    logLevel: "warning",
+  });
+  // The dashboard page (duragraph_lab/api/handlers/ui.py serves it): one script and one style
+  // sheet; the package's version is compiled in for the page's version handshake.
+  const version = /__version__\s*=\s*"([^"]+)"/.exec(
+    readFileSync(join(here, "..", "duragraph_lab", "_version.py"), "utf8"),
+  )?.[1] ?? "0.0.0+unknown";
+  const dashboard = join(here, "..", "duragraph_lab", "static", "dashboard");
+  rmSync(dashboard, { recursive: true, force: true });
+  await build({
+    entryPoints: {
+      dashboard: join(here, "src", "dashboard", "standalone.ts"),
+    },
+    outdir: dashboard,
+    bundle: true,
+    format: "esm",
+    target: "es2020",
+    minify: true,
+    sourcemap: false,
+    legalComments: "none",
+    logLevel: "warning",
+    define: { __DG_VERSION__: JSON.stringify(version) },
+  });
+  await build({
+    entryPoints: { dashboard: join(here, "src", "styles", "dashboard.css") },
+    outdir: dashboard,
+    bundle: true,
+    minify: true,
     logLevel: "warning",
   });
 }

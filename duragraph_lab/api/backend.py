@@ -54,12 +54,14 @@ class Backend:
         worker_lease_ttl: float = 30.0,
         max_body_bytes: int = 10 * 1024 * 1024,
         keepalive_seconds: float = 5.0,
+        share_worker_connection: bool = True,
         reap_interval: float = 5.0,
         temporary_thread_grace: float = 60.0,
     ) -> None:
         self.settings = settings
         self.max_body_bytes = max_body_bytes
         self.keepalive_seconds = keepalive_seconds
+        self.share_worker_connection = share_worker_connection
         self.reap_interval = reap_interval
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
@@ -344,6 +346,22 @@ class Backend:
         except Exception as err:
             out["error"] = f"{type(err).__name__}: {err}"
         return out
+
+    def worker_connection(self) -> dict[str, Any] | None:
+        """Where a worker reaches PostgreSQL and NATS, credentials included (``GET
+        /worker/connection``), or None when there are no services. Whoever holds the server's
+        token can already run code on it (kernels, terminals): this tells them nothing more."""
+        e = self.endpoints
+        if e is None:
+            return None
+        return {
+            "database_url": e.database_url,
+            "database_tcp_url": e.database_tcp_url,
+            "nats_url": e.nats_url,
+            "subject_prefix": self.subjects.prefix,
+            # Embedded services listen on this machine only (a Unix socket, 127.0.0.1).
+            "local_only": bool(e.embedded_postgres or e.embedded_nats),
+        }
 
     def info(self) -> dict[str, Any]:
         e = self.endpoints

@@ -3,12 +3,12 @@
 million events in seconds, where JSON pages of 1,000 events take minutes (figures:
 docs/notebook.md, ``python -m benchmarks.event_frames``).
 
-PostgreSQL does the work it is good at: one ``COPY (SELECT ...) TO STDOUT`` in seq order, with
-the per-event columns a frame wants (node, task, step, attempt, duration_ms) read from the jsonb
-payload server-side, and the payload itself as JSON text. The CSV it sends is cut into slices
-of about :data:`SLICE_BYTES` at row ends; pyarrow parses each slice (in a thread, off the event
-loop) into one record batch, written to the response as soon as it is made. Memory stays
-bounded by a slice or two whatever the size of the log.
+PostgreSQL does the work it is good at: ``COPY (SELECT ...) TO STDOUT`` in seq order, several
+ranges of the log at once (:mod:`duragraph_lab.api.bulk_copy`), with the per-event columns a
+frame wants (node, task, step, attempt, duration_ms) read from the jsonb payload server-side, and
+the payload itself as JSON text. pyarrow parses each range's CSV (in a thread, off the event
+loop) into record batches of about :data:`SLICE_BYTES` of CSV, written to the response as soon
+as they are made. Memory stays bounded by a few ranges whatever the size of the log.
 
 pyarrow is imported on first use (the server extension must load quickly).
 """
@@ -21,13 +21,16 @@ import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from duragraph_lab.api import bulk_copy
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.worker.control import NotFound
 
-#: Bytes of CSV parsed into one record batch (about 30,000 events of a typical size).
+#: Bytes of CSV per record batch (about 30,000 events of a typical size).
 SLICE_BYTES = 8 << 20
-#: IPC body compression: lz4 sends 40% of the bytes for little CPU (the server may be remote).
+#: IPC body compression by default: lz4 sends 40% of the bytes for little CPU (the server may be
+#: remote). A client on the same machine asks for none (``?compression=none``).
 COMPRESSION: str | None = "lz4"
+COMPRESSIONS = ("lz4", "zstd", "none")
 MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
 # The columns, in order. Every text column may be null except stream, event_id, type and data.
@@ -46,20 +49,19 @@ COLUMNS = (
 )
 
 
-def _number(value: str) -> str:
-    # Only JSON numbers (a string, bool or object under the key is "not there"), cast from jsonb
-    # straight to float8; step and attempt are made integers by pyarrow (see arrow_stream).
-    return f"CASE WHEN jsonb_typeof({value}) = 'number' THEN ({value})::float8 END"
-
-
-# Each number is looked up in the payload once (the LATERAL), not once per use: a third of the
-# query's cost on a million events.
+# The per-event columns are read from the payload with a key lookup in the binary jsonb (nearly
+# free); the numbers travel as their JSON text and pyarrow makes them numbers (see _numbers): a
+# JSON string, bool or object under the key is quoted or not a number, so it reads as "not
+# there". Casting them in SQL (jsonb_typeof + ::float8 per column) cost PostgreSQL more than the
+# rest of the query together.
 _SELECT = (
     "SELECT seq, stream_id, event_id, type, (extract(epoch FROM recorded_at) * 1000000)::bigint, "
-    f"data->>'node', data->>'task', {_number('n.step')}, {_number('n.attempt')}, {_number('n.ms')}, "
-    "data::text FROM duragraph.events, "
-    "LATERAL (SELECT data->'step' AS step, data->'attempt' AS attempt, data->'duration_ms' AS ms OFFSET 0) AS n"
+    "data->>'node', data->>'task', data->'step', data->'attempt', data->'duration_ms', "
+    "data::text FROM duragraph.events"
 )
+_NUMBERS = ("step", "attempt", "duration_ms")
+#: A JSON number.
+_NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
 
 
 def _pyarrow() -> tuple[Any, Any]:
@@ -73,8 +75,14 @@ _INTEGERS = ("step", "attempt")
 
 def _csv_schema(pa: Any) -> Any:
     return pa.schema(
-        [pa.field(name, pa.float64() if name in _INTEGERS else getattr(pa, kind)()) for name, kind in COLUMNS]
+        [pa.field(name, pa.string() if name in _NUMBERS else getattr(pa, kind)()) for name, kind in COLUMNS]
     )
+
+
+def _numbers(pa: Any, pc: Any, column: Any) -> Any:
+    """A column of JSON texts as float64: what is not a JSON number is null."""
+    valid = pc.match_substring_regex(column, _NUMBER_PATTERN)
+    return pc.if_else(valid, column, pa.scalar(None, pa.string())).cast(pa.float64())
 
 
 def _integers(pa: Any, pc: Any, column: Any) -> Any:
@@ -130,20 +138,22 @@ def _uuid(value: str, kind: str) -> str:
 
 
 async def arrow_stream(
-    store: PostgresEventStore, streams: list[str], *, after: int = 0
+    store: PostgresEventStore, streams: list[str], *, after: int = 0, compression: str | None = COMPRESSION
 ) -> AsyncGenerator[bytes, None]:
     """The events of ``streams`` with ``seq > after``, in seq order, as Arrow IPC stream bytes:
-    the schema first, then one chunk per record batch, then the end-of-stream marker."""
+    the schema first, then the record batches of each range of the log (see
+    :mod:`duragraph_lab.api.bulk_copy`), then the end-of-stream marker. ``compression``: the IPC
+    body compression (``"lz4"``, ``"zstd"`` or None)."""
     pa, csv = _pyarrow()
     pc = importlib.import_module("pyarrow.compute")
     sch = schema()
     names = [name for name, _ in COLUMNS]
     at = names.index("recorded_at_us")
-    read_options = csv.ReadOptions(column_names=names, use_threads=True, block_size=SLICE_BYTES * 2)
+    read_options = csv.ReadOptions(column_names=names, use_threads=True, block_size=SLICE_BYTES)
     # A text value (a node name, say) may hold a newline; parsing for that costs 4 times more.
-    # A slice is parsed without first: where a row is split by such a newline, its first part
+    # A range is parsed without first: where a row is split by such a newline, its first part
     # lacks the columns after it (the payload never holds a raw newline), so the parse fails
-    # and the slice is parsed again allowing them.
+    # and the range is parsed again allowing them.
     fast = csv.ParseOptions(newlines_in_values=False)
     careful = csv.ParseOptions(newlines_in_values=True)
     convert = csv.ConvertOptions(
@@ -153,9 +163,9 @@ async def arrow_stream(
         null_values=[""],
     )
     sink = _Sink()
-    writer = pa.ipc.new_stream(sink, sch, options=pa.ipc.IpcWriteOptions(compression=COMPRESSION))
+    writer = pa.ipc.new_stream(sink, sch, options=pa.ipc.IpcWriteOptions(compression=compression))
 
-    def parse(block: bytes) -> bytes:
+    def parse(block: bytes) -> Any:
         try:
             table = csv.read_csv(
                 pa.py_buffer(block), read_options=read_options, parse_options=fast, convert_options=convert
@@ -166,60 +176,28 @@ async def arrow_stream(
             )
         stamps = table.column(at).cast(pa.timestamp("us", tz="UTC"))
         table = table.set_column(at, sch.field(at), stamps)
-        for name in _INTEGERS:
+        for name in _NUMBERS:
             i = names.index(name)
-            table = table.set_column(i, sch.field(i), _integers(pa, pc, table.column(i)))
-        table = table.cast(sch)
+            values = _numbers(pa, pc, table.column(i))
+            if name in _INTEGERS:
+                values = _integers(pa, pc, values)
+            table = table.set_column(i, sch.field(i), values)
+        return table.cast(sch)
+
+    def write(table: Any) -> bytes:
         for batch in table.to_batches():
             writer.write_batch(batch)
         return sink.take()
 
     yield sink.take()
-    if streams:
-        params: tuple[Any, ...]
-        if len(streams) == 1:
-            # Within a stream, version order is seq order (the store's guarantee), and the
-            # (stream_id, version) index reads it in that order: no scan of other runs' events.
-            where, params = "stream_id = %s AND seq > %s ORDER BY version", (streams[0], after)
-        else:
-            where, params = "stream_id = ANY(%s) AND seq > %s ORDER BY seq", (streams, after)
-        sql = f"COPY ({_SELECT} WHERE {where}) TO STDOUT (FORMAT csv)"
-        pending: list[bytes] = []
-        size = 0
-        # A slice is parsed (in a thread) while PostgreSQL sends the next one.
-        parsing: asyncio.Future[bytes] | None = None
-        async with store.pool.connection() as conn, conn.cursor() as cur, cur.copy(sql, params) as copy:
-            async for chunk in copy:
-                pending.append(bytes(chunk))
-                size += len(chunk)
-                if size >= SLICE_BYTES:
-                    buf = b"".join(pending)
-                    cut = _last_row_end(buf)
-                    pending, size = [buf[cut:]], len(buf) - cut
-                    if cut:
-                        if parsing is not None:
-                            yield await parsing
-                        parsing = asyncio.ensure_future(asyncio.to_thread(parse, buf[:cut]))
-        if parsing is not None:
-            yield await parsing
-        rest = b"".join(pending)
-        if rest:
-            yield await asyncio.to_thread(parse, rest)
+    ranges = await bulk_copy.plan(store, streams, after=after)
+    # A range is parsed and written (in threads) while the next ones are copied.
+    async for _, data in bulk_copy.copy_ranges(store, _SELECT, ranges):
+        if data:
+            table = await asyncio.to_thread(parse, data)
+            yield await asyncio.to_thread(write, table)
     writer.close()
     yield sink.take()
-
-
-def _last_row_end(buf: bytes) -> int:
-    """Where the last complete CSV row of ``buf`` (which starts at a row) ends: after a newline
-    outside quotes (a text value, such as a node name, may hold a newline; quotes in values are
-    doubled, so a newline is outside quotes when the quotes before it are even)."""
-    cut = buf.rfind(b"\n")
-    quotes = buf.count(b'"', 0, cut) if cut >= 0 else 0
-    while cut >= 0 and quotes % 2:
-        previous = buf.rfind(b"\n", 0, cut)
-        quotes -= buf.count(b'"', max(previous, 0), cut)
-        cut = previous
-    return cut + 1
 
 
 class _Sink:

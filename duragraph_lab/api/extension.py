@@ -15,6 +15,7 @@ from traitlets import Bool, Float, Int, List, Unicode, default
 from duragraph_lab.api.backend import Backend
 from duragraph_lab.api.handlers.base import API_PREFIX
 from duragraph_lab.api.handlers.system import UnknownRouteHandler
+from duragraph_lab.api.handlers.ui import ui_handlers
 from duragraph_lab.api.routes import handlers
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
@@ -54,6 +55,13 @@ class DuraGraphApp(ExtensionApp):
         config=True,
         help="Seconds between keep-alives on idle streams (SSE comments, newlines on /wait).",
     )
+    share_worker_connection = Bool(
+        True,
+        config=True,
+        help="Serve GET /worker/connection: the PostgreSQL and NATS URLs, credentials included, to "
+        "authenticated clients, so that a kernel or worker that knows only the server's URL and token "
+        "can serve graphs. Turn off where token holders must not reach the database directly.",
+    )
     start_embedded = Bool(
         False,
         config=True,
@@ -85,6 +93,7 @@ class DuraGraphApp(ExtensionApp):
             worker_lease_ttl=self.worker_lease_ttl,
             max_body_bytes=self.max_body_bytes,
             keepalive_seconds=self.keepalive_seconds,
+            share_worker_connection=self.share_worker_connection,
         )
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.
@@ -93,6 +102,7 @@ class DuraGraphApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(handlers())
+        self.handlers.extend(ui_handlers())  # the dashboard page, {base_url}duragraph/ui/
         # Last, so that it only catches what no route matched.
         self.handlers.append((rf"/{API_PREFIX}/(.*)", UnknownRouteHandler))
 

@@ -7,6 +7,7 @@ give the OpenAPI document its request schemas.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Literal
 
@@ -285,6 +286,26 @@ class ThreadSearch(_Page):
         ]
         | None
     ) = None
+
+
+class RunFilter(Model):
+    """Which runs, across threads (every given condition holds)."""
+
+    status: RunStatus | list[RunStatus] | None = None
+    assistant_id: uuid.UUID | None = None
+    graph_id: str | None = None
+    thread_id: uuid.UUID | None = None
+    ids: list[uuid.UUID] | None = Field(None, max_length=10_000)
+    metadata: Json | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+class RunSearch(RunFilter):
+    limit: int = Field(10, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    sort_by: Literal["created_at", "updated_at"] | None = None
+    sort_order: SortOrder | None = None
 
 
 class ThreadCount(Model):

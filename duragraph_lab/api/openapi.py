@@ -67,6 +67,17 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "required": ["name", "version"],
         "properties": {"name": _STR, "version": _STR},
     },
+    "WorkerConnection": {
+        "type": "object",
+        "required": ["database_url", "nats_url", "subject_prefix", "local_only"],
+        "properties": {
+            "database_url": _STR,
+            "database_tcp_url": _nullable(_STR),
+            "nats_url": _STR,
+            "subject_prefix": _STR,
+            "local_only": {"type": "boolean"},
+        },
+    },
     "Ok": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
     "Metrics": {"type": "string", "description": "Prometheus text exposition format"},
     "OpenApi": _OBJ,
@@ -391,6 +402,11 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
             "content": {
                 "application/vnd.apache.arrow.stream": {"schema": {"type": "string", "format": "binary"}}
             },
+        }
+    elif op.response == "Parquet":
+        out["responses"][status] = {
+            "description": "Parquet file",
+            "content": {"application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
         }
     elif op.response == "Metrics":
         out["responses"][status] = {

@@ -83,6 +83,11 @@ _ARROW_DOC = (
     "(read from the payload) and data (the payload as JSON text)."
 )
 _AFTER = Param("after", _int(0, None, 0), "Only events with a greater seq.")
+_COMPRESSION = Param(
+    "compression",
+    {"type": "string", "enum": ["lz4", "zstd", "none"], "default": "lz4"},
+    "Compression of the Arrow IPC bodies; `none` for a client on the same machine.",
+)
 
 _STREAM_DOC = (
     "Server-sent events: `metadata` first, then one frame per stream mode part; `id:` is the global "
@@ -100,6 +105,21 @@ ROUTES: list[Route] = [
         {"get": Op("Health of PostgreSQL, NATS, the relay and the worker", "Health")},
     ),
     Route("/info", sh.InfoHandler, "system", {"get": Op("Server version and configuration", "Info")}),
+    Route(
+        "/worker/connection",
+        sh.WorkerConnectionHandler,
+        "system",
+        {
+            "get": Op(
+                "Where a worker reaches PostgreSQL and NATS (credentials included)",
+                "WorkerConnection",
+                description="For a kernel or `duragraph-lab worker` that knows only the server's URL and "
+                "token. 403 when the server is configured not to share them "
+                "(`c.DuraGraphApp.share_worker_connection = False`); `local_only`: embedded services, "
+                "reachable from this machine only.",
+            )
+        },
+    ),
     Route(
         "/ok",
         sh.OkHandler,
@@ -264,7 +284,7 @@ ROUTES: list[Route] = [
             "get": Op(
                 "The event logs of all the thread's runs as Arrow, in seq order",
                 "ArrowStream",
-                params=(_AFTER,),
+                params=(_AFTER, _COMPRESSION),
                 description=_ARROW_DOC,
             )
         },
@@ -426,6 +446,27 @@ ROUTES: list[Route] = [
         {"post": Op("Start a run on a new thread", "Run", body=models.RunCreateStateless)},
     ),
     Route(
+        "/runs/search",
+        rh.RunSearchHandler,
+        "runs",
+        {
+            "post": Op(
+                "Search runs across threads",
+                "RunList",
+                body=models.RunSearch,
+                description="**DuraGraph:** runs of any thread by status (one or a list), assistant, "
+                "graph, thread, ids, metadata (containment) and creation time; newest first by default. "
+                "Headers X-Pagination-Total and X-Pagination-Next.",
+            )
+        },
+    ),
+    Route(
+        "/runs/count",
+        rh.RunCountHandler,
+        "runs",
+        {"post": Op("Count runs across threads", "Count", body=models.RunFilter)},
+    ),
+    Route(
         "/runs/{run_id}/events",
         rh.RunEventsHandler,
         "duragraph",
@@ -441,7 +482,27 @@ ROUTES: list[Route] = [
         "/runs/{run_id}/events.arrow",
         eh.RunEventsArrowHandler,
         "duragraph",
-        {"get": Op("The run's event log as Arrow", "ArrowStream", params=(_AFTER,), description=_ARROW_DOC)},
+        {
+            "get": Op(
+                "The run's event log as Arrow",
+                "ArrowStream",
+                params=(_AFTER, _COMPRESSION),
+                description=_ARROW_DOC,
+            )
+        },
+    ),
+    Route(
+        "/runs/{run_id}/events.parquet",
+        eh.RunEventsParquetHandler,
+        "duragraph",
+        {
+            "get": Op(
+                "The run's event log as Parquet",
+                "Parquet",
+                params=(_AFTER,),
+                description="The columns of events.arrow in one Parquet file (zstd), for download.",
+            )
+        },
     ),
     Route(
         "/runs/{run_id}/spans",

@@ -40,6 +40,35 @@ class WorkerUnavailable(DuraGraphError):
     code = "worker_unavailable"
 
 
+def _run_filter(body: models.RunFilter) -> tuple[str, list[Any]]:
+    # State updates are recorded as runs of their own kind: not runs a user started.
+    where = ["kwargs->>'kind' IS DISTINCT FROM 'update_state'"]
+    params: list[Any] = []
+    if body.status is not None:
+        where.append("status = ANY(%s)")
+        params.append([body.status] if isinstance(body.status, str) else list(body.status))
+    for column, value in (("assistant_id", body.assistant_id), ("thread_id", body.thread_id)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if body.graph_id is not None:
+        where.append("graph_id = %s")
+        params.append(body.graph_id)
+    if body.ids is not None:
+        where.append("run_id = ANY(%s::uuid[])")
+        params.append([str(i) for i in body.ids])
+    if body.metadata:
+        where.append("metadata @> %s::jsonb")
+        params.append(json.dumps(body.metadata))
+    if body.created_after is not None:
+        where.append("created_at > %s")
+        params.append(body.created_after)
+    if body.created_before is not None:
+        where.append("created_at < %s")
+        params.append(body.created_before)
+    return " AND ".join(where), params
+
+
 def run_json(row: tuple[Any, ...], select: list[str] | None = None) -> dict[str, Any]:
     (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs, strategy, error, step, attempt,
      worker_id, created, updated, started, ended) = row  # fmt: skip
@@ -127,6 +156,24 @@ class Runs:
             (*params, limit, offset),
         )
         return [run_json(r, select) for r in rows]
+
+    async def search(self, body: models.RunSearch) -> tuple[list[dict[str, Any]], int]:
+        """Runs across threads, newest first unless told otherwise, and how many match."""
+        where, params = _run_filter(body)
+        column = body.sort_by or "created_at"
+        order = f"{column} {'ASC' if body.sort_order == 'asc' else 'DESC'}, run_id"
+        rows = await self.store._query(
+            f"SELECT {_COLUMNS}, count(*) OVER () FROM duragraph.runs WHERE {where} "
+            f"ORDER BY {order} LIMIT %s OFFSET %s",
+            (*params, body.limit, body.offset),
+        )
+        total = int(rows[0][-1]) if rows else await self.count(body)
+        return [run_json(r[:-1]) for r in rows], total
+
+    async def count(self, body: models.RunFilter) -> int:
+        where, params = _run_filter(body)
+        rows = await self.store._query(f"SELECT count(*) FROM duragraph.runs WHERE {where}", params)
+        return int(rows[0][0])
 
     # -- creating ------------------------------------------------------------------------------
     async def create(

@@ -38,6 +38,7 @@ from duragraph_lab.client.models import (
     StateUpdate,
     Thread,
     ThreadState,
+    WorkerConnection,
 )
 from duragraph_lab.client.sse import SSEDecoder, StreamPart
 from duragraph_lab.client.sync import DuraGraphClient
@@ -69,6 +70,7 @@ __all__ = [
     "StreamPart",
     "Thread",
     "ThreadState",
+    "WorkerConnection",
     "api_url",
     "events_to_frame",
     "spans_to_frame",

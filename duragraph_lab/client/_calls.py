@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,10 @@ def health() -> Call[m.Health]:
 
 def info() -> Call[m.Info]:
     return Call("GET", "info", read(m.Info.from_json))
+
+
+def worker_connection() -> Call[m.WorkerConnection]:
+    return Call("GET", "worker/connection", read(m.WorkerConnection.from_json))
 
 
 def metrics() -> Call[str]:
@@ -234,6 +239,50 @@ def run_list(thread_id: str, *, limit: int, offset: int, status: str | None) -> 
     return Call("GET", runs_path(thread_id), read_list(m.Run.from_json), params)
 
 
+def run_filter(
+    *,
+    status: str | Sequence[str] | None = None,
+    assistant_id: str | None = None,
+    graph_id: str | None = None,
+    thread_id: str | None = None,
+    ids: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    created_after: dt.datetime | str | None = None,
+    created_before: dt.datetime | str | None = None,
+) -> dict[str, Any]:
+    """The body of a run search or count (only the conditions given)."""
+
+    def when(value: dt.datetime | str | None) -> str | None:
+        return value.isoformat() if isinstance(value, dt.datetime) else value
+
+    return compact(
+        {
+            "status": status if status is None or isinstance(status, str) else list(status),
+            "assistant_id": assistant_id,
+            "graph_id": graph_id,
+            "thread_id": thread_id,
+            "ids": list(ids) if ids is not None else None,
+            "metadata": metadata,
+            "created_after": when(created_after),
+            "created_before": when(created_before),
+        }
+    )
+
+
+def run_search(
+    filters: Mapping[str, Any], *, limit: int, offset: int, sort_by: str | None, sort_order: str | None
+) -> Call[list[m.Run]]:
+    body = {
+        **filters,
+        **compact({"limit": limit, "offset": offset, "sort_by": sort_by, "sort_order": sort_order}),
+    }
+    return Call("POST", "runs/search", read_list(m.Run.from_json), body=body)
+
+
+def run_count(filters: Mapping[str, Any]) -> Call[int]:
+    return Call("POST", "runs/count", read_json, body=dict(filters))
+
+
 def run_join(run_id: str, thread_id: str | None, cancel_on_disconnect: bool) -> Call[m.RunResult]:
     params = query(cancel_on_disconnect=True) if cancel_on_disconnect else []
     return Call("GET", run_path(run_id, thread_id, "/join"), read_result, params)
@@ -265,11 +314,13 @@ def _read_events_arrow(payload: str) -> Callable[[httpx.Response], Any]:
     return reader
 
 
-def events_arrow(kind: str, ident: str, *, after: int, payload: str) -> Call[Any]:
-    """A run's (``kind="runs"``) or a thread's (``"threads"``) event log as a DataFrame."""
+def events_arrow(kind: str, ident: str, *, after: int, payload: str, local: bool = False) -> Call[Any]:
+    """A run's (``kind="runs"``) or a thread's (``"threads"``) event log as a DataFrame. ``local``:
+    the server is on this machine (compressing the body would cost more than sending it)."""
     if payload not in PAYLOADS:
         raise ValueError(f"payload must be one of {', '.join(PAYLOADS)}, not {payload!r}")
-    return Call("GET", f"{kind}/{seg(ident)}/events.arrow", _read_events_arrow(payload), query(after=after))
+    params = query(after=after, compression="none" if local else None)
+    return Call("GET", f"{kind}/{seg(ident)}/events.arrow", _read_events_arrow(payload), params)
 
 
 def run_spans(run_id: str) -> Call[list[m.Span]]:

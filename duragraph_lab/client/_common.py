@@ -7,6 +7,7 @@ answer); :class:`duragraph_lab.client.DuraGraphClient` and
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -73,6 +74,17 @@ class Settings:
     max_reconnects: int
     reconnect_delay: float
     max_reconnect_delay: float
+
+    @property
+    def local(self) -> bool:
+        """Whether the server is on this machine (loopback): bulk bodies go uncompressed."""
+        host = urllib.parse.urlsplit(self.base_url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
 
 def settings(

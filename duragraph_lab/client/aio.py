@@ -177,6 +177,10 @@ class AsyncDuraGraphClient:
     async def info(self) -> m.Info:
         return await self.call(c.info())
 
+    async def worker_connection(self) -> m.WorkerConnection:
+        """Where a worker reaches the server's PostgreSQL and NATS (for ``serve`` from a kernel)."""
+        return await self.call(c.worker_connection())
+
     async def metrics(self) -> str:
         """Prometheus text exposition."""
         return await self.call(c.metrics())
@@ -267,7 +271,11 @@ class Threads:
     async def events_frame(self, thread_id: str, *, after: int = 0, payload: str = "dict") -> DataFrame:
         """The event logs of all the thread's runs as one DataFrame, in seq order (see
         ``runs.events_frame``)."""
-        return await self._client.call(c.events_arrow("threads", thread_id, after=after, payload=payload))
+        return await self._client.call(
+            c.events_arrow(
+                "threads", thread_id, after=after, payload=payload, local=self._client.settings.local
+            )
+        )
 
     async def create(
         self,
@@ -408,6 +416,27 @@ class Runs:
         """The thread's runs, newest first."""
         return await self._client.call(c.run_list(thread_id, limit=limit, offset=offset, status=status))
 
+    async def search(
+        self,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        **filters: Any,
+    ) -> builtins.list[m.Run]:
+        """Runs across threads, newest first. Filters: ``status`` (one or a list),
+        ``assistant_id``, ``graph_id``, ``thread_id``, ``ids``, ``metadata`` (containment),
+        ``created_after``, ``created_before`` (datetimes or ISO strings)."""
+        body = c.run_filter(**filters)
+        return await self._client.call(
+            c.run_search(body, limit=limit, offset=offset, sort_by=sort_by, sort_order=sort_order)
+        )
+
+    async def count(self, **filters: Any) -> int:
+        """How many runs match (the filters of :meth:`search`)."""
+        return await self._client.call(c.run_count(c.run_filter(**filters)))
+
     async def join(
         self, run_id: str, *, thread_id: str | None = None, cancel_on_disconnect: bool = False
     ) -> m.RunResult:
@@ -489,7 +518,9 @@ class Runs:
             return events_to_frame(
                 [e async for e in self.iter_events(run_id, after=after, page_size=page_size)]
             )
-        return await self._client.call(c.events_arrow("runs", run_id, after=after, payload=payload))
+        return await self._client.call(
+            c.events_arrow("runs", run_id, after=after, payload=payload, local=self._client.settings.local)
+        )
 
     async def spans_frame(self, run_id: str) -> DataFrame:
         return spans_to_frame(await self.spans(run_id))

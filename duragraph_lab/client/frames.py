@@ -1,8 +1,9 @@
 """Event logs and spans as pandas DataFrames (pandas is imported when first needed).
 
 Columns are typed: timestamps ``datetime64[ns, UTC]``, low-cardinality strings (``type``,
-``node``, ``status``, ``stream``) categorical, step/attempt nullable integers (``Int64``),
-durations float milliseconds; ``data`` holds each event's payload (a dict).
+``node``, ``status``, ``stream``) categorical, other strings (ids, ``task``, ``error``) pandas'
+``str`` dtype, step/attempt nullable integers (``Int64``), durations float milliseconds;
+``data`` holds each event's payload (a dict; or its JSON text, ``str``).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ SPAN_COLUMNS = (
 )
 
 
+#: pandas' default string dtype (pandas 3: Arrow-backed, missing values NaN).
+_STR = "str"
+
+
 def _pandas() -> Any:
     try:
         return importlib.import_module("pandas")
@@ -67,11 +72,11 @@ def events_to_frame(events: Iterable[Event]) -> DataFrame:
             "seq": pd.Series([e.seq for e in rows], dtype="int64"),
             "recorded_at": _timestamps(pd, [e.recorded_at for e in rows]),
             "stream": pd.Series([e.stream for e in rows], dtype="category"),
-            "run_id": pd.Series([e.run_id for e in rows], dtype="object"),
-            "event_id": pd.Series([e.event_id for e in rows], dtype="object"),
+            "run_id": pd.Series([e.run_id for e in rows], dtype=_STR),
+            "event_id": pd.Series([e.event_id for e in rows], dtype=_STR),
             "type": pd.Series([e.type for e in rows], dtype="category"),
             "node": pd.Series([e.node for e in rows], dtype="category"),
-            "task": pd.Series([e.task for e in rows], dtype="object"),
+            "task": pd.Series([e.task for e in rows], dtype=_STR),
             "step": pd.Series([e.step for e in rows], dtype="Int64"),
             "attempt": pd.Series([e.attempt for e in rows], dtype="Int64"),
             "duration_ms": pd.Series([e.duration_ms for e in rows], dtype="float64"),
@@ -89,17 +94,17 @@ def spans_to_frame(spans: Iterable[Span]) -> DataFrame:
     frame = pd.DataFrame(
         {
             "seq": pd.Series([s.seq for s in rows], dtype="Int64"),
-            "run_id": pd.Series([s.run_id for s in rows], dtype="object"),
+            "run_id": pd.Series([s.run_id for s in rows], dtype=_STR),
             "ns": pd.Series([s.ns for s in rows], dtype="category"),
             "node": pd.Series([s.node for s in rows], dtype="category"),
-            "task": pd.Series([s.task for s in rows], dtype="object"),
+            "task": pd.Series([s.task for s in rows], dtype=_STR),
             "step": pd.Series([s.step for s in rows], dtype="int64"),
             "attempt": pd.Series([s.attempt for s in rows], dtype="int64"),
             "status": pd.Series([s.status for s in rows], dtype="category"),
             "started_at": _timestamps(pd, [s.started_at for s in rows]),
             "ended_at": _timestamps(pd, [s.ended_at for s in rows]),
             "duration_ms": pd.Series([s.duration_ms for s in rows], dtype="float64"),
-            "error": pd.Series([s.error for s in rows], dtype="object"),
+            "error": pd.Series([s.error for s in rows], dtype=_STR),
         },
         columns=list(SPAN_COLUMNS),
     )
@@ -119,7 +124,7 @@ def _loads() -> Any:
         return importlib.import_module("json").loads
 
 
-def _decode_payloads(texts: list[str]) -> list[Any]:
+def _decode_payloads(texts: Iterable[str]) -> list[Any]:
     # A million small dicts: the cyclic GC would walk the growing heap again and again.
     gc = importlib.import_module("gc")
     loads = _loads()
@@ -142,7 +147,9 @@ def events_from_arrow(body: bytes, *, payload: str = "dict") -> DataFrame:
     table = pa.ipc.open_stream(body).read_all()
 
     def strings(name: str) -> Any:
-        return pd.Series(table.column(name).to_pylist(), dtype="object")
+        # pandas' string dtype over the Arrow data itself: no Python object per value.
+        dtype = pd.StringDtype("pyarrow", na_value=float("nan"))  # what "str" means
+        return table.column(name).to_pandas(types_mapper={pa.string(): dtype}.get)
 
     def category(name: str) -> Any:
         column = table.column(name)
@@ -170,7 +177,7 @@ def events_from_arrow(body: bytes, *, payload: str = "dict") -> DataFrame:
             dtype="datetime64[ns, UTC]",
         ),
         "stream": stream,
-        "run_id": pd.Series(run_id, dtype="object"),
+        "run_id": pd.Series(run_id, dtype=_STR),
         "event_id": strings("event_id"),
         "type": category("type"),
         "node": category("node"),
@@ -179,8 +186,10 @@ def events_from_arrow(body: bytes, *, payload: str = "dict") -> DataFrame:
         "attempt": nullable_ints("attempt"),
         "duration_ms": pd.Series(table.column("duration_ms").to_numpy(), dtype="float64"),
     }
-    if payload != "none":
-        texts = table.column("data").to_pylist()
-        columns["data"] = pd.Series(_decode_payloads(texts) if payload == "dict" else texts, dtype="object")
+    if payload == "dict":
+        texts = table.column("data").to_numpy(zero_copy_only=False)
+        columns["data"] = pd.Series(_decode_payloads(texts), dtype="object")
+    elif payload == "json":
+        columns["data"] = strings("data")
     names = [c for c in EVENT_COLUMNS if c in columns]
     return pd.DataFrame(columns, columns=names)

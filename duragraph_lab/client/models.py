@@ -582,6 +582,31 @@ class Health:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerConnection:
+    """``GET /worker/connection``: where a worker reaches the server's PostgreSQL and NATS
+    (credentials included). ``local_only``: embedded services, reachable from that machine only."""
+
+    database_url: str
+    database_tcp_url: str | None
+    nats_url: str
+    subject_prefix: str
+    local_only: bool
+
+    def __repr__(self) -> str:  # never print the credentials
+        return f"WorkerConnection(subject_prefix={self.subject_prefix!r}, local_only={self.local_only})"
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> WorkerConnection:
+        return cls(
+            database_url=str(body.get("database_url") or ""),
+            database_tcp_url=_opt_str(body.get("database_tcp_url")),
+            nats_url=str(body.get("nats_url") or ""),
+            subject_prefix=str(body.get("subject_prefix") or "duragraph"),
+            local_only=bool(body.get("local_only")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Info:
     """``GET /info``: the server's version and configuration."""
 

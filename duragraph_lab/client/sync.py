@@ -173,6 +173,10 @@ class DuraGraphClient:
     def info(self) -> m.Info:
         return self.call(c.info())
 
+    def worker_connection(self) -> m.WorkerConnection:
+        """Where a worker reaches the server's PostgreSQL and NATS (for ``serve`` from a kernel)."""
+        return self.call(c.worker_connection())
+
     def metrics(self) -> str:
         """Prometheus text exposition."""
         return self.call(c.metrics())
@@ -263,7 +267,11 @@ class Threads:
     def events_frame(self, thread_id: str, *, after: int = 0, payload: str = "dict") -> DataFrame:
         """The event logs of all the thread's runs as one DataFrame, in seq order (see
         ``runs.events_frame``)."""
-        return self._client.call(c.events_arrow("threads", thread_id, after=after, payload=payload))
+        return self._client.call(
+            c.events_arrow(
+                "threads", thread_id, after=after, payload=payload, local=self._client.settings.local
+            )
+        )
 
     def create(
         self,
@@ -400,6 +408,27 @@ class Runs:
         """The thread's runs, newest first."""
         return self._client.call(c.run_list(thread_id, limit=limit, offset=offset, status=status))
 
+    def search(
+        self,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        sort_by: str | None = None,
+        sort_order: str | None = None,
+        **filters: Any,
+    ) -> builtins.list[m.Run]:
+        """Runs across threads, newest first. Filters: ``status`` (one or a list),
+        ``assistant_id``, ``graph_id``, ``thread_id``, ``ids``, ``metadata`` (containment),
+        ``created_after``, ``created_before`` (datetimes or ISO strings)."""
+        body = c.run_filter(**filters)
+        return self._client.call(
+            c.run_search(body, limit=limit, offset=offset, sort_by=sort_by, sort_order=sort_order)
+        )
+
+    def count(self, **filters: Any) -> int:
+        """How many runs match (the filters of :meth:`search`)."""
+        return self._client.call(c.run_count(c.run_filter(**filters)))
+
     def join(
         self, run_id: str, *, thread_id: str | None = None, cancel_on_disconnect: bool = False
     ) -> m.RunResult:
@@ -476,7 +505,9 @@ class Runs:
         read from the JSON pages of ``GET /runs/{run_id}/events`` instead (always dicts)."""
         if page_size is not None:
             return events_to_frame(self.iter_events(run_id, after=after, page_size=page_size))
-        return self._client.call(c.events_arrow("runs", run_id, after=after, payload=payload))
+        return self._client.call(
+            c.events_arrow("runs", run_id, after=after, payload=payload, local=self._client.settings.local)
+        )
 
     def spans_frame(self, run_id: str) -> DataFrame:
         return spans_to_frame(self.spans(run_id))

@@ -1,10 +1,11 @@
 """The kernel as a worker: a :class:`~duragraph_lab.worker.worker.Worker` on the kernel's own event
 loop (ipykernel runs one), serving graphs defined in the notebook.
 
-The worker needs the server's PostgreSQL and NATS. ``GET /info`` redacts their credentials, so a
-kernel on the server's machine reads them from the data directory's ``runtime.json`` (the file the
-server's owner process writes, readable by the same user); a kernel elsewhere sets
-``DURAGRAPH_DATABASE_URL`` and ``DURAGRAPH_NATS_URL`` (or passes them to ``serve``).
+The worker needs the server's PostgreSQL and NATS. They come, first found first: from ``serve``'s
+arguments, from ``DURAGRAPH_DATABASE_URL`` and ``DURAGRAPH_NATS_URL``, from the server's
+authenticated ``GET /worker/connection`` (all a kernel that knows only the server's URL and token
+needs), or, where the server does not share them, from the data directory's ``runtime.json`` (a
+kernel on the server's machine, same user).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_nats_url
 from duragraph_lab.bus.subjects import Subjects
-from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL
 from duragraph_lab.runtime.services import read_runtime_info
@@ -43,6 +44,7 @@ class WorkerEndpoints:
     nats_url: str
     subject_prefix: str
     source: str
+    local_only: bool = False  # embedded services: reachable from the server's machine only
 
 
 def resolve_endpoints(
@@ -50,25 +52,36 @@ def resolve_endpoints(
     *,
     database_url: str | None = None,
     nats_url: str | None = None,
+    connection: Mapping[str, Any] | None = None,
 ) -> WorkerEndpoints:
     """Where the server's PostgreSQL and NATS are, for a worker in this process.
 
-    ``info`` is the server's ``GET /info`` body. Explicit URLs win, then the environment, then
-    the ``runtime.json`` of the data directory the server reports (same machine, same user)."""
+    ``info`` is the server's ``GET /info`` body, ``connection`` its ``GET /worker/connection``
+    body (None where the server does not share it). Explicit URLs win, then the environment,
+    then ``connection``, then the ``runtime.json`` of the data directory the server reports
+    (same machine, same user)."""
     nats_info = info.get("nats") or {}
     prefix = str(nats_info.get("subject_prefix") or "duragraph")
     database_url = database_url or _env(ENV_DATABASE_URL)
     nats_url = nats_url or _env(ENV_NATS_URL)
     if database_url and nats_url:
         return WorkerEndpoints(database_url, nats_url, prefix, "configured")
+    if connection and connection.get("database_url") and connection.get("nats_url"):
+        return WorkerEndpoints(
+            database_url or str(connection["database_url"]),
+            nats_url or str(connection["nats_url"]),
+            str(connection.get("subject_prefix") or prefix),
+            "GET /worker/connection",
+            local_only=bool(connection.get("local_only")) and not database_url,
+        )
     data_dir = info.get("data_dir")
     runtime = read_runtime_info(Path(str(data_dir))) if data_dir else None
     if runtime is None:
         raise ServeError(
-            f"cannot serve from this kernel: the server keeps its database and NATS credentials in "
-            f"{data_dir or 'its data directory'}/runtime.json, which this kernel cannot read (is it on "
-            f"another machine or user?). Set {ENV_DATABASE_URL} and {ENV_NATS_URL}, or pass "
-            f"--database-url and --nats-url"
+            f"cannot serve from this kernel: the server does not share its database and NATS URLs "
+            f"(GET /worker/connection) and keeps them in {data_dir or 'its data directory'}/runtime.json, "
+            f"which this kernel cannot read (is it on another machine or user?). Set {ENV_DATABASE_URL} "
+            f"and {ENV_NATS_URL}, or pass --database-url and --nats-url"
         )
     return WorkerEndpoints(
         database_url or runtime.endpoints.database_url,
@@ -106,9 +119,18 @@ class KernelWorker:
         its runs back to the queue and a new one registers the graphs' current versions."""
         wanted = dict(graphs) if replace else {**self.graphs, **graphs}
         await self.stop()
-        pool = await open_pool(
-            endpoints.database_url, min_size=1, max_size=concurrency + 2, name="duragraph-kernel"
-        )
+        try:
+            pool = await open_pool(
+                endpoints.database_url, min_size=1, max_size=concurrency + 2, name="duragraph-kernel"
+            )
+        except StoreUnavailable as err:
+            if not endpoints.local_only:
+                raise
+            raise ServeError(
+                f"{err}. The server's PostgreSQL and NATS are embedded: they listen on the server's "
+                f"machine only. On another machine, run the server on shared services "
+                f"({ENV_DATABASE_URL}, {ENV_NATS_URL}) and give this kernel the same"
+            ) from None
         nc = None
         with contextlib.suppress(BusUnavailable):  # without NATS the worker polls
             nc = await connect_nats(endpoints.nats_url, name="duragraph-kernel", connect_timeout=3)

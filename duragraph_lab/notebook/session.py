@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from duragraph_lab.client import DuraGraphClient, DuraGraphClientError
+from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient, DuraGraphClientError
 from duragraph_lab.client.models import Health, Info, ReplayReport, Run, RunResult
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
@@ -305,11 +305,32 @@ class Session:
         for name, graph in graphs.items():
             g = compile_graph(name, graph)
             compiled[g.name] = g
-        endpoints = resolve_endpoints(self.client.info().raw, database_url=database_url, nats_url=nats_url)
+        endpoints = resolve_endpoints(
+            self.client.info().raw,
+            database_url=database_url,
+            nats_url=nats_url,
+            connection=None if database_url and nats_url else self._worker_connection(),
+        )
         served = await self.worker.serve(
             compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
         )
         return ServeResult(self.worker, served)
+
+    def _worker_connection(self) -> dict[str, Any] | None:
+        """The server's ``GET /worker/connection``; None where it does not share it (403) or is
+        older than the route (404)."""
+        try:
+            c = self.client.worker_connection()
+        except DuraGraphAPIError as err:
+            if err.status in (403, 404):
+                return None
+            raise
+        return {
+            "database_url": c.database_url,
+            "nats_url": c.nats_url,
+            "subject_prefix": c.subject_prefix,
+            "local_only": c.local_only,
+        }
 
     def serve(self, graphs: Mapping[str, Any], **options: Any) -> asyncio.Task[ServeResult]:
         """Start serving on the running event loop (a kernel's); the task completes once the

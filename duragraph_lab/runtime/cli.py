@@ -21,10 +21,11 @@ from duragraph_lab.runtime.config import (
     ENV_DATABASE_URL,
     ENV_NATS_URL,
     ENV_STARTED_AT,
+    ENV_SUBJECT_PREFIX,
     Settings,
 )
 from duragraph_lab.runtime.errors import PortInUse
-from duragraph_lab.runtime.jupyter_config import server_config_dir
+from duragraph_lab.runtime.jupyter_config import labextensions_dir, server_config_dir
 from duragraph_lab.runtime.processes import port_is_free
 from duragraph_lab.runtime.services import Services, read_runtime_info
 from duragraph_lab.store.connection import redact
@@ -58,12 +59,20 @@ def _parser() -> argparse.ArgumentParser:
         "worker",
         help="Serve compiled graphs: lease their runs and execute them durably.",
         description="Serve compiled graphs (module:attribute, e.g. my_agents.chat:graph). Connects to "
-        f"${ENV_DATABASE_URL} and ${ENV_NATS_URL}, else to the `duragraph-lab dev` running on --data-dir.",
+        f"${ENV_DATABASE_URL} and ${ENV_NATS_URL}, else to the services of the server given by --server "
+        "(asked with its token), else to the `duragraph-lab dev` running on --data-dir.",
     )
     p.add_argument("graphs", nargs="+", metavar="MODULE:ATTR", help="compiled graphs to serve")
     p.add_argument(
         "--data-dir", help=f"data directory of a running dev (default: ${ENV_DATA_DIR} or ./.duragraph)"
     )
+    p.add_argument(
+        "--server",
+        metavar="URL",
+        help="a DuraGraph Lab server (its Jupyter base URL): where its PostgreSQL and NATS are is "
+        "asked from it (GET /worker/connection)",
+    )
+    p.add_argument("--token", help="the server's token (default: $DURAGRAPH_TOKEN or ?token= in --server)")
     p.add_argument("--concurrency", type=int, default=32, help="runs executed at once (default 32)")
     p.add_argument("--worker-id", help="a stable name for this worker (default: host-pid-random)")
     p.add_argument("--lease-ttl", type=float, default=30.0, help="seconds a lease lasts without heartbeat")
@@ -192,6 +201,9 @@ def _launch_jupyter(args: argparse.Namespace, extra: list[str], *, lab: bool) ->
     if os.geteuid() == 0:
         # Containers and CI often run as root; Jupyter refuses that unless told.
         argv.append("--ServerApp.allow_root=True")
+    labextensions = labextensions_dir() if lab else None
+    if labextensions is not None:
+        argv.append(f"--LabApp.extra_labextensions_path={labextensions}")
     argv += extra  # last, so the user's own options win
     if lab:
         from jupyterlab.labapp import LabApp
@@ -214,6 +226,12 @@ def run_worker(args: argparse.Namespace) -> int:
         return 2
     logging.getLogger("duragraph_lab").setLevel(logging.INFO)
     settings = Settings.resolve(data_dir=args.data_dir)
+    if args.server and not (settings.database_url and settings.nats_url):
+        try:
+            settings = _settings_from_server(args.server, args.token, settings)
+        except DuraGraphError as err:
+            print(f"duragraph-lab worker: error: {err}", file=sys.stderr)
+            return 2
     asyncio.run(
         serve(
             args.graphs,
@@ -226,6 +244,27 @@ def run_worker(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _settings_from_server(url: str, token: str | None, settings: Settings) -> Settings:
+    """``settings`` completed with the services of the server at ``url`` (configured URLs win)."""
+    from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient
+
+    try:
+        with DuraGraphClient(url, token=token, timeout=15) as client:
+            connection = client.worker_connection()
+    except DuraGraphAPIError as err:
+        raise DuraGraphError(f"{url} did not say where its services are: {err}") from None
+    return Settings.resolve(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url or connection.database_url,
+        nats_url=settings.nats_url or connection.nats_url,
+        subject_prefix=_env_value(ENV_SUBJECT_PREFIX) or connection.subject_prefix,
+    )
+
+
+def _env_value(name: str) -> str | None:
+    return os.environ.get(name, "").strip() or None
 
 
 def run_migrate(args: argparse.Namespace) -> int:

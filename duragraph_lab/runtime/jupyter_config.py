@@ -14,3 +14,12 @@ def server_config_dir() -> Path:
         if (candidate / "jupyter_server_config.py").is_file():
             return candidate
     raise FileNotFoundError("DuraGraph Lab's Jupyter server configuration (server/) is missing")
+
+
+def labextensions_dir() -> Path | None:
+    """The directory holding the prebuilt JupyterLab extension ``duragraph-lab`` built in this
+    package (a source checkout or an editable install), or ``None`` when it is not there (a wheel
+    installs it in ``share/jupyter/labextensions`` instead). ``duragraph-lab dev`` puts it first
+    on Lab's extension path, so the latest build is the one served."""
+    candidate = _PACKAGE / "labextensions"
+    return candidate if (candidate / "duragraph-lab" / "package.json").is_file() else None

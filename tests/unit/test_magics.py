@@ -173,7 +173,7 @@ def test_importing_the_package_does_not_import_ipython_or_the_magics() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_worker_endpoints_come_from_arguments_environment_or_runtime_json(
+def test_worker_endpoints_come_from_arguments_environment_the_server_or_runtime_json(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     from duragraph_lab.notebook.kernel_worker import ServeError, resolve_endpoints
@@ -190,9 +190,26 @@ def test_worker_endpoints_come_from_arguments_environment_or_runtime_json(
         "nats://bus:4222",
         "lab",
     )
+    # the server's GET /worker/connection comes next (given URLs still win, one by one)
+    shared = {"database_url": "postgresql://srv/x", "nats_url": "nats://srv:4222", "subject_prefix": "srv"}
+    got = resolve_endpoints(info, connection={**shared, "local_only": True})
+    assert (got.database_url, got.nats_url, got.subject_prefix, got.source, got.local_only) == (
+        "postgresql://srv/x",
+        "nats://srv:4222",
+        "srv",
+        "GET /worker/connection",
+        True,
+    )
+    got = resolve_endpoints(info, database_url="postgresql://mine/x", connection=shared)
+    assert (got.database_url, got.nats_url, got.local_only) == (
+        "postgresql://mine/x",
+        "nats://srv:4222",
+        False,
+    )
     monkeypatch.setenv("DURAGRAPH_DATABASE_URL", "postgresql://env/x")
     monkeypatch.setenv("DURAGRAPH_NATS_URL", "nats://env:4222")
     assert resolve_endpoints(info).source == "configured"
+    assert resolve_endpoints(info, connection=shared).source == "configured"
 
 
 def test_discovery_prefers_the_parent_jupyter_server(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -95,6 +95,24 @@ class _RunHandler(StreamingHandler):
         return cancel
 
 
+class RunSearchHandler(_RunHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.parse(models.RunSearch, required=False)
+        found, total = await self.call(self.backend.runs.search(body))
+        self.set_header("X-Pagination-Total", str(total))
+        if body.offset + len(found) < total:
+            self.set_header("X-Pagination-Next", str(body.offset + body.limit))
+        self.write_json(found)
+
+
+class RunCountHandler(_RunHandler):
+    @web.authenticated
+    async def post(self) -> None:
+        body = self.parse(models.RunFilter, required=False)
+        self.write_json(await self.call(self.backend.runs.count(body)))
+
+
 class ThreadRunsHandler(_RunHandler):
     @web.authenticated
     async def get(self, thread_id: str) -> None:

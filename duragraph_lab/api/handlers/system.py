@@ -35,6 +35,25 @@ class InfoHandler(DuraGraphHandler):
         self.write_json(info)
 
 
+class WorkerConnectionHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        if not self.backend.share_worker_connection:
+            raise ApiError(
+                403,
+                "forbidden",
+                "this server does not share its database and NATS URLs "
+                "(c.DuraGraphApp.share_worker_connection = False); configure the worker's own",
+            )
+        connection = self.backend.worker_connection()
+        if connection is None:
+            raise ApiError(
+                503, "unavailable", f"DuraGraph's services are not running: {self.backend.startup_error}"
+            )
+        self.set_header("Cache-Control", "no-store")
+        self.write_json(connection)
+
+
 class MetricsHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self) -> None:

@@ -1,0 +1,130 @@
+// JSON requests through the host's transport, with failures turned into specific messages.
+import type { Transport } from "./contract";
+import { HttpError, networkMessage, responseError } from "./sse";
+
+export class Api {
+  constructor(readonly transport: Transport) {}
+
+  async raw(path: string, init?: RequestInit): Promise<Response> {
+    let resp: Response;
+    try {
+      resp = await this.transport.request(path, init);
+    } catch (err) {
+      if (err instanceof DOMException && err.name === "AbortError") throw err;
+      throw new HttpError(0, networkMessage(err));
+    }
+    if (!resp.ok) throw await responseError(resp);
+    return resp;
+  }
+
+  async get<T>(path: string): Promise<T> {
+    return this.decode<T>(await this.raw(path), path);
+  }
+
+  async post<T>(path: string, body: unknown = {}): Promise<T> {
+    const resp = await this.raw(path, { method: "POST", body: JSON.stringify(body) });
+    if (resp.status === 202 || resp.status === 204) {
+      const text = await resp.text();
+      return (text ? JSON.parse(text) : null) as T;
+    }
+    return this.decode<T>(resp, path);
+  }
+
+  private async decode<T>(resp: Response, path: string): Promise<T> {
+    const text = await resp.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new HttpError(resp.status, `the server sent something that is not JSON for ${path}: ${text.slice(0, 120)}`);
+    }
+  }
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof HttpError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+// -- shapes of the API's answers (the fields the pages use) ------------------------------------
+export interface Assistant {
+  assistant_id: string;
+  graph_id: string;
+  name?: string | null;
+  description?: string | null;
+  config?: unknown;
+  context?: unknown;
+  metadata?: Record<string, unknown>;
+  version?: number;
+  created_at?: string;
+  updated_at?: string;
+}
+
+export interface Thread {
+  thread_id: string;
+  status?: string;
+  created_at?: string;
+  updated_at?: string;
+  metadata?: Record<string, unknown>;
+  values?: Record<string, unknown> | null;
+  interrupts?: unknown;
+}
+
+export interface Run {
+  run_id: string;
+  thread_id: string;
+  assistant_id: string;
+  graph_id?: string;
+  status: string;
+  created_at: string;
+  updated_at?: string;
+  started_at?: string | null;
+  ended_at?: string | null;
+  error?: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+export interface ApiEvent {
+  seq: number;
+  event_id: string;
+  type: string;
+  data: unknown;
+  recorded_at: string;
+}
+
+export interface Checkpoint {
+  values: unknown;
+  next?: string[];
+  checkpoint: { checkpoint_id: string };
+  metadata?: { seq?: number; run_id?: string; step?: number; event?: string } | null;
+}
+
+export interface SpanRow {
+  node: string;
+  task?: string | null;
+  step?: number | null;
+  attempt?: number | null;
+  ns?: string;
+  status: string;
+  started_at: string | null;
+  ended_at: string | null;
+  duration_ms: number | null;
+  error?: unknown;
+  seq: number;
+  run_id?: string;
+}
+
+export const ACTIVE = new Set(["pending", "running"]);
+
+export function runDuration(run: Run, now = Date.now()): number | null {
+  const start = Date.parse(run.started_at ?? run.created_at);
+  if (!Number.isFinite(start)) return null;
+  const end = run.ended_at ? Date.parse(run.ended_at) : ACTIVE.has(run.status) ? now : Date.parse(run.updated_at ?? "");
+  return Number.isFinite(end) ? Math.max(0, (end - start) / 1000) : null;
+}
+
+/** The newest runs of any thread (``POST runs/search``), with the server-side filters given
+ * (``status``: one or a list, ``assistant_id``, ``graph_id``, ``thread_id``, ``metadata``, ...). */
+export async function recentRuns(api: Api, limit = 200, filters: Record<string, unknown> = {}): Promise<Run[]> {
+  return api.post<Run[]>("runs/search", { ...filters, limit, sort_by: "created_at", sort_order: "desc" });
+}

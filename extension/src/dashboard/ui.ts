@@ -1,0 +1,147 @@
+// Small DOM helpers shared by the pages.
+import type { Api } from "./api";
+import type { PageName } from "./contract";
+
+export type Cleanup = () => void;
+
+/** An element with attributes and children (text or nodes). */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+export interface PageContext {
+  root: HTMLElement;
+  api: Api;
+  params: Record<string, string>;
+  navigate: (page: PageName, params?: Record<string, string>) => void;
+  /** Add a cleanup run when the page goes away. */
+  onDispose: (fn: Cleanup) => void;
+  /** True once the page has been left (async work must stop touching the DOM). */
+  readonly disposed: boolean;
+}
+
+export type Page = (ctx: PageContext) => void;
+
+/** A message line for a page: errors are role=alert and carry data-dg-message="error". */
+export class Notice {
+  readonly element = h("div", { class: "dg-notice", "aria-live": "polite" });
+  show(text: string, kind: "error" | "warning" | "info" = "error"): void {
+    this.element.textContent = text;
+    this.element.dataset.dgMessage = kind;
+    this.element.className = `dg-notice dg-notice-${kind}`;
+    this.element.setAttribute("role", kind === "error" ? "alert" : "status");
+  }
+  clear(): void {
+    this.element.textContent = "";
+    delete this.element.dataset.dgMessage;
+    this.element.className = "dg-notice";
+  }
+}
+
+export function button(label: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLButtonElement {
+  const b = h("button", { type: "button", class: "dg-button", ...attrs }, label);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+export function badge(status: string): HTMLElement {
+  return h("span", { class: `dg-pill dg-pill-${status}`, "data-status": status }, status);
+}
+
+export function shortId(id: string): string {
+  return id.length > 8 ? id.slice(0, 8) : id;
+}
+
+export function formatWhen(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return iso;
+  const d = new Date(t);
+  const same = new Date().toDateString() === d.toDateString();
+  return same ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+export function formatDuration(s: number | null): string {
+  if (s === null) return "";
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} min ${Math.round(s - m * 60)} s`;
+}
+
+export function link(text: string, onClick: () => void, attrs: Record<string, string> = {}): HTMLAnchorElement {
+  const a = h("a", { href: "#", class: "dg-link", ...attrs }, text);
+  a.addEventListener("click", (e) => {
+    e.preventDefault();
+    onClick();
+  });
+  return a;
+}
+
+export function section(title: string, ...children: (Node | string)[]): HTMLElement {
+  return h("section", { class: "dg-section" }, h("h3", { class: "dg-section-title" }, title), ...children);
+}
+
+/** Run `fn` every `ms` while the page lives (and once now); errors go to `onError`. */
+export function poll(ctx: PageContext, ms: number, fn: () => Promise<void>, onError: (err: unknown) => void): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const tick = async () => {
+    try {
+      await fn();
+    } catch (err) {
+      if (!stopped) onError(err);
+    }
+    if (!stopped) timer = setTimeout(tick, ms);
+  };
+  ctx.onDispose(() => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  });
+  void tick();
+}
+
+/** Text of a chat message's content (a string or a list of content blocks). */
+export function messageText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content))
+    return content
+      .map((b) => (typeof b === "string" ? b : b && typeof b === "object" && "text" in b ? String((b as { text: unknown }).text) : ""))
+      .join("");
+  return content === undefined || content === null ? "" : JSON.stringify(content);
+}
+
+export interface ChatMessage {
+  id?: string;
+  type?: string;
+  role?: string;
+  content?: unknown;
+  tool_calls?: unknown[];
+  name?: string;
+}
+
+export function messageRole(m: ChatMessage): string {
+  const t = m.type ?? m.role ?? "";
+  if (t === "human" || t === "user") return "user";
+  if (t === "ai" || t === "assistant" || t === "AIMessageChunk") return "assistant";
+  if (t === "tool") return "tool";
+  if (t === "system") return "system";
+  return t || "message";
+}
+
+export function renderMessages(container: HTMLElement, messages: readonly ChatMessage[]): void {
+  const rows = messages.map((m) => {
+    const role = messageRole(m);
+    const text = messageText(m.content);
+    const body = h("div", { class: "dg-msg-body" }, text || (m.tool_calls?.length ? `(tool calls: ${JSON.stringify(m.tool_calls)})` : ""));
+    return h("div", { class: `dg-msg dg-msg-${role}`, "data-role": role, ...(m.id ? { "data-id": m.id } : {}) }, h("div", { class: "dg-msg-role" }, role), body);
+  });
+  container.replaceChildren(...rows);
+}
