@@ -218,10 +218,14 @@ class Worker:
     async def _lease_loop(self) -> None:
         delay = self.poll_interval
         while self._accepting:
+            # Cleared on every turn, busy or not: a wake-up that came while every slot was taken
+            # must not leave the event set, or the wait below returns at once, forever (a spin
+            # at 100% CPU that starves the worker's own runs). A finished run sets it again
+            # after freeing its slot, so no lease is missed.
+            self._wake.clear()
             free = self.concurrency - len(self.active)
             leases: list[Lease] = []
             if free > 0:
-                self._wake.clear()
                 try:
                     leases = await self.queue.acquire(self.worker_id, list(self.graphs), free, self.lease_ttl)
                     delay = self.poll_interval

@@ -6,7 +6,7 @@ import asyncio
 import operator
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import psycopg
 import pytest
@@ -458,3 +458,29 @@ async def test_fork_and_resume_respect_the_thread(stack: Stack) -> None:
         await stack.control.resume(ref.run_id, "late")  # the original run is cancelled
     await stack.control.resume(fork.run_id, "yes")
     assert (await stack.control.wait(fork.run_id, 20)).values["answer"] == "yes"
+
+
+class _CountingEvent(asyncio.Event):
+    """The lease loop's wake-up event, counting how often the loop waits on it."""
+
+    waits = 0
+
+    async def wait(self) -> Literal[True]:
+        self.waits += 1
+        return await super().wait()
+
+
+@pytest.mark.timeout(60)  # the bug this guards against froze the event loop: no asyncio timeout fires
+async def test_wake_ups_while_every_slot_is_busy_do_not_spin_the_lease_loop(stack: Stack) -> None:
+    worker = await stack.worker(chain(3, "slow", sleep=0.4), concurrency=1)
+    wake = _CountingEvent()
+    worker._wake = wake
+    first = await stack.control.create_run("slow", {"n": 0})
+    # While the only slot is busy, more runs arrive: each one publishes a wake-up on NATS.
+    await asyncio.sleep(0.3)
+    others = [await stack.control.create_run("slow", {"n": 0}) for _ in range(2)]
+    for ref in (first, *others):
+        state = await stack.control.wait(ref.run_id, timeout=30)
+        assert state.status is RunStatus.SUCCESS
+    # A handful of turns per run (a wake-up, a finished run, a poll) — not one per microsecond.
+    assert 0 < wake.waits < 100, wake.waits
