@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -24,7 +24,7 @@ from duragraph_lab.client._common import (
     runs_path,
     seg,
 )
-from duragraph_lab.client.frames import PAYLOADS, events_from_arrow
+from duragraph_lab.client.frames import PAYLOADS, events_from_arrow, events_from_arrow_chunks
 
 # -- system --------------------------------------------------------------------------------------
 
@@ -314,13 +314,23 @@ def _read_events_arrow(payload: str) -> Callable[[httpx.Response], Any]:
     return reader
 
 
+def _read_events_arrow_chunks(payload: str) -> Callable[[Iterator[bytes]], Any]:
+    def reader(chunks: Iterator[bytes]) -> Any:
+        return events_from_arrow_chunks(chunks, payload=payload)
+
+    return reader
+
+
 def events_arrow(kind: str, ident: str, *, after: int, payload: str, local: bool = False) -> Call[Any]:
     """A run's (``kind="runs"``) or a thread's (``"threads"``) event log as a DataFrame. ``local``:
     the server is on this machine (compressing the body would cost more than sending it)."""
     if payload not in PAYLOADS:
         raise ValueError(f"payload must be one of {', '.join(PAYLOADS)}, not {payload!r}")
     params = query(after=after, compression="none" if local else None)
-    return Call("GET", f"{kind}/{seg(ident)}/events.arrow", _read_events_arrow(payload), params)
+    path = f"{kind}/{seg(ident)}/events.arrow"
+    return Call(
+        "GET", path, _read_events_arrow(payload), params, read_chunks=_read_events_arrow_chunks(payload)
+    )
 
 
 def run_spans(run_id: str) -> Call[list[m.Span]]:

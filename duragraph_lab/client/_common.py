@@ -12,7 +12,7 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypedDict, TypeVar
 
@@ -133,6 +133,8 @@ class Call(Generic[T]):
     params: list[tuple[str, str]] = field(default_factory=list)
     body: Any = _NO_BODY
     accept: tuple[int, ...] = ()  # non-2xx statuses whose body is an answer (health: 503)
+    #: Reads a 2xx body as it arrives (chunks), instead of ``read`` on the whole response.
+    read_chunks: Callable[[Iterator[bytes]], T] | None = None
 
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"params": self.params}

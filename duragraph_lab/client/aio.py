@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Mapping, Sequence
+import contextlib
+import queue
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -92,12 +94,44 @@ class AsyncDuraGraphClient:
     # -- plumbing ------------------------------------------------------------------------------
     async def call(self, call: Call[T]) -> T:
         """Send one request and read its answer (raises DuraGraphAPIError on a non-2xx)."""
+        if call.read_chunks is not None:
+            return await self._call_chunks(call, call.read_chunks)
         try:
             response = await self._http.request(call.method, call.path, **call.kwargs())
         except httpx.TransportError as err:
             raise connection_error(self.url + call.path, err) from err
         raise_for_status(response, call.accept)
         return call.read(response)
+
+    async def _call_chunks(self, call: Call[T], read: Callable[[Iterator[bytes]], T]) -> T:
+        """The body is read on the event loop and handed, chunk by chunk, to ``read`` running
+        in a thread (decoding as it arrives, without blocking the loop)."""
+        chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+
+        def body() -> Iterator[bytes]:
+            while (chunk := chunks.get()) is not None:
+                yield chunk
+
+        try:
+            async with self._http.stream(call.method, call.path, **call.kwargs()) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise_for_status(response, call.accept)
+                reading = asyncio.ensure_future(asyncio.to_thread(read, body()))
+                try:
+                    async for chunk in response.aiter_bytes():
+                        if reading.done():  # the reader failed: its error is raised below
+                            break
+                        chunks.put(chunk)
+                except BaseException:
+                    chunks.put(None)  # the reader ends (on a truncated body) ...
+                    with contextlib.suppress(Exception):
+                        await reading  # ... and its error is this one's consequence
+                    raise
+                chunks.put(None)
+                return await reading
+        except httpx.TransportError as err:
+            raise connection_error(self.url + call.path, err) from err
 
     async def _at_rest(self, target: StreamTarget) -> bool:
         """Whether the streamed run is finished or paused (a deleted run counts as finished)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -92,12 +92,24 @@ class DuraGraphClient:
     # -- plumbing ------------------------------------------------------------------------------
     def call(self, call: Call[T]) -> T:
         """Send one request and read its answer (raises DuraGraphAPIError on a non-2xx)."""
+        if call.read_chunks is not None:
+            return self._call_chunks(call, call.read_chunks)
         try:
             response = self._http.request(call.method, call.path, **call.kwargs())
         except httpx.TransportError as err:
             raise connection_error(self.url + call.path, err) from err
         raise_for_status(response, call.accept)
         return call.read(response)
+
+    def _call_chunks(self, call: Call[T], read: Callable[[Iterator[bytes]], T]) -> T:
+        try:
+            with self._http.stream(call.method, call.path, **call.kwargs()) as response:
+                if not response.is_success:
+                    response.read()
+                    raise_for_status(response, call.accept)
+                return read(response.iter_bytes())
+        except httpx.TransportError as err:
+            raise connection_error(self.url + call.path, err) from err
 
     def _at_rest(self, target: StreamTarget) -> bool:
         """Whether the streamed run is finished or paused (a deleted run counts as finished)."""

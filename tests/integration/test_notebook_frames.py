@@ -17,7 +17,12 @@ import pytest
 import duragraph_lab
 from duragraph_lab.api import bulk_copy, eventlog
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient
-from duragraph_lab.client.frames import EVENT_COLUMNS, events_from_arrow, events_to_frame
+from duragraph_lab.client.frames import (
+    EVENT_COLUMNS,
+    events_from_arrow,
+    events_from_arrow_chunks,
+    events_to_frame,
+)
 from duragraph_lab.client.models import Event
 from duragraph_lab.domain import NewEvent
 from duragraph_lab.notebook.frames import UnknownRunOrThread, events_frame, spans_frame
@@ -242,6 +247,12 @@ async def test_arrow_stream_in_many_batches_with_awkward_payloads(
     assert len(chunks) == 14 + 2  # the schema, a chunk per range, the end-of-stream marker
     assert len(list(pa.ipc.open_stream(b"".join(chunks)))) > 20  # record batches
     frame = events_from_arrow(b"".join(chunks))
+    # Read as it arrives, in pieces of any size (here: 1,000 bytes), the frame is the same.
+    body = b"".join(chunks)
+    pieces = (body[i : i + 1000] for i in range(0, len(body), 1000))
+    pd.testing.assert_frame_equal(events_from_arrow_chunks(pieces), frame)
+    with pytest.raises((OSError, pa.ArrowInvalid)):  # a body cut short is an error, not a shorter frame
+        events_from_arrow_chunks([body[: len(body) // 2]])
 
     recorded = await pg_store.read_stream(stream, limit=10_000)
     # (The JSON path's own frame cannot hold a step of 2**70: it is left out there.)
