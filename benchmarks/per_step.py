@@ -44,6 +44,29 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "duragraph_lab.runtime.cli"]
 
 
+async def control_plane(url: str, nurl: str) -> tuple[Any, Any, OutboxRelay, RunControl]:
+    """What the API server runs beside a worker, in this process: a pool, NATS, the outbox relay
+    and the control plane (``relay.stop()``, ``nc.close()``, ``pool.close()`` when done)."""
+    pool = await open_pool(url, min_size=2, max_size=6)
+    store = PostgresEventStore(pool)
+    nc = await connect_nats(nurl)
+    subjects = Subjects()
+    await ensure_stream(nc, subjects)
+    relay = OutboxRelay(pool, nc, subjects)
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    return pool, nc, relay, RunControl(store, nc=nc, subjects=subjects)
+
+
+async def wait_registered(url: str, graph_id: str) -> None:
+    """Until a worker has registered ``graph_id`` (about 30 s at most)."""
+    for _ in range(600):
+        with psycopg.connect(url) as conn:
+            if conn.execute("SELECT 1 FROM duragraph.graphs WHERE graph_id = %s", (graph_id,)).fetchone():
+                return
+        await asyncio.sleep(0.05)
+
+
 async def measure(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="dg-perstep-") as tmp:
         pg = EmbeddedPostgres(Path(tmp) / "postgres")
@@ -67,20 +90,8 @@ async def measure(runs: int) -> dict[str, Any]:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            pool = await open_pool(url, min_size=2, max_size=6)
-            store = PostgresEventStore(pool)
-            nc = await connect_nats(nurl)
-            subjects = Subjects()
-            await ensure_stream(nc, subjects)
-            relay = OutboxRelay(pool, nc, subjects)
-            store.add_after_commit(relay.wake)
-            await relay.start()
-            control = RunControl(store, nc=nc, subjects=subjects)
-            for _ in range(600):
-                with psycopg.connect(url) as conn:
-                    if conn.execute("SELECT 1 FROM duragraph.graphs WHERE graph_id = 'linear100'").fetchone():
-                        break
-                await asyncio.sleep(0.05)
+            pool, nc, relay, control = await control_plane(url, nurl)
+            await wait_registered(url, "linear100")
             floor_us: list[float] = []
             engine_us: list[float] = []
             end_to_end_us: list[float] = []

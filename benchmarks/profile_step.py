@@ -24,13 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
-from duragraph_lab.bus import OutboxRelay, Subjects, connect_nats, ensure_stream
+from benchmarks.per_step import control_plane, wait_registered
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.store import PostgresEventStore, migrate, open_pool
-from duragraph_lab.worker.control import RunControl
+from duragraph_lab.store import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,20 +54,8 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False) -> floa
                 [*_cli(), "worker", "benchmarks.graphs:linear100", "--concurrency", "1"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-            pool = await open_pool(url, min_size=2, max_size=6)
-            store = PostgresEventStore(pool)
-            nc = await connect_nats(nurl)
-            subjects = Subjects()
-            await ensure_stream(nc, subjects)
-            relay = OutboxRelay(pool, nc, subjects)
-            store.add_after_commit(relay.wake)
-            await relay.start()
-            control = RunControl(store, nc=nc, subjects=subjects)
-            for _ in range(600):
-                with psycopg.connect(url) as conn:
-                    if conn.execute("SELECT 1 FROM duragraph.graphs WHERE graph_id = 'linear100'").fetchone():
-                        break
-                await asyncio.sleep(0.05)
+            pool, nc, relay, control = await control_plane(url, nurl)
+            await wait_registered(url, "linear100")
             ref = await control.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
             await control.wait(ref.run_id, timeout=120)  # warm-up, not sampled
             spy = subprocess.Popen(  # noqa: ASYNC220
