@@ -212,3 +212,21 @@ def test_sub_microsecond_timestamps_are_rejected_not_truncated() -> None:
     assert codec.loads(codec.dumps(pd.Timestamp("2026-01-01 00:00:00.5"))) == dt.datetime(
         2026, 1, 1, 0, 0, 0, 500000
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "b": [1.5, "x", null, true], "c": {"d": "é"}}',
+        '{"big": -1180591620717411303424, "n": 9223372036854775807}',  # beyond 64 bits: exact
+        '{"x": 0.1234567890123456789012}',
+        '{"s": "\\ud800"}',  # a lone surrogate: orjson refuses it, json keeps it
+        '{"k": 1, "k": 2}',
+        '[{"__dg__x": 1}]',
+    ],
+)
+def test_loads_decodes_untagged_text_exactly_like_json(text: str) -> None:
+    expected = json.loads(text)
+    for given in (text, text.encode(), memoryview(text.encode())):
+        got = codec.loads(given)
+        assert got == expected and repr(got) == repr(expected)
