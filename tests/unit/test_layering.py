@@ -29,6 +29,7 @@ LAYERS = [
     "worker",
     "runtime",
     "client",
+    "evals",
     "api",
     "notebook",
 ]
@@ -45,6 +46,8 @@ ALLOWED: dict[str, set[str]] = {
     "worker": {"domain", "graph", "engine", "store", "bus", "runtime"},
     "runtime": {"domain", "store", "bus"},
     "client": {"domain"},
+    # Evaluators are plain functions; the LLM judge uses the model clients.
+    "evals": {"domain", "llm"},
     "api": {"domain", "graph", "engine", "store", "bus", "worker", "runtime"},
     "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker"},
 }
