@@ -128,12 +128,16 @@ class InMemoryEventStore:
         *,
         after_version: int = 0,
         after_seq: int = 0,
+        until_seq: int | None = None,
         limit: int | None = None,
     ) -> list[RecordedEvent]:
         found = [
             e
             for e in self._events
-            if e.stream_id == stream_id and e.version > after_version and e.seq > after_seq
+            if e.stream_id == stream_id
+            and e.version > after_version
+            and e.seq > after_seq
+            and (until_seq is None or e.seq <= until_seq)
         ]
         return found[:limit] if limit is not None else found
 

@@ -49,9 +49,11 @@ class EventStore(Protocol):
         *,
         after_version: int = 0,
         after_seq: int = 0,
+        until_seq: int | None = None,
         limit: int | None = None,
     ) -> list[RecordedEvent]:
-        """Events of one stream in version order, after the given version and/or global seq."""
+        """Events of one stream in version order, after the given version and/or global seq, up
+        to ``until_seq`` (included) when given."""
         ...
 
     async def read_all(

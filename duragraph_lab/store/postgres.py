@@ -199,6 +199,7 @@ class PostgresEventStore:
         *,
         after_version: int = 0,
         after_seq: int = 0,
+        until_seq: int | None = None,
         limit: int | None = None,
     ) -> list[RecordedEvent]:
         sql = (
@@ -206,6 +207,11 @@ class PostgresEventStore:
             "WHERE stream_id = %s AND version > %s AND seq > %s ORDER BY version"
         )
         params: list[Any] = [stream_id, after_version, after_seq]
+        if until_seq is not None:
+            # Version order is seq order within a stream: the index on (stream_id, version) stops
+            # reading at the first event past until_seq.
+            sql = sql.replace(" ORDER BY version", " AND seq <= %s ORDER BY version")
+            params.append(until_seq)
         if limit is not None:
             sql += " LIMIT %s"
             params.append(limit)

@@ -165,13 +165,20 @@ class RunControl:
 
     async def state(self, run_id: str, *, at_seq: int | None = None) -> RunState:
         """The run (status and graph state), now or right after the event with ``at_seq``."""
-        events, base = await load_run(_uuid(run_id, "run"), self._read_run, self.cache)
+        rid = _uuid(run_id, "run")
+
+        async def read(wanted: str) -> list[RecordedEvent]:
+            # The run itself only up to at_seq (a state in its past needs no later event);
+            # the runs it started from, whole (and cached).
+            if wanted == rid and at_seq is not None:
+                return await self.store.read_stream(f"run:{wanted}", until_seq=at_seq)
+            return await self._read_run(wanted)
+
+        events, base = await load_run(rid, read, self.cache)
         if not events:
-            raise NotFound(f"run {run_id} does not exist")
-        if at_seq is not None:
-            events = [e for e in events if e.seq <= at_seq]
-            if not events:
+            if at_seq is not None and await self.store.stream_version(f"run:{rid}") > 0:
                 raise NotFound(f"run {run_id} has no events up to seq {at_seq}")
+            raise NotFound(f"run {run_id} does not exist")
         return fold(events, base)
 
     async def _read_run(self, run_id: str) -> list[RecordedEvent]:

@@ -73,6 +73,9 @@ async def test_read_stream_paging(store: EventStore) -> None:
     all_events = await store.read_stream(sid)
     after_seq = await store.read_stream(sid, after_seq=all_events[6].seq)
     assert [e.version for e in after_seq] == [8, 9, 10]
+    until = await store.read_stream(sid, after_version=2, until_seq=all_events[5].seq)
+    assert [e.version for e in until] == [3, 4, 5, 6]
+    assert await store.read_stream(sid, until_seq=all_events[0].seq - 1) == []
     assert await store.read_stream(run_id()) == []
     assert await store.stream_version(run_id()) == 0
 

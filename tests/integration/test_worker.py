@@ -14,7 +14,7 @@ from nats.aio.client import Client as NATS
 
 from duragraph_lab.bus import OutboxRelay, Subjects
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.run import InvalidTransition, RunStatus
+from duragraph_lab.domain.run import InvalidTransition, RunStatus, fold
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.context import get_context, interrupt
 from duragraph_lab.graph.state_graph import StateGraph
@@ -484,3 +484,21 @@ async def test_wake_ups_while_every_slot_is_busy_do_not_spin_the_lease_loop(stac
         assert state.status is RunStatus.SUCCESS
     # A handful of turns per run (a wake-up, a finished run, a poll) — not one per microsecond.
     assert 0 < wake.waits < 100, wake.waits
+
+
+async def test_state_at_an_event_reads_the_run_only_up_to_it(stack: Stack) -> None:
+    await stack.worker(chain(3, "upto"))
+    ref = await stack.control.create_run("upto", {"n": 0})
+    assert (await stack.control.wait(ref.run_id, timeout=20)).status is RunStatus.SUCCESS
+    events = await stack.store.read_stream(f"run:{ref.run_id}")
+    # At every event: what the whole log folded up to that event gives.
+    for i, event in enumerate(events):
+        state = await stack.control.state(ref.run_id, at_seq=event.seq)
+        expected = fold(events[: i + 1], None)
+        assert (state.status, state.values, state.step) == (expected.status, expected.values, expected.step)
+    final = await stack.control.state(ref.run_id, at_seq=events[-1].seq)
+    assert final.status is RunStatus.SUCCESS and final.values["n"] == 3
+    with pytest.raises(NotFound, match="no events up to seq"):
+        await stack.control.state(ref.run_id, at_seq=events[0].seq - 1)
+    with pytest.raises(NotFound, match="does not exist"):
+        await stack.control.state(str(uuid.uuid4()), at_seq=events[-1].seq)
