@@ -22,6 +22,7 @@ import pytest
 
 from duragraph_lab.client import Event
 from duragraph_lab.notebook.widgets import STATIC, RunView
+from tests.e2e.widget_page import write_widget_page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "widgets-perf"
@@ -203,15 +204,7 @@ def test_ten_thousand_event_run_streams_responsively(tmp_path: Path) -> None:
         "run": {"run_id": "perf", "status": "running"},
         "message": "",
     }
-    html = tmp_path / "perf.html"
-    html.write_text(
-        PAGE.format(
-            css=(BUNDLES / "widgets.css").read_text(encoding="utf-8"),
-            traits=json.dumps(traits),
-            code=json.dumps((BUNDLES / "run_view.js").read_text(encoding="utf-8")).replace("</", "<\\/"),
-        ),
-        encoding="utf-8",
-    )
+    html = write_widget_page(tmp_path / "perf.html", PAGE, BUNDLES, traits)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])

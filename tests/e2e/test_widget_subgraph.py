@@ -7,7 +7,6 @@ status and topology updates; a click on the box's header collapses it."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from duragraph_lab.client import DuraGraphClient
 from duragraph_lab.notebook.widgets import STATIC, RunView, StatusFold
 from tests.apiserver import ApiServer
+from tests.e2e.widget_page import write_widget_page
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "widgets-subgraph"
@@ -93,15 +93,7 @@ def test_subgraph_expands_with_live_inner_status(nested_view: RunView, tmp_path:
         k: state[k] for k in ("topology", "selected_node", "selected_seq", "state", "prev_state", "run")
     }
     traits |= {"status": halfway, "message": ""}
-    html = tmp_path / "subgraph.html"
-    html.write_text(
-        PAGE.format(
-            css=(STATIC / "widgets.css").read_text(encoding="utf-8"),
-            traits=json.dumps(traits),
-            code=json.dumps((STATIC / "run_view.js").read_text(encoding="utf-8")).replace("</", "<\\/"),
-        ),
-        encoding="utf-8",
-    )
+    html = write_widget_page(tmp_path / "subgraph.html", PAGE, STATIC, traits)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
