@@ -221,7 +221,10 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
         palette.locator("input").fill(f"Open DuraGraph {name}")
         expect(palette.locator(".lm-CommandPalette-item", has_text=f"Open DuraGraph {name}")).to_have_count(1)
     palette.locator("input").fill("Open DuraGraph Playground")
-    item.click()
+    expect(palette.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(
+        "Open DuraGraph Playground"
+    )
+    palette.locator("input").press("Enter")
     playground = page.locator(".jp-MainAreaWidget.dg-lab-tab [data-dg-page='playground']")
     expect(playground).to_be_visible()
     # The page talks to the API through the Lab transport (ServerConnection, under the base URL):
@@ -324,7 +327,12 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     assert page.evaluate(CONTRAST, light) >= 4.5, light
     page.keyboard.press("Control+Shift+C")
     palette.locator("input").fill("Use Theme: JupyterLab Dark")
-    palette.locator(".lm-CommandPalette-item", has_text="Use Theme: JupyterLab Dark").first.click()
+    # Enter runs the active (first) match: Lab re-renders the palette's items whenever a command
+    # changes, so a click can keep landing on a detached element.
+    expect(palette.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(
+        "Use Theme: JupyterLab Dark"
+    )
+    palette.locator("input").press("Enter")
     expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
     page.wait_for_function(
         "([el, before]) => getComputedStyle(el).backgroundColor !== before",
