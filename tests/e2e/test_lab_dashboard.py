@@ -164,6 +164,21 @@ def test_dashboard_in_jupyterlab(lab: DevServer) -> None:
     assert ours == [], "\n".join(errors)
 
 
+def _open_palette(page: Any) -> None:
+    """Open Lab's command palette (Ctrl+Shift+C toggles it; a loaded page may miss the first press)."""
+    field = page.locator(".lm-CommandPalette input")
+    for _ in range(6):
+        if field.is_visible():
+            return
+        page.keyboard.press("Control+Shift+C")
+        try:
+            field.wait_for(state="visible", timeout=5_000)
+            return
+        except Exception:  # playwright's TimeoutError: press again
+            continue
+    raise AssertionError("the command palette did not open")
+
+
 def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None:
     page.set_default_timeout(30_000)
     page.add_locator_handler(
@@ -211,7 +226,7 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     expect(page.locator("[data-dg-page='playground']")).to_have_count(0)
 
     # The command palette opens it again.
-    page.keyboard.press("Control+Shift+C")
+    _open_palette(page)
     palette = page.locator(".lm-CommandPalette")
     expect(palette).to_be_visible()
     palette.locator("input").fill("Open DuraGraph Playground")
@@ -221,9 +236,9 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
         palette.locator("input").fill(f"Open DuraGraph {name}")
         expect(palette.locator(".lm-CommandPalette-item", has_text=f"Open DuraGraph {name}")).to_have_count(1)
     palette.locator("input").fill("Open DuraGraph Playground")
-    expect(palette.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(
-        "Open DuraGraph Playground"
-    )
+    expect(
+        palette.locator(".lm-CommandPalette-item", has_text="Open DuraGraph Playground").first
+    ).to_be_visible(timeout=30_000)
     palette.locator("input").press("Enter")
     playground = page.locator(".jp-MainAreaWidget.dg-lab-tab [data-dg-page='playground']")
     expect(playground).to_be_visible()
@@ -231,6 +246,8 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     # a message to the demo chat assistant is answered, and its run shows up in the panel.
     known = set(panel.locator(".dg-lab-run").evaluate_all("(els) => els.map((e) => e.dataset.runId)"))
     message = playground.get_by_role("textbox", name=re.compile("message", re.I))
+    # (Sent before the assistants are loaded, the page would say "pick an assistant first".)
+    expect(playground.locator("[data-dg-graph] g[data-node='agent']")).to_have_count(1, timeout=30_000)
     message.fill("ping from the lab tab")
     message.press("Enter")
     expect(playground).to_contain_text("You said: ping from the lab tab", timeout=30_000)
@@ -325,13 +342,13 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     expect(panel.locator(f".dg-lab-run[data-run-id='{run_id}']")).to_be_visible(timeout=15_000)
     light = _colours(page, panel, ".dg-lab-assistant-name")
     assert page.evaluate(CONTRAST, light) >= 4.5, light
-    page.keyboard.press("Control+Shift+C")
+    _open_palette(page)
     palette.locator("input").fill("Use Theme: JupyterLab Dark")
     # Enter runs the active (first) match: Lab re-renders the palette's items whenever a command
     # changes, so a click can keep landing on a detached element.
-    expect(palette.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(
-        "Use Theme: JupyterLab Dark"
-    )
+    expect(
+        palette.locator(".lm-CommandPalette-item", has_text="Use Theme: JupyterLab Dark").first
+    ).to_be_visible(timeout=30_000)
     palette.locator("input").press("Enter")
     expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
     page.wait_for_function(
