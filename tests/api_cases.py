@@ -41,6 +41,9 @@ class Ids:
     checkpoint_id: str
     namespace: str
     seq: int = 1
+    dataset: str = "no-such-dataset"
+    experiment_id: str = "00000000-0000-4000-8000-000000000000"
+    example_id: str = "no-such-example"
 
     def fill(self, path: str) -> str:
         """``path`` with its ``{name}`` parameters replaced by these ids."""
@@ -61,6 +64,8 @@ def unknown_ids() -> Ids:
         assistant_id=str(uuid.uuid4()),
         checkpoint_id=str(uuid.uuid4()),
         namespace="no-such-subgraph",
+        dataset=f"no-such-dataset-{uuid.uuid4().hex[:8]}",
+        experiment_id=str(uuid.uuid4()),
     )
 
 
@@ -80,6 +85,14 @@ def sample_ids(server: ApiServer) -> Ids:
     assistant = ok(server, "POST", "/assistants", {"graph_id": GRAPH, "name": "sample"})
     events = ok(server, "GET", f"/runs/{runs[0]['run_id']}/events")["events"]
     completed = [e["seq"] for e in events if e["type"] == "node_completed"]
+    dataset = ok(
+        server,
+        "POST",
+        "/datasets",
+        {"name": f"sample-{uuid.uuid4().hex[:12]}", "selection": {"ids": [runs[0]["run_id"]]}},
+    )
+    experiment = ok(server, "POST", "/experiments", {"dataset": dataset["name"], "assistant_id": GRAPH})
+    examples = ok(server, "GET", f"/datasets/{dataset['name']}/examples")["examples"]
     return Ids(
         thread_id=thread["thread_id"],
         run_id=runs[0]["run_id"],
@@ -87,6 +100,9 @@ def sample_ids(server: ApiServer) -> Ids:
         checkpoint_id=state["checkpoint"]["checkpoint_id"],
         namespace="sub",
         seq=completed[0],
+        dataset=dataset["name"],
+        experiment_id=experiment["experiment_id"],
+        example_id=examples[0]["example_id"],
     )
 
 
@@ -116,6 +132,15 @@ def valid_body(route: Route, method: str, ids: Ids, marker: str = "probe") -> An
         ("/runs/batch", "post"): [run],
         ("/runs/cancel", "post"): {"thread_id": ids.thread_id, "run_ids": [ids.run_id]},
         ("/runs/{run_id}/fork", "post"): {"seq": ids.seq},
+        ("/datasets", "post"): {"name": f"probe-{uuid.uuid4().hex[:12]}", "selection": {"ids": [ids.run_id]}},
+        ("/datasets/{dataset}/versions", "post"): {"selection": {"ids": [ids.run_id]}},
+        ("/experiments", "post"): {"dataset": ids.dataset, "assistant_id": GRAPH, "metadata": meta},
+        ("/experiments/{experiment_id}/results", "post"): {
+            "example_id": ids.example_id,
+            "run_id": ids.run_id,
+        },
+        ("/experiments/compare", "post"): {"base": ids.experiment_id, "candidate": ids.experiment_id},
+        ("/runs/compare", "post"): {"base": ids.run_id, "candidate": ids.run_id},
     }
     if (route.path, method) in bodies:
         return bodies[(route.path, method)]
@@ -143,7 +168,9 @@ class Database:
             "SELECT (SELECT coalesce(max(seq), 0) FROM duragraph.events),"
             " (SELECT count(*) FROM duragraph.threads), (SELECT count(*) FROM duragraph.runs),"
             " (SELECT count(*) FROM duragraph.assistants),"
-            " (SELECT count(*) FROM duragraph.assistant_versions)"
+            " (SELECT count(*) FROM duragraph.assistant_versions),"
+            " (SELECT count(*) FROM duragraph.datasets), (SELECT count(*) FROM duragraph.dataset_versions),"
+            " (SELECT count(*) FROM duragraph.experiments), (SELECT count(*) FROM duragraph.experiment_results)"
         ).fetchone()
         assert row is not None
         return tuple(int(v) for v in row)

@@ -22,6 +22,7 @@ from nats.aio.client import Client as NATS
 from duragraph_lab._version import __version__
 from duragraph_lab.api.assistants import Assistants
 from duragraph_lab.api.checkpoints import Checkpoints
+from duragraph_lab.api.evals import Datasets, Experiments, Outcomes
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
@@ -68,6 +69,9 @@ class Backend:
         self._assistants: Assistants | None = None
         self._threads: Threads | None = None
         self._runs: Runs | None = None
+        self._outcomes: Outcomes | None = None
+        self._datasets: Datasets | None = None
+        self._experiments: Experiments | None = None
         self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
@@ -117,6 +121,9 @@ class Backend:
         self._assistants = Assistants(self.store)
         self._threads = Threads(self.control, checkpoints)
         self._runs = Runs(self.control, self._threads, self.subjects)
+        self._outcomes = Outcomes(self.control)
+        self._datasets = Datasets(self.store, self._outcomes)
+        self._experiments = Experiments(self.store, self._datasets, self._assistants, self._outcomes)
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
         self._reaper_task = asyncio.create_task(self._reap(), name="duragraph-reaper")
 
@@ -144,6 +151,18 @@ class Backend:
         self._ready()
         assert self._runs is not None
         return self._runs
+
+    @property
+    def datasets(self) -> Datasets:
+        self._ready()
+        assert self._datasets is not None
+        return self._datasets
+
+    @property
+    def experiments(self) -> Experiments:
+        self._ready()
+        assert self._experiments is not None
+        return self._experiments
 
     def control_or_fail(self) -> RunControl:
         self._ready()

@@ -335,3 +335,91 @@ class StateAtCheckpoint(Model):
     checkpoint: CheckpointRef
     subgraphs: bool = False
     select: list[str] | None = None
+
+
+# -- evals: datasets and experiments ---------------------------------------------------------------
+DATASET_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,199}$"
+
+
+class DatasetSelection(RunFilter):
+    """Which runs to freeze into a dataset: the run filters, plus whole threads."""
+
+    thread_ids: list[uuid.UUID] | None = Field(None, max_length=10_000)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class HandExample(Model):
+    """An example written by hand (no source run): inputs and, optionally, reference outputs."""
+
+    inputs: Json
+    outputs: Json | None = None
+    metadata: Json | None = None
+
+
+class DatasetVersionCreate(Model):
+    selection: DatasetSelection | None = None
+    examples: list[HandExample] | None = Field(None, max_length=10_000)
+    description: str | None = Field(None, max_length=10_000)
+
+
+class DatasetCreate(DatasetVersionCreate):
+    name: str = Field(pattern=DATASET_NAME_PATTERN)
+    metadata: Json | None = None
+    if_exists: Literal["raise", "new_version"] = "raise"
+
+
+class DatasetQuery(Model):
+    limit: int = Field(20, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    name: str | None = Field(None, max_length=200)
+
+
+class EvaluatorSpec(Model):
+    """How an experiment scored its examples: a built-in with its arguments, or a function's source."""
+
+    name: str = Field(min_length=1, max_length=200)
+    builtin: str | None = Field(None, max_length=200)
+    kwargs: Json | None = None
+    source: str | None = Field(None, max_length=200_000)
+
+
+class ExperimentCreate(Model):
+    dataset: str = Field(min_length=1, max_length=200)
+    dataset_version: int | None = Field(None, ge=1, le=2**31 - 1)
+    assistant_id: str = Field(min_length=1, max_length=200)
+    assistant_version: int | None = Field(None, ge=1, le=2**31 - 1)
+    name: str | None = Field(None, min_length=1, max_length=200)
+    evaluators: list[EvaluatorSpec] = Field(default_factory=list, max_length=100)
+    concurrency: int = Field(4, ge=1, le=256)
+    metadata: Json | None = None
+
+
+class ScoreIn(Model):
+    name: str = Field(min_length=1, max_length=200)
+    score: float | None = Field(None, allow_inf_nan=False)
+    passed: bool | None = None
+    comment: str | None = Field(None, max_length=100_000)
+    error: str | None = Field(None, max_length=100_000)
+
+
+class ResultCreate(Model):
+    """One example's result. With a ``run_id`` the server reads status, outputs, nodes, latency
+    and steps from that run (they are facts of the log, not the client's say); without one (the
+    run could not even start) ``status``/``error`` say what happened."""
+
+    example_id: str = Field(min_length=1, max_length=200)
+    run_id: uuid.UUID | None = None
+    status: RunStatus | None = None
+    error: str | None = Field(None, max_length=100_000)
+    scores: list[ScoreIn] = Field(default_factory=list, max_length=100)
+
+
+class ExperimentQuery(Model):
+    dataset: str | None = Field(None, max_length=200)
+    limit: int = Field(20, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+
+
+class CompareBody(Model):
+    base: uuid.UUID
+    candidate: uuid.UUID

@@ -335,6 +335,264 @@ RESPONSES["EventPage"] = {
     },
 }
 
+_NUM = {"type": "number"}
+_INT = {"type": "integer"}
+_ANY_LIST = {"type": "array"}
+_SCORE = {
+    "type": "object",
+    "required": ["name", "score", "passed"],
+    "properties": {
+        "name": _STR,
+        "score": _nullable(_NUM),
+        "passed": _nullable({"type": "boolean"}),
+        "comment": _nullable(_STR),
+        "error": _nullable(_STR),
+    },
+}
+_NODE_RESULT = {
+    "type": "object",
+    "required": ["step", "node"],
+    "properties": {
+        "step": _nullable(_INT),
+        "node": _STR,
+        "ns": _STR,
+        "duration_ms": _nullable(_NUM),
+        "update": {},
+    },
+}
+_DELTA = {
+    "type": "object",
+    "required": ["base", "candidate", "delta"],
+    "properties": {"base": _nullable(_NUM), "candidate": _nullable(_NUM), "delta": _nullable(_NUM)},
+}
+RESPONSES["Dataset"] = {
+    "type": "object",
+    "required": ["dataset_id", "name", "version", "example_count", "versions", "created_at", "updated_at"],
+    "properties": {
+        "dataset_id": _STR,
+        "name": _STR,
+        "description": _nullable(_STR),
+        "metadata": _OBJ,
+        "version": _INT,
+        "example_count": _INT,
+        "versions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["version", "example_count", "created_at", "seq"],
+                "properties": {
+                    "version": _INT,
+                    "example_count": _INT,
+                    "created_at": _TS,
+                    "seq": _INT,
+                    "selection": _nullable(_OBJ),
+                    "description": _nullable(_STR),
+                },
+            },
+        },
+        "created_at": _TS,
+        "updated_at": _TS,
+    },
+}
+RESPONSES["EventList"] = {"type": "array", "items": {"$ref": _REF.format(model="Event")}}
+RESPONSES["DatasetList"] = {"type": "array", "items": {"$ref": _REF.format(model="Dataset")}}
+RESPONSES["DatasetExamples"] = {
+    "type": "object",
+    "required": ["dataset_id", "name", "version", "examples"],
+    "properties": {
+        "dataset_id": _STR,
+        "name": _STR,
+        "version": _INT,
+        "examples": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["example_id", "index", "inputs"],
+                "properties": {
+                    "example_id": _STR,
+                    "index": _INT,
+                    "inputs": {},
+                    "outputs": {},
+                    "metadata": _nullable(_OBJ),
+                    "source": _nullable(_OBJ),
+                    "nodes": {"type": "array", "items": _NODE_RESULT},
+                    "trajectory": {"type": "array", "items": _STR},
+                    "tool_calls": {"type": "array", "items": _STR},
+                    "latency_ms": _nullable(_NUM),
+                    "steps": _nullable(_INT),
+                    "error": _nullable(_STR),
+                },
+            },
+        },
+    },
+}
+RESPONSES["Experiment"] = {
+    "type": "object",
+    "required": [
+        "experiment_id",
+        "name",
+        "dataset_id",
+        "dataset_name",
+        "dataset_version",
+        "assistant_id",
+        "graph_id",
+        "status",
+        "example_count",
+        "result_count",
+        "passed",
+        "failed",
+        "errors",
+        "mean_scores",
+        "created_at",
+    ],
+    "properties": {
+        "experiment_id": _STR,
+        "name": _STR,
+        "dataset_id": _STR,
+        "dataset_name": _STR,
+        "dataset_version": _INT,
+        "assistant_id": _STR,
+        "assistant_version": _nullable(_INT),
+        "graph_id": _STR,
+        "config": _OBJ,
+        "evaluators": _ANY_LIST,
+        "concurrency": _INT,
+        "metadata": _OBJ,
+        "status": {"type": "string", "enum": ["running", "completed"]},
+        "example_count": _INT,
+        "result_count": _INT,
+        "passed": _INT,
+        "failed": _INT,
+        "errors": _INT,
+        "mean_scores": {"type": "object", "additionalProperties": _NUM},
+        "created_at": _TS,
+        "updated_at": _TS,
+        "completed_at": _nullable(_TS),
+    },
+}
+RESPONSES["ExperimentList"] = {"type": "array", "items": {"$ref": _REF.format(model="Experiment")}}
+RESPONSES["ExperimentResult"] = {
+    "type": "object",
+    "required": ["experiment_id", "example_id", "index", "status", "verdict", "scores", "recorded_at", "seq"],
+    "properties": {
+        "experiment_id": _STR,
+        "example_id": _STR,
+        "index": _INT,
+        "run_id": _nullable(_STR),
+        "status": _STR,
+        "verdict": {"type": "string", "enum": ["passed", "failed", "error"]},
+        "outputs": {},
+        "error": _nullable(_STR),
+        "scores": {"type": "array", "items": _SCORE},
+        "latency_ms": _nullable(_NUM),
+        "steps": _nullable(_INT),
+        "nodes": {"type": "array", "items": _NODE_RESULT},
+        "recorded_at": _TS,
+        "seq": _INT,
+    },
+}
+RESPONSES["ExperimentResultList"] = {
+    "type": "array",
+    "items": {"$ref": _REF.format(model="ExperimentResult")},
+}
+RESPONSES["RunOutcome"] = {
+    "type": "object",
+    "required": ["run_id", "status", "inputs", "outputs", "nodes", "trajectory", "tool_calls", "steps"],
+    "properties": {
+        "run_id": _STR,
+        "thread_id": _nullable(_STR),
+        "assistant_id": _nullable(_STR),
+        "graph_id": _nullable(_STR),
+        "status": _STR,
+        "inputs": {},
+        "outputs": {},
+        "error": _nullable(_STR),
+        "metadata": _OBJ,
+        "nodes": {"type": "array", "items": _NODE_RESULT},
+        "trajectory": {"type": "array", "items": _STR},
+        "tool_calls": {"type": "array", "items": _STR},
+        "latency_ms": _nullable(_NUM),
+        "steps": _INT,
+        "created_at": _nullable(_TS),
+        "started_at": _nullable(_TS),
+        "ended_at": _nullable(_TS),
+    },
+}
+RESPONSES["RunComparison"] = {
+    "type": "object",
+    "required": ["base", "candidate", "first_divergence", "state_diff", "latency_ms", "steps"],
+    "properties": {
+        "base": _nullable(_STR),
+        "candidate": _nullable(_STR),
+        "first_divergence": _nullable(
+            {
+                "type": "object",
+                "required": ["index", "reason"],
+                "properties": {
+                    "index": _INT,
+                    "step": _nullable(_INT),
+                    "base": _nullable(_OBJ),
+                    "candidate": _nullable(_OBJ),
+                    "reason": {"type": "string", "enum": ["node", "update", "missing"]},
+                },
+            }
+        ),
+        "state_diff": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["path", "change"],
+                "properties": {
+                    "path": _ANY_LIST,
+                    "change": {"type": "string", "enum": ["added", "removed", "changed"]},
+                    "base": {},
+                    "candidate": {},
+                },
+            },
+        },
+        "latency_ms": _DELTA,
+        "steps": _DELTA,
+    },
+}
+RESPONSES["Comparison"] = {
+    "type": "object",
+    "required": ["base", "candidate", "examples", "summary"],
+    "properties": {
+        "base": {"$ref": _REF.format(model="Experiment")},
+        "candidate": {"$ref": _REF.format(model="Experiment")},
+        "examples": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["example_id", "verdict", "scores", "passed"],
+                "properties": {
+                    "example_id": _STR,
+                    "index": _nullable(_INT),
+                    "base_status": _nullable(_STR),
+                    "candidate_status": _nullable(_STR),
+                    "base_run_id": _nullable(_STR),
+                    "candidate_run_id": _nullable(_STR),
+                    "scores": {"type": "object", "additionalProperties": _DELTA},
+                    "passed": _OBJ,
+                    "verdict": {"type": "string", "enum": ["regressed", "improved", "unchanged", "error"]},
+                    "run": _nullable({"$ref": _REF.format(model="RunComparison")}),
+                },
+            },
+        },
+        "summary": {
+            "type": "object",
+            "required": ["regressed", "improved", "unchanged", "errors", "mean_deltas"],
+            "properties": {
+                "regressed": _INT,
+                "improved": _INT,
+                "unchanged": _INT,
+                "errors": _INT,
+                "mean_deltas": {"type": "object", "additionalProperties": _nullable(_NUM)},
+            },
+        },
+    },
+}
+
 _ERRORS = {
     "400": "Malformed request (e.g. invalid JSON)",
     "403": "Not authenticated",

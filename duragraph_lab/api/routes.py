@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers import assistants as ah
+from duragraph_lab.api.handlers import evals as vh
 from duragraph_lab.api.handlers import eventlog as eh
 from duragraph_lab.api.handlers import runs as rh
 from duragraph_lab.api.handlers import system as sh
@@ -75,6 +76,7 @@ _STREAM_MODE = Param(
 _LAST_EVENT_ID = Param("Last-Event-ID", {"type": "string"}, "Resume after this event seq.", "header")
 _CANCEL_ON_DISCONNECT = Param("cancel_on_disconnect", _BOOL, "Cancel the run if the client goes away.")
 _PAGE = (Param("limit", _int(1, 1000, 10)), Param("offset", _int(0, None, 0)))
+_PAGE_20 = (Param("limit", _int(1, 1000, 20)), Param("offset", _int(0, None, 0)))
 
 _ARROW_DOC = (
     "The whole event log in one response, for DataFrames: an Arrow IPC stream "
@@ -467,6 +469,34 @@ ROUTES: list[Route] = [
         {"post": Op("Count runs across threads", "Count", body=models.RunFilter)},
     ),
     Route(
+        "/runs/compare",
+        vh.RunCompareHandler,
+        "evals",
+        {
+            "post": Op(
+                "Compare two runs",
+                "RunComparison",
+                body=models.CompareBody,
+                description="**DuraGraph:** the first diverging node (a different node, or the same node "
+                "with a different update; parallel tasks are compared in (step, node) order), the diff of "
+                "the final states (message ids ignored), latency and step deltas.",
+            )
+        },
+    ),
+    Route(
+        "/runs/{run_id}/outcome",
+        vh.RunOutcomeHandler,
+        "evals",
+        {
+            "get": Op(
+                "What a run did, as evaluators see it",
+                "RunOutcome",
+                description="**DuraGraph:** inputs, final outputs, status, error, per-node results, "
+                "trajectory (root nodes in (step, node) order), tool calls, latency and supersteps.",
+            )
+        },
+    ),
+    Route(
         "/runs/{run_id}/events",
         rh.RunEventsHandler,
         "duragraph",
@@ -551,6 +581,136 @@ ROUTES: list[Route] = [
         rh.RunHandler,
         "runs",
         {"get": Op("Get a run", "Run"), "delete": Op("Delete a run", None, status=204)},
+    ),
+    Route(
+        "/datasets",
+        vh.DatasetsHandler,
+        "evals",
+        {
+            "get": Op(
+                "List datasets",
+                "DatasetList",
+                params=(*_PAGE_20, Param("name", {"type": "string"}, "Part of the name.")),
+            ),
+            "post": Op(
+                "Freeze runs into a new dataset",
+                "Dataset",
+                body=models.DatasetCreate,
+                description="**DuraGraph:** the runs matching `selection` (the filters of POST /runs/search, "
+                "plus `thread_ids`; runs at rest when no status is given; oldest first, at most `limit`) and "
+                "any hand-written `examples` become version 1, recorded as events on `dataset:<id>`. 422 "
+                "`empty_selection` when there is nothing to freeze; 409 when the name is taken (unless "
+                '`if_exists="new_version"`).',
+            ),
+        },
+    ),
+    Route(
+        "/datasets/{dataset}/versions",
+        vh.DatasetVersionsHandler,
+        "evals",
+        {
+            "post": Op(
+                "Freeze a new version of a dataset",
+                "Dataset",
+                body=models.DatasetVersionCreate,
+                description="`{dataset}` is the dataset's id or its name.",
+            )
+        },
+    ),
+    Route(
+        "/datasets/{dataset}/examples",
+        vh.DatasetExamplesHandler,
+        "evals",
+        {
+            "get": Op(
+                "A dataset version's examples",
+                "DatasetExamples",
+                params=(Param("version", _int(1), "Default: the latest version."),),
+            )
+        },
+    ),
+    Route(
+        "/datasets/{dataset}/events",
+        vh.DatasetEventsHandler,
+        "evals",
+        {
+            "get": Op(
+                "The dataset's event log",
+                "EventList",
+                description="`dataset_created`, one `dataset_version_added` per version (with its examples), "
+                "`dataset_deleted`: the dataset's whole history, for audit and replay.",
+            )
+        },
+    ),
+    Route(
+        "/datasets/{dataset}",
+        vh.DatasetHandler,
+        "evals",
+        {"get": Op("Get a dataset", "Dataset"), "delete": Op("Delete a dataset", None, status=204)},
+    ),
+    Route(
+        "/experiments/compare",
+        vh.ExperimentCompareHandler,
+        "evals",
+        {
+            "post": Op(
+                "Compare two experiments example by example",
+                "Comparison",
+                body=models.CompareBody,
+                description="Per example: score deltas, a verdict (regressed, improved, unchanged, error) and "
+                "the run comparison (first diverging node, state diff). Both experiments must be of the "
+                "same dataset.",
+            )
+        },
+    ),
+    Route(
+        "/experiments",
+        vh.ExperimentsHandler,
+        "evals",
+        {
+            "get": Op(
+                "List experiments",
+                "ExperimentList",
+                params=(Param("dataset", {"type": "string"}, "A dataset id or name."), *_PAGE_20),
+            ),
+            "post": Op(
+                "Start an experiment: a dataset version against an assistant version",
+                "Experiment",
+                body=models.ExperimentCreate,
+                description="Records `experiment_created`. The runs are started and scored by the client "
+                "(`duragraph_lab.evals.run_experiment`), which records each example with "
+                "POST /experiments/{experiment_id}/results. 404 when the dataset, its version, the "
+                "assistant or its version does not exist (a deleted assistant: 'no longer exists').",
+            ),
+        },
+    ),
+    Route(
+        "/experiments/{experiment_id}/results",
+        vh.ExperimentResultsHandler,
+        "evals",
+        {
+            "get": Op("An experiment's results, in example order", "ExperimentResultList"),
+            "post": Op(
+                "Record one example's result",
+                "ExperimentResult",
+                body=models.ResultCreate,
+                description="With `run_id`, the status, outputs, nodes, latency and steps are read from that "
+                "run (it must have ended). Recorded once per example: the same result again is answered "
+                "as is, a different one is a 409.",
+            ),
+        },
+    ),
+    Route(
+        "/experiments/{experiment_id}/complete",
+        vh.ExperimentCompleteHandler,
+        "evals",
+        {"post": Op("Mark an experiment completed", "Experiment")},
+    ),
+    Route(
+        "/experiments/{experiment_id}",
+        vh.ExperimentHandler,
+        "evals",
+        {"get": Op("Get an experiment with its summary", "Experiment")},
     ),
 ]
 

@@ -23,6 +23,7 @@ from duragraph_lab.client._common import (
     api_error,
     backoff,
     check_event_stream,
+    compact,
     connection_error,
     create_stream,
     join_stream,
@@ -32,8 +33,15 @@ from duragraph_lab.client._common import (
     thread_stream,
 )
 from duragraph_lab.client.errors import DuraGraphAPIError, DuraGraphConnectionError
-from duragraph_lab.client.frames import DataFrame, events_to_frame, spans_to_frame
+from duragraph_lab.client.frames import (
+    DataFrame,
+    events_to_frame,
+    examples_to_frame,
+    results_to_frame,
+    spans_to_frame,
+)
 from duragraph_lab.client.sse import Resumption, SSEDecoder, StreamPart, decode_data
+from duragraph_lab.client.sync import _dataset_body
 
 T = TypeVar("T")
 
@@ -71,6 +79,8 @@ class AsyncDuraGraphClient:
         self.assistants = Assistants(self)
         self.threads = Threads(self)
         self.runs = Runs(self)
+        self.datasets = Datasets(self)
+        self.experiments = Experiments(self)
 
     @property
     def url(self) -> str:
@@ -558,3 +568,161 @@ class Runs:
 
     async def spans_frame(self, run_id: str) -> DataFrame:
         return spans_to_frame(await self.spans(run_id))
+
+    async def outcome(self, run_id: str) -> m.RunOutcome:
+        """What the run did, as evaluators see it: inputs, outputs, nodes, trajectory, tool calls,
+        latency and supersteps."""
+        return await self._client.call(c.run_outcome(run_id))
+
+    async def compare(self, base: str, candidate: str) -> dict[str, Any]:
+        """Two runs side by side: the first diverging node, the final-state diff, latency and
+        step deltas."""
+        return await self._client.call(c.run_compare(base, candidate))
+
+
+class Datasets:
+    """Datasets: runs (and hand-written examples) frozen into named, versioned example sets."""
+
+    def __init__(self, client: AsyncDuraGraphClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        name: str,
+        *,
+        examples: Sequence[Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        if_exists: str = "raise",
+        thread_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> m.Dataset:
+        """Freeze the runs matching the filters (those of ``runs.search``: ``status``,
+        ``assistant_id``, ``graph_id``, ``thread_id``, ``ids``, ``created_after``, ``created_before``,
+        and ``run_metadata`` for the runs' metadata; plus ``thread_ids``; at most ``limit``, default
+        100; runs at rest when no status is given) and any hand-written ``examples`` (``{"inputs", "outputs"?, "metadata"?}``)
+        into version 1 of a new dataset (``metadata`` is the dataset's own). A taken name is a 409
+        unless ``if_exists="new_version"``."""
+        body = _dataset_body(examples, description, thread_ids, limit, filters)
+        body.update(compact({"name": name, "metadata": metadata, "if_exists": if_exists}))
+        return await self._client.call(c.dataset_create(body))
+
+    async def add_version(
+        self,
+        dataset: str,
+        *,
+        examples: Sequence[Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        thread_ids: Sequence[str] | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> m.Dataset:
+        """Freeze a new version of ``dataset`` (id or name), selected as in :meth:`create`."""
+        body = _dataset_body(examples, description, thread_ids, limit, filters)
+        return await self._client.call(c.dataset_add_version(dataset, body))
+
+    async def get(self, dataset: str) -> m.Dataset:
+        return await self._client.call(c.dataset_get(dataset))
+
+    async def list(
+        self, *, limit: int = 20, offset: int = 0, name: str | None = None
+    ) -> builtins.list[m.Dataset]:
+        """Datasets, most recently changed first (``name``: part of the name)."""
+        return await self._client.call(c.dataset_list(limit=limit, offset=offset, name=name))
+
+    async def delete(self, dataset: str) -> None:
+        await self._client.call(c.dataset_delete(dataset))
+
+    async def examples(self, dataset: str, *, version: int | None = None) -> builtins.list[m.Example]:
+        """The examples of a version (the latest by default)."""
+        return await self._client.call(c.dataset_examples(dataset, version))
+
+    async def events(self, dataset: str) -> builtins.list[m.Event]:
+        """The dataset's event log (created, one event per version, deleted): its history."""
+        return await self._client.call(c.dataset_events(dataset))
+
+    async def examples_frame(self, dataset: str, *, version: int | None = None) -> DataFrame:
+        return examples_to_frame(await self.examples(dataset, version=version))
+
+
+class Experiments:
+    """Experiments: a dataset version re-run against an assistant, scored example by example.
+    ``duragraph_lab.evals.run_experiment`` drives one; these are its HTTP operations."""
+
+    def __init__(self, client: AsyncDuraGraphClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        dataset: str,
+        assistant_id: str,
+        *,
+        dataset_version: int | None = None,
+        assistant_version: int | None = None,
+        name: str | None = None,
+        evaluators: Sequence[Mapping[str, Any]] = (),
+        concurrency: int | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> m.Experiment:
+        body = compact(
+            {
+                "dataset": dataset,
+                "assistant_id": assistant_id,
+                "dataset_version": dataset_version,
+                "assistant_version": assistant_version,
+                "name": name,
+                "evaluators": [dict(e) for e in evaluators],
+                "concurrency": concurrency,
+                "metadata": metadata,
+            }
+        )
+        return await self._client.call(c.experiment_create(body))
+
+    async def get(self, experiment_id: str) -> m.Experiment:
+        return await self._client.call(c.experiment_get(experiment_id))
+
+    async def list(
+        self, *, dataset: str | None = None, limit: int = 20, offset: int = 0
+    ) -> builtins.list[m.Experiment]:
+        """Experiments, newest first (of one dataset: its id or name)."""
+        return await self._client.call(c.experiment_list(dataset=dataset, limit=limit, offset=offset))
+
+    async def record(
+        self,
+        experiment_id: str,
+        example_id: str,
+        *,
+        run_id: str | None = None,
+        scores: Sequence[Mapping[str, Any]] = (),
+        status: str | None = None,
+        error: str | None = None,
+    ) -> m.ExperimentResult:
+        """Record one example's result (once per example; the same result again is a no-op)."""
+        body = compact(
+            {
+                "example_id": example_id,
+                "run_id": run_id,
+                "scores": [dict(s) for s in scores],
+                "status": status,
+                "error": error,
+            }
+        )
+        return await self._client.call(c.experiment_record(experiment_id, body))
+
+    async def results(self, experiment_id: str) -> builtins.list[m.ExperimentResult]:
+        return await self._client.call(c.experiment_results(experiment_id))
+
+    async def results_frame(self, experiment_id: str) -> DataFrame:
+        return results_to_frame(await self.results(experiment_id))
+
+    async def complete(self, experiment_id: str) -> m.Experiment:
+        return await self._client.call(c.experiment_complete(experiment_id))
+
+    async def compare(self, base: str, candidate: str) -> m.Comparison:
+        """Two experiments of one dataset, example by example."""
+        return await self._client.call(c.experiment_compare(base, candidate))
+
+    async def notebook(self, experiment_id: str) -> bytes:
+        """The experiment exported as a notebook (.ipynb bytes) that re-runs and re-scores it."""
+        return await self._client.call(c.experiment_notebook(experiment_id))

@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterable
 from typing import Any
 
-from duragraph_lab.client.models import Event, Span
+from duragraph_lab.client.models import Event, Example, ExperimentResult, Span
 
 #: ``pandas.DataFrame`` (pandas ships no type information: mypy sees Any).
 DataFrame = Any
@@ -110,6 +110,51 @@ def spans_to_frame(spans: Iterable[Span]) -> DataFrame:
         columns=list(SPAN_COLUMNS),
     )
     return frame
+
+
+def examples_to_frame(examples: Iterable[Example]) -> DataFrame:
+    """One row per example of a dataset version: inputs and outputs as given (objects), the
+    source run and what it cost."""
+    pd = _pandas()
+    rows = list(examples)
+    return pd.DataFrame(
+        {
+            "example_id": pd.Series([e.example_id for e in rows], dtype=_STR),
+            "index": pd.Series([e.index for e in rows], dtype="int64"),
+            "inputs": pd.Series([e.inputs for e in rows], dtype=object),
+            "outputs": pd.Series([e.outputs for e in rows], dtype=object),
+            "run_id": pd.Series([e.run_id for e in rows], dtype=_STR),
+            "status": pd.Series([(e.source or {}).get("status") for e in rows], dtype=_STR),
+            "trajectory": pd.Series([e.trajectory for e in rows], dtype=object),
+            "latency_ms": pd.Series([e.latency_ms for e in rows], dtype="float64"),
+            "steps": pd.Series([e.steps for e in rows], dtype="Int64"),
+            "metadata": pd.Series([e.metadata for e in rows], dtype=object),
+        }
+    )
+
+
+def results_to_frame(results: Iterable[ExperimentResult]) -> DataFrame:
+    """One row per example of an experiment: verdict, run, latency, steps, and per evaluator a
+    ``score:<name>`` and a ``passed:<name>`` column."""
+    pd = _pandas()
+    rows = list(results)
+    names = sorted({str(s.get("name")) for r in rows for s in r.scores})
+    columns: dict[str, Any] = {
+        "example_id": pd.Series([r.example_id for r in rows], dtype=_STR),
+        "index": pd.Series([r.index for r in rows], dtype="int64"),
+        "verdict": pd.Series([r.verdict for r in rows], dtype="category"),
+        "status": pd.Series([r.status for r in rows], dtype="category"),
+        "run_id": pd.Series([r.run_id for r in rows], dtype=_STR),
+        "latency_ms": pd.Series([r.latency_ms for r in rows], dtype="float64"),
+        "steps": pd.Series([r.steps for r in rows], dtype="Int64"),
+        "error": pd.Series([r.error for r in rows], dtype=_STR),
+        "outputs": pd.Series([r.outputs for r in rows], dtype=object),
+    }
+    for name in names:
+        by_row = [{str(s.get("name")): s for s in r.scores}.get(name) or {} for r in rows]
+        columns[f"score:{name}"] = pd.Series([s.get("score") for s in by_row], dtype="float64")
+        columns[f"passed:{name}"] = pd.Series([s.get("passed") for s in by_row], dtype="boolean")
+    return pd.DataFrame(columns)
 
 
 #: How ``events_frame`` delivers each event's payload: ``"dict"`` (decoded, the default),

@@ -635,3 +635,264 @@ class Info:
             error=_opt_str(body.get("error")),
             raw=dict(body),
         )
+
+
+# -- evals ------------------------------------------------------------------------------------------
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetVersion:
+    version: int
+    example_count: int
+    created_at: dt.datetime | None
+    seq: int | None
+    selection: Json | None
+    description: str | None
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> DatasetVersion:
+        selection = body.get("selection")
+        return cls(
+            version=int(body.get("version") or 0),
+            example_count=int(body.get("example_count") or 0),
+            created_at=parse_datetime(body.get("created_at")),
+            seq=_opt_int(body.get("seq")),
+            selection=dict(selection) if isinstance(selection, Mapping) else None,
+            description=_opt_str(body.get("description")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A named, versioned set of examples frozen from runs (``POST /datasets``)."""
+
+    dataset_id: str
+    name: str
+    description: str | None
+    metadata: Json
+    version: int
+    example_count: int
+    versions: list[DatasetVersion]
+    created_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Dataset:
+        return cls(
+            dataset_id=str(body["dataset_id"]),
+            name=str(body.get("name") or ""),
+            description=_opt_str(body.get("description")),
+            metadata=_dict(body.get("metadata")),
+            version=int(body.get("version") or 0),
+            example_count=int(body.get("example_count") or 0),
+            versions=[DatasetVersion.from_json(v) for v in _list(body.get("versions"))],
+            created_at=parse_datetime(body.get("created_at")),
+            updated_at=parse_datetime(body.get("updated_at")),
+            raw=dict(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One example of a dataset version: the source run's inputs, outputs and per-node results."""
+
+    example_id: str
+    index: int
+    inputs: Any
+    outputs: Any
+    metadata: Json
+    source: Json | None
+    nodes: list[Json]
+    trajectory: list[str]
+    tool_calls: list[str]
+    latency_ms: float | None
+    steps: int | None
+    error: str | None
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def run_id(self) -> str | None:
+        """The run this example was frozen from (None for a hand-written example)."""
+        return _opt_str((self.source or {}).get("run_id"))
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Example:
+        source = body.get("source")
+        return cls(
+            example_id=str(body["example_id"]),
+            index=int(body.get("index") or 0),
+            inputs=body.get("inputs"),
+            outputs=body.get("outputs"),
+            metadata=_dict(body.get("metadata")),
+            source=dict(source) if isinstance(source, Mapping) else None,
+            nodes=[dict(n) for n in _list(body.get("nodes")) if isinstance(n, Mapping)],
+            trajectory=[str(t) for t in _list(body.get("trajectory"))],
+            tool_calls=[str(t) for t in _list(body.get("tool_calls"))],
+            latency_ms=_opt_float(body.get("latency_ms")),
+            steps=_opt_int(body.get("steps")),
+            error=_opt_str(body.get("error")),
+            raw=dict(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    """A dataset version re-run against an assistant version, with its summary so far."""
+
+    experiment_id: str
+    name: str
+    dataset_id: str
+    dataset_name: str
+    dataset_version: int
+    assistant_id: str
+    assistant_version: int | None
+    graph_id: str
+    config: Json
+    evaluators: list[Json]
+    concurrency: int
+    metadata: Json
+    status: str
+    example_count: int
+    result_count: int
+    passed: int
+    failed: int
+    errors: int
+    mean_scores: dict[str, float]
+    created_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Experiment:
+        means = body.get("mean_scores")
+        return cls(
+            experiment_id=str(body["experiment_id"]),
+            name=str(body.get("name") or ""),
+            dataset_id=str(body.get("dataset_id") or ""),
+            dataset_name=str(body.get("dataset_name") or ""),
+            dataset_version=int(body.get("dataset_version") or 0),
+            assistant_id=str(body.get("assistant_id") or ""),
+            assistant_version=_opt_int(body.get("assistant_version")),
+            graph_id=str(body.get("graph_id") or ""),
+            config=_dict(body.get("config")),
+            evaluators=[dict(e) for e in _list(body.get("evaluators")) if isinstance(e, Mapping)],
+            concurrency=int(body.get("concurrency") or 1),
+            metadata=_dict(body.get("metadata")),
+            status=str(body.get("status") or ""),
+            example_count=int(body.get("example_count") or 0),
+            result_count=int(body.get("result_count") or 0),
+            passed=int(body.get("passed") or 0),
+            failed=int(body.get("failed") or 0),
+            errors=int(body.get("errors") or 0),
+            mean_scores={str(k): float(v) for k, v in (means or {}).items() if v is not None},
+            created_at=parse_datetime(body.get("created_at")),
+            completed_at=parse_datetime(body.get("completed_at")),
+            raw=dict(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentResult:
+    """One example's result in an experiment: its run and its scores."""
+
+    experiment_id: str
+    example_id: str
+    index: int
+    run_id: str | None
+    status: str
+    verdict: str  # passed | failed | error
+    outputs: Any
+    error: str | None
+    scores: list[Json]
+    latency_ms: float | None
+    steps: int | None
+    nodes: list[Json]
+    recorded_at: dt.datetime | None
+    seq: int | None
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> ExperimentResult:
+        return cls(
+            experiment_id=str(body.get("experiment_id") or ""),
+            example_id=str(body["example_id"]),
+            index=int(body.get("index") or 0),
+            run_id=_opt_str(body.get("run_id")),
+            status=str(body.get("status") or ""),
+            verdict=str(body.get("verdict") or ""),
+            outputs=body.get("outputs"),
+            error=_opt_str(body.get("error")),
+            scores=[dict(s) for s in _list(body.get("scores")) if isinstance(s, Mapping)],
+            latency_ms=_opt_float(body.get("latency_ms")),
+            steps=_opt_int(body.get("steps")),
+            nodes=[dict(n) for n in _list(body.get("nodes")) if isinstance(n, Mapping)],
+            recorded_at=parse_datetime(body.get("recorded_at")),
+            seq=_opt_int(body.get("seq")),
+            raw=dict(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What a run did, as evaluators see it (``GET /runs/{run_id}/outcome``)."""
+
+    run_id: str
+    status: str
+    inputs: Any
+    outputs: Any
+    error: str | None
+    nodes: list[Json]
+    trajectory: list[str]
+    tool_calls: list[str]
+    latency_ms: float | None
+    steps: int
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> RunOutcome:
+        return cls(
+            run_id=str(body["run_id"]),
+            status=str(body.get("status") or ""),
+            inputs=body.get("inputs"),
+            outputs=body.get("outputs"),
+            error=_opt_str(body.get("error")),
+            nodes=[dict(n) for n in _list(body.get("nodes")) if isinstance(n, Mapping)],
+            trajectory=[str(t) for t in _list(body.get("trajectory"))],
+            tool_calls=[str(t) for t in _list(body.get("tool_calls"))],
+            latency_ms=_opt_float(body.get("latency_ms")),
+            steps=int(body.get("steps") or 0),
+            raw=dict(body),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """Two experiments example by example (``POST /experiments/compare``); ``examples`` and
+    ``summary`` as the server sent them (see docs/evals.md)."""
+
+    base: Experiment
+    candidate: Experiment
+    examples: list[Json]
+    summary: Json
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def regressed(self) -> list[Json]:
+        return [e for e in self.examples if e.get("verdict") == "regressed"]
+
+    @property
+    def improved(self) -> list[Json]:
+        return [e for e in self.examples if e.get("verdict") == "improved"]
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> Comparison:
+        return cls(
+            base=Experiment.from_json(body["base"]),
+            candidate=Experiment.from_json(body["candidate"]),
+            examples=[dict(e) for e in _list(body.get("examples")) if isinstance(e, Mapping)],
+            summary=_dict(body.get("summary")),
+            raw=dict(body),
+        )

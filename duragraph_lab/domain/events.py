@@ -37,3 +37,14 @@ ASSISTANT_DELETED = "assistant_deleted"
 
 # graph:<id>
 GRAPH_REGISTERED = "graph_registered"  # topology, channels and schema of a compiled graph
+
+# dataset:<id> (evals: examples frozen from runs; each version is one event, so a dataset's history
+# is its log)
+DATASET_CREATED = "dataset_created"  # name, description, metadata
+DATASET_VERSION_ADDED = "dataset_version_added"  # version, selection, examples (inputs, outputs, nodes)
+DATASET_DELETED = "dataset_deleted"  # frees the name; the events stay
+
+# experiment:<id> (evals: a dataset version re-run against an assistant version)
+EXPERIMENT_CREATED = "experiment_created"  # dataset + version, assistant + version, evaluators
+EXPERIMENT_RESULT_RECORDED = "experiment_result_recorded"  # one example: its run, outputs, scores
+EXPERIMENT_COMPLETED = "experiment_completed"

@@ -16,6 +16,8 @@ class StreamKind(StrEnum):
     THREAD = "thread"
     ASSISTANT = "assistant"
     GRAPH = "graph"
+    DATASET = "dataset"  # examples frozen from runs, versioned (evals)
+    EXPERIMENT = "experiment"  # a dataset re-run against an assistant, with its scores (evals)
 
 
 KNOWN_KINDS: tuple[str, ...] = tuple(k.value for k in StreamKind)

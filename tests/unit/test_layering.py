@@ -47,8 +47,10 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": {"domain", "store", "bus"},
     "client": {"domain"},
     # Evaluators are plain functions; the LLM judge uses the model clients.
-    "evals": {"domain", "llm"},
-    "api": {"domain", "graph", "engine", "store", "bus", "worker", "runtime"},
+    # ... and experiments run through the HTTP client.
+    "evals": {"domain", "llm", "client"},
+    # The server compares runs and experiments (evals.compare) and exports eval notebooks.
+    "api": {"domain", "graph", "engine", "store", "bus", "worker", "runtime", "evals"},
     "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker"},
 }
 PURE = {"domain", "graph", "engine"}

@@ -68,7 +68,8 @@ def http_error(err: BaseException) -> ApiError | None:
     if isinstance(err, TimeoutError):
         return ApiError(504, "timeout", str(err) or "timed out")
     if isinstance(err, DuraGraphError):
-        return ApiError(400, code, str(err))
+        # An error may say which 4xx it is (e.g. 422: well-formed, but impossible).
+        return ApiError(int(getattr(err, "http_status", 400)), code, str(err))
     return None
 
 
