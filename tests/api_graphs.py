@@ -106,13 +106,33 @@ def _nested() -> Any:
     return g.compile(name="nested")
 
 
+def _chat_no_tools() -> Any:
+    """The chat demo's agent without its tools: arithmetic questions get no calculator (a
+    "changed agent" for the evals tests: same inputs, different path and answers)."""
+    from duragraph_lab.graph.state_graph import MessagesState
+    from duragraph_lab.llm import get_chat_model
+
+    async def agent(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [await get_chat_model().ainvoke(list(state["messages"]))]}
+
+    g = StateGraph(MessagesState)
+    g.add_node("agent", agent)
+    g.add_edge(START, "agent")
+    g.add_edge("agent", END)
+    return g.compile(name="chat_no_tools")
+
+
 slow = _slow()
 asking = _asking()
 breakpoint = _breakpoint()
 custom = _custom()
 nested = _nested()
+chat_no_tools = _chat_no_tools()
 
-GRAPHS = [f"tests.api_graphs:{name}" for name in ("slow", "asking", "breakpoint", "custom", "nested")]
+GRAPHS = [
+    f"tests.api_graphs:{name}"
+    for name in ("slow", "asking", "breakpoint", "custom", "nested", "chat_no_tools")
+]
 DEMOS = [
     "duragraph_lab.demo.chat:graph",
     "duragraph_lab.demo.approval:graph",

@@ -29,7 +29,7 @@ from duragraph_lab.api.runs import _run_filter
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import DuraGraphError, VersionConflict
-from duragraph_lab.evals import compare as cmp
+from duragraph_lab.evals import diff as cmp
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.worker.control import Conflict, NotFound, RunControl
 

@@ -17,13 +17,17 @@ from duragraph_lab.evals.evaluators import (
     step_budget,
     trajectory_match,
 )
+from duragraph_lab.evals.runner import ComparisonReport, ExperimentReport, compare, run_experiment
 
 __all__ = [
+    "ComparisonReport",
     "Evaluator",
     "EvaluatorError",
     "Example",
+    "ExperimentReport",
     "Outcome",
     "Score",
+    "compare",
     "contains",
     "evaluate",
     "exact_match",
@@ -32,6 +36,7 @@ __all__ = [
     "llm_judge",
     "numeric_tolerance",
     "regex",
+    "run_experiment",
     "step_budget",
     "trajectory_match",
 ]

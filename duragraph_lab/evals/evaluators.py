@@ -104,9 +104,18 @@ def _normalise(name: str, result: Any, threshold: float) -> Score:
     )
 
 
-def _named(name: str, fn: Evaluator, threshold: float = 1.0) -> Evaluator:
+def _named(
+    name: str, fn: Evaluator, threshold: float = 1.0, *, builtin: str, kwargs: dict[str, Any]
+) -> Evaluator:
     fn.evaluator_name = name  # type: ignore[attr-defined]
     fn.threshold = threshold  # type: ignore[attr-defined]
+    # What the built-in was made with, so that it can be stored and rebuilt (evals/specs.py).
+    fn.__duragraph_spec__ = {  # type: ignore[attr-defined]
+        "name": name,
+        "builtin": builtin,
+        "kwargs": kwargs,
+        "source": None,
+    }
     return fn
 
 
@@ -155,7 +164,12 @@ def exact_match(path: str | None = None, *, expected: str | None = None) -> Eval
         got = lookup(outcome.outputs, path)
         return {"score": got is not _MISSING and got == want, "comment": f"got {_short(got)}"}
 
-    return _named(f"exact_match({path or ''})", check)
+    return _named(
+        f"exact_match({path or ''})",
+        check,
+        builtin="exact_match",
+        kwargs={"path": path, "expected": expected},
+    )
 
 
 def json_field_match(fields: Sequence[str]) -> Evaluator:
@@ -169,7 +183,12 @@ def json_field_match(fields: Sequence[str]) -> Evaluator:
         score = 1 - len(wrong) / len(fields)
         return {"score": score, "comment": f"differ: {', '.join(wrong)}" if wrong else "all equal"}
 
-    return _named(f"json_field_match({', '.join(fields)})", check)
+    return _named(
+        f"json_field_match({', '.join(fields)})",
+        check,
+        builtin="json_field_match",
+        kwargs={"fields": list(fields)},
+    )
 
 
 def contains(text: str | None = None, *, path: str | None = None, case: bool = False) -> Evaluator:
@@ -188,7 +207,12 @@ def contains(text: str | None = None, *, path: str | None = None, case: bool = F
             hay, needle = hay.lower(), needle.lower()
         return needle in hay
 
-    return _named(f"contains({text if text is not None else path or ''})", check)
+    return _named(
+        f"contains({text if text is not None else path or ''})",
+        check,
+        builtin="contains",
+        kwargs={"text": text, "path": path, "case": case},
+    )
 
 
 def regex(pattern: str, *, path: str | None = None) -> Evaluator:
@@ -202,7 +226,7 @@ def regex(pattern: str, *, path: str | None = None) -> Evaluator:
         got = lookup(outcome.outputs, path)
         return got is not _MISSING and compiled.search(_text(got)) is not None
 
-    return _named(f"regex({pattern})", check)
+    return _named(f"regex({pattern})", check, builtin="regex", kwargs={"pattern": pattern, "path": path})
 
 
 def numeric_tolerance(
@@ -233,7 +257,12 @@ def numeric_tolerance(
             "comment": f"{got} vs {want}",
         }
 
-    return _named(f"numeric_tolerance({path or ''})", check)
+    return _named(
+        f"numeric_tolerance({path or ''})",
+        check,
+        builtin="numeric_tolerance",
+        kwargs={"path": path, "expected": expected, "abs_tol": abs_tol, "rel_tol": rel_tol},
+    )
 
 
 TrajectoryMode = Literal["exact", "subsequence", "superset", "prefix"]
@@ -271,7 +300,12 @@ def trajectory_match(
             ok = all(any(step == w for step in it) for w in want)
         return {"score": ok, "comment": f"{' → '.join(got)}"}
 
-    return _named(f"trajectory_match({of}, {mode})", check)
+    return _named(
+        f"trajectory_match({of}, {mode})",
+        check,
+        builtin="trajectory_match",
+        kwargs={"expected": list(expected) if expected is not None else None, "of": of, "mode": mode},
+    )
 
 
 def latency_budget(max_ms: float) -> Evaluator:
@@ -282,7 +316,9 @@ def latency_budget(max_ms: float) -> Evaluator:
             return None
         return {"score": outcome.latency_ms <= max_ms, "comment": f"{outcome.latency_ms:.0f} ms"}
 
-    return _named(f"latency_budget({max_ms:g} ms)", check)
+    return _named(
+        f"latency_budget({max_ms:g} ms)", check, builtin="latency_budget", kwargs={"max_ms": max_ms}
+    )
 
 
 def step_budget(max_steps: int) -> Evaluator:
@@ -293,7 +329,7 @@ def step_budget(max_steps: int) -> Evaluator:
             return None
         return {"score": outcome.steps <= max_steps, "comment": f"{outcome.steps} steps"}
 
-    return _named(f"step_budget({max_steps})", check)
+    return _named(f"step_budget({max_steps})", check, builtin="step_budget", kwargs={"max_steps": max_steps})
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -337,4 +373,11 @@ def llm_judge(
             score = 1.0 if found.group(2).upper() == "PASS" else 0.0
         return {"score": score, "comment": text.strip()[:500]}
 
-    return _named(name, check, threshold)
+    # The model itself is a client object: only its description is recorded (evals/specs.py).
+    return _named(
+        name,
+        check,
+        threshold,
+        builtin="llm_judge",
+        kwargs={"rubric": rubric, "threshold": threshold, "name": name, "model": model},
+    )

@@ -49,9 +49,9 @@ ALLOWED: dict[str, set[str]] = {
     # Evaluators are plain functions; the LLM judge uses the model clients.
     # ... and experiments run through the HTTP client.
     "evals": {"domain", "llm", "client"},
-    # The server compares runs and experiments (evals.compare) and exports eval notebooks.
+    # The server compares runs and experiments (evals.diff) and exports eval notebooks.
     "api": {"domain", "graph", "engine", "store", "bus", "worker", "runtime", "evals"},
-    "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker"},
+    "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker", "evals"},
 }
 PURE = {"domain", "graph", "engine"}
 # The command line wires everything together, so it alone may import any layer.

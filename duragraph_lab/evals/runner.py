@@ -1,0 +1,376 @@
+"""Experiments: re-run a dataset version against an assistant, score every example, record it.
+
+The runs are ordinary durable runs on the server, one thread per example, tagged with
+``metadata = {"experiment_id", "example_id"}``. The scoring happens here, in the caller's
+process, because evaluators are the user's Python functions; each example's result (its run and
+its scores) is recorded on the experiment's event stream as soon as it is known. So an
+experiment survives its notebook: ``run_experiment(..., resume=experiment_id)`` skips the
+examples already recorded, joins the runs already started (they went on without us) and starts
+only what is missing.
+
+One failing example never sinks an experiment: a run that fails, or could not even be started,
+is recorded with verdict ``error``; an evaluator that raises is a Score with an ``error``.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient
+from duragraph_lab.client import models as m
+from duragraph_lab.client.errors import DuraGraphClientError
+from duragraph_lab.client.frames import DataFrame, results_to_frame
+from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError, Example, Outcome, evaluate
+from duragraph_lab.evals.specs import evaluator_from_spec, evaluator_spec
+
+#: Called after each example: (examples done, examples in all, the result just recorded).
+Progress = Callable[[int, int, m.ExperimentResult], None]
+
+
+@dataclass
+class ExperimentReport:
+    """An experiment's summary and results, as recorded on the server."""
+
+    client: DuraGraphClient = field(repr=False)
+    experiment: m.Experiment
+    results: list[m.ExperimentResult]
+    #: Examples whose result could not be recorded at all (the server refused it), with why.
+    unrecorded: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def experiment_id(self) -> str:
+        return self.experiment.experiment_id
+
+    def frame(self) -> DataFrame:
+        """One row per example: verdict, run, latency, steps, ``score:<name>``, ``passed:<name>``."""
+        return results_to_frame(self.results)
+
+    def summary(self) -> DataFrame:
+        """One row per evaluator (mean score, passed, failed, errors) and one for the verdicts."""
+        pd = importlib.import_module("pandas")  # a dependency of the client's frames
+
+        rows = []
+        names = sorted({str(s.get("name")) for r in self.results for s in r.scores})
+        for name in names:
+            scores = [s for r in self.results for s in r.scores if s.get("name") == name]
+            numbers = [float(s["score"]) for s in scores if isinstance(s.get("score"), (int, float))]
+            rows.append(
+                {
+                    "evaluator": name,
+                    "mean": sum(numbers) / len(numbers) if numbers else None,
+                    "passed": sum(1 for s in scores if s.get("passed") is True),
+                    "failed": sum(1 for s in scores if s.get("passed") is False),
+                    "errors": sum(1 for s in scores if s.get("error")),
+                    "examples": len(scores),
+                }
+            )
+        verdicts = [r.verdict for r in self.results]
+        rows.append(
+            {
+                "evaluator": "(all: verdict)",
+                "mean": verdicts.count("passed") / len(verdicts) if verdicts else None,
+                "passed": verdicts.count("passed"),
+                "failed": verdicts.count("failed"),
+                "errors": verdicts.count("error"),
+                "examples": len(verdicts),
+            }
+        )
+        return pd.DataFrame(rows)
+
+    def compare(self, other: str | ExperimentReport) -> m.Comparison:
+        """This experiment (the candidate) against ``other`` (the base)."""
+        base = other.experiment_id if isinstance(other, ExperimentReport) else other
+        return self.client.experiments.compare(base, self.experiment_id)
+
+    def _repr_html_(self) -> str:
+        e = self.experiment
+        means = (
+            ", ".join(f"{html.escape(k)} {v:.3g}" for k, v in sorted(e.mean_scores.items())) or "no scores"
+        )
+        return (
+            f"<div class='dg-experiment'><b>{html.escape(e.name)}</b> — {e.status}: "
+            f"{e.result_count}/{e.example_count} examples, {e.passed} passed, {e.failed} failed, "
+            f"{e.errors} errors; mean {means}. <code>{e.experiment_id}</code></div>"
+        )
+
+
+def _evaluators(evaluators: Sequence[Evaluator | Mapping[str, Any]]) -> list[Evaluator]:
+    out: list[Evaluator] = []
+    for item in evaluators:
+        if isinstance(item, Mapping):
+            out.append(evaluator_from_spec(item))
+        elif callable(item):
+            out.append(item)
+        else:
+            raise EvaluatorError(f"an evaluator is a callable or a spec dict, not {type(item).__name__}")
+    return out
+
+
+def _run_target(client: DuraGraphClient, experiment: m.Experiment) -> tuple[str, dict[str, Any] | None]:
+    """Which assistant the runs go to, and the config to send: the experiment's assistant as it
+    is, unless it pinned a version other than the latest (then that version's graph and config)."""
+    try:
+        current = client.assistants.get(experiment.assistant_id)
+    except DuraGraphAPIError as err:
+        if err.status == 404:
+            raise DuraGraphClientError(
+                f"assistant {experiment.assistant_id} of experiment {experiment.name!r} no longer exists"
+            ) from None
+        raise
+    if experiment.assistant_version in (None, current.version):
+        return experiment.assistant_id, None
+    if current.graph_id == experiment.graph_id:
+        return experiment.assistant_id, experiment.config
+    return experiment.graph_id, experiment.config
+
+
+def _default_progress() -> Progress:
+    """A live line in a notebook (one display, updated), a carriage-return line elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+
+        in_kernel = get_ipython() is not None and "IPKernelApp" in get_ipython().config
+    except Exception:  # no IPython: plain text
+        in_kernel = False
+    counts = {"passed": 0, "failed": 0, "error": 0}
+    handle: Any = None
+
+    def report(done: int, total: int, result: m.ExperimentResult) -> None:
+        nonlocal handle
+        counts[result.verdict] = counts.get(result.verdict, 0) + 1
+        text = (
+            f"experiment: {done}/{total} examples · {counts['passed']} passed · "
+            f"{counts['failed']} failed · {counts['error']} errors"
+        )
+        if in_kernel:
+            width = int(100 * done / max(total, 1))
+            body = HTML(  # type: ignore[no-untyped-call]
+                f"<div class='dg-progress'><progress value='{done}' max='{total}' style='width:16em'>"
+                f"{width}%</progress> {html.escape(text)}</div>"
+            )
+            if handle is None:
+                handle = display(body, display_id=True)  # type: ignore[no-untyped-call]
+            else:
+                handle.update(body)
+        else:
+            print(f"\r{text}", end="\n" if done == total else "", file=sys.stderr, flush=True)
+
+    return report
+
+
+def run_experiment(
+    client: DuraGraphClient,
+    dataset: str,
+    assistant: str,
+    evaluators: Sequence[Evaluator | Mapping[str, Any]] = (),
+    *,
+    name: str | None = None,
+    dataset_version: int | None = None,
+    assistant_version: int | None = None,
+    concurrency: int = 4,
+    progress: bool | Progress = True,
+    resume: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> ExperimentReport:
+    """Run every example of ``dataset`` (id or name; ``dataset_version``, default the latest)
+    through ``assistant`` (id or graph id; ``assistant_version``, default the latest), at most
+    ``concurrency`` runs at once, score each with ``evaluators`` (callables or spec dicts) and
+    record it. ``progress``: True for a live line, False for none, or a callable
+    ``(done, total, result)``. ``resume``: an experiment id to finish instead of starting one."""
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+    scorers = _evaluators(evaluators)
+    if resume is not None:
+        experiment = client.experiments.get(resume)
+    else:
+        experiment = client.experiments.create(
+            dataset,
+            assistant,
+            dataset_version=dataset_version,
+            assistant_version=assistant_version,
+            name=name,
+            evaluators=[evaluator_spec(e) for e in evaluators],
+            concurrency=concurrency,
+            metadata=metadata,
+        )
+    eid = experiment.experiment_id
+    examples = client.datasets.examples(experiment.dataset_id, version=experiment.dataset_version)
+    recorded = {r.example_id for r in client.experiments.results(eid)}
+    pending = [e for e in examples if e.example_id not in recorded]
+    started = _started_runs(client, eid) if recorded or resume else {}
+    target, config = _run_target(client, experiment)
+    report: Progress | None = _default_progress() if progress is True else (progress or None)
+    lock = threading.Lock()
+    done = len(recorded)
+    unrecorded: dict[str, str] = {}
+
+    def one(example: m.Example) -> m.ExperimentResult | None:
+        nonlocal done
+        result = _run_one(
+            client, experiment, example, scorers, target, config, started.get(example.example_id)
+        )
+        with lock:
+            if isinstance(result, str):
+                unrecorded[example.example_id] = result
+                return None
+            done += 1
+            if report is not None:
+                report(done, len(examples), result)
+        return result
+
+    if pending:
+        with ThreadPoolExecutor(
+            max_workers=min(concurrency, len(pending)), thread_name_prefix="dg-eval"
+        ) as pool:
+            futures = [pool.submit(one, example) for example in pending]
+            for future in as_completed(futures):
+                future.result()
+    if not unrecorded:
+        experiment = client.experiments.complete(eid)
+    else:
+        experiment = client.experiments.get(eid)
+    return ExperimentReport(client, experiment, client.experiments.results(eid), unrecorded)
+
+
+def _started_runs(client: DuraGraphClient, experiment_id: str) -> dict[str, str]:
+    """Runs an earlier attempt at this experiment started, by example (the newest per example)."""
+    found: dict[str, str] = {}
+    offset = 0
+    while True:
+        page = client.runs.search(metadata={"experiment_id": experiment_id}, limit=1000, offset=offset)
+        for run in page:
+            found.setdefault(str(run.metadata.get("example_id")), run.run_id)
+        if len(page) < 1000:
+            return found
+        offset += 1000
+
+
+def _run_one(
+    client: DuraGraphClient,
+    experiment: m.Experiment,
+    example: m.Example,
+    scorers: Sequence[Evaluator],
+    target: str,
+    config: dict[str, Any] | None,
+    run_id: str | None,
+) -> m.ExperimentResult | str:
+    eid = experiment.experiment_id
+    tags = {"experiment_id": eid, "example_id": example.example_id, "dataset_id": experiment.dataset_id}
+    try:
+        if run_id is None:
+            # A thread of its own (kept: the run's log must outlive it for comparisons).
+            thread = client.threads.create(metadata=tags)
+            options: dict[str, Any] = {"input": example.inputs, "metadata": tags}
+            if config is not None:
+                options["config"] = config
+            run_id = client.runs.create(thread.thread_id, target, **options).run_id
+        client.runs.join(run_id)
+        outcome = client.runs.outcome(run_id)
+    except DuraGraphClientError as err:
+        # The run could not be started or followed: an error for this example, not for all.
+        return _record(client, eid, example.example_id, status="error", error=f"{type(err).__name__}: {err}")
+    scores = [
+        evaluate(
+            fn,
+            Example(
+                inputs=example.inputs if isinstance(example.inputs, Mapping) else {"input": example.inputs},
+                expected=example.outputs if isinstance(example.outputs, Mapping) else {},
+                metadata=example.metadata,
+                example_id=example.example_id,
+            ),
+            Outcome(
+                outputs=outcome.outputs if isinstance(outcome.outputs, Mapping) else {},
+                trajectory=outcome.trajectory,
+                tool_calls=outcome.tool_calls,
+                latency_ms=outcome.latency_ms,
+                steps=outcome.steps,
+                error=outcome.error,
+                run_id=outcome.run_id,
+            ),
+        ).as_dict()
+        for fn in scorers
+    ]
+    return _record(client, eid, example.example_id, run_id=run_id, scores=scores)
+
+
+def _record(
+    client: DuraGraphClient, experiment_id: str, example_id: str, **body: Any
+) -> m.ExperimentResult | str:
+    try:
+        return client.experiments.record(experiment_id, example_id, **body)
+    except DuraGraphClientError as err:
+        return f"{type(err).__name__}: {err}"
+
+
+@dataclass
+class ComparisonReport:
+    """Two experiments of one dataset, example by example (see ``POST /experiments/compare``)."""
+
+    comparison: m.Comparison
+
+    @property
+    def regressed(self) -> list[dict[str, Any]]:
+        return self.comparison.regressed
+
+    @property
+    def improved(self) -> list[dict[str, Any]]:
+        return self.comparison.improved
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.comparison.summary
+
+    def frame(self) -> DataFrame:
+        """One row per example: verdict, statuses, ``delta:<evaluator>``, the first diverging node
+        (``step``, base node, candidate node, why) and how many state paths differ."""
+        pd = importlib.import_module("pandas")
+
+        rows = []
+        for example in self.comparison.examples:
+            run = example.get("run") or {}
+            divergence = run.get("first_divergence") or {}
+            row: dict[str, Any] = {
+                "index": example.get("index"),
+                "example_id": example.get("example_id"),
+                "verdict": example.get("verdict"),
+                "base_status": example.get("base_status"),
+                "candidate_status": example.get("candidate_status"),
+                "diverged_at_step": divergence.get("step"),
+                "base_node": (divergence.get("base") or {}).get("node"),
+                "candidate_node": (divergence.get("candidate") or {}).get("node"),
+                "divergence": divergence.get("reason"),
+                "state_changes": len(run.get("state_diff") or []),
+                "latency_delta_ms": (run.get("latency_ms") or {}).get("delta"),
+                "steps_delta": (run.get("steps") or {}).get("delta"),
+            }
+            for name, delta in sorted((example.get("scores") or {}).items()):
+                row[f"delta:{name}"] = delta.get("delta")
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        head = (
+            f"<p><b>{html.escape(self.comparison.base.name)}</b> → "
+            f"<b>{html.escape(self.comparison.candidate.name)}</b>: {s.get('regressed', 0)} regressed, "
+            f"{s.get('improved', 0)} improved, {s.get('unchanged', 0)} unchanged, {s.get('errors', 0)} errors</p>"
+        )
+        return head + str(self.frame().to_html(index=False))
+
+
+def compare(
+    client: DuraGraphClient, base: str | ExperimentReport, candidate: str | ExperimentReport
+) -> ComparisonReport:
+    """Compare two experiments of one dataset: which examples regressed or improved, and why
+    (score deltas, the first diverging node, the state diff)."""
+    a = base.experiment_id if isinstance(base, ExperimentReport) else base
+    b = candidate.experiment_id if isinstance(candidate, ExperimentReport) else candidate
+    return ComparisonReport(client.experiments.compare(a, b))
