@@ -30,6 +30,8 @@ from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import DuraGraphError, VersionConflict
 from duragraph_lab.evals import diff as cmp
+from duragraph_lab.evals import export
+from duragraph_lab.evals.evaluators import EvaluatorError
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.worker.control import Conflict, NotFound, RunControl
 
@@ -665,6 +667,30 @@ class Experiments:
             await self.results(str(body.base)), await self.results(str(body.candidate))
         )
         return {"base": base, "candidate": candidate, **compared}
+
+    async def notebook(self, experiment_id: str, baseline: str | None = None) -> tuple[str, bytes]:
+        """The experiment as an eval notebook (file name, .ipynb bytes) that re-runs its dataset
+        version against its assistant version with its evaluators; compared with ``baseline``
+        (default: this experiment) when it runs."""
+        experiment = await self.get(experiment_id)
+        if baseline is not None:
+            baseline = (await self.get(baseline))["experiment_id"]
+        try:
+            nb = export.export_notebook(
+                dataset=experiment["dataset_name"],
+                dataset_version=experiment["dataset_version"],
+                assistant=experiment["assistant_id"],
+                assistant_version=experiment["assistant_version"],
+                evaluators=experiment["evaluators"],
+                experiment_name=f"{experiment['name']} (re-run)",
+                baseline=baseline or experiment["experiment_id"],
+                concurrency=experiment["concurrency"],
+                title=f"Evaluation: {experiment['name']}",
+            )
+        except EvaluatorError as err:
+            raise InvalidRequest(f"experiment {experiment_id} cannot be exported: {err}") from None
+        stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in experiment["dataset_name"])
+        return f"eval-{stem}-{experiment['experiment_id'][:8]}.ipynb", export.notebook_bytes(nb)
 
     async def compare_runs(self, body: models.CompareBody) -> dict[str, Any]:
         base = await self.outcomes.get(str(body.base))

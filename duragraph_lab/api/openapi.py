@@ -394,6 +394,11 @@ RESPONSES["Dataset"] = {
         "updated_at": _TS,
     },
 }
+RESPONSES["Notebook"] = {
+    "type": "object",
+    "description": "A Jupyter notebook (nbformat 4), served as application/x-ipynb+json.",
+    "required": ["cells", "metadata", "nbformat", "nbformat_minor"],
+}
 RESPONSES["EventList"] = {"type": "array", "items": {"$ref": _REF.format(model="Event")}}
 RESPONSES["DatasetList"] = {"type": "array", "items": {"$ref": _REF.format(model="Dataset")}}
 RESPONSES["DatasetExamples"] = {
@@ -665,6 +670,11 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
         out["responses"][status] = {
             "description": "Parquet file",
             "content": {"application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    elif op.response == "Notebook":
+        out["responses"][status] = {
+            "description": "A Jupyter notebook (.ipynb)",
+            "content": {"application/x-ipynb+json": {"schema": {"$ref": _REF.format(model="Notebook")}}},
         }
     elif op.response == "Metrics":
         out["responses"][status] = {

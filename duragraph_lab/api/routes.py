@@ -701,6 +701,23 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        "/experiments/{experiment_id}/notebook",
+        vh.ExperimentNotebookHandler,
+        "evals",
+        {
+            "get": Op(
+                "The experiment as an eval notebook (.ipynb)",
+                "Notebook",
+                params=(Param("baseline", {"type": "string"}, "An experiment to compare the re-run with."),),
+                description="A self-contained notebook (nbformat 4.5, byte-stable for the same experiment) that "
+                "connects to the server (DURAGRAPH_URL / DURAGRAPH_TOKEN), loads the dataset and its source "
+                "runs' event logs, re-runs the assistant with the recorded evaluators, shows a summary and plots "
+                "and compares the re-run with `baseline` (default: this experiment). 422 when an evaluator "
+                "cannot be rebuilt (no source recorded) or none was recorded.",
+            )
+        },
+    ),
+    Route(
         "/experiments/{experiment_id}/complete",
         vh.ExperimentCompleteHandler,
         "evals",

@@ -227,3 +227,35 @@ def test_compare_two_runs(client: DuraGraphClient, batch: dict[str, Any]) -> Non
     with pytest.raises(DuraGraphAPIError) as err:
         client.runs.compare(a, str(uuid.uuid4()))
     assert err.value.status == 404
+
+
+def test_experiment_notebook_export(client: DuraGraphClient, batch: dict[str, Any]) -> None:
+    import json
+
+    import nbformat
+
+    name = f"nb-{batch['tag'][:8]}"
+    client.datasets.create(name, ids=batch["chat"][:1])
+    evaluators = [
+        {
+            "name": "exact_match(messages.-1.content)",
+            "builtin": "exact_match",
+            "kwargs": {"path": "messages.-1.content"},
+        }
+    ]
+    exp = client.experiments.create(name, "chat", evaluators=evaluators)
+    first = client.experiments.notebook(exp.experiment_id)
+    assert first == client.experiments.notebook(exp.experiment_id)  # byte-stable
+    nb = nbformat.reads(first.decode(), as_version=4)
+    nbformat.validate(nb)
+    text = json.dumps(nb)
+    assert name in text and exp.experiment_id in text and "exact_match" in text
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in nb.cells)
+    # Nothing to score with: a clear 422, not a broken notebook.
+    bare = client.experiments.create(name, "chat")
+    with pytest.raises(DuraGraphAPIError) as err:
+        client.experiments.notebook(bare.experiment_id)
+    assert err.value.status == 422 and "cannot be exported" in err.value.message
+    with pytest.raises(DuraGraphAPIError) as err:
+        client.experiments.notebook(str(uuid.uuid4()))
+    assert err.value.status == 404

@@ -95,6 +95,16 @@ class ExperimentResultsHandler(DuraGraphHandler):
         self.write_json(await self.call(self.backend.experiments.record(experiment_id, body)))
 
 
+class ExperimentNotebookHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self, experiment_id: str) -> None:
+        baseline = self.get_query_argument("baseline", None) or None
+        name, body = await self.call(self.backend.experiments.notebook(experiment_id, baseline))
+        self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+        self.set_header("Cache-Control", "no-store")
+        self.finish(body, set_content_type="application/x-ipynb+json")
+
+
 class ExperimentCompleteHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self, experiment_id: str) -> None:
