@@ -17,6 +17,7 @@ from duragraph_lab.evals.evaluators import (
     step_budget,
     trajectory_match,
 )
+from duragraph_lab.evals.export import ExportError, export_notebook, notebook_bytes
 from duragraph_lab.evals.runner import ComparisonReport, ExperimentReport, compare, run_experiment
 
 __all__ = [
@@ -25,15 +26,18 @@ __all__ = [
     "EvaluatorError",
     "Example",
     "ExperimentReport",
+    "ExportError",
     "Outcome",
     "Score",
     "compare",
     "contains",
     "evaluate",
     "exact_match",
+    "export_notebook",
     "json_field_match",
     "latency_budget",
     "llm_judge",
+    "notebook_bytes",
     "numeric_tolerance",
     "regex",
     "run_experiment",
