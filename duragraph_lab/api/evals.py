@@ -51,6 +51,12 @@ class EmptySelection(DuraGraphError):
     http_status = 422
 
 
+class DatasetExists(Conflict):
+    """A dataset of that name exists already."""
+
+    code = "dataset_exists"
+
+
 class InvalidRequest(DuraGraphError):
     """A request that is well-formed but asks for something that cannot be done."""
 
@@ -356,7 +362,7 @@ class Datasets:
         if existing is not None and existing[1] == body.name:
             if body.if_exists == "new_version":
                 return await self.add_version(existing[0], body)
-            raise Conflict(
+            raise DatasetExists(
                 f"a dataset named {body.name!r} already exists (version {existing[4]}); pick another "
                 'name, delete it, or pass if_exists="new_version" to add a version'
             )
@@ -375,7 +381,7 @@ class Datasets:
         try:
             await self.store.append(f"dataset:{dataset_id}", 0, [created, version])
         except psycopg.errors.UniqueViolation:
-            raise Conflict(f"a dataset named {body.name!r} already exists") from None
+            raise DatasetExists(f"a dataset named {body.name!r} already exists") from None
         return await self.get(dataset_id)
 
     @staticmethod

@@ -36,6 +36,10 @@ class Example:
     expected: Mapping[str, Any] = field(default_factory=dict)
     metadata: Mapping[str, Any] = field(default_factory=dict)
     example_id: str | None = None
+    #: The source run's path (None: no source run): what trajectory_match compares with when
+    #: ``expected`` has no "trajectory" / "tool_calls".
+    trajectory: Sequence[str] | None = None
+    tool_calls: Sequence[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +279,7 @@ def trajectory_match(
     mode: TrajectoryMode = "exact",
 ) -> Evaluator:
     """The executed nodes (or tool calls) against ``expected`` (default: the example's
-    ``expected["trajectory"]`` or ``["tool_calls"]``): ``exact`` the same sequence,
+    ``expected["trajectory"]`` or ``["tool_calls"]``, else the source run's own path): ``exact`` the same sequence,
     ``subsequence`` the expected ones in order with others between, ``superset`` all expected
     ones in any order, ``prefix`` starting with them."""
     if mode not in ("exact", "subsequence", "superset", "prefix"):
@@ -286,6 +290,8 @@ def trajectory_match(
     def check(example: Example, outcome: Outcome) -> Any:
         key = "trajectory" if of == "nodes" else "tool_calls"
         want = list(expected) if expected is not None else example.expected.get(key)
+        if want is None:
+            want = example.trajectory if of == "nodes" else example.tool_calls
         if want is None:
             return None
         got = list(outcome.trajectory if of == "nodes" else outcome.tool_calls)

@@ -285,6 +285,9 @@ def _run_one(
                 expected=example.outputs if isinstance(example.outputs, Mapping) else {},
                 metadata=example.metadata,
                 example_id=example.example_id,
+                # The source run's path is the reference path (a hand-written example has none).
+                trajectory=example.trajectory if example.source else None,
+                tool_calls=example.tool_calls if example.source else None,
             ),
             Outcome(
                 outputs=outcome.outputs if isinstance(outcome.outputs, Mapping) else {},

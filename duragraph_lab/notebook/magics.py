@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import inspect
 import json
 import re
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from duragraph_lab.client import DuraGraphAPIError
 from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.evals.evaluators import EvaluatorError
+from duragraph_lab.evals.specs import BUILTINS, evaluator_from_spec
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.notebook.session import RunHandle, Session, current
@@ -55,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=f"%{MAGIC}",
         description="DuraGraph Lab in the notebook: connect, serve graphs from this kernel, run them, "
-        "look at their event log.",
+        "look at their event log, evaluate them on datasets of earlier runs.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -127,7 +134,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
 
     sub.add_parser("status", help="server health and what this kernel serves")
+    _eval_parsers(sub)
     return parser
+
+
+EVALUATOR_HELP = (
+    "an evaluator: a built-in with its first argument (exact_match:answer, contains:Paris, "
+    "latency_budget:500, trajectory_match:agent,tools, llm_judge:'is it polite?'), a built-in with "
+    'JSON keyword arguments (contains:\'{"text": "Paris", "path": "answer"}\'), or the name of an '
+    "evaluator in this notebook; repeat for several"
+)
+
+
+def _eval_parsers(sub: Any) -> None:
+    p = sub.add_parser("dataset", help="datasets of examples frozen from runs: create, list, show")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    p = actions.add_parser("create", help="freeze the matching runs into a dataset (oldest first)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--assistant", metavar="A", help="runs of this assistant (an id) or graph")
+    p.add_argument("--status", nargs="+", metavar="S", help="runs in these statuses (default: at rest)")
+    p.add_argument("--since", metavar="7d|ISO", help="runs created since: 30m, 12h, 7d, 2w ago, or a date")
+    p.add_argument(
+        "--metadata", nargs="+", metavar="K=V", help="runs with this metadata (k=v a string, k:=JSON)"
+    )
+    p.add_argument("--runs", action="append", metavar="ID,...", help="these runs")
+    p.add_argument("--threads", action="append", metavar="ID,...", help="the runs of these threads")
+    p.add_argument("--limit", type=int, metavar="N", help="at most N runs (1-1000, default 100)")
+    p.add_argument("--new-version", action="store_true", help="NAME exists: freeze a new version of it")
+    p = actions.add_parser("list", help="datasets as a DataFrame, most recently changed first")
+    p.add_argument("--name", metavar="TEXT", help="datasets whose name contains TEXT")
+    p.add_argument("--limit", type=int, default=50, metavar="N")
+    p = actions.add_parser("show", help="a dataset's examples as a DataFrame")
+    p.add_argument("dataset", metavar="DATASET", help="a dataset id or name")
+    p.add_argument("--version", type=int, metavar="N", help="default: the latest")
+
+    for name, text in (
+        ("experiment", "re-run a dataset against an assistant and score every example"),
+        ("export-eval", "write a notebook that re-runs a dataset against an assistant and scores it"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("dataset", metavar="DATASET", help="a dataset id or name")
+        p.add_argument("--assistant", required=True, metavar="A", help="an assistant id or graph id")
+        p.add_argument("--evaluator", action="append", default=[], metavar="SPEC", help=EVALUATOR_HELP)
+        p.add_argument("--dataset-version", type=int, metavar="N", help="default: the latest")
+        p.add_argument("--assistant-version", type=int, metavar="N", help="default: the latest")
+        p.add_argument("--name", metavar="X", help="the experiment's name")
+        p.add_argument("--concurrency", type=int, default=4, metavar="N", help="runs at once (default 4)")
+    p.add_argument("-o", "--output", metavar="FILE.ipynb", help="default: eval-DATASET-ASSISTANT.ipynb")
+    p.add_argument("--baseline", metavar="EXP", help="an experiment id to compare the new one with")
+    p.add_argument("--title", metavar="TEXT", help="the notebook's title")
+
+    p = sub.add_parser("compare", help="two experiments example by example: regressions, improvements")
+    p.add_argument("base", metavar="BASE", help="an experiment id, or a variable holding a report")
+    p.add_argument("candidate", metavar="CANDIDATE")
 
 
 PARSER = build_parser()
@@ -180,6 +240,10 @@ async def run_magic_async(shell: Any, line: str, cell: str | None = None) -> Any
             # The server asks the graph's worker to re-execute the run: maybe this kernel's, which
             # needs the loop free while the request waits.
             return await asyncio.to_thread(session.replay, _run_id(shell, args.run))
+        if args.command == "experiment":
+            # Blocks until every example is scored: off the loop, which this kernel's worker
+            # (maybe serving the assistant's graph) needs.
+            return await asyncio.to_thread(_dispatch, shell, args, cell)
         if args.command in ("run", "fork") and args.wait:
             args.wait = False
             handle: RunHandle = _dispatch(shell, args, cell)
@@ -229,6 +293,36 @@ def _dispatch(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
         return handle
     if command == "status":
         return session.status()
+    if command == "dataset":
+        return _dataset(shell, session, args)
+    if command == "experiment":
+        _positive(args, "concurrency", "dataset_version", "assistant_version")
+        return session.experiment(
+            args.dataset,
+            _assistant(shell, args.assistant),
+            [evaluator_from_arg(shell, text) for text in args.evaluator],
+            name=args.name,
+            dataset_version=args.dataset_version,
+            assistant_version=args.assistant_version,
+            concurrency=args.concurrency,
+        )
+    if command == "compare":
+        return session.compare(_experiment_id(shell, args.base), _experiment_id(shell, args.candidate))
+    if command == "export-eval":
+        _positive(args, "concurrency", "dataset_version", "assistant_version")
+        assistant = _assistant(shell, args.assistant)
+        return session.export_eval(
+            args.output or _default_notebook_name(args.dataset, assistant),
+            dataset=args.dataset,
+            assistant=assistant,
+            evaluators=[evaluator_from_arg(shell, text) for text in args.evaluator],
+            dataset_version=args.dataset_version,
+            assistant_version=args.assistant_version,
+            experiment_name=args.name,
+            baseline=_experiment_id(shell, args.baseline) if args.baseline else None,
+            concurrency=args.concurrency,
+            title=args.title,
+        )
     raise MagicError(f"unknown command {command!r}")  # argparse rejects it first
 
 
@@ -321,6 +415,154 @@ def _run_id(shell: Any, ref: str) -> str:
     if isinstance(value, RunHandle):
         return value.run_id
     return ref
+
+
+# -- evaluations ------------------------------------------------------------------------------------
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)$")
+_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+# How a built-in's first argument is written after the colon (default: as the text itself).
+_FIRST_ARGUMENT: dict[str, Callable[[str], Any]] = {
+    "json_field_match": lambda text: [part.strip() for part in text.split(",") if part.strip()],
+    "trajectory_match": lambda text: [part.strip() for part in text.split(",") if part.strip()],
+    "latency_budget": float,
+    "step_budget": int,
+}
+
+
+def _dataset(shell: Any, session: Session, args: argparse.Namespace) -> Any:
+    if args.action == "list":
+        _positive(args, "limit")
+        return session.datasets(name=args.name, limit=args.limit)
+    if args.action == "show":
+        _positive(args, "version")
+        return session.dataset_examples(args.dataset, version=args.version)
+    _positive(args, "limit")
+    if args.limit is not None and args.limit > 1000:
+        raise MagicError("--limit: at most 1000 runs per dataset version")
+    selection: dict[str, Any] = {}
+    if args.assistant:
+        assistant = _assistant(shell, args.assistant)
+        selection["assistant_id" if _UUID.match(assistant) else "graph_id"] = assistant
+    if args.status:
+        known = {s.value for s in RunStatus}
+        unknown = [s for s in args.status if s not in known]
+        if unknown:
+            raise MagicError(f"--status: unknown {', '.join(unknown)} (one of {', '.join(sorted(known))})")
+        selection["status"] = args.status[0] if len(args.status) == 1 else list(args.status)
+    if args.since:
+        selection["created_after"] = since(args.since)
+    if args.metadata:
+        selection["run_metadata"] = _metadata(args.metadata)
+    if args.runs:
+        selection["ids"] = _ids(args.runs, "--runs")
+    if args.threads:
+        selection["thread_ids"] = _ids(args.threads, "--threads")
+    if not selection and args.limit is None:
+        raise MagicError(
+            "say which runs to freeze: --assistant, --status, --since, --metadata, --runs, --threads "
+            "or --limit (the oldest N runs at rest)"
+        )
+    try:
+        return session.dataset_create(args.name, new_version=args.new_version, limit=args.limit, **selection)
+    except DuraGraphAPIError as err:
+        if err.status == 409 and not args.new_version:
+            raise MagicError(
+                f"a dataset named {args.name!r} exists: --new-version freezes a new version of it"
+            ) from None
+        raise
+
+
+def since(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """``7d``, ``12h``, ``30m``, ``2w``, ``90s`` ago, or an ISO 8601 date/time (UTC if naive)."""
+    found = _AGO.match(text.strip())
+    if found is not None:
+        return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(seconds=float(found[1]) * _SECONDS[found[2]])
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise MagicError(
+            f"--since {text!r}: a duration ago (30m, 12h, 7d, 2w) or an ISO date (2025-01-31T08:00)"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def _metadata(pairs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, typed, value = pair.partition(":=")
+        if not typed:
+            key, sep, value = pair.partition("=")
+            if not sep:
+                raise MagicError(f"--metadata {pair!r}: write KEY=VALUE (a string) or KEY:=JSON")
+        if not key:
+            raise MagicError(f"--metadata {pair!r}: the key is empty")
+        out[key] = _json(value, f"--metadata {key}") if typed else value
+    return out
+
+
+def _ids(values: list[str], what: str) -> list[str]:
+    ids = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    bad = [i for i in ids if not _UUID.match(i)]
+    if bad:
+        raise MagicError(f"{what}: not an id: {', '.join(bad)}")
+    return ids
+
+
+def _positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise MagicError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
+def evaluator_from_arg(shell: Any, text: str) -> Any:
+    """An evaluator from ``--evaluator SPEC`` (see ``EVALUATOR_HELP``)."""
+    name, colon, value = text.partition(":")
+    name = name.strip()
+    if not colon:
+        found = shell.user_ns.get(name) if name.isidentifier() else None
+        if callable(found) and found is not BUILTINS.get(name):
+            return found  # the user's evaluator (or a built-in made in the notebook)
+        if name not in BUILTINS:
+            raise MagicError(
+                f"--evaluator {text!r}: no evaluator {name!r} in this notebook and no such built-in "
+                f"(one of {', '.join(BUILTINS)})"
+            )
+        first, parameter = next(iter(inspect.signature(BUILTINS[name]).parameters.items()))
+        if parameter.default is inspect.Parameter.empty:
+            raise MagicError(f"--evaluator {name} needs its {first}: {name}:{first.upper()}")
+        spec: dict[str, Any] = {"builtin": name, "kwargs": {}}
+    else:
+        if name not in BUILTINS:
+            raise MagicError(f"--evaluator {text!r}: no built-in {name!r} (one of {', '.join(BUILTINS)})")
+        if value.lstrip().startswith("{"):
+            kwargs = _json(value, f"--evaluator {name}")
+            if not isinstance(kwargs, dict):
+                raise MagicError(f"--evaluator {name}: the keyword arguments must be a JSON object")
+        else:
+            first = next(iter(inspect.signature(BUILTINS[name]).parameters))
+            try:
+                kwargs = {first: _FIRST_ARGUMENT.get(name, str)(value)}
+            except ValueError:
+                raise MagicError(f"--evaluator {text!r}: {first} must be a number") from None
+        spec = {"builtin": name, "kwargs": kwargs}
+    try:
+        return evaluator_from_spec(spec)
+    except EvaluatorError as err:
+        raise MagicError(f"--evaluator {text!r}: {err}") from None
+
+
+def _experiment_id(shell: Any, ref: str) -> str:
+    value = shell.user_ns.get(ref) if ref.isidentifier() else None
+    experiment_id = getattr(value, "experiment_id", None)
+    return experiment_id if isinstance(experiment_id, str) else ref
+
+
+def _default_notebook_name(dataset: str, assistant: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"eval-{dataset}-{assistant}").strip("-.")
+    return f"{safe}.ipynb"
 
 
 def _json(text: str, what: str) -> Any:

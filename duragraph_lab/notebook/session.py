@@ -18,9 +18,10 @@ import importlib
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient, DuraGraphClientError
-from duragraph_lab.client.models import Health, Info, ReplayReport, Run, RunResult
+from duragraph_lab.client.models import Dataset, Health, Info, ReplayReport, Run, RunResult
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
@@ -399,6 +400,103 @@ class Session:
     def status(self) -> Status:
         health = self.client.health() if self.connection is not None else None
         return Status(self.connection, health, self.worker.describe())
+
+    # -- evaluations (see duragraph_lab.evals and docs/evals.md) ----------------------------------
+    def dataset_create(
+        self, name: str, *, new_version: bool = False, limit: int | None = None, **selection: Any
+    ) -> DatasetView:
+        """Freeze the runs matching ``selection`` (the filters of ``client.datasets.create``) into
+        a dataset; with ``new_version``, a name already taken gets a new version."""
+        if_exists = "new_version" if new_version else "raise"
+        dataset = self.client.datasets.create(name, if_exists=if_exists, limit=limit, **selection)
+        return DatasetView(dataset)
+
+    def datasets(self, *, name: str | None = None, limit: int = 50) -> Any:
+        """Datasets as a DataFrame, most recently changed first."""
+        pd: Any = importlib.import_module("pandas")
+        columns = ["name", "dataset_id", "version", "example_count", "description", "updated_at"]
+        found = self.client.datasets.list(name=name, limit=limit)
+        frame = pd.DataFrame([{c: getattr(d, c) for c in columns} for d in found], columns=columns)
+        frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True).astype("datetime64[ns, UTC]")
+        return frame
+
+    def dataset_examples(self, dataset: str, *, version: int | None = None) -> Any:
+        """A dataset version's examples as a DataFrame (the latest version by default)."""
+        return self.client.datasets.examples_frame(dataset, version=version)
+
+    def experiment(self, dataset: str, assistant: str, evaluators: list[Any], **options: Any) -> Any:
+        """``duragraph_lab.evals.run_experiment`` with this session's client: its report."""
+        from duragraph_lab.evals import run_experiment
+
+        return run_experiment(self.client, dataset, assistant, evaluators, **options)
+
+    def compare(self, base: str, candidate: str) -> Any:
+        """Two experiments example by example (``duragraph_lab.evals.compare``)."""
+        from duragraph_lab.evals import compare
+
+        return compare(self.client, base, candidate)
+
+    def export_eval(self, path: str, **arguments: Any) -> ExportedNotebook:
+        """Write the evaluation notebook (``duragraph_lab.evals.export_notebook``) to ``path``."""
+        from duragraph_lab.evals.export import export_notebook
+
+        nb = export_notebook(path, **arguments)
+        return ExportedNotebook(path, nb, arguments)
+
+
+class DatasetView:
+    """A dataset as the magics show it: name, id, versions and their example counts."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.dataset_id = dataset.dataset_id
+        self.name = dataset.name
+        self.version = dataset.version
+        self.example_count = dataset.example_count
+
+    def __repr__(self) -> str:
+        return (
+            f"<Dataset {self.name!r} {self.dataset_id}: version {self.version}, "
+            f"{self.example_count} examples>"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{v.version}</td><td>{v.example_count}</td>"
+            f"<td>{html.escape(str(v.created_at or ''))}</td></tr>"
+            for v in self.dataset.versions
+        )
+        return (
+            f"<div class='duragraph-dataset'><b>{html.escape(self.name)}</b> "
+            f"<code>{html.escape(self.dataset_id)}</code>: version {self.version}, "
+            f"{self.example_count} examples<table><tr><th>version</th><th>examples</th>"
+            f"<th>created</th></tr>{rows}</table></div>"
+        )
+
+
+class ExportedNotebook:
+    """An exported evaluation notebook: ``path``, the notebook (``nb``) and a link to open it."""
+
+    def __init__(self, path: str, nb: Any, arguments: Mapping[str, Any]) -> None:
+        self.path = path
+        self.nb = nb
+        self.dataset = str(arguments.get("dataset"))
+        self.assistant = str(arguments.get("assistant"))
+
+    def __repr__(self) -> str:
+        return f"<Exported evaluation notebook {self.path} (assistant {self.assistant} on dataset {self.dataset})>"
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def _repr_html_(self) -> str:
+        # A relative link, as IPython's FileLink: Jupyter opens it next to this notebook.
+        href = html.escape(quote(self.path), quote=True)
+        return (
+            f"<a href='{href}' target='_blank'>{html.escape(self.path)}</a>: evaluation of "
+            f"<code>{html.escape(self.assistant)}</code> on <code>{html.escape(self.dataset)}</code> "
+            f"({len(self.nb.cells)} cells)"
+        )
 
 
 def compile_graph(name: str, graph: Any) -> CompiledGraph:

@@ -101,7 +101,7 @@ def test_dataset_bad_input(client: DuraGraphClient, batch: dict[str, Any]) -> No
     client.datasets.create(name, ids=batch["chat"][:1])
     with pytest.raises(DuraGraphAPIError) as err:
         client.datasets.create(name, ids=batch["chat"][1:2])
-    assert err.value.status == 409 and "already exists" in err.value.message
+    assert _status(err) == (409, "dataset_exists") and "already exists" in err.value.message
     again = client.datasets.create(name, ids=batch["chat"][1:2], if_exists="new_version")
     assert again.version == 2
 

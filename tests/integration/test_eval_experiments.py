@@ -60,6 +60,7 @@ def picky(example: Example, outcome: Outcome) -> Any:
 EVALUATORS = [
     exact_match("messages.-1.content"),
     trajectory_match(["agent", "tools", "agent"], mode="prefix"),
+    trajectory_match(),  # against the source run's own path
     step_budget(10),
     picky,
 ]
@@ -85,6 +86,7 @@ def test_experiment_scores_every_example_and_records_it(client: DuraGraphClient,
     # Same agent, same answers: every exact match passes; the greeting's evaluator bug is an error
     # for that example only.
     assert list(frame["passed:exact_match(messages.-1.content)"]) == [True, True, True]
+    assert list(frame["passed:trajectory_match(nodes, exact)"]) == [True, True, True]
     assert list(frame["verdict"]) == ["passed", "passed", "error"]
     assert experiment.errors == 1 and experiment.passed == 2
     greeting = report.results[2]

@@ -4,6 +4,7 @@ demo and wait, the run's frames, runs, replay, fork, status, and user errors as 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from duragraph_lab.client.models import ReplayReport
 from duragraph_lab.notebook import session
-from duragraph_lab.notebook.session import Connection, RunHandle, Status
+from duragraph_lab.notebook.session import Connection, DatasetView, RunHandle, Status
 from tests.apiserver import ApiServer
 
 HELLO = json.dumps({"messages": [{"role": "user", "content": "what is 6 * 7"}]})
@@ -119,3 +120,58 @@ def test_user_errors_against_the_server(shell: Any, capsys: pytest.CaptureFixtur
     (line,) = errors(capsys)
     assert "invalid choice" in line
     assert shell.run_cell("40 + 2").result == 42
+
+
+def test_datasets_experiments_and_comparison(
+    shell: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    tag = uuid.uuid4().hex[:10]
+    recent = []
+    for text in ("what is 6 * 7", "hello there"):
+        payload = json.dumps({"messages": [{"role": "user", "content": text}]})
+        recent.append(shell.run_line_magic("duragraph", f"run chat --input '{payload}' --wait"))
+    name = f"magic-{tag}"
+    ids = ",".join(r.run_id for r in recent)
+
+    created = shell.run_line_magic("duragraph", f"dataset create {name} --assistant chat --runs {ids}")
+    assert isinstance(created, DatasetView), errors(capsys)
+    assert created.version == 1 and created.example_count == 2
+    assert name in created._repr_html_() and "2 examples" in repr(created)
+    again = shell.run_line_magic("duragraph", f"dataset create {name} --runs {recent[0].run_id}")
+    assert again is None and "exists: --new-version freezes a new version" in errors(capsys)[0]
+    v2 = shell.run_line_magic("duragraph", f"dataset create {name} --runs {recent[0].run_id} --new-version")
+    assert v2.version == 2 and v2.example_count == 1 and v2.dataset_id == created.dataset_id
+
+    listed = shell.run_line_magic("duragraph", f"dataset list --name {tag}")
+    assert list(listed["name"]) == [name] and list(listed["version"]) == [2]
+    examples = shell.run_line_magic("duragraph", f"dataset show {name} --version 1")
+    assert sorted(examples["run_id"]) == sorted(r.run_id for r in recent)
+
+    shell.run_cell("def polite(example, outcome):\n    return 'please' not in str(outcome.outputs)\n")
+    line = (
+        f"experiment {name} --assistant chat --dataset-version 1 --evaluator exact_match:messages.-1.content"
+    )
+    shell.run_cell(f"first = get_ipython().run_line_magic('duragraph', {line + ' --evaluator polite'!r})")
+    shell.run_cell(f"second = get_ipython().run_line_magic('duragraph', {line + ' --name again'!r})")
+    first, second = shell.user_ns["first"], shell.user_ns["second"]
+    assert first is not None and second is not None, errors(capsys)
+    assert first.experiment.result_count == 2 and first.experiment.status == "completed"
+    assert {e["name"] for e in first.experiment.evaluators} == {"exact_match(messages.-1.content)", "polite"}
+    assert second.experiment.name == "again"
+
+    comparison = shell.run_line_magic("duragraph", "compare first second")  # variables holding reports
+    assert comparison is not None, errors(capsys)
+    assert comparison.summary["regressed"] == 0 and len(comparison.frame()) == 2
+    assert "regressed" in comparison._repr_html_()
+
+    path = tmp_path / "eval.ipynb"
+    exported = shell.run_line_magic(
+        "duragraph", f"export-eval {name} --assistant chat --evaluator polite --baseline first -o {path}"
+    )
+    assert exported is not None and path.exists(), errors(capsys)
+    assert first.experiment_id in path.read_text()
+
+    assert shell.run_line_magic("duragraph", "dataset show no-such-dataset") is None
+    assert "no-such-dataset" in errors(capsys)[0]
+    assert shell.run_line_magic("duragraph", f"experiment {name} --assistant no_such_assistant") is None
+    assert "no_such_assistant" in errors(capsys)[0]

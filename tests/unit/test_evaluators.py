@@ -144,3 +144,18 @@ def test_llm_judge_with_the_scripted_model() -> None:
     assert no_verdict.error is not None and "no SCORE" in no_verdict.error
     with pytest.raises(EvaluatorError):
         llm_judge("  ")
+
+
+def test_trajectory_match_falls_back_to_the_source_runs_path() -> None:
+    check = trajectory_match()
+    outcome = Outcome(trajectory=["agent", "tools", "agent"], tool_calls=["calculator"])
+    assert evaluate(check, Example(inputs={}), outcome).score is None  # no reference: not applicable
+    same = Example(inputs={}, trajectory=["agent", "tools", "agent"])
+    assert evaluate(check, same, outcome).passed is True
+    shorter = Example(inputs={}, trajectory=["agent"])
+    assert evaluate(check, shorter, outcome).passed is False
+    # An explicit expected["trajectory"] wins over the source run's path.
+    explicit = Example(inputs={}, expected={"trajectory": ["agent", "tools", "agent"]}, trajectory=["agent"])
+    assert evaluate(check, explicit, outcome).passed is True
+    tools = trajectory_match(of="tools")
+    assert evaluate(tools, Example(inputs={}, tool_calls=["calculator"]), outcome).passed is True

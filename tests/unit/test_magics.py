@@ -3,6 +3,7 @@ goes on), and the kernel's input transformer that awaits top-level magics."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -231,3 +232,143 @@ def test_discovery_prefers_the_parent_jupyter_server(monkeypatch: pytest.MonkeyP
         "env-token",
         "$DURAGRAPH_URL",
     )
+
+
+# -- evaluations: dataset, experiment, compare, export-eval (issue 8) ------------------------------
+
+
+def test_help_lists_the_evaluation_subcommands(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    shell.run_line_magic("duragraph", "--help")
+    out = capsys.readouterr().out
+    for command in ("dataset", "experiment", "export-eval", "compare"):
+        assert f"    {command}" in out
+    shell.run_line_magic("duragraph", "dataset create --help")
+    out = capsys.readouterr().out
+    for option in (
+        "--assistant A",
+        "--status S",
+        "--since 7d|ISO",
+        "--metadata K=V",
+        "--runs ID,...",
+        "--new-version",
+    ):
+        assert option in out
+    shell.run_line_magic("duragraph", "export-eval --help")
+    assert "-o FILE.ipynb" in capsys.readouterr().out
+
+
+def test_dataset_selection_errors_are_one_line_before_connecting(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {
+        "dataset create qa": "say which runs to freeze",
+        "dataset create qa --status done": "--status: unknown done",
+        "dataset create qa --since yesterday": "--since 'yesterday': a duration ago",
+        "dataset create qa --metadata team": "--metadata 'team': write KEY=VALUE",
+        "dataset create qa --metadata =x": "the key is empty",
+        "dataset create qa --metadata 'n:={x'": "--metadata n is not valid JSON",
+        "dataset create qa --runs 12,34": "--runs: not an id: 12, 34",
+        "dataset create qa --limit 0": "--limit must be at least 1",
+        "dataset create qa --limit 5000": "at most 1000 runs",
+        "dataset show qa --version 0": "--version must be at least 1",
+        "dataset frobnicate": "invalid choice: 'frobnicate'",
+        "experiment qa": "required: --assistant",
+        "experiment qa --assistant chat --concurrency 0": "--concurrency must be at least 1",
+        "compare only-one": "required: CANDIDATE",
+    }
+    for line, message in cases.items():
+        assert shell.run_line_magic("duragraph", line) is None
+        assert message in one_error_line(capsys), line
+
+
+def test_since_takes_a_duration_ago_or_a_date() -> None:
+    now = magics.dt.datetime(2025, 3, 10, 12, 0, tzinfo=magics.dt.UTC)
+    assert magics.since("7d", now=now) == magics.dt.datetime(2025, 3, 3, 12, 0, tzinfo=magics.dt.UTC)
+    assert magics.since("90m", now=now) == magics.dt.datetime(2025, 3, 10, 10, 30, tzinfo=magics.dt.UTC)
+    assert magics.since("2w", now=now).day == 24
+    assert magics.since("2025-01-31") == magics.dt.datetime(2025, 1, 31, tzinfo=magics.dt.UTC)
+    assert magics.since("2025-01-31T08:00+02:00").utcoffset() == magics.dt.timedelta(hours=2)
+    with pytest.raises(magics.MagicError):
+        magics.since("7 days")
+
+
+def test_evaluator_specs_on_the_command_line(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from duragraph_lab.evals.specs import evaluator_spec
+
+    def spec(text: str) -> dict[str, Any]:
+        return evaluator_spec(magics.evaluator_from_arg(shell, text))
+
+    assert spec("exact_match:answer")["kwargs"] == {"path": "answer", "expected": None}
+    assert spec("contains:Paris")["kwargs"]["text"] == "Paris"
+    assert spec("latency_budget:500")["kwargs"] == {"max_ms": 500.0}
+    assert spec("step_budget:4")["kwargs"] == {"max_steps": 4}
+    assert spec("trajectory_match:agent,tools")["kwargs"]["expected"] == ["agent", "tools"]
+    assert spec("json_field_match:a, b.c")["kwargs"] == {"fields": ["a", "b.c"]}
+    assert spec('contains:{"text": "Paris", "path": "answer", "case": true}')["kwargs"] == {
+        "text": "Paris",
+        "path": "answer",
+        "case": True,
+    }
+    assert spec("exact_match")["kwargs"] == {"path": None, "expected": None}
+    # A name in the notebook: the user's evaluator (a built-in factory imported there is the built-in).
+    shell.run_cell("def polite(example, outcome):\n    return 'please' in str(outcome.outputs)\n")
+    shell.run_cell("from duragraph_lab.evals import exact_match")
+    assert magics.evaluator_from_arg(shell, "polite") is shell.user_ns["polite"]
+    assert spec("exact_match")["builtin"] == "exact_match"
+    for text, message in (
+        ("nope", "no evaluator 'nope' in this notebook and no such built-in"),
+        ("fuzzy:x", "no built-in 'fuzzy'"),
+        ("latency_budget:fast", "max_ms must be a number"),
+        ("step_budget", "step_budget needs its max_steps"),
+        ("regex:(", "regex('('): missing )"),
+        ("contains:{nope", "is not valid JSON"),
+        ('contains:{"txt": 1}', "bad kwargs"),
+    ):
+        with pytest.raises(magics.MagicError, match=re.escape(message)):
+            magics.evaluator_from_arg(shell, text)
+    # Through the magic: one line, no traceback.
+    shell.run_line_magic("duragraph", "experiment qa --assistant chat --evaluator nope")
+    assert "no evaluator 'nope'" in one_error_line(capsys)
+
+
+def test_export_eval_writes_the_notebook_without_a_server(
+    shell: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    shell.run_cell("def polite(example, outcome):\n    return 'please' in str(outcome.outputs)\n")
+    exported = shell.run_line_magic(
+        "duragraph",
+        "export-eval qa --assistant chat --evaluator exact_match:answer --evaluator polite "
+        "--baseline exp-1 --dataset-version 2 --concurrency 3",
+    )
+    assert isinstance(exported, session.ExportedNotebook)
+    path = tmp_path / "eval-qa-chat.ipynb"
+    assert exported.path == "eval-qa-chat.ipynb" and path.exists()
+    text = path.read_text()
+    assert "def polite(example, outcome):" in text and 'exact_match(\\"answer\\")' in text
+    assert 'BASELINE = \\"exp-1\\"' in text and "DATASET_VERSION = 2" in text and "CONCURRENCY = 3" in text
+    html = exported._repr_html_()
+    assert "href='eval-qa-chat.ipynb'" in html and "chat" in html
+    # The same line again: the same bytes.
+    again = shell.run_line_magic(
+        "duragraph",
+        "export-eval qa --assistant chat --evaluator exact_match:answer --evaluator polite "
+        "--baseline exp-1 --dataset-version 2 --concurrency 3 -o again.ipynb",
+    )
+    assert again.path == "again.ipynb" and (tmp_path / "again.ipynb").read_bytes() == path.read_bytes()
+    # A baseline given as a variable holding an experiment report.
+    shell.run_cell("class Report:\n    experiment_id = 'exp-from-var'\nbase = Report()\n")
+    shell.run_line_magic(
+        "duragraph", "export-eval qa --assistant chat --evaluator polite --baseline base -o b.ipynb"
+    )
+    assert 'BASELINE = \\"exp-from-var\\"' in (tmp_path / "b.ipynb").read_text()
+
+    shell.run_cell("check = lambda example, outcome: True")
+    assert (
+        shell.run_line_magic("duragraph", "export-eval qa --assistant chat --evaluator check -o x.ipynb")
+        is None
+    )
+    assert "a lambda has no source" in one_error_line(capsys)
+    assert shell.run_line_magic("duragraph", "export-eval qa --assistant chat -o x.ipynb") is None
+    assert "at least one evaluator" in one_error_line(capsys)
+    assert not (tmp_path / "x.ipynb").exists()
