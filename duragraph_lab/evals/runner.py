@@ -34,7 +34,7 @@ from duragraph_lab.evals.specs import evaluator_from_spec, evaluator_spec
 Progress = Callable[[int, int, m.ExperimentResult], None]
 
 
-@dataclass
+@dataclass(repr=False)
 class ExperimentReport:
     """An experiment's summary and results, as recorded on the server."""
 
@@ -88,6 +88,13 @@ class ExperimentReport:
         """This experiment (the candidate) against ``other`` (the base)."""
         base = other.experiment_id if isinstance(other, ExperimentReport) else other
         return self.client.experiments.compare(base, self.experiment_id)
+
+    def __repr__(self) -> str:
+        e = self.experiment
+        return (
+            f"<ExperimentReport {e.name!r} {e.status}: {e.result_count}/{e.example_count} examples, "
+            f"{e.passed} passed, {e.failed} failed, {e.errors} errors; {e.experiment_id}>"
+        )
 
     def _repr_html_(self) -> str:
         e = self.experiment
@@ -313,7 +320,7 @@ def _record(
         return f"{type(err).__name__}: {err}"
 
 
-@dataclass
+@dataclass(repr=False)
 class ComparisonReport:
     """Two experiments of one dataset, example by example (see ``POST /experiments/compare``)."""
 
@@ -358,6 +365,14 @@ class ComparisonReport:
                 row[f"delta:{name}"] = delta.get("delta")
             rows.append(row)
         return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (
+            f"<ComparisonReport {self.comparison.base.name!r} -> {self.comparison.candidate.name!r}: "
+            f"{s.get('regressed', 0)} regressed, {s.get('improved', 0)} improved, "
+            f"{s.get('unchanged', 0)} unchanged, {s.get('errors', 0)} errors>"
+        )
 
     def _repr_html_(self) -> str:
         s = self.summary

@@ -212,7 +212,7 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     launcher = page.locator(".jp-Launcher-section").filter(
         has=page.locator(".jp-Launcher-sectionTitle", has_text=re.compile(r"^DuraGraph$"))
     )
-    expect(launcher.locator(".jp-LauncherCard")).to_have_count(5)
+    expect(launcher.locator(".jp-LauncherCard")).to_have_count(6)  # + Datasets
     page.screenshot(path=str(ARTIFACTS / "launcher.png"))
     launcher.locator(".jp-LauncherCard", has_text=re.compile(r"^\s*Playground\s*$")).click()
     playground = page.locator(".jp-MainAreaWidget.dg-lab-tab [data-dg-page='playground']")

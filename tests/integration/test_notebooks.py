@@ -157,11 +157,45 @@ def check_map_reduce(out: Outputs) -> None:
     assert out.frame_rows("map-reduce-07") == subtopics + 2  # plan, the research tasks, summarize
 
 
+def check_evals(out: Outputs) -> None:
+    assert "DuraGraph connection" in out.data("evals-04")["text/plain"]
+    runs = out.stdout("evals-06")
+    assert "'what is 6 * 7'" in runs and "-> 'The result is 42.'" in runs, runs
+    assert "-> 'The result is 35.'" in runs and "-> 'You said: hello there'" in runs, runs
+    # Only this execution's four runs (its batch tag), frozen into version 1.
+    assert "version 1, 4 examples" in out.stdout("evals-08"), out.stdout("evals-08")
+    assert out.frame_rows("evals-08") == 4
+    # The unchanged agent passes every example; five evaluators plus the verdicts' row.
+    assert "4/4 examples, 4 passed, 0 failed, 0 errors" in out.data("evals-12")["text/html"]
+    assert out.frame_rows("evals-13") == 6
+    assert "serving ['chat_v2']" in out.data("evals-16")["text/plain"]
+    # Without its calculator the variant fails the three arithmetic examples, not the greeting.
+    assert "4/4 examples, 1 passed, 3 failed, 0 errors" in out.data("evals-18")["text/html"]
+    assert out.frame_rows("evals-19") == 4
+    summary = out.data("evals-21")["text/plain"]
+    assert "'regressed': 3" in summary and "'improved': 0" in summary and "'unchanged': 1" in summary
+    assert "'right_number': -1.0" in summary, summary  # the notebook's own evaluator was recorded
+    assert out.frame_rows("evals-22") == 4
+    why = out.stdout("evals-24")
+    assert "right_number: 1.0 -> 0.0" in why and "first divergence: step 0, reason 'update'" in why, why
+    assert "tool_calls" in why.split("base      agent:")[1].split("\n")[0], why
+    assert "You said: what is" in why.split("candidate agent:")[1], why
+    assert out.frame_rows("evals-24") > 0  # the final states' differences
+    assert "3 regressed, 0 improved, 1 unchanged, 0 errors" in out.data("evals-26")["text/html"]
+    exported = out.stdout("evals-28")
+    cells = int(exported.split("bytes, ")[1].split(" cells")[0])
+    assert "wrote exported/support-bot-eval.ipynb" in exported and cells > 10, exported
+    assert 'ASSISTANT = "chat_v2"' in exported and 'BASELINE = "' in exported, exported
+    magic = out.data("evals-30")["text/plain"]
+    assert "exported/support-bot-eval-magic.ipynb (assistant chat_v2" in magic, magic
+
+
 CHECKS: dict[str, Callable[[Outputs], None]] = {
     "quickstart": check_quickstart,
     "hitl_approval": check_hitl_approval,
     "tool_agent": check_tool_agent,
     "map_reduce": check_map_reduce,
+    "evals": check_evals,
 }
 
 

@@ -31,9 +31,17 @@ const tracesIcon = new LabIcon({
   svgstr: svg('<path d="M2 4h12v3H2zM6 9h10v3H6zM9 14h7v3H9zM14 19h8v3h-8z"/>'),
 });
 
+const datasetsIcon = new LabIcon({
+  name: "duragraph-lab:datasets",
+  svgstr: svg(
+    '<path d="M12 2C7 2 4 3.6 4 5.5v13C4 20.4 7 22 12 22s8-1.6 8-3.5v-13C20 3.6 17 2 12 2zm0 2c3.9 0 6 1.1 6 1.5S15.9 7 12 7 6 5.9 6 5.5 8.1 4 12 4zM6 8.3C7.5 8.8 9.6 9 12 9s4.5-.2 6-.7v3.2c0 .4-2.1 1.5-6 1.5s-6-1.1-6-1.5zm0 6c1.5.5 3.6.7 6 .7s4.5-.2 6-.7v4.2c0 .4-2.1 1.5-6 1.5s-6-1.1-6-1.5z"/>',
+  ),
+});
+
 export const PAGE_ICONS: Record<PageName, LabIcon> = {
   playground: playgroundIcon,
   runs: runsIcon,
+  datasets: datasetsIcon,
   threads: threadsIcon,
   assistants: duragraphIcon,
   traces: tracesIcon,

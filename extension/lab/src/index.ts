@@ -17,7 +17,7 @@ import { labTransport } from "./transport";
 
 const CATEGORY = "DuraGraph";
 const OPEN = "duragraph:open";
-const LISTED = ["playground", "runs", "threads", "assistants", "traces"] as const;
+const LISTED = ["playground", "runs", "datasets", "threads", "assistants", "traces"] as const;
 
 export const commandFor = (page: PageName): string => `duragraph:open-${page}`;
 
@@ -32,7 +32,7 @@ function paramsOf(args: ReadonlyPartialJSONObject, skip: string[] = []): Record<
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: "duragraph-lab:plugin",
-  description: "DuraGraph dashboard: Playground, Runs, Threads, Assistants, Traces and Run view.",
+  description: "DuraGraph dashboard: Playground, Runs, Datasets, Threads, Assistants, Traces and Run view.",
   autoStart: true,
   optional: [ILauncher, ICommandPalette, ILayoutRestorer],
   activate: (

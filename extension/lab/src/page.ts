@@ -11,6 +11,7 @@ export const TITLES: Record<PageName, string> = {
   threads: "Threads",
   assistants: "Assistants",
   runs: "Runs",
+  datasets: "Datasets",
   traces: "Traces",
   run: "Run",
 };

@@ -47,7 +47,7 @@ export class Sidebar extends Widget {
     header.textContent = "DuraGraph";
     const nav = document.createElement("nav");
     nav.className = "dg-lab-nav";
-    for (const page of ["playground", "runs", "threads", "assistants", "traces"] as const) {
+    for (const page of ["playground", "runs", "datasets", "threads", "assistants", "traces"] as const) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "dg-lab-nav-item";

@@ -21,6 +21,10 @@ export class Api {
     return this.decode<T>(await this.raw(path), path);
   }
 
+  async del(path: string): Promise<void> {
+    await this.raw(path, { method: "DELETE" });
+  }
+
   async post<T>(path: string, body: unknown = {}): Promise<T> {
     const resp = await this.raw(path, { method: "POST", body: JSON.stringify(body) });
     if (resp.status === 202 || resp.status === 204) {
@@ -127,4 +131,138 @@ export function runDuration(run: Run, now = Date.now()): number | null {
  * (``status``: one or a list, ``assistant_id``, ``graph_id``, ``thread_id``, ``metadata``, ...). */
 export async function recentRuns(api: Api, limit = 200, filters: Record<string, unknown> = {}): Promise<Run[]> {
   return api.post<Run[]>("runs/search", { ...filters, limit, sort_by: "created_at", sort_order: "desc" });
+}
+
+// -- evaluations (issue 8): datasets, experiments, comparisons -----------------------------------
+export interface DatasetVersion {
+  version: number;
+  example_count: number;
+  created_at: string;
+  seq?: number;
+  selection?: unknown;
+}
+
+export interface Dataset {
+  dataset_id: string;
+  name: string;
+  description?: string | null;
+  metadata?: Record<string, unknown> | null;
+  version: number;
+  example_count: number;
+  versions: DatasetVersion[];
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ExampleNode {
+  step: number | null;
+  node: string;
+  ns?: string | null;
+  duration_ms?: number | null;
+  update?: unknown;
+}
+
+export interface ExampleSource {
+  run_id: string;
+  thread_id?: string | null;
+  assistant_id?: string | null;
+  graph_id?: string | null;
+  status?: string | null;
+  created_at?: string | null;
+}
+
+export interface Example {
+  example_id: string;
+  index: number;
+  inputs: unknown;
+  outputs?: unknown;
+  metadata?: Record<string, unknown> | null;
+  source?: ExampleSource | null;
+  nodes?: ExampleNode[];
+  latency_ms?: number | null;
+  steps?: number | null;
+  error?: unknown;
+}
+
+export interface DatasetExamples {
+  dataset_id: string;
+  name: string;
+  version: number;
+  examples: Example[];
+}
+
+export interface Score {
+  name: string;
+  score: number | null;
+  passed: boolean | null;
+  comment?: string | null;
+  error?: string | null;
+}
+
+export interface Experiment {
+  experiment_id: string;
+  name: string;
+  dataset_id: string;
+  dataset_name: string;
+  dataset_version: number;
+  assistant_id: string;
+  assistant_version?: number | null;
+  graph_id?: string | null;
+  config?: unknown;
+  evaluators?: unknown[];
+  concurrency?: number;
+  metadata?: Record<string, unknown> | null;
+  status: "running" | "completed" | string;
+  example_count: number;
+  result_count: number;
+  passed: number;
+  failed: number;
+  errors: number;
+  mean_scores: Record<string, number | null>;
+  created_at: string;
+  updated_at?: string;
+  completed_at?: string | null;
+}
+
+export interface NodeStep {
+  node: string;
+  update: unknown;
+}
+
+export interface RunComparison {
+  base: unknown;
+  candidate: unknown;
+  first_divergence: {
+    index: number;
+    step: number | null;
+    base: NodeStep | null;
+    candidate: NodeStep | null;
+    reason: "node" | "update" | "missing" | string;
+  } | null;
+  /** `path`: keys and indexes from the root of the final state */
+  state_diff: { path: (string | number)[] | string; change: "added" | "removed" | "changed" | string; base?: unknown; candidate?: unknown }[];
+  latency_ms: { base: number | null; candidate: number | null; delta: number | null };
+  steps: { base: number | null; candidate: number | null; delta: number | null };
+}
+
+export type Verdict = "regressed" | "improved" | "unchanged" | "error";
+
+export interface ComparedExample {
+  example_id: string;
+  index: number;
+  base_status: string | null;
+  candidate_status: string | null;
+  base_run_id?: string | null;
+  candidate_run_id?: string | null;
+  scores: Record<string, { base: number | null; candidate: number | null; delta: number | null }>;
+  passed: { base: boolean | null; candidate: boolean | null };
+  verdict: Verdict | string;
+  run: RunComparison | null;
+}
+
+export interface Comparison {
+  base: Experiment;
+  candidate: Experiment;
+  examples: ComparedExample[];
+  summary: { regressed: number; improved: number; unchanged: number; errors: number; mean_deltas: Record<string, number | null> };
 }

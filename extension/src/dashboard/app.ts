@@ -3,6 +3,7 @@
 import { Api, errorText } from "./api";
 import { PAGE_ATTRIBUTE, PAGES, type DashboardHandle, type DashboardOptions, type PageName } from "./contract";
 import { assistantsPage, threadsPage, tracesPage } from "./pages/browse";
+import { datasetsPage } from "./pages/datasets";
 import { playgroundPage } from "./pages/playground";
 import { runPage } from "./pages/run";
 import { runsPage } from "./pages/runs";
@@ -13,6 +14,7 @@ const PAGE_IMPL: Record<PageName, Page> = {
   threads: threadsPage,
   assistants: assistantsPage,
   runs: runsPage,
+  datasets: datasetsPage,
   traces: tracesPage,
   run: runPage,
 };
@@ -22,6 +24,7 @@ export const PAGE_TITLES: Record<PageName, string> = {
   threads: "Threads",
   assistants: "Assistants",
   runs: "Runs",
+  datasets: "Datasets",
   traces: "Traces",
   run: "Run",
 };

@@ -3,10 +3,12 @@
 // same pages in main-area tabs. Hosts differ only in how they reach the server (fetch with the
 // XSRF cookie/token vs JupyterLab's ServerConnection) and in how they navigate (URL hash vs tabs).
 
-/** The dashboard's pages. "run" shows one run (params.run_id, params.thread_id). */
-export type PageName = "playground" | "threads" | "assistants" | "runs" | "traces" | "run";
+/** The dashboard's pages. "run" shows one run (params.run_id, params.thread_id). "datasets" lists
+ * the evaluation datasets; params.dataset (an id or a name) opens one (params.version picks a
+ * version), and params.base + params.candidate (experiment ids) show their comparison. */
+export type PageName = "playground" | "threads" | "assistants" | "runs" | "datasets" | "traces" | "run";
 
-export const PAGES: readonly PageName[] = ["playground", "threads", "assistants", "runs", "traces", "run"];
+export const PAGES: readonly PageName[] = ["playground", "threads", "assistants", "runs", "datasets", "traces", "run"];
 
 /** How the pages reach the server. `path` is relative to the API root
  * ({base_url}duragraph/api/v1/), e.g. "runs/abc/events". The returned Response may be a stream

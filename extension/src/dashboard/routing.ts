@@ -1,5 +1,6 @@
 // URL hash routes of the standalone page: #/<page>[/<id>][?key=value…], e.g. #/runs,
-// #/run/<run_id>?thread_id=<thread_id>, #/threads/<thread_id>, #/playground?assistant=chat.
+// #/run/<run_id>?thread_id=<thread_id>, #/threads/<thread_id>, #/playground?assistant=chat,
+// #/datasets/<name or id>?version=2, #/datasets/<name>?base=<experiment id>&candidate=<experiment id>.
 import { PAGES, type PageName } from "./contract";
 
 export interface Route {
@@ -13,6 +14,7 @@ const ID_PARAM: Partial<Record<PageName, string>> = {
   threads: "thread_id",
   assistants: "assistant_id",
   traces: "thread_id",
+  datasets: "dataset",
 };
 
 export const DEFAULT_ROUTE: Route = { page: "playground", params: {} };

@@ -130,6 +130,10 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** the API's error code (`{"error": code}`), when the server sent one */
+    readonly code: string | null = null,
+    /** the API's own message (`{"message": text}`), without the status prefix */
+    readonly detail: string = "",
   ) {
     super(message);
   }
@@ -138,18 +142,20 @@ export class HttpError extends Error {
 /** The message a failed response stands for (our API's `{"error", "message"}` bodies). */
 export async function responseError(resp: Response): Promise<HttpError> {
   let detail = "";
+  let code: string | null = null;
   try {
     const text = await resp.text();
     try {
       const body = JSON.parse(text) as { message?: string; error?: string };
       detail = body.message ?? body.error ?? "";
+      code = typeof body.error === "string" ? body.error : null;
     } catch {
       detail = "";
     }
   } catch {
     detail = "";
   }
-  return new HttpError(resp.status, describeStatus(resp.status, detail));
+  return new HttpError(resp.status, describeStatus(resp.status, detail), code, detail);
 }
 
 export function describeStatus(status: number, detail: string): string {

@@ -85,6 +85,21 @@ export function link(text: string, onClick: () => void, attrs: Record<string, st
   return a;
 }
 
+/** A table with a header row. */
+export function table(headers: readonly string[], rows: HTMLElement[], attrs: Record<string, string> = {}): HTMLTableElement {
+  return h("table", { class: "dg-table", ...attrs }, h("thead", {}, h("tr", {}, ...headers.map((c) => h("th", {}, c)))), h("tbody", {}, ...rows));
+}
+
+/** Save a blob as a file through the browser's download. */
+export function download(name: string, blob: Blob): void {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: name, style: "display:none" });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 export function section(title: string, ...children: (Node | string)[]): HTMLElement {
   return h("section", { class: "dg-section" }, h("h3", { class: "dg-section-title" }, title), ...children);
 }

@@ -8,7 +8,7 @@ import { renderTimeline, type TimelineHandle } from "../../renderers/timeline";
 import { ACTIVE, errorText, runDuration, type ApiEvent, type Checkpoint, type Run } from "../api";
 import { followStream, HttpError } from "../sse";
 import { VirtualList } from "../vlist";
-import { badge, button, formatDuration, formatWhen, h, link, Notice, section, shortId, type PageContext } from "../ui";
+import { badge, button, download, formatDuration, formatWhen, h, link, Notice, section, shortId, type PageContext } from "../ui";
 
 export const EVENT_ROW_HEIGHT = 24;
 
@@ -85,15 +85,6 @@ export function eventsToCsv(events: readonly ApiEvent[]): string {
     );
   }
   return `${lines.join("\r\n")}\r\n`;
-}
-
-function download(name: string, blob: Blob): void {
-  const url = URL.createObjectURL(blob);
-  const a = h("a", { href: url, download: name, style: "display:none" });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
 function eventSummary(e: ApiEvent): string {

@@ -1,7 +1,9 @@
 // Runs: recent runs across threads, filtered by status, assistant and duration; refreshed live;
-// active runs can be cancelled.
-import { ACTIVE, errorText, recentRuns, runDuration, type Assistant, type Run } from "../api";
+// active runs can be cancelled; the ticked runs, or the filtered ones, can be saved as a dataset.
+import { ACTIVE, errorText, recentRuns, runDuration, type Assistant, type Dataset, type Run } from "../api";
 import { badge, button, formatDuration, formatWhen, h, link, Notice, poll, shortId, type PageContext } from "../ui";
+import { datasetSource, nameProblem, plural, saveDatasetBody, saveFailure } from "./evals";
+import { ensureEvalsStyles } from "./evals_style";
 
 export const RUN_STATUSES = ["pending", "running", "success", "error", "interrupted", "cancelled", "timeout"];
 
@@ -27,6 +29,7 @@ export function filterRuns(runs: readonly Run[], f: RunFilter, now = Date.now())
 }
 
 export function runsPage(ctx: PageContext): void {
+  ensureEvalsStyles(ctx.root);
   const notice = new Notice();
   const status = h("select", { class: "dg-select", "aria-label": "status", "data-filter": "status" }, h("option", { value: "" }, "any status"), ...RUN_STATUSES.map((s) => h("option", { value: s }, s)));
   const assistant = h("select", { class: "dg-select", "aria-label": "assistant", "data-filter": "assistant" }, h("option", { value: "" }, "any assistant"));
@@ -34,25 +37,35 @@ export function runsPage(ctx: PageContext): void {
   const maxD = h("input", { type: "number", min: "0", step: "0.1", placeholder: "max s", class: "dg-input dg-input-short", "aria-label": "maximum duration (s)", "data-filter": "max" });
   if (ctx.params.status) status.value = ctx.params.status;
   const count = h("span", { class: "dg-muted" });
-  const toolbar = h("div", { class: "dg-toolbar" }, h("h2", {}, "Runs"), status, assistant, h("label", { class: "dg-muted" }, "duration"), minD, maxD, count);
+  const saveBtn = button("Save as dataset", () => openForm(), { "data-action": "save-dataset", title: "freeze the ticked runs (or, with none ticked, the runs the filters select) into an evaluation dataset" });
+  const toolbar = h("div", { class: "dg-toolbar" }, h("h2", {}, "Runs"), status, assistant, h("label", { class: "dg-muted" }, "duration"), minD, maxD, count, saveBtn);
+  const tickAll = h("input", { type: "checkbox", "aria-label": "tick every run shown", "data-action": "tick-all" });
   const tbody = h("tbody");
   const table = h(
     "table",
     { class: "dg-table", "data-dg-runs": "" },
-    h("thead", {}, h("tr", {}, ...["run", "thread", "assistant", "status", "started", "duration", ""].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, h("th", { class: "dg-tick" }, tickAll), ...["run", "thread", "assistant", "status", "started", "duration", ""].map((c) => h("th", {}, c)))),
     tbody,
   );
-  ctx.root.append(toolbar, notice.element, h("div", { class: "dg-scroll" }, table));
+  const form = saveForm();
+  ctx.root.append(toolbar, form.element, notice.element, h("div", { class: "dg-scroll" }, table));
 
   let runs: Run[] = [];
+  let shown: Run[] = [];
+  const ticked = new Set<string>();
   const names = new Map<string, string>();
   const num = (el: HTMLInputElement) => (el.value === "" || !Number.isFinite(Number(el.value)) ? null : Number(el.value));
+  const view = () => ({ status: status.value, assistant: assistant.value, minSeconds: num(minD), maxSeconds: num(maxD) });
+  const source = () => datasetSource(view(), [...ticked], shown, (id) => names.get(id) ?? id);
 
   function render(): void {
-    const shown = filterRuns(runs, { status: status.value, assistant: assistant.value, minSeconds: num(minD), maxSeconds: num(maxD) });
-    count.textContent = `${shown.length} of ${runs.length} runs`;
+    shown = filterRuns(runs, view());
+    count.textContent = `${shown.length} of ${runs.length} runs${ticked.size ? ` · ${ticked.size} ticked` : ""}`;
+    tickAll.checked = shown.length > 0 && shown.every((r) => ticked.has(r.run_id));
+    tickAll.indeterminate = !tickAll.checked && shown.some((r) => ticked.has(r.run_id));
+    form.update();
     if (shown.length === 0) {
-      tbody.replaceChildren(h("tr", {}, h("td", { colspan: "7", class: "dg-empty" }, runs.length ? "no run matches the filters" : "no runs yet — start one in the Playground")));
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: "8", class: "dg-empty" }, runs.length ? "no run matches the filters" : "no runs yet — start one in the Playground")));
       return;
     }
     tbody.replaceChildren(
@@ -60,9 +73,17 @@ export function runsPage(ctx: PageContext): void {
         const cancel = ACTIVE.has(r.status)
           ? button("Cancel", () => void cancelRun(r), { "data-action": "cancel" })
           : h("span");
+        const tick = h("input", { type: "checkbox", "aria-label": `tick run ${shortId(r.run_id)}`, "data-tick": r.run_id });
+        tick.checked = ticked.has(r.run_id);
+        tick.addEventListener("change", () => {
+          if (tick.checked) ticked.add(r.run_id);
+          else ticked.delete(r.run_id);
+          render();
+        });
         return h(
           "tr",
-          { "data-run-id": r.run_id, "data-status": r.status },
+          { "data-run-id": r.run_id, "data-status": r.status, ...(tick.checked ? { "data-ticked": "" } : {}) },
+          h("td", { class: "dg-tick" }, tick),
           h("td", {}, link(shortId(r.run_id), () => ctx.navigate("run", { run_id: r.run_id, thread_id: r.thread_id }), { title: r.run_id, "data-open-run": r.run_id })),
           h("td", {}, link(shortId(r.thread_id), () => ctx.navigate("threads", { thread_id: r.thread_id }), { title: r.thread_id })),
           h("td", {}, names.get(r.assistant_id) ?? r.graph_id ?? shortId(r.assistant_id)),
@@ -92,6 +113,81 @@ export function runsPage(ctx: PageContext): void {
     render();
   }
 
+  /** The inline "Save as dataset" form: a name, a description, what will be saved, and the
+   * answer (the dataset's link, or why not: a name clash offers "add as new version"). */
+  function saveForm(): { element: HTMLElement; update(): void } {
+    const what = h("span", { class: "dg-muted", "data-dg-save-source": "" });
+    const name = h("input", { type: "text", class: "dg-input", placeholder: "dataset name", "aria-label": "dataset name", "data-dg-dataset-name": "", maxlength: "200" });
+    const description = h("input", { type: "text", class: "dg-input dg-input-wide", placeholder: "description (optional)", "aria-label": "dataset description", "data-dg-dataset-description": "" });
+    const message = new Notice();
+    message.element.setAttribute("data-dg-save-message", "");
+    const answer = h("span", { class: "dg-toolbar" });
+    const submit = button("Save", () => void save(false), { class: "dg-button dg-primary", "data-action": "save-dataset-submit" });
+    const close = button("Close", () => (element.hidden = true), { "data-action": "save-dataset-close" });
+    const element = h(
+      "div",
+      { class: "dg-form", "data-dg-save-dataset": "", hidden: "", role: "group", "aria-label": "save as dataset" },
+      h("div", { class: "dg-toolbar" }, h("strong", {}, "Save as dataset:"), what),
+      h("div", { class: "dg-toolbar" }, name, description, submit, close),
+      h("div", { class: "dg-toolbar" }, message.element, answer),
+    );
+    name.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") void save(false);
+    });
+    let busy = false;
+    async function save(newVersion: boolean): Promise<void> {
+      if (busy) return;
+      const problem = nameProblem(name.value);
+      answer.replaceChildren();
+      message.element.removeAttribute("data-dg-clash");
+      if (problem) {
+        message.show(problem);
+        name.focus();
+        return;
+      }
+      const src = source();
+      busy = true;
+      submit.disabled = true;
+      message.show(newVersion ? "adding a version…" : "saving…", "info");
+      try {
+        const ds = await ctx.api.post<Dataset>("datasets", saveDatasetBody(name.value, description.value, src, newVersion));
+        if (ctx.disposed) return;
+        message.show(`saved ${ds.name} version ${ds.version}: ${plural(ds.example_count, "example")}`, "info");
+        answer.replaceChildren(link(`Open dataset ${ds.name} →`, () => ctx.navigate("datasets", { dataset: ds.name }), { "data-open-dataset": ds.name }));
+      } catch (err) {
+        if (ctx.disposed) return;
+        const failure = saveFailure(err, name.value);
+        message.show(failure.message);
+        message.element.toggleAttribute("data-dg-clash", failure.clash);
+        if (failure.clash) answer.replaceChildren(button("Add as new version", () => void save(true), { "data-action": "save-dataset-version" }));
+      } finally {
+        busy = false;
+        submit.disabled = false;
+      }
+    }
+    return {
+      element,
+      update() {
+        if (element.hidden) return;
+        const src = source();
+        what.textContent = `${src.describe}${ticked.size ? "" : " — or tick the runs to save"}`;
+      },
+    };
+  }
+
+  function openForm(): void {
+    form.element.hidden = false;
+    form.update();
+    form.element.querySelector<HTMLInputElement>("[data-dg-dataset-name]")?.focus();
+  }
+
+  tickAll.addEventListener("change", () => {
+    for (const r of shown) {
+      if (tickAll.checked) ticked.add(r.run_id);
+      else ticked.delete(r.run_id);
+    }
+    render();
+  });
   for (const el of [status, assistant, minD, maxD]) el.addEventListener("input", render);
   void ctx.api
     .post<Assistant[]>("assistants/search", { limit: 200 })

@@ -1,0 +1,50 @@
+// The evaluation pages' styles (Runs' "Save as dataset" form, Datasets, the comparison), in the
+// dashboard's palette (widgets.css variables, so light, dark and JupyterLab themes follow). They
+// are added to the document once, by the pages that use them, so that both hosts get them with
+// the pages' code.
+export const EVALS_CSS = `
+.dg-form { border: 1px solid var(--dg-border); border-left: 4px solid var(--dg-accent); border-radius: 4px; padding: 6px 10px; display: flex; flex-direction: column; gap: 6px; background: var(--dg-bg-alt); }
+.dg-form .dg-input { background: var(--dg-bg); }
+.dg-input-wide { width: 24em; max-width: 100%; }
+.dg-tick { width: 1.6em; text-align: center; }
+.dg-tick input { margin: 0; cursor: pointer; accent-color: var(--dg-accent); }
+tr[data-ticked] td { background: color-mix(in srgb, var(--dg-accent) 10%, var(--dg-bg)); }
+.dg-clip { max-width: 22em; overflow: hidden; text-overflow: ellipsis; }
+.dg-cell-json { font-family: var(--dg-mono); font-size: 12px; max-width: 26em; overflow: hidden; text-overflow: ellipsis; }
+.dg-dataset-description { color: var(--dg-fg); margin-bottom: 2px; }
+.dg-verdict { display: inline-block; padding: 0 8px; border-radius: 8px; font-size: 0.85em; font-weight: 600; color: #fff; background: var(--dg-fg-muted); }
+.dg-verdict-regressed { background: var(--dg-failed); }
+.dg-verdict-improved { background: var(--dg-done); }
+.dg-verdict-unchanged { background: var(--dg-pending); color: var(--dg-fg); }
+.dg-verdict-error { background: var(--dg-running); }
+.dg-delta { font-variant-numeric: tabular-nums; font-weight: 600; }
+.dg-delta-better { color: var(--dg-done); }
+.dg-delta-worse { color: var(--dg-failed); }
+.dg-delta-same, .dg-delta-none { color: var(--dg-fg-muted); font-weight: 400; }
+.dg-score-change { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.dg-compare { display: flex; flex-direction: column; gap: 8px; }
+.dg-compare-summary { display: flex; flex-direction: column; gap: 6px; }
+.dg-mean { margin-right: 12px; }
+tr.dg-row-regressed td:first-child { box-shadow: inset 3px 0 0 var(--dg-failed); }
+tr.dg-row-improved td:first-child { box-shadow: inset 3px 0 0 var(--dg-done); }
+tr.dg-row-error td:first-child { box-shadow: inset 3px 0 0 var(--dg-running); }
+.dg-compare-detail { border: 1px solid var(--dg-bg-alt); border-radius: 4px; padding: 4px 8px; margin-top: 6px; display: block; }
+.dg-compare-detail[data-verdict="regressed"] { border-left: 4px solid var(--dg-failed); }
+.dg-compare-detail > summary { cursor: pointer; padding: 2px 0; }
+.dg-compare-detail[open] > summary { margin-bottom: 6px; }
+.dg-divergence { display: flex; flex-direction: column; gap: 4px; margin-bottom: 6px; }
+.dg-node-name { font-family: var(--dg-mono); color: var(--dg-accent); }
+.dg-diff-empty { color: var(--dg-fg-muted); font-style: italic; }
+`;
+
+const STYLE_ID = "dg-evals-style";
+
+/** Add the styles to the element's document, once. */
+export function ensureEvalsStyles(el: HTMLElement): void {
+  const doc = el.ownerDocument;
+  if (doc.getElementById(STYLE_ID)) return;
+  const style = doc.createElement("style");
+  style.id = STYLE_ID;
+  style.textContent = EVALS_CSS;
+  doc.head.append(style);
+}
