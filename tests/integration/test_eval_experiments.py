@@ -171,3 +171,32 @@ def test_deleted_assistant_is_a_clear_error(client: DuraGraphClient, dataset: st
         run_experiment(client, dataset, assistant.assistant_id, resume=exp.experiment_id, progress=False)
     with pytest.raises(DuraGraphAPIError, match="no longer exists"):
         run_experiment(client, dataset, assistant.assistant_id, progress=False)
+
+
+def test_experiment_against_an_older_assistant_version(
+    client: DuraGraphClient, api_server: ApiServer, dataset: str
+) -> None:
+    """The assistant moved on to version 2; an experiment pinned to version 1 runs with version
+    1's config."""
+    assistant = client.assistants.create(
+        "chat", name=f"versioned-{uuid.uuid4().hex[:6]}", config={"configurable": {"tone": "v1"}}
+    )
+    status, body, _ = api_server.request(
+        "PATCH", f"/assistants/{assistant.assistant_id}", {"config": {"configurable": {"tone": "v2"}}}
+    )
+    assert status == 200 and body["version"] == 2
+    for version, tone in ((1, "v1"), (None, "v2")):
+        report = run_experiment(
+            client,
+            dataset,
+            assistant.assistant_id,
+            [step_budget(10)],
+            assistant_version=version,
+            progress=False,
+        )
+        assert report.experiment.assistant_version == (version or 2)
+        assert report.experiment.config["configurable"]["tone"] == tone
+        for result in report.results:
+            created = client.runs.events(str(result.run_id), limit=1).events[0]
+            assert created.type == "run_created"
+            assert created.data["config"]["configurable"]["tone"] == tone
