@@ -280,6 +280,12 @@ def markdown(r: dict[str, Any]) -> str:
                     ("no snapshots: the run's log up to the event, folded", "state_at_no_snapshots_ms"),
                 )
             ),
+            *(
+                [f"| the API: `GET /threads/{{id}}/state/{{checkpoint_id}}` (the picked event as the checkpoint), "
+                 f"through `duragraph-lab serve` | {rp['api_checkpoint_ms']['median']:.1f} | "
+                 f"{rp['api_checkpoint_ms']['p95']:.1f} | {rp['api_checkpoint_ms']['max']:.1f} |"]
+                if "api_checkpoint_ms" in rp else []
+            ),
             "",
             f"The fold alone (events in memory, from the first): median {rp['fold_only_ms']['median']:.1f} ms. "
             f"Snapshots of the run: {rp['snapshots']['count']} rows, {rp['snapshots']['bytes']:,} bytes.",

@@ -444,6 +444,18 @@ class Bench:
             begin = time.perf_counter()
             state_at(events, e.seq)
             fold_ms.append((time.perf_counter() - begin) * 1e3)
+        # What an API client sees: the thread's state at a checkpoint (LangGraph's get_state with
+        # a checkpoint id), from `duragraph-lab serve`: each pick's event as the checkpoint.
+        thread_id = (await self.control.state(run_id)).thread_id
+        api_ms = []
+        headers = {"Authorization": f"token {self.token}"}
+        async with httpx.AsyncClient(timeout=120, headers=headers) as http:
+            for e in picks:
+                begin = time.perf_counter()
+                got = await http.get(f"{self.api}/threads/{thread_id}/state/{e.event_id}")
+                api_ms.append((time.perf_counter() - begin) * 1e3)
+                got.raise_for_status()
+                assert got.json()["seq"] == e.seq
         count, size = await self._snapshots_of(run_id)
 
         def summary(xs: list[float]) -> dict[str, float]:
@@ -458,6 +470,7 @@ class Bench:
             "state_at_ms": summary(ms["snapshots"]),
             "state_at_cold_ms": summary(ms["cold"]),
             "state_at_no_snapshots_ms": summary(ms["none"]),
+            "api_checkpoint_ms": summary(api_ms),
             "fold_only_ms": {"median": _median(fold_ms), "max": max(fold_ms)},
         }
 
@@ -491,6 +504,7 @@ class Bench:
             "runs": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.runs t WHERE run_id = %s", run_id),
             "threads": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.threads t WHERE thread_id = %s", thread_id),
             "spans": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.spans t WHERE run_id = %s", run_id),
+            "run_snapshots": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.run_snapshots t WHERE run_id = %s", run_id),
         }  # fmt: skip
         out = {}
         with psycopg.connect(self.url) as conn:

@@ -21,7 +21,12 @@ from duragraph_lab.domain.run import RunState, RunStatus, Task, TaskResult, appl
 
 #: A snapshot every this many events of a run's stream: a reader then folds at most this many
 #: events on top of one. Reading and decoding an event costs ~10-20 µs, folding it ~3 µs.
-SNAPSHOT_EVERY = 1000
+SNAPSHOT_EVERY = 500
+#: At most this many bytes of snapshot (its JSON text) per event since the previous snapshot. A
+#: state that grows with the run (a conversation's messages) would otherwise make the snapshots
+#: grow as steps²: past the budget, a snapshot is skipped and the next is due a gap later, so
+#: snapshots never take more than this per event of the log (an event row is ~300-500 bytes).
+SNAPSHOT_BYTES_PER_EVENT = 100
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(RunState))
 
@@ -61,17 +66,19 @@ def fold_onto(
     *,
     after_version: int,
     every: int = SNAPSHOT_EVERY,
+    bytes_per_event: int = SNAPSHOT_BYTES_PER_EVENT,
     ns: str = "",
 ) -> list[TakenSnapshot]:
-    """Fold ``events`` (the run's stream right after ``after_version``) into ``state`` in place,
-    like :func:`~duragraph_lab.domain.run.fold`, and return a snapshot at every stream version
-    that is a multiple of ``every`` (``every=0``: none).
+    """Fold ``events`` (the run's stream right after ``after_version``, itself the version of
+    the previous snapshot or 0) into ``state`` in place, like :func:`~duragraph_lab.domain.run.fold`,
+    and return a snapshot at the stream versions that are multiples of ``every`` (``every=0``:
+    none), each no bigger than ``bytes_per_event`` times the events since the previous one.
 
     Snapshots are taken only while the events follow each other without a gap: a snapshot at
     version n must have folded every one of the first n events.
     """
     taken: list[TakenSnapshot] = []
-    expected = after_version + 1
+    expected, previous = after_version + 1, after_version
     for event in events:
         if event.data.get("ns", "") == ns:
             apply(state, event)
@@ -79,5 +86,8 @@ def fold_onto(
             every = 0  # not a contiguous prefix: no snapshot can be vouched for
         expected = event.version + 1
         if every and event.version % every == 0:
-            taken.append(TakenSnapshot(event.version, event.seq, state_to_json(state)))
+            text = state_to_json(state)
+            if len(text) <= bytes_per_event * (event.version - previous):
+                taken.append(TakenSnapshot(event.version, event.seq, text))
+                previous = event.version
     return taken

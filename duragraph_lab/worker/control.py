@@ -31,7 +31,7 @@ from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import DuraGraphError, VersionConflict
 from duragraph_lab.domain.run import InvalidTransition, RunState, RunStatus
-from duragraph_lab.domain.snapshots import SNAPSHOT_EVERY, fold_onto
+from duragraph_lab.domain.snapshots import SNAPSHOT_BYTES_PER_EVENT, SNAPSHOT_EVERY, fold_onto
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.history import HistoryCache, load_run
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -115,14 +115,17 @@ class RunControl:
         cache: HistoryCache | None = None,
         snapshots: RunSnapshots | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_bytes_per_event: int = SNAPSHOT_BYTES_PER_EVENT,
     ) -> None:
         self.store = store
         self.nc = nc
         self.subjects = subjects or Subjects()
         self.cache = cache or HistoryCache()
-        # Snapshots of folded runs, one every snapshot_every events (0: none read or written).
+        # Snapshots of folded runs, one every snapshot_every events (0: none read or written),
+        # at most snapshot_bytes_per_event bytes of them per event (see fold_onto).
         self.snapshots = snapshots or RunSnapshots(store.pool)
         self.snapshot_every = snapshot_every
+        self.snapshot_bytes_per_event = snapshot_bytes_per_event
 
     # -- lookups -------------------------------------------------------------------------------
     async def _one(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -199,7 +202,13 @@ class RunControl:
                     raise NotFound(f"run {run_id} has no events up to seq {at_seq}")
                 raise NotFound(f"run {run_id} does not exist")
             state, after_version = (base.clone() if base is not None else RunState()), 0
-        taken = fold_onto(state, events, after_version=after_version, every=self.snapshot_every)
+        taken = fold_onto(
+            state,
+            events,
+            after_version=after_version,
+            every=self.snapshot_every,
+            bytes_per_event=self.snapshot_bytes_per_event,
+        )
         # A value decoded as plain data for want of its class here would be stored as plain
         # data: such a snapshot would give another reader a state its own fold would not.
         if taken and codec.lossy_decodes() == lossy_before:

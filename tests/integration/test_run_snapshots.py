@@ -1,6 +1,7 @@
 """Run snapshots on real runs: the state at every event read through snapshots equals the fold of
 the whole log, for runs with Send fan-out, subgraphs, interrupts and resumes, state edits,
-continuations and forks; snapshots are ignorable and disposable."""
+continuations and forks; snapshots are ignorable and disposable. And the API's checkpoints,
+which read the state through them, are those the whole log gives."""
 
 from __future__ import annotations
 
@@ -14,17 +15,18 @@ import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
+from duragraph_lab.api.checkpoints import Checkpoints, Point, is_checkpoint
 from duragraph_lab.bus import OutboxRelay, Subjects
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.domain.run import RunStatus, fold
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.context import interrupt
 from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.graph.types import END, START, Send
 from duragraph_lab.store import PostgresEventStore
 from duragraph_lab.store.snapshots import RunSnapshots
-from duragraph_lab.worker.control import RunControl
+from duragraph_lab.worker.control import NotFound, RunControl
 from duragraph_lab.worker.worker import Worker
 
 
@@ -70,8 +72,8 @@ async def control(pool: Any, nc: NATS, subjects: Subjects) -> AsyncIterator[RunC
     await relay.start()
     worker = Worker([_graph()], store, nc=nc, subjects=subjects)
     await worker.start()
-    # A snapshot every other event: every read goes through several.
-    yield RunControl(store, nc=nc, subjects=subjects, snapshot_every=2)
+    # A snapshot every other event, whatever its size: every read goes through several.
+    yield RunControl(store, nc=nc, subjects=subjects, snapshot_every=2, snapshot_bytes_per_event=1 << 30)
     await worker.stop(drain=False)
     await relay.stop()
 
@@ -156,21 +158,21 @@ async def test_a_missing_snapshot_table_only_costs_speed(control: RunControl, po
 
 
 @dataclasses.dataclass
-class Point:
+class Coordinate:
     x: int
 
 
 async def test_no_snapshot_is_stored_from_values_decoded_without_their_class(
     pg_store: PostgresEventStore, pool: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    control = RunControl(pg_store, snapshot_every=1)
+    control = RunControl(pg_store, snapshot_every=1, snapshot_bytes_per_event=1 << 30)
     run_id = "0195f0a4-0000-7000-8000-0000000000f1"
     created = {
         "run_id": run_id,
         "thread_id": "0195f0a4-0000-7000-8000-0000000000f2",
         "graph_id": "g",
         "channels": {"p": "replace"},
-        "input": {"p": Point(1)},
+        "input": {"p": Coordinate(1)},
     }
     await pg_store.append(f"run:{run_id}", 0, [NewEvent(ev.RUN_CREATED, created)])
     # This process "lacks" the class: the value decodes as its fields, and is not stored so.
@@ -178,9 +180,9 @@ async def test_no_snapshot_is_stored_from_values_decoded_without_their_class(
     assert (await control.state(run_id)).values == {"p": {"x": 1}}
     assert await _count(pool) == 0
     monkeypatch.undo()
-    assert (await control.state(run_id)).values == {"p": Point(1)}
+    assert (await control.state(run_id)).values == {"p": Coordinate(1)}
     assert await _count(pool) == 1
-    assert (await control.state(run_id)).values == {"p": Point(1)}, "read back from the snapshot"
+    assert (await control.state(run_id)).values == {"p": Coordinate(1)}, "read back from the snapshot"
 
 
 async def test_snapshot_rows_hold_the_state_after_their_event(control: RunControl, database_url: str) -> None:
@@ -194,3 +196,35 @@ async def test_snapshot_rows_hold_the_state_after_their_event(control: RunContro
             (ref.run_id,),
         ).fetchall()
     assert rows and all(version % 2 == 0 and seq == event_seq for version, seq, event_seq in rows)
+
+
+async def _reference_point(checkpoints: Checkpoints, run_id: str, seq: int | None) -> Point:
+    """What a checkpoint was before it read only what it needs: the whole run, folded."""
+    events = await checkpoints._events(run_id)
+    base = await checkpoints._base(events)
+    marks = [e for e in events if is_checkpoint(e)]
+    if seq is None:
+        anchor, upto = (marks[-1] if marks else events[0]), events[-1].seq
+    else:
+        anchor = next(e for e in events if e.seq == seq)
+        later = [c.seq for c in marks if c.seq > seq]
+        upto = seq if not is_checkpoint(anchor) else later[0] - 1 if later else events[-1].seq
+    state = fold([e for e in events if e.seq <= upto], base)
+    earlier = [c for c in marks if c.seq < anchor.seq]
+    parent = earlier[-1] if earlier else await checkpoints._parent_of_run(events)
+    return Point(run_id, anchor, state, parent)
+
+
+async def test_a_checkpoint_of_any_event_is_the_one_the_whole_log_gives(control: RunControl) -> None:
+    runs = await _runs(control)
+    checkpoints = Checkpoints(control)
+    thread_id = (await control.state(runs[0])).thread_id
+    assert thread_id is not None
+    for run_id in runs:
+        events = await control.run_events(run_id)
+        for event in events:
+            point = await checkpoints.at(thread_id, str(event.event_id))
+            assert point == await _reference_point(checkpoints, run_id, event.seq), event
+        assert await checkpoints._point(run_id, None) == await _reference_point(checkpoints, run_id, None)
+    with pytest.raises(NotFound, match="has no event with seq"):
+        await checkpoints._point(runs[0], (await control.run_events(runs[1]))[0].seq)

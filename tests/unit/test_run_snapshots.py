@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import itertools
 import json
 import sys
 from decimal import Decimal
@@ -57,6 +58,9 @@ RICH: list[Spec] = [
 ]
 
 
+BIG = 1 << 30  # bytes per event: no snapshot is too big
+
+
 def _round_trip(state: RunState) -> RunState:
     restored = state_from_json(codec.loads(state_to_json(state)))
     assert restored is not None
@@ -75,7 +79,7 @@ def test_a_snapshot_after_any_event_restores_the_folded_state(specs: list[Spec])
 def test_folding_on_top_of_any_snapshot_gives_the_fold_of_the_whole_log(every: int) -> None:
     events = recorded(RICH)
     state = RunState()
-    taken = fold_onto(state, events, after_version=0, every=every)
+    taken = fold_onto(state, events, after_version=0, every=every, bytes_per_event=BIG)
     assert state == fold(events)
     assert [t.version for t in taken] == [v for v in range(1, len(events) + 1) if v % every == 0]
     for snap in taken:
@@ -84,7 +88,7 @@ def test_folding_on_top_of_any_snapshot_gives_the_fold_of_the_whole_log(every: i
         assert restored == fold(events[: snap.version]), f"snapshot at version {snap.version}"
         rest = events[snap.version :]
         assert restored is not None
-        fold_onto(restored, rest, after_version=snap.version, every=every)
+        fold_onto(restored, rest, after_version=snap.version, every=every, bytes_per_event=BIG)
         assert restored == fold(events), f"continued from version {snap.version}"
 
 
@@ -96,7 +100,7 @@ def test_a_snapshot_of_a_continuation_includes_its_base() -> None:
         first_seq=201,
     )
     state = first.clone()
-    taken = fold_onto(state, second, after_version=0, every=1)
+    taken = fold_onto(state, second, after_version=0, every=1, bytes_per_event=BIG)
     assert state == fold(second, first)
     restored = state_from_json(codec.loads(taken[-1].state))
     assert restored == fold(second, first) and restored is not None
@@ -106,9 +110,9 @@ def test_a_snapshot_of_a_continuation_includes_its_base() -> None:
 def test_no_snapshot_is_taken_past_a_gap_in_the_versions() -> None:
     events = recorded(HAPPY)
     with_gap = events[:3] + events[4:]
-    taken = fold_onto(RunState(), with_gap, after_version=0, every=1)
+    taken = fold_onto(RunState(), with_gap, after_version=0, every=1, bytes_per_event=BIG)
     assert [t.version for t in taken] == [1, 2, 3]
-    assert fold_onto(fold(events[:2]), events[3:], after_version=2, every=1) == []
+    assert fold_onto(fold(events[:2]), events[3:], after_version=2, every=1, bytes_per_event=BIG) == []
 
 
 def test_a_snapshot_of_another_version_of_the_state_is_ignored() -> None:
@@ -138,3 +142,37 @@ def test_decoding_data_whose_class_is_missing_counts_as_lossy(monkeypatch: pytes
     assert codec.lossy_decodes() == before + 2
     codec.loads('{"__dg__": "from-the-future", "v": 1}')
     assert codec.lossy_decodes() == before + 3
+
+
+def test_snapshots_of_a_growing_state_take_at_most_their_byte_budget_per_event() -> None:
+    # A conversation: every step adds a message, so the state grows with the run.
+    specs: list[Spec] = [created({"log": []}), started()]
+    for step in range(300):
+        specs.append(planned(step, task(f"t{step}", "say", 0)))
+        specs.append(completed(f"t{step}", "say", {"log": [f"message {step:04d} " + "x" * 80]}))
+    specs.append(done())
+    events = recorded(specs)
+    state = RunState()
+    taken = fold_onto(state, events, after_version=0, every=10, bytes_per_event=200)
+    assert state == fold(events)
+    versions = [t.version for t in taken]
+    assert versions[:2] == [10, 20], "small states: one every 10 events"
+    gaps = [b - a for a, b in itertools.pairwise(versions)]
+    assert max(gaps) > 10, "big states: further apart"
+    previous = 0
+    for snap in taken:
+        assert len(snap.state) <= 200 * (snap.version - previous)
+        previous = snap.version
+    assert sum(len(t.state) for t in taken) <= 200 * len(events)
+    # Each is still the state after its event, and a reader continues from the latest.
+    last = taken[-1]
+    restored = state_from_json(codec.loads(last.state))
+    assert restored == fold(events[: last.version]) and restored is not None
+    more = fold_onto(
+        restored, events[last.version :], after_version=last.version, every=10, bytes_per_event=60
+    )
+    assert restored == fold(events)
+    previous = last.version
+    for snap in more:
+        assert len(snap.state) <= 200 * (snap.version - previous)
+        previous = snap.version
