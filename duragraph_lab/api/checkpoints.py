@@ -248,6 +248,13 @@ class Checkpoints:
             raise NotFound(f"thread {thread_id} does not exist")
         out: list[Point] = []
         for run_id in reversed(await self.thread_runs(thread_id)):
+            if not metadata:
+                # Only the run's latest `limit` checkpoints can make the page (a run's own are in
+                # seq order), and each run adds at least as many as before: the same page.
+                out += reversed(await self._latest_points(run_id, limit, before))
+                if len(out) >= limit:
+                    break
+                continue
             events = await self._events(run_id)
             checkpoints = [e for e in events if is_checkpoint(e)]
             if before is not None:
@@ -265,6 +272,50 @@ class Checkpoints:
                 break
         out.sort(key=lambda p: p.event.seq, reverse=True)
         return out[:limit]
+
+    async def _latest_points(self, run_id: str, limit: int, before: tuple[str, int] | None) -> list[Point]:
+        """The points of the run's last ``limit`` checkpoints before ``before``, oldest first: the
+        events from the first of them to the end of the last, folded from the state before
+        them (the run's nearest snapshot), not the whole run."""
+        stream = f"run:{run_id}"
+        where, params = _IS_CHECKPOINT, list[Any]([_CHECKPOINTS])
+        if before is not None:
+            where += " AND seq < %s"
+            params.append(before[1])
+            at = await self._event_at(stream, before[1])
+            if at is not None:  # in this run: a bound the index walk can use
+                where += " AND version < %s"
+                params.append(at.version)
+        rows = await self.store._query(
+            f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE stream_id = %s AND {where} "
+            "ORDER BY version DESC LIMIT %s",
+            (stream, *params, limit),
+        )
+        if not rows:
+            return []
+        wanted = [row_to_event(r) for r in reversed(rows)]
+        first, last = wanted[0], wanted[-1]
+        following = await self._checkpoint(stream, after_version=last.version)
+        if following is not None:
+            end = following.seq - 1
+        else:
+            head = await self._event(stream, "", (), newest=True)
+            assert head is not None
+            end = head.seq
+        parent = await self._checkpoint(stream, before_version=first.version)
+        if first.version == 1:
+            start = await self._base([first])
+            if parent is None:
+                parent = await self._parent_of_created(first if first.type == ev.RUN_CREATED else None)
+        else:
+            start = await self.control.state(run_id, at_seq=first.seq - 1)
+            if parent is None:
+                created = await self._event(stream, "version = 1", ())
+                parent = await self._parent_of_created(
+                    created if created and created.type == ev.RUN_CREATED else None
+                )
+        events = await self.store.read_stream(stream, after_version=first.version - 1, until_seq=end)
+        return self._fold_points(run_id, events, wanted, start, parent)
 
     @staticmethod
     def _fold_points(

@@ -228,3 +228,39 @@ async def test_a_checkpoint_of_any_event_is_the_one_the_whole_log_gives(control:
         assert await checkpoints._point(run_id, None) == await _reference_point(checkpoints, run_id, None)
     with pytest.raises(NotFound, match="has no event with seq"):
         await checkpoints._point(runs[0], (await control.run_events(runs[1]))[0].seq)
+
+
+async def _reference_history(
+    checkpoints: Checkpoints, thread_id: str, limit: int, before: tuple[str, int] | None
+) -> list[Point]:
+    """The thread's history as it was before it read only what the page needs: every visited
+    run read and folded whole."""
+    out: list[Point] = []
+    for run_id in reversed(await checkpoints.thread_runs(thread_id)):
+        events = await checkpoints._events(run_id)
+        marks = [e for e in events if is_checkpoint(e) and (before is None or e.seq < before[1])]
+        if not marks:
+            continue
+        base = await checkpoints._base(events)
+        run_parent = await checkpoints._parent_of_run(events)
+        out += reversed(checkpoints._fold_points(run_id, events, marks, base, run_parent))
+        if len(out) >= limit:
+            break
+    out.sort(key=lambda p: p.event.seq, reverse=True)
+    return out[:limit]
+
+
+async def test_a_history_page_is_the_one_the_whole_log_gives(control: RunControl) -> None:
+    runs = await _runs(control)
+    checkpoints = Checkpoints(control)
+    thread_id = (await control.state(runs[0])).thread_id
+    assert thread_id is not None
+    befores: list[tuple[str, int] | None] = [None]
+    for run_id in runs:
+        befores += [(run_id, e.seq) for e in await control.run_events(run_id)]
+    for limit in (1, 3, 10, 1000):
+        for before in befores:
+            got = await checkpoints.history(thread_id, limit=limit, before=before)
+            assert got == await _reference_history(checkpoints, thread_id, limit, before), (limit, before)
+    everything = await checkpoints.history(thread_id, limit=1000)
+    assert len(everything) > 10 and len({p.event.seq for p in everything}) == len(everything)
