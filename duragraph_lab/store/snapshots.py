@@ -10,20 +10,22 @@ one is logged and the reader folds from the run's first event, as without them.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import psycopg_pool
 
 from duragraph_lab import _version
 from duragraph_lab.domain import codec, messages, reducers, run, snapshots
+from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState
 from duragraph_lab.domain.snapshots import TakenSnapshot, state_from_json
-from duragraph_lab.store.connection import is_connection_failure, unavailable_as_typed
+from duragraph_lab.store.connection import is_connection_failure
+from duragraph_lab.store.postgres import EVENT_COLUMNS, PostgresEventStore, row_to_event
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +60,39 @@ class RunSnapshots:
         self.pool = pool
         self.fold_code = fold_code
 
-    async def nearest(self, run_id: str, at_seq: int | None = None) -> Snapshot | None:
-        """The latest snapshot of ``run_id`` taken at or before ``at_seq`` (any, when None)."""
-        sql = "SELECT version, seq, state FROM duragraph.run_snapshots WHERE run_id = %s AND fold = %s"
-        params: list[Any] = [run_id, self.fold_code]
-        if at_seq is not None:
-            sql += " AND seq <= %s"
-            params.append(at_seq)
-        sql += " ORDER BY seq DESC LIMIT 1"
+    async def read(
+        self, store: PostgresEventStore, run_id: str, at_seq: int | None = None
+    ) -> tuple[Snapshot | None, list[RecordedEvent]]:
+        """The run's nearest snapshot at or before ``at_seq`` (None if it has none) and its events
+        after that snapshot (after nothing: all of them), up to ``at_seq``: one round trip."""
+        bound = "" if at_seq is None else " AND seq <= %(at)s"
+        sql = (
+            "WITH snap AS (SELECT version, seq, state FROM duragraph.run_snapshots "
+            f"WHERE run_id = %(run)s AND fold = %(fold)s{bound} ORDER BY seq DESC LIMIT 1) "
+            "SELECT seq, NULL::text, version, NULL::uuid, NULL::text, NULL::jsonb, NULL::jsonb, "
+            "NULL::timestamptz, state FROM snap "
+            f"UNION ALL (SELECT {EVENT_COLUMNS}, NULL::json FROM duragraph.events "
+            f"WHERE stream_id = %(stream)s AND version > coalesce((SELECT version FROM snap), 0){bound} "
+            "ORDER BY version)"
+        )
+        params = {"run": run_id, "fold": self.fold_code, "at": at_seq, "stream": f"run:{run_id}"}
         try:
-            async with unavailable_as_typed(), self.pool.connection() as conn:
-                cur = await conn.execute(sql, params)
-                row = await cur.fetchone()
+            rows = await store._query(sql, params)
         except psycopg.Error as err:
             if is_connection_failure(err):
-                raise  # no database: the read that follows could not work either
+                raise
             log.warning("run snapshots unavailable, folding run %s from its start: %s", run_id, err)
-            return None
-        if row is None:
-            return None
-        state = state_from_json(row[2])
-        return Snapshot(int(row[0]), int(row[1]), state) if state is not None else None
+            return None, await store.read_stream(f"run:{run_id}", until_seq=at_seq)
+        found = [r for r in rows if r[1] is None]
+        events = [row_to_event(r[:8]) for r in rows if r[1] is not None]
+        if any(a.version >= b.version for a, b in itertools.pairwise(events)):
+            events.sort(key=lambda e: e.version)  # (UNION ALL keeps its branches' order in practice)
+        if not found:
+            return None, events
+        version, seq, state = int(found[0][2]), int(found[0][0]), state_from_json(found[0][8])
+        if state is None:  # written for another shape of RunState: read the run from its start
+            return None, await store.read_stream(f"run:{run_id}", until_seq=at_seq)
+        return Snapshot(version, seq, state), events
 
     async def save(self, run_id: str, taken: Sequence[TakenSnapshot]) -> None:
         """Store snapshots (an existing one for the same event is kept: it holds the same state)."""

@@ -183,15 +183,19 @@ class RunControl:
         """
         rid = _uuid(run_id, "run")
         lossy_before = codec.lossy_decodes()
-        snapshot = await self.snapshots.nearest(rid, at_seq) if self.snapshot_every else None
+        # A state in the run's past needs no later event: the run is read only up to at_seq.
+        snapshot, own = (
+            await self.snapshots.read(self.store, rid, at_seq) if self.snapshot_every else (None, None)
+        )
         if snapshot is not None:
-            state, after_version = snapshot.state, snapshot.version
-            # A state in the run's past needs no later event.
-            events = await self.store.read_stream(f"run:{rid}", after_version=after_version, until_seq=at_seq)
+            state, after_version, events = snapshot.state, snapshot.version, own or []
         else:
 
             async def read(wanted: str) -> list[RecordedEvent]:
-                # The run itself only up to at_seq; the runs it started from, whole (and cached).
+                # The run itself (read above, with the snapshot that it has not); the runs it
+                # started from, whole (and cached).
+                if wanted == rid and own is not None:
+                    return own
                 if wanted == rid and at_seq is not None:
                     return await self.store.read_stream(f"run:{wanted}", until_seq=at_seq)
                 return await self._read_run(wanted)

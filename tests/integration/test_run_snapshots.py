@@ -137,14 +137,19 @@ async def test_snapshots_of_another_fold_or_of_another_state_shape_are_ignored(
 ) -> None:
     ref = await control.create_run("snapshots", {"items": [2]})
     await control.wait(ref.run_id, 30)
-    last = (await control.run_events(ref.run_id))[-1]
+    events = await control.run_events(ref.run_id)
+    last = events[-1]
     expected = await control.state(ref.run_id, at_seq=last.seq)
-    assert await RunSnapshots(pool).nearest(ref.run_id, last.seq) is not None
-    assert await RunSnapshots(pool, fold_code="some-other-fold").nearest(ref.run_id, last.seq) is None
+    snapshot, after = await RunSnapshots(pool).read(control.store, ref.run_id, last.seq)
+    assert snapshot is not None and after == events[snapshot.version :]
+    assert await RunSnapshots(pool, fold_code="another-fold").read(control.store, ref.run_id) == (
+        None,
+        events,
+    )
     async with pool.connection() as conn:
         # A state of another shape: as if written by another version of RunState.
         await conn.execute("UPDATE duragraph.run_snapshots SET state = '{\"step\": 99}'")
-    assert await RunSnapshots(pool).nearest(ref.run_id, last.seq) is None
+    assert await RunSnapshots(pool).read(control.store, ref.run_id, last.seq) == (None, events)
     assert await control.state(ref.run_id, at_seq=last.seq) == expected
 
 
@@ -155,6 +160,10 @@ async def test_a_missing_snapshot_table_only_costs_speed(control: RunControl, po
     async with pool.connection() as conn:
         await conn.execute("DROP TABLE duragraph.run_snapshots")
     assert await control.state(ref.run_id) == expected
+    assert await RunSnapshots(pool).read(control.store, ref.run_id) == (
+        None,
+        await control.run_events(ref.run_id),
+    )
 
 
 @dataclasses.dataclass
