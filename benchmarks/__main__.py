@@ -270,10 +270,26 @@ def markdown(r: dict[str, Any]) -> str:
             "",
             f"### Replay: state at a random event of a {rp['events']:,}-event run ({rp['samples']} picks)",
             "",
-            f"`RunControl.state(run_id, at_seq=…)` (read the run's log from PostgreSQL + fold): median "
-            f"{rp['state_at_ms']['median']:.1f} ms, p95 {rp['state_at_ms']['p95']:.1f} ms; the fold alone "
-            f"(events in memory): median {rp['fold_only_ms']['median']:.1f} ms.",
-        ]
+            "| read (`RunControl.state(run_id, at_seq=…)`, alternated pick by pick) | median (ms) | p95 | max |",
+            "|---|---|---|---|",
+            *(
+                f"| {label} | {rp[key]['median']:.1f} | {rp[key]['p95']:.1f} | {rp[key]['max']:.1f} |"
+                for label, key in (
+                    (f"nearest snapshot (one every {rp['snapshot_every']:,} events) + the events after it", "state_at_ms"),
+                    ("first read of the run (its snapshots deleted: fold from the start, store them)", "state_at_cold_ms"),
+                    ("no snapshots: the run's log up to the event, folded", "state_at_no_snapshots_ms"),
+                )
+            ),
+            *(
+                [f"| the API: `GET /threads/{{id}}/state/{{checkpoint_id}}` (the picked event as the checkpoint), "
+                 f"through `duragraph-lab serve` | {rp['api_checkpoint_ms']['median']:.1f} | "
+                 f"{rp['api_checkpoint_ms']['p95']:.1f} | {rp['api_checkpoint_ms']['max']:.1f} |"]
+                if "api_checkpoint_ms" in rp else []
+            ),
+            "",
+            f"The fold alone (events in memory, from the first): median {rp['fold_only_ms']['median']:.1f} ms. "
+            f"Snapshots of the run: {rp['snapshots']['count']} rows, {rp['snapshots']['bytes']:,} bytes.",
+        ]  # fmt: skip
     if "frames" in s:
         fr = s["frames"]
         lines += [

@@ -30,6 +30,7 @@ import psycopg
 
 from benchmarks.contenders import DBOSContender, LangGraphContender, missing
 from duragraph_lab.bus import Subjects, connect_nats
+from duragraph_lab.domain.snapshots import SNAPSHOT_EVERY
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.runtime.processes import free_port
@@ -421,23 +422,72 @@ class Bench:
         events = await self.control.run_events(run_id)
         rng = random.Random(7)
         picks = [rng.choice(events) for _ in range(self.sizes.replay_samples)]
-        api_ms, fold_ms = [], []
-        for e in picks:
-            control = RunControl(self.store)  # a cold history cache each time
-            begin = time.perf_counter()
-            state = await control.state(run_id, at_seq=e.seq)
-            api_ms.append((time.perf_counter() - begin) * 1e3)
-            assert state.run_id == run_id
+        # Three ways to read, alternated pick by pick (rotating which goes first), each with a
+        # cold history cache: "snapshots": as the product reads, from the snapshots the run's
+        # earlier readers stored (here the fill's wait() polls); "cold": the run's snapshots
+        # deleted first (the first read of a run nobody has read: it folds from the start and
+        # stores them); "none": snapshots neither read nor written (the fold of the whole prefix).
+        modes = ("snapshots", "cold", "none")
+        ms: dict[str, list[float]] = {m: [] for m in modes}
+        fold_ms = []
+        for i, e in enumerate(picks):
+            for mode in modes[i % 3 :] + modes[: i % 3]:
+                control = RunControl(self.store, snapshot_every=0 if mode == "none" else SNAPSHOT_EVERY)
+                if mode == "cold":
+                    await self._drop_snapshots(run_id)
+                begin = time.perf_counter()
+                state = await control.state(run_id, at_seq=e.seq)
+                ms[mode].append((time.perf_counter() - begin) * 1e3)
+                assert state.run_id == run_id and state.last_seq <= e.seq
+                if mode == "cold":  # put back what it deleted, untimed
+                    await RunControl(self.store).state(run_id)
             begin = time.perf_counter()
             state_at(events, e.seq)
             fold_ms.append((time.perf_counter() - begin) * 1e3)
+        # What an API client sees: the thread's state at a checkpoint (LangGraph's get_state with
+        # a checkpoint id), from `duragraph-lab serve`: each pick's event as the checkpoint.
+        thread_id = (await self.control.state(run_id)).thread_id
+        api_ms = []
+        headers = {"Authorization": f"token {self.token}"}
+        async with httpx.AsyncClient(timeout=120, headers=headers) as http:
+            for e in picks:
+                begin = time.perf_counter()
+                got = await http.get(f"{self.api}/threads/{thread_id}/state/{e.event_id}")
+                api_ms.append((time.perf_counter() - begin) * 1e3)
+                got.raise_for_status()
+                assert got.json()["seq"] == e.seq
+        count, size = await self._snapshots_of(run_id)
+
+        def summary(xs: list[float]) -> dict[str, float]:
+            return {"median": _median(xs), "p95": _pct(xs, 95), "max": max(xs)}
+
         return {
             "events": len(events),
             "fill_seconds": fill_s,
             "samples": len(picks),
-            "state_at_ms": {"median": _median(api_ms), "p95": _pct(api_ms, 95), "max": max(api_ms)},
+            "snapshot_every": SNAPSHOT_EVERY,
+            "snapshots": {"count": count, "bytes": size},
+            "state_at_ms": summary(ms["snapshots"]),
+            "state_at_cold_ms": summary(ms["cold"]),
+            "state_at_no_snapshots_ms": summary(ms["none"]),
+            "api_checkpoint_ms": summary(api_ms),
             "fold_only_ms": {"median": _median(fold_ms), "max": max(fold_ms)},
         }
+
+    async def _drop_snapshots(self, run_id: str) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute("DELETE FROM duragraph.run_snapshots WHERE run_id = %s", (run_id,))
+
+    async def _snapshots_of(self, run_id: str) -> tuple[int, int]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*), coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.run_snapshots t "
+                "WHERE run_id = %s",
+                (run_id,),
+            )
+            row = await cur.fetchone()
+        assert row is not None
+        return int(row[0]), int(row[1])
 
     # -- 6: storage --------------------------------------------------------------------------------
     def _ours_size(self) -> int:
@@ -454,6 +504,7 @@ class Bench:
             "runs": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.runs t WHERE run_id = %s", run_id),
             "threads": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.threads t WHERE thread_id = %s", thread_id),
             "spans": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.spans t WHERE run_id = %s", run_id),
+            "run_snapshots": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.run_snapshots t WHERE run_id = %s", run_id),
         }  # fmt: skip
         out = {}
         with psycopg.connect(self.url) as conn:

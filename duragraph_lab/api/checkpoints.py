@@ -20,9 +20,16 @@ from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState, RunStatus, apply, fold, is_edit
 from duragraph_lab.engine.history import resolve_base
+from duragraph_lab.store.postgres import EVENT_COLUMNS, row_to_event
 from duragraph_lab.worker.control import NotFound, RunControl
 
 CHECKPOINT_TYPES = frozenset({ev.RUN_CREATED, ev.STEP_PLANNED, ev.RUN_COMPLETED, ev.STATE_UPDATED})
+_CHECKPOINTS = sorted(CHECKPOINT_TYPES)
+# is_checkpoint() in SQL: a checkpoint type, outside any subgraph (no "ns", or a falsy one).
+_IS_CHECKPOINT = (
+    "type = ANY(%s) AND coalesce(data->'ns' IN "
+    "('null'::jsonb, '\"\"'::jsonb, 'false'::jsonb, '0'::jsonb, '[]'::jsonb, '{}'::jsonb), true)"
+)
 _SOURCES = {ev.STEP_PLANNED: "loop", ev.RUN_COMPLETED: "loop", ev.STATE_UPDATED: "update"}
 
 
@@ -129,29 +136,83 @@ class Checkpoints:
 
     async def _point(self, run_id: str, seq: int | None) -> Point:
         """The state at the checkpoint event ``seq`` of a run (None: the latest), extended to
-        the events before the run's next checkpoint."""
-        events = await self._events(run_id)
-        if not events:
+        the events before the run's next checkpoint.
+
+        Reads only the few events that locate the checkpoint and its neighbours (each an index
+        lookup), and the state through :meth:`RunControl.state` (from the run's nearest
+        snapshot): a checkpoint of a long run costs the same as one of a short run.
+        """
+        stream = f"run:{run_id}"
+        head = await self._event(stream, "", (), newest=True)
+        if head is None:
             raise NotFound(f"run {run_id} does not exist")
-        base = await self._base(events)
-        checkpoints = [e for e in events if is_checkpoint(e)]
         if seq is None:
-            anchor = checkpoints[-1] if checkpoints else events[0]
-            upto = events[-1].seq
+            anchor = await self._checkpoint(stream) or await self._event(stream, "", ())
+            assert anchor is not None
+            upto = head.seq
         else:
-            found = next((e for e in events if e.seq == seq), None)
+            found = await self._event_at(stream, seq)
             if found is None:
                 raise NotFound(f"run {run_id} has no event with seq {seq}")
             anchor = found
-            later = [c.seq for c in checkpoints if c.seq > seq]
             if not is_checkpoint(anchor):
                 upto = seq  # any other event: exactly the state after it
             else:
-                upto = later[0] - 1 if later else events[-1].seq
-        state = fold([e for e in events if e.seq <= upto], base)
-        earlier = [c for c in checkpoints if c.seq < anchor.seq]
-        parent = earlier[-1] if earlier else await self._parent_of_run(events)
+                later = await self._checkpoint(stream, after_version=anchor.version)
+                upto = later.seq - 1 if later is not None else head.seq
+        state = await self.control.state(run_id, at_seq=upto)
+        parent = await self._checkpoint(stream, before_version=anchor.version)
+        if parent is None:
+            # A run's stream starts with its run_created (the fold refuses anything before it).
+            first = await self._event(stream, "version = 1", ())
+            parent = await self._parent_of_created(first if first and first.type == ev.RUN_CREATED else None)
         return Point(run_id, anchor, state, parent)
+
+    async def _event(
+        self, stream: str, where: str, params: Sequence[Any], *, newest: bool = False
+    ) -> RecordedEvent | None:
+        """The stream's first (or last) event matching ``where``, in version order: a walk of
+        the (stream_id, version) index from one end, so ``where`` should bound the version."""
+        rows = await self.store._query(
+            f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE stream_id = %s"
+            f"{' AND ' + where if where else ''} ORDER BY version {'DESC' if newest else ''} LIMIT 1",
+            (stream, *params),
+        )
+        return row_to_event(rows[0]) if rows else None
+
+    async def _event_at(self, stream: str, seq: int) -> RecordedEvent | None:
+        """The event with ``seq``, if it belongs to ``stream`` (looked up by its primary key)."""
+        rows = await self.store._query(f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE seq = %s", (seq,))
+        event = row_to_event(rows[0]) if rows else None
+        return event if event is not None and event.stream_id == stream else None
+
+    async def _checkpoint(
+        self, stream: str, *, before_version: int | None = None, after_version: int | None = None
+    ) -> RecordedEvent | None:
+        """The stream's first checkpoint after ``after_version``, or else its last one (before
+        ``before_version`` when given)."""
+        if after_version is not None:
+            return await self._event(
+                stream, f"version > %s AND {_IS_CHECKPOINT}", (after_version, _CHECKPOINTS)
+            )
+        if before_version is not None:
+            return await self._event(
+                stream, f"version < %s AND {_IS_CHECKPOINT}", (before_version, _CHECKPOINTS), newest=True
+            )
+        return await self._event(stream, _IS_CHECKPOINT, (_CHECKPOINTS,), newest=True)
+
+    async def _parent_of_created(self, created: RecordedEvent | None) -> RecordedEvent | None:
+        """The checkpoint a run started from (see :meth:`_parent_of_run`), from its run_created."""
+        base = created.data.get("base") if created else None
+        if not base:
+            return None
+        stream = f"run:{base['run_id']}"
+        if base.get("seq") is None:
+            return await self._checkpoint(stream)
+        at = await self._event_at(stream, int(base["seq"]))
+        if at is None:  # a base point outside its run: what the whole run says
+            return await self._parent_of_run([created] if created else [])
+        return await self._checkpoint(stream, before_version=at.version + 1)
 
     async def subgraph_states(self, thread_id: str, point: Point) -> dict[str, dict[str, Any]]:
         """The state of each of the point's tasks that runs a subgraph, by task id."""
@@ -187,6 +248,13 @@ class Checkpoints:
             raise NotFound(f"thread {thread_id} does not exist")
         out: list[Point] = []
         for run_id in reversed(await self.thread_runs(thread_id)):
+            if not metadata:
+                # Only the run's latest `limit` checkpoints can make the page (a run's own are in
+                # seq order), and each run adds at least as many as before: the same page.
+                out += reversed(await self._latest_points(run_id, limit, before))
+                if len(out) >= limit:
+                    break
+                continue
             events = await self._events(run_id)
             checkpoints = [e for e in events if is_checkpoint(e)]
             if before is not None:
@@ -204,6 +272,50 @@ class Checkpoints:
                 break
         out.sort(key=lambda p: p.event.seq, reverse=True)
         return out[:limit]
+
+    async def _latest_points(self, run_id: str, limit: int, before: tuple[str, int] | None) -> list[Point]:
+        """The points of the run's last ``limit`` checkpoints before ``before``, oldest first: the
+        events from the first of them to the end of the last, folded from the state before
+        them (the run's nearest snapshot), not the whole run."""
+        stream = f"run:{run_id}"
+        where, params = _IS_CHECKPOINT, list[Any]([_CHECKPOINTS])
+        if before is not None:
+            where += " AND seq < %s"
+            params.append(before[1])
+            at = await self._event_at(stream, before[1])
+            if at is not None:  # in this run: a bound the index walk can use
+                where += " AND version < %s"
+                params.append(at.version)
+        rows = await self.store._query(
+            f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE stream_id = %s AND {where} "
+            "ORDER BY version DESC LIMIT %s",
+            (stream, *params, limit),
+        )
+        if not rows:
+            return []
+        wanted = [row_to_event(r) for r in reversed(rows)]
+        first, last = wanted[0], wanted[-1]
+        following = await self._checkpoint(stream, after_version=last.version)
+        if following is not None:
+            end = following.seq - 1
+        else:
+            head = await self._event(stream, "", (), newest=True)
+            assert head is not None
+            end = head.seq
+        parent = await self._checkpoint(stream, before_version=first.version)
+        if first.version == 1:
+            start = await self._base([first])
+            if parent is None:
+                parent = await self._parent_of_created(first if first.type == ev.RUN_CREATED else None)
+        else:
+            start = await self.control.state(run_id, at_seq=first.seq - 1)
+            if parent is None:
+                created = await self._event(stream, "version = 1", ())
+                parent = await self._parent_of_created(
+                    created if created and created.type == ev.RUN_CREATED else None
+                )
+        events = await self.store.read_stream(stream, after_version=first.version - 1, until_seq=end)
+        return self._fold_points(run_id, events, wanted, start, parent)
 
     @staticmethod
     def _fold_points(

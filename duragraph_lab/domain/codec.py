@@ -42,6 +42,18 @@ _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 _ATOMS = (int, bool, type(None))
 
+# Decodes that fell back to plain data because this process lacks a class or an adapter: such a
+# value would decode to something else in a process that has them. See lossy_decodes().
+_lossy = [0]
+
+
+def lossy_decodes() -> int:
+    """How many decoded values so far came back as plain data instead of their type (a class
+    not imported in this process, a tag without a registered adapter). Whoever stores decoded
+    values again (run snapshots) checks that this did not move while it read them: re-encoding
+    such a value would write the plain data, not the original tagged value."""
+    return _lossy[0]
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Adapter:
@@ -230,8 +242,10 @@ def _stable_order(items: set[Any] | frozenset[Any]) -> list[Any]:
 def _restore_dataclass(path: str, fields: dict[str, Any]) -> Any:
     cls = _resolve(path)
     if not isinstance(cls, type) or not dataclasses.is_dataclass(cls):
+        _lossy[0] += 1
         return fields
     if {f.name for f in dataclasses.fields(cls)} != set(fields):
+        _lossy[0] += 1
         return fields  # the class changed since this was written: keep the data, not a broken object
     obj = object.__new__(cls)
     for name, value in fields.items():
@@ -243,6 +257,7 @@ def _restore_dataclass(path: str, fields: dict[str, Any]) -> Any:
 def _restore_namedtuple(path: str, items: list[Any]) -> Any:
     cls = _resolve(path)
     if cls is None or not issubclass(cls, tuple) or len(getattr(cls, "_fields", ())) != len(items):
+        _lossy[0] += 1
         return tuple(items)
     return cls(*items)
 
@@ -250,10 +265,12 @@ def _restore_namedtuple(path: str, items: list[Any]) -> Any:
 def _restore_enum(path: str, value: Any) -> Any:
     cls = _resolve(path)
     if cls is None or not issubclass(cls, enum.Enum):
+        _lossy[0] += 1
         return value
     try:
         return cls(value)
     except ValueError:
+        _lossy[0] += 1
         return value
 
 
@@ -288,6 +305,7 @@ def _hook(d: dict[str, Any]) -> Any:
     if adapter is not None:
         return adapter.decode(d["v"])
     # A tag from a newer version or an unregistered adapter: keep the data rather than fail.
+    _lossy[0] += 1
     return d
 
 

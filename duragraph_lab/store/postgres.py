@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -176,7 +176,7 @@ class PostgresEventStore:
         self._fire_after_commit(recorded)
         return recorded
 
-    async def _query(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def _query(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run a read. Reads are idempotent, so one that hits a connection which died since its
         last use (server restart, killed backend) is retried once on a fresh connection."""
         async with unavailable_as_typed():

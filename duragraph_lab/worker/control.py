@@ -26,13 +26,16 @@ from typing import Any
 from nats.aio.client import Client as NATS
 
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import DuraGraphError, VersionConflict
-from duragraph_lab.domain.run import InvalidTransition, RunState, RunStatus, fold
+from duragraph_lab.domain.run import InvalidTransition, RunState, RunStatus
+from duragraph_lab.domain.snapshots import SNAPSHOT_BYTES_PER_EVENT, SNAPSHOT_EVERY, fold_onto
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.history import HistoryCache, load_run
 from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.store.snapshots import RunSnapshots
 from duragraph_lab.worker.registry import default_assistant_id
 
 
@@ -110,11 +113,19 @@ class RunControl:
         nc: NATS | None = None,
         subjects: Subjects | None = None,
         cache: HistoryCache | None = None,
+        snapshots: RunSnapshots | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
+        snapshot_bytes_per_event: int = SNAPSHOT_BYTES_PER_EVENT,
     ) -> None:
         self.store = store
         self.nc = nc
         self.subjects = subjects or Subjects()
         self.cache = cache or HistoryCache()
+        # Snapshots of folded runs, one every snapshot_every events (0: none read or written),
+        # at most snapshot_bytes_per_event bytes of them per event (see fold_onto).
+        self.snapshots = snapshots or RunSnapshots(store.pool)
+        self.snapshot_every = snapshot_every
+        self.snapshot_bytes_per_event = snapshot_bytes_per_event
 
     # -- lookups -------------------------------------------------------------------------------
     async def _one(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -164,22 +175,49 @@ class RunControl:
         return await self.store.read_stream(f"run:{_uuid(run_id, 'run')}")
 
     async def state(self, run_id: str, *, at_seq: int | None = None) -> RunState:
-        """The run (status and graph state), now or right after the event with ``at_seq``."""
+        """The run (status and graph state), now or right after the event with ``at_seq``.
+
+        Folded from the run's nearest snapshot at or before ``at_seq`` when there is one, and
+        otherwise from its first event (and the runs it started from); the snapshots passed on
+        the way are stored for the next reader.
+        """
         rid = _uuid(run_id, "run")
+        lossy_before = codec.lossy_decodes()
+        # A state in the run's past needs no later event: the run is read only up to at_seq.
+        snapshot, own = (
+            await self.snapshots.read(self.store, rid, at_seq) if self.snapshot_every else (None, None)
+        )
+        if snapshot is not None:
+            state, after_version, events = snapshot.state, snapshot.version, own or []
+        else:
 
-        async def read(wanted: str) -> list[RecordedEvent]:
-            # The run itself only up to at_seq (a state in its past needs no later event);
-            # the runs it started from, whole (and cached).
-            if wanted == rid and at_seq is not None:
-                return await self.store.read_stream(f"run:{wanted}", until_seq=at_seq)
-            return await self._read_run(wanted)
+            async def read(wanted: str) -> list[RecordedEvent]:
+                # The run itself (read above, with the snapshot that it has not); the runs it
+                # started from, whole (and cached).
+                if wanted == rid and own is not None:
+                    return own
+                if wanted == rid and at_seq is not None:
+                    return await self.store.read_stream(f"run:{wanted}", until_seq=at_seq)
+                return await self._read_run(wanted)
 
-        events, base = await load_run(rid, read, self.cache)
-        if not events:
-            if at_seq is not None and await self.store.stream_version(f"run:{rid}") > 0:
-                raise NotFound(f"run {run_id} has no events up to seq {at_seq}")
-            raise NotFound(f"run {run_id} does not exist")
-        return fold(events, base)
+            events, base = await load_run(rid, read, self.cache)
+            if not events:
+                if at_seq is not None and await self.store.stream_version(f"run:{rid}") > 0:
+                    raise NotFound(f"run {run_id} has no events up to seq {at_seq}")
+                raise NotFound(f"run {run_id} does not exist")
+            state, after_version = (base.clone() if base is not None else RunState()), 0
+        taken = fold_onto(
+            state,
+            events,
+            after_version=after_version,
+            every=self.snapshot_every,
+            bytes_per_event=self.snapshot_bytes_per_event,
+        )
+        # A value decoded as plain data for want of its class here would be stored as plain
+        # data: such a snapshot would give another reader a state its own fold would not.
+        if taken and codec.lossy_decodes() == lossy_before:
+            await self.snapshots.save(rid, taken)
+        return state
 
     async def _read_run(self, run_id: str) -> list[RecordedEvent]:
         return await self.store.read_stream(f"run:{run_id}")
