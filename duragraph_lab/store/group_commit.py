@@ -87,6 +87,18 @@ class GroupCommit:
         self.appends = 0
 
     async def append(self, item: RunAppend) -> list[RecordedEvent]:
+        if not self._queue and self._in_flight == 0 and not self._scheduled:
+            # Nothing else to write: write this one now, on the caller's own task (a run alone,
+            # as in a linear graph, pays nothing for grouping). Appends made meanwhile queue up
+            # and are grouped behind it.
+            self._in_flight += 1
+            try:
+                return await self.append_one(item)
+            finally:
+                self._in_flight -= 1
+                if self._queue and not self._scheduled:
+                    self._scheduled = True
+                    asyncio.get_running_loop().call_soon(self._start)
         loop = asyncio.get_running_loop()
         item.done = loop.create_future()
         self._queue.append(item)

@@ -57,6 +57,18 @@ def outboxed(database_url: str, run_id: str) -> int:
     return int(row[0]) if row else 0
 
 
+async def test_a_lone_append_is_written_at_once(
+    pg_store: PostgresEventStore, pool: Any, database_url: str
+) -> None:
+    ((run_id, epoch),) = (await leased_runs(pg_store, pool, 1)).items()
+    assert pg_store.group is not None
+    before = pg_store.group.batches
+    for version in (1, 3, 5):
+        await pg_store.append(f"run:{run_id}", version, step(version), lease=(WORKER, epoch))
+    assert pg_store.group.batches == before  # nothing to group with: the plain fenced statement
+    assert [v for v, _ in stored(database_url, run_id)] == [1, 2, 3, 4, 5, 6, 7]
+
+
 async def test_concurrent_appends_of_many_runs_share_a_statement(
     pg_store: PostgresEventStore, pool: Any, database_url: str
 ) -> None:
@@ -108,16 +120,22 @@ async def test_a_batch_failing_as_a_whole_is_written_again_one_by_one(
 ) -> None:
     """A duplicate event id aborts the whole statement: the appends are retried alone, so only
     the one that reused an id fails."""
-    (dup, other) = runs = await leased_runs(pg_store, pool, 2)
+    (first, dup, other) = runs = await leased_runs(pg_store, pool, 3)
     taken = (await pg_store.read_stream(f"run:{other}"))[0].event_id
     reused = [NewEvent(ev.NODE_COMPLETED, {"step": 1, "task": "1.0", "node": "a"}, event_id=taken)]
+    assert pg_store.group is not None
+    before = pg_store.group.batches
     results = await asyncio.gather(
+        # The first append of an idle store is written at once; the next two queue behind it.
+        pg_store.append(f"run:{first}", 1, step(), lease=(WORKER, runs[first])),
         pg_store.append(f"run:{dup}", 1, reused, lease=(WORKER, runs[dup])),
         pg_store.append(f"run:{other}", 1, step(), lease=(WORKER, runs[other])),
         return_exceptions=True,
     )
-    assert isinstance(results[0], DuplicateEvent)
-    assert not isinstance(results[1], BaseException)
+    assert pg_store.group.batches == before  # the grouped statement failed: none was counted
+    assert not isinstance(results[0], BaseException)
+    assert isinstance(results[1], DuplicateEvent)
+    assert not isinstance(results[2], BaseException)
     assert [v for v, _ in stored(database_url, dup)] == [1]
     assert [v for v, _ in stored(database_url, other)] == [1, 2, 3]
 
@@ -125,11 +143,15 @@ async def test_a_batch_failing_as_a_whole_is_written_again_one_by_one(
 async def test_appends_of_one_run_in_one_batch_apply_in_order(
     pg_store: PostgresEventStore, pool: Any, database_url: str
 ) -> None:
-    ((run_id, epoch),) = (await leased_runs(pg_store, pool, 1)).items()
-    first, second = await asyncio.gather(
+    (other, other_epoch), (run_id, epoch) = (await leased_runs(pg_store, pool, 2)).items()
+    assert pg_store.group is not None
+    before = pg_store.group.batches
+    _, first, second = await asyncio.gather(
+        pg_store.append(f"run:{other}", 1, step(1), lease=(WORKER, other_epoch)),  # written at once
         pg_store.append(f"run:{run_id}", 1, step(1), lease=(WORKER, epoch)),
         pg_store.append(f"run:{run_id}", 3, step(2), lease=(WORKER, epoch)),
     )
+    assert pg_store.group.batches == before + 1
     assert [e.version for e in first + second] == [2, 3, 4, 5]
     assert [v for v, _ in stored(database_url, run_id)] == [1, 2, 3, 4, 5]
 
@@ -137,13 +159,15 @@ async def test_appends_of_one_run_in_one_batch_apply_in_order(
 async def test_an_append_cancelled_while_queued_is_not_written(
     pg_store: PostgresEventStore, pool: Any, database_url: str
 ) -> None:
-    (cancelled, kept) = runs = await leased_runs(pg_store, pool, 2)
+    (kept, cancelled) = runs = await leased_runs(pg_store, pool, 2)
+    writing = asyncio.ensure_future(pg_store.append(f"run:{kept}", 1, step(), lease=(WORKER, runs[kept])))
+    await asyncio.sleep(0)  # written at once: the next append queues behind it
     task = asyncio.ensure_future(
         pg_store.append(f"run:{cancelled}", 1, step(), lease=(WORKER, runs[cancelled]))
     )
-    await asyncio.sleep(0)  # queued, the batch not started yet
+    await asyncio.sleep(0)
     task.cancel()
-    await pg_store.append(f"run:{kept}", 1, step(), lease=(WORKER, runs[kept]))
+    await writing
     with pytest.raises(asyncio.CancelledError):
         await task
     assert [v for v, _ in stored(database_url, cancelled)] == [1]
