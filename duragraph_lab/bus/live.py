@@ -20,22 +20,39 @@ from duragraph_lab.domain import codec
 
 
 class LivePublisher:
+    """Publishes live events in the background, best effort and in order. One task sends
+    whatever is pending (a task per event would cost more than the publish itself)."""
+
     def __init__(self, nc: NATS, subjects: Subjects) -> None:
         self.nc = nc
         self.subjects = subjects
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: list[tuple[str, bytes]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     def __call__(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:
         try:
             body = json.dumps({"kind": kind, "ts": time.time(), **codec.to_jsonable(payload)}).encode()
         except Exception:
             return  # a custom event we cannot encode is dropped, never fatal for the node
-        task = asyncio.ensure_future(self.nc.publish(self.subjects.live(run_id), body))
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
+        self._pending.append((self.subjects.live(run_id), body))
+        if self._sender is None:
+            self._sender = asyncio.ensure_future(self._send())
+            self._sender.add_done_callback(self._done)
+
+    async def _send(self) -> None:
+        # One sender at a time keeps a run's events (LLM tokens) in order even when a publish
+        # has to wait for the client's buffer.
+        try:
+            while self._pending:
+                pending, self._pending = self._pending, []
+                for subject, body in pending:
+                    await self.nc.publish(subject, body)
+        finally:
+            # Here, not in the done callback: that runs a turn later, and an event queued in
+            # between would wait for the next one.
+            self._sender = None
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
         if not task.cancelled():
             task.exception()  # best effort: a lost live event is not an error
 

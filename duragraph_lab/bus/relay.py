@@ -5,11 +5,14 @@ PostgreSQL advisory lock held on the active relay's connection, and the others s
 take over within ``standby_poll`` seconds when the active one stops or its connection dies. A
 single publisher keeps JetStream's order equal to ``seq`` order for every consumer.
 
-Each pass claims a batch of outbox rows in a transaction (deleting them and reading the events'
-JSON text in one statement), publishes them pipelined with ``Nats-Msg-Id = event_id``, waits for
-every JetStream ack, and only then commits. Any failure rolls the claim back and the rows are
-published again later; JetStream drops the duplicates by message id. Claims use ``SKIP LOCKED``
-and touch only outbox rows, so the relay never makes a writer wait.
+Each pass reads a batch of outbox rows with their events' JSON text (one read-only statement:
+no transaction, no commit to flush), publishes them pipelined with ``Nats-Msg-Id = event_id``
+and waits for every JetStream ack. Published rows are deleted later, several passes at a time
+(when the batch is full, ``delete_interval`` after the first, or when a pass finds nothing
+new), and the passes in between skip them. A relay that stops before deleting leaves rows that
+the next one publishes again, as does any failure before the acks; JetStream drops the
+duplicates by message id (and subscribers by version). The relay touches only outbox rows and
+never locks them, so it never makes a writer wait.
 
 Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
 commit; other processes publish an empty core-NATS message on the wake subject
@@ -32,7 +35,7 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from duragraph_lab.bus import wire
+from duragraph_lab.bus import local, wire
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
 
@@ -41,16 +44,15 @@ log = logging.getLogger(__name__)
 # "DGrelay!" in ASCII: the lock that makes one relay per database the active one.
 RELAY_LOCK_KEY = 0x4447_7265_6C61_7921
 
+# Rows already published (and not deleted yet) are passed in and skipped.
 _CLAIM = """
-WITH claimed AS (
-    SELECT seq FROM duragraph.outbox ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED
-), gone AS (
-    DELETE FROM duragraph.outbox o USING claimed c WHERE o.seq = c.seq RETURNING o.seq
-)
 SELECT e.seq, e.stream_id, e.version, e.event_id::text, e.type, e.data::text, e.meta::text, e.recorded_at
-FROM duragraph.events e JOIN gone USING (seq)
-ORDER BY e.seq
+FROM duragraph.outbox o JOIN duragraph.events e USING (seq)
+WHERE o.seq <> ALL(%s::bigint[])
+ORDER BY o.seq
+LIMIT %s
 """
+_FORGET = "DELETE FROM duragraph.outbox WHERE seq = ANY(%s::bigint[])"
 
 
 @dataclass(slots=True)
@@ -95,6 +97,7 @@ class OutboxRelay:
         retry_min: float = 0.05,
         retry_max: float = 5.0,
         standby_poll: float = 1.0,
+        delete_interval: float = 0.1,
         observer: Callable[[Sequence[tuple[str, str, str]]], None] | None = None,
     ) -> None:
         self.pool = pool
@@ -111,6 +114,10 @@ class OutboxRelay:
         self.retry_min = retry_min
         self.retry_max = retry_max
         self.standby_poll = standby_poll
+        self.delete_interval = delete_interval
+        #: Seqs published (acknowledged by JetStream) but still in the outbox, and since when.
+        self._published: list[int] = []
+        self._published_since = 0.0
         self.status = RelayStatus()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -169,18 +176,26 @@ class OutboxRelay:
             loop.call_soon_threadsafe(self._wake.set)
 
     async def drain(self, timeout: float = 10.0) -> None:
-        """Wait until the outbox is empty (tests, graceful shutdown)."""
+        """Wait until the outbox is empty: everything published and deleted (tests, graceful
+        shutdown)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if await self.backlog() == 0:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute("SELECT count(*) FROM duragraph.outbox")
+                row = await cur.fetchone()
+            if row is not None and row[0] == 0:
                 return
             self.wake()
             await asyncio.sleep(0.01)
         raise TimeoutError(f"outbox not drained within {timeout}s")
 
     async def backlog(self) -> int:
+        """Events committed and not yet published (by this relay, when it is the active one)."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute("SELECT count(*) FROM duragraph.outbox")
+            cur = await conn.execute(
+                "SELECT count(*) FROM duragraph.outbox WHERE seq <> ALL(%s::bigint[])",
+                (list(self._published),),
+            )
             row = await cur.fetchone()
             return int(row[0]) if row else 0
 
@@ -189,7 +204,8 @@ class OutboxRelay:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
                 "SELECT extract(epoch FROM clock_timestamp() - e.recorded_at) FROM duragraph.events e "
-                "WHERE e.seq = (SELECT min(seq) FROM duragraph.outbox)"
+                "WHERE e.seq = (SELECT min(seq) FROM duragraph.outbox WHERE seq <> ALL(%s::bigint[]))",
+                (list(self._published),),
             )
             row = await cur.fetchone()
             return float(row[0]) if row and row[0] is not None else 0.0
@@ -265,34 +281,32 @@ class OutboxRelay:
         self._wake.clear()
 
     async def _pass(self, conn: psycopg.AsyncConnection[Any]) -> int:
-        """Publish one batch; return how many events were published (and removed from the outbox)."""
+        """Publish one batch; return how many events were published."""
         if not self.nc.is_connected:
             raise ConnectionError("NATS is not connected")
         self._wake.clear()
         max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
-        async with conn.transaction():
-            cur = await conn.execute(_CLAIM, (self.batch_size,))
-            rows = await cur.fetchall()
-            if not rows:
-                return 0
-            acks = []
-            for seq, stream_id, version, event_id, event_type, data_json, meta_json, recorded_at in rows:
-                headers = wire.headers_for(seq, stream_id, version, event_id, event_type)
-                body = wire.body_from_row(
-                    seq, stream_id, version, event_id, event_type, data_json, meta_json, recorded_at
-                )
-                if len(body) > max_payload:
-                    headers[wire.H_TRUNCATED] = "1"
-                    body = wire.truncated_body(seq, stream_id, version, event_id, event_type)
-                acks.append(
-                    await self.js.publish_async(
-                        self.subjects.event(stream_id, event_type),
-                        body,
-                        headers=headers,
-                        wait_stall=self.ack_timeout,
-                    )
-                )
-            await self._await_acks(acks)
+        cur = await conn.execute(_CLAIM, (self._published, self.batch_size))
+        rows = await cur.fetchall()
+        if not rows:
+            await self._forget_published(conn)  # idle: a good time to tidy up
+            return 0
+        acks = []
+        nearby = local.has_listeners(self.nc)
+        # One deadline for the batch instead of publish_async's wait_stall, which (asyncio.wait_for
+        # on Python 3.11) costs a task and a turn of the event loop per message.
+        async with asyncio.timeout(self.ack_timeout):
+            for row in rows:
+                acks.append(await self._publish(row, max_payload, nearby))
+        await self._await_acks(acks)
+        if not self._published:
+            self._published_since = time.monotonic()
+        self._published += [row[0] for row in rows]
+        if (
+            len(self._published) >= self.batch_size
+            or time.monotonic() - self._published_since >= self.delete_interval
+        ):
+            await self._forget_published(conn)
         if self.observer is not None:
             try:
                 self.observer([(r[1], r[4], r[5]) for r in rows])
@@ -302,6 +316,31 @@ class OutboxRelay:
         self.status.batches += 1
         self.status.last_published_at = time.time()
         return len(rows)
+
+    async def _publish(self, row: tuple[Any, ...], max_payload: int, nearby: bool) -> asyncio.Future[Any]:
+        seq, stream_id, version, event_id, event_type, data_json, meta_json, recorded_at = row
+        headers = wire.headers_for(seq, stream_id, version, event_id, event_type)
+        body = wire.body_from_row(
+            seq, stream_id, version, event_id, event_type, data_json, meta_json, recorded_at
+        )
+        if len(body) > max_payload:
+            headers[wire.H_TRUNCATED] = "1"
+            body = wire.truncated_body(seq, stream_id, version, event_id, event_type)
+        future: asyncio.Future[Any] = await self.js.publish_async(
+            self.subjects.event(stream_id, event_type), body, headers=headers
+        )
+        if nearby:  # subscriptions in this process: hand them the event now
+            local.deliver(self.nc, local.feed_key(self.subjects.prefix, stream_id), headers, body)
+        return future
+
+    async def _forget_published(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Delete the published rows from the outbox. Deleting them one pass at a time would
+        cost a commit (a WAL flush) per pass, competing with the writers' commits."""
+        if not self._published:
+            return
+        done = list(self._published)
+        await conn.execute(_FORGET, (done,))
+        del self._published[: len(done)]
 
     async def _await_acks(self, acks: list[asyncio.Future[Any]]) -> None:
         """Every ack, or an exception: a rollback puts the whole batch back in the outbox."""
@@ -341,16 +380,22 @@ class OutboxRelay:
 
 
 class RelayWaker:
-    """After-commit callback for writers outside the relay's process: one empty core-NATS
-    message per event-loop tick at most, however many appends commit in that tick."""
+    """After-commit callback for writers outside the relay's process (workers). Once per turn of
+    the event loop, however many appends committed in it: an empty message on the relay's wake
+    subject, and the events just committed, one message per stream on its ``fresh`` subject, so
+    that stream subscriptions (SSE) get them without waiting for the relay. Published together,
+    they leave in one write to the NATS socket."""
 
     def __init__(self, nc: NATS, subjects: Subjects) -> None:
         self.nc = nc
+        self.subjects = subjects
         self.subject = subjects.relay_wake
+        self._events: list[RecordedEvent] = []
         self._pending = False
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def __call__(self, _events: Sequence[RecordedEvent] = ()) -> None:
+    def __call__(self, events: Sequence[RecordedEvent] = ()) -> None:
+        self._events.extend(events)
         if self._pending:
             return
         self._pending = True
@@ -358,9 +403,19 @@ class RelayWaker:
 
     def _send(self) -> None:
         self._pending = False
-        task = asyncio.ensure_future(self.nc.publish(self.subject, b""))
+        events, self._events = self._events, []
+        task = asyncio.ensure_future(self._publish(events))
         self._tasks.add(task)  # keep a reference until done, or it may be collected mid-flight
         task.add_done_callback(self._done)
+
+    async def _publish(self, events: list[RecordedEvent]) -> None:
+        await self.nc.publish(self.subject, b"")
+        by_stream: dict[str, list[RecordedEvent]] = {}
+        for event in events:
+            by_stream.setdefault(event.stream_id, []).append(event)
+        max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
+        for stream_id, committed in by_stream.items():
+            await self.nc.publish(self.subjects.fresh(stream_id), wire.fresh_message(committed, max_payload))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

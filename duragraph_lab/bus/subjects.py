@@ -63,6 +63,12 @@ class Subjects:
         token = "".join(c if c.isalnum() or c in "-_" else "_" for c in graph_id) or "_"
         return f"_{self.prefix}.rpc.replay.{token}"
 
+    def fresh(self, stream_id: str | StreamId) -> str:
+        """Events of one stream just committed by a worker, straight from it (core NATS, not
+        stored): subscribers get them before the relay's JetStream copy."""
+        parsed = StreamId.parse(stream_id)
+        return f"_{self.prefix}.fresh.{parsed.kind.value}.{parsed.id}"
+
     def live(self, run_id: str) -> str:
         """Ephemeral events of one run: node started, custom events, LLM tokens. Not stored."""
         return f"_{self.prefix}.live.run.{run_id}"

@@ -19,10 +19,10 @@ from typing import Any
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
-from duragraph_lab.bus import wire
+from duragraph_lab.bus import local, wire
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
-from duragraph_lab.domain.streams import StreamId
+from duragraph_lab.domain.streams import StreamId, StreamKind
 from duragraph_lab.store.port import EventStore
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,11 @@ class StreamSubscription:
         self._after_seq = after_seq
         self.poll_interval = poll_interval
         self.page_size = page_size
-        self._queue: asyncio.Queue[Msg] = asyncio.Queue()
+        # NATS messages (JetStream copies), the relay's own hand-overs and workers' fresh events.
+        self._queue: asyncio.Queue[Msg | local.LocalMessage | RecordedEvent] = asyncio.Queue()
         self._sub: Any = None
+        self._fresh_sub: Any = None
+        self._stop_local: Any = None
         self.delivered = 0
 
     async def __aenter__(self) -> StreamSubscription:
@@ -92,7 +95,24 @@ class StreamSubscription:
         async def on_msg(msg: Msg) -> None:
             self._queue.put_nowait(msg)
 
+        if self._stop_local is None:
+            # Events relayed by this process come straight from the relay (see bus.local).
+            key = local.feed_key(self.subjects.prefix, self.stream_id)
+            self._stop_local = local.listen(self.nc, key, self._queue.put_nowait)
+
+        async def on_fresh(msg: Msg) -> None:
+            try:
+                events = wire.events_from_fresh(msg.data)
+            except Exception:  # the relay's copy or PostgreSQL will bring them
+                log.debug("undecodable fresh events on %s", msg.subject)
+                return
+            for event in events:
+                self._queue.put_nowait(event)
+
         try:
+            if self._fresh_sub is None and StreamId.parse(self.stream_id).kind is StreamKind.RUN:
+                # Workers announce what they commit to runs (see bus.relay.RelayWaker).
+                self._fresh_sub = await self.nc.subscribe(self.subjects.fresh(self.stream_id), cb=on_fresh)
             self._sub = await self.nc.subscribe(self.subjects.stream(self.stream_id), cb=on_msg)
             # The server must know about the subscription before we read PostgreSQL, or an event
             # committed in between would be neither in our catch-up nor in our live feed.
@@ -101,10 +121,14 @@ class StreamSubscription:
             log.info("subscription to %s is poll-only for now: %s", self.stream_id, err)
 
     async def aclose(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+        stop_local, self._stop_local = self._stop_local, None
+        if stop_local is not None:
+            stop_local()
+        for sub in (self._sub, self._fresh_sub):
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        self._sub = self._fresh_sub = None
 
     def __aiter__(self) -> AsyncIterator[RecordedEvent]:
         return self._events()
@@ -152,15 +176,19 @@ class StreamSubscription:
                 if self._sub is None and self.nc is not None and self.nc.is_connected:
                     await self._subscribe()
                 continue
-            headers = msg.headers or {}
-            try:
-                version = int(headers[wire.H_VERSION])
-            except (KeyError, ValueError):
-                continue  # not one of ours
+            if isinstance(msg, RecordedEvent):
+                version, whole = msg.version, True
+            else:
+                headers = msg.headers or {}
+                try:
+                    version = int(headers[wire.H_VERSION])
+                except (KeyError, ValueError):
+                    continue  # not one of ours
+                whole = wire.H_TRUNCATED not in headers
             if version <= self.last_version:
                 continue  # a duplicate, or already read from PostgreSQL
-            if version == self.last_version + 1 and wire.H_TRUNCATED not in headers:
-                event = wire.event_from_body(msg.data)
+            if version == self.last_version + 1 and whole:
+                event = msg if isinstance(msg, RecordedEvent) else wire.event_from_body(msg.data)
                 self.last_version = version
                 self.delivered += 1
                 yield event

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import RecordedEvent
@@ -53,6 +56,40 @@ def body_from_row(
     return f'{head[:-1]},"data":{data_json},"meta":{meta_json}}}'.encode()
 
 
+def body_from_event(event: RecordedEvent) -> bytes:
+    """The body the relay would publish for ``event``, built from the event itself."""
+    return body_from_row(
+        event.seq,
+        event.stream_id,
+        event.version,
+        str(event.event_id),
+        event.type,
+        _json(event.data),
+        _json(event.meta),
+        event.recorded_at,
+    )
+
+
+def _json(value: Any) -> str:
+    plain = codec.to_jsonable(value)
+    try:
+        return orjson.dumps(plain).decode()  # as json.dumps writes plain data, faster
+    except TypeError:  # integers beyond 64 bits
+        return json.dumps(plain, separators=(",", ":"), ensure_ascii=False)
+
+
+def fresh_message(events: Sequence[RecordedEvent], max_payload: int) -> bytes:
+    """One stream's events just committed, as one message (``[]`` if they would not fit)."""
+    bodies = [body_from_event(e) for e in events]
+    if sum(len(b) + 1 for b in bodies) + 2 > max_payload:
+        return b"[]"  # subscribers wait for the relay's copy (or read PostgreSQL)
+    return b"[" + b",".join(bodies) + b"]"
+
+
+def events_from_fresh(data: bytes) -> list[RecordedEvent]:
+    return [_event_from_raw(raw) for raw in json.loads(data)]
+
+
 def truncated_body(seq: int, stream_id: str, version: int, event_id: str, event_type: str) -> bytes:
     return json.dumps(
         {"seq": seq, "stream_id": stream_id, "version": version, "event_id": event_id, "type": event_type},
@@ -61,7 +98,10 @@ def truncated_body(seq: int, stream_id: str, version: int, event_id: str, event_
 
 
 def event_from_body(body: bytes) -> RecordedEvent:
-    raw: dict[str, Any] = json.loads(body)
+    return _event_from_raw(json.loads(body))
+
+
+def _event_from_raw(raw: dict[str, Any]) -> RecordedEvent:
     return RecordedEvent(
         seq=int(raw["seq"]),
         stream_id=raw["stream_id"],

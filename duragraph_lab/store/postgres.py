@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -17,9 +16,10 @@ from duragraph_lab.domain.errors import DuplicateEvent, InvalidEvent, VersionCon
 from duragraph_lab.domain.streams import StreamKind
 from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
+from duragraph_lab.store.group_commit import GroupCommit, RunAppend
 from duragraph_lab.store.port import AfterCommit
 from duragraph_lab.store.projections import Projection
-from duragraph_lab.store.validation import UnitOfWorkAborted, check_append, encode_events
+from duragraph_lab.store.validation import UnitOfWorkAborted, check_append, encode_events, payload_json
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class PgUnitOfWork:
     ) -> list[RecordedEvent]:
         parsed = check_append(stream_id, expected_version, events)
         encoded = encode_events(events)
-        payload = json.dumps(encoded, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        payload = payload_json(encoded)
         if lease is not None and parsed.kind is not StreamKind.RUN:
             raise InvalidEvent(f"only run streams are leased, not {stream_id}")
         sql, params = (
@@ -125,17 +125,23 @@ def _duplicate_id(err: psycopg.Error, events: Sequence[NewEvent]) -> str:
 
 
 class PostgresEventStore:
-    """Event store on a psycopg async pool (see :func:`duragraph_lab.store.connection.open_pool`)."""
+    """Event store on a psycopg async pool (see :func:`duragraph_lab.store.connection.open_pool`).
+
+    With ``group_commit`` (the default), leased appends to run streams (a worker's commits) made
+    concurrently are written together, one statement and one commit for many runs (see
+    :mod:`duragraph_lab.store.group_commit`); each still succeeds or fails on its own."""
 
     def __init__(
         self,
         pool: psycopg_pool.AsyncConnectionPool,
         *,
         projections: Sequence[Projection] = (),
+        group_commit: bool = True,
     ) -> None:
         self.pool = pool
         self.projections = list(projections)
         self._after_commit: list[AfterCommit] = []
+        self.group = GroupCommit(pool, self._append_alone, self._fire_after_commit) if group_commit else None
 
     def add_after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
@@ -169,10 +175,31 @@ class PostgresEventStore:
         if self.projections:
             async with self.transaction() as uow:
                 return await uow.append(stream_id, expected_version, events, lease=lease)
+        if lease is not None and self.group is not None:
+            parsed = check_append(stream_id, expected_version, events)
+            if parsed.kind is not StreamKind.RUN:
+                raise InvalidEvent(f"only run streams are leased, not {stream_id}")
+            encoded = encode_events(events)
+            payload = payload_json(encoded)
+            return await self.group.append(
+                RunAppend(str(parsed.id), expected_version, events, encoded, payload, lease[0], lease[1])
+            )
         # Fast path: with no Python projections the append is one statement, and a lone statement
         # on an autocommit connection is atomic on its own: one round trip instead of three.
         async with unavailable_as_typed(), self.pool.connection() as conn:
             recorded = await PgUnitOfWork(conn, ()).append(stream_id, expected_version, events, lease=lease)
+        self._fire_after_commit(recorded)
+        return recorded
+
+    async def _append_alone(self, item: RunAppend) -> list[RecordedEvent]:
+        """A run append of its own (a group commit that failed as a whole retries each this way)."""
+        lease = (
+            (item.worker_id, item.epoch) if item.worker_id is not None and item.epoch is not None else None
+        )
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            recorded = await PgUnitOfWork(conn, ()).append(
+                item.stream_id, item.expected_version, item.events, lease=lease
+            )
         self._fire_after_commit(recorded)
         return recorded
 

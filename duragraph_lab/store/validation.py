@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent
@@ -51,3 +54,13 @@ def encode_events(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
             raise EncodingError(f"event #{i} ({event.type}) meta: {err.reason}", err.path) from None
         encoded.append({"event_id": str(event.event_id), "type": event.type, "data": data, "meta": meta})
     return encoded
+
+
+def payload_json(encoded: list[dict[str, Any]]) -> str:
+    """``encoded`` (plain JSON data, see :func:`encode_events`) as JSON text for PostgreSQL."""
+    try:
+        # orjson writes plain data as json.dumps does (UTF-8, no NaN: the codec rejected them),
+        # several times faster; it refuses integers beyond 64 bits, which json writes.
+        return orjson.dumps(encoded).decode()
+    except TypeError:
+        return json.dumps(encoded, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -91,6 +91,39 @@ async def test_wake_publishes_without_waiting_for_the_poll(pool: Any, nc: NATS, 
         await relay.stop()
 
 
+def outbox_rows(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM duragraph.outbox").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_published_rows_are_deleted_together_and_never_published_twice(
+    pool: Any, nc: NATS, subjects: Subjects, database_url: str
+) -> None:
+    """A pass reads without committing anything; published rows are skipped by the next passes
+    and deleted several at a time (here: once a pass finds nothing new)."""
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30, delete_interval=30)
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the first pass found nothing; the relay now waits for wake-ups
+        sid = f"run:{uuid.uuid4()}"
+        for version in range(3):
+            await store.append(sid, version, [NewEvent("e", {"v": version})])
+            await eventually(lambda n=version + 1: relay.status.published == n, timeout=5)
+        assert outbox_rows(database_url) == 3  # published, not deleted yet
+        assert await relay.backlog() == 0  # ... and not waiting to be published either
+        assert relay.status.batches == 3
+        relay.wake()  # a pass with nothing new tidies up
+        await eventually(lambda: outbox_rows(database_url) == 0, timeout=5)
+        assert relay.status.published == 3
+        msgs = await jetstream_messages(nc, subjects, expect=3)
+        assert [int(m.headers[wire.H_VERSION]) for m in msgs] == [1, 2, 3]  # type: ignore[index]
+    finally:
+        await relay.stop()
+
+
 async def test_other_process_wakes_relay_through_nats(
     pool: Any, database_url: str, nc: NATS, nats_server: str, subjects: Subjects
 ) -> None:

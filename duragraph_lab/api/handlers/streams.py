@@ -58,23 +58,27 @@ class StreamingHandler(DuraGraphHandler):
         metrics = self.backend.metrics
         metrics.stream_opened()
         completed = False
+        # One watcher of the connection for the whole stream, and a task to wait on the queue
+        # only when it is empty: the frames of a busy stream cost no task each.
+        closed = asyncio.ensure_future(self._closed.wait())
         try:
             while True:
-                getter = asyncio.ensure_future(queue.get())
-                closed = asyncio.ensure_future(self._closed.wait())
-                done, _ = await asyncio.wait(
-                    {getter, closed},
-                    timeout=self.backend.keepalive_seconds,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                closed.cancel()
-                if getter not in done:
-                    getter.cancel()
-                    if self._closed.is_set():
-                        break
-                    await self._write(keepalive)
-                    continue
-                item = getter.result()
+                if queue.empty():
+                    getter = asyncio.ensure_future(queue.get())
+                    done, _ = await asyncio.wait(
+                        {getter, closed},
+                        timeout=self.backend.keepalive_seconds,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                    if getter not in done:
+                        getter.cancel()
+                        if self._closed.is_set():
+                            break
+                        await self._write(keepalive)
+                        continue
+                    item = getter.result()
+                else:
+                    item = queue.get_nowait()
                 if item is _END:
                     completed = True
                     break
@@ -87,6 +91,7 @@ class StreamingHandler(DuraGraphHandler):
         except StreamClosedError:
             pass
         finally:
+            closed.cancel()
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await producer

@@ -1,0 +1,39 @@
+"""Fresh-event messages (duragraph_lab/bus/wire.py): a worker's just-committed events travel as
+the relay would publish them, and never beyond what NATS accepts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from duragraph_lab.bus import wire
+from duragraph_lab.domain.envelope import RecordedEvent
+
+
+def event(version: int, data: dict[str, object]) -> RecordedEvent:
+    return RecordedEvent(
+        seq=100 + version,
+        stream_id=f"run:{uuid.UUID(int=7)}",
+        version=version,
+        event_id=uuid.uuid4(),
+        type="node_completed",
+        data=data,
+        meta={"by": "w"},
+        recorded_at=dt.datetime(2026, 11, 21, 18, 0, version, tzinfo=dt.UTC),
+    )
+
+
+def test_fresh_events_come_back_as_they_were_committed() -> None:
+    events = [
+        event(1, {"update": {"n": 1}, "when": dt.date(2026, 1, 2), "pair": (1, 2), "big": 2**70}),
+        event(2, {"text": "été \u2603"}),
+    ]
+    assert wire.events_from_fresh(wire.fresh_message(events, 1 << 20)) == events
+    # The same body the relay builds from PostgreSQL's row.
+    assert wire.event_from_body(wire.body_from_event(events[1])) == events[1]
+
+
+def test_events_too_big_for_one_message_are_left_to_the_relay() -> None:
+    events = [event(1, {"blob": "x" * 5000})]
+    assert wire.fresh_message(events, 4096) == b"[]"
+    assert wire.events_from_fresh(b"[]") == []
