@@ -16,6 +16,9 @@ from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState, fold
 
 ReadRun = Callable[[str], Awaitable[list[RecordedEvent]]]
+#: The state of a run right after its event ``seq``: what folding its events up to there on top of
+#: its own base gives (a reader with snapshots gets it without reading the whole run).
+StateAt = Callable[[str, int], Awaitable[RunState]]
 
 
 class HistoryCache:
@@ -37,9 +40,15 @@ class HistoryCache:
 
 
 async def resolve_base(
-    base: Mapping[str, Any] | None, read: ReadRun, cache: HistoryCache | None = None, depth: int = 0
+    base: Mapping[str, Any] | None,
+    read: ReadRun,
+    cache: HistoryCache | None = None,
+    depth: int = 0,
+    *,
+    state_at: StateAt | None = None,
 ) -> RunState | None:
-    """The state a run starts from, or ``None`` for a fresh start."""
+    """The state a run starts from, or ``None`` for a fresh start. ``state_at``: how to get the
+    state at a given event of the base run (default: read the run and fold it up to there)."""
     if not base:
         return None
     if depth > 10_000:
@@ -58,20 +67,24 @@ async def resolve_base(
         hit = cache.get(key)
         if hit is not None:
             return hit
-    events = [e for e in events or await read(run_id) if e.seq <= seq]
-    created = next((e for e in events if e.type == ev.RUN_CREATED), None)
-    parent = await resolve_base(created.data.get("base") if created else None, read, cache, depth + 1)
-    state = fold(events, parent)
+    if state_at is not None and not events:
+        state = await state_at(run_id, seq)
+    else:
+        events = [e for e in events or await read(run_id) if e.seq <= seq]
+        created = next((e for e in events if e.type == ev.RUN_CREATED), None)
+        base = created.data.get("base") if created else None
+        parent = await resolve_base(base, read, cache, depth + 1, state_at=state_at)
+        state = fold(events, parent)
     if cache is not None:
         cache.put(key, state)
     return state
 
 
 async def load_run(
-    run_id: str, read: ReadRun, cache: HistoryCache | None = None
+    run_id: str, read: ReadRun, cache: HistoryCache | None = None, *, state_at: StateAt | None = None
 ) -> tuple[list[RecordedEvent], RunState | None]:
-    """A run's own events and the state it started from."""
+    """A run's own events and the state it started from (see :func:`resolve_base`)."""
     events = await read(run_id)
     created = next((e for e in events if e.type == ev.RUN_CREATED), None)
-    base = await resolve_base(created.data.get("base") if created else None, read, cache)
+    base = await resolve_base(created.data.get("base") if created else None, read, cache, state_at=state_at)
     return events, base

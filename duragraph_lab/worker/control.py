@@ -174,7 +174,7 @@ class RunControl:
     async def run_events(self, run_id: str) -> list[RecordedEvent]:
         return await self.store.read_stream(f"run:{_uuid(run_id, 'run')}")
 
-    async def state(self, run_id: str, *, at_seq: int | None = None) -> RunState:
+    async def state(self, run_id: str, *, at_seq: int | None = None, _base: bool = False) -> RunState:
         """The run (status and graph state), now or right after the event with ``at_seq``.
 
         Folded from the run's nearest snapshot at or before ``at_seq`` when there is one, and
@@ -200,7 +200,12 @@ class RunControl:
                     return await self.store.read_stream(f"run:{wanted}", until_seq=at_seq)
                 return await self._read_run(wanted)
 
-            events, base = await load_run(rid, read, self.cache)
+            # The state at the event of the run it started from: from that run's snapshots too
+            # (a fork of a long run). Only for the first link: the runs before it are resolved
+            # by the fold's own recursion, which takes one frame per link where going through
+            # state() again would take several (a thread of hundreds of runs).
+            state_at = self._base_state_at if self.snapshot_every and not _base else None
+            events, base = await load_run(rid, read, self.cache, state_at=state_at)
             if not events:
                 if at_seq is not None and await self.store.stream_version(f"run:{rid}") > 0:
                     raise NotFound(f"run {run_id} has no events up to seq {at_seq}")
@@ -218,6 +223,14 @@ class RunControl:
         if taken and codec.lossy_decodes() == lossy_before:
             await self.snapshots.save(rid, taken)
         return state
+
+    async def _base_state_at(self, run_id: str, seq: int) -> RunState:
+        try:
+            return await self.state(run_id, at_seq=seq, _base=True)
+        except NotFound:
+            # A base point before the run's first event (only hand-made data has one): what
+            # folding nothing gives, as without snapshots.
+            return RunState()
 
     async def _read_run(self, run_id: str) -> list[RecordedEvent]:
         return await self.store.read_stream(f"run:{run_id}")

@@ -273,3 +273,51 @@ async def test_a_history_page_is_the_one_the_whole_log_gives(control: RunControl
             assert got == await _reference_history(checkpoints, thread_id, limit, before), (limit, before)
     everything = await checkpoints.history(thread_id, limit=1000)
     assert len(everything) > 10 and len({p.event.seq for p in everything}) == len(everything)
+
+
+async def test_a_fork_of_a_long_run_starts_from_the_sources_snapshot(
+    control: RunControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = await _runs(control)
+    fork, source = runs[2], runs[0]
+    expected = await RunControl(control.store, snapshot_every=0).state(fork)
+    await control.state(source)  # the source's snapshots, as its readers leave them
+    async with control.store.pool.connection() as conn:  # the fork's own: its first read
+        await conn.execute("DELETE FROM duragraph.run_snapshots WHERE run_id = %s", (fork,))
+    read: list[str] = []
+    real = control.store.read_stream
+
+    async def spy(stream_id: str, **kwargs: Any) -> Any:
+        read.append(stream_id)
+        return await real(stream_id, **kwargs)
+
+    monkeypatch.setattr(control.store, "read_stream", spy)
+    cold = RunControl(control.store, snapshot_every=2, snapshot_bytes_per_event=1 << 30)
+    assert await cold.state(fork) == expected
+    assert f"run:{source}" not in read, "the source run is not read whole"
+
+
+@pytest.mark.timeout(120)  # resolving every link through state() again wedged the reader
+async def test_a_thread_of_many_runs_resolves_its_chain(pg_store: PostgresEventStore) -> None:
+    thread_id, previous = "0195f0a4-0000-7000-8000-0000000000e0", None
+    for i in range(400):
+        run_id = f"0195f0a4-0000-7000-8000-{i:012d}"
+        created = {
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "graph_id": "g",
+            "channels": {"log": "add"},
+            "input": {"log": [i]},
+            "base": None
+            if previous is None
+            else {"run_id": previous[0], "seq": previous[1], "mode": "continue"},
+        }
+        recorded = await pg_store.append(
+            f"run:{run_id}",
+            0,
+            [NewEvent(ev.RUN_CREATED, created), NewEvent(ev.RUN_STARTED, {}), NewEvent(ev.RUN_COMPLETED, {})],
+        )
+        previous = (run_id, recorded[-1].seq)
+    assert previous is not None
+    state = await RunControl(pg_store).state(previous[0])  # a cold cache: the whole chain
+    assert state.values["log"] == list(range(400))
