@@ -14,23 +14,30 @@ be committed and diffed.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
-
-import nbformat
 
 from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError
 from duragraph_lab.evals.specs import BUILTINS, require_rebuildable, unrecorded_model
 
 NBFORMAT_MINOR = 5
-# nbformat has no type information for its builders.
-_nbf: Any = nbformat
+if TYPE_CHECKING:
+    import nbformat
+
+
+def _nbformat() -> Any:  # Any: nbformat has no type information for its builders
+    # Imported when a notebook is made: nbformat pulls in jsonschema and its format checkers
+    # (over a second to import here), which the server would otherwise pay at start-up.
+    return importlib.import_module("nbformat")
+
+
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -95,7 +102,7 @@ def export_notebook(
 def notebook_bytes(nb: nbformat.NotebookNode) -> bytes:
     """The notebook as .ipynb bytes: validated, keys sorted, one trailing newline; the same
     notebook always gives the same bytes."""
-    nbformat.validate(nb)
+    _nbformat().validate(nb)
     text = json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False)
     return (text + "\n").encode("utf-8")
 
@@ -166,6 +173,7 @@ def _notebook(params: dict[str, Any], specs: list[dict[str, Any]]) -> nbformat.N
         ("markdown", COMPARE_TEXT, []),
         ("code", COMPARE, []),
     ]
+    _nbf = _nbformat()
     nb: nbformat.NotebookNode = _nbf.v4.new_notebook()
     nb.nbformat, nb.nbformat_minor = 4, NBFORMAT_MINOR
     nb.metadata = _nbf.from_dict(
