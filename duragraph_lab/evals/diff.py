@@ -87,7 +87,8 @@ _VOLATILE_KEYS = frozenset({"id", "run_id", "tool_call_id"})
 
 
 def _is_message(value: Mapping[str, Any]) -> bool:
-    return "type" in value and "content" in value
+    """A chat message, or a tool call inside one: their ids are made anew by every run."""
+    return ("type" in value and "content" in value) or ("name" in value and "args" in value)
 
 
 def state_diff(base: Any, candidate: Any, *, limit: int = MAX_DIFFS) -> list[dict[str, Any]]:

@@ -159,3 +159,20 @@ def test_trajectory_match_falls_back_to_the_source_runs_path() -> None:
     assert evaluate(check, explicit, outcome).passed is True
     tools = trajectory_match(of="tools")
     assert evaluate(tools, Example(inputs={}, tool_calls=["calculator"]), outcome).passed is True
+
+
+def test_run_diff_ignores_the_ids_every_run_makes() -> None:
+    from duragraph_lab.evals.diff import first_divergence, state_diff
+
+    def update(call_id: str, message_id: str) -> dict[str, Any]:
+        call = {"id": call_id, "name": "calculator", "args": {"expression": "6 * 7"}}
+        return {"messages": [{"id": message_id, "type": "ai", "content": "", "tool_calls": [call]}]}
+
+    a = [{"step": 0, "node": "agent", "update": update("call_1", "m1")}]
+    b = [{"step": 0, "node": "agent", "update": update("call_2", "m2")}]
+    assert first_divergence(a, b) is None
+    assert state_diff(a[0]["update"], b[0]["update"]) == []
+    c = [{"step": 0, "node": "agent", "update": update("call_3", "m3")}]
+    c[0]["update"]["messages"][0]["tool_calls"][0]["args"] = {"expression": "6 * 8"}
+    divergence = first_divergence(a, c)
+    assert divergence is not None and divergence["reason"] == "update"
