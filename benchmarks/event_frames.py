@@ -33,6 +33,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -41,7 +42,6 @@ from duragraph_lab.client import DuraGraphClient, events_to_frame
 from duragraph_lab.notebook.frames import events_frame
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.runtime.processes import free_port
 from duragraph_lab.store import migrate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +141,6 @@ def measure(events: int, rounds: int, json_events: int) -> dict[str, Any]:
                 name: _median(lambda sql=sql: _drain(url, sql, run_id), rounds)[0]
                 for name, sql in _FLOORS.items()
             }
-            port = free_port()
             log_path = Path(tmp) / "serve.log"
             env = {
                 k: v for k, v in os.environ.items() if not k.startswith("DURAGRAPH_") and k != "JUPYTER_TOKEN"
@@ -154,7 +153,7 @@ def measure(events: int, rounds: int, json_events: int) -> dict[str, Any]:
                         "serve",
                         "--no-browser",
                         "--port",
-                        str(port),
+                        "0",  # Jupyter binds a free port itself: read back from the ready line
                         "--data-dir",
                         str(Path(tmp) / "data"),
                     ],
@@ -172,6 +171,7 @@ def measure(events: int, rounds: int, json_events: int) -> dict[str, Any]:
                 server_url = found.group(1) if found else ""
                 time.sleep(0.05)
             token = server_url.partition("token=")[2]
+            port = urlsplit(server_url).port
             with DuraGraphClient(f"http://127.0.0.1:{port}/", token, timeout=600) as client:
                 seconds: dict[str, float] = {}
                 events_frame(run_id, client=client, after=max(events - 100, 0))  # imports, connection

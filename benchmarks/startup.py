@@ -27,6 +27,7 @@ import time
 import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -43,27 +44,18 @@ class Sample:
     rss_nats_mb: float
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli() -> list[str]:
     exe = shutil.which("duragraph-lab", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "duragraph_lab.runtime.cli"]
 
 
 def measure(data_dir: Path, kind: str) -> Sample:
-    port = _free_port()
-    log_path = data_dir.parent / f"startup-{port}.log"
+    log_path = data_dir.parent / f"startup-{kind}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DURAGRAPH_") and k != "JUPYTER_TOKEN"}
     begin = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [*_cli(), "dev", "--no-browser", "--port", str(port), "--data-dir", str(data_dir)],
+            [*_cli(), "dev", "--no-browser", "--port", "0", "--data-dir", str(data_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -80,6 +72,7 @@ def measure(data_dir: Path, kind: str) -> Sample:
                 time.sleep(0.005)
         ready = time.perf_counter() - begin
         token = url.partition("token=")[2]
+        port = urlsplit(url).port  # port 0 above: Jupyter bound a free one itself, no race for it
         request = urllib.request.Request(f"http://127.0.0.1:{port}/duragraph/api/v1/health")
         request.add_header("Authorization", f"token {token}")
         with urllib.request.urlopen(request, timeout=10) as response:

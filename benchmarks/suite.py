@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -33,7 +34,6 @@ from duragraph_lab.bus import Subjects, connect_nats
 from duragraph_lab.domain.snapshots import SNAPSHOT_EVERY
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.runtime.processes import free_port
 from duragraph_lab.store import PostgresEventStore, migrate, open_pool
 from duragraph_lab.worker.control import RunControl
 
@@ -122,7 +122,7 @@ class Bench:
             "DURAGRAPH_NATS_URL": self.nurl,
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
         }
-        self.port = free_port()
+        self.port = 0  # bound by Jupyter itself (no race for it), read back from its ready line
         serve_log = self.tmp / "serve.log"
         with open(serve_log, "wb") as out:  # noqa: ASYNC230 - before measuring
             self.procs.append(
@@ -175,6 +175,7 @@ class Bench:
             await asyncio.sleep(0.05)
         self.log(f"[{time.strftime('%H:%M:%S')}] serve and worker ready")
         self.token = server_url.partition("token=")[2]
+        self.port = int(urlsplit(server_url).port or 0)
         self.api = f"http://127.0.0.1:{self.port}/duragraph/api/v1"
 
     async def stop(self) -> None:

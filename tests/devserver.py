@@ -12,13 +12,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from itertools import count
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
-from duragraph_lab.runtime.processes import free_port
-
+_LOGS = count(1)
 READY = re.compile(r"DuraGraph Lab (ready|DEGRADED.*) in ([0-9.]+)s: (\S+)")
 
 
@@ -67,8 +68,11 @@ class DevServer:
         port: int | None = None,
     ) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
-        self.log_path = data_dir.parent / f"{command}-{self.port}.log"
+        # Port 0: Jupyter binds a free port itself and prints it. Picking one here and passing it
+        # on raced with every socket opened meanwhile (PostgreSQL, NATS and their clients draw from
+        # the same ephemeral range): CI once lost that race.
+        self.port = port or 0
+        self.log_path = data_dir.parent / f"{command}-{port or 'any'}-{next(_LOGS)}.log"
         argv = [*cli(), command, "--no-browser", "--port", str(self.port), "--data-dir", str(data_dir)]
         self.argv = argv + (extra or [])
         self.env = {**os.environ, **(env or {})}
@@ -90,6 +94,7 @@ class DevServer:
             if match:
                 self.ready_in = float(match.group(2))
                 self.url = match.group(3)
+                self.port = int(urlsplit(self.url).port or 0)
                 # A token given in JUPYTER_TOKEN is masked in the printed URL ("token=...").
                 self.token = self.env.get("JUPYTER_TOKEN") or self.url.partition("token=")[2]
                 return self

@@ -11,14 +11,18 @@ import signal
 import subprocess
 import sys
 import sysconfig
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from duragraph_lab.runtime.errors import RuntimeStartError
 from duragraph_lab.runtime.files import read_json_object, write_private
-from duragraph_lab.runtime.processes import find_process, free_port, spawn, stop_process, tail, wait_for_port
+from duragraph_lab.runtime.processes import find_process, free_port, spawn, stop_process
 
 log = logging.getLogger(__name__)
+
+_PORT_TAKEN = "address already in use"
+_PORT_ATTEMPTS = 5
 
 
 def nats_server_binary() -> Path:
@@ -65,6 +69,23 @@ class EmbeddedNats:
             token = secrets.token_hex(24)
         previous = state.get("port")
         port = free_port(previous if isinstance(previous, int) else None)
+        for _ in range(_PORT_ATTEMPTS):
+            error = self._spawn(binary, token, port, timeout)
+            if error is None:
+                break
+            if _PORT_TAKEN not in error.lower():
+                raise RuntimeStartError(f"nats-server did not start: {error}")
+            # Free when picked, bound by someone else before nats-server could (any socket, even
+            # an outgoing connection, draws from the same range): another port.
+            log.info("port %d was taken before nats-server could bind it; trying another", port)
+            port = free_port()
+        else:
+            raise RuntimeStartError(f"nats-server did not start: {error}")
+        self.endpoint = NatsEndpoint(url=f"nats://{token}@127.0.0.1:{port}", port=port)
+        return self.endpoint
+
+    def _spawn(self, binary: str | Path, token: str, port: int, timeout: float) -> str | None:
+        """Start nats-server on ``port``: None once it listens there, else what its log said."""
         self._save_state({"token": token, "port": port})
         # The token lives in a 0600 config file rather than on the command line, where any local
         # user could read it from the process list.
@@ -82,14 +103,31 @@ class EmbeddedNats:
                 ]
             ),
         )
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._proc = spawn(
             [str(binary), "-c", str(self.config_path)], log_path=self.log_path, death_signal=signal.SIGTERM
         )
-        if not wait_for_port(port, self._proc, timeout):
-            self.stop()
-            raise RuntimeStartError(f"nats-server did not start: {tail(self.log_path)}")
-        self.endpoint = NatsEndpoint(url=f"nats://{token}@127.0.0.1:{port}", port=port)
-        return self.endpoint
+        # Its own log line, not a connection to the port: a connection could reach whichever
+        # process took the port first.
+        listening = f"Listening for client connections on 127.0.0.1:{port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self._log_since(offset)
+            if listening in text and self._proc.poll() is None:
+                return None
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                lines = [line for line in self._log_since(offset).splitlines() if line.strip()]
+                return "\n".join(lines[-5:]) or "no output"
+            time.sleep(0.005)
+
+    def _log_since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None

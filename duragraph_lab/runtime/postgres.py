@@ -89,6 +89,8 @@ def _give_to(user: str | None, *paths: Path) -> None:
 
 # PostgreSQL's complaint when a killed server's backends are still attached to its memory.
 _SHM_IN_USE = "pre-existing shared memory block"
+_PORT_TAKEN = "could not create any TCP/IP sockets"
+_PORT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,23 +134,33 @@ class EmbeddedPostgres:
         state["port"] = port
         self._save_state(state)
 
-        argv = [
-            str(bin_dir / "postgres"),
-            "-D", str(self.pgdata),
-            "-p", str(port),
-            "-h", "127.0.0.1",
-            "-k", str(socket_dir),
-            "-c", "max_connections=200",
-            "-c", "logging_collector=off",
-        ]  # fmt: skip
         deadline = time.monotonic() + timeout
+        port_clashes = 0
         while True:
+            argv = [
+                str(bin_dir / "postgres"),
+                "-D", str(self.pgdata),
+                "-p", str(port),
+                "-h", "127.0.0.1",
+                "-k", str(socket_dir),
+                "-c", "max_connections=200",
+                "-c", "logging_collector=off",
+            ]  # fmt: skip
             # SIGINT = PostgreSQL's "fast shutdown": clean, with a checkpoint, no client waits.
             self._proc = spawn(argv, log_path=self.log_path, death_signal=signal.SIGINT, user=user)
             try:
                 self._wait_ready(max(deadline - time.monotonic(), 1.0))
                 break
             except RuntimeStartError as err:
+                if _PORT_TAKEN in str(err) and port_clashes < _PORT_ATTEMPTS:
+                    # The port was free when picked; another process bound it before PostgreSQL
+                    # did (any socket, even an outgoing connection, draws from the same range).
+                    port_clashes += 1
+                    log.info("port %d was taken before PostgreSQL could bind it; trying another", port)
+                    port = free_port()
+                    state["port"] = port
+                    self._save_state(state)
+                    continue
                 # Right after a crash (kill -9 of its parent), the old server's backends take a
                 # moment to notice and exit; until then they hold its shared memory and
                 # PostgreSQL refuses to start. Wait for them rather than fail.

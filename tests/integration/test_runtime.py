@@ -168,3 +168,44 @@ def test_data_dir_in_the_way_of_a_file(tmp_path: Path) -> None:
 def test_unwritable_data_dir() -> None:
     with pytest.raises(DataDirError, match="is not writable"):
         Services(Settings(data_dir=Path("/sys/duragraph-test"))).start()
+
+
+def _taken_then_free(monkeypatch: pytest.MonkeyPatch, module: str, taken: int) -> list[int]:
+    """Make ``module``'s free_port hand out ``taken`` first (the race CI once lost), then real ones."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    handed: list[int] = []
+
+    def fake(preferred: int | None = None, host: str = "127.0.0.1") -> int:
+        port = taken if not handed else free_port(preferred, host)
+        handed.append(port)
+        return port
+
+    monkeypatch.setattr(mod, "free_port", fake)
+    return handed
+
+
+@pytest.mark.parametrize("service", ["postgres", "nats"])
+def test_a_port_taken_between_pick_and_bind_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        handed = _taken_then_free(monkeypatch, f"duragraph_lab.runtime.{service}", taken)
+        server = EmbeddedPostgres(tmp_path / "pg") if service == "postgres" else EmbeddedNats(tmp_path / "nats")
+        endpoint = server.start()
+        try:
+            assert handed[0] == taken and len(handed) == 2, handed
+            assert endpoint.port == handed[1] != taken
+            assert server.pid is not None
+            # The port it listens on is its own, and the one it saved for the next start.
+            owners = {c.laddr.port for c in psutil.Process(server.pid).net_connections() if c.status == "LISTEN"}
+            assert endpoint.port in owners
+            assert server._load_state()["port"] == endpoint.port
+        finally:
+            server.stop()
