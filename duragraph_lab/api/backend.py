@@ -23,6 +23,7 @@ from duragraph_lab._version import __version__
 from duragraph_lab.api.assistants import Assistants
 from duragraph_lab.api.checkpoints import Checkpoints
 from duragraph_lab.api.evals import Datasets, Experiments, Outcomes
+from duragraph_lab.api.experiment_runner import ServerExperiments
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
@@ -72,6 +73,8 @@ class Backend:
         self._outcomes: Outcomes | None = None
         self._datasets: Datasets | None = None
         self._experiments: Experiments | None = None
+        self._server_experiments: ServerExperiments | None = None
+        self._resume_task: asyncio.Task[None] | None = None
         self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
@@ -124,7 +127,19 @@ class Backend:
         self._outcomes = Outcomes(self.control)
         self._datasets = Datasets(self.store, self._outcomes)
         self._experiments = Experiments(self.store, self._datasets, self._assistants, self._outcomes)
+        self._server_experiments = ServerExperiments(
+            self.store,
+            self._experiments,
+            self._threads,
+            self._runs,
+            self._outcomes,
+            self.endpoints.database_url,
+        )
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+        # Experiments this server (or one that died) was running: at once, not at the first reap.
+        self._resume_task = asyncio.create_task(
+            self._server_experiments.resume_unfinished(), name="duragraph-experiments-resume"
+        )
         self._reaper_task = asyncio.create_task(self._reap(), name="duragraph-reaper")
 
     # -- services for handlers ---------------------------------------------------------------
@@ -164,6 +179,12 @@ class Backend:
         assert self._experiments is not None
         return self._experiments
 
+    @property
+    def server_experiments(self) -> ServerExperiments:
+        self._ready()
+        assert self._server_experiments is not None
+        return self._server_experiments
+
     def control_or_fail(self) -> RunControl:
         self._ready()
         assert self.control is not None
@@ -193,6 +214,9 @@ class Backend:
                 for (thread_id,) in rows:
                     with contextlib.suppress(DuraGraphError):
                         await self.control.delete_thread(thread_id)
+                if self._server_experiments is not None:
+                    # Those a server stopped running (this one, restarted, or another that died).
+                    await self._server_experiments.resume_unfinished()
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # the database being away is reported by /health
@@ -279,6 +303,13 @@ class Backend:
             self._reaper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reaper_task
+        if self._resume_task is not None:
+            self._resume_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._resume_task
+        if self._server_experiments is not None:
+            # Before the worker and the pool; an experiment stopped here resumes at the next start.
+            await self._server_experiments.stop()
         if self._worker_task is not None and not self._worker_task.done():
             self._worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -419,10 +419,16 @@ class Datasets:
         )
 
 
+#: First key of the advisory lock a server holds while it runs an experiment ("DG" + 1).
+EXPERIMENT_LOCK_CLASS = 0x44_47_01
 _EXPERIMENT_COLUMNS = (
     "experiment_id::text, name, dataset_id::text, dataset_name, dataset_version, assistant_id::text, "
     "assistant_version, graph_id, config, evaluators, concurrency, metadata, status, example_count, "
-    "result_count, passed, failed, errors, created_at, updated_at, completed_at"
+    "result_count, passed, failed, errors, created_at, updated_at, completed_at, runner, "
+    # Running on a server now: that server holds the experiment's advisory lock (see
+    # api.experiment_runner). int4 -> oid wraps negatives, as pg_locks shows the keys.
+    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 "
+    f"AND l.classid = {EXPERIMENT_LOCK_CLASS}::oid AND l.objid = hashtext(experiment_id::text)::oid)"
 )
 _RESULT_COLUMNS = (
     "experiment_id::text, example_id, idx, run_id::text, status, verdict, outputs, error, scores, "
@@ -468,7 +474,7 @@ class Experiments:
         for row in rows:
             (experiment_id, name, dataset_id, dataset_name, dataset_version, assistant_id, assistant_version,
              graph_id, config, evaluators, concurrency, metadata, status, example_count, result_count,
-             passed, failed, errors, created, updated, completed) = row  # fmt: skip
+             passed, failed, errors, created, updated, completed, runner, running) = row  # fmt: skip
             out.append(
                 {
                     "experiment_id": experiment_id,
@@ -493,6 +499,8 @@ class Experiments:
                     "created_at": iso(created),
                     "updated_at": iso(updated),
                     "completed_at": iso(completed),
+                    "runner": runner,
+                    "running": bool(running),
                 }
             )
         if out:

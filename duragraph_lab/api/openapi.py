@@ -473,6 +473,8 @@ RESPONSES["Experiment"] = {
         "created_at": _TS,
         "updated_at": _TS,
         "completed_at": _nullable(_TS),
+        "runner": {"type": "string", "enum": ["client", "server"]},
+        "running": {"type": "boolean"},
     },
 }
 RESPONSES["ExperimentList"] = {"type": "array", "items": {"$ref": _REF.format(model="Experiment")}}

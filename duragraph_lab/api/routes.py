@@ -718,6 +718,24 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        "/experiments/{experiment_id}/run",
+        vh.ExperimentRunHandler,
+        "evals",
+        {
+            "post": Op(
+                "Have the server run the experiment",
+                "Experiment",
+                status=202,
+                description="Records `experiment_run_requested` and answers at once (`running`: true while a "
+                "server executes it). The server starts one durable run per example not yet recorded, at "
+                "most `concurrency` at once, joins the runs an earlier attempt started, scores each with "
+                "the experiment's built-in evaluators and records it, then completes the experiment. A "
+                "restarted server resumes it; one server at a time runs it. 422 when an evaluator is a "
+                "Python function (run it from its notebook), 409 when the experiment is completed.",
+            )
+        },
+    ),
+    Route(
         "/experiments/{experiment_id}/complete",
         vh.ExperimentCompleteHandler,
         "evals",

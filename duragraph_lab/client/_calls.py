@@ -419,6 +419,10 @@ def experiment_complete(experiment_id: str) -> Call[m.Experiment]:
     return Call("POST", f"experiments/{seg(experiment_id)}/complete", read(m.Experiment.from_json))
 
 
+def experiment_run(experiment_id: str) -> Call[m.Experiment]:
+    return Call("POST", f"experiments/{seg(experiment_id)}/run", read(m.Experiment.from_json))
+
+
 def experiment_compare(base: str, candidate: str) -> Call[m.Comparison]:
     body = {"base": base, "candidate": candidate}
     return Call("POST", "experiments/compare", read(m.Comparison.from_json), body=body)

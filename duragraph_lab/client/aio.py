@@ -719,6 +719,11 @@ class Experiments:
     async def complete(self, experiment_id: str) -> m.Experiment:
         return await self._client.call(c.experiment_complete(experiment_id))
 
+    async def run(self, experiment_id: str) -> m.Experiment:
+        """Have the server run the experiment (built-in evaluators only); answers at once.
+        Follow it with :meth:`get` (``running``, ``result_count``, ``status``)."""
+        return await self._client.call(c.experiment_run(experiment_id))
+
     async def compare(self, base: str, candidate: str) -> m.Comparison:
         """Two experiments of one dataset, example by example."""
         return await self._client.call(c.experiment_compare(base, candidate))

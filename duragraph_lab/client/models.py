@@ -763,6 +763,10 @@ class Experiment:
     mean_scores: dict[str, float]
     created_at: dt.datetime | None
     completed_at: dt.datetime | None
+    #: Who runs it: "client" (a notebook's run_experiment) or "server" (POST .../run).
+    runner: str = "client"
+    #: A server is running it right now.
+    running: bool = False
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -790,6 +794,8 @@ class Experiment:
             mean_scores={str(k): float(v) for k, v in (means or {}).items() if v is not None},
             created_at=parse_datetime(body.get("created_at")),
             completed_at=parse_datetime(body.get("completed_at")),
+            runner=str(body.get("runner") or "client"),
+            running=bool(body.get("running")),
             raw=dict(body),
         )
 

@@ -681,6 +681,11 @@ class Experiments:
     def complete(self, experiment_id: str) -> m.Experiment:
         return self._client.call(c.experiment_complete(experiment_id))
 
+    def run(self, experiment_id: str) -> m.Experiment:
+        """Have the server run the experiment (built-in evaluators only); answers at once.
+        Follow it with :meth:`get` (``running``, ``result_count``, ``status``)."""
+        return self._client.call(c.experiment_run(experiment_id))
+
     def compare(self, base: str, candidate: str) -> m.Comparison:
         """Two experiments of one dataset, example by example."""
         return self._client.call(c.experiment_compare(base, candidate))

@@ -47,4 +47,5 @@ DATASET_DELETED = "dataset_deleted"  # frees the name; the events stay
 # experiment:<id> (evals: a dataset version re-run against an assistant version)
 EXPERIMENT_CREATED = "experiment_created"  # dataset + version, assistant + version, evaluators
 EXPERIMENT_RESULT_RECORDED = "experiment_result_recorded"  # one example: its run, outputs, scores
+EXPERIMENT_RUN_REQUESTED = "experiment_run_requested"  # the server runs it (runner: "server")
 EXPERIMENT_COMPLETED = "experiment_completed"

@@ -18,6 +18,7 @@ import html
 import importlib
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient
 from duragraph_lab.client import models as m
 from duragraph_lab.client.errors import DuraGraphClientError
 from duragraph_lab.client.frames import DataFrame, results_to_frame
-from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError, Example, Outcome, evaluate
+from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError
+from duragraph_lab.evals.scoring import score_example
 from duragraph_lab.evals.specs import evaluator_from_spec, evaluator_spec
 
 #: Called after each example: (examples done, examples in all, the result just recorded).
@@ -186,15 +188,28 @@ def run_experiment(
     progress: bool | Progress = True,
     resume: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    on_server: bool = False,
+    timeout: float | None = None,
 ) -> ExperimentReport:
     """Run every example of ``dataset`` (id or name; ``dataset_version``, default the latest)
     through ``assistant`` (id or graph id; ``assistant_version``, default the latest), at most
     ``concurrency`` runs at once, score each with ``evaluators`` (callables or spec dicts) and
     record it. ``progress``: True for a live line, False for none, or a callable
-    ``(done, total, result)``. ``resume``: an experiment id to finish instead of starting one."""
+    ``(done, total, result)``. ``resume``: an experiment id to finish instead of starting one.
+
+    ``on_server=True`` hands the experiment to the server (``POST /experiments/{id}/run``): it
+    goes on if this kernel dies, and the server resumes it after a restart; built-in evaluators
+    only. This call then follows it until it completes (or ``timeout`` seconds)."""
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency}")
-    scorers = _evaluators(evaluators)
+    if on_server:
+        specs = [evaluator_spec(e) for e in evaluators]
+        if any(not spec.get("builtin") for spec in specs):
+            names = [str(spec["name"]) for spec in specs if not spec.get("builtin")]
+            raise EvaluatorError(
+                f"the server runs built-in evaluators only; {', '.join(names)} run here: on_server=False"
+            )
+    scorers = [] if on_server else _evaluators(evaluators)
     if resume is not None:
         experiment = client.experiments.get(resume)
     else:
@@ -209,12 +224,14 @@ def run_experiment(
             metadata=metadata,
         )
     eid = experiment.experiment_id
+    report: Progress | None = _default_progress() if progress is True else (progress or None)
+    if on_server:
+        return _follow_on_server(client, client.experiments.run(eid), report, timeout)
     examples = client.datasets.examples(experiment.dataset_id, version=experiment.dataset_version)
     recorded = {r.example_id for r in client.experiments.results(eid)}
     pending = [e for e in examples if e.example_id not in recorded]
     started = _started_runs(client, eid) if recorded or resume else {}
     target, config = _run_target(client, experiment)
-    report: Progress | None = _default_progress() if progress is True else (progress or None)
     lock = threading.Lock()
     done = len(recorded)
     unrecorded: dict[str, str] = {}
@@ -245,6 +262,34 @@ def run_experiment(
     else:
         experiment = client.experiments.get(eid)
     return ExperimentReport(client, experiment, client.experiments.results(eid), unrecorded)
+
+
+def _follow_on_server(
+    client: DuraGraphClient, experiment: m.Experiment, report: Progress | None, timeout: float | None
+) -> ExperimentReport:
+    """Poll a server-run experiment, reporting each result as it is recorded."""
+    eid = experiment.experiment_id
+    deadline = None if timeout is None else time.monotonic() + timeout
+    seen: set[str] = set()
+    while True:
+        experiment = client.experiments.get(eid)
+        if experiment.result_count == len(seen) and experiment.status != "completed":
+            results = []  # nothing new: the results are read only when there are some
+        else:
+            results = client.experiments.results(eid)
+        for result in results:
+            if result.example_id not in seen:
+                seen.add(result.example_id)
+                if report is not None:
+                    report(len(seen), experiment.example_count, result)
+        if experiment.status == "completed":
+            return ExperimentReport(client, experiment, results)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(
+                f"experiment {eid} is still running on the server after {timeout}s "
+                f"({len(seen)}/{experiment.example_count}); it goes on there"
+            )
+        time.sleep(0.25)
 
 
 def _started_runs(client: DuraGraphClient, experiment_id: str) -> dict[str, str]:
@@ -284,30 +329,7 @@ def _run_one(
     except DuraGraphClientError as err:
         # The run could not be started or followed: an error for this example, not for all.
         return _record(client, eid, example.example_id, status="error", error=f"{type(err).__name__}: {err}")
-    scores = [
-        evaluate(
-            fn,
-            Example(
-                inputs=example.inputs if isinstance(example.inputs, Mapping) else {"input": example.inputs},
-                expected=example.outputs if isinstance(example.outputs, Mapping) else {},
-                metadata=example.metadata,
-                example_id=example.example_id,
-                # The source run's path is the reference path (a hand-written example has none).
-                trajectory=example.trajectory if example.source else None,
-                tool_calls=example.tool_calls if example.source else None,
-            ),
-            Outcome(
-                outputs=outcome.outputs if isinstance(outcome.outputs, Mapping) else {},
-                trajectory=outcome.trajectory,
-                tool_calls=outcome.tool_calls,
-                latency_ms=outcome.latency_ms,
-                steps=outcome.steps,
-                error=outcome.error,
-                run_id=outcome.run_id,
-            ),
-        ).as_dict()
-        for fn in scorers
-    ]
+    scores = score_example(scorers, example.raw, outcome.raw)
     return _record(client, eid, example.example_id, run_id=run_id, scores=scores)
 
 

@@ -72,6 +72,9 @@ async def test_evals_tables_are_rebuilt_from_the_events(
         await pg_store.append(
             f"experiment:{experiment_id}", None, [NewEvent(ev.EXPERIMENT_RESULT_RECORDED, result)]
         )
+    await pg_store.append(
+        f"experiment:{experiment_id}", None, [NewEvent(ev.EXPERIMENT_RUN_REQUESTED, {"runner": "server"})]
+    )
     await pg_store.append(f"experiment:{experiment_id}", None, [NewEvent(ev.EXPERIMENT_COMPLETED, {})])
 
     before = _rows(database_url)
@@ -79,6 +82,7 @@ async def test_evals_tables_are_rebuilt_from_the_events(
     assert len(before["dataset_versions"]) == 2
     experiment = before["experiments"][0]
     assert experiment[12:18] == ("completed", 2, 2, 1, 0, 1)  # status, examples, results, verdicts
+    assert experiment[-1] == "server"  # who ran it (migration 0007)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT duragraph.rebuild_projections()")
     assert _rows(database_url) == before

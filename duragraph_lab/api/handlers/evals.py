@@ -111,6 +111,13 @@ class ExperimentCompleteHandler(DuraGraphHandler):
         self.write_json(await self.call(self.backend.experiments.complete(experiment_id)))
 
 
+class ExperimentRunHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self, experiment_id: str) -> None:
+        self.set_status(202)
+        self.write_json(await self.call(self.backend.server_experiments.run(experiment_id)))
+
+
 class ExperimentCompareHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self) -> None:
