@@ -256,16 +256,37 @@ class StreamEncoder:
         if msg_id in self.completed:
             return []
         self.completed.add(msg_id)
-        streamed = self.partials.pop(msg_id, None) is not None
+        partial = self.partials.pop(msg_id, None)
+        # Tokens travel apart from the log (live, over NATS): the node's completion can overtake
+        # its last tokens, which then come too late to be sent (see on_live). What they would
+        # have added goes out now, so that a streamed message's chunks add up to the message.
+        rest = _unstreamed(partial, message) if partial is not None else ""
         parts: list[Part] = []
         if self._want("messages"):
             if msg_id not in self.announced:
                 self.announced.add(msg_id)
                 parts.append(("messages/metadata" + suffix, {msg_id: {"metadata": meta}}))
+            if rest:
+                parts.append(
+                    (
+                        "messages/partial" + suffix,
+                        [{"type": "AIMessageChunk", "content": message["content"], "id": msg_id}],
+                    )
+                )
             parts.append(("messages/complete" + suffix, [message]))
-        if self._want("messages-tuple") and not streamed:
-            # Streamed messages already went out chunk by chunk; the others go out whole.
-            parts.append(("messages" + suffix, [message, meta]))
+        if self._want("messages-tuple"):
+            if partial is None:
+                # Streamed messages already went out chunk by chunk; the others go out whole.
+                parts.append(("messages" + suffix, [message, meta]))
+            elif rest:
+                parts.append(
+                    ("messages" + suffix, [{"type": "AIMessageChunk", "content": rest, "id": msg_id}, meta])
+                )
+        if self._want("events") and rest:
+            chunk = {"chunk": {"content": rest, "id": msg_id}}
+            parts.append(
+                ("events", self._chain_event("on_chat_model_stream", meta.get("langgraph_node"), chunk))
+            )
         return parts
 
     def _chain_event(self, kind: str, name: str | None, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -332,6 +353,14 @@ def _error_text(error: Any) -> str | None:
     if not isinstance(error, Mapping):
         return None if error is None else str(error)
     return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+
+
+def _unstreamed(partial: Mapping[str, Any], message: Mapping[str, Any]) -> str:
+    """The end of ``message``'s text that its streamed chunks (``partial``) did not carry."""
+    sent, whole = partial.get("content"), message.get("content")
+    if isinstance(sent, str) and isinstance(whole, str) and whole.startswith(sent):
+        return whole[len(sent) :]
+    return ""
 
 
 def _new_messages(update: Mapping[str, Any], channels: Mapping[str, str]) -> Iterable[dict[str, Any]]:

@@ -25,19 +25,40 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
 
-# Every status each graph node shows, recorded from the DOM as it changes.
+# Every status each graph node shows, recorded from the DOM as it changes, and every text the
+# streaming bubble is given. The observer is called once per batch of changes: several tokens
+# that arrive in one network read (under load) are rendered between two calls, so the texts are
+# read from the records, each from the nodes that render added (they are not changed later).
 SEEN = """
 window.__dgSeen = new Set();
 window.__dgStreamed = [];
-new MutationObserver(() => {
+new MutationObserver((records) => {
   for (const g of document.querySelectorAll("[data-dg-graph] g[data-node]")) window.__dgSeen.add(g.dataset.node + ":" + g.dataset.status);
-  const s = document.querySelector("[data-dg-streaming]");
-  if (s && !s.hidden) {
-    const text = s.querySelector(".dg-msg-body")?.textContent ?? "";
-    if (text && window.__dgStreamed[window.__dgStreamed.length - 1] !== text) window.__dgStreamed.push(text);
+  for (const r of records) {
+    if (r.type !== "childList" || !(r.target instanceof Element) || !r.target.matches("[data-dg-streaming]")) continue;
+    for (const n of r.addedNodes) {
+      if (!(n instanceof Element) || !n.matches(".dg-msg-body")) continue;
+      const text = n.textContent ?? "";
+      if (text && window.__dgStreamed[window.__dgStreamed.length - 1] !== text) window.__dgStreamed.push(text);
+    }
   }
 }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["data-status", "hidden"] });
 """
+
+
+def starts_a_run(response: Any) -> bool:
+    """The page's POST that starts (or resumes) a run and streams it."""
+    return bool(response.request.method == "POST" and response.url.endswith("/runs/stream"))
+
+
+def sse_frames(body: str) -> list[tuple[str, Any]]:
+    """``(event, data)`` of each frame of a text/event-stream body."""
+    out = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            out.append((fields["event"], json.loads(fields.get("data") or "null")))
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -152,16 +173,28 @@ def test_playground_chat_lights_nodes_and_streams_the_answer(ui: Page) -> None:
     # No version warning: the bundle and the server are the same version.
     expect(page.locator("[data-dg-version-mismatch]")).to_have_count(0)
     page.fill("[data-dg-chat-input]", "hello from the dashboard")
-    page.press("[data-dg-chat-input]", "Enter")
+    with page.expect_response(starts_a_run) as sent:
+        page.press("[data-dg-chat-input]", "Enter")
     answer = page.locator("[data-dg-transcript] .dg-msg[data-role='assistant']")
     expect(answer.last).to_contain_text("hello from the dashboard", timeout=20000)
     expect(page.locator("[data-dg-page='playground'][data-dg-last-run]")).to_have_count(1, timeout=10000)
     seen = set(page.evaluate("[...window.__dgSeen]"))
     assert {"agent:running", "agent:done"} <= seen, seen
+    # The server streamed the answer token by token (one frame each), and no token was lost.
+    tokens = [
+        data[0]["content"]
+        for event, data in sse_frames(sent.value.body().decode())
+        if event == "messages" and data[0].get("type") == "AIMessageChunk"
+    ]
+    assert len(tokens) >= 2, tokens
+    final = answer.last.locator(".dg-msg-body").inner_text()
+    assert "".join(tokens).strip() == final.strip(), (tokens, final)
+    # The page rendered each token as it came: the streaming bubble grew through the partial
+    # texts (however many tokens reached it in one network read), up to the whole answer.
     streamed = page.evaluate("window.__dgStreamed")
-    # Tokens arrived one by one: the streaming bubble grew through several partial texts.
     assert len(streamed) >= 2, streamed
     assert all(streamed[i + 1].startswith(streamed[i]) for i in range(len(streamed) - 1)), streamed
+    assert streamed[-1] == "".join(tokens), (streamed, tokens)
     expect(page.locator("[data-dg-executions] [data-node='agent'][data-status='done']")).to_have_count(1)
     ui.shot("playground-chat")
 
@@ -206,6 +239,53 @@ def test_approval_interrupt_is_approved_from_the_page(ui: Page) -> None:
     assert state["next"] == []
     assert api(ui.server, "GET", f"/threads/{thread_id}")["status"] == "idle"
     ui.shot("playground-approved")
+
+
+def test_message_sent_while_the_page_still_loads_keeps_its_thread(ui: Page) -> None:
+    """The page's start-up ends by reading the thread list and selecting the thread of the URL
+    (none: a new thread). A message sent before that (the graph is drawn first, so a user or a
+    test can send) starts a thread; the late selection must not drop it, or the approval after
+    the interrupt resumes on a fresh thread: HTTP 409. Held here: the first thread list read
+    answers only once the run has started."""
+    from playwright.sync_api import expect
+
+    held: list[Any] = []
+
+    def hold_first_list(route: Any) -> None:
+        if not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    ui.page.route("**/duragraph/api/v1/threads/search", hold_first_list)
+    page = ui.open("#/playground?assistant=approval")
+    page.wait_for_selector("[data-dg-graph] g[data-node='review']")
+    deadline = time.monotonic() + 20
+    while not held:  # (route handlers run while Playwright is called: not in a time.sleep)
+        assert time.monotonic() < deadline, "the page did not read its thread list"
+        page.wait_for_timeout(20)
+    page.fill("[data-dg-chat-input]", "tell Bob the build is green")
+    with page.expect_response(starts_a_run):
+        page.click("[data-action=send]")
+    thread_id = page.locator("[data-dg-thread]").input_value()
+    assert thread_id
+    held[0].continue_()
+    box = page.locator("[data-dg-interrupt]")
+    expect(box).to_be_visible(timeout=20000)
+    expect(page.locator("[data-dg-transcript] [data-role='user']")).to_contain_text("tell Bob")
+
+    with page.expect_response(starts_a_run) as resumed:
+        page.click("[data-action=approve]")
+    assert resumed.value.status == 200, resumed.value.text()
+    assert f"/threads/{thread_id}/runs/stream" in resumed.value.url
+    expect(page.locator("[data-dg-graph] g[data-node='publish']")).to_have_attribute(
+        "data-status", "done", timeout=20000
+    )
+    wait_until(
+        lambda: api(ui.server, "GET", f"/threads/{thread_id}/state")["values"].get("approved"),
+        what="the approved state",
+    )
+    assert len(api(ui.server, "GET", f"/threads/{thread_id}/runs")) == 1
 
 
 def test_run_view_replay_fork_and_exports(ui: Page) -> None:

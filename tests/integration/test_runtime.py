@@ -197,14 +197,18 @@ def test_a_port_taken_between_pick_and_bind_is_replaced(
         squatter.listen()
         taken = squatter.getsockname()[1]
         handed = _taken_then_free(monkeypatch, f"duragraph_lab.runtime.{service}", taken)
-        server = EmbeddedPostgres(tmp_path / "pg") if service == "postgres" else EmbeddedNats(tmp_path / "nats")
+        server = (
+            EmbeddedPostgres(tmp_path / "pg") if service == "postgres" else EmbeddedNats(tmp_path / "nats")
+        )
         endpoint = server.start()
         try:
             assert handed[0] == taken and len(handed) == 2, handed
             assert endpoint.port == handed[1] != taken
             assert server.pid is not None
             # The port it listens on is its own, and the one it saved for the next start.
-            owners = {c.laddr.port for c in psutil.Process(server.pid).net_connections() if c.status == "LISTEN"}
+            owners = {
+                c.laddr.port for c in psutil.Process(server.pid).net_connections() if c.status == "LISTEN"
+            }
             assert endpoint.port in owners
             assert server._load_state()["port"] == endpoint.port
         finally:

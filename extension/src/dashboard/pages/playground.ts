@@ -289,6 +289,10 @@ export function playgroundPage(ctx: PageContext): void {
       assistantSel.value = pick.assistant_id;
       await loadGraph();
       await loadThreads();
+      // The graph is drawn before the thread list is read: a message sent meanwhile started a
+      // thread (or is starting one), which the initial selection must not drop (an approval
+      // would then resume on a new, empty thread: HTTP 409).
+      if (ctx.disposed || threadId || busy) return;
       if (ctx.params.thread_id) {
         threadSel.value = ctx.params.thread_id;
         await selectThread(ctx.params.thread_id);
