@@ -32,6 +32,7 @@ from duragraph_lab.domain.errors import DuraGraphError, VersionConflict
 from duragraph_lab.evals import diff as cmp
 from duragraph_lab.evals import export
 from duragraph_lab.evals.evaluators import EvaluatorError
+from duragraph_lab.evals.specs import evaluator_from_spec
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.worker.control import Conflict, NotFound, RunControl
 
@@ -554,6 +555,16 @@ class Experiments:
         return {**current, "graph_id": rows[0][0], "config": plain(rows[0][1] or {}), "version": version}
 
     async def create(self, body: models.ExperimentCreate) -> dict[str, Any]:
+        evaluators = [e.model_dump(mode="json", exclude_none=True) for e in body.evaluators]
+        for spec in evaluators:
+            # A built-in that would not rebuild (an unknown one, bad kwargs, a regex that does not
+            # compile) is refused now, not when a runner meets it. A function's source is not run
+            # here: only the notebook that records it executes it.
+            if spec.get("builtin"):
+                try:
+                    evaluator_from_spec(spec)
+                except EvaluatorError as err:
+                    raise InvalidRequest(f"evaluator {spec.get('name')!r}: {err}") from None
         dataset_id, dataset_name, _d, _m, latest, *_ = await self.datasets.row(body.dataset)
         version = latest if body.dataset_version is None else body.dataset_version
         examples = await self.datasets.version_examples(dataset_id, version)
@@ -570,7 +581,7 @@ class Experiments:
             "assistant_version": assistant["version"],
             "graph_id": assistant["graph_id"],
             "config": assistant["config"],
-            "evaluators": [e.model_dump(mode="json", exclude_none=True) for e in body.evaluators],
+            "evaluators": evaluators,
             "concurrency": body.concurrency,
             "metadata": body.metadata or {},
             "example_count": len(examples),

@@ -18,7 +18,7 @@ import pytest
 
 from tests.apiserver import ApiServer
 from tests.e2e.test_dashboard_page import CHROMIUM, Page, api, finished_chat_run
-from tests.integration.test_dashboard_handler import ensure_dashboard_built
+from tests.e2e.test_dashboard_page import browser as browser  # the same chromium fixture, for this module
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard-evals"
 
@@ -31,21 +31,8 @@ TOOL_QUESTION = "what is 2 + 3"
 
 class EvalPage(Page):
     def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ensure_dashboard_built()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
@@ -364,5 +351,203 @@ def test_unknown_dataset_and_experiments_are_said(browser: Any, api_server: ApiS
         missing = str(uuid.uuid4())
         ui.go(f"#/datasets/x?base={missing}&candidate={uuid.uuid4()}")
         expect(page.locator("[data-dg-message=error]")).to_contain_text("cannot compare", timeout=15000)
+    finally:
+        ui.close(http_errors_allowed=True)
+
+
+# -- "Run experiment" from the Datasets page (the server runs it: POST /experiments/{id}/run) ----
+
+
+def chat_dataset(server: ApiServer) -> str:
+    """A dataset of two finished chats: a plain question and an arithmetic one."""
+    _, plain = finished_chat_run(server, "hello evals")
+    _, tool = finished_chat_run(server, TOOL_QUESTION)
+    name = unique("served")
+    api(server, "POST", "/datasets", {"name": name, "selection": {"ids": [plain, tool]}})
+    return name
+
+
+def open_run_form(page: Any, server: ApiServer) -> Any:
+    from playwright.sync_api import expect
+
+    page.locator("[data-action=run-experiment]").click()
+    form = page.locator("[data-dg-run-experiment]")
+    expect(form).to_be_visible()
+    chat = api(server, "GET", "/assistants/chat")["assistant_id"]
+    expect(form.locator(f"[data-dg-exp-assistant] option[value='{chat}']")).to_be_attached(timeout=15000)
+    form.locator("[data-dg-exp-assistant]").select_option(chat)
+    return form
+
+
+def pick_evaluators(form: Any, *, contains: str | None, max_steps: str | None) -> None:
+    """Tick exactly contains (with its text) and step_budget (with its budget)."""
+    for builtin in ("exact_match", "regex", "numeric_tolerance", "trajectory_match", "latency_budget"):
+        form.locator(f"[data-evaluator={builtin}]").set_checked(False)
+    form.locator("[data-evaluator=contains]").set_checked(contains is not None)
+    if contains is not None:
+        form.locator("[data-param='contains.text']").fill(contains)
+    form.locator("[data-evaluator=step_budget]").set_checked(max_steps is not None)
+    if max_steps is not None:
+        form.locator("[data-param='step_budget.max_steps']").fill(max_steps)
+
+
+def run_from_form(page: Any, form: Any, name: str) -> str:
+    """Submit the form; the experiment's id once its row shows up."""
+    from playwright.sync_api import expect
+
+    form.locator("[data-dg-exp-name]").fill(name)
+    form.locator("[data-action=run-experiment-submit]").click()
+    message = form.locator("[data-dg-run-message]")
+    expect(message).to_contain_text(f"started {name}: 2 examples", timeout=15000)
+    experiment_id = message.get_attribute("data-experiment-id")
+    assert experiment_id
+    expect(page.locator(f"[data-dg-experiments] tr[data-experiment-id='{experiment_id}']")).to_be_visible(
+        timeout=15000
+    )
+    return experiment_id
+
+
+def wait_completed(page: Any, experiment_id: str) -> None:
+    from playwright.sync_api import expect
+
+    row = page.locator(f"[data-dg-experiments] tr[data-experiment-id='{experiment_id}']")
+    progress = row.locator(f"[data-dg-progress='{experiment_id}']")
+    expect(progress).to_have_attribute("data-status", "completed", timeout=60000)
+    expect(progress).to_have_attribute("data-done", "2")
+    expect(progress).to_have_attribute("data-total", "2")
+    expect(progress).to_have_attribute("aria-valuenow", "2")
+    expect(progress.locator("[data-dg-progress-label]")).to_have_text("2/2")
+    expect(progress).to_have_attribute(
+        "aria-valuetext", re.compile(r"^2/2 · \d passed · \d failed · \d errors?$")
+    )
+    expect(row).to_have_attribute("data-status", "completed")
+    expect(row).to_have_attribute("data-runner", "server")
+
+
+def test_experiment_run_from_the_datasets_page(ui: EvalPage) -> None:
+    from playwright.sync_api import expect
+
+    name = chat_dataset(ui.server)
+    page = ui.open(f"#/datasets/{name}")
+    expect(page.locator("[data-dg-no-experiments]")).to_be_visible(timeout=15000)
+    form = open_run_form(page, ui.server)
+    expect(form.locator("[data-dg-exp-concurrency]")).to_have_value("4")
+    expect(form.locator("[data-dg-exp-dataset-version]")).to_have_value("")
+    expect(form.locator("[data-dg-exp-assistant-version]")).to_have_value("")
+    pick_evaluators(form, contains="5", max_steps="10")
+    ui.shot("run-form")
+    first = run_from_form(page, form, f"{name}-first")
+    # Live: the row follows the server's progress to 2/2 and completed.
+    wait_completed(page, first)
+    ui.shot("run-completed")
+
+    experiment = api(ui.server, "GET", f"/experiments/{first}")
+    assert (experiment["status"], experiment["runner"], experiment["result_count"]) == (
+        "completed",
+        "server",
+        2,
+    )
+    assert experiment["example_count"] == 2 and not experiment["running"]
+    assert [e["builtin"] for e in experiment["evaluators"]] == ["contains", "step_budget"]
+    assert experiment["evaluators"][0]["kwargs"]["text"] == "5"
+    assert experiment["evaluators"][1]["kwargs"] == {"max_steps": 10}
+    assert experiment["concurrency"] == 4
+    results = api(ui.server, "GET", f"/experiments/{first}/results")
+    assert len(results) == 2
+    for result in results:
+        assert result["run_id"], result
+        scores = {s["name"]: s for s in result["scores"]}
+        assert set(scores) == {"contains(5)", "step_budget(10)"}, result["scores"]
+        assert scores["step_budget(10)"]["passed"] is True
+        assert all(s["error"] is None for s in scores.values()), result["scores"]
+    # The arithmetic example's answer has the 5 in it.
+    assert sorted(s["passed"] for r in results for s in r["scores"] if s["name"] == "contains(5)") == [
+        False,
+        True,
+    ]
+    row = page.locator(f"tr[data-experiment-id='{first}']")
+    expect(row.locator("[data-dg-means]")).to_have_text("contains(5) 0.5 · step_budget(10) 1")
+
+    # A second one, from the same form; then compared with the first from its row.
+    form.locator("[data-dg-exp-concurrency]").fill("1")
+    second = run_from_form(page, form, f"{name}-second")
+    wait_completed(page, second)
+    assert api(ui.server, "GET", f"/experiments/{second}")["concurrency"] == 1
+    picker = page.locator(f"[data-dg-compare-with='{second}']")
+    expect(picker.locator(f"option[value='{first}']")).to_be_attached()
+    go = page.locator(f"tr[data-experiment-id='{second}'] [data-action=compare-with]")
+    expect(go).to_be_disabled()
+    picker.select_option(first)
+    expect(go).to_be_enabled()
+    ui.shot("run-compare-with")
+    go.click()
+    page.wait_for_function(
+        f"location.hash.includes('base={first}') && location.hash.includes('candidate={second}')"
+    )
+    view = page.locator("[data-dg-comparison]")
+    summary = view.locator("[data-dg-summary]")
+    expect(summary.locator("[data-dg-side=base]")).to_contain_text(f"{name}-first", timeout=15000)
+    expect(summary.locator("[data-dg-side=candidate]")).to_contain_text(f"{name}-second")
+    expect(summary).to_contain_text("2 unchanged")  # the same agent, the same answers
+    expect(view.locator("[data-dg-compare-examples] tbody tr")).to_have_count(2)
+    ui.shot("run-comparison")
+
+
+def test_run_experiment_form_refuses_bad_evaluators(browser: Any, api_server: ApiServer) -> None:
+    """What the page can check is refused before anything is sent (the field is marked and
+    focused); a pattern only Python refuses gets the server's 422, inline. In the dark."""
+    from playwright.sync_api import expect
+
+    ui = EvalPage(browser, api_server, color_scheme="dark")
+    try:
+        name = chat_dataset(api_server)
+        page = ui.open(f"#/datasets/{name}")
+        posted: list[str] = []
+        page.on(
+            "request",
+            lambda r: posted.append(r.url) if r.method == "POST" and "/experiments" in r.url else None,
+        )
+        form = open_run_form(page, api_server)
+        message = form.locator("[data-dg-run-message]")
+        submit = form.locator("[data-action=run-experiment-submit]")
+
+        pick_evaluators(form, contains="", max_steps="10")
+        submit.click()
+        expect(message).to_contain_text("contains: type the text the answer should contain")
+        expect(message).to_have_attribute("data-dg-message", "error")
+        text = form.locator("[data-param='contains.text']")
+        expect(text).to_have_attribute("aria-invalid", "true")
+        expect(text).to_be_focused()
+        ui.shot("run-form-invalid-dark")
+
+        pick_evaluators(form, contains=None, max_steps=None)
+        form.locator("[data-evaluator=regex]").check()
+        form.locator("[data-param='regex.pattern']").fill("([a-z")
+        submit.click()
+        expect(message).to_contain_text("regex: not a valid regular expression")
+        expect(form.locator("[data-param='regex.pattern']")).to_be_focused()
+
+        form.locator("[data-param='regex.pattern']").fill("\\d+")
+        form.locator("[data-dg-exp-concurrency]").fill("17")
+        submit.click()
+        expect(message).to_contain_text("concurrency is a whole number from 1 to 16")
+        form.locator("[data-dg-exp-concurrency]").fill("4")
+
+        form.locator("[data-evaluator=regex]").uncheck()
+        submit.click()
+        expect(message).to_contain_text("tick at least one evaluator")
+        assert posted == [], posted
+        assert api(api_server, "GET", f"/experiments?dataset={name}") == []
+
+        # JavaScript takes (?<n>…), Python does not: the server's 422 at creation, said inline,
+        # and no experiment is left behind.
+        form.locator("[data-evaluator=regex]").check()
+        form.locator("[data-param='regex.pattern']").fill("(?<n>5)")
+        submit.click()
+        expect(message).to_contain_text("could not create the experiment: ", timeout=15000)
+        expect(message).to_contain_text("unknown extension ?<n")
+        expect(message).to_have_attribute("data-dg-message", "error")
+        assert api(api_server, "GET", f"/experiments?dataset={name}") == []
+        ui.shot("run-form-server-refused-dark")
     finally:
         ui.close(http_errors_allowed=True)

@@ -185,3 +185,21 @@ def test_a_notebook_hands_the_experiment_to_the_server(client: DuraGraphClient, 
 
     with pytest.raises(EvaluatorError, match="local run here"):
         run_experiment(client, dataset, "chat", [contains("4"), local], on_server=True)
+
+
+def test_a_builtin_that_does_not_rebuild_is_refused_at_creation(
+    client: DuraGraphClient, dataset: str
+) -> None:
+    before = len(client.experiments.list(dataset=dataset, limit=100))
+    bad = [
+        {"name": "regex((?<n>5))", "builtin": "regex", "kwargs": {"pattern": "(?<n>5)"}},
+        {"name": "nope", "builtin": "no_such_builtin", "kwargs": {}},
+        {"name": "contains", "builtin": "contains", "kwargs": {"text": "x", "unknown": 1}},
+    ]
+    for spec in bad:
+        with pytest.raises(DuraGraphAPIError) as refused:
+            client.experiments.create(dataset, "chat", evaluators=[spec])
+        assert refused.value.status == 422, spec
+        assert repr(spec["name"]) in str(refused.value)
+    # Nothing was written: no orphan experiment left "running" for a runner that cannot score it.
+    assert len(client.experiments.list(dataset=dataset, limit=100)) == before

@@ -213,6 +213,10 @@ export interface Experiment {
   concurrency?: number;
   metadata?: Record<string, unknown> | null;
   status: "running" | "completed" | string;
+  /** who scores it: the notebook ("client") or the server (POST /experiments/{id}/run) */
+  runner?: "client" | "server" | string;
+  /** a server executes it now */
+  running?: boolean;
   example_count: number;
   result_count: number;
   passed: number;

@@ -4,10 +4,12 @@
 // #/datasets/<name>?base=<experiment id>&candidate=<experiment id>.
 import { errorText, type Dataset, type DatasetExamples, type Example, type Experiment } from "../api";
 import { HttpError } from "../sse";
-import { badge, button, download, formatWhen, h, link, Notice, poll, shortId, table, type PageContext } from "../ui";
+import { badge, button, download, formatWhen, h, link, Notice, shortId, table, type PageContext } from "../ui";
 import { comparisonView } from "./compare";
 import { baseAndCandidate, downloadName, fileSafe, jsonShort, meanScores, passSummary, plural, valuePreview } from "./evals";
 import { ensureEvalsStyles } from "./evals_style";
+import { compareCandidates, pollInterval, progressOf } from "./experiment_form";
+import { runExperimentForm } from "./run_experiment";
 
 export function datasetsPage(ctx: PageContext): void {
   const p = ctx.params;
@@ -97,19 +99,31 @@ function datasetView(ctx: PageContext, ref: string, versionParam: string | undef
   const compareBtn = button("Compare", () => compare(), { "data-action": "compare", disabled: "", title: "tick two experiments to compare them" });
   const compareHint = h("span", { class: "dg-muted" }, "tick two experiments to compare them");
   const experimentsBox = h("div", { class: "dg-scroll" }, h("div", { class: "dg-empty" }, "loading…"));
+  const runBtn = button("Run experiment", () => openRunForm(), { "data-action": "run-experiment", disabled: "", title: "re-run this dataset against an assistant on the server and score it" });
+  const runFormBox = h("div", {});
   const examplesTitle = h("span", {}, "Examples");
   ctx.root.append(
     h("div", { class: "dg-toolbar" }, back),
     h("div", { class: "dg-toolbar" }, title, h("label", { class: "dg-muted" }, "version"), versionSel, deleteBox),
     meta,
     notice.element,
-    h("section", { class: "dg-section", "data-dg-experiments-section": "" }, h("h3", { class: "dg-section-title" }, "Experiments"), h("div", { class: "dg-toolbar" }, compareBtn, compareHint), experimentsBox),
+    h("section", { class: "dg-section", "data-dg-experiments-section": "" }, h("h3", { class: "dg-section-title" }, "Experiments"), h("div", { class: "dg-toolbar" }, runBtn, compareBtn, compareHint), runFormBox, experimentsBox),
     h("section", { class: "dg-section" }, h("h3", { class: "dg-section-title" }, examplesTitle), examplesBox),
   );
 
   let dataset: Dataset | null = null;
   let experiments: Experiment[] = [];
   const ticked = new Set<string>();
+  let runForm: ReturnType<typeof runExperimentForm> | null = null;
+
+  function openRunForm(): void {
+    if (!dataset) return;
+    if (!runForm) {
+      runForm = runExperimentForm(ctx, dataset, () => void refreshNow());
+      runFormBox.replaceChildren(runForm.element);
+    }
+    runForm.open();
+  }
 
   function renderDelete(): void {
     const del = button("Delete dataset", () => {
@@ -169,14 +183,20 @@ function datasetView(ctx: PageContext, ref: string, versionParam: string | undef
     }
   }
 
-  let lastKey = "";
+  // One row per experiment, redrawn only when that experiment changed: a redraw under the pointer
+  // (or of a select the user has open) could swallow a click.
+  const rowCache = new Map<string, { key: string; row: HTMLElement }>();
+  let tbody: HTMLElement | null = null;
+
   function renderExperiments(): void {
     if (!experiments.length) {
+      rowCache.clear();
+      tbody = null;
       experimentsBox.replaceChildren(
         h(
           "div",
           { class: "dg-empty", "data-dg-no-experiments": "" },
-          "no experiments yet: run one from a notebook with duragraph_lab.evals.run_experiment(client, ",
+          "no experiments yet: use Run experiment above, or run one from a notebook with duragraph_lab.evals.run_experiment(client, ",
           h("code", {}, JSON.stringify(dataset?.name ?? ref)),
           ", assistant, evaluators) or %duragraph experiment",
         ),
@@ -185,44 +205,138 @@ function datasetView(ctx: PageContext, ref: string, versionParam: string | undef
       return;
     }
     const rows = experiments.map((e) => {
-      const tick = h("input", { type: "checkbox", "aria-label": `tick experiment ${e.name}`, "data-tick": e.experiment_id });
-      tick.checked = ticked.has(e.experiment_id);
-      tick.addEventListener("change", () => {
-        if (tick.checked) ticked.add(e.experiment_id);
-        else ticked.delete(e.experiment_id);
-        updateCompare();
-      });
-      const exportBtn: HTMLButtonElement = button("Export notebook", () => void exportNotebook(e, exportBtn), { "data-action": "export-notebook", title: "download a notebook that re-runs this experiment" });
-      return h(
-        "tr",
-        { "data-experiment-id": e.experiment_id, "data-status": e.status },
-        h("td", { class: "dg-tick" }, tick),
-        h("td", { title: e.experiment_id }, e.name),
-        h("td", {}, h("span", { class: `dg-pill dg-pill-${e.status === "completed" ? "success" : "running"}`, "data-status": e.status }, e.status)),
-        h("td", {}, `${e.graph_id ?? shortId(e.assistant_id)}${e.assistant_version ? ` v${e.assistant_version}` : ""}`),
-        h("td", { class: "dg-num" }, `v${e.dataset_version}`),
-        h("td", { "data-dg-pass": "" }, passSummary(e)),
-        h("td", { "data-dg-means": "" }, meanScores(e.mean_scores)),
-        h("td", {}, formatWhen(e.created_at)),
-        h("td", {}, exportBtn),
-      );
+      const key = rowKey(e);
+      const cached = rowCache.get(e.experiment_id);
+      if (cached && cached.key === key) return cached.row;
+      const row = experimentRow(e);
+      if (cached) cached.row.replaceWith(row);
+      rowCache.set(e.experiment_id, { key, row });
+      return row;
     });
-    experimentsBox.replaceChildren(table(["", "experiment", "status", "assistant", "dataset", "results", "mean scores", "created", ""], rows, { "data-dg-experiments": "" }));
+    for (const id of [...rowCache.keys()]) if (!experiments.some((e) => e.experiment_id === id)) rowCache.delete(id);
+    if (!tbody || !experimentsBox.contains(tbody)) {
+      const t = table(["", "experiment", "status", "progress", "assistant", "dataset", "results", "mean scores", "created", ""], rows, { "data-dg-experiments": "" });
+      tbody = t.tBodies[0];
+      experimentsBox.replaceChildren(t);
+    } else if (rows.length !== tbody.children.length || rows.some((r, i) => tbody?.children[i] !== r)) {
+      tbody.replaceChildren(...rows);
+    }
     updateCompare();
+  }
+
+  function rowKey(e: Experiment): string {
+    // The other experiments are in the key too: they are the "Compare with…" choices.
+    return JSON.stringify([e.status, e.runner, e.running, e.result_count, e.example_count, e.passed, e.failed, e.errors, e.mean_scores, e.name, experiments.length]);
+  }
+
+  function experimentRow(e: Experiment): HTMLElement {
+    const tick = h("input", { type: "checkbox", "aria-label": `tick experiment ${e.name}`, "data-tick": e.experiment_id });
+    tick.checked = ticked.has(e.experiment_id);
+    tick.addEventListener("change", () => {
+      if (tick.checked) ticked.add(e.experiment_id);
+      else ticked.delete(e.experiment_id);
+      updateCompare();
+    });
+    const exportBtn: HTMLButtonElement = button("Export notebook", () => void exportNotebook(e, exportBtn), { "data-action": "export-notebook", title: "download a notebook that re-runs this experiment" });
+    return h(
+      "tr",
+      { "data-experiment-id": e.experiment_id, "data-status": e.status, ...(e.runner ? { "data-runner": e.runner } : {}) },
+      h("td", { class: "dg-tick" }, tick),
+      h("td", { title: e.experiment_id }, e.name),
+      h("td", {}, h("span", { class: `dg-pill dg-pill-${e.status === "completed" ? "success" : "running"}`, "data-status": e.status }, e.status)),
+      h("td", {}, progressBar(e)),
+      h("td", {}, `${e.graph_id ?? shortId(e.assistant_id)}${e.assistant_version ? ` v${e.assistant_version}` : ""}`),
+      h("td", { class: "dg-num" }, `v${e.dataset_version}`),
+      h("td", { "data-dg-pass": "" }, passSummary(e)),
+      h("td", { "data-dg-means": "" }, meanScores(e.mean_scores)),
+      h("td", {}, formatWhen(e.created_at)),
+      h("td", { class: "dg-row-actions" }, exportBtn, compareWith(e)),
+    );
+  }
+
+  function progressBar(e: Experiment): HTMLElement {
+    const p = progressOf(e);
+    const fill = h("span", { class: "dg-progress-fill" });
+    fill.style.width = `${Math.round(p.fraction * 100)}%`;
+    return h(
+      "span",
+      {
+        class: `dg-progress${e.status === "running" ? " dg-progress-running" : ""}`,
+        role: "progressbar",
+        "aria-label": `progress of ${e.name}`,
+        "aria-valuemin": "0",
+        "aria-valuemax": String(p.total),
+        "aria-valuenow": String(p.done),
+        "aria-valuetext": `${p.label} · ${p.counts}`,
+        title: `${p.label} examples recorded · ${p.counts}`,
+        "data-dg-progress": e.experiment_id,
+        "data-done": String(p.done),
+        "data-total": String(p.total),
+        "data-status": e.status,
+      },
+      h("span", { class: "dg-progress-track" }, fill),
+      h("span", { class: "dg-progress-label", "data-dg-progress-label": "" }, p.label),
+      h(
+        "span",
+        { class: "dg-progress-counts", "data-dg-progress-counts": "", "aria-hidden": "true" },
+        h("span", { class: "dg-count-passed", title: "passed" }, `✓${e.passed}`),
+        " ",
+        h("span", { class: "dg-count-failed", title: "failed" }, `✗${e.failed}`),
+        " ",
+        h("span", { class: "dg-count-errors", title: "errors" }, `⚠${e.errors}`),
+      ),
+    );
+  }
+
+  function compareWith(e: Experiment): HTMLElement | string {
+    if (e.status !== "completed") return "";
+    const others = compareCandidates(e, experiments);
+    if (!others.length) return "";
+    const sel = h(
+      "select",
+      { class: "dg-select", "aria-label": `compare ${e.name} with`, "data-dg-compare-with": e.experiment_id },
+      h("option", { value: "" }, "compare with…"),
+      ...others.map((o) => h("option", { value: o.experiment_id }, `${o.name}${o.status === "completed" ? "" : ` (${o.status})`}`)),
+    );
+    const go = button("Compare", () => {
+      if (sel.value && dataset) ctx.navigate("datasets", { dataset: dataset.name, base: sel.value, candidate: e.experiment_id });
+    }, { "data-action": "compare-with", title: "the picked experiment is the base, this one the candidate", disabled: "" });
+    sel.addEventListener("change", () => (go.disabled = !sel.value));
+    return h("span", { class: "dg-compare-with" }, sel, go);
   }
 
   async function loadExperiments(): Promise<void> {
     if (!dataset) return;
     const list = await ctx.api.get<Experiment[]>(`experiments?dataset=${encodeURIComponent(dataset.dataset_id)}&limit=200`);
     if (ctx.disposed) return;
-    // Redraw only on a change (a redraw under the pointer could swallow a click).
-    const key = JSON.stringify(list.map((e) => [e.experiment_id, e.status, e.result_count, e.passed, e.failed, e.errors, e.mean_scores]));
-    if (key === lastKey) return;
-    lastKey = key;
     experiments = list;
     for (const id of [...ticked]) if (!list.some((e) => e.experiment_id === id)) ticked.delete(id);
     renderExperiments();
   }
+
+  // Experiments still running record results: follow them, every second while the server runs
+  // one, every 3 s otherwise; never after the page (or the dataset shown) changed.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: Promise<void> | null = null;
+  async function tick(): Promise<void> {
+    clearTimeout(timer);
+    try {
+      inFlight = loadExperiments();
+      await inFlight;
+    } catch (err) {
+      if (!ctx.disposed) experimentsBox.replaceChildren(errorBox(`could not list the experiments: ${errorText(err)}`));
+      tbody = null;
+      rowCache.clear();
+    } finally {
+      inFlight = null;
+    }
+    if (!ctx.disposed) timer = setTimeout(() => void tick(), pollInterval(experiments));
+  }
+  async function refreshNow(): Promise<void> {
+    if (inFlight) await inFlight.catch(() => undefined);
+    if (!ctx.disposed) await tick();
+  }
+  ctx.onDispose(() => clearTimeout(timer));
 
   void (async () => {
     try {
@@ -251,8 +365,8 @@ function datasetView(ctx: PageContext, ref: string, versionParam: string | undef
     versionSel.addEventListener("change", () => ctx.navigate("datasets", { dataset: d.name, version: versionSel.value }));
     renderDelete();
     void loadExamples(version);
-    // Experiments still running record results: follow them.
-    poll(ctx, 3000, loadExperiments, (err) => experimentsBox.replaceChildren(errorBox(`could not list the experiments: ${errorText(err)}`)));
+    runBtn.disabled = false;
+    void tick();
   })();
 }
 

@@ -35,6 +35,28 @@ tr.dg-row-error td:first-child { box-shadow: inset 3px 0 0 var(--dg-running); }
 .dg-divergence { display: flex; flex-direction: column; gap: 4px; margin-bottom: 6px; }
 .dg-node-name { font-family: var(--dg-mono); color: var(--dg-accent); }
 .dg-diff-empty { color: var(--dg-fg-muted); font-style: italic; }
+.dg-run-form { margin-bottom: 6px; }
+.dg-field, .dg-param { display: inline-flex; align-items: center; gap: 4px; }
+.dg-evaluators { border: 1px solid var(--dg-border); border-radius: 4px; padding: 4px 8px; margin: 0; display: flex; flex-direction: column; gap: 4px; }
+.dg-evaluators > legend { color: var(--dg-fg-muted); padding: 0 4px; }
+.dg-evaluator { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 12px; }
+.dg-evaluator-name { min-width: 11em; cursor: pointer; }
+.dg-evaluator-name input { accent-color: var(--dg-accent); }
+.dg-params { display: inline-flex; flex-wrap: wrap; gap: 4px 12px; }
+.dg-params[data-off] { opacity: 0.5; }
+.dg-form [aria-invalid="true"] { border-color: var(--dg-failed); outline: 1px solid var(--dg-failed); }
+.dg-progress { display: inline-flex; align-items: center; gap: 6px; white-space: nowrap; }
+.dg-progress-track { display: inline-block; width: 5em; height: 8px; border-radius: 4px; background: var(--dg-pending); overflow: hidden; }
+.dg-progress-fill { display: block; height: 100%; background: var(--dg-done); transition: width 0.3s; }
+.dg-progress-running .dg-progress-fill { background: var(--dg-running); }
+.dg-progress-label { font-variant-numeric: tabular-nums; font-size: 0.9em; color: var(--dg-fg-muted); }
+.dg-progress-counts { font-variant-numeric: tabular-nums; font-size: 0.85em; }
+.dg-count-passed { color: var(--dg-done); }
+.dg-count-failed { color: var(--dg-failed); }
+.dg-count-errors { color: var(--dg-running); }
+.dg-row-actions { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
+.dg-compare-with { display: inline-flex; flex-wrap: wrap; gap: 4px; }
+.dg-compare-with .dg-select { max-width: 10em; }
 `;
 
 const STYLE_ID = "dg-evals-style";
