@@ -181,6 +181,12 @@ def _eval_parsers(sub: Any) -> None:
         p.add_argument("--assistant-version", type=int, metavar="N", help="default: the latest")
         p.add_argument("--name", metavar="X", help="the experiment's name")
         p.add_argument("--concurrency", type=int, default=4, metavar="N", help="runs at once (default 4)")
+        if name == "experiment":
+            p.add_argument(
+                "--on-server",
+                action="store_true",
+                help="the server runs it (built-in evaluators only): it goes on if the kernel dies",
+            )
     p.add_argument("-o", "--output", metavar="FILE.ipynb", help="default: eval-DATASET-ASSISTANT.ipynb")
     p.add_argument("--baseline", metavar="EXP", help="an experiment id to compare the new one with")
     p.add_argument("--title", metavar="TEXT", help="the notebook's title")
@@ -305,6 +311,7 @@ def _dispatch(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
             dataset_version=args.dataset_version,
             assistant_version=args.assistant_version,
             concurrency=args.concurrency,
+            on_server=args.on_server,
         )
     if command == "compare":
         return session.compare(_experiment_id(shell, args.base), _experiment_id(shell, args.candidate))

@@ -152,12 +152,18 @@ def test_datasets_experiments_and_comparison(
         f"experiment {name} --assistant chat --dataset-version 1 --evaluator exact_match:messages.-1.content"
     )
     shell.run_cell(f"first = get_ipython().run_line_magic('duragraph', {line + ' --evaluator polite'!r})")
-    shell.run_cell(f"second = get_ipython().run_line_magic('duragraph', {line + ' --name again'!r})")
+    shell.run_cell(
+        f"second = get_ipython().run_line_magic('duragraph', {line + ' --name again --on-server'!r})"
+    )
     first, second = shell.user_ns["first"], shell.user_ns["second"]
     assert first is not None and second is not None, errors(capsys)
     assert first.experiment.result_count == 2 and first.experiment.status == "completed"
     assert {e["name"] for e in first.experiment.evaluators} == {"exact_match(messages.-1.content)", "polite"}
     assert second.experiment.name == "again"
+    assert (second.experiment.runner, second.experiment.status) == ("server", "completed")
+    # A function of this kernel cannot run on the server: said, and nothing is started.
+    assert shell.run_line_magic("duragraph", line + " --evaluator polite --on-server") is None
+    assert "built-in evaluators only" in errors(capsys)[0]
 
     comparison = shell.run_line_magic("duragraph", "compare first second")  # variables holding reports
     assert comparison is not None, errors(capsys)

@@ -114,8 +114,7 @@ class ExperimentCompleteHandler(DuraGraphHandler):
 class ExperimentRunHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self, experiment_id: str) -> None:
-        self.set_status(202)
-        self.write_json(await self.call(self.backend.server_experiments.run(experiment_id)))
+        self.write_json(await self.call(self.backend.server_experiments.run(experiment_id)), status=202)
 
 
 class ExperimentCompareHandler(DuraGraphHandler):
