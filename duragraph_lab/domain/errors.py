@@ -74,3 +74,16 @@ class StoreUnavailable(DuraGraphError):
     """The event store cannot be reached."""
 
     code = "store_unavailable"
+
+
+class StoreTransientError(StoreUnavailable):
+    """The database refused a statement for a reason that passes: a deadlock, a serialization
+    failure, a cancelled statement, a full disk, too many connections. Nothing of the statement
+    was written; the same statement may succeed when tried again later."""
+
+    code = "store_transient_error"
+
+    def __init__(self, message: str, *, sqlstate: str, reason: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.reason = reason

@@ -13,7 +13,7 @@ import psycopg_pool
 from psycopg.types.json import set_json_loads
 
 from duragraph_lab.domain import codec
-from duragraph_lab.domain.errors import StoreUnavailable
+from duragraph_lab.domain.errors import StoreTransientError, StoreUnavailable
 
 # A connection idle longer than this is pinged before use; busier ones are trusted. Pinging on
 # every checkout would add a round trip to every append.
@@ -79,17 +79,56 @@ async def open_pool(
     return pool
 
 
+#: SQLSTATEs that say nothing about the statement itself, only about the moment: the statement
+#: was rolled back and may succeed if tried again (with back-off). Connection failures (class 08,
+#: no SQLSTATE, 57P01-57P03) are :class:`StoreUnavailable` and not listed here.
+TRANSIENT_SQLSTATES: dict[str, str] = {
+    "40001": "serialization failure",
+    "40P01": "deadlock detected",
+    "55P03": "lock not available",
+    "57014": "statement cancelled",
+    "53000": "insufficient resources",
+    "53100": "disk full",
+    "53200": "out of memory",
+    "53300": "too many connections",
+    "53400": "configuration limit exceeded",
+}
+
+
 @contextlib.asynccontextmanager
 async def unavailable_as_typed() -> AsyncIterator[None]:
-    """Turn driver-level connectivity failures into :class:`StoreUnavailable`."""
+    """Turn driver-level failures that are about the database, not the statement, into typed
+    errors: :class:`StoreUnavailable` (no database) and :class:`StoreTransientError` (the
+    database refused for now: see :data:`TRANSIENT_SQLSTATES`). Anything else goes through."""
     try:
         yield
     except psycopg_pool.PoolTimeout as err:
         raise StoreUnavailable(f"no PostgreSQL connection available: {err}") from err
     except psycopg.OperationalError as err:
-        if not is_connection_failure(err):
-            raise  # a deadlock, a cancelled statement, ...: the caller's business, not an outage
-        raise StoreUnavailable(f"PostgreSQL is unavailable: {err}") from err
+        if is_connection_failure(err):
+            raise StoreUnavailable(f"PostgreSQL is unavailable: {first_line(err)}") from err
+        transient = transient_error(err)
+        if transient is None:
+            raise
+        raise transient from err
+
+
+def transient_error(err: psycopg.Error) -> StoreTransientError | None:
+    """The typed error for a statement the database refused for now, else None."""
+    state = err.sqlstate or ""
+    reason = TRANSIENT_SQLSTATES.get(state)
+    if reason is None:
+        return None
+    return StoreTransientError(
+        f"PostgreSQL refused the statement for now ({reason}, SQLSTATE {state}): {first_line(err)}",
+        sqlstate=state,
+        reason=reason,
+    )
+
+
+def first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def is_connection_failure(err: psycopg.Error) -> bool:

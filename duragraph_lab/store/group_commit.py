@@ -26,7 +26,7 @@ import psycopg_pool
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import VersionConflict
+from duragraph_lab.domain.errors import StoreTransientError, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
 
@@ -151,9 +151,9 @@ class GroupCommit:
             async with unavailable_as_typed(), self.pool.connection() as conn:
                 cur = await conn.execute(_APPEND_BATCH, params)
                 rows = await cur.fetchall()
-        except psycopg.Error as err:
-            # unavailable_as_typed let it through: not an outage but a statement that failed as a
-            # whole, so nothing of the batch was written. Each append alone says whose it was.
+        except (psycopg.Error, StoreTransientError) as err:
+            # Not an outage but a statement that failed as a whole (a duplicate event id, a
+            # deadlock), so nothing of the batch was written. Each append alone says whose it was.
             log.info("group commit of %d appends failed (%s); appending them one by one", len(batch), err)
             return await self._one_by_one(batch)
         self.batches += 1
