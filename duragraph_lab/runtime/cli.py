@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and args.command not in ("dev", "serve"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    logging.basicConfig(level=logging.WARNING, format="duragraph-lab: %(message)s")
+    _log_to_console()
     try:
         if args.command in ("dev", "serve"):
             return run_server(args, extra, lab=args.command == "dev")
@@ -108,6 +108,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+class _ConsoleFormat(logging.Formatter):
+    """``duragraph-lab: <message>``; warnings and errors say so (``duragraph-lab: warning: ...``),
+    so that a change made to the machine or a degraded service stands out."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return f"duragraph-lab: {record.levelname.lower()}: {message}"
+        return f"duragraph-lab: {message}"
+
+
+def _log_to_console() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ConsoleFormat("%(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
 
 
 class _Terminated(SystemExit):

