@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from duragraph_lab._version import __version__
 from duragraph_lab.api.handlers.ui import STATIC_DIR
 from tests.apiserver import ApiServer
 from tests.devserver import DevServer
+from tests.node import npm
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,10 +31,8 @@ def ensure_dashboard_built() -> None:
     newest = max(p.stat().st_mtime for p in sources)
     if all(p.is_file() and p.stat().st_mtime >= newest for p in outputs):
         return
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("the dashboard bundle is not built and npm is not installed")
-    subprocess.run([npm, "run", "build"], cwd=REPO / "extension", check=True, capture_output=True)
+    result = npm("run", "build")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,32 +16,21 @@ from pathlib import Path
 import pytest
 
 from duragraph_lab.runtime.jupyter_config import labextensions_dir
+from tests.node import installed, npm
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "extension" / "lab"
 SHARE = "duragraph_lab-{version}.data/data/share/jupyter/labextensions/duragraph-lab/"
 
 
-def _npm_ready() -> str:
-    exe = shutil.which("npm")
-    if exe is None:
-        pytest.fail("npm is not installed: the JupyterLab extension cannot be checked (install Node.js 20+)")
-    for where in (ROOT / "extension", LAB):
-        if not (where / "node_modules").is_dir():
-            subprocess.run([exe, "ci", "--no-audit", "--no-fund"], cwd=where, check=True, capture_output=True)
-    return exe
-
-
 def test_lab_extension_type_checks() -> None:
-    result = subprocess.run(
-        [_npm_ready(), "run", "typecheck"], cwd=LAB, capture_output=True, text=True, timeout=300
-    )
+    result = npm("run", "typecheck", cwd=LAB)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.slow
 def test_wheel_ships_the_prebuilt_lab_extension(tmp_path: Path) -> None:
-    _npm_ready()
+    installed(LAB)
     env = {k: v for k, v in os.environ.items() if k != "DURAGRAPH_SKIP_FRONTEND"}
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
