@@ -54,6 +54,9 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(shell: Any) -> None:
     """``%load_ext duragraph_lab``: the ``%duragraph`` magics (imported only now)."""
+    from duragraph_lab.extras import check
+
+    check(("IPython", "anywidget", "ipywidgets", "pandas", "pyarrow"), "notebook", "%load_ext duragraph_lab")
     importlib.import_module("duragraph_lab.notebook.magics").load_ipython_extension(shell)
 
 

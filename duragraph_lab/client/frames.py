@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from duragraph_lab.client.models import Event, Example, ExperimentResult, Span
+from duragraph_lab.extras import require
 
 #: ``pandas.DataFrame`` (pandas ships no type information: mypy sees Any).
 DataFrame = Any
@@ -53,10 +54,7 @@ _STR = "str"
 
 
 def _pandas() -> Any:
-    try:
-        return importlib.import_module("pandas")
-    except ImportError as err:  # pragma: no cover - pandas is a dependency of duragraph-lab
-        raise ImportError("DataFrames need pandas: pip install pandas") from err
+    return require("pandas", "notebook", "DataFrames of event logs")
 
 
 def _timestamps(pd: Any, values: list[Any]) -> Any:
@@ -233,7 +231,7 @@ def events_from_arrow_chunks(chunks: Iterable[bytes], *, payload: str = "dict") 
 
 def _frame_from_arrow(chunks: Iterable[bytes], payload: str) -> DataFrame:
     pd = _pandas()
-    pa = importlib.import_module("pyarrow")
+    pa = require("pyarrow", "notebook", "DataFrames of event logs")
     reader = pa.ipc.open_stream(io.BufferedReader(_Chunks(chunks), buffer_size=1 << 20))
     batches, decoded = [], []
     for batch in reader:

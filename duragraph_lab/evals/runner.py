@@ -15,7 +15,6 @@ is recorded with verdict ``error``; an evaluator that raises is a Score with an 
 from __future__ import annotations
 
 import html
-import importlib
 import sys
 import threading
 import time
@@ -31,6 +30,7 @@ from duragraph_lab.client.frames import DataFrame, results_to_frame
 from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError
 from duragraph_lab.evals.scoring import score_example
 from duragraph_lab.evals.specs import evaluator_from_spec, evaluator_spec
+from duragraph_lab.extras import require
 
 #: Called after each example: (examples done, examples in all, the result just recorded).
 Progress = Callable[[int, int, m.ExperimentResult], None]
@@ -56,7 +56,7 @@ class ExperimentReport:
 
     def summary(self) -> DataFrame:
         """One row per evaluator (mean score, passed, failed, errors) and one for the verdicts."""
-        pd = importlib.import_module("pandas")  # a dependency of the client's frames
+        pd = require("pandas", "notebook", "experiment summaries")
 
         rows = []
         names = sorted({str(s.get("name")) for r in self.results for s in r.scores})
@@ -363,7 +363,7 @@ class ComparisonReport:
     def frame(self) -> DataFrame:
         """One row per example: verdict, statuses, ``delta:<evaluator>``, the first diverging node
         (``step``, base node, candidate node, why) and how many state paths differ."""
-        pd = importlib.import_module("pandas")
+        pd = require("pandas", "notebook", "experiment results as a DataFrame")
 
         rows = []
         for example in self.comparison.examples:
