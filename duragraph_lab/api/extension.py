@@ -121,7 +121,11 @@ class DuraGraphApp(ExtensionApp):
         elapsed = time.time() - (float(started) if started else psutil.Process().create_time())
         url = serverapp.display_url.splitlines()[0] if serverapp.display_url else serverapp.connection_url
         status = "ready" if self.backend.startup_error is None else f"DEGRADED ({self.backend.startup_error})"
-        update_runtime_extra(self.backend.settings.data_dir, server_url=serverapp.connection_url)
+        # `duragraph-lab status` prints the URL to open, token included, for whoever scrolled the
+        # terminal away (runtime.json is readable by its owner only).
+        update_runtime_extra(
+            self.backend.settings.data_dir, server_url=serverapp.connection_url, open_url=url
+        )
         # One plain line that users (and our tests) can rely on, apart from Jupyter's own banner.
         print(f"DuraGraph Lab {status} in {elapsed:.2f}s: {url}", file=sys.stderr, flush=True)
 

@@ -12,10 +12,13 @@ import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
+from typing import NoReturn
 
 from duragraph_lab._version import __version__
 from duragraph_lab.bus.connection import redact_nats_url
 from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.extras import check
+from duragraph_lab.runtime.cli_options import unknown_options
 from duragraph_lab.runtime.config import (
     ENV_DATA_DIR,
     ENV_DATABASE_URL,
@@ -33,14 +36,21 @@ from duragraph_lab.store.connection import redact
 log = logging.getLogger("duragraph_lab")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (no usage dump): what is wrong and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="duragraph-lab",
         description="Durable, observable agent graphs for Jupyter.",
         epilog="Extra --ServerApp.* (or any Jupyter) options after dev/serve are passed to Jupyter.",
     )
     parser.add_argument("--version", action="version", version=f"duragraph-lab {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     def server_command(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
@@ -89,13 +99,44 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: What each server command needs installed (the extra that brings it, for the error).
+_SERVER_NEEDS = {
+    "dev": (("jupyterlab", "jupyter_server", "tornado", "pydantic", "anywidget"), "lab"),
+    "serve": (("jupyter_server", "tornado", "pydantic", "prometheus_client"), "server"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command not in ("dev", "serve"):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    command = f"{parser.prog} {args.command}"
+    if args.command in ("dev", "serve"):
+        own = [o for a in _subparser(parser, args.command)._actions for o in a.option_strings]
+        bad = unknown_options(extra, own, positionals=args.command == "dev")
+        if bad:
+            print(f"{command}: error: {bad[0]} (see {command} --help)", file=sys.stderr)
+            return 2
+    elif extra:
+        own = [o for a in _subparser(parser, args.command)._actions for o in a.option_strings]
+        bad = unknown_options(extra, own, positionals=False)
+        print(
+            f"{command}: error: {bad[0] if bad else 'unexpected ' + extra[0]} (see {command} --help)",
+            file=sys.stderr,
+        )
+        return 2
     _log_to_console()
     try:
+        if args.command in _SERVER_NEEDS:
+            if sys.platform == "win32":
+                print(
+                    f"{command}: error: the DuraGraph Lab server does not run on Windows: run it in WSL2 "
+                    "(the client, workers against your own PostgreSQL and NATS, and the notebook layer "
+                    "work on Windows)",
+                    file=sys.stderr,
+                )
+                return 1
+            modules, extra_name = _SERVER_NEEDS[args.command]
+            check(modules, extra_name, command)
         if args.command in ("dev", "serve"):
             return run_server(args, extra, lab=args.command == "dev")
         if args.command == "migrate":
@@ -108,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser = action.choices[name]
+            return found
+    raise KeyError(name)
 
 
 class _ConsoleFormat(logging.Formatter):
@@ -249,17 +298,20 @@ def run_worker(args: argparse.Namespace) -> int:
         except DuraGraphError as err:
             print(f"duragraph-lab worker: error: {err}", file=sys.stderr)
             return 2
-    asyncio.run(
-        serve(
-            args.graphs,
-            settings,
-            concurrency=args.concurrency,
-            worker_id=args.worker_id,
-            lease_ttl=args.lease_ttl,
-            heartbeat_interval=args.heartbeat_interval,
-            drain_timeout=args.drain_timeout,
+    # psycopg's async connections cannot use Windows' default (proactor) event loop.
+    loop_factory = asyncio.SelectorEventLoop if sys.platform == "win32" else None
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(
+            serve(
+                args.graphs,
+                settings,
+                concurrency=args.concurrency,
+                worker_id=args.worker_id,
+                lease_ttl=args.lease_ttl,
+                heartbeat_interval=args.heartbeat_interval,
+                drain_timeout=args.drain_timeout,
+            )
         )
-    )
     return 0
 
 
@@ -314,7 +366,9 @@ def run_status(args: argparse.Namespace) -> int:
     if e.database_tcp_url:
         print(f"  postgres tcp: {redact(e.database_tcp_url)}")
     print(f"  nats: {redact_nats_url(e.nats_url)}{' (embedded)' if e.embedded_nats else ''}")
-    if "server_url" in info.extra:
+    if "open_url" in info.extra:
+        print(f"  open: {info.extra['open_url']}")
+    elif "server_url" in info.extra:
         print(f"  server: {info.extra['server_url']}")
     return 0
 

