@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -31,9 +30,11 @@ from duragraph_lab._version import __version__
 from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_nats_url
 from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL, Settings
 from duragraph_lab.runtime.errors import DataDirBusy, DataDirError, ServiceUnreachable
+from duragraph_lab.runtime.filelock import try_lock, unlock
 from duragraph_lab.runtime.files import write_private
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import APP_USER, EmbeddedPostgres
+from duragraph_lab.runtime.supervisor import Supervised, Supervisor
 from duragraph_lab.store.connection import redact
 from duragraph_lab.store.roles import grant_runtime_privileges
 from duragraph_lab.store.schema import migrate
@@ -158,11 +159,9 @@ def _lock_is_held(data_dir: Path) -> bool:
         return False
     try:
         # A shared lock is enough to tell: it fails only while someone holds the exclusive one.
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    else:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+        if not try_lock(fd, shared=True):
+            return True
+        unlock(fd)
         return False
     finally:
         os.close(fd)
@@ -177,20 +176,18 @@ class DataDirLock:
         f = open(self.path, "a+")  # noqa: SIM115 - held open for the lifetime of the lock
         deadline = time.monotonic() + patience
         while True:
-            try:
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if try_lock(f.fileno()):
                 break
-            except BlockingIOError:
-                # Someone probing with read_runtime_info holds a shared lock for microseconds;
-                # only an owner holds it for longer than our patience.
-                if time.monotonic() < deadline:
-                    time.sleep(0.02)
-                    continue
-                f.close()
-                raise DataDirBusy(
-                    f"another DuraGraph Lab process{self._owner()} is already using data dir "
-                    f"{self.path.parent}; stop it or pass a different --data-dir"
-                ) from None
+            # Someone probing with read_runtime_info holds a shared lock for microseconds; only
+            # an owner holds it for longer than our patience.
+            if time.monotonic() < deadline:
+                time.sleep(0.02)
+                continue
+            f.close()
+            raise DataDirBusy(
+                f"another DuraGraph Lab process{self._owner()} is already using data dir "
+                f"{self.path.parent}; stop it or pass a different --data-dir"
+            )
         os.set_inheritable(f.fileno(), False)
         self._file = f
 
@@ -201,7 +198,7 @@ class DataDirLock:
 
     def release(self) -> None:
         if self._file is not None:
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            unlock(self._file.fileno())
             self._file.close()
             self._file = None
 
@@ -262,6 +259,7 @@ class Services:
         self.endpoints: Endpoints | None = None
         self.owner = False
         self.started_in: float | None = None
+        self.supervisor: Supervisor | None = None
 
     def start(
         self,
@@ -284,7 +282,32 @@ class Services:
             self.stop()
             raise
         self.started_in = time.monotonic() - begin
+        self._supervise()
         return self.endpoints
+
+    def _supervise(self) -> None:
+        """Restart an embedded service that dies, in place, for as long as we own it."""
+        watched = []
+        if self.postgres is not None:
+            pg = self.postgres
+            watched.append(
+                Supervised(
+                    "postgres", "the embedded PostgreSQL", lambda: pg.exited, lambda: pg.start(same_port=True)
+                )
+            )
+        if self.nats is not None:
+            nats = self.nats
+            watched.append(
+                Supervised(
+                    "nats",
+                    "the embedded nats-server",
+                    lambda: nats.exited,
+                    lambda: nats.start(same_port=True),
+                )
+            )
+        if watched:
+            self.supervisor = Supervisor(watched)
+            self.supervisor.start()
 
     def _start(self, attach_if_running: bool, own_data_dir: bool, start_embedded: bool) -> Endpoints:
         settings = self.settings
@@ -342,6 +365,8 @@ class Services:
 
     def stop(self) -> None:
         """Stop what we started (NATS, then PostgreSQL) and release the lock."""
+        if self.supervisor is not None:
+            self.supervisor.stop_watching()
         if self.owner:
             with contextlib.suppress(OSError):
                 (self.settings.data_dir / RUNTIME_FILE).unlink()
@@ -351,6 +376,9 @@ class Services:
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
+        if self.supervisor is not None:
+            self.supervisor.close()
+            self.supervisor = None
         if self.owner:
             self.lock.release()
             self.owner = False
