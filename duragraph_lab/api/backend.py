@@ -34,6 +34,7 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.services import Endpoints, Services
+from duragraph_lab.runtime.supervisor import supervision
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -338,13 +339,17 @@ class Backend:
     async def health(self) -> tuple[bool, dict[str, Any]]:
         postgres = await self._postgres_health()
         nats_ok = self.nc is not None and self.nc.is_connected
-        nats = {
+        nats: dict[str, Any] = {
             "ok": nats_ok,
             "embedded": bool(self.endpoints and self.endpoints.embedded_nats),
             "url": redact_nats_url(self.endpoints.nats_url) if self.endpoints else None,
             "stream": self.subjects.stream_name,
             "error": self.bus_error,
         }
+        for name, part in (("postgres", postgres), ("nats", nats)):
+            supervised = supervision(name)  # `dev`/`serve` restart their embedded services
+            if supervised is not None:
+                part["supervisor"] = supervised
         relay: dict[str, Any] = {"ok": False, "running": False}
         if self.relay is not None:
             relay = {**self.relay.status.as_dict()}

@@ -261,7 +261,9 @@ class EmbeddedPostgres:
             return candidate
         # The data dir's path is too long for a Unix socket. A fresh private directory (mkdtemp:
         # random name, mode 0700) — never a predictable /tmp name another user could create first
-        # and put a fake server behind.
+        # and put a fake server behind. A restart after a crash keeps it: clients know its path.
+        if self._temp_socket_dir is not None and self._temp_socket_dir.is_dir():
+            return self._temp_socket_dir
         self._temp_socket_dir = Path(tempfile.mkdtemp(prefix="duragraph-pg-"))
         return self._temp_socket_dir
 
