@@ -42,11 +42,12 @@ def step(message: str) -> None:
 
 
 def find_python(version: str) -> str:
-    candidates = [shutil.which(f"python{version}")]
+    # pyenv's own install first: its shim on PATH only works where that version is selected.
     pyenv_root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{version}*/bin/python{version}"), reverse=True)
+    candidates = sorted(glob.glob(f"{pyenv_root}/versions/{version}*/bin/python{version}"), reverse=True)
+    candidates.append(shutil.which(f"python{version}"))
     for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
+        if candidate and os.access(candidate, os.X_OK) and "/shims/" not in candidate:
             return candidate
     fail(f"no Python {version} found (PATH or pyenv); this check needs one")
     raise AssertionError
