@@ -231,7 +231,7 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- input ---------------------------------------------------------------------------------
     def json_body(self) -> Any:
-        raw = bytes(self._body or b"")
+        raw = self._body or b""  # json.loads takes a bytearray: no copy
         if not raw or not raw.strip():
             return None
         try:
