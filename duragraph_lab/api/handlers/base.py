@@ -135,7 +135,7 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
         connection, and a client still sending may lose the answer. So a body announced as
         small (at most :data:`READ_REFUSED_UP_TO`) is read and dropped first, and the refusal
         answered after its last byte (:meth:`data_received`): what a client sending a small
-        JSON body with a wrong token needs, and at no cost. Bigger or unannounced (chunked)
+        JSON body with a wrong token needs, and cheap. Bigger or unannounced (chunked)
         bodies are not read: clients that read the answer while sending (requests, httpx, curl
         with ``Expect: 100-continue``) still get it."""
         self._started = time.perf_counter()
