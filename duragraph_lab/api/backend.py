@@ -112,8 +112,10 @@ class Backend:
         if self.endpoints is None:
             return
         try:
+            # Fail fast: while PostgreSQL is down, requests answer 503 at once rather than each
+            # waiting out the pool's timeout (see FailFastPool).
             self.pool = await open_pool(
-                self.endpoints.database_url, min_size=2, max_size=20, name="duragraph-api"
+                self.endpoints.database_url, min_size=2, max_size=20, name="duragraph-api", fail_fast=True
             )
         except DuraGraphError as err:
             self.startup_error = str(err)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from duragraph_lab._version import __version__
-from duragraph_lab.api.handlers.base import API_PREFIX
+from duragraph_lab.api.handlers.base import API_PREFIX, AUTH_RESOURCE
 from duragraph_lab.api.routes import ROUTES, Op, Route
 
 _REF = "#/components/schemas/{model}"
@@ -602,7 +602,7 @@ RESPONSES["Comparison"] = {
 
 _ERRORS = {
     "400": "Malformed request (e.g. invalid JSON)",
-    "403": "Not authenticated",
+    "403": "Not authenticated, or not authorized by Jupyter's Authorizer",
     "404": "No such resource",
     "409": "Conflicts with the current state (busy thread, run not interrupted, ...)",
     "413": "Body over the size limit",
@@ -642,6 +642,13 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     }
     if op.description:
         out["description"] = op.description
+    action = route.action(method)
+    # What Jupyter's Authorizer is asked: is_authorized(handler, user, action, resource).
+    out["x-jupyter-authorization"] = {
+        "resource": AUTH_RESOURCE,
+        "action": action,
+        **({"also": {param: also for param, also in op.escalations}} if op.escalations else {}),
+    }
     if op.body is not None:
         schema = _model_schema(op.body, components)
         if op.body_is_array:
@@ -696,8 +703,20 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     error = {"content": {"application/json": {"schema": {"$ref": _REF.format(model="Error")}}}}
     for code, text in _ERRORS.items():
         out["responses"].setdefault(code, {"description": text, **error})
+    also = "".join(f" (and `{a}` with `{p}=true`)" for p, a in op.escalations)
+    out["responses"]["403"]["description"] = (
+        f"Not authenticated (`unauthenticated`), or not authorized to `{action}` on resource "
+        f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
+    )
     out["responses"]["503"] = out["responses"].get("503") or {
-        "description": "A backing service is unavailable",
+        "description": "The database is unavailable (`unavailable`; also while it refuses statements for "
+        "now, e.g. disk full), or another backing service is",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds after which trying again is worth it",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
         **error,
     }
     return out
@@ -718,7 +737,9 @@ def _document() -> dict[str, Any]:
             "version": __version__,
             "description": (
                 "LangGraph Platform-compatible API of DuraGraph Lab, plus the event log, spans, forks and "
-                "re-execution. Authenticate as for any Jupyter server API: `Authorization: token <token>`."
+                "re-execution. Authenticate as for any Jupyter server API: `Authorization: token <token>`. "
+                "Each operation is authorized by the server's Jupyter Authorizer on resource `duragraph` "
+                "with the action in its `x-jupyter-authorization` (read, write or execute)."
             ),
         },
         "paths": paths,

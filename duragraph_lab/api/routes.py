@@ -19,6 +19,15 @@ from duragraph_lab.api.handlers import system as sh
 from duragraph_lab.api.handlers import threads as th
 from duragraph_lab.api.handlers.base import API_PREFIX, DuraGraphHandler
 
+#: Jupyter's authorization actions (``Authorizer.is_authorized(handler, user, action, resource)``),
+#: on the resource ``duragraph``: ``read`` shows stored state, ``write`` changes it, ``execute``
+#: makes code run (runs, forks, replays, server-run experiments) or hands out the power to (the
+#: database credentials of ``GET /worker/connection``).
+READ, WRITE, EXECUTE = "read", "write", "execute"
+ACTIONS = (READ, WRITE, EXECUTE)
+#: The action of an operation that does not name one: Jupyter's own mapping of HTTP methods.
+METHOD_ACTIONS = {"get": READ, "head": READ, "post": WRITE, "put": WRITE, "patch": WRITE, "delete": WRITE}
+
 
 @dataclass(frozen=True, slots=True)
 class Param:
@@ -39,6 +48,12 @@ class Op:
     sse: bool = False
     long_poll: bool = False
     description: str = ""
+    #: The authorization action; empty: from the HTTP method (METHOD_ACTIONS). Searches and counts
+    #: sent as POST only read; run creation executes.
+    action: str = ""
+    #: ``(boolean query parameter, action)``: a true value also needs that action (a stream or a
+    #: join with ``cancel_on_disconnect`` cancels the run when the client goes: a write).
+    escalations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +70,10 @@ class Route:
     @property
     def path_params(self) -> list[str]:
         return re.findall(r"\{([a-z_]+)\}", self.path)
+
+    def action(self, method: str) -> str:
+        """The authorization action the operation ``method`` needs."""
+        return self.ops[method].action or METHOD_ACTIONS[method]
 
 
 def _int(low: int = 0, high: int | None = None, default: int | None = None) -> dict[str, Any]:
@@ -74,7 +93,10 @@ _STREAM_MODE = Param(
     "Stream modes (default: those the run was created with).",
 )
 _LAST_EVENT_ID = Param("Last-Event-ID", {"type": "string"}, "Resume after this event seq.", "header")
-_CANCEL_ON_DISCONNECT = Param("cancel_on_disconnect", _BOOL, "Cancel the run if the client goes away.")
+_CANCEL_ON_DISCONNECT = Param(
+    "cancel_on_disconnect", _BOOL, "Cancel the run if the client goes away (needs the `write` action too)."
+)
+_CANCELS = (("cancel_on_disconnect", WRITE),)
 _PAGE = (Param("limit", _int(1, 1000, 10)), Param("offset", _int(0, None, 0)))
 _PAGE_20 = (Param("limit", _int(1, 1000, 20)), Param("offset", _int(0, None, 0)))
 
@@ -115,6 +137,7 @@ ROUTES: list[Route] = [
             "get": Op(
                 "Where a worker reaches PostgreSQL and NATS (credentials included)",
                 "WorkerConnection",
+                action=EXECUTE,
                 description="For a kernel or `duragraph-lab worker` that knows only the server's URL and "
                 "token. 403 when the server is configured not to share them "
                 "(`c.DuraGraphApp.share_worker_connection = False`); `local_only`: embedded services, "
@@ -145,13 +168,13 @@ ROUTES: list[Route] = [
         "/assistants/search",
         ah.AssistantSearchHandler,
         "assistants",
-        {"post": Op("Search assistants", "AssistantList", body=models.AssistantSearch)},
+        {"post": Op("Search assistants", "AssistantList", body=models.AssistantSearch, action=READ)},
     ),
     Route(
         "/assistants/count",
         ah.AssistantCountHandler,
         "assistants",
-        {"post": Op("Count assistants", "Count", body=models.AssistantCount)},
+        {"post": Op("Count assistants", "Count", body=models.AssistantCount, action=READ)},
     ),
     Route(
         "/assistants/{assistant_id}/graph",
@@ -194,6 +217,7 @@ ROUTES: list[Route] = [
                 "The assistant's versions, newest first",
                 "AssistantVersionList",
                 body=models.AssistantVersions,
+                action=READ,
             )
         },
     ),
@@ -224,13 +248,13 @@ ROUTES: list[Route] = [
         "/threads/search",
         th.ThreadSearchHandler,
         "threads",
-        {"post": Op("Search threads", "ThreadList", body=models.ThreadSearch)},
+        {"post": Op("Search threads", "ThreadList", body=models.ThreadSearch, action=READ)},
     ),
     Route(
         "/threads/count",
         th.ThreadCountHandler,
         "threads",
-        {"post": Op("Count threads", "Count", body=models.ThreadCount)},
+        {"post": Op("Count threads", "Count", body=models.ThreadCount, action=READ)},
     ),
     Route(
         "/threads/prune",
@@ -248,7 +272,14 @@ ROUTES: list[Route] = [
         "/threads/{thread_id}/state/checkpoint",
         th.ThreadStateCheckpointHandler,
         "threads",
-        {"post": Op("The thread's state at a checkpoint", "ThreadState", body=models.StateAtCheckpoint)},
+        {
+            "post": Op(
+                "The thread's state at a checkpoint",
+                "ThreadState",
+                body=models.StateAtCheckpoint,
+                action=READ,
+            )
+        },
     ),
     Route(
         "/threads/{thread_id}/state/{checkpoint_id}",
@@ -275,7 +306,12 @@ ROUTES: list[Route] = [
                 "ThreadStateList",
                 params=(Param("limit", _int(1, 1000, 10)), Param("before", {"type": "string"})),
             ),
-            "post": Op("The thread's checkpoints, newest first", "ThreadStateList", body=models.HistoryQuery),
+            "post": Op(
+                "The thread's checkpoints, newest first",
+                "ThreadStateList",
+                body=models.HistoryQuery,
+                action=READ,
+            ),
         },
     ),
     Route(
@@ -332,6 +368,7 @@ ROUTES: list[Route] = [
                 "JoinResult",
                 body=models.RunCreateStateful,
                 long_poll=True,
+                action=EXECUTE,
             )
         },
     ),
@@ -345,6 +382,7 @@ ROUTES: list[Route] = [
                 "EventStream",
                 body=models.RunCreateStateful,
                 sse=True,
+                action=EXECUTE,
                 description=_STREAM_DOC,
             )
         },
@@ -353,7 +391,15 @@ ROUTES: list[Route] = [
         "/threads/{thread_id}/runs/{run_id}/join",
         rh.RunJoinHandler,
         "runs",
-        {"get": Op("Wait for a run's result", "JoinResult", params=(_CANCEL_ON_DISCONNECT,), long_poll=True)},
+        {
+            "get": Op(
+                "Wait for a run's result",
+                "JoinResult",
+                params=(_CANCEL_ON_DISCONNECT,),
+                long_poll=True,
+                escalations=_CANCELS,
+            )
+        },
     ),
     Route(
         "/threads/{thread_id}/runs/{run_id}/stream",
@@ -366,6 +412,7 @@ ROUTES: list[Route] = [
                 sse=True,
                 params=(_STREAM_MODE, _CANCEL_ON_DISCONNECT, _LAST_EVENT_ID),
                 description=_STREAM_DOC,
+                escalations=_CANCELS,
             )
         },
     ),
@@ -391,7 +438,7 @@ ROUTES: list[Route] = [
                 "RunList",
                 params=(*_PAGE, Param("status", {"type": "string", "enum": list(models.RunStatus.__args__)})),  # type: ignore[attr-defined]
             ),
-            "post": Op("Start a run in the background", "Run", body=models.RunCreateStateful),
+            "post": Op("Start a run in the background", "Run", body=models.RunCreateStateful, action=EXECUTE),
         },
     ),
     # -- stateless runs and extras -------------------------------------------------------------
@@ -405,6 +452,7 @@ ROUTES: list[Route] = [
                 "JoinResult",
                 body=models.RunCreateStateless,
                 long_poll=True,
+                action=EXECUTE,
             )
         },
     ),
@@ -418,6 +466,7 @@ ROUTES: list[Route] = [
                 "EventStream",
                 body=models.RunCreateStateless,
                 sse=True,
+                action=EXECUTE,
                 description=_STREAM_DOC,
             )
         },
@@ -432,6 +481,7 @@ ROUTES: list[Route] = [
                 "RunList",
                 body=models.RunCreateStateless,
                 body_is_array=True,
+                action=EXECUTE,
             )
         },
     ),
@@ -445,7 +495,7 @@ ROUTES: list[Route] = [
         "/runs",
         rh.StatelessRunsHandler,
         "runs",
-        {"post": Op("Start a run on a new thread", "Run", body=models.RunCreateStateless)},
+        {"post": Op("Start a run on a new thread", "Run", body=models.RunCreateStateless, action=EXECUTE)},
     ),
     Route(
         "/runs/search",
@@ -456,6 +506,7 @@ ROUTES: list[Route] = [
                 "Search runs across threads",
                 "RunList",
                 body=models.RunSearch,
+                action=READ,
                 description="**DuraGraph:** runs of any thread by status (one or a list), assistant, "
                 "graph, thread, ids, metadata (containment) and creation time; newest first by default. "
                 "Headers X-Pagination-Total and X-Pagination-Next.",
@@ -466,7 +517,7 @@ ROUTES: list[Route] = [
         "/runs/count",
         rh.RunCountHandler,
         "runs",
-        {"post": Op("Count runs across threads", "Count", body=models.RunFilter)},
+        {"post": Op("Count runs across threads", "Count", body=models.RunFilter, action=READ)},
     ),
     Route(
         "/runs/compare",
@@ -477,6 +528,7 @@ ROUTES: list[Route] = [
                 "Compare two runs",
                 "RunComparison",
                 body=models.CompareBody,
+                action=READ,
                 description="**DuraGraph:** the first diverging node (a different node, or the same node "
                 "with a different update; parallel tasks are compared in (step, node) order), the diff of "
                 "the final states (message ids ignored), latency and step deltas.",
@@ -544,7 +596,11 @@ ROUTES: list[Route] = [
         "/runs/{run_id}/fork",
         rh.RunForkHandler,
         "duragraph",
-        {"post": Op("Branch a new run after an event of this one", "Run", body=models.RunFork)},
+        {
+            "post": Op(
+                "Branch a new run after an event of this one", "Run", body=models.RunFork, action=EXECUTE
+            )
+        },
     ),
     Route(
         "/runs/{run_id}/replay",
@@ -552,7 +608,9 @@ ROUTES: list[Route] = [
         "duragraph",
         {
             "post": Op(
-                "Re-execute the run with the current graph code; report the first divergence", "ReplayReport"
+                "Re-execute the run with the current graph code; report the first divergence",
+                "ReplayReport",
+                action=EXECUTE,
             )
         },
     ),
@@ -560,7 +618,15 @@ ROUTES: list[Route] = [
         "/runs/{run_id}/join",
         rh.RunJoinHandler,
         "runs",
-        {"get": Op("Wait for a run's result", "JoinResult", params=(_CANCEL_ON_DISCONNECT,), long_poll=True)},
+        {
+            "get": Op(
+                "Wait for a run's result",
+                "JoinResult",
+                params=(_CANCEL_ON_DISCONNECT,),
+                long_poll=True,
+                escalations=_CANCELS,
+            )
+        },
     ),
     Route(
         "/runs/{run_id}/stream",
@@ -573,6 +639,7 @@ ROUTES: list[Route] = [
                 sse=True,
                 params=(_STREAM_MODE, _CANCEL_ON_DISCONNECT, _LAST_EVENT_ID),
                 description=_STREAM_DOC,
+                escalations=_CANCELS,
             )
         },
     ),
@@ -657,6 +724,7 @@ ROUTES: list[Route] = [
                 "Compare two experiments example by example",
                 "Comparison",
                 body=models.CompareBody,
+                action=READ,
                 description="Per example: score deltas, a verdict (regressed, improved, unchanged, error) and "
                 "the run comparison (first diverging node, state diff). Both experiments must be of the "
                 "same dataset.",
@@ -726,6 +794,7 @@ ROUTES: list[Route] = [
                 "Have the server run the experiment",
                 "Experiment",
                 status=202,
+                action=EXECUTE,
                 description="Records `experiment_run_requested` and answers at once (`running`: true while a "
                 "server executes it). The server starts one durable run per example not yet recorded, at "
                 "most `concurrency` at once, joins the runs an earlier attempt started, scores each with "
@@ -751,8 +820,22 @@ ROUTES: list[Route] = [
 
 
 def handlers() -> list[tuple[str, type[DuraGraphHandler]]]:
-    """Tornado URL specs, each handler told its route (a metrics label)."""
+    """Tornado URL specs, each handler told its route (a metrics label) and what each of its
+    methods needs to be authorized for."""
     return [
-        (route.pattern, type(route.handler.__name__, (route.handler,), {"route": route.path}))
+        (
+            route.pattern,
+            type(
+                route.handler.__name__,
+                (route.handler,),
+                {
+                    "route": route.path,
+                    "actions": {m.upper(): route.action(m) for m in route.ops},
+                    "escalations": {
+                        m.upper(): op.escalations for m, op in route.ops.items() if op.escalations
+                    },
+                },
+            ),
+        )
         for route in ROUTES
     ]

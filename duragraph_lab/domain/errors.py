@@ -71,9 +71,14 @@ class DuplicateEvent(DuraGraphError):
 
 
 class StoreUnavailable(DuraGraphError):
-    """The event store cannot be reached."""
+    """The event store cannot be reached. ``retry_after``: seconds after which trying again is
+    worth it, when the store knows (None: it does not)."""
 
     code = "store_unavailable"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StoreTransientError(StoreUnavailable):

@@ -208,12 +208,15 @@ class PostgresEventStore:
         last use (server restart, killed backend) is retried once on a fresh connection."""
         async with unavailable_as_typed():
             for attempt in (1, 2):
+                conn: psycopg.AsyncConnection[Any] | None = None
                 try:
                     async with self.pool.connection() as conn:
                         cur = await conn.execute(sql, params)
                         return await cur.fetchall()
                 except psycopg.OperationalError:
-                    if attempt == 2 or not conn.broken:
+                    # No connection at all (the pool timed out, or the database is known to be
+                    # down: PoolTimeout is an OperationalError) leaves nothing to retry on.
+                    if attempt == 2 or conn is None or not conn.broken:
                         raise
             raise AssertionError("unreachable")
 

@@ -18,7 +18,7 @@ from prometheus_client.samples import Sample
 
 from duragraph_lab.api.handlers.base import API_PREFIX, DuraGraphHandler
 from duragraph_lab.api.openapi import document
-from duragraph_lab.api.routes import ROUTES, handlers
+from duragraph_lab.api.routes import ACTIONS, ROUTES, handlers
 from tests.api_cases import ROUTE_OPS, assert_error, ok, op_id, unknown_ids
 from tests.apiserver import ApiServer
 
@@ -189,6 +189,24 @@ def test_each_operation_documents_its_answers(path: str, method: str) -> None:
         assert event == {"$ref": "#/components/schemas/EventStream"}
     declared = {p.name for p in op.params}
     assert declared <= {p["name"] for p in spec["parameters"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [(r.path, m) for r, m, _ in ROUTE_OPS],
+    ids=[op_id(r, m) for r, m, _ in ROUTE_OPS],
+)
+def test_each_operation_states_what_it_must_be_authorized_for(
+    served: dict[str, Any], path: str, method: str
+) -> None:
+    """The action the server asks Jupyter's Authorizer for (tests/integration/test_api_authz.py
+    checks the server against the same table)."""
+    route = next(r for r in ROUTES if r.path == path)
+    stated = served["paths"][path][method]["x-jupyter-authorization"]
+    assert stated["resource"] == "duragraph"
+    assert stated["action"] == route.action(method) and stated["action"] in ACTIONS
+    assert stated.get("also", {}) == dict(route.ops[method].escalations)
+    assert f"`{stated['action']}`" in served["paths"][path][method]["responses"]["403"]["description"]
 
 
 # -- /metrics --------------------------------------------------------------------------------------

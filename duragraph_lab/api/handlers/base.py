@@ -1,19 +1,30 @@
-"""The base handler: authentication (Jupyter's), JSON in and out, typed errors to HTTP errors.
+"""The base handler: authentication and authorization (Jupyter's), bodies refused before they
+are read, JSON in and out, typed errors to HTTP errors.
 
 Handlers parse a request, call one service method and write its answer; they decide nothing.
 Every failure is ``{"error": code, "message": text}`` with a 4xx status when the request was at
-fault: malformed JSON (400), a body over the size limit (413), a body or parameter of the wrong
-shape (422), an unknown id (404), a conflict with the current state (409).
+fault: no credentials or not allowed (403), malformed JSON (400), a body over the size limit
+(413), a body or parameter of the wrong shape (422), an unknown id (404), a conflict with the
+current state (409); 503 with ``Retry-After`` while the database is unavailable.
+
+The body is streamed (``@web.stream_request_body``): tornado calls :meth:`prepare` once the
+headers are in and before any of the body is read, so a request that is not authenticated, not
+authorized or announces a body over the limit is answered there, and tornado then closes the
+connection rather than read the rest. A body sent without a length is counted as it arrives and
+refused at the limit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import psycopg
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
@@ -23,6 +34,7 @@ from duragraph_lab.api.jsonout import dumps
 from duragraph_lab.domain.errors import DuraGraphError, InvalidEvent, StoreUnavailable, VersionConflict
 from duragraph_lab.domain.messages import InvalidMessage
 from duragraph_lab.domain.run import InvalidTransition
+from duragraph_lab.store.connection import unavailable_error
 from duragraph_lab.worker.control import Conflict, NotFound, ThreadBusy
 
 if TYPE_CHECKING:
@@ -32,17 +44,33 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "duragraph/api/v1"
 AUTH_RESOURCE = "duragraph"
+#: A refused request's body up to this size is read (and dropped) before the answer: see prepare.
+READ_REFUSED_UP_TO = 64 * 1024
 M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(web.HTTPError):
-    """An HTTP error with our error code."""
+    """An HTTP error with our error code (``extra``: more fields of the body)."""
 
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(status, log_message=message.replace("%", "%%"))
         self.code = code
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
+
+
+def unavailable(err: StoreUnavailable) -> ApiError:
+    """503 for a store that is down or refused a statement for now, with when to try again."""
+    retry_after = max(1, math.ceil(err.retry_after or 1))
+    return ApiError(
+        503,
+        "unavailable",
+        f"the database is unavailable ({err}); try again later",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def http_error(err: BaseException) -> ApiError | None:
@@ -55,7 +83,9 @@ def http_error(err: BaseException) -> ApiError | None:
     if isinstance(err, (InvalidEvent, InvalidMessage)):
         return ApiError(422, code if isinstance(err, DuraGraphError) else "invalid_message", str(err))
     if isinstance(err, StoreUnavailable):
-        return ApiError(503, "store_unavailable", str(err))
+        return unavailable(err)
+    if isinstance(err, psycopg.OperationalError) and (typed := unavailable_error(err)) is not None:
+        return unavailable(typed)  # a driver error that reached us without the store's typing
     if isinstance(err, psycopg.DataError):
         # A value PostgreSQL cannot take (a NUL in a string, a number or date out of range):
         # the request's fault, and its transaction was rolled back.
@@ -73,10 +103,24 @@ def http_error(err: BaseException) -> ApiError | None:
     return None
 
 
+@web.stream_request_body
 class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
     #: The route this handler serves (for metrics), set by the route table.
     route = ""
+    #: HTTP method -> the authorization action it needs, set by the route table; a method not
+    #: listed needs what Jupyter's own handlers ask for it (GET: read, other methods: write).
+    actions: ClassVar[dict[str, str]] = {}
+    #: HTTP method -> ``(boolean query parameter, action)``: a true value also needs the action.
+    escalations: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
+
+    #: The body as it arrives (None once refused).
+    _body: bytearray | None = None
+    #: A refusal held back until the small body it came with is in (see :meth:`prepare`).
+    _refusal: web.HTTPError | None = None
+    _refused_bytes = 0
+    #: Answered before the whole body was read: tornado closes the connection after the answer.
+    _cut_short = False
 
     @property
     def backend(self) -> Backend:
@@ -84,12 +128,99 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
         return backend
 
     async def prepare(self) -> None:  # type: ignore[override]
+        """Admit the request (:meth:`admit`) before any of its body is read.
+
+        A refusal is answered at once, and tornado then closes the connection without reading
+        the rest of the body; but closing a socket with unread data makes the kernel reset the
+        connection, and a client still sending may lose the answer. So a body announced as
+        small (at most :data:`READ_REFUSED_UP_TO`) is read and dropped first, and the refusal
+        answered after its last byte (:meth:`data_received`): what a client sending a small
+        JSON body with a wrong token needs, and cheap. Bigger or unannounced (chunked)
+        bodies are not read: clients that read the answer while sending (requests, httpx, curl
+        with ``Expect: 100-continue``) still get it."""
         self._started = time.perf_counter()
-        await super().prepare()
+        self._body = bytearray()
+        try:
+            await self.admit()
+        except web.HTTPError as err:
+            length = self.request.headers.get("Content-Length", "").strip()
+            if length.isdigit() and 0 < int(length) <= READ_REFUSED_UP_TO:
+                self._refusal = err
+                return
+            self._cut_short = True
+            raise
+
+    async def admit(self) -> None:
+        """Jupyter's checks (identity, XSRF on cookie-authenticated writes, origin, host), then
+        ours: authenticated, authorized by Jupyter's Authorizer, a body within the limit."""
+        method = self.request.method or "GET"
+        try:
+            await super().prepare()
+        except web.HTTPError as err:
+            # Jupyter checks XSRF (for cookie-authenticated writes) before it looks at whether
+            # anyone was authenticated: a write with no or a wrong token would be told "'_xsrf'
+            # argument missing", which sends an API client the wrong way.
+            if err.status_code == 403 and not self.current_user and self.check_host():
+                raise _unauthenticated() from None
+            raise
+        if method == "OPTIONS":
+            return  # Jupyter's CORS preflight: public, bodiless, runs nothing
+        user = self.current_user
+        if not user:
+            # Here, not in @web.authenticated on the method: that runs after the body is read.
+            raise _unauthenticated()
+        for action in self.required_actions(method):
+            # The call jupyter_server's @authorized makes, so JupyterHub scopes and custom
+            # Authorizers govern DuraGraph as they govern the rest of the server.
+            allowed = await ensure_async(
+                self.authorizer.is_authorized(self, user, action, self.auth_resource)
+            )
+            if not allowed:
+                raise ApiError(
+                    403,
+                    "forbidden",
+                    f"user {user.username!r} is not authorized to {action} on resource "
+                    f"{self.auth_resource!r} ({method} {self.route or self.request.path} needs {action!r})",
+                )
         limit = self.backend.max_body_bytes
-        length = self.request.headers.get("Content-Length")
-        if (length and length.isdigit() and int(length) > limit) or len(self.request.body or b"") > limit:
+        length = self.request.headers.get("Content-Length", "").strip()
+        if length.isdigit() and int(length) > limit:
             raise ApiError(413, "body_too_large", f"the request body is over the limit of {limit} bytes")
+
+    def required_actions(self, method: str) -> list[str]:
+        """The authorization actions the request needs, in the order they are checked."""
+        needed = [self.actions.get(method) or HTTP_METHOD_TO_AUTH_ACTION.get(method, "write")]
+        for param, action in self.escalations.get(method, ()):
+            if self.query_bool(param) and action not in needed:
+                needed.append(action)
+        return needed
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect the body of an admitted request up to the limit; drop that of a refused one."""
+        if self._finished:
+            return
+        if self._refusal is not None:
+            self._refused_bytes += len(chunk)
+            if self._refused_bytes >= int(self.request.headers["Content-Length"]):
+                self._answer(self._refusal)
+            return
+        body = self._body if self._body is not None else bytearray()
+        body += chunk
+        self._body = body
+        limit = self.backend.max_body_bytes
+        if len(body) > limit:
+            # A body without Content-Length (chunked): answered now, and tornado closes the
+            # connection after the answer instead of reading the rest.
+            self._body = None
+            self._answer(
+                ApiError(413, "body_too_large", f"the request body is over the limit of {limit} bytes")
+            )
+
+    def _answer(self, err: web.HTTPError) -> None:
+        """Answer ``err`` while tornado is still reading the body."""
+        self._cut_short = True
+        self.log_exception(type(err), err, None)
+        self.send_error(err.status_code, exc_info=(type(err), err, None))
 
     def on_finish(self) -> None:
         started = getattr(self, "_started", None)
@@ -100,7 +231,7 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- input ---------------------------------------------------------------------------------
     def json_body(self) -> Any:
-        raw = self.request.body
+        raw = self._body or b""  # json.loads takes a bytearray: no copy
         if not raw or not raw.strip():
             return None
         try:
@@ -176,6 +307,17 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
         self.set_status(status)
         self.finish()
 
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """A typed error raised outside :meth:`call` (a service property, a stream's set-up)
+        gets its own status rather than a 500."""
+        exc_info = kwargs.get("exc_info")
+        if status_code == 500 and exc_info and not isinstance(exc_info[1], web.HTTPError):
+            mapped = http_error(exc_info[1])
+            if mapped is not None:
+                super().send_error(mapped.status_code, exc_info=(ApiError, mapped, exc_info[2]))
+                return
+        super().send_error(status_code, **kwargs)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Every error is ``{"error": code, "message": text}``."""
         reason = self._reason or "error"
@@ -185,15 +327,25 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
             err = exc_info[1]
             if isinstance(err, ApiError):
                 body = {"error": err.code, "message": err.message, **err.extra}
+                for name, value in err.headers.items():
+                    self.set_header(name, value)
             elif isinstance(err, web.HTTPError):
                 body["message"] = err.log_message or reason
             else:
                 body = {"error": "internal_error", "message": "internal error (see the server log)"}
         self.set_header("Content-Type", "application/json")
         self.set_header("Cache-Control", "no-store")
+        if self._cut_short:
+            # Tornado closes a connection whose request it did not read to the end, but says so
+            # only if it knew before the headers went out: a client that reused the connection
+            # would send its next request into a closed socket.
+            self.set_header("Connection", "close")
         self.finish(json.dumps(body), set_content_type="application/json")
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        mapped = None if isinstance(value, web.HTTPError) else http_error(value)
+        if mapped is not None:
+            value = mapped  # answered as its status (see send_error): not an uncaught error
         if isinstance(value, ApiError):
             log.info(
                 "%s %s -> %d %s: %s",
@@ -217,6 +369,15 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
             if mapped is None:
                 raise
             raise mapped from None
+
+
+def _unauthenticated() -> ApiError:
+    return ApiError(
+        403,
+        "unauthenticated",
+        "authentication required: send the server's token (Authorization: token <token>) or log in; "
+        "the credentials sent, if any, are not valid",
+    )
 
 
 def _not_json(name: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from tornado import web
 
 from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler
@@ -74,6 +76,8 @@ class UnknownRouteHandler(DuraGraphHandler):
     """Any other path under the API prefix: a JSON 404 (Jupyter's own would be an HTML page)."""
 
     route = "unknown"
+    # No route, nothing done: any user who may read the API learns that it does not exist.
+    actions: ClassVar[dict[str, str]] = dict.fromkeys(("GET", "POST", "PUT", "PATCH", "DELETE"), "read")
 
     def _unknown(self) -> None:
         raise ApiError(404, "not_found", f"no route {self.request.path} (see /openapi.json)")
