@@ -350,7 +350,10 @@ class OutboxRelay:
         last renewal was sent), else why we no longer may publish."""
         now = self._clock()
         if now >= self._deadline:
-            return f"lease deadline passed {now - self._deadline:.1f}s ago (was this process paused?)"
+            # Paused (SIGSTOP, a suspended VM), or a pass slower than two thirds of the TTL.
+            return (
+                f"lease deadline passed {now - self._deadline:.1f}s ago (was this process paused or stalled?)"
+            )
         if now - self._renewal_sent < self.lease_ttl / 3:
             return None
         assert self._epoch is not None
