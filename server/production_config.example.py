@@ -17,3 +17,12 @@ c.DuraGraphApp.database_url = os.environ["DURAGRAPH_DATABASE_URL"]  # postgresql
 c.DuraGraphApp.nats_url = os.environ["DURAGRAPH_NATS_URL"]  # nats://token@nats-1:4222,nats://nats-2:4222
 # Several deployments can share one NATS cluster with different subject prefixes.
 c.DuraGraphApp.subject_prefix = os.environ.get("DURAGRAPH_SUBJECT_PREFIX", "duragraph")
+# One replica's relay publishes events to JetStream; if that replica dies or freezes, another takes
+# over about this many seconds after its last lease renewal. /health turns 503 on every replica when
+# events wait longer than the threshold (keep it above the TTL).
+c.DuraGraphApp.relay_lease_ttl = 5.0
+c.DuraGraphApp.relay_lag_threshold = 10.0
+# The JetStream stream DuraGraph creates when it is missing (an existing one is left alone): when
+# this size cannot be reserved it is created as large as the server allows, with a warning.
+c.DuraGraphApp.jetstream_max_bytes = os.environ.get("DURAGRAPH_JETSTREAM_MAX_BYTES", "4GiB")
+c.DuraGraphApp.jetstream_max_age = os.environ.get("DURAGRAPH_JETSTREAM_MAX_AGE", "7d")

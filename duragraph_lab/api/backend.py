@@ -28,13 +28,14 @@ from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
-from duragraph_lab.bus.jetstream import ensure_stream
-from duragraph_lab.bus.relay import OutboxRelay
+from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
+from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.runtime.supervisor import supervision
+from duragraph_lab.store import relay_lease
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -60,8 +61,20 @@ class Backend:
         share_worker_connection: bool = True,
         reap_interval: float = 5.0,
         temporary_thread_grace: float = 60.0,
+        relay_lease_ttl: float = 5.0,
+        relay_lag_threshold: float = 10.0,
+        stream_policy: StreamPolicy | None = None,
+        config_error: str | None = None,
     ) -> None:
         self.settings = settings
+        self.relay_lease_ttl = relay_lease_ttl
+        self.relay_lag_threshold = relay_lag_threshold
+        self.stream_policy = stream_policy or StreamPolicy()
+        #: This server's relay in the lease, also before the relay exists (NATS not connected yet).
+        self.relay_holder = relay_identity()
+        self.stream: StreamSetup | None = None
+        #: A setting that cannot be used: the server starts, says so (/health) and does nothing.
+        self.config_error = config_error
         self.max_body_bytes = max_body_bytes
         self.keepalive_seconds = keepalive_seconds
         self.share_worker_connection = share_worker_connection
@@ -100,6 +113,10 @@ class Backend:
     def prepare(self) -> None:
         """Find or start PostgreSQL and NATS and migrate. Records (not raises) a failure, so the
         server still starts and /health can say what is wrong."""
+        if self.config_error is not None:
+            self.startup_error = self.config_error
+            log.error("DuraGraph Lab cannot start: %s", self.config_error)
+            return
         try:
             self.endpoints = self.services.start(
                 attach_if_running=True, own_data_dir=False, start_embedded=self.start_embedded
@@ -236,8 +253,15 @@ class Backend:
             nc: NATS | None = None
             try:
                 nc = await connect_nats(self.endpoints.nats_url, name="duragraph-api")
-                await ensure_stream(nc, self.subjects)
-                relay = OutboxRelay(self.pool, nc, self.subjects, observer=self.metrics.relayed)
+                self.stream = await ensure_stream(nc, self.subjects, self.stream_policy)
+                relay = OutboxRelay(
+                    self.pool,
+                    nc,
+                    self.subjects,
+                    lease_ttl=self.relay_lease_ttl,
+                    holder=self.relay_holder,
+                    observer=self.metrics.relayed,
+                )
                 await relay.start()
             except asyncio.CancelledError:
                 if nc is not None:
@@ -339,6 +363,9 @@ class Backend:
 
     # -- reporting ---------------------------------------------------------------------------
     async def health(self) -> tuple[bool, dict[str, Any]]:
+        """``(ok, body)``: ok when PostgreSQL answers, NATS is connected, this server's relay runs
+        without failures and the outbox is not further behind than ``relay_lag_threshold`` —
+        whichever server publishes it. The body says what is wrong (``message``)."""
         postgres = await self._postgres_health()
         nats_ok = self.nc is not None and self.nc.is_connected
         nats: dict[str, Any] = {
@@ -346,6 +373,7 @@ class Backend:
             "embedded": bool(self.endpoints and self.endpoints.embedded_nats),
             "url": redact_nats_url(self.endpoints.nats_url) if self.endpoints else None,
             "stream": self.subjects.stream_name,
+            "stream_limits": self.stream.as_dict() if self.stream is not None else None,
             "error": self.bus_error,
         }
         for name, part in (("postgres", postgres), ("nats", nats)):
@@ -356,11 +384,28 @@ class Backend:
         if self.relay is not None:
             relay = {**self.relay.status.as_dict()}
             relay["ok"] = self.relay.status.healthy
-            if postgres["ok"]:
-                with contextlib.suppress(Exception):
-                    relay["backlog"] = await self.relay.backlog()
-                    relay["lag_seconds"] = round(await self.relay.lag_seconds(), 3)
+        relay["lease_ttl_seconds"] = self.relay_lease_ttl
+        relay["lag_threshold_seconds"] = self.relay_lag_threshold
+        if postgres["ok"]:
+            relay.update(await self._outbox_health())
+        lagging = relay.pop("lag_error", None)
+        if lagging:
+            relay["ok"] = False
         ok = bool(postgres["ok"] and nats_ok and relay["ok"])
+        problems = []
+        if postgres.get("error"):
+            problems.append(f"PostgreSQL: {postgres['error']}")
+        if not nats_ok:
+            problems.append(f"NATS: {self.bus_error or 'not connected'}")
+        if self.relay is None and nats_ok:
+            problems.append("relay: not started yet")
+        elif self.relay is not None and not self.relay.status.healthy:
+            problems.append(f"relay: {self.relay.status.last_error or self.relay.status.role}")
+        if lagging:
+            relay["error"] = lagging
+            problems.append(f"relay: {lagging}")
+        if self.stream is not None and self.stream.note:
+            problems.append(f"NATS: {self.stream.note}")  # not a failure, but worth knowing
         worker = None
         if self.worker is not None:
             worker = {
@@ -369,16 +414,61 @@ class Backend:
                 "active_runs": len(self.worker.active),
                 "completed_runs": self.worker.completed,
             }
+        status = (
+            "ok" if ok else ("degraded" if postgres["ok"] and self.startup_error is None else "unavailable")
+        )
         body = {
-            "status": "ok" if ok else "unavailable",
+            "status": status,
             "version": __version__,
             "error": self.startup_error,
+            "message": "; ".join(problems) or None,
             "postgres": postgres,
             "nats": nats,
             "relay": relay,
             "worker": worker,
         }
         return ok, body
+
+    async def _outbox_health(self) -> dict[str, Any]:
+        """The outbox's backlog and lag and the relay lease, from PostgreSQL: the same on every
+        server, the leader or not, and whether or not this server's own relay runs."""
+        assert self.pool is not None
+        try:
+            if self.relay is not None:
+                report = await self.relay.report()  # without the rows it published, not deleted yet
+            else:
+                async with self.pool.connection(timeout=2.0) as conn:
+                    report = await relay_lease.report(conn)
+        except Exception as err:
+            return {"lag_error": f"cannot read the outbox: {type(err).__name__}: {err}"}
+        lease = report.lease
+        out: dict[str, Any] = {
+            "backlog": report.backlog,
+            "lag_seconds": round(report.lag_seconds, 3),
+            "leader": {**lease.as_dict(), "this_server": lease.holder == self.relay_holder},
+        }
+        if report.lag_seconds > self.relay_lag_threshold:
+            if lease.held:
+                who = (
+                    f"the lease is held by {lease.holder}"
+                    f"{' (this server)' if lease.holder == self.relay_holder else ''}, "
+                    f"renewed {lease.renewed_seconds_ago:.1f}s ago"
+                )
+            else:
+                who = (
+                    "no relay holds the lease"
+                    + (
+                        f" ({lease.holder}'s expired {-lease.expires_in_seconds:.1f}s ago)"
+                        if lease.holder
+                        else ""
+                    )
+                    + ": is any API server's relay running and connected to NATS?"
+                )
+            out["lag_error"] = (
+                f"events are not reaching NATS: {report.backlog} committed event(s) wait in the outbox, "
+                f"the oldest for {report.lag_seconds:.1f}s (threshold {self.relay_lag_threshold:g}s); {who}"
+            )
+        return out
 
     async def _postgres_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -10,13 +10,14 @@ from typing import Any
 
 import psutil
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Int, List, Unicode, default
+from traitlets import Bool, Float, Int, List, Unicode, Union, default
 
 from duragraph_lab.api.backend import Backend
 from duragraph_lab.api.handlers.base import API_PREFIX
 from duragraph_lab.api.handlers.system import UnknownRouteHandler
 from duragraph_lab.api.handlers.ui import ui_handlers
 from duragraph_lab.api.routes import handlers
+from duragraph_lab.bus import jetstream
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
 
@@ -62,6 +63,39 @@ class DuraGraphApp(ExtensionApp):
         "authenticated clients, so that a kernel or worker that knows only the server's URL and token "
         "can serve graphs. Turn off where token holders must not reach the database directly.",
     )
+    relay_lease_ttl = Float(
+        5.0,
+        config=True,
+        help="Seconds the outbox relay's leadership lasts without a renewal (renewed every third of it). "
+        "If the server whose relay publishes events dies or freezes, another server's relay takes "
+        "over within about this long.",
+    )
+    relay_lag_threshold = Float(
+        10.0,
+        config=True,
+        help="/health answers 503 (degraded) when the oldest event not yet published to NATS is "
+        "older than this many seconds, on every server (the lag is read from PostgreSQL).",
+    )
+    jetstream_max_bytes = Union(
+        [Int(), Unicode()],
+        config=True,
+        help="Size limit of the JetStream stream DuraGraph creates (bytes, or e.g. '256MB', '4GiB'; "
+        f"env {jetstream.ENV_MAX_BYTES}; default 4GiB). When JetStream cannot reserve it, the stream "
+        "is created as large as it can (at least jetstream_min_bytes) and a warning says so. An "
+        "existing stream is left as it is.",
+    )
+    jetstream_min_bytes = Union(
+        [Int(), Unicode()],
+        config=True,
+        help="The smallest JetStream stream worth creating when the configured size does not fit "
+        f"(env {jetstream.ENV_MIN_BYTES}; default 64MiB); below it /health says what to do.",
+    )
+    jetstream_max_age = Union(
+        [Float(), Int(), Unicode()],
+        config=True,
+        help=f"How long the JetStream stream keeps events (seconds, or e.g. '36h', '7d'; env "
+        f"{jetstream.ENV_MAX_AGE}; default 7d). PostgreSQL keeps them regardless.",
+    )
     start_embedded = Bool(
         False,
         config=True,
@@ -78,6 +112,36 @@ class DuraGraphApp(ExtensionApp):
     def _subject_prefix_default(self) -> str:
         return os.environ.get(config.ENV_SUBJECT_PREFIX) or config.DEFAULT_SUBJECT_PREFIX
 
+    @default("jetstream_max_bytes")
+    def _jetstream_max_bytes_default(self) -> str:
+        return os.environ.get(jetstream.ENV_MAX_BYTES) or "4GiB"
+
+    @default("jetstream_min_bytes")
+    def _jetstream_min_bytes_default(self) -> str:
+        return os.environ.get(jetstream.ENV_MIN_BYTES) or "64MiB"
+
+    @default("jetstream_max_age")
+    def _jetstream_max_age_default(self) -> str:
+        return os.environ.get(jetstream.ENV_MAX_AGE) or "7d"
+
+    def stream_policy(self) -> jetstream.StreamPolicy:
+        """The JetStream settings as a policy; ValueError saying which setting is wrong."""
+        values = {}
+        for name, parse in (
+            ("jetstream_max_bytes", jetstream.parse_size),
+            ("jetstream_min_bytes", jetstream.parse_size),
+            ("jetstream_max_age", jetstream.parse_duration),
+        ):
+            try:
+                values[name] = parse(getattr(self, name))
+            except ValueError as err:
+                raise ValueError(f"c.DuraGraphApp.{name}: {err}") from None
+        return jetstream.StreamPolicy(
+            max_bytes=int(values["jetstream_max_bytes"]),
+            min_bytes=int(values["jetstream_min_bytes"]),
+            max_age_seconds=values["jetstream_max_age"],
+        )
+
     def initialize_settings(self) -> None:
         settings = config.Settings.resolve(
             data_dir=self.data_dir,
@@ -85,6 +149,10 @@ class DuraGraphApp(ExtensionApp):
             nats_url=self.nats_url,
             subject_prefix=self.subject_prefix,
         )
+        try:
+            policy, invalid = self.stream_policy(), None
+        except ValueError as err:
+            policy, invalid = None, f"invalid configuration: {err}"
         self.backend = Backend(
             settings,
             start_embedded=self.start_embedded,
@@ -94,6 +162,10 @@ class DuraGraphApp(ExtensionApp):
             max_body_bytes=self.max_body_bytes,
             keepalive_seconds=self.keepalive_seconds,
             share_worker_connection=self.share_worker_connection,
+            relay_lease_ttl=self.relay_lease_ttl,
+            relay_lag_threshold=self.relay_lag_threshold,
+            stream_policy=policy,
+            config_error=invalid,
         )
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.

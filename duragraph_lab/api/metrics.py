@@ -140,7 +140,8 @@ class Metrics:
         self.relay_leader.set(1 if relay is not None and relay.status.role == "active" else 0)
         if relay is not None:
             try:
-                self.outbox_backlog.set(await relay.backlog())
-                self.outbox_lag.set(await relay.lag_seconds())
+                report = await relay.report()  # one query for both, the same on every server
+                self.outbox_backlog.set(report.backlog)
+                self.outbox_lag.set(report.lag_seconds)
             except Exception as err:
                 log.debug("metrics: cannot read the outbox: %s", err)

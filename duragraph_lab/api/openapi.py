@@ -53,13 +53,15 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "type": "object",
         "required": ["status", "version", "postgres", "nats", "relay"],
         "properties": {
-            "status": {"type": "string", "enum": ["ok", "unavailable"]},
+            # degraded: PostgreSQL answers but events do not reach NATS in time (see message).
+            "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
             "version": _STR,
             "postgres": _OBJ,
             "nats": _OBJ,
             "relay": _OBJ,
             "worker": _nullable(_OBJ),
             "error": _nullable(_STR),
+            "message": _nullable(_STR),
         },
     },
     "Info": {

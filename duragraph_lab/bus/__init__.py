@@ -1,7 +1,7 @@
 """NATS JetStream: subjects, the outbox relay, and gap-free stream subscriptions."""
 
 from duragraph_lab.bus.connection import BusUnavailable, connect_nats
-from duragraph_lab.bus.jetstream import StreamPolicy, ensure_stream
+from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, StreamStorageError, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, RelayStatus, RelayWaker
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.bus.subscription import StreamSubscription
@@ -12,6 +12,8 @@ __all__ = [
     "RelayStatus",
     "RelayWaker",
     "StreamPolicy",
+    "StreamSetup",
+    "StreamStorageError",
     "StreamSubscription",
     "Subjects",
     "connect_nats",

@@ -1,18 +1,46 @@
 """The outbox relay: publishes committed events to JetStream, at least once, in seq order.
 
-One relay per database is active at a time: relays (one per API replica) contend for a
-PostgreSQL advisory lock held on the active relay's connection, and the others stand by, ready to
-take over within ``standby_poll`` seconds when the active one stops or its connection dies. A
-single publisher keeps JetStream's order equal to ``seq`` order for every consumer.
+**Leadership is a lease.** Every API replica runs a relay; the one holding the lease in
+``duragraph.relay_lease`` (:mod:`duragraph_lab.store.relay_lease`) publishes, the others stand by.
+The leader renews the lease every third of its TTL (``lease_ttl``, default 5 s) on the connection
+it publishes with: a few renewals per TTL, never one per event. A standby asks again when the lease
+would expire (at most ``standby_poll`` apart) and takes it over once it has, bumping the epoch. So
+a leader that dies, hangs or is frozen (SIGSTOP) is replaced about one TTL after its last renewal,
+whether or not its TCP connection stays open (an advisory lock held on that connection did not
+let go: a frozen leader kept it, and nobody published). A relay that stops cleanly lets its lease
+expire at once.
 
-Each pass reads a batch of outbox rows with their events' JSON text (one read-only statement:
-no transaction, no commit to flush), publishes them pipelined with ``Nats-Msg-Id = event_id``
-and waits for every JetStream ack. Published rows are deleted later, several passes at a time
-(when the batch is full, ``delete_interval`` after the first, or when a pass finds nothing
-new), and the passes in between skip them. A relay that stops before deleting leaves rows that
-the next one publishes again, as does any failure before the acks; JetStream drops the
-duplicates by message id (and subscribers by version). The relay touches only outbox rows and
-never locks them, so it never makes a writer wait.
+The leader keeps its own deadline on the monotonic clock: the *send* time of its last confirmed
+renewal plus the TTL. The database computes the expiry from the moment it runs the renewal, later
+than that send, so the leader's deadline passes before any standby may take the lease. Before
+every pass, again between reading a batch and publishing it, and before each message of the batch,
+the leader checks the deadline; once it has passed (the process was paused, the database answered
+too slowly) or a renewal finds the lease gone, it stops publishing at once, forgets what it had
+published but not deleted, and contends again as a standby (it gets the lease back at once if
+nobody took it meanwhile).
+
+**Two publishers at once** can still happen in one narrow case: a leader frozen after its last
+check but before nats-py's flusher wrote the batch to the socket sends that batch when it resumes,
+while the new leader publishes. Every message of that late batch was read from the outbox before
+the freeze, so the new leader had already published it (it starts from the oldest outbox row):
+JetStream drops the late copies by ``Nats-Msg-Id`` if they arrive within the duplicate window (10
+minutes by default, see :mod:`duragraph_lab.bus.jetstream`), and stream subscriptions drop them by
+version anyway (:mod:`duragraph_lab.bus.subscription` takes only the next version of a stream). A
+leader frozen for longer than the duplicate window would add those late messages to JetStream a
+second time: subscriptions still deliver each event once; only a raw JetStream consumer sees the
+extra copies. Order: had two relays ever interleaved new events, a subscription would see a version
+ahead of the one it expects and read the gap from PostgreSQL, then drop the late copies, so SSE
+clients get no gap and no duplicate either way. Nothing is lost in any case: a row leaves the
+outbox only after JetStream acknowledged it.
+
+**Passes.** Each pass reads a batch of outbox rows with their events' JSON text (one read-only
+statement: no transaction, no commit to flush), publishes them pipelined with ``Nats-Msg-Id =
+event_id`` and waits for every JetStream ack. Published rows are deleted later, several passes at a
+time (when the batch is full, ``delete_interval`` after the first, or when a pass finds nothing
+new), and the passes in between skip them. A relay that stops before deleting leaves rows that the
+next one publishes again, as does any failure before the acks; JetStream drops the duplicates by
+message id (and subscribers by version). The relay touches only outbox rows and never locks them,
+so it never makes a writer wait.
 
 Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
 commit; other processes publish an empty core-NATS message on the wake subject
@@ -24,8 +52,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +69,10 @@ from nats.aio.msg import Msg
 from duragraph_lab.bus import local, wire
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
+from duragraph_lab.store import relay_lease
+from duragraph_lab.store.relay_lease import OutboxReport
 
 log = logging.getLogger(__name__)
-
-# "DGrelay!" in ASCII: the lock that makes one relay per database the active one.
-RELAY_LOCK_KEY = 0x4447_7265_6C61_7921
 
 # Rows already published (and not deleted yet) are passed in and skipped.
 _CLAIM = """
@@ -55,27 +85,47 @@ LIMIT %s
 _FORGET = "DELETE FROM duragraph.outbox WHERE seq = ANY(%s::bigint[])"
 
 
+def relay_identity() -> str:
+    """Who holds the lease, as /health shows it: host, process, and a token for this relay."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _LeaseLapsed(Exception):
+    """The lease's deadline passed in the middle of a pass: publish nothing more."""
+
+
 @dataclass(slots=True)
 class RelayStatus:
     running: bool = False
     role: str = "stopped"  # "active" | "standby" | "stopped"
+    holder: str = ""  # this relay's identity in the lease
+    epoch: int | None = None  # of the lease while this relay holds it
+    leader: str | None = None  # who held the lease when this relay last looked
     published: int = 0
     batches: int = 0
     failures: int = 0
     consecutive_failures: int = 0
     last_error: str | None = None
     last_published_at: float | None = None
+    renewals: int = 0
+    step_downs: int = 0
+    last_step_down: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "running": self.running,
             "role": self.role,
+            "holder": self.holder,
+            "epoch": self.epoch,
             "published": self.published,
             "batches": self.batches,
             "failures": self.failures,
             "consecutive_failures": self.consecutive_failures,
             "last_error": self.last_error,
             "last_published_at": self.last_published_at,
+            "renewals": self.renewals,
+            "step_downs": self.step_downs,
+            "last_step_down": self.last_step_down,
         }
 
     @property
@@ -96,10 +146,15 @@ class OutboxRelay:
         idle_poll_max: float = 0.5,
         retry_min: float = 0.05,
         retry_max: float = 5.0,
+        lease_ttl: float = 5.0,
         standby_poll: float = 1.0,
         delete_interval: float = 0.1,
+        holder: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
         observer: Callable[[Sequence[tuple[str, str, str]]], None] | None = None,
     ) -> None:
+        if lease_ttl <= 0:
+            raise ValueError(f"lease_ttl must be positive, not {lease_ttl}")
         self.pool = pool
         #: Told ``(stream_id, type, data JSON)`` of every batch published (metrics); never fails a batch.
         self.observer = observer
@@ -113,20 +168,32 @@ class OutboxRelay:
         self.idle_poll_max = idle_poll_max
         self.retry_min = retry_min
         self.retry_max = retry_max
+        self.lease_ttl = lease_ttl
         self.standby_poll = standby_poll
         self.delete_interval = delete_interval
+        self.holder = holder or relay_identity()
+        #: Monotonic clock of the lease deadline (a test may pass one it controls).
+        self._clock = clock
+        self._epoch: int | None = None
+        #: When the last confirmed renewal (or the taking) of the lease was sent, and the deadline
+        #: that gives: past it, the database may already have handed the lease to another relay.
+        self._renewal_sent = 0.0
+        self._deadline = 0.0
         #: Seqs published (acknowledged by JetStream) but still in the outbox, and since when.
         self._published: list[int] = []
         self._published_since = 0.0
-        self.status = RelayStatus()
+        self.status = RelayStatus(holder=self.holder)
         self._wake = asyncio.Event()
+        self._contended = asyncio.Event()  # set once the first attempt at the lease is over
         self._task: asyncio.Task[None] | None = None
         self._wake_sub: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
 
     # -- control -----------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, settle_timeout: float = 5.0) -> None:
+        """Start contending for the lease; return once the relay knows whether it leads (or its
+        first attempt failed, or ``settle_timeout`` passed)."""
         if self._task is not None:
             return
         self._stopping = False
@@ -140,8 +207,12 @@ class OutboxRelay:
         except Exception as err:  # NATS down at start: polling still works
             log.warning("relay: cannot subscribe to wake-ups yet: %s", err)
         self.status.running = True
+        self._contended.clear()
         self._task = asyncio.create_task(self._run(), name="duragraph-outbox-relay")
         self._task.add_done_callback(self._on_task_done)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(settle_timeout):
+                await self._contended.wait()
 
     async def stop(self) -> None:
         self._stopping = True  # also ends the loops should a cancellation ever get lost
@@ -189,62 +260,129 @@ class OutboxRelay:
             await asyncio.sleep(0.01)
         raise TimeoutError(f"outbox not drained within {timeout}s")
 
-    async def backlog(self) -> int:
-        """Events committed and not yet published (by this relay, when it is the active one)."""
+    async def report(self) -> OutboxReport:
+        """The outbox's backlog and lag, whoever publishes it, and the lease. Rows this relay
+        published but has not deleted yet are not counted as waiting."""
         async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT count(*) FROM duragraph.outbox WHERE seq <> ALL(%s::bigint[])",
-                (list(self._published),),
-            )
-            row = await cur.fetchone()
-            return int(row[0]) if row else 0
+            return await relay_lease.report(conn, self._published)
+
+    async def backlog(self) -> int:
+        """Events committed and not yet published."""
+        return (await self.report()).backlog
 
     async def lag_seconds(self) -> float:
         """Age of the oldest unpublished event (0 when the outbox is empty)."""
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT extract(epoch FROM clock_timestamp() - e.recorded_at) FROM duragraph.events e "
-                "WHERE e.seq = (SELECT min(seq) FROM duragraph.outbox WHERE seq <> ALL(%s::bigint[]))",
-                (list(self._published),),
-            )
-            row = await cur.fetchone()
-            return float(row[0]) if row and row[0] is not None else 0.0
+        return (await self.report()).lag_seconds
 
-    # -- the loop ----------------------------------------------------------------------------
+    # -- leadership --------------------------------------------------------------------------
     async def _run(self) -> None:
         retry = self.retry_min
         while not self._stopping:
             try:
-                async with self.pool.connection() as conn:
-                    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_KEY,))
-                    row = await cur.fetchone()
-                    if not (row and row[0]):
-                        self.status.role = "standby"
-                        self._clear_failures()
-                        await asyncio.sleep(self.standby_poll)
-                        continue
-                    self.status.role = "active"
-                    try:
-                        await self._lead(conn)
-                    finally:
-                        if not conn.broken:
-                            with contextlib.suppress(psycopg.Error):
-                                await conn.execute("SELECT pg_advisory_unlock(%s)", (RELAY_LOCK_KEY,))
+                wait = await self._contend()
                 retry = self.retry_min
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # the database: reconnect, then contend for the lock again
+            except Exception as err:  # the database: reconnect, then contend again
                 self._record_failure(f"{type(err).__name__}: {err}")
-                await asyncio.sleep(retry * (0.5 + random.random()))
+                self._contended.set()
+                wait = retry * (0.5 + random.random())
                 retry = min(retry * 2, self.retry_max)
+            if wait > 0:
+                await asyncio.sleep(wait)
 
-    async def _lead(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Publish passes on our locked connection until it breaks (then the caller reconnects)."""
+    async def _contend(self) -> float:
+        """Take the lease and publish while it holds; return how long to wait before asking again."""
+        async with self.pool.connection() as conn:
+            sent = self._clock()
+            epoch, lease = await relay_lease.take(conn, self.holder, self.lease_ttl)
+            if epoch is None:
+                self._stand_by(lease.holder)
+                self._contended.set()
+                # Ask again as the lease would expire (renewed, it will not have), checking at
+                # least every standby_poll: a leader that stops cleanly releases it early.
+                return min(self.standby_poll, max(lease.expires_in_seconds, 0.0) + 0.01)
+            self._epoch, self._renewal_sent, self._deadline = epoch, sent, sent + self.lease_ttl
+            self.status.role, self.status.epoch, self.status.leader = "active", epoch, self.holder
+            self._clear_failures()
+            self._contended.set()
+            if lease.holder != self.holder:
+                log.info(
+                    "relay %s leads (lease epoch %d)%s",
+                    self.holder,
+                    epoch,
+                    f", taken over from {lease.holder}" if lease.holder else "",
+                )
+            try:
+                reason = await self._lead(conn)
+            finally:
+                # What we published and did not delete: the next leader publishes it again, and
+                # JetStream drops the copies. A relay no longer leading deletes nothing.
+                self._published.clear()
+                self._epoch = self.status.epoch = None
+                if self._stopping and not conn.broken:
+                    await self._release(conn, epoch)
+            if self._stopping:
+                return 0.0
+            self.status.step_downs += 1
+            self.status.last_step_down = reason
+            self.status.role = "standby"
+            log.warning("relay %s stops publishing: %s", self.holder, reason)
+            return 0.0
+
+    def _stand_by(self, leader: str) -> None:
+        if self.status.role != "standby" or self.status.leader != (leader or None):
+            log.info("relay %s stands by (the lease is held by %s)", self.holder, leader or "nobody")
+        self.status.role, self.status.leader = "standby", leader or None
+        self._clear_failures()
+
+    async def _release(self, conn: psycopg.AsyncConnection[Any], epoch: int) -> None:
+        """A clean stop: let a standby take over now rather than after the TTL."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await relay_lease.release(conn, self.holder, epoch)
+
+    def _lapsed(self) -> bool:
+        return self._clock() >= self._deadline
+
+    async def _keep_lease(self, conn: psycopg.AsyncConnection[Any]) -> str | None:
+        """None while we hold the lease (renewed once a third of its TTL has passed since the
+        last renewal was sent), else why we no longer may publish."""
+        now = self._clock()
+        if now >= self._deadline:
+            # Paused (SIGSTOP, a suspended VM), or a pass slower than two thirds of the TTL.
+            return (
+                f"lease deadline passed {now - self._deadline:.1f}s ago (was this process paused or stalled?)"
+            )
+        if now - self._renewal_sent < self.lease_ttl / 3:
+            return None
+        assert self._epoch is not None
+        if not await relay_lease.renew(conn, self.holder, self._epoch, self.lease_ttl):
+            return f"lease epoch {self._epoch} was taken over by another relay"
+        self._renewal_sent, self._deadline = now, now + self.lease_ttl
+        self.status.renewals += 1
+        if self._lapsed():
+            return "lease renewal confirmed only after its deadline"
+        return None
+
+    async def _lead(self, conn: psycopg.AsyncConnection[Any]) -> str:
+        """Publish passes on our connection while the lease holds; return why we stopped.
+        A database error ends the leadership by exception (the caller reconnects)."""
         idle = self.idle_poll_min
         retry = self.retry_min
+        not_before = 0.0  # no pass before this (back-off after a failed one)
         while not self._stopping:
+            lost = await self._keep_lease(conn)
+            if lost is not None:
+                return lost
+            now = self._clock()
+            if now < not_before:
+                await self._rest(not_before - now, wakeable=False)
+                continue
             try:
                 published = await self._pass(conn)
+            except _LeaseLapsed:
+                continue  # _keep_lease says why
             except asyncio.CancelledError:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
@@ -253,12 +391,12 @@ class OutboxRelay:
                 self._record_failure("publish cancelled by the NATS client")
                 published = -1
             except psycopg.Error:
-                raise  # a database problem: give up the connection (and the lock), reconnect
-            except Exception as err:  # NATS trouble: keep the lock, retry with back-off
+                raise  # a database problem: give up the connection, reconnect, contend again
+            except Exception as err:  # NATS trouble: keep leading, retry with back-off
                 self._record_failure(f"{type(err).__name__}: {err}")
                 published = -1
             if published < 0:
-                await asyncio.sleep(retry * (0.5 + random.random()))
+                not_before = self._clock() + retry * (0.5 + random.random())
                 retry = min(retry * 2, self.retry_max)
                 continue
             retry = self.retry_min
@@ -268,8 +406,18 @@ class OutboxRelay:
                 continue  # more is probably waiting
             if published:
                 idle = self.idle_poll_min
-            await self._wait_for_wake(idle)
+            await self._rest(idle, wakeable=True)
             idle = min(idle * 2, self.idle_poll_max)
+        return "stopping"
+
+    async def _rest(self, seconds: float, *, wakeable: bool) -> None:
+        """Wait ``seconds`` (or until woken), but not past the time the lease is due for renewal."""
+        due = self._renewal_sent + self.lease_ttl / 3 - self._clock()
+        seconds = max(0.0, min(seconds, due))
+        if wakeable:
+            await self._wait_for_wake(seconds)
+        else:
+            await asyncio.sleep(seconds)
 
     async def _wait_for_wake(self, seconds: float) -> None:
         # asyncio.timeout, not asyncio.wait_for: on Python 3.11, wait_for returns normally when the
@@ -280,6 +428,7 @@ class OutboxRelay:
                 await self._wake.wait()
         self._wake.clear()
 
+    # -- publishing --------------------------------------------------------------------------
     async def _pass(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Publish one batch; return how many events were published."""
         if not self.nc.is_connected:
@@ -291,12 +440,18 @@ class OutboxRelay:
         if not rows:
             await self._forget_published(conn)  # idle: a good time to tidy up
             return 0
-        acks = []
+        acks: list[asyncio.Future[Any]] = []
         nearby = local.has_listeners(self.nc)
         # One deadline for the batch instead of publish_async's wait_stall, which (asyncio.wait_for
         # on Python 3.11) costs a task and a turn of the event loop per message.
         async with asyncio.timeout(self.ack_timeout):
             for row in rows:
+                # The read may have waited, and so may a publish (a full pending buffer): the
+                # lease must still be ours for each message that leaves (a clock read: ~50 ns).
+                if self._lapsed():
+                    for ack in acks:
+                        ack.cancel()  # nobody will look at them: the rows stay in the outbox
+                    raise _LeaseLapsed
                 acks.append(await self._publish(row, max_payload, nearby))
         await self._await_acks(acks)
         if not self._published:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -108,3 +109,54 @@ async def test_bus_connection_is_retried_until_nats_appears(tmp_path: Path, data
     finally:
         await b.stop()
         nats.stop()
+
+
+async def test_health_reports_the_lag_on_a_standby_and_degrades_past_the_threshold(
+    tmp_path: Path, database_url: str, nats_server: str
+) -> None:
+    """Another server holds the relay lease but publishes nothing (frozen): this server's relay
+    stands by, and its /health says how far behind the outbox is and who leads, turning 503 once
+    the lag passes the threshold; when the lease expires this server takes over and recovers."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE duragraph.relay_lease SET holder = 'frozen-server', epoch = 7, renewed_at = now(), "
+            "expires_at = now() + interval '1 hour'"
+        )
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=database_url, nats_url=nats_server, subject_prefix="bklag"
+    )
+    b = Backend(settings, relay_lag_threshold=0.5, relay_lease_ttl=2)
+    b.prepare()
+    await b.start()
+    try:
+        await b.wait_ready()
+        assert b.relay is not None and b.relay.status.role == "standby"
+        ok, body = await b.health()
+        assert ok, body
+        assert body["relay"]["leader"]["holder"] == "frozen-server"
+        assert not body["relay"]["leader"]["this_server"]
+        assert (body["relay"]["backlog"], body["relay"]["lag_threshold_seconds"]) == (0, 0.5)
+        assert b.store is not None
+        await b.store.append("run:0195f0a4-0000-7000-8000-00000000000b", 0, [NewEvent("stuck")])
+        await asyncio.sleep(0.7)
+        ok, body = await b.health()
+        assert not ok
+        assert body["status"] == "degraded"
+        assert body["relay"]["backlog"] == 1 and body["relay"]["lag_seconds"] > 0.5
+        assert body["relay"]["ok"] is False
+        message = body["message"]
+        assert "events are not reaching NATS: 1 committed event(s) wait in the outbox" in message
+        assert "threshold 0.5s" in message and "held by frozen-server" in message
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute("UPDATE duragraph.relay_lease SET expires_at = now() - interval '1 second'")
+        await eventually(lambda: b.relay is not None and b.relay.status.role == "active", timeout=5)
+        await b.relay.drain()
+        ok, body = await b.health()
+        assert ok, body
+        assert body["relay"]["leader"]["this_server"] and body["relay"]["leader"]["epoch"] == 8
+        assert body["message"] is None
+    finally:
+        await b.stop()
+        nc = await connect_nats(nats_server)
+        await nc.jetstream().delete_stream(Subjects("bklag").stream_name)
+        await nc.close()
