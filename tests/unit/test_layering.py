@@ -24,6 +24,7 @@ LAYERS = [
     "llm",
     "demo",
     "engine",
+    "control",
     "store",
     "bus",
     "worker",
@@ -41,7 +42,9 @@ ALLOWED: dict[str, set[str]] = {
     "llm": {"domain", "graph"},
     "demo": {"domain", "graph", "llm"},
     "engine": {"domain", "graph"},
-    "store": {"domain", "graph", "engine"},
+    # The control plane: application services over ports (no SQL, no NATS, no HTTP).
+    "control": {"domain", "graph", "engine"},
+    "store": {"domain", "graph", "engine", "control"},
     "bus": {"domain", "graph", "engine", "store"},
     "worker": {"domain", "graph", "engine", "store", "bus", "runtime"},
     "runtime": {"domain", "store", "bus"},
@@ -53,7 +56,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": {"domain", "graph", "engine", "store", "bus", "worker", "runtime", "evals"},
     "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker", "evals"},
 }
-PURE = {"domain", "graph", "engine"}
+PURE = {"domain", "graph", "engine", "control"}
 # The command line wires everything together, so it alone may import any layer.
 COMPOSITION_ROOTS = {"runtime/cli.py"}
 # CompiledGraph.invoke() runs the engine in-process (a notebook convenience). It imports the
