@@ -3,6 +3,9 @@
 - Leases runs with ``SKIP LOCKED`` (workers never wait for each other), up to ``concurrency``.
 - Heartbeats extend its leases; a lease it lost (it was paused past expiry and another worker
   took the run) stops that run here at once — and its fenced commits could not land anyway.
+- Keeps a local deadline per lease (:mod:`duragraph_lab.store.held_leases`): the executor starts
+  no node of a run past it, so a worker that comes back from a pause longer than its lease never
+  runs what another worker may have committed meanwhile.
 - Woken through NATS when runs are queued, with a polling fallback when NATS is away.
 - Learns of cancel requests through NATS (or at its next commit) and stops the run's nodes.
 - ``stop(drain=True)`` (SIGTERM): takes no new runs, lets running ones reach their next resting
@@ -17,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +40,7 @@ from duragraph_lab.engine.executor import RunExecutor
 from duragraph_lab.engine.history import HistoryCache, load_run
 from duragraph_lab.engine.replay import reexecute
 from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.store.held_leases import HeldLeases
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.leases import Lease, RunQueue
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -79,7 +84,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.drain_timeout = drain_timeout
         self.queue = RunQueue(store.pool)
-        self.leases: dict[str, int] = {}
+        self.leases = HeldLeases(lease_ttl)
         self.active: dict[str, tuple[asyncio.Task[None], RunExecutor]] = {}
         self.cache = HistoryCache()
         live = LivePublisher(nc, self.subjects) if nc is not None else None
@@ -189,9 +194,9 @@ class Worker:
         # Runs that did not reach a resting point in time go back to the queue for another worker
         # (their leases are noted before cancelling: a cancelled run forgets its lease).
         unfinished = {
-            run_id: self.leases[run_id]
+            run_id: epoch
             for run_id, (task, _) in self.active.items()
-            if task in still and run_id in self.leases
+            if task in still and (epoch := self.leases.epoch(run_id)) is not None
         }
         for task in still:
             task.cancel()
@@ -226,6 +231,8 @@ class Worker:
             free = self.concurrency - len(self.active)
             leases: list[Lease] = []
             if free > 0:
+                # Taken before sending: the database starts the lease later than this.
+                sent_at = time.monotonic()
                 try:
                     leases = await self.queue.acquire(self.worker_id, list(self.graphs), free, self.lease_ttl)
                     delay = self.poll_interval
@@ -233,21 +240,20 @@ class Worker:
                     log.warning("worker %s: cannot lease runs: %s", self.worker_id, err)
                     delay = min(delay * 2, 10.0)
                 for lease in leases:
-                    self._start_run(lease)
+                    self._start_run(lease, sent_at)
             if leases and len(leases) == free:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    def _start_run(self, lease: Lease) -> None:
+    def _start_run(self, lease: Lease, sent_at: float) -> None:
+        self.leases.taken(lease.run_id, lease.epoch, sent_at)
         if lease.run_id in self.active:
             # Our own lease expired (a slow heartbeat) and we took the run again: keep executing
             # it with the new epoch; a second executor would race the first.
-            self.leases[lease.run_id] = lease.epoch
             return
         graph = self.graphs[lease.graph_id]
-        self.leases[lease.run_id] = lease.epoch
         executor = RunExecutor(graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch)
         task = asyncio.create_task(self._execute(lease, executor), name=f"duragraph-run-{lease.run_id}")
         self.active[lease.run_id] = (task, executor)
@@ -256,12 +262,14 @@ class Worker:
         try:
             await executor.run()
             self.completed += 1
-        except LeaseLost:
+        except LeaseLost as err:
             log.warning(
-                "worker %s: lost the lease of run %s; another worker continues it",
+                "worker %s: lost the lease of run %s (%s); another worker continues it",
                 self.worker_id,
                 lease.run_id,
+                err,
             )
+            await self._give_back(lease)
         except (StoreUnavailable, VersionConflict) as err:
             # Not the run's fault, and the commit's outcome may be unknown: give the run back;
             # the next worker to take it folds the log and continues from what did commit.
@@ -271,10 +279,7 @@ class Worker:
                 lease.run_id,
                 err,
             )
-            with contextlib.suppress(Exception):
-                await self.queue.release(
-                    self.worker_id, lease.run_id, self.leases.get(lease.run_id, lease.epoch)
-                )
+            await self._give_back(lease)
         except asyncio.CancelledError:
             raise
         except Exception as err:
@@ -282,9 +287,18 @@ class Worker:
             log.exception("worker %s: run %s failed unexpectedly", self.worker_id, lease.run_id)
             await self._fail(lease, err)
         finally:
-            self.leases.pop(lease.run_id, None)
+            self.leases.drop(lease.run_id)
             self.active.pop(lease.run_id, None)
             self._wake.set()
+
+    async def _give_back(self, lease: Lease) -> None:
+        """Queue the run again for any worker, if this worker still holds it: a lease given up
+        here (its deadline passed, the database went away) is then taken at once, instead of
+        when the database sees it expire. Fenced by the epoch, so it never takes a run from
+        the worker that holds it now."""
+        epoch = self.leases.epoch(lease.run_id) or lease.epoch
+        with contextlib.suppress(Exception):
+            await self.queue.release(self.worker_id, lease.run_id, epoch)
 
     async def _fail(self, lease: Lease, err: BaseException) -> None:
         for _ in range(3):
@@ -308,16 +322,18 @@ class Worker:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                lost = await self.queue.extend(self.worker_id, dict(self.leases), self.lease_ttl)
+                await self._renew_leases()
                 await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
             except Exception as err:  # keep beating: a dead heartbeat loop loses every lease
                 log.warning("worker %s: heartbeat failed: %s", self.worker_id, err)
-                continue
-            for run_id in lost:
-                found = self.active.get(run_id)
-                if found is not None:
-                    # Stop it here; its commits are fenced on the old epoch and would fail anyway.
-                    log.warning(
-                        "worker %s: lease of run %s expired; stopping it here", self.worker_id, run_id
-                    )
-                    found[0].cancel()
+
+    async def _renew_leases(self) -> None:
+        asked = self.leases.epochs()
+        sent_at = time.monotonic()  # before sending: the database extends from a later now()
+        confirmed = await self.queue.renew(self.worker_id, list(asked), self.lease_ttl)
+        for run_id in self.leases.renewed(asked, confirmed, sent_at):
+            found = self.active.get(run_id)
+            if found is not None:
+                # Stop it here; its commits are fenced on the old epoch and would fail anyway.
+                log.warning("worker %s: lease of run %s expired; stopping it here", self.worker_id, run_id)
+                found[0].cancel()
