@@ -32,7 +32,7 @@ from typing import Any
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import VersionConflict
+from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
 from duragraph_lab.domain.reducers import CUSTOM, apply_writes, written_keys
 from duragraph_lab.domain.run import RunState, RunStatus, Task, apply, apply_step, fold
 from duragraph_lab.engine import planning
@@ -319,8 +319,10 @@ class GraphRun:
                 # The node's own code let a CancelledError escape (from a task it cancelled, say):
                 # that is the node failing, not the run being stopped.
                 err: BaseException = cancelled
-            except (CancelRequested, LeaseLost, VersionConflict):
-                raise  # not the node's failure: the run as a whole must stop
+            except (CancelRequested, LeaseLost, VersionConflict, StoreUnavailable):
+                # Not the node's failure (a subgraph node commits to the run's stream itself):
+                # the run as a whole must stop.
+                raise
             except Exception as failure:
                 err = failure
             else:

@@ -6,6 +6,9 @@
 - Keeps a local deadline per lease (:mod:`duragraph_lab.store.held_leases`): the executor starts
   no node of a run past it, so a worker that comes back from a pause longer than its lease never
   runs what another worker may have committed meanwhile.
+- Tries statements again after transient database errors for up to ``db_retry_seconds``
+  (:mod:`duragraph_lab.store.retry`). A run whose statements the database kept refusing fails
+  with that database error; a run interrupted by a connection outage goes back to the queue.
 - Woken through NATS when runs are queued, with a polling fallback when NATS is away.
 - Learns of cancel requests through NATS (or at its next commit) and stops the run's nodes.
 - ``stop(drain=True)`` (SIGTERM): takes no new runs, lets running ones reach their next resting
@@ -34,7 +37,7 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
+from duragraph_lab.domain.errors import StoreTransientError, StoreUnavailable, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost, error_record
 from duragraph_lab.engine.executor import RunExecutor
 from duragraph_lab.engine.history import HistoryCache, load_run
@@ -44,6 +47,7 @@ from duragraph_lab.store.held_leases import HeldLeases
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.leases import Lease, RunQueue
 from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.store.retry import DatabaseRetry
 from duragraph_lab.worker.registry import register_graph
 
 log = logging.getLogger(__name__)
@@ -68,6 +72,7 @@ class Worker:
         poll_interval: float = 1.0,
         drain_timeout: float = 30.0,
         wake_relay: bool = True,
+        db_retry_seconds: float = 30.0,
     ) -> None:
         if not graphs:
             raise ValueError("a worker needs at least one graph to serve")
@@ -89,7 +94,12 @@ class Worker:
         self.cache = HistoryCache()
         live = LivePublisher(nc, self.subjects) if nc is not None else None
         self.journal = PostgresJournal(
-            store, worker_id=self.worker_id, leases=self.leases, live=live, strict=True
+            store,
+            worker_id=self.worker_id,
+            leases=self.leases,
+            live=live,
+            strict=True,
+            retry=DatabaseRetry(within=db_retry_seconds),
         )
         # Wake the relay of the API servers after each commit (an in-process worker sharing the
         # server's store does not need to: that relay is woken directly).
@@ -270,6 +280,12 @@ class Worker:
                 err,
             )
             await self._give_back(lease)
+        except StoreTransientError as err:
+            # The database kept refusing the run's statements for the whole retry bound. Say so
+            # in the run rather than hand it from worker to worker, each re-running its node.
+            log.error("worker %s: run %s failed: %s", self.worker_id, lease.run_id, err)
+            if not await self._fail(lease, database_error(err)):
+                await self._give_back(lease)
         except (StoreUnavailable, VersionConflict) as err:
             # Not the run's fault, and the commit's outcome may be unknown: give the run back;
             # the next worker to take it folds the log and continues from what did commit.
@@ -285,7 +301,7 @@ class Worker:
         except Exception as err:
             # A bug in the engine or a broken graph: record it rather than crash-loop the run.
             log.exception("worker %s: run %s failed unexpectedly", self.worker_id, lease.run_id)
-            await self._fail(lease, err)
+            await self._fail(lease, error_record(err, internal=True))
         finally:
             self.leases.drop(lease.run_id)
             self.active.pop(lease.run_id, None)
@@ -300,22 +316,20 @@ class Worker:
         with contextlib.suppress(Exception):
             await self.queue.release(self.worker_id, lease.run_id, epoch)
 
-    async def _fail(self, lease: Lease, err: BaseException) -> None:
+    async def _fail(self, lease: Lease, error: dict[str, Any]) -> bool:
+        """Record ``run_failed`` with ``error``; False if it could not be recorded."""
         for _ in range(3):
             try:
                 events = await self.journal.read(lease.run_id)
                 version = events[-1].version if events else 0
-                await self.journal.commit(
-                    lease.run_id,
-                    version,
-                    [NewEvent(ev.RUN_FAILED, {"error": error_record(err, internal=True)})],
-                )
-                return
+                await self.journal.commit(lease.run_id, version, [NewEvent(ev.RUN_FAILED, {"error": error})])
+                return True
             except VersionConflict:
                 continue
             except Exception:
                 log.exception("worker %s: cannot record the failure of run %s", self.worker_id, lease.run_id)
-                return
+                return False
+        return False
 
     # -- leases --------------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
@@ -337,3 +351,15 @@ class Worker:
                 # Stop it here; its commits are fenced on the old epoch and would fail anyway.
                 log.warning("worker %s: lease of run %s expired; stopping it here", self.worker_id, run_id)
                 found[0].cancel()
+
+
+def database_error(err: StoreTransientError) -> dict[str, Any]:
+    """``run_failed.error`` for statements PostgreSQL kept refusing: which refusal (SQLSTATE and
+    reason), and how often and for how long they were tried. Not ``internal``: the engine is fine."""
+    return {
+        **error_record(err),
+        "sqlstate": err.sqlstate,
+        "reason": err.reason,
+        "attempts": err.attempts,
+        "retried_seconds": round(err.retried_for, 3),
+    }
