@@ -167,3 +167,26 @@ async def test_killing_every_worker_connection_for_5s_fails_no_run(
     assert sum(w.output().count("PostgreSQL is unavailable") for w in workers) >= 5
     assert sql(url, "SELECT count(*) FROM duragraph.runs WHERE status <> 'success'") == [(0,)]
     assert_durable(url)
+
+
+async def test_an_outage_that_outlasts_the_bound_gives_the_run_back(
+    faults: Faults, control: RunControl
+) -> None:
+    """Commits keep losing their connection for longer than --db-retry-seconds: the run cannot
+    even be failed, so it goes back to the queue, and is continued from its log once the
+    database is reachable again."""
+    url = faults.database_url
+    install_faults(url)
+    inject(url, delay=0.05)
+    worker = faults.start(SIX, "outage", 10.0, extra=["--concurrency", "4", "--db-retry-seconds", "0.5"])
+    wait_for(lambda: registered(url, "six"), 30, "registration")
+    # (stormed waits until every run ended in success: none was failed by the outage)
+    _, hits = await stormed(url, control, 4, ("pg_terminate_backend", 3.0), only="append_run_events")
+    assert hits >= 5, f"the terminations hit {hits} commits"
+    assert "returning it to the queue" in worker.output()
+    restarted = sql(
+        url,
+        "SELECT count(*) FROM duragraph.events WHERE type = 'run_started' AND (data->>'attempt')::int > 1",
+    )
+    assert restarted[0][0] >= 1, "a run was given back and started again"
+    assert_durable(url)
