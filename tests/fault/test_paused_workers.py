@@ -162,3 +162,37 @@ async def test_workers_paused_at_random_moments_past_their_lease(faults: Faults,
     late = late_executions(url)
     assert late == [], f"seed {seed}, {pauses} pauses: {len(late)} node(s) ran after their commit: {late}"
     assert_durable(url)
+
+
+async def test_a_pause_shorter_than_the_lease_changes_nothing(faults: Faults, control: RunControl) -> None:
+    """A 1.5 s pause under a 4 s lease (heartbeat every 1.33 s, margin 0.4 s: the deadline is
+    always at least 2.27 s ahead). The run stays with its worker and no node runs twice; the run
+    outlasts one lease, so it also needs the heartbeats to move the deadline."""
+    url = faults.database_url
+    workers = [faults.start("tests.fault.fault_graphs:six", f"short-{i}", 4.0) for i in range(2)]
+    wait_for(lambda: registered(url, "six"), 30, "registration")
+    by_pid = {w.pid: w for w in workers}
+    ref = await control.create_run("six", {"n": 0, "sleep": 1.6})  # about 5 s of nodes
+    ((pid,),) = wait_for(
+        lambda: sql(url, "SELECT pid FROM side_effects WHERE run_id = %s AND node = 'n1'", (ref.run_id,)),
+        30,
+        "the run to be under way",
+    )
+    paused = by_pid[pid]
+    paused.pause()
+    await asyncio.sleep(1.5)
+    paused.resume()
+    state = await control.wait(ref.run_id, timeout=30)
+    assert state.status is RunStatus.SUCCESS, state.error
+    assert state.values == {"n": 6, "log": [f"n{i}" for i in range(6)], "sleep": 1.6}
+    starts = sql(
+        url,
+        "SELECT data->>'worker_id' FROM duragraph.events WHERE stream_id = %s AND type = 'run_started'",
+        (stream(ref.run_id),),
+    )
+    assert starts == [(paused.name,)], "the run never changed hands"
+    assert sql(
+        url, "SELECT count(*), count(DISTINCT key) FROM side_effects WHERE run_id = %s", (ref.run_id,)
+    ) == [(6, 6)]
+    assert "lost the lease" not in paused.output() and "expired; stopping" not in paused.output()
+    assert_durable(url)
