@@ -76,7 +76,8 @@ async def test_a_refusal_that_outlasts_the_bound_fails_the_run_with_the_database
         "40P01",
         "deadlock detected",
     )
-    assert error["attempts"] >= 3 and 1.0 <= error["retried_seconds"] <= 1.5, error
+    # No attempt starts after the bound (1.5 s); the last one's own duration may end later.
+    assert error["attempts"] >= 3 and 1.0 <= error["retried_seconds"] < 1.5 + 0.5, error
     assert f"the commit of run {ref.run_id} failed {error['attempts']} times in" in error["message"]
     assert "SQLSTATE 40P01" in error["message"]
     assert state.values["log"] == ["n0", "n1"]
