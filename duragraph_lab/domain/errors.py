@@ -88,7 +88,12 @@ class StoreTransientError(StoreUnavailable):
 
     code = "store_transient_error"
 
-    def __init__(self, message: str, *, sqlstate: str, reason: str) -> None:
+    def __init__(
+        self, message: str, *, sqlstate: str, reason: str, attempts: int = 1, retried_for: float = 0.0
+    ) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
         self.reason = reason
+        #: How often the statement was tried, and for how many seconds, before this was raised.
+        self.attempts = attempts
+        self.retried_for = retried_for

@@ -9,6 +9,13 @@ the executor folds the log and runs only the tasks of the current step that have
 
 Commits go through :class:`RunStream`, which serialises them (versions stay contiguous) and turns
 a version conflict into what it means: someone asked to cancel the run.
+
+Lease discipline: a worker may start work on a run only while its lease is surely still its own.
+The executor asks the journal (``Journal.check_lease``) before every node attempt, before every
+step, and after every commit, and stops with :class:`LeaseLost` once the lease deadline has
+passed: a worker that was paused (SIGSTOP, a GC pause, a frozen VM) past its lease never starts a
+node another worker may already have run and committed. A node already running is left to finish;
+its commit is refused by fencing if the run changed hands.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import VersionConflict
+from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
 from duragraph_lab.domain.reducers import CUSTOM, apply_writes, written_keys
 from duragraph_lab.domain.run import RunState, RunStatus, Task, apply, apply_step, fold
 from duragraph_lab.engine import planning
@@ -73,6 +80,11 @@ class RunStream:
                 raise CancelRequested() from None
             raise
         self._record(recorded)
+        if not _ends_execution(recorded):
+            # The answer may have come after the lease deadline (this worker was paused while
+            # the commit was in flight): another worker may have taken the run over and run
+            # what comes next. Nothing more starts here then.
+            self.journal.check_lease(self.run_id)
         return recorded
 
     async def refresh(self) -> None:
@@ -84,6 +96,16 @@ class RunStream:
             self.version = event.version
             for listener in self.listeners:
                 listener(event)
+
+
+#: Root-graph events after which the executor starts nothing more for the run.
+_RESTING = frozenset(
+    {ev.RUN_COMPLETED, ev.RUN_FAILED, ev.RUN_TIMED_OUT, ev.RUN_CANCELLED, ev.RUN_INTERRUPTED}
+)
+
+
+def _ends_execution(events: Sequence[RecordedEvent]) -> bool:
+    return any(e.type in _RESTING and not e.data.get("ns") for e in events)
 
 
 @dataclass
@@ -152,6 +174,7 @@ class GraphRun:
         while True:
             if st.status in (RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.INTERRUPTED):
                 return st
+            self.stream.journal.check_lease(self.run_id)
             if st.step < 0:
                 await self._plan_entry()
                 continue
@@ -241,6 +264,9 @@ class GraphRun:
         attempt = st.failed_attempts.get(task.id, 0) + 1
         while True:
             started = time.time()
+            # After the start time is taken: a pause between the two is caught here, so no
+            # attempt ever starts later than the time it reports (the fault tests rely on it).
+            self.stream.journal.check_lease(self.run_id)
             self.stream.journal.emit(
                 self.run_id,
                 LIVE_NODE_STARTED,
@@ -261,6 +287,7 @@ class GraphRun:
                 node=task.node,
                 task_id=task.id,
                 attempt=attempt,
+                started_at=started,
                 ns=self.ns,
                 config=self.config,
                 resume_values=list(st.resumes.get(task.id, [])),
@@ -292,8 +319,10 @@ class GraphRun:
                 # The node's own code let a CancelledError escape (from a task it cancelled, say):
                 # that is the node failing, not the run being stopped.
                 err: BaseException = cancelled
-            except (CancelRequested, LeaseLost, VersionConflict):
-                raise  # not the node's failure: the run as a whole must stop
+            except (CancelRequested, LeaseLost, VersionConflict, StoreUnavailable):
+                # Not the node's failure (a subgraph node commits to the run's stream itself):
+                # the run as a whole must stop.
+                raise
             except Exception as failure:
                 err = failure
             else:
@@ -658,6 +687,7 @@ class RunExecutor:
         self.stream = stream
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
+        self.journal.check_lease(self.run_id)  # reading the log took time; entry routers are code
         # The run's timeout bounds execution: it starts when a worker picks the run up (again), so
         # time spent queued or waiting for a human does not count.
         deadline = asyncio.get_running_loop().time() + float(state.timeout) if state.timeout else None

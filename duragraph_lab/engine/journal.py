@@ -2,8 +2,8 @@
 
 The engine never sees a database. A PostgreSQL journal (``duragraph_lab.store.journal``) commits
 each batch in one transaction together with the outbox and projections, fenced by the worker's
-lease; the memory journal (``engine.memory``) backs in-process runs and fast tests. Both run the
-same engine contract tests.
+lease, and knows the deadline of that lease; the memory journal (``engine.memory``) backs
+in-process runs and fast tests. Both run the same engine contract tests.
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ class Journal(Protocol):
     ) -> list[RecordedEvent]:
         """Append atomically at ``expected_version``. Raises ``VersionConflict`` if someone else
         wrote to the run (e.g. a cancel request) and ``LeaseLost`` if this worker's lease is gone."""
+        ...
+
+    def check_lease(self, run_id: str) -> None:
+        """Raise ``LeaseLost`` if this worker may no longer start work on the run: its lease
+        deadline has passed, so another worker may hold the run by now. The executor asks before
+        every node attempt and after every commit; a journal without leases never raises."""
         ...
 
     def emit(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:

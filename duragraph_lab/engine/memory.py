@@ -67,6 +67,10 @@ class MemoryJournal:
             callback(returned)
         return returned
 
+    def check_lease(self, run_id: str) -> None:
+        """In-process runs hold no lease: nobody else can take them over."""
+        return None
+
     def emit(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:
         for listener in self.live:
             listener(run_id, kind, payload)

@@ -10,6 +10,7 @@ through ``duragraph_lab.llm`` are answered from the log and need no network.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -163,6 +164,7 @@ async def _check(
             node=task.node,
             task_id=task.id,
             attempt=int(d.get("attempt", 1)),
+            started_at=time.time(),
             config=state.config,
             resume_values=list(state.resumes.get(task.id, [])),
             replay_calls=_recorded_calls(d, kind, task.id),

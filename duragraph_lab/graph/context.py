@@ -25,6 +25,8 @@ class NodeContext:
     node: str
     task_id: str
     attempt: int
+    #: When the engine started this attempt (``time.time()``), before calling the node.
+    started_at: float = 0.0
     ns: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     resume_values: list[Any] = field(default_factory=list)

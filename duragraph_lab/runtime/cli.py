@@ -90,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
         "--heartbeat-interval", type=float, help="seconds between heartbeats (default: a third of the TTL)"
     )
     p.add_argument("--drain-timeout", type=float, default=30.0, help="seconds to finish runs on SIGTERM")
+    p.add_argument(
+        "--db-retry-seconds",
+        type=float,
+        default=30.0,
+        help="seconds to keep trying a statement after a transient database error (deadlock, "
+        "cancelled statement, restart, ...) before the run fails or goes back to the queue (default 30)",
+    )
 
     p = sub.add_parser("migrate", help="Apply database migrations to $DURAGRAPH_DATABASE_URL.")
     p.add_argument("--database-url", help=f"PostgreSQL URL (default: ${ENV_DATABASE_URL})")
@@ -290,6 +297,9 @@ def run_worker(args: argparse.Namespace) -> int:
     if args.concurrency < 1 or args.lease_ttl <= 0:
         print("duragraph-lab: error: --concurrency and --lease-ttl must be positive", file=sys.stderr)
         return 2
+    if args.db_retry_seconds < 0:
+        print("duragraph-lab: error: --db-retry-seconds cannot be negative", file=sys.stderr)
+        return 2
     logging.getLogger("duragraph_lab").setLevel(logging.INFO)
     settings = Settings.resolve(data_dir=args.data_dir)
     if args.server and not (settings.database_url and settings.nats_url):
@@ -310,6 +320,7 @@ def run_worker(args: argparse.Namespace) -> int:
                 lease_ttl=args.lease_ttl,
                 heartbeat_interval=args.heartbeat_interval,
                 drain_timeout=args.drain_timeout,
+                db_retry_seconds=args.db_retry_seconds,
             )
         )
     return 0

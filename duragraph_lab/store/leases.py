@@ -64,12 +64,17 @@ class RunQueue:
 
     async def extend(self, worker_id: str, leases: dict[str, int], ttl: float) -> set[str]:
         """Extend these leases; return the run ids whose lease this worker no longer holds."""
-        if not leases:
-            return set()
-        async with unavailable_as_typed(), self.pool.connection() as conn:
-            cur = await conn.execute(_EXTEND, (ttl, worker_id, list(leases)))
-            held = {run_id: epoch for run_id, epoch in await cur.fetchall()}
+        held = await self.renew(worker_id, list(leases), ttl)
         return {run_id for run_id, epoch in leases.items() if held.get(run_id) != epoch}
+
+    async def renew(self, worker_id: str, run_ids: list[str], ttl: float) -> dict[str, int]:
+        """Extend this worker's leases on these runs to ``ttl`` seconds from the statement's
+        start; return run id -> epoch for each run the worker holds (the others it lost)."""
+        if not run_ids:
+            return {}
+        async with unavailable_as_typed(), self.pool.connection() as conn:
+            cur = await conn.execute(_EXTEND, (ttl, worker_id, run_ids))
+            return {run_id: epoch for run_id, epoch in await cur.fetchall()}
 
     async def release(self, worker_id: str, run_id: str, epoch: int) -> bool:
         """Give a run back (drain): queued at once for another worker, if we still hold it."""

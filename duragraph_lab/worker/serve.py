@@ -69,6 +69,7 @@ async def serve(
     lease_ttl: float = 30.0,
     heartbeat_interval: float | None = None,
     drain_timeout: float = 30.0,
+    db_retry_seconds: float = 30.0,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (or ``stop``), then drain and exit."""
@@ -94,6 +95,7 @@ async def serve(
         lease_ttl=lease_ttl,
         heartbeat_interval=heartbeat_interval,
         drain_timeout=drain_timeout,
+        db_retry_seconds=db_retry_seconds,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,6 +3,12 @@
 - Leases runs with ``SKIP LOCKED`` (workers never wait for each other), up to ``concurrency``.
 - Heartbeats extend its leases; a lease it lost (it was paused past expiry and another worker
   took the run) stops that run here at once — and its fenced commits could not land anyway.
+- Keeps a local deadline per lease (:mod:`duragraph_lab.store.held_leases`): the executor starts
+  no node of a run past it, so a worker that comes back from a pause longer than its lease never
+  runs what another worker may have committed meanwhile.
+- Tries statements again after transient database errors for up to ``db_retry_seconds``
+  (:mod:`duragraph_lab.store.retry`). A run whose statements the database kept refusing fails
+  with that database error; a run interrupted by a connection outage goes back to the queue.
 - Woken through NATS when runs are queued, with a polling fallback when NATS is away.
 - Learns of cancel requests through NATS (or at its next commit) and stops the run's nodes.
 - ``stop(drain=True)`` (SIGTERM): takes no new runs, lets running ones reach their next resting
@@ -17,6 +23,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -30,15 +37,17 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
+from duragraph_lab.domain.errors import StoreTransientError, StoreUnavailable, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost, error_record
 from duragraph_lab.engine.executor import RunExecutor
 from duragraph_lab.engine.history import HistoryCache, load_run
 from duragraph_lab.engine.replay import reexecute
 from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.store.held_leases import HeldLeases
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.leases import Lease, RunQueue
 from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.store.retry import DatabaseRetry
 from duragraph_lab.worker.registry import register_graph
 
 log = logging.getLogger(__name__)
@@ -63,6 +72,7 @@ class Worker:
         poll_interval: float = 1.0,
         drain_timeout: float = 30.0,
         wake_relay: bool = True,
+        db_retry_seconds: float = 30.0,
     ) -> None:
         if not graphs:
             raise ValueError("a worker needs at least one graph to serve")
@@ -79,12 +89,17 @@ class Worker:
         self.poll_interval = poll_interval
         self.drain_timeout = drain_timeout
         self.queue = RunQueue(store.pool)
-        self.leases: dict[str, int] = {}
+        self.leases = HeldLeases(lease_ttl)
         self.active: dict[str, tuple[asyncio.Task[None], RunExecutor]] = {}
         self.cache = HistoryCache()
         live = LivePublisher(nc, self.subjects) if nc is not None else None
         self.journal = PostgresJournal(
-            store, worker_id=self.worker_id, leases=self.leases, live=live, strict=True
+            store,
+            worker_id=self.worker_id,
+            leases=self.leases,
+            live=live,
+            strict=True,
+            retry=DatabaseRetry(within=db_retry_seconds),
         )
         # Wake the relay of the API servers after each commit (an in-process worker sharing the
         # server's store does not need to: that relay is woken directly).
@@ -189,9 +204,9 @@ class Worker:
         # Runs that did not reach a resting point in time go back to the queue for another worker
         # (their leases are noted before cancelling: a cancelled run forgets its lease).
         unfinished = {
-            run_id: self.leases[run_id]
+            run_id: epoch
             for run_id, (task, _) in self.active.items()
-            if task in still and run_id in self.leases
+            if task in still and (epoch := self.leases.epoch(run_id)) is not None
         }
         for task in still:
             task.cancel()
@@ -226,6 +241,8 @@ class Worker:
             free = self.concurrency - len(self.active)
             leases: list[Lease] = []
             if free > 0:
+                # Taken before sending: the database starts the lease later than this.
+                sent_at = time.monotonic()
                 try:
                     leases = await self.queue.acquire(self.worker_id, list(self.graphs), free, self.lease_ttl)
                     delay = self.poll_interval
@@ -233,21 +250,20 @@ class Worker:
                     log.warning("worker %s: cannot lease runs: %s", self.worker_id, err)
                     delay = min(delay * 2, 10.0)
                 for lease in leases:
-                    self._start_run(lease)
+                    self._start_run(lease, sent_at)
             if leases and len(leases) == free:
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    def _start_run(self, lease: Lease) -> None:
+    def _start_run(self, lease: Lease, sent_at: float) -> None:
+        self.leases.taken(lease.run_id, lease.epoch, sent_at)
         if lease.run_id in self.active:
             # Our own lease expired (a slow heartbeat) and we took the run again: keep executing
             # it with the new epoch; a second executor would race the first.
-            self.leases[lease.run_id] = lease.epoch
             return
         graph = self.graphs[lease.graph_id]
-        self.leases[lease.run_id] = lease.epoch
         executor = RunExecutor(graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch)
         task = asyncio.create_task(self._execute(lease, executor), name=f"duragraph-run-{lease.run_id}")
         self.active[lease.run_id] = (task, executor)
@@ -256,12 +272,20 @@ class Worker:
         try:
             await executor.run()
             self.completed += 1
-        except LeaseLost:
+        except LeaseLost as err:
             log.warning(
-                "worker %s: lost the lease of run %s; another worker continues it",
+                "worker %s: lost the lease of run %s (%s); another worker continues it",
                 self.worker_id,
                 lease.run_id,
+                err,
             )
+            await self._give_back(lease)
+        except StoreTransientError as err:
+            # The database kept refusing the run's statements for the whole retry bound. Say so
+            # in the run rather than hand it from worker to worker, each re-running its node.
+            log.error("worker %s: run %s failed: %s", self.worker_id, lease.run_id, err)
+            if not await self._fail(lease, database_error(err)):
+                await self._give_back(lease)
         except (StoreUnavailable, VersionConflict) as err:
             # Not the run's fault, and the commit's outcome may be unknown: give the run back;
             # the next worker to take it folds the log and continues from what did commit.
@@ -271,53 +295,71 @@ class Worker:
                 lease.run_id,
                 err,
             )
-            with contextlib.suppress(Exception):
-                await self.queue.release(
-                    self.worker_id, lease.run_id, self.leases.get(lease.run_id, lease.epoch)
-                )
+            await self._give_back(lease)
         except asyncio.CancelledError:
             raise
         except Exception as err:
             # A bug in the engine or a broken graph: record it rather than crash-loop the run.
             log.exception("worker %s: run %s failed unexpectedly", self.worker_id, lease.run_id)
-            await self._fail(lease, err)
+            await self._fail(lease, error_record(err, internal=True))
         finally:
-            self.leases.pop(lease.run_id, None)
+            self.leases.drop(lease.run_id)
             self.active.pop(lease.run_id, None)
             self._wake.set()
 
-    async def _fail(self, lease: Lease, err: BaseException) -> None:
+    async def _give_back(self, lease: Lease) -> None:
+        """Queue the run again for any worker, if this worker still holds it: a lease given up
+        here (its deadline passed, the database went away) is then taken at once, instead of
+        when the database sees it expire. Fenced by the epoch, so it never takes a run from
+        the worker that holds it now."""
+        epoch = self.leases.epoch(lease.run_id) or lease.epoch
+        with contextlib.suppress(Exception):
+            await self.queue.release(self.worker_id, lease.run_id, epoch)
+
+    async def _fail(self, lease: Lease, error: dict[str, Any]) -> bool:
+        """Record ``run_failed`` with ``error``; False if it could not be recorded."""
         for _ in range(3):
             try:
                 events = await self.journal.read(lease.run_id)
                 version = events[-1].version if events else 0
-                await self.journal.commit(
-                    lease.run_id,
-                    version,
-                    [NewEvent(ev.RUN_FAILED, {"error": error_record(err, internal=True)})],
-                )
-                return
+                await self.journal.commit(lease.run_id, version, [NewEvent(ev.RUN_FAILED, {"error": error})])
+                return True
             except VersionConflict:
                 continue
             except Exception:
                 log.exception("worker %s: cannot record the failure of run %s", self.worker_id, lease.run_id)
-                return
+                return False
+        return False
 
     # -- leases --------------------------------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             try:
-                lost = await self.queue.extend(self.worker_id, dict(self.leases), self.lease_ttl)
+                await self._renew_leases()
                 await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
             except Exception as err:  # keep beating: a dead heartbeat loop loses every lease
                 log.warning("worker %s: heartbeat failed: %s", self.worker_id, err)
-                continue
-            for run_id in lost:
-                found = self.active.get(run_id)
-                if found is not None:
-                    # Stop it here; its commits are fenced on the old epoch and would fail anyway.
-                    log.warning(
-                        "worker %s: lease of run %s expired; stopping it here", self.worker_id, run_id
-                    )
-                    found[0].cancel()
+
+    async def _renew_leases(self) -> None:
+        asked = self.leases.epochs()
+        sent_at = time.monotonic()  # before sending: the database extends from a later now()
+        confirmed = await self.queue.renew(self.worker_id, list(asked), self.lease_ttl)
+        for run_id in self.leases.renewed(asked, confirmed, sent_at):
+            found = self.active.get(run_id)
+            if found is not None:
+                # Stop it here; its commits are fenced on the old epoch and would fail anyway.
+                log.warning("worker %s: lease of run %s expired; stopping it here", self.worker_id, run_id)
+                found[0].cancel()
+
+
+def database_error(err: StoreTransientError) -> dict[str, Any]:
+    """``run_failed.error`` for statements PostgreSQL kept refusing: which refusal (SQLSTATE and
+    reason), and how often and for how long they were tried. Not ``internal``: the engine is fine."""
+    return {
+        **error_record(err),
+        "sqlstate": err.sqlstate,
+        "reason": err.reason,
+        "attempts": err.attempts,
+        "retried_seconds": round(err.retried_for, 3),
+    }

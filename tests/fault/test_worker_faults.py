@@ -5,107 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import psycopg
-import pytest
 
 from duragraph_lab.bus import Subjects
 from duragraph_lab.domain.run import RunStatus
 from duragraph_lab.store import PostgresEventStore, open_pool
 from duragraph_lab.worker.control import RunControl
-from tests.devserver import cli
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class WorkerProcess:
-    def __init__(
-        self,
-        graph: str,
-        name: str,
-        env: dict[str, str],
-        log_dir: Path,
-        lease_ttl: float,
-        heartbeat: float | None,
-    ) -> None:
-        self.name = name
-        self.log = log_dir / f"worker-{name}.log"
-        argv = [
-            *cli(),
-            "worker",
-            graph,
-            "--worker-id",
-            name,
-            "--lease-ttl",
-            str(lease_ttl),
-            "--drain-timeout",
-            "1",
-        ]
-        if heartbeat:
-            argv += ["--heartbeat-interval", str(heartbeat)]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            if self.proc.returncode is None:
-                os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@pytest.fixture
-def faults(database_url: str, nats_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "CREATE TABLE side_effects (key text, node text, run_id text, pid int, at timestamptz DEFAULT now())"
-        )
-    prefix = f"f{uuid.uuid4().hex[:8]}"
-    env = {
-        **os.environ,
-        "DURAGRAPH_DATABASE_URL": database_url,
-        "DURAGRAPH_NATS_URL": nats_server,
-        "DURAGRAPH_SUBJECT_PREFIX": prefix,
-        "PYTHONPATH": str(ROOT),
-    }
-    workers: list[WorkerProcess] = []
-
-    def start(graph: str, name: str, lease_ttl: float, heartbeat: float | None = None) -> WorkerProcess:
-        w = WorkerProcess(graph, name, env, tmp_path, lease_ttl, heartbeat)
-        workers.append(w)
-        return w
-
-    yield {"start": start, "prefix": prefix, "database_url": database_url}
-    for w in workers:
-        w.stop()
-
-
-def sql(url: str, query: str, params: Any = ()) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.fault.conftest import Faults
+from tests.fault.workers import sql, wait_for
 
 
 async def control_for(database_url: str, prefix: str) -> tuple[RunControl, Any]:
@@ -113,11 +20,11 @@ async def control_for(database_url: str, prefix: str) -> tuple[RunControl, Any]:
     return RunControl(PostgresEventStore(pool), subjects=Subjects(prefix)), pool
 
 
-async def test_kill_9_mid_node_then_another_worker_finishes(faults: dict[str, Any]) -> None:
-    url = faults["database_url"]
-    a = faults["start"]("tests.fault.fault_graphs:ten", "worker-a", 2.0)
+async def test_kill_9_mid_node_then_another_worker_finishes(faults: Faults) -> None:
+    url = faults.database_url
+    a = faults.start("tests.fault.fault_graphs:ten", "worker-a", 2.0)
     wait_for(lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'ten'"), 30, "registration")
-    control, pool = await control_for(url, faults["prefix"])
+    control, pool = await control_for(url, faults.prefix)
     try:
         ref = await control.create_run("ten", {"n": 0, "hang": True})
         wait_for(
@@ -127,7 +34,7 @@ async def test_kill_9_mid_node_then_another_worker_finishes(faults: dict[str, An
         )
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait()
-        faults["start"]("tests.fault.fault_graphs:ten", "worker-b", 2.0)
+        faults.start("tests.fault.fault_graphs:ten", "worker-b", 2.0)
         state = await control.wait(ref.run_id, timeout=60)
         assert state.status is RunStatus.SUCCESS, state.error
         counts = dict(
@@ -155,14 +62,14 @@ async def test_kill_9_mid_node_then_another_worker_finishes(faults: dict[str, An
         await pool.close()
 
 
-async def test_sigstopped_worker_past_its_lease_cannot_append(faults: dict[str, Any]) -> None:
-    url = faults["database_url"]
+async def test_sigstopped_worker_past_its_lease_cannot_append(faults: Faults) -> None:
+    url = faults.database_url
     # No heartbeat during the test: after SIGCONT its only way to learn is the database's fence.
-    a = faults["start"]("tests.fault.fault_graphs:stoppable", "paused", 1.5, heartbeat=3600)
+    a = faults.start("tests.fault.fault_graphs:stoppable", "paused", 1.5, heartbeat=3600)
     wait_for(
         lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'stoppable'"), 30, "registration"
     )
-    control, pool = await control_for(url, faults["prefix"])
+    control, pool = await control_for(url, faults.prefix)
     try:
         ref = await control.create_run("stoppable", {"n": 0, "hang": True})
         wait_for(
@@ -172,7 +79,7 @@ async def test_sigstopped_worker_past_its_lease_cannot_append(faults: dict[str, 
         )
         os.kill(a.proc.pid, signal.SIGSTOP)
         await asyncio.sleep(2.5)  # its lease (1.5 s) expires while it is frozen
-        faults["start"]("tests.fault.fault_graphs:stoppable", "rescuer", 30.0)
+        faults.start("tests.fault.fault_graphs:stoppable", "rescuer", 30.0)
         state = await control.wait(ref.run_id, timeout=60)
         assert state.status is RunStatus.SUCCESS
         os.kill(a.proc.pid, signal.SIGCONT)  # it wakes up mid-node, finishes n2, tries to commit
