@@ -97,3 +97,27 @@ class StoreTransientError(StoreUnavailable):
         #: How often the statement was tried, and for how many seconds, before this was raised.
         self.attempts = attempts
         self.retried_for = retried_for
+
+
+class NotFound(DuraGraphError):
+    """What a request names (a thread, a run, a checkpoint, an assistant, ...) does not exist."""
+
+    code = "not_found"
+
+
+class ThreadBusy(DuraGraphError):
+    """The thread has a run that must finish, or be resumed or cancelled, first."""
+
+    code = "thread_busy"
+
+
+class Conflict(DuraGraphError):
+    """The request conflicts with the current state (it exists already, someone else won a race)."""
+
+    code = "conflict"
+
+
+class WorkerUnavailable(DuraGraphError):
+    """No executor serving the graph answered (re-execution needs the graph's code)."""
+
+    code = "worker_unavailable"

@@ -12,6 +12,8 @@ import threading
 import time
 import uuid
 
+from duragraph_lab.domain.errors import NotFound
+
 _lock = threading.Lock()
 _last_ms = 0
 _counter = 0
@@ -41,3 +43,22 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand
     return uuid.UUID(int=value)
+
+
+# LangGraph servers name a graph's default assistant uuid5(NAMESPACE_GRAPH, graph_id), where
+# NAMESPACE_GRAPH is the standard URL namespace; the official SDK relies on it.
+NAMESPACE_GRAPH = uuid.NAMESPACE_URL
+
+
+def default_assistant_id(graph_id: str) -> str:
+    """The id of a graph's default assistant (the one registering the graph creates)."""
+    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
+
+
+def parse_id(value: object, what: str) -> str:
+    """``value`` as a canonical UUID string; :class:`NotFound` when it is not one (an id that is
+    not a UUID names no ``what``)."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise NotFound(f"{what} {value!r} is not a valid id") from None

@@ -60,6 +60,15 @@ class TakenSnapshot:
     state: str  # JSON text (state_to_json)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stored snapshot, read back: the state after the first ``version`` events of a run."""
+
+    version: int  # events 1..version of the run's stream are folded into state
+    seq: int
+    state: RunState
+
+
 def fold_onto(
     state: RunState,
     events: Iterable[RecordedEvent],
