@@ -69,20 +69,10 @@ from nats.aio.msg import Msg
 from duragraph_lab.bus import local, wire
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
-from duragraph_lab.store import relay_lease
+from duragraph_lab.store import outbox, relay_lease
 from duragraph_lab.store.relay_lease import OutboxReport
 
 log = logging.getLogger(__name__)
-
-# Rows already published (and not deleted yet) are passed in and skipped.
-_CLAIM = """
-SELECT e.seq, e.stream_id, e.version, e.event_id::text, e.type, e.data::text, e.meta::text, e.recorded_at
-FROM duragraph.outbox o JOIN duragraph.events e USING (seq)
-WHERE o.seq <> ALL(%s::bigint[])
-ORDER BY o.seq
-LIMIT %s
-"""
-_FORGET = "DELETE FROM duragraph.outbox WHERE seq = ANY(%s::bigint[])"
 
 
 def relay_identity() -> str:
@@ -252,9 +242,8 @@ class OutboxRelay:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             async with self.pool.connection() as conn:
-                cur = await conn.execute("SELECT count(*) FROM duragraph.outbox")
-                row = await cur.fetchone()
-            if row is not None and row[0] == 0:
+                left = await outbox.waiting(conn)
+            if left == 0:
                 return
             self.wake()
             await asyncio.sleep(0.01)
@@ -435,8 +424,7 @@ class OutboxRelay:
             raise ConnectionError("NATS is not connected")
         self._wake.clear()
         max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
-        cur = await conn.execute(_CLAIM, (self._published, self.batch_size))
-        rows = await cur.fetchall()
+        rows = await outbox.claim(conn, self._published, self.batch_size)
         if not rows:
             await self._forget_published(conn)  # idle: a good time to tidy up
             return 0
@@ -494,7 +482,7 @@ class OutboxRelay:
         if not self._published:
             return
         done = list(self._published)
-        await conn.execute(_FORGET, (done,))
+        await outbox.forget(conn, done)
         del self._published[: len(done)]
 
     async def _await_acks(self, acks: list[asyncio.Future[Any]]) -> None:

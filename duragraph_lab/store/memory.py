@@ -77,6 +77,10 @@ class MemoryUnitOfWork:
         self._staged.events.extend(recorded)
         return recorded
 
+    async def hold(self, stream_id: str) -> int:
+        """The stream's version; held still already: a unit of work here holds the store's lock."""
+        return self._head(stream_id)
+
 
 class InMemoryEventStore:
     def __init__(self) -> None:

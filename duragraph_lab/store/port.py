@@ -31,6 +31,11 @@ class UnitOfWork(Protocol):
         """
         ...
 
+    async def hold(self, stream_id: str) -> int:
+        """The stream's current version (0: no such stream), held still until the unit of work
+        ends: no other append to the stream commits meanwhile."""
+        ...
+
 
 class EventStore(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[UnitOfWork]:

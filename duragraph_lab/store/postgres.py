@@ -67,6 +67,15 @@ class PgUnitOfWork:
             self._failed = err
             raise
 
+    async def hold(self, stream_id: str) -> int:
+        """The stream's version (0: no such stream), its row share-locked until the transaction
+        ends: an append to the stream (which locks that row) waits for our commit."""
+        cur = await self.conn.execute(
+            "SELECT version FROM duragraph.streams WHERE stream_id = %s FOR SHARE", (stream_id,)
+        )
+        row = await cur.fetchone()
+        return int(row[0]) if row is not None else 0
+
     async def _append(
         self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent], lease: Lease | None
     ) -> list[RecordedEvent]:

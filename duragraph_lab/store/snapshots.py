@@ -13,7 +13,6 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -22,8 +21,7 @@ import psycopg_pool
 from duragraph_lab import _version
 from duragraph_lab.domain import codec, messages, reducers, run, snapshots
 from duragraph_lab.domain.envelope import RecordedEvent
-from duragraph_lab.domain.run import RunState
-from duragraph_lab.domain.snapshots import TakenSnapshot, state_from_json
+from duragraph_lab.domain.snapshots import Snapshot, TakenSnapshot, state_from_json
 from duragraph_lab.store.connection import is_connection_failure
 from duragraph_lab.store.postgres import EVENT_COLUMNS, PostgresEventStore, row_to_event
 
@@ -46,22 +44,16 @@ def _fold_code() -> str:
 FOLD_CODE = _fold_code()
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    version: int  # events 1..version of the run's stream are folded into state
-    seq: int
-    state: RunState
-
-
 class RunSnapshots:
-    """Read and write snapshots of run states on an autocommit pool."""
+    """Read and write snapshots of the runs of ``store`` (the control plane's
+    :class:`~duragraph_lab.control.ports.RunSnapshotStore`)."""
 
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, *, fold_code: str = FOLD_CODE) -> None:
-        self.pool = pool
+    def __init__(self, store: PostgresEventStore, *, fold_code: str = FOLD_CODE) -> None:
+        self.store = store
         self.fold_code = fold_code
 
     async def read(
-        self, store: PostgresEventStore, run_id: str, at_seq: int | None = None
+        self, run_id: str, at_seq: int | None = None
     ) -> tuple[Snapshot | None, list[RecordedEvent]]:
         """The run's nearest snapshot at or before ``at_seq`` (None if it has none) and its events
         after that snapshot (after nothing: all of them), up to ``at_seq``: one round trip."""
@@ -77,12 +69,12 @@ class RunSnapshots:
         )
         params = {"run": run_id, "fold": self.fold_code, "at": at_seq, "stream": f"run:{run_id}"}
         try:
-            rows = await store._query(sql, params)
+            rows = await self.store._query(sql, params)
         except psycopg.Error as err:
             if is_connection_failure(err):
                 raise
             log.warning("run snapshots unavailable, folding run %s from its start: %s", run_id, err)
-            return None, await store.read_stream(f"run:{run_id}", until_seq=at_seq)
+            return None, await self.store.read_stream(f"run:{run_id}", until_seq=at_seq)
         found = [r for r in rows if r[1] is None]
         events = [row_to_event(r[:8]) for r in rows if r[1] is not None]
         if any(a.version >= b.version for a, b in itertools.pairwise(events)):
@@ -91,7 +83,7 @@ class RunSnapshots:
             return None, events
         version, seq, state = int(found[0][2]), int(found[0][0]), state_from_json(found[0][8])
         if state is None:  # written for another shape of RunState: read the run from its start
-            return None, await store.read_stream(f"run:{run_id}", until_seq=at_seq)
+            return None, await self.store.read_stream(f"run:{run_id}", until_seq=at_seq)
         return Snapshot(version, seq, state), events
 
     async def save(self, run_id: str, taken: Sequence[TakenSnapshot]) -> None:
@@ -99,7 +91,7 @@ class RunSnapshots:
         if not taken:
             return
         try:
-            async with self.pool.connection() as conn, conn.cursor() as cur:
+            async with self.store.pool.connection() as conn, conn.cursor() as cur:
                 await cur.executemany(
                     "INSERT INTO duragraph.run_snapshots (run_id, fold, version, seq, state) "
                     "VALUES (%s, %s, %s, %s, %s::json) ON CONFLICT DO NOTHING",

@@ -11,17 +11,11 @@ from typing import Any
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import VersionConflict
+from duragraph_lab.domain.ids import default_assistant_id
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.store.postgres import PostgresEventStore
 
-# LangGraph servers name a graph's default assistant uuid5(NAMESPACE_GRAPH, graph_id), where
-# NAMESPACE_GRAPH is the standard URL namespace; the official SDK relies on it.
-NAMESPACE_GRAPH = uuid.NAMESPACE_URL
 _NAMESPACE_GRAPH_STREAM = uuid.UUID("9d0c6d2e-5a43-4a47-9d4f-6a1f2f0c7e11")
-
-
-def default_assistant_id(graph_id: str) -> str:
-    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
 
 
 def graph_stream(graph_id: str) -> str:

@@ -1,0 +1,42 @@
+"""The outbox (``duragraph.outbox``): events committed and not yet published to NATS. The relay
+claims a batch, publishes it, and forgets the published rows later, several batches at a time.
+
+The functions take the connection the relay publishes with (it also holds the relay's lease)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+# Rows already published (and not deleted yet) are passed in and skipped.
+_CLAIM = """
+SELECT e.seq, e.stream_id, e.version, e.event_id::text, e.type, e.data::text, e.meta::text, e.recorded_at
+FROM duragraph.outbox o JOIN duragraph.events e USING (seq)
+WHERE o.seq <> ALL(%s::bigint[])
+ORDER BY o.seq
+LIMIT %s
+"""
+_FORGET = "DELETE FROM duragraph.outbox WHERE seq = ANY(%s::bigint[])"
+
+
+async def claim(
+    conn: psycopg.AsyncConnection[Any], published: Sequence[int], limit: int
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` rows waiting in the outbox, oldest first, but those in ``published``:
+    ``(seq, stream_id, version, event_id, type, data JSON, meta JSON, recorded_at)``."""
+    cur = await conn.execute(_CLAIM, (published, limit))
+    return await cur.fetchall()
+
+
+async def forget(conn: psycopg.AsyncConnection[Any], seqs: Sequence[int]) -> None:
+    """Delete published rows."""
+    await conn.execute(_FORGET, (list(seqs),))
+
+
+async def waiting(conn: psycopg.AsyncConnection[Any]) -> int:
+    """How many rows the outbox holds (published or not)."""
+    cur = await conn.execute("SELECT count(*) FROM duragraph.outbox")
+    row = await cur.fetchone()
+    return int(row[0]) if row is not None else 0

@@ -1,0 +1,1 @@
+"""The read models' queries: the SQL behind the control plane's read-model ports."""
