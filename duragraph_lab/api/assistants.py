@@ -12,10 +12,9 @@ from duragraph_lab.api import models
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.errors import VersionConflict
+from duragraph_lab.domain.errors import Conflict, NotFound, VersionConflict
+from duragraph_lab.domain.ids import default_assistant_id
 from duragraph_lab.store.postgres import PostgresEventStore
-from duragraph_lab.worker.control import Conflict, NotFound
-from duragraph_lab.worker.registry import default_assistant_id
 
 _COLUMNS = "assistant_id::text, graph_id, name, description, config, context, metadata, version, created_at, updated_at"
 _SORTABLE = {"assistant_id", "graph_id", "name", "created_at", "updated_at"}

@@ -21,18 +21,20 @@ from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
 from duragraph_lab.api.assistants import Assistants
-from duragraph_lab.api.checkpoints import Checkpoints
 from duragraph_lab.api.evals import Datasets, Experiments, Outcomes
 from duragraph_lab.api.experiment_runner import ServerExperiments
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
+from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.runtime.supervisor import supervision
 from duragraph_lab.store import relay_lease
@@ -40,7 +42,6 @@ from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.schema import available_migrations, schema_version
-from duragraph_lab.worker.control import RunControl
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
 
@@ -95,8 +96,10 @@ class Backend:
         self.worker_concurrency = worker_concurrency
         self.worker_lease_ttl = worker_lease_ttl
         self.worker: Worker | None = None
-        self.control: RunControl | None = None
+        self.control: ControlPlane | None = None
         self.subjects = Subjects(settings.subject_prefix)
+        #: The NATS connection the control plane reaches workers through, once there is one.
+        self.link = BusLink(self.subjects)
         self.services = Services(settings)
         self.endpoints: Endpoints | None = None
         self.pool: psycopg_pool.AsyncConnectionPool | None = None
@@ -139,12 +142,11 @@ class Backend:
             log.error("%s", err)
             return
         self.store = PostgresEventStore(self.pool)
-        self.control = RunControl(self.store, subjects=self.subjects)
-        checkpoints = Checkpoints(self.control)
+        self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store)
-        self._threads = Threads(self.control, checkpoints)
-        self._runs = Runs(self.control, self._threads, self.subjects)
-        self._outcomes = Outcomes(self.control)
+        self._threads = Threads(self.control)
+        self._runs = Runs(self.control, self._threads)
+        self._outcomes = Outcomes(self.store, self.control.history)
         self._datasets = Datasets(self.store, self._outcomes)
         self._experiments = Experiments(self.store, self._datasets, self._assistants, self._outcomes)
         self._server_experiments = ServerExperiments(
@@ -205,10 +207,15 @@ class Backend:
         assert self._server_experiments is not None
         return self._server_experiments
 
-    def control_or_fail(self) -> RunControl:
+    def control_or_fail(self) -> ControlPlane:
         self._ready()
         assert self.control is not None
         return self.control
+
+    def store_or_fail(self) -> PostgresEventStore:
+        self._ready()
+        assert self.store is not None
+        return self.store
 
     async def _reap(self) -> None:
         """Requeue runs whose lease expired (and wake workers), and delete the temporary
@@ -225,15 +232,8 @@ class Backend:
                         ", ".join(expired),
                     )
                     self.metrics.lease_expiries.inc(len(expired))
-                    await self.control._wake()
-                rows = await self.control.store._query(
-                    "SELECT thread_id::text FROM duragraph.threads WHERE temporary AND status IN ('idle', 'error') "
-                    "AND updated_at < now() - make_interval(secs => %s) LIMIT 100",
-                    (self.temporary_thread_grace,),
-                )
-                for (thread_id,) in rows:
-                    with contextlib.suppress(DuraGraphError):
-                        await self.control.delete_thread(thread_id)
+                    await self.control.signals.runs_queued()
+                await self.control.threads.delete_expired_temporary(self.temporary_thread_grace)
                 if self._server_experiments is not None:
                     # Those a server stopped running (this one, restarted, or another that died).
                     await self._server_experiments.resume_unfinished()
@@ -278,8 +278,7 @@ class Backend:
                 continue
             self.nc, self.relay, self.bus_error = nc, relay, None
             self.store.add_after_commit(relay.wake)
-            if self.control is not None:
-                self.control.nc = nc
+            self.link.nc = nc
             # The in-process worker starts on its own: importing and registering graphs must not
             # delay the server being ready (the API and the relay do not need it).
             self._worker_task = asyncio.create_task(self._start_worker(nc), name="duragraph-worker-start")

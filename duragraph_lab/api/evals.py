@@ -25,16 +25,17 @@ import psycopg
 from duragraph_lab.api import models
 from duragraph_lab.api.assistants import Assistants
 from duragraph_lab.api.jsonout import iso, plain
-from duragraph_lab.api.runs import _run_filter
+from duragraph_lab.api.runs import run_filter
+from duragraph_lab.control.history import RunHistory
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.errors import DuraGraphError, VersionConflict
+from duragraph_lab.domain.errors import Conflict, DuraGraphError, NotFound, VersionConflict
 from duragraph_lab.evals import diff as cmp
 from duragraph_lab.evals import export
 from duragraph_lab.evals.evaluators import EvaluatorError
 from duragraph_lab.evals.specs import evaluator_from_spec
 from duragraph_lab.store.postgres import PostgresEventStore
-from duragraph_lab.worker.control import Conflict, NotFound, RunControl
+from duragraph_lab.store.queries.runs import run_filter_sql
 
 #: Runs a dataset version freezes when no status is asked for: those that finished or paused.
 AT_REST = ["success", "error", "interrupted", "timeout"]
@@ -108,9 +109,9 @@ def _tool_calls(nodes: Sequence[Mapping[str, Any]]) -> list[str]:
 class Outcomes:
     """What a run did, as evaluators see it: read from its event log."""
 
-    def __init__(self, control: RunControl) -> None:
-        self.control = control
-        self.store = control.store
+    def __init__(self, store: PostgresEventStore, history: RunHistory) -> None:
+        self.control = history
+        self.store = store
 
     async def get(self, run_id: str) -> dict[str, Any]:
         rid = _uuid(run_id)
@@ -281,7 +282,7 @@ class Datasets:
 
     # -- freezing ----------------------------------------------------------------------------
     async def _select(self, selection: models.DatasetSelection) -> list[str]:
-        where, params = _run_filter(selection)
+        where, params = run_filter_sql(run_filter(selection))
         if selection.status is None:
             where += " AND status = ANY(%s)"
             params.append(AT_REST)

@@ -22,8 +22,8 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from duragraph_lab.api import bulk_copy
+from duragraph_lab.domain.errors import NotFound
 from duragraph_lab.store.postgres import PostgresEventStore
-from duragraph_lab.worker.control import NotFound
 
 #: Bytes of CSV per record batch (about 30,000 events of a typical size).
 SLICE_BYTES = 8 << 20

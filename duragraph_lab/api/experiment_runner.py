@@ -29,12 +29,11 @@ from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.domain.errors import Conflict, DuraGraphError, NotFound
 from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError
 from duragraph_lab.evals.scoring import score_example
 from duragraph_lab.evals.specs import evaluator_from_spec
 from duragraph_lab.store import PostgresEventStore
-from duragraph_lab.worker.control import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 

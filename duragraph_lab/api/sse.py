@@ -8,23 +8,15 @@ events (tokens, custom events) carry no id: they are not stored and are not repl
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from duragraph_lab.api.checkpoints import Checkpoints, thread_state
-from duragraph_lab.api.follow import follow_run
+from duragraph_lab.api.checkpoints import thread_state
 from duragraph_lab.api.jsonout import dumps
-from duragraph_lab.api.streaming import Part, StreamEncoder, is_final
-from duragraph_lab.bus.subjects import Subjects
-from duragraph_lab.bus.subscription import StreamSubscription
+from duragraph_lab.api.streaming import Part, StreamEncoder
+from duragraph_lab.control.follow import is_final
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import RecordedEvent
-from duragraph_lab.domain.run import RunState, fold
-from duragraph_lab.engine.history import load_run
-from duragraph_lab.worker.control import RunControl
-
-log = logging.getLogger(__name__)
 
 KEEPALIVE = b": heartbeat\n\n"
 _MAX_STASH = 10_000
@@ -56,23 +48,6 @@ def parse_last_event_id(value: str | None) -> int:
     return max(seq, 0)
 
 
-async def start_state(
-    control: RunControl, run_id: str, after_seq: int, subgraphs: bool
-) -> tuple[RunState, dict[str, RunState], list[RecordedEvent]]:
-    """The run as it was at ``after_seq`` (its starting state for 0), and its subgraphs'."""
-    events, base = await load_run(run_id, control._read_run, control.cache)
-    before = [e for e in events if e.seq <= after_seq]
-    root = fold(before, base) if before else (base.clone() if base is not None else RunState())
-    spaces: dict[str, RunState] = {}
-    if subgraphs and before:
-        for ns in sorted({str(e.data["ns"]) for e in before if e.data.get("ns")}):
-            try:
-                spaces[ns] = fold(before, ns=ns)
-            except Exception:  # a namespace that cannot be folded alone is skipped, not fatal
-                log.debug("cannot fold namespace %s of run %s", ns, run_id)
-    return root, spaces, before
-
-
 def _live_step(item: dict[str, Any]) -> int | None:
     task = str(item.get("task") or "")
     head = task.split(".", 1)[0]
@@ -80,8 +55,7 @@ def _live_step(item: dict[str, Any]) -> int | None:
 
 
 async def run_frames(
-    control: RunControl,
-    subjects: Subjects,
+    control: ControlPlane,
     run_id: str,
     *,
     modes: Sequence[str],
@@ -91,16 +65,14 @@ async def run_frames(
     poll_interval: float = 1.0,
 ) -> AsyncIterator[bytes]:
     """The SSE body of one run, from ``after_seq`` until the run comes to rest."""
-    root, spaces, before = await start_state(control, run_id, after_seq, subgraphs)
-    encoder = StreamEncoder(modes, subgraphs=subgraphs, state=root, run_id=run_id)
-    encoder.ns_states.update(spaces)
-    encoder.prime(before)
+    start = await control.follower.start(run_id, after_seq, subgraphs=subgraphs)
+    encoder = StreamEncoder(modes, subgraphs=subgraphs, state=start.root, run_id=run_id)
+    encoder.ns_states.update(start.spaces)
+    encoder.prime(start.before)
     if metadata:
         yield frame(*encoder.metadata())
     stash: list[dict[str, Any]] = []
-    async for item in follow_run(
-        control.store, control.nc, subjects, run_id, after_seq=after_seq, poll_interval=poll_interval
-    ):
+    async for item in control.follower.run(run_id, after_seq=after_seq, poll_interval=poll_interval):
         if item.event is not None:
             body = frames(encoder.on_event(item.event), item.event.seq)
             if body:
@@ -126,8 +98,7 @@ async def run_frames(
 
 
 async def thread_frames(
-    control: RunControl,
-    subjects: Subjects,
+    control: ControlPlane,
     thread_id: str,
     *,
     modes: Sequence[str],
@@ -139,11 +110,8 @@ async def thread_frames(
     and end; ``state_update``: the state after each edit). Stays open until the client leaves."""
     want = set(modes)
     seen: set[str] = set()
-    subscription = StreamSubscription(
-        control.store, control.nc, subjects, f"thread:{thread_id}", poll_interval=poll_interval
-    )
-    async with subscription:
-        async for event in subscription:
+    async with control.follower.thread(thread_id, poll_interval=poll_interval) as events:
+        async for event in events:
             if event.type == ev.THREAD_DELETED:
                 return
             if event.type != ev.THREAD_RUN_ADDED:
@@ -152,32 +120,31 @@ async def thread_frames(
             if run_id in seen:
                 continue
             seen.add(run_id)
-            head = await control._stream_head_seq(run_id)
+            head = await control.follower.head_seq(run_id)
             if head and head <= after_seq:
                 continue  # delivered before the reconnect
-            state = await control.state(run_id)
+            state = await control.history.state(run_id)
             run_modes = await _run_modes(control, run_id)
             is_edit = (state.metadata or {}).get("kind") == "update_state"
             if "lifecycle" in want or "run_modes" in want:
                 yield frame("metadata", {"run_id": run_id, "attempt": max(state.attempt, 1)})
             async for chunk in _thread_run(
-                control, subjects, run_id, want, run_modes, is_edit, thread_id, after_seq, poll_interval
+                control, run_id, want, run_modes, is_edit, thread_id, after_seq, poll_interval
             ):
                 yield chunk
             if "lifecycle" in want or "run_modes" in want:
                 yield frame("metadata", {"status": "run_done", "run_id": run_id})
 
 
-async def _run_modes(control: RunControl, run_id: str) -> list[str]:
+async def _run_modes(control: ControlPlane, run_id: str) -> list[str]:
     """The stream modes the run was created with (``values`` when it named none)."""
-    rows = await control.store._query("SELECT kwargs FROM duragraph.runs WHERE run_id = %s", (run_id,))
-    modes = (rows[0][0] or {}).get("stream_mode") if rows else None
+    run = await control.run_queries.find(run_id)
+    modes = run.kwargs.get("stream_mode") if run is not None else None
     return [str(m) for m in modes] if isinstance(modes, list) and modes else ["values"]
 
 
 async def _thread_run(
-    control: RunControl,
-    subjects: Subjects,
+    control: ControlPlane,
     run_id: str,
     want: set[str],
     run_modes: list[str],
@@ -187,17 +154,15 @@ async def _thread_run(
     poll_interval: float,
 ) -> AsyncIterator[bytes]:
     modes = run_modes if "run_modes" in want and not is_edit else []
-    root, _, _ = await start_state(control, run_id, after_seq, False)
-    encoder = StreamEncoder(modes, state=root, run_id=run_id, thread_id=thread_id)
-    async for item in follow_run(
-        control.store, control.nc, subjects, run_id, after_seq=after_seq, poll_interval=poll_interval
-    ):
+    start = await control.follower.start(run_id, after_seq)
+    encoder = StreamEncoder(modes, state=start.root, run_id=run_id, thread_id=thread_id)
+    async for item in control.follower.run(run_id, after_seq=after_seq, poll_interval=poll_interval):
         if item.event is not None:
             parts = encoder.on_event(item.event) if modes else []
             if "state_update" in want and (
                 item.event.type == ev.STATE_UPDATED or (is_edit and is_final(item.event))
             ):
-                point = await Checkpoints(control).latest(thread_id)
+                point = await control.checkpoints.latest(thread_id)
                 parts = [
                     *parts,
                     ("state_update", {"state": thread_state(thread_id, point), "thread_id": thread_id}),

@@ -13,8 +13,9 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from duragraph_lab.api.checkpoints import CHECKPOINT_TYPES, checkpoint_step, interrupt_json
+from duragraph_lab.api.checkpoints import checkpoint_step, interrupt_json
 from duragraph_lab.api.jsonout import iso, plain
+from duragraph_lab.control.checkpoints import CHECKPOINT_TYPES
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain import reducers as red
 from duragraph_lab.domain.envelope import RecordedEvent
@@ -27,14 +28,6 @@ Part = tuple[str, Any]
 LIVE_NODE_STARTED = "node_started"
 LIVE_CUSTOM = "custom"
 LIVE_MESSAGES = "messages"
-FINAL_TYPES = frozenset(
-    {ev.RUN_COMPLETED, ev.RUN_FAILED, ev.RUN_CANCELLED, ev.RUN_TIMED_OUT, ev.RUN_INTERRUPTED}
-)
-
-
-def is_final(event: RecordedEvent) -> bool:
-    """Whether the run is at rest after this event (a stream of it may end here)."""
-    return event.type in FINAL_TYPES and not event.data.get("ns")
 
 
 def error_part(error: Mapping[str, Any] | None) -> dict[str, Any]:

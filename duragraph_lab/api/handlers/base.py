@@ -31,11 +31,19 @@ from pydantic import BaseModel, ValidationError
 from tornado import web
 
 from duragraph_lab.api.jsonout import dumps
-from duragraph_lab.domain.errors import DuraGraphError, InvalidEvent, StoreUnavailable, VersionConflict
+from duragraph_lab.domain.errors import (
+    Conflict,
+    DuraGraphError,
+    InvalidEvent,
+    NotFound,
+    StoreUnavailable,
+    ThreadBusy,
+    VersionConflict,
+    WorkerUnavailable,
+)
 from duragraph_lab.domain.messages import InvalidMessage
 from duragraph_lab.domain.run import InvalidTransition
 from duragraph_lab.store.connection import unavailable_error
-from duragraph_lab.worker.control import Conflict, NotFound, ThreadBusy
 
 if TYPE_CHECKING:
     from duragraph_lab.api.backend import Backend
@@ -93,7 +101,7 @@ def http_error(err: BaseException) -> ApiError | None:
         return ApiError(
             422, "invalid_value", f"a value in the request cannot be stored or compared: {reason}"
         )
-    if isinstance(err, DuraGraphError) and code == "worker_unavailable":
+    if isinstance(err, WorkerUnavailable):
         return ApiError(503, code, str(err))
     if isinstance(err, TimeoutError):
         return ApiError(504, "timeout", str(err) or "timed out")

@@ -20,7 +20,7 @@ class _EventLogArrowHandler(DuraGraphHandler):
     async def _send(self, *, run_id: str | None = None, thread_id: str | None = None) -> None:
         after = self.query_int("after", 0, high=2**62)
         compression = self.query_choice("compression", eventlog.COMPRESSIONS, eventlog.COMPRESSION or "none")
-        store = self.backend.control_or_fail().store
+        store = self.backend.store_or_fail()
         # Everything that can fail with a JSON error is checked before the first byte is sent.
         streams = await self.call(eventlog.streams_of(store, run_id=run_id, thread_id=thread_id))
         self.set_header("Content-Type", eventlog.MEDIA_TYPE)
@@ -61,7 +61,7 @@ class RunEventsParquetHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
         after = self.query_int("after", 0, high=2**62)
-        store = self.backend.control_or_fail().store
+        store = self.backend.store_or_fail()
         streams = await self.call(eventlog.streams_of(store, run_id=run_id))
         chunks: list[bytes] = []
         body = eventlog.arrow_stream(store, streams, after=after)

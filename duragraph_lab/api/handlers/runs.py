@@ -13,7 +13,7 @@ from duragraph_lab.api.handlers.base import API_PREFIX, ApiError, DuraGraphHandl
 from duragraph_lab.api.handlers.streams import StreamingHandler
 from duragraph_lab.api.runs import join_result
 from duragraph_lab.api.sse import parse_last_event_id, run_frames
-from duragraph_lab.worker.control import RunRef
+from duragraph_lab.control.run_creation import RunRef
 
 CANCEL_ACTIONS = ("interrupt", "rollback")
 
@@ -66,10 +66,8 @@ class _RunHandler(StreamingHandler):
     async def stream_run(
         self, ref: RunRef, body: models.RunCreateStateful | models.RunCreateStateless
     ) -> None:
-        control = self.backend.control_or_fail()
         frames = run_frames(
-            control,
-            self.backend.subjects,
+            self.backend.control_or_fail(),
             ref.run_id,
             modes=body.stream_modes,
             subgraphs=body.stream_subgraphs,
@@ -90,7 +88,7 @@ class _RunHandler(StreamingHandler):
 
     def _canceller(self, run_id: str) -> Any:
         async def cancel() -> None:
-            await self.backend.runs.control.cancel(run_id, "client disconnected (on_disconnect=cancel)")
+            await self.backend.runs.cancel_on_disconnect(run_id)
 
         return cancel
 
@@ -241,7 +239,6 @@ class RunStreamHandler(_RunHandler):
         after = parse_last_event_id(self.request.headers.get("Last-Event-ID"))
         frames = run_frames(
             self.backend.control_or_fail(),
-            self.backend.subjects,
             ref.run_id,
             modes=modes,
             subgraphs=subgraphs,

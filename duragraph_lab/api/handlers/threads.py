@@ -132,7 +132,6 @@ class ThreadStreamHandler(StreamingHandler):
         after = parse_last_event_id(self.request.headers.get("Last-Event-ID"))
         body = thread_frames(
             self.backend.control_or_fail(),
-            self.backend.subjects,
             thread["thread_id"],
             modes=modes,
             after_seq=after,
