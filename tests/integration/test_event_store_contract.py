@@ -163,6 +163,20 @@ async def test_transaction_spanning_streams_is_atomic(store: EventStore) -> None
     assert await store.stream_version(b) == 2
 
 
+async def test_a_held_stream_takes_no_append_until_the_unit_of_work_ends(store: EventStore) -> None:
+    sid = f"thread:{uuid.uuid4()}"
+    await store.append(sid, 0, events(2))
+    async with store.transaction() as tx:
+        assert await tx.hold(sid) == 2
+        assert await tx.hold(run_id()) == 0, "a stream with no events is at version 0"
+        writer = asyncio.create_task(store.append(sid, 2, events(1)))
+        await asyncio.sleep(0.3)
+        assert not writer.done(), "another writer's append waits for the holder"
+        assert await store.stream_version(sid) == 2
+    assert [e.version for e in await writer] == [3]
+    assert await store.stream_version(sid) == 3
+
+
 async def test_exception_in_transaction_body_rolls_back(store: EventStore) -> None:
     sid = run_id()
     with pytest.raises(RuntimeError, match="boom"):
