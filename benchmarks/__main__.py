@@ -270,7 +270,7 @@ def markdown(r: dict[str, Any]) -> str:
             "",
             f"### Replay: state at a random event of a {rp['events']:,}-event run ({rp['samples']} picks)",
             "",
-            "| read (`RunControl.state(run_id, at_seq=…)`, alternated pick by pick) | median (ms) | p95 | max |",
+            "| read (`RunHistory.state(run_id, at_seq=…)`, alternated pick by pick) | median (ms) | p95 | max |",
             "|---|---|---|---|",
             *(
                 f"| {label} | {rp[key]['median']:.1f} | {rp[key]['p95']:.1f} | {rp[key]['max']:.1f} |"

@@ -30,10 +30,12 @@ from typing import Any
 import psycopg
 
 from duragraph_lab.bus import OutboxRelay, Subjects, connect_nats, ensure_stream
+from duragraph_lab.bus.control_plane import BusLink
+from duragraph_lab.control.plane import ControlPlane
+from duragraph_lab.runtime.control_plane import control_plane as build_control_plane
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.store import PostgresEventStore, migrate, open_pool
-from duragraph_lab.worker.control import RunControl
 
 ROOT = Path(__file__).resolve().parents[1]
 STEPS = 100
@@ -44,7 +46,7 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "duragraph_lab.runtime.cli"]
 
 
-async def control_plane(url: str, nurl: str) -> tuple[Any, Any, OutboxRelay, RunControl]:
+async def control_plane(url: str, nurl: str) -> tuple[Any, Any, OutboxRelay, ControlPlane]:
     """What the API server runs beside a worker, in this process: a pool, NATS, the outbox relay
     and the control plane (``relay.stop()``, ``nc.close()``, ``pool.close()`` when done)."""
     pool = await open_pool(url, min_size=2, max_size=6)
@@ -55,7 +57,7 @@ async def control_plane(url: str, nurl: str) -> tuple[Any, Any, OutboxRelay, Run
     relay = OutboxRelay(pool, nc, subjects)
     store.add_after_commit(relay.wake)
     await relay.start()
-    return pool, nc, relay, RunControl(store, nc=nc, subjects=subjects)
+    return pool, nc, relay, build_control_plane(store, BusLink(subjects, nc))
 
 
 async def wait_registered(url: str, graph_id: str) -> None:
@@ -106,8 +108,10 @@ async def measure(runs: int) -> dict[str, Any]:
                         )
                     floor = (time.perf_counter() - begin) / STEPS * 1e6
                 begin = time.perf_counter()
-                ref = await control.create_run("linear100", {"n": 0}, config={"recursion_limit": STEPS + 1})
-                state = await control.wait(ref.run_id, timeout=120, poll=0.002)
+                ref = await control.runs.create_run(
+                    "linear100", {"n": 0}, config={"recursion_limit": STEPS + 1}
+                )
+                state = await control.runs.wait(ref.run_id, timeout=120, poll=0.002)
                 end_to_end = (time.perf_counter() - begin) / STEPS * 1e6
                 assert state.values == {"n": STEPS}, state.error
                 with psycopg.connect(url) as conn:

@@ -56,8 +56,8 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False) -> floa
             )  # fmt: skip
             pool, nc, relay, control = await control_plane(url, nurl)
             await wait_registered(url, "linear100")
-            ref = await control.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
-            await control.wait(ref.run_id, timeout=120)  # warm-up, not sampled
+            ref = await control.runs.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
+            await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not sampled
             spy = subprocess.Popen(  # noqa: ASYNC220
                 ["py-spy", "record", "-p", str(worker.pid), "-r", str(rate), "--format", "raw", "-o", str(raw),
                  *(["--native"] if native else [])],
@@ -66,8 +66,8 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False) -> floa
             await asyncio.sleep(1.0)  # py-spy attaches
             begin = time.perf_counter()
             for _ in range(runs):
-                ref = await control.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
-                state = await control.wait(ref.run_id, timeout=120, poll=0.01)
+                ref = await control.runs.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
+                state = await control.runs.wait(ref.run_id, timeout=120, poll=0.01)
                 assert state.values == {"n": 100}, state.error
             elapsed = time.perf_counter() - begin
             spy.send_signal(signal.SIGINT)

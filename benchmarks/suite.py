@@ -31,11 +31,12 @@ import psycopg
 
 from benchmarks.contenders import DBOSContender, LangGraphContender, missing
 from duragraph_lab.bus import Subjects, connect_nats
+from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.domain.snapshots import SNAPSHOT_EVERY
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.store import PostgresEventStore, migrate, open_pool
-from duragraph_lab.worker.control import RunControl
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = re.compile(r"DuraGraph Lab ready in [0-9.]+s: (\S+)")
@@ -141,7 +142,7 @@ class Bench:
         self.pool = await open_pool(self.url, min_size=2, max_size=10)
         self.store = PostgresEventStore(self.pool)
         self.nc = await connect_nats(self.nurl)
-        self.control = RunControl(self.store, nc=self.nc, subjects=Subjects())
+        self.control = control_plane(self.store, BusLink(Subjects(), self.nc))
         for name in self.wanted:
             reason = missing(name)
             if reason:
@@ -204,10 +205,10 @@ class Bench:
 
     # -- our runs --------------------------------------------------------------------------------
     async def run(self, graph: str, input: dict[str, Any], limit: int, timeout: float = 600) -> str:
-        ref = await self.control.create_run(graph, input, config={"recursion_limit": limit + 1})
+        ref = await self.control.runs.create_run(graph, input, config={"recursion_limit": limit + 1})
         # A light poll: a tight one would take CPU from the worker on a 2-core machine. Timings
         # come from the clock PostgreSQL records the events with, not from when the poll sees them.
-        state = await self.control.wait(ref.run_id, timeout=timeout, poll=0.05)
+        state = await self.control.runs.wait(ref.run_id, timeout=timeout, poll=0.05)
         assert state.status is not None and state.status.value == "success", (state.status, state.error)
         return ref.run_id
 
@@ -271,7 +272,7 @@ class Bench:
             begin = time.time()
             refs = await asyncio.gather(
                 *(
-                    self.control.create_run(graph, {"n": 0}, config={"recursion_limit": steps + 1})
+                    self.control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": steps + 1})
                     for _ in range(runs)
                 )
             )
@@ -355,7 +356,7 @@ class Bench:
     async def _latency_of(self, graph: str, input: dict[str, Any], **options: Any) -> dict[str, Any]:
         """Commit → client frame for the events of one run, streamed from its start."""
         async with httpx.AsyncClient(timeout=120) as http:
-            ref = await self.control.create_run(graph, input, **options)
+            ref = await self.control.runs.create_run(graph, input, **options)
             connected = time.time()
             frames = await self._sse_frames(ref.run_id, None, None, http)
         recorded = self._recorded(ref.run_id)
@@ -376,7 +377,7 @@ class Bench:
         burst = await self._sse_latency_burst()
         # Reconnects: drop the connection every k frames, resume with Last-Event-ID.
         n, k = self.sizes.sse_reconnect_events, self.sizes.sse_reconnect_every
-        ref = await self.control.create_run(
+        ref = await self.control.runs.create_run(
             "loop", {"n": 0, "limit": n, "rate": 100.0, "delay": 0.2}, config={"recursion_limit": n + 1}
         )
         seen: list[int] = []
@@ -414,13 +415,15 @@ class Bench:
         # Events per step of the loop graph and per run, from two short runs, to size the long one.
         counts = []
         for n in (10, 20):
-            counts.append(len(await self.control.run_events(await self.run("loop", {"n": 0, "limit": n}, n))))
+            counts.append(
+                len(await self.control.history.run_events(await self.run("loop", {"n": 0, "limit": n}, n)))
+            )
         per_step = (counts[1] - counts[0]) / 10
         steps = max(1, round((target - (counts[0] - 10 * per_step)) / per_step))
         begin = time.perf_counter()
         run_id = await self.run("loop", {"n": 0, "limit": steps}, steps, timeout=1800)
         fill_s = time.perf_counter() - begin
-        events = await self.control.run_events(run_id)
+        events = await self.control.history.run_events(run_id)
         rng = random.Random(7)
         picks = [rng.choice(events) for _ in range(self.sizes.replay_samples)]
         # Three ways to read, alternated pick by pick (rotating which goes first), each with a
@@ -433,21 +436,21 @@ class Bench:
         fold_ms = []
         for i, e in enumerate(picks):
             for mode in modes[i % 3 :] + modes[: i % 3]:
-                control = RunControl(self.store, snapshot_every=0 if mode == "none" else SNAPSHOT_EVERY)
+                control = control_plane(self.store, snapshot_every=0 if mode == "none" else SNAPSHOT_EVERY)
                 if mode == "cold":
                     await self._drop_snapshots(run_id)
                 begin = time.perf_counter()
-                state = await control.state(run_id, at_seq=e.seq)
+                state = await control.history.state(run_id, at_seq=e.seq)
                 ms[mode].append((time.perf_counter() - begin) * 1e3)
                 assert state.run_id == run_id and state.last_seq <= e.seq
                 if mode == "cold":  # put back what it deleted, untimed
-                    await RunControl(self.store).state(run_id)
+                    await control_plane(self.store).history.state(run_id)
             begin = time.perf_counter()
             state_at(events, e.seq)
             fold_ms.append((time.perf_counter() - begin) * 1e3)
         # What an API client sees: the thread's state at a checkpoint (LangGraph's get_state with
         # a checkpoint id), from `duragraph-lab serve`: each pick's event as the checkpoint.
-        thread_id = (await self.control.state(run_id)).thread_id
+        thread_id = (await self.control.history.state(run_id)).thread_id
         api_ms = []
         headers = {"Authorization": f"token {self.token}"}
         async with httpx.AsyncClient(timeout=120, headers=headers) as http:
@@ -520,10 +523,10 @@ class Bench:
         n = self.sizes.conversation
         await asyncio.sleep(1.0)  # let the relay drain the outbox of earlier scenarios
         before = self._ours_size()
-        ref = await self.control.create_run(
+        ref = await self.control.runs.create_run(
             "chatloop", {"messages": [], "limit": n}, config={"recursion_limit": n + 1}
         )
-        state = await self.control.wait(ref.run_id, timeout=600, poll=0.01)
+        state = await self.control.runs.wait(ref.run_id, timeout=600, poll=0.01)
         assert len(state.values["messages"]) == n, len(state.values.get("messages", []))
         await asyncio.sleep(1.0)
         rows = self._ours_rows(ref.run_id, ref.thread_id)

@@ -12,8 +12,10 @@ import psycopg
 import pytest
 
 from duragraph_lab.bus import Subjects, connect_nats
+from duragraph_lab.bus.control_plane import BusLink
+from duragraph_lab.control.plane import ControlPlane
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore, open_pool
-from duragraph_lab.worker.control import RunControl
 from tests.fault.fault_graphs import LEDGER
 from tests.fault.workers import ROOT, WorkerProcess
 
@@ -66,10 +68,10 @@ def faults(database_url: str, nats_server: str, tmp_path: Path) -> Iterator[Faul
 
 
 @pytest.fixture
-async def control(faults: Faults) -> AsyncIterator[RunControl]:
+async def control(faults: Faults) -> AsyncIterator[ControlPlane]:
     """The control plane on the test's database; it wakes the workers through NATS."""
     pool = await open_pool(faults.database_url, max_size=4)
     nc = await connect_nats(faults.nats_url, name="fault-test")
-    yield RunControl(PostgresEventStore(pool), nc=nc, subjects=Subjects(faults.prefix))
+    yield control_plane(PostgresEventStore(pool), BusLink(Subjects(faults.prefix), nc))
     await nc.close()
     await pool.close()

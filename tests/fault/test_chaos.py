@@ -23,11 +23,13 @@ from pathlib import Path
 import pytest
 
 from duragraph_lab.bus import Subjects, connect_nats
+from duragraph_lab.bus.control_plane import BusLink
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain.errors import StoreUnavailable
 from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.store import PostgresEventStore, migrate, open_pool
-from duragraph_lab.worker.control import RunControl
 from tests.fault.conftest import Faults, create_ledger
 from tests.fault.workers import assert_durable, registered, sql, wait_for
 
@@ -47,12 +49,12 @@ def chaos_pg(tmp_path: Path) -> Iterator[tuple[EmbeddedPostgres, str]]:
     pg.stop()
 
 
-async def keep_creating(control: RunControl, created: list[str], stop: asyncio.Event) -> None:
+async def keep_creating(control: ControlPlane, created: list[str], stop: asyncio.Event) -> None:
     """A new run every 0.3 s. While PostgreSQL is down, creating fails; it is tried again later
     (a creation whose answer was lost may still exist: the checks read every run there is)."""
     while not stop.is_set():
         with contextlib.suppress(StoreUnavailable):
-            created.append((await control.create_run("six", {"n": 0, "sleep": SLEEP})).run_id)
+            created.append((await control.runs.create_run("six", {"n": 0, "sleep": SLEEP})).run_id)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.3)
 
@@ -79,7 +81,7 @@ async def test_postgres_restarts_under_running_workers_lose_nothing(
         wait_for(lambda: registered(url, "six"), 30, "registration")
         pool = await open_pool(url, max_size=4, timeout=5)
         nc = await connect_nats(nats_server, name="chaos")
-        control = RunControl(PostgresEventStore(pool), nc=nc, subjects=Subjects(faults.prefix))
+        control = control_plane(PostgresEventStore(pool), BusLink(Subjects(faults.prefix), nc))
         created: list[str] = []
         stop = asyncio.Event()
         creator = asyncio.create_task(keep_creating(control, created, stop))
@@ -109,7 +111,7 @@ async def test_postgres_restarts_under_running_workers_lose_nothing(
         assert len(downtimes) >= CHAOS_SECONDS // 15, (seed, downtimes)
         assert statuses["success"] >= len(created) > CHAOS_SECONDS, (seed, statuses, len(created))
         for (run_id,) in sql(url, "SELECT run_id::text FROM duragraph.runs"):
-            state = await control.state(run_id)
+            state = await control.history.state(run_id)
             assert state.status is RunStatus.SUCCESS
             assert state.values == {"n": 6, "log": DONE, "sleep": SLEEP}, (seed, run_id)
         assert_durable(url)

@@ -12,8 +12,8 @@ import time
 import psycopg
 import pytest
 
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain.run import RunStatus
-from duragraph_lab.worker.control import RunControl
 from tests.db_faults import fault_hits, inject, install_faults
 from tests.fault.conftest import Faults
 from tests.fault.workers import assert_durable, executions, registered, sql, wait_for
@@ -22,11 +22,11 @@ SIX = "tests.fault.fault_graphs:six"
 SIX_DONE = [f"n{i}" for i in range(6)]
 
 
-async def run_six(control: RunControl, runs: int, sleep: float) -> list[str]:
+async def run_six(control: ControlPlane, runs: int, sleep: float) -> list[str]:
     """Create ``runs`` runs of ``six``; wait until each ends well; return their ids."""
-    refs = [await control.create_run("six", {"n": 0, "sleep": sleep}) for _ in range(runs)]
+    refs = [await control.runs.create_run("six", {"n": 0, "sleep": sleep}) for _ in range(runs)]
     for ref in refs:
-        state = await control.wait(ref.run_id, timeout=90)
+        state = await control.runs.wait(ref.run_id, timeout=90)
         assert state.status is RunStatus.SUCCESS, state.error
         assert state.values == {"n": 6, "log": SIX_DONE, "sleep": sleep}
     return [ref.run_id for ref in refs]
@@ -42,7 +42,7 @@ async def run_six(control: RunControl, runs: int, sleep: float) -> list[str]:
     ],
 )
 async def test_a_commit_refused_for_now_is_retried_in_place(
-    faults: Faults, control: RunControl, sqlstate: str, reason: str
+    faults: Faults, control: ControlPlane, sqlstate: str, reason: str
 ) -> None:
     url = faults.database_url
     install_faults(url)
@@ -59,15 +59,15 @@ async def test_a_commit_refused_for_now_is_retried_in_place(
 
 
 async def test_a_refusal_that_outlasts_the_bound_fails_the_run_with_the_database_error(
-    faults: Faults, control: RunControl
+    faults: Faults, control: ControlPlane
 ) -> None:
     url = faults.database_url
     install_faults(url)
     inject(url, sqlstate="40P01", budget=10**9, node="n2")  # n2's result is never accepted
     faults.start(SIX, "refused-for-good", 5.0, extra=["--db-retry-seconds", "1.5"])
     wait_for(lambda: registered(url, "six"), 30, "registration")
-    ref = await control.create_run("six", {"n": 0})
-    state = await control.wait(ref.run_id, timeout=30)
+    ref = await control.runs.create_run("six", {"n": 0})
+    state = await control.runs.wait(ref.run_id, timeout=30)
     assert state.status is RunStatus.ERROR
     error = state.error or {}
     assert "internal" not in error, "the database's doing, not an engine bug"
@@ -102,7 +102,7 @@ def storm(url: str, action: str, seconds: float, hits: list[int], *, only: str =
 
 
 async def stormed(
-    url: str, control: RunControl, runs: int, storm_args: tuple[str, float], only: str = ""
+    url: str, control: ControlPlane, runs: int, storm_args: tuple[str, float], only: str = ""
 ) -> tuple[list[str], int]:
     """Run ``runs`` runs of six while the storm blows; return their ids and the storm's hits."""
     hits: list[int] = []
@@ -115,7 +115,7 @@ async def stormed(
 
 
 async def test_a_commit_whose_connection_was_killed_is_retried_in_place(
-    faults: Faults, control: RunControl
+    faults: Faults, control: ControlPlane
 ) -> None:
     """Connection loss at the commit: the worker's commit statements are terminated mid-way (the
     connection breaks, nothing is written). The commit is tried again on a new connection."""
@@ -133,7 +133,7 @@ async def test_a_commit_whose_connection_was_killed_is_retried_in_place(
 
 
 async def test_cancelling_every_worker_statement_for_8s_fails_no_run_and_reruns_no_node(
-    faults: Faults, control: RunControl
+    faults: Faults, control: ControlPlane
 ) -> None:
     """The issue's scenario: every statement of the workers is cancelled (57014) as it runs, for
     8 seconds. Cancelled statements are tried again where they failed; leases outlive the
@@ -153,7 +153,7 @@ async def test_cancelling_every_worker_statement_for_8s_fails_no_run_and_reruns_
 
 
 async def test_killing_every_worker_connection_for_5s_fails_no_run(
-    faults: Faults, control: RunControl
+    faults: Faults, control: ControlPlane
 ) -> None:
     """Every statement of the workers is terminated as it runs, for 5 seconds: heartbeats die too,
     so leases pass their deadlines and runs move between the workers. Every run still ends well,
@@ -171,7 +171,7 @@ async def test_killing_every_worker_connection_for_5s_fails_no_run(
 
 
 async def test_an_outage_that_outlasts_the_bound_gives_the_run_back(
-    faults: Faults, control: RunControl
+    faults: Faults, control: ControlPlane
 ) -> None:
     """Commits keep losing their connection for longer than --db-retry-seconds: the run cannot
     even be failed, so it goes back to the queue, and is continued from its log once the

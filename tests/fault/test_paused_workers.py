@@ -14,8 +14,8 @@ import time
 
 import psycopg
 
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain.run import RunStatus
-from duragraph_lab.worker.control import RunControl
 from tests.fault.conftest import Faults
 from tests.fault.workers import (
     WorkerProcess,
@@ -56,11 +56,11 @@ def gave_up(worker: WorkerProcess, run_id: str) -> bool:
     return f"lost the lease of run {run_id}" in out or f"lease of run {run_id} expired" in out
 
 
-async def pause_while_committing(url: str, control: RunControl, by_pid: dict[int, WorkerProcess]) -> str:
+async def pause_while_committing(url: str, control: ControlPlane, by_pid: dict[int, WorkerProcess]) -> str:
     """One run of ``gated``: the worker executing it is stopped while its commit of node ``a`` is
     blocked in PostgreSQL; the commit lands while it is stopped; the other worker takes the run
     over and finishes it; then the stopped worker continues. Returns the run id."""
-    ref = await control.create_run("gated", {"n": 0, "gate": True})
+    ref = await control.runs.create_run("gated", {"n": 0, "gate": True})
     ((pid,),) = wait_for(
         lambda: sql(url, "SELECT pid FROM side_effects WHERE run_id = %s AND node = 'a'", (ref.run_id,)),
         30,
@@ -78,7 +78,7 @@ async def pause_while_committing(url: str, control: RunControl, by_pid: dict[int
         paused.pause()
     # The locker's transaction ended: the commit goes through while its worker is stopped.
     wait_for(lambda: committed(url, ref.run_id, "a"), 10, "the commit of a to land")
-    state = await control.wait(ref.run_id, timeout=30)  # the other worker, once the lease expired
+    state = await control.runs.wait(ref.run_id, timeout=30)  # the other worker, once the lease expired
     assert state.status is RunStatus.SUCCESS, state.error
     paused.resume()  # it reads the answer to its commit, seconds after its lease ended
     wait_for(lambda: gave_up(paused, ref.run_id), 15, "the paused worker to give the run up")
@@ -86,7 +86,7 @@ async def pause_while_committing(url: str, control: RunControl, by_pid: dict[int
 
 
 async def test_a_worker_paused_while_its_commit_lands_never_runs_a_committed_node(
-    faults: Faults, control: RunControl
+    faults: Faults, control: ControlPlane
 ) -> None:
     url = faults.database_url
     # No heartbeats: a resumed worker's overdue heartbeat learns that the lease is gone and
@@ -105,7 +105,7 @@ async def test_a_worker_paused_while_its_commit_lands_never_runs_a_committed_nod
     assert late == [], f"{len(late)} node(s) ran after their result was committed: {late}"
     assert_durable(url)
     for run_id in runs:
-        state = await control.state(run_id)
+        state = await control.history.state(run_id)
         assert state.status is RunStatus.SUCCESS
         assert state.values == {"n": 3, "log": ["a", "b", "c"], "gate": True}
         # The scenario happened: a was committed by the first worker, then the run changed hands.
@@ -127,7 +127,9 @@ RANDOM_RUNS = 100
 SLEEP = 0.12  # each node sleeps up to this long: a run takes about 0.4 s
 
 
-async def test_workers_paused_at_random_moments_past_their_lease(faults: Faults, control: RunControl) -> None:
+async def test_workers_paused_at_random_moments_past_their_lease(
+    faults: Faults, control: ControlPlane
+) -> None:
     url = faults.database_url
     # No heartbeats, as above: with them, a resumed worker often learns of its lost leases and
     # cancels its runs before they reach their next node, and the test would rarely see the bug
@@ -141,7 +143,7 @@ async def test_workers_paused_at_random_moments_past_their_lease(faults: Faults,
     wait_for(lambda: registered(url, "six"), 30, "registration")
     seed = random.randrange(2**32)
     rng = random.Random(seed)
-    refs = [await control.create_run("six", {"n": 0, "sleep": SLEEP}) for _ in range(RANDOM_RUNS)]
+    refs = [await control.runs.create_run("six", {"n": 0, "sleep": SLEEP}) for _ in range(RANDOM_RUNS)]
     pauses = 0
     give_up = time.monotonic() + 120
     while time.monotonic() < give_up:
@@ -154,7 +156,7 @@ async def test_workers_paused_at_random_moments_past_their_lease(faults: Faults,
         worker.resume()
         pauses += 1
     for ref in refs:
-        state = await control.wait(ref.run_id, timeout=60)
+        state = await control.runs.wait(ref.run_id, timeout=60)
         assert state.status is RunStatus.SUCCESS, (seed, state.error)
         assert state.values == {"n": 6, "log": [f"n{i}" for i in range(6)], "sleep": SLEEP}, seed
     await asyncio.sleep(0.5)
@@ -164,7 +166,7 @@ async def test_workers_paused_at_random_moments_past_their_lease(faults: Faults,
     assert_durable(url)
 
 
-async def test_a_pause_shorter_than_the_lease_changes_nothing(faults: Faults, control: RunControl) -> None:
+async def test_a_pause_shorter_than_the_lease_changes_nothing(faults: Faults, control: ControlPlane) -> None:
     """A 1.5 s pause under a 4 s lease (heartbeat every 1.33 s, margin 0.4 s: the deadline is
     always at least 2.27 s ahead). The run stays with its worker and no node runs twice; the run
     outlasts one lease, so it also needs the heartbeats to move the deadline."""
@@ -172,7 +174,7 @@ async def test_a_pause_shorter_than_the_lease_changes_nothing(faults: Faults, co
     workers = [faults.start("tests.fault.fault_graphs:six", f"short-{i}", 4.0) for i in range(2)]
     wait_for(lambda: registered(url, "six"), 30, "registration")
     by_pid = {w.pid: w for w in workers}
-    ref = await control.create_run("six", {"n": 0, "sleep": 1.6})  # about 5 s of nodes
+    ref = await control.runs.create_run("six", {"n": 0, "sleep": 1.6})  # about 5 s of nodes
     ((pid,),) = wait_for(
         lambda: sql(url, "SELECT pid FROM side_effects WHERE run_id = %s AND node = 'n1'", (ref.run_id,)),
         30,
@@ -182,7 +184,7 @@ async def test_a_pause_shorter_than_the_lease_changes_nothing(faults: Faults, co
     paused.pause()
     await asyncio.sleep(1.5)
     paused.resume()
-    state = await control.wait(ref.run_id, timeout=30)
+    state = await control.runs.wait(ref.run_id, timeout=30)
     assert state.status is RunStatus.SUCCESS, state.error
     assert state.values == {"n": 6, "log": [f"n{i}" for i in range(6)], "sleep": 1.6}
     starts = sql(

@@ -8,16 +8,18 @@ import signal
 from typing import Any
 
 from duragraph_lab.bus import Subjects
+from duragraph_lab.bus.control_plane import BusLink
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore, open_pool
-from duragraph_lab.worker.control import RunControl
 from tests.fault.conftest import Faults
 from tests.fault.workers import sql, wait_for
 
 
-async def control_for(database_url: str, prefix: str) -> tuple[RunControl, Any]:
+async def control_for(database_url: str, prefix: str) -> tuple[ControlPlane, Any]:
     pool = await open_pool(database_url, max_size=4)
-    return RunControl(PostgresEventStore(pool), subjects=Subjects(prefix)), pool
+    return control_plane(PostgresEventStore(pool), BusLink(Subjects(prefix))), pool
 
 
 async def test_kill_9_mid_node_then_another_worker_finishes(faults: Faults) -> None:
@@ -26,7 +28,7 @@ async def test_kill_9_mid_node_then_another_worker_finishes(faults: Faults) -> N
     wait_for(lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'ten'"), 30, "registration")
     control, pool = await control_for(url, faults.prefix)
     try:
-        ref = await control.create_run("ten", {"n": 0, "hang": True})
+        ref = await control.runs.create_run("ten", {"n": 0, "hang": True})
         wait_for(
             lambda: sql(url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'n4'", (ref.run_id,)),
             30,
@@ -35,7 +37,7 @@ async def test_kill_9_mid_node_then_another_worker_finishes(faults: Faults) -> N
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait()
         faults.start("tests.fault.fault_graphs:ten", "worker-b", 2.0)
-        state = await control.wait(ref.run_id, timeout=60)
+        state = await control.runs.wait(ref.run_id, timeout=60)
         assert state.status is RunStatus.SUCCESS, state.error
         counts = dict(
             sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (ref.run_id,))
@@ -48,8 +50,8 @@ async def test_kill_9_mid_node_then_another_worker_finishes(faults: Faults) -> N
         )
         assert keys == [(1,)], "the re-executed node had the same idempotency key"
         # The same input, uninterrupted, ends in the same state.
-        clean = await control.create_run("ten", {"n": 0})
-        clean_state = await control.wait(clean.run_id, timeout=60)
+        clean = await control.runs.create_run("ten", {"n": 0})
+        clean_state = await control.runs.wait(clean.run_id, timeout=60)
         assert {k: v for k, v in state.values.items() if k != "hang"} == clean_state.values
         assert clean_state.values == {"n": 10, "log": [f"n{i}" for i in range(10)]}
         starts = sql(
@@ -71,7 +73,7 @@ async def test_sigstopped_worker_past_its_lease_cannot_append(faults: Faults) ->
     )
     control, pool = await control_for(url, faults.prefix)
     try:
-        ref = await control.create_run("stoppable", {"n": 0, "hang": True})
+        ref = await control.runs.create_run("stoppable", {"n": 0, "hang": True})
         wait_for(
             lambda: sql(url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'n2'", (ref.run_id,)),
             30,
@@ -80,7 +82,7 @@ async def test_sigstopped_worker_past_its_lease_cannot_append(faults: Faults) ->
         os.kill(a.proc.pid, signal.SIGSTOP)
         await asyncio.sleep(2.5)  # its lease (1.5 s) expires while it is frozen
         faults.start("tests.fault.fault_graphs:stoppable", "rescuer", 30.0)
-        state = await control.wait(ref.run_id, timeout=60)
+        state = await control.runs.wait(ref.run_id, timeout=60)
         assert state.status is RunStatus.SUCCESS
         os.kill(a.proc.pid, signal.SIGCONT)  # it wakes up mid-node, finishes n2, tries to commit
         wait_for(lambda: "lost the lease" in a.output(), 20, "the paused worker's commit to be refused")
@@ -96,7 +98,7 @@ async def test_sigstopped_worker_past_its_lease_cannot_append(faults: Faults) ->
         assert sql(
             url, "SELECT count(*) FROM side_effects WHERE run_id = %s AND node = 'n2'", (ref.run_id,)
         ) == [(2,)]
-        assert (await control.state(ref.run_id)).values["n"] == 4
+        assert (await control.history.state(ref.run_id)).values["n"] == 4
         assert a.proc.poll() is None, "the paused worker is still alive and serving"
     finally:
         await pool.close()

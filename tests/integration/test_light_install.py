@@ -16,9 +16,10 @@ import psycopg
 import pytest
 
 from duragraph_lab.bus import Subjects
+from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore, open_pool
-from duragraph_lab.worker.control import RunControl
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = [
@@ -116,15 +117,15 @@ async def test_a_light_worker_serves_graphs(light_venv: Path, database_url: str,
     worker = _start_worker(light_venv, env)
     pool = await open_pool(database_url, max_size=2)
     try:
-        control = RunControl(PostgresEventStore(pool), subjects=Subjects(prefix))
+        control = control_plane(PostgresEventStore(pool), BusLink(Subjects(prefix)))
         deadline = time.monotonic() + 60
         while not _registered(database_url, "ten"):
             assert worker.poll() is None and time.monotonic() < deadline, (
                 light_venv.parent / "worker.log"
             ).read_text()
             await asyncio.sleep(0.1)
-        ref = await control.create_run("ten", {"n": 0})
-        state = await control.wait(ref.run_id, timeout=60)
+        ref = await control.runs.create_run("ten", {"n": 0})
+        state = await control.runs.wait(ref.run_id, timeout=60)
         assert state.status is RunStatus.SUCCESS, state.error
         assert state.values["n"] == 10
     finally:

@@ -15,18 +15,21 @@ import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
-from duragraph_lab.api.checkpoints import Checkpoints, Point, is_checkpoint
 from duragraph_lab.bus import OutboxRelay, Subjects
+from duragraph_lab.bus.control_plane import BusLink
+from duragraph_lab.control.checkpoints import Checkpoints, Point, is_checkpoint
+from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.errors import NotFound
 from duragraph_lab.domain.run import RunStatus, fold
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.context import interrupt
 from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.graph.types import END, START, Send
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore
 from duragraph_lab.store.snapshots import RunSnapshots
-from duragraph_lab.worker.control import NotFound, RunControl
 from duragraph_lab.worker.worker import Worker
 
 
@@ -65,7 +68,7 @@ def _graph() -> CompiledGraph:
 
 
 @pytest.fixture
-async def control(pool: Any, nc: NATS, subjects: Subjects) -> AsyncIterator[RunControl]:
+async def control(pool: Any, nc: NATS, subjects: Subjects) -> AsyncIterator[ControlPlane]:
     store = PostgresEventStore(pool)
     relay = OutboxRelay(pool, nc, subjects)
     store.add_after_commit(relay.wake)
@@ -73,7 +76,7 @@ async def control(pool: Any, nc: NATS, subjects: Subjects) -> AsyncIterator[RunC
     worker = Worker([_graph()], store, nc=nc, subjects=subjects)
     await worker.start()
     # A snapshot every other event, whatever its size: every read goes through several.
-    yield RunControl(store, nc=nc, subjects=subjects, snapshot_every=2, snapshot_bytes_per_event=1 << 30)
+    yield control_plane(store, BusLink(subjects, nc), snapshot_every=2, snapshot_bytes_per_event=1 << 30)
     await worker.stop(drain=False)
     await relay.stop()
 
@@ -85,84 +88,86 @@ async def _count(pool: Any) -> int:
         return int(row[0])
 
 
-async def _runs(control: RunControl) -> list[str]:
+async def _runs(control: ControlPlane) -> list[str]:
     """An interrupted run edited and resumed, its thread's next run, and a fork of the first run
     taken mid-way with a state edit."""
-    first = await control.create_run("snapshots", {"items": [1, 2, 3]})
-    state = await control.wait(first.run_id, 30)
+    first = await control.runs.create_run("snapshots", {"items": [1, 2, 3]})
+    state = await control.runs.wait(first.run_id, 30)
     assert state.status is RunStatus.INTERRUPTED
-    await control.update_state(first.thread_id, {"log": ["edited while paused"]})
-    await control.resume(first.run_id, "yes")
-    assert (await control.wait(first.run_id, 30)).values["total"] == 14
-    second = await control.create_run("snapshots", {"items": [4]}, thread_id=first.thread_id)
-    await control.wait(second.run_id, 30)
-    await control.resume(second.run_id, "again")
-    assert (await control.wait(second.run_id, 30)).values["total"] == 30
-    events = await control.run_events(first.run_id)
+    await control.edits.update_state(first.thread_id, {"log": ["edited while paused"]})
+    await control.runs.resume(first.run_id, "yes")
+    assert (await control.runs.wait(first.run_id, 30)).values["total"] == 14
+    second = await control.runs.create_run("snapshots", {"items": [4]}, thread_id=first.thread_id)
+    await control.runs.wait(second.run_id, 30)
+    await control.runs.resume(second.run_id, "again")
+    assert (await control.runs.wait(second.run_id, 30)).values["total"] == 30
+    events = await control.history.run_events(first.run_id)
     mid = next(e for e in events if e.type == ev.NODE_COMPLETED and e.data["node"] == "square")
-    fork = await control.fork(first.run_id, mid.seq, update={"log": ["forked"]}, as_node="plan")
-    await control.wait(fork.run_id, 30)
-    await control.resume(fork.run_id, "forked answer")
-    assert (await control.wait(fork.run_id, 30)).status is RunStatus.SUCCESS
+    fork = await control.forks.fork(first.run_id, mid.seq, update={"log": ["forked"]}, as_node="plan")
+    await control.runs.wait(fork.run_id, 30)
+    await control.runs.resume(fork.run_id, "forked answer")
+    assert (await control.runs.wait(fork.run_id, 30)).status is RunStatus.SUCCESS
     return [first.run_id, second.run_id, fork.run_id]
 
 
 async def test_the_state_at_every_event_through_snapshots_is_the_fold_of_the_log(
-    control: RunControl, pool: Any
+    control: ControlPlane, pool: Any
 ) -> None:
     runs = await _runs(control)
-    plain = RunControl(control.store, snapshot_every=0)  # folds every run from its first event
+    plain = control_plane(control.store, snapshot_every=0)  # folds every run from its first event
     for run_id in runs:
-        events = await control.run_events(run_id)
+        events = await control.history.run_events(run_id)
         assert any(e.data.get("ns") for e in events), "the subgraph's events are in the run's stream"
         for rounds in ("writing snapshots", "reading them"):
             for event in events:
-                expected = await plain.state(run_id, at_seq=event.seq)
-                assert await control.state(run_id, at_seq=event.seq) == expected, (rounds, event)
-            assert await control.state(run_id) == await plain.state(run_id)
-    lengths = [len(await control.run_events(r)) for r in runs]
+                expected = await plain.history.state(run_id, at_seq=event.seq)
+                assert await control.history.state(run_id, at_seq=event.seq) == expected, (rounds, event)
+            assert await control.history.state(run_id) == await plain.history.state(run_id)
+    lengths = [len(await control.history.run_events(r)) for r in runs]
     assert await _count(pool) == sum(n // 2 for n in lengths), "one snapshot every other event"
 
     # Disposable: without them, the same states (and they come back).
     async with pool.connection() as conn:
         await conn.execute("DELETE FROM duragraph.run_snapshots")
     run_id = runs[-1]
-    last = (await control.run_events(run_id))[-1]
-    assert await control.state(run_id, at_seq=last.seq) == await plain.state(run_id, at_seq=last.seq)
+    last = (await control.history.run_events(run_id))[-1]
+    assert await control.history.state(run_id, at_seq=last.seq) == await plain.history.state(
+        run_id, at_seq=last.seq
+    )
     assert await _count(pool) > 0
 
 
 async def test_snapshots_of_another_fold_or_of_another_state_shape_are_ignored(
-    control: RunControl, pool: Any
+    control: ControlPlane, pool: Any
 ) -> None:
-    ref = await control.create_run("snapshots", {"items": [2]})
-    await control.wait(ref.run_id, 30)
-    events = await control.run_events(ref.run_id)
+    ref = await control.runs.create_run("snapshots", {"items": [2]})
+    await control.runs.wait(ref.run_id, 30)
+    events = await control.history.run_events(ref.run_id)
     last = events[-1]
-    expected = await control.state(ref.run_id, at_seq=last.seq)
-    snapshot, after = await RunSnapshots(pool).read(control.store, ref.run_id, last.seq)
+    expected = await control.history.state(ref.run_id, at_seq=last.seq)
+    snapshot, after = await RunSnapshots(control.store).read(ref.run_id, last.seq)
     assert snapshot is not None and after == events[snapshot.version :]
-    assert await RunSnapshots(pool, fold_code="another-fold").read(control.store, ref.run_id) == (
+    assert await RunSnapshots(control.store, fold_code="another-fold").read(ref.run_id) == (
         None,
         events,
     )
     async with pool.connection() as conn:
         # A state of another shape: as if written by another version of RunState.
         await conn.execute("UPDATE duragraph.run_snapshots SET state = '{\"step\": 99}'")
-    assert await RunSnapshots(pool).read(control.store, ref.run_id, last.seq) == (None, events)
-    assert await control.state(ref.run_id, at_seq=last.seq) == expected
+    assert await RunSnapshots(control.store).read(ref.run_id, last.seq) == (None, events)
+    assert await control.history.state(ref.run_id, at_seq=last.seq) == expected
 
 
-async def test_a_missing_snapshot_table_only_costs_speed(control: RunControl, pool: Any) -> None:
-    ref = await control.create_run("snapshots", {"items": [3]})
-    await control.wait(ref.run_id, 30)
-    expected = await control.state(ref.run_id)
+async def test_a_missing_snapshot_table_only_costs_speed(control: ControlPlane, pool: Any) -> None:
+    ref = await control.runs.create_run("snapshots", {"items": [3]})
+    await control.runs.wait(ref.run_id, 30)
+    expected = await control.history.state(ref.run_id)
     async with pool.connection() as conn:
         await conn.execute("DROP TABLE duragraph.run_snapshots")
-    assert await control.state(ref.run_id) == expected
-    assert await RunSnapshots(pool).read(control.store, ref.run_id) == (
+    assert await control.history.state(ref.run_id) == expected
+    assert await RunSnapshots(control.store).read(ref.run_id) == (
         None,
-        await control.run_events(ref.run_id),
+        await control.history.run_events(ref.run_id),
     )
 
 
@@ -174,7 +179,7 @@ class Coordinate:
 async def test_no_snapshot_is_stored_from_values_decoded_without_their_class(
     pg_store: PostgresEventStore, pool: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    control = RunControl(pg_store, snapshot_every=1, snapshot_bytes_per_event=1 << 30)
+    control = control_plane(pg_store, snapshot_every=1, snapshot_bytes_per_event=1 << 30)
     run_id = "0195f0a4-0000-7000-8000-0000000000f1"
     created = {
         "run_id": run_id,
@@ -186,18 +191,20 @@ async def test_no_snapshot_is_stored_from_values_decoded_without_their_class(
     await pg_store.append(f"run:{run_id}", 0, [NewEvent(ev.RUN_CREATED, created)])
     # This process "lacks" the class: the value decodes as its fields, and is not stored so.
     monkeypatch.delitem(sys.modules, __name__)
-    assert (await control.state(run_id)).values == {"p": {"x": 1}}
+    assert (await control.history.state(run_id)).values == {"p": {"x": 1}}
     assert await _count(pool) == 0
     monkeypatch.undo()
-    assert (await control.state(run_id)).values == {"p": Coordinate(1)}
+    assert (await control.history.state(run_id)).values == {"p": Coordinate(1)}
     assert await _count(pool) == 1
-    assert (await control.state(run_id)).values == {"p": Coordinate(1)}, "read back from the snapshot"
+    assert (await control.history.state(run_id)).values == {"p": Coordinate(1)}, "read back from the snapshot"
 
 
-async def test_snapshot_rows_hold_the_state_after_their_event(control: RunControl, database_url: str) -> None:
-    ref = await control.create_run("snapshots", {"items": [1]})
-    await control.wait(ref.run_id, 30)
-    await control.state(ref.run_id)
+async def test_snapshot_rows_hold_the_state_after_their_event(
+    control: ControlPlane, database_url: str
+) -> None:
+    ref = await control.runs.create_run("snapshots", {"items": [1]})
+    await control.runs.wait(ref.run_id, 30)
+    await control.history.state(ref.run_id)
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
             "SELECT s.version, s.seq, e.seq FROM duragraph.run_snapshots s JOIN duragraph.events e "
@@ -224,19 +231,19 @@ async def _reference_point(checkpoints: Checkpoints, run_id: str, seq: int | Non
     return Point(run_id, anchor, state, parent)
 
 
-async def test_a_checkpoint_of_any_event_is_the_one_the_whole_log_gives(control: RunControl) -> None:
+async def test_a_checkpoint_of_any_event_is_the_one_the_whole_log_gives(control: ControlPlane) -> None:
     runs = await _runs(control)
-    checkpoints = Checkpoints(control)
-    thread_id = (await control.state(runs[0])).thread_id
+    checkpoints = control.checkpoints
+    thread_id = (await control.history.state(runs[0])).thread_id
     assert thread_id is not None
     for run_id in runs:
-        events = await control.run_events(run_id)
+        events = await control.history.run_events(run_id)
         for event in events:
             point = await checkpoints.at(thread_id, str(event.event_id))
             assert point == await _reference_point(checkpoints, run_id, event.seq), event
         assert await checkpoints._point(run_id, None) == await _reference_point(checkpoints, run_id, None)
     with pytest.raises(NotFound, match="has no event with seq"):
-        await checkpoints._point(runs[0], (await control.run_events(runs[1]))[0].seq)
+        await checkpoints._point(runs[0], (await control.history.run_events(runs[1]))[0].seq)
 
 
 async def _reference_history(
@@ -259,14 +266,14 @@ async def _reference_history(
     return out[:limit]
 
 
-async def test_a_history_page_is_the_one_the_whole_log_gives(control: RunControl) -> None:
+async def test_a_history_page_is_the_one_the_whole_log_gives(control: ControlPlane) -> None:
     runs = await _runs(control)
-    checkpoints = Checkpoints(control)
-    thread_id = (await control.state(runs[0])).thread_id
+    checkpoints = control.checkpoints
+    thread_id = (await control.history.state(runs[0])).thread_id
     assert thread_id is not None
     befores: list[tuple[str, int] | None] = [None]
     for run_id in runs:
-        befores += [(run_id, e.seq) for e in await control.run_events(run_id)]
+        befores += [(run_id, e.seq) for e in await control.history.run_events(run_id)]
     for limit in (1, 3, 10, 1000):
         for before in befores:
             got = await checkpoints.history(thread_id, limit=limit, before=before)
@@ -276,12 +283,12 @@ async def test_a_history_page_is_the_one_the_whole_log_gives(control: RunControl
 
 
 async def test_a_fork_of_a_long_run_starts_from_the_sources_snapshot(
-    control: RunControl, monkeypatch: pytest.MonkeyPatch
+    control: ControlPlane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runs = await _runs(control)
     fork, source = runs[2], runs[0]
-    expected = await RunControl(control.store, snapshot_every=0).state(fork)
-    await control.state(source)  # the source's snapshots, as its readers leave them
+    expected = await control_plane(control.store, snapshot_every=0).history.state(fork)
+    await control.history.state(source)  # the source's snapshots, as its readers leave them
     async with control.store.pool.connection() as conn:  # the fork's own: its first read
         await conn.execute("DELETE FROM duragraph.run_snapshots WHERE run_id = %s", (fork,))
     read: list[str] = []
@@ -292,8 +299,8 @@ async def test_a_fork_of_a_long_run_starts_from_the_sources_snapshot(
         return await real(stream_id, **kwargs)
 
     monkeypatch.setattr(control.store, "read_stream", spy)
-    cold = RunControl(control.store, snapshot_every=2, snapshot_bytes_per_event=1 << 30)
-    assert await cold.state(fork) == expected
+    cold = control_plane(control.store, snapshot_every=2, snapshot_bytes_per_event=1 << 30)
+    assert await cold.history.state(fork) == expected
     assert f"run:{source}" not in read, "the source run is not read whole"
 
 
@@ -319,5 +326,5 @@ async def test_a_thread_of_many_runs_resolves_its_chain(pg_store: PostgresEventS
         )
         previous = (run_id, recorded[-1].seq)
     assert previous is not None
-    state = await RunControl(pg_store).state(previous[0])  # a cold cache: the whole chain
+    state = await control_plane(pg_store).history.state(previous[0])  # a cold cache: the whole chain
     assert state.values["log"] == list(range(400))

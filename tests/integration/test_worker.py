@@ -13,16 +13,18 @@ import pytest
 from nats.aio.client import Client as NATS
 
 from duragraph_lab.bus import OutboxRelay, Subjects
+from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.errors import Conflict, NotFound, ThreadBusy
+from duragraph_lab.domain.ids import default_assistant_id
 from duragraph_lab.domain.run import InvalidTransition, RunStatus, fold
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.context import get_context, interrupt
 from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.graph.types import END, START
+from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore
 from duragraph_lab.store.leases import RunQueue
-from duragraph_lab.worker.control import Conflict, NotFound, RunControl, ThreadBusy
-from duragraph_lab.worker.registry import default_assistant_id
 from duragraph_lab.worker.worker import Worker
 
 
@@ -66,7 +68,7 @@ class Stack:
         self.nc = nc
         self.subjects = subjects
         self.database_url = database_url
-        self.control = RunControl(store, nc=nc, subjects=subjects)
+        self.control = control_plane(store, BusLink(subjects, nc))
         self.workers: list[Worker] = []
 
     async def worker(self, *graphs: CompiledGraph, **options: Any) -> Worker:
@@ -95,8 +97,8 @@ async def stack(pool: Any, nc: NATS, subjects: Subjects, database_url: str) -> A
 
 async def test_a_worker_runs_queued_runs_and_projections_follow(stack: Stack) -> None:
     await stack.worker(chain(4))
-    ref = await stack.control.create_run("chain", {"n": 0})
-    state = await stack.control.wait(ref.run_id, timeout=20)
+    ref = await stack.control.runs.create_run("chain", {"n": 0})
+    state = await stack.control.runs.wait(ref.run_id, timeout=20)
     assert state.status is RunStatus.SUCCESS
     assert state.values == {"n": 4, "log": ["n0", "n1", "n2", "n3"]}
     assert stack.sql("SELECT status, step, attempt FROM duragraph.runs WHERE run_id = %s", (ref.run_id,)) == [
@@ -133,33 +135,33 @@ async def test_registration_stores_topology_and_creates_the_default_assistant(st
 
 async def test_runs_by_assistant_id_and_unknown_targets(stack: Stack) -> None:
     await stack.worker(chain(1))
-    ref = await stack.control.create_run(default_assistant_id("chain"), {"n": 1})
-    assert (await stack.control.wait(ref.run_id, 20)).values["n"] == 2
+    ref = await stack.control.runs.create_run(default_assistant_id("chain"), {"n": 1})
+    assert (await stack.control.runs.wait(ref.run_id, 20)).values["n"] == 2
     with pytest.raises(NotFound, match="registered graphs: chain"):
-        await stack.control.create_run("nope", {})
+        await stack.control.runs.create_run("nope", {})
     with pytest.raises(NotFound, match="does not exist"):
-        await stack.control.state(str(uuid.uuid4()))
+        await stack.control.history.state(str(uuid.uuid4()))
     with pytest.raises(NotFound, match="not a valid id"):
-        await stack.control.state("not-a-uuid")
+        await stack.control.history.state("not-a-uuid")
 
 
 async def test_a_thread_continues_and_allows_one_active_run(stack: Stack) -> None:
     worker = await stack.worker(chain(2, sleep=0.3))
-    first = await stack.control.create_run("chain", {"n": 0})
+    first = await stack.control.runs.create_run("chain", {"n": 0})
     with pytest.raises(ThreadBusy, match="already has an active run"):
-        await stack.control.create_run("chain", {"n": 0}, thread_id=first.thread_id)
-    await stack.control.wait(first.run_id, 20)
-    second = await stack.control.create_run("chain", None, thread_id=first.thread_id)
-    state = await stack.control.wait(second.run_id, 20)
+        await stack.control.runs.create_run("chain", {"n": 0}, thread_id=first.thread_id)
+    await stack.control.runs.wait(first.run_id, 20)
+    second = await stack.control.runs.create_run("chain", None, thread_id=first.thread_id)
+    state = await stack.control.runs.wait(second.run_id, 20)
     assert state.values == {"n": 4, "log": ["n0", "n1", "n0", "n1"]}
     assert worker.completed == 2
 
 
 async def test_concurrent_run_creation_on_one_thread_has_one_winner(stack: Stack) -> None:
     await stack.worker(chain(1, sleep=0.5))
-    thread_id = await stack.control.create_thread()
+    thread_id = await stack.control.threads.create_thread()
     results = await asyncio.gather(
-        *(stack.control.create_run("chain", {"n": i}, thread_id=thread_id) for i in range(5)),
+        *(stack.control.runs.create_run("chain", {"n": i}, thread_id=thread_id) for i in range(5)),
         return_exceptions=True,
     )
     winners = [r for r in results if not isinstance(r, BaseException)]
@@ -169,24 +171,24 @@ async def test_concurrent_run_creation_on_one_thread_has_one_winner(stack: Stack
 
 async def test_interrupt_resume_and_concurrent_resumes(stack: Stack) -> None:
     await stack.worker(asking())
-    ref = await stack.control.create_run("asking", {})
-    state = await stack.control.wait(ref.run_id, 20)
+    ref = await stack.control.runs.create_run("asking", {})
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.INTERRUPTED
     assert state.interrupts[0]["value"] == "ok?"
     assert stack.sql("SELECT status FROM duragraph.threads WHERE thread_id = %s", (ref.thread_id,)) == [
         ("interrupted",)
     ]
     with pytest.raises(ThreadBusy, match="interrupted run"):
-        await stack.control.create_run("asking", {}, thread_id=ref.thread_id)
+        await stack.control.runs.create_run("asking", {}, thread_id=ref.thread_id)
     results = await asyncio.gather(
-        stack.control.resume(ref.run_id, "yes"),
-        stack.control.resume(ref.run_id, "no"),
+        stack.control.runs.resume(ref.run_id, "yes"),
+        stack.control.runs.resume(ref.run_id, "no"),
         return_exceptions=True,
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     loser = next(r for r in results if isinstance(r, BaseException))
     assert isinstance(loser, (Conflict, InvalidTransition))
-    state = await stack.control.wait(ref.run_id, 20)
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.SUCCESS
     assert state.values["answer"] in ("yes", "no")
     resumed = stack.sql(
@@ -195,7 +197,7 @@ async def test_interrupt_resume_and_concurrent_resumes(stack: Stack) -> None:
     )
     assert resumed == [(1,)]
     with pytest.raises(InvalidTransition, match="is success"):
-        await stack.control.resume(ref.run_id, "again")
+        await stack.control.runs.resume(ref.run_id, "again")
 
 
 async def test_cancel_a_running_run_through_nats(stack: Stack) -> None:
@@ -211,23 +213,23 @@ async def test_cancel_a_running_run_through_nats(stack: Stack) -> None:
     g.add_edge(START, "long")
     g.add_edge("long", END)
     await stack.worker(g.compile(name="long"))
-    ref = await stack.control.create_run("long", {})
+    ref = await stack.control.runs.create_run("long", {})
     await asyncio.wait_for(started.wait(), 10)
-    await stack.control.cancel(ref.run_id)
-    state = await stack.control.wait(ref.run_id, 10)
+    await stack.control.runs.cancel(ref.run_id)
+    state = await stack.control.runs.wait(ref.run_id, 10)
     assert state.status is RunStatus.CANCELLED
     assert stack.sql(
         "SELECT status, cancel_requested FROM duragraph.runs WHERE run_id = %s", (ref.run_id,)
     ) == [("cancelled", True)]
     with pytest.raises(InvalidTransition):
-        await stack.control.cancel(ref.run_id)
+        await stack.control.runs.cancel(ref.run_id)
 
 
 async def test_cancel_a_queued_run_without_any_worker(stack: Stack) -> None:
     worker = await stack.worker(chain(1))
     await worker.stop(drain=False)  # registered, but nobody serves it now
-    ref = await stack.control.create_run("chain", {})
-    state = await stack.control.cancel(ref.run_id)
+    ref = await stack.control.runs.create_run("chain", {})
+    state = await stack.control.runs.cancel(ref.run_id)
     assert state.status is RunStatus.CANCELLED
     assert stack.sql("SELECT state FROM duragraph.run_queue WHERE run_id = %s", (ref.run_id,)) == [("done",)]
 
@@ -241,15 +243,15 @@ async def test_failing_runs_do_not_affect_others(stack: Stack) -> None:
     g.add_edge(START, "boom")
     g.add_edge("boom", END)
     await stack.worker(g.compile(name="boom"), chain(3))
-    bad = [await stack.control.create_run("boom", {}) for _ in range(3)]
-    good = [await stack.control.create_run("chain", {"n": 0}) for _ in range(3)]
+    bad = [await stack.control.runs.create_run("boom", {}) for _ in range(3)]
+    good = [await stack.control.runs.create_run("chain", {"n": 0}) for _ in range(3)]
     for ref in bad:
-        state = await stack.control.wait(ref.run_id, 20)
+        state = await stack.control.runs.wait(ref.run_id, 20)
         assert state.status is RunStatus.ERROR
         assert state.error is not None
         assert state.error["message"] == "this node is broken"
     for ref in good:
-        assert (await stack.control.wait(ref.run_id, 20)).values["n"] == 3
+        assert (await stack.control.runs.wait(ref.run_id, 20)).values["n"] == 3
     assert stack.sql("SELECT status FROM duragraph.threads WHERE thread_id = %s", (bad[0].thread_id,)) == [
         ("error",)
     ]
@@ -257,17 +259,17 @@ async def test_failing_runs_do_not_affect_others(stack: Stack) -> None:
 
 async def test_fork_through_the_control_plane(stack: Stack) -> None:
     await stack.worker(chain(4))
-    ref = await stack.control.create_run("chain", {"n": 0})
-    await stack.control.wait(ref.run_id, 20)
-    events = await stack.control.run_events(ref.run_id)
+    ref = await stack.control.runs.create_run("chain", {"n": 0})
+    await stack.control.runs.wait(ref.run_id, 20)
+    events = await stack.control.history.run_events(ref.run_id)
     boundary = next(e for e in events if e.type == ev.STEP_PLANNED and e.data["step"] == 2)
-    fork = await stack.control.fork(ref.run_id, boundary.seq, update={"n": 50})
-    state = await stack.control.wait(fork.run_id, 20)
+    fork = await stack.control.forks.fork(ref.run_id, boundary.seq, update={"n": 50})
+    state = await stack.control.runs.wait(fork.run_id, 20)
     assert state.status is RunStatus.SUCCESS
     assert state.values["n"] == 52
     assert state.metadata["forked_from"] == {"run_id": ref.run_id, "seq": boundary.seq}
     with pytest.raises(NotFound, match="no event with seq"):
-        await stack.control.fork(ref.run_id, 10**12)
+        await stack.control.forks.fork(ref.run_id, 10**12)
 
 
 async def test_expired_lease_is_taken_over_and_the_old_worker_is_fenced(stack: Stack) -> None:
@@ -290,14 +292,14 @@ async def test_expired_lease_is_taken_over_and_the_old_worker_is_fenced(stack: S
         return g.compile(name="slow")
 
     first = await stack.worker(graph(), lease_ttl=0.5, heartbeat_interval=3600)
-    ref = await stack.control.create_run("slow", {})
+    ref = await stack.control.runs.create_run("slow", {})
     for _ in range(500):  # until the first worker is inside the node
         if executions:
             break
         await asyncio.sleep(0.02)
     await asyncio.sleep(0.7)  # the lease expires; the first worker does not notice
     second = await stack.worker(graph(), lease_ttl=30)
-    state = await stack.control.wait(ref.run_id, 20)
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.SUCCESS
     release.set()  # the first worker wakes up and tries to commit its (stale) result
     await asyncio.sleep(0.5)
@@ -318,7 +320,7 @@ async def test_expired_lease_is_taken_over_and_the_old_worker_is_fenced(stack: S
 
 async def test_drain_gives_unfinished_runs_back(stack: Stack) -> None:
     first = await stack.worker(chain(3, sleep=1.0), drain_timeout=0.2)
-    ref = await stack.control.create_run("chain", {"n": 0})
+    ref = await stack.control.runs.create_run("chain", {"n": 0})
     for _ in range(500):  # until the run executes
         if first.active:
             break
@@ -328,7 +330,7 @@ async def test_drain_gives_unfinished_runs_back(stack: Stack) -> None:
         ("queued",)
     ]
     await stack.worker(chain(3, sleep=0.01))
-    state = await stack.control.wait(ref.run_id, 20)
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.SUCCESS
     assert state.values["n"] == 3
 
@@ -339,7 +341,7 @@ async def test_lease_queries(pool: Any, stack: Stack) -> None:
         await w.stop(drain=False)
     stack.workers.clear()
     queue = RunQueue(pool)
-    refs = [await stack.control.create_run("chain", {}) for _ in range(3)]
+    refs = [await stack.control.runs.create_run("chain", {}) for _ in range(3)]
     a = await queue.acquire("A", ["chain"], 2, ttl=30)
     b = await queue.acquire("B", ["chain"], 5, ttl=30)
     assert len(a) == 2
@@ -365,12 +367,12 @@ async def test_compile_time_interrupts_apply_to_worker_runs(stack: Stack) -> Non
     g.add_edge("a", "b")
     g.add_edge("b", END)
     await stack.worker(g.compile(name="paused_before_b", interrupt_before=["b"]))
-    ref = await stack.control.create_run("paused_before_b", {})
-    state = await stack.control.wait(ref.run_id, 20)
+    ref = await stack.control.runs.create_run("paused_before_b", {})
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.INTERRUPTED
     assert state.values["log"] == ["a"]
-    await stack.control.resume(ref.run_id)
-    assert (await stack.control.wait(ref.run_id, 20)).values["log"] == ["a", "b"]
+    await stack.control.runs.resume(ref.run_id)
+    assert (await stack.control.runs.wait(ref.run_id, 20)).values["log"] == ["a", "b"]
 
 
 async def test_a_worker_re_leasing_its_own_run_keeps_one_executor(stack: Stack) -> None:
@@ -390,8 +392,8 @@ async def test_a_worker_re_leasing_its_own_run_keeps_one_executor(stack: Stack) 
     await stack.worker(
         g.compile(name="self_lease"), lease_ttl=0.4, heartbeat_interval=3600, poll_interval=0.1
     )
-    ref = await stack.control.create_run("self_lease", {})
-    state = await stack.control.wait(ref.run_id, 20)
+    ref = await stack.control.runs.create_run("self_lease", {})
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.SUCCESS, state.error
     assert len(calls) == 1
 
@@ -410,14 +412,14 @@ async def test_drain_keeps_heartbeating_so_no_node_runs_twice(stack: Stack) -> N
     g.add_edge("slowish", END)
     graph = g.compile(name="drained")
     first = await stack.worker(graph, lease_ttl=0.9, drain_timeout=5)
-    ref = await stack.control.create_run("drained", {})
+    ref = await stack.control.runs.create_run("drained", {})
     for _ in range(500):
         if calls:
             break
         await asyncio.sleep(0.02)
     other = await stack.worker(graph, lease_ttl=30, poll_interval=0.1)  # eager to take expired leases
     await first.stop(drain=True)  # finishes within the drain timeout, heartbeating meanwhile
-    state = await stack.control.wait(ref.run_id, 20)
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.SUCCESS
     assert calls == ["x"], "the run never changed hands"
     assert other.completed == 0
@@ -437,27 +439,29 @@ async def test_a_store_blip_returns_the_run_instead_of_failing_it(stack: Stack) 
         return await real_commit(run_id, expected, events)
 
     worker.journal.commit = flaky_commit  # type: ignore[method-assign]
-    ref = await stack.control.create_run("chain", {"n": 0})
-    state = await stack.control.wait(ref.run_id, 20)
+    ref = await stack.control.runs.create_run("chain", {"n": 0})
+    state = await stack.control.runs.wait(ref.run_id, 20)
     assert state.status is RunStatus.SUCCESS, state.error
     assert state.values["n"] == 3
 
 
 async def test_fork_and_resume_respect_the_thread(stack: Stack) -> None:
     await stack.worker(asking())
-    ref = await stack.control.create_run("asking", {})
-    await stack.control.wait(ref.run_id, 20)
-    events = await stack.control.run_events(ref.run_id)
+    ref = await stack.control.runs.create_run("asking", {})
+    await stack.control.runs.wait(ref.run_id, 20)
+    events = await stack.control.history.run_events(ref.run_id)
     with pytest.raises(ThreadBusy, match="interrupted run"):
-        await stack.control.fork(ref.run_id, events[0].seq)
-    await stack.control.cancel(ref.run_id)
-    fork = await stack.control.fork(ref.run_id, events[0].seq)  # from the very start, on the same thread
-    state = await stack.control.wait(fork.run_id, 20)
+        await stack.control.forks.fork(ref.run_id, events[0].seq)
+    await stack.control.runs.cancel(ref.run_id)
+    fork = await stack.control.forks.fork(
+        ref.run_id, events[0].seq
+    )  # from the very start, on the same thread
+    state = await stack.control.runs.wait(fork.run_id, 20)
     assert state.status is RunStatus.INTERRUPTED, "the fork asks again"
     with pytest.raises(InvalidTransition):
-        await stack.control.resume(ref.run_id, "late")  # the original run is cancelled
-    await stack.control.resume(fork.run_id, "yes")
-    assert (await stack.control.wait(fork.run_id, 20)).values["answer"] == "yes"
+        await stack.control.runs.resume(ref.run_id, "late")  # the original run is cancelled
+    await stack.control.runs.resume(fork.run_id, "yes")
+    assert (await stack.control.runs.wait(fork.run_id, 20)).values["answer"] == "yes"
 
 
 class _CountingEvent(asyncio.Event):
@@ -475,12 +479,12 @@ async def test_wake_ups_while_every_slot_is_busy_do_not_spin_the_lease_loop(stac
     worker = await stack.worker(chain(3, "slow", sleep=0.4), concurrency=1)
     wake = _CountingEvent()
     worker._wake = wake
-    first = await stack.control.create_run("slow", {"n": 0})
+    first = await stack.control.runs.create_run("slow", {"n": 0})
     # While the only slot is busy, more runs arrive: each one publishes a wake-up on NATS.
     await asyncio.sleep(0.3)
-    others = [await stack.control.create_run("slow", {"n": 0}) for _ in range(2)]
+    others = [await stack.control.runs.create_run("slow", {"n": 0}) for _ in range(2)]
     for ref in (first, *others):
-        state = await stack.control.wait(ref.run_id, timeout=30)
+        state = await stack.control.runs.wait(ref.run_id, timeout=30)
         assert state.status is RunStatus.SUCCESS
     # A handful of turns per run (a wake-up, a finished run, a poll) — not one per microsecond.
     assert 0 < wake.waits < 100, wake.waits
@@ -488,17 +492,17 @@ async def test_wake_ups_while_every_slot_is_busy_do_not_spin_the_lease_loop(stac
 
 async def test_state_at_an_event_reads_the_run_only_up_to_it(stack: Stack) -> None:
     await stack.worker(chain(3, "upto"))
-    ref = await stack.control.create_run("upto", {"n": 0})
-    assert (await stack.control.wait(ref.run_id, timeout=20)).status is RunStatus.SUCCESS
+    ref = await stack.control.runs.create_run("upto", {"n": 0})
+    assert (await stack.control.runs.wait(ref.run_id, timeout=20)).status is RunStatus.SUCCESS
     events = await stack.store.read_stream(f"run:{ref.run_id}")
     # At every event: what the whole log folded up to that event gives.
     for i, event in enumerate(events):
-        state = await stack.control.state(ref.run_id, at_seq=event.seq)
+        state = await stack.control.history.state(ref.run_id, at_seq=event.seq)
         expected = fold(events[: i + 1], None)
         assert (state.status, state.values, state.step) == (expected.status, expected.values, expected.step)
-    final = await stack.control.state(ref.run_id, at_seq=events[-1].seq)
+    final = await stack.control.history.state(ref.run_id, at_seq=events[-1].seq)
     assert final.status is RunStatus.SUCCESS and final.values["n"] == 3
     with pytest.raises(NotFound, match="no events up to seq"):
-        await stack.control.state(ref.run_id, at_seq=events[0].seq - 1)
+        await stack.control.history.state(ref.run_id, at_seq=events[0].seq - 1)
     with pytest.raises(NotFound, match="does not exist"):
-        await stack.control.state(str(uuid.uuid4()), at_seq=events[-1].seq)
+        await stack.control.history.state(str(uuid.uuid4()), at_seq=events[-1].seq)
