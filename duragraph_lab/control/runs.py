@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from duragraph_lab.control.history import ACTIVE, RunHistory
@@ -271,30 +271,28 @@ class RunControl:
     async def wait(self, run_id: str, timeout: float = 60.0, *, poll: float = 0.05) -> RunState:
         """Wait until the run ends or pauses for a human, looking every ``poll`` seconds; raise
         TimeoutError after ``timeout``."""
-        return await self._until_at_rest(
-            parse_id(run_id, "run"), timeout, lambda delay: poll, wake=False, initial=poll
-        )
+        return await self._until_at_rest(parse_id(run_id, "run"), timeout, first=poll, longest=poll)
 
     async def wait_at_rest(self, run_id: str, timeout: float | None = None) -> RunState:
-        """Wait until the run is finished or paused: woken by its events, looking again at
+        """Wait until the run is finished or paused: woken by its events, and looking again at
         growing intervals too (up to a second)."""
         return await self._until_at_rest(
-            parse_id(run_id, "run"), timeout, lambda delay: min(delay * 2, 1.0), wake=True, initial=0.05
+            parse_id(run_id, "run"), timeout, first=0.05, longest=1.0, woken_by_events=True
         )
 
     async def _until_at_rest(
         self,
         run_id: str,
         timeout: float | None,
-        next_delay: Callable[[float], float],
         *,
-        wake: bool,
-        initial: float,
+        first: float,
+        longest: float,
+        woken_by_events: bool = False,
     ) -> RunState:
         woken = asyncio.Event()
-        unsubscribe = await self.feed.on_appended(f"run:{run_id}", woken.set) if wake else None
+        unsubscribe = await self.feed.on_appended(f"run:{run_id}", woken.set) if woken_by_events else None
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = initial
+        delay = first
         try:
             while True:
                 woken.clear()
@@ -305,13 +303,13 @@ class RunControl:
                     if state.status not in ACTIVE:
                         return state
                 if deadline is not None and time.monotonic() >= deadline:
-                    if wake:
+                    if woken_by_events:
                         raise TimeoutError(f"run {run_id} is still running after {timeout}s")
                     raise TimeoutError(f"run {run_id} still {status or 'active'} after {timeout}s")
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(delay):
                         await woken.wait()
-                delay = next_delay(delay)
+                delay = min(delay * 2, longest)
         finally:
             if unsubscribe is not None:
                 await unsubscribe()
