@@ -20,6 +20,7 @@ from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.domain.run import RunStatus
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore, open_pool
+from tests.fault.fault_graphs import LEDGER
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = [
@@ -105,7 +106,7 @@ def _registered(database_url: str, graph_id: str) -> bool:
 
 async def test_a_light_worker_serves_graphs(light_venv: Path, database_url: str, nats_server: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE side_effects (key text, node text, run_id text, pid int, at timestamptz)")
+        conn.execute(LEDGER)  # what the fault graphs write to
     prefix = f"l{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
