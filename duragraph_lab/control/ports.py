@@ -2,8 +2,8 @@
 
 Implemented by ``store/`` (PostgreSQL) and ``bus/`` (NATS); tests may use the in-memory store
 where the same contract tests also run against PostgreSQL. Read models have their own ports,
-next to the services that use them (``control/<service>.py``), each a small Protocol of typed
-queries whose SQL lives in ``store/queries/``.
+each a small Protocol of typed queries whose SQL lives in ``store/queries/``: those of runs,
+threads, spans, run targets and the checkpoint index in :mod:`duragraph_lab.control.read_models`.
 
 What executes runs (today the native engine's workers) is reached only through
 :class:`RunSignals` and :class:`Reexecutor`, and what runs produce only through the event log and
