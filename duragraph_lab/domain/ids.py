@@ -41,3 +41,11 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62
     value |= rand
     return uuid.UUID(int=value)
+
+
+def as_uuid(value: str) -> str | None:
+    """``value`` as a canonical UUID string, or None when it is not a UUID."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
