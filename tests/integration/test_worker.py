@@ -14,6 +14,7 @@ from nats.aio.client import Client as NATS
 
 from duragraph_lab.bus import OutboxRelay, Subjects
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.assistants import default_assistant_id
 from duragraph_lab.domain.run import InvalidTransition, RunStatus, fold
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.context import get_context, interrupt
@@ -22,7 +23,6 @@ from duragraph_lab.graph.types import END, START
 from duragraph_lab.store import PostgresEventStore
 from duragraph_lab.store.leases import RunQueue
 from duragraph_lab.worker.control import Conflict, NotFound, RunControl, ThreadBusy
-from duragraph_lab.worker.registry import default_assistant_id
 from duragraph_lab.worker.worker import Worker
 
 
