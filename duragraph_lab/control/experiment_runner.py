@@ -90,7 +90,7 @@ class InProcessExperiment:
         return {r["example_id"] for r in await self.experiments.results(self.experiment_id)}
 
     async def started_runs(self) -> dict[str, str]:
-        return await self.experiments.read_model.started_runs(self.experiment_id)
+        return await self.experiments.started_runs(self.experiment_id)
 
     async def assistant(self, assistant_id: str) -> Mapping[str, Any] | None:
         try:
@@ -134,7 +134,7 @@ class ServerExperiments:
     async def resume_unfinished(self) -> None:
         """Start every unfinished server-run experiment no server is running (after a restart)."""
         try:
-            unfinished = await self.experiments.read_model.unfinished_on_server()
+            unfinished = await self.experiments.unfinished_on_server()
         except Exception as err:  # the database being away is reported by /health
             log.debug("DuraGraph Lab: looking for experiments to resume: %s", err)
             return

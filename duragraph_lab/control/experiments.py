@@ -205,6 +205,14 @@ class Experiments:
         experiment = await self.get(experiment_id)
         return [r.as_json() for r in await self.read_model.results(experiment["experiment_id"])]
 
+    async def started_runs(self, experiment_id: str) -> dict[str, str]:
+        """The runs started for the experiment's examples, by example (the newest per example)."""
+        return await self.read_model.started_runs(experiment_id)
+
+    async def unfinished_on_server(self) -> list[str]:
+        """Server-run experiments not completed yet (a batch, oldest first)."""
+        return await self.read_model.unfinished_on_server()
+
     async def _result(self, experiment_id: str, example_id: str) -> dict[str, Any] | None:
         found = await self.read_model.result(experiment_id, example_id)
         return found.as_json() if found is not None else None
