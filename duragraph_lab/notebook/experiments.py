@@ -19,6 +19,7 @@ Public as ``duragraph_lab.evals.run_experiment`` (and ``compare``, ``ExperimentR
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import sys
 import threading
@@ -367,7 +368,8 @@ def _in_thread(work: Coroutine[Any, Any, T], *, workers: int) -> T:
     try:
         ready.wait()
     except BaseException:
-        loop.call_soon_threadsafe(task.cancel)
+        with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
+            loop.call_soon_threadsafe(task.cancel)
         raise
     if "error" in outcome:
         raise outcome["error"]

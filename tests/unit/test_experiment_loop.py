@@ -158,7 +158,9 @@ async def test_a_deleted_assistant_raises_or_is_every_examples_error() -> None:
     assert port.results == {} and port.starts == []
     report = await _run(port, if_assistant_gone="record")
     assert report.completed and port.starts == []
-    assert {r.error for r in port.results.values()} == {"assistant a1 of experiment 'nightly' no longer exists"}
+    assert {r.error for r in port.results.values()} == {
+        "assistant a1 of experiment 'nightly' no longer exists"
+    }
     assert {r.run_id for r in port.results.values()} == {None}
 
 
@@ -172,3 +174,27 @@ def test_a_pinned_version_runs_with_that_versions_config() -> None:
     assert run_target(pinned, {"version": 2, "graph_id": "other"}) == Target(
         "chat", {"configurable": {"tone": "v1"}}
     )
+
+
+async def test_the_notebook_runs_the_loop_beside_its_own_running_loop() -> None:
+    # A notebook's kernel has an event loop running: the runner must not need this one.
+    from duragraph_lab.notebook.experiments import _in_thread
+
+    port = Port(3)
+    report = await asyncio.to_thread(
+        lambda: _in_thread(
+            run_examples(
+                port, EXPERIMENT, [passes], concurrency=2, resuming=False, if_assistant_gone="raise"
+            ),
+            workers=2,
+        )
+    )
+    assert report.completed and len(report.recorded) == 3
+    port.current = None
+    with pytest.raises(AssistantGone):
+        _in_thread(
+            run_examples(
+                port, EXPERIMENT, [passes], concurrency=2, resuming=False, if_assistant_gone="raise"
+            ),
+            workers=2,
+        )
