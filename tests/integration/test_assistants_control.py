@@ -83,7 +83,9 @@ async def test_a_deleted_default_assistant_stays_deleted_when_the_graph_register
         await assistants(pg_store).get("counter")
 
 
-async def test_creating_an_assistant_needs_a_registered_graph_and_a_free_id(pg_store: PostgresEventStore) -> None:
+async def test_creating_an_assistant_needs_a_registered_graph_and_a_free_id(
+    pg_store: PostgresEventStore,
+) -> None:
     with pytest.raises(NotFound, match="graph 'counter' is not registered"):
         await assistants(pg_store).create(NewAssistant("counter"))
     await graph_registry(pg_store).register(counter(), registered_by="worker-1")
