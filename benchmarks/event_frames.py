@@ -37,12 +37,11 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from duragraph_lab.api import eventlog
 from duragraph_lab.client import DuraGraphClient, events_to_frame
 from duragraph_lab.notebook.frames import events_frame
 from duragraph_lab.runtime.nats import EmbeddedNats
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.store import migrate
+from duragraph_lab.store import eventlog, migrate
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = re.compile(r"DuraGraph Lab ready in [0-9.]+s: (\S+)")
@@ -104,7 +103,7 @@ _FLOORS = {
     "floor: COPY seq, data": "COPY (SELECT seq, data::text FROM duragraph.events WHERE stream_id = %s "
     "ORDER BY version) TO STDOUT (FORMAT csv)",
     # The query the server runs for the Arrow stream (columns read from the payload), drained.
-    "COPY of the server's query": f"COPY ({eventlog._SELECT} WHERE stream_id = %s ORDER BY version) "
+    "COPY of the server's query": f"COPY ({eventlog.SELECT} WHERE stream_id = %s ORDER BY version) "
     "TO STDOUT (FORMAT csv)",
 }
 

@@ -20,9 +20,7 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
-from duragraph_lab.api.assistants import Assistants
-from duragraph_lab.api.evals import Datasets, Experiments, Outcomes
-from duragraph_lab.api.experiment_runner import ServerExperiments
+from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
@@ -31,6 +29,11 @@ from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.control.assistants import Assistants
+from duragraph_lab.control.datasets import Datasets
+from duragraph_lab.control.experiment_runner import ServerExperiments
+from duragraph_lab.control.experiments import Experiments
+from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
@@ -39,8 +42,11 @@ from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.runtime.supervisor import supervision
 from duragraph_lab.store import relay_lease
 from duragraph_lab.store.connection import open_pool, redact
+from duragraph_lab.store.experiment_locks import PgExperimentLocks
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
+from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -143,19 +149,18 @@ class Backend:
             return
         self.store = PostgresEventStore(self.pool)
         self.control = control_plane(self.store, self.link)
-        self._assistants = Assistants(self.store)
+        self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
         self._runs = Runs(self.control, self._threads)
-        self._outcomes = Outcomes(self.store, self.control.history)
-        self._datasets = Datasets(self.store, self._outcomes)
-        self._experiments = Experiments(self.store, self._datasets, self._assistants, self._outcomes)
+        self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
+        self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
+        self._experiments = Experiments(
+            self.store, PgExperiments(self.store), self._datasets, self._assistants, self._outcomes
+        )
         self._server_experiments = ServerExperiments(
-            self.store,
             self._experiments,
-            self._threads,
-            self._runs,
-            self._outcomes,
-            self.endpoints.database_url,
+            ApiExampleRuns(self._threads, self._runs),
+            PgExperimentLocks(self.endpoints.database_url),
         )
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
         # Experiments this server (or one that died) was running: at once, not at the first reap.

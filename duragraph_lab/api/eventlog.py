@@ -3,12 +3,10 @@
 million events in seconds, where JSON pages of 1,000 events take minutes (figures:
 docs/notebook.md, ``python -m benchmarks.event_frames``).
 
-PostgreSQL does the work it is good at: ``COPY (SELECT ...) TO STDOUT`` in seq order, several
-ranges of the log at once (:mod:`duragraph_lab.api.bulk_copy`), with the per-event columns a
-frame wants (node, task, step, attempt, duration_ms) read from the jsonb payload server-side, and
-the payload itself as JSON text. pyarrow parses each range's CSV (in a thread, off the event
-loop) into record batches of about :data:`SLICE_BYTES` of CSV, written to the response as soon
-as they are made. Memory stays bounded by a few ranges whatever the size of the log.
+PostgreSQL does the work it is good at: the log comes out as CSV, several ranges at once
+(:mod:`duragraph_lab.store.eventlog`). pyarrow parses each range's CSV (in a thread, off the
+event loop) into record batches of about :data:`SLICE_BYTES` of CSV, written to the response as
+soon as they are made. Memory stays bounded by a few ranges whatever the size of the log.
 
 pyarrow is imported on first use (the server extension must load quickly).
 """
@@ -17,12 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from duragraph_lab.api import bulk_copy
-from duragraph_lab.domain.errors import NotFound
+from duragraph_lab.store import eventlog as log_store
 from duragraph_lab.store.postgres import PostgresEventStore
 
 #: Bytes of CSV per record batch (about 30,000 events of a typical size).
@@ -33,32 +29,24 @@ COMPRESSION: str | None = "lz4"
 COMPRESSIONS = ("lz4", "zstd", "none")
 MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
-# The columns, in order. Every text column may be null except stream, event_id, type and data.
-COLUMNS = (
-    ("seq", "int64"),
-    ("stream", "string"),
-    ("event_id", "string"),
-    ("type", "string"),
-    ("recorded_at_us", "int64"),
-    ("node", "string"),
-    ("task", "string"),
-    ("step", "int64"),  # float64 in the CSV
-    ("attempt", "int64"),  # float64 in the CSV
-    ("duration_ms", "float64"),
-    ("data", "string"),
-)
+# The Arrow type of each CSV column (see store.eventlog.COLUMNS for what they hold). Every text
+# column may be null except stream, event_id, type and data.
+_KINDS = {
+    "seq": "int64",
+    "stream": "string",
+    "event_id": "string",
+    "type": "string",
+    "recorded_at_us": "int64",
+    "node": "string",
+    "task": "string",
+    "step": "int64",  # float64 in the CSV
+    "attempt": "int64",  # float64 in the CSV
+    "duration_ms": "float64",
+    "data": "string",
+}
+COLUMNS = tuple((name, _KINDS[name]) for name in log_store.COLUMNS)
 
-
-# The per-event columns are read from the payload with a key lookup in the binary jsonb (nearly
-# free); the numbers travel as their JSON text and pyarrow makes them numbers (see _numbers): a
-# JSON string, bool or object under the key is quoted or not a number, so it reads as "not
-# there". Casting them in SQL (jsonb_typeof + ::float8 per column) cost PostgreSQL more than the
-# rest of the query together.
-_SELECT = (
-    "SELECT seq, stream_id, event_id, type, (extract(epoch FROM recorded_at) * 1000000)::bigint, "
-    "data->>'node', data->>'task', data->'step', data->'attempt', data->'duration_ms', "
-    "data::text FROM duragraph.events"
-)
+# The numbers travel as their JSON text (see store.eventlog.SELECT) and are made numbers here.
 _NUMBERS = ("step", "attempt", "duration_ms")
 #: A JSON number.
 _NUMBER_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
@@ -106,43 +94,12 @@ def schema() -> Any:
 _NOT_NULL = ("seq", "stream", "event_id", "type", "data")
 
 
-async def streams_of(
-    store: PostgresEventStore, *, run_id: str | None = None, thread_id: str | None = None
-) -> list[str]:
-    """The streams whose events make the log: the run's, or those of every run of the thread.
-    Raises NotFound for an id that is not a run (a thread) with events."""
-    if run_id is not None:
-        rid = _uuid(run_id, "run")
-        if await store.stream_version(f"run:{rid}") == 0:
-            raise NotFound(f"run {run_id} does not exist")
-        return [f"run:{rid}"]
-    assert thread_id is not None
-    tid = _uuid(thread_id, "thread")
-    rows = await store._query(
-        "SELECT EXISTS (SELECT 1 FROM duragraph.threads WHERE thread_id = %s), "
-        "coalesce((SELECT array_agg('run:' || run_id::text) FROM duragraph.runs WHERE thread_id = %s), "
-        "'{}'::text[])",
-        (tid, tid),
-    )
-    exists, streams = rows[0]
-    if not exists:
-        raise NotFound(f"thread {thread_id} does not exist")
-    return list(streams)
-
-
-def _uuid(value: str, kind: str) -> str:
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise NotFound(f"{kind} {value!r} is not a valid id") from None
-
-
 async def arrow_stream(
     store: PostgresEventStore, streams: list[str], *, after: int = 0, compression: str | None = COMPRESSION
 ) -> AsyncGenerator[bytes, None]:
     """The events of ``streams`` with ``seq > after``, in seq order, as Arrow IPC stream bytes:
     the schema first, then the record batches of each range of the log (see
-    :mod:`duragraph_lab.api.bulk_copy`), then the end-of-stream marker. ``compression``: the IPC
+    :mod:`duragraph_lab.store.eventlog`), then the end-of-stream marker. ``compression``: the IPC
     body compression (``"lz4"``, ``"zstd"`` or None)."""
     pa, csv = _pyarrow()
     pc = importlib.import_module("pyarrow.compute")
@@ -190,9 +147,8 @@ async def arrow_stream(
         return sink.take()
 
     yield sink.take()
-    ranges = await bulk_copy.plan(store, streams, after=after)
     # A range is parsed and written (in threads) while the next ones are copied.
-    async for _, data in bulk_copy.copy_ranges(store, _SELECT, ranges):
+    async for data in log_store.csv_ranges(store, streams, after=after):
         if data:
             table = await asyncio.to_thread(parse, data)
             yield await asyncio.to_thread(write, table)

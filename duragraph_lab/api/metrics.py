@@ -23,6 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from duragraph_lab.store.queries import metrics as metrics_queries
+
 if TYPE_CHECKING:
     from duragraph_lab.api.backend import Backend
 
@@ -125,15 +127,10 @@ class Metrics:
         store = backend.store
         if store is not None:
             try:
-                rows = await store._query("SELECT status, count(*) FROM duragraph.runs GROUP BY status", ())
-                counts = {status: int(n) for status, n in rows}
+                counts = await metrics_queries.runs_by_status(store)
                 for status in {*_RUN_STATUSES, *counts}:
                     self.runs.labels(status).set(counts.get(status, 0))
-                rows = await store._query(
-                    "SELECT count(*) FROM duragraph.workers WHERE heartbeat_at > now() - interval '60 seconds'",
-                    (),
-                )
-                self.workers.set(int(rows[0][0]))
+                self.workers.set(await metrics_queries.live_workers(store))
             except Exception as err:  # a scrape must not fail because PostgreSQL is away
                 log.debug("metrics: cannot read the store: %s", err)
         relay = backend.relay

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from duragraph_lab.control.read_models import TargetReadModel
+from duragraph_lab.domain.assistants import default_assistant_id
 from duragraph_lab.domain.errors import NotFound
-from duragraph_lab.domain.ids import default_assistant_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Typed errors shared by every layer.
 
 Callers (HTTP handlers, the CLI, notebook magics) map these to user-facing messages, so each
-carries the facts needed to say precisely what went wrong.
+carries the facts needed to say precisely what went wrong. An error a request can cause says
+which 4xx it is (``http_status``; 400 when it does not say).
 """
 
 from __future__ import annotations
@@ -99,22 +100,57 @@ class StoreTransientError(StoreUnavailable):
         self.retried_for = retried_for
 
 
+class ReadModelConflict(DuraGraphError):
+    """An append would break a uniqueness rule of a read model (a dataset name already taken, an
+    example already recorded in an experiment): nothing of it was written. ``constraint``: the
+    rule's name in the store."""
+
+    code = "conflict"
+    http_status = 409
+
+    def __init__(self, message: str, *, constraint: str) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+
+
 class NotFound(DuraGraphError):
-    """What a request names (a thread, a run, a checkpoint, an assistant, ...) does not exist."""
+    """What a request names does not exist (an assistant, a dataset, an experiment, a run)."""
 
     code = "not_found"
+    http_status = 404
+
+
+class Conflict(DuraGraphError):
+    """A request that contradicts what the log already holds (an id taken, a result recorded)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class InvalidRequest(DuraGraphError):
+    """A request that is well-formed but asks for something that cannot be done."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
+class EmptySelection(DuraGraphError):
+    """A dataset version would have no examples."""
+
+    code = "empty_selection"
+    http_status = 422
+
+
+class DatasetExists(Conflict):
+    """A dataset of that name exists already."""
+
+    code = "dataset_exists"
 
 
 class ThreadBusy(DuraGraphError):
     """The thread has a run that must finish, or be resumed or cancelled, first."""
 
     code = "thread_busy"
-
-
-class Conflict(DuraGraphError):
-    """The request conflicts with the current state (it exists already, someone else won a race)."""
-
-    code = "conflict"
 
 
 class WorkerUnavailable(DuraGraphError):

@@ -45,14 +45,12 @@ def uuid7() -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-# LangGraph servers name a graph's default assistant uuid5(NAMESPACE_GRAPH, graph_id), where
-# NAMESPACE_GRAPH is the standard URL namespace; the official SDK relies on it.
-NAMESPACE_GRAPH = uuid.NAMESPACE_URL
-
-
-def default_assistant_id(graph_id: str) -> str:
-    """The id of a graph's default assistant (the one registering the graph creates)."""
-    return str(uuid.uuid5(NAMESPACE_GRAPH, graph_id))
+def as_uuid(value: str) -> str | None:
+    """``value`` as a canonical UUID string, or None when it is not a UUID."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
 
 
 def parse_id(value: object, what: str) -> str:

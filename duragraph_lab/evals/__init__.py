@@ -1,4 +1,16 @@
-"""Evaluations of recorded and re-run agent runs (see docs/evals.md)."""
+"""Evaluations of recorded and re-run agent runs (see docs/evals.md).
+
+The evaluators, their specs, scoring, comparisons and the experiment loop are plain Python,
+shared by the server and the notebook. What runs an experiment from a notebook over the HTTP
+client (``run_experiment``, ``compare`` and their reports) lives in
+:mod:`duragraph_lab.notebook.experiments` and is imported from here on first use: the server
+imports this package and must not load the HTTP client.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from duragraph_lab.evals.evaluators import (
     Evaluator,
@@ -18,7 +30,17 @@ from duragraph_lab.evals.evaluators import (
     trajectory_match,
 )
 from duragraph_lab.evals.export import ExportError, export_notebook, notebook_bytes
-from duragraph_lab.evals.runner import ComparisonReport, ExperimentReport, compare, run_experiment
+
+if TYPE_CHECKING:
+    from duragraph_lab.notebook.experiments import (
+        ComparisonReport,
+        ExperimentReport,
+        compare,
+        run_experiment,
+    )
+
+#: Names served by duragraph_lab.notebook.experiments (over the HTTP client), imported on first use.
+_OVER_HTTP = {"ComparisonReport", "ExperimentReport", "compare", "run_experiment"}
 
 __all__ = [
     "ComparisonReport",
@@ -44,3 +66,9 @@ __all__ = [
     "step_budget",
     "trajectory_match",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _OVER_HTTP:
+        return getattr(importlib.import_module("duragraph_lab.notebook.experiments"), name)
+    raise AttributeError(f"module 'duragraph_lab.evals' has no attribute {name!r}")

@@ -426,13 +426,13 @@ class Session:
 
     def experiment(self, dataset: str, assistant: str, evaluators: list[Any], **options: Any) -> Any:
         """``duragraph_lab.evals.run_experiment`` with this session's client: its report."""
-        from duragraph_lab.evals import run_experiment
+        from duragraph_lab.notebook.experiments import run_experiment
 
         return run_experiment(self.client, dataset, assistant, evaluators, **options)
 
     def compare(self, base: str, candidate: str) -> Any:
         """Two experiments example by example (``duragraph_lab.evals.compare``)."""
-        from duragraph_lab.evals import compare
+        from duragraph_lab.notebook.experiments import compare
 
         return compare(self.client, base, candidate)
 

@@ -12,7 +12,7 @@ import psycopg_pool
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
-from duragraph_lab.domain.errors import DuplicateEvent, InvalidEvent, VersionConflict
+from duragraph_lab.domain.errors import DuplicateEvent, InvalidEvent, ReadModelConflict, VersionConflict
 from duragraph_lab.domain.streams import StreamKind
 from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
@@ -62,7 +62,7 @@ class PgUnitOfWork:
             raise UnitOfWorkAborted(self._failed)
         try:
             return await self._append(stream_id, expected_version, events, lease)
-        except (VersionConflict, DuplicateEvent, LeaseLost, psycopg.Error) as err:
+        except (VersionConflict, DuplicateEvent, ReadModelConflict, LeaseLost, psycopg.Error) as err:
             # PostgreSQL has aborted the transaction; say so instead of InFailedSqlTransaction.
             self._failed = err
             raise
@@ -94,7 +94,11 @@ class PgUnitOfWork:
         except psycopg.errors.UniqueViolation as err:
             if err.diag.constraint_name == "events_event_id_key":
                 raise DuplicateEvent(_duplicate_id(err, events)) from None
-            raise
+            # A projection's uniqueness rule (a dataset name taken): the append is refused whole.
+            raise ReadModelConflict(
+                err.diag.message_detail or err.diag.message_primary or str(err),
+                constraint=err.diag.constraint_name or "?",
+            ) from err
         except psycopg.Error as err:
             if err.sqlstate == _CONFLICT_SQLSTATE:
                 actual = int(err.diag.message_detail or 0)

@@ -48,7 +48,7 @@ from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.leases import Lease, RunQueue
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.retry import DatabaseRetry
-from duragraph_lab.worker.registry import register_graph
+from duragraph_lab.worker.registry import graph_registry
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,9 @@ class Worker:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
+        registry = graph_registry(self.store)
         for graph in self.graphs.values():
-            await register_graph(self.store, graph, registered_by=self.worker_id)
+            await registry.register(graph, registered_by=self.worker_id)
         await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
         if self.nc is not None:
             await self._subscribe()

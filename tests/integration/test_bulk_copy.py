@@ -1,4 +1,4 @@
-"""Bulk reads of the event log in ranges (duragraph_lab.api.bulk_copy), against PostgreSQL: the
+"""Bulk reads of the event log in ranges (duragraph_lab.store.bulk_copy), against PostgreSQL: the
 ranges, read in order, are exactly the events past ``after`` in seq order, whatever the
 interleaving of the streams, with one COPY (psycopg) or several at once (asyncpg)."""
 
@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from duragraph_lab.api import bulk_copy
 from duragraph_lab.domain import NewEvent
+from duragraph_lab.store import bulk_copy
 from duragraph_lab.store.postgres import PostgresEventStore
 
 SELECT = "SELECT seq FROM duragraph.events"

@@ -11,6 +11,7 @@ import pytest
 
 from duragraph_lab.domain import NewEvent
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.errors import ReadModelConflict
 from duragraph_lab.store import PostgresEventStore
 
 TABLES = ("datasets", "dataset_versions", "experiments", "experiment_results")
@@ -92,8 +93,9 @@ async def test_a_taken_dataset_name_rolls_the_append_back(
     pg_store: PostgresEventStore, database_url: str
 ) -> None:
     await _dataset(pg_store, "same", versions=1)
-    with pytest.raises(psycopg.errors.UniqueViolation):
+    with pytest.raises(ReadModelConflict) as taken:
         await _dataset(pg_store, "same", versions=1)
+    assert taken.value.constraint == "datasets_name_key"
     with psycopg.connect(database_url) as conn:
         streams = conn.execute("SELECT count(*) FROM duragraph.streams WHERE kind = 'dataset'").fetchone()
     assert streams == (1,)

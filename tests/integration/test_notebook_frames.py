@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 import duragraph_lab
-from duragraph_lab.api import bulk_copy, eventlog
+from duragraph_lab.api import eventlog
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient
 from duragraph_lab.client.frames import (
     EVENT_COLUMNS,
@@ -27,6 +27,8 @@ from duragraph_lab.client.frames import (
 from duragraph_lab.client.models import Event
 from duragraph_lab.domain import NewEvent
 from duragraph_lab.notebook.frames import UnknownRunOrThread, events_frame, spans_frame
+from duragraph_lab.store import bulk_copy
+from duragraph_lab.store.eventlog import streams_of
 from duragraph_lab.store.postgres import PostgresEventStore
 from tests.apiserver import ApiServer
 
@@ -242,9 +244,7 @@ async def test_arrow_stream_in_many_batches_with_awkward_payloads(
     monkeypatch.setattr(eventlog, "SLICE_BYTES", 4096)  # dozens of record batches
     monkeypatch.setattr(bulk_copy, "RANGE_EVENTS", 150)  # and 14 ranges, copied two at a time
 
-    chunks = [
-        c async for c in eventlog.arrow_stream(pg_store, await eventlog.streams_of(pg_store, run_id=run_id))
-    ]
+    chunks = [c async for c in eventlog.arrow_stream(pg_store, await streams_of(pg_store, run_id=run_id))]
     assert len(chunks) == 14 + 2  # the schema, a chunk per range, the end-of-stream marker
     assert len(list(pa.ipc.open_stream(b"".join(chunks)))) > 20  # record batches
     frame = events_from_arrow(b"".join(chunks))

@@ -15,8 +15,8 @@ from nats.aio.client import Client as NATS
 from duragraph_lab.bus import OutboxRelay, Subjects
 from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.assistants import default_assistant_id
 from duragraph_lab.domain.errors import Conflict, NotFound, ThreadBusy
-from duragraph_lab.domain.ids import default_assistant_id
 from duragraph_lab.domain.run import InvalidTransition, RunStatus, fold
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.context import get_context, interrupt

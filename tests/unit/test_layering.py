@@ -52,58 +52,51 @@ ALLOWED: dict[str, set[str]] = {
     "llm": {"domain", "graph"},
     "demo": {"domain", "graph", "llm"},
     "engine": {"domain", "graph"},
-    # The control plane: application services over ports (no SQL, no NATS, no HTTP).
-    "control": {"domain", "graph", "engine"},
+    # The control plane: application services over ports (no SQL, no NATS, no HTTP). It scores,
+    # compares and exports experiments with the evals core.
+    "control": {"domain", "graph", "engine", "evals"},
     # The adapters implement the control plane's ports (and use its records).
     "store": {"domain", "graph", "engine", "control"},
     "bus": {"domain", "graph", "engine", "control", "store"},
-    "worker": {"domain", "graph", "engine", "store", "bus", "runtime"},
+    # A worker registers its graphs through the control plane.
+    "worker": {"domain", "graph", "engine", "control", "store", "bus", "runtime"},
     # Wires processes together: the control plane on PostgreSQL and NATS is built here.
     "runtime": {"domain", "control", "store", "bus"},
     "client": {"domain"},
-    # Evaluators are plain functions; the LLM judge uses the model clients.
-    # ... and experiments run through the HTTP client.
-    "evals": {"domain", "llm", "client"},
-    # The server compares runs and experiments (evals.diff) and exports eval notebooks.
+    # Evaluators are plain functions and the experiment loop runs over a port; the LLM judge uses
+    # the model clients. Never the HTTP client: the server uses evals.
+    "evals": {"domain", "llm"},
     "api": {"domain", "graph", "engine", "control", "store", "bus", "worker", "runtime", "evals"},
-    "notebook": {"domain", "graph", "engine", "client", "runtime", "store", "bus", "worker", "evals"},
+    "notebook": {
+        "domain",
+        "graph",
+        "engine",
+        "control",
+        "client",
+        "runtime",
+        "store",
+        "bus",
+        "worker",
+        "evals",
+    },
 }
-PURE = {"domain", "graph", "engine", "control"}
+PURE = {"domain", "graph", "engine", "control", "evals"}
 # The command line wires everything together, so it alone may import any layer.
 COMPOSITION_ROOTS = {"runtime/cli.py"}
-# CompiledGraph.invoke() runs the engine in-process (a notebook convenience). It imports the
-# engine inside the method, so the graph layer has no import-time dependency on it.
-LAZY_UPWARD = {("graph/compiled.py", "engine")}
-
+LAZY_UPWARD = {
+    # CompiledGraph.invoke() runs the engine in-process (a notebook convenience). It imports the
+    # engine inside the method, so the graph layer has no import-time dependency on it.
+    ("graph/compiled.py", "engine"),
+    # duragraph_lab.evals.run_experiment (the documented name) is the notebook's runner over the
+    # HTTP client, imported on first use only (test_the_server_does_not_import_the_http_client).
+    ("evals/__init__.py", "notebook"),
+}
 # Within api/, these build or configure the adapters: the backend (the server's composition
 # root: the store, the bus, the control plane, the in-process worker), the extension (settings,
 # subjects), the base handler (maps driver errors that reach a handler untyped to 503 and 422).
 # Every other api/ module reaches storage and the bus through the control plane.
 API_ADAPTER_USERS = {"api/backend.py", "api/extension.py", "api/handlers/base.py"}
 ADAPTER_LAYERS = {"store", "bus", "worker", "runtime"}
-
-# Modules that still break a rule because another part of issue 16 moves them (the "services"
-# scope: assistants, evals, the event log, metrics). Each entry must still break its rule (see
-# test_pending_exceptions_are_still_needed), so the list shrinks as they move and cannot go stale.
-PENDING_SQL = {
-    "api/assistants.py",
-    "api/bulk_copy.py",
-    "api/eventlog.py",
-    "api/evals.py",
-    "api/experiment_runner.py",
-    "api/metrics.py",
-}
-PENDING_PRIVATE_STORE_CALLS = PENDING_SQL
-PENDING_ADAPTER_IMPORTS = {
-    "api/assistants.py",
-    "api/bulk_copy.py",
-    "api/eventlog.py",
-    "api/evals.py",
-    "api/experiment_runner.py",
-}
-# The API server loads the HTTP client through evals (its experiment loop) until evals is split
-# into a pure core and adapters.
-PENDING_SERVER_LOADS_CLIENT = True
 
 # A statement on our schema: what SQL in a string literal looks like (our SQL is upper case).
 _SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM|WITH)\b[\s\S]*\bduragraph\.([a-z_]+|\{\})")
@@ -201,16 +194,6 @@ def _api_adapter_imports() -> dict[str, list[str]]:
     return found
 
 
-def _server_loads_client() -> bool:
-    """Whether importing the server extension (routes, handlers, the backend) loads the client."""
-    probe = (
-        "import sys, duragraph_lab.api.extension, duragraph_lab.api.routes, duragraph_lab.api.backend; "
-        "print(any(m == 'duragraph_lab.client' or m.startswith('duragraph_lab.client.') for m in sys.modules))"
-    )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    return result.stdout.strip() == "True"
-
-
 @pytest.mark.parametrize("layer", LAYERS)
 def test_layer_imports_only_inner_layers(layer: str) -> None:
     violations = []
@@ -239,28 +222,17 @@ def test_the_check_sees_every_layer() -> None:
 
 def test_sql_lives_only_in_the_store() -> None:
     found = _sql_outside_store()
-    assert {p: hits for p, hits in found.items() if p not in PENDING_SQL} == {}
+    assert found == {}
 
 
 def test_nothing_outside_the_store_calls_its_private_methods() -> None:
     found = _private_store_calls()
-    assert {p: hits for p, hits in found.items() if p not in PENDING_PRIVATE_STORE_CALLS} == {}
+    assert found == {}
 
 
 def test_the_api_reaches_storage_and_the_bus_through_the_control_plane() -> None:
     found = _api_adapter_imports()
-    assert {p: hits for p, hits in found.items() if p not in PENDING_ADAPTER_IMPORTS} == {}
-
-
-def test_the_server_does_not_load_the_http_client() -> None:
-    assert _server_loads_client() == PENDING_SERVER_LOADS_CLIENT
-
-
-def test_pending_exceptions_are_still_needed() -> None:
-    """An exception whose module now keeps the rule must leave the list (the rule then holds)."""
-    assert sorted(PENDING_SQL - set(_sql_outside_store())) == []
-    assert sorted(PENDING_PRIVATE_STORE_CALLS - set(_private_store_calls())) == []
-    assert sorted(PENDING_ADAPTER_IMPORTS - set(_api_adapter_imports())) == []
+    assert found == {}
 
 
 @pytest.mark.parametrize(
@@ -278,3 +250,24 @@ def test_pending_exceptions_are_still_needed() -> None:
 def test_the_sql_check_sees_sql_in_any_string_literal(source: str, caught: bool) -> None:
     tree = ast.parse(source)
     assert any(_SQL.search(text) for _, text in _string_literals(tree)) == caught
+
+
+def test_the_server_does_not_import_the_http_client() -> None:
+    # What the Jupyter server loads for the extension (and everything its handlers use).
+    code = (
+        "import sys, duragraph_lab.api.extension, duragraph_lab.api.backend, duragraph_lab.evals;"
+        "print(sorted(m for m in sys.modules if m.startswith(('duragraph_lab.client', "
+        "'duragraph_lab.notebook'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_notebook_names_of_evals_are_the_http_runner() -> None:
+    import duragraph_lab.evals as evals
+    from duragraph_lab.notebook import experiments
+
+    for name in ("run_experiment", "compare", "ExperimentReport", "ComparisonReport"):
+        assert getattr(evals, name) is getattr(experiments, name)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        evals.no_such_name  # type: ignore[attr-defined]  # noqa: B018

@@ -1,4 +1,4 @@
-"""/assistants routes."""
+"""/assistants routes: the requests of :class:`duragraph_lab.control.assistants.Assistants`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from tornado import web
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler
+from duragraph_lab.control.assistants import AssistantChanges, AssistantFilter, NewAssistant
 
 
 def _pagination(handler: DuraGraphHandler, offset: int, limit: int, count: int, total: int) -> None:
@@ -18,14 +19,33 @@ class AssistantsHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.AssistantCreate)
-        self.write_json(await self.call(self.backend.assistants.create(body)))
+        new = NewAssistant(
+            body.graph_id,
+            assistant_id=body.assistant_id,
+            name=body.name,
+            description=body.description,
+            config=body.config,
+            context=body.context,
+            metadata=body.metadata,
+            if_exists=body.if_exists,
+        )
+        self.write_json(await self.call(self.backend.assistants.create(new)))
 
 
 class AssistantSearchHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.AssistantSearch, required=False)
-        found, total = await self.call(self.backend.assistants.search(body))
+        found, total = await self.call(
+            self.backend.assistants.search(
+                AssistantFilter(body.metadata, body.graph_id, body.name),
+                sort_by=body.sort_by,
+                sort_order=body.sort_order,
+                limit=body.limit,
+                offset=body.offset,
+                select=body.select,
+            )
+        )
         _pagination(self, body.offset, body.limit, len(found), total)
         self.write_json(found)
 
@@ -34,7 +54,8 @@ class AssistantCountHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.AssistantCount, required=False)
-        self.write_json(await self.call(self.backend.assistants.count(body)))
+        where = AssistantFilter(body.metadata, body.graph_id, body.name)
+        self.write_json(await self.call(self.backend.assistants.count(where)))
 
 
 class AssistantHandler(DuraGraphHandler):
@@ -45,7 +66,15 @@ class AssistantHandler(DuraGraphHandler):
     @web.authenticated
     async def patch(self, assistant_id: str) -> None:
         body = self.parse(models.AssistantPatch, required=False)
-        self.write_json(await self.call(self.backend.assistants.update(assistant_id, body)))
+        changes = AssistantChanges(
+            graph_id=body.graph_id,
+            name=body.name,
+            description=body.description,
+            config=body.config,
+            context=body.context,
+            metadata=body.metadata,
+        )
+        self.write_json(await self.call(self.backend.assistants.update(assistant_id, changes)))
 
     @web.authenticated
     async def delete(self, assistant_id: str) -> None:
@@ -85,7 +114,10 @@ class AssistantVersionsHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self, assistant_id: str) -> None:
         body = self.parse(models.AssistantVersions, required=False)
-        self.write_json(await self.call(self.backend.assistants.versions(assistant_id, body)))
+        versions = self.backend.assistants.versions(
+            assistant_id, metadata=body.metadata, limit=body.limit, offset=body.offset
+        )
+        self.write_json(await self.call(versions))
 
 
 class AssistantLatestHandler(DuraGraphHandler):

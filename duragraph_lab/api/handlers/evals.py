@@ -1,4 +1,5 @@
-"""/datasets and /experiments routes (evals), and /runs/{run_id}/outcome and /runs/compare."""
+"""/datasets and /experiments routes (evals), and /runs/{run_id}/outcome and /runs/compare: the
+requests of :mod:`duragraph_lab.control.datasets` and :mod:`duragraph_lab.control.experiments`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,34 @@ from tornado import web
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers.base import DuraGraphHandler
+from duragraph_lab.control.datasets import HandExample, NewDataset, NewVersion, RunSelection
+from duragraph_lab.control.experiments import NewExperiment
+from duragraph_lab.evals.loop import ExampleResult
+
+
+def _selection(body: models.DatasetSelection) -> RunSelection:
+    status = body.status
+    return RunSelection(
+        statuses=None if status is None else [status] if isinstance(status, str) else list(status),
+        assistant_id=str(body.assistant_id) if body.assistant_id is not None else None,
+        graph_id=body.graph_id,
+        thread_id=str(body.thread_id) if body.thread_id is not None else None,
+        run_ids=[str(i) for i in body.ids] if body.ids is not None else None,
+        metadata=body.metadata,
+        created_after=body.created_after,
+        created_before=body.created_before,
+        thread_ids=[str(t) for t in body.thread_ids] if body.thread_ids is not None else None,
+        limit=body.limit,
+        as_requested=body.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def _version(body: models.DatasetVersionCreate) -> NewVersion:
+    return NewVersion(
+        selection=_selection(body.selection) if body.selection is not None else None,
+        examples=[HandExample(e.inputs, e.outputs, e.metadata) for e in body.examples or []],
+        description=body.description,
+    )
 
 
 class DatasetsHandler(DuraGraphHandler):
@@ -19,12 +48,14 @@ class DatasetsHandler(DuraGraphHandler):
                 "name": self.get_query_argument("name", None),
             },
         )
-        self.write_json(await self.call(self.backend.datasets.search(query)))
+        found = self.backend.datasets.search(name=query.name, limit=query.limit, offset=query.offset)
+        self.write_json(await self.call(found))
 
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.DatasetCreate)
-        self.write_json(await self.call(self.backend.datasets.create(body)))
+        new = NewDataset(body.name, _version(body), metadata=body.metadata, if_exists=body.if_exists)
+        self.write_json(await self.call(self.backend.datasets.create(new)))
 
 
 class DatasetHandler(DuraGraphHandler):
@@ -42,7 +73,7 @@ class DatasetVersionsHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self, dataset: str) -> None:
         body = self.parse(models.DatasetVersionCreate, required=False)
-        self.write_json(await self.call(self.backend.datasets.add_version(dataset, body)))
+        self.write_json(await self.call(self.backend.datasets.add_version(dataset, _version(body))))
 
 
 class DatasetExamplesHandler(DuraGraphHandler):
@@ -56,7 +87,7 @@ class DatasetExamplesHandler(DuraGraphHandler):
 class DatasetEventsHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self, dataset: str) -> None:
-        self.write_json(await self.call(self.backend.datasets.events(dataset)))
+        self.write_json(await self.call(self.backend.datasets.events_of(dataset)))
 
 
 class ExperimentsHandler(DuraGraphHandler):
@@ -70,12 +101,23 @@ class ExperimentsHandler(DuraGraphHandler):
                 "offset": self.query_int("offset", 0, high=2**31),
             },
         )
-        self.write_json(await self.call(self.backend.experiments.search(query)))
+        found = self.backend.experiments.search(dataset=query.dataset, limit=query.limit, offset=query.offset)
+        self.write_json(await self.call(found))
 
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.ExperimentCreate)
-        self.write_json(await self.call(self.backend.experiments.create(body)))
+        new = NewExperiment(
+            body.dataset,
+            body.assistant_id,
+            dataset_version=body.dataset_version,
+            assistant_version=body.assistant_version,
+            name=body.name,
+            evaluators=[e.model_dump(mode="json", exclude_none=True) for e in body.evaluators],
+            concurrency=body.concurrency,
+            metadata=body.metadata,
+        )
+        self.write_json(await self.call(self.backend.experiments.create(new)))
 
 
 class ExperimentHandler(DuraGraphHandler):
@@ -92,7 +134,14 @@ class ExperimentResultsHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self, experiment_id: str) -> None:
         body = self.parse(models.ResultCreate)
-        self.write_json(await self.call(self.backend.experiments.record(experiment_id, body)))
+        result = ExampleResult(
+            body.example_id,
+            run_id=str(body.run_id) if body.run_id is not None else None,
+            scores=[s.model_dump(mode="json") for s in body.scores],
+            status=body.status,
+            error=body.error,
+        )
+        self.write_json(await self.call(self.backend.experiments.record(experiment_id, result)))
 
 
 class ExperimentNotebookHandler(DuraGraphHandler):
@@ -121,14 +170,16 @@ class ExperimentCompareHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.CompareBody)
-        self.write_json(await self.call(self.backend.experiments.compare(body)))
+        compared = self.backend.experiments.compare(str(body.base), str(body.candidate))
+        self.write_json(await self.call(compared))
 
 
 class RunCompareHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self) -> None:
         body = self.parse(models.CompareBody)
-        self.write_json(await self.call(self.backend.experiments.compare_runs(body)))
+        compared = self.backend.experiments.compare_runs(str(body.base), str(body.candidate))
+        self.write_json(await self.call(compared))
 
 
 class RunOutcomeHandler(DuraGraphHandler):

@@ -12,6 +12,7 @@ from tornado import iostream, web
 
 from duragraph_lab.api import eventlog
 from duragraph_lab.api.handlers.base import DuraGraphHandler
+from duragraph_lab.store.eventlog import streams_of
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ class _EventLogArrowHandler(DuraGraphHandler):
         compression = self.query_choice("compression", eventlog.COMPRESSIONS, eventlog.COMPRESSION or "none")
         store = self.backend.store_or_fail()
         # Everything that can fail with a JSON error is checked before the first byte is sent.
-        streams = await self.call(eventlog.streams_of(store, run_id=run_id, thread_id=thread_id))
+        streams = await self.call(streams_of(store, run_id=run_id, thread_id=thread_id))
         self.set_header("Content-Type", eventlog.MEDIA_TYPE)
         self.set_header("Cache-Control", "no-store")
         body = eventlog.arrow_stream(
@@ -62,7 +63,7 @@ class RunEventsParquetHandler(DuraGraphHandler):
     async def get(self, run_id: str) -> None:
         after = self.query_int("after", 0, high=2**62)
         store = self.backend.store_or_fail()
-        streams = await self.call(eventlog.streams_of(store, run_id=run_id))
+        streams = await self.call(streams_of(store, run_id=run_id))
         chunks: list[bytes] = []
         body = eventlog.arrow_stream(store, streams, after=after)
         try:

@@ -1,1 +1,2 @@
-"""The read models' queries: the SQL behind the control plane's read-model ports."""
+"""The read models, as typed queries: each module implements the read-model ports of one part of
+the control plane (``control/<part>.py``) over PostgreSQL. SQL lives here and nowhere else."""

@@ -1,4 +1,5 @@
-"""Experiments: re-run a dataset version against an assistant, score every example, record it.
+"""Experiments from a notebook: re-run a dataset version against an assistant, score every
+example, record it — :func:`duragraph_lab.evals.loop.run_examples` over the HTTP client.
 
 The runs are ordinary durable runs on the server, one thread per example, tagged with
 ``metadata = {"experiment_id", "example_id"}``. The scoring happens here, in the caller's
@@ -10,27 +11,34 @@ only what is missing.
 
 One failing example never sinks an experiment: a run that fails, or could not even be started,
 is recorded with verdict ``error``; an evaluator that raises is a Score with an ``error``.
+
+Public as ``duragraph_lab.evals.run_experiment`` (and ``compare``, ``ExperimentReport``,
+``ComparisonReport``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient
 from duragraph_lab.client import models as m
 from duragraph_lab.client.errors import DuraGraphClientError
 from duragraph_lab.client.frames import DataFrame, results_to_frame
 from duragraph_lab.evals.evaluators import Evaluator, EvaluatorError
-from duragraph_lab.evals.scoring import score_example
+from duragraph_lab.evals.loop import AssistantGone, ExampleResult, Target, run_examples
 from duragraph_lab.evals.specs import evaluator_from_spec, evaluator_spec
 from duragraph_lab.extras import require
+
+T = TypeVar("T")
 
 #: Called after each example: (examples done, examples in all, the result just recorded).
 Progress = Callable[[int, int, m.ExperimentResult], None]
@@ -122,24 +130,6 @@ def _evaluators(evaluators: Sequence[Evaluator | Mapping[str, Any]]) -> list[Eva
     return out
 
 
-def _run_target(client: DuraGraphClient, experiment: m.Experiment) -> tuple[str, dict[str, Any] | None]:
-    """Which assistant the runs go to, and the config to send: the experiment's assistant as it
-    is, unless it pinned a version other than the latest (then that version's graph and config)."""
-    try:
-        current = client.assistants.get(experiment.assistant_id)
-    except DuraGraphAPIError as err:
-        if err.status == 404:
-            raise DuraGraphClientError(
-                f"assistant {experiment.assistant_id} of experiment {experiment.name!r} no longer exists"
-            ) from None
-        raise
-    if experiment.assistant_version in (None, current.version):
-        return experiment.assistant_id, None
-    if current.graph_id == experiment.graph_id:
-        return experiment.assistant_id, experiment.config
-    return experiment.graph_id, experiment.config
-
-
 def _default_progress() -> Progress:
     """A live line in a notebook (one display, updated), a carriage-return line elsewhere."""
     try:
@@ -227,41 +217,23 @@ def run_experiment(
     report: Progress | None = _default_progress() if progress is True else (progress or None)
     if on_server:
         return _follow_on_server(client, client.experiments.run(eid), report, timeout)
-    examples = client.datasets.examples(experiment.dataset_id, version=experiment.dataset_version)
-    recorded = {r.example_id for r in client.experiments.results(eid)}
-    pending = [e for e in examples if e.example_id not in recorded]
-    started = _started_runs(client, eid) if recorded or resume else {}
-    target, config = _run_target(client, experiment)
-    lock = threading.Lock()
-    done = len(recorded)
-    unrecorded: dict[str, str] = {}
-
-    def one(example: m.Example) -> m.ExperimentResult | None:
-        nonlocal done
-        result = _run_one(
-            client, experiment, example, scorers, target, config, started.get(example.example_id)
+    try:
+        loop = _in_thread(
+            run_examples(
+                HttpExperiment(client, experiment),
+                experiment.raw,
+                scorers,
+                concurrency=concurrency,
+                resuming=resume is not None,
+                if_assistant_gone="raise",
+                on_recorded=report,
+            ),
+            workers=concurrency,
         )
-        with lock:
-            if isinstance(result, str):
-                unrecorded[example.example_id] = result
-                return None
-            done += 1
-            if report is not None:
-                report(done, len(examples), result)
-        return result
-
-    if pending:
-        with ThreadPoolExecutor(
-            max_workers=min(concurrency, len(pending)), thread_name_prefix="dg-eval"
-        ) as pool:
-            futures = [pool.submit(one, example) for example in pending]
-            for future in as_completed(futures):
-                future.result()
-    if not unrecorded:
-        experiment = client.experiments.complete(eid)
-    else:
-        experiment = client.experiments.get(eid)
-    return ExperimentReport(client, experiment, client.experiments.results(eid), unrecorded)
+    except AssistantGone as err:
+        raise DuraGraphClientError(str(err)) from None
+    experiment = client.experiments.get(eid)
+    return ExperimentReport(client, experiment, client.experiments.results(eid), loop.unrecorded)
 
 
 def _follow_on_server(
@@ -292,54 +264,117 @@ def _follow_on_server(
         time.sleep(0.25)
 
 
-def _started_runs(client: DuraGraphClient, experiment_id: str) -> dict[str, str]:
-    """Runs an earlier attempt at this experiment started, by example (the newest per example)."""
-    found: dict[str, str] = {}
-    offset = 0
-    while True:
-        page = client.runs.search(metadata={"experiment_id": experiment_id}, limit=1000, offset=offset)
-        for run in page:
-            found.setdefault(str(run.metadata.get("example_id")), run.run_id)
-        if len(page) < 1000:
-            return found
-        offset += 1000
+class HttpExperiment:
+    """The experiment loop's port over the HTTP client: each call a request, made in a thread
+    (the client blocks), so that ``concurrency`` examples wait on the server at once."""
+
+    def __init__(self, client: DuraGraphClient, experiment: m.Experiment) -> None:
+        self.client = client
+        self.experiment = experiment
+        self.experiment_id = experiment.experiment_id
+
+    async def examples(self) -> list[Mapping[str, Any]]:
+        examples = await asyncio.to_thread(
+            self.client.datasets.examples, self.experiment.dataset_id, version=self.experiment.dataset_version
+        )
+        return [e.raw for e in examples]
+
+    async def recorded(self) -> set[str]:
+        return {
+            r.example_id for r in await asyncio.to_thread(self.client.experiments.results, self.experiment_id)
+        }
+
+    async def started_runs(self) -> dict[str, str]:
+        return await asyncio.to_thread(self._started_runs)
+
+    def _started_runs(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        offset = 0
+        while True:
+            page = self.client.runs.search(
+                metadata={"experiment_id": self.experiment_id}, limit=1000, offset=offset
+            )
+            for run in page:  # newest first
+                found.setdefault(str(run.metadata.get("example_id")), run.run_id)
+            if len(page) < 1000:
+                return found
+            offset += 1000
+
+    async def assistant(self, assistant_id: str) -> Mapping[str, Any] | None:
+        try:
+            current = await asyncio.to_thread(self.client.assistants.get, assistant_id)
+        except DuraGraphAPIError as err:
+            if err.status == 404:
+                return None
+            raise
+        return current.raw
+
+    async def start_run(self, target: Target, example: Mapping[str, Any], tags: Mapping[str, Any]) -> str:
+        return await asyncio.to_thread(self._start_run, target, example, tags)
+
+    def _start_run(self, target: Target, example: Mapping[str, Any], tags: Mapping[str, Any]) -> str:
+        # A thread of its own (kept: the run's log must outlive it for comparisons).
+        thread = self.client.threads.create(metadata=dict(tags))
+        options: dict[str, Any] = {"input": example.get("inputs"), "metadata": dict(tags)}
+        if target.config is not None:
+            options["config"] = target.config
+        return self.client.runs.create(thread.thread_id, target.assistant, **options).run_id
+
+    async def outcome(self, run_id: str) -> Mapping[str, Any]:
+        return await asyncio.to_thread(self._outcome, run_id)
+
+    def _outcome(self, run_id: str) -> Mapping[str, Any]:
+        self.client.runs.join(run_id)
+        return self.client.runs.outcome(run_id).raw
+
+    async def record(self, result: ExampleResult) -> m.ExperimentResult:
+        return await asyncio.to_thread(
+            self.client.experiments.record,
+            self.experiment_id,
+            result.example_id,
+            run_id=result.run_id,
+            scores=result.scores,
+            status=result.status,
+            error=result.error,
+        )
+
+    async def complete(self) -> None:
+        await asyncio.to_thread(self.client.experiments.complete, self.experiment_id)
 
 
-def _run_one(
-    client: DuraGraphClient,
-    experiment: m.Experiment,
-    example: m.Example,
-    scorers: Sequence[Evaluator],
-    target: str,
-    config: dict[str, Any] | None,
-    run_id: str | None,
-) -> m.ExperimentResult | str:
-    eid = experiment.experiment_id
-    tags = {"experiment_id": eid, "example_id": example.example_id, "dataset_id": experiment.dataset_id}
+def _in_thread(work: Coroutine[Any, Any, T], *, workers: int) -> T:
+    """Run ``work`` to its end on an event loop of its own, in a thread of its own: the caller
+    may be a notebook whose own loop is running. Its blocking calls share ``workers`` threads.
+    Interrupted (Ctrl-C, a kernel interrupt), it stops starting examples; the runs it started
+    go on on the server (``resume=`` picks them up)."""
+    outcome: dict[str, Any] = {}
+    ready = threading.Event()
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="dg-eval"))
+    task = loop.create_task(work)
+
+    def drive() -> None:
+        try:
+            outcome["value"] = loop.run_until_complete(task)
+        except BaseException as err:
+            outcome["error"] = err
+        finally:
+            loop.run_until_complete(loop.shutdown_default_executor())
+            loop.close()
+            ready.set()
+
+    runner = threading.Thread(target=drive, name="dg-eval-loop", daemon=True)
+    runner.start()
     try:
-        if run_id is None:
-            # A thread of its own (kept: the run's log must outlive it for comparisons).
-            thread = client.threads.create(metadata=tags)
-            options: dict[str, Any] = {"input": example.inputs, "metadata": tags}
-            if config is not None:
-                options["config"] = config
-            run_id = client.runs.create(thread.thread_id, target, **options).run_id
-        client.runs.join(run_id)
-        outcome = client.runs.outcome(run_id)
-    except DuraGraphClientError as err:
-        # The run could not be started or followed: an error for this example, not for all.
-        return _record(client, eid, example.example_id, status="error", error=f"{type(err).__name__}: {err}")
-    scores = score_example(scorers, example.raw, outcome.raw)
-    return _record(client, eid, example.example_id, run_id=run_id, scores=scores)
-
-
-def _record(
-    client: DuraGraphClient, experiment_id: str, example_id: str, **body: Any
-) -> m.ExperimentResult | str:
-    try:
-        return client.experiments.record(experiment_id, example_id, **body)
-    except DuraGraphClientError as err:
-        return f"{type(err).__name__}: {err}"
+        ready.wait()
+    except BaseException:
+        with contextlib.suppress(RuntimeError):  # the loop may have closed meanwhile
+            loop.call_soon_threadsafe(task.cancel)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]
+    value: T = outcome["value"]
+    return value
 
 
 @dataclass(repr=False)
