@@ -31,10 +31,12 @@ from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.datasets import Datasets
+from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
 from duragraph_lab.control.experiments import Experiments
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
+from duragraph_lab.control.ports import OperationalFigures
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
@@ -42,11 +44,13 @@ from duragraph_lab.runtime.services import Endpoints, Services
 from duragraph_lab.runtime.supervisor import supervision
 from duragraph_lab.store import relay_lease
 from duragraph_lab.store.connection import open_pool, redact
+from duragraph_lab.store.eventlog import PgEventLog
 from duragraph_lab.store.experiment_locks import PgExperimentLocks
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
+from duragraph_lab.store.queries.metrics import PgOperationalFigures
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -110,6 +114,8 @@ class Backend:
         self.endpoints: Endpoints | None = None
         self.pool: psycopg_pool.AsyncConnectionPool | None = None
         self.store: PostgresEventStore | None = None
+        self.figures: OperationalFigures | None = None
+        self.event_log: BulkEventLog | None = None
         self.nc: NATS | None = None
         self.relay: OutboxRelay | None = None
         self.startup_error: str | None = None
@@ -148,6 +154,8 @@ class Backend:
             log.error("%s", err)
             return
         self.store = PostgresEventStore(self.pool)
+        self.figures = PgOperationalFigures(self.store)
+        self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
@@ -221,6 +229,11 @@ class Backend:
         self._ready()
         assert self.store is not None
         return self.store
+
+    def event_log_or_fail(self) -> BulkEventLog:
+        self._ready()
+        assert self.event_log is not None
+        return self.event_log
 
     async def _reap(self) -> None:
         """Requeue runs whose lease expired (and wake workers), and delete the temporary

@@ -18,8 +18,8 @@ import importlib
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from duragraph_lab.store import eventlog as log_store
-from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.control.eventlog import COLUMNS as CSV_COLUMNS
+from duragraph_lab.control.eventlog import BulkEventLog
 
 #: Bytes of CSV per record batch (about 30,000 events of a typical size).
 SLICE_BYTES = 8 << 20
@@ -29,7 +29,7 @@ COMPRESSION: str | None = "lz4"
 COMPRESSIONS = ("lz4", "zstd", "none")
 MEDIA_TYPE = "application/vnd.apache.arrow.stream"
 
-# The Arrow type of each CSV column (see store.eventlog.COLUMNS for what they hold). Every text
+# The Arrow type of each CSV column (see control.eventlog.COLUMNS for what they hold). Every text
 # column may be null except stream, event_id, type and data.
 _KINDS = {
     "seq": "int64",
@@ -44,7 +44,7 @@ _KINDS = {
     "duration_ms": "float64",
     "data": "string",
 }
-COLUMNS = tuple((name, _KINDS[name]) for name in log_store.COLUMNS)
+COLUMNS = tuple((name, _KINDS[name]) for name in CSV_COLUMNS)
 
 # The numbers travel as their JSON text (see store.eventlog.SELECT) and are made numbers here.
 _NUMBERS = ("step", "attempt", "duration_ms")
@@ -95,7 +95,7 @@ _NOT_NULL = ("seq", "stream", "event_id", "type", "data")
 
 
 async def arrow_stream(
-    store: PostgresEventStore, streams: list[str], *, after: int = 0, compression: str | None = COMPRESSION
+    log: BulkEventLog, streams: list[str], *, after: int = 0, compression: str | None = COMPRESSION
 ) -> AsyncGenerator[bytes, None]:
     """The events of ``streams`` with ``seq > after``, in seq order, as Arrow IPC stream bytes:
     the schema first, then the record batches of each range of the log (see
@@ -148,7 +148,7 @@ async def arrow_stream(
 
     yield sink.take()
     # A range is parsed and written (in threads) while the next ones are copied.
-    async for data in log_store.csv_ranges(store, streams, after=after):
+    async for data in log.csv_ranges(streams, after=after):
         if data:
             table = await asyncio.to_thread(parse, data)
             yield await asyncio.to_thread(write, table)

@@ -23,8 +23,6 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from duragraph_lab.store.queries import metrics as metrics_queries
-
 if TYPE_CHECKING:
     from duragraph_lab.api.backend import Backend
 
@@ -124,13 +122,13 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     async def _refresh(self, backend: Backend) -> None:
-        store = backend.store
-        if store is not None:
+        figures = backend.figures
+        if figures is not None:
             try:
-                counts = await metrics_queries.runs_by_status(store)
+                counts = await figures.runs_by_status()
                 for status in {*_RUN_STATUSES, *counts}:
                     self.runs.labels(status).set(counts.get(status, 0))
-                self.workers.set(await metrics_queries.live_workers(store))
+                self.workers.set(await figures.live_workers())
             except Exception as err:  # a scrape must not fail because PostgreSQL is away
                 log.debug("metrics: cannot read the store: %s", err)
         relay = backend.relay

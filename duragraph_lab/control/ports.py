@@ -128,3 +128,13 @@ class EventFeed(Protocol):
     async def on_appended(self, stream_id: str, callback: Callable[[], None]) -> Unsubscribe:
         """Call ``callback`` when events are appended to the stream (a hint: best effort)."""
         ...
+
+
+class OperationalFigures(Protocol):
+    """What ``/metrics`` reads from the read models at scrape time."""
+
+    async def runs_by_status(self) -> dict[str, int]: ...
+
+    async def live_workers(self) -> int:
+        """Workers with a heartbeat in the last minute."""
+        ...

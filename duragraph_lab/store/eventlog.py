@@ -11,25 +11,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+from duragraph_lab.control.eventlog import COLUMNS
 from duragraph_lab.domain.errors import NotFound
 from duragraph_lab.store import bulk_copy
 from duragraph_lab.store.postgres import PostgresEventStore
-
-#: The CSV's columns, in order. ``recorded_at_us``: microseconds since the epoch; ``step``,
-#: ``attempt`` and ``duration_ms``: the payload's JSON text under that key (a number, or not).
-COLUMNS = (
-    "seq",
-    "stream",
-    "event_id",
-    "type",
-    "recorded_at_us",
-    "node",
-    "task",
-    "step",
-    "attempt",
-    "duration_ms",
-    "data",
-)
 
 # The per-event columns are read from the payload with a key lookup in the binary jsonb (nearly
 # free); the numbers travel as their JSON text and the reader makes them numbers: a JSON string,
@@ -43,11 +28,26 @@ SELECT = (
 )
 
 
+__all__ = ["COLUMNS", "PgEventLog"]
+
+
+class PgEventLog:
+    """:class:`duragraph_lab.control.eventlog.BulkEventLog` on PostgreSQL."""
+
+    def __init__(self, store: PostgresEventStore) -> None:
+        self.store = store
+
+    async def streams_of(self, *, run_id: str | None = None, thread_id: str | None = None) -> list[str]:
+        return await streams_of(self.store, run_id=run_id, thread_id=thread_id)
+
+    def csv_ranges(self, streams: list[str], *, after: int = 0) -> AsyncIterator[bytes]:
+        return csv_ranges(self.store, streams, after=after)
+
+
 async def streams_of(
     store: PostgresEventStore, *, run_id: str | None = None, thread_id: str | None = None
 ) -> list[str]:
-    """The streams whose events make the log: the run's, or those of every run of the thread.
-    Raises NotFound for an id that is not a run (a thread) with events."""
+    """See :meth:`duragraph_lab.control.eventlog.BulkEventLog.streams_of`."""
     if run_id is not None:
         rid = _uuid(run_id, "run")
         if await store.stream_version(f"run:{rid}") == 0:

@@ -28,7 +28,7 @@ from duragraph_lab.client.models import Event
 from duragraph_lab.domain import NewEvent
 from duragraph_lab.notebook.frames import UnknownRunOrThread, events_frame, spans_frame
 from duragraph_lab.store import bulk_copy
-from duragraph_lab.store.eventlog import streams_of
+from duragraph_lab.store.eventlog import PgEventLog
 from duragraph_lab.store.postgres import PostgresEventStore
 from tests.apiserver import ApiServer
 
@@ -244,7 +244,12 @@ async def test_arrow_stream_in_many_batches_with_awkward_payloads(
     monkeypatch.setattr(eventlog, "SLICE_BYTES", 4096)  # dozens of record batches
     monkeypatch.setattr(bulk_copy, "RANGE_EVENTS", 150)  # and 14 ranges, copied two at a time
 
-    chunks = [c async for c in eventlog.arrow_stream(pg_store, await streams_of(pg_store, run_id=run_id))]
+    chunks = [
+        c
+        async for c in eventlog.arrow_stream(
+            PgEventLog(pg_store), await PgEventLog(pg_store).streams_of(run_id=run_id)
+        )
+    ]
     assert len(chunks) == 14 + 2  # the schema, a chunk per range, the end-of-stream marker
     assert len(list(pa.ipc.open_stream(b"".join(chunks)))) > 20  # record batches
     frame = events_from_arrow(b"".join(chunks))
@@ -292,7 +297,12 @@ async def test_arrow_stream_in_many_batches_with_awkward_payloads(
 
     tail = events_from_arrow(
         b"".join(
-            [c async for c in eventlog.arrow_stream(pg_store, [stream], after=int(frame["seq"].iloc[-3]))]
+            [
+                c
+                async for c in eventlog.arrow_stream(
+                    PgEventLog(pg_store), [stream], after=int(frame["seq"].iloc[-3])
+                )
+            ]
         )
     )
     assert list(tail["seq"]) == list(frame["seq"].iloc[-2:])

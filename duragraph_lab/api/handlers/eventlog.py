@@ -12,7 +12,6 @@ from tornado import iostream, web
 
 from duragraph_lab.api import eventlog
 from duragraph_lab.api.handlers.base import DuraGraphHandler
-from duragraph_lab.store.eventlog import streams_of
 
 log = logging.getLogger(__name__)
 
@@ -21,13 +20,13 @@ class _EventLogArrowHandler(DuraGraphHandler):
     async def _send(self, *, run_id: str | None = None, thread_id: str | None = None) -> None:
         after = self.query_int("after", 0, high=2**62)
         compression = self.query_choice("compression", eventlog.COMPRESSIONS, eventlog.COMPRESSION or "none")
-        store = self.backend.store_or_fail()
+        event_log = self.backend.event_log_or_fail()
         # Everything that can fail with a JSON error is checked before the first byte is sent.
-        streams = await self.call(streams_of(store, run_id=run_id, thread_id=thread_id))
+        streams = await self.call(event_log.streams_of(run_id=run_id, thread_id=thread_id))
         self.set_header("Content-Type", eventlog.MEDIA_TYPE)
         self.set_header("Cache-Control", "no-store")
         body = eventlog.arrow_stream(
-            store, streams, after=after, compression=None if compression == "none" else compression
+            event_log, streams, after=after, compression=None if compression == "none" else compression
         )
         try:
             async for chunk in body:
@@ -62,10 +61,10 @@ class RunEventsParquetHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
         after = self.query_int("after", 0, high=2**62)
-        store = self.backend.store_or_fail()
-        streams = await self.call(streams_of(store, run_id=run_id))
+        event_log = self.backend.event_log_or_fail()
+        streams = await self.call(event_log.streams_of(run_id=run_id))
         chunks: list[bytes] = []
-        body = eventlog.arrow_stream(store, streams, after=after)
+        body = eventlog.arrow_stream(event_log, streams, after=after)
         try:
             async for chunk in body:
                 chunks.append(chunk)

@@ -16,3 +16,16 @@ async def live_workers(store: PostgresEventStore) -> int:
         "SELECT count(*) FROM duragraph.workers WHERE heartbeat_at > now() - interval '60 seconds'", ()
     )
     return int(rows[0][0])
+
+
+class PgOperationalFigures:
+    """:class:`duragraph_lab.control.ports.OperationalFigures` on PostgreSQL."""
+
+    def __init__(self, store: PostgresEventStore) -> None:
+        self.store = store
+
+    async def runs_by_status(self) -> dict[str, int]:
+        return await runs_by_status(self.store)
+
+    async def live_workers(self) -> int:
+        return await live_workers(self.store)
