@@ -8,9 +8,11 @@ the previous version.
 
 Definitions are the ``*.sql`` files in ``duragraph_lab/store/projections`` (see there): applied
 after the migrations, and again whenever one changes. They are installed in the transaction of the
-last pending migration (or in one of their own when no migration is pending), so the schema and
-the functions that fill it switch together: no append commits between a migration and the
-definitions that go with it.
+last pending migration (or in one of their own when no migration is pending), so the final schema
+and the functions that fill it switch together: no append commits between the last migration and
+the definitions that go with it. (Appends may commit between two earlier pending migrations, under
+the definitions already installed: a migration must therefore not drop a function that the
+previous release's definitions call, unless it is the last one of its release.)
 
 Many processes may start at once (API replicas, workers): the advisory lock makes exactly one of
 them apply what is pending while the others wait and then find nothing to do.

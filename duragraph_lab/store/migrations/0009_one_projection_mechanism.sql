@@ -1,8 +1,9 @@
 -- One projection mechanism. The functions that fill the read models are no longer written by
--- migrations: they are defined once, in duragraph_lab/store/projections/*.sql, and installed (in
--- the same transaction as this migration, then again whenever they change) by the migration
--- runner. The events trigger events_project (0002) stays: it calls duragraph.project_inserted(),
--- whose new body dispatches each event to the projection of its stream's kind.
+-- migrations: they are defined once, in duragraph_lab/store/projections/*.sql, and installed by
+-- the migration runner (in the transaction of the last pending migration, this one when it is
+-- applied, then again whenever they change). The events trigger events_project (0002) stays: it
+-- calls duragraph.project_inserted(), whose new body hands each event to the projection of its
+-- stream's kind.
 --
 -- What 0003, 0004 and 0007 added beside it goes: a second and a third trigger, fired in the
 -- order of their names, and the functions they and the old dispatch called. duragraph.project,
