@@ -28,8 +28,9 @@ def ensure_login_role(admin_conninfo: str, role: str, password: str) -> None:
 
 def grant_runtime_privileges(admin_conninfo: str, role: str) -> None:
     """Let ``role`` use DuraGraph's schema as the API and workers do: read and write every table
-    (the bookkeeping of migrations and definitions only read), use every sequence, call every function; also for
-    what later migrations (run by the owner) create. Idempotent; run after migrating."""
+    (the bookkeeping of migrations and definitions only read), use every sequence, call every
+    function; also for what later migrations (run by the owner) create. Idempotent; run after
+    migrating."""
     ident = sql.Identifier(role)
     schema = sql.Identifier(SCHEMA)
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:

@@ -70,7 +70,8 @@ def available_migrations() -> list[Migration]:
 
 
 def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
-    """Apply pending migrations; return the versions applied by this call (often none).
+    """Apply pending migrations, and the projection definitions that are new or changed; return
+    the migration versions applied by this call (often none).
 
     Raises :class:`MigrationError` naming the database (without its password) and the reason.
     """
