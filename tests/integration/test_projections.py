@@ -29,6 +29,7 @@ from duragraph_lab.domain.streams import KNOWN_KINDS
 from duragraph_lab.runtime.services import read_runtime_info
 from duragraph_lab.store import PostgresEventStore, available_migrations, migrate
 from duragraph_lab.store.projections import Definition, available_definitions
+from duragraph_lab.store.roles import ensure_login_role, grant_runtime_privileges
 from tests.apiserver import ApiServer
 
 #: Every read model: what rebuild_projections() empties and refills from the events.
@@ -469,6 +470,32 @@ def test_definitions_switch_together_with_the_last_migration(
         assert conn.execute("SELECT name FROM duragraph.datasets").fetchall() == [("d",)]
     monkeypatch.undo()
     assert migrate(url) == [LAST_OLD_MIGRATION + 1]
+
+
+def test_the_runtime_role_finds_the_definitions_current_and_cannot_change_them(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    role, password = f"runtime_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    ensure_login_role(database_url, role, password)
+    grant_runtime_privileges(database_url, role)
+    params = psycopg.conninfo.conninfo_to_dict(database_url)
+    runtime_url = psycopg.conninfo.make_conninfo(
+        **{**{k: str(v) for k, v in params.items() if v is not None}, "user": role, "password": password}
+    )
+    try:
+        # What every API server and worker does at start: nothing to do, and nothing done.
+        assert migrate(runtime_url) == []
+        changed = [Definition(d.name, d.sql + "\n-- changed\n") for d in available_definitions()]
+        monkeypatch.setattr(schema, "available_definitions", lambda: changed)
+        with pytest.raises(schema.MigrationError, match="permission denied"):
+            migrate(runtime_url)
+        assert migrate(database_url) == []  # the owner installs them
+        monkeypatch.undo()
+        assert migrate(database_url) == []
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
 
 
 async def test_one_trigger_dispatches_each_event_to_the_projection_of_its_kind(
