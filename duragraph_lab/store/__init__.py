@@ -4,7 +4,6 @@ from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.memory import InMemoryEventStore
 from duragraph_lab.store.port import EventStore, UnitOfWork
 from duragraph_lab.store.postgres import PgUnitOfWork, PostgresEventStore
-from duragraph_lab.store.projections import Projection
 from duragraph_lab.store.schema import MigrationError, available_migrations, migrate, schema_version
 
 __all__ = [
@@ -13,7 +12,6 @@ __all__ = [
     "MigrationError",
     "PgUnitOfWork",
     "PostgresEventStore",
-    "Projection",
     "UnitOfWork",
     "available_migrations",
     "migrate",

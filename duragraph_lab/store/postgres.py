@@ -18,7 +18,6 @@ from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.group_commit import GroupCommit, RunAppend
 from duragraph_lab.store.port import AfterCommit
-from duragraph_lab.store.projections import Projection
 from duragraph_lab.store.validation import UnitOfWorkAborted, check_append, encode_events, payload_json
 
 log = logging.getLogger(__name__)
@@ -42,11 +41,12 @@ def row_to_event(row: Sequence[Any]) -> RecordedEvent:
 
 class PgUnitOfWork:
     """A transaction on one pooled connection. ``conn`` is exposed for guard statements
-    (e.g. lease fencing) that must commit or fail together with the appends."""
+    (e.g. lease fencing) that must commit or fail together with the appends. The read models
+    follow in the same transaction: the events trigger projects each appended event
+    (:mod:`duragraph_lab.store.projections`)."""
 
-    def __init__(self, conn: psycopg.AsyncConnection[Any], projections: Sequence[Projection]) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
-        self._projections = projections
         self.recorded: list[RecordedEvent] = []
         self._failed: BaseException | None = None
 
@@ -121,10 +121,6 @@ class PgUnitOfWork:
             )
             for (seq, version, recorded_at), event, enc in zip(rows, events, encoded, strict=True)
         ]
-        for projection in self._projections:
-            mine = [e for e in recorded if projection.handles(e)]
-            if mine:
-                await projection.apply(self.conn, mine)
         self.recorded.extend(recorded)
         return recorded
 
@@ -148,11 +144,9 @@ class PostgresEventStore:
         self,
         pool: psycopg_pool.AsyncConnectionPool,
         *,
-        projections: Sequence[Projection] = (),
         group_commit: bool = True,
     ) -> None:
         self.pool = pool
-        self.projections = list(projections)
         self._after_commit: list[AfterCommit] = []
         self.group = GroupCommit(pool, self._append_alone, self._fire_after_commit) if group_commit else None
 
@@ -162,7 +156,7 @@ class PostgresEventStore:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgUnitOfWork]:
         async with unavailable_as_typed(), self.pool.connection() as conn:
-            uow = PgUnitOfWork(conn, self.projections)
+            uow = PgUnitOfWork(conn)
             async with conn.transaction():
                 yield uow
         if uow.recorded:
@@ -185,9 +179,6 @@ class PostgresEventStore:
     ) -> list[RecordedEvent]:
         """Append in a transaction of its own. With ``lease``, only while that worker still holds
         the run at that epoch (``LeaseLost`` otherwise, nothing written)."""
-        if self.projections:
-            async with self.transaction() as uow:
-                return await uow.append(stream_id, expected_version, events, lease=lease)
         if lease is not None and self.group is not None:
             parsed = check_append(stream_id, expected_version, events)
             if parsed.kind is not StreamKind.RUN:
@@ -197,10 +188,10 @@ class PostgresEventStore:
             return await self.group.append(
                 RunAppend(str(parsed.id), expected_version, events, encoded, payload, lease[0], lease[1])
             )
-        # Fast path: with no Python projections the append is one statement, and a lone statement
-        # on an autocommit connection is atomic on its own: one round trip instead of three.
+        # The append is one statement (read models included), and a lone statement on an
+        # autocommit connection is atomic on its own: one round trip instead of three.
         async with unavailable_as_typed(), self.pool.connection() as conn:
-            recorded = await PgUnitOfWork(conn, ()).append(stream_id, expected_version, events, lease=lease)
+            recorded = await PgUnitOfWork(conn).append(stream_id, expected_version, events, lease=lease)
         self._fire_after_commit(recorded)
         return recorded
 
@@ -210,7 +201,7 @@ class PostgresEventStore:
             (item.worker_id, item.epoch) if item.worker_id is not None and item.epoch is not None else None
         )
         async with unavailable_as_typed(), self.pool.connection() as conn:
-            recorded = await PgUnitOfWork(conn, ()).append(
+            recorded = await PgUnitOfWork(conn).append(
                 item.stream_id, item.expected_version, item.events, lease=lease
             )
         self._fire_after_commit(recorded)
@@ -293,23 +284,3 @@ class PostgresEventStore:
     async def last_seq(self) -> int:
         rows = await self._query("SELECT coalesce(max(seq), 0) FROM duragraph.events", ())
         return int(rows[0][0])
-
-    async def rebuild(self, projection: Projection, *, batch: int = 5000) -> int:
-        """Recreate ``projection`` from the event log in one transaction; return events applied."""
-        applied = 0
-        async with unavailable_as_typed(), self.pool.connection() as conn, conn.transaction():
-            await projection.reset(conn)
-            after = 0
-            while True:
-                cur = await conn.execute(
-                    f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE seq > %s ORDER BY seq LIMIT %s",
-                    (after, batch),
-                )
-                events = [row_to_event(r) for r in await cur.fetchall()]
-                if not events:
-                    return applied
-                mine = [e for e in events if projection.handles(e)]
-                if mine:
-                    await projection.apply(conn, mine)
-                    applied += len(mine)
-                after = events[-1].seq

@@ -28,8 +28,9 @@ def ensure_login_role(admin_conninfo: str, role: str, password: str) -> None:
 
 def grant_runtime_privileges(admin_conninfo: str, role: str) -> None:
     """Let ``role`` use DuraGraph's schema as the API and workers do: read and write every table
-    (the migrations' bookkeeping only read), use every sequence, call every function; also for
-    what later migrations (run by the owner) create. Idempotent; run after migrating."""
+    (the bookkeeping of migrations and definitions only read), use every sequence, call every
+    function; also for what later migrations (run by the owner) create. Idempotent; run after
+    migrating."""
     ident = sql.Identifier(role)
     schema = sql.Identifier(SCHEMA)
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
@@ -40,9 +41,9 @@ def grant_runtime_privileges(admin_conninfo: str, role: str) -> None:
             sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA {} TO {}").format(
                 schema, ident
             ),
-            sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {}.schema_migrations FROM {}").format(
-                schema, ident
-            ),
+            sql.SQL(
+                "REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {}.schema_migrations, {}.schema_definitions FROM {}"
+            ).format(schema, schema, ident),
             sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(schema, ident),
             sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {} TO {}").format(schema, ident),
             sql.SQL(

@@ -1,10 +1,21 @@
-"""Versioned, idempotent schema migrations, applied under a PostgreSQL advisory lock.
+"""Versioned, idempotent schema migrations and the projection definitions, applied under a
+PostgreSQL advisory lock.
 
-Migrations are the ``NNNN_name.sql`` files in ``duragraph_lab/store/migrations``. Each runs in
-its own transaction together with its bookkeeping row, so a failure leaves the schema at the
-previous version. Many processes may start at once (API replicas, workers): the advisory lock
-makes exactly one of them apply pending migrations while the others wait and then find nothing
-to do.
+Migrations are the ``NNNN_name.sql`` files in ``duragraph_lab/store/migrations``: the tables,
+columns and indexes, applied once each and never changed afterwards (a checksum says so). Each
+runs in its own transaction together with its bookkeeping row, so a failure leaves the schema at
+the previous version.
+
+Definitions are the ``*.sql`` files in ``duragraph_lab/store/projections`` (see there): applied
+after the migrations, and again whenever one changes. They are installed in the transaction of the
+last pending migration (or in one of their own when no migration is pending), so the final schema
+and the functions that fill it switch together: no append commits between the last migration and
+the definitions that go with it. (Appends may commit between two earlier pending migrations, under
+the definitions already installed: a migration must therefore not drop a function that the
+previous release's definitions call, unless it is the last one of its release.)
+
+Many processes may start at once (API replicas, workers): the advisory lock makes exactly one of
+them apply what is pending while the others wait and then find nothing to do.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from typing import Any
 import psycopg
 
 from duragraph_lab.domain.errors import DuraGraphError
+from duragraph_lab.store.projections import Definition, available_definitions
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +70,8 @@ def available_migrations() -> list[Migration]:
 
 
 def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
-    """Apply pending migrations; return the versions applied by this call (often none).
+    """Apply pending migrations, and the projection definitions that are new or changed; return
+    the migration versions applied by this call (often none).
 
     Raises :class:`MigrationError` naming the database (without its password) and the reason.
     """
@@ -73,8 +86,9 @@ def migrate(conninfo: str, *, connect_timeout: int = 10) -> list[int]:
 
 def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
     migrations = available_migrations()
+    definitions = available_definitions()
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout) as conn:
-        if _up_to_date(conn, migrations):
+        if _up_to_date(conn, migrations, definitions):
             # Nothing to do, and nothing done: a role without DDL rights (the one the API and the
             # workers use) may call this too.
             return []
@@ -85,6 +99,12 @@ def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
                 f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_migrations (
                     version int PRIMARY KEY,
                     name text NOT NULL,
+                    checksum text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())"""
+            )
+            conn.execute(
+                f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.schema_definitions (
+                    name text PRIMARY KEY,
                     checksum text NOT NULL,
                     applied_at timestamptz NOT NULL DEFAULT now())"""
             )
@@ -102,10 +122,10 @@ def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
                     raise MigrationError(
                         f"migration {version:04d}_{name} changed after it was applied (checksum mismatch)"
                     )
-            done = []
-            for migration in migrations:
-                if migration.version in applied:
-                    continue
+            rows = conn.execute(f"SELECT name, checksum FROM {SCHEMA}.schema_definitions").fetchall()
+            installed: dict[str, str] = {row[0]: row[1] for row in rows}
+            pending = [m for m in migrations if m.version not in applied]
+            for migration in pending:
                 log.info("applying migration %04d_%s", migration.version, migration.name)
                 with conn.transaction():
                     conn.execute(migration.sql.encode())
@@ -113,18 +133,53 @@ def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
                         f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (migration.version, migration.name, migration.checksum),
                     )
-                done.append(migration.version)
-            return done
+                    if migration is pending[-1]:
+                        # The functions switch together with the schema they fill.
+                        _install(conn, definitions, installed)
+            if not pending and _checksums(definitions) != installed:
+                with conn.transaction():
+                    _install(conn, definitions, installed)
+            return [m.version for m in pending]
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
 
 
-def _up_to_date(conn: psycopg.Connection[Any], migrations: list[Migration]) -> bool:
-    exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{SCHEMA}.schema_migrations",)).fetchone()
+def _install(conn: psycopg.Connection[Any], definitions: list[Definition], installed: dict[str, str]) -> None:
+    """Apply the definitions that are new or changed since ``installed``; forget the bookkeeping
+    of those no longer shipped (a function that must go is dropped by a migration)."""
+    for definition in definitions:
+        if installed.get(definition.name) == definition.checksum:
+            continue
+        log.info("applying projection definitions %s", definition.name)
+        conn.execute(definition.sql.encode())
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.schema_definitions (name, checksum) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()",
+            (definition.name, definition.checksum),
+        )
+    conn.execute(
+        f"DELETE FROM {SCHEMA}.schema_definitions WHERE name <> ALL(%s)", ([d.name for d in definitions],)
+    )
+
+
+def _checksums(definitions: list[Definition]) -> dict[str, str]:
+    return {d.name: d.checksum for d in definitions}
+
+
+def _up_to_date(
+    conn: psycopg.Connection[Any], migrations: list[Migration], definitions: list[Definition]
+) -> bool:
+    exists = conn.execute(
+        "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL",
+        (f"{SCHEMA}.schema_migrations", f"{SCHEMA}.schema_definitions"),
+    ).fetchone()
     if not exists or not exists[0]:
         return False
     rows = conn.execute(f"SELECT version, checksum FROM {SCHEMA}.schema_migrations").fetchall()
-    return dict(rows) == {m.version: m.checksum for m in migrations}
+    if dict(rows) != {m.version: m.checksum for m in migrations}:
+        return False
+    rows = conn.execute(f"SELECT name, checksum FROM {SCHEMA}.schema_definitions").fetchall()
+    return dict(rows) == _checksums(definitions)
 
 
 async def schema_version(conn: psycopg.AsyncConnection[Any]) -> int:

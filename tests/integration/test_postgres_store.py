@@ -1,4 +1,5 @@
-"""PostgreSQL specifics: outbox and projections commit atomically with events; migrations."""
+"""PostgreSQL specifics: outbox and projections commit atomically with events; migrations and the
+projection definitions."""
 
 from __future__ import annotations
 
@@ -12,39 +13,9 @@ import psycopg
 import pytest
 
 import duragraph_lab.store.schema as migrate_module
-from duragraph_lab.domain import NewEvent, RecordedEvent, StoreUnavailable, VersionConflict
+from duragraph_lab.domain import NewEvent, StoreUnavailable, VersionConflict
+from duragraph_lab.domain import events as ev
 from duragraph_lab.store import MigrationError, PostgresEventStore, available_migrations, migrate, open_pool
-
-
-class RunCounter:
-    """A test projection: number of events and last type per stream, in its own table."""
-
-    name = "run_counter"
-
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.fail_on = fail_on
-
-    def handles(self, event: RecordedEvent) -> bool:
-        return event.stream_kind == "run"
-
-    async def apply(self, conn: psycopg.AsyncConnection[Any], events: Sequence[RecordedEvent]) -> None:
-        for e in events:
-            if e.type == self.fail_on:
-                raise RuntimeError(f"projection cannot handle {e.type}")
-            await conn.execute(
-                "INSERT INTO run_counter (stream_id, n, last_type) VALUES (%s, 1, %s) "
-                "ON CONFLICT (stream_id) DO UPDATE SET n = run_counter.n + 1, last_type = excluded.last_type",
-                (e.stream_id, e.type),
-            )
-
-    async def reset(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await conn.execute("TRUNCATE run_counter")
-
-
-@pytest.fixture
-def counter_table(database_url: str) -> None:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE run_counter (stream_id text PRIMARY KEY, n int NOT NULL, last_type text)")
 
 
 def table(database_url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -52,35 +23,47 @@ def table(database_url: str, sql: str, params: Sequence[Any] = ()) -> list[tuple
         return conn.execute(sql, params).fetchall()
 
 
-async def test_events_outbox_and_projection_commit_together(
-    pool: Any, database_url: str, counter_table: None
-) -> None:
-    store = PostgresEventStore(pool, projections=[RunCounter()])
-    sid = f"run:{uuid.uuid4()}"
-    recorded = await store.append(sid, 0, [NewEvent("created"), NewEvent("started")])
+def _run_created(thread_id: str, graph_id: str = "g") -> NewEvent:
+    return NewEvent(ev.RUN_CREATED, {"thread_id": thread_id, "graph_id": graph_id})
+
+
+async def test_events_outbox_and_projection_commit_together(pool: Any, database_url: str) -> None:
+    store = PostgresEventStore(pool)
+    run_id, thread_id = uuid.uuid4(), uuid.uuid4()
+    async with store.transaction() as tx:
+        recorded = await tx.append(
+            f"run:{run_id}", 0, [_run_created(str(thread_id)), NewEvent(ev.RUN_STARTED)]
+        )
+        # The read model follows in the append's transaction ...
+        cur = await tx.conn.execute("SELECT status FROM duragraph.runs WHERE run_id = %s", (run_id,))
+        assert await cur.fetchall() == [("running",)]
+        # ... and nobody else sees anything of it before the commit.
+        assert table(database_url, "SELECT count(*) FROM duragraph.runs") == [(0,)]
+        assert table(database_url, "SELECT count(*) FROM duragraph.outbox") == [(0,)]
     assert table(database_url, "SELECT seq FROM duragraph.outbox ORDER BY seq") == [
         (e.seq,) for e in recorded
     ]
-    assert table(database_url, "SELECT n, last_type FROM run_counter WHERE stream_id = %s", [sid]) == [
-        (2, "started")
+    assert table(database_url, "SELECT run_id, thread_id, status FROM duragraph.runs") == [
+        (run_id, thread_id, "running")
     ]
-    # Threads are not this projection's business.
-    await store.append(f"thread:{uuid.uuid4()}", 0, [NewEvent("created")])
-    assert table(database_url, "SELECT count(*) FROM run_counter") == [(1,)]
+    # A run's event type on another kind of stream is not the runs projection's business.
+    await store.append(f"thread:{uuid.uuid4()}", 0, [_run_created(str(uuid.uuid4()))])
+    assert table(database_url, "SELECT count(*) FROM duragraph.runs") == [(1,)]
 
 
-async def test_projection_failure_rolls_back_events_and_outbox(
-    pool: Any, database_url: str, counter_table: None
-) -> None:
-    store = PostgresEventStore(pool, projections=[RunCounter(fail_on="explodes")])
+async def test_projection_failure_rolls_back_events_and_outbox(pool: Any, database_url: str) -> None:
+    store = PostgresEventStore(pool)
     sid = f"run:{uuid.uuid4()}"
-    await store.append(sid, 0, [NewEvent("created")])
-    with pytest.raises(RuntimeError, match="cannot handle explodes"):
-        await store.append(sid, 1, [NewEvent("fine"), NewEvent("explodes")])
-    assert [e.type for e in await store.read_stream(sid)] == ["created"]
+    await store.append(sid, 0, [_run_created(str(uuid.uuid4()))])
+    # The second event cannot be projected (its thread id is no UUID): the first one's effect on
+    # the read model goes with it, as do both events and their outbox rows.
+    planned = NewEvent(ev.STEP_PLANNED, {"step": 3, "tasks": []})
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation, match="uuid"):
+        await store.append(sid, 1, [planned, _run_created("not-a-uuid")])
+    assert [e.type for e in await store.read_stream(sid)] == [ev.RUN_CREATED]
     assert await store.stream_version(sid) == 1
     assert table(database_url, "SELECT count(*) FROM duragraph.outbox") == [(1,)]
-    assert table(database_url, "SELECT n, last_type FROM run_counter") == [(1, "created")]
+    assert table(database_url, "SELECT status, step FROM duragraph.runs") == [("pending", -1)]
 
 
 async def test_conflict_leaves_outbox_untouched(pool: Any, database_url: str) -> None:
@@ -104,21 +87,25 @@ async def test_guard_statement_in_the_same_transaction(pool: Any, database_url: 
     assert await store.read_stream(sid) == []
 
 
-async def test_projection_rebuild_from_events_alone(
-    pool: Any, database_url: str, counter_table: None
-) -> None:
-    live = PostgresEventStore(pool, projections=[RunCounter()])
-    runs = [f"run:{uuid.uuid4()}" for _ in range(5)]
-    for i, sid in enumerate(runs):
-        await live.append(sid, 0, [NewEvent("step", {"i": j}) for j in range(i + 1)])
-    expected = table(database_url, "SELECT stream_id, n, last_type FROM run_counter ORDER BY stream_id")
+async def test_projection_rebuild_from_events_alone(pool: Any, database_url: str) -> None:
+    store = PostgresEventStore(pool)
+    thread_id = str(uuid.uuid4())
+    for i in range(5):
+        events = [_run_created(thread_id), NewEvent(ev.RUN_STARTED, {"attempt": 1})]
+        events += [
+            NewEvent(ev.NODE_COMPLETED, {"task": f"{j}.0", "node": f"n{j}", "step": j, "update": {}})
+            for j in range(i)
+        ]
+        await store.append(f"run:{uuid.uuid4()}", 0, events)
+    read_models = "SELECT r.run_id, r.status, r.step, s.task, s.seq FROM duragraph.runs r LEFT JOIN duragraph.spans s USING (run_id) ORDER BY 1, 4"
+    expected = table(database_url, read_models)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("UPDATE run_counter SET n = -1")  # corrupt the read model
-    applied = await live.rebuild(RunCounter(), batch=4)
-    assert applied == 15
-    assert (
-        table(database_url, "SELECT stream_id, n, last_type FROM run_counter ORDER BY stream_id") == expected
-    )
+        conn.execute(
+            "UPDATE duragraph.runs SET status = 'corrupt'; DELETE FROM duragraph.spans WHERE task = '0.0'"
+        )
+        assert conn.execute("SELECT duragraph.rebuild_projections()").fetchone() == (20,)
+    assert len(expected) == 11
+    assert table(database_url, read_models) == expected
 
 
 async def test_payload_types_survive_jsonb(pg_store: PostgresEventStore, database_url: str) -> None:

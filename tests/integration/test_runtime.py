@@ -82,6 +82,16 @@ def check_runtime_role_has_no_power(url: str) -> None:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM duragraph.schema_migrations")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM duragraph.schema_definitions")
+        # The projections are the owner's: this role runs them (every append does), but cannot
+        # redefine what they write.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "CREATE OR REPLACE FUNCTION duragraph.project_graph(e duragraph.events) RETURNS void "
+                "LANGUAGE sql AS 'SELECT'"
+            )
+        assert conn.execute("SELECT duragraph.rebuild_projections()").fetchone() == (0,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("ALTER ROLE duragraph_app SUPERUSER")
 
 
