@@ -1,4 +1,5 @@
-"""/datasets and /experiments routes (evals), and /runs/{run_id}/outcome and /runs/compare."""
+"""/datasets, /experiments and /evaluators routes (evals), and /runs/{run_id}/outcome and
+/runs/compare."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from tornado import web
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers.base import DuraGraphHandler
+from duragraph_lab.evals.catalogue import catalogue
 
 
 class DatasetsHandler(DuraGraphHandler):
@@ -135,3 +137,9 @@ class RunOutcomeHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
         self.write_json(await self.call(self.backend.experiments.outcomes.get(run_id)))
+
+
+class EvaluatorsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.write_json(catalogue())
