@@ -52,14 +52,24 @@ def node_statuses(events: Sequence[Any], cuts: Sequence[int] | None = None) -> l
     """What the browser's node-status fold (extension/src/runview/status.ts, run in Node by
     tests/fold_statuses.mjs) makes of ``events`` (client ``Event``s, as the widgets send them),
     after each of the first ``cuts`` events (default: all of them, one answer)."""
-    from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, event_rows
+    return fold_rows(event_rows(events), cuts)
 
-    cols = event_rows(events)
-    rows = [dict(zip(EVENT_COLUMNS, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+def event_rows(events: Sequence[Any]) -> list[dict[str, Any]]:
+    """``events`` as the rows a widget sends (the columns of its Arrow batches)."""
+    from duragraph_lab.notebook.widget_events import EVENT_COLUMNS
+    from duragraph_lab.notebook.widget_events import event_rows as columns
+
+    cols = columns(events)
+    return [dict(zip(EVENT_COLUMNS, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+
+def fold_rows(rows: Sequence[dict[str, Any]], cuts: Sequence[int] | None = None) -> list[dict[str, str]]:
+    """:func:`node_statuses` of rows already made (:func:`event_rows`)."""
     installed()
     result = subprocess.run(
         [str(NODE), str(ROOT / "tests" / "fold_statuses.mjs")],
-        input=json.dumps({"rows": rows, "cuts": list(cuts if cuts is not None else [len(rows)])}),
+        input=json.dumps({"rows": list(rows), "cuts": list(cuts if cuts is not None else [len(rows)])}),
         cwd=EXTENSION,
         env=env(),
         capture_output=True,
