@@ -10,7 +10,7 @@ import asyncio
 import operator
 from typing import Annotated, Any, TypedDict
 
-from duragraph_lab import END, START, StateGraph, get_stream_writer, interrupt
+from duragraph_lab import END, START, RetryPolicy, StateGraph, get_stream_writer, interrupt
 from duragraph_lab.graph.context import get_context
 
 
@@ -106,6 +106,40 @@ def _nested() -> Any:
     return g.compile(name="nested")
 
 
+def _lifecycle() -> Any:
+    """Every way a node's status changes, in one run: ``flaky`` fails its first attempt and is
+    retried; the subgraph ``review`` drafts, then asks a human (an interrupt inside a subgraph)
+    and goes on once resumed; ``wait`` sleeps ``sleep`` seconds (long enough to be cancelled)."""
+
+    def flaky(s: Steps) -> Steps:
+        if get_context().attempt == 1:
+            raise ConnectionError("the first attempt fails")
+        return {"log": ["flaky"]}
+
+    def approve(s: Steps) -> Steps:
+        return {"answer": interrupt({"question": "approve the draft?"}), "log": ["approve"]}
+
+    async def wait(s: Steps) -> Steps:
+        await asyncio.sleep(float(s.get("sleep") or 0))
+        return {"log": ["wait"]}
+
+    inner = StateGraph(Steps)
+    inner.add_node("draft", lambda s: {"log": ["draft"]})
+    inner.add_node("approve", approve)
+    inner.add_edge(START, "draft")
+    inner.add_edge("draft", "approve")
+    inner.add_edge("approve", END)
+    g = StateGraph(Steps)
+    g.add_node("flaky", flaky, retry=RetryPolicy(initial_interval=0.05, max_attempts=2, jitter=False))
+    g.add_node("review", inner.compile(name="review"))
+    g.add_node("wait", wait)
+    g.add_edge(START, "flaky")
+    g.add_edge("flaky", "review")
+    g.add_edge("review", "wait")
+    g.add_edge("wait", END)
+    return g.compile(name="lifecycle")
+
+
 def _chat_no_tools() -> Any:
     """The chat demo's agent without its tools: arithmetic questions get no calculator (a
     "changed agent" for the evals tests: same inputs, different path and answers)."""
@@ -127,11 +161,12 @@ asking = _asking()
 breakpoint = _breakpoint()
 custom = _custom()
 nested = _nested()
+lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
 
 GRAPHS = [
     f"tests.api_graphs:{name}"
-    for name in ("slow", "asking", "breakpoint", "custom", "nested", "chat_no_tools")
+    for name in ("slow", "asking", "breakpoint", "custom", "nested", "lifecycle", "chat_no_tools")
 ]
 DEMOS = [
     "duragraph_lab.demo.chat:graph",

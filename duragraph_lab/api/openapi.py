@@ -479,6 +479,47 @@ RESPONSES["Experiment"] = {
         "running": {"type": "boolean"},
     },
 }
+_JSON_TYPE = {"type": "string", "enum": ["string", "number", "integer", "boolean", "array"]}
+RESPONSES["EvaluatorCatalogue"] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name", "label", "description", "score_name", "model_graded", "parameters"],
+        "properties": {
+            "name": _STR,
+            "label": _STR,
+            "description": _STR,
+            "score_name": _STR,
+            "model_graded": {"type": "boolean"},
+            "parameters": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "label", "description", "type", "nullable", "required"],
+                    "properties": {
+                        "name": _STR,
+                        "label": _STR,
+                        "description": _STR,
+                        "type": _JSON_TYPE,
+                        "items": _OBJ,
+                        "nullable": {"type": "boolean"},
+                        "required": {"type": "boolean"},
+                        "default": {},
+                        "enum": {"type": "array", "items": _STR},
+                        "null_means": _STR,
+                        "example": {},
+                        "format": {"type": "string", "enum": ["path", "regex"]},
+                        "minimum": _NUM,
+                        "exclusive_minimum": _NUM,
+                        "maximum": _NUM,
+                        "min_length": _INT,
+                        "min_items": _INT,
+                    },
+                },
+            },
+        },
+    },
+}
 RESPONSES["ExperimentList"] = {"type": "array", "items": {"$ref": _REF.format(model="Experiment")}}
 RESPONSES["ExperimentResult"] = {
     "type": "object",

@@ -716,6 +716,21 @@ ROUTES: list[Route] = [
         {"get": Op("Get a dataset", "Dataset"), "delete": Op("Delete a dataset", None, status=204)},
     ),
     Route(
+        "/evaluators",
+        vh.EvaluatorsHandler,
+        "evals",
+        {
+            "get": Op(
+                "The built-in evaluators and their parameters",
+                "EvaluatorCatalogue",
+                description="What an evaluator spec of POST /experiments may name as `builtin`: each one's "
+                "parameters (the spec's `kwargs`) with their types, defaults, constraints and meaning, and "
+                "the name its scores get (`score_name`, a template). Served from `duragraph_lab.evals` "
+                "(`evals/catalogue.py`): a form built from it offers what the server rebuilds.",
+            )
+        },
+    ),
+    Route(
         "/experiments/compare",
         vh.ExperimentCompareHandler,
         "evals",

@@ -1,6 +1,7 @@
 """What the notebook widgets send to the browser, computed without one: run events as Arrow IPC
-batches (the columns ``extension/src/renderers/events.ts`` reads) and each node's status folded
-from the events."""
+batches (the columns ``extension/src/renderers/events.ts`` reads). Node statuses are not computed
+here: the browser folds them from these events (``extension/src/runview/status.ts``, the fold the
+dashboard uses too), at whatever event the view shows."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ EVENT_COLUMNS = (
     "duration_ms",
     "data",
 )
-NODE_STATUSES = ("pending", "running", "done", "failed", "interrupted")
-START, END = "__start__", "__end__"
+#: The statuses a graph draws (``GraphView.status`` values; extension/src/renderers/graph.ts).
+NODE_STATUSES = ("pending", "running", "done", "failed", "interrupted", "cancelled")
 
 
 # -- events as Arrow IPC ---------------------------------------------------------------------------
@@ -85,67 +86,3 @@ def events_to_arrow(events: Sequence[Event]) -> bytes:
     with pa.ipc.new_stream(sink, schema) as writer:
         writer.write_batch(batch)
     return bytes(sink.getvalue().to_pybytes())
-
-
-# -- node status from events -----------------------------------------------------------------------
-def _node_id(event: Event) -> str | None:
-    """The drawn node an event belongs to: the node, or ``outer:inner`` inside a subgraph (as the
-    x-ray topology names it); ``ns`` is ``"<node>:<task>:<attempt>|"`` per level."""
-    if not event.node:
-        return None
-    ns = event.data.get("ns") if isinstance(event.data, Mapping) else None
-    if not ns:
-        return event.node
-    outer = [part.split(":", 1)[0] for part in str(ns).split("|") if part]
-    return ":".join([*outer, event.node])
-
-
-class StatusFold:
-    """Node status (pending, running, done, failed, interrupted) folded from a run's events."""
-
-    def __init__(self, nodes: Iterable[str] = ()) -> None:
-        self.status: dict[str, str] = {n: "pending" for n in nodes}
-
-    def _set(self, node: str | None, status: str) -> None:
-        if node is not None:
-            self.status[node] = status
-
-    def apply(self, event: Event) -> None:
-        data = event.data if isinstance(event.data, Mapping) else {}
-        ns = data.get("ns") or ""
-        kind = event.type
-        if kind in ("run_started", "step_planned") and START in self.status and not ns:
-            self.status[START] = "done"
-        if kind == "step_planned":
-            outer = [part.split(":", 1)[0] for part in str(ns).split("|") if part]
-            for task in data.get("tasks") or []:
-                node = task.get("node") if isinstance(task, Mapping) else None
-                if node:
-                    self._set(":".join([*outer, node]), "running")
-        elif kind == "node_completed":
-            self._set(_node_id(event), "done")
-        elif kind == "node_failed":
-            self._set(_node_id(event), "running" if data.get("will_retry") else "failed")
-        elif kind == "run_interrupted":
-            for interrupt in data.get("interrupts") or []:
-                if (
-                    isinstance(interrupt, Mapping)
-                    and interrupt.get("node")
-                    and interrupt.get("when") != "after"
-                ):
-                    self._set(str(interrupt["node"]), "interrupted")
-            for node, status in self.status.items():
-                if status == "running":
-                    self.status[node] = "interrupted"
-        elif kind == "run_resumed":
-            for node, status in self.status.items():
-                if status == "interrupted":
-                    self.status[node] = "running"
-        elif kind == "run_completed" and not ns:
-            if END in self.status:
-                self.status[END] = "done"
-        elif kind in ("run_failed", "run_timed_out", "run_cancelled") and not ns:
-            after = "pending" if kind == "run_cancelled" else "failed"
-            for node, status in self.status.items():
-                if status == "running":
-                    self.status[node] = after

@@ -1,9 +1,10 @@
 """Live notebook widgets (anywidget): ``GraphView``, ``Timeline``, ``ReplaySlider`` and ``RunView``.
 
 The JavaScript is bundled from ``extension/src`` into ``duragraph_lab/static/widgets`` (no CDN).
-Small things (topology, node status, the run, the state at the selected event) are traits; the
-run's events go to the browser as custom messages carrying Arrow IPC batches, coalesced to at
-most ``max_rate`` messages a second::
+Small things (topology, the run, the state at the selected event) are traits; the run's events go
+to the browser as custom messages carrying Arrow IPC batches, coalesced to at most ``max_rate``
+messages a second. The browser folds the node statuses from those events, with the fold the
+dashboard uses (``extension/src/runview/status.ts``), so a run looks the same in both::
 
     from duragraph_lab.client import DuraGraphClient
     from duragraph_lab.notebook.widgets import RunView
@@ -29,13 +30,7 @@ import traitlets
 
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, Event, Span, ThreadState
 from duragraph_lab.client.errors import DuraGraphClientError
-from duragraph_lab.notebook.widget_events import (
-    EVENT_COLUMNS,
-    NODE_STATUSES,
-    StatusFold,
-    event_rows,
-    events_to_arrow,
-)
+from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, NODE_STATUSES, event_rows, events_to_arrow
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -43,7 +38,6 @@ __all__ = [
     "GraphView",
     "ReplaySlider",
     "RunView",
-    "StatusFold",
     "Timeline",
     "event_rows",
     "events_to_arrow",
@@ -77,7 +71,9 @@ def _load_assets(cls: type[anywidget.AnyWidget], name: str) -> None:
 
 # -- the widgets -----------------------------------------------------------------------------------
 class GraphView(anywidget.AnyWidget):
-    """The graph's topology with each node's status; ``selected_node`` is the clicked node."""
+    """The graph's topology with each node's status as given (``status``: node id → one of
+    :data:`NODE_STATUSES`; a run's statuses are what :class:`RunView` shows); ``selected_node`` is
+    the clicked node."""
 
     topology = traitlets.Dict().tag(sync=True)
     status = traitlets.Dict(traitlets.Unicode()).tag(sync=True)
@@ -140,12 +136,8 @@ class _EventsWidget(anywidget.AnyWidget):
         new = self._add(events)
         if new:
             self._pending.extend(new)
-            self._on_new_events(new)
             self._schedule_flush()
         return len(new)
-
-    def _on_new_events(self, events: list[Event]) -> None:
-        """Subclasses update traits derived from events."""
 
     # sending
     def _send_events(self, events: Sequence[Event], reset: bool) -> None:
@@ -282,13 +274,12 @@ def _async_client(client: DuraGraphClient | AsyncDuraGraphClient) -> tuple[Async
 
 
 class RunView(ReplaySlider):
-    """A run: its status, input, output and interrupt (with a resume box), the live graph, the
-    timeline and the replay slider. ``RunView.for_run(client, run_id)`` loads it (with the x-ray
-    topology: subgraphs can be expanded, their inner nodes' status is live); ``follow()`` keeps
-    it live."""
+    """A run: its status, input, output and interrupt (with a resume box), then the run view the
+    dashboard shows too: the graph lit up at the selected event, the event log, the replay slider
+    and the node timeline. ``RunView.for_run(client, run_id)`` loads it (with the x-ray topology:
+    subgraphs can be expanded, their inner nodes' status is live); ``follow()`` keeps it live."""
 
     _bundle_name = "run_view"
-    status = traitlets.Dict(traitlets.Unicode()).tag(sync=True)
     selected_node = traitlets.Unicode("").tag(sync=True)
     run = traitlets.Dict().tag(sync=True)
     fork_run_id = traitlets.Unicode("").tag(sync=True)
@@ -304,14 +295,10 @@ class RunView(ReplaySlider):
         **kwargs: Any,
     ) -> None:
         topology = dict(topology or {})
-        self._fold = StatusFold(str(n["id"]) for n in topology.get("nodes", []) if isinstance(n, Mapping))
         self.spans: list[Span] = list(spans)
         self.client = client
         self._follow_task: asyncio.Task[None] | None = None
         super().__init__(events, checkpoints, topology=topology, run=_plain(dict(run or {})), **kwargs)
-        for event in self._events:
-            self._fold.apply(event)
-        self.status = dict(self._fold.status)
         self.on_fork(self._fork)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -391,12 +378,6 @@ class RunView(ReplaySlider):
         return self._events[-1].seq if self._events else 0
 
     # -- live updates ----------------------------------------------------------------------------
-    def _on_new_events(self, events: list[Event]) -> None:
-        for event in events:
-            self._fold.apply(event)
-        if self._fold.status != self.status:
-            self.status = dict(self._fold.status)
-
     def follow(self) -> asyncio.Task[None]:
         """Follow the run live on the running event loop (a notebook cell's: the kernel's), as an
         asyncio task: the run's SSE stream says when something happened, new events are read

@@ -3,25 +3,10 @@ import assert from "node:assert/strict";
 import type { ApiEvent, Checkpoint, Run, SpanRow } from "../src/dashboard/api";
 import { waterfall } from "../src/dashboard/pages/browse";
 import { taskStatus } from "../src/dashboard/pages/playground";
-import { checkpointAt, eventsToCsv, nodeStatuses, toEventRow } from "../src/dashboard/pages/run";
+import { checkpointAt, checkpointCaption, eventsToCsv, toEventRow } from "../src/dashboard/pages/run";
 import { filterRuns } from "../src/dashboard/pages/runs";
 
 const ev = (seq: number, type: string, data: unknown = {}): ApiEvent => ({ seq, event_id: `e${seq}`, type, data, recorded_at: "2026-11-21T10:00:00+00:00" });
-
-test("node statuses replay the event log up to a position", () => {
-  const events = [
-    ev(1, "run_created"),
-    ev(2, "step_planned", { tasks: [{ node: "draft" }] }),
-    ev(3, "node_completed", { node: "draft" }),
-    ev(4, "step_planned", { tasks: [{ node: "review" }, { node: "tool" }] }),
-    ev(5, "node_failed", { node: "tool", will_retry: true }),
-    ev(6, "node_failed", { node: "tool", will_retry: false }),
-    ev(7, "run_interrupted", {}),
-  ];
-  assert.deepEqual(nodeStatuses(events, 2), { draft: "running" });
-  assert.deepEqual(nodeStatuses(events, 5), { draft: "done", review: "running", tool: "running" });
-  assert.deepEqual(nodeStatuses(events), { draft: "done", review: "interrupted", tool: "failed" });
-});
 
 test("the state at an event is the latest checkpoint at or before it", () => {
   const cp = (seq: number): Checkpoint => ({ values: { seq }, checkpoint: { checkpoint_id: `c${seq}` }, metadata: { seq } });
@@ -31,6 +16,11 @@ test("the state at an event is the latest checkpoint at or before it", () => {
   assert.equal(checkpointAt(history, 25).at?.metadata?.seq, 20);
   assert.equal(checkpointAt(history, 25).before?.metadata?.seq, 10);
   assert.equal(checkpointAt(history, 99).at?.metadata?.seq, 30);
+  // The panes say which checkpoint they show.
+  assert.equal(checkpointCaption([], null), "no checkpoints yet");
+  assert.equal(checkpointCaption(history, null), "before the run's first checkpoint");
+  const at = { values: {}, checkpoint: {}, metadata: { seq: 20, event: "node_completed", step: 1 } } as Checkpoint;
+  assert.equal(checkpointCaption(history, at), "checkpoint at #20 (node_completed, step 1)");
 });
 
 test("CSV export quotes what needs quoting and keeps the payload as JSON", () => {

@@ -199,4 +199,8 @@ test("status of namespaced nodes: inner ids as drawn, subgraphs aggregated", () 
   assert.equal(drawnStatus({}, xray, ["sub"]).sub, "pending");
   assert.equal(drawnStatus({ sub: "done" }, xray, ["sub"]).sub, "done", "the outer node_completed");
   assert.equal(groupStatus("failed", ["done", "done"]), "failed");
+  // Cancelled: the subgraph node's own, or an inner node's when none is worse.
+  assert.equal(groupStatus("cancelled", ["done", undefined]), "cancelled");
+  assert.equal(groupStatus(undefined, ["done", "cancelled"]), "cancelled");
+  assert.equal(groupStatus(undefined, ["cancelled", "failed"]), "failed");
 });

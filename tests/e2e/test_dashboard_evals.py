@@ -381,7 +381,14 @@ def open_run_form(page: Any, server: ApiServer) -> Any:
 
 def pick_evaluators(form: Any, *, contains: str | None, max_steps: str | None) -> None:
     """Tick exactly contains (with its text) and step_budget (with its budget)."""
-    for builtin in ("exact_match", "regex", "numeric_tolerance", "trajectory_match", "latency_budget"):
+    for builtin in (
+        "exact_match",
+        "json_field_match",
+        "regex",
+        "numeric_tolerance",
+        "trajectory_match",
+        "latency_budget",
+    ):
         form.locator(f"[data-evaluator={builtin}]").set_checked(False)
     form.locator("[data-evaluator=contains]").set_checked(contains is not None)
     if contains is not None:
@@ -511,13 +518,15 @@ def test_run_experiment_form_refuses_bad_evaluators(browser: Any, api_server: Ap
         message = form.locator("[data-dg-run-message]")
         submit = form.locator("[data-action=run-experiment-submit]")
 
-        pick_evaluators(form, contains="", max_steps="10")
+        # A parameter the served catalogue says is required, left empty.
+        pick_evaluators(form, contains=None, max_steps="10")
+        form.locator("[data-evaluator=regex]").check()
         submit.click()
-        expect(message).to_contain_text("contains: type the text the answer should contain")
+        expect(message).to_contain_text("regex: type a Python regular expression")
         expect(message).to_have_attribute("data-dg-message", "error")
-        text = form.locator("[data-param='contains.text']")
-        expect(text).to_have_attribute("aria-invalid", "true")
-        expect(text).to_be_focused()
+        pattern = form.locator("[data-param='regex.pattern']")
+        expect(pattern).to_have_attribute("aria-invalid", "true")
+        expect(pattern).to_be_focused()
         ui.shot("run-form-invalid-dark")
 
         pick_evaluators(form, contains=None, max_steps=None)

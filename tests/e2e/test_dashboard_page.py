@@ -618,7 +618,7 @@ def test_event_log_of_100000_events_stays_smooth(browser: Any) -> None:
     code = subprocess.run(
         [
             str(ext / "node_modules" / ".bin" / "esbuild"),
-            str(ext / "src" / "dashboard" / "vlist.ts"),
+            str(ext / "src" / "renderers" / "vlist.ts"),
             "--bundle",
             "--format=iife",
             "--global-name=DGV",

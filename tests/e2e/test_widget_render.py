@@ -146,7 +146,7 @@ def chat_view(api_server: ApiServer) -> Iterator[RunView]:
 
 
 def _traits(view: RunView) -> dict[str, Any]:
-    keep = ("topology", "status", "selected_node", "selected_seq", "state", "prev_state", "run", "message")
+    keep = ("topology", "selected_node", "selected_seq", "state", "prev_state", "run", "message")
     state = view.get_state()
     return {k: state[k] for k in keep}
 

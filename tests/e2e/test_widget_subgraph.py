@@ -2,11 +2,12 @@
 tests/api_graphs.py's ``nested`` graph (before -> sub[i1 -> i2] -> after) loaded with
 ``RunView.for_run`` (x-ray topology), drawn by the run_view bundle on a plain page with a minimal
 anywidget model. The subgraph is drawn collapsed; a click on its toggle expands it (inner nodes in a
-labelled box, with their status from the namespaced events); it stays expanded across live
-status and topology updates; a click on the box's header collapses it."""
+labelled box, with their status folded in the browser from the namespaced events); it stays
+expanded across live events and topology updates; a click on the box's header collapses it."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,41 +16,15 @@ from typing import Any
 import pytest
 
 from duragraph_lab.client import DuraGraphClient
-from duragraph_lab.notebook.widgets import STATIC, RunView, StatusFold
+from duragraph_lab.notebook.widgets import STATIC, RunView, events_to_arrow
 from tests.apiserver import ApiServer
-from tests.e2e.widget_page import write_widget_page
+from tests.e2e.widget_page import LIVE_PAGE, write_widget_page
+from tests.node import node_statuses
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "widgets-subgraph"
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed")
-
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><style>{css}</style></head>
-<body style="width: 1040px; margin: 8px"><div id="root"></div>
-<script type="module">
-window.errors = [];
-window.addEventListener("error", (e) => window.errors.push(String(e.message)));
-window.addEventListener("unhandledrejection", (e) => window.errors.push(String(e.reason)));
-const traits = (window.traits = {traits});
-const listeners = {{}};
-const emit = (name, ...args) => (listeners[name] || []).slice().forEach((f) => f(...args));
-// A live update from the kernel: a trait changes.
-window.setTrait = (k, v) => {{ traits[k] = v; emit("change:" + k); }};
-const model = {{
-  get: (k) => traits[k],
-  set(k, v) {{ traits[k] = v; emit("change:" + k); }},
-  save_changes() {{}},
-  on(name, f) {{ (listeners[name] ||= []).push(f); }},
-  off(name, f) {{ if (listeners[name]) listeners[name] = listeners[name].filter((g) => g !== f); }},
-  send() {{}},
-}};
-const code = {code};
-const mod = await import(URL.createObjectURL(new Blob([code], {{ type: "text/javascript" }})));
-mod.default.render({{ model, el: document.getElementById("root") }});
-window.ready = true;
-</script></body></html>
-"""
 
 
 @pytest.fixture(scope="module")
@@ -78,22 +53,21 @@ def test_subgraph_expands_with_live_inner_status(nested_view: RunView, tmp_path:
     events = nested_view.events
     inner = [e for e in events if e.type == "node_completed" and (e.data or {}).get("ns")]
     assert [e.node for e in inner] == ["i1", "i2"]
-    assert nested_view.status["sub:i1"] == nested_view.status["sub:i2"] == "done"
-    # The status halfway: as the kernel had it when i1 had completed and i2 had not.
-    fold = StatusFold(ids)
-    for e in events:
-        fold.apply(e)
-        if e.seq == inner[0].seq:
-            break
-    halfway = dict(fold.status)
-    assert halfway["sub:i1"] == "done" and halfway["sub:i2"] != "done"
+    final = node_statuses(events)[0]
+    assert final["sub:i1"] == final["sub:i2"] == "done"
+    # The events halfway: as the kernel had sent them when i1 had completed and i2 had not.
+    cut = next(i for i, e in enumerate(events) if e.seq == inner[0].seq) + 1
+    halfway = node_statuses(events, [cut])[0]
+    assert halfway["sub:i1"] == "done" and halfway.get("sub:i2", "pending") != "done"
 
     state = nested_view.get_state()
     traits = {
         k: state[k] for k in ("topology", "selected_node", "selected_seq", "state", "prev_state", "run")
     }
-    traits |= {"status": halfway, "message": ""}
-    html = write_widget_page(tmp_path / "subgraph.html", PAGE, STATIC, traits)
+    traits |= {"message": ""}
+    html = write_widget_page(
+        tmp_path / "subgraph.html", LIVE_PAGE, STATIC, traits, events_to_arrow(events[:cut])
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
@@ -102,6 +76,7 @@ def test_subgraph_expands_with_live_inner_status(nested_view: RunView, tmp_path:
             page.goto(html.as_uri())
             page.wait_for_function("() => window.ready === true", timeout=30_000)
             graph = page.locator(".dg-graph")
+            expect(page.locator(".dg-replay-label")).to_contain_text(f"#{inner[0].seq} node_completed")
             # Collapsed: one node for the subgraph, with its badge and a toggle; running (i1 done).
             drawn = _drawn(page)
             assert set(drawn) == {"__start__", "before", "sub", "after", "__end__"}
@@ -134,8 +109,10 @@ def test_subgraph_expands_with_live_inner_status(nested_view: RunView, tmp_path:
                 assert box["y"] <= nb["y"] and nb["y"] + nb["height"] <= box["y"] + box["height"]
             page.screenshot(path=str(ARTIFACTS / "expanded-running.png"))
 
-            # Live updates keep it expanded: the final status, then the topology again.
-            page.evaluate("(s) => window.setTrait('status', s)", nested_view.status)
+            # Live updates keep it expanded: the rest of the events, then the topology again.
+            rest = base64.b64encode(events_to_arrow(events[cut:])).decode()
+            page.evaluate("(b) => window.sendEvents(b)", rest)
+            expect(page.locator(".dg-replay-label")).to_contain_text(f"#{events[-1].seq} run_completed")
             drawn = _drawn(page)
             assert drawn["sub:i2"] == "done" and drawn["after"] == "done"
             assert cluster.get_attribute("data-status") == "done"

@@ -26,7 +26,7 @@ from tests.api_cases import GRAPH, NO_BODY, ROUTE_OPS, Ids, op_id, sample_ids, v
 from tests.apiserver import ApiServer
 
 #: Routes that do not touch the database: they answer as usual during the outage.
-WITHOUT_DATABASE = {"/info", "/openapi.json", "/worker/connection", "/ok", "/metrics"}
+WITHOUT_DATABASE = {"/info", "/openapi.json", "/worker/connection", "/ok", "/metrics", "/evaluators"}
 #: Answers 503 with its own body (Health), saying what is down.
 HEALTH = "/health"
 #: Reads whose answer must be the same before and after the outage (/health waits for the

@@ -1,11 +1,13 @@
 """The notebook widgets against a real server (the session's ``api_server``): RunView.for_run
 loads topology, events, spans and checkpoints; the events reach the views as Arrow batches;
 follow() keeps a live run's view up to date from its SSE stream; fork and resume from the
-widget's buttons (the messages the front end sends)."""
+widget's buttons (the messages the front end sends). The node statuses are what the browser folds
+from the events the view sends (extension/src/runview/status.ts, run here in Node)."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient
 from duragraph_lab.notebook.widgets import RunView
 from tests.apiserver import ApiServer
+from tests.node import node_statuses
 
 CHAT_INPUT = {"messages": [{"role": "user", "content": "what is 6 * 7"}]}
 SPAN_TYPES = ("node_completed", "node_failed")
@@ -65,9 +68,10 @@ def test_run_view_for_a_finished_chat_run(client: DuraGraphClient) -> None:
     assert view.run["output"]["messages"][-1]["content"] == result.values["messages"][-1]["content"]
     assert view.run["input"]["messages"][0]["content"] == "what is 6 * 7"
     # Every node the run executed is done, START and END too; nothing is left running or failed.
-    assert {view.status[n] for n in executed | {"__start__", "__end__"}} == {"done"}
-    assert set(view.status.values()) <= {"done", "pending"}
-    assert {n for n, s in view.status.items() if s == "pending"} == ids - executed - {"__start__", "__end__"}
+    status = {n: "pending" for n in ids} | node_statuses(view.events)[0]
+    assert {status[n] for n in executed | {"__start__", "__end__"}} == {"done"}
+    assert set(status.values()) <= {"done", "pending"}
+    assert {n for n, s in status.items() if s == "pending"} == ids - executed - {"__start__", "__end__"}
     # One span per node execution.
     node_executions = [e for e in events if e.type in SPAN_TYPES]
     assert len(view.spans) == len(node_executions)
@@ -117,14 +121,15 @@ def test_interrupt_and_resume_from_the_widget(client: DuraGraphClient) -> None:
     view = RunView.for_run(client, paused.run_id)
     assert view.run["status"] == "interrupted"
     assert view.run["interrupts"] and view.run["interrupts"][0]["value"] == paused.interrupts[0].value
-    assert "interrupted" in view.status.values()
+    assert "interrupted" in node_statuses(view.events)[0].values()
     view._handle_custom_msg({"kind": "resume", "value": True}, [])
     assert view.message == "resumed"
     done = client.runs.join(paused.run_id)
     assert done.values["approved"] is True
     again = RunView.for_run(client, paused.run_id)
     assert again.run["status"] == "success"
-    assert "interrupted" not in again.status.values() and "running" not in again.status.values()
+    statuses = node_statuses(again.events)[0]
+    assert "interrupted" not in statuses.values() and "running" not in statuses.values()
 
 
 async def test_follow_a_live_run(aclient: AsyncDuraGraphClient) -> None:
@@ -132,13 +137,6 @@ async def test_follow_a_live_run(aclient: AsyncDuraGraphClient) -> None:
     view = await RunView.afor_run(aclient, run.run_id)
     rec = Recorder(view)
     view._handle_custom_msg({"kind": "ready"}, [])
-    seen_running = False
-
-    def watch(change: dict[str, Any]) -> None:
-        nonlocal seen_running
-        seen_running = seen_running or "running" in change["new"].values()
-
-    view.observe(watch, names="status")
     task = view.follow()
     assert view.follow() is task  # following twice is one task
     final = await view.wait(timeout=120)
@@ -150,14 +148,18 @@ async def test_follow_a_live_run(aclient: AsyncDuraGraphClient) -> None:
     assert sorted(r["seq"] for r in rec.rows()) == [e.seq for e in events]  # each event once
     assert len({r["seq"] for r in rec.rows()}) == len(rec.rows())
     executed = {e.node for e in events if e.type == "node_completed"}
-    assert {view.status[n] for n in executed | {"__start__", "__end__"}} == {"done"}
+    # The browser's fold after each message the view got: the final one has every node done.
+    cuts = list(itertools.accumulate(m[0]["rows"] for m in rec.messages))
+    seen = node_statuses(view.events, cuts)
+    assert {seen[-1][n] for n in executed | {"__start__", "__end__"}} == {"done"}
     assert final["output"] == (await aclient.runs.join(run.run_id)).values
     assert view.state == final["output"]
     initial = rec.messages[0][0]["rows"]
     if initial < len(events):  # the run was still going when the view was made: appended live
         assert len(rec.messages) >= 2
         if any(e.type == "step_planned" for e in events[initial:]):
-            assert seen_running  # a node was seen running before everything was done
+            # A node was seen running before everything was done.
+            assert any("running" in statuses.values() for statuses in seen)
 
 
 async def test_following_a_finished_run_ends_at_once(aclient: AsyncDuraGraphClient) -> None:

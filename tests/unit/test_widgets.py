@@ -1,5 +1,6 @@
-"""The notebook widgets' Python side: traits, the status fold, Arrow event messages, throttling.
-No browser: messages the kernel would send are recorded where the comm would get them."""
+"""The notebook widgets' Python side: traits, Arrow event messages, throttling. No browser:
+messages the kernel would send are recorded where the comm would get them. The node statuses are
+the browser's (extension/src/runview/status.ts, tested there; here run in Node on these events)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from duragraph_lab.notebook.widgets import (
     GraphView,
     ReplaySlider,
     RunView,
-    StatusFold,
     Timeline,
     events_to_arrow,
 )
+from tests.node import node_statuses
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
 TOPOLOGY = {
@@ -129,36 +130,34 @@ def test_arrow_batch_decodes_to_the_events() -> None:
     assert json.loads(rows[7]["data"]) == events[7].data  # the payload, unicode included
 
 
-def test_status_fold() -> None:
-    fold = StatusFold(n["id"] for n in TOPOLOGY["nodes"])
-    assert set(fold.status.values()) == {"pending"}
+def test_the_browser_folds_the_node_statuses_from_the_events_sent() -> None:
+    """The statuses of these events are the browser fold's (run in Node on the rows the widget
+    sends): the retried node, the subgraph's inner node under the x-ray id, the interrupt and the
+    resume, the failure; the kernel sends events, not statuses."""
     events = run_events()
-    for e in events[:4]:
-        fold.apply(e)
-    assert fold.status["__start__"] == "done"
-    assert fold.status["a"] == "running"  # failed, will retry
-    for e in events[4:7]:
-        fold.apply(e)
-    assert (fold.status["a"], fold.status["b"], fold.status["sub"], fold.status["sub:inner"]) == (
+    more = [
+        event(9, "run_interrupted", interrupts=[{"node": "b", "when": "during", "value": "ok?"}]),
+        event(10, "run_resumed"),
+        event(11, "node_failed", "b", will_retry=False),
+        event(12, "run_failed"),
+    ]
+    at = dict(zip((4, 7, 8, 9, 10, 12), node_statuses(events + more, [4, 7, 8, 9, 10, 12]), strict=True))
+    assert at[4]["__start__"] == "done"
+    assert at[4]["a"] == "running"  # failed, will retry
+    assert (at[7]["a"], at[7]["b"], at[7]["sub"], at[7]["sub:inner"]) == (
         "done",
         "running",
         "running",
         "running",
     )
-    fold.apply(events[7])
-    assert fold.status["sub:inner"] == "done"
-    fold.apply(event(9, "run_interrupted", interrupts=[{"node": "b", "when": "during", "value": "ok?"}]))
-    assert fold.status["b"] == "interrupted" and fold.status["sub"] == "interrupted"
-    fold.apply(event(10, "run_resumed"))
-    assert fold.status["b"] == "running"
-    fold.apply(event(11, "node_failed", "b", will_retry=False))
-    fold.apply(event(12, "run_failed"))
-    assert fold.status["b"] == "failed" and fold.status["sub"] == "failed"
-    assert fold.status["__end__"] == "pending"
-    done = StatusFold(["__start__", "a", "__end__"])
-    for e in [event(1, "run_started"), event(2, "node_completed", "a"), event(3, "run_completed")]:
-        done.apply(e)
-    assert set(done.status.values()) == {"done"}
+    assert at[8]["sub:inner"] == "done"
+    assert at[9]["b"] == "interrupted" and at[9]["sub"] == "interrupted"
+    assert at[10]["b"] == "running"
+    assert at[12]["b"] == "failed" and at[12]["sub"] == "failed"
+    assert "__end__" not in at[12]  # never reached: drawn pending
+    done = [event(1, "run_started"), event(2, "node_completed", "a"), event(3, "run_completed")]
+    assert node_statuses(done) == [{"__start__": "done", "a": "done", "__end__": "done"}]
+    assert "status" not in RunView(TOPOLOGY, events).get_state()
 
 
 def test_run_view_traits_round_trip() -> None:
@@ -169,7 +168,6 @@ def test_run_view_traits_round_trip() -> None:
     state = view.get_state()
     assert state["topology"] == TOPOLOGY
     assert state["run"]["run_id"] == "r1" and view.run_id == "r1" and view.thread_id == "t1"
-    assert state["status"]["a"] == "done" and state["status"]["b"] == "running"
     assert state["selected_seq"] == -1
     assert state["state"] == {"n": 2, "log": ["a", "b"]}  # nothing selected: the latest
     assert state["prev_state"] == {"n": 1, "log": ["a"]}
@@ -237,7 +235,6 @@ async def test_appends_are_coalesced_to_max_rate() -> None:
     assert seq > 100
     assert 2 <= len(rec.messages) <= elapsed * view.max_rate + 2
     assert [r["seq"] for r in rec.rows()] == list(range(1, seq + 1))  # each event once, in order
-    assert view.status["a"] == "done"
 
 
 async def test_flush_sends_pending_events_now() -> None:

@@ -1,5 +1,6 @@
-"""/datasets and /experiments routes (evals), and /runs/{run_id}/outcome and /runs/compare: the
-requests of :mod:`duragraph_lab.control.datasets` and :mod:`duragraph_lab.control.experiments`."""
+"""/datasets, /experiments and /evaluators routes (evals), and /runs/{run_id}/outcome and
+/runs/compare: the requests of :mod:`duragraph_lab.control.datasets` and
+:mod:`duragraph_lab.control.experiments`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from duragraph_lab.api import models
 from duragraph_lab.api.handlers.base import DuraGraphHandler
 from duragraph_lab.control.datasets import HandExample, NewDataset, NewVersion, RunSelection
 from duragraph_lab.control.experiments import NewExperiment
+from duragraph_lab.evals.catalogue import catalogue
 from duragraph_lab.evals.loop import ExampleResult
 
 
@@ -186,3 +188,9 @@ class RunOutcomeHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self, run_id: str) -> None:
         self.write_json(await self.call(self.backend.experiments.outcomes.get(run_id)))
+
+
+class EvaluatorsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.write_json(catalogue())

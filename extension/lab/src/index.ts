@@ -9,15 +9,14 @@ import {
 import { ICommandPalette, MainAreaWidget, WidgetTracker } from "@jupyterlab/apputils";
 import { ILauncher } from "@jupyterlab/launcher";
 import type { ReadonlyPartialJSONObject } from "@lumino/coreutils";
-import { PAGES, type PageName } from "../../src/dashboard/contract";
+import { PAGE_TITLES, PAGES, type PageName } from "../../src/dashboard/contract";
 import { duragraphIcon, PAGE_ICONS } from "./icon";
-import { DashboardPage, tabKey, tabLabel, TITLES } from "./page";
+import { DashboardPage, LISTED, tabKey, tabLabel } from "./page";
 import { Sidebar } from "./sidebar";
 import { labTransport } from "./transport";
 
 const CATEGORY = "DuraGraph";
 const OPEN = "duragraph:open";
-const LISTED = ["playground", "runs", "datasets", "threads", "assistants", "traces"] as const;
 
 export const commandFor = (page: PageName): string => `duragraph:open-${page}`;
 
@@ -72,7 +71,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(OPEN, {
       label: (args) => {
         const page = args.page as PageName | undefined;
-        return page && PAGES.includes(page) ? `DuraGraph ${TITLES[page]}` : "Open a DuraGraph page";
+        return page && PAGES.includes(page) ? `DuraGraph ${PAGE_TITLES[page]}` : "Open a DuraGraph page";
       },
       describedBy: {
         args: {
@@ -90,8 +89,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     for (const page of LISTED) {
       app.commands.addCommand(commandFor(page), {
-        label: (args) => (args.isLauncher ? TITLES[page] : `Open DuraGraph ${TITLES[page]}`),
-        caption: `Open the DuraGraph ${TITLES[page]} page`,
+        label: (args) => (args.isLauncher ? PAGE_TITLES[page] : `Open DuraGraph ${PAGE_TITLES[page]}`),
+        caption: `Open the DuraGraph ${PAGE_TITLES[page]} page`,
         icon: PAGE_ICONS[page],
         execute: (args) => open(page, paramsOf(args, ["isLauncher", "isPalette", "isContextMenu"])),
       });

@@ -1,20 +1,14 @@
 // A dashboard page in a main-area tab: a Lumino widget whose node hosts mountDashboard().
 import { Widget } from "@lumino/widgets";
 import { mountDashboard } from "../../src/dashboard/app";
-import type { DashboardHandle, PageName, Transport } from "../../src/dashboard/contract";
+import { PAGE_TITLES, type DashboardHandle, type PageName, type Transport } from "../../src/dashboard/contract";
 
 declare const __DG_FRONTEND_VERSION__: string;
 export const FRONTEND_VERSION = __DG_FRONTEND_VERSION__;
 
-export const TITLES: Record<PageName, string> = {
-  playground: "Playground",
-  threads: "Threads",
-  assistants: "Assistants",
-  runs: "Runs",
-  datasets: "Datasets",
-  traces: "Traces",
-  run: "Run",
-};
+/** The pages of the launcher, the palette and the sidebar, in their order (not the Run view: it is
+ * opened from the other pages). */
+export const LISTED = ["playground", "runs", "datasets", "threads", "assistants", "traces"] as const satisfies readonly PageName[];
 
 /** One tab per page, and one Run tab per run id. */
 export function tabKey(page: PageName, params: Record<string, string>): string {
@@ -23,7 +17,7 @@ export function tabKey(page: PageName, params: Record<string, string>): string {
 
 export function tabLabel(page: PageName, params: Record<string, string>): string {
   if (page === "run" && params.run_id) return `Run ${params.run_id.slice(0, 8)}`;
-  return `DuraGraph ${TITLES[page]}`;
+  return `DuraGraph ${PAGE_TITLES[page]}`;
 }
 
 export class DashboardPage extends Widget {
@@ -76,7 +70,7 @@ export class DashboardPage extends Widget {
       // Never a blank tab: say what went wrong.
       const box = document.createElement("div");
       box.className = "dg-lab-error";
-      box.textContent = `DuraGraph ${TITLES[this.page]} could not be shown: ${err instanceof Error ? err.message : String(err)}`;
+      box.textContent = `DuraGraph ${PAGE_TITLES[this.page]} could not be shown: ${err instanceof Error ? err.message : String(err)}`;
       this.node.replaceChildren(box);
     }
   }

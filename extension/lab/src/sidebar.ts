@@ -2,8 +2,8 @@
 // runs with their status, polled while the panel is visible (there is no server-wide run feed:
 // the most recently updated threads, then their newest runs, only for threads that changed).
 import { Widget } from "@lumino/widgets";
-import type { PageName, Transport } from "../../src/dashboard/contract";
-import { TITLES } from "./page";
+import { PAGE_TITLES, type PageName, type Transport } from "../../src/dashboard/contract";
+import { LISTED } from "./page";
 import { requestJson } from "./transport";
 
 interface Assistant {
@@ -47,12 +47,12 @@ export class Sidebar extends Widget {
     header.textContent = "DuraGraph";
     const nav = document.createElement("nav");
     nav.className = "dg-lab-nav";
-    for (const page of ["playground", "runs", "datasets", "threads", "assistants", "traces"] as const) {
+    for (const page of LISTED) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "dg-lab-nav-item";
       button.dataset.page = page;
-      button.textContent = TITLES[page];
+      button.textContent = PAGE_TITLES[page];
       button.addEventListener("click", () => this.open(page, {}));
       nav.append(button);
     }

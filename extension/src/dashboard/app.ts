@@ -1,7 +1,7 @@
 // The dashboard: a shell (navigation, version handshake, connection notices) around one page at a
 // time. Framework-free; both hosts (the standalone page and the JupyterLab extension) mount it.
 import { Api, errorText } from "./api";
-import { PAGE_ATTRIBUTE, PAGES, type DashboardHandle, type DashboardOptions, type PageName } from "./contract";
+import { PAGE_ATTRIBUTE, PAGE_TITLES, PAGES, type DashboardHandle, type DashboardOptions, type PageName } from "./contract";
 import { assistantsPage, threadsPage, tracesPage } from "./pages/browse";
 import { datasetsPage } from "./pages/datasets";
 import { playgroundPage } from "./pages/playground";
@@ -19,15 +19,6 @@ const PAGE_IMPL: Record<PageName, Page> = {
   run: runPage,
 };
 
-export const PAGE_TITLES: Record<PageName, string> = {
-  playground: "Playground",
-  threads: "Threads",
-  assistants: "Assistants",
-  runs: "Runs",
-  datasets: "Datasets",
-  traces: "Traces",
-  run: "Run",
-};
 
 /** The version handshake's verdict (null: nothing to say). */
 export function versionWarning(frontend: string | undefined, server: unknown): string | null {

@@ -10,6 +10,27 @@ export type PageName = "playground" | "threads" | "assistants" | "runs" | "datas
 
 export const PAGES: readonly PageName[] = ["playground", "threads", "assistants", "runs", "datasets", "traces", "run"];
 
+/** Each page's title (the navigation bar's, the Lab tabs', launcher's and palette's). */
+export const PAGE_TITLES: Record<PageName, string> = {
+  playground: "Playground",
+  threads: "Threads",
+  assistants: "Assistants",
+  runs: "Runs",
+  datasets: "Datasets",
+  traces: "Traces",
+  run: "Run",
+};
+
+/** For a page about one thing, the parameter that names it: the hash route's path segment
+ * (#/run/<run_id>). */
+export const PAGE_ID_PARAMS: Partial<Record<PageName, string>> = {
+  run: "run_id",
+  threads: "thread_id",
+  assistants: "assistant_id",
+  traces: "thread_id",
+  datasets: "dataset",
+};
+
 /** How the pages reach the server. `path` is relative to the API root
  * ({base_url}duragraph/api/v1/), e.g. "runs/abc/events". The returned Response may be a stream
  * (SSE); the transport adds authentication (token header or cookie + XSRF). */

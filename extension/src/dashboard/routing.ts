@@ -1,21 +1,13 @@
 // URL hash routes of the standalone page: #/<page>[/<id>][?key=value…], e.g. #/runs,
 // #/run/<run_id>?thread_id=<thread_id>, #/threads/<thread_id>, #/playground?assistant=chat,
 // #/datasets/<name or id>?version=2, #/datasets/<name>?base=<experiment id>&candidate=<experiment id>.
-import { PAGES, type PageName } from "./contract";
+import { PAGE_ID_PARAMS, PAGES, type PageName } from "./contract";
 
 export interface Route {
   page: PageName;
   params: Record<string, string>;
 }
 
-/** The page's main id parameter, written as a path segment in the hash. */
-const ID_PARAM: Partial<Record<PageName, string>> = {
-  run: "run_id",
-  threads: "thread_id",
-  assistants: "assistant_id",
-  traces: "thread_id",
-  datasets: "dataset",
-};
 
 export const DEFAULT_ROUTE: Route = { page: "playground", params: {} };
 
@@ -30,14 +22,14 @@ export function parseHash(hash: string): Route {
   const page = name as PageName;
   const params: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(query)) params[k] = v;
-  const idParam = ID_PARAM[page];
+  const idParam = PAGE_ID_PARAMS[page];
   if (idParam && rest.length) params[idParam] = decodeURIComponent(rest.join("/"));
   return { page, params };
 }
 
 export function formatHash(page: PageName, params: Record<string, string> = {}): string {
   const rest = { ...params };
-  const idParam = ID_PARAM[page];
+  const idParam = PAGE_ID_PARAMS[page];
   let path = `#/${page}`;
   if (idParam && rest[idParam]) {
     path += `/${encodeURIComponent(rest[idParam])}`;

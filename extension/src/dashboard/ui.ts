@@ -1,20 +1,11 @@
 // Small DOM helpers shared by the pages.
+import { h, section } from "../renderers/dom";
 import type { Api } from "./api";
 import type { PageName } from "./contract";
 
-export type Cleanup = () => void;
+export { h, section };
 
-/** An element with attributes and children (text or nodes). */
-export function h<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string> = {},
-  ...children: (Node | string | null | undefined | false)[]
-): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
-  return el;
-}
+export type Cleanup = () => void;
 
 export interface PageContext {
   root: HTMLElement;
@@ -100,9 +91,6 @@ export function download(name: string, blob: Blob): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-export function section(title: string, ...children: (Node | string)[]): HTMLElement {
-  return h("section", { class: "dg-section" }, h("h3", { class: "dg-section-title" }, title), ...children);
-}
 
 /** Run `fn` every `ms` while the page lives (and once now); errors go to `onError`. */
 export function poll(ctx: PageContext, ms: number, fn: () => Promise<void>, onError: (err: unknown) => void): void {

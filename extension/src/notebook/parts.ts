@@ -1,9 +1,11 @@
 // The widgets' building blocks; each mounts into an element and returns a cleanup function.
-// RunView is all of them on one model.
+// RunView is the run view shared with the dashboard (runview/view.ts) under the run's header,
+// fed by the kernel: the events (Arrow batches), the topology and the state at the selected event.
 import { html, clear, preview } from "../renderers/dom";
 import { diffJson, renderDiff, renderJson } from "../renderers/diff";
 import { renderGraph, Topology } from "../renderers/graph";
 import { renderTimeline } from "../renderers/timeline";
+import { describeEvent, mountRunView } from "../runview/view";
 import { AnyModel, EventFeed, setTrait, throttledTimer } from "./model";
 
 type Cleanup = () => void;
@@ -75,16 +77,14 @@ export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): 
     html("div", { class: "dg-pane" }),
   );
   panes.children[0].append(html("div", { class: "dg-pane-title" }, "State at this event"), stateBox);
-  panes.children[1].append(html("div", { class: "dg-pane-title" }, "Change from the previous step"), diffBox);
+  panes.children[1].append(html("div", { class: "dg-pane-title" }, "Change from the checkpoint before"), diffBox);
   wrap.append(bar, panes);
   el.appendChild(wrap);
 
   let seqs: number[] = [];
   const describe = (index: number) => {
     const row = feed.log.rows[index];
-    label.textContent = row
-      ? `#${row.seq} ${row.type}${row.node ? ` · ${row.node}` : ""}${row.step !== null ? ` · step ${row.step}` : ""} (${index + 1}/${seqs.length})`
-      : "no events";
+    label.textContent = row ? describeEvent(row, index, seqs.length) : "no events";
   };
   const syncSlider = () => {
     const sel = selectedSeq(model);
@@ -183,4 +183,47 @@ export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
   };
   draw();
   return onChange(model, ["run"], draw);
+}
+
+/** The run view (graph, event log, replay, timeline) on a RunView model: the node statuses are
+ * folded here from the events; the kernel answers a selection with the state there. */
+export function mountRunBody(model: AnyModel, el: HTMLElement, feed: EventFeed): Cleanup {
+  const box = html("div", { class: "dg-run-view-box" });
+  el.appendChild(box);
+  const pushSelection = throttledTimer(() => setTrait(model, "selected_seq", wanted));
+  let wanted = -1;
+  const view = mountRunView(box, {
+    topology: topologyOf(model),
+    onSelect: (sel) => {
+      if (!sel.byUser) return;
+      wanted = sel.following ? -1 : sel.seq;
+      // A drag sends at most one position per timer tick; a click goes at once.
+      if (sel.dragging) pushSelection();
+      else setTrait(model, "selected_seq", wanted);
+    },
+    onFork: (seq) => {
+      view.setNote(`forking at #${seq}…`);
+      model.send({ kind: "fork", seq });
+    },
+    onSelectNode: (id) => setTrait(model, "selected_node", id),
+  });
+  const showState = () => view.setState(model.get("state") ?? {}, model.get("prev_state") ?? {});
+  const showNote = () => view.setNote(model.get("message") ?? "");
+  showState();
+  showNote();
+  view.select(selectedSeq(model));
+  view.graph?.setSelected(model.get("selected_node") || null);
+  const unsubscribe = feed.subscribe((rows) => view.setEvents(rows));
+  const offs = [
+    onChange(model, ["topology"], () => view.setTopology(topologyOf(model))),
+    onChange(model, ["state", "prev_state"], showState),
+    onChange(model, ["message"], showNote),
+    onChange(model, ["selected_seq"], () => view.select(selectedSeq(model))),
+    onChange(model, ["selected_node"], () => view.graph?.setSelected(model.get("selected_node") || null)),
+  ];
+  return () => {
+    unsubscribe();
+    offs.forEach((f) => f());
+    view.dispose();
+  };
 }

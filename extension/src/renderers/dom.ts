@@ -18,6 +18,23 @@ export function html<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
+/** An element with attributes and children (text or nodes; null, undefined and false skipped). */
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string> = {},
+  ...children: (Node | string | null | undefined | false)[]
+): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+/** A titled section (the run view's and the dashboard pages' boxes). */
+export function section(title: string, ...children: (Node | string)[]): HTMLElement {
+  return h("section", { class: "dg-section" }, h("h3", { class: "dg-section-title" }, title), ...children);
+}
+
 export function clear(el: Element): void {
   while (el.firstChild) el.removeChild(el.firstChild);
 }

@@ -3,8 +3,9 @@
 // "back" edges curved around the side), and a status class per node.
 import { svg, clear } from "./dom";
 
-export type NodeStatus = "pending" | "running" | "done" | "failed" | "interrupted";
-export const NODE_STATUSES: readonly NodeStatus[] = ["pending", "running", "done", "failed", "interrupted"];
+/** A node's status (folded from a run's events by runview/status.ts, which says what each means). */
+export type NodeStatus = "pending" | "running" | "done" | "failed" | "interrupted" | "cancelled";
+export const NODE_STATUSES: readonly NodeStatus[] = ["pending", "running", "done", "failed", "interrupted", "cancelled"];
 
 export interface GraphNode {
   id: string;
@@ -279,14 +280,15 @@ export function visibleNodeId(id: string, groups: ReadonlyMap<string, unknown>, 
   return id;
 }
 
-const STATUS_RANK: Record<string, number> = { failed: 4, interrupted: 3, running: 2 };
+const STATUS_RANK: Record<string, number> = { failed: 4, interrupted: 3, running: 2, cancelled: 1 };
 
-/** The status of a subgraph (collapsed node or cluster) from its own and its inner nodes': a
- * failed, interrupted or running inner node wins; all done is done; some done is still running
- * (the subgraph is between steps); else the subgraph node's own status (from the outer graph's
- * events), else pending. */
+/** The status of a subgraph (collapsed node or cluster) from its own and its inner nodes': its
+ * own failed, interrupted or cancelled status; else a failed, interrupted, running or cancelled
+ * inner node, in that order; all done is done; some done is still running (the subgraph is
+ * between steps); else the subgraph node's own status (from the outer graph's events), else
+ * pending. */
 export function groupStatus(own: string | undefined, inner: readonly (string | undefined)[]): string {
-  if (own === "failed" || own === "interrupted") return own;
+  if (own === "failed" || own === "interrupted" || own === "cancelled") return own;
   let worst: string | null = null;
   let done = 0;
   for (const st of inner) {

@@ -23,8 +23,8 @@ export interface Span {
 const SPAN_TYPES = new Set(["node_completed", "node_failed"]);
 
 /** The id the graph draws a node under: the node, or ``outer:inner`` inside a subgraph (as the
- * x-ray topology names it). ``ns`` is ``"<node>:<task>:<attempt>|"`` per level (the same rule
- * as duragraph_lab.notebook.widget_events). */
+ * x-ray topology names it). ``ns`` is ``"<node>:<task>:<attempt>|"`` per level (the node-status
+ * fold, runview/status.ts, names nodes by the same rule). */
 export function drawnNodeId(ns: string | null | undefined, node: string): string {
   if (!ns) return node;
   const outer = ns
@@ -410,6 +410,8 @@ export interface TimelineHandle {
   readonly svg: SVGSVGElement;
   update(events: readonly EventRow[]): void;
   setSelected(seq: number | null): void;
+  /** Rows in this order first (the graph's nodes, once its topology is known). */
+  setNodeOrder(order: readonly string[]): void;
 }
 
 function eventTitle(e: EventRow): string {
@@ -437,6 +439,7 @@ export function renderTimeline(container: Element, options: TimelineOptions = {}
   tooltip.className = "dg-tooltip";
   tooltip.style.display = "none";
   const index = new TimelineIndex();
+  let nodeOrder: readonly string[] = options.nodeOrder ?? [];
   let selected: number | null = null;
   let keys: string[] = [];
   let t0 = 0;
@@ -472,7 +475,7 @@ export function renderTimeline(container: Element, options: TimelineOptions = {}
     const plotW = Math.max(50, width - LABEL_W - 10);
     scale = linearScale(0, Math.max(b - a, 1e-3), LABEL_W, LABEL_W + plotW);
     width = LABEL_W + plotW + 10;
-    keys = index.rowKeys(options.nodeOrder ?? []);
+    keys = index.rowKeys(nodeOrder);
     height = AXIS_H + ROW_H * (keys.length + 1) + 4;
     root.setAttribute("viewBox", `0 0 ${width} ${height}`);
     root.setAttribute("width", String(width));
@@ -690,6 +693,10 @@ export function renderTimeline(container: Element, options: TimelineOptions = {}
     setSelected(seq: number | null) {
       selected = seq;
       drawSelection();
+    },
+    setNodeOrder(order: readonly string[]) {
+      nodeOrder = order;
+      schedule();
     },
   };
 }

@@ -1,109 +1,71 @@
 // The Datasets page's "Run experiment" form without the DOM (unit-tested on its own): the built-in
-// evaluators a user can pick without code, their few parameters, the checks made before anything
-// is sent, the body of POST /experiments, and an experiment's progress.
+// evaluators a user can pick without code and their parameters, both as the server describes them
+// (GET /evaluators, from duragraph_lab/evals/catalogue.py: nothing about them is written here),
+// the checks made before anything is sent (the catalogue's types and constraints), the body of
+// POST /experiments, and an experiment's progress.
 import type { Experiment } from "../api";
 import { HttpError } from "../sse";
 
-/** One parameter of a built-in, as the form shows it. */
-export interface ParamDef {
-  key: string;
+/** One parameter of a built-in, as GET /evaluators describes it. */
+export interface ParameterDef {
+  name: string;
   label: string;
-  kind: "text" | "number" | "integer" | "bool" | "choice";
-  /** The value the field starts with. */
-  initial: string;
-  placeholder?: string;
-  choices?: readonly string[];
-  title?: string;
+  description: string;
+  type: "string" | "number" | "integer" | "boolean" | "array";
+  /** an array's items */
+  items?: { type: "string"; format?: "path" | "regex"; min_length?: number };
+  nullable: boolean;
+  required: boolean;
+  default?: unknown;
+  enum?: readonly string[];
+  /** what a null (an empty field) stands for */
+  null_means?: string;
+  example?: unknown;
+  format?: "path" | "regex";
+  minimum?: number;
+  exclusive_minimum?: number;
+  maximum?: number;
+  min_length?: number;
+  min_items?: number;
 }
 
-/** A built-in of duragraph_lab/evals/evaluators.py that needs no code. */
-export interface BuiltinDef {
-  builtin: string;
+/** A built-in evaluator of duragraph_lab/evals/evaluators.py, as GET /evaluators describes it. */
+export interface EvaluatorDef {
+  name: string;
   label: string;
-  help: string;
-  params: readonly ParamDef[];
+  description: string;
+  /** the name of its scores: `{p}`, `{p:g}` and `{a|b}` stand for parameter values */
+  score_name: string;
+  /** graded by a language model (a model call per example, the server's model) */
+  model_graded: boolean;
+  parameters: readonly ParameterDef[];
 }
 
 /** Where the demo chat agents (and most LangGraph chat states) keep the answer. */
 export const ANSWER_PATH = "messages.-1.content";
 
-export const BUILTINS: readonly BuiltinDef[] = [
-  {
-    builtin: "contains",
-    label: "contains",
-    help: "the output at the path (as text) contains the text (case-insensitive unless ticked)",
-    params: [
-      { key: "text", label: "text", kind: "text", initial: "", placeholder: "text the answer contains" },
-      { key: "path", label: "path", kind: "text", initial: ANSWER_PATH, placeholder: "(whole output)", title: "a dotted path in the run's output; empty: the whole output" },
-      { key: "case", label: "case-sensitive", kind: "bool", initial: "" },
-    ],
-  },
-  {
-    builtin: "exact_match",
-    label: "exact match",
-    help: "the output at the path equals the example's reference output (at the same path, or at 'expected')",
-    params: [
-      { key: "path", label: "path", kind: "text", initial: ANSWER_PATH, placeholder: "(whole output)" },
-      { key: "expected", label: "expected at", kind: "text", initial: "", placeholder: "(same path)", title: "the path in the example's reference output; empty: the same path" },
-    ],
-  },
-  {
-    builtin: "regex",
-    label: "regex",
-    help: "the output at the path (as text) matches the pattern (Python re.search)",
-    params: [
-      { key: "pattern", label: "pattern", kind: "text", initial: "", placeholder: "regular expression" },
-      { key: "path", label: "path", kind: "text", initial: ANSWER_PATH, placeholder: "(whole output)" },
-    ],
-  },
-  {
-    builtin: "numeric_tolerance",
-    label: "numeric tolerance",
-    help: "the number at the path (or the first number in its text) is within the tolerance of the reference's",
-    params: [
-      { key: "path", label: "path", kind: "text", initial: ANSWER_PATH, placeholder: "(whole output)" },
-      { key: "abs_tol", label: "± absolute", kind: "number", initial: "0" },
-    ],
-  },
-  {
-    builtin: "trajectory_match",
-    label: "trajectory match",
-    help: "the nodes (or tool calls) executed against the expected ones (empty: the source run's own path)",
-    params: [
-      { key: "of", label: "of", kind: "choice", initial: "nodes", choices: ["nodes", "tools"] },
-      { key: "mode", label: "mode", kind: "choice", initial: "exact", choices: ["exact", "subsequence", "superset", "prefix"] },
-      { key: "expected", label: "expected", kind: "text", initial: "", placeholder: "(the source run's path)", title: "names separated by commas or →; empty: what the example's source run did" },
-    ],
-  },
-  {
-    builtin: "latency_budget",
-    label: "latency budget",
-    help: "the run took at most this many milliseconds",
-    params: [{ key: "max_ms", label: "max ms", kind: "number", initial: "10000" }],
-  },
-  {
-    builtin: "step_budget",
-    label: "step budget",
-    help: "the run took at most this many supersteps",
-    params: [{ key: "max_steps", label: "max steps", kind: "integer", initial: "10" }],
-  },
-];
-
-export function builtinDef(builtin: string): BuiltinDef | undefined {
-  return BUILTINS.find((b) => b.builtin === builtin);
+/** The built-ins the form offers: every one the catalogue has but those graded by a language
+ * model, which cost a model call per example and are set up from a notebook. */
+export function formEvaluators(catalogue: readonly EvaluatorDef[]): EvaluatorDef[] {
+  return catalogue.filter((e) => !e.model_graded);
 }
 
-/** An evaluator spec of POST /experiments. */
-export interface EvaluatorSpec {
-  name: string;
-  builtin: string;
-  kwargs: Record<string, unknown>;
+/** How a parameter is edited: a checkbox, a choice or a line of text. */
+export function controlKind(p: ParameterDef): "bool" | "choice" | "text" {
+  if (p.type === "boolean") return "bool";
+  return p.enum ? "choice" : "text";
 }
 
-/** What the user picked for one built-in: its parameters as typed. */
-export interface EvaluatorChoice {
-  builtin: string;
-  values: Record<string, string>;
+/** What a field starts with: the parameter's example, else its default ("" for none or null). */
+export function initialValue(p: ParameterDef): string {
+  const v = p.example !== undefined ? p.example : p.default;
+  if (v === null || v === undefined) return p.enum?.[0] ?? "";
+  return Array.isArray(v) ? v.join(", ") : String(v);
+}
+
+/** What an empty field shows: what a null means, else what the parameter is. */
+export function placeholder(p: ParameterDef): string {
+  return p.null_means ? `(${p.null_means})` : p.description;
 }
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; problem: string; field?: string };
@@ -123,28 +85,18 @@ export function formatG(x: number): string {
   return fixed.includes(".") ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
 }
 
-/** The name the server's built-in gives its scores (evaluators.py), so that the recorded spec and
- * the scores it produces carry the same name. */
-export function builtinScoreName(builtin: string, kwargs: Record<string, unknown>): string {
-  const s = (v: unknown) => (v === null || v === undefined ? "" : String(v));
-  switch (builtin) {
-    case "contains":
-      return `contains(${kwargs.text !== null && kwargs.text !== undefined ? s(kwargs.text) : s(kwargs.path)})`;
-    case "exact_match":
-      return `exact_match(${s(kwargs.path)})`;
-    case "regex":
-      return `regex(${s(kwargs.pattern)})`;
-    case "numeric_tolerance":
-      return `numeric_tolerance(${s(kwargs.path)})`;
-    case "trajectory_match":
-      return `trajectory_match(${s(kwargs.of ?? "nodes")}, ${s(kwargs.mode ?? "exact")})`;
-    case "latency_budget":
-      return `latency_budget(${formatG(Number(kwargs.max_ms))} ms)`;
-    case "step_budget":
-      return `step_budget(${s(kwargs.max_steps)})`;
-    default:
-      return builtin;
-  }
+/** A score-name template filled with the spec's kwargs (the catalogue's `score_name`): the
+ * recorded spec and the scores it produces carry the same name. */
+export function scoreName(template: string, kwargs: Record<string, unknown>): string {
+  return template.replace(/\{([a-z_|]+)(?::(g))?\}/g, (_, names: string, fmt: string | undefined) => {
+    const value = names
+      .split("|")
+      .map((n) => kwargs[n])
+      .find((v) => v !== null && v !== undefined);
+    if (value === undefined) return "";
+    if (fmt === "g") return formatG(Number(value));
+    return Array.isArray(value) ? value.join(", ") : String(value);
+  });
 }
 
 /** Why a pattern would not compile, or null. JavaScript checks it; Python's own spellings of named
@@ -161,92 +113,89 @@ export function regexProblem(pattern: string): string | null {
 
 const PATH = /^[^.\s]+(\.[^.\s]+)*$/;
 
-function pathValue(raw: string | undefined, what: string): Checked<string | null> {
-  const v = (raw ?? "").trim();
-  if (!v) return { ok: true, value: null };
-  if (!PATH.test(v)) return { ok: false, problem: `${what}: a dotted path such as ${ANSWER_PATH}, without spaces or empty parts` };
-  return { ok: true, value: v };
+/** A text that meets a format (a dotted path, a pattern), or what is wrong with it. */
+function formatProblem(format: string | undefined, value: string, label: string): string | null {
+  if (format === "path" && !PATH.test(value)) return `${label}: a dotted path such as ${ANSWER_PATH}, without spaces or empty parts`;
+  if (format === "regex") {
+    const problem = regexProblem(value);
+    if (problem) return `not a valid regular expression: ${problem}`;
+  }
+  return null;
+}
+
+/** The bounds a number breaks, in words, or null. */
+function boundsProblem(p: ParameterDef, n: number): string | null {
+  const what = p.type === "integer" ? "a whole number" : "a number";
+  if (p.minimum !== undefined && n < p.minimum) return `${p.label} is ${what} ≥ ${p.minimum}`;
+  if (p.exclusive_minimum !== undefined && n <= p.exclusive_minimum) return `${p.label} is ${what} > ${p.exclusive_minimum}`;
+  if (p.maximum !== undefined && n > p.maximum) return `${p.label} is ${what} ≤ ${p.maximum}`;
+  return null;
+}
+
+/** A field's text as the parameter's value (the kwarg sent), or what is wrong with it. An empty
+ * field is null where null means something, the default where there is one, else missing. */
+export function parameterValue(p: ParameterDef, raw: string): Checked<unknown> {
+  const bad = (problem: string): Checked<unknown> => ({ ok: false, problem, field: p.name });
+  if (p.type === "boolean") return { ok: true, value: raw === "true" };
+  if (!raw.trim()) {
+    if (p.nullable) return { ok: true, value: null };
+    if (!p.required) return { ok: true, value: p.default };
+    return bad(`type ${p.description}`);
+  }
+  switch (p.type) {
+    case "integer":
+    case "number": {
+      const text = raw.trim();
+      const n = Number(text);
+      if (p.type === "integer" ? !/^-?\d+$/.test(text) : !Number.isFinite(n)) return bad(`${p.label} is ${p.type === "integer" ? "a whole number" : "a number"}`);
+      const problem = boundsProblem(p, n);
+      return problem ? bad(problem) : { ok: true, value: n };
+    }
+    case "array": {
+      const names = raw.trim().split(/\s*(?:,|→|->)\s*/);
+      if (names.some((n) => n.length < (p.items?.min_length ?? 1))) return bad(`${p.label}: names separated by commas, none empty`);
+      if (names.length < (p.min_items ?? 0)) return bad(`${p.label}: at least ${p.min_items}`);
+      for (const n of names) {
+        const problem = formatProblem(p.items?.format, n, p.label);
+        if (problem) return bad(problem);
+      }
+      return { ok: true, value: names };
+    }
+    default: {
+      // A path is read without the spaces around it; free text and patterns as typed.
+      const text = p.format === "path" ? raw.trim() : raw;
+      if (p.enum && !p.enum.includes(text)) return bad(`${p.label} is one of ${p.enum.join(", ")}`);
+      if (text.length < (p.min_length ?? 0)) return bad(`type ${p.description}`);
+      const problem = formatProblem(p.format, text, p.label);
+      return problem ? bad(problem) : { ok: true, value: text };
+    }
+  }
+}
+
+/** An evaluator spec of POST /experiments. */
+export interface EvaluatorSpec {
+  name: string;
+  builtin: string;
+  kwargs: Record<string, unknown>;
+}
+
+/** What the user picked for one built-in: its parameters as typed (by parameter name). */
+export interface EvaluatorChoice {
+  builtin: string;
+  values: Record<string, string>;
 }
 
 /** One picked built-in → its spec, or what is wrong with what the user typed. */
-export function evaluatorSpec(choice: EvaluatorChoice): Checked<EvaluatorSpec> {
-  const def = builtinDef(choice.builtin);
+export function evaluatorSpec(choice: EvaluatorChoice, catalogue: readonly EvaluatorDef[]): Checked<EvaluatorSpec> {
+  const def = formEvaluators(catalogue).find((e) => e.name === choice.builtin);
   if (!def) return { ok: false, problem: `unknown evaluator ${choice.builtin}` };
-  const v = choice.values;
-  const label = def.label;
   const kwargs: Record<string, unknown> = {};
-  const bad = (field: string, problem: string): Checked<EvaluatorSpec> => ({ ok: false, problem: `${label}: ${problem}`, field });
-  const paths = (...keys: string[]): Checked<EvaluatorSpec> | null => {
-    for (const key of keys) {
-      const p = pathValue(v[key], key === "expected" ? "expected at" : key);
-      if (!p.ok) return bad(key, p.problem);
-      kwargs[key] = p.value;
-    }
-    return null;
-  };
-  switch (choice.builtin) {
-    case "contains": {
-      const text = v.text ?? "";
-      if (!text.trim()) return bad("text", "type the text the answer should contain");
-      kwargs.text = text;
-      const wrong = paths("path");
-      if (wrong) return wrong;
-      kwargs.case = v.case === "true";
-      break;
-    }
-    case "exact_match": {
-      const wrong = paths("path", "expected");
-      if (wrong) return wrong;
-      break;
-    }
-    case "regex": {
-      const pattern = v.pattern ?? "";
-      if (!pattern) return bad("pattern", "type a pattern");
-      const problem = regexProblem(pattern);
-      if (problem) return bad("pattern", `not a valid regular expression: ${problem}`);
-      kwargs.pattern = pattern;
-      const wrong = paths("path");
-      if (wrong) return wrong;
-      break;
-    }
-    case "numeric_tolerance": {
-      const wrong = paths("path");
-      if (wrong) return wrong;
-      const tol = Number((v.abs_tol ?? "").trim() || "0");
-      if (!Number.isFinite(tol) || tol < 0) return bad("abs_tol", "the tolerance is a number ≥ 0");
-      kwargs.abs_tol = tol;
-      break;
-    }
-    case "trajectory_match": {
-      const of = v.of || "nodes";
-      const mode = v.mode || "exact";
-      if (!["nodes", "tools"].includes(of)) return bad("of", "of is nodes or tools");
-      if (!["exact", "subsequence", "superset", "prefix"].includes(mode)) return bad("mode", `unknown mode ${mode}`);
-      const raw = (v.expected ?? "").trim();
-      const names = raw ? raw.split(/\s*(?:,|→|->)\s*/) : null;
-      if (names && names.some((n) => !n)) return bad("expected", "expected: names separated by commas, none empty");
-      kwargs.expected = names;
-      kwargs.of = of;
-      kwargs.mode = mode;
-      break;
-    }
-    case "latency_budget": {
-      const raw = (v.max_ms ?? "").trim();
-      const ms = Number(raw);
-      if (!raw || !Number.isFinite(ms) || ms <= 0) return bad("max_ms", "the budget is a number of milliseconds > 0");
-      kwargs.max_ms = ms;
-      break;
-    }
-    case "step_budget": {
-      const raw = (v.max_steps ?? "").trim();
-      if (!/^\d+$/.test(raw) || Number(raw) < 1) return bad("max_steps", "the budget is a whole number of steps ≥ 1");
-      kwargs.max_steps = Number(raw);
-      break;
-    }
-    default:
-      return { ok: false, problem: `unknown evaluator ${choice.builtin}` };
+  for (const p of def.parameters) {
+    const value = parameterValue(p, choice.values[p.name] ?? "");
+    if (!value.ok) return { ok: false, problem: `${def.label}: ${value.problem}`, field: value.field };
+    kwargs[p.name] = value.value;
   }
-  return { ok: true, value: { name: builtinScoreName(choice.builtin, kwargs), builtin: choice.builtin, kwargs } };
+  return { ok: true, value: { name: scoreName(def.score_name, kwargs), builtin: def.name, kwargs } };
 }
 
 export const MIN_CONCURRENCY = 1;
@@ -267,7 +216,7 @@ export interface ExperimentForm {
 }
 
 /** The body of POST /experiments, or the first thing wrong with the form (`field`: which one). */
-export function experimentBody(form: ExperimentForm): Checked<Record<string, unknown>> {
+export function experimentBody(form: ExperimentForm, catalogue: readonly EvaluatorDef[]): Checked<Record<string, unknown>> {
   if (!form.assistantId) return { ok: false, problem: "pick an assistant", field: "assistant" };
   const conc = form.concurrency.trim();
   if (!/^\d+$/.test(conc) || Number(conc) < MIN_CONCURRENCY || Number(conc) > MAX_CONCURRENCY)
@@ -277,7 +226,7 @@ export function experimentBody(form: ExperimentForm): Checked<Record<string, unk
   if (!form.evaluators.length) return { ok: false, problem: "tick at least one evaluator", field: "evaluators" };
   const specs: EvaluatorSpec[] = [];
   for (const choice of form.evaluators) {
-    const spec = evaluatorSpec(choice);
+    const spec = evaluatorSpec(choice, catalogue);
     if (!spec.ok) return { ok: false, problem: spec.problem, field: `${choice.builtin}.${spec.field ?? ""}` };
     specs.push(spec.value);
   }

@@ -1,16 +1,15 @@
-// The Run view: the run's graph lit up live, its node timeline, the event log (a virtual list:
-// 100,000 events scroll smoothly), a replay slider with the state at any event and its diff from
-// the step before, fork from an event, the re-execution report, and exports.
-import { diffJson, renderDiff, renderJson } from "../../renderers/diff";
+// The Run view: the run view shared with the notebook's RunView widget (runview/view.ts: the graph
+// lit up at the selected event, the event log, the replay slider with the state at any event and
+// its change from the checkpoint before, fork from an event, the node timeline) under the
+// dashboard's own header: the run's status, cancel, the re-execution report and exports. The
+// state at an event comes from the thread's checkpoint history.
+import { renderJson } from "../../renderers/diff";
 import type { EventRow } from "../../renderers/events";
-import { renderGraph, type GraphHandle, type Topology } from "../../renderers/graph";
-import { renderTimeline, type TimelineHandle } from "../../renderers/timeline";
+import type { Topology } from "../../renderers/graph";
+import { mountRunView, type Selection } from "../../runview/view";
 import { ACTIVE, errorText, runDuration, type ApiEvent, type Checkpoint, type Run } from "../api";
 import { followStream, HttpError } from "../sse";
-import { VirtualList } from "../vlist";
-import { badge, button, download, formatDuration, formatWhen, h, link, Notice, section, shortId, type PageContext } from "../ui";
-
-export const EVENT_ROW_HEIGHT = 24;
+import { badge, button, download, formatDuration, formatWhen, h, link, Notice, shortId, type PageContext } from "../ui";
 
 /** An API event as the shared renderers' row (the notebook widgets' shape). */
 export function toEventRow(e: ApiEvent): EventRow {
@@ -31,27 +30,6 @@ export function toEventRow(e: ApiEvent): EventRow {
     duration_ms: n(d.duration_ms),
     data: JSON.stringify(e.data ?? null),
   };
-}
-
-/** Each node's status after the first `upto` events (all when undefined). */
-export function nodeStatuses(events: readonly ApiEvent[], upto = events.length): Record<string, string> {
-  const status: Record<string, string> = {};
-  for (let i = 0; i < Math.min(upto, events.length); i++) {
-    const e = events[i];
-    const d = (e.data && typeof e.data === "object" ? e.data : {}) as Record<string, unknown>;
-    if (e.type === "step_planned" && Array.isArray(d.tasks)) {
-      for (const t of d.tasks as { node?: unknown }[]) if (typeof t.node === "string") status[t.node] = "running";
-    } else if (e.type === "node_completed" && typeof d.node === "string") {
-      status[d.node] = "done";
-    } else if (e.type === "node_failed" && typeof d.node === "string") {
-      status[d.node] = d.will_retry ? "running" : "failed";
-    } else if (e.type === "run_interrupted") {
-      for (const [k, v] of Object.entries(status)) if (v === "running") status[k] = "interrupted";
-    } else if (e.type === "run_cancelled" || e.type === "run_failed" || e.type === "run_timed_out") {
-      for (const [k, v] of Object.entries(status)) if (v === "running") status[k] = "failed";
-    }
-  }
-  return status;
 }
 
 /** The checkpoint in force at event `seq` (the latest one at or before it) and the one before. */
@@ -87,9 +65,11 @@ export function eventsToCsv(events: readonly ApiEvent[]): string {
   return `${lines.join("\r\n")}\r\n`;
 }
 
-function eventSummary(e: ApiEvent): string {
-  const text = JSON.stringify(e.data ?? null);
-  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
+
+/** What the state panes say about the checkpoint they show. */
+export function checkpointCaption(history: readonly Checkpoint[], at: Checkpoint | null): string {
+  if (at) return `checkpoint at #${at.metadata?.seq} (${at.metadata?.event ?? ""}, step ${at.metadata?.step ?? "?"})`;
+  return history.length ? "before the run's first checkpoint" : "no checkpoints yet";
 }
 
 export function runPage(ctx: PageContext): void {
@@ -110,63 +90,27 @@ export function runPage(ctx: PageContext): void {
   const exportParquet = button("Export Parquet", () => void exportParquetFile(), { "data-export": "parquet" });
   const header = h("div", { class: "dg-toolbar" }, title, meta, cancelBtn, replayBtn, exportJson, exportCsv, exportParquet);
   const report = h("div", { class: "dg-report", "data-dg-report": "" });
-
-  const graphBox = h("div", { class: "dg-graph-box", "data-dg-graph": "" });
-  const timelineBox = h("div", { class: "dg-timeline-box" });
-  const list = new VirtualList<ApiEvent>({
-    rowHeight: EVENT_ROW_HEIGHT,
-    fallbackHeight: 360,
-    className: "dg-eventlog",
-    renderRow: (e, i) =>
-      h(
-        "div",
-        { class: `dg-event-row${i === selected ? " dg-selected" : ""}`, "data-seq": String(e.seq), role: "row" },
-        h("span", { class: "dg-ev-seq" }, `#${e.seq}`),
-        h("span", { class: "dg-ev-time" }, new Date(Date.parse(e.recorded_at)).toLocaleTimeString()),
-        h("span", { class: `dg-ev-type dg-ev-${e.type}` }, e.type),
-        h("span", { class: "dg-ev-node" }, String((e.data as { node?: unknown } | null)?.node ?? "")),
-        h("span", { class: "dg-ev-data" }, eventSummary(e)),
-      ),
-  });
-  list.element.setAttribute("data-dg-eventlog", "");
-  list.element.setAttribute("aria-label", "event log");
-  const slider = h("input", { type: "range", min: "0", max: "0", value: "0", class: "dg-replay-range", "aria-label": "replay position", "data-dg-replay": "" });
-  const sliderLabel = h("span", { class: "dg-replay-label", "data-dg-replay-label": "" }, "no events");
-  const forkBtn = button("Fork from here", () => void fork(), { "data-action": "fork" });
-  const stateBox = h("div", { class: "dg-replay-state", "data-dg-state": "" });
-  const diffBox = h("div", { class: "dg-replay-diff", "data-dg-diff": "" });
-  const checkpointLabel = h("div", { class: "dg-muted" });
-
-  ctx.root.append(
-    header,
-    notice.element,
-    streamNotice.element,
-    report,
-    h(
-      "div",
-      { class: "dg-run-grid" },
-      section("Graph", graphBox),
-      section("Event log", list.element),
-    ),
-    section(
-      "Replay",
-      h("div", { class: "dg-replay-bar" }, slider, sliderLabel, forkBtn),
-      checkpointLabel,
-      h("div", { class: "dg-replay-panes" }, h("div", { class: "dg-pane" }, h("div", { class: "dg-pane-title" }, "State at this event"), stateBox), h("div", { class: "dg-pane" }, h("div", { class: "dg-pane-title" }, "Change from the checkpoint before"), diffBox)),
-    ),
-    section("Node timeline", timelineBox),
-  );
+  const body = h("div", { class: "dg-run-view" });
+  ctx.root.append(header, notice.element, streamNotice.element, report, body);
 
   let run: Run | null = null;
   let events: ApiEvent[] = [];
+  let rows: EventRow[] = [];
   let history: Checkpoint[] = [];
-  let selected = -1;
-  let pinned = false; // the user moved the slider: do not follow new events
-  let graph: GraphHandle | null = null;
-  let timeline: TimelineHandle | null = null;
   let loading = false;
   let gone = false;
   let stream: { close(): void } | null = null;
+  let forking = false;
+
+  const view = mountRunView(body, {
+    onSelect: (sel) => showState(sel),
+    onFork: (seq) => void fork(seq),
+  });
+
+  function showState(sel: Selection | null): void {
+    const { at, before } = sel ? checkpointAt(history, sel.seq) : { at: null, before: null };
+    view.setState(at?.values ?? {}, before?.values ?? {}, checkpointCaption(history, at));
+  }
 
   function renderMeta(): void {
     if (!run) return;
@@ -180,49 +124,6 @@ export function runPage(ctx: PageContext): void {
     meta.setAttribute("data-status", run.status);
     cancelBtn.hidden = !ACTIVE.has(run.status);
   }
-
-  function select(index: number): void {
-    if (events.length === 0) {
-      sliderLabel.textContent = "no events";
-      return;
-    }
-    selected = Math.max(0, Math.min(index, events.length - 1));
-    slider.value = String(selected);
-    const e = events[selected];
-    sliderLabel.textContent = `#${e.seq} ${e.type} (${selected + 1}/${events.length})`;
-    graph?.setStatus(nodeStatuses(events, selected + 1));
-    timeline?.setSelected(e.seq);
-    list.refresh();
-    const { at, before } = checkpointAt(history, e.seq);
-    if (at) {
-      checkpointLabel.textContent = `checkpoint at #${at.metadata?.seq} (${at.metadata?.event ?? ""}, step ${at.metadata?.step ?? "?"})`;
-      renderJson(stateBox, at.values ?? {});
-      renderDiff(diffBox, diffJson(before?.values ?? {}, at.values ?? {}));
-    } else {
-      checkpointLabel.textContent = history.length ? "before the run's first checkpoint" : "no checkpoints yet";
-      renderJson(stateBox, {});
-      renderDiff(diffBox, []);
-    }
-  }
-
-  slider.addEventListener("input", () => {
-    pinned = Number(slider.value) < events.length - 1;
-    select(Number(slider.value));
-    list.scrollToIndex(selected);
-  });
-  list.element.addEventListener("click", (ev) => {
-    const row = (ev.target as HTMLElement).closest<HTMLElement>(".dg-event-row");
-    if (!row?.dataset.index) return;
-    pinned = true;
-    select(Number(row.dataset.index));
-  });
-  list.element.addEventListener("keydown", (ev) => {
-    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
-    ev.preventDefault();
-    pinned = true;
-    select(selected + (ev.key === "ArrowDown" ? 1 : -1));
-    list.scrollToIndex(selected);
-  });
 
   async function loadRun(): Promise<void> {
     try {
@@ -252,16 +153,14 @@ export function runPage(ctx: PageContext): void {
         const fresh = page.events.filter((e) => e.seq > after);
         if (fresh.length) {
           events = events.concat(fresh);
+          rows = rows.concat(fresh.map(toEventRow));
           added = true;
         }
         if (!page.has_more || fresh.length === 0) break;
       }
       if (added) {
         history = await ctx.api.get<Checkpoint[]>(`threads/${run?.thread_id ?? ctx.params.thread_id}/history?limit=1000`).catch(() => history);
-        slider.max = String(Math.max(0, events.length - 1));
-        list.setItems(events);
-        timeline?.update(events.map(toEventRow));
-        select(pinned ? selected : events.length - 1);
+        view.setEvents(rows);
       }
     } finally {
       loading = false;
@@ -311,18 +210,17 @@ export function runPage(ctx: PageContext): void {
     }
   }
 
-  async function fork(): Promise<void> {
-    const e = events[selected];
-    if (!e) return;
+  async function fork(seq: number): Promise<void> {
+    if (forking) return;
+    forking = true;
     try {
-      forkBtn.disabled = true;
-      const forked = await ctx.api.post<Run>(`runs/${runId}/fork`, { seq: e.seq });
-      notice.show(`forked at #${e.seq}: run ${shortId(forked.run_id)}`, "info");
+      const forked = await ctx.api.post<Run>(`runs/${runId}/fork`, { seq });
+      notice.show(`forked at #${seq}: run ${shortId(forked.run_id)}`, "info");
       ctx.navigate("run", { run_id: forked.run_id, thread_id: forked.thread_id });
     } catch (err) {
-      notice.show(`could not fork at #${e.seq}: ${errorText(err)}`);
+      notice.show(`could not fork at #${seq}: ${errorText(err)}`);
     } finally {
-      forkBtn.disabled = false;
+      forking = false;
     }
   }
 
@@ -366,13 +264,13 @@ export function runPage(ctx: PageContext): void {
       const loaded = run as Run | null;
       if (!loaded || ctx.disposed) return;
       try {
-        const topo = await ctx.api.get<Topology>(`assistants/${loaded.assistant_id}/graph`);
+        // With x-ray, as the notebook's RunView: a subgraph's inner nodes can be expanded.
+        const topo = await ctx.api.get<Topology>(`assistants/${loaded.assistant_id}/graph?xray=true`);
         if (ctx.disposed) return;
-        graph = renderGraph(graphBox, topo, {});
+        view.setTopology(topo);
       } catch (err) {
-        graphBox.replaceChildren(h("div", { class: "dg-notice dg-notice-warning", "data-dg-message": "warning" }, `no graph: ${errorText(err)}`));
+        view.setTopology(null, errorText(err));
       }
-      timeline = renderTimeline(timelineBox, { onSelect: (seq) => select(events.findIndex((e) => e.seq === seq)) });
       await loadEvents();
       follow();
     } catch (err) {

@@ -1,19 +1,23 @@
 // The Datasets page's "Run experiment" form: an assistant (and version), the dataset version, the
-// built-in evaluators with their parameters, concurrency and a name. Submitting creates the
-// experiment (POST /experiments) and has the server run it (POST /experiments/{id}/run); the
-// page's experiment list then follows its progress. What the form checks is in experiment_form.ts.
+// built-in evaluators with their parameters (as the server describes them: GET /evaluators),
+// concurrency and a name. Submitting creates the experiment (POST /experiments) and has the server
+// run it (POST /experiments/{id}/run); the page's experiment list then follows its progress. What
+// the form checks is in experiment_form.ts.
 import { errorText, type Assistant, type Dataset, type Experiment } from "../api";
 import { button, h, Notice, type PageContext } from "../ui";
 import { plural } from "./evals";
 import {
-  BUILTINS,
+  controlKind,
   DEFAULT_CONCURRENCY,
   experimentBody,
+  formEvaluators,
+  initialValue,
   MAX_CONCURRENCY,
   MIN_CONCURRENCY,
+  placeholder,
   runFailure,
-  type BuiltinDef,
   type EvaluatorChoice,
+  type EvaluatorDef,
 } from "./experiment_form";
 
 /** Ticked when the form opens: a first experiment that works on any chat dataset. */
@@ -52,7 +56,9 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
     element.hidden = true;
   }, { "data-action": "run-experiment-close" });
 
-  const rows = BUILTINS.map((def) => evaluatorRow(def));
+  let catalogue: EvaluatorDef[] = [];
+  let rows: ReturnType<typeof evaluatorRow>[] = [];
+  const evaluatorBox = h("fieldset", { class: "dg-evaluators", "data-dg-exp-evaluators": "" }, h("legend", {}, "evaluators"), h("span", { class: "dg-muted" }, "loading…"));
   const element = h(
     "div",
     { class: "dg-form dg-run-form", "data-dg-run-experiment": "", hidden: "", role: "group", "aria-label": "run experiment" },
@@ -66,7 +72,7 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
       field("concurrency", concurrency),
       name,
     ),
-    h("fieldset", { class: "dg-evaluators", "data-dg-exp-evaluators": "" }, h("legend", {}, "evaluators"), ...rows.map((r) => r.element)),
+    evaluatorBox,
     h("div", { class: "dg-toolbar" }, submit, close, message.element),
   );
 
@@ -74,31 +80,32 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
     return h("label", { class: "dg-field" }, h("span", { class: "dg-muted" }, label), control);
   }
 
-  function evaluatorRow(def: BuiltinDef): { element: HTMLElement; tick: HTMLInputElement; choice(): EvaluatorChoice; input(key: string): HTMLElement | undefined } {
-    const tick = h("input", { type: "checkbox", "data-evaluator": def.builtin, "aria-label": `evaluator ${def.label}` });
-    tick.checked = DEFAULT_TICKED.has(def.builtin);
+  function evaluatorRow(def: EvaluatorDef): { element: HTMLElement; tick: HTMLInputElement; choice(): EvaluatorChoice; input(key: string): HTMLElement | undefined } {
+    const tick = h("input", { type: "checkbox", "data-evaluator": def.name, "aria-label": `evaluator ${def.label}` });
+    tick.checked = DEFAULT_TICKED.has(def.name);
     const inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
-    const params = def.params.map((p) => {
-      const attrs = { "data-param": `${def.builtin}.${p.key}`, "aria-label": `${def.label} ${p.label}`, ...(p.title ? { title: p.title } : {}) };
+    const params = def.parameters.map((p) => {
+      const attrs = { "data-param": `${def.name}.${p.name}`, "aria-label": `${def.label} ${p.label}`, title: p.description };
       let control: HTMLInputElement | HTMLSelectElement;
-      if (p.kind === "choice") {
-        control = h("select", { class: "dg-select", ...attrs }, ...(p.choices ?? []).map((c) => h("option", { value: c }, c)));
-        control.value = p.initial;
-      } else if (p.kind === "bool") {
+      const kind = controlKind(p);
+      if (kind === "choice") {
+        control = h("select", { class: "dg-select", ...attrs }, ...(p.enum ?? []).map((c) => h("option", { value: c }, c)));
+        control.value = initialValue(p);
+      } else if (kind === "bool") {
         control = h("input", { type: "checkbox", ...attrs });
-        control.checked = p.initial === "true";
+        control.checked = initialValue(p) === "true";
       } else {
-        const numeric = p.kind === "number" || p.kind === "integer";
+        const numeric = p.type === "number" || p.type === "integer";
         control = h("input", {
           type: "text",
           class: `dg-input ${numeric ? "dg-input-short" : ""}`,
-          ...(numeric ? { inputmode: p.kind === "integer" ? "numeric" : "decimal" } : {}),
-          ...(p.placeholder ? { placeholder: p.placeholder } : {}),
+          ...(numeric ? { inputmode: p.type === "integer" ? "numeric" : "decimal" } : {}),
+          placeholder: placeholder(p),
           ...attrs,
         });
-        control.value = p.initial;
+        control.value = initialValue(p);
       }
-      inputs.set(p.key, control);
+      inputs.set(p.name, control);
       control.addEventListener("input", () => control.removeAttribute("aria-invalid"));
       control.addEventListener("change", () => control.removeAttribute("aria-invalid"));
       return h("label", { class: "dg-param" }, h("span", { class: "dg-muted" }, p.label), control);
@@ -112,8 +119,8 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
     sync();
     const element = h(
       "div",
-      { class: "dg-evaluator", "data-dg-evaluator-row": def.builtin },
-      h("label", { class: "dg-evaluator-name", title: def.help }, tick, ` ${def.label}`),
+      { class: "dg-evaluator", "data-dg-evaluator-row": def.name },
+      h("label", { class: "dg-evaluator-name", title: def.description }, tick, ` ${def.label}`),
       paramBox,
     );
     return {
@@ -121,12 +128,27 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
       tick,
       input: (key) => inputs.get(key),
       choice: () => ({
-        builtin: def.builtin,
+        builtin: def.name,
         values: Object.fromEntries(
           [...inputs].map(([k, c]) => [k, c instanceof HTMLInputElement && c.type === "checkbox" ? String(c.checked) : c.value]),
         ),
       }),
     };
+  }
+
+  let catalogueLoaded = false;
+  async function loadCatalogue(): Promise<void> {
+    if (catalogueLoaded) return;
+    try {
+      const served = await ctx.api.get<EvaluatorDef[]>("evaluators");
+      if (ctx.disposed) return;
+      catalogueLoaded = true;
+      catalogue = served;
+      rows = formEvaluators(served).map((def) => evaluatorRow(def));
+      evaluatorBox.replaceChildren(h("legend", {}, "evaluators"), ...rows.map((r) => r.element));
+    } catch (err) {
+      if (!ctx.disposed) message.show(`could not read the evaluators: ${errorText(err)}`);
+    }
   }
 
   let assistantsLoaded = false;
@@ -199,7 +221,7 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
       name: name.value,
       concurrency: concurrency.value,
       evaluators: rows.filter((r) => r.tick.checked).map((r) => r.choice()),
-    });
+    }, catalogue);
     if (!checked.ok) {
       message.show(checked.problem);
       markInvalid(checked.field);
@@ -232,6 +254,7 @@ export function runExperimentForm(ctx: PageContext, dataset: Dataset, onStarted:
     element,
     open() {
       element.hidden = false;
+      void loadCatalogue();
       void loadAssistants();
       assistantSel.focus();
     },

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { listWindow, VirtualList } from "../src/dashboard/vlist";
+import { listWindow, VirtualList } from "../src/renderers/vlist";
 
 test("the window covers the viewport plus overscan, clamped to the list", () => {
   assert.deepEqual(listWindow(0, 24, 0, 400), { start: 0, end: 0, offset: 0, total: 0 });
@@ -69,6 +69,14 @@ test("a VirtualList of 100,000 items puts only the visible rows in the DOM, and 
   });
   const el = list.element as unknown as FakeEl;
   el.clientHeight = 480;
+  // As a browser does: scrollTop never goes past the content (the spacer) minus the viewport.
+  let top = 0;
+  Object.defineProperty(el, "scrollTop", {
+    get: () => top,
+    set: (v: number) => {
+      top = Math.max(0, Math.min(v, (parseFloat(el.children[0].style.height) || 0) - el.clientHeight));
+    },
+  });
   const items = Array.from({ length: 100_000 }, (_, i) => i);
   const t0 = performance.now();
   list.setItems(items);

@@ -1,6 +1,6 @@
 // A virtual list: a scrolling viewport that renders only the rows in view (plus a few above and
 // below), so that a run's event log of 100,000 events scrolls as smoothly as one of ten.
-import { html } from "../renderers/dom";
+import { html } from "./dom";
 
 export interface ListWindow {
   /** first row rendered */
@@ -68,7 +68,10 @@ export class VirtualList<T> {
 
   setItems(items: readonly T[]): void {
     this.items = items;
-    if (this.follow) this.element.scrollTop = this.rendered.total + this.items.length * this.options.rowHeight;
+    // The spacer grows first: a browser clamps scrollTop to the content's height when it is set.
+    const total = items.length * this.options.rowHeight;
+    this.spacer.style.height = `${total}px`;
+    if (this.follow) this.element.scrollTop = total;
     this.render(true);
   }
 
