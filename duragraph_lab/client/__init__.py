@@ -11,8 +11,9 @@ streams, event logs as DataFrames. See docs/client.md.
 
 from __future__ import annotations
 
+from duragraph_lab.client._async.client import AsyncDuraGraphClient
 from duragraph_lab.client._common import RunOptions, api_url
-from duragraph_lab.client.aio import AsyncDuraGraphClient
+from duragraph_lab.client._sync.client import DuraGraphClient
 from duragraph_lab.client.errors import (
     DuraGraphAPIError,
     DuraGraphClientError,
@@ -41,7 +42,6 @@ from duragraph_lab.client.models import (
     WorkerConnection,
 )
 from duragraph_lab.client.sse import SSEDecoder, StreamPart
-from duragraph_lab.client.sync import DuraGraphClient
 
 __all__ = [
     "Assistant",

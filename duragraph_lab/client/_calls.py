@@ -1,4 +1,5 @@
-"""Every API call as a :class:`Call`, shared by the sync and the async client."""
+"""Every API call as a :class:`Call` (method, path, query, body, how to read the answer),
+shared by the sync and the async client: request building and answer reading, without I/O."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from duragraph_lab.client._common import (
     runs_path,
     seg,
 )
+from duragraph_lab.client.errors import DuraGraphClientError
 from duragraph_lab.client.frames import PAYLOADS, events_from_arrow, events_from_arrow_chunks
 
 # -- system --------------------------------------------------------------------------------------
@@ -307,6 +309,13 @@ def run_events(run_id: str, *, after: int, limit: int) -> Call[m.EventPage]:
     return Call("GET", f"runs/{seg(run_id)}/events", read(m.EventPage.from_json), params)
 
 
+def after_page(page: m.EventPage) -> int | None:
+    """Where the page that follows ``page`` starts (its ``after``); None after the last page."""
+    if not page.has_more or not page.events:
+        return None
+    return page.events[-1].seq
+
+
 def _read_events_arrow(payload: str) -> Callable[[httpx.Response], Any]:
     def reader(response: httpx.Response) -> Any:
         return events_from_arrow(response.content, payload=payload)
@@ -359,11 +368,57 @@ def dataset_selection(
     }
 
 
-def dataset_create(body: dict[str, Any]) -> Call[m.Dataset]:
+def _dataset_body(
+    examples: Sequence[Mapping[str, Any]] | None,
+    description: str | None,
+    thread_ids: Sequence[str] | None,
+    limit: int | None,
+    filters: Mapping[str, Any],
+) -> dict[str, Any]:
+    body: dict[str, Any] = compact(
+        {
+            "description": description,
+            "examples": [dict(e) for e in examples] if examples is not None else None,
+        }
+    )
+    filters = dict(filters)
+    if "metadata" in filters:
+        raise DuraGraphClientError(
+            "a dataset's run filter on metadata is run_metadata= (metadata= is the dataset's own metadata)"
+        )
+    if "run_metadata" in filters:
+        filters["metadata"] = filters.pop("run_metadata")
+    if filters or thread_ids is not None or limit is not None:
+        body["selection"] = dataset_selection(thread_ids=thread_ids, limit=limit, **filters)
+    return body
+
+
+def dataset_create(
+    name: str,
+    *,
+    examples: Sequence[Mapping[str, Any]] | None,
+    description: str | None,
+    metadata: Mapping[str, Any] | None,
+    if_exists: str,
+    thread_ids: Sequence[str] | None,
+    limit: int | None,
+    filters: Mapping[str, Any],
+) -> Call[m.Dataset]:
+    body = _dataset_body(examples, description, thread_ids, limit, filters)
+    body.update(compact({"name": name, "metadata": metadata, "if_exists": if_exists}))
     return Call("POST", "datasets", read(m.Dataset.from_json), body=body)
 
 
-def dataset_add_version(dataset: str, body: dict[str, Any]) -> Call[m.Dataset]:
+def dataset_add_version(
+    dataset: str,
+    *,
+    examples: Sequence[Mapping[str, Any]] | None,
+    description: str | None,
+    thread_ids: Sequence[str] | None,
+    limit: int | None,
+    filters: Mapping[str, Any],
+) -> Call[m.Dataset]:
+    body = _dataset_body(examples, description, thread_ids, limit, filters)
     return Call("POST", f"datasets/{seg(dataset)}/versions", read(m.Dataset.from_json), body=body)
 
 
@@ -392,7 +447,29 @@ def dataset_events(dataset: str) -> Call[list[m.Event]]:
     return Call("GET", f"datasets/{seg(dataset)}/events", read_list(m.Event.from_json))
 
 
-def experiment_create(body: dict[str, Any]) -> Call[m.Experiment]:
+def experiment_create(
+    dataset: str,
+    assistant_id: str,
+    *,
+    dataset_version: int | None,
+    assistant_version: int | None,
+    name: str | None,
+    evaluators: Sequence[Mapping[str, Any]],
+    concurrency: int | None,
+    metadata: Mapping[str, Any] | None,
+) -> Call[m.Experiment]:
+    body = compact(
+        {
+            "dataset": dataset,
+            "assistant_id": assistant_id,
+            "dataset_version": dataset_version,
+            "assistant_version": assistant_version,
+            "name": name,
+            "evaluators": [dict(e) for e in evaluators],
+            "concurrency": concurrency,
+            "metadata": metadata,
+        }
+    )
     return Call("POST", "experiments", read(m.Experiment.from_json), body=body)
 
 
@@ -405,7 +482,24 @@ def experiment_list(*, dataset: str | None, limit: int, offset: int) -> Call[lis
     return Call("GET", "experiments", read_list(m.Experiment.from_json), params)
 
 
-def experiment_record(experiment_id: str, body: dict[str, Any]) -> Call[m.ExperimentResult]:
+def experiment_record(
+    experiment_id: str,
+    example_id: str,
+    *,
+    run_id: str | None,
+    scores: Sequence[Mapping[str, Any]],
+    status: str | None,
+    error: str | None,
+) -> Call[m.ExperimentResult]:
+    body = compact(
+        {
+            "example_id": example_id,
+            "run_id": run_id,
+            "scores": [dict(s) for s in scores],
+            "status": status,
+            "error": error,
+        }
+    )
     path = f"experiments/{seg(experiment_id)}/results"
     return Call("POST", path, read(m.ExperimentResult.from_json), body=body)
 
