@@ -7,6 +7,12 @@ streams, event logs as DataFrames. See docs/client.md.
         thread = client.threads.create()
         for part in client.runs.stream(thread.thread_id, "chat", input={...}):
             print(part.event, part.data)
+
+One client, two faces. What a call does is decided once, without I/O: ``_calls`` (every API call
+as a ``Call``: request and how to read its answer), ``_common`` (configuration, error mapping),
+``_stream`` (how a stream resumes across connections), ``sse`` (the parser, exactly-once
+delivery). ``_async/`` sends calls and follows streams over httpx for asyncio, and carries every
+public method; ``_sync/`` is generated from it by ``_unasync.py`` (see there why).
 """
 
 from __future__ import annotations
