@@ -7,7 +7,7 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from duragraph_lab.client import _calls as c
+from duragraph_lab.client import _eval_calls as c
 from duragraph_lab.client import models as m
 from duragraph_lab.client.frames import DataFrame, examples_to_frame, results_to_frame
 
