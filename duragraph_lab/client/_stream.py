@@ -18,7 +18,7 @@ twin). Every decision of the resume protocol is here, once:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,9 +199,10 @@ class StreamSession:
         self._decoder = SSEDecoder()
         return True
 
-    def feed(self, chunk: bytes) -> list[StreamPart]:
-        """The parts that ``chunk`` completes, each delivered once across connections."""
-        out: list[StreamPart] = []
+    def feed(self, chunk: bytes) -> Iterator[StreamPart]:
+        """The parts that ``chunk`` completes, each delivered once across connections. Lazily:
+        a part is made when the previous one has been taken (a chunk holds hundreds of frames;
+        parts kept alive together until the chunk is done would cost the garbage collector)."""
         resume = self._resume
         for raw in self._decoder.feed(chunk):
             if raw.event == "metadata":
@@ -209,8 +210,7 @@ class StreamSession:
             last, parts = resume.last_id, resume.accept(raw)
             if parts or resume.last_id != last:
                 self._failures = 0  # progress: the reconnect budget starts over
-            out += parts
-        return out
+            yield from parts
 
     def body_ended(self) -> None:
         """The body ended without a transport error."""
