@@ -6,7 +6,8 @@ written once checks that ``DuraGraphClient`` and ``AsyncDuraGraphClient`` behave
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from contextlib import aclosing, closing
 from typing import Any
 
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, StreamPart
@@ -40,6 +41,28 @@ async def drain(stream: Iterator[StreamPart] | AsyncIterator[StreamPart], into: 
             into.append(part)
     else:
         into.extend(stream)
+
+
+async def take_until(
+    stream: Iterator[StreamPart] | AsyncIterator[StreamPart], last: Callable[[StreamPart], bool]
+) -> list[StreamPart]:
+    """The parts of a stream up to the first for which ``last`` is true; then the stream is closed
+    (a thread's stream does not end by itself)."""
+    out: list[StreamPart] = []
+    if isinstance(stream, AsyncGenerator):
+        async with aclosing(stream):
+            async for part in stream:
+                out.append(part)
+                if last(part):
+                    return out
+    else:
+        assert isinstance(stream, Generator)
+        with closing(stream):
+            for part in stream:
+                out.append(part)
+                if last(part):
+                    return out
+    raise AssertionError(f"the stream ended before the part looked for: {out[-3:]}")
 
 
 async def close(client: AnyClient) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from duragraph_lab.client import DuraGraphAPIError, StreamPart
 from tests.apiserver import ApiServer
-from tests.client_flavours import FLAVOURS, AnyClient, close, make, settle
+from tests.client_flavours import FLAVOURS, AnyClient, close, make, settle, take_until
 from tests.cutting import cutting
 
 DURABLE_MODES = ["values", "updates", "debug", "tasks", "checkpoints"]
@@ -70,21 +70,10 @@ async def test_a_thread_stream_follows_runs_across_cuts(api_server: ApiServer, f
         thread = await settle(client.threads.create())
         first = await settle(client.runs.wait(thread.thread_id, "slow", input={"n": 0}))
         second = await settle(client.runs.wait(thread.thread_id, "slow", input={"n": 0}))
-        parts: list[StreamPart] = []
-        stream = client.threads.join_stream(thread.thread_id)
         done = {"status": "run_done", "run_id": second.run_id}
-        if isinstance(stream, AsyncIterator):
-            async for part in stream:
-                parts.append(part)
-                if part.event == "metadata" and part.data == done:
-                    break
-            await stream.aclose()  # type: ignore[attr-defined]
-        else:
-            for part in stream:
-                parts.append(part)
-                if part.event == "metadata" and part.data == done:
-                    break
-            stream.close()  # type: ignore[attr-defined]
+        parts = await take_until(
+            client.threads.join_stream(thread.thread_id), lambda p: p.event == "metadata" and p.data == done
+        )
     assert len(transport.streams) == 3
     markers = [(p.data.get("run_id"), p.data.get("status")) for p in parts if p.event == "metadata"]
     assert markers == [
