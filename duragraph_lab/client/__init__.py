@@ -7,12 +7,19 @@ streams, event logs as DataFrames. See docs/client.md.
         thread = client.threads.create()
         for part in client.runs.stream(thread.thread_id, "chat", input={...}):
             print(part.event, part.data)
+
+One client, two faces. What a call does is decided once, without I/O: ``_calls`` (every API call
+as a ``Call``: request and how to read its answer), ``_common`` (configuration, error mapping),
+``_stream`` (how a stream resumes across connections), ``sse`` (the parser, exactly-once
+delivery). ``_async/`` sends calls and follows streams over httpx for asyncio, and carries every
+public method; ``_sync/`` is generated from it by ``_unasync.py`` (see there why).
 """
 
 from __future__ import annotations
 
+from duragraph_lab.client._async.client import AsyncDuraGraphClient
 from duragraph_lab.client._common import RunOptions, api_url
-from duragraph_lab.client.aio import AsyncDuraGraphClient
+from duragraph_lab.client._sync.client import DuraGraphClient
 from duragraph_lab.client.errors import (
     DuraGraphAPIError,
     DuraGraphClientError,
@@ -41,7 +48,6 @@ from duragraph_lab.client.models import (
     WorkerConnection,
 )
 from duragraph_lab.client.sse import SSEDecoder, StreamPart
-from duragraph_lab.client.sync import DuraGraphClient
 
 __all__ = [
     "Assistant",

@@ -1,4 +1,5 @@
-"""Every API call as a :class:`Call`, shared by the sync and the async client."""
+"""Every API call as a :class:`Call` (method, path, query, body, how to read the answer),
+shared by the sync and the async client: request building and answer reading, without I/O."""
 
 from __future__ import annotations
 
@@ -307,6 +308,13 @@ def run_events(run_id: str, *, after: int, limit: int) -> Call[m.EventPage]:
     return Call("GET", f"runs/{seg(run_id)}/events", read(m.EventPage.from_json), params)
 
 
+def after_page(page: m.EventPage) -> int | None:
+    """Where the page that follows ``page`` starts (its ``after``); None after the last page."""
+    if not page.has_more or not page.events:
+        return None
+    return page.events[-1].seq
+
+
 def _read_events_arrow(payload: str) -> Callable[[httpx.Response], Any]:
     def reader(response: httpx.Response) -> Any:
         return events_from_arrow(response.content, payload=payload)
@@ -346,90 +354,6 @@ def run_fork(run_id: str, seq: int, *, update: Mapping[str, Any] | None, as_node
         {"seq": int(seq), "update": dict(update) if update is not None else None, "as_node": as_node}
     )
     return Call("POST", f"runs/{seg(run_id)}/fork", read(m.Run.from_json), body=body)
-
-
-# -- evals: datasets, experiments, comparisons ------------------------------------------------------
-def dataset_selection(
-    *, thread_ids: Sequence[str] | None = None, limit: int | None = None, **filters: Any
-) -> dict[str, Any]:
-    """A dataset's run selection: the run search filters, ``thread_ids`` and ``limit``."""
-    return {
-        **run_filter(**filters),
-        **compact({"thread_ids": list(thread_ids) if thread_ids is not None else None, "limit": limit}),
-    }
-
-
-def dataset_create(body: dict[str, Any]) -> Call[m.Dataset]:
-    return Call("POST", "datasets", read(m.Dataset.from_json), body=body)
-
-
-def dataset_add_version(dataset: str, body: dict[str, Any]) -> Call[m.Dataset]:
-    return Call("POST", f"datasets/{seg(dataset)}/versions", read(m.Dataset.from_json), body=body)
-
-
-def dataset_get(dataset: str) -> Call[m.Dataset]:
-    return Call("GET", f"datasets/{seg(dataset)}", read(m.Dataset.from_json))
-
-
-def dataset_list(*, limit: int, offset: int, name: str | None) -> Call[list[m.Dataset]]:
-    return Call(
-        "GET", "datasets", read_list(m.Dataset.from_json), query(limit=limit, offset=offset, name=name)
-    )
-
-
-def dataset_delete(dataset: str) -> Call[None]:
-    return Call("DELETE", f"datasets/{seg(dataset)}", read_none)
-
-
-def dataset_examples(dataset: str, version: int | None) -> Call[list[m.Example]]:
-    def reader(response: httpx.Response) -> list[m.Example]:
-        return [m.Example.from_json(e) for e in json_body(response).get("examples") or []]
-
-    return Call("GET", f"datasets/{seg(dataset)}/examples", reader, query(version=version))
-
-
-def dataset_events(dataset: str) -> Call[list[m.Event]]:
-    return Call("GET", f"datasets/{seg(dataset)}/events", read_list(m.Event.from_json))
-
-
-def experiment_create(body: dict[str, Any]) -> Call[m.Experiment]:
-    return Call("POST", "experiments", read(m.Experiment.from_json), body=body)
-
-
-def experiment_get(experiment_id: str) -> Call[m.Experiment]:
-    return Call("GET", f"experiments/{seg(experiment_id)}", read(m.Experiment.from_json))
-
-
-def experiment_list(*, dataset: str | None, limit: int, offset: int) -> Call[list[m.Experiment]]:
-    params = query(dataset=dataset, limit=limit, offset=offset)
-    return Call("GET", "experiments", read_list(m.Experiment.from_json), params)
-
-
-def experiment_record(experiment_id: str, body: dict[str, Any]) -> Call[m.ExperimentResult]:
-    path = f"experiments/{seg(experiment_id)}/results"
-    return Call("POST", path, read(m.ExperimentResult.from_json), body=body)
-
-
-def experiment_results(experiment_id: str) -> Call[list[m.ExperimentResult]]:
-    path = f"experiments/{seg(experiment_id)}/results"
-    return Call("GET", path, read_list(m.ExperimentResult.from_json))
-
-
-def experiment_complete(experiment_id: str) -> Call[m.Experiment]:
-    return Call("POST", f"experiments/{seg(experiment_id)}/complete", read(m.Experiment.from_json))
-
-
-def experiment_run(experiment_id: str) -> Call[m.Experiment]:
-    return Call("POST", f"experiments/{seg(experiment_id)}/run", read(m.Experiment.from_json))
-
-
-def experiment_compare(base: str, candidate: str) -> Call[m.Comparison]:
-    body = {"base": base, "candidate": candidate}
-    return Call("POST", "experiments/compare", read(m.Comparison.from_json), body=body)
-
-
-def experiment_notebook(experiment_id: str) -> Call[bytes]:
-    return Call("GET", f"experiments/{seg(experiment_id)}/notebook", lambda response: response.content)
 
 
 def run_outcome(run_id: str) -> Call[m.RunOutcome]:

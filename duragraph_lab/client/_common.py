@@ -33,7 +33,7 @@ ENV_URL = "DURAGRAPH_URL"
 ENV_TOKEN = "DURAGRAPH_TOKEN"
 DEFAULT_TIMEOUT = 30.0
 _RUN_PATH = re.compile(r"/threads/([^/?#]+)/runs/([^/?#]+)")
-_NO_BODY: Any = object()
+NO_BODY: Any = object()
 
 
 # -- configuration -------------------------------------------------------------------------------
@@ -131,14 +131,19 @@ class Call(Generic[T]):
     path: str
     read: Callable[[httpx.Response], T]
     params: list[tuple[str, str]] = field(default_factory=list)
-    body: Any = _NO_BODY
+    body: Any = NO_BODY
     accept: tuple[int, ...] = ()  # non-2xx statuses whose body is an answer (health: 503)
     #: Reads a 2xx body as it arrives (chunks), instead of ``read`` on the whole response.
     read_chunks: Callable[[Iterator[bytes]], T] | None = None
 
+    def answer(self, response: httpx.Response) -> T:
+        """The answer read from a whole response; a non-2xx (not in ``accept``) is raised."""
+        raise_for_status(response, self.accept)
+        return self.read(response)
+
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {"params": self.params}
-        if self.body is not _NO_BODY:
+        if self.body is not NO_BODY:
             out["content"] = json.dumps(self.body, separators=(",", ":"), default=str).encode()
             out["headers"] = {"Content-Type": "application/json"}
         return out
@@ -339,112 +344,3 @@ def run_path(run_id: str, thread_id: str | None, suffix: str = "") -> str:
     if thread_id is not None:
         return f"threads/{seg(thread_id)}/runs/{seg(run_id)}{suffix}"
     return f"runs/{seg(run_id)}{suffix}"
-
-
-@dataclass
-class StreamTarget:
-    """Where a stream is read from, and where to reconnect to once the run is known (a thread's
-    stream, ``follows_thread``, reconnects to itself and ends only when the server ends it)."""
-
-    method: str
-    path: str
-    params: list[tuple[str, str]]
-    body: Any = _NO_BODY
-    run_id: str | None = None
-    thread_id: str | None = None
-    rejoin_params: list[tuple[str, str]] = field(default_factory=list)
-    last_event_id: str | None = None
-    follows_thread: bool = False
-
-    def learn(self, response: httpx.Response) -> None:
-        """The run's ids from ``Content-Location`` (set on create-and-stream answers)."""
-        if self.follows_thread:
-            return
-        thread_id, run_id = run_location(
-            response.headers.get("Content-Location") or response.headers.get("Location")
-        )
-        if run_id is not None:
-            self.run_id, self.thread_id = run_id, thread_id
-
-    def learn_metadata(self, data: Any) -> None:
-        if self.follows_thread:
-            return
-        if self.run_id is None and isinstance(data, Mapping) and data.get("run_id"):
-            self.run_id = str(data["run_id"])
-
-    @property
-    def can_rejoin(self) -> bool:
-        return self.run_id is not None or self.follows_thread
-
-    def rejoin(self) -> None:
-        """From now on, read the run's own stream (``GET .../runs/{id}/stream``)."""
-        if self.follows_thread:
-            return
-        assert self.run_id is not None
-        if self.method != "GET":
-            self.method, self.body, self.params = "GET", _NO_BODY, list(self.rejoin_params)
-        self.path = run_path(self.run_id, self.thread_id, "/stream")
-
-    def request(self, headers: Mapping[str, str], resume_from: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {"params": self.params, "headers": {**headers, "Accept": "text/event-stream"}}
-        if self.body is not _NO_BODY:
-            out["content"] = json.dumps(self.body, separators=(",", ":"), default=str).encode()
-            out["headers"]["Content-Type"] = "application/json"
-        last = resume_from if resume_from is not None else self.last_event_id
-        if last is not None:
-            out["headers"]["Last-Event-ID"] = last
-        return out
-
-
-def check_event_stream(response: httpx.Response) -> None:
-    content_type = response.headers.get("Content-Type", "")
-    if "text/event-stream" not in content_type:
-        raise DuraGraphAPIError(
-            response.status_code,
-            "not_an_event_stream",
-            f"expected text/event-stream, got {content_type or 'no content type'}",
-            method=response.request.method,
-            url=str(response.request.url),
-        )
-
-
-#: What a broken connection looks like to httpx (reconnect and resume).
-TRANSPORT_ERRORS = (httpx.TransportError,)
-#: Answers worth another try on reconnect (a server restarting, a proxy in between).
-RETRY_STATUSES = frozenset({502, 503, 504})
-
-
-def create_stream(thread_id: str | None, body: dict[str, Any]) -> StreamTarget:
-    """``POST .../runs/stream``; reconnects follow the run's own stream (its modes are stored)."""
-    return StreamTarget("POST", runs_path(thread_id, "/stream"), [], body=body)
-
-
-def join_stream(
-    run_id: str,
-    thread_id: str | None,
-    stream_mode: str | Sequence[str] | None,
-    last_event_id: str | int | None,
-) -> StreamTarget:
-    params = query(stream_mode=modes(stream_mode))
-    return StreamTarget(
-        "GET",
-        run_path(run_id, thread_id, "/stream"),
-        params,
-        run_id=run_id,
-        thread_id=thread_id,
-        rejoin_params=list(params),
-        last_event_id=None if last_event_id is None else str(last_event_id),
-    )
-
-
-def thread_stream(
-    thread_id: str, stream_mode: str | Sequence[str] | None, last_event_id: str | int | None
-) -> StreamTarget:
-    """``GET /threads/{id}/stream``: the thread's runs one after another (it stays open)."""
-    return StreamTarget(
-        "GET",
-        f"threads/{seg(thread_id)}/stream",
-        query(stream_modes=",".join(modes(stream_mode) or []) or None),
-        last_event_id=None if last_event_id is None else str(last_event_id),
-        follows_thread=True,
-    )

@@ -1,25 +1,22 @@
 """The client's SSE parser, and exactly-once delivery across reconnects.
 
-The reconnect tests run the client against a tiny scripted HTTP server (stdlib ``http.server``
-in a thread) that cuts connections where each test says: mid-frame, between the frames of one
-event, or with a clean end of the body before the run is at rest; and that honours (or ignores)
-``Last-Event-ID``.
+The reconnect tests run both clients (sync and async, one test body) against a tiny scripted HTTP
+server (tests/faulty_server.py) that cuts connections where each test says: mid-frame, between the
+frames of one event, or with a clean end of the body before the run is at rest; and that honours
+(or ignores) ``Last-Event-ID``.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from duragraph_lab.client import (
-    AsyncDuraGraphClient,
     DuraGraphAPIError,
     DuraGraphClient,
     DuraGraphClientError,
@@ -29,6 +26,8 @@ from duragraph_lab.client import (
     api_url,
 )
 from duragraph_lab.client.sse import RawEvent, Resumption, parse
+from tests.client_flavours import FLAVOURS, AnyClient, close, drain, make, settle
+from tests.faulty_server import RUN, THREAD, Cut, Script, event_frames, expected, frame, serving
 
 # -- the parser ----------------------------------------------------------------------------------
 
@@ -203,164 +202,38 @@ def test_a_thread_stream_resumed_after_a_run_done_marker() -> None:
     ]
 
 
-# -- a scripted server ---------------------------------------------------------------------------
-
-THREAD, RUN = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
-PREFIX = "/duragraph/api/v1"
-
-
-def _frame(event: str, data: Any, event_id: int | None = None) -> bytes:
-    out = f"event: {event}\ndata: {json.dumps(data)}\n"
-    if event_id is not None:
-        out += f"id: {event_id}\n"
-    return (out + "\n").encode()
-
-
-def event_frames(seq: int) -> bytes:
-    """Durable event ``seq``: two frames, only the last one with the id (as our server does)."""
-    return _frame("values", {"n": seq}) + _frame("updates", {"step": seq}, seq)
-
-
-@dataclass
-class Cut:
-    """How connection ``i`` ends: after ``events`` whole events (counted from where it resumed),
-    plus ``extra`` bytes of the next ones; ``clean`` ends the body properly (a premature EOF)
-    instead of dropping the connection."""
-
-    events: int
-    extra: int = 0
-    clean: bool = False
-
-
-@dataclass
-class Script:
-    total: int = 12
-    cuts: list[Cut] = field(default_factory=list)
-    honour_last_event_id: bool = True
-    live_every: int = 4  # a live (id-less, never replayed) frame before every 4th event
-    first_status: int = 200
-    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
-    connections: int = 0
-    done: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def body(self, after: int) -> tuple[bytes, Cut | None]:
-        cut = self.cuts[self.connections] if self.connections < len(self.cuts) else None
-        self.connections += 1
-        out = _frame("metadata", {"run_id": RUN, "attempt": 1})
-        start = after + 1 if self.honour_last_event_id else 1
-        for sent_events, seq in enumerate(range(start, self.total + 1)):
-            block = event_frames(seq)
-            if seq % self.live_every == 0 and seq > after:
-                block = _frame("custom", {"live": seq}) + block
-            if cut is not None and sent_events == cut.events:
-                return out + block[: cut.extra], cut
-            out += block
-        self.done = True
-        return out, None
-
-
-def expected(total: int, live_every: int = 4) -> list[tuple[str, Any, str | None]]:
-    out: list[tuple[str, Any, str | None]] = [("metadata", {"run_id": RUN, "attempt": 1}, None)]
-    for seq in range(1, total + 1):
-        if seq % live_every == 0:
-            out.append(("custom", {"live": seq}, None))
-        out += [("values", {"n": seq}, None), ("updates", {"step": seq}, str(seq))]
-    return out
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    script: Script
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _json(self, status: int, body: Any) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-            self.wfile.flush()
-
-    def _stream(self) -> None:
-        script = self.script
-        with script.lock:
-            script.requests.append((self.command, self.path, self.headers.get("Last-Event-ID")))
-            if script.connections == 0 and script.first_status != 200:
-                script.connections += 1
-                self._json(script.first_status, {"error": "conflict", "message": "thread is busy"})
-                return
-            after = int(self.headers.get("Last-Event-ID") or 0)
-            body, cut = script.body(after)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.send_header("Content-Location", f"http://elsewhere{PREFIX}/threads/{THREAD}/runs/{RUN}")
-        self.end_headers()
-        for i in range(0, len(body), 50):  # in pieces: frames split across chunks
-            self._chunk(body[i : i + 50])
-        if cut is not None and not cut.clean:
-            # Drop the connection: no terminating chunk (httpx sees an incomplete body).
-            self.wfile.flush()
-            self.connection.shutdown(socket.SHUT_RDWR)
-            self.close_connection = True
-            return
-        self.wfile.write(b"0\r\n\r\n")
-
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path == f"{PREFIX}/threads/{THREAD}/runs/stream":
-            self._stream()
-        else:
-            self._json(404, {"error": "not_found", "message": self.path})
-
-    def do_GET(self) -> None:
-        if self.path.startswith(f"{PREFIX}/threads/{THREAD}/runs/{RUN}/stream"):
-            self._stream()
-        elif self.path == f"{PREFIX}/threads/{THREAD}/runs/{RUN}":
-            with self.script.lock:
-                self.script.requests.append(("GET", self.path, None))
-                status = "success" if self.script.done else "running"
-            self._json(200, {"run_id": RUN, "thread_id": THREAD, "status": status})
-        else:
-            self._json(404, {"error": "not_found", "message": f"no route {self.path}"})
+# -- against a scripted server, with both clients ------------------------------------------------
 
 
 @pytest.fixture
 def scripted() -> Iterator[tuple[Script, str]]:
     script = Script()
-    handler = type("Handler", (_Handler,), {"script": script})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
+    with serving(script) as url:
+        yield script, url
+
+
+@pytest.fixture(params=FLAVOURS)
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@asynccontextmanager
+async def _client(flavour: str, url: str, **kwargs: Any) -> AsyncIterator[AnyClient]:
+    client = make(flavour, url, "secret", reconnect_delay=0.01, timeout=5, **kwargs)
     try:
-        yield script, f"http://127.0.0.1:{server.server_address[1]}/"
+        yield client
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
-def _client(url: str, **kwargs: Any) -> DuraGraphClient:
-    return DuraGraphClient(url, "secret", reconnect_delay=0.01, timeout=5, **kwargs)
+        await close(client)
 
 
 def _tuples(parts: list[StreamPart]) -> list[tuple[str, Any, str | None]]:
     return [(p.event, p.data, p.id) for p in parts]
 
 
-def test_uninterrupted_stream(scripted: tuple[Script, str]) -> None:
+async def test_uninterrupted_stream(scripted: tuple[Script, str], flavour: str) -> None:
     script, url = scripted
-    with _client(url) as client:
-        parts = list(client.runs.stream(THREAD, "g", input={}))
+    async with _client(flavour, url) as client:
+        parts = await settle(client.runs.stream(THREAD, "g", input={}))
     assert _tuples(parts) == expected(script.total)
     # One stream request, then one look at the run: it is at rest, so the end is the end.
     assert [r[0] for r in script.requests] == ["POST", "GET"]
@@ -368,8 +241,8 @@ def test_uninterrupted_stream(scripted: tuple[Script, str]) -> None:
 
 CUTS = {
     "dropped mid-frame": [Cut(3, extra=17), Cut(4, extra=5)],
-    "dropped between the frames of one event": [Cut(2, extra=len(_frame("values", {"n": 3})) + 4)],
-    "dropped after a live frame": [Cut(3, extra=len(_frame("custom", {"live": 4})) + 2)],
+    "dropped between the frames of one event": [Cut(2, extra=len(frame("values", {"n": 3})) + 4)],
+    "dropped after a live frame": [Cut(3, extra=len(frame("custom", {"live": 4})) + 2)],
     "dropped right after an id": [Cut(5), Cut(0), Cut(1)],
     "premature clean end": [Cut(4, clean=True), Cut(2, extra=40, clean=True)],
     "all at once": [
@@ -383,15 +256,15 @@ CUTS = {
 
 @pytest.mark.parametrize("honour", [True, False], ids=["resumes", "server-restarts-from-0"])
 @pytest.mark.parametrize("name", list(CUTS))
-def test_reconnects_deliver_every_part_once_in_order(
-    scripted: tuple[Script, str], name: str, honour: bool
+async def test_reconnects_deliver_every_part_once_in_order(
+    scripted: tuple[Script, str], flavour: str, name: str, honour: bool
 ) -> None:
     script, url = scripted
     script.cuts = CUTS[name]
     script.honour_last_event_id = honour
     script.live_every = 1000 if not honour else 4  # a restarting server would repeat live frames
-    with _client(url) as client:
-        parts = list(client.runs.stream(THREAD, "g", input={}))
+    async with _client(flavour, url) as client:
+        parts = await settle(client.runs.stream(THREAD, "g", input={}))
     assert _tuples(parts) == expected(script.total, script.live_every)
     streams = [r for r in script.requests if r[1].endswith("/stream")]
     assert len(streams) == len(script.cuts) + 1
@@ -406,11 +279,13 @@ def test_reconnects_deliver_every_part_once_in_order(
     assert [int(i or 0) for i in ids] == sorted(int(i or 0) for i in ids)
 
 
-def test_join_stream_resumes_after_the_given_id(scripted: tuple[Script, str]) -> None:
+async def test_join_stream_resumes_after_the_given_id(scripted: tuple[Script, str], flavour: str) -> None:
     script, url = scripted
     script.cuts = [Cut(2, extra=11)]
-    with _client(url) as client:
-        parts = list(client.runs.join_stream(RUN, thread_id=THREAD, stream_mode=["values"], last_event_id=6))
+    async with _client(flavour, url) as client:
+        parts = await settle(
+            client.runs.join_stream(RUN, thread_id=THREAD, stream_mode=["values"], last_event_id=6)
+        )
     want = expected(script.total)
     start = want.index(("updates", {"step": 6}, "6")) + 1
     assert _tuples(parts) == [want[0], *want[start:]]
@@ -419,56 +294,49 @@ def test_join_stream_resumes_after_the_given_id(scripted: tuple[Script, str]) ->
     assert "stream_mode=values" in script.requests[1][1]
 
 
-def test_gives_up_after_max_reconnects(scripted: tuple[Script, str]) -> None:
+async def test_gives_up_after_max_reconnects(scripted: tuple[Script, str], flavour: str) -> None:
     script, url = scripted
     script.cuts = [Cut(0, extra=5)] * 10
-    with _client(url, max_reconnects=3) as client:
+    async with _client(flavour, url, max_reconnects=3) as client:
         parts: list[StreamPart] = []
         with pytest.raises(DuraGraphConnectionError, match="gave up after 3 reconnects") as info:
-            parts.extend(client.runs.stream(THREAD, "g", input={}))
+            await drain(client.runs.stream(THREAD, "g", input={}), parts)
     assert url.rstrip("/") in str(info.value)
     assert parts == [StreamPart("metadata", {"run_id": RUN, "attempt": 1}, None)]
     assert len([r for r in script.requests if r[1].endswith("/stream")]) == 4
 
 
-def test_progress_resets_the_reconnect_budget(scripted: tuple[Script, str]) -> None:
+async def test_progress_resets_the_reconnect_budget(scripted: tuple[Script, str], flavour: str) -> None:
     script, url = scripted
     script.cuts = [Cut(1)] * 11  # eleven drops, each after one more event
-    with _client(url, max_reconnects=1) as client:
-        parts = list(client.runs.stream(THREAD, "g", input={}))
+    async with _client(flavour, url, max_reconnects=1) as client:
+        parts = await settle(client.runs.stream(THREAD, "g", input={}))
     assert _tuples(parts) == expected(script.total)
 
 
-def test_an_error_answer_is_raised_not_retried(scripted: tuple[Script, str]) -> None:
+async def test_an_error_answer_is_raised_not_retried(scripted: tuple[Script, str], flavour: str) -> None:
     script, url = scripted
-    script.first_status = 409
-    with _client(url) as client, pytest.raises(DuraGraphAPIError) as info:
-        list(client.runs.stream(THREAD, "g", input={}))
-    assert (info.value.status, info.value.code, info.value.message) == (409, "conflict", "thread is busy")
-    assert len(script.requests) == 1
+    script.statuses = {0: 409}
+    async with _client(flavour, url) as client:
+        with pytest.raises(DuraGraphAPIError) as info:
+            await settle(client.runs.stream(THREAD, "g", input={}))
+        assert (info.value.status, info.value.code, info.value.message) == (409, "conflict", "thread is busy")
+        assert len(script.requests) == 1
+        with pytest.raises(DuraGraphAPIError) as info:
+            await settle(client.runs.join_stream("nope", thread_id=THREAD))
+        assert info.value.status == 404
 
 
-def test_unreachable_server_names_the_url() -> None:
+async def test_unreachable_server_names_the_url(flavour: str) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/"
-    with _client(url) as client:
+    async with _client(flavour, url) as client:
         with pytest.raises(DuraGraphConnectionError, match=f"127.0.0.1:{port}/duragraph/api/v1/health"):
-            client.health()
+            await settle(client.health())
         with pytest.raises(DuraGraphConnectionError, match=f"127.0.0.1:{port}"):
-            list(client.runs.stream(THREAD, "g", input={}))
-
-
-async def test_async_reconnects_deliver_every_part_once(scripted: tuple[Script, str]) -> None:
-    script, url = scripted
-    script.cuts = CUTS["all at once"]
-    async with AsyncDuraGraphClient(url, "secret", reconnect_delay=0.01, timeout=5) as client:
-        parts = [p async for p in client.runs.stream(THREAD, "g", input={})]
-        assert _tuples(parts) == expected(script.total)
-        with pytest.raises(DuraGraphAPIError) as info:
-            [p async for p in client.runs.join_stream("nope", thread_id=THREAD)]
-        assert info.value.status == 404
+            await settle(client.runs.stream(THREAD, "g", input={}))
 
 
 def test_sends_the_token(scripted: tuple[Script, str]) -> None:
