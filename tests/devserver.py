@@ -148,3 +148,10 @@ def wait_until_gone(path: Path, timeout: float = 15.0) -> list[psutil.Process]:
         time.sleep(0.1)
         left = processes_using(path)
     return left
+
+
+def owner_database_url(data_dir: Path) -> str:
+    """The embedded PostgreSQL's owner (superuser) over TCP: what a test needs for DDL, which the
+    runtime role that `dev` hands out may not do."""
+    state = json.loads((data_dir / "postgres" / "server.json").read_text())
+    return f"postgresql://duragraph:{state['password']}@127.0.0.1:{state['port']}/duragraph"

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 
 from duragraph_lab.runtime.services import RUNTIME_FILE, RuntimeInfo
-from tests.devserver import DevServer, processes_using, wait_until_gone
+from tests.devserver import DevServer, owner_database_url, processes_using, wait_until_gone
 
 
 def test_sigkilled_dev_leaves_no_orphans_and_restarts_with_its_data(tmp_path: Path) -> None:
@@ -16,8 +16,7 @@ def test_sigkilled_dev_leaves_no_orphans_and_restarts_with_its_data(tmp_path: Pa
     first = DevServer(data_dir)
     try:
         first.start()
-        info = RuntimeInfo.from_json((data_dir / RUNTIME_FILE).read_text())
-        with psycopg.connect(info.endpoints.database_url, autocommit=True) as conn:
+        with psycopg.connect(owner_database_url(data_dir), autocommit=True) as conn:
             conn.execute("CREATE TABLE survivor (x text); INSERT INTO survivor VALUES ('still here')")
         children = [p for p in processes_using(data_dir) if p.pid != first.proc.pid]  # type: ignore[union-attr]
         assert {p.name() for p in children} >= {"postgres", "nats-server"}
@@ -35,7 +34,7 @@ def test_sigkilled_dev_leaves_no_orphans_and_restarts_with_its_data(tmp_path: Pa
         assert second.api("health", token=second.token)[0] == 200
         info = RuntimeInfo.from_json((data_dir / RUNTIME_FILE).read_text())
         assert info.pid == second.proc.pid  # type: ignore[union-attr]
-        with psycopg.connect(info.endpoints.database_url) as conn:
+        with psycopg.connect(owner_database_url(data_dir)) as conn:
             assert conn.execute("SELECT x FROM survivor").fetchone() == ("still here",)
     finally:
         second.kill()

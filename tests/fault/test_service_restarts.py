@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.apiserver import ApiServer
+from tests.devserver import owner_database_url
 
 RUNS = 24
 
@@ -95,15 +96,8 @@ def _wait_all_done(server: ApiServer, runs: list[tuple[str, str]], timeout: floa
     raise AssertionError(f"runs still unfinished: {statuses}\n{server.output()[-3000:]}")
 
 
-def _owner_url(server: ApiServer) -> str:
-    import json
-
-    state = json.loads((server.data_dir / "postgres" / "server.json").read_text())
-    return f"postgresql://duragraph:{state['password']}@127.0.0.1:{state['port']}/duragraph"
-
-
 def _assert_every_run_complete(server: ApiServer, runs: list[tuple[str, str]]) -> None:
-    with psycopg.connect(_owner_url(server)) as conn:
+    with psycopg.connect(owner_database_url(server.data_dir)) as conn:
         for _, run_id in runs:
             rows = conn.execute(
                 "SELECT version, type, data FROM duragraph.events WHERE stream_id = %s ORDER BY version",
