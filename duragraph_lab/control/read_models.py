@@ -55,6 +55,7 @@ class RunFilter:
     metadata: Mapping[str, Any] | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    thread_ids: Sequence[str] | None = None
 
 
 RunOrder = Literal["created_at", "updated_at"]

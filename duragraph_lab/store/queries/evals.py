@@ -12,10 +12,12 @@ from typing import Any
 from duragraph_lab.control.datasets import AT_REST, DatasetRecord, DatasetVersionRecord, RunSelection
 from duragraph_lab.control.experiments import ExperimentRecord, ResultRecord
 from duragraph_lab.control.outcomes import RunFacts
+from duragraph_lab.control.read_models import RunFilter
 from duragraph_lab.domain.ids import as_uuid
 from duragraph_lab.store.experiment_locks import EXPERIMENT_LOCK_CLASS
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import like_pattern
+from duragraph_lab.store.queries.runs import run_filter_sql
 
 _DATASET_COLUMNS = (
     "dataset_id::text, name, description, metadata, version, example_count, created_at, updated_at"
@@ -84,35 +86,21 @@ class PgDatasets:
         return list(rows[0][0]) if rows else None
 
     async def select_runs(self, selection: RunSelection) -> list[str]:
-        # State updates are recorded as runs of their own kind: not runs a user started.
-        where = ["kwargs->>'kind' IS DISTINCT FROM 'update_state'", "status = ANY(%s)"]
-        params: list[Any] = [list(selection.statuses or AT_REST)]
-        for column, value in (
-            ("assistant_id", selection.assistant_id),
-            ("thread_id", selection.thread_id),
-            ("graph_id", selection.graph_id),
-        ):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if selection.run_ids is not None:
-            where.append("run_id = ANY(%s::uuid[])")
-            params.append(list(selection.run_ids))
-        if selection.metadata:
-            where.append("metadata @> %s::jsonb")
-            params.append(json.dumps(selection.metadata))
-        if selection.created_after is not None:
-            where.append("created_at > %s")
-            params.append(selection.created_after)
-        if selection.created_before is not None:
-            where.append("created_at < %s")
-            params.append(selection.created_before)
-        if selection.thread_ids is not None:
-            where.append("thread_id = ANY(%s::uuid[])")
-            params.append(list(selection.thread_ids))
+        where, params = run_filter_sql(
+            RunFilter(
+                statuses=list(selection.statuses or AT_REST),
+                assistant_id=selection.assistant_id,
+                thread_id=selection.thread_id,
+                graph_id=selection.graph_id,
+                ids=selection.run_ids,
+                metadata=selection.metadata,
+                created_after=selection.created_after,
+                created_before=selection.created_before,
+                thread_ids=selection.thread_ids,
+            )
+        )
         rows = await self.store._query(
-            f"SELECT run_id::text FROM duragraph.runs WHERE {' AND '.join(where)} "
-            "ORDER BY created_at, run_id LIMIT %s",
+            f"SELECT run_id::text FROM duragraph.runs WHERE {where} ORDER BY created_at, run_id LIMIT %s",
             (*params, selection.limit),
         )
         return [r[0] for r in rows]

@@ -37,6 +37,9 @@ def run_filter_sql(where: RunFilter) -> tuple[str, list[Any]]:
     if where.ids is not None:
         conditions.append("run_id = ANY(%s::uuid[])")
         params.append(list(where.ids))
+    if where.thread_ids is not None:
+        conditions.append("thread_id = ANY(%s::uuid[])")
+        params.append(list(where.thread_ids))
     if where.metadata:
         conditions.append("metadata @> %s::jsonb")
         params.append(json.dumps(where.metadata))
