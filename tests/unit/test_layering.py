@@ -38,6 +38,7 @@ LAYERS = [
     "store",
     "bus",
     "worker",
+    "langgraph",
     "runtime",
     "client",
     "evals",
@@ -59,14 +60,27 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"domain", "graph", "engine", "control"},
     "bus": {"domain", "graph", "engine", "control", "store"},
     # A worker registers its graphs through the control plane.
-    "worker": {"domain", "graph", "engine", "control", "store", "bus", "runtime"},
+    "worker": {"domain", "graph", "engine", "control", "store", "bus", "runtime", "langgraph"},
+    # The second engine: LangGraph's runtime on the event store (an adapter like store/ and bus/).
+    "langgraph": {"domain", "graph", "engine", "control", "store", "bus"},
     # Wires processes together: the control plane on PostgreSQL and NATS is built here.
     "runtime": {"domain", "control", "store", "bus"},
     "client": {"domain"},
     # Evaluators are plain functions and the experiment loop runs over a port; the LLM judge uses
     # the model clients. Never the HTTP client: the server uses evals.
     "evals": {"domain", "llm"},
-    "api": {"domain", "graph", "engine", "control", "store", "bus", "worker", "runtime", "evals"},
+    "api": {
+        "domain",
+        "graph",
+        "engine",
+        "control",
+        "store",
+        "bus",
+        "worker",
+        "runtime",
+        "evals",
+        "langgraph",
+    },
     "notebook": {
         "domain",
         "graph",
@@ -78,6 +92,7 @@ ALLOWED: dict[str, set[str]] = {
         "bus",
         "worker",
         "evals",
+        "langgraph",
     },
 }
 PURE = {"domain", "graph", "engine", "control", "evals"}
