@@ -93,6 +93,9 @@ def sample_ids(server: ApiServer) -> Ids:
     )
     experiment = ok(server, "POST", "/experiments", {"dataset": dataset["name"], "assistant_id": GRAPH})
     examples = ok(server, "GET", f"/datasets/{dataset['name']}/examples")["examples"]
+    item = {"namespace": ["sample", thread["thread_id"]], "key": "k", "value": {"sample": True}}
+    status, out, _ = server.request("PUT", "/store/items", item)
+    assert status == 204, (status, out)
     return Ids(
         thread_id=thread["thread_id"],
         run_id=runs[0]["run_id"],
@@ -141,6 +144,9 @@ def valid_body(route: Route, method: str, ids: Ids, marker: str = "probe") -> An
         },
         ("/experiments/compare", "post"): {"base": ids.experiment_id, "candidate": ids.experiment_id},
         ("/runs/compare", "post"): {"base": ids.run_id, "candidate": ids.run_id},
+        ("/store/items", "put"): {"namespace": ["probe", marker], "key": "k", "value": meta},
+        # The sample thread's item (see sample_ids).
+        ("/store/items", "delete"): {"namespace": ["sample", ids.thread_id], "key": "k"},
     }
     if (route.path, method) in bodies:
         return bodies[(route.path, method)]
@@ -163,14 +169,18 @@ class Database:
         self.conn.close()
 
     def snapshot(self) -> tuple[int, ...]:
-        """The last event seq and the row counts of the projections a request could change."""
+        """The last event seq, the row counts of the projections a request could change, and the
+        store's items (how many, and the last write)."""
         row = self.conn.execute(
             "SELECT (SELECT coalesce(max(seq), 0) FROM duragraph.events),"
             " (SELECT count(*) FROM duragraph.threads), (SELECT count(*) FROM duragraph.runs),"
             " (SELECT count(*) FROM duragraph.assistants),"
             " (SELECT count(*) FROM duragraph.assistant_versions),"
             " (SELECT count(*) FROM duragraph.datasets), (SELECT count(*) FROM duragraph.dataset_versions),"
-            " (SELECT count(*) FROM duragraph.experiments), (SELECT count(*) FROM duragraph.experiment_results)"
+            " (SELECT count(*) FROM duragraph.experiments), (SELECT count(*) FROM duragraph.experiment_results),"
+            " (SELECT count(*) FROM duragraph.store_items),"
+            " (SELECT coalesce(extract(epoch FROM max(updated_at)) * 1000000, 0)::bigint"
+            "  FROM duragraph.store_items)"
         ).fetchone()
         assert row is not None
         return tuple(int(v) for v in row)

@@ -34,6 +34,7 @@ from duragraph_lab.control.datasets import Datasets
 from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
 from duragraph_lab.control.experiments import Experiments
+from duragraph_lab.control.item_store import ItemStore, StoreSettings, TTLSweeper
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
@@ -46,6 +47,7 @@ from duragraph_lab.store import relay_lease
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.eventlog import PgEventLog
 from duragraph_lab.store.experiment_locks import PgExperimentLocks
+from duragraph_lab.store.item_store import PgItemStore
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
@@ -75,12 +77,17 @@ class Backend:
         relay_lease_ttl: float = 5.0,
         relay_lag_threshold: float = 10.0,
         stream_policy: StreamPolicy | None = None,
+        store_settings: StoreSettings | None = None,
         config_error: str | None = None,
     ) -> None:
         self.settings = settings
         self.relay_lease_ttl = relay_lease_ttl
         self.relay_lag_threshold = relay_lag_threshold
         self.stream_policy = stream_policy or StreamPolicy()
+        #: The store's TTL settings (langgraph.json's store.ttl, or the store_* traitlets).
+        self.store_settings = store_settings or StoreSettings()
+        self._item_store: ItemStore | None = None
+        self.ttl_sweeper: TTLSweeper | None = None
         #: This server's relay in the lease, also before the relay exists (NATS not connected yet).
         self.relay_holder = relay_identity()
         self.stream: StreamSetup | None = None
@@ -170,6 +177,10 @@ class Backend:
             ApiExampleRuns(self._threads, self._runs),
             PgExperimentLocks(self.endpoints.database_url),
         )
+        self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
+        if self.store_settings.sweep_interval_minutes is not None:
+            self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
+            self.ttl_sweeper.start()
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
         # Experiments this server (or one that died) was running: at once, not at the first reap.
         self._resume_task = asyncio.create_task(
@@ -201,6 +212,13 @@ class Backend:
         self._ready()
         assert self._runs is not None
         return self._runs
+
+    @property
+    def item_store(self) -> ItemStore:
+        """The store (LangGraph's BaseStore) of the /store routes."""
+        self._ready()
+        assert self._item_store is not None
+        return self._item_store
 
     @property
     def datasets(self) -> Datasets:
@@ -351,6 +369,8 @@ class Backend:
             self._resume_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._resume_task
+        if self.ttl_sweeper is not None:
+            await self.ttl_sweeper.stop()
         if self._server_experiments is not None:
             # Before the worker and the pool; an experiment stopped here resumes at the next start.
             await self._server_experiments.stop()

@@ -18,6 +18,7 @@ from duragraph_lab.api.handlers.system import UnknownRouteHandler
 from duragraph_lab.api.handlers.ui import ui_handlers
 from duragraph_lab.api.routes import handlers
 from duragraph_lab.bus import jetstream
+from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
 
@@ -96,6 +97,27 @@ class DuraGraphApp(ExtensionApp):
         help=f"How long the JetStream stream keeps events (seconds, or e.g. '36h', '7d'; env "
         f"{jetstream.ENV_MAX_AGE}; default 7d). PostgreSQL keeps them regardless.",
     )
+    store_default_ttl = Float(
+        None,
+        allow_none=True,
+        config=True,
+        help="Minutes an item of the store lives when a put gives no ttl (None: forever); "
+        "langgraph.json's store.ttl.default_ttl.",
+    )
+    store_refresh_on_read = Bool(
+        True,
+        config=True,
+        help="Whether reads of the store refresh the TTL of the items they return when they do not "
+        "say (refresh_ttl); langgraph.json's store.ttl.refresh_on_read.",
+    )
+    store_sweep_interval_minutes = Float(
+        5.0,
+        allow_none=True,
+        config=True,
+        help="Minutes between two passes of this server's TTL sweeper, which deletes the store's expired "
+        "items (None: no sweeper here; expired items are hidden from reads either way); langgraph.json's "
+        "store.ttl.sweep_interval_minutes.",
+    )
     start_embedded = Bool(
         False,
         config=True,
@@ -153,6 +175,14 @@ class DuraGraphApp(ExtensionApp):
             policy, invalid = self.stream_policy(), None
         except ValueError as err:
             policy, invalid = None, f"invalid configuration: {err}"
+        try:
+            store_settings: StoreSettings | None = StoreSettings(
+                default_ttl=self.store_default_ttl,
+                refresh_on_read=self.store_refresh_on_read,
+                sweep_interval_minutes=self.store_sweep_interval_minutes,
+            )
+        except ValueError as err:
+            store_settings, invalid = None, f"invalid configuration: c.DuraGraphApp.store_*: {err}"
         self.backend = Backend(
             settings,
             start_embedded=self.start_embedded,
@@ -165,6 +195,7 @@ class DuraGraphApp(ExtensionApp):
             relay_lease_ttl=self.relay_lease_ttl,
             relay_lag_threshold=self.relay_lag_threshold,
             stream_policy=policy,
+            store_settings=store_settings,
             config_error=invalid,
         )
         # Embedded services are child processes tied to the thread that starts them: start them

@@ -423,3 +423,40 @@ class ExperimentQuery(Model):
 class CompareBody(Model):
     base: uuid.UUID
     candidate: uuid.UUID
+
+
+# -- the store (LangGraph Platform's /store routes) ------------------------------------------------
+Labels = list[str]
+MAX_STORE_OFFSET = 1_000_000_000
+
+
+class StorePut(Model):
+    namespace: Labels
+    key: str = Field(min_length=1)
+    value: Json
+    # Per-item index fields need a vector index, which the store has not: False or null only.
+    index: Literal[False] | list[str] | None = None
+    # Minutes; left out: the store's default TTL; null: the item never expires.
+    ttl: float | None = Field(None, allow_inf_nan=False)
+
+
+class StoreDelete(Model):
+    namespace: Labels = Field(default_factory=list)
+    key: str = Field(min_length=1)
+
+
+class StoreSearch(Model):
+    namespace_prefix: Labels | None = None
+    filter: Json | None = None
+    limit: int = Field(10, ge=0, le=1000)
+    offset: int = Field(0, ge=0, le=MAX_STORE_OFFSET)
+    query: str | None = None
+    refresh_ttl: bool | None = None
+
+
+class StoreListNamespaces(Model):
+    prefix: Labels | None = None
+    suffix: Labels | None = None
+    max_depth: int | None = Field(None, ge=1)
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=MAX_STORE_OFFSET)

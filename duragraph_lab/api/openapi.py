@@ -43,6 +43,18 @@ _CHECKPOINT = {
     },
 }
 
+_STORE_ITEM: dict[str, Any] = {
+    "type": "object",
+    "required": ["namespace", "key", "value", "created_at", "updated_at"],
+    "properties": {
+        "namespace": {"type": "array", "items": _STR},
+        "key": _STR,
+        "value": _OBJ,
+        "created_at": _TS,
+        "updated_at": _TS,
+    },
+}
+
 RESPONSES: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -84,6 +96,27 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Metrics": {"type": "string", "description": "Prometheus text exposition format"},
     "OpenApi": _OBJ,
     "Count": {"type": "integer", "minimum": 0},
+    "StoreItem": _STORE_ITEM,
+    "StoreItemOrNull": _nullable({"$ref": "#/components/schemas/StoreItem"}),
+    "StoreSearchResult": {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    **_STORE_ITEM,
+                    "required": [*_STORE_ITEM["required"], "score"],
+                    "properties": {**_STORE_ITEM["properties"], "score": _nullable({"type": "number"})},
+                },
+            }
+        },
+    },
+    "StoreNamespaces": {
+        "type": "object",
+        "required": ["namespaces"],
+        "properties": {"namespaces": {"type": "array", "items": {"type": "array", "items": _STR}}},
+    },
     "Assistant": {
         "type": "object",
         "required": [
@@ -674,7 +707,7 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
             {
                 "name": p.name,
                 "in": p.where,
-                "required": False,
+                "required": p.required,
                 "schema": p.schema,
                 **({"description": p.description} if p.description else {}),
                 **({"style": "form", "explode": True} if p.schema.get("type") == "array" else {}),

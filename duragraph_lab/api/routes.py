@@ -15,6 +15,7 @@ from duragraph_lab.api.handlers import assistants as ah
 from duragraph_lab.api.handlers import evals as vh
 from duragraph_lab.api.handlers import eventlog as eh
 from duragraph_lab.api.handlers import runs as rh
+from duragraph_lab.api.handlers import store as kh
 from duragraph_lab.api.handlers import system as sh
 from duragraph_lab.api.handlers import threads as th
 from duragraph_lab.api.handlers.base import API_PREFIX, DuraGraphHandler
@@ -35,6 +36,7 @@ class Param:
     schema: dict[str, Any]
     description: str = ""
     where: str = "query"
+    required: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -648,6 +650,67 @@ ROUTES: list[Route] = [
         rh.RunHandler,
         "runs",
         {"get": Op("Get a run", "Run"), "delete": Op("Delete a run", None, status=204)},
+    ),
+    # -- the store -----------------------------------------------------------------------------
+    Route(
+        "/store/items/search",
+        kh.StoreSearchHandler,
+        "store",
+        {
+            "post": Op(
+                "Search items under a namespace prefix",
+                "StoreSearchResult",
+                body=models.StoreSearch,
+                action=READ,
+                description="Items under `namespace_prefix` (all: empty or left out) that match `filter` "
+                "(LangGraph's syntax: equality, `$eq $ne $gt $gte $lt $lte`, nested objects, lists; numbers "
+                "compare as numbers), most recently updated first, paged by `limit`/`offset`. `refresh_ttl` "
+                "(default: the store's `refresh_on_read`) gives the items returned that have a TTL a new "
+                "expiry. `query` does not change the answer: there is no vector index (`score` is null). "
+                "It refreshes TTLs, a write, but only of what the reader may read: it needs `read`.",
+            )
+        },
+    ),
+    Route(
+        "/store/items",
+        kh.StoreItemsHandler,
+        "store",
+        {
+            "put": Op(
+                "Create or replace an item",
+                None,
+                status=204,
+                body=models.StorePut,
+                description="`ttl` in minutes (left out: the store's default TTL; null: never expires). "
+                "`index` may be false or null: per-item index fields need a vector index (422).",
+            ),
+            "get": Op(
+                "Get an item (null when there is none)",
+                "StoreItemOrNull",
+                params=(
+                    Param("namespace", {"type": "string"}, "The namespace's labels joined with '.'."),
+                    Param("key", {"type": "string", "minLength": 1}, required=True),
+                    Param("refresh_ttl", _BOOL, "Refresh the item's TTL (default: the store's setting)."),
+                ),
+            ),
+            "delete": Op("Delete an item", None, status=204, body=models.StoreDelete),
+        },
+    ),
+    Route(
+        "/store/namespaces",
+        kh.StoreNamespacesHandler,
+        "store",
+        {
+            "post": Op(
+                "List namespaces",
+                "StoreNamespaces",
+                body=models.StoreListNamespaces,
+                action=READ,
+                description="Namespaces that have items, matching `prefix` and `suffix` (a `*` label "
+                "matches any one label), truncated to `max_depth` labels (duplicates removed), in "
+                "order, paged by `limit`/`offset`.",
+            )
+        },
     ),
     Route(
         "/datasets",

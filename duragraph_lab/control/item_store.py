@@ -44,6 +44,7 @@ WILDCARD: Final = "*"
 #: The longest TTL accepted, in minutes (about 190 years): anything longer is "forever" (None).
 MAX_TTL_MINUTES: Final = 1e8
 MAX_PAGE: Final = 10_000
+MAX_OFFSET: Final = 1_000_000_000
 
 
 class _NotGiven:
@@ -243,7 +244,7 @@ def search_op(
         namespace_of(prefix, "namespace prefix"),
         parse_filter(filter),
         _count(limit, "limit"),
-        _count(offset, "offset", high=None),
+        _count(offset, "offset", high=MAX_OFFSET),
         _flag(refresh_ttl, "refresh_ttl"),
     )
 
@@ -263,7 +264,7 @@ def list_op(
         _pattern(suffix, "suffix"),
         max_depth,
         _count(limit, "limit"),
-        _count(offset, "offset", high=None),
+        _count(offset, "offset", high=MAX_OFFSET),
     )
 
 
@@ -301,10 +302,9 @@ def _ttl(minutes: Any, what: str) -> float:
     return float(minutes)
 
 
-def _count(value: Any, what: str, *, high: int | None = MAX_PAGE) -> int:
-    if not _is_int(value) or value < 0 or (high is not None and value > high):
-        bound = f" and at most {high}" if high is not None else ""
-        raise InvalidStoreRequest(f"{what} must be an integer of at least 0{bound}, not {value!r}")
+def _count(value: Any, what: str, *, high: int = MAX_PAGE) -> int:
+    if not _is_int(value) or not 0 <= value <= high:
+        raise InvalidStoreRequest(f"{what} must be an integer from 0 to {high}, not {value!r}")
     return int(value)
 
 

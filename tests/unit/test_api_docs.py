@@ -40,7 +40,7 @@ def documented_actions() -> dict[str, set[tuple[str, str]]]:
         action = row[1].strip().strip("`")
         out[action] = {
             (method.lower(), path)
-            for method, path in re.findall(r"`(GET|POST|PATCH|DELETE) (/[a-z0-9_.{}/-]+)`", row[2])
+            for method, path in re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/[a-z0-9_.{}/-]+)`", row[2])
         }
     return out
 
