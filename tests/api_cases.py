@@ -157,6 +157,13 @@ def valid_body(route: Route, method: str, ids: Ids, marker: str = "probe") -> An
     return {}
 
 
+def valid_query(route: Route, method: str, ids: Ids) -> str:
+    """The query string an operation needs to be valid ("" when it needs none)."""
+    if (route.path, method) == ("/store/items", "get"):
+        return f"?namespace=sample.{ids.thread_id}&key=k"  # the sample thread's item
+    return ""
+
+
 class Database:
     """The API server's own PostgreSQL, to tell whether a request wrote anything."""
 

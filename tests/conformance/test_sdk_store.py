@@ -39,7 +39,9 @@ async def test_items_put_get_delete(client: LangGraphClient) -> None:
 async def test_search_filters_and_paging(client: LangGraphClient) -> None:
     top = root()
     for i, n in enumerate([9, 10, 100]):
-        await client.store.put_item([top, "docs", f"d{i}"], f"k{i}", {"n": n, "kind": "doc" if i < 2 else "note"})
+        await client.store.put_item(
+            [top, "docs", f"d{i}"], f"k{i}", {"n": n, "kind": "doc" if i < 2 else "note"}
+        )
         await asyncio.sleep(0.002)
     await client.store.put_item([f"{top}x"], "other", {"n": 1000})
 
@@ -71,15 +73,17 @@ async def test_list_namespaces(client: LangGraphClient) -> None:
         [top, "a", "memories"],
         [top, "b", "memories"],
     ]
-    assert (await client.store.list_namespaces(prefix=[top, "*", "prefs"]))["namespaces"] == [[top, "b", "prefs"]]
+    assert (await client.store.list_namespaces(prefix=[top, "*", "prefs"]))["namespaces"] == [
+        [top, "b", "prefs"]
+    ]
     assert (await client.store.list_namespaces(prefix=[top], max_depth=2))["namespaces"] == [
         [top, "a"],
         [top, "b"],
         [top, "c"],
     ]
-    assert (await client.store.list_namespaces(prefix=[top], max_depth=2, limit=1, offset=2))["namespaces"] == [
-        [top, "c"]
-    ]
+    assert (await client.store.list_namespaces(prefix=[top], max_depth=2, limit=1, offset=2))[
+        "namespaces"
+    ] == [[top, "c"]]
 
 
 async def test_ttl_and_refresh_ttl(client: LangGraphClient) -> None:
@@ -129,7 +133,9 @@ def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     sync_client.store.put_item([top, "u"], "k", {"n": 3}, ttl=60)
     item = sync_client.store.get_item([top, "u"], "k", refresh_ttl=True)
     assert item["value"] == {"n": 3}
-    assert [i["key"] for i in sync_client.store.search_items([top], filter={"n": {"$gte": 3}})["items"]] == ["k"]
+    assert [i["key"] for i in sync_client.store.search_items([top], filter={"n": {"$gte": 3}})["items"]] == [
+        "k"
+    ]
     assert sync_client.store.list_namespaces(prefix=[top]) == {"namespaces": [[top, "u"]]}
     sync_client.store.delete_item([top, "u"], "k")
     assert sync_client.store.get_item([top, "u"], "k") is None

@@ -22,7 +22,7 @@ import requests
 
 from duragraph_lab.api.routes import READ, Route
 from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from tests.api_cases import GRAPH, NO_BODY, ROUTE_OPS, Ids, op_id, sample_ids, valid_body
+from tests.api_cases import GRAPH, NO_BODY, ROUTE_OPS, Ids, op_id, sample_ids, valid_body, valid_query
 from tests.apiserver import ApiServer
 
 #: Routes that do not touch the database: they answer as usual during the outage.
@@ -74,7 +74,7 @@ def send(server: ApiServer, route: Route, method: str, ids: Ids) -> tuple[reques
     started = time.monotonic()
     response = requests.request(
         method.upper(),
-        f"{server.base}{ids.fill(route.path)}",
+        f"{server.base}{ids.fill(route.path)}{valid_query(route, method, ids)}",
         json=None if body is NO_BODY else body,
         headers=server.headers,
         timeout=30,
