@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from langgraph.store.base import GetOp, Item, ListNamespacesOp, MatchCondition, PutOp, SearchItem, SearchOp
 
-from duragraph_lab.control.item_store import StoreSettings
+from duragraph_lab.control.item_store import StoreSettings, TTLSweeper
 from duragraph_lab.control.item_values import InvalidStoreRequest
 from duragraph_lab.langgraph.store import PostgresStore
 from duragraph_lab.store import open_pool
@@ -463,3 +463,33 @@ def test_a_store_built_outside_a_loop_says_how_to_use_it(database_url: str) -> N
         loop.run_until_complete(close(pool))
     finally:
         loop.close()
+
+
+async def test_the_sweeper_deletes_expired_items_in_the_background(
+    store: PostgresStore, runtime_pool: Any, database_url: str
+) -> None:
+    """Two sweepers at once (two API servers) share the work; a pass that fails is retried."""
+    for batch in range(5):  # 2,500 items: more than one sweep transaction's worth
+        await store.abatch([PutOp(("sweep", str(batch)), str(k), {"k": k}, ttl=0.3 / 60) for k in range(500)])
+    await store.aput(("sweep",), "forever", {"v": 1})
+    sweepers = [
+        TTLSweeper(store.items, interval=0.2),
+        TTLSweeper(PostgresStore(runtime_pool).items, interval=0.2),
+    ]
+    for sweeper in sweepers:
+        sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while len(rows(database_url)) > 1:
+            assert time.monotonic() < deadline, len(rows(database_url))
+            await asyncio.sleep(0.1)
+    finally:
+        for sweeper in sweepers:
+            await sweeper.stop()
+    assert rows(database_url) == [("sweep", "forever")]
+    assert sum(s.swept for s in sweepers) == 2500
+    assert all(s.last_error is None for s in sweepers)
+
+    await runtime_pool.close()  # the database is away: the pass fails, is recorded, raises nothing
+    assert await sweepers[0].sweep() == 0
+    assert sweepers[0].last_error is not None
