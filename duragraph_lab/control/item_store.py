@@ -186,8 +186,9 @@ class StoreSettings:
         try:
             return cls(
                 default_ttl=ttl.get("default_ttl", base.default_ttl),
-                refresh_on_read=ttl.get("refresh_on_read", base.refresh_on_read),
-                sweep_interval_minutes=ttl.get("sweep_interval_minutes", base.sweep_interval_minutes),
+                # null means LangGraph's default here, not "off".
+                refresh_on_read=_or(ttl.get("refresh_on_read"), base.refresh_on_read),
+                sweep_interval_minutes=_or(ttl.get("sweep_interval_minutes"), base.sweep_interval_minutes),
             )
         except InvalidStoreRequest as err:
             raise InvalidStoreRequest(f"langgraph.json: store.ttl: {err}") from None
@@ -214,15 +215,15 @@ def put_op(
     ttl: float | None = None,
     index: Any = None,
 ) -> PutItem:
-    """A put (``value`` None: a delete). ``index`` may be None or False: per-item index fields
-    ask for vector search, which this store does not do."""
+    """A put (``value`` None: a delete). ``index`` may be None, False or empty: per-item index
+    fields ask for vector search, which this store does not do."""
     ns = namespace_of(namespace, "namespace")
     if value is not None:
         if not ns:
             raise InvalidStoreRequest("an item's namespace cannot be empty")
         if ns[0] == RESERVED_ROOT:
             raise InvalidStoreRequest(f"the root label {RESERVED_ROOT!r} is reserved (namespace {ns!r})")
-    if index is not None and index is not False:
+    if index is not None and index is not False and not (isinstance(index, list) and not index):
         raise InvalidStoreRequest(
             f"index={index!r}: indexing fields for semantic search needs a vector index, which "
             "DuraGraph Lab's store does not support (leave index out, or pass False)"
@@ -312,6 +313,10 @@ def _flag(value: Any, what: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidStoreRequest(f"{what} must be true or false, not {value!r}")
     return value
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _is_int(value: Any) -> bool:

@@ -142,7 +142,8 @@ async def test_vector_index_is_refused_not_ignored(store: PostgresStore, databas
     with pytest.raises(InvalidStoreRequest, match="vector index"):
         await store.aput(("ns",), "k", {"text": "x"}, index=["text"])
     await store.aput(("ns",), "k", {"text": "x"}, index=False)
-    assert rows(database_url) == [("ns", "k")]
+    await store.aput(("ns",), "k2", {"text": "x"}, index=[])  # no fields: nothing to embed
+    assert rows(database_url) == [("ns", "k"), ("ns", "k2")]
     with pytest.raises(InvalidStoreRequest, match=r"store\.index .*not supported"):
         StoreSettings.from_langgraph({"index": {"dims": 3, "embed": "fake:embeddings"}})
     with pytest.raises(InvalidStoreRequest, match=r"store\.ttl\.nope"):
