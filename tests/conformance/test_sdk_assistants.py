@@ -135,8 +135,7 @@ async def test_assistant_lifecycle_versions_and_runs(client: LangGraphClient) ->
 
 
 async def test_sdk_surfaces_the_server_does_not_offer(client: LangGraphClient) -> None:
-    """Crons and the store are not part of DuraGraph Lab's API: the SDK gets a plain 404."""
+    """Crons are not part of DuraGraph Lab's API yet: the SDK gets a plain 404 (the store is
+    served: tests/conformance/test_sdk_store.py)."""
     with pytest.raises(NotFoundError):
         await client.crons.search()
-    with pytest.raises(NotFoundError):
-        await client.store.search_items(("conformance",))
