@@ -2,17 +2,16 @@
 PostgreSQL advisory lock.
 
 Migrations are the ``NNNN_name.sql`` files in ``duragraph_lab/store/migrations``: the tables,
-columns and indexes, applied once each and never changed afterwards (a checksum says so). Each
-runs in its own transaction together with its bookkeeping row, so a failure leaves the schema at
-the previous version.
+columns and indexes, applied once each and never changed afterwards (a checksum says so). The
+migrations pending in a database are applied in one transaction, together with their bookkeeping
+rows, so a failure leaves the schema at the version it had before.
 
 Definitions are the ``*.sql`` files in ``duragraph_lab/store/projections`` (see there): applied
 after the migrations, and again whenever one changes. They are installed in the transaction of the
-last pending migration (or in one of their own when no migration is pending), so the final schema
-and the functions that fill it switch together: no append commits between the last migration and
-the definitions that go with it. (Appends may commit between two earlier pending migrations, under
-the definitions already installed: a migration must therefore not drop a function that the
-previous release's definitions call, unless it is the last one of its release.)
+pending migrations (or in one of their own when no migration is pending), so the final schema and
+the functions that fill it switch together: no append commits between a migration and the
+definitions that go with it, even when a database skips releases (a migration that drops what an
+older release's definitions call, followed by a later release's migrations).
 
 Many processes may start at once (API replicas, workers): the advisory lock makes exactly one of
 them apply what is pending while the others wait and then find nothing to do.
@@ -125,18 +124,21 @@ def _migrate(conninfo: str, connect_timeout: int) -> list[int]:
             rows = conn.execute(f"SELECT name, checksum FROM {SCHEMA}.schema_definitions").fetchall()
             installed: dict[str, str] = {row[0]: row[1] for row in rows}
             pending = [m for m in migrations if m.version not in applied]
-            for migration in pending:
-                log.info("applying migration %04d_%s", migration.version, migration.name)
+            if pending:
+                # One transaction for the whole upgrade: the functions switch together with the
+                # schema they fill, and no append commits halfway (after a migration that drops
+                # what the installed definitions call, before the definitions replacing them).
                 with conn.transaction():
-                    conn.execute(migration.sql.encode())
-                    conn.execute(
-                        f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
-                    )
-                    if migration is pending[-1]:
-                        # The functions switch together with the schema they fill.
-                        _install(conn, definitions, installed)
-            if not pending and _checksums(definitions) != installed:
+                    for migration in pending:
+                        log.info("applying migration %04d_%s", migration.version, migration.name)
+                        conn.execute(migration.sql.encode())
+                        conn.execute(
+                            f"INSERT INTO {SCHEMA}.schema_migrations (version, name, checksum) "
+                            "VALUES (%s, %s, %s)",
+                            (migration.version, migration.name, migration.checksum),
+                        )
+                    _install(conn, definitions, installed)
+            elif _checksums(definitions) != installed:
                 with conn.transaction():
                     _install(conn, definitions, installed)
             return [m.version for m in pending]

@@ -223,6 +223,7 @@ def test_failed_migration_leaves_previous_version(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     good = available_migrations()
+    migrate_module.migrate(empty_database_url)
     broken = migrate_module.Migration(
         len(good) + 1, "broken", "CREATE TABLE duragraph.half (x int); SELECT 1/0;"
     )
