@@ -1,7 +1,8 @@
 """The store's items in PostgreSQL (``duragraph.store_items``, migration 0010): the
 :class:`duragraph_lab.control.item_store.ItemStorePort`.
 
-A batch is one transaction on one pooled connection: its reads first (each GetItem together in
+A batch is one transaction on one pooled connection (a batch of one statement, a lone get or
+put, is that statement on an autocommit connection): its reads first (each GetItem together in
 one statement, each search and namespace listing in one of its own), then its writes, the last per
 key, in key order. Writers that lock rows in the same order never deadlock each other; should
 PostgreSQL still find a deadlock or a serialization failure (a reader refreshing TTLs while a
@@ -130,8 +131,13 @@ class PgItemStore:
     async def apply(self, ops: Sequence[ItemOp]) -> list[ItemResult]:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
-                async with unavailable_as_typed(), self.pool.connection() as conn, conn.transaction():
-                    return await self._apply(conn, ops)
+                async with unavailable_as_typed(), self.pool.connection() as conn:
+                    if _statements(ops) == 1:
+                        # One statement on an autocommit connection is atomic by itself: one
+                        # round trip instead of three (what a lone get or put costs).
+                        return await self._apply(conn, ops)
+                    async with conn.transaction():
+                        return await self._apply(conn, ops)
             except StoreTransientError as err:
                 if err.sqlstate not in _RETRIED_SQLSTATES or attempt == _ATTEMPTS:
                     raise
@@ -232,9 +238,10 @@ class PgItemStore:
         self, conn: psycopg.AsyncConnection[Any], writes: dict[tuple[str, str], PutItem]
     ) -> None:
         ordered = sorted(writes.items())
-        await conn.execute(
-            _LOCK, {"prefixes": [p for (p, _), _ in ordered], "keys": [k for (_, k), _ in ordered]}
-        )
+        if len(ordered) > 1:
+            await conn.execute(
+                _LOCK, {"prefixes": [p for (p, _), _ in ordered], "keys": [k for (_, k), _ in ordered]}
+            )
         deletes = [(p, k) for (p, k), op in ordered if op.value_json is None]
         puts = [(p, k, op) for (p, k), op in ordered if op.value_json is not None]
         if deletes:
@@ -261,6 +268,14 @@ class PgItemStore:
             total += deleted
             if deleted < batch_size:
                 return total
+
+
+def _statements(ops: Sequence[ItemOp]) -> int:
+    """How many statements a batch takes (see :meth:`PgItemStore._apply`)."""
+    gets = any(isinstance(op, GetItem) for op in ops)
+    reads = sum(isinstance(op, (SearchItems, ListNamespaces)) for op in ops)
+    keys = {(op.namespace, op.key) for op in ops if isinstance(op, PutItem)}
+    return int(gets) + reads + (0 if not keys else 1 if len(keys) == 1 else 3)
 
 
 def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
