@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the report is prose with en dashes
 """Two revisions of DuraGraph Lab side by side: the same scenarios, alternated run by run.
 
     python -m benchmarks.revisions --before 2902308 --rounds 3 --only per_step --only throughput --only sse
