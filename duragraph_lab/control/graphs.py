@@ -12,7 +12,6 @@ from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.ports import EventStore
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.assistants import graph_stream
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import VersionConflict
 from duragraph_lab.graph.compiled import CompiledGraph
 
@@ -39,16 +38,16 @@ class GraphRegistry:
         registered = next((e.data for e in reversed(history) if e.type == ev.GRAPH_REGISTERED), None)
         changed = registered is None or registered.get("version") != spec.version
         if changed:
-            data = {
-                "graph_id": spec.name,
-                "version": spec.version,
-                "topology": spec.to_json(),
-                "channels": spec.channels,
-                "nodes": list(spec.nodes),
-                "registered_by": registered_by,
-            }
+            registration = ev.graph_registered(
+                graph_id=spec.name,
+                version=spec.version,
+                topology=spec.to_json(),
+                channels=spec.channels,
+                nodes=list(spec.nodes),
+                registered_by=registered_by,
+            )
             # Another worker registering at the same moment wins the race; its topology is the same.
             with contextlib.suppress(VersionConflict):
-                await self.events.append(stream, len(history), [NewEvent(ev.GRAPH_REGISTERED, data)])
+                await self.events.append(stream, len(history), [registration])
         assistant_id = await self.assistants.ensure_default(spec.name)
         return Registration(spec.name, spec.version, changed, assistant_id)

@@ -102,8 +102,8 @@ class Task:
     has_arg: bool = False
     triggers: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self) -> ev.PlannedTask:
+        out: ev.PlannedTask = {
             "id": self.id,
             "node": self.node,
             "index": self.index,
