@@ -138,3 +138,18 @@ def test_only_the_factories_make_events() -> None:
             ):
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_typescript_mirror_is_current() -> None:
+    from duragraph_lab.domain.events import typescript
+
+    mirror = ROOT / "extension" / "src" / "event_types.ts"
+    assert mirror.read_text() == typescript.render(), (
+        "extension/src/event_types.ts is stale: python -m duragraph_lab.domain.events.typescript "
+        "> extension/src/event_types.ts"
+    )
+    # Every payload type is there, with its optional fields marked.
+    text = mirror.read_text()
+    for spec in ev.CATALOGUE.values():
+        assert f"  {spec.type}: {spec.payload.__name__};" in text
+    assert "  ns?: string;" in text and "  counts?: boolean;" in text
