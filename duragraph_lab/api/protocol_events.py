@@ -182,7 +182,9 @@ class ProtocolEncoder:
         for name, payload in parts:
             mode = name.split("|", 1)[0]
             if mode == "values":
-                out.append(_event("values", namespace, payload, at))
+                # Interrupts travel on the input channel, not in the state.
+                values = {k: v for k, v in payload.items() if k != "__interrupt__"}
+                out.append(_event("values", namespace, values, at))
             elif mode == "updates":
                 out += self._updates(namespace, payload, at)
             elif mode == "tasks":
