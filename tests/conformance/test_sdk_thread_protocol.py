@@ -492,3 +492,48 @@ def test_commands_need_a_token(api_server: ApiServer) -> None:
         timeout=30,
     )
     assert response.status_code == 403
+
+
+# -- messages, tools, RemoteGraph ---------------------------------------------------------------------
+HUMAN_2_PLUS_3 = {"messages": [{"type": "human", "content": "what is 2 + 3?"}]}
+
+
+async def test_messages_and_tools_channels(client: LangGraphClient) -> None:
+    async with client.threads.stream(assistant_id="chat") as thread:
+        await thread.run.start(input=HUMAN_2_PLUS_3)
+        events = [e async for e in thread.subscribe(["messages", "tools", "lifecycle"])]
+        output = await thread.output.with_timeout(30)
+    messages = data(events, "messages")
+    starts = [m for m in messages if m["event"] == "message-start"]
+    finishes = [m for m in messages if m["event"] == "message-finish"]
+    assert starts and len(starts) == len({m["id"] for m in starts}) == len(finishes)
+    text = "".join(
+        m["delta"]["text"]
+        for m in messages
+        if m["event"] == "content-block-delta" and m["delta"]["type"] == "text-delta"
+    )
+    assert text  # the model's tokens, streamed live
+    tools = data(events, "tools")
+    started = [t for t in tools if t["event"] == "tool-started"]
+    finished = [t for t in tools if t["event"] == "tool-finished"]
+    assert started and [t["tool_call_id"] for t in started] == [t["tool_call_id"] for t in finished]
+    assert output["messages"][-1]["type"] == "ai"
+
+
+async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:
+    from langgraph.pregel.remote import RemoteGraph
+
+    graph = RemoteGraph("slow", url=api_server.base, headers=api_server.headers)
+    async with await graph.astream_events({"n": 0}, version="v3") as run:
+        snapshots = [s async for s in run.values]
+        output = await run.output()
+    assert output["n"] == 5
+    assert snapshots and snapshots[-1]["n"] == 5
+
+
+def test_remote_graph_stream_events_v3(api_server: ApiServer) -> None:
+    from langgraph.pregel.remote import RemoteGraph
+
+    graph = RemoteGraph("slow", url=api_server.base, headers=api_server.headers)
+    with graph.stream_events({"n": 1}, version="v3") as run:
+        assert run.output["n"] == 6  # a property on the sync stream
