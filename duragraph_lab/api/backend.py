@@ -22,6 +22,7 @@ from nats.aio.client import Client as NATS
 from duragraph_lab._version import __version__
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
+from duragraph_lab.api.protocol import ThreadProtocol
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
@@ -212,6 +213,11 @@ class Backend:
         self._ready()
         assert self._runs is not None
         return self._runs
+
+    @property
+    def protocol(self) -> ThreadProtocol:
+        """The thread-centric streaming protocol's commands and events."""
+        return ThreadProtocol(self.control_or_fail(), self.threads, self.runs)
 
     @property
     def item_store(self) -> ItemStore:

@@ -56,6 +56,16 @@ _STORE_ITEM: dict[str, Any] = {
 }
 
 RESPONSES: dict[str, dict[str, Any]] = {
+    "ProtocolResponse": {
+        "type": "object",
+        "required": ["type", "id", "result"],
+        "properties": {
+            "type": {"type": "string", "enum": ["success"]},
+            "id": {"type": "integer"},
+            "result": _OBJ,
+            "meta": {"type": "object", "properties": {"applied_through_seq": {"type": "integer"}}},
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error", "message"],
