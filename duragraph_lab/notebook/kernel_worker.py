@@ -1,5 +1,10 @@
-"""The kernel as a worker: a :class:`~duragraph_lab.worker.worker.Worker` on the kernel's own event
-loop (ipykernel runs one), serving graphs defined in the notebook.
+"""The kernel as a worker: a :class:`~duragraph_lab.worker.worker.Worker` serving graphs defined in
+the notebook, on an event loop of its own in a thread of its own.
+
+Why its own loop: a cell that blocks (``run.wait()``, ``run.resume()``, a ``%duragraph`` magic
+inside a block) holds the kernel's event loop until it returns; a worker on that loop would stop
+executing the very run the cell waits for. On its own thread the worker goes on whatever the cell
+does. Node code of served graphs therefore runs on the worker's loop, not on the kernel's.
 
 The worker needs the server's PostgreSQL and NATS. They come, first found first: from ``serve``'s
 arguments, from ``DURAGRAPH_DATABASE_URL`` and ``DURAGRAPH_NATS_URL``, from the server's
@@ -10,14 +15,17 @@ kernel on the server's machine, same user).
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import html
 import os
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_nats_url
 from duragraph_lab.bus.subjects import Subjects
@@ -28,6 +36,8 @@ from duragraph_lab.runtime.services import read_runtime_info
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.worker.worker import Worker
+
+_T = TypeVar("_T")
 
 
 def _env(name: str) -> str | None:
@@ -91,10 +101,31 @@ def resolve_endpoints(
     )
 
 
-class KernelWorker:
-    """One worker serving the kernel's graphs; :meth:`serve` replaces it with a new one."""
+class WorkerLoop:
+    """An event loop running forever in a daemon thread: the kernel worker's home."""
 
     def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="duragraph-kernel-worker", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
+        """Run ``coro`` on this loop; a future any thread can block on or wrap."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+
+class KernelWorker:
+    """One worker serving the kernel's graphs; :meth:`serve` replaces it with a new one.
+
+    The worker lives on :attr:`home`, its own loop and thread (created on first use): call
+    :meth:`start` from any thread, or ``await`` :meth:`serve` on that loop."""
+
+    def __init__(self) -> None:
+        self._home: WorkerLoop | None = None
         self.worker: Worker | None = None
         self.graphs: dict[str, CompiledGraph] = {}
         self.endpoints: WorkerEndpoints | None = None
@@ -105,6 +136,22 @@ class KernelWorker:
     @property
     def serving(self) -> list[str]:
         return list(self.graphs) if self.worker is not None else []
+
+    @property
+    def home(self) -> WorkerLoop:
+        if self._home is None:
+            self._home = WorkerLoop()
+        return self._home
+
+    def start(
+        self, graphs: Mapping[str, CompiledGraph], endpoints: WorkerEndpoints, **options: Any
+    ) -> concurrent.futures.Future[dict[str, CompiledGraph]]:
+        """:meth:`serve` on the worker's own loop; the future resolves once the graphs are registered."""
+        return self.home.submit(self.serve(graphs, endpoints, **options))
+
+    def halt(self) -> concurrent.futures.Future[None]:
+        """:meth:`stop` on the worker's own loop."""
+        return self.home.submit(self.stop())
 
     async def serve(
         self,

@@ -5,10 +5,11 @@ cell shows it richly and code can keep it (``run = %duragraph run chat``). A use
 arguments, invalid JSON, no server, an unknown run) prints one line to stderr and returns None;
 the kernel goes on.
 
-In an ipykernel, ``%duragraph`` lines at the top level of a cell are run as ``await``-ed
-coroutines on the kernel's event loop (an input transformer rewrites them), so that ``serve``
-finishes registering its graphs, and ``run --wait`` waits, while the kernel's own worker keeps
-executing the run on the same loop.
+The kernel's worker (``serve``) runs on its own thread and event loop, so every magic may block,
+at the top level of a cell or inside a block. In an ipykernel, ``%duragraph`` lines at the top
+level of a cell are still run as ``await``-ed coroutines on the kernel's event loop (an input
+transformer rewrites them), so that live widgets displayed earlier keep updating while
+``run --wait`` waits.
 """
 
 from __future__ import annotations
@@ -240,7 +241,7 @@ async def run_magic_async(shell: Any, line: str, cell: str | None = None) -> Any
             options = _serve_options(args)
             return await session.serve_async(_graphs(shell, args.graphs), **options)
         if args.command == "serve":
-            await session.stop_serving()
+            await asyncio.to_thread(session.stop_serving)
             return session.worker
         if args.command == "replay":
             # The server asks the graph's worker to re-execute the run: maybe this kernel's, which
@@ -352,26 +353,12 @@ def _run(shell: Any, session: Session, args: argparse.Namespace, body: str | Non
 
 
 def _serve_sync(shell: Any, session: Session, args: argparse.Namespace) -> Any:
-    """``serve`` called synchronously: start it on the running loop and report when done."""
+    """``serve`` called synchronously: returns once the graphs are registered (the worker has a
+    thread and loop of its own, so blocking here stops nothing)."""
     if args.stop:
-        if not _loop():
-            raise MagicError("serve needs a running event loop (a Jupyter kernel)")
-        asyncio.get_running_loop().create_task(session.stop_serving(), name="duragraph-kernel-stop")
+        session.stop_serving()
         return session.worker
-    options = _serve_options(args)
-    task = session.serve(_graphs(shell, args.graphs), **options)
-
-    def done(t: asyncio.Task[Any]) -> None:
-        if not t.cancelled() and t.exception() is not None:
-            report(t.exception())  # type: ignore[arg-type]
-
-    task.add_done_callback(done)
-    print(
-        f"%{MAGIC}: starting to serve {', '.join(args.graphs)} in the background "
-        "(`await duragraph_lab.notebook.session.current().starting` waits for it)",
-        file=sys.stderr,
-    )
-    return None
+    return session.serve(_graphs(shell, args.graphs), **_serve_options(args))
 
 
 def _serve_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -384,14 +371,6 @@ def _serve_options(args: argparse.Namespace) -> dict[str, Any]:
         "nats_url": args.nats_url,
         "replace": args.replace,
     }
-
-
-def _loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _graphs(shell: Any, names: list[str]) -> dict[str, Any]:

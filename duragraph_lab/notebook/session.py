@@ -26,7 +26,7 @@ from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.notebook.discover import Found, discover
-from duragraph_lab.notebook.kernel_worker import KernelWorker, resolve_endpoints
+from duragraph_lab.notebook.kernel_worker import KernelWorker, WorkerEndpoints, resolve_endpoints
 
 POLL_SECONDS = 0.1
 
@@ -99,12 +99,6 @@ class RunHandle:
 
     def wait(self, timeout: float | None = 300.0) -> RunResult:
         """Block until the run is at rest (done, failed, cancelled, or waiting for a human)."""
-        serving = self.session.worker.serving
-        if running_loop() is not None and serving and (self.graph_id is None or self.graph_id in serving):
-            raise DuraGraphClientError(
-                f"this kernel serves {self.graph_id!r}: waiting here would block its worker; "
-                f"use `await run.wait_async()` or `%duragraph run ... --wait`"
-            )
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.refresh().at_rest:
             if deadline is not None and time.monotonic() > deadline:
@@ -255,8 +249,6 @@ class Session:
         self.worker = KernelWorker()
         self.last_thread_id: str | None = None
         self.timeout = 30.0
-        #: The last ``serve`` started in the background (``await session.starting``).
-        self.starting: asyncio.Task[ServeResult] | None = None
 
     # -- connecting ----------------------------------------------------------------------------
     def connect(self, url: str | None = None, token: str | None = None) -> Connection:
@@ -301,7 +293,37 @@ class Session:
         nats_url: str | None = None,
         replace: bool = False,
     ) -> ServeResult:
-        """Serve the graphs (name → StateGraph or CompiledGraph) from this process's event loop."""
+        """:meth:`serve`, awaited: the caller's loop stays free while the graphs register."""
+        compiled, endpoints = await asyncio.to_thread(self._prepare, graphs, database_url, nats_url)
+        future = self.worker.start(
+            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
+        )
+        served: dict[str, CompiledGraph] = await asyncio.wrap_future(future)
+        return ServeResult(self.worker, served)
+
+    def serve(
+        self,
+        graphs: Mapping[str, Any],
+        *,
+        lease_ttl: float = 30.0,
+        concurrency: int = 8,
+        database_url: str | None = None,
+        nats_url: str | None = None,
+        replace: bool = False,
+        timeout: float | None = 60.0,
+    ) -> ServeResult:
+        """Serve the graphs (name → StateGraph or CompiledGraph) from this process; returns once
+        they are registered. The worker runs on its own thread and event loop, so a cell that
+        blocks afterwards (``run.wait()``) never stops it."""
+        compiled, endpoints = self._prepare(graphs, database_url, nats_url)
+        future = self.worker.start(
+            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
+        )
+        return ServeResult(self.worker, future.result(timeout))
+
+    def _prepare(
+        self, graphs: Mapping[str, Any], database_url: str | None, nats_url: str | None
+    ) -> tuple[dict[str, CompiledGraph], WorkerEndpoints]:
         compiled = {}
         for name, graph in graphs.items():
             g = compile_graph(name, graph)
@@ -312,10 +334,7 @@ class Session:
             nats_url=nats_url,
             connection=None if database_url and nats_url else self._worker_connection(),
         )
-        served = await self.worker.serve(
-            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
-        )
-        return ServeResult(self.worker, served)
+        return compiled, endpoints
 
     def _worker_connection(self) -> dict[str, Any] | None:
         """The server's ``GET /worker/connection``; None where it does not share it (403) or is
@@ -333,19 +352,8 @@ class Session:
             "local_only": c.local_only,
         }
 
-    def serve(self, graphs: Mapping[str, Any], **options: Any) -> asyncio.Task[ServeResult]:
-        """Start serving on the running event loop (a kernel's); the task completes once the
-        graphs are registered. Outside a running loop use ``await serve_async(...)``."""
-        loop = running_loop()
-        if loop is None:
-            raise DuraGraphClientError(
-                "serve needs a running event loop (a Jupyter kernel); in a script: await serve_async(...)"
-            )
-        self.starting = loop.create_task(self.serve_async(graphs, **options), name="duragraph-kernel-serve")
-        return self.starting
-
-    async def stop_serving(self) -> None:
-        await self.worker.stop()
+    def stop_serving(self, timeout: float | None = 30.0) -> None:
+        self.worker.halt().result(timeout)
         self.worker.graphs = {}
 
     # -- runs ----------------------------------------------------------------------------------

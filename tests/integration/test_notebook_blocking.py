@@ -1,0 +1,75 @@
+"""A notebook that serves its own graph and uses only blocking calls (``run.wait()``,
+``run.resume()``, ``run.fork()``, magics inside blocks), executed headless by nbclient in a real
+python3 kernel against a real server: nothing deadlocks, and each handle follows its run."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from tests.apiserver import ApiServer
+from tests.integration.test_notebooks import Outputs, kernel_env
+
+GRAPH = """
+import operator, uuid
+from typing import Annotated, TypedDict
+from duragraph_lab import END, START, StateGraph, interrupt
+
+class State(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], operator.add]
+
+def double(state: State) -> State:
+    return {"n": state["n"] * 2, "log": [f"double {state['n']}"]}
+
+def ask(state: State) -> State:
+    ok = interrupt({"question": f"publish {state['n']}?"})
+    return {"n": state["n"] + (1 if ok else 0), "log": [f"ask {ok}"]}
+
+graph = StateGraph(State)
+graph.add_node("double", double)
+graph.add_node("ask", ask)
+graph.add_edge(START, "double")
+graph.add_edge("double", "ask")
+graph.add_edge("ask", END)
+name = f"blocking_{uuid.uuid4().hex[:8]}"
+"""
+
+CELLS = {
+    "load": "%load_ext duragraph_lab\n%duragraph connect",
+    "graph": GRAPH,
+    "serve": "from duragraph_lab.notebook.session import current\nserved = current().serve({name: graph})\nprint(served)",
+    "wait": "run = current().run(name, input={'n': 20})\nrun.wait(60)\nprint('first:', run.status, run.values['n'])",
+    "resume": "run.resume(True)\nrun.wait(60)\nprint('resumed:', run.status, run.values['n'], run.values['log'])",
+    "block": (
+        "for i in range(2):\n"
+        # (braces doubled: IPython expands {expr} and $name in a magic's line)
+        "    r = %duragraph run {name} --input '{{\"n\": 1}}' --wait\n"
+        "    print('block:', r.status)"
+    ),
+}
+
+
+def test_a_notebook_serving_its_graph_uses_only_blocking_calls(api_server: ApiServer, tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    for cell_id, source in CELLS.items():
+        cell = nbformat.v4.new_code_cell(source)
+        cell.id = cell_id
+        nb.cells.append(cell)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": tmp_path}})
+    begin = time.monotonic()
+    try:
+        client.execute(env=kernel_env(api_server))
+    finally:
+        nbformat.write(nb, tmp_path / "blocking.ipynb")
+    out = Outputs(nb)
+    assert out.stderr() == "", out.stderr()
+    assert "KernelWorker serving" in out.stdout("serve")
+    assert "first: interrupted 40" in out.stdout("wait"), out.stdout("wait")
+    resumed = out.stdout("resume")
+    assert "resumed: success 41 ['double 20', 'ask True']" in resumed, resumed
+    assert out.stdout("block").count("block: interrupted") == 2, out.stdout("block")
+    print(f"executed in {time.monotonic() - begin:.1f}s")
