@@ -127,9 +127,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("run", metavar="RUN", help="a run id, or a variable holding a run")
 
-    p = sub.add_parser("fork", help="a new run branching after event SEQ of RUN; the cell body is --update")
+    p = sub.add_parser("fork", help="a new run branching from a point of RUN; the cell body is --update")
     p.add_argument("run", metavar="RUN", help="a run id, or a variable holding a run")
-    p.add_argument("--at", type=int, required=True, metavar="SEQ", help="the event seq to branch after")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--at",
+        metavar="POS|CHECKPOINT",
+        help="where in RUN: a position in its event log (0 the first event, -1 the last: the rows "
+        "of `%%duragraph events RUN`) or one of its checkpoint ids",
+    )
+    where.add_argument("--seq", type=int, metavar="SEQ", help="the global seq of the event to branch after")
     p.add_argument("--update", metavar="JSON", help="a state update applied at the fork (JSON object)")
     p.add_argument("--wait", action="store_true", help="wait until the new run is at rest")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
@@ -294,7 +301,10 @@ def _dispatch(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
         update = _json(text, "--update") if text is not None else None
         if update is not None and not isinstance(update, dict):
             raise MagicError("--update must be a JSON object")
-        handle = session.fork(_run_id(shell, args.run), args.at, update=update)
+        if args.at is not None:
+            handle = session.handle(_run_id(shell, args.run)).fork(args.at, update=update)
+        else:
+            handle = session.fork(_run_id(shell, args.run), args.seq, update=update)
         if args.wait:
             handle.wait(args.timeout)
         return handle
@@ -358,7 +368,8 @@ def _serve_sync(shell: Any, session: Session, args: argparse.Namespace) -> Any:
     if args.stop:
         session.stop_serving()
         return session.worker
-    return session.serve(_graphs(shell, args.graphs), **_serve_options(args))
+    options = _serve_options(args)
+    return session.serve(_graphs(shell, args.graphs), **options)
 
 
 def _serve_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -47,6 +47,8 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static" / "widgets"
 
 #: Rows per Arrow buffer when a whole log is sent (a message may carry several buffers).
 BUFFER_ROWS = 20_000
+#: How often a followed run that waits for a human is checked for an answer given elsewhere.
+INTERRUPTED_POLL_SECONDS = 1.0
 
 
 def bundle(name: str) -> pathlib.Path:
@@ -415,6 +417,27 @@ class RunView(ReplaySlider):
         if self.client is None:
             return
         client, owned = _async_client(self.client)
+        try:
+            while True:
+                await self._follow_once(client)
+                if self.run_status != "interrupted":
+                    break
+                # Waiting for a human, who may answer from anywhere (code, another view, the
+                # API): keep following until the run moves on, then follow it to its end.
+                while self.run_status == "interrupted":
+                    await asyncio.sleep(INTERRUPTED_POLL_SECONDS)
+                    run = await client.runs.get(str(self.run_id))
+                    if run.status != "interrupted":
+                        await self._refresh(client)
+        except Exception as err:
+            self.message = f"following the run stopped: {err}"
+            raise
+        finally:
+            if owned:
+                await client.close()
+
+    async def _follow_once(self, client: AsyncDuraGraphClient) -> None:
+        """Follow the run's stream until it is at rest (done, or waiting for a human)."""
         changed = asyncio.Event()
         done = False
 
@@ -425,30 +448,24 @@ class RunView(ReplaySlider):
                 await self._catch_up(client)
                 await asyncio.sleep(1.0 / self.max_rate)
 
+        await self._catch_up(client)
+        pumping = asyncio.create_task(pump())
         try:
-            await self._catch_up(client)
-            pumping = asyncio.create_task(pump())
-            try:
-                async for part in client.runs.join_stream(
-                    str(self.run_id),
-                    thread_id=self.thread_id,
-                    stream_mode="updates",
-                    last_event_id=self.last_seq,
-                ):
-                    if part.id is not None or part.event in ("error", "metadata"):
-                        changed.set()
-            finally:
-                done = True
-                changed.set()
-                await pumping
-            await self._refresh(client)
-            self.flush()
-        except Exception as err:
-            self.message = f"following the run stopped: {err}"
-            raise
+            async for part in client.runs.join_stream(
+                str(self.run_id),
+                thread_id=self.thread_id,
+                stream_mode="updates",
+                last_event_id=self.last_seq,
+            ):
+                if part.id is not None or part.event in ("error", "metadata"):
+                    changed.set()
         finally:
-            if owned:
-                await client.close()
+            done = True
+            changed.set()
+            await pumping
+        await self._catch_up(client)
+        await self._refresh(client)
+        self.flush()
 
     async def wait(self, timeout: float | None = None) -> dict[str, Any]:
         """Until the followed run is at rest (or ``timeout`` seconds); the run's JSON."""
@@ -505,6 +522,8 @@ class RunView(ReplaySlider):
                     await aclient.runs.create(self.thread_id, assistant, command=command)
                 except Exception as err:
                     self.message = f"resume failed: {err}"
+                    with contextlib.suppress(Exception):
+                        await self._refresh(aclient)  # answered elsewhere: show the run as it is
                     return
                 self.follow()
 
@@ -514,7 +533,14 @@ class RunView(ReplaySlider):
             self.client.runs.create(self.thread_id, assistant, command=command)
         except Exception as err:
             self.message = f"resume failed: {err}"
+            with contextlib.suppress(Exception):
+                self._refresh_sync(self.client)  # answered elsewhere: show the run as it is
             return
         self.message = "resumed"
         if loop is not None:
             self.follow()
+
+    def _refresh_sync(self, client: DuraGraphClient) -> None:
+        run = client.runs.get(str(self.run_id))
+        result = client.runs.join(run.run_id) if run.at_rest else None
+        self.run = _plain(self._run_json(run, result, self._events[:10]))

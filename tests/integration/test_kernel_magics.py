@@ -169,7 +169,9 @@ def test_a_run_resumes_after_a_kernel_restart(kernel: Kernel, api_server: ApiSer
         print(f"resumed and finished {resumed_in:.1f}s after the kernel served the graph again")
 
 
-def test_blocking_calls_in_a_block_never_stop_the_kernels_worker(kernel: Kernel, api_server: ApiServer) -> None:
+def test_blocking_calls_in_a_block_never_stop_the_kernels_worker(
+    kernel: Kernel, api_server: ApiServer
+) -> None:
     """The kernel's worker has its own thread and loop: a magic inside a block (not rewritten to
     an await), a blocking ``run.wait()``, even ``time.sleep`` on the kernel's loop, stop nothing."""
     connect(kernel, api_server)
@@ -177,7 +179,9 @@ def test_blocking_calls_in_a_block_never_stop_the_kernels_worker(kernel: Kernel,
     assert kernel.execute(GRAPH.replace("NAME", name))["status"] == "ok"
     got = kernel.execute(f"if True:\n    served = %duragraph serve {name}\nprint(served)")
     assert got["stderr"] == "" and name in got["stdout"], got
-    got = kernel.execute(f"if True:\n    r = %duragraph run {name} --input '{{\"n\": 1}}' --wait\nprint(r.values)\n")
+    got = kernel.execute(
+        f"if True:\n    r = %duragraph run {name} --input '{{\"n\": 1}}' --wait\nprint(r.values)\n"
+    )
     assert got["stderr"] == "" and "'n': 3" in got["stdout"], got
     got = kernel.execute(
         "from duragraph_lab.notebook.session import current\n"
