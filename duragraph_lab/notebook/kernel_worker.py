@@ -15,29 +15,26 @@ kernel on the server's machine, same user).
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import html
 import os
-import threading
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_nats_url
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL
 from duragraph_lab.runtime.services import read_runtime_info
 from duragraph_lab.store.connection import open_pool, redact
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.worker.worker import Worker
-
-_T = TypeVar("_T")
 
 
 def _env(name: str) -> str | None:
@@ -99,23 +96,6 @@ def resolve_endpoints(
         prefix,
         f"{data_dir}/runtime.json",
     )
-
-
-class WorkerLoop:
-    """An event loop running forever in a daemon thread: the kernel worker's home."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self._run, name="duragraph-kernel-worker", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
-
-    def submit(self, coro: Coroutine[Any, Any, _T]) -> concurrent.futures.Future[_T]:
-        """Run ``coro`` on this loop; a future any thread can block on or wrap."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
 
 class KernelWorker:

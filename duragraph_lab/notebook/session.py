@@ -172,8 +172,8 @@ class RunHandle:
             return RunHandle(self.session, run)
         self.last, self.result_, self._result_of = run, None, None
         for view in self._views:
-            with contextlib.suppress(Exception):  # no running loop: the widget catches up on display
-                view.follow()
+            with contextlib.suppress(Exception):  # a widget is a view; the handle works without it
+                view.follow_in_background()
         return self
 
     def cancel(self) -> None:
@@ -233,8 +233,8 @@ class RunHandle:
 
     def view(self, *, live: bool = True) -> Any:
         """The ``RunView`` widget of :mod:`duragraph_lab.notebook.widgets` (None when that module or
-        its front-end is unavailable); ``live``: it follows the run on the running event loop,
-        through interrupts and resumes, until the run ends."""
+        its front-end is unavailable); ``live``: it follows the run, on a thread of its own (so it
+        stays live while a cell blocks), through interrupts and resumes, until the run ends."""
         try:
             widgets = importlib.import_module("duragraph_lab.notebook.widgets")
             view_class = widgets.RunView
@@ -242,8 +242,8 @@ class RunHandle:
         except Exception:  # no widgets: the HTML summary stands in
             return None
         self._views.append(view)
-        if live and running_loop() is not None and not self.last.terminal:
-            view.follow()
+        if live and not self.last.terminal:
+            view.follow_in_background()
         return view
 
     def __repr__(self) -> str:

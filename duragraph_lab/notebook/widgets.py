@@ -18,6 +18,7 @@ dashboard uses (``extension/src/runview/status.ts``), so a run looks the same in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -30,6 +31,7 @@ import traitlets
 
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, Event, Span, ThreadState
 from duragraph_lab.client.errors import DuraGraphClientError
+from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, NODE_STATUSES, event_rows, events_to_arrow
 
 __all__ = [
@@ -47,6 +49,17 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static" / "widgets"
 
 #: Rows per Arrow buffer when a whole log is sent (a message may carry several buffers).
 BUFFER_ROWS = 20_000
+_BACKGROUND: WorkerLoop | None = None
+
+
+def _background_loop() -> WorkerLoop:
+    """The loop (and thread) live views follow their runs on, created on first use."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = WorkerLoop(name="duragraph-widgets")
+    return _BACKGROUND
+
+
 #: How often a followed run that waits for a human is checked for an answer given elsewhere.
 INTERRUPTED_POLL_SECONDS = 1.0
 
@@ -300,6 +313,7 @@ class RunView(ReplaySlider):
         self.spans: list[Span] = list(spans)
         self.client = client
         self._follow_task: asyncio.Task[None] | None = None
+        self._background: concurrent.futures.Future[None] | None = None
         super().__init__(events, checkpoints, topology=topology, run=_plain(dict(run or {})), **kwargs)
         self.on_fork(self._fork)
 
@@ -380,6 +394,21 @@ class RunView(ReplaySlider):
         return self._events[-1].seq if self._events else 0
 
     # -- live updates ----------------------------------------------------------------------------
+    def follow_in_background(self) -> concurrent.futures.Future[None]:
+        """:meth:`follow` on an event loop in a thread of its own, shared by the views: the view
+        stays live while a cell blocks the kernel's loop (``run.wait()``). A future of the end."""
+        if self.client is None or not self.run_id:
+            raise DuraGraphClientError("this RunView has no client and run to follow (use RunView.for_run)")
+        if self._background is not None and not self._background.done():
+            return self._background
+        task = self._follow_task
+        if task is not None and not task.done():  # already followed on the kernel's loop
+            ended: concurrent.futures.Future[None] = concurrent.futures.Future()
+            task.add_done_callback(lambda _: ended.set_result(None))
+            return ended
+        self._background = _background_loop().submit(self._follow())
+        return self._background
+
     def follow(self) -> asyncio.Task[None]:
         """Follow the run live on the running event loop (a notebook cell's: the kernel's), as an
         asyncio task: the run's SSE stream says when something happened, new events are read
@@ -471,6 +500,8 @@ class RunView(ReplaySlider):
         """Until the followed run is at rest (or ``timeout`` seconds); the run's JSON."""
         if self._follow_task is not None:
             await asyncio.wait_for(asyncio.shield(self._follow_task), timeout)
+        if self._background is not None:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._background)), timeout)
         return dict(self.run)
 
     # -- actions from the views ------------------------------------------------------------------
@@ -537,8 +568,7 @@ class RunView(ReplaySlider):
                 self._refresh_sync(self.client)  # answered elsewhere: show the run as it is
             return
         self.message = "resumed"
-        if loop is not None:
-            self.follow()
+        self.follow_in_background()
 
     def _refresh_sync(self, client: DuraGraphClient) -> None:
         run = client.runs.get(str(self.run_id))
