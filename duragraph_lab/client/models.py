@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from duragraph_lab.client.messages import with_messages
 from duragraph_lab.domain.run import RunStatus
 
 Json = dict[str, Any]
@@ -296,7 +297,7 @@ class ThreadState:
     def from_json(cls, body: Mapping[str, Any]) -> ThreadState:
         metadata = body.get("metadata")
         return cls(
-            values=_dict(body.get("values")),
+            values=with_messages(_dict(body.get("values"))),
             next=tuple(str(n) for n in body.get("next") or ()),
             tasks=tuple(StateTask.from_json(t) for t in body.get("tasks") or () if isinstance(t, Mapping)),
             checkpoint=Checkpoint.from_json(body.get("checkpoint")),
@@ -353,6 +354,11 @@ class Run:
         """Finished (success, error, timeout, cancelled) or paused for a human (interrupted)."""
         return self.status in AT_REST_STATUSES
 
+    @property
+    def terminal(self) -> bool:
+        """Finished for good (at rest and not waiting for a human)."""
+        return self.at_rest and self.status != RunStatus.INTERRUPTED.value
+
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Run:
         return cls(
@@ -406,7 +412,7 @@ class RunResult:
         error = values.pop("__error__", None)
         interrupts = values.pop("__interrupt__", None)
         return cls(
-            values=values,
+            values=with_messages(values),
             interrupts=_interrupts(interrupts),
             error=dict(error) if isinstance(error, Mapping) else None,
             run_id=run_id,

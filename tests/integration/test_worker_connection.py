@@ -83,10 +83,10 @@ async def test_a_kernel_with_only_the_url_and_token_serves_a_graph(
         for _ in range(200):
             if client.runs.get(run.run_id, thread_id=thread.thread_id).status == "success":
                 break
-            await asyncio.sleep(0.05)  # the worker runs on this loop
+            time.sleep(0.05)  # noqa: ASYNC251 -- on purpose: the worker has a loop (and thread) of its own
         assert client.threads.state(thread.thread_id).values["trail"] == ["one", "two"]
     finally:
-        await session.stop_serving()
+        session.stop_serving()
         session.client.close()
 
 

@@ -141,8 +141,11 @@ export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): 
 export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
   const box = html("div", { class: "dg-run" });
   el.appendChild(box);
+  // The resume box's note: "resuming…" until the kernel answers (its `message`, e.g. a failure).
+  let resumeNote: HTMLElement | null = null;
   const draw = () => {
     clear(box);
+    resumeNote = null;
     const run = model.get("run") ?? {};
     const head = html("div", { class: "dg-run-head" });
     head.append(
@@ -179,10 +182,17 @@ export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
       });
       hitl.append(input, button, err);
       box.appendChild(hitl);
+      resumeNote = err;
     }
   };
   draw();
-  return onChange(model, ["run"], draw);
+  const offs = [
+    onChange(model, ["run"], draw),
+    onChange(model, ["message"], () => {
+      if (resumeNote) resumeNote.textContent = model.get("message") ?? "";
+    }),
+  ];
+  return () => offs.forEach((f) => f());
 }
 
 /** The run view (graph, event log, replay, timeline) on a RunView model: the node statuses are
