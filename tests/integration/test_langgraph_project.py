@@ -20,9 +20,9 @@ import pytest
 pytest.importorskip("langgraph")
 pytest.importorskip("langchain")
 
-from langgraph_sdk import get_client, get_sync_client  # noqa: E402
+from langgraph_sdk import get_client, get_sync_client
 
-from tests.devserver import DevServer, cli  # noqa: E402
+from tests.devserver import DevServer, cli
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)}
