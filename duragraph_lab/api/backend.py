@@ -40,6 +40,9 @@ from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
+from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.langgraph.project import Project
+from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
@@ -68,6 +71,7 @@ class Backend:
         *,
         start_embedded: bool = False,
         graphs: Sequence[str] = (),
+        project: Project | None = None,
         worker_concurrency: int = 32,
         worker_lease_ttl: float = 30.0,
         max_body_bytes: int = 10 * 1024 * 1024,
@@ -111,6 +115,8 @@ class Backend:
         self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
+        #: A langgraph.json whose graphs the in-process worker serves too.
+        self.project = project
         self.worker_concurrency = worker_concurrency
         self.worker_lease_ttl = worker_lease_ttl
         self.worker: Worker | None = None
@@ -329,16 +335,20 @@ class Backend:
     async def _start_worker(self, nc: NATS) -> None:
         """The in-process worker for the graphs named in the configuration (the demo assistants
         under ``duragraph-lab dev``). A graph that fails to load is reported, not fatal."""
-        if not self.graph_refs or self.store is None:
+        if not (self.graph_refs or self.project) or self.store is None:
             return
-        graphs = []
-        for ref in self.graph_refs:
+        graphs: list[CompiledGraph | GraphSource] = []
+        if self.project is not None:
             try:
                 # Imports run user code (and compile graphs): in a thread, not on the server's loop.
+                graphs += (await asyncio.to_thread(_project_sources, self.project)).values()
+            except DuraGraphError as err:
+                self._worker_error(err)
+        for ref in self.graph_refs:
+            try:
                 graphs.append(await asyncio.to_thread(load_graph, ref))
             except DuraGraphError as err:
-                self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
-                log.error("DuraGraph Lab: %s", err)
+                self._worker_error(err)
         if not graphs:
             return
         worker = Worker(
@@ -350,6 +360,7 @@ class Backend:
             lease_ttl=self.worker_lease_ttl,
             drain_timeout=10,
             wake_relay=False,  # this process's relay is woken directly after each commit
+            store_settings=self.store_settings,
         )
         try:
             await worker.start()
@@ -359,6 +370,11 @@ class Backend:
             raise
         # Only now: /health reports the worker once its graphs and assistants are registered.
         self.worker = worker
+
+    def _worker_error(self, err: DuraGraphError) -> None:
+        """A graph that fails to load: reported (/health, the log), not fatal."""
+        self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
+        log.error("DuraGraph Lab: %s", err)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
@@ -575,3 +591,8 @@ class Backend:
             },
             "error": self.startup_error,
         }
+
+
+def _project_sources(project: Project) -> dict[str, CompiledGraph | GraphSource]:
+    project.activate()
+    return project.sources()

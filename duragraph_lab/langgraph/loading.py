@@ -63,9 +63,10 @@ def _import_file(entry: GraphEntry, root: Path, at: str) -> ModuleType:
     if not file.is_file():
         raise ProjectError(f"{at}: {file} does not exist")
     relative = file.relative_to(root) if file.is_relative_to(root) else file
-    name = "__duragraph_project__." + "__".join(relative.with_suffix("").parts).replace(" ", "_").replace(
-        "-", "_"
-    ).replace(".", "_")
+    # A flat name derived from the path (like LangGraph's): the same in every process serving the
+    # project, so what LangGraph's serde records of a class defined there (module, name) resolves.
+    name = "__".join(relative.with_suffix("").parts)
+    name = "duragraph_project__" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     loaded = sys.modules.get(name)
     if loaded is not None and getattr(loaded, "__file__", None) == str(file):
         return loaded

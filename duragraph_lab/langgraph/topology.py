@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import warnings
 from typing import Any
 
 from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
@@ -123,7 +124,14 @@ def channels(graph: Any) -> dict[str, str]:
         if str(key).startswith("__"):
             continue
         operator = getattr(channel, "operator", None)
-        out[str(key)] = red.reducer_name(operator) if callable(operator) else red.REPLACE
+        if not callable(operator):
+            out[str(key)] = red.REPLACE
+        elif getattr(operator, "__name__", "") == "_add_messages" and str(
+            getattr(operator, "__module__", "")
+        ).startswith("langgraph."):
+            out[str(key)] = red.ADD_MESSAGES  # LangGraph's add_messages, as wrapped by langgraph
+        else:
+            out[str(key)] = red.reducer_name(operator)
     return out
 
 
@@ -136,7 +144,9 @@ def schemas(graph: Any) -> dict[str, Any]:
         if fn is None:
             return None
         try:
-            return _jsonable(fn())
+            with warnings.catch_warnings():  # get_config_jsonschema is deprecated, still served
+                warnings.simplefilter("ignore")
+                return _jsonable(fn())
         except Exception:
             return None
 
