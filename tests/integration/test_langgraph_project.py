@@ -335,3 +335,28 @@ async def test_a_notebook_serves_a_langgraph_graph(server: DevServer) -> None:
     finally:
         await session.stop_serving()
         session.client.close()
+
+
+def test_the_project_in_the_current_directory_is_found(project: Path, tmp_path: Path) -> None:
+    """``duragraph-lab worker`` (and dev/serve) without --config use ./langgraph.json."""
+    env = {**os.environ, **ENV}
+    for name in ("DURAGRAPH_DATABASE_URL", "DURAGRAPH_NATS_URL"):
+        env.pop(name, None)
+    args = [*cli(), "worker", "--data-dir", str(tmp_path / "none")]
+    found = subprocess.run(args, cwd=project.parent, env=env, capture_output=True, text=True, timeout=60)
+    # The project was loaded (its graphs imported); then no services were found to serve them on.
+    assert found.returncode == 1, found.stderr
+    assert "no running `duragraph-lab dev` found" in found.stderr
+    (tmp_path / "langgraph.json").write_text('{"graphs": {"g": "./missing.py:graph"}}')
+    broken = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 1
+    assert broken.stderr.strip().splitlines() == [
+        f"duragraph-lab: error: graph 'g' (./missing.py:graph): {tmp_path / 'missing.py'} does not exist"
+    ]
+    (tmp_path / "langgraph.json").unlink()
+    nothing = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 2
+    assert nothing.stderr.strip() == (
+        "duragraph-lab worker: error: name the graphs to serve (MODULE:ATTR) or a langgraph.json "
+        "(--config PATH); there is no langgraph.json here"
+    )
