@@ -156,24 +156,6 @@ def _chat_no_tools() -> Any:
     return g.compile(name="chat_no_tools")
 
 
-def _lg_protocol() -> Any:
-    """A LangGraph graph (run by LangGraph's own executor): a subgraph, then a human's answer."""
-    from langgraph.graph import StateGraph as LangGraphStateGraph
-    from langgraph.types import interrupt as lg_interrupt
-
-    inner = LangGraphStateGraph(Steps)
-    inner.add_node("i1", lambda s: {"log": ["i1"]})
-    inner.add_edge(START, "i1")
-    inner.add_edge("i1", END)
-    g = LangGraphStateGraph(Steps)
-    g.add_node("sub", inner.compile())
-    g.add_node("ask", lambda s: {"answer": lg_interrupt({"question": "go?"}), "log": ["asked"]})
-    g.add_edge(START, "sub")
-    g.add_edge("sub", "ask")
-    g.add_edge("ask", END)
-    return g.compile(name="lg_protocol")
-
-
 slow = _slow()
 asking = _asking()
 breakpoint = _breakpoint()
@@ -181,20 +163,10 @@ custom = _custom()
 nested = _nested()
 lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
-lg_protocol = _lg_protocol()
 
 GRAPHS = [
     f"tests.api_graphs:{name}"
-    for name in (
-        "slow",
-        "asking",
-        "breakpoint",
-        "custom",
-        "nested",
-        "lifecycle",
-        "chat_no_tools",
-        "lg_protocol",
-    )
+    for name in ("slow", "asking", "breakpoint", "custom", "nested", "lifecycle", "chat_no_tools")
 ]
 DEMOS = [
     "duragraph_lab.demo.chat:graph",

@@ -538,25 +538,3 @@ def test_remote_graph_stream_events_v3(api_server: ApiServer) -> None:
     graph = RemoteGraph("slow", url=api_server.base, headers=api_server.headers)
     with graph.stream_events({"n": 1}, version="v3") as run:
         assert run.output["n"] == 6  # a property on the sync stream
-
-
-# -- a LangGraph graph ----------------------------------------------------------------------------
-async def test_a_langgraph_graph_over_the_protocol(api_server: ApiServer, client: LangGraphClient) -> None:
-    async with client.threads.stream(assistant_id="lg_protocol") as thread:
-        await thread.run.start(input={"log": []})
-        for _ in range(300):
-            if thread.interrupted:
-                break
-            await asyncio.sleep(0.05)
-        assert thread.interrupted and thread.interrupts[0]["value"] == {"question": "go?"}
-        await thread.run.respond("go")
-        output = await thread.output.with_timeout(30)
-    assert output["answer"] == "go" and output["log"] == ["i1", "asked"]
-    inner = wire_events(
-        api_server,
-        thread.thread_id,
-        {"channels": ["updates", "lifecycle"], "namespaces": [["sub"]], "since": 0},
-        until=lambda e: e["method"] == "lifecycle" and e["params"]["data"]["event"] == "completed",
-    )
-    assert [u["node"] for u in data(inner, "updates")] == ["i1"]
-    assert all(e["params"]["namespace"][0].startswith("sub:") for e in inner)
