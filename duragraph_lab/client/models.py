@@ -347,6 +347,8 @@ class Run:
     worker_id: str | None = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    #: Why a pending run has not started (``{"reason": "no_worker", "message": ...}``), else None.
+    waiting_for: Json | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -376,6 +378,7 @@ class Run:
             step=_opt_int(body.get("step")),
             attempt=_opt_int(body.get("attempt")),
             worker_id=_opt_str(body.get("worker_id")),
+            waiting_for=dict(body["waiting_for"]) if isinstance(body.get("waiting_for"), Mapping) else None,
             started_at=parse_datetime(body.get("started_at")),
             ended_at=parse_datetime(body.get("ended_at")),
             raw=dict(body),

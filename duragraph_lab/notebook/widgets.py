@@ -331,6 +331,7 @@ class RunView(ReplaySlider):
             "output": None,
             "error": run.error,
             "interrupts": [],
+            "waiting_for": getattr(run, "waiting_for", None),
         }
         if result is not None:
             out["output"] = result.values
