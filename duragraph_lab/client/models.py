@@ -92,6 +92,8 @@ class Assistant:
     version: int
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    #: Whether a live worker serves the graph (None: the server did not say, e.g. with ``select``).
+    served: bool | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -107,6 +109,7 @@ class Assistant:
             version=int(body.get("version") or 1),
             created_at=parse_datetime(body.get("created_at")),
             updated_at=parse_datetime(body.get("updated_at")),
+            served=body["served"] if isinstance(body.get("served"), bool) else None,
             raw=dict(body),
         )
 

@@ -74,6 +74,7 @@ def test_a_run_nobody_serves_says_so_until_a_worker_serves_it(
     assert name not in client.workers()["graphs"]
     found = _api(api_server, "POST", "assistants/search", {"graph_id": name})
     assert [a["served"] for a in found] == [False], found
+    assert [a.served for a in client.assistants.search(graph_id=name)] == [False]
     assert _api(api_server, "GET", f"assistants/{assistant.assistant_id}")["served"] is False
     served = _api(api_server, "POST", "assistants/search", {"graph_id": "chat"})
     assert served and all(a["served"] for a in served), served
