@@ -249,7 +249,9 @@ class RunHandle:
         return view
 
     def __repr__(self) -> str:
-        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}>"
+        waiting = self.last.waiting_for
+        why = f" ({waiting.get('message')})" if waiting else ""
+        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}{why}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The live RunView when widgets are available, with an HTML summary for static viewers."""
@@ -271,6 +273,8 @@ class RunHandle:
             ("step", "" if run.step is None else run.step),
             ("worker", run.worker_id or ""),
         ]
+        if run.waiting_for:
+            rows.append(("waiting", run.waiting_for.get("message") or run.waiting_for.get("reason")))
         if self.result_ is not None:
             if self.result_.interrupts:
                 rows.append(("waiting for", [i.value for i in self.result_.interrupts]))

@@ -182,7 +182,7 @@ def test_each_operation_documents_its_answers(path: str, method: str) -> None:
     assert spec["operationId"]
     responses = spec["responses"]
     assert str(op.status) in responses
-    for code in ("400", "403", "404", "409", "413", "422", "503"):
+    for code in ("400", "401", "403", "404", "409", "413", "422", "503"):
         content = responses[code]["content"]["application/json"]["schema"]
         assert content in ({"$ref": "#/components/schemas/Error"}, {"$ref": "#/components/schemas/Health"})
     if op.body is not None:
