@@ -22,6 +22,8 @@ from nats.aio.client import Client as NATS
 from duragraph_lab._version import __version__
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
+from duragraph_lab.api.presence import Presence
+from duragraph_lab.api.protocol import ThreadProtocol
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
@@ -39,6 +41,9 @@ from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
+from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.langgraph.project import Project
+from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
@@ -53,6 +58,7 @@ from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
+from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -67,6 +73,7 @@ class Backend:
         *,
         start_embedded: bool = False,
         graphs: Sequence[str] = (),
+        project: Project | None = None,
         worker_concurrency: int = 32,
         worker_lease_ttl: float = 30.0,
         max_body_bytes: int = 10 * 1024 * 1024,
@@ -100,6 +107,7 @@ class Backend:
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
         self._assistants: Assistants | None = None
+        self._presence: Presence | None = None
         self._threads: Threads | None = None
         self._runs: Runs | None = None
         self._outcomes: Outcomes | None = None
@@ -110,6 +118,8 @@ class Backend:
         self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
+        #: A langgraph.json whose graphs the in-process worker serves too.
+        self.project = project
         self.worker_concurrency = worker_concurrency
         self.worker_lease_ttl = worker_lease_ttl
         self.worker: Worker | None = None
@@ -162,11 +172,12 @@ class Backend:
             return
         self.store = PostgresEventStore(self.pool)
         self.figures = PgOperationalFigures(self.store)
+        self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads)
+        self._runs = Runs(self.control, self._threads, self._presence)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -202,6 +213,12 @@ class Backend:
         return self._assistants
 
     @property
+    def presence(self) -> Presence:
+        self._ready()
+        assert self._presence is not None
+        return self._presence
+
+    @property
     def threads(self) -> Threads:
         self._ready()
         assert self._threads is not None
@@ -212,6 +229,11 @@ class Backend:
         self._ready()
         assert self._runs is not None
         return self._runs
+
+    @property
+    def protocol(self) -> ThreadProtocol:
+        """The thread-centric streaming protocol's commands and events."""
+        return ThreadProtocol(self.control_or_fail(), self.threads, self.runs)
 
     @property
     def item_store(self) -> ItemStore:
@@ -323,16 +345,20 @@ class Backend:
     async def _start_worker(self, nc: NATS) -> None:
         """The in-process worker for the graphs named in the configuration (the demo assistants
         under ``duragraph-lab dev``). A graph that fails to load is reported, not fatal."""
-        if not self.graph_refs or self.store is None:
+        if not (self.graph_refs or self.project) or self.store is None:
             return
-        graphs = []
-        for ref in self.graph_refs:
+        graphs: list[CompiledGraph | GraphSource] = []
+        if self.project is not None:
             try:
                 # Imports run user code (and compile graphs): in a thread, not on the server's loop.
+                graphs += (await asyncio.to_thread(_project_sources, self.project)).values()
+            except DuraGraphError as err:
+                self._worker_error(err)
+        for ref in self.graph_refs:
+            try:
                 graphs.append(await asyncio.to_thread(load_graph, ref))
             except DuraGraphError as err:
-                self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
-                log.error("DuraGraph Lab: %s", err)
+                self._worker_error(err)
         if not graphs:
             return
         worker = Worker(
@@ -344,6 +370,7 @@ class Backend:
             lease_ttl=self.worker_lease_ttl,
             drain_timeout=10,
             wake_relay=False,  # this process's relay is woken directly after each commit
+            store_settings=self.store_settings,
         )
         try:
             await worker.start()
@@ -353,6 +380,11 @@ class Backend:
             raise
         # Only now: /health reports the worker once its graphs and assistants are registered.
         self.worker = worker
+
+    def _worker_error(self, err: DuraGraphError) -> None:
+        """A graph that fails to load: reported (/health, the log), not fatal."""
+        self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
+        log.error("DuraGraph Lab: %s", err)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
@@ -569,3 +601,8 @@ class Backend:
             },
             "error": self.startup_error,
         }
+
+
+def _project_sources(project: Project) -> dict[str, CompiledGraph | GraphSource]:
+    project.activate()
+    return project.sources()

@@ -66,7 +66,8 @@ class StreamEncoder:
     def prime(self, events: Iterable[RecordedEvent]) -> None:
         """Remember the checkpoints of events already delivered (a stream resumed mid-run)."""
         for event in events:
-            if event.type in CHECKPOINT_TYPES:
+            # A subgraph's start is its namespace's first checkpoint (see on_event).
+            if event.type in CHECKPOINT_TYPES or event.type == ev.SUBGRAPH_STARTED:
                 self.parents[str(event.data.get("ns") or "").rstrip("|")] = str(event.event_id)
             if event.type in (ev.RUN_CREATED, ev.SUBGRAPH_STARTED):
                 # The input's values went out with it: step 0's plan must not send them again.

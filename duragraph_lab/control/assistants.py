@@ -213,15 +213,16 @@ class Assistants:
             raise Conflict(f"assistant {assistant_id} already exists") from None
         return await self.get(assistant_id)
 
-    async def ensure_default(self, graph_id: str) -> str:
+    async def ensure_default(self, graph_id: str, description: str | None = None) -> str:
         """Create the graph's default assistant unless it exists (or existed: a deleted default
-        assistant stays deleted); its id."""
+        assistant stays deleted); its id. ``description``: the graph's (a ``langgraph.json``
+        entry's), as LangGraph Platform gives it to the default assistant."""
         assistant_id = default_assistant_id(graph_id)
         created = ev.assistant_created(
             assistant_id,
             graph_id,
             name=graph_id,
-            description=None,
+            description=description,
             config={},
             context={},
             metadata={"created_by": "system"},

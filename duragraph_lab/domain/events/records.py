@@ -121,6 +121,7 @@ class GraphRegistered(TypedDict):
     channels: dict[str, str]
     nodes: list[str]
     registered_by: str
+    engine: NotRequired[str]  # "langgraph" for LangGraph graphs; absent for native ones
 
 
 def graph_registered(
@@ -131,6 +132,7 @@ def graph_registered(
     channels: dict[str, str],
     nodes: list[str],
     registered_by: str,
+    engine: str | None = None,
 ) -> NewEvent:
     data = GraphRegistered(
         graph_id=graph_id,
@@ -140,6 +142,8 @@ def graph_registered(
         nodes=nodes,
         registered_by=registered_by,
     )
+    if engine is not None:
+        data["engine"] = engine
     return NewEvent(names.GRAPH_REGISTERED, data)
 
 

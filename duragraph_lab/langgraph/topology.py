@@ -1,0 +1,180 @@
+"""A LangGraph graph described for registration, from the graph itself.
+
+The drawing is ``compiled.get_graph()``'s: its nodes, its edges, conditional ones (routers,
+``Command`` destinations declared by a node's return annotation) drawn as branches labelled with
+the router's key (or the target), and each subgraph node (``compiled.get_subgraphs()``) with the
+subgraph's own topology nested, so the API's x-ray expansion and the dashboard draw them as
+they draw native subgraphs. State keys come from the ``StateGraph``'s channels, each with its
+reducer kind. The version changes when the drawing, the schemas or a node's code changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import warnings
+from typing import Any
+
+from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
+from duragraph_lab.domain import reducers as red
+from duragraph_lab.graph.layout import layered_layout
+from duragraph_lab.graph.spec import code_fingerprint
+from duragraph_lab.langgraph.source import GraphSource
+
+_START, _END = "__start__", "__end__"
+
+
+async def describe_source(source: GraphSource) -> GraphDescription:
+    """Build the graph once (a factory is called with an empty config, for ``assistants.read``,
+    as LangGraph Platform does to draw it) and describe it."""
+    async with source.build(
+        {"configurable": {}}, access="assistants.read", checkpointer=None, store=None
+    ) as graph:
+        return describe(source.graph_id, graph, source.description)
+
+
+def describe(graph_id: str, graph: Any, description: str | None = None) -> GraphDescription:
+    """The description of a compiled LangGraph graph served as ``graph_id``."""
+    topology = _topology(graph_id, graph)
+    material = {
+        "topology": topology,
+        "schemas": topology["schemas"],
+        "code": _code(graph),
+    }
+    version = hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    topology["version"] = version
+    nodes = [n["id"] for n in topology["nodes"] if n["kind"] in ("node", "subgraph")]
+    return GraphDescription(
+        graph_id,
+        version,
+        topology,
+        dict(topology["channels"]),
+        nodes,
+        engine=LANGGRAPH,
+        description=description,
+    )
+
+
+def _topology(graph_id: str, graph: Any) -> dict[str, Any]:
+    drawn = graph.get_graph()
+    subgraphs: dict[str, Any] = {}
+    with contextlib.suppress(Exception):  # a graph that cannot list them draws flat
+        subgraphs = dict(graph.get_subgraphs())
+    nodes: list[dict[str, Any]] = [{"id": _START, "kind": "start"}]
+    for node in drawn.nodes.values():
+        if node.id in (_START, _END):
+            continue
+        entry: dict[str, Any] = {
+            "id": node.id,
+            "kind": "subgraph" if node.id in subgraphs else "node",
+            "retry": None,
+            "timeout": None,
+            "metadata": _jsonable(node.metadata or {}),
+        }
+        if node.id in subgraphs:
+            entry["subgraph"] = _topology(node.id, subgraphs[node.id])
+        nodes.append(entry)
+    nodes.append({"id": _END, "kind": "end"})
+    edges: list[dict[str, Any]] = []
+    for edge in drawn.edges:
+        if edge.conditional:
+            label = str(edge.data) if edge.data is not None else edge.target
+            edges.append(
+                {
+                    "source": edge.source,
+                    "target": edge.target,
+                    "kind": "conditional",
+                    "conditional": True,
+                    "label": label,
+                }
+            )
+        else:
+            edges.append(
+                {"source": edge.source, "target": edge.target, "kind": "static", "conditional": False}
+            )
+    import networkx as nx
+
+    layout_graph: nx.DiGraph[str] = nx.DiGraph()
+    layout_graph.add_nodes_from(n["id"] for n in nodes)
+    layout_graph.add_edges_from((e["source"], e["target"]) for e in edges)
+    return {
+        "graph_id": graph_id,
+        "engine": LANGGRAPH,
+        "nodes": nodes,
+        "edges": edges,
+        "channels": channels(graph),
+        "interrupt_before": _names(getattr(graph, "interrupt_before_nodes", ())),
+        "interrupt_after": _names(getattr(graph, "interrupt_after_nodes", ())),
+        "layout": layered_layout(layout_graph),
+        "schemas": schemas(graph),
+        "subgraph_schemas": {name: schemas(sub) for name, sub in subgraphs.items()},
+    }
+
+
+def channels(graph: Any) -> dict[str, str]:
+    """State key → reducer kind (``replace``, ``add``, ``add_messages``, ``custom``)."""
+    builder = getattr(graph, "builder", None)
+    found = getattr(builder, "channels", None)
+    if not isinstance(found, dict):
+        keys = getattr(graph, "stream_channels_list", None) or []
+        return {str(k): red.REPLACE for k in keys if not str(k).startswith("__")}
+    out: dict[str, str] = {}
+    for key, channel in found.items():
+        if str(key).startswith("__"):
+            continue
+        operator = getattr(channel, "operator", None)
+        if not callable(operator):
+            out[str(key)] = red.REPLACE
+        elif getattr(operator, "__name__", "") == "_add_messages" and str(
+            getattr(operator, "__module__", "")
+        ).startswith("langgraph."):
+            out[str(key)] = red.ADD_MESSAGES  # LangGraph's add_messages, as wrapped by langgraph
+        else:
+            out[str(key)] = red.reducer_name(operator)
+    return out
+
+
+def schemas(graph: Any) -> dict[str, Any]:
+    """JSON Schemas as ``GET /assistants/{id}/schemas`` serves them; a schema LangGraph cannot
+    produce (e.g. a ``typing.TypedDict`` state on Python 3.11) is None."""
+
+    def attempt(method: str) -> Any:
+        fn = getattr(graph, method, None)
+        if fn is None:
+            return None
+        try:
+            with warnings.catch_warnings():  # get_config_jsonschema is deprecated, still served
+                warnings.simplefilter("ignore")
+                return _jsonable(fn())
+        except Exception:
+            return None
+
+    return {
+        "input_schema": attempt("get_input_jsonschema"),
+        "output_schema": attempt("get_output_jsonschema"),
+        "state_schema": attempt("get_input_jsonschema"),
+        "config_schema": attempt("get_config_jsonschema"),
+        "context_schema": attempt("get_context_jsonschema"),
+    }
+
+
+def _code(graph: Any) -> dict[str, str]:
+    """A fingerprint of each node's function, so a change of code is a new version."""
+    out: dict[str, str] = {}
+    for name, node in (getattr(graph, "nodes", None) or {}).items():
+        bound = getattr(node, "bound", None)
+        fn = getattr(bound, "func", None) or getattr(bound, "afunc", None)
+        if callable(fn):
+            out[str(name)] = code_fingerprint(fn)
+    return out
+
+
+def _names(value: Any) -> list[str]:
+    if value == "*":
+        return ["*"]
+    return [str(v) for v in value or ()]
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
