@@ -1,5 +1,5 @@
 """LangGraph's checkpointer over DuraGraph's event store: no checkpoint tables, every checkpoint
-and every task's writes is an event (:mod:`duragraph_lab.domain.langgraph_events`).
+and every task's writes is an event (:mod:`duragraph_lab.domain.events.langgraph`).
 
 Bound to a run (:class:`RunLog`, given by the executor), the checkpoints of the run's thread are
 appended to the run's stream through the run's writer, i.e. under the worker's fenced lease, in
@@ -33,8 +33,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from duragraph_lab.domain import langgraph_events as lg
 from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.events import langgraph as lg
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints, StoredCheckpoint
 

@@ -10,7 +10,7 @@ import asyncio
 from duragraph_lab.client import DuraGraphClient
 from duragraph_lab.domain import events as ev
 from tests.apiserver import ApiServer
-from tests.data.capture_event_log import drive, dump
+from tests.data.capture_event_log import checkpoints, drive, dump
 from tests.devserver import owner_database_url
 
 
@@ -19,7 +19,9 @@ def test_every_stored_payload_is_of_its_type(api_server: ApiServer) -> None:
         f"http://127.0.0.1:{api_server.port}/", token=api_server.token, timeout=60
     ) as client:
         drive(api_server, client)
-    log = asyncio.run(dump(owner_database_url(api_server.data_dir)))
+    url = owner_database_url(api_server.data_dir)
+    asyncio.run(checkpoints(url))
+    log = asyncio.run(dump(url))
     assert {row["type"] for row in log} >= set(ev.CATALOGUE)
     problems = [(row["seq"], p) for row in log for p in ev.payload_problems(row["type"], row["data"])]
     assert problems == []

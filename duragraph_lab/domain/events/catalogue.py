@@ -13,9 +13,10 @@ from typing import Any
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.events import records as rec
 from duragraph_lab.domain.events import run
+from duragraph_lab.domain.events.langgraph import LANGGRAPH_EVENT_SPECS
 from duragraph_lab.domain.events.spec import EventSpec
 
-_SPECS = (*run.RUN_EVENT_SPECS, *rec.RECORD_EVENT_SPECS)
+_SPECS = (*run.RUN_EVENT_SPECS, *rec.RECORD_EVENT_SPECS, *LANGGRAPH_EVENT_SPECS)
 
 #: type name -> spec, in the order of docs/events.md.
 CATALOGUE: Mapping[str, EventSpec] = {spec.type: spec for spec in _SPECS}

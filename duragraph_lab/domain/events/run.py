@@ -79,6 +79,7 @@ class StepPlanned(TypedDict):
     barriers: dict[str, list[str]]
     custom_values: State
     counts: NotRequired[bool]  # absent in step 0: true
+    checkpoint_id: NotRequired[str]  # LangGraph runs: the LangGraph checkpoint this step is
     ns: NotRequired[str]
 
 
@@ -182,11 +183,14 @@ def step_planned(
     barriers: dict[str, list[str]],
     custom_values: State,
     counts: bool | None = None,
+    checkpoint_id: str | None = None,
     ns: str = "",
 ) -> NewEvent:
     data = StepPlanned(step=step, tasks=tasks, barriers=barriers, custom_values=custom_values)
     if counts is not None:
         data["counts"] = counts
+    if checkpoint_id is not None:
+        data["checkpoint_id"] = checkpoint_id
     return NewEvent(names.STEP_PLANNED, _with_ns(data, ns))
 
 

@@ -11,14 +11,13 @@ to DuraGraph, so a checkpoint reads back exactly as LangGraph wrote it. The read
 (``lg_checkpoints``, ``lg_writes``) point at these events by ``seq``; see docs/events.md.
 """
 
-from __future__ import annotations
-
 import base64
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.events.spec import EventSpec
 from duragraph_lab.domain.streams import StreamId, StreamKind
 
 LG_CHECKPOINT = "lg_checkpoint"  # one checkpoint (put): ids, parent, metadata, serialized checkpoint
@@ -31,6 +30,49 @@ LG_THREAD_PRUNED = "lg_thread_pruned"  # prune: keep_latest (per namespace) or d
 LANGGRAPH_EVENT_TYPES = frozenset(
     {LG_CHECKPOINT, LG_WRITES, LG_THREAD_DELETED, LG_RUNS_DELETED, LG_THREAD_COPIED, LG_THREAD_PRUNED}
 )
+
+# The payloads (no ``from __future__ import annotations`` in this module: the catalogue reads
+# the TypedDicts' keys at run time, see domain/events/run.py).
+
+
+class LgCheckpoint(TypedDict):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    metadata: dict[str, Any]
+    checkpoint: list[str]  # [serde type, base64 bytes]
+    new_versions: dict[str, str]
+
+
+class LgWrites(TypedDict):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    task_id: str
+    task_path: str
+    writes: list[list[Any]]  # [idx, channel, serde type, base64 bytes]
+    upsert: bool
+
+
+class LgThreadDeleted(TypedDict):
+    thread_id: str
+
+
+class LgRunsDeleted(TypedDict):
+    thread_id: None
+    run_ids: list[str]
+
+
+class LgThreadCopied(TypedDict):
+    thread_id: str
+    source_thread_id: str
+
+
+class LgThreadPruned(TypedDict):
+    thread_id: str
+    strategy: Literal["keep_latest", "delete"]
+
 
 # uuid5 namespace of checkpoint streams: a LangGraph thread id (any string) -> one stream.
 _CHECKPOINT_STREAMS = uuid.UUID("5f0c1d5e-8a51-4c8e-9d0e-6b1a8f7e2c31")
@@ -65,18 +107,16 @@ def checkpoint_saved(
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
     run_id and the config's metadata), so that list filters can match it in SQL."""
-    return NewEvent(
-        LG_CHECKPOINT,
-        {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint_id,
-            "parent_checkpoint_id": parent_checkpoint_id,
-            "metadata": dict(metadata),
-            "checkpoint": encode_typed(checkpoint),
-            "new_versions": {k: str(v) for k, v in new_versions.items()},
-        },
+    data = LgCheckpoint(
+        thread_id=thread_id,
+        checkpoint_ns=checkpoint_ns,
+        checkpoint_id=checkpoint_id,
+        parent_checkpoint_id=parent_checkpoint_id,
+        metadata=dict(metadata),
+        checkpoint=encode_typed(checkpoint),
+        new_versions={k: str(v) for k, v in new_versions.items()},
     )
+    return NewEvent(LG_CHECKPOINT, data)
 
 
 def writes_saved(
@@ -92,34 +132,49 @@ def writes_saved(
     """``writes``: (idx, channel, value). ``upsert``: the writes replace earlier ones at the same
     (task, idx) (LangGraph's special channels: errors, interrupts, resumes); otherwise an earlier
     write at the same place is kept (a task's writes saved twice are saved once)."""
-    return NewEvent(
-        LG_WRITES,
-        {
-            "thread_id": thread_id,
-            "checkpoint_ns": checkpoint_ns,
-            "checkpoint_id": checkpoint_id,
-            "task_id": task_id,
-            "task_path": task_path,
-            "writes": [[idx, channel, *encode_typed(value)] for idx, channel, value in writes],
-            "upsert": upsert,
-        },
+    data = LgWrites(
+        thread_id=thread_id,
+        checkpoint_ns=checkpoint_ns,
+        checkpoint_id=checkpoint_id,
+        task_id=task_id,
+        task_path=task_path,
+        writes=[[idx, channel, *encode_typed(value)] for idx, channel, value in writes],
+        upsert=upsert,
     )
+    return NewEvent(LG_WRITES, data)
 
 
 def thread_deleted(thread_id: str) -> NewEvent:
-    return NewEvent(LG_THREAD_DELETED, {"thread_id": thread_id})
+    return NewEvent(LG_THREAD_DELETED, LgThreadDeleted(thread_id=thread_id))
 
 
 def runs_deleted(run_ids: Sequence[str]) -> NewEvent:
     """Of every thread: ``delete_for_runs`` names runs, not threads."""
-    return NewEvent(LG_RUNS_DELETED, {"thread_id": None, "run_ids": [str(r) for r in run_ids]})
+    return NewEvent(LG_RUNS_DELETED, LgRunsDeleted(thread_id=None, run_ids=[str(r) for r in run_ids]))
 
 
 def thread_copied(source_thread_id: str, target_thread_id: str) -> NewEvent:
-    return NewEvent(LG_THREAD_COPIED, {"thread_id": target_thread_id, "source_thread_id": source_thread_id})
+    return NewEvent(
+        LG_THREAD_COPIED, LgThreadCopied(thread_id=target_thread_id, source_thread_id=source_thread_id)
+    )
 
 
 def thread_pruned(thread_id: str, strategy: str) -> NewEvent:
-    if strategy not in ("keep_latest", "delete"):
-        raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
-    return NewEvent(LG_THREAD_PRUNED, {"thread_id": thread_id, "strategy": strategy})
+    if strategy == "keep_latest":
+        return NewEvent(LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="keep_latest"))
+    if strategy == "delete":
+        return NewEvent(LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="delete"))
+    raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+
+
+#: The catalogue entries of these types (domain/events/catalogue.py gathers them): in a run's
+#: stream during a run, in the thread's checkpoint stream otherwise.
+_BOTH = ("checkpoints",)
+LANGGRAPH_EVENT_SPECS = (
+    EventSpec(LG_CHECKPOINT, LgCheckpoint, "run", "one LangGraph checkpoint (put)", _BOTH),
+    EventSpec(LG_WRITES, LgWrites, "run", "one task's pending writes (put_writes)", _BOTH),
+    EventSpec(LG_THREAD_DELETED, LgThreadDeleted, "checkpoints", "delete_thread"),
+    EventSpec(LG_RUNS_DELETED, LgRunsDeleted, "checkpoints", "delete_for_runs"),
+    EventSpec(LG_THREAD_COPIED, LgThreadCopied, "checkpoints", "copy_thread"),
+    EventSpec(LG_THREAD_PRUNED, LgThreadPruned, "checkpoints", "prune"),
+)
