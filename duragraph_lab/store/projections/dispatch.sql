@@ -27,7 +27,7 @@ BEGIN
     WHEN 'experiment' THEN
         PERFORM duragraph.project_experiment(e);  -- experiments, experiment_results
     WHEN 'checkpoints' THEN
-        PERFORM duragraph.project_langgraph(e);   -- lg_checkpoints, lg_writes (outside runs)
+        PERFORM duragraph.project_checkpoints(e);   -- lg_checkpoints, lg_writes (outside runs)
     ELSE
         NULL;
     END CASE;
