@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import os
 import time
@@ -88,6 +89,23 @@ _ledgered.add_conditional_edges(START, slow_fan, ["slow"])
 _ledgered.add_edge("slow", "after")
 _ledgered.add_edge("after", END)
 ledgered = _ledgered.compile(name="lg_ledgered")
+
+
+class Nap(TypedDict, total=False):
+    seconds: float
+    done: bool
+
+
+async def nap(state: Nap) -> dict[str, Any]:
+    await asyncio.sleep(state.get("seconds", 30.0))
+    return {"done": True}
+
+
+_nap = StateGraph(Nap)
+_nap.add_node("nap", nap)
+_nap.add_edge(START, "nap")
+_nap.add_edge("nap", END)
+napping = _nap.compile(name="lg_nap")
 
 
 # -- create_agent with a fake chat model and a tool ----------------------------------------------

@@ -5,6 +5,7 @@ Platform: streamed values and updates, the thread's state, ``Command(resume=...)
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from langgraph_sdk import get_client, get_sync_client
 from tests.devserver import DevServer
 from tests.fault.workers import ROOT
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:agent"]
+GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:agent", "tests.lg_graphs:napping"]
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,19 @@ async def test_create_agent_calls_its_tool(server: DevServer) -> None:
             if part.event == "updates"
         ]
         assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
+
+
+async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = await client.threads.create()
+        run = await client.runs.create(thread["thread_id"], "lg_nap", input={"seconds": 60})
+        deadline = time.monotonic() + 30
+        while (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] != "running":
+            assert time.monotonic() < deadline, "the run never started"
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await client.runs.cancel(thread["thread_id"], run["run_id"], wait=True)
+        assert time.monotonic() - started < 20  # the node was stopped, not waited for
+        assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "cancelled"
+        state = await client.threads.get_state(thread["thread_id"])
+        assert "done" not in state["values"]
