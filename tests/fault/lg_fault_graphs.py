@@ -19,13 +19,13 @@ from typing_extensions import TypedDict
 
 class FanState(TypedDict, total=False):
     width: int
-    hang: bool
+    hang: float  # seconds the last task sleeps the first time it runs (0: none)
     done: Annotated[list[str], operator.add]
 
 
 class Part(TypedDict):
     i: int
-    hang: bool
+    hang: float
 
 
 def _record(config: RunnableConfig, node: str) -> int:
@@ -46,7 +46,9 @@ def _record(config: RunnableConfig, node: str) -> int:
 
 
 def fan_out(state: FanState) -> list[Send]:
-    return [Send("part", {"i": i, "hang": bool(state.get("hang"))}) for i in range(state.get("width", 3))]
+    return [
+        Send("part", {"i": i, "hang": float(state.get("hang") or 0)}) for i in range(state.get("width", 3))
+    ]
 
 
 def part(state: Part, config: RunnableConfig) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def part(state: Part, config: RunnableConfig) -> dict[str, Any]:
     executions = _record(config, node)
     # The last task of the superstep is slow the first time: the others commit while it runs.
     if state["hang"] and state["i"] == 2 and executions == 1:
-        time.sleep(60)
+        time.sleep(state["hang"])
     return {"done": [node]}
 
 
