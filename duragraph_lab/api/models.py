@@ -462,7 +462,7 @@ class StoreListNamespaces(Model):
     offset: int = Field(0, ge=0, le=MAX_STORE_OFFSET)
 
 
-class ProtocolCommand(BaseModel):
+class ProtocolCommand(Model):
     """A command of the thread-centric streaming protocol (``langchain-protocol``'s ``Command``)."""
 
     id: int = Field(ge=0)

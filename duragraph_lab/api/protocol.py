@@ -70,10 +70,8 @@ def from_api_error(err: BaseException, command_id: int | None) -> ProtocolError:
     mapped = err if isinstance(err, ApiError) else http_error(err)
     if mapped is None:
         raise err
-    code = "invalid_argument" if 400 <= mapped.status_code < 500 else "unknown_error"
-    if mapped.status_code == 403:
-        code = "permission_denied"
-    return ProtocolError(mapped.status_code, code, mapped.message, command_id)
+    # The API's error codes (not_found, validation_error, ...), as for every other route.
+    return ProtocolError(mapped.status_code, mapped.code, mapped.message, command_id)
 
 
 def _object(value: Any, what: str, command_id: int | None) -> dict[str, Any]:

@@ -176,6 +176,17 @@ ROUTES: list[Route] = [
     ),
     Route("/info", sh.InfoHandler, "system", {"get": Op("Server version and configuration", "Info")}),
     Route(
+        "/workers",
+        sh.WorkersHandler,
+        "system",
+        {
+            "get": Op(
+                "The live workers (a heartbeat in the last minute) and the graphs each serves",
+                "WorkerList",
+            )
+        },
+    ),
+    Route(
         "/worker/connection",
         sh.WorkerConnectionHandler,
         "system",

@@ -297,3 +297,66 @@ def test_a_broken_project_is_one_line_before_anything_starts(tmp_path: Path) -> 
         "'not_installed_pkg_xyz' (pip install it, or add it to the project's dependencies)"
     ]
     assert not (tmp_path / "data").exists()
+
+
+async def test_a_notebook_serves_a_langgraph_graph(server: DevServer) -> None:
+    from langgraph.graph import START, StateGraph
+    from typing_extensions import TypedDict
+
+    from duragraph_lab.notebook.magics import MagicError, _assistant, _graphs
+    from duragraph_lab.notebook.session import Session
+
+    class State(TypedDict):
+        n: int
+
+    builder = StateGraph(State)
+    builder.add_node("bump", lambda s: {"n": s["n"] + 1})
+    builder.add_edge(START, "bump")
+    notebook_graph = builder.compile()
+
+    class Shell:  # what the magics read of IPython: the user's namespace
+        user_ns = {"notebook_graph": notebook_graph, "not_a_graph": 3}
+
+    # %duragraph serve notebook_graph: accepted, and served under the variable's name.
+    assert _graphs(Shell(), ["notebook_graph"]) == {"notebook_graph": notebook_graph}
+    assert _assistant(Shell(), "notebook_graph") == "notebook_graph"
+    with pytest.raises(MagicError, match=r"not_a_graph is a int, not a StateGraph or compiled graph"):
+        _graphs(Shell(), ["not_a_graph"])
+    session = Session()
+    session.connect(f"http://127.0.0.1:{server.port}/", server.token)
+    try:
+        served = await session.serve_async({"notebook_graph": notebook_graph})
+        assert list(served.graphs) == ["notebook_graph"]
+        client = get_client(url=base(server), headers=headers(server))
+        (assistant,) = await client.assistants.search(graph_id="notebook_graph")
+        drawn = await client.assistants.get_graph(assistant["assistant_id"])
+        assert [n["id"] for n in drawn["nodes"]] == ["__start__", "bump", "__end__"]
+        assert "LangGraph" in repr(session.worker.describe()["versions"])
+    finally:
+        await session.stop_serving()
+        session.client.close()
+
+
+def test_the_project_in_the_current_directory_is_found(project: Path, tmp_path: Path) -> None:
+    """``duragraph-lab worker`` (and dev/serve) without --config use ./langgraph.json."""
+    env = {**os.environ, **ENV}
+    for name in ("DURAGRAPH_DATABASE_URL", "DURAGRAPH_NATS_URL"):
+        env.pop(name, None)
+    args = [*cli(), "worker", "--data-dir", str(tmp_path / "none")]
+    found = subprocess.run(args, cwd=project.parent, env=env, capture_output=True, text=True, timeout=60)
+    # The project was loaded (its graphs imported); then no services were found to serve them on.
+    assert found.returncode == 1, found.stderr
+    assert "no running `duragraph-lab dev` found" in found.stderr
+    (tmp_path / "langgraph.json").write_text('{"graphs": {"g": "./missing.py:graph"}}')
+    broken = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 1
+    assert broken.stderr.strip().splitlines() == [
+        f"duragraph-lab: error: graph 'g' (./missing.py:graph): {tmp_path / 'missing.py'} does not exist"
+    ]
+    (tmp_path / "langgraph.json").unlink()
+    nothing = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert nothing.returncode == 2
+    assert nothing.stderr.strip() == (
+        "duragraph-lab worker: error: name the graphs to serve (MODULE:ATTR) or a langgraph.json "
+        "(--config PATH); there is no langgraph.json here"
+    )

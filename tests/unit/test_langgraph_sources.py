@@ -249,3 +249,34 @@ def test_classification_follows_langgraph_api() -> None:
     assert classify_factory(both) == {"config": "config", "runtime": "runtime"}
     with pytest.raises(FactoryError):
         classify_factory(lambda a, b: None)
+
+
+def test_a_worker_reference_may_name_a_langgraph_graph_or_factory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from duragraph_lab.worker.serve import GraphLoadError, load_graph
+
+    (tmp_path / "lg_ref_mod_t.py").write_text(
+        textwrap.dedent(
+            GRAPH
+            + """
+named = builder.compile(name="named_graph")
+
+def factory(config):
+    return graph
+
+def no_args():
+    return graph
+"""
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plain = load_graph("lg_ref_mod_t:graph")
+    assert isinstance(plain, CompiledSource) and plain.graph_id == "graph"
+    assert load_graph("lg_ref_mod_t:named").graph_id == "named_graph"  # type: ignore[union-attr]
+    assert load_graph("lg_ref_mod_t:builder").graph_id == "builder"  # type: ignore[union-attr]
+    for name in ("factory", "no_args"):
+        source = load_graph(f"lg_ref_mod_t:{name}")
+        assert isinstance(source, FactorySource) and source.graph_id == name
+    with pytest.raises(GraphLoadError, match=r"has no attribute 'nope'"):
+        load_graph("lg_ref_mod_t:nope")
