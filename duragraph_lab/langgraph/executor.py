@@ -31,9 +31,9 @@ from typing import Any
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain import langgraph_events as lg
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, VersionConflict
+from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
 from duragraph_lab.langgraph.source import GraphSource
@@ -125,10 +125,12 @@ class LangGraphRunExecutor:
         self.journal.check_lease(self.run_id)
         writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events[-1].version)
         if state.cancel_requested:
-            await writer.commit([NewEvent(ev.RUN_CANCELLED, {})], final=True)
+            await writer.commit([ev.run_cancelled()], final=True)
             return state
-        started = {"worker_id": self.journal.worker_id, "epoch": self.epoch, "attempt": state.attempt + 1}
-        await writer.commit([NewEvent(ev.RUN_STARTED, started)])
+        started = ev.run_started(
+            worker_id=self.journal.worker_id, epoch=self.epoch, attempt=state.attempt + 1
+        )
+        await writer.commit([started])
         self._inner = asyncio.create_task(self._drive(state, log_events, writer))
         try:
             await self._inner
@@ -137,14 +139,14 @@ class LangGraphRunExecutor:
             if not self._cancel_requested or (current is not None and current.cancelling()):
                 self._inner.cancel()
                 raise
-            await writer.commit([NewEvent(ev.RUN_CANCELLED, {})], final=True)
+            await writer.commit([ev.run_cancelled()], final=True)
         except CancelRequested:
-            await writer.commit([NewEvent(ev.RUN_CANCELLED, {})], final=True)
+            await writer.commit([ev.run_cancelled()], final=True)
         except (LeaseLost, StoreUnavailable, VersionConflict):
             raise
         except Exception as err:
             log.info("run %s of LangGraph graph %s failed: %r", self.run_id, self.source.graph_id, err)
-            await writer.commit([NewEvent(ev.RUN_FAILED, {"error": error_record(err)})], final=True)
+            await writer.commit([ev.run_failed(error_record(err))], final=True)
         return fold(await self.journal.read(self.run_id))
 
     # -- driving LangGraph ---------------------------------------------------------------------
@@ -203,7 +205,7 @@ def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:
     None to continue from the last checkpoint (after a crash, or past breakpoints)."""
     from langgraph.types import Command
 
-    last_lg = max((i for i, e in enumerate(log_events) if e.type in lg.LANGGRAPH_EVENT_TYPES), default=-1)
+    last_lg = max((i for i, e in enumerate(log_events) if e.type in ev.LANGGRAPH_EVENT_TYPES), default=-1)
     last_resume = max((i for i, e in enumerate(log_events) if e.type == ev.RUN_RESUMED), default=-1)
     if last_resume > last_lg:
         d = log_events[last_resume].data
@@ -244,18 +246,19 @@ class _Mirror:
             return  # the input checkpoint; one already recorded (a resume); the last (see end)
         self.planned.add(checkpoint_id)
         self.step = step
-        data = {
-            "step": step,
-            "checkpoint_id": checkpoint_id,
-            "tasks": [
-                {"id": str(t["id"]), "node": str(t["name"]), "index": i, "triggers": []}
-                for i, t in enumerate(tasks)
-            ],
-            "barriers": {},
-            "custom_values": plain(chunk.get("values") or {}),
-            "counts": True,
-        }
-        await self.writer.append([NewEvent(ev.STEP_PLANNED, data)])
+        planned: list[PlannedTask] = [
+            PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
+            for i, t in enumerate(tasks)
+        ]
+        event = ev.step_planned(
+            step=step,
+            tasks=planned,
+            barriers={},
+            custom_values=plain(chunk.get("values") or {}),
+            counts=True,
+            checkpoint_id=checkpoint_id,
+        )
+        await self.writer.append([event])
 
     async def task(self, chunk: Mapping[str, Any]) -> None:
         task_id = str(chunk["id"])
@@ -269,23 +272,22 @@ class _Mirror:
         started = self.started.pop(task_id, finished)
         result = chunk.get("result") or {}
         update = plain(dict(result) if isinstance(result, Mapping) else {})
-        data = {
-            "step": self.step,
-            "task": task_id,
-            "node": str(chunk.get("name")),
-            "attempt": 1,
+        event = ev.node_completed(
+            step=self.step,
+            task=task_id,
+            node=str(chunk.get("name")),
+            attempt=1,
             # Only the state's keys: what LangGraph's "updates" mode shows of the task.
-            "update": {k: v for k, v in update.items() if k in self.channels},
-            "goto": [],
-            "started_at": started,
-            "finished_at": finished,
-            "duration_ms": round((finished - started) * 1000, 3),
-        }
-        await self.writer.append([NewEvent(ev.NODE_COMPLETED, data)])
+            update={k: v for k, v in update.items() if k in self.channels},
+            goto=[],
+            started_at=started,
+            finished_at=finished,
+        )
+        await self.writer.append([event])
 
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
-        interrupts = [
+        interrupts: list[Interrupt] = [
             {
                 "id": str(i.id),
                 "value": plain(i.value),
@@ -305,9 +307,9 @@ class _Mirror:
             ]
         if interrupts:
             step = int((snapshot.metadata or {}).get("step", self.step))
-            await self.writer.commit([NewEvent(ev.RUN_INTERRUPTED, {"step": step, "interrupts": interrupts})])
+            await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
-            await self.writer.commit([NewEvent(ev.RUN_COMPLETED, {"custom_values": values})])
+            await self.writer.commit([ev.run_completed(custom_values=values)])
 
 
 def plain(value: Any) -> Any:

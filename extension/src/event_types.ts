@@ -61,6 +61,7 @@ export interface StepPlanned {
   custom_values: Record<string, unknown>;
   counts?: boolean;
   ns?: string;
+  checkpoint_id?: string;
 }
 /** node_completed: one task's update and routing (run streams) */
 export interface NodeCompleted {
@@ -249,6 +250,45 @@ export interface ExperimentRunRequested {
 export interface ExperimentCompleted {
   result_count: number;
 }
+/** lg_checkpoint: a LangGraph checkpoint (checkpoints streams) */
+export interface LgCheckpoint {
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  parent_checkpoint_id: string | null;
+  metadata: Record<string, unknown>;
+  checkpoint: string[];
+  new_versions: Record<string, string>;
+}
+/** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
+export interface LgWrites {
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  task_id: string;
+  task_path: string;
+  writes: unknown[][];
+  upsert: boolean;
+}
+/** lg_thread_deleted: a thread's checkpoints deleted (checkpoints streams) */
+export interface LgThreadDeleted {
+  thread_id: string;
+}
+/** lg_runs_deleted: the checkpoints of runs deleted (checkpoints streams) */
+export interface LgRunsDeleted {
+  thread_id: null;
+  run_ids: string[];
+}
+/** lg_thread_copied: a thread's checkpoints copied (checkpoints streams) */
+export interface LgThreadCopied {
+  thread_id: string;
+  source_thread_id: string;
+}
+/** lg_thread_pruned: a thread's checkpoints pruned (checkpoints streams) */
+export interface LgThreadPruned {
+  thread_id: string;
+  strategy: "keep_latest" | "delete";
+}
 /** Each event type's payload. */
 export interface EventPayloads {
   run_created: RunCreated;
@@ -281,6 +321,12 @@ export interface EventPayloads {
   experiment_result_recorded: ExperimentResultRecorded;
   experiment_run_requested: ExperimentRunRequested;
   experiment_completed: ExperimentCompleted;
+  lg_checkpoint: LgCheckpoint;
+  lg_writes: LgWrites;
+  lg_thread_deleted: LgThreadDeleted;
+  lg_runs_deleted: LgRunsDeleted;
+  lg_thread_copied: LgThreadCopied;
+  lg_thread_pruned: LgThreadPruned;
 }
 
 export type EventType = keyof EventPayloads;
@@ -317,4 +363,10 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   experiment_result_recorded: "experiment",
   experiment_run_requested: "experiment",
   experiment_completed: "experiment",
+  lg_checkpoint: "checkpoints",
+  lg_writes: "checkpoints",
+  lg_thread_deleted: "checkpoints",
+  lg_runs_deleted: "checkpoints",
+  lg_thread_copied: "checkpoints",
+  lg_thread_pruned: "checkpoints",
 };

@@ -45,7 +45,8 @@ def test_the_catalogue_lists_every_type_name_once() -> None:
     declared = {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
     assert set(ev.CATALOGUE) == declared
     for spec in ev.CATALOGUE.values():
-        assert spec.stream_kind in {"run", "thread", "assistant", "graph", "dataset", "experiment"}
+        kinds = {"run", "thread", "assistant", "graph", "dataset", "experiment", "checkpoints"}
+        assert {spec.stream_kind, *spec.also_in} <= kinds
         assert spec.payload.__name__ == "".join(p.title() for p in spec.type.split("_")), spec
         assert spec.description
 
@@ -56,7 +57,8 @@ def test_a_real_log_holds_every_type_and_each_payload_is_of_its_type() -> None:
     problems = [(row["seq"], p) for row in log for p in ev.payload_problems(row["type"], row["data"])]
     assert problems == []
     for row in log:
-        assert row["stream_id"].partition(":")[0] == ev.CATALOGUE[row["type"]].stream_kind, row
+        spec = ev.CATALOGUE[row["type"]]
+        assert row["stream_id"].partition(":")[0] in (spec.stream_kind, *spec.also_in), row
 
 
 def test_the_check_finds_a_missing_an_unknown_and_a_wrong_type() -> None:
@@ -120,6 +122,14 @@ _REMAKE: dict[str, Any] = {
     names.EXPERIMENT_RESULT_RECORDED: lambda d: ev.experiment_result_recorded(d),
     names.EXPERIMENT_RUN_REQUESTED: lambda d: ev.experiment_run_requested(),
     names.EXPERIMENT_COMPLETED: lambda d: ev.experiment_completed(**d),
+    names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(**{**d, "checkpoint": ev.decode_typed(d["checkpoint"])}),
+    names.LG_WRITES: lambda d: ev.lg_writes(
+        **{**d, "writes": [(w[0], w[1], ev.decode_typed(w[2:])) for w in d["writes"]]}
+    ),
+    names.LG_THREAD_DELETED: lambda d: ev.lg_thread_deleted(d["thread_id"]),
+    names.LG_RUNS_DELETED: lambda d: ev.lg_runs_deleted(d["run_ids"]),
+    names.LG_THREAD_COPIED: lambda d: ev.lg_thread_copied(d["source_thread_id"], d["thread_id"]),
+    names.LG_THREAD_PRUNED: lambda d: ev.lg_thread_pruned(d["thread_id"], d["strategy"]),
 }
 
 

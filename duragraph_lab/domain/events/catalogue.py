@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.events import langgraph as lg
 from duragraph_lab.domain.events import names, run
 from duragraph_lab.domain.events import records as rec
 
@@ -21,8 +22,10 @@ from duragraph_lab.domain.events import records as rec
 class EventSpec:
     type: str
     payload: builtins.type  # a TypedDict
-    stream_kind: str  # the prefix of the stream id: run, thread, assistant, graph, dataset, experiment
+    stream_kind: str  # the prefix of the stream id: run, thread, ..., experiment, checkpoints
     description: str
+    #: Other stream kinds the type is also written to (LangGraph's checkpoints during a run).
+    also_in: tuple[str, ...] = ()
 
     @property
     def required(self) -> frozenset[str]:
@@ -68,6 +71,12 @@ _SPECS = (
     ),
     EventSpec(names.EXPERIMENT_RUN_REQUESTED, rec.ExperimentRunRequested, "experiment", "the server runs it"),
     EventSpec(names.EXPERIMENT_COMPLETED, rec.ExperimentCompleted, "experiment", "no more results"),
+    EventSpec(names.LG_CHECKPOINT, lg.LgCheckpoint, "checkpoints", "a LangGraph checkpoint", ("run",)),
+    EventSpec(names.LG_WRITES, lg.LgWrites, "checkpoints", "a LangGraph task's pending writes", ("run",)),
+    EventSpec(names.LG_THREAD_DELETED, lg.LgThreadDeleted, "checkpoints", "a thread's checkpoints deleted"),
+    EventSpec(names.LG_RUNS_DELETED, lg.LgRunsDeleted, "checkpoints", "the checkpoints of runs deleted"),
+    EventSpec(names.LG_THREAD_COPIED, lg.LgThreadCopied, "checkpoints", "a thread's checkpoints copied"),
+    EventSpec(names.LG_THREAD_PRUNED, lg.LgThreadPruned, "checkpoints", "a thread's checkpoints pruned"),
 )
 
 #: type name -> spec, in the order of docs/events.md.

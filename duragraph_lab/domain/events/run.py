@@ -79,6 +79,7 @@ class StepPlanned(TypedDict):
     custom_values: State
     counts: NotRequired[bool]  # absent in step 0: true
     ns: NotRequired[str]
+    checkpoint_id: NotRequired[str]  # LangGraph runs: the LangGraph checkpoint the step starts from
 
 
 class NodeCompleted(TypedDict):
@@ -182,10 +183,13 @@ def step_planned(
     custom_values: State,
     counts: bool | None = None,
     ns: str = "",
+    checkpoint_id: str | None = None,
 ) -> NewEvent:
     data = StepPlanned(step=step, tasks=tasks, barriers=barriers, custom_values=custom_values)
     if counts is not None:
         data["counts"] = counts
+    if checkpoint_id is not None:
+        data["checkpoint_id"] = checkpoint_id
     return NewEvent(names.STEP_PLANNED, _with_ns(data, ns))
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from duragraph_lab.domain import codec
-from duragraph_lab.domain.langgraph_events import Typed, decode_typed
+from duragraph_lab.domain.events.langgraph import Typed, decode_typed
 from duragraph_lab.store.postgres import PostgresEventStore
 
 #: (task_id, channel, value): a pending write, in LangGraph's order (task path, task id, idx).
