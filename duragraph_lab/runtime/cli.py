@@ -233,14 +233,9 @@ def use_project(config: str | None, command: str) -> None:
     check(("langgraph",), "langgraph", f"{command} with {project.path}")
     project.check_dependencies()
     project.activate()
-    import asyncio
-
-    from duragraph_lab.graph.compiled import CompiledGraph
-    from duragraph_lab.langgraph.topology import describe_source
-
-    for source in project.sources().values():
-        if not isinstance(source, CompiledGraph):  # a LangGraph graph: a factory must build one
-            asyncio.run(describe_source(source))
+    # Imported, not built: a factory is first called on the server's event loop (a resource it
+    # caches would otherwise belong to a loop that is gone); if it cannot build, /health says so.
+    project.sources()
     os.environ[ENV_LANGGRAPH_CONFIG] = str(project.path)
     ignored = f" (ignored: {', '.join(project.ignored)})" if project.ignored else ""
     print(

@@ -278,21 +278,24 @@ def test_without_the_langgraph_extra_one_line_says_what_to_install(
     assert not (tmp_path / "postgres").exists()  # nothing was started
 
 
-def test_a_factory_that_cannot_build_is_one_line_before_anything_starts(tmp_path: Path) -> None:
-    code = "import os\ndef make_graph(config):\n    raise RuntimeError('set MODEL_KEY first')\n"
+def test_a_factory_that_cannot_build_is_reported_by_health(tmp_path: Path) -> None:
+    code = "def make_graph(config):\n    raise RuntimeError('set MODEL_KEY first')\n"
     broken = make_project(tmp_path / "broken", {"g": "./graph.py:make_graph"}, {"graph.py": code, ".env": ""})
-    done = subprocess.run(
-        [*cli(), "serve", "--config", str(broken), "--data-dir", str(tmp_path / "data")],
-        env={**os.environ, **ENV},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == [
-        "duragraph-lab: error: graph 'g': building it to draw it failed: RuntimeError: set MODEL_KEY first"
-    ]
-    assert not (tmp_path / "data").exists()
+    dev = DevServer(tmp_path / "data", command="serve", extra=["--config", str(broken)], env=ENV)
+    try:
+        dev.start()
+        expected = "graph 'g': building it to draw it failed: RuntimeError: set MODEL_KEY first"
+        deadline = time.monotonic() + 30
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            _, health = dev.api("health", token=dev.token)
+            if health.get("error"):
+                break
+            time.sleep(0.1)
+        assert health["error"] == expected
+        assert f"duragraph-lab: error: DuraGraph Lab: {expected}" in dev.output()
+    finally:
+        dev.kill()
 
 
 def test_a_broken_project_is_one_line_before_anything_starts(tmp_path: Path) -> None:
