@@ -22,6 +22,8 @@ from nats.aio.client import Client as NATS
 from duragraph_lab._version import __version__
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
+from duragraph_lab.api.presence import Presence
+from duragraph_lab.api.protocol import ThreadProtocol
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
@@ -57,6 +59,7 @@ from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
+from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -105,6 +108,7 @@ class Backend:
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
         self._assistants: Assistants | None = None
+        self._presence: Presence | None = None
         self._threads: Threads | None = None
         self._runs: Runs | None = None
         self._outcomes: Outcomes | None = None
@@ -169,11 +173,12 @@ class Backend:
             return
         self.store = PostgresEventStore(self.pool)
         self.figures = PgOperationalFigures(self.store)
+        self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads)
+        self._runs = Runs(self.control, self._threads, self._presence)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -209,6 +214,12 @@ class Backend:
         return self._assistants
 
     @property
+    def presence(self) -> Presence:
+        self._ready()
+        assert self._presence is not None
+        return self._presence
+
+    @property
     def threads(self) -> Threads:
         self._ready()
         assert self._threads is not None
@@ -219,6 +230,11 @@ class Backend:
         self._ready()
         assert self._runs is not None
         return self._runs
+
+    @property
+    def protocol(self) -> ThreadProtocol:
+        """The thread-centric streaming protocol's commands and events."""
+        return ThreadProtocol(self.control_or_fail(), self.threads, self.runs)
 
     @property
     def item_store(self) -> ItemStore:

@@ -460,3 +460,20 @@ class StoreListNamespaces(Model):
     max_depth: int | None = Field(None, ge=1)
     limit: int = Field(100, ge=1, le=1000)
     offset: int = Field(0, ge=0, le=MAX_STORE_OFFSET)
+
+
+class ProtocolCommand(Model):
+    """A command of the thread-centric streaming protocol (``langchain-protocol``'s ``Command``)."""
+
+    id: int = Field(ge=0)
+    method: str = Field(min_length=1, description="run.start, input.respond, run.cancel, state.get, ...")
+    params: Json | None = None
+
+
+class EventStreamRequest(Model):
+    """A subscription to a thread's protocol events (``langchain-protocol``'s ``EventStreamRequest``)."""
+
+    channels: list[str] = Field(min_length=1)
+    namespaces: list[list[str]] | None = None
+    depth: int | None = Field(None, ge=0)
+    since: int | None = Field(None, ge=0, description="Replay the events after this seq.")

@@ -56,6 +56,16 @@ _STORE_ITEM: dict[str, Any] = {
 }
 
 RESPONSES: dict[str, dict[str, Any]] = {
+    "ProtocolResponse": {
+        "type": "object",
+        "required": ["type", "id", "result"],
+        "properties": {
+            "type": {"type": "string", "enum": ["success"]},
+            "id": {"type": "integer"},
+            "result": _OBJ,
+            "meta": {"type": "object", "properties": {"applied_through_seq": {"type": "integer"}}},
+        },
+    },
     "Error": {
         "type": "object",
         "required": ["error", "message"],
@@ -90,6 +100,32 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "nats_url": _STR,
             "subject_prefix": _STR,
             "local_only": {"type": "boolean"},
+        },
+    },
+    "WorkerList": {
+        "type": "object",
+        "required": ["workers", "graphs"],
+        "properties": {
+            "workers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["worker_id", "graphs", "started_at", "heartbeat_at"],
+                    "properties": {
+                        "worker_id": _STR,
+                        "hostname": _nullable(_STR),
+                        "pid": _nullable({"type": "integer"}),
+                        "graphs": {"type": "array", "items": _STR},
+                        "started_at": _TS,
+                        "heartbeat_at": _TS,
+                    },
+                },
+            },
+            "graphs": {
+                "type": "object",
+                "description": "graph id -> the ids of the live workers serving it",
+                "additionalProperties": {"type": "array", "items": _STR},
+            },
         },
     },
     "Ok": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
@@ -141,6 +177,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "version": {"type": "integer", "minimum": 1},
             "created_at": _TS,
             "updated_at": _TS,
+            "served": {
+                "type": "boolean",
+                "description": "Whether a live worker serves the assistant's graph (GET /assistants/{id} and "
+                "POST /assistants/search without `select`): runs of an unserved graph wait",
+            },
         },
     },
     "AssistantVersion": {
@@ -278,6 +319,15 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "metadata": _OBJ,
             "kwargs": _OBJ,
             "multitask_strategy": _nullable(_STR),
+            "waiting_for": _nullable(
+                {
+                    "type": "object",
+                    "description": "Why a pending run has not started: `no_worker` (no live worker "
+                    "serves its graph); null when it is not waiting for anything of the kind",
+                    "required": ["reason", "message"],
+                    "properties": {"reason": _STR, "graph_id": _STR, "message": _STR},
+                }
+            ),
         },
     },
     "JoinResult": {
@@ -678,6 +728,8 @@ RESPONSES["Comparison"] = {
 
 _ERRORS = {
     "400": "Malformed request (e.g. invalid JSON)",
+    "401": "No valid token (`unauthorized`; the message says how to pass it): an API client's "
+    "token in the Authorization header or the token query parameter, or no credentials at all",
     "403": "Not authenticated, or not authorized by Jupyter's Authorizer",
     "404": "No such resource",
     "409": "Conflicts with the current state (busy thread, run not interrupted, ...)",
@@ -781,7 +833,8 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
         out["responses"].setdefault(code, {"description": text, **error})
     also = "".join(f" (and `{a}` with `{p}=true`)" for p, a in op.escalations)
     out["responses"]["403"]["description"] = (
-        f"Not authenticated (`unauthenticated`), or not authorized to `{action}` on resource "
+        f"A browser's cookie login missing or expired (`unauthenticated`), or its XSRF check "
+        f"failed, or not authorized to `{action}` on resource "
         f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
     )
     out["responses"]["503"] = out["responses"].get("503") or {

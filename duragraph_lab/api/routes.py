@@ -14,6 +14,7 @@ from duragraph_lab.api import models
 from duragraph_lab.api.handlers import assistants as ah
 from duragraph_lab.api.handlers import evals as vh
 from duragraph_lab.api.handlers import eventlog as eh
+from duragraph_lab.api.handlers import protocol as ph
 from duragraph_lab.api.handlers import runs as rh
 from duragraph_lab.api.handlers import store as kh
 from duragraph_lab.api.handlers import system as sh
@@ -122,7 +123,50 @@ _STREAM_DOC = (
     "finishes or pauses for a human."
 )
 
+_PROTOCOL_DOC = (
+    "The thread-centric streaming protocol of langgraph-sdk 0.4 (`client.threads.stream`, "
+    '`RemoteGraph.astream_events(version="v3")`; events typed by `langchain-protocol`).'
+)
+
 ROUTES: list[Route] = [
+    # -- thread-centric streaming protocol -------------------------------------------------------
+    Route(
+        "/threads/{thread_id}/commands",
+        ph.ThreadCommandsHandler,
+        "threads",
+        {
+            "post": Op(
+                "Send a protocol command",
+                "ProtocolResponse",
+                body=models.ProtocolCommand,
+                action=EXECUTE,
+                description=_PROTOCOL_DOC
+                + " `run.start` (creates the thread on first use), `input.respond`, `run.cancel` "
+                "(DuraGraph's), `state.get`, `state.listCheckpoints`, `state.fork`, `agent.getTree`. "
+                "Answer: `{type: success, id, result, meta: {applied_through_seq}}`; a refused command: "
+                "its 4xx with `{type: error, id, error, message}`.",
+            )
+        },
+    ),
+    Route(
+        "/threads/{thread_id}/stream/events",
+        ph.ThreadEventsHandler,
+        "threads",
+        {
+            "post": Op(
+                "Follow a thread's protocol events",
+                "EventStream",
+                body=models.EventStreamRequest,
+                sse=True,
+                action=READ,
+                description=_PROTOCOL_DOC
+                + " Server-sent events, one protocol event per frame, filtered by channel, namespace "
+                "prefix and depth; `since`: replay from the event log after that seq (no gap, no "
+                "duplicate), else from the start of the thread's latest run. Open until the client "
+                "leaves. `GET` on this path with `Upgrade: websocket` is the WebSocket transport.",
+            )
+        },
+    ),
     # -- system --------------------------------------------------------------------------------
     Route(
         "/health",
@@ -131,6 +175,17 @@ ROUTES: list[Route] = [
         {"get": Op("Health of PostgreSQL, NATS, the relay and the worker", "Health")},
     ),
     Route("/info", sh.InfoHandler, "system", {"get": Op("Server version and configuration", "Info")}),
+    Route(
+        "/workers",
+        sh.WorkersHandler,
+        "system",
+        {
+            "get": Op(
+                "The live workers (a heartbeat in the last minute) and the graphs each serves",
+                "WorkerList",
+            )
+        },
+    ),
     Route(
         "/worker/connection",
         sh.WorkerConnectionHandler,

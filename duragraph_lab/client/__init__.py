@@ -27,6 +27,7 @@ from duragraph_lab.client.errors import (
     DuraGraphTimeoutError,
 )
 from duragraph_lab.client.frames import events_to_frame, spans_to_frame
+from duragraph_lab.client.messages import Message
 from duragraph_lab.client.models import (
     Assistant,
     AssistantGraph,
@@ -65,6 +66,7 @@ __all__ = [
     "Health",
     "Info",
     "Interrupt",
+    "Message",
     "ReplayReport",
     "Run",
     "RunOptions",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from duragraph_lab.client.messages import with_messages
 from duragraph_lab.domain.run import RunStatus
 
 Json = dict[str, Any]
@@ -91,6 +92,8 @@ class Assistant:
     version: int
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    #: Whether a live worker serves the graph (None: the server did not say, e.g. with ``select``).
+    served: bool | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -106,6 +109,7 @@ class Assistant:
             version=int(body.get("version") or 1),
             created_at=parse_datetime(body.get("created_at")),
             updated_at=parse_datetime(body.get("updated_at")),
+            served=body["served"] if isinstance(body.get("served"), bool) else None,
             raw=dict(body),
         )
 
@@ -296,7 +300,7 @@ class ThreadState:
     def from_json(cls, body: Mapping[str, Any]) -> ThreadState:
         metadata = body.get("metadata")
         return cls(
-            values=_dict(body.get("values")),
+            values=with_messages(_dict(body.get("values"))),
             next=tuple(str(n) for n in body.get("next") or ()),
             tasks=tuple(StateTask.from_json(t) for t in body.get("tasks") or () if isinstance(t, Mapping)),
             checkpoint=Checkpoint.from_json(body.get("checkpoint")),
@@ -346,12 +350,19 @@ class Run:
     worker_id: str | None = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    #: Why a pending run has not started (``{"reason": "no_worker", "message": ...}``), else None.
+    waiting_for: Json | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def at_rest(self) -> bool:
         """Finished (success, error, timeout, cancelled) or paused for a human (interrupted)."""
         return self.status in AT_REST_STATUSES
+
+    @property
+    def terminal(self) -> bool:
+        """Finished for good (at rest and not waiting for a human)."""
+        return self.at_rest and self.status != RunStatus.INTERRUPTED.value
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Run:
@@ -370,6 +381,7 @@ class Run:
             step=_opt_int(body.get("step")),
             attempt=_opt_int(body.get("attempt")),
             worker_id=_opt_str(body.get("worker_id")),
+            waiting_for=dict(body["waiting_for"]) if isinstance(body.get("waiting_for"), Mapping) else None,
             started_at=parse_datetime(body.get("started_at")),
             ended_at=parse_datetime(body.get("ended_at")),
             raw=dict(body),
@@ -406,7 +418,7 @@ class RunResult:
         error = values.pop("__error__", None)
         interrupts = values.pop("__interrupt__", None)
         return cls(
-            values=values,
+            values=with_messages(values),
             interrupts=_interrupts(interrupts),
             error=dict(error) if isinstance(error, Mapping) else None,
             run_id=run_id,

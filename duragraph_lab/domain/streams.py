@@ -18,6 +18,9 @@ class StreamKind(StrEnum):
     GRAPH = "graph"
     DATASET = "dataset"  # examples frozen from runs, versioned (evals)
     EXPERIMENT = "experiment"  # a dataset re-run against an assistant, with its scores (evals)
+    # LangGraph checkpoints written outside a run (update_state, direct use of the checkpointer):
+    # one stream per LangGraph thread id; each event names its thread (domain/langgraph_events.py).
+    CHECKPOINTS = "checkpoints"
 
 
 KNOWN_KINDS: tuple[str, ...] = tuple(k.value for k in StreamKind)

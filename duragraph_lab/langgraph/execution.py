@@ -5,8 +5,8 @@ The worker leases LangGraph runs exactly like native ones and hands each to
 :func:`run_executor`, which returns a driver with the native ``RunExecutor``'s two methods:
 ``await run()`` (execute the run under the lease, until it completes, fails, is interrupted or is
 cancelled; raising ``LeaseLost``, ``StoreUnavailable``... as the native executor does) and
-``request_cancel()``. The executor proper (the event-store checkpointer bound to the lease,
-``graph.astream(..., durability="sync")``) plugs in here.
+``request_cancel()``. The executor proper is :mod:`duragraph_lab.langgraph.executor` (the
+event-store checkpointer bound to the lease, ``graph.astream(..., durability="sync")``).
 """
 
 from __future__ import annotations
@@ -45,18 +45,8 @@ def run_executor(
 
     ``journal``: the worker's fenced ``PostgresJournal``; ``events``: its ``PostgresEventStore``;
     ``store_settings``: the project's store settings (``langgraph.json``'s ``store``)."""
-    return _Unavailable(source.graph_id)
+    from duragraph_lab.langgraph.executor import LangGraphRunExecutor
 
-
-class _Unavailable:
-    def __init__(self, graph_id: str) -> None:
-        self.graph_id = graph_id
-
-    async def run(self) -> None:
-        raise LangGraphExecutionUnavailable(
-            f"graph {self.graph_id!r} is a LangGraph graph, and this build has no executor for "
-            "LangGraph runs yet (duragraph_lab.langgraph.execution.run_executor)"
-        )
-
-    def request_cancel(self) -> None:
-        pass
+    return LangGraphRunExecutor(
+        source, journal=journal, events=events, run_id=run_id, epoch=epoch, store_settings=store_settings
+    )

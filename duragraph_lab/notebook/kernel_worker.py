@@ -1,5 +1,10 @@
-"""The kernel as a worker: a :class:`~duragraph_lab.worker.worker.Worker` on the kernel's own event
-loop (ipykernel runs one), serving graphs defined in the notebook.
+"""The kernel as a worker: a :class:`~duragraph_lab.worker.worker.Worker` serving graphs defined in
+the notebook, on an event loop of its own in a thread of its own.
+
+Why its own loop: a cell that blocks (``run.wait()``, ``run.resume()``, a ``%duragraph`` magic
+inside a block) holds the kernel's event loop until it returns; a worker on that loop would stop
+executing the very run the cell waits for. On its own thread the worker goes on whatever the cell
+does. Node code of served graphs therefore runs on the worker's loop, not on the kernel's.
 
 The worker needs the server's PostgreSQL and NATS. They come, first found first: from ``serve``'s
 arguments, from ``DURAGRAPH_DATABASE_URL`` and ``DURAGRAPH_NATS_URL``, from the server's
@@ -10,6 +15,7 @@ kernel on the server's machine, same user).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import html
 import os
@@ -24,6 +30,7 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL
 from duragraph_lab.runtime.services import read_runtime_info
 from duragraph_lab.store.connection import open_pool, redact
@@ -93,9 +100,13 @@ def resolve_endpoints(
 
 
 class KernelWorker:
-    """One worker serving the kernel's graphs; :meth:`serve` replaces it with a new one."""
+    """One worker serving the kernel's graphs; :meth:`serve` replaces it with a new one.
+
+    The worker lives on :attr:`home`, its own loop and thread (created on first use): call
+    :meth:`start` from any thread, or ``await`` :meth:`serve` on that loop."""
 
     def __init__(self) -> None:
+        self._home: WorkerLoop | None = None
         self.worker: Worker | None = None
         self.graphs: dict[str, CompiledGraph | GraphSource] = {}
         self.endpoints: WorkerEndpoints | None = None
@@ -106,6 +117,25 @@ class KernelWorker:
     @property
     def serving(self) -> list[str]:
         return list(self.graphs) if self.worker is not None else []
+
+    @property
+    def home(self) -> WorkerLoop:
+        if self._home is None:
+            self._home = WorkerLoop()
+        return self._home
+
+    def start(
+        self,
+        graphs: Mapping[str, CompiledGraph | GraphSource],
+        endpoints: WorkerEndpoints,
+        **options: Any,
+    ) -> concurrent.futures.Future[dict[str, CompiledGraph | GraphSource]]:
+        """:meth:`serve` on the worker's own loop; the future resolves once the graphs are registered."""
+        return self.home.submit(self.serve(graphs, endpoints, **options))
+
+    def halt(self) -> concurrent.futures.Future[None]:
+        """:meth:`stop` on the worker's own loop."""
+        return self.home.submit(self.stop())
 
     async def serve(
         self,

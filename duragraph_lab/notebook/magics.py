@@ -5,10 +5,11 @@ cell shows it richly and code can keep it (``run = %duragraph run chat``). A use
 arguments, invalid JSON, no server, an unknown run) prints one line to stderr and returns None;
 the kernel goes on.
 
-In an ipykernel, ``%duragraph`` lines at the top level of a cell are run as ``await``-ed
-coroutines on the kernel's event loop (an input transformer rewrites them), so that ``serve``
-finishes registering its graphs, and ``run --wait`` waits, while the kernel's own worker keeps
-executing the run on the same loop.
+The kernel's worker (``serve``) runs on its own thread and event loop, so every magic may block,
+at the top level of a cell or inside a block. In an ipykernel, ``%duragraph`` lines at the top
+level of a cell are still run as ``await``-ed coroutines on the kernel's event loop (an input
+transformer rewrites them), so that live widgets displayed earlier keep updating while
+``run --wait`` waits.
 """
 
 from __future__ import annotations
@@ -127,9 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("run", metavar="RUN", help="a run id, or a variable holding a run")
 
-    p = sub.add_parser("fork", help="a new run branching after event SEQ of RUN; the cell body is --update")
+    p = sub.add_parser("fork", help="a new run branching from a point of RUN; the cell body is --update")
     p.add_argument("run", metavar="RUN", help="a run id, or a variable holding a run")
-    p.add_argument("--at", type=int, required=True, metavar="SEQ", help="the event seq to branch after")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--at",
+        metavar="POS|CHECKPOINT",
+        help="where in RUN: a position in its event log (0 the first event, -1 the last: the rows "
+        "of `%%duragraph events RUN`) or one of its checkpoint ids",
+    )
+    where.add_argument("--seq", type=int, metavar="SEQ", help="the global seq of the event to branch after")
     p.add_argument("--update", metavar="JSON", help="a state update applied at the fork (JSON object)")
     p.add_argument("--wait", action="store_true", help="wait until the new run is at rest")
     p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
@@ -241,7 +249,7 @@ async def run_magic_async(shell: Any, line: str, cell: str | None = None) -> Any
             options = _serve_options(args)
             return await session.serve_async(_graphs(shell, args.graphs), **options)
         if args.command == "serve":
-            await session.stop_serving()
+            await asyncio.to_thread(session.stop_serving)
             return session.worker
         if args.command == "replay":
             # The server asks the graph's worker to re-execute the run: maybe this kernel's, which
@@ -294,7 +302,10 @@ def _dispatch(shell: Any, args: argparse.Namespace, cell: str | None) -> Any:
         update = _json(text, "--update") if text is not None else None
         if update is not None and not isinstance(update, dict):
             raise MagicError("--update must be a JSON object")
-        handle = session.fork(_run_id(shell, args.run), args.at, update=update)
+        if args.at is not None:
+            handle = session.handle(_run_id(shell, args.run)).fork(args.at, update=update)
+        else:
+            handle = session.fork(_run_id(shell, args.run), args.seq, update=update)
         if args.wait:
             handle.wait(args.timeout)
         return handle
@@ -353,26 +364,13 @@ def _run(shell: Any, session: Session, args: argparse.Namespace, body: str | Non
 
 
 def _serve_sync(shell: Any, session: Session, args: argparse.Namespace) -> Any:
-    """``serve`` called synchronously: start it on the running loop and report when done."""
+    """``serve`` called synchronously: returns once the graphs are registered (the worker has a
+    thread and loop of its own, so blocking here stops nothing)."""
     if args.stop:
-        if not _loop():
-            raise MagicError("serve needs a running event loop (a Jupyter kernel)")
-        asyncio.get_running_loop().create_task(session.stop_serving(), name="duragraph-kernel-stop")
+        session.stop_serving()
         return session.worker
     options = _serve_options(args)
-    task = session.serve(_graphs(shell, args.graphs), **options)
-
-    def done(t: asyncio.Task[Any]) -> None:
-        if not t.cancelled() and t.exception() is not None:
-            report(t.exception())  # type: ignore[arg-type]
-
-    task.add_done_callback(done)
-    print(
-        f"%{MAGIC}: starting to serve {', '.join(args.graphs)} in the background "
-        "(`await duragraph_lab.notebook.session.current().starting` waits for it)",
-        file=sys.stderr,
-    )
-    return None
+    return session.serve(_graphs(shell, args.graphs), **options)
 
 
 def _serve_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -385,14 +383,6 @@ def _serve_options(args: argparse.Namespace) -> dict[str, Any]:
         "nats_url": args.nats_url,
         "replace": args.replace,
     }
-
-
-def _loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _graphs(shell: Any, names: list[str]) -> dict[str, Any]:

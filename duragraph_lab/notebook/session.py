@@ -13,6 +13,7 @@ kernel serves, and handles on runs. Everything a magic does, code can do too::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import importlib
 import time
@@ -21,14 +22,14 @@ from typing import Any
 from urllib.parse import quote
 
 from duragraph_lab.client import DuraGraphAPIError, DuraGraphClient, DuraGraphClientError
-from duragraph_lab.client.models import Dataset, Health, Info, ReplayReport, Run, RunResult
+from duragraph_lab.client.models import Dataset, Health, Info, ReplayReport, Run, RunResult, ThreadState
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.langgraph.sources import maybe_graph, served_source
 from duragraph_lab.notebook.discover import Found, discover
-from duragraph_lab.notebook.kernel_worker import KernelWorker, resolve_endpoints
+from duragraph_lab.notebook.kernel_worker import KernelWorker, WorkerEndpoints, resolve_endpoints
 
 POLL_SECONDS = 0.1
 
@@ -75,7 +76,9 @@ class Connection:
 
 
 class RunHandle:
-    """A run started from the notebook. ``status`` is read from the server on each access."""
+    """A run started from the notebook. It follows its run through interrupts and resumes to the
+    end: ``status`` and ``values`` are read from the server on each access, ``resume`` answers
+    the interrupt on this same handle."""
 
     def __init__(self, session: Session, run: Run) -> None:
         self.session = session
@@ -85,6 +88,8 @@ class RunHandle:
         self.graph_id = run.graph_id
         self.last: Run = run
         self.result_: RunResult | None = None
+        self._result_of: tuple[str, Any] | None = None  # the (status, updated_at) result_ belongs to
+        self._views: list[Any] = []
 
     @property
     def client(self) -> DuraGraphClient:
@@ -100,13 +105,8 @@ class RunHandle:
         return self.refresh().status
 
     def wait(self, timeout: float | None = 300.0) -> RunResult:
-        """Block until the run is at rest (done, failed, cancelled, or waiting for a human)."""
-        serving = self.session.worker.serving
-        if running_loop() is not None and serving and (self.graph_id is None or self.graph_id in serving):
-            raise DuraGraphClientError(
-                f"this kernel serves {self.graph_id!r}: waiting here would block its worker; "
-                f"use `await run.wait_async()` or `%duragraph run ... --wait`"
-            )
+        """Block until the run is at rest (done, failed, cancelled, or waiting for a human). Safe in
+        a kernel that serves the run's graph: its worker has a thread and loop of its own."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.refresh().at_rest:
             if deadline is not None and time.monotonic() > deadline:
@@ -115,7 +115,7 @@ class RunHandle:
         return self.result()
 
     async def wait_async(self, timeout: float | None = 300.0) -> RunResult:
-        """Like :meth:`wait`, leaving the event loop (and this kernel's worker) running."""
+        """Like :meth:`wait`, leaving the caller's event loop running."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self.refresh().at_rest:
             if deadline is not None and time.monotonic() > deadline:
@@ -124,16 +124,40 @@ class RunHandle:
         return self.result()
 
     def result(self) -> RunResult:
-        """The values (or interrupts, or error) of a run at rest."""
+        """The values (or interrupts, or error) of a run at rest; waits for it to be at rest."""
         self.result_ = self.client.runs.join(self.run_id, thread_id=self.thread_id)
+        self.refresh()
+        self._result_of = (self.last.status, self.last.updated_at)
+        return self.result_
+
+    def _current_result(self) -> RunResult | None:
+        """The result of the run as it is now (fetched again when the run moved on), or None
+        while it is not at rest."""
+        run = self.refresh()
+        if not run.at_rest:
+            return None
+        if self.result_ is None or self._result_of != (run.status, run.updated_at):
+            return self.result()
         return self.result_
 
     @property
     def values(self) -> dict[str, Any]:
-        return dict((self.result_ or self.result()).values)
+        """The run's state values now: its result once at rest (the state at an interrupt, the
+        final values after a resume), else the thread's current state. Messages in them read
+        as LangGraph's (``msg.content``, ``msg.type``, ``msg.tool_calls``)."""
+        result = self._current_result()
+        if result is not None:
+            return dict(result.values)
+        return dict(self.client.threads.state(self.thread_id).values)
+
+    @property
+    def interrupts(self) -> list[Any]:
+        """The questions the run waits on (empty unless it is interrupted)."""
+        result = self._current_result()
+        return list(result.interrupts) if result is not None else []
 
     def events(self) -> Any:
-        """The run's event log as a pandas DataFrame."""
+        """The run's event log as a pandas DataFrame; row ``i`` is position ``i`` of ``at=``."""
         return self.client.runs.events_frame(self.run_id)
 
     def spans(self) -> Any:
@@ -141,30 +165,93 @@ class RunHandle:
         return self.client.runs.spans_frame(self.run_id)
 
     def resume(self, value: Any = True) -> RunHandle:
-        """Answer the run's interrupt: the run continues (same run id)."""
+        """Answer the run's interrupt: the run continues under the same id, and this handle (and
+        the widgets it displayed) follow it. Returns the handle, to chain ``.wait()``."""
         run = self.client.runs.create(
             self.thread_id, self.assistant_id or str(self.graph_id), command={"resume": value}
         )
-        return RunHandle(self.session, run)
+        if run.run_id != self.run_id:
+            return RunHandle(self.session, run)
+        self.last, self.result_, self._result_of = run, None, None
+        for view in self._views:
+            with contextlib.suppress(Exception):  # a widget is a view; the handle works without it
+                view.follow_in_background()
+        return self
 
     def cancel(self) -> None:
         self.client.runs.cancel(self.run_id, thread_id=self.thread_id)
 
+    # -- history ---------------------------------------------------------------------------------
+    def seq_at(self, at: int | str) -> int:
+        """The global seq of a point in this run: ``at`` is a position in its event log (0 the
+        first event, -1 the last, as the rows of :meth:`events`) or the id of one of its
+        checkpoints."""
+        if isinstance(at, bool) or not isinstance(at, (int, str)):
+            raise DuraGraphClientError(
+                f"at= is a position in the run's events (an int) or a checkpoint id, not {at!r}"
+            )
+        if isinstance(at, str) and not at.lstrip("-").isdigit():
+            state = self.client.threads.state(self.thread_id, at)
+            if state.seq is None or (state.run_id is not None and state.run_id != self.run_id):
+                raise DuraGraphClientError(
+                    f"checkpoint {at} belongs to run {state.run_id}, not to run {self.run_id}"
+                )
+            return state.seq
+        position = int(at)
+        events = list(self.client.runs.iter_events(self.run_id))
+        if not -len(events) <= position < len(events):
+            raise DuraGraphClientError(
+                f"run {self.run_id} has {len(events)} events (positions 0..{len(events) - 1}, "
+                f"or -1 for the last): at={position} is outside it"
+            )
+        return events[position].seq
+
+    def state(self, at: int | str | None = None) -> ThreadState:
+        """The state of this run now (``at=None``), or at a point of it: the last checkpoint of
+        this run at or before position ``at`` of its event log, or checkpoint ``at``."""
+        if isinstance(at, str) and not at.lstrip("-").isdigit():
+            self.seq_at(at)  # belongs to this run
+            return self.client.threads.state(self.thread_id, at)
+        upto = None if at is None else self.seq_at(at)
+        before: str | None = None
+        while True:
+            page = self.client.threads.history(self.thread_id, limit=100, before=before)
+            for state in page:  # newest first
+                if state.run_id == self.run_id and (upto is None or (state.seq or 0) <= upto):
+                    return state
+            if len(page) < 100 or page[-1].checkpoint_id is None:
+                break
+            before = page[-1].checkpoint_id
+        raise DuraGraphClientError(f"run {self.run_id} has no checkpoint at or before at={at!r}")
+
+    def fork(self, at: int | str = -1, *, update: Mapping[str, Any] | None = None) -> RunHandle:
+        """A new run on the same thread branching after a point of this one (``at``: a position
+        in its events, -1 the last, or one of its checkpoint ids), optionally with a state update."""
+        return RunHandle(self.session, self.client.runs.fork(self.run_id, self.seq_at(at), update=update))
+
+    def replay(self) -> ReplayReport:
+        """Re-execute the run with the graph's current code; the first divergence, if any."""
+        return self.client.runs.replay(self.run_id)
+
     def view(self, *, live: bool = True) -> Any:
         """The ``RunView`` widget of :mod:`duragraph_lab.notebook.widgets` (None when that module or
-        its front-end is unavailable); ``live``: it follows the run on the running event loop."""
+        its front-end is unavailable); ``live``: it follows the run, on a thread of its own (so it
+        stays live while a cell blocks), through interrupts and resumes, until the run ends."""
         try:
             widgets = importlib.import_module("duragraph_lab.notebook.widgets")
             view_class = widgets.RunView
             view = view_class.for_run(self.client, self.run_id)
         except Exception:  # no widgets: the HTML summary stands in
             return None
-        if live and running_loop() is not None and not self.last.at_rest:
-            view.follow()
+        self._views.append(view)
+        if live and not self.last.terminal:
+            view.follow_in_background()
         return view
 
     def __repr__(self) -> str:
-        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}>"
+        waiting = self.last.waiting_for
+        why = f" ({waiting.get('message')})" if waiting else ""
+        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}{why}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The live RunView when widgets are available, with an HTML summary for static viewers."""
@@ -186,6 +273,8 @@ class RunHandle:
             ("step", "" if run.step is None else run.step),
             ("worker", run.worker_id or ""),
         ]
+        if run.waiting_for:
+            rows.append(("waiting", run.waiting_for.get("message") or run.waiting_for.get("reason")))
         if self.result_ is not None:
             if self.result_.interrupts:
                 rows.append(("waiting for", [i.value for i in self.result_.interrupts]))
@@ -257,8 +346,6 @@ class Session:
         self.worker = KernelWorker()
         self.last_thread_id: str | None = None
         self.timeout = 30.0
-        #: The last ``serve`` started in the background (``await session.starting``).
-        self.starting: asyncio.Task[ServeResult] | None = None
 
     # -- connecting ----------------------------------------------------------------------------
     def connect(self, url: str | None = None, token: str | None = None) -> Connection:
@@ -303,7 +390,37 @@ class Session:
         nats_url: str | None = None,
         replace: bool = False,
     ) -> ServeResult:
-        """Serve the graphs (name → StateGraph or CompiledGraph) from this process's event loop."""
+        """:meth:`serve`, awaited: the caller's loop stays free while the graphs register."""
+        compiled, endpoints = await asyncio.to_thread(self._prepare, graphs, database_url, nats_url)
+        future = self.worker.start(
+            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
+        )
+        served: dict[str, CompiledGraph | GraphSource] = await asyncio.wrap_future(future)
+        return ServeResult(self.worker, served)
+
+    def serve(
+        self,
+        graphs: Mapping[str, Any],
+        *,
+        lease_ttl: float = 30.0,
+        concurrency: int = 8,
+        database_url: str | None = None,
+        nats_url: str | None = None,
+        replace: bool = False,
+        timeout: float | None = 60.0,
+    ) -> ServeResult:
+        """Serve the graphs (name → StateGraph or CompiledGraph) from this process; returns once
+        they are registered. The worker runs on its own thread and event loop, so a cell that
+        blocks afterwards (``run.wait()``) never stops it."""
+        compiled, endpoints = self._prepare(graphs, database_url, nats_url)
+        future = self.worker.start(
+            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
+        )
+        return ServeResult(self.worker, future.result(timeout))
+
+    def _prepare(
+        self, graphs: Mapping[str, Any], database_url: str | None, nats_url: str | None
+    ) -> tuple[dict[str, CompiledGraph | GraphSource], WorkerEndpoints]:
         compiled: dict[str, CompiledGraph | GraphSource] = {}
         for name, graph in graphs.items():
             g = compile_graph(name, graph)
@@ -314,10 +431,7 @@ class Session:
             nats_url=nats_url,
             connection=None if database_url and nats_url else self._worker_connection(),
         )
-        served = await self.worker.serve(
-            compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
-        )
-        return ServeResult(self.worker, served)
+        return compiled, endpoints
 
     def _worker_connection(self) -> dict[str, Any] | None:
         """The server's ``GET /worker/connection``; None where it does not share it (403) or is
@@ -335,19 +449,8 @@ class Session:
             "local_only": c.local_only,
         }
 
-    def serve(self, graphs: Mapping[str, Any], **options: Any) -> asyncio.Task[ServeResult]:
-        """Start serving on the running event loop (a kernel's); the task completes once the
-        graphs are registered. Outside a running loop use ``await serve_async(...)``."""
-        loop = running_loop()
-        if loop is None:
-            raise DuraGraphClientError(
-                "serve needs a running event loop (a Jupyter kernel); in a script: await serve_async(...)"
-            )
-        self.starting = loop.create_task(self.serve_async(graphs, **options), name="duragraph-kernel-serve")
-        return self.starting
-
-    async def stop_serving(self) -> None:
-        await self.worker.stop()
+    def stop_serving(self, timeout: float | None = 30.0) -> None:
+        self.worker.halt().result(timeout)
         self.worker.graphs = {}
 
     # -- runs ----------------------------------------------------------------------------------

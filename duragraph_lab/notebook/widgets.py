@@ -18,6 +18,7 @@ dashboard uses (``extension/src/runview/status.ts``), so a run looks the same in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import json
@@ -29,7 +30,8 @@ import anywidget
 import traitlets
 
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, Event, Span, ThreadState
-from duragraph_lab.client.errors import DuraGraphClientError
+from duragraph_lab.client.errors import DuraGraphAPIError, DuraGraphClientError
+from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, NODE_STATUSES, event_rows, events_to_arrow
 
 __all__ = [
@@ -47,6 +49,19 @@ STATIC = pathlib.Path(__file__).resolve().parent.parent / "static" / "widgets"
 
 #: Rows per Arrow buffer when a whole log is sent (a message may carry several buffers).
 BUFFER_ROWS = 20_000
+_BACKGROUND: WorkerLoop | None = None
+
+
+def _background_loop() -> WorkerLoop:
+    """The loop (and thread) live views follow their runs on, created on first use."""
+    global _BACKGROUND
+    if _BACKGROUND is None:
+        _BACKGROUND = WorkerLoop(name="duragraph-widgets")
+    return _BACKGROUND
+
+
+#: How often a followed run that waits for a human is checked for an answer given elsewhere.
+INTERRUPTED_POLL_SECONDS = 1.0
 
 
 def bundle(name: str) -> pathlib.Path:
@@ -298,6 +313,7 @@ class RunView(ReplaySlider):
         self.spans: list[Span] = list(spans)
         self.client = client
         self._follow_task: asyncio.Task[None] | None = None
+        self._background: concurrent.futures.Future[None] | None = None
         super().__init__(events, checkpoints, topology=topology, run=_plain(dict(run or {})), **kwargs)
         self.on_fork(self._fork)
 
@@ -315,6 +331,7 @@ class RunView(ReplaySlider):
             "output": None,
             "error": run.error,
             "interrupts": [],
+            "waiting_for": getattr(run, "waiting_for", None),
         }
         if result is not None:
             out["output"] = result.values
@@ -378,6 +395,21 @@ class RunView(ReplaySlider):
         return self._events[-1].seq if self._events else 0
 
     # -- live updates ----------------------------------------------------------------------------
+    def follow_in_background(self) -> concurrent.futures.Future[None]:
+        """:meth:`follow` on an event loop in a thread of its own, shared by the views: the view
+        stays live while a cell blocks the kernel's loop (``run.wait()``). A future of the end."""
+        if self.client is None or not self.run_id:
+            raise DuraGraphClientError("this RunView has no client and run to follow (use RunView.for_run)")
+        if self._background is not None and not self._background.done():
+            return self._background
+        task = self._follow_task
+        if task is not None and not task.done():  # already followed on the kernel's loop
+            ended: concurrent.futures.Future[None] = concurrent.futures.Future()
+            task.add_done_callback(lambda _: ended.set_result(None))
+            return ended
+        self._background = _background_loop().submit(self._follow())
+        return self._background
+
     def follow(self) -> asyncio.Task[None]:
         """Follow the run live on the running event loop (a notebook cell's: the kernel's), as an
         asyncio task: the run's SSE stream says when something happened, new events are read
@@ -415,6 +447,27 @@ class RunView(ReplaySlider):
         if self.client is None:
             return
         client, owned = _async_client(self.client)
+        try:
+            while True:
+                await self._follow_once(client)
+                if self.run_status != "interrupted":
+                    break
+                # Waiting for a human, who may answer from anywhere (code, another view, the
+                # API): keep following until the run moves on, then follow it to its end.
+                while self.run_status == "interrupted":
+                    await asyncio.sleep(INTERRUPTED_POLL_SECONDS)
+                    run = await client.runs.get(str(self.run_id))
+                    if run.status != "interrupted":
+                        await self._refresh(client)
+        except Exception as err:
+            self.message = f"following the run stopped: {err}"
+            raise
+        finally:
+            if owned:
+                await client.close()
+
+    async def _follow_once(self, client: AsyncDuraGraphClient) -> None:
+        """Follow the run's stream until it is at rest (done, or waiting for a human)."""
         changed = asyncio.Event()
         done = False
 
@@ -425,35 +478,31 @@ class RunView(ReplaySlider):
                 await self._catch_up(client)
                 await asyncio.sleep(1.0 / self.max_rate)
 
+        await self._catch_up(client)
+        pumping = asyncio.create_task(pump())
         try:
-            await self._catch_up(client)
-            pumping = asyncio.create_task(pump())
-            try:
-                async for part in client.runs.join_stream(
-                    str(self.run_id),
-                    thread_id=self.thread_id,
-                    stream_mode="updates",
-                    last_event_id=self.last_seq,
-                ):
-                    if part.id is not None or part.event in ("error", "metadata"):
-                        changed.set()
-            finally:
-                done = True
-                changed.set()
-                await pumping
-            await self._refresh(client)
-            self.flush()
-        except Exception as err:
-            self.message = f"following the run stopped: {err}"
-            raise
+            async for part in client.runs.join_stream(
+                str(self.run_id),
+                thread_id=self.thread_id,
+                stream_mode="updates",
+                last_event_id=self.last_seq,
+            ):
+                if part.id is not None or part.event in ("error", "metadata"):
+                    changed.set()
         finally:
-            if owned:
-                await client.close()
+            done = True
+            changed.set()
+            await pumping
+        await self._catch_up(client)
+        await self._refresh(client)
+        self.flush()
 
     async def wait(self, timeout: float | None = None) -> dict[str, Any]:
         """Until the followed run is at rest (or ``timeout`` seconds); the run's JSON."""
         if self._follow_task is not None:
             await asyncio.wait_for(asyncio.shield(self._follow_task), timeout)
+        if self._background is not None:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self._background)), timeout)
         return dict(self.run)
 
     # -- actions from the views ------------------------------------------------------------------
@@ -505,6 +554,9 @@ class RunView(ReplaySlider):
                     await aclient.runs.create(self.thread_id, assistant, command=command)
                 except Exception as err:
                     self.message = f"resume failed: {err}"
+                    with contextlib.suppress(Exception):
+                        await self._refresh(aclient)  # answered elsewhere: show the run as it is
+                    self._explain_refused(err)
                     return
                 self.follow()
 
@@ -514,7 +566,21 @@ class RunView(ReplaySlider):
             self.client.runs.create(self.thread_id, assistant, command=command)
         except Exception as err:
             self.message = f"resume failed: {err}"
+            with contextlib.suppress(Exception):
+                self._refresh_sync(self.client)  # answered elsewhere: show the run as it is
+            self._explain_refused(err)
             return
         self.message = "resumed"
-        if loop is not None:
-            self.follow()
+        self.follow_in_background()
+
+    def _explain_refused(self, err: Exception) -> None:
+        """A resume refused because the run no longer waits (answered from code, another view,
+        the API): say that, rather than the bare 409."""
+        status = self.run_status
+        if isinstance(err, DuraGraphAPIError) and err.status == 409 and status != "interrupted":
+            self.message = f"resume failed: the run no longer waits for an answer (it was answered elsewhere; it is {status} now)"
+
+    def _refresh_sync(self, client: DuraGraphClient) -> None:
+        run = client.runs.get(str(self.run_id))
+        result = client.runs.join(run.run_id) if run.at_rest else None
+        self.run = _plain(self._run_json(run, result, self._events[:10]))

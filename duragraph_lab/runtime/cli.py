@@ -445,7 +445,43 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"  open: {info.extra['open_url']}")
     elif "server_url" in info.extra:
         print(f"  server: {info.extra['server_url']}")
+    for line in worker_lines(e.database_url):
+        print(f"  {line}")
     return 0
+
+
+def worker_lines(database_url: str) -> list[str]:
+    """The live workers and the graphs each serves, then the registered graphs nobody serves."""
+    import asyncio
+
+    from duragraph_lab.store.connection import open_pool
+    from duragraph_lab.store.postgres import PostgresEventStore
+    from duragraph_lab.store.queries.assistants import PgGraphs
+    from duragraph_lab.store.queries.workers import PgWorkerDirectory
+
+    async def read() -> list[str]:
+        pool = await open_pool(database_url, min_size=1, max_size=1, name="duragraph-status")
+        try:
+            store = PostgresEventStore(pool)
+            live = await PgWorkerDirectory(store).live_workers()
+            registered = await PgGraphs(store).graph_ids()
+        finally:
+            await pool.close()
+        lines = [f"workers: {len(live)}"]
+        for w in live:
+            where = f"{w.hostname or '?'} pid {w.pid if w.pid is not None else '?'}"
+            graphs = ", ".join(w.graphs) or "no graphs"
+            lines.append(f"  {w.worker_id} ({where}): {graphs}")
+        served = {g for w in live for g in w.graphs}
+        unserved = [g for g in registered if g not in served]
+        if unserved:
+            lines.append(f"graphs no worker serves (their runs wait): {', '.join(unserved)}")
+        return lines
+
+    try:
+        return asyncio.run(read())
+    except (DuraGraphError, OSError) as err:
+        return [f"workers: cannot read them ({err})"]
 
 
 if __name__ == "__main__":

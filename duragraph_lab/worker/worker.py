@@ -37,7 +37,7 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.errors import StoreTransientError, StoreUnavailable, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost, error_record
 from duragraph_lab.engine.executor import RunExecutor
@@ -352,7 +352,7 @@ class Worker:
             try:
                 events = await self.journal.read(lease.run_id)
                 version = events[-1].version if events else 0
-                await self.journal.commit(lease.run_id, version, [NewEvent(ev.RUN_FAILED, {"error": error})])
+                await self.journal.commit(lease.run_id, version, [ev.run_failed(error)])
                 return True
             except VersionConflict:
                 continue

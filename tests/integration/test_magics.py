@@ -88,12 +88,22 @@ def test_frames_replay_and_fork(shell: Any) -> None:
     report = shell.run_line_magic("duragraph", "replay r")
     assert isinstance(report, ReplayReport) and report.identical and report.tasks_checked > 0
 
-    planned = events[(events["type"] == "step_planned") & (events["step"] == 1)]["seq"].iloc[0]
+    # --at: a position in this run's events (the frame's row), not a server-wide seq.
+    planned = events[(events["type"] == "step_planned") & (events["step"] == 1)]
+    position, seq = int(planned.index[0]), int(planned["seq"].iloc[0])
+    assert position != seq  # the server's other runs came first: the two differ
     fork = shell.run_line_magic(
-        "duragraph", f'fork r --at {planned} --update \'{{"topic": "wind power"}}\' --wait --timeout 60'
+        "duragraph", f'fork r --at {position} --update \'{{"topic": "wind power"}}\' --wait --timeout 60'
     )
     assert isinstance(fork, RunHandle) and fork.run_id != run.run_id
     assert fork.status == "success" and "wind" in json.dumps(fork.values)
+    created = fork.events()
+    origin = created[created["type"] == "run_created"]["data"].iloc[0]
+    assert origin["base"]["seq"] == seq, origin  # branched after that very event
+    by_seq = shell.run_line_magic("duragraph", f"fork r --seq {seq} --wait")
+    assert by_seq.status == "success"
+    # a position outside the run: said in one line
+    assert shell.run_line_magic("duragraph", "fork r --at 100000") is None
 
 
 def test_status(shell: Any) -> None:

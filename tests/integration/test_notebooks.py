@@ -45,6 +45,11 @@ views = [w for w in list(_instances.values()) if type(w).__name__ == "RunView"]
 followed = [w for w in views if w.run.get("run_id") == run.run_id]
 print("followed:", [w.run.get("status") for w in followed])
 rows = [[dict(zip(EVENT_COLUMNS, v)) for v in zip(*event_rows(w.events).values())] for w in followed]
+# The view shown while `pending` waited for a human followed it through the resume to its end.
+asked = [w for w in views if w.run.get("run_id") == pending.run_id]
+for w in asked:
+    await w.wait(30)
+print("asked:", [(w.run.get("status"), w.run.get("interrupts")) for w in asked])
 print("rows:", json.dumps(rows))
 """
 
@@ -125,10 +130,11 @@ def check_quickstart(out: Outputs) -> None:
     asked = out.stdout("quickstart-30")
     assert "status: interrupted" in asked and "question: publish n = 42?" in asked, asked
     resumed = out.stdout("quickstart-32")
-    assert "resumed: success 42" in resumed, resumed
+    assert "resumed: success 42" in resumed, resumed  # the same handle, its values current
     assert "double: 21 -> 42" in resumed and "ask: approved n = 42" in resumed, resumed
     live = out.stdout("test-live-check")
     assert "followed: ['success']" in live, live
+    assert "asked: [('success', [])]" in live, live
     [rows] = json.loads(live.split("rows: ", 1)[1])
     done = {"__end__": "done", "__start__": "done", "add_two": "done", "double": "done"}
     assert fold_rows(rows) == [done], rows

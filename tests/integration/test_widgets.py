@@ -132,6 +132,41 @@ def test_interrupt_and_resume_from_the_widget(client: DuraGraphClient) -> None:
     assert "interrupted" not in statuses.values() and "running" not in statuses.values()
 
 
+APPROVAL_INPUT = {"messages": [{"role": "user", "content": "Can we meet on Friday?"}]}
+
+
+async def test_a_followed_view_follows_a_resume_made_elsewhere(aclient: AsyncDuraGraphClient) -> None:
+    """Shown while the run waits for a human, answered from code: the view goes on to the end
+    (no more "Waiting for you", the final output) instead of staying at the interrupt."""
+    paused = await aclient.runs.wait(None, "approval", input=APPROVAL_INPUT)
+    assert paused.interrupted and paused.run_id is not None and paused.thread_id is not None
+    view = await RunView.afor_run(aclient, paused.run_id)
+    task = view.follow()
+    await asyncio.sleep(0.3)
+    assert not task.done() and view.run["status"] == "interrupted"  # still following
+    await aclient.runs.create(paused.thread_id, "approval", command={"resume": True})
+    final = await view.wait(timeout=60)
+    assert task.done() and task.exception() is None
+    assert final["status"] == "success" and final["interrupts"] == []
+    assert final["output"] == (await aclient.runs.join(paused.run_id)).values
+    assert "interrupted" not in node_statuses(view.events)[0].values()
+
+
+def test_resume_on_a_view_answered_elsewhere_shows_the_run_as_it_is(client: DuraGraphClient) -> None:
+    """A stale view (not following) whose run was resumed from code: its Resume says why it
+    failed and the view shows the run's current state, not "resuming…" forever."""
+    paused = client.runs.wait(None, "approval", input=APPROVAL_INPUT)
+    assert paused.run_id is not None and paused.thread_id is not None
+    view = RunView.for_run(client, paused.run_id)
+    client.runs.create(paused.thread_id, "approval", command={"resume": True})
+    client.runs.join(paused.run_id)
+    view._handle_custom_msg({"kind": "resume", "value": True}, [])
+    assert view.message == (
+        "resume failed: the run no longer waits for an answer (it was answered elsewhere; it is success now)"
+    ), view.message
+    assert view.run["status"] == "success" and view.run["interrupts"] == []
+
+
 async def test_follow_a_live_run(aclient: AsyncDuraGraphClient) -> None:
     run = await aclient.runs.create(None, "map_reduce", input={"topic": "solar power"}, on_completion="keep")
     view = await RunView.afor_run(aclient, run.run_id)

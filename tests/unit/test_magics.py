@@ -68,7 +68,9 @@ def test_unknown_subcommand_is_one_line_and_the_shell_goes_on(
 
 def test_missing_arguments_and_bad_numbers(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
     shell.run_line_magic("duragraph", "fork 1234")
-    assert "--at" in one_error_line(capsys)
+    assert "one of the arguments --at --seq is required" in one_error_line(capsys)
+    shell.run_line_magic("duragraph", "fork 1234 --at 1 --seq 5")
+    assert "not allowed with argument" in one_error_line(capsys)
     shell.run_line_magic("duragraph", "runs --limit many")
     assert "invalid int value: 'many'" in one_error_line(capsys)
     shell.run_line_magic("duragraph", 'run chat --input \'{"a": 1}')
@@ -121,7 +123,8 @@ def test_serve_errors(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--lease-ttl must be positive" in one_error_line(capsys)
 
 
-def test_serve_outside_a_kernel_needs_an_event_loop(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_outside_a_kernel_needs_only_a_server(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The worker brings its own thread and loop: a terminal IPython serves too, once connected."""
     shell.run_cell(
         "from duragraph_lab import StateGraph, START, END\n"
         "from typing import TypedDict\n"
@@ -129,7 +132,7 @@ def test_serve_outside_a_kernel_needs_an_event_loop(shell: Any, capsys: pytest.C
         "g = StateGraph(S)\ng.add_node('a', lambda s: {'n': 1})\ng.add_edge(START, 'a')\ng.add_edge('a', END)\n"
     )
     shell.run_line_magic("duragraph", "serve g")
-    assert "needs a running event loop" in one_error_line(capsys)
+    assert "no server found" in one_error_line(capsys)
 
 
 def test_magics_parse_into_the_expected_namespace() -> None:
@@ -144,7 +147,11 @@ def test_magics_parse_into_the_expected_namespace() -> None:
         5.0,
     )
     args = magics.parse('fork abc --at 12 --update \'{"topic": "wind"}\'')
-    assert args is not None and (args.run, args.at, args.update) == ("abc", 12, '{"topic": "wind"}')
+    assert args is not None and (args.run, args.at, args.update) == ("abc", "12", '{"topic": "wind"}')
+    args = magics.parse("fork abc --at -1")
+    assert args is not None and (args.at, args.seq) == ("-1", None)
+    args = magics.parse("fork abc --seq 812")
+    assert args is not None and (args.at, args.seq) == (None, 812)
     args = magics.parse("runs --status success --limit 3")
     assert args is not None and (args.thread, args.status, args.limit) == (None, "success", 3)
 

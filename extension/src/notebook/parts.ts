@@ -141,8 +141,11 @@ export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): 
 export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
   const box = html("div", { class: "dg-run" });
   el.appendChild(box);
+  // The resume box's note: "resuming…" until the kernel answers (its `message`, e.g. a failure).
+  let resumeNote: HTMLElement | null = null;
   const draw = () => {
     clear(box);
+    resumeNote = null;
     const run = model.get("run") ?? {};
     const head = html("div", { class: "dg-run-head" });
     head.append(
@@ -151,6 +154,7 @@ export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
       html("span", { class: "dg-run-meta" }, [run.assistant_id ? `assistant ${run.graph_id ?? run.assistant_id}` : "", run.thread_id ? `thread ${run.thread_id}` : ""].filter(Boolean).join(" · ")),
     );
     box.appendChild(head);
+    if (run.waiting_for?.message) box.appendChild(html("div", { class: "dg-waiting" }, run.waiting_for.message));
     const io = html("details", { class: "dg-run-io" });
     io.appendChild(html("summary", {}, "Input and output"));
     io.append(html("div", { class: "dg-pane-title" }, "Input"), html("pre", { class: "dg-json" }, preview(run.input ?? null, 4000)));
@@ -179,10 +183,17 @@ export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
       });
       hitl.append(input, button, err);
       box.appendChild(hitl);
+      resumeNote = err;
     }
   };
   draw();
-  return onChange(model, ["run"], draw);
+  const offs = [
+    onChange(model, ["run"], draw),
+    onChange(model, ["message"], () => {
+      if (resumeNote) resumeNote.textContent = model.get("message") ?? "";
+    }),
+  ];
+  return () => offs.forEach((f) => f());
 }
 
 /** The run view (graph, event log, replay, timeline) on a RunView model: the node statuses are

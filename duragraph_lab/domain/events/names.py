@@ -1,8 +1,5 @@
-"""Event type names, by stream.
-
-Payloads are plain JSON-able dicts (see docs/events.md for every field). Only node results
-and plans carry graph state, and only as deltas: storage grows with the number of steps, not
-with steps x state size.
+"""Event type names, by stream kind (the wire names: stored in `events.type`, in NATS subjects,
+in the SSE `debug`/`events` frames and in the front end).
 """
 
 from __future__ import annotations

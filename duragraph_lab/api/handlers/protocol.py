@@ -1,0 +1,212 @@
+"""The thread-centric streaming protocol over HTTP and WebSocket (adapters of
+:class:`duragraph_lab.api.protocol.ThreadProtocol`).
+
+``POST /threads/{id}/commands``: one command, its answer. ``POST /threads/{id}/stream/events``:
+the thread's protocol events as server-sent events. ``GET`` on the same path upgrades to a
+WebSocket (what langgraph-sdk's ``transport="websocket"`` opens): every frame the client sends is
+a command (``subscription.subscribe`` first), every frame it gets is a protocol event or a
+command's answer. The upgrade is authenticated like any request (``Authorization: token <t>``
+in the handshake; the SDK sends the headers given to ``client.threads.stream(headers=...)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from duragraph_lab.api import models
+from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler, http_error
+from duragraph_lab.api.handlers.streams import StreamingHandler
+from duragraph_lab.api.jsonout import dumps
+from duragraph_lab.api.protocol import ProtocolError, from_api_error, parse_envelope, parse_subscription
+from duragraph_lab.api.protocol_events import matches, stamp
+from duragraph_lab.api.sse import frame
+
+log = logging.getLogger(__name__)
+
+#: Commands sent over a WebSocket that need more than the ``read`` its upgrade needed.
+_WS_ACTIONS = {
+    "run.start": "execute",
+    "input.respond": "execute",
+    "state.fork": "execute",
+    "run.cancel": "write",
+}
+
+
+def _error_body(err: ProtocolError) -> dict[str, Any]:
+    return err.body()
+
+
+class ThreadCommandsHandler(DuraGraphHandler):
+    @web.authenticated
+    async def post(self, thread_id: str) -> None:
+        # The API's own checks first (400 invalid_json, 422 validation_error naming the field),
+        # then the protocol's.
+        envelope = self.parse(models.ProtocolCommand)
+        try:
+            answer = await self.backend.protocol.command(thread_id, envelope.model_dump(exclude_unset=True))
+        except Exception as err:
+            mapped = from_api_error(err, _command_id(self._body))
+            self.set_status(mapped.status)
+            self.write_json(_error_body(mapped), mapped.status)
+            return
+        self.write_json(answer)
+
+
+def _command_id(raw: bytearray | None) -> int | None:
+    try:
+        body = json.loads(bytes(raw or b"{}"))
+    except ValueError:
+        return None
+    value = body.get("id") if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class ThreadEventsHandler(WebSocketHandler, StreamingHandler):
+    """SSE on POST, WebSocket on GET."""
+
+    _ws_subscriptions: dict[str, tuple[list[str], list[list[str]] | None, int | None]]
+    _ws_pump: asyncio.Task[None] | None = None
+    _ws_thread: str = ""
+
+    def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
+        # Jupyter's origin policy (allow_origin...) for both the upgrade and plain requests.
+        return bool(APIHandler.check_origin(self, origin_to_satisfy_tornado))
+
+    def on_connection_close(self) -> None:
+        if self.ws_connection is not None or self.get_status() == 101:
+            WebSocketHandler.on_connection_close(self)
+        else:
+            StreamingHandler.on_connection_close(self)
+
+    @web.authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            # Not an OpenAPI operation: only the upgrade is served on GET.
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                "GET on this path is the WebSocket upgrade (Upgrade: websocket); POST streams SSE",
+            )
+        await WebSocketHandler.get(self, *args, **kwargs)
+
+    # -- server-sent events --------------------------------------------------------------------
+    @web.authenticated
+    async def post(self, thread_id: str) -> None:
+        protocol = self.backend.protocol
+        request = self.parse(models.EventStreamRequest)
+        try:
+            channels, namespaces, depth, since = parse_subscription(request.model_dump(exclude_none=True))
+            await protocol.check_thread(thread_id)
+        except Exception as err:
+            mapped = from_api_error(err, None)
+            self.write_json(_error_body(mapped), mapped.status)
+            return
+
+        async def body() -> AsyncIterator[bytes]:
+            async for batch, seq in protocol.events(thread_id, since=since):
+                chosen = [e for e in batch if matches(e, channels, namespaces, depth)]
+                out = b""
+                for event in stamp(chosen, seq):
+                    out += frame(event["method"], event, event.get("seq"))
+                if out:
+                    yield out
+
+        await self.send_sse(body())
+
+    # -- WebSocket -----------------------------------------------------------------------------
+    async def open(self, thread_id: str) -> None:
+        self._ws_subscriptions = {}
+        self._ws_thread = thread_id
+        try:
+            await self.backend.protocol.check_thread(thread_id)
+        except Exception as err:
+            mapped = http_error(err)
+            status = mapped.status_code if mapped is not None else 500
+            # A browser cannot read a refused upgrade's status: 4000 + the status says it.
+            self.close(4000 + status if 400 <= status < 500 else 1011, str(err)[:120])
+
+    async def on_message(self, message: str | bytes) -> None:
+        try:
+            body = json.loads(message)
+        except ValueError:
+            self._send(
+                {
+                    "type": "error",
+                    "id": None,
+                    "error": "invalid_argument",
+                    "message": "a frame is a JSON command",
+                }
+            )
+            return
+        try:
+            command_id, method, params = parse_envelope(body)
+            if method == "subscription.subscribe":
+                self._subscribe(command_id, params)
+                return
+            if method == "subscription.unsubscribe":
+                found = self._ws_subscriptions.pop(str(params.get("subscription_id")), None)
+                if found is None:
+                    raise ProtocolError(404, "no_such_subscription", "no such subscription", command_id)
+                self._send({"type": "success", "id": command_id, "result": {}})
+                return
+            action = _WS_ACTIONS.get(method)
+            if action is not None:
+                allowed = await ensure_async(
+                    self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource)
+                )
+                if not allowed:
+                    raise ProtocolError(403, "permission_denied", f"{method} needs {action!r}", command_id)
+            self._send(await self.backend.protocol.command(self._ws_thread, body))
+        except Exception as err:
+            try:
+                mapped = from_api_error(err, body.get("id") if isinstance(body, dict) else None)
+            except Exception:
+                log.exception("protocol command over WebSocket failed")
+                mapped = ProtocolError(500, "unknown_error", "internal error (see the server log)")
+            self._send(_error_body(mapped))
+
+    def _subscribe(self, command_id: int, params: dict[str, Any]) -> None:
+        channels, namespaces, depth, since = parse_subscription(params)
+        subscription_id = f"sub-{command_id}-{len(self._ws_subscriptions) + 1}"
+        self._ws_subscriptions[subscription_id] = (channels, namespaces, depth)
+        self._send({"type": "success", "id": command_id, "result": {"subscription_id": subscription_id}})
+        if self._ws_pump is None:
+            # One pump of the thread's events per connection; each event goes out once if any
+            # subscription wants it. A later subscription gets what comes after it.
+            self._ws_pump = asyncio.create_task(self._pump_events(since))
+
+    async def _pump_events(self, since: int | None) -> None:
+        try:
+            async for batch, seq in self.backend.protocol.events(self._ws_thread, since=since):
+                chosen = [
+                    e
+                    for e in batch
+                    if any(matches(e, c, n, d) for c, n, d in self._ws_subscriptions.values())
+                ]
+                for event in stamp(chosen, seq):
+                    await self.write_message(dumps(event))
+        except (WebSocketClosedError, asyncio.CancelledError):
+            pass
+        except Exception as err:
+            log.warning("protocol WebSocket of thread %s failed: %r", self._ws_thread, err)
+            with contextlib.suppress(Exception):
+                self._send({"type": "error", "id": None, "error": "unknown_error", "message": str(err)})
+                self.close(1011, "stream failed")
+
+    def _send(self, body: dict[str, Any]) -> None:
+        with contextlib.suppress(WebSocketClosedError):
+            self.write_message(dumps(body))
+
+    def on_close(self) -> None:
+        if self._ws_pump is not None:
+            self._ws_pump.cancel()

@@ -1,0 +1,540 @@
+"""The thread-centric streaming protocol through the official ``langgraph-sdk`` (0.4.x):
+``client.threads.stream(...)`` over SSE and WebSocket, sync and async, and the wire itself (raw
+HTTP) where the SDK would hide what the server did (it filters and deduplicates on its side)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
+
+from tests.apiserver import ApiServer
+
+
+def _root_done(event: dict[str, Any]) -> bool:
+    params = event.get("params") or {}
+    return (
+        event.get("method") == "lifecycle"
+        and not params.get("namespace")
+        and (params.get("data") or {}).get("event") in ("completed", "failed")
+    )
+
+
+def wire_events(
+    server: ApiServer, thread_id: str, body: dict[str, Any], *, until: Any = _root_done, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """The protocol events of a raw SSE subscription, up to the first one ``until`` accepts."""
+    out: list[dict[str, Any]] = []
+    url = f"{server.base}/threads/{thread_id}/stream/events"
+    with httpx.stream("POST", url, json=body, headers=server.headers, timeout=timeout) as response:
+        assert response.status_code == 200, response.read()
+        data = ""
+        for line in response.iter_lines():
+            if line.startswith("data:"):
+                data += line[5:].strip()
+            elif not line and data:
+                event = json.loads(data)
+                data = ""
+                out.append(event)
+                if until(event):
+                    return out
+    raise AssertionError(f"the stream ended before the expected event: {out}")
+
+
+def command(server: ApiServer, thread_id: str, body: Any, *, raw: bytes | None = None) -> tuple[int, Any]:
+    response = httpx.post(
+        f"{server.base}/threads/{thread_id}/commands",
+        content=raw if raw is not None else json.dumps(body).encode(),
+        headers={**server.headers, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    return response.status_code, response.json()
+
+
+def start(server: ApiServer, thread_id: str, assistant: str, input: Any) -> str:
+    status, body = command(
+        server,
+        thread_id,
+        {"id": 1, "method": "run.start", "params": {"assistant_id": assistant, "input": input}},
+    )
+    assert status == 200, body
+    assert body["type"] == "success" and body["id"] == 1
+    return str(body["result"]["run_id"])
+
+
+def data(events: list[dict[str, Any]], method: str) -> list[Any]:
+    return [e["params"]["data"] for e in events if e["method"] == method]
+
+
+# -- the SDK, async and sync ------------------------------------------------------------------------
+async def test_async_run_start_values_updates_lifecycle(client: LangGraphClient) -> None:
+    async with client.threads.stream(assistant_id="slow") as thread:
+        result = await thread.run.start(input={"n": 0})
+        events = [e async for e in thread.subscribe(["values", "updates", "lifecycle"])]
+        output = await thread.output.with_timeout(30)
+    assert uuid.UUID(result["run_id"])
+    assert output["n"] == 5 and output["log"] == ["s0", "s1", "s2", "s3", "s4"]
+    lifecycle = [d["event"] for d in data(events, "lifecycle")]
+    assert lifecycle[0] == "started" and lifecycle[-1] == "completed"
+    assert [u["node"] for u in data(events, "updates")] == ["s0", "s1", "s2", "s3", "s4"]
+    assert [v.get("n") for v in data(events, "values")][-1] == 5
+    seqs = [e["seq"] for e in events if "seq" in e]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    assert all(e["type"] == "event" and e["event_id"] for e in events)
+
+
+def test_sync_run_start_values_updates_lifecycle(sync_client: SyncLangGraphClient) -> None:
+    with sync_client.threads.stream(assistant_id="slow") as thread:
+        thread.run.start(input={"n": 10})
+        events = list(thread.subscribe(["values", "lifecycle"]))
+        output = thread.output
+    assert output["n"] == 15
+    assert [d["event"] for d in data(events, "lifecycle")][-1] == "completed"
+    assert data(events, "values")[-1]["n"] == 15
+    assert not data(events, "updates")  # not subscribed
+
+
+async def test_async_interrupt_answered_by_command(client: LangGraphClient) -> None:
+    async with client.threads.stream(assistant_id="asking") as thread:
+        await thread.run.start(input={"n": 3})
+        for _ in range(300):
+            if thread.interrupted:
+                break
+            await asyncio.sleep(0.05)
+        assert thread.interrupted
+        [asked] = thread.interrupts
+        # The SDK reads the value as `value` (the protocol's `payload` is sent too).
+        assert asked["value"] == {"question": "proceed?", "n": 3}
+        assert asked["namespace"] == []
+        await thread.run.respond("yes")
+        output = await thread.output.with_timeout(30)
+    assert output["answer"] == "yes" and output["log"] == ["asked", "done:yes"]
+
+
+def test_sync_interrupt_answered_by_command(sync_client: SyncLangGraphClient) -> None:
+    with sync_client.threads.stream(assistant_id="asking") as thread:
+        thread.run.start(input={"n": 4})
+        for _ in range(300):
+            if thread.interrupted:
+                break
+            time.sleep(0.05)
+        assert thread.interrupted
+        assert thread.interrupts[0]["value"]["n"] == 4
+        thread.run.respond({"ok": True})
+        output = thread.output
+    assert output["answer"] == {"ok": True}
+
+
+def test_input_requested_carries_payload_and_value(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "asking", {"n": 7})
+    events = wire_events(api_server, thread_id, {"channels": ["input"]}, until=lambda e: True)
+    [asked] = data(events, "input.requested")
+    assert asked["payload"] == asked["value"] == {"question": "proceed?", "n": 7}
+    status, body = command(
+        api_server,
+        thread_id,
+        {
+            "id": 2,
+            "method": "input.respond",
+            "params": {"namespace": [], "interrupt_id": asked["interrupt_id"], "response": 1},
+        },
+    )
+    assert status == 200 and body == {"type": "success", "id": 2, "result": {}, "meta": body["meta"]}
+    # The resumed run goes on in the same thread stream, to its end.
+    tail = wire_events(
+        api_server,
+        thread_id,
+        {"channels": ["lifecycle", "values"], "since": body["meta"]["applied_through_seq"]},
+    )
+    assert data(tail, "values")[-1]["answer"] == 1
+
+
+# -- filters ----------------------------------------------------------------------------------------
+def test_channel_namespace_and_depth_filters(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "nested", {"n": 0})
+    everything = wire_events(api_server, thread_id, {"channels": ["updates", "lifecycle"]})
+    spaces = {tuple(e["params"]["namespace"]) for e in everything}
+    [sub] = [ns for ns in spaces if ns]
+    assert sub[0].startswith("sub:")
+    assert [u["node"] for u in data([e for e in everything if e["params"]["namespace"]], "updates")] == [
+        "i1",
+        "i2",
+    ]
+    # Root only.
+    root = wire_events(api_server, thread_id, {"channels": ["updates", "lifecycle"], "depth": 0})
+    assert all(e["params"]["namespace"] == [] for e in root)
+    assert [u["node"] for u in data(root, "updates")] == ["before", "sub", "after"]
+    # The subgraph only (a prefix without the task id matches it), until its own end.
+    inner = wire_events(
+        api_server,
+        thread_id,
+        {"channels": ["updates", "lifecycle"], "namespaces": [["sub"]]},
+        until=lambda e: e["method"] == "lifecycle" and e["params"]["data"]["event"] == "completed",
+    )
+    assert {tuple(e["params"]["namespace"]) for e in inner} == {sub}
+    assert [u["node"] for u in data(inner, "updates")] == ["i1", "i2"]
+    # One channel only.
+    lifecycle = wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    assert {e["method"] for e in lifecycle} == {"lifecycle"}
+
+
+async def test_sdk_subscription_by_namespace(client: LangGraphClient) -> None:
+    async with client.threads.stream(assistant_id="nested") as thread:
+        await thread.run.start(input={"n": 0})
+        events = [e async for e in thread.subscribe(["updates", "lifecycle"], namespaces=[["sub"]], depth=0)]
+    assert events and all(e["params"]["namespace"][0].startswith("sub:") for e in events)
+    assert [u["node"] for u in data(events, "updates")] == ["i1", "i2"]
+
+
+def test_custom_events_are_followed_live(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    seen: list[dict[str, Any]] = []
+    ends = 0
+
+    def second_end(event: dict[str, Any]) -> bool:
+        nonlocal ends
+        ends += _root_done(event)
+        return ends == 2
+
+    # Custom events are live only (never stored): the subscription is open before they happen.
+    reader = threading.Thread(
+        target=lambda: seen.extend(
+            wire_events(api_server, thread_id, {"channels": ["custom", "lifecycle"]}, until=second_end)
+        )
+    )
+    reader.start()
+    time.sleep(1.0)
+    start(api_server, thread_id, "custom", {})
+    reader.join(60)
+    assert [d["payload"] for d in data(seen, "custom")] == [{"progress": 0}, {"progress": 1}, {"progress": 2}]
+    assert all("seq" not in e and "event_id" not in e for e in seen if e["method"] == "custom")
+
+
+# -- since ------------------------------------------------------------------------------------------
+def test_reconnect_with_since_has_no_gap_and_no_duplicate(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {"n": 0})
+    body = {"channels": ["values", "updates", "tasks", "lifecycle", "checkpoints"]}
+    full = wire_events(api_server, thread_id, body)
+    ids = [e["event_id"] for e in full]
+    assert len(ids) == len(set(ids))
+    cursors = [(i, e["seq"]) for i, e in enumerate(full) if "seq" in e]
+    assert len(cursors) > 4
+    for index, seq in cursors[1:-1]:
+        rest = wire_events(api_server, thread_id, {**body, "since": seq})
+        assert [e["event_id"] for e in rest] == ids[index + 1 :], f"since={seq}"
+
+
+# -- WebSocket --------------------------------------------------------------------------------------
+async def test_websocket_transport(api_server: ApiServer, client: LangGraphClient) -> None:
+    # The SDK's WebSocket handshake carries the headers given to threads.stream (not the client's).
+    async with client.threads.stream(
+        assistant_id="slow", transport="websocket", headers=api_server.headers
+    ) as thread:
+        await thread.run.start(input={"n": 1})
+        events = [e async for e in thread.subscribe(["values", "updates", "lifecycle"])]
+        output = await thread.output.with_timeout(30)
+    assert output["n"] == 6
+    assert [u["node"] for u in data(events, "updates")] == ["s0", "s1", "s2", "s3", "s4"]
+    assert data(events, "lifecycle")[-1]["event"] == "completed"
+
+
+def test_sync_websocket_interrupt(api_server: ApiServer, sync_client: SyncLangGraphClient) -> None:
+    with sync_client.threads.stream(
+        assistant_id="asking", transport="websocket", headers=api_server.headers
+    ) as thread:
+        thread.run.start(input={"n": 2})
+        for _ in range(300):
+            if thread.interrupted:
+                break
+            time.sleep(0.05)
+        assert thread.interrupted
+        thread.run.respond("ws")
+        assert thread.output["answer"] == "ws"
+
+
+async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {"n": 0})
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
+    # No token: the upgrade is refused.
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        async with websockets.connect(url):
+            pass
+    assert refused.value.response.status_code == 403
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "id": 1,
+                    "method": "subscription.subscribe",
+                    "params": {"channels": ["lifecycle"], "since": 0},
+                }
+            )
+        )
+        answer = json.loads(await ws.recv())
+        assert answer["type"] == "success" and answer["result"]["subscription_id"]
+        events = []
+        while not events or not _root_done(events[-1]):
+            events.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        assert {e["method"] for e in events} == {"lifecycle"}
+        await ws.send(json.dumps({"id": 2, "method": "state.get", "params": {"namespace": []}}))
+        state = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert state["id"] == 2 and state["result"]["values"]["n"] == 5
+        await ws.send(json.dumps({"id": 3, "method": "no.such"}))
+        error = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert error == {"type": "error", "id": 3, "error": "unknown_command", "message": error["message"]}
+    # A thread that does not exist: closed with 4000 + 404.
+    missing = api_server.base.replace("http://", "ws://") + f"/threads/{uuid.uuid4()}/stream/events"
+    async with websockets.connect(missing, additional_headers=api_server.headers) as ws:
+        with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
+
+
+# -- other commands ---------------------------------------------------------------------------------
+def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    run_id = start(api_server, thread_id, "slow", {"n": 0, "sleep": 2})
+    status, body = command(api_server, thread_id, {"id": 5, "method": "run.cancel", "params": {}})
+    assert status == 200 and body["result"] == {}
+    events = wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    assert events[-1]["params"]["data"]["event"] == "failed"
+    assert "cancel" in events[-1]["params"]["data"]["error"]
+    status, tree = command(
+        api_server, thread_id, {"id": 6, "method": "agent.getTree", "params": {"run_id": run_id}}
+    )
+    assert status == 200 and tree["result"]["tree"]["graph_name"] == "slow"
+    status, listed = command(
+        api_server, thread_id, {"id": 7, "method": "state.listCheckpoints", "params": {"limit": 2}}
+    )
+    assert status == 200 and 1 <= len(listed["result"]["checkpoints"]) <= 2
+
+
+# -- two API servers --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def second_server(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+    status, connection = api_server.api("worker/connection", token=api_server.token)
+    assert status == 200, connection
+    data_dir: Path = tmp_path_factory.mktemp("second") / "data"
+    server = ApiServer(
+        data_dir,
+        env={
+            "DURAGRAPH_DATABASE_URL": connection["database_url"],
+            "DURAGRAPH_NATS_URL": connection["nats_url"],
+        },
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_two_api_servers(api_server: ApiServer, second_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "asking", {"n": 9})
+    # Followed on the other server, answered there, finished on the first.
+    asked = wire_events(second_server, thread_id, {"channels": ["input"]}, until=lambda e: True)
+    interrupt_id = asked[0]["params"]["data"]["interrupt_id"]
+    status, body = command(
+        second_server,
+        thread_id,
+        {
+            "id": 1,
+            "method": "input.respond",
+            "params": {"namespace": [], "interrupt_id": interrupt_id, "response": "b"},
+        },
+    )
+    assert status == 200, body
+    on_first = wire_events(
+        api_server,
+        thread_id,
+        {"channels": ["values", "lifecycle"], "since": body["meta"]["applied_through_seq"]},
+    )
+    on_second = wire_events(
+        second_server,
+        thread_id,
+        {"channels": ["values", "lifecycle"], "since": body["meta"]["applied_through_seq"]},
+    )
+    assert data(on_first, "values")[-1]["answer"] == "b"
+    assert [e["event_id"] for e in on_first] == [e["event_id"] for e in on_second]
+
+
+async def test_sdk_on_two_servers(api_server: ApiServer, second_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    async with (
+        get_client(url=api_server.base, headers=api_server.headers) as first,
+        get_client(url=second_server.base, headers=second_server.headers) as second,
+    ):
+        async with first.threads.stream(thread_id, assistant_id="slow") as starter:
+            await starter.run.start(input={"n": 0})
+        async with second.threads.stream(thread_id, assistant_id="slow") as follower:
+            events = [e async for e in follower.subscribe(["updates", "lifecycle"])]
+    assert [u["node"] for u in data(events, "updates")] == ["s0", "s1", "s2", "s3", "s4"]
+
+
+# -- bad input --------------------------------------------------------------------------------------
+BAD_COMMANDS = [
+    (b"{not json", 400, "invalid_json"),
+    (b"[]", 422, "validation_error"),
+    (b'{"method": "run.start"}', 422, "validation_error"),
+    (b'{"id": -1, "method": "run.start"}', 422, "validation_error"),
+    (b'{"id": 1}', 422, "validation_error"),
+    (b'{"id": 1, "method": "run.start", "extra": 1}', 422, "validation_error"),
+    (b'{"id": 1, "method": "no.such"}', 400, "unknown_command"),
+    (b'{"id": 1, "method": "run.start", "params": {}}', 422, "invalid_argument"),
+    (
+        b'{"id": 1, "method": "run.start", "params": {"assistant_id": "no-such-graph"}}',
+        404,
+        "not_found",
+    ),
+    (
+        b'{"id": 1, "method": "run.start", "params": {"assistant_id": "slow", "config": 3}}',
+        422,
+        "invalid_argument",
+    ),
+    (b'{"id": 1, "method": "run.start", "params": []}', 422, "validation_error"),
+    (b'{"id": 1, "method": "input.respond", "params": {"interrupt_id": "x", "response": 1}}', 404, None),
+    (b'{"id": 1, "method": "input.inject", "params": {}}', 422, "not_supported"),
+    (
+        b'{"id": 1, "method": "subscription.subscribe", "params": {"channels": ["values"]}}',
+        422,
+        "not_supported",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), BAD_COMMANDS)
+def test_bad_commands_are_4xx_json(api_server: ApiServer, raw: bytes, status: int, code: str | None) -> None:
+    thread_id = str(uuid.uuid4())
+    got, body = command(api_server, thread_id, None, raw=raw)
+    assert got == status, body
+    assert body["message"]
+    if code is not None:
+        assert body["error"] == code
+    # Nothing was written: the thread does not exist.
+    assert api_server.request("GET", f"threads/{thread_id}")[0] == 404
+
+
+BAD_SUBSCRIPTIONS = [
+    ({}, 422),
+    ({"channels": []}, 422),
+    ({"channels": ["no-such-channel"]}, 422),
+    ({"channels": ["values"], "depth": -1}, 422),
+    ({"channels": ["values"], "since": "x"}, 422),
+    ({"channels": ["values"], "namespaces": "sub"}, 422),
+]
+
+
+@pytest.mark.parametrize(("body", "status"), BAD_SUBSCRIPTIONS)
+def test_bad_subscriptions_are_4xx_json(api_server: ApiServer, body: dict[str, Any], status: int) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {})
+    response = httpx.post(
+        f"{api_server.base}/threads/{thread_id}/stream/events",
+        json=body,
+        headers=api_server.headers,
+        timeout=30,
+    )
+    assert response.status_code == status
+    assert response.json()["error"] in ("validation_error", "invalid_argument")
+
+
+def test_stream_of_a_missing_thread_is_404(api_server: ApiServer) -> None:
+    for thread_id in (str(uuid.uuid4()), "not-a-uuid"):
+        response = httpx.post(
+            f"{api_server.base}/threads/{thread_id}/stream/events",
+            json={"channels": ["values"]},
+            headers=api_server.headers,
+            timeout=30,
+        )
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "not_found"
+
+
+def test_wrong_interrupt_id_is_404_no_such_interrupt(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "asking", {})
+    wire_events(api_server, thread_id, {"channels": ["input"]}, until=lambda e: True)
+    status, body = command(
+        api_server,
+        thread_id,
+        {
+            "id": 4,
+            "method": "input.respond",
+            "params": {"namespace": [], "interrupt_id": "nope", "response": 1},
+        },
+    )
+    assert status == 404 and body["error"] == "no_such_interrupt" and body["id"] == 4
+
+
+def test_commands_need_a_token(api_server: ApiServer) -> None:
+    response = httpx.post(
+        f"{api_server.base}/threads/{uuid.uuid4()}/commands",
+        json={"id": 1, "method": "run.start", "params": {"assistant_id": "slow"}},
+        timeout=30,
+    )
+    assert response.status_code == 403
+
+
+# -- messages, tools, RemoteGraph ---------------------------------------------------------------------
+HUMAN_2_PLUS_3 = {"messages": [{"type": "human", "content": "what is 2 + 3?"}]}
+
+
+async def test_messages_and_tools_channels(client: LangGraphClient) -> None:
+    async with client.threads.stream(assistant_id="chat") as thread:
+        await thread.run.start(input=HUMAN_2_PLUS_3)
+        events = [e async for e in thread.subscribe(["messages", "tools", "lifecycle"])]
+        output = await thread.output.with_timeout(30)
+    messages = data(events, "messages")
+    starts = [m for m in messages if m["event"] == "message-start"]
+    finishes = [m for m in messages if m["event"] == "message-finish"]
+    assert starts and len(starts) == len({m["id"] for m in starts}) == len(finishes)
+    text = "".join(
+        m["delta"]["text"]
+        for m in messages
+        if m["event"] == "content-block-delta" and m["delta"]["type"] == "text-delta"
+    )
+    assert text  # the model's tokens, streamed live
+    tools = data(events, "tools")
+    started = [t for t in tools if t["event"] == "tool-started"]
+    finished = [t for t in tools if t["event"] == "tool-finished"]
+    assert started and [t["tool_call_id"] for t in started] == [t["tool_call_id"] for t in finished]
+    assert output["messages"][-1]["type"] == "ai"
+
+
+async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:
+    from langgraph.pregel.remote import RemoteGraph
+
+    graph = RemoteGraph("slow", url=api_server.base, headers=api_server.headers)
+    async with await graph.astream_events({"n": 0}, version="v3") as run:
+        snapshots = [s async for s in run.values]
+        output = await run.output()
+    assert output["n"] == 5
+    assert snapshots and snapshots[-1]["n"] == 5
+
+
+def test_remote_graph_stream_events_v3(api_server: ApiServer) -> None:
+    from langgraph.pregel.remote import RemoteGraph
+
+    graph = RemoteGraph("slow", url=api_server.base, headers=api_server.headers)
+    with graph.stream_events({"n": 1}, version="v3") as run:
+        assert run.output["n"] == 6  # a property on the sync stream
