@@ -190,6 +190,7 @@ export interface GraphRegistered {
   channels: Record<string, string>;
   nodes: string[];
   registered_by: string;
+  engine?: string;
 }
 /** dataset_created: a new dataset (dataset streams) */
 export interface DatasetCreated {
