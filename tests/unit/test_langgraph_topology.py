@@ -142,3 +142,23 @@ def test_a_factory_that_cannot_build_is_one_line() -> None:
         GraphBuildError, match=r"expected a compiled LangGraph graph \(returned by .*\), got str"
     ):
         asyncio.run(describe_source(FactorySource("agent", lambda: "not a graph")))
+
+
+def test_the_version_is_the_same_in_every_process() -> None:
+    """Several workers serve one project: each must compute the same version, or every start
+    would record the graph again."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tests.unit.test_langgraph_topology import graph\n"
+        "from duragraph_lab.langgraph.topology import describe\n"
+        "print(describe('agent', graph()).version)\n"
+    )
+    versions = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert versions == {describe("agent", graph()).version}
