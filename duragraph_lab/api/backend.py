@@ -44,6 +44,7 @@ from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.langgraph.project import Project
 from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.langgraph.topology import GraphBuildError
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
@@ -374,6 +375,11 @@ class Backend:
         )
         try:
             await worker.start()
+        except GraphBuildError as err:  # a factory that cannot build its graph: said, not fatal
+            with contextlib.suppress(Exception):
+                await worker.stop(drain=False)
+            self._worker_error(err)
+            return
         except BaseException:
             with contextlib.suppress(Exception):
                 await worker.stop(drain=False)
