@@ -89,7 +89,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler):
             StreamingHandler.on_connection_close(self)
 
     @web.authenticated
-    async def get(self, *args: Any, **kwargs: Any) -> None:
+    async def get(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             # Not an OpenAPI operation: only the upgrade is served on GET.
             raise ApiError(
