@@ -52,12 +52,21 @@ _TREE_STATUS = {
 
 
 class ProtocolError(Exception):
-    def __init__(self, status: int, code: str, message: str, command_id: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        command_id: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.command_id = command_id
+        #: Response headers that go with the error (``Retry-After`` on a 503).
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"type": "error", "id": self.command_id, "error": self.code, "message": self.message}
@@ -71,7 +80,7 @@ def from_api_error(err: BaseException, command_id: int | None) -> ProtocolError:
     if mapped is None:
         raise err
     # The API's error codes (not_found, validation_error, ...), as for every other route.
-    return ProtocolError(mapped.status_code, mapped.code, mapped.message, command_id)
+    return ProtocolError(mapped.status_code, mapped.code, mapped.message, command_id, mapped.headers)
 
 
 def _object(value: Any, what: str, command_id: int | None) -> dict[str, Any]:
