@@ -418,19 +418,28 @@ class ThreadProtocol:
     ) -> None:
         follower = self.control.follower
         try:
-            start = await follower.start(run_id, after, subgraphs=True)
-            encoder = ProtocolEncoder(run_id, thread_id, state=start.root)
-            encoder.prime(start.before)
-            for ns, space in start.spaces.items():
-                encoder.ns_state(ns, space)
+            # Live events are not stored: subscribe to them first, and hold what comes while the
+            # run's state is read, so that as few as possible are missed.
+            held: list[dict[str, Any]] = []
+            encoder: ProtocolEncoder | None = None
 
             def on_live(data: dict[str, Any]) -> None:
+                if encoder is None:
+                    held.append(data)
+                    return
                 out = encoder.on_live(data)
                 if out:
                     queue.put_nowait((out, None))
 
             unsubscribe = await follower.feed.on_live(run_id, on_live)
             try:
+                start = await follower.start(run_id, after, subgraphs=True)
+                encoder = ProtocolEncoder(run_id, thread_id, state=start.root)
+                encoder.prime(start.before)
+                for ns, space in start.spaces.items():
+                    encoder.ns_state(ns, space)
+                for data in held:
+                    on_live(data)
                 async with follower.feed.follow(
                     f"run:{run_id}", after_seq=after, poll_interval=poll_interval
                 ) as events:
