@@ -49,3 +49,10 @@ EXPERIMENT_CREATED = "experiment_created"  # dataset + version, assistant + vers
 EXPERIMENT_RESULT_RECORDED = "experiment_result_recorded"  # one example: its run, outputs, scores
 EXPERIMENT_RUN_REQUESTED = "experiment_run_requested"  # the server runs it (runner: "server")
 EXPERIMENT_COMPLETED = "experiment_completed"
+
+# cron:<id> (a schedule of runs: each tick it fires is one event, appended in the transaction that
+# creates the tick's run, at the expected version: two servers cannot both fire one tick)
+CRON_CREATED = "cron_created"  # assistant, thread, schedule, timezone, end_time, enabled, payload
+CRON_UPDATED = "cron_updated"  # the fields changed, and the next fire time they give
+CRON_FIRED = "cron_fired"  # one tick: its run (or why none was created) and the next fire time
+CRON_DELETED = "cron_deleted"

@@ -18,6 +18,7 @@ class StreamKind(StrEnum):
     GRAPH = "graph"
     DATASET = "dataset"  # examples frozen from runs, versioned (evals)
     EXPERIMENT = "experiment"  # a dataset re-run against an assistant, with its scores (evals)
+    CRON = "cron"  # a schedule of runs and the ticks it fired
 
 
 KNOWN_KINDS: tuple[str, ...] = tuple(k.value for k in StreamKind)

@@ -26,6 +26,8 @@ BEGIN
         PERFORM duragraph.project_dataset(e);     -- datasets, dataset_versions
     WHEN 'experiment' THEN
         PERFORM duragraph.project_experiment(e);  -- experiments, experiment_results
+    WHEN 'cron' THEN
+        PERFORM duragraph.project_cron(e);        -- crons
     ELSE
         NULL;
     END CASE;
@@ -50,7 +52,7 @@ DECLARE
 BEGIN
     TRUNCATE duragraph.runs, duragraph.run_queue, duragraph.spans, duragraph.threads, duragraph.assistants,
              duragraph.assistant_versions, duragraph.graphs, duragraph.datasets, duragraph.dataset_versions,
-             duragraph.experiments, duragraph.experiment_results;
+             duragraph.experiments, duragraph.experiment_results, duragraph.crons;
     FOR e IN SELECT * FROM duragraph.events ORDER BY seq LOOP
         PERFORM duragraph.project(e);
         n := n + 1;
