@@ -188,7 +188,9 @@ class Backend:
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
         self._crons = Crons(self.store, PgCrons(self.store), self.control.runs)
         # Every API server runs a scheduler: each tick is fired at most once among them.
-        self.cron_scheduler = CronScheduler(self._crons, interval=self.cron_interval)
+        self.cron_scheduler = CronScheduler(
+            self._crons, interval=self.cron_interval, identity=self.relay_holder
+        )
         self.cron_scheduler.start()
         if self.store_settings.sweep_interval_minutes is not None:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)

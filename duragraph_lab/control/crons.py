@@ -279,15 +279,16 @@ class Crons:
         raise DuraGraphError(f"cron {cron_id} kept changing while deleting it; try again")
 
     # -- firing --------------------------------------------------------------------------------
-    async def fire(self, cron: CronRecord, now: dt.datetime) -> str | None:
+    async def fire(self, cron: CronRecord, now: dt.datetime, *, by: str = "") -> str | None:
         """Fire ``cron``'s due tick (``cron.next_run_date``) as of ``now``: create its run and
         record the tick together. Returns the run's id; None when another server fired the tick
         (or the cron changed) first, or when no run could be created (the tick is recorded with
-        the reason: a deleted assistant or thread, a busy thread under ``reject``)."""
+        the reason: a deleted assistant or thread, a busy thread under ``reject``). ``by``: the
+        scheduler firing it, recorded as ``fired_by``."""
         tick = cron.next_run_date
         assert tick is not None
         following = cron_schedule.next_fire(cron.schedule, cron.timezone, max(now, tick), cron.end_time)
-        fired: dict[str, Any] = {"tick": iso(tick), "next_run_date": iso(following)}
+        fired: dict[str, Any] = {"tick": iso(tick), "next_run_date": iso(following), "fired_by": by}
         stream = f"cron:{cron.cron_id}"
 
         def tick_appends(run_id: str, thread_id: str) -> Sequence[Append]:
@@ -348,8 +349,9 @@ class CronScheduler:
     """Fires due crons: every API server runs one. Each pass reads the due crons (at most
     ``batch``) and fires them one by one; passes are ``interval`` seconds apart."""
 
-    def __init__(self, crons: Crons, *, interval: float = 1.0, batch: int = 50) -> None:
+    def __init__(self, crons: Crons, *, interval: float = 1.0, batch: int = 50, identity: str = "") -> None:
         self.crons = crons
+        self.identity = identity
         self.interval = interval
         self.batch = batch
         self._task: asyncio.Task[None] | None = None
@@ -359,7 +361,7 @@ class CronScheduler:
         now, due = await self.crons.read_model.due(self.batch)
         created = []
         for cron in due:
-            run_id = await self.crons.fire(cron, now)
+            run_id = await self.crons.fire(cron, now, by=self.identity)
             if run_id is not None:
                 created.append(run_id)
         return created
