@@ -32,6 +32,7 @@ from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
+from duragraph_lab.control.crons import Crons, CronScheduler
 from duragraph_lab.control.datasets import Datasets
 from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
@@ -57,6 +58,7 @@ from duragraph_lab.store.item_store import PgItemStore
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
+from duragraph_lab.store.queries.crons import PgCrons
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
 from duragraph_lab.store.queries.workers import PgWorkerDirectory
@@ -81,6 +83,7 @@ class Backend:
         keepalive_seconds: float = 5.0,
         share_worker_connection: bool = True,
         reap_interval: float = 5.0,
+        cron_interval: float = 1.0,
         temporary_thread_grace: float = 60.0,
         relay_lease_ttl: float = 5.0,
         relay_lag_threshold: float = 10.0,
@@ -105,6 +108,10 @@ class Backend:
         self.keepalive_seconds = keepalive_seconds
         self.share_worker_connection = share_worker_connection
         self.reap_interval = reap_interval
+        #: Seconds between two passes of the cron scheduler (a tick fires within about that).
+        self.cron_interval = cron_interval
+        self._crons: Crons | None = None
+        self.cron_scheduler: CronScheduler | None = None
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
         self._assistants: Assistants | None = None
@@ -190,6 +197,12 @@ class Backend:
             PgExperimentLocks(self.endpoints.database_url),
         )
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
+        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs)
+        # Every API server runs a scheduler: each tick is fired at most once among them.
+        self.cron_scheduler = CronScheduler(
+            self._crons, interval=self.cron_interval, identity=self.relay_holder
+        )
+        self.cron_scheduler.start()
         if self.store_settings.sweep_interval_minutes is not None:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
             self.ttl_sweeper.start()
@@ -242,6 +255,12 @@ class Backend:
         self._ready()
         assert self._item_store is not None
         return self._item_store
+
+    @property
+    def crons(self) -> Crons:
+        self._ready()
+        assert self._crons is not None
+        return self._crons
 
     @property
     def datasets(self) -> Datasets:
@@ -409,6 +428,8 @@ class Backend:
                 await self._resume_task
         if self.ttl_sweeper is not None:
             await self.ttl_sweeper.stop()
+        if self.cron_scheduler is not None:
+            await self.cron_scheduler.stop()
         if self._server_experiments is not None:
             # Before the worker and the pool; an experiment stopped here resumes at the next start.
             await self._server_experiments.stop()
