@@ -513,6 +513,12 @@ class Backend:
             )
         return out
 
+    async def readiness(self) -> dict[str, bool]:
+        """``{"postgres": reachable, "nats": connected}`` for the public probes (``/ready``,
+        ``/ok?check_db=1``): states only, no URL nor error text."""
+        postgres = await self._postgres_health()
+        return {"postgres": bool(postgres["ok"]), "nats": bool(self.nc is not None and self.nc.is_connected)}
+
     async def _postgres_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ok": False,
