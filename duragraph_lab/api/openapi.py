@@ -300,6 +300,12 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "updated_at": _TS,
             "status": {
                 "type": "string",
+                "description": "LangGraph's RunStatus: a cancelled run is `interrupted`, as on LangGraph Platform",
+                "enum": ["pending", "running", "error", "success", "timeout", "interrupted"],
+            },
+            "duragraph_status": {
+                "type": "string",
+                "description": "DuraGraph's own status of the run: as `status`, but `cancelled` for a cancelled run",
                 "enum": ["pending", "running", "error", "success", "timeout", "interrupted", "cancelled"],
             },
             "metadata": _OBJ,
