@@ -20,6 +20,7 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
+from duragraph_lab.api import webhooks
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.protocol import ThreadProtocol
@@ -39,6 +40,7 @@ from duragraph_lab.control.item_store import ItemStore, StoreSettings, TTLSweepe
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
+from duragraph_lab.control.webhooks import WebhookDispatcher, WebhookPolicy, WebhookSettings
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
@@ -54,6 +56,7 @@ from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
+from duragraph_lab.store.queries.webhooks import PgPendingWebhooks
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -80,8 +83,13 @@ class Backend:
         stream_policy: StreamPolicy | None = None,
         store_settings: StoreSettings | None = None,
         config_error: str | None = None,
+        webhook_policy: WebhookPolicy | None = None,
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.webhook_settings = webhook_settings or WebhookSettings()
+        self.webhooks: WebhookDispatcher | None = None
         self.relay_lease_ttl = relay_lease_ttl
         self.relay_lag_threshold = relay_lag_threshold
         self.stream_policy = stream_policy or StreamPolicy()
@@ -167,7 +175,7 @@ class Backend:
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads)
+        self._runs = Runs(self.control, self._threads, self.webhook_policy)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -183,6 +191,17 @@ class Backend:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
             self.ttl_sweeper.start()
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+        # Webhooks of runs that ended, also while this server was down (driven from the log).
+        self.webhooks = WebhookDispatcher(
+            PgPendingWebhooks(self.store),
+            self.store,
+            webhooks.post,
+            webhooks.run_body(self.control),
+            self.webhook_policy,
+            self.webhook_settings,
+        )
+        self.webhooks.start()
+        self.store.add_after_commit(self.webhooks.wake)
         # Experiments this server (or one that died) was running: at once, not at the first reap.
         self._resume_task = asyncio.create_task(
             self._server_experiments.resume_unfinished(), name="duragraph-experiments-resume"
@@ -367,6 +386,8 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self._reaper_task is not None:
             self._reaper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

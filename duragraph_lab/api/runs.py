@@ -14,6 +14,7 @@ from duragraph_lab.api.threads import Threads
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.read_models import RunFilter, RunRecord
 from duragraph_lab.control.run_creation import RunCommand, RunRef
+from duragraph_lab.control.webhooks import WebhookPolicy
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState, RunStatus
 from duragraph_lab.engine.commands import InvalidRunRequest
@@ -105,9 +106,12 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
 
 
 class Runs:
-    def __init__(self, control: ControlPlane, threads: Threads) -> None:
+    def __init__(
+        self, control: ControlPlane, threads: Threads, webhooks: WebhookPolicy | None = None
+    ) -> None:
         self.control = control
         self.threads = threads
+        self.webhooks = webhooks or WebhookPolicy()
 
     # -- reading -------------------------------------------------------------------------------
     async def get(self, run_id: str, thread_id: str | None = None) -> dict[str, Any]:
@@ -176,6 +180,9 @@ class Runs:
             "resumable": True,
             "durability": "sync",
         }
+        if body.webhook is not None:
+            self.webhooks.check_literal(body.webhook)  # names are checked at each delivery
+            kwargs["webhook"] = body.webhook
         strategy = body.multitask_strategy or ("reject" if stateless else "enqueue")
         kwargs["multitask_strategy"] = strategy
         create_thread = stateless or getattr(body, "if_not_exists", None) == "create"

@@ -49,3 +49,8 @@ EXPERIMENT_CREATED = "experiment_created"  # dataset + version, assistant + vers
 EXPERIMENT_RESULT_RECORDED = "experiment_result_recorded"  # one example: its run, outputs, scores
 EXPERIMENT_RUN_REQUESTED = "experiment_run_requested"  # the server runs it (runner: "server")
 EXPERIMENT_COMPLETED = "experiment_completed"
+
+# run:<id> (webhooks: the delivery of a run's end, after that end; `end_seq` names which end)
+WEBHOOK_ATTEMPT_FAILED = "webhook_attempt_failed"  # end_seq, url, attempt, error, retry_at
+WEBHOOK_DELIVERED = "webhook_delivered"  # end_seq, url, attempt, status (the receiver's 2xx)
+WEBHOOK_ABANDONED = "webhook_abandoned"  # end_seq, url, attempts, error: given up (or refused)
