@@ -20,6 +20,7 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
+from duragraph_lab.api import webhooks
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.presence import Presence
@@ -41,6 +42,7 @@ from duragraph_lab.control.item_store import ItemStore, StoreSettings, TTLSweepe
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
+from duragraph_lab.control.webhooks import WebhookDispatcher, WebhookPolicy, WebhookSettings
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.langgraph.project import Project
@@ -61,6 +63,7 @@ from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
 from duragraph_lab.store.queries.crons import PgCrons
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
+from duragraph_lab.store.queries.webhooks import PgPendingWebhooks
 from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
@@ -90,8 +93,13 @@ class Backend:
         stream_policy: StreamPolicy | None = None,
         store_settings: StoreSettings | None = None,
         config_error: str | None = None,
+        webhook_policy: WebhookPolicy | None = None,
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.webhook_settings = webhook_settings or WebhookSettings()
+        self.webhooks: WebhookDispatcher | None = None
         self.relay_lease_ttl = relay_lease_ttl
         self.relay_lag_threshold = relay_lag_threshold
         self.stream_policy = stream_policy or StreamPolicy()
@@ -185,7 +193,7 @@ class Backend:
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads, self._presence)
+        self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -207,6 +215,17 @@ class Backend:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
             self.ttl_sweeper.start()
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+        # Webhooks of runs that ended, also while this server was down (driven from the log).
+        self.webhooks = WebhookDispatcher(
+            PgPendingWebhooks(self.store),
+            self.store,
+            webhooks.post,
+            webhooks.run_body(self.control),
+            self.webhook_policy,
+            self.webhook_settings,
+        )
+        self.webhooks.start()
+        self.store.add_after_commit(self.webhooks.wake)
         # Experiments this server (or one that died) was running: at once, not at the first reap.
         self._resume_task = asyncio.create_task(
             self._server_experiments.resume_unfinished(), name="duragraph-experiments-resume"
@@ -418,6 +437,8 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self._reaper_task is not None:
             self._reaper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -565,6 +586,12 @@ class Backend:
                 f"the oldest for {report.lag_seconds:.1f}s (threshold {self.relay_lag_threshold:g}s); {who}"
             )
         return out
+
+    async def readiness(self) -> dict[str, bool]:
+        """``{"postgres": reachable, "nats": connected}`` for the public probes (``/ready``,
+        ``/ok?check_db=1``): states only, no URL nor error text."""
+        postgres = await self._postgres_health()
+        return {"postgres": bool(postgres["ok"]), "nats": bool(self.nc is not None and self.nc.is_connected)}
 
     async def _postgres_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -62,3 +62,8 @@ CRON_CREATED = "cron_created"  # assistant, thread, schedule, timezone, end_time
 CRON_UPDATED = "cron_updated"  # the fields changed, and the next fire time they give
 CRON_FIRED = "cron_fired"  # one tick: its run (or why none was created) and the next fire time
 CRON_DELETED = "cron_deleted"
+
+# run:<id> (webhooks: the delivery of a run's end, after that end; `end_seq` names which end)
+WEBHOOK_ATTEMPT_FAILED = "webhook_attempt_failed"  # end_seq, url, attempt, error, retry_at
+WEBHOOK_DELIVERED = "webhook_delivered"  # end_seq, url, attempt, status (the receiver's 2xx)
+WEBHOOK_ABANDONED = "webhook_abandoned"  # end_seq, url, attempts, error: given up (or refused)
