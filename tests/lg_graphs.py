@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import os
 import time
@@ -88,3 +89,60 @@ _ledgered.add_conditional_edges(START, slow_fan, ["slow"])
 _ledgered.add_edge("slow", "after")
 _ledgered.add_edge("after", END)
 ledgered = _ledgered.compile(name="lg_ledgered")
+
+
+class Nap(TypedDict, total=False):
+    seconds: float
+    done: bool
+
+
+async def nap(state: Nap) -> dict[str, Any]:
+    await asyncio.sleep(state.get("seconds", 30.0))
+    return {"done": True}
+
+
+_nap = StateGraph(Nap)
+_nap.add_node("nap", nap)
+_nap.add_edge(START, "nap")
+_nap.add_edge("nap", END)
+napping = _nap.compile(name="lg_nap")
+
+
+# -- create_agent with a fake chat model and a tool ----------------------------------------------
+from langchain.agents import create_agent  # noqa: E402
+from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage  # noqa: E402
+from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
+from langchain_core.tools import tool  # noqa: E402
+
+
+class ToolCallingFake(BaseChatModel):
+    """Asks for ``add(1, 2)``, then answers with the tool's result."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:  # type: ignore[override]
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            reply = AIMessage(content=f"the sum is {last.content}")
+        else:
+            reply = AIMessage(
+                content="", tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "call-1"}]
+            )
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+agent = create_agent(model=ToolCallingFake(), tools=[add], name="lg_agent")

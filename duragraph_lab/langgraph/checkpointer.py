@@ -33,8 +33,8 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.events import langgraph as lg
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints, StoredCheckpoint
 
@@ -89,7 +89,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         if self.run is not None and thread_id == self.run.thread_id:
             await self.run.append(events)
         else:
-            await self.store.append(lg.checkpoint_stream(thread_id), None, events)
+            await self.store.append(ev.checkpoint_stream(thread_id), None, events)
 
     async def aput(
         self,
@@ -101,7 +101,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         configurable = config["configurable"]
         thread_id = str(configurable["thread_id"])
         checkpoint_ns = str(configurable.get("checkpoint_ns") or "")
-        event = lg.checkpoint_saved(
+        event = ev.lg_checkpoint(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
             checkpoint_id=checkpoint["id"],
@@ -133,7 +133,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         # LangGraph's rule: special channels (error, interrupt, resume, ...) have fixed negative
         # indexes and replace what was there; ordinary writes saved again are kept as first saved.
         upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        event = lg.writes_saved(
+        event = ev.lg_writes(
             thread_id=thread_id,
             checkpoint_ns=str(configurable.get("checkpoint_ns") or ""),
             checkpoint_id=str(configurable["checkpoint_id"]),
@@ -148,23 +148,23 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         await self._append(thread_id, [event])
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await self._append(str(thread_id), [lg.thread_deleted(str(thread_id))])
+        await self._append(str(thread_id), [ev.lg_thread_deleted(str(thread_id))])
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
         if not run_ids:
             return
         self._remember_loop()
         # Runs, not threads: an event of a stream of its own, projected over every thread.
-        stream = lg.checkpoint_stream(f"runs:{uuid.uuid4()}")
-        await self.store.append(stream, None, [lg.runs_deleted([str(r) for r in run_ids])])
+        stream = ev.checkpoint_stream(f"runs:{uuid.uuid4()}")
+        await self.store.append(stream, None, [ev.lg_runs_deleted([str(r) for r in run_ids])])
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         await self._append(
-            str(target_thread_id), [lg.thread_copied(str(source_thread_id), str(target_thread_id))]
+            str(target_thread_id), [ev.lg_thread_copied(str(source_thread_id), str(target_thread_id))]
         )
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        events_by_thread = [(str(t), lg.thread_pruned(str(t), strategy)) for t in thread_ids]
+        events_by_thread = [(str(t), ev.lg_thread_pruned(str(t), strategy)) for t in thread_ids]
         for thread_id, event in events_by_thread:
             await self._append(thread_id, [event])
 

@@ -33,7 +33,7 @@ from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, VersionConflict
-from duragraph_lab.domain.events import langgraph as lg
+from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
 from duragraph_lab.langgraph.source import GraphSource
@@ -205,7 +205,7 @@ def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:
     None to continue from the last checkpoint (after a crash, or past breakpoints)."""
     from langgraph.types import Command
 
-    last_lg = max((i for i, e in enumerate(log_events) if e.type in lg.LANGGRAPH_EVENT_TYPES), default=-1)
+    last_lg = max((i for i, e in enumerate(log_events) if e.type in ev.LANGGRAPH_EVENT_TYPES), default=-1)
     last_resume = max((i for i, e in enumerate(log_events) if e.type == ev.RUN_RESUMED), default=-1)
     if last_resume > last_lg:
         d = log_events[last_resume].data
@@ -246,18 +246,19 @@ class _Mirror:
             return  # the input checkpoint; one already recorded (a resume); the last (see end)
         self.planned.add(checkpoint_id)
         self.step = step
-        planned = ev.step_planned(
+        planned: list[PlannedTask] = [
+            PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
+            for i, t in enumerate(tasks)
+        ]
+        event = ev.step_planned(
             step=step,
-            checkpoint_id=checkpoint_id,
-            tasks=[
-                {"id": str(t["id"]), "node": str(t["name"]), "index": i, "triggers": []}
-                for i, t in enumerate(tasks)
-            ],
+            tasks=planned,
             barriers={},
             custom_values=plain(chunk.get("values") or {}),
             counts=True,
+            checkpoint_id=checkpoint_id,
         )
-        await self.writer.append([planned])
+        await self.writer.append([event])
 
     async def task(self, chunk: Mapping[str, Any]) -> None:
         task_id = str(chunk["id"])
@@ -271,7 +272,7 @@ class _Mirror:
         started = self.started.pop(task_id, finished)
         result = chunk.get("result") or {}
         update = plain(dict(result) if isinstance(result, Mapping) else {})
-        completed = ev.node_completed(
+        event = ev.node_completed(
             step=self.step,
             task=task_id,
             node=str(chunk.get("name")),
@@ -282,11 +283,11 @@ class _Mirror:
             started_at=started,
             finished_at=finished,
         )
-        await self.writer.append([completed])
+        await self.writer.append([event])
 
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
-        interrupts: list[ev.Interrupt] = [
+        interrupts: list[Interrupt] = [
             {
                 "id": str(i.id),
                 "value": plain(i.value),

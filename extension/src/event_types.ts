@@ -60,8 +60,8 @@ export interface StepPlanned {
   barriers: Record<string, string[]>;
   custom_values: Record<string, unknown>;
   counts?: boolean;
-  checkpoint_id?: string;
   ns?: string;
+  checkpoint_id?: string;
 }
 /** node_completed: one task's update and routing (run streams) */
 export interface NodeCompleted {
@@ -250,7 +250,7 @@ export interface ExperimentRunRequested {
 export interface ExperimentCompleted {
   result_count: number;
 }
-/** lg_checkpoint: one LangGraph checkpoint (put) (run streams) */
+/** lg_checkpoint: a LangGraph checkpoint (checkpoints streams) */
 export interface LgCheckpoint {
   thread_id: string;
   checkpoint_ns: string;
@@ -260,7 +260,7 @@ export interface LgCheckpoint {
   checkpoint: string[];
   new_versions: Record<string, string>;
 }
-/** lg_writes: one task's pending writes (put_writes) (run streams) */
+/** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {
   thread_id: string;
   checkpoint_ns: string;
@@ -270,21 +270,21 @@ export interface LgWrites {
   writes: unknown[][];
   upsert: boolean;
 }
-/** lg_thread_deleted: delete_thread (checkpoints streams) */
+/** lg_thread_deleted: a thread's checkpoints deleted (checkpoints streams) */
 export interface LgThreadDeleted {
   thread_id: string;
 }
-/** lg_runs_deleted: delete_for_runs (checkpoints streams) */
+/** lg_runs_deleted: the checkpoints of runs deleted (checkpoints streams) */
 export interface LgRunsDeleted {
   thread_id: null;
   run_ids: string[];
 }
-/** lg_thread_copied: copy_thread (checkpoints streams) */
+/** lg_thread_copied: a thread's checkpoints copied (checkpoints streams) */
 export interface LgThreadCopied {
   thread_id: string;
   source_thread_id: string;
 }
-/** lg_thread_pruned: prune (checkpoints streams) */
+/** lg_thread_pruned: a thread's checkpoints pruned (checkpoints streams) */
 export interface LgThreadPruned {
   thread_id: string;
   strategy: "keep_latest" | "delete";
@@ -363,8 +363,8 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   experiment_result_recorded: "experiment",
   experiment_run_requested: "experiment",
   experiment_completed: "experiment",
-  lg_checkpoint: "run",
-  lg_writes: "run",
+  lg_checkpoint: "checkpoints",
+  lg_writes: "checkpoints",
   lg_thread_deleted: "checkpoints",
   lg_runs_deleted: "checkpoints",
   lg_thread_copied: "checkpoints",

@@ -4,8 +4,8 @@ Run from a checkout: ``python -m tests.data.capture_event_log [OUT]``. It starts
 server (embedded PostgreSQL + NATS, the demo and test graphs), drives every kind of event through
 the API (runs that complete, fail, retry, pause and resume, are cancelled, forked, edited, copied
 and deleted; subgraphs; threads, assistants and their versions; datasets and experiments, run by
-the notebook's loop and by the server; LangGraph's checkpointer outside a run) and writes every
-row of ``duragraph.events`` as JSON.
+the notebook's loop and by the server; a LangGraph graph's run and LangGraph's checkpointer used
+directly) and writes every row of ``duragraph.events`` as JSON.
 
 tests/unit/test_event_log_fixture.py checks that every stored payload is of its type, so a log
 written by this release stays readable by the next ones: regenerate the fixture only when a
@@ -118,32 +118,6 @@ def drive(server: ApiServer, client: DuraGraphClient) -> None:
     client.datasets.delete(scratch)
 
 
-async def checkpoints(url: str) -> None:
-    """LangGraph's checkpointer used outside a run (the API's worker serves no LangGraph graph):
-    every lg_* event, in checkpoint streams."""
-    from langgraph.checkpoint.base import empty_checkpoint
-
-    from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
-    from duragraph_lab.store import PostgresEventStore, open_pool
-
-    pool = await open_pool(url, min_size=1, max_size=2)
-    try:
-        saver = EventStoreCheckpointer(PostgresEventStore(pool))
-        thread = f"capture-lg-{uuid.uuid4().hex[:8]}"
-        config: Any = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
-        checkpoint = empty_checkpoint()
-        checkpoint["channel_values"] = {"x": [1, 2, 3]}
-        run_id = str(uuid.uuid4())
-        stored = await saver.aput(config, checkpoint, {"source": "input", "step": -1, "run_id": run_id}, {})
-        await saver.aput_writes(stored, [("x", 4)], "task-1", "path")
-        await saver.acopy_thread(thread, f"{thread}-copy")
-        await saver.aprune([f"{thread}-copy"], strategy="keep_latest")
-        await saver.adelete_for_runs([run_id])
-        await saver.adelete_thread(thread)
-    finally:
-        await pool.close()
-
-
 async def dump(url: str) -> list[dict[str, Any]]:
     async with await psycopg.AsyncConnection.connect(url) as conn:
         rows = await (
@@ -157,18 +131,51 @@ async def dump(url: str) -> list[dict[str, Any]]:
     ]
 
 
+def drive_langgraph(server: ApiServer, owner_url: str) -> None:
+    """LangGraph's checkpointer: a LangGraph run interrupted and resumed (its checkpoints and
+    writes in the run's stream), then the checkpointer used directly (checkpoint streams)."""
+    from langgraph_sdk import get_sync_client
+
+    with get_sync_client(url=server.base, headers=server.headers) as sdk:
+        thread = sdk.threads.create(metadata={"capture": "langgraph"})["thread_id"]
+        sdk.runs.wait(thread, "lg_map_reduce", input={"topic": "capture"})
+        sdk.runs.wait(thread, "lg_map_reduce", command={"resume": "yes"})
+
+    async def direct() -> None:
+        from langgraph.checkpoint.base import empty_checkpoint
+
+        from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+        from duragraph_lab.store import PostgresEventStore, open_pool
+
+        pool = await open_pool(owner_url, min_size=1, max_size=2)
+        try:
+            saver = EventStoreCheckpointer(PostgresEventStore(pool))
+            config: Any = {"configurable": {"thread_id": "capture-a", "checkpoint_ns": ""}}
+            config = await saver.aput(
+                config, empty_checkpoint(), {"source": "update", "step": 0, "run_id": "r1"}, {}
+            )
+            await saver.aput_writes(config, [("n", 1)], "task-1", "path")
+            await saver.acopy_thread("capture-a", "capture-b")
+            await saver.aprune(["capture-b"], strategy="keep_latest")
+            await saver.adelete_for_runs(["r1"])
+            await saver.adelete_thread("capture-b")
+        finally:
+            await pool.close()
+
+    asyncio.run(direct())
+
+
 def main(out: Path = OUT) -> None:
     with TemporaryDirectory() as tmp:
-        server = ApiServer(Path(tmp) / "data")
+        server = ApiServer(Path(tmp) / "data", more_graphs=("tests.lg_graphs:map_reduce",))
         server.start()
         try:
             with DuraGraphClient(
                 f"http://127.0.0.1:{server.port}/", token=server.token, timeout=60
             ) as client:
                 drive(server, client)
-            url = owner_database_url(Path(tmp) / "data")
-            asyncio.run(checkpoints(url))
-            events = asyncio.run(dump(url))
+            drive_langgraph(server, owner_database_url(Path(tmp) / "data"))
+            events = asyncio.run(dump(owner_database_url(Path(tmp) / "data")))
         finally:
             server.kill()
     out.write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")

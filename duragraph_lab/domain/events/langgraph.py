@@ -1,14 +1,16 @@
-"""The events of LangGraph's checkpointer (issue 17): LangGraph checkpoints and task writes as
-events of DuraGraph's log.
+"""The payloads of LangGraph's checkpointer (issue 17): LangGraph checkpoints and task writes as
+events of DuraGraph's log, and the one factory that makes each.
 
 During a run they are events of the run's stream (``run:<id>``), appended under the worker's
 fenced lease; written outside a run (``update_state``, direct use of the checkpointer) they go to
 the thread's checkpoint stream (``checkpoints:<uuid>``, :func:`checkpoint_stream`). Every event
-names its LangGraph thread (``thread_id``, a string: LangGraph's thread ids are any string).
+names its LangGraph thread (``thread_id``: LangGraph's thread ids are any string).
 
 Serialized values are LangGraph's own (the graph's serde): ``[type, base64 bytes]`` pairs, opaque
 to DuraGraph, so a checkpoint reads back exactly as LangGraph wrote it. The read models
 (``lg_checkpoints``, ``lg_writes``) point at these events by ``seq``; see docs/events.md.
+
+No ``from __future__ import annotations`` here (see run.py).
 """
 
 import base64
@@ -17,62 +19,20 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.events.spec import EventSpec
+from duragraph_lab.domain.events import names
 from duragraph_lab.domain.streams import StreamId, StreamKind
 
-LG_CHECKPOINT = "lg_checkpoint"  # one checkpoint (put): ids, parent, metadata, serialized checkpoint
-LG_WRITES = "lg_writes"  # one task's pending writes against a checkpoint (put_writes)
-LG_THREAD_DELETED = "lg_thread_deleted"  # delete_thread: every checkpoint and write of the thread
-LG_RUNS_DELETED = "lg_runs_deleted"  # delete_for_runs: the checkpoints (and their writes) of runs
-LG_THREAD_COPIED = "lg_thread_copied"  # copy_thread: the source thread's checkpoints, now also this one's
-LG_THREAD_PRUNED = "lg_thread_pruned"  # prune: keep_latest (per namespace) or delete
-
+#: The LangGraph event types: the run's projection hands them to the checkpoints projection.
 LANGGRAPH_EVENT_TYPES = frozenset(
-    {LG_CHECKPOINT, LG_WRITES, LG_THREAD_DELETED, LG_RUNS_DELETED, LG_THREAD_COPIED, LG_THREAD_PRUNED}
+    {
+        names.LG_CHECKPOINT,
+        names.LG_WRITES,
+        names.LG_THREAD_DELETED,
+        names.LG_RUNS_DELETED,
+        names.LG_THREAD_COPIED,
+        names.LG_THREAD_PRUNED,
+    }
 )
-
-# The payloads (no ``from __future__ import annotations`` in this module: the catalogue reads
-# the TypedDicts' keys at run time, see domain/events/run.py).
-
-
-class LgCheckpoint(TypedDict):
-    thread_id: str
-    checkpoint_ns: str
-    checkpoint_id: str
-    parent_checkpoint_id: str | None
-    metadata: dict[str, Any]
-    checkpoint: list[str]  # [serde type, base64 bytes]
-    new_versions: dict[str, str]
-
-
-class LgWrites(TypedDict):
-    thread_id: str
-    checkpoint_ns: str
-    checkpoint_id: str
-    task_id: str
-    task_path: str
-    writes: list[list[Any]]  # [idx, channel, serde type, base64 bytes]
-    upsert: bool
-
-
-class LgThreadDeleted(TypedDict):
-    thread_id: str
-
-
-class LgRunsDeleted(TypedDict):
-    thread_id: None
-    run_ids: list[str]
-
-
-class LgThreadCopied(TypedDict):
-    thread_id: str
-    source_thread_id: str
-
-
-class LgThreadPruned(TypedDict):
-    thread_id: str
-    strategy: Literal["keep_latest", "delete"]
-
 
 # uuid5 namespace of checkpoint streams: a LangGraph thread id (any string) -> one stream.
 _CHECKPOINT_STREAMS = uuid.UUID("5f0c1d5e-8a51-4c8e-9d0e-6b1a8f7e2c31")
@@ -95,7 +55,46 @@ def decode_typed(value: Sequence[str]) -> Typed:
     return str(value[0]), base64.b64decode(value[1])
 
 
-def checkpoint_saved(
+class LgCheckpoint(TypedDict):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    metadata: dict[str, Any]  # plain JSON: LangGraph's checkpoint metadata
+    checkpoint: list[str]  # [serde type, base64]: the whole checkpoint
+    new_versions: dict[str, str]
+
+
+class LgWrites(TypedDict):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    task_id: str
+    task_path: str
+    writes: list[list[Any]]  # [idx, channel, serde type, base64]
+    upsert: bool
+
+
+class LgThreadDeleted(TypedDict):
+    thread_id: str
+
+
+class LgRunsDeleted(TypedDict):
+    thread_id: None  # of every thread: delete_for_runs names runs only
+    run_ids: list[str]
+
+
+class LgThreadCopied(TypedDict):
+    thread_id: str  # the target
+    source_thread_id: str
+
+
+class LgThreadPruned(TypedDict):
+    thread_id: str
+    strategy: Literal["keep_latest", "delete"]
+
+
+def lg_checkpoint(
     *,
     thread_id: str,
     checkpoint_ns: str,
@@ -116,10 +115,10 @@ def checkpoint_saved(
         checkpoint=encode_typed(checkpoint),
         new_versions={k: str(v) for k, v in new_versions.items()},
     )
-    return NewEvent(LG_CHECKPOINT, data)
+    return NewEvent(names.LG_CHECKPOINT, data)
 
 
-def writes_saved(
+def lg_writes(
     *,
     thread_id: str,
     checkpoint_ns: str,
@@ -141,40 +140,26 @@ def writes_saved(
         writes=[[idx, channel, *encode_typed(value)] for idx, channel, value in writes],
         upsert=upsert,
     )
-    return NewEvent(LG_WRITES, data)
+    return NewEvent(names.LG_WRITES, data)
 
 
-def thread_deleted(thread_id: str) -> NewEvent:
-    return NewEvent(LG_THREAD_DELETED, LgThreadDeleted(thread_id=thread_id))
+def lg_thread_deleted(thread_id: str) -> NewEvent:
+    return NewEvent(names.LG_THREAD_DELETED, LgThreadDeleted(thread_id=thread_id))
 
 
-def runs_deleted(run_ids: Sequence[str]) -> NewEvent:
-    """Of every thread: ``delete_for_runs`` names runs, not threads."""
-    return NewEvent(LG_RUNS_DELETED, LgRunsDeleted(thread_id=None, run_ids=[str(r) for r in run_ids]))
+def lg_runs_deleted(run_ids: Sequence[str]) -> NewEvent:
+    return NewEvent(names.LG_RUNS_DELETED, LgRunsDeleted(thread_id=None, run_ids=[str(r) for r in run_ids]))
 
 
-def thread_copied(source_thread_id: str, target_thread_id: str) -> NewEvent:
+def lg_thread_copied(source_thread_id: str, target_thread_id: str) -> NewEvent:
     return NewEvent(
-        LG_THREAD_COPIED, LgThreadCopied(thread_id=target_thread_id, source_thread_id=source_thread_id)
+        names.LG_THREAD_COPIED, LgThreadCopied(thread_id=target_thread_id, source_thread_id=source_thread_id)
     )
 
 
-def thread_pruned(thread_id: str, strategy: str) -> NewEvent:
+def lg_thread_pruned(thread_id: str, strategy: str) -> NewEvent:
     if strategy == "keep_latest":
-        return NewEvent(LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="keep_latest"))
+        return NewEvent(names.LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="keep_latest"))
     if strategy == "delete":
-        return NewEvent(LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="delete"))
+        return NewEvent(names.LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="delete"))
     raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
-
-
-#: The catalogue entries of these types (domain/events/catalogue.py gathers them): in a run's
-#: stream during a run, in the thread's checkpoint stream otherwise.
-_BOTH = ("checkpoints",)
-LANGGRAPH_EVENT_SPECS = (
-    EventSpec(LG_CHECKPOINT, LgCheckpoint, "run", "one LangGraph checkpoint (put)", _BOTH),
-    EventSpec(LG_WRITES, LgWrites, "run", "one task's pending writes (put_writes)", _BOTH),
-    EventSpec(LG_THREAD_DELETED, LgThreadDeleted, "checkpoints", "delete_thread"),
-    EventSpec(LG_RUNS_DELETED, LgRunsDeleted, "checkpoints", "delete_for_runs"),
-    EventSpec(LG_THREAD_COPIED, LgThreadCopied, "checkpoints", "copy_thread"),
-    EventSpec(LG_THREAD_PRUNED, LgThreadPruned, "checkpoints", "prune"),
-)

@@ -1,8 +1,9 @@
--- LangGraph checkpoints (lg_* events, domain/langgraph_events.py): the lg_checkpoints and
+-- LangGraph checkpoints (lg_* events, domain/events/langgraph.py): the lg_checkpoints and
 -- lg_writes read models. Called by project_run for the lg_* events of a run's stream and by the
--- dispatch for checkpoint streams (checkpoints:<uuid>); every event names its LangGraph thread.
+-- dispatch for checkpoint streams (checkpoints:<uuid>), as the projection of that kind; every
+-- event names its LangGraph thread.
 
-CREATE OR REPLACE FUNCTION duragraph.project_langgraph(e duragraph.events) RETURNS void
+CREATE OR REPLACE FUNCTION duragraph.project_checkpoints(e duragraph.events) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     d        jsonb := e.data;

@@ -22,7 +22,7 @@ DECLARE
 BEGIN
     -- LangGraph's checkpoints and writes (their own read models; they name their thread).
     IF e.type LIKE 'lg\_%' THEN
-        PERFORM duragraph.project_langgraph(e);
+        PERFORM duragraph.project_checkpoints(e);
         RETURN;
     END IF;
     -- Spans: one row per node execution attempt, a subgraph's nodes included (under their ns).
