@@ -11,9 +11,6 @@ from duragraph_lab.domain.events.catalogue import (
     CATALOGUE as CATALOGUE,
 )
 from duragraph_lab.domain.events.catalogue import (
-    EventSpec as EventSpec,
-)
-from duragraph_lab.domain.events.catalogue import (
     copied as copied,
 )
 from duragraph_lab.domain.events.catalogue import (
@@ -23,3 +20,4 @@ from duragraph_lab.domain.events.langgraph import *  # noqa: F403  (LangGraph's 
 from duragraph_lab.domain.events.names import *  # noqa: F403  (the type names)
 from duragraph_lab.domain.events.records import *  # noqa: F403  (payloads and factories)
 from duragraph_lab.domain.events.run import *  # noqa: F403  (payloads and factories)
+from duragraph_lab.domain.events.spec import EventSpec as EventSpec

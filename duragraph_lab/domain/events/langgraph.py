@@ -20,6 +20,7 @@ from typing import Any, Literal, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events import names
+from duragraph_lab.domain.events.spec import EventSpec
 from duragraph_lab.domain.streams import StreamId, StreamKind
 
 #: The LangGraph event types: the run's projection hands them to the checkpoints projection.
@@ -163,3 +164,14 @@ def lg_thread_pruned(thread_id: str, strategy: str) -> NewEvent:
     if strategy == "delete":
         return NewEvent(names.LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="delete"))
     raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+
+
+#: The catalogue entries of these types (catalogue.py gathers them), in the order of docs/events.md.
+LANGGRAPH_EVENT_SPECS = (
+    EventSpec(names.LG_CHECKPOINT, LgCheckpoint, "checkpoints", "a LangGraph checkpoint", ("run",)),
+    EventSpec(names.LG_WRITES, LgWrites, "checkpoints", "a LangGraph task's pending writes", ("run",)),
+    EventSpec(names.LG_THREAD_DELETED, LgThreadDeleted, "checkpoints", "a thread's checkpoints deleted"),
+    EventSpec(names.LG_RUNS_DELETED, LgRunsDeleted, "checkpoints", "the checkpoints of runs deleted"),
+    EventSpec(names.LG_THREAD_COPIED, LgThreadCopied, "checkpoints", "a thread's checkpoints copied"),
+    EventSpec(names.LG_THREAD_PRUNED, LgThreadPruned, "checkpoints", "a thread's checkpoints pruned"),
+)
