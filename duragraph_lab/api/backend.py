@@ -20,6 +20,7 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
+from duragraph_lab.api import webhooks
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.presence import Presence
@@ -32,6 +33,7 @@ from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
+from duragraph_lab.control.crons import Crons, CronScheduler
 from duragraph_lab.control.datasets import Datasets
 from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
@@ -40,10 +42,12 @@ from duragraph_lab.control.item_store import ItemStore, StoreSettings, TTLSweepe
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
+from duragraph_lab.control.webhooks import WebhookDispatcher, WebhookPolicy, WebhookSettings
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.langgraph.project import Project
 from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.langgraph.topology import GraphBuildError
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
@@ -56,8 +60,10 @@ from duragraph_lab.store.item_store import PgItemStore
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
+from duragraph_lab.store.queries.crons import PgCrons
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
+from duragraph_lab.store.queries.webhooks import PgPendingWebhooks
 from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
@@ -80,14 +86,20 @@ class Backend:
         keepalive_seconds: float = 5.0,
         share_worker_connection: bool = True,
         reap_interval: float = 5.0,
+        cron_interval: float = 1.0,
         temporary_thread_grace: float = 60.0,
         relay_lease_ttl: float = 5.0,
         relay_lag_threshold: float = 10.0,
         stream_policy: StreamPolicy | None = None,
         store_settings: StoreSettings | None = None,
         config_error: str | None = None,
+        webhook_policy: WebhookPolicy | None = None,
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.webhook_settings = webhook_settings or WebhookSettings()
+        self.webhooks: WebhookDispatcher | None = None
         self.relay_lease_ttl = relay_lease_ttl
         self.relay_lag_threshold = relay_lag_threshold
         self.stream_policy = stream_policy or StreamPolicy()
@@ -104,6 +116,10 @@ class Backend:
         self.keepalive_seconds = keepalive_seconds
         self.share_worker_connection = share_worker_connection
         self.reap_interval = reap_interval
+        #: Seconds between two passes of the cron scheduler (a tick fires within about that).
+        self.cron_interval = cron_interval
+        self._crons: Crons | None = None
+        self.cron_scheduler: CronScheduler | None = None
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
         self._assistants: Assistants | None = None
@@ -177,7 +193,7 @@ class Backend:
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads, self._presence)
+        self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -189,10 +205,27 @@ class Backend:
             PgExperimentLocks(self.endpoints.database_url),
         )
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
+        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs)
+        # Every API server runs a scheduler: each tick is fired at most once among them.
+        self.cron_scheduler = CronScheduler(
+            self._crons, interval=self.cron_interval, identity=self.relay_holder
+        )
+        self.cron_scheduler.start()
         if self.store_settings.sweep_interval_minutes is not None:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
             self.ttl_sweeper.start()
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+        # Webhooks of runs that ended, also while this server was down (driven from the log).
+        self.webhooks = WebhookDispatcher(
+            PgPendingWebhooks(self.store),
+            self.store,
+            webhooks.post,
+            webhooks.run_body(self.control),
+            self.webhook_policy,
+            self.webhook_settings,
+        )
+        self.webhooks.start()
+        self.store.add_after_commit(self.webhooks.wake)
         # Experiments this server (or one that died) was running: at once, not at the first reap.
         self._resume_task = asyncio.create_task(
             self._server_experiments.resume_unfinished(), name="duragraph-experiments-resume"
@@ -241,6 +274,12 @@ class Backend:
         self._ready()
         assert self._item_store is not None
         return self._item_store
+
+    @property
+    def crons(self) -> Crons:
+        self._ready()
+        assert self._crons is not None
+        return self._crons
 
     @property
     def datasets(self) -> Datasets:
@@ -374,6 +413,11 @@ class Backend:
         )
         try:
             await worker.start()
+        except GraphBuildError as err:  # a factory that cannot build its graph: said, not fatal
+            with contextlib.suppress(Exception):
+                await worker.stop(drain=False)
+            self._worker_error(err)
+            return
         except BaseException:
             with contextlib.suppress(Exception):
                 await worker.stop(drain=False)
@@ -393,6 +437,8 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self._reaper_task is not None:
             self._reaper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -403,6 +449,8 @@ class Backend:
                 await self._resume_task
         if self.ttl_sweeper is not None:
             await self.ttl_sweeper.stop()
+        if self.cron_scheduler is not None:
+            await self.cron_scheduler.stop()
         if self._server_experiments is not None:
             # Before the worker and the pool; an experiment stopped here resumes at the next start.
             await self._server_experiments.stop()
@@ -538,6 +586,12 @@ class Backend:
                 f"the oldest for {report.lag_seconds:.1f}s (threshold {self.relay_lag_threshold:g}s); {who}"
             )
         return out
+
+    async def readiness(self) -> dict[str, bool]:
+        """``{"postgres": reachable, "nats": connected}`` for the public probes (``/ready``,
+        ``/ok?check_db=1``): states only, no URL nor error text."""
+        postgres = await self._postgres_health()
+        return {"postgres": bool(postgres["ok"]), "nats": bool(self.nc is not None and self.nc.is_connected)}
 
     async def _postgres_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -19,6 +19,7 @@ from duragraph_lab.api.handlers.ui import ui_handlers
 from duragraph_lab.api.routes import handlers
 from duragraph_lab.bus import jetstream
 from duragraph_lab.control.item_store import StoreSettings
+from duragraph_lab.control.webhooks import WebhookPolicy, WebhookSettings
 from duragraph_lab.langgraph.project import Project, ProjectError, load_project
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
@@ -127,6 +128,29 @@ class DuraGraphApp(ExtensionApp):
         "items (None: no sweeper here; expired items are hidden from reads either way); langgraph.json's "
         "store.ttl.sweep_interval_minutes.",
     )
+    webhook_allow = List(
+        Unicode(),
+        config=True,
+        help="Webhook destinations allowed although private or local: host names or networks (CIDR, "
+        "e.g. 10.0.0.0/8, 127.0.0.1/32). Private, loopback, link-local, multicast and reserved addresses "
+        "are refused unless listed here.",
+    )
+    webhook_deny = List(
+        Unicode(),
+        config=True,
+        help="Webhook destinations always refused: host names or networks (CIDR).",
+    )
+    webhook_allow_only = Bool(
+        False, config=True, help="Refuse every webhook destination not in webhook_allow (an allow list)."
+    )
+    webhook_max_attempts = Int(
+        8, config=True, help="Attempts at delivering a webhook before it is given up (webhook_abandoned)."
+    )
+    webhook_backoff = Float(
+        1.0, config=True, help="Seconds before the second attempt at a webhook; doubles after each failure."
+    )
+    webhook_max_backoff = Float(300.0, config=True, help="The longest wait between two attempts (seconds).")
+    webhook_timeout = Float(10.0, config=True, help="Seconds an attempt waits for the receiver's answer.")
     start_embedded = Bool(
         False,
         config=True,
@@ -218,6 +242,17 @@ class DuraGraphApp(ExtensionApp):
             stream_policy=policy,
             store_settings=store_settings,
             config_error=invalid,
+            webhook_policy=WebhookPolicy(
+                allow=tuple(self.webhook_allow),
+                deny=tuple(self.webhook_deny),
+                allow_only=self.webhook_allow_only,
+            ),
+            webhook_settings=WebhookSettings(
+                max_attempts=max(1, self.webhook_max_attempts),
+                first_backoff=max(0.0, self.webhook_backoff),
+                max_backoff=max(0.0, self.webhook_max_backoff),
+                timeout=max(0.1, self.webhook_timeout),
+            ),
         )
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.

@@ -55,6 +55,12 @@ _STORE_ITEM: dict[str, Any] = {
     },
 }
 
+#: What the public probes say of each backing service: nothing but its state.
+_SERVICES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "enum": ["healthy", "unhealthy"]},
+}
+
 RESPONSES: dict[str, dict[str, Any]] = {
     "ProtocolResponse": {
         "type": "object",
@@ -128,10 +134,42 @@ RESPONSES: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "Ok": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
+    "Ok": {
+        "type": "object",
+        "required": ["ok"],
+        "properties": {"ok": {"type": "boolean"}, "services": _SERVICES},
+        "additionalProperties": False,
+    },
+    "Ready": {
+        "type": "object",
+        "required": ["ok", "services"],
+        "properties": {"ok": {"type": "boolean"}, "services": _SERVICES},
+        "additionalProperties": False,
+    },
     "Metrics": {"type": "string", "description": "Prometheus text exposition format"},
     "OpenApi": _OBJ,
     "Count": {"type": "integer", "minimum": 0},
+    "Cron": {
+        "type": "object",
+        "description": "Every field, or those of the search's `select`.",
+        "properties": {
+            "cron_id": _STR,
+            "assistant_id": _STR,
+            "thread_id": _nullable(_STR),
+            "on_run_completed": _nullable({"type": "string", "enum": ["delete", "keep"]}),
+            "end_time": _nullable(_TS),
+            "schedule": _STR,
+            "timezone": _nullable(_STR),
+            "created_at": _TS,
+            "updated_at": _TS,
+            "payload": _OBJ,
+            "user_id": _nullable(_STR),
+            "next_run_date": _nullable(_TS),
+            "metadata": _OBJ,
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "CronList": {"type": "array", "items": {"$ref": "#/components/schemas/Cron"}},
     "StoreItem": _STORE_ITEM,
     "StoreItemOrNull": _nullable({"$ref": "#/components/schemas/StoreItem"}),
     "StoreSearchResult": {
@@ -314,6 +352,12 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "updated_at": _TS,
             "status": {
                 "type": "string",
+                "description": "LangGraph's RunStatus: a cancelled run is `interrupted`, as on LangGraph Platform",
+                "enum": ["pending", "running", "error", "success", "timeout", "interrupted"],
+            },
+            "duragraph_status": {
+                "type": "string",
+                "description": "DuraGraph's own status of the run: as `status`, but `cancelled` for a cancelled run",
                 "enum": ["pending", "running", "error", "success", "timeout", "interrupted", "cancelled"],
             },
             "metadata": _OBJ,
@@ -771,12 +815,17 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     if op.description:
         out["description"] = op.description
     action = route.action(method)
-    # What Jupyter's Authorizer is asked: is_authorized(handler, user, action, resource).
-    out["x-jupyter-authorization"] = {
-        "resource": AUTH_RESOURCE,
-        "action": action,
-        **({"also": {param: also for param, also in op.escalations}} if op.escalations else {}),
-    }
+    if op.public:
+        # A probe: no credentials, no Authorizer (OpenAPI's way to say so is an empty security).
+        out["security"] = []
+        out["x-jupyter-authorization"] = {"public": True}
+    else:
+        # What Jupyter's Authorizer is asked: is_authorized(handler, user, action, resource).
+        out["x-jupyter-authorization"] = {
+            "resource": AUTH_RESOURCE,
+            "action": action,
+            **({"also": {param: also for param, also in op.escalations}} if op.escalations else {}),
+        }
     if op.body is not None:
         schema = _model_schema(op.body, components)
         if op.body_is_array:
@@ -832,11 +881,20 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     for code, text in _ERRORS.items():
         out["responses"].setdefault(code, {"description": text, **error})
     also = "".join(f" (and `{a}` with `{p}=true`)" for p, a in op.escalations)
-    out["responses"]["403"]["description"] = (
-        f"A browser's cookie login missing or expired (`unauthenticated`), or its XSRF check "
-        f"failed, or not authorized to `{action}` on resource "
-        f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
-    )
+    if op.public:
+        out["responses"]["403"]["description"] = "A request from a host Jupyter does not serve"
+    else:
+        out["responses"]["403"]["description"] = (
+            f"A browser's cookie login missing or expired (`unauthenticated`), or its XSRF check "
+            f"failed, or not authorized to `{action}` on resource "
+            f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
+        )
+    if op.response in ("Ok", "Ready"):
+        out["responses"]["503"] = {
+            "description": "Not ready: a backing service is unreachable (`services` says which)",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.response)}}},
+        }
     out["responses"]["503"] = out["responses"].get("503") or {
         "description": "The database is unavailable (`unavailable`; also while it refuses statements for "
         "now, e.g. disk full), or another backing service is",

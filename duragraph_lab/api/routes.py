@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers import assistants as ah
+from duragraph_lab.api.handlers import crons as ch
 from duragraph_lab.api.handlers import evals as vh
 from duragraph_lab.api.handlers import eventlog as eh
 from duragraph_lab.api.handlers import protocol as ph
@@ -57,6 +58,9 @@ class Op:
     #: ``(boolean query parameter, action)``: a true value also needs that action (a stream or a
     #: join with ``cancel_on_disconnect`` cancels the run when the client goes: a write).
     escalations: tuple[tuple[str, str], ...] = ()
+    #: Answered to anyone, credentials or not, and asked of no Authorizer: liveness and readiness
+    #: probes (load balancers, Kubernetes) hold no token. Such an operation says nothing sensitive.
+    public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +130,13 @@ _STREAM_DOC = (
 _PROTOCOL_DOC = (
     "The thread-centric streaming protocol of langgraph-sdk 0.4 (`client.threads.stream`, "
     '`RemoteGraph.astream_events(version="v3")`; events typed by `langchain-protocol`).'
+)
+
+_CRON_DOC = (
+    "`schedule`: a cron expression (5 fields, or 6 with seconds last) in `timezone` (IANA; null: "
+    "UTC), until `end_time`. Every API server runs the scheduler; each tick starts at most one run "
+    "(ticks missed while no server ran: one run on catch-up). The runs' metadata has `cron_id` and "
+    "`cron_tick`. `webhook` is stored with the cron's payload."
 )
 
 ROUTES: list[Route] = [
@@ -208,7 +219,28 @@ ROUTES: list[Route] = [
         "system",
         {
             "get": Op(
-                "Liveness (and database check with check_db=1)", "Ok", params=(Param("check_db", _BOOL),)
+                "Liveness (and database check with check_db=1)",
+                "Ok",
+                params=(Param("check_db", _BOOL),),
+                public=True,
+                description="No credentials needed (as on LangGraph Platform). `{ok: true}` while the "
+                "server answers; with `check_db=1`, 503 when PostgreSQL does not answer.",
+            )
+        },
+    ),
+    Route(
+        "/ready",
+        sh.ReadyHandler,
+        "system",
+        {
+            "get": Op(
+                "Readiness: PostgreSQL and NATS reachable",
+                "Ready",
+                public=True,
+                description="No credentials needed. 200 `{ok: true, services: {postgres, nats}}` when "
+                "PostgreSQL answers and NATS is connected, else 503 with the same fields (each "
+                "`healthy` or `unhealthy`) and `Retry-After`. Says nothing else: `/health` (authenticated) "
+                "has the details.",
             )
         },
     ),
@@ -412,6 +444,65 @@ ROUTES: list[Route] = [
             "get": Op("Get a thread", "Thread"),
             "patch": Op("Update a thread's metadata", "Thread", body=models.ThreadPatch),
             "delete": Op("Delete a thread with its runs", None, status=204),
+        },
+    ),
+    # -- crons (before the runs: /runs/crons is not a run id) ------------------------------------
+    Route(
+        "/threads/{thread_id}/runs/crons",
+        ch.CronsHandler,
+        "crons",
+        {
+            "post": Op(
+                "Schedule runs on a thread",
+                "Cron",
+                body=models.CronCreate,
+                action=EXECUTE,
+                description=_CRON_DOC + " 404 when the thread or the assistant does not exist.",
+            )
+        },
+    ),
+    Route(
+        "/runs/crons/search",
+        ch.CronSearchHandler,
+        "crons",
+        {"post": Op("Search crons", "CronList", body=models.CronSearch, action=READ)},
+    ),
+    Route(
+        "/runs/crons/count",
+        ch.CronCountHandler,
+        "crons",
+        {"post": Op("Count crons", "Count", body=models.CronCount, action=READ)},
+    ),
+    Route(
+        "/runs/crons/{cron_id}",
+        ch.CronHandler,
+        "crons",
+        {
+            "get": Op("Get a cron", "Cron"),
+            "patch": Op(
+                "Update a cron",
+                "Cron",
+                body=models.CronPatch,
+                action=EXECUTE,
+                description="Only the fields sent change (`end_time: null` clears the end time); the "
+                "next fire time is computed again from now.",
+            ),
+            "delete": Op("Delete a cron", None, status=204),
+        },
+    ),
+    Route(
+        "/runs/crons",
+        ch.CronsHandler,
+        "crons",
+        {
+            "post": Op(
+                "Schedule stateless runs",
+                "Cron",
+                body=models.CronCreate,
+                action=EXECUTE,
+                description=_CRON_DOC + " Each run gets a new thread, deleted when the run ends unless "
+                "`on_run_completed` is `keep`.",
+            )
         },
     ),
     # -- runs on threads -----------------------------------------------------------------------
@@ -964,6 +1055,7 @@ def handlers() -> list[tuple[str, type[DuraGraphHandler]]]:
                 {
                     "route": route.path,
                     "actions": {m.upper(): route.action(m) for m in route.ops},
+                    "public": frozenset(m.upper() for m, op in route.ops.items() if op.public),
                     "escalations": {
                         m.upper(): op.escalations for m, op in route.ops.items() if op.escalations
                     },

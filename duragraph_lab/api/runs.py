@@ -15,16 +15,39 @@ from duragraph_lab.api.threads import Threads
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.read_models import RunFilter, RunRecord
 from duragraph_lab.control.run_creation import RunCommand, RunRef
+from duragraph_lab.control.webhooks import WebhookPolicy
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState, RunStatus
 from duragraph_lab.engine.commands import InvalidRunRequest
+
+#: DuraGraph's run statuses that LangGraph's ``RunStatus`` has no value for, and the one the API
+#: shows instead: a run cancelled with ``action=interrupt`` is ``interrupted`` on LangGraph
+#: Platform. The run's own status stays in ``duragraph_status``.
+_API_STATUS = {RunStatus.CANCELLED.value: RunStatus.INTERRUPTED.value}
+
+
+def api_status(status: str) -> str:
+    """A run's status as LangGraph's API states it."""
+    return _API_STATUS.get(status, status)
+
+
+def stored_statuses(statuses: list[str]) -> list[str]:
+    """The run statuses an API status filter matches: ``interrupted`` also finds cancelled runs
+    (shown as interrupted); ``cancelled`` (DuraGraph's) finds only those."""
+    out = list(statuses)
+    for stored, shown in _API_STATUS.items():
+        if shown in out and stored not in out:
+            out.append(stored)
+    return out
 
 
 def run_filter(body: models.RunFilter) -> RunFilter:
     """The runs a request's filter names."""
     status = body.status
     return RunFilter(
-        statuses=None if status is None else [status] if isinstance(status, str) else list(status),
+        statuses=None
+        if status is None
+        else stored_statuses([status] if isinstance(status, str) else list(status)),
         assistant_id=None if body.assistant_id is None else str(body.assistant_id),
         thread_id=None if body.thread_id is None else str(body.thread_id),
         graph_id=body.graph_id,
@@ -44,7 +67,8 @@ def run_json(run: RunRecord, select: list[str] | None = None) -> dict[str, Any]:
         "graph_id": run.graph_id,
         "created_at": iso(run.created_at),
         "updated_at": iso(run.updated_at),
-        "status": run.status,
+        "status": api_status(run.status),
+        "duragraph_status": run.status,
         "metadata": plain(run.metadata),
         "kwargs": plain(run.kwargs),
         "multitask_strategy": run.multitask_strategy,
@@ -83,10 +107,17 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
 
 
 class Runs:
-    def __init__(self, control: ControlPlane, threads: Threads, presence: Presence | None = None) -> None:
+    def __init__(
+        self,
+        control: ControlPlane,
+        threads: Threads,
+        presence: Presence | None = None,
+        webhooks: WebhookPolicy | None = None,
+    ) -> None:
         self.control = control
         self.threads = threads
         self.presence = presence
+        self.webhooks = webhooks or WebhookPolicy()
 
     async def _explained(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Runs with ``waiting_for`` (see :mod:`duragraph_lab.api.presence`)."""
@@ -105,6 +136,11 @@ class Runs:
         status: str | None = None,
         select: list[str] | None = None,
     ) -> list[dict[str, Any]]:
+        if status is not None and stored_statuses([status]) != [status]:
+            found, _ = await self.control.run_queries.search(
+                RunFilter(thread_id=thread_id, statuses=stored_statuses([status])), limit=limit, offset=offset
+            )
+            return [run_json(r, select) for r in found]
         runs = await self.control.run_queries.of_thread(thread_id, limit=limit, offset=offset, status=status)
         out = [run_json(r, select) for r in runs]
         return out if select else await self._explained(out)
@@ -155,6 +191,9 @@ class Runs:
             "resumable": True,
             "durability": "sync",
         }
+        if body.webhook is not None:
+            self.webhooks.check_literal(body.webhook)  # names are checked at each delivery
+            kwargs["webhook"] = body.webhook
         strategy = body.multitask_strategy or ("reject" if stateless else "enqueue")
         kwargs["multitask_strategy"] = strategy
         create_thread = stateless or getattr(body, "if_not_exists", None) == "create"

@@ -371,7 +371,8 @@ class Run:
             thread_id=str(body.get("thread_id") or ""),
             assistant_id=_opt_str(body.get("assistant_id")),
             graph_id=_opt_str(body.get("graph_id")),
-            status=str(body.get("status") or ""),
+            # DuraGraph's own status (``cancelled`` included; LangGraph's shows it as interrupted).
+            status=str(body.get("duragraph_status") or body.get("status") or ""),
             created_at=parse_datetime(body.get("created_at")),
             updated_at=parse_datetime(body.get("updated_at")),
             metadata=_dict(body.get("metadata")),

@@ -58,7 +58,12 @@ def as_source(graph_id: str, value: Any, description: str | None, at: str) -> Gr
     raise ProjectError(f"{at} is a {type(value).__name__}: expected a compiled graph or a graph factory")
 
 
+_JS_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".tsx", ".jsx")
+
+
 def _import_file(entry: GraphEntry, root: Path, at: str) -> ModuleType:
+    if entry.target.endswith(_JS_SUFFIXES):
+        raise ProjectError(f"{at}: JavaScript/TypeScript graphs are not supported (Python graphs only)")
     file = (root / entry.target).resolve()
     if not file.is_file():
         raise ProjectError(f"{at}: {file} does not exist")

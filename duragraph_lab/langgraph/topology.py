@@ -18,6 +18,7 @@ from typing import Any
 
 from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
 from duragraph_lab.domain import reducers as red
+from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.layout import layered_layout
 from duragraph_lab.graph.spec import code_fingerprint
 from duragraph_lab.langgraph.source import GraphSource
@@ -25,13 +26,27 @@ from duragraph_lab.langgraph.source import GraphSource
 _START, _END = "__start__", "__end__"
 
 
-async def describe_source(source: GraphSource) -> GraphDescription:
+class GraphBuildError(DuraGraphError):
+    """Building a graph to describe it failed (a factory raised, or returned no graph)."""
+
+    code = "graph_build_error"
+
+
+async def describe_source(source: GraphSource, store: Any | None = None) -> GraphDescription:
     """Build the graph once (a factory is called with an empty config, for ``assistants.read``,
-    as LangGraph Platform does to draw it) and describe it."""
-    async with source.build(
-        {"configurable": {}}, access="assistants.read", checkpointer=None, store=None
-    ) as graph:
-        return describe(source.graph_id, graph, source.description)
+    as LangGraph Platform does to draw it) and describe it; :class:`GraphBuildError`, one line,
+    when that fails."""
+    try:
+        async with source.build(
+            {"configurable": {}}, access="assistants.read", checkpointer=None, store=store
+        ) as graph:
+            return describe(source.graph_id, graph, source.description)
+    except DuraGraphError:
+        raise
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        reason = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+        raise GraphBuildError(f"graph {source.graph_id!r}: building it to draw it failed: {reason}") from err
 
 
 def describe(graph_id: str, graph: Any, description: str | None = None) -> GraphDescription:

@@ -306,10 +306,18 @@ class ServeResult:
 class Status:
     """Server health and what this kernel serves."""
 
-    def __init__(self, connection: Connection | None, health: Health | None, worker: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        connection: Connection | None,
+        health: Health | None,
+        worker: dict[str, Any],
+        workers: dict[str, Any] | None = None,
+    ) -> None:
         self.connection = connection
         self.health = health
         self.worker = worker
+        #: ``GET /workers``: the live workers and the graphs each serves (None: not asked).
+        self.workers = workers
 
     @property
     def ok(self) -> bool:
@@ -332,6 +340,11 @@ class Status:
             ("server worker", ", ".join(h.graphs) or "none"),
             ("this kernel serves", ", ".join(self.worker.get("serving") or []) or "nothing"),
         ]
+        for w in (self.workers or {}).get("workers", []):
+            graphs = ", ".join(w.get("graphs") or []) or "no graphs"
+            parts.append(
+                (f"worker {w.get('worker_id')}", f"{w.get('hostname')} pid {w.get('pid')}: {graphs}")
+            )
         body = "".join(
             f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in parts
         )
@@ -503,8 +516,16 @@ class Session:
         return RunHandle(self, self.client.runs.fork(run_id, seq, update=update))
 
     def status(self) -> Status:
-        health = self.client.health() if self.connection is not None else None
-        return Status(self.connection, health, self.worker.describe())
+        if self.connection is None:
+            return Status(None, None, self.worker.describe())
+        health = self.client.health()
+        try:
+            workers = self.client.workers()
+        except DuraGraphAPIError as err:  # a server older than GET /workers
+            if err.status != 404:
+                raise
+            workers = None
+        return Status(self.connection, health, self.worker.describe(), workers)
 
     # -- evaluations (see duragraph_lab.evals and docs/evals.md) ----------------------------------
     def dataset_create(

@@ -456,6 +456,8 @@ class RunView(ReplaySlider):
                 # API): keep following until the run moves on, then follow it to its end.
                 while self.run_status == "interrupted":
                     await asyncio.sleep(INTERRUPTED_POLL_SECONDS)
+                    if getattr(self, "comm", True) is None:
+                        return  # the widget was closed: nobody looks any more
                     run = await client.runs.get(str(self.run_id))
                     if run.status != "interrupted":
                         await self._refresh(client)

@@ -233,6 +233,8 @@ def use_project(config: str | None, command: str) -> None:
     check(("langgraph",), "langgraph", f"{command} with {project.path}")
     project.check_dependencies()
     project.activate()
+    # Imported, not built: a factory is first called on the server's event loop (a resource it
+    # caches would otherwise belong to a loop that is gone); if it cannot build, /health says so.
     project.sources()
     os.environ[ENV_LANGGRAPH_CONFIG] = str(project.path)
     ignored = f" (ignored: {', '.join(project.ignored)})" if project.ignored else ""

@@ -410,7 +410,8 @@ def test_runs_page_filters_and_cancels(ui: Page) -> None:
     ui.shot("runs")
     row.locator("[data-action=cancel]").click()
     wait_until(
-        lambda: api(ui.server, "GET", f"/runs/{slow['run_id']}")["status"] == "cancelled", what="the cancel"
+        lambda: api(ui.server, "GET", f"/runs/{slow['run_id']}")["duragraph_status"] == "cancelled",
+        what="the cancel",
     )
     expect(row).to_have_attribute("data-status", "cancelled", timeout=10000)
     # From the table to the Run view.

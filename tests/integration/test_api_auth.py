@@ -151,9 +151,15 @@ CREDENTIALS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("route", "method"), [(r, m) for r, m, _ in ROUTE_OPS], ids=[op_id(r, m) for r, m, _ in ROUTE_OPS]
-)
+PRIVATE = [(r, m) for r, m, op in ROUTE_OPS if not op.public]
+PUBLIC = [(r, m) for r, m, op in ROUTE_OPS if op.public]
+
+
+def test_only_the_probes_are_public() -> None:
+    assert {(r.path, m) for r, m in PUBLIC} == {("/ok", "get"), ("/ready", "get")}
+
+
+@pytest.mark.parametrize(("route", "method"), PRIVATE, ids=[op_id(r, m) for r, m in PRIVATE])
 @pytest.mark.parametrize("credentials", list(CREDENTIALS))
 def test_every_route_refuses_requests_without_valid_credentials(
     secure: ApiServer, db: Database, ids: Ids, route: Route, method: str, credentials: str
@@ -189,6 +195,24 @@ def test_every_route_accepts_the_token(secure: ApiServer, route: Route, method: 
         response = send(secure, method, f"{path}?token={secure.token}", valid_body(route, method, fake))
     assert response.status_code not in (401, 403), (response.status_code, response.text)
     assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize(("route", "method"), PUBLIC, ids=[op_id(r, m) for r, m in PUBLIC])
+@pytest.mark.parametrize("credentials", list(CREDENTIALS))
+def test_the_probes_answer_without_credentials(
+    secure: ApiServer, db: Database, route: Route, method: str, credentials: str
+) -> None:
+    """Liveness and readiness for load balancers and Kubernetes, which hold no token: the
+    server's own answer (not Jupyter's login redirect), saying nothing but up or down."""
+    headers, query = CREDENTIALS[credentials]
+    for extra in ("", "check_db=1"):
+        path = route.path + (query or ("?" if extra else "")) + ("&" if query and extra else "") + extra
+        response = db.unchanged(lambda path=path: send(secure, method, path, headers=headers))
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        body = response.json()
+        assert body["ok"] is True
+        assert set(body) <= {"ok", "services"}
+        assert set(body.get("services", {}).values()) <= {"healthy"}
 
 
 def test_the_sample_data_survived_the_refused_requests(secure: ApiServer, ids: Ids) -> None:

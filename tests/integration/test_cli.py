@@ -65,6 +65,10 @@ def test_dev_is_healthy_authenticated_and_stops_cleanly_on_ctrl_c(dev: DevServer
         assert secret not in json.dumps(info)
         assert secret not in dev.output()
 
+    # The server's own worker registers as the server starts; status reads the workers then.
+    deadline = time.monotonic() + 30
+    while not dev.api("workers", token=dev.token)[1]["workers"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     status = run_cli("status", "--data-dir", str(dev.data_dir))
     assert status.returncode == 0
     assert "running: pid" in status.stdout

@@ -226,6 +226,27 @@ async def test_a_factory_taking_the_config_is_drawn_as_built_for_reading(server:
     assert [n["id"] for n in drawn["nodes"]] == ["__start__", "step_0", "step_1", "__end__"]
 
 
+async def test_the_projects_graphs_run(server: DevServer) -> None:
+    """Runs of each graph, executed by LangGraph's runtime in the server's worker: the env file
+    and the local dependency at work, the subgraph, the factory called with the run's config."""
+    client = get_client(url=base(server), headers=headers(server))
+    thread = await client.threads.create()
+    chain = await client.runs.wait(thread["thread_id"], "chain", input={"text": "x"})
+    assert chain == {"text": "HELLO X??"}  # greet (env + helper), review, the subgraph's polish
+    thread = await client.threads.create()
+    factory = await client.runs.wait(
+        thread["thread_id"], "factory", input={"n": 0}, config={"configurable": {"steps": 3}}
+    )
+    assert factory == {"n": 3}  # built for this run, with its config: three steps, not two
+    thread = await client.threads.create()
+    agent = await client.runs.wait(
+        thread["thread_id"], "agent", input={"messages": [{"role": "user", "content": "1 + 2?"}]}
+    )
+    assert isinstance(agent, dict)
+    assert [m["type"] for m in agent["messages"]] == ["human", "ai", "tool", "ai"]
+    assert agent["messages"][2]["content"] == "3" and agent["messages"][3]["content"] == "3"
+
+
 def test_a_worker_serves_another_project(server: DevServer, tmp_path: Path) -> None:
     other = make_project(
         tmp_path / "other",
@@ -276,6 +297,26 @@ def test_without_the_langgraph_extra_one_line_says_what_to_install(
         "lacks: pip install 'duragraph-lab[langgraph]'"
     ]
     assert not (tmp_path / "postgres").exists()  # nothing was started
+
+
+def test_a_factory_that_cannot_build_is_reported_by_health(tmp_path: Path) -> None:
+    code = "def make_graph(config):\n    raise RuntimeError('set MODEL_KEY first')\n"
+    broken = make_project(tmp_path / "broken", {"g": "./graph.py:make_graph"}, {"graph.py": code, ".env": ""})
+    dev = DevServer(tmp_path / "data", command="serve", extra=["--config", str(broken)], env=ENV)
+    try:
+        dev.start()
+        expected = "graph 'g': building it to draw it failed: RuntimeError: set MODEL_KEY first"
+        deadline = time.monotonic() + 30
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            _, health = dev.api("health", token=dev.token)
+            if health.get("error"):
+                break
+            time.sleep(0.1)
+        assert health["error"] == expected
+        assert f"duragraph-lab: error: DuraGraph Lab: {expected}" in dev.output()
+    finally:
+        dev.kill()
 
 
 def test_a_broken_project_is_one_line_before_anything_starts(tmp_path: Path) -> None:
@@ -333,7 +374,7 @@ async def test_a_notebook_serves_a_langgraph_graph(server: DevServer) -> None:
         assert [n["id"] for n in drawn["nodes"]] == ["__start__", "bump", "__end__"]
         assert "LangGraph" in repr(session.worker.describe()["versions"])
     finally:
-        await session.stop_serving()
+        session.stop_serving()
         session.client.close()
 
 

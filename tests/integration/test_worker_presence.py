@@ -67,6 +67,8 @@ def test_a_run_nobody_serves_says_so_until_a_worker_serves_it(
     assert len(mine) == 1 and mine[0]["worker_id"] == session.worker.describe()["worker_id"], workers
     assert workers["graphs"][name] == [mine[0]["worker_id"]]
     assert "chat" in workers["graphs"]  # the server's own worker, with the demo graphs
+    status = session.status()._repr_html_()
+    assert f"worker {mine[0]['worker_id']}" in status and name in status, status
     [assistant] = client.assistants.search(graph_id=name)
     assert _api(api_server, "GET", f"assistants/{assistant.assistant_id}")["served"] is True
 

@@ -190,6 +190,7 @@ native = native_builder.compile(name="native")
     ("reference", "code", "message"),
     [
         ("./nope.py:graph", "", r"graph 'g' \(./nope.py:graph\): .*nope.py does not exist"),
+        ("./src/agent.ts:graph", "", r"JavaScript/TypeScript graphs are not supported"),
         ("./agent.py:nope", "", r"graph 'g' \(./agent.py:nope\): agent.py has no attribute 'nope'"),
         ("./agent.py:number", "number = 3\n", r"is a int: expected a compiled graph or a graph factory"),
         (

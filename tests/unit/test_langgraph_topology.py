@@ -17,7 +17,7 @@ from typing_extensions import TypedDict
 
 from duragraph_lab.control.topology import drawing
 from duragraph_lab.langgraph.sources import CompiledSource, FactorySource
-from duragraph_lab.langgraph.topology import describe, describe_source
+from duragraph_lab.langgraph.topology import GraphBuildError, describe, describe_source
 
 
 class State(TypedDict):
@@ -126,3 +126,39 @@ def test_a_factory_is_built_to_be_described() -> None:
         described = asyncio.run(describe_source(source))
         assert described.nodes == ["a", "b", "c", "sub"]
     assert seen == [{"configurable": {}}]
+
+
+def test_a_factory_that_cannot_build_is_one_line() -> None:
+    def factory() -> Any:
+        raise RuntimeError("OPENAI_API_KEY is not set\nmore detail")
+
+    with pytest.raises(GraphBuildError) as caught:
+        asyncio.run(describe_source(FactorySource("agent", factory)))
+    assert (
+        str(caught.value)
+        == "graph 'agent': building it to draw it failed: RuntimeError: OPENAI_API_KEY is not set"
+    )
+    with pytest.raises(
+        GraphBuildError, match=r"expected a compiled LangGraph graph \(returned by .*\), got str"
+    ):
+        asyncio.run(describe_source(FactorySource("agent", lambda: "not a graph")))
+
+
+def test_the_version_is_the_same_in_every_process() -> None:
+    """Several workers serve one project: each must compute the same version, or every start
+    would record the graph again."""
+    import subprocess
+    import sys
+
+    code = (
+        "from tests.unit.test_langgraph_topology import graph\n"
+        "from duragraph_lab.langgraph.topology import describe\n"
+        "print(describe('agent', graph()).version)\n"
+    )
+    versions = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(2)
+    }
+    assert versions == {describe("agent", graph()).version}

@@ -122,6 +122,9 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
     actions: ClassVar[dict[str, str]] = {}
     #: HTTP method -> ``(boolean query parameter, action)``: a true value also needs the action.
     escalations: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
+    #: HTTP methods answered without credentials or authorization (set by the route table; the
+    #: method itself is ``@allow_unauthenticated`` so that Jupyter lets it through too).
+    public: ClassVar[frozenset[str]] = frozenset()
 
     #: The body as it arrives (None once refused).
     _body: bytearray | None = None
@@ -174,6 +177,8 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
             raise
         if method == "OPTIONS":
             return  # Jupyter's CORS preflight: public, bodiless, runs nothing
+        if method in self.public:
+            return  # a probe (liveness, readiness): bodiless, and says nothing sensitive
         user = self.current_user
         if not user:
             # Here, not in @web.authenticated on the method: that runs after the body is read.

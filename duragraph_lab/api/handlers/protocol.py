@@ -46,7 +46,14 @@ def _error_body(err: ProtocolError) -> dict[str, Any]:
     return err.body()
 
 
-class ThreadCommandsHandler(DuraGraphHandler):
+class _ProtocolErrors(DuraGraphHandler):
+    def _write_error(self, err: ProtocolError) -> None:
+        for name, value in err.headers.items():
+            self.set_header(name, value)
+        self.write_json(_error_body(err), err.status)
+
+
+class ThreadCommandsHandler(_ProtocolErrors):
     @web.authenticated
     async def post(self, thread_id: str) -> None:
         # The API's own checks first (400 invalid_json, 422 validation_error naming the field),
@@ -56,8 +63,7 @@ class ThreadCommandsHandler(DuraGraphHandler):
             answer = await self.backend.protocol.command(thread_id, envelope.model_dump(exclude_unset=True))
         except Exception as err:
             mapped = from_api_error(err, _command_id(self._body))
-            self.set_status(mapped.status)
-            self.write_json(_error_body(mapped), mapped.status)
+            self._write_error(mapped)
             return
         self.write_json(answer)
 
@@ -71,7 +77,7 @@ def _command_id(raw: bytearray | None) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class ThreadEventsHandler(WebSocketHandler, StreamingHandler):
+class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     """SSE on POST, WebSocket on GET."""
 
     _ws_subscriptions: dict[str, tuple[list[str], list[list[str]] | None, int | None]]
@@ -109,7 +115,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler):
             await protocol.check_thread(thread_id)
         except Exception as err:
             mapped = from_api_error(err, None)
-            self.write_json(_error_body(mapped), mapped.status)
+            self._write_error(mapped)
             return
 
         async def body() -> AsyncIterator[bytes]:

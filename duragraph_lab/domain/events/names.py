@@ -55,3 +55,15 @@ LG_THREAD_DELETED = "lg_thread_deleted"  # delete_thread: every checkpoint and w
 LG_RUNS_DELETED = "lg_runs_deleted"  # delete_for_runs: the checkpoints (and their writes) of runs
 LG_THREAD_COPIED = "lg_thread_copied"  # copy_thread: the source's checkpoints, now also the target's
 LG_THREAD_PRUNED = "lg_thread_pruned"  # prune: keep_latest (per namespace) or delete
+
+# cron:<id> (a schedule of runs: each tick it fires is one event, appended in the transaction that
+# creates the tick's run, at the expected version: two servers cannot both fire one tick)
+CRON_CREATED = "cron_created"  # assistant, thread, schedule, timezone, end_time, enabled, payload
+CRON_UPDATED = "cron_updated"  # the fields changed, and the next fire time they give
+CRON_FIRED = "cron_fired"  # one tick: its run (or why none was created) and the next fire time
+CRON_DELETED = "cron_deleted"
+
+# run:<id> (webhooks: the delivery of a run's end, after that end; `end_seq` names which end)
+WEBHOOK_ATTEMPT_FAILED = "webhook_attempt_failed"  # end_seq, url, attempt, error, retry_at
+WEBHOOK_DELIVERED = "webhook_delivered"  # end_seq, url, attempt, status (the receiver's 2xx)
+WEBHOOK_ABANDONED = "webhook_abandoned"  # end_seq, url, attempts, error: given up (or refused)

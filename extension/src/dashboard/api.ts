@@ -37,11 +37,21 @@ export class Api {
   private async decode<T>(resp: Response, path: string): Promise<T> {
     const text = await resp.text();
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(text, ownStatus) as T;
     } catch {
       throw new HttpError(resp.status, `the server sent something that is not JSON for ${path}: ${text.slice(0, 120)}`);
     }
   }
+}
+
+/** A run's own status: the API shows a cancelled run as `interrupted` (LangGraph's statuses) and
+ * keeps `cancelled` in `duragraph_status`, which the pages show. */
+function ownStatus(_key: string, value: unknown): unknown {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    const own = (value as { duragraph_status?: unknown }).duragraph_status;
+    if (typeof own === "string") return { ...value, status: own };
+  }
+  return value;
 }
 
 export function errorText(err: unknown): string {
