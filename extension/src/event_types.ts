@@ -259,6 +259,8 @@ export interface LgCheckpoint {
   metadata: Record<string, unknown>;
   checkpoint: string[];
   new_versions: Record<string, string>;
+  channel_versions?: Record<string, string>;
+  blobs?: Record<string, string[]>;
 }
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {

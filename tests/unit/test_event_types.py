@@ -122,7 +122,13 @@ _REMAKE: dict[str, Any] = {
     names.EXPERIMENT_RESULT_RECORDED: lambda d: ev.experiment_result_recorded(d),
     names.EXPERIMENT_RUN_REQUESTED: lambda d: ev.experiment_run_requested(),
     names.EXPERIMENT_COMPLETED: lambda d: ev.experiment_completed(**d),
-    names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(**{**d, "checkpoint": ev.decode_typed(d["checkpoint"])}),
+    names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(
+        **{
+            **d,
+            "checkpoint": ev.decode_typed(d["checkpoint"]),
+            "blobs": {k: ev.decode_typed(v) for k, v in d["blobs"].items()},
+        }
+    ),
     names.LG_WRITES: lambda d: ev.lg_writes(
         **{**d, "writes": [(w[0], w[1], ev.decode_typed(w[2:])) for w in d["writes"]]}
     ),
