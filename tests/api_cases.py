@@ -152,6 +152,13 @@ def valid_body(route: Route, method: str, ids: Ids, marker: str = "probe") -> An
         },
         ("/experiments/compare", "post"): {"base": ids.experiment_id, "candidate": ids.experiment_id},
         ("/runs/compare", "post"): {"base": ids.run_id, "candidate": ids.run_id},
+        # A command that writes nothing (the route needs `execute` because others run code).
+        ("/threads/{thread_id}/commands", "post"): {
+            "id": 1,
+            "method": "state.get",
+            "params": {"namespace": []},
+        },
+        ("/threads/{thread_id}/stream/events", "post"): {"channels": ["lifecycle"]},
         ("/store/items", "put"): {"namespace": ["probe", marker], "key": "k", "value": meta},
         # The sample thread's item (see sample_ids).
         ("/store/items", "delete"): {"namespace": ["sample", ids.thread_id], "key": "k"},

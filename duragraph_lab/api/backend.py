@@ -20,8 +20,10 @@ import psycopg_pool
 from nats.aio.client import Client as NATS
 
 from duragraph_lab._version import __version__
+from duragraph_lab.api import webhooks
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
+from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.protocol import ThreadProtocol
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
@@ -40,7 +42,12 @@ from duragraph_lab.control.item_store import ItemStore, StoreSettings, TTLSweepe
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
+from duragraph_lab.control.webhooks import WebhookDispatcher, WebhookPolicy, WebhookSettings
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
+from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.langgraph.project import Project
+from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.langgraph.topology import GraphBuildError
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
@@ -56,6 +63,8 @@ from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
 from duragraph_lab.store.queries.crons import PgCrons
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
+from duragraph_lab.store.queries.webhooks import PgPendingWebhooks
+from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -70,6 +79,7 @@ class Backend:
         *,
         start_embedded: bool = False,
         graphs: Sequence[str] = (),
+        project: Project | None = None,
         worker_concurrency: int = 32,
         worker_lease_ttl: float = 30.0,
         max_body_bytes: int = 10 * 1024 * 1024,
@@ -83,8 +93,13 @@ class Backend:
         stream_policy: StreamPolicy | None = None,
         store_settings: StoreSettings | None = None,
         config_error: str | None = None,
+        webhook_policy: WebhookPolicy | None = None,
+        webhook_settings: WebhookSettings | None = None,
     ) -> None:
         self.settings = settings
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.webhook_settings = webhook_settings or WebhookSettings()
+        self.webhooks: WebhookDispatcher | None = None
         self.relay_lease_ttl = relay_lease_ttl
         self.relay_lag_threshold = relay_lag_threshold
         self.stream_policy = stream_policy or StreamPolicy()
@@ -108,6 +123,7 @@ class Backend:
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
         self._assistants: Assistants | None = None
+        self._presence: Presence | None = None
         self._threads: Threads | None = None
         self._runs: Runs | None = None
         self._outcomes: Outcomes | None = None
@@ -118,6 +134,8 @@ class Backend:
         self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
+        #: A langgraph.json whose graphs the in-process worker serves too.
+        self.project = project
         self.worker_concurrency = worker_concurrency
         self.worker_lease_ttl = worker_lease_ttl
         self.worker: Worker | None = None
@@ -170,11 +188,12 @@ class Backend:
             return
         self.store = PostgresEventStore(self.pool)
         self.figures = PgOperationalFigures(self.store)
+        self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads)
+        self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -196,6 +215,17 @@ class Backend:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
             self.ttl_sweeper.start()
         self._bus_task = asyncio.create_task(self._connect_bus(), name="duragraph-bus-connect")
+        # Webhooks of runs that ended, also while this server was down (driven from the log).
+        self.webhooks = WebhookDispatcher(
+            PgPendingWebhooks(self.store),
+            self.store,
+            webhooks.post,
+            webhooks.run_body(self.control),
+            self.webhook_policy,
+            self.webhook_settings,
+        )
+        self.webhooks.start()
+        self.store.add_after_commit(self.webhooks.wake)
         # Experiments this server (or one that died) was running: at once, not at the first reap.
         self._resume_task = asyncio.create_task(
             self._server_experiments.resume_unfinished(), name="duragraph-experiments-resume"
@@ -214,6 +244,12 @@ class Backend:
         self._ready()
         assert self._assistants is not None
         return self._assistants
+
+    @property
+    def presence(self) -> Presence:
+        self._ready()
+        assert self._presence is not None
+        return self._presence
 
     @property
     def threads(self) -> Threads:
@@ -348,16 +384,20 @@ class Backend:
     async def _start_worker(self, nc: NATS) -> None:
         """The in-process worker for the graphs named in the configuration (the demo assistants
         under ``duragraph-lab dev``). A graph that fails to load is reported, not fatal."""
-        if not self.graph_refs or self.store is None:
+        if not (self.graph_refs or self.project) or self.store is None:
             return
-        graphs = []
-        for ref in self.graph_refs:
+        graphs: list[CompiledGraph | GraphSource] = []
+        if self.project is not None:
             try:
                 # Imports run user code (and compile graphs): in a thread, not on the server's loop.
+                graphs += (await asyncio.to_thread(_project_sources, self.project)).values()
+            except DuraGraphError as err:
+                self._worker_error(err)
+        for ref in self.graph_refs:
+            try:
                 graphs.append(await asyncio.to_thread(load_graph, ref))
             except DuraGraphError as err:
-                self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
-                log.error("DuraGraph Lab: %s", err)
+                self._worker_error(err)
         if not graphs:
             return
         worker = Worker(
@@ -369,15 +409,26 @@ class Backend:
             lease_ttl=self.worker_lease_ttl,
             drain_timeout=10,
             wake_relay=False,  # this process's relay is woken directly after each commit
+            store_settings=self.store_settings,
         )
         try:
             await worker.start()
+        except GraphBuildError as err:  # a factory that cannot build its graph: said, not fatal
+            with contextlib.suppress(Exception):
+                await worker.stop(drain=False)
+            self._worker_error(err)
+            return
         except BaseException:
             with contextlib.suppress(Exception):
                 await worker.stop(drain=False)
             raise
         # Only now: /health reports the worker once its graphs and assistants are registered.
         self.worker = worker
+
+    def _worker_error(self, err: DuraGraphError) -> None:
+        """A graph that fails to load: reported (/health, the log), not fatal."""
+        self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
+        log.error("DuraGraph Lab: %s", err)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
@@ -386,6 +437,8 @@ class Backend:
                 await asyncio.shield(self._bus_task)
 
     async def stop(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.stop()
         if self._reaper_task is not None:
             self._reaper_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -534,6 +587,12 @@ class Backend:
             )
         return out
 
+    async def readiness(self) -> dict[str, bool]:
+        """``{"postgres": reachable, "nats": connected}`` for the public probes (``/ready``,
+        ``/ok?check_db=1``): states only, no URL nor error text."""
+        postgres = await self._postgres_health()
+        return {"postgres": bool(postgres["ok"]), "nats": bool(self.nc is not None and self.nc.is_connected)}
+
     async def _postgres_health(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ok": False,
@@ -596,3 +655,8 @@ class Backend:
             },
             "error": self.startup_error,
         }
+
+
+def _project_sources(project: Project) -> dict[str, CompiledGraph | GraphSource]:
+    project.activate()
+    return project.sources()

@@ -19,6 +19,8 @@ from duragraph_lab.api.handlers.ui import ui_handlers
 from duragraph_lab.api.routes import handlers
 from duragraph_lab.bus import jetstream
 from duragraph_lab.control.item_store import StoreSettings
+from duragraph_lab.control.webhooks import WebhookPolicy, WebhookSettings
+from duragraph_lab.langgraph.project import Project, ProjectError, load_project
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
 
@@ -41,6 +43,14 @@ class DuraGraphApp(ExtensionApp):
         config=True,
         help="Compiled graphs (module:attribute) served by a worker inside this server, e.g. the "
         "demo assistants under `duragraph-lab dev`. Production deployments run `duragraph-lab worker`.",
+    )
+    langgraph_config = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="A LangGraph project's langgraph.json: its graphs are served by the in-process worker "
+        "(with those of `graphs`), its store settings replace the store_* ones. `duragraph-lab dev` "
+        f"and `serve` set it (env {config.ENV_LANGGRAPH_CONFIG}) from ./langgraph.json or --config.",
     )
     worker_concurrency = Int(32, config=True, help="Runs the in-process worker executes at once.")
     worker_lease_ttl = Float(
@@ -118,6 +128,29 @@ class DuraGraphApp(ExtensionApp):
         "items (None: no sweeper here; expired items are hidden from reads either way); langgraph.json's "
         "store.ttl.sweep_interval_minutes.",
     )
+    webhook_allow = List(
+        Unicode(),
+        config=True,
+        help="Webhook destinations allowed although private or local: host names or networks (CIDR, "
+        "e.g. 10.0.0.0/8, 127.0.0.1/32). Private, loopback, link-local, multicast and reserved addresses "
+        "are refused unless listed here.",
+    )
+    webhook_deny = List(
+        Unicode(),
+        config=True,
+        help="Webhook destinations always refused: host names or networks (CIDR).",
+    )
+    webhook_allow_only = Bool(
+        False, config=True, help="Refuse every webhook destination not in webhook_allow (an allow list)."
+    )
+    webhook_max_attempts = Int(
+        8, config=True, help="Attempts at delivering a webhook before it is given up (webhook_abandoned)."
+    )
+    webhook_backoff = Float(
+        1.0, config=True, help="Seconds before the second attempt at a webhook; doubles after each failure."
+    )
+    webhook_max_backoff = Float(300.0, config=True, help="The longest wait between two attempts (seconds).")
+    webhook_timeout = Float(10.0, config=True, help="Seconds an attempt waits for the receiver's answer.")
     start_embedded = Bool(
         False,
         config=True,
@@ -129,6 +162,10 @@ class DuraGraphApp(ExtensionApp):
     @default("data_dir")
     def _data_dir_default(self) -> str:
         return os.environ.get(config.ENV_DATA_DIR) or config.DEFAULT_DATA_DIR
+
+    @default("langgraph_config")
+    def _langgraph_config_default(self) -> str | None:
+        return os.environ.get(config.ENV_LANGGRAPH_CONFIG) or None
 
     @default("subject_prefix")
     def _subject_prefix_default(self) -> str:
@@ -183,10 +220,18 @@ class DuraGraphApp(ExtensionApp):
             )
         except ValueError as err:
             store_settings, invalid = None, f"invalid configuration: c.DuraGraphApp.store_*: {err}"
+        project: Project | None = None
+        if self.langgraph_config:
+            try:
+                project = load_project(self.langgraph_config)
+                store_settings = project.store
+            except ProjectError as err:
+                invalid = f"invalid configuration: {err}"
         self.backend = Backend(
             settings,
             start_embedded=self.start_embedded,
             graphs=self.graphs,
+            project=project,
             worker_concurrency=self.worker_concurrency,
             worker_lease_ttl=self.worker_lease_ttl,
             max_body_bytes=self.max_body_bytes,
@@ -197,6 +242,17 @@ class DuraGraphApp(ExtensionApp):
             stream_policy=policy,
             store_settings=store_settings,
             config_error=invalid,
+            webhook_policy=WebhookPolicy(
+                allow=tuple(self.webhook_allow),
+                deny=tuple(self.webhook_deny),
+                allow_only=self.webhook_allow_only,
+            ),
+            webhook_settings=WebhookSettings(
+                max_attempts=max(1, self.webhook_max_attempts),
+                first_backoff=max(0.0, self.webhook_backoff),
+                max_backoff=max(0.0, self.webhook_max_backoff),
+                timeout=max(0.1, self.webhook_timeout),
+            ),
         )
         # Embedded services are child processes tied to the thread that starts them: start them
         # here, on the main thread, before the server accepts requests.

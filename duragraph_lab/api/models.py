@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -99,9 +100,12 @@ class _RunOptions(Model):
 
     @field_validator("webhook")
     @classmethod
-    def _no_webhooks(cls, value: str | None) -> str | None:
+    def _http_webhook(cls, value: str | None) -> str | None:
+        # The form here; the destination policy (private addresses...) in Runs.create.
         if value is not None:
-            raise ValueError("webhooks are not supported: follow the run's stream or join it instead")
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("webhook must be an http or https URL with a host")
         return value
 
     @property
@@ -462,7 +466,7 @@ class StoreListNamespaces(Model):
     offset: int = Field(0, ge=0, le=MAX_STORE_OFFSET)
 
 
-class ProtocolCommand(BaseModel):
+class ProtocolCommand(Model):
     """A command of the thread-centric streaming protocol (``langchain-protocol``'s ``Command``)."""
 
     id: int = Field(ge=0)

@@ -55,6 +55,12 @@ _STORE_ITEM: dict[str, Any] = {
     },
 }
 
+#: What the public probes say of each backing service: nothing but its state.
+_SERVICES: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {"type": "string", "enum": ["healthy", "unhealthy"]},
+}
+
 RESPONSES: dict[str, dict[str, Any]] = {
     "ProtocolResponse": {
         "type": "object",
@@ -102,7 +108,44 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "local_only": {"type": "boolean"},
         },
     },
-    "Ok": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
+    "WorkerList": {
+        "type": "object",
+        "required": ["workers", "graphs"],
+        "properties": {
+            "workers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["worker_id", "graphs", "started_at", "heartbeat_at"],
+                    "properties": {
+                        "worker_id": _STR,
+                        "hostname": _nullable(_STR),
+                        "pid": _nullable({"type": "integer"}),
+                        "graphs": {"type": "array", "items": _STR},
+                        "started_at": _TS,
+                        "heartbeat_at": _TS,
+                    },
+                },
+            },
+            "graphs": {
+                "type": "object",
+                "description": "graph id -> the ids of the live workers serving it",
+                "additionalProperties": {"type": "array", "items": _STR},
+            },
+        },
+    },
+    "Ok": {
+        "type": "object",
+        "required": ["ok"],
+        "properties": {"ok": {"type": "boolean"}, "services": _SERVICES},
+        "additionalProperties": False,
+    },
+    "Ready": {
+        "type": "object",
+        "required": ["ok", "services"],
+        "properties": {"ok": {"type": "boolean"}, "services": _SERVICES},
+        "additionalProperties": False,
+    },
     "Metrics": {"type": "string", "description": "Prometheus text exposition format"},
     "OpenApi": _OBJ,
     "Count": {"type": "integer", "minimum": 0},
@@ -172,6 +215,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "version": {"type": "integer", "minimum": 1},
             "created_at": _TS,
             "updated_at": _TS,
+            "served": {
+                "type": "boolean",
+                "description": "Whether a live worker serves the assistant's graph (GET /assistants/{id} and "
+                "POST /assistants/search without `select`): runs of an unserved graph wait",
+            },
         },
     },
     "AssistantVersion": {
@@ -304,11 +352,26 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "updated_at": _TS,
             "status": {
                 "type": "string",
+                "description": "LangGraph's RunStatus: a cancelled run is `interrupted`, as on LangGraph Platform",
+                "enum": ["pending", "running", "error", "success", "timeout", "interrupted"],
+            },
+            "duragraph_status": {
+                "type": "string",
+                "description": "DuraGraph's own status of the run: as `status`, but `cancelled` for a cancelled run",
                 "enum": ["pending", "running", "error", "success", "timeout", "interrupted", "cancelled"],
             },
             "metadata": _OBJ,
             "kwargs": _OBJ,
             "multitask_strategy": _nullable(_STR),
+            "waiting_for": _nullable(
+                {
+                    "type": "object",
+                    "description": "Why a pending run has not started: `no_worker` (no live worker "
+                    "serves its graph); null when it is not waiting for anything of the kind",
+                    "required": ["reason", "message"],
+                    "properties": {"reason": _STR, "graph_id": _STR, "message": _STR},
+                }
+            ),
         },
     },
     "JoinResult": {
@@ -709,6 +772,8 @@ RESPONSES["Comparison"] = {
 
 _ERRORS = {
     "400": "Malformed request (e.g. invalid JSON)",
+    "401": "No valid token (`unauthorized`; the message says how to pass it): an API client's "
+    "token in the Authorization header or the token query parameter, or no credentials at all",
     "403": "Not authenticated, or not authorized by Jupyter's Authorizer",
     "404": "No such resource",
     "409": "Conflicts with the current state (busy thread, run not interrupted, ...)",
@@ -750,12 +815,17 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     if op.description:
         out["description"] = op.description
     action = route.action(method)
-    # What Jupyter's Authorizer is asked: is_authorized(handler, user, action, resource).
-    out["x-jupyter-authorization"] = {
-        "resource": AUTH_RESOURCE,
-        "action": action,
-        **({"also": {param: also for param, also in op.escalations}} if op.escalations else {}),
-    }
+    if op.public:
+        # A probe: no credentials, no Authorizer (OpenAPI's way to say so is an empty security).
+        out["security"] = []
+        out["x-jupyter-authorization"] = {"public": True}
+    else:
+        # What Jupyter's Authorizer is asked: is_authorized(handler, user, action, resource).
+        out["x-jupyter-authorization"] = {
+            "resource": AUTH_RESOURCE,
+            "action": action,
+            **({"also": {param: also for param, also in op.escalations}} if op.escalations else {}),
+        }
     if op.body is not None:
         schema = _model_schema(op.body, components)
         if op.body_is_array:
@@ -811,10 +881,20 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
     for code, text in _ERRORS.items():
         out["responses"].setdefault(code, {"description": text, **error})
     also = "".join(f" (and `{a}` with `{p}=true`)" for p, a in op.escalations)
-    out["responses"]["403"]["description"] = (
-        f"Not authenticated (`unauthenticated`), or not authorized to `{action}` on resource "
-        f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
-    )
+    if op.public:
+        out["responses"]["403"]["description"] = "A request from a host Jupyter does not serve"
+    else:
+        out["responses"]["403"]["description"] = (
+            f"A browser's cookie login missing or expired (`unauthenticated`), or its XSRF check "
+            f"failed, or not authorized to `{action}` on resource "
+            f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
+        )
+    if op.response in ("Ok", "Ready"):
+        out["responses"]["503"] = {
+            "description": "Not ready: a backing service is unreachable (`services` says which)",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+            "content": {"application/json": {"schema": {"$ref": _REF.format(model=op.response)}}},
+        }
     out["responses"]["503"] = out["responses"].get("503") or {
         "description": "The database is unavailable (`unavailable`; also while it refuses statements for "
         "now, e.g. disk full), or another backing service is",

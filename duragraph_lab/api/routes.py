@@ -58,6 +58,9 @@ class Op:
     #: ``(boolean query parameter, action)``: a true value also needs that action (a stream or a
     #: join with ``cancel_on_disconnect`` cancels the run when the client goes: a write).
     escalations: tuple[tuple[str, str], ...] = ()
+    #: Answered to anyone, credentials or not, and asked of no Authorizer: liveness and readiness
+    #: probes (load balancers, Kubernetes) hold no token. Such an operation says nothing sensitive.
+    public: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +187,17 @@ ROUTES: list[Route] = [
     ),
     Route("/info", sh.InfoHandler, "system", {"get": Op("Server version and configuration", "Info")}),
     Route(
+        "/workers",
+        sh.WorkersHandler,
+        "system",
+        {
+            "get": Op(
+                "The live workers (a heartbeat in the last minute) and the graphs each serves",
+                "WorkerList",
+            )
+        },
+    ),
+    Route(
         "/worker/connection",
         sh.WorkerConnectionHandler,
         "system",
@@ -205,7 +219,28 @@ ROUTES: list[Route] = [
         "system",
         {
             "get": Op(
-                "Liveness (and database check with check_db=1)", "Ok", params=(Param("check_db", _BOOL),)
+                "Liveness (and database check with check_db=1)",
+                "Ok",
+                params=(Param("check_db", _BOOL),),
+                public=True,
+                description="No credentials needed (as on LangGraph Platform). `{ok: true}` while the "
+                "server answers; with `check_db=1`, 503 when PostgreSQL does not answer.",
+            )
+        },
+    ),
+    Route(
+        "/ready",
+        sh.ReadyHandler,
+        "system",
+        {
+            "get": Op(
+                "Readiness: PostgreSQL and NATS reachable",
+                "Ready",
+                public=True,
+                description="No credentials needed. 200 `{ok: true, services: {postgres, nats}}` when "
+                "PostgreSQL answers and NATS is connected, else 503 with the same fields (each "
+                "`healthy` or `unhealthy`) and `Retry-After`. Says nothing else: `/health` (authenticated) "
+                "has the details.",
             )
         },
     ),
@@ -1020,6 +1055,7 @@ def handlers() -> list[tuple[str, type[DuraGraphHandler]]]:
                 {
                     "route": route.path,
                     "actions": {m.upper(): route.action(m) for m in route.ops},
+                    "public": frozenset(m.upper() for m, op in route.ops.items() if op.public),
                     "escalations": {
                         m.upper(): op.escalations for m, op in route.ops.items() if op.escalations
                     },

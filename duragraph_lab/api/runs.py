@@ -9,21 +9,45 @@ from typing import Any
 from duragraph_lab.api import models
 from duragraph_lab.api.checkpoints import interrupt_json
 from duragraph_lab.api.jsonout import iso, plain
+from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.streaming import error_part
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.read_models import RunFilter, RunRecord
 from duragraph_lab.control.run_creation import RunCommand, RunRef
+from duragraph_lab.control.webhooks import WebhookPolicy
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import RunState, RunStatus
 from duragraph_lab.engine.commands import InvalidRunRequest
+
+#: DuraGraph's run statuses that LangGraph's ``RunStatus`` has no value for, and the one the API
+#: shows instead: a run cancelled with ``action=interrupt`` is ``interrupted`` on LangGraph
+#: Platform. The run's own status stays in ``duragraph_status``.
+_API_STATUS = {RunStatus.CANCELLED.value: RunStatus.INTERRUPTED.value}
+
+
+def api_status(status: str) -> str:
+    """A run's status as LangGraph's API states it."""
+    return _API_STATUS.get(status, status)
+
+
+def stored_statuses(statuses: list[str]) -> list[str]:
+    """The run statuses an API status filter matches: ``interrupted`` also finds cancelled runs
+    (shown as interrupted); ``cancelled`` (DuraGraph's) finds only those."""
+    out = list(statuses)
+    for stored, shown in _API_STATUS.items():
+        if shown in out and stored not in out:
+            out.append(stored)
+    return out
 
 
 def run_filter(body: models.RunFilter) -> RunFilter:
     """The runs a request's filter names."""
     status = body.status
     return RunFilter(
-        statuses=None if status is None else [status] if isinstance(status, str) else list(status),
+        statuses=None
+        if status is None
+        else stored_statuses([status] if isinstance(status, str) else list(status)),
         assistant_id=None if body.assistant_id is None else str(body.assistant_id),
         thread_id=None if body.thread_id is None else str(body.thread_id),
         graph_id=body.graph_id,
@@ -43,7 +67,8 @@ def run_json(run: RunRecord, select: list[str] | None = None) -> dict[str, Any]:
         "graph_id": run.graph_id,
         "created_at": iso(run.created_at),
         "updated_at": iso(run.updated_at),
-        "status": run.status,
+        "status": api_status(run.status),
+        "duragraph_status": run.status,
         "metadata": plain(run.metadata),
         "kwargs": plain(run.kwargs),
         "multitask_strategy": run.multitask_strategy,
@@ -82,13 +107,25 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
 
 
 class Runs:
-    def __init__(self, control: ControlPlane, threads: Threads) -> None:
+    def __init__(
+        self,
+        control: ControlPlane,
+        threads: Threads,
+        presence: Presence | None = None,
+        webhooks: WebhookPolicy | None = None,
+    ) -> None:
         self.control = control
         self.threads = threads
+        self.presence = presence
+        self.webhooks = webhooks or WebhookPolicy()
+
+    async def _explained(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Runs with ``waiting_for`` (see :mod:`duragraph_lab.api.presence`)."""
+        return await self.presence.runs(runs) if self.presence is not None else runs
 
     # -- reading -------------------------------------------------------------------------------
     async def get(self, run_id: str, thread_id: str | None = None) -> dict[str, Any]:
-        return run_json(await self.control.run_queries.get(run_id, thread_id))
+        return (await self._explained([run_json(await self.control.run_queries.get(run_id, thread_id))]))[0]
 
     async def list_runs(
         self,
@@ -99,8 +136,14 @@ class Runs:
         status: str | None = None,
         select: list[str] | None = None,
     ) -> list[dict[str, Any]]:
+        if status is not None and stored_statuses([status]) != [status]:
+            found, _ = await self.control.run_queries.search(
+                RunFilter(thread_id=thread_id, statuses=stored_statuses([status])), limit=limit, offset=offset
+            )
+            return [run_json(r, select) for r in found]
         runs = await self.control.run_queries.of_thread(thread_id, limit=limit, offset=offset, status=status)
-        return [run_json(r, select) for r in runs]
+        out = [run_json(r, select) for r in runs]
+        return out if select else await self._explained(out)
 
     async def search(self, body: models.RunSearch) -> tuple[list[dict[str, Any]], int]:
         found, total = await self.control.run_queries.search(
@@ -110,7 +153,7 @@ class Runs:
             limit=body.limit,
             offset=body.offset,
         )
-        return [run_json(r) for r in found], total
+        return await self._explained([run_json(r) for r in found]), total
 
     async def count(self, body: models.RunFilter) -> int:
         return await self.control.run_queries.count(run_filter(body))
@@ -148,6 +191,9 @@ class Runs:
             "resumable": True,
             "durability": "sync",
         }
+        if body.webhook is not None:
+            self.webhooks.check_literal(body.webhook)  # names are checked at each delivery
+            kwargs["webhook"] = body.webhook
         strategy = body.multitask_strategy or ("reject" if stateless else "enqueue")
         kwargs["multitask_strategy"] = strategy
         create_thread = stateless or getattr(body, "if_not_exists", None) == "create"

@@ -143,8 +143,16 @@ async def test_cancel_interrupt(client: LangGraphClient) -> None:
     await progressed(client, thread_id, run["run_id"], 1)
     joined = await client.runs.cancel(thread_id, run["run_id"], wait=True)
     assert 1 <= joined["n"] < 5  # stopped part-way; what it did stays
-    # DuraGraph: a cancelled run's status is "cancelled" (LangGraph: "interrupted").
-    assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "cancelled"
+    # As on LangGraph Platform, a run cancelled with action=interrupt is "interrupted"; DuraGraph
+    # keeps why in a field of its own.
+    cancelled = await client.runs.get(thread_id, run["run_id"])
+    assert (cancelled["status"], cancelled["duragraph_status"]) == ("interrupted", "cancelled")
+    # Listed and searched as interrupted too (and as cancelled, DuraGraph's finer filter).
+    assert [r["run_id"] for r in await client.runs.list(thread_id, status="interrupted")] == [run["run_id"]]
+    assert await client.runs.list(thread_id, status="success") == []
+    for status in ("interrupted", "cancelled"):  # DuraGraph's POST /runs/search (not in the SDK)
+        found = await client.http.post("/runs/search", json={"thread_id": thread_id, "status": status})
+        assert [r["run_id"] for r in found] == [run["run_id"]], status
     thread = await client.threads.get(thread_id)
     assert thread["status"] == "idle" and thread["values"]["n"] == joined["n"]
     # A run that is at rest cannot be cancelled (DuraGraph: 409; LangGraph: 404).
@@ -173,7 +181,7 @@ async def test_cancel_many(client: LangGraphClient) -> None:
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
     await client.runs.cancel_many(thread_id=thread_id, run_ids=[run["run_id"]])
     await client.runs.join(thread_id, run["run_id"])
-    assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "cancelled"
+    assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "interrupted"
     with pytest.raises(NotFoundError):  # nothing left to cancel
         await client.runs.cancel_many(thread_id=thread_id, run_ids=[run["run_id"]])
 
@@ -226,7 +234,8 @@ async def test_multitask_interrupt(client: LangGraphClient) -> None:
         thread_id, "slow", input={"n": 50, "sleep": 0}, multitask_strategy="interrupt"
     )
     result = await client.runs.join(thread_id, second["run_id"])
-    assert (await client.runs.get(thread_id, first["run_id"]))["status"] == "cancelled"
+    cancelled = await client.runs.get(thread_id, first["run_id"])
+    assert (cancelled["status"], cancelled["duragraph_status"]) == ("interrupted", "cancelled")
     # The interrupted run's finished nodes stay in the state the new run starts from.
     done_before = result["log"][: -len(LOG5)]
     assert result["log"][-len(LOG5) :] == LOG5 and 1 <= len(done_before) < 5

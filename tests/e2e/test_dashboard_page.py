@@ -410,7 +410,8 @@ def test_runs_page_filters_and_cancels(ui: Page) -> None:
     ui.shot("runs")
     row.locator("[data-action=cancel]").click()
     wait_until(
-        lambda: api(ui.server, "GET", f"/runs/{slow['run_id']}")["status"] == "cancelled", what="the cancel"
+        lambda: api(ui.server, "GET", f"/runs/{slow['run_id']}")["duragraph_status"] == "cancelled",
+        what="the cancel",
     )
     expect(row).to_have_attribute("data-status", "cancelled", timeout=10000)
     # From the table to the Run view.
@@ -554,7 +555,7 @@ def test_bad_cases_show_specific_messages(ui_bad: Page) -> None:
     ui.shot("bad-unreachable")
     page.unroute("**/duragraph/api/v1/**")
 
-    # The login expired: the cookie is gone, the API answers 403.
+    # The login expired: the cookie is gone, the API answers 401 (no cookie, no token).
     ui.context.clear_cookies()
     ui.go("#/assistants")
     expect(page.locator("[data-dg-page='assistants'] [data-dg-message='error']")).to_contain_text(

@@ -156,6 +156,13 @@ def test_postgres_down_then_back(
             assert took < PROMPT, (*where, f"{took:.2f}s")
             if route.path in WITHOUT_DATABASE:
                 assert response.status_code == 200, where
+            elif route.path == "/ready":  # the public probe: states only, no error text
+                assert response.status_code == 503, where
+                assert error_of(response) == {
+                    "ok": False,
+                    "services": {"postgres": "unhealthy", "nats": "healthy"},
+                }, where
+                assert int(response.headers["Retry-After"]) >= 1, where
             elif route.path == HEALTH:
                 assert response.status_code == 503, where
                 assert (
@@ -168,6 +175,9 @@ def test_postgres_down_then_back(
                     error["error"] == "unavailable" and "the database is unavailable" in error["message"]
                 ), where
                 assert int(response.headers["Retry-After"]) >= 1, where
+        response = requests.get(f"{server.base}/ok?check_db=1", timeout=30)  # public: no token
+        assert response.status_code == 503, response.text
+        assert response.json() == {"ok": False, "services": {"database": "unhealthy"}}
         print(
             f"\n{len(latencies)} requests while PostgreSQL was down: median "
             f"{statistics.median(latencies) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"

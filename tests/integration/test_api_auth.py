@@ -151,9 +151,15 @@ CREDENTIALS = {
 }
 
 
-@pytest.mark.parametrize(
-    ("route", "method"), [(r, m) for r, m, _ in ROUTE_OPS], ids=[op_id(r, m) for r, m, _ in ROUTE_OPS]
-)
+PRIVATE = [(r, m) for r, m, op in ROUTE_OPS if not op.public]
+PUBLIC = [(r, m) for r, m, op in ROUTE_OPS if op.public]
+
+
+def test_only_the_probes_are_public() -> None:
+    assert {(r.path, m) for r, m in PUBLIC} == {("/ok", "get"), ("/ready", "get")}
+
+
+@pytest.mark.parametrize(("route", "method"), PRIVATE, ids=[op_id(r, m) for r, m in PRIVATE])
 @pytest.mark.parametrize("credentials", list(CREDENTIALS))
 def test_every_route_refuses_requests_without_valid_credentials(
     secure: ApiServer, db: Database, ids: Ids, route: Route, method: str, credentials: str
@@ -164,8 +170,14 @@ def test_every_route_refuses_requests_without_valid_credentials(
     response = db.unchanged(
         lambda: send(secure, method, path, valid_body(route, method, ids), headers=headers)
     )
-    assert response.status_code in (401, 403), (response.status_code, response.text)
-    assert_error(response.status_code, json_of(response), response.status_code)
+    # An API client (a token, or nothing and no cookie): a 401 that says how to pass the token.
+    body = assert_error(response.status_code, json_of(response), 401, "unauthorized")
+    assert "Authorization: token <token>" in body["message"] and "?token=" in body["message"], body
+    sent = "no token was sent" if credentials == "none" else "the token sent is not this server's"
+    if credentials == "empty-token":
+        sent = "the token sent is not this server's"
+    assert body["message"].startswith(sent), body
+    assert response.headers["WWW-Authenticate"].startswith("token")
     assert "text/event-stream" not in response.headers.get("Content-Type", "")
 
 
@@ -183,6 +195,24 @@ def test_every_route_accepts_the_token(secure: ApiServer, route: Route, method: 
         response = send(secure, method, f"{path}?token={secure.token}", valid_body(route, method, fake))
     assert response.status_code not in (401, 403), (response.status_code, response.text)
     assert response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize(("route", "method"), PUBLIC, ids=[op_id(r, m) for r, m in PUBLIC])
+@pytest.mark.parametrize("credentials", list(CREDENTIALS))
+def test_the_probes_answer_without_credentials(
+    secure: ApiServer, db: Database, route: Route, method: str, credentials: str
+) -> None:
+    """Liveness and readiness for load balancers and Kubernetes, which hold no token: the
+    server's own answer (not Jupyter's login redirect), saying nothing but up or down."""
+    headers, query = CREDENTIALS[credentials]
+    for extra in ("", "check_db=1"):
+        path = route.path + (query or ("?" if extra else "")) + ("&" if query and extra else "") + extra
+        response = db.unchanged(lambda path=path: send(secure, method, path, headers=headers))
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        body = response.json()
+        assert body["ok"] is True
+        assert set(body) <= {"ok", "services"}
+        assert set(body.get("services", {}).values()) <= {"healthy"}
 
 
 def test_the_sample_data_survived_the_refused_requests(secure: ApiServer, ids: Ids) -> None:
@@ -214,6 +244,21 @@ def test_cookie_without_xsrf_header_cannot_write(
         response = db.unchanged(write)
         assert_error(response.status_code, json_of(response), 403)
         assert "xsrf" in response.json()["message"].lower()
+
+
+def test_a_browser_without_a_valid_login_gets_jupyters_answer(secure: ApiServer, db: Database) -> None:
+    """Cookies and no token (a browser whose login expired): 403, as Jupyter's cookie login has
+    it, never the API client's 401 (whose WWW-Authenticate would mean nothing to a page)."""
+    session = requests.Session()
+    session.get(f"http://127.0.0.1:{secure.port}/login", timeout=30)  # an _xsrf cookie, no login
+    session.cookies.set("username-127-0-0-1-" + str(secure.port), "stale")
+    response = send(secure, "GET", "/info", session=session)
+    body = assert_error(response.status_code, json_of(response), 403, "unauthenticated")
+    assert "log in" in body["message"] and "WWW-Authenticate" not in response.headers
+    response = db.unchanged(
+        lambda: send(secure, "POST", "/threads", {}, session=session, headers=xsrf(session))
+    )
+    assert_error(response.status_code, json_of(response), 403, "unauthenticated")
 
 
 def test_cookie_with_xsrf_header_writes(secure: ApiServer) -> None:

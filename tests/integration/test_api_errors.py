@@ -347,7 +347,8 @@ def test_resume_together_with_input_is_422(
         ("interrupt_before", "some"),
         ("durability", "forever"),
         ("after_seconds", -1),
-        ("webhook", "http://example.invalid/hook"),
+        ("webhook", "ftp://example.invalid/hook"),
+        ("webhook", "not a url"),
     ],
 )
 def test_invalid_run_option_is_422(

@@ -189,10 +189,10 @@ async def test_on_disconnect_cancel_cancels_the_run(api_server: ApiServer) -> No
                     break
         for _ in range(100):
             run = (await client.get(run_url)).json()
-            if run["status"] == "cancelled":
+            if run["duragraph_status"] == "cancelled":
                 break
             await asyncio.sleep(0.1)
-        assert run["status"] == "cancelled"
+        assert (run["status"], run["duragraph_status"]) == ("interrupted", "cancelled")
         assert run["error"] is None
 
 

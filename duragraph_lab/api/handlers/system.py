@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from jupyter_server.auth.decorator import allow_unauthenticated
 from tornado import web
 
 from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler
@@ -16,17 +17,36 @@ class HealthHandler(DuraGraphHandler):
         self.write_json(body, 200 if ok else 503)
 
 
+def _probe(services: dict[str, bool]) -> tuple[dict[str, object], int]:
+    ok = all(services.values())
+    body = {"ok": ok, "services": {k: "healthy" if up else "unhealthy" for k, up in services.items()}}
+    return body, 200 if ok else 503
+
+
 class OkHandler(DuraGraphHandler):
-    @web.authenticated
+    """Liveness, public (see ``Op.public``): probes carry no token."""
+
+    @allow_unauthenticated
     async def get(self) -> None:
         if self.query_bool("check_db"):
-            ok, body = await self.backend.health()
-            self.write_json(
-                {"ok": ok, "services": {"database": "healthy" if body["postgres"]["ok"] else "unhealthy"}},
-                200 if ok else 503,
-            )
+            services = await self.backend.readiness()
+            body, status = _probe({"database": services["postgres"]})
+            if status == 503:
+                self.set_header("Retry-After", "1")
+            self.write_json(body, status)
             return
         self.write_json({"ok": True})
+
+
+class ReadyHandler(DuraGraphHandler):
+    """Readiness, public: 200 when PostgreSQL answers and NATS is connected, else 503."""
+
+    @allow_unauthenticated
+    async def get(self) -> None:
+        body, status = _probe(await self.backend.readiness())
+        if status == 503:
+            self.set_header("Retry-After", "1")
+        self.write_json(body, status)
 
 
 class InfoHandler(DuraGraphHandler):
@@ -54,6 +74,12 @@ class WorkerConnectionHandler(DuraGraphHandler):
             )
         self.set_header("Cache-Control", "no-store")
         self.write_json(connection)
+
+
+class WorkersHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.write_json(await self.call(self.backend.presence.workers()))
 
 
 class MetricsHandler(DuraGraphHandler):

@@ -37,11 +37,21 @@ export class Api {
   private async decode<T>(resp: Response, path: string): Promise<T> {
     const text = await resp.text();
     try {
-      return JSON.parse(text) as T;
+      return JSON.parse(text, ownStatus) as T;
     } catch {
       throw new HttpError(resp.status, `the server sent something that is not JSON for ${path}: ${text.slice(0, 120)}`);
     }
   }
+}
+
+/** A run's own status: the API shows a cancelled run as `interrupted` (LangGraph's statuses) and
+ * keeps `cancelled` in `duragraph_status`, which the pages show. */
+function ownStatus(_key: string, value: unknown): unknown {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    const own = (value as { duragraph_status?: unknown }).duragraph_status;
+    if (typeof own === "string") return { ...value, status: own };
+  }
+  return value;
 }
 
 export function errorText(err: unknown): string {
@@ -62,6 +72,15 @@ export interface Assistant {
   version?: number;
   created_at?: string;
   updated_at?: string;
+  /** Whether a live worker serves the graph (runs of an unserved graph wait). */
+  served?: boolean;
+}
+
+/** Why a pending run has not started (`no_worker`: no live worker serves its graph). */
+export interface WaitingFor {
+  reason: string;
+  message: string;
+  graph_id?: string;
 }
 
 export interface Thread {
@@ -86,6 +105,7 @@ export interface Run {
   ended_at?: string | null;
   error?: unknown;
   metadata?: Record<string, unknown>;
+  waiting_for?: WaitingFor | null;
 }
 
 export interface ApiEvent {
