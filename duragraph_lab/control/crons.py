@@ -30,7 +30,6 @@ from duragraph_lab.control.ports import EventStore
 from duragraph_lab.control.run_creation import Append
 from duragraph_lab.control.runs import RunControl
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import (
     DuraGraphError,
     InvalidRequest,
@@ -203,22 +202,22 @@ class Crons:
                 raise NotFound(f"thread {thread_id} does not exist")
         end_time = _aware(new.end_time)
         cron_id = commands.new_id()
-        data = {
-            "cron_id": cron_id,
-            "assistant_id": target.assistant_id or new.assistant,
-            "graph_id": target.graph_id,
-            "thread_id": thread_id,
-            "schedule": new.schedule,
-            "timezone": new.timezone,
-            "end_time": iso(end_time),
-            "enabled": new.enabled,
-            "on_run_completed": (new.on_run_completed or "delete") if thread_id is None else None,
-            "payload": plain(dict(new.payload)),
-            "metadata": plain(dict(new.metadata or {})),
-            "user_id": None,
-            "next_run_date": iso(cron_schedule.next_fire(new.schedule, new.timezone, _now(), end_time)),
-        }
-        await self.store.append(f"cron:{cron_id}", 0, [NewEvent(ev.CRON_CREATED, data)])
+        data = ev.CronCreated(
+            cron_id=cron_id,
+            assistant_id=target.assistant_id or new.assistant,
+            graph_id=target.graph_id,
+            thread_id=thread_id,
+            schedule=new.schedule,
+            timezone=new.timezone,
+            end_time=iso(end_time),
+            enabled=new.enabled,
+            on_run_completed=(new.on_run_completed or "delete") if thread_id is None else None,
+            payload=plain(dict(new.payload)),
+            metadata=plain(dict(new.metadata or {})),
+            user_id=None,
+            next_run_date=iso(cron_schedule.next_fire(new.schedule, new.timezone, _now(), end_time)),
+        )
+        await self.store.append(f"cron:{cron_id}", 0, [ev.cron_created(data)])
         return await self.get(cron_id)
 
     async def update(self, cron_id: str, changes: Mapping[str, Any]) -> CronRecord:
@@ -244,7 +243,7 @@ class Crons:
             timezone = changes.get("timezone", cron.timezone)
             cron_schedule.check(schedule, timezone)
             end_time = _aware(changes["end_time"]) if "end_time" in changes else cron.end_time
-            data: dict[str, Any] = {
+            data: Any = {
                 k: plain(changes[k])
                 for k in ("schedule", "timezone", "enabled", "on_run_completed", "metadata")
                 if k in changes
@@ -256,9 +255,7 @@ class Crons:
                 data["payload"] = payload
             data["next_run_date"] = iso(cron_schedule.next_fire(schedule, timezone, _now(), end_time))
             try:
-                await self.store.append(
-                    f"cron:{cron.cron_id}", cron.version, [NewEvent(ev.CRON_UPDATED, data)]
-                )
+                await self.store.append(f"cron:{cron.cron_id}", cron.version, [ev.cron_updated(data)])
             except VersionConflict:
                 continue  # a tick fired meanwhile: decide again on the fresh row
             return await self.get(cron.cron_id)
@@ -271,7 +268,7 @@ class Crons:
                 await self.store.append(
                     f"cron:{cron.cron_id}",
                     cron.version,
-                    [NewEvent(ev.CRON_DELETED, {"cron_id": cron.cron_id})],
+                    [ev.cron_deleted(cron.cron_id)],
                 )
             except VersionConflict:
                 continue
@@ -288,12 +285,12 @@ class Crons:
         tick = cron.next_run_date
         assert tick is not None
         following = cron_schedule.next_fire(cron.schedule, cron.timezone, max(now, tick), cron.end_time)
-        fired: dict[str, Any] = {"tick": iso(tick), "next_run_date": iso(following), "fired_by": by}
+        when, following_iso = iso(tick), iso(following)
+        assert when is not None
         stream = f"cron:{cron.cron_id}"
 
         def tick_appends(run_id: str, thread_id: str) -> Sequence[Append]:
-            data = {**fired, "run_id": run_id, "thread_id": thread_id}
-            return [(stream, cron.version, [NewEvent(ev.CRON_FIRED, data)])]
+            return [(stream, cron.version, [ev.cron_fired(when, following_iso, run_id, thread_id, by)])]
 
         payload = cron.payload
         stateless = cron.thread_id is None
@@ -337,9 +334,9 @@ class Crons:
             raise  # nothing recorded: the tick is still due and fires when the store is back
         except DuraGraphError as err:
             # The tick happened but no run could start: record why, and move on to the next tick.
-            failed = {**fired, "run_id": None, "thread_id": cron.thread_id, "error": str(err)}
+            failed = ev.cron_fired(when, following_iso, None, cron.thread_id, by, error=str(err))
             with contextlib.suppress(VersionConflict):
-                await self.store.append(stream, cron.version, [NewEvent(ev.CRON_FIRED, failed)])
+                await self.store.append(stream, cron.version, [failed])
             log.warning("DuraGraph Lab: cron %s could not start its run: %s", cron.cron_id, err)
             return None
         return ref.run_id

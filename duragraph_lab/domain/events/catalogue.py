@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.events import crons as cr
 from duragraph_lab.domain.events import langgraph as lg
 from duragraph_lab.domain.events import names, run
 from duragraph_lab.domain.events import records as rec
@@ -71,6 +72,10 @@ _SPECS = (
     ),
     EventSpec(names.EXPERIMENT_RUN_REQUESTED, rec.ExperimentRunRequested, "experiment", "the server runs it"),
     EventSpec(names.EXPERIMENT_COMPLETED, rec.ExperimentCompleted, "experiment", "no more results"),
+    EventSpec(names.CRON_CREATED, cr.CronCreated, "cron", "a new schedule of runs"),
+    EventSpec(names.CRON_UPDATED, cr.CronUpdated, "cron", "fields changed; the next fire time"),
+    EventSpec(names.CRON_FIRED, cr.CronFired, "cron", "one tick: its run (or why none), the next tick"),
+    EventSpec(names.CRON_DELETED, cr.CronDeleted, "cron", "the cron deleted"),
     EventSpec(names.LG_CHECKPOINT, lg.LgCheckpoint, "checkpoints", "a LangGraph checkpoint", ("run",)),
     EventSpec(names.LG_WRITES, lg.LgWrites, "checkpoints", "a LangGraph task's pending writes", ("run",)),
     EventSpec(names.LG_THREAD_DELETED, lg.LgThreadDeleted, "checkpoints", "a thread's checkpoints deleted"),
