@@ -104,6 +104,12 @@ class CronFilter:
 SORT_KEYS = ("cron_id", "assistant_id", "thread_id", "created_at", "updated_at", "next_run_date", "end_time")
 
 
+class WebhookCheck(Protocol):
+    def check_literal(self, url: str) -> None:
+        """Raise (a 4xx error) for a webhook URL the server will not call."""
+        ...
+
+
 class CronReadModel(Protocol):
     async def get(self, cron_id: str) -> CronRecord | None: ...
 
@@ -148,10 +154,23 @@ def _now() -> dt.datetime:
 class Crons:
     """Commands and queries of crons, and firing their ticks."""
 
-    def __init__(self, store: EventStore, read_model: CronReadModel, runs: RunControl) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        read_model: CronReadModel,
+        runs: RunControl,
+        webhooks: WebhookCheck | None = None,
+    ) -> None:
         self.store = store
         self.read_model = read_model
         self.runs = runs
+        #: Checks a cron's webhook as a run's is checked at creation (the same policy).
+        self.webhooks = webhooks
+
+    def _check_webhook(self, payload: Mapping[str, Any]) -> None:
+        url = payload.get("webhook")
+        if url is not None and self.webhooks is not None:
+            self.webhooks.check_literal(url)
 
     # -- queries -------------------------------------------------------------------------------
     async def get(self, cron_id: str) -> CronRecord:
@@ -192,6 +211,7 @@ class Crons:
         """Record a cron; :class:`InvalidRequest` (bad schedule, timezone, option) or
         :class:`NotFound` (assistant, thread) before anything is written."""
         cron_schedule.check(new.schedule, new.timezone)
+        self._check_webhook(new.payload)
         if new.thread_id is not None and new.on_run_completed is not None:
             raise InvalidRequest("on_run_completed applies to stateless crons only (a thread's runs stay)")
         target = await self.runs.targets.resolve(new.assistant)
@@ -235,6 +255,7 @@ class Crons:
         unknown -= set(PAYLOAD_KEYS)
         if unknown:
             raise InvalidRequest(f"a cron has no field {', '.join(sorted(unknown))}")
+        self._check_webhook(changes)
         for _ in range(_ATTEMPTS):
             cron = await self.get(cron_id)
             if "on_run_completed" in changes and cron.thread_id is not None:
@@ -317,7 +338,9 @@ class Crons:
                         "interrupt_before": payload.get("interrupt_before"),
                         "interrupt_after": payload.get("interrupt_after"),
                         "context": payload.get("context"),
-                        "webhook": payload.get("webhook"),
+                        # Only when there is one: the webhook sender delivers the ends of runs
+                        # whose kwargs have a webhook.
+                        **({"webhook": payload["webhook"]} if payload.get("webhook") else {}),
                         "multitask_strategy": strategy,
                         "temporary": temporary,
                         "cron_id": cron.cron_id,
