@@ -16,6 +16,7 @@ from duragraph_lab.domain.events.catalogue import (
 from duragraph_lab.domain.events.catalogue import (
     payload_problems as payload_problems,
 )
+from duragraph_lab.domain.events.crons import *  # noqa: F403  (payloads and factories)
 from duragraph_lab.domain.events.langgraph import *  # noqa: F403  (LangGraph's checkpointer)
 from duragraph_lab.domain.events.names import *  # noqa: F403  (the type names)
 from duragraph_lab.domain.events.records import *  # noqa: F403  (payloads and factories)

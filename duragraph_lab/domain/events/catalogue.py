@@ -1,7 +1,7 @@
 """Every event type: its payload type, its stream kind and what it means.
 
 Gathered from the ``EventSpec`` lists beside the payloads (``run.py``, ``records.py``,
-``langgraph.py``). The one list that docs/events.md, the TypeScript mirror
+``crons.py``, ``langgraph.py``). The one list that docs/events.md, the TypeScript mirror
 (extension/src/event_types.ts) and the log fixture (tests/data/event_log.json) are checked
 against: a stored type missing here fails those tests.
 """
@@ -12,12 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.events import crons as cr
 from duragraph_lab.domain.events import langgraph as lg
 from duragraph_lab.domain.events import records as rec
 from duragraph_lab.domain.events import run
 from duragraph_lab.domain.events.spec import EventSpec
 
-_SPECS = (*run.RUN_EVENT_SPECS, *rec.RECORD_EVENT_SPECS, *lg.LANGGRAPH_EVENT_SPECS)
+_SPECS = (
+    *run.RUN_EVENT_SPECS,
+    *rec.RECORD_EVENT_SPECS,
+    *cr.CRON_EVENT_SPECS,
+    *lg.LANGGRAPH_EVENT_SPECS,
+)
 
 #: type name -> spec, in the order of docs/events.md.
 CATALOGUE: Mapping[str, EventSpec] = {spec.type: spec for spec in _SPECS}
