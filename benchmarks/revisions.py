@@ -60,9 +60,10 @@ def _figures(runs: list[dict[str, Any]]) -> dict[str, list[float]]:
     for run in runs:
         for name, (get, _) in FIGURES.items():
             try:
-                table.setdefault(name, []).append(float(get(run["scenarios"])))
+                value = float(get(run["scenarios"]))
             except KeyError:
                 continue  # a scenario that was not asked for
+            table.setdefault(name, []).append(value)
     return table
 
 
@@ -112,9 +113,9 @@ def main() -> None:
                 check=False,
                 capture_output=True,
             )
-    print(report(before, after, opts.before))
     if opts.json:
         opts.json.write_text(json.dumps({"before": before, "after": after}, indent=1))
+    print(report(before, after, opts.before))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class Ids:
     dataset: str = "no-such-dataset"
     experiment_id: str = "00000000-0000-4000-8000-000000000000"
     example_id: str = "no-such-example"
+    cron_id: str = "00000000-0000-4000-8000-000000000000"
 
     def fill(self, path: str) -> str:
         """``path`` with its ``{name}`` parameters replaced by these ids."""
@@ -66,6 +67,7 @@ def unknown_ids() -> Ids:
         namespace="no-such-subgraph",
         dataset=f"no-such-dataset-{uuid.uuid4().hex[:8]}",
         experiment_id=str(uuid.uuid4()),
+        cron_id=str(uuid.uuid4()),
     )
 
 
@@ -96,6 +98,10 @@ def sample_ids(server: ApiServer) -> Ids:
     item = {"namespace": ["sample", thread["thread_id"]], "key": "k", "value": {"sample": True}}
     status, out, _ = server.request("PUT", "/store/items", item)
     assert status == 204, (status, out)
+    # Disabled: it never fires while the tests use it.
+    cron = ok(
+        server, "POST", "/runs/crons", {"assistant_id": GRAPH, "schedule": "0 0 1 1 *", "enabled": False}
+    )
     return Ids(
         thread_id=thread["thread_id"],
         run_id=runs[0]["run_id"],
@@ -106,6 +112,7 @@ def sample_ids(server: ApiServer) -> Ids:
         dataset=dataset["name"],
         experiment_id=experiment["experiment_id"],
         example_id=examples[0]["example_id"],
+        cron_id=cron["cron_id"],
     )
 
 
@@ -120,6 +127,7 @@ def valid_body(route: Route, method: str, ids: Ids, marker: str = "probe") -> An
         return NO_BODY
     meta = {"marker": marker}
     run = {"assistant_id": GRAPH, "input": {}, "metadata": meta}
+    cron = {"assistant_id": GRAPH, "schedule": "0 0 1 1 *", "enabled": False}
     bodies: dict[tuple[str, str], Any] = {
         ("/assistants", "post"): {"graph_id": GRAPH, "metadata": meta},
         ("/assistants/{assistant_id}", "patch"): {"metadata": meta},
@@ -144,9 +152,19 @@ def valid_body(route: Route, method: str, ids: Ids, marker: str = "probe") -> An
         },
         ("/experiments/compare", "post"): {"base": ids.experiment_id, "candidate": ids.experiment_id},
         ("/runs/compare", "post"): {"base": ids.run_id, "candidate": ids.run_id},
+        # A command that writes nothing (the route needs `execute` because others run code).
+        ("/threads/{thread_id}/commands", "post"): {
+            "id": 1,
+            "method": "state.get",
+            "params": {"namespace": []},
+        },
+        ("/threads/{thread_id}/stream/events", "post"): {"channels": ["lifecycle"]},
         ("/store/items", "put"): {"namespace": ["probe", marker], "key": "k", "value": meta},
         # The sample thread's item (see sample_ids).
         ("/store/items", "delete"): {"namespace": ["sample", ids.thread_id], "key": "k"},
+        ("/runs/crons", "post"): {**cron, "metadata": meta},
+        ("/threads/{thread_id}/runs/crons", "post"): {**cron, "metadata": meta},
+        ("/runs/crons/{cron_id}", "patch"): {"metadata": meta},
     }
     if (route.path, method) in bodies:
         return bodies[(route.path, method)]
@@ -185,7 +203,7 @@ class Database:
             " (SELECT count(*) FROM duragraph.assistant_versions),"
             " (SELECT count(*) FROM duragraph.datasets), (SELECT count(*) FROM duragraph.dataset_versions),"
             " (SELECT count(*) FROM duragraph.experiments), (SELECT count(*) FROM duragraph.experiment_results),"
-            " (SELECT count(*) FROM duragraph.store_items),"
+            " (SELECT count(*) FROM duragraph.store_items), (SELECT count(*) FROM duragraph.crons),"
             " (SELECT coalesce(extract(epoch FROM max(updated_at)) * 1000000, 0)::bigint"
             "  FROM duragraph.store_items)"
         ).fetchone()

@@ -26,8 +26,12 @@ class ApiServer(DevServer):
         extra: list[str] | None = None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        more_graphs: tuple[str, ...] = (),
     ) -> None:
-        graphs = [f"--DuraGraphApp.graphs={ref}" for ref in (*DEMOS, *GRAPHS)]
+        #: How many graphs the worker serves: the demos, tests/api_graphs.py and ``more_graphs``
+        #: (module:attr references, e.g. LangGraph graphs of tests/lg_graphs.py).
+        self.graph_count = len(DEMOS) + len(GRAPHS) + len(more_graphs)
+        graphs = [f"--DuraGraphApp.graphs={ref}" for ref in (*DEMOS, *GRAPHS, *more_graphs)]
         super().__init__(
             data_dir,
             command="serve",
@@ -58,11 +62,7 @@ class ApiServer(DevServer):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status, health = self.api("health", token=self.token)
-            if (
-                status == 200
-                and health.get("worker")
-                and len(health["worker"]["graphs"]) == len(DEMOS) + len(GRAPHS)
-            ):
+            if status == 200 and health.get("worker") and len(health["worker"]["graphs"]) == self.graph_count:
                 return
             time.sleep(0.05)
         raise AssertionError(f"the worker did not start:\n{self.output()[-3000:]}")

@@ -23,6 +23,7 @@ from duragraph_lab._version import __version__
 from duragraph_lab.api import webhooks
 from duragraph_lab.api.experiment_runs import ApiExampleRuns
 from duragraph_lab.api.metrics import Metrics
+from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.protocol import ThreadProtocol
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
@@ -32,6 +33,7 @@ from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
+from duragraph_lab.control.crons import Crons, CronScheduler
 from duragraph_lab.control.datasets import Datasets
 from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
@@ -42,7 +44,11 @@ from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.ports import OperationalFigures
 from duragraph_lab.control.webhooks import WebhookDispatcher, WebhookPolicy, WebhookSettings
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
+from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.spec import GraphSpec
+from duragraph_lab.langgraph.project import Project
+from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.langgraph.topology import GraphBuildError
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.runtime.services import Endpoints, Services
@@ -55,9 +61,11 @@ from duragraph_lab.store.item_store import PgItemStore
 from duragraph_lab.store.leases import reap_expired
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.assistants import PgAssistants, PgGraphs
+from duragraph_lab.store.queries.crons import PgCrons
 from duragraph_lab.store.queries.evals import PgDatasets, PgExperiments, PgRunFacts
 from duragraph_lab.store.queries.metrics import PgOperationalFigures
 from duragraph_lab.store.queries.webhooks import PgPendingWebhooks
+from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
 from duragraph_lab.worker.serve import load_graph
 from duragraph_lab.worker.worker import Worker
@@ -72,12 +80,14 @@ class Backend:
         *,
         start_embedded: bool = False,
         graphs: Sequence[str] = (),
+        project: Project | None = None,
         worker_concurrency: int = 32,
         worker_lease_ttl: float = 30.0,
         max_body_bytes: int = 10 * 1024 * 1024,
         keepalive_seconds: float = 5.0,
         share_worker_connection: bool = True,
         reap_interval: float = 5.0,
+        cron_interval: float = 1.0,
         temporary_thread_grace: float = 60.0,
         relay_lease_ttl: float = 5.0,
         relay_lag_threshold: float = 10.0,
@@ -107,9 +117,14 @@ class Backend:
         self.keepalive_seconds = keepalive_seconds
         self.share_worker_connection = share_worker_connection
         self.reap_interval = reap_interval
+        #: Seconds between two passes of the cron scheduler (a tick fires within about that).
+        self.cron_interval = cron_interval
+        self._crons: Crons | None = None
+        self.cron_scheduler: CronScheduler | None = None
         self.temporary_thread_grace = temporary_thread_grace
         self.metrics = Metrics()
         self._assistants: Assistants | None = None
+        self._presence: Presence | None = None
         self._threads: Threads | None = None
         self._runs: Runs | None = None
         self._outcomes: Outcomes | None = None
@@ -120,6 +135,8 @@ class Backend:
         self._reaper_task: asyncio.Task[None] | None = None
         self.start_embedded = start_embedded
         self.graph_refs = list(graphs)
+        #: A langgraph.json whose graphs the in-process worker serves too.
+        self.project = project
         self.worker_concurrency = worker_concurrency
         self.worker_lease_ttl = worker_lease_ttl
         self.worker: Worker | None = None
@@ -172,11 +189,12 @@ class Backend:
             return
         self.store = PostgresEventStore(self.pool)
         self.figures = PgOperationalFigures(self.store)
+        self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
-        self._runs = Runs(self.control, self._threads, self.webhook_policy)
+        self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
         self._experiments = Experiments(
@@ -188,6 +206,12 @@ class Backend:
             PgExperimentLocks(self.endpoints.database_url),
         )
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
+        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs)
+        # Every API server runs a scheduler: each tick is fired at most once among them.
+        self.cron_scheduler = CronScheduler(
+            self._crons, interval=self.cron_interval, identity=self.relay_holder
+        )
+        self.cron_scheduler.start()
         if self.store_settings.sweep_interval_minutes is not None:
             self.ttl_sweeper = TTLSweeper(self._item_store, self.store_settings.sweep_interval_minutes * 60)
             self.ttl_sweeper.start()
@@ -223,6 +247,12 @@ class Backend:
         return self._assistants
 
     @property
+    def presence(self) -> Presence:
+        self._ready()
+        assert self._presence is not None
+        return self._presence
+
+    @property
     def threads(self) -> Threads:
         self._ready()
         assert self._threads is not None
@@ -245,6 +275,12 @@ class Backend:
         self._ready()
         assert self._item_store is not None
         return self._item_store
+
+    @property
+    def crons(self) -> Crons:
+        self._ready()
+        assert self._crons is not None
+        return self._crons
 
     @property
     def datasets(self) -> Datasets:
@@ -349,16 +385,20 @@ class Backend:
     async def _start_worker(self, nc: NATS) -> None:
         """The in-process worker for the graphs named in the configuration (the demo assistants
         under ``duragraph-lab dev``). A graph that fails to load is reported, not fatal."""
-        if not self.graph_refs or self.store is None:
+        if not (self.graph_refs or self.project) or self.store is None:
             return
-        graphs = []
-        for ref in self.graph_refs:
+        graphs: list[CompiledGraph | GraphSource] = []
+        if self.project is not None:
             try:
                 # Imports run user code (and compile graphs): in a thread, not on the server's loop.
+                graphs += (await asyncio.to_thread(_project_sources, self.project)).values()
+            except DuraGraphError as err:
+                self._worker_error(err)
+        for ref in self.graph_refs:
+            try:
                 graphs.append(await asyncio.to_thread(load_graph, ref))
             except DuraGraphError as err:
-                self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
-                log.error("DuraGraph Lab: %s", err)
+                self._worker_error(err)
         if not graphs:
             return
         worker = Worker(
@@ -370,9 +410,15 @@ class Backend:
             lease_ttl=self.worker_lease_ttl,
             drain_timeout=10,
             wake_relay=False,  # this process's relay is woken directly after each commit
+            store_settings=self.store_settings,
         )
         try:
             await worker.start()
+        except GraphBuildError as err:  # a factory that cannot build its graph: said, not fatal
+            with contextlib.suppress(Exception):
+                await worker.stop(drain=False)
+            self._worker_error(err)
+            return
         except BaseException:
             with contextlib.suppress(Exception):
                 await worker.stop(drain=False)
@@ -387,6 +433,11 @@ class Backend:
         graph = self.worker.graphs.get(graph_id) if self.worker is not None else None
         spec = getattr(graph, "spec", None)
         return spec.reducers if isinstance(spec, GraphSpec) else None
+
+    def _worker_error(self, err: DuraGraphError) -> None:
+        """A graph that fails to load: reported (/health, the log), not fatal."""
+        self.startup_error = f"{self.startup_error + '; ' if self.startup_error else ''}{err}"
+        log.error("DuraGraph Lab: %s", err)
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bus is connected and the relay runs (tests, start-up banner)."""
@@ -407,6 +458,8 @@ class Backend:
                 await self._resume_task
         if self.ttl_sweeper is not None:
             await self.ttl_sweeper.stop()
+        if self.cron_scheduler is not None:
+            await self.cron_scheduler.stop()
         if self._server_experiments is not None:
             # Before the worker and the pool; an experiment stopped here resumes at the next start.
             await self._server_experiments.stop()
@@ -611,3 +664,8 @@ class Backend:
             },
             "error": self.startup_error,
         }
+
+
+def _project_sources(project: Project) -> dict[str, CompiledGraph | GraphSource]:
+    project.activate()
+    return project.sources()

@@ -20,6 +20,7 @@ from duragraph_lab.api.routes import handlers
 from duragraph_lab.bus import jetstream
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.control.webhooks import WebhookPolicy, WebhookSettings
+from duragraph_lab.langgraph.project import Project, ProjectError, load_project
 from duragraph_lab.runtime import config
 from duragraph_lab.runtime.services import update_runtime_extra
 
@@ -42,6 +43,14 @@ class DuraGraphApp(ExtensionApp):
         config=True,
         help="Compiled graphs (module:attribute) served by a worker inside this server, e.g. the "
         "demo assistants under `duragraph-lab dev`. Production deployments run `duragraph-lab worker`.",
+    )
+    langgraph_config = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help="A LangGraph project's langgraph.json: its graphs are served by the in-process worker "
+        "(with those of `graphs`), its store settings replace the store_* ones. `duragraph-lab dev` "
+        f"and `serve` set it (env {config.ENV_LANGGRAPH_CONFIG}) from ./langgraph.json or --config.",
     )
     worker_concurrency = Int(32, config=True, help="Runs the in-process worker executes at once.")
     worker_lease_ttl = Float(
@@ -154,6 +163,10 @@ class DuraGraphApp(ExtensionApp):
     def _data_dir_default(self) -> str:
         return os.environ.get(config.ENV_DATA_DIR) or config.DEFAULT_DATA_DIR
 
+    @default("langgraph_config")
+    def _langgraph_config_default(self) -> str | None:
+        return os.environ.get(config.ENV_LANGGRAPH_CONFIG) or None
+
     @default("subject_prefix")
     def _subject_prefix_default(self) -> str:
         return os.environ.get(config.ENV_SUBJECT_PREFIX) or config.DEFAULT_SUBJECT_PREFIX
@@ -207,10 +220,18 @@ class DuraGraphApp(ExtensionApp):
             )
         except ValueError as err:
             store_settings, invalid = None, f"invalid configuration: c.DuraGraphApp.store_*: {err}"
+        project: Project | None = None
+        if self.langgraph_config:
+            try:
+                project = load_project(self.langgraph_config)
+                store_settings = project.store
+            except ProjectError as err:
+                invalid = f"invalid configuration: {err}"
         self.backend = Backend(
             settings,
             start_embedded=self.start_embedded,
             graphs=self.graphs,
+            project=project,
             worker_concurrency=self.worker_concurrency,
             worker_lease_ttl=self.worker_lease_ttl,
             max_body_bytes=self.max_body_bytes,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -22,6 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from duragraph_lab.domain import events as ev
 
 if TYPE_CHECKING:
     from duragraph_lab.api.backend import Backend
@@ -97,18 +99,20 @@ class Metrics:
         """The relay's observer: count events, and node executions with their durations."""
         for _stream, event_type, data_json in rows:
             self.events_relayed.labels(event_type).inc()
-            if event_type not in ("node_completed", "node_failed"):
+            if event_type not in (ev.NODE_COMPLETED, ev.NODE_FAILED):
                 continue
             try:
-                data = json.loads(data_json)
+                # Read defensively all the same: a relay publishes whatever was stored.
+                data = cast("ev.NodeCompleted | ev.NodeFailed", json.loads(data_json))
             except ValueError:
                 continue
             node = str(data.get("node") or "?")
-            ok = event_type == "node_completed"
+            ok = event_type == ev.NODE_COMPLETED
             self.node_executions.labels(node, "ok" if ok else "error").inc()
             seconds = None
-            if ok and isinstance(data.get("duration_ms"), (int, float)):
-                seconds = data["duration_ms"] / 1000
+            duration_ms = data.get("duration_ms")
+            if ok and isinstance(duration_ms, (int, float)):
+                seconds = duration_ms / 1000
             elif isinstance(data.get("finished_at"), (int, float)) and isinstance(
                 data.get("started_at"), (int, float)
             ):

@@ -466,7 +466,7 @@ class StoreListNamespaces(Model):
     offset: int = Field(0, ge=0, le=MAX_STORE_OFFSET)
 
 
-class ProtocolCommand(BaseModel):
+class ProtocolCommand(Model):
     """A command of the thread-centric streaming protocol (``langchain-protocol``'s ``Command``)."""
 
     id: int = Field(ge=0)
@@ -481,3 +481,98 @@ class EventStreamRequest(Model):
     namespaces: list[list[str]] | None = None
     depth: int | None = Field(None, ge=0)
     since: int | None = Field(None, ge=0, description="Replay the events after this seq.")
+
+
+# -- crons -----------------------------------------------------------------------------------------
+def _http_url_or_none(value: str | None) -> str | None:
+    """A webhook: stored with the cron (delivered by the webhook sender), http(s) only."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, not {value!r}")
+    return value
+
+
+class _CronRun(Model):
+    """What each of a cron's runs is started with."""
+
+    input: Json | list[Any] | None = None
+    config: Json | None = None
+    context: Json | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    webhook: str | None = None
+    stream_mode: StreamMode | list[StreamMode] | None = None
+    stream_subgraphs: bool | None = None
+    stream_resumable: bool | None = Field(None, description="Accepted: every DuraGraph stream is resumable.")
+    durability: Literal["sync", "async", "exit"] | None = Field(
+        None, description="Accepted; runs always commit every node before the next step (sync)."
+    )
+
+    _webhook_is_http = field_validator("webhook")(_http_url_or_none)
+
+
+class CronCreate(_CronRun):
+    assistant_id: str = Field(description="An assistant id, or a graph id for its default assistant.")
+    schedule: str = Field(
+        min_length=1,
+        description="A cron expression: 5 fields (minute hour day month weekday), or 6 with seconds last.",
+    )
+    metadata: Json | None = None
+    checkpoint_during: bool | None = Field(None, description="Accepted; runs always commit every node.")
+    multitask_strategy: MultitaskStrategy | None = None
+    end_time: dt.datetime | None = None
+    enabled: bool = True
+    timezone: str | None = Field(None, description="An IANA timezone name; null: UTC.")
+    on_run_completed: Literal["delete", "keep"] | None = Field(
+        None, description="Stateless crons: delete each run's thread when the run ends (default), or keep it."
+    )
+
+
+class CronPatch(_CronRun):
+    schedule: str | None = Field(None, min_length=1)
+    metadata: Json | None = None
+    end_time: dt.datetime | None = Field(None, description="null clears it.")
+    enabled: bool | None = None
+    timezone: str | None = None
+    on_run_completed: Literal["delete", "keep"] | None = None
+
+
+class CronSearch(_Page):
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    enabled: bool | None = None
+    metadata: Json | None = None
+    sort_by: (
+        Literal[
+            "cron_id", "assistant_id", "thread_id", "created_at", "updated_at", "next_run_date", "end_time"
+        ]
+        | None
+    ) = None
+    sort_order: SortOrder | None = None
+    select: (
+        list[
+            Literal[
+                "cron_id",
+                "assistant_id",
+                "thread_id",
+                "end_time",
+                "schedule",
+                "timezone",
+                "created_at",
+                "updated_at",
+                "user_id",
+                "payload",
+                "next_run_date",
+                "metadata",
+                "now",
+                "on_run_completed",
+                "enabled",
+            ]
+        ]
+        | None
+    ) = None
+
+
+class CronCount(Model):
+    assistant_id: str | None = None
+    thread_id: str | None = None
+    metadata: Json | None = None

@@ -108,6 +108,32 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "local_only": {"type": "boolean"},
         },
     },
+    "WorkerList": {
+        "type": "object",
+        "required": ["workers", "graphs"],
+        "properties": {
+            "workers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["worker_id", "graphs", "started_at", "heartbeat_at"],
+                    "properties": {
+                        "worker_id": _STR,
+                        "hostname": _nullable(_STR),
+                        "pid": _nullable({"type": "integer"}),
+                        "graphs": {"type": "array", "items": _STR},
+                        "started_at": _TS,
+                        "heartbeat_at": _TS,
+                    },
+                },
+            },
+            "graphs": {
+                "type": "object",
+                "description": "graph id -> the ids of the live workers serving it",
+                "additionalProperties": {"type": "array", "items": _STR},
+            },
+        },
+    },
     "Ok": {
         "type": "object",
         "required": ["ok"],
@@ -123,6 +149,27 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Metrics": {"type": "string", "description": "Prometheus text exposition format"},
     "OpenApi": _OBJ,
     "Count": {"type": "integer", "minimum": 0},
+    "Cron": {
+        "type": "object",
+        "description": "Every field, or those of the search's `select`.",
+        "properties": {
+            "cron_id": _STR,
+            "assistant_id": _STR,
+            "thread_id": _nullable(_STR),
+            "on_run_completed": _nullable({"type": "string", "enum": ["delete", "keep"]}),
+            "end_time": _nullable(_TS),
+            "schedule": _STR,
+            "timezone": _nullable(_STR),
+            "created_at": _TS,
+            "updated_at": _TS,
+            "payload": _OBJ,
+            "user_id": _nullable(_STR),
+            "next_run_date": _nullable(_TS),
+            "metadata": _OBJ,
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "CronList": {"type": "array", "items": {"$ref": "#/components/schemas/Cron"}},
     "StoreItem": _STORE_ITEM,
     "StoreItemOrNull": _nullable({"$ref": "#/components/schemas/StoreItem"}),
     "StoreSearchResult": {
@@ -168,6 +215,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "version": {"type": "integer", "minimum": 1},
             "created_at": _TS,
             "updated_at": _TS,
+            "served": {
+                "type": "boolean",
+                "description": "Whether a live worker serves the assistant's graph (GET /assistants/{id} and "
+                "POST /assistants/search without `select`): runs of an unserved graph wait",
+            },
         },
     },
     "AssistantVersion": {
@@ -311,6 +363,15 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "metadata": _OBJ,
             "kwargs": _OBJ,
             "multitask_strategy": _nullable(_STR),
+            "waiting_for": _nullable(
+                {
+                    "type": "object",
+                    "description": "Why a pending run has not started: `no_worker` (no live worker "
+                    "serves its graph); null when it is not waiting for anything of the kind",
+                    "required": ["reason", "message"],
+                    "properties": {"reason": _STR, "graph_id": _STR, "message": _STR},
+                }
+            ),
         },
     },
     "JoinResult": {
@@ -711,6 +772,8 @@ RESPONSES["Comparison"] = {
 
 _ERRORS = {
     "400": "Malformed request (e.g. invalid JSON)",
+    "401": "No valid token (`unauthorized`; the message says how to pass it): an API client's "
+    "token in the Authorization header or the token query parameter, or no credentials at all",
     "403": "Not authenticated, or not authorized by Jupyter's Authorizer",
     "404": "No such resource",
     "409": "Conflicts with the current state (busy thread, run not interrupted, ...)",
@@ -822,7 +885,8 @@ def _operation(route: Route, method: str, op: Op, components: dict[str, Any]) ->
         out["responses"]["403"]["description"] = "A request from a host Jupyter does not serve"
     else:
         out["responses"]["403"]["description"] = (
-            f"Not authenticated (`unauthenticated`), or not authorized to `{action}` on resource "
+            f"A browser's cookie login missing or expired (`unauthenticated`), or its XSRF check "
+            f"failed, or not authorized to `{action}` on resource "
             f"`{AUTH_RESOURCE}`{also} (`forbidden`)"
         )
     if op.response in ("Ok", "Ready"):

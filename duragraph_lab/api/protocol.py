@@ -52,12 +52,21 @@ _TREE_STATUS = {
 
 
 class ProtocolError(Exception):
-    def __init__(self, status: int, code: str, message: str, command_id: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        command_id: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.command_id = command_id
+        #: Response headers that go with the error (``Retry-After`` on a 503).
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {"type": "error", "id": self.command_id, "error": self.code, "message": self.message}
@@ -70,10 +79,8 @@ def from_api_error(err: BaseException, command_id: int | None) -> ProtocolError:
     mapped = err if isinstance(err, ApiError) else http_error(err)
     if mapped is None:
         raise err
-    code = "invalid_argument" if 400 <= mapped.status_code < 500 else "unknown_error"
-    if mapped.status_code == 403:
-        code = "permission_denied"
-    return ProtocolError(mapped.status_code, code, mapped.message, command_id)
+    # The API's error codes (not_found, validation_error, ...), as for every other route.
+    return ProtocolError(mapped.status_code, mapped.code, mapped.message, command_id, mapped.headers)
 
 
 def _object(value: Any, what: str, command_id: int | None) -> dict[str, Any]:
@@ -411,19 +418,28 @@ class ThreadProtocol:
     ) -> None:
         follower = self.control.follower
         try:
-            start = await follower.start(run_id, after, subgraphs=True)
-            encoder = ProtocolEncoder(run_id, thread_id, state=start.root)
-            encoder.prime(start.before)
-            for ns, space in start.spaces.items():
-                encoder.ns_state(ns, space)
+            # Live events are not stored: subscribe to them first, and hold what comes while the
+            # run's state is read, so that as few as possible are missed.
+            held: list[dict[str, Any]] = []
+            encoder: ProtocolEncoder | None = None
 
             def on_live(data: dict[str, Any]) -> None:
+                if encoder is None:
+                    held.append(data)
+                    return
                 out = encoder.on_live(data)
                 if out:
                     queue.put_nowait((out, None))
 
             unsubscribe = await follower.feed.on_live(run_id, on_live)
             try:
+                start = await follower.start(run_id, after, subgraphs=True)
+                encoder = ProtocolEncoder(run_id, thread_id, state=start.root)
+                encoder.prime(start.before)
+                for ns, space in start.spaces.items():
+                    encoder.ns_state(ns, space)
+                for data in held:
+                    on_live(data)
                 async with follower.feed.follow(
                     f"run:{run_id}", after_seq=after, poll_interval=poll_interval
                 ) as events:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers import assistants as ah
+from duragraph_lab.api.handlers import crons as ch
 from duragraph_lab.api.handlers import evals as vh
 from duragraph_lab.api.handlers import eventlog as eh
 from duragraph_lab.api.handlers import protocol as ph
@@ -131,6 +132,13 @@ _PROTOCOL_DOC = (
     '`RemoteGraph.astream_events(version="v3")`; events typed by `langchain-protocol`).'
 )
 
+_CRON_DOC = (
+    "`schedule`: a cron expression (5 fields, or 6 with seconds last) in `timezone` (IANA; null: "
+    "UTC), until `end_time`. Every API server runs the scheduler; each tick starts at most one run "
+    "(ticks missed while no server ran: one run on catch-up). The runs' metadata has `cron_id` and "
+    "`cron_tick`. `webhook` is stored with the cron's payload."
+)
+
 ROUTES: list[Route] = [
     # -- thread-centric streaming protocol -------------------------------------------------------
     Route(
@@ -178,6 +186,17 @@ ROUTES: list[Route] = [
         {"get": Op("Health of PostgreSQL, NATS, the relay and the worker", "Health")},
     ),
     Route("/info", sh.InfoHandler, "system", {"get": Op("Server version and configuration", "Info")}),
+    Route(
+        "/workers",
+        sh.WorkersHandler,
+        "system",
+        {
+            "get": Op(
+                "The live workers (a heartbeat in the last minute) and the graphs each serves",
+                "WorkerList",
+            )
+        },
+    ),
     Route(
         "/worker/connection",
         sh.WorkerConnectionHandler,
@@ -425,6 +444,65 @@ ROUTES: list[Route] = [
             "get": Op("Get a thread", "Thread"),
             "patch": Op("Update a thread's metadata", "Thread", body=models.ThreadPatch),
             "delete": Op("Delete a thread with its runs", None, status=204),
+        },
+    ),
+    # -- crons (before the runs: /runs/crons is not a run id) ------------------------------------
+    Route(
+        "/threads/{thread_id}/runs/crons",
+        ch.CronsHandler,
+        "crons",
+        {
+            "post": Op(
+                "Schedule runs on a thread",
+                "Cron",
+                body=models.CronCreate,
+                action=EXECUTE,
+                description=_CRON_DOC + " 404 when the thread or the assistant does not exist.",
+            )
+        },
+    ),
+    Route(
+        "/runs/crons/search",
+        ch.CronSearchHandler,
+        "crons",
+        {"post": Op("Search crons", "CronList", body=models.CronSearch, action=READ)},
+    ),
+    Route(
+        "/runs/crons/count",
+        ch.CronCountHandler,
+        "crons",
+        {"post": Op("Count crons", "Count", body=models.CronCount, action=READ)},
+    ),
+    Route(
+        "/runs/crons/{cron_id}",
+        ch.CronHandler,
+        "crons",
+        {
+            "get": Op("Get a cron", "Cron"),
+            "patch": Op(
+                "Update a cron",
+                "Cron",
+                body=models.CronPatch,
+                action=EXECUTE,
+                description="Only the fields sent change (`end_time: null` clears the end time); the "
+                "next fire time is computed again from now.",
+            ),
+            "delete": Op("Delete a cron", None, status=204),
+        },
+    ),
+    Route(
+        "/runs/crons",
+        ch.CronsHandler,
+        "crons",
+        {
+            "post": Op(
+                "Schedule stateless runs",
+                "Cron",
+                body=models.CronCreate,
+                action=EXECUTE,
+                description=_CRON_DOC + " Each run gets a new thread, deleted when the run ends unless "
+                "`on_run_completed` is `keep`.",
+            )
         },
     ),
     # -- runs on threads -----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 from duragraph_lab.api import models
 from duragraph_lab.api.checkpoints import interrupt_json
 from duragraph_lab.api.jsonout import iso, plain
+from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.streaming import error_part
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.control.plane import ControlPlane
@@ -107,15 +108,24 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
 
 class Runs:
     def __init__(
-        self, control: ControlPlane, threads: Threads, webhooks: WebhookPolicy | None = None
+        self,
+        control: ControlPlane,
+        threads: Threads,
+        presence: Presence | None = None,
+        webhooks: WebhookPolicy | None = None,
     ) -> None:
         self.control = control
         self.threads = threads
+        self.presence = presence
         self.webhooks = webhooks or WebhookPolicy()
+
+    async def _explained(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Runs with ``waiting_for`` (see :mod:`duragraph_lab.api.presence`)."""
+        return await self.presence.runs(runs) if self.presence is not None else runs
 
     # -- reading -------------------------------------------------------------------------------
     async def get(self, run_id: str, thread_id: str | None = None) -> dict[str, Any]:
-        return run_json(await self.control.run_queries.get(run_id, thread_id))
+        return (await self._explained([run_json(await self.control.run_queries.get(run_id, thread_id))]))[0]
 
     async def list_runs(
         self,
@@ -132,7 +142,8 @@ class Runs:
             )
             return [run_json(r, select) for r in found]
         runs = await self.control.run_queries.of_thread(thread_id, limit=limit, offset=offset, status=status)
-        return [run_json(r, select) for r in runs]
+        out = [run_json(r, select) for r in runs]
+        return out if select else await self._explained(out)
 
     async def search(self, body: models.RunSearch) -> tuple[list[dict[str, Any]], int]:
         found, total = await self.control.run_queries.search(
@@ -142,7 +153,7 @@ class Runs:
             limit=body.limit,
             offset=body.offset,
         )
-        return [run_json(r) for r in found], total
+        return await self._explained([run_json(r) for r in found]), total
 
     async def count(self, body: models.RunFilter) -> int:
         return await self.control.run_queries.count(run_filter(body))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from duragraph_lab.api.checkpoints import checkpoint_step, interrupt_json
 from duragraph_lab.api.jsonout import iso, plain
@@ -127,16 +127,18 @@ class StreamEncoder:
         elif t == ev.NODE_COMPLETED:
             parts += self._node_completed(state, event, suffix, ns)
         elif t == ev.NODE_FAILED:
+            failed = cast("ev.NodeFailed", event.data)
             result: dict[str, Any] = {
-                "id": event.data.get("task"),
-                "name": event.data.get("node"),
-                "error": _error_text(event.data.get("error")),
+                "id": failed.get("task"),
+                "name": failed.get("node"),
+                "error": _error_text(failed.get("error")),
                 "result": {},
                 "interrupts": [],
             }
             parts += self._task_result(result, state.step, suffix, event.recorded_at)
         elif t == ev.RUN_INTERRUPTED:
-            interrupts = [interrupt_json(i) for i in event.data.get("interrupts", [])]
+            paused = cast("ev.RunInterrupted", event.data)
+            interrupts = [interrupt_json(i) for i in paused.get("interrupts", [])]
             if self._want("updates"):
                 parts.append(("updates" + suffix, {"__interrupt__": interrupts}))
             if self._want("values"):
@@ -152,7 +154,9 @@ class StreamEncoder:
             parts += self._values(state, suffix)
             parts += self._checkpoint(state, event, suffix)
         elif t in (ev.RUN_FAILED, ev.RUN_TIMED_OUT) and not ns:
-            parts.append(("error", error_part(event.data.get("error"))))
+            parts.append(
+                ("error", error_part(cast("ev.RunFailed | ev.RunTimedOut", event.data).get("error")))
+            )
         return parts
 
     def _values(self, state: RunState, suffix: str) -> list[Part]:
@@ -226,7 +230,7 @@ class StreamEncoder:
         return {"type": kind, "step": step, "timestamp": iso(at), "payload": payload}
 
     def _node_completed(self, state: RunState, event: RecordedEvent, suffix: str, ns: str) -> list[Part]:
-        d = event.data
+        d = cast("ev.NodeCompleted", event.data)
         node, update = d.get("node"), plain(d.get("update") or {})
         parts: list[Part] = []
         if self._want("updates"):

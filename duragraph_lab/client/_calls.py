@@ -42,6 +42,10 @@ def worker_connection() -> Call[m.WorkerConnection]:
     return Call("GET", "worker/connection", read(m.WorkerConnection.from_json))
 
 
+def workers() -> Call[dict[str, Any]]:
+    return Call("GET", "workers", read_json)
+
+
 def metrics() -> Call[str]:
     return Call("GET", "metrics", read_text)
 

@@ -92,6 +92,8 @@ class Assistant:
     version: int
     created_at: dt.datetime | None
     updated_at: dt.datetime | None
+    #: Whether a live worker serves the graph (None: the server did not say, e.g. with ``select``).
+    served: bool | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -107,6 +109,7 @@ class Assistant:
             version=int(body.get("version") or 1),
             created_at=parse_datetime(body.get("created_at")),
             updated_at=parse_datetime(body.get("updated_at")),
+            served=body["served"] if isinstance(body.get("served"), bool) else None,
             raw=dict(body),
         )
 
@@ -347,6 +350,8 @@ class Run:
     worker_id: str | None = None
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    #: Why a pending run has not started (``{"reason": "no_worker", "message": ...}``), else None.
+    waiting_for: Json | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -377,6 +382,7 @@ class Run:
             step=_opt_int(body.get("step")),
             attempt=_opt_int(body.get("attempt")),
             worker_id=_opt_str(body.get("worker_id")),
+            waiting_for=dict(body["waiting_for"]) if isinstance(body.get("waiting_for"), Mapping) else None,
             started_at=parse_datetime(body.get("started_at")),
             ended_at=parse_datetime(body.get("ended_at")),
             raw=dict(body),

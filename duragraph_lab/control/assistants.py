@@ -20,7 +20,6 @@ from duragraph_lab.control import topology as topo
 from duragraph_lab.control.ports import EventStore
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.assistants import assistant_id_of, default_assistant_id
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import Conflict, NotFound, VersionConflict
 from duragraph_lab.domain.plain import iso, plain
 
@@ -156,31 +155,6 @@ class GraphCatalog(Protocol):
     async def graph_ids(self) -> list[str]: ...
 
 
-def _created(
-    assistant_id: str,
-    graph_id: str,
-    *,
-    name: str,
-    description: str | None,
-    config: Mapping[str, Any],
-    context: Mapping[str, Any],
-    metadata: Mapping[str, Any],
-) -> NewEvent:
-    """``assistant_created``: the one place its payload is made."""
-    return NewEvent(
-        ev.ASSISTANT_CREATED,
-        {
-            "assistant_id": assistant_id,
-            "graph_id": graph_id,
-            "name": name,
-            "description": description,
-            "config": dict(config),
-            "context": dict(context),
-            "metadata": dict(metadata),
-        },
-    )
-
-
 class Assistants:
     def __init__(self, events: EventStore, read_model: AssistantReadModel, graphs: GraphCatalog) -> None:
         self.events = events
@@ -221,7 +195,7 @@ class Assistants:
     async def create(self, new: NewAssistant) -> dict[str, Any]:
         await self.topology(new.graph_id)
         assistant_id = str(uuid.UUID(new.assistant_id)) if new.assistant_id else str(uuid.uuid4())
-        created = _created(
+        created = ev.assistant_created(
             assistant_id,
             new.graph_id,
             name=new.name or new.graph_id,
@@ -244,7 +218,7 @@ class Assistants:
         assistant stays deleted); its id. ``description``: the graph's (a ``langgraph.json``
         entry's), as LangGraph Platform gives it to the default assistant."""
         assistant_id = default_assistant_id(graph_id)
-        created = _created(
+        created = ev.assistant_created(
             assistant_id,
             graph_id,
             name=graph_id,
@@ -266,20 +240,20 @@ class Assistants:
                 await self.topology(changes.graph_id)
             latest = await self.read_model.latest_version(assistant_id)
             stream_version = await self.events.stream_version(f"assistant:{assistant_id}")
-            data = {
+            data: ev.AssistantUpdated = {
                 "graph_id": changes.graph_id or current["graph_id"],
                 "name": changes.name or current["name"],
                 "description": (
                     changes.description if changes.description is not None else current["description"]
                 ),
-                "config": changes.config if changes.config is not None else current["config"],
-                "context": changes.context if changes.context is not None else current["context"],
+                "config": dict(changes.config) if changes.config is not None else current["config"],
+                "context": dict(changes.context) if changes.context is not None else current["context"],
                 "metadata": {**current["metadata"], **(changes.metadata or {})},
                 "version": latest + 1,
             }
             try:
                 await self.events.append(
-                    f"assistant:{assistant_id}", stream_version, [NewEvent(ev.ASSISTANT_UPDATED, data)]
+                    f"assistant:{assistant_id}", stream_version, [ev.assistant_updated(data)]
                 )
             except VersionConflict:
                 continue
@@ -292,7 +266,7 @@ class Assistants:
         await self.events.append(
             f"assistant:{assistant_id}",
             None,
-            [NewEvent(ev.ASSISTANT_DELETED, {"assistant_id": assistant_id})],
+            [ev.assistant_deleted(assistant_id)],
         )
 
     async def set_latest(self, assistant_id: str, version: int) -> dict[str, Any]:
@@ -301,7 +275,7 @@ class Assistants:
         found = await self.read_model.version(assistant_id, version)
         if found is None:
             raise NotFound(f"assistant {assistant_id} has no version {version}")
-        data = {
+        data: ev.AssistantUpdated = {
             "graph_id": found.graph_id,
             "name": found.name,
             "description": found.description,
@@ -311,7 +285,7 @@ class Assistants:
             "version": version,
             "set_latest": True,
         }
-        await self.events.append(f"assistant:{assistant_id}", None, [NewEvent(ev.ASSISTANT_UPDATED, data)])
+        await self.events.append(f"assistant:{assistant_id}", None, [ev.assistant_updated(data)])
         return await self.get(assistant_id)
 
     # -- queries -------------------------------------------------------------------------------

@@ -235,14 +235,11 @@ class Datasets:
             )
         dataset_id = str(uuid.uuid4())
         examples, selection = await self._freeze(dataset_id, new.first)
-        created = NewEvent(
-            ev.DATASET_CREATED,
-            {
-                "dataset_id": dataset_id,
-                "name": new.name,
-                "description": new.first.description,
-                "metadata": dict(new.metadata or {}),
-            },
+        created = ev.dataset_created(
+            dataset_id=dataset_id,
+            name=new.name,
+            description=new.first.description,
+            metadata=new.metadata or {},
         )
         version = _version_event(1, examples, selection, new.first.description)
         try:
@@ -270,7 +267,7 @@ class Datasets:
         await self.events.append(
             f"dataset:{found.dataset_id}",
             None,
-            [NewEvent(ev.DATASET_DELETED, {"dataset_id": found.dataset_id, "name": found.name})],
+            [ev.dataset_deleted(dataset_id=found.dataset_id, name=found.name)],
         )
 
     # -- freezing ------------------------------------------------------------------------------
@@ -345,7 +342,6 @@ def _by_hand(dataset_id: str, hand: HandExample) -> dict[str, Any]:
 def _version_event(
     version: int, examples: list[dict[str, Any]], selection: dict[str, Any] | None, description: str | None
 ) -> NewEvent:
-    return NewEvent(
-        ev.DATASET_VERSION_ADDED,
-        {"version": version, "selection": selection, "description": description, "examples": examples},
+    return ev.dataset_version_added(
+        version=version, selection=selection, description=description, examples=examples
     )

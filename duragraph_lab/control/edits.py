@@ -151,15 +151,15 @@ class StateEdits:
             base=base,
             update=values if values is not None else {},
             as_node=as_node,
-            extra={"kwargs": {"kind": "update_state"}},
+            kwargs={"kind": "update_state"},
         )
-        started = NewEvent(ev.RUN_STARTED, {"worker_id": "api", "epoch": None, "attempt": 1})
+        started = ev.run_started(worker_id="api", epoch=None, attempt=1)
         pending = list(source.pending_tasks) if source is not None else []
         if pending:
             # Paused before what was pending at the checkpoint: a run with no input (or a
             # resume) executes it from the edited state.
             assert source is not None
-            interrupts = [
+            interrupts: list[ev.Interrupt] = [
                 {
                     "id": f"{t.id}:before",
                     "task": t.id,
@@ -170,13 +170,11 @@ class StateEdits:
                 }
                 for t in pending
             ]
-            ending = NewEvent(ev.RUN_INTERRUPTED, {"step": source.step, "interrupts": interrupts})
+            ending = ev.run_interrupted(step=source.step, interrupts=interrupts)
         else:
-            ending = NewEvent(ev.RUN_COMPLETED, {})
+            ending = ev.run_completed()
         async with self.store.transaction() as tx:
-            await tx.append(
-                f"thread:{thread_id}", thread_version, [NewEvent(ev.THREAD_RUN_ADDED, {"run_id": run_id})]
-            )
+            await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
             recorded = await tx.append(f"run:{run_id}", 0, [created, started, ending])
         # The checkpoint that shows the edit: the run's start when it pauses, its end otherwise.
         return run_id, recorded[0].seq if pending else recorded[-1].seq

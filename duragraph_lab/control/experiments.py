@@ -17,14 +17,13 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.datasets import Datasets
 from duragraph_lab.control.outcomes import Outcomes
 from duragraph_lab.control.ports import EventStore
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import Conflict, InvalidRequest, NotFound, ReadModelConflict
 from duragraph_lab.domain.ids import as_uuid
 from duragraph_lab.domain.plain import iso, plain
@@ -258,7 +257,7 @@ class Experiments:
         assistant = await self._assistant(new.assistant_id, new.assistant_version)
         experiment_id = str(uuid.uuid4())
         name = new.name or f"{dataset.name} v{version} · {assistant['name']} · {experiment_id[:8]}"
-        data = {
+        data: ev.ExperimentCreated = {
             "experiment_id": experiment_id,
             "name": name,
             "dataset_id": dataset.dataset_id,
@@ -273,7 +272,7 @@ class Experiments:
             "metadata": dict(new.metadata or {}),
             "example_count": len(examples),
         }
-        await self.events.append(f"experiment:{experiment_id}", 0, [NewEvent(ev.EXPERIMENT_CREATED, data)])
+        await self.events.append(f"experiment:{experiment_id}", 0, [ev.experiment_created(data)])
         return await self.get(experiment_id)
 
     async def record(self, experiment_id: str, result: ExampleResult) -> dict[str, Any]:
@@ -327,7 +326,9 @@ class Experiments:
             raise Conflict(f"experiment {experiment_id} is completed: it takes no more results")
         try:
             await self.events.append(
-                f"experiment:{experiment_id}", None, [NewEvent(ev.EXPERIMENT_RESULT_RECORDED, data)]
+                f"experiment:{experiment_id}",
+                None,
+                [ev.experiment_result_recorded(cast("ev.ExperimentResultRecorded", data))],
             )
         except ReadModelConflict:
             # Recorded meanwhile by a concurrent request: idempotent if it is the same result.
@@ -340,9 +341,7 @@ class Experiments:
 
     async def request_server_run(self, experiment_id: str) -> None:
         """Record that the server runs the experiment (a starting server resumes it)."""
-        await self.events.append(
-            f"experiment:{experiment_id}", None, [NewEvent(ev.EXPERIMENT_RUN_REQUESTED, {"runner": "server"})]
-        )
+        await self.events.append(f"experiment:{experiment_id}", None, [ev.experiment_run_requested()])
 
     async def complete(self, experiment_id: str) -> dict[str, Any]:
         experiment = await self.get(experiment_id)
@@ -350,7 +349,7 @@ class Experiments:
             await self.events.append(
                 f"experiment:{experiment['experiment_id']}",
                 None,
-                [NewEvent(ev.EXPERIMENT_COMPLETED, {"result_count": experiment["result_count"]})],
+                [ev.experiment_completed(experiment["result_count"])],
             )
         return await self.get(experiment_id)
 

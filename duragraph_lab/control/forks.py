@@ -12,7 +12,6 @@ from duragraph_lab.control.read_models import ThreadReadModel
 from duragraph_lab.control.run_creation import RunRef
 from duragraph_lab.control.targets import Targets
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import NotFound, ThreadBusy, VersionConflict
 from duragraph_lab.domain.run import RunStatus
 from duragraph_lab.engine import commands
@@ -85,7 +84,7 @@ class Forks:
                 await tx.append(
                     f"thread:{source.thread_id}",
                     thread_version,
-                    [NewEvent(ev.THREAD_RUN_ADDED, {"run_id": new_id})],
+                    [ev.thread_run_added(new_id)],
                 )
                 await tx.append(f"run:{new_id}", 0, [created])
         except VersionConflict:

@@ -18,7 +18,6 @@ from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.ports import EventStore
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.assistants import graph_stream
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import VersionConflict
 from duragraph_lab.graph.compiled import CompiledGraph
 
@@ -73,18 +72,17 @@ class GraphRegistry:
         registered = next((e.data for e in reversed(history) if e.type == ev.GRAPH_REGISTERED), None)
         changed = registered is None or registered.get("version") != found.version
         if changed:
-            data: dict[str, Any] = {
-                "graph_id": found.graph_id,
-                "version": found.version,
-                "topology": found.topology,
-                "channels": found.channels,
-                "nodes": found.nodes,
-                "registered_by": registered_by,
-            }
-            if found.engine != NATIVE:
-                data["engine"] = found.engine
+            registration = ev.graph_registered(
+                graph_id=found.graph_id,
+                version=found.version,
+                topology=found.topology,
+                channels=found.channels,
+                nodes=found.nodes,
+                registered_by=registered_by,
+                engine=None if found.engine == NATIVE else found.engine,
+            )
             # Another worker registering at the same moment wins the race; its topology is the same.
             with contextlib.suppress(VersionConflict):
-                await self.events.append(stream, len(history), [NewEvent(ev.GRAPH_REGISTERED, data)])
+                await self.events.append(stream, len(history), [registration])
         assistant_id = await self.assistants.ensure_default(found.graph_id, found.description)
         return Registration(found.graph_id, found.version, changed, assistant_id)

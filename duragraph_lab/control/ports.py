@@ -13,8 +13,10 @@ same ports.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
@@ -137,4 +139,28 @@ class OperationalFigures(Protocol):
 
     async def live_workers(self) -> int:
         """Workers with a heartbeat in the last minute."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPresence:
+    """A worker that announced itself (registration, then a heartbeat every lease_ttl / 3)."""
+
+    worker_id: str
+    hostname: str | None
+    pid: int | None
+    graphs: tuple[str, ...]
+    started_at: dt.datetime
+    heartbeat_at: dt.datetime
+
+
+#: A worker whose last heartbeat is older than this is taken for gone.
+WORKER_ALIVE_SECONDS = 60.0
+
+
+class WorkerDirectory(Protocol):
+    """Which workers are alive and the graphs each serves."""
+
+    async def live_workers(self, within: float = WORKER_ALIVE_SECONDS) -> list[WorkerPresence]:
+        """Workers with a heartbeat in the last ``within`` seconds, oldest first."""
         ...

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from duragraph_lab.control.targets import Target
-from duragraph_lab.control.threads import thread_created
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import NotFound, ThreadBusy
@@ -251,13 +250,6 @@ def created_event(
     run_id: str, head: ThreadHead, target: Target, request: RunRequest, start: Start
 ) -> NewEvent:
     """The new run's ``run_created`` (validated by the engine's commands)."""
-    extra: dict[str, Any] = {}
-    if request.kwargs:
-        extra["kwargs"] = dict(request.kwargs)
-    if start.after_run is not None:
-        extra["after_run"] = start.after_run
-    if request.after_seconds:
-        extra["after_seconds"] = float(request.after_seconds)
     command = request.command
     return commands.run_created(
         run_id=run_id,
@@ -278,7 +270,9 @@ def created_event(
         base=start.base,
         update=command.update if command is not None else None,
         goto=command.goto if command is not None else None,
-        extra=extra,
+        kwargs=request.kwargs or None,
+        after_run=start.after_run,
+        after_seconds=request.after_seconds,
     )
 
 
@@ -287,8 +281,8 @@ def new_run_appends(
 ) -> list[Append]:
     """Everything the new run's unit of work appends, in lock order: the superseded runs' streams
     first (as a worker appending to them would lock them), then the thread, then the run."""
-    thread_events = [] if head.exists else [thread_created(head.thread_id, temporary=temporary)]
-    thread_events.append(NewEvent(ev.THREAD_RUN_ADDED, {"run_id": run_id}))
+    thread_events = [] if head.exists else [ev.thread_created(head.thread_id, temporary=temporary)]
+    thread_events.append(ev.thread_run_added(run_id))
     return [
         *start.superseded,
         (f"thread:{head.thread_id}", head.version, thread_events),

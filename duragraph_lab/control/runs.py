@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from duragraph_lab.control.history import ACTIVE, RunHistory
 from duragraph_lab.control.ports import EventFeed, EventStore, Reexecutor, RunSignals
 from duragraph_lab.control.read_models import ACTIVE_STATUSES, LIVE_STATUSES, ThreadReadModel
 from duragraph_lab.control.run_creation import (
+    Append,
     Checkpoint,
     Resume,
     RunCommand,
@@ -80,6 +81,7 @@ class RunControl:
         checkpoint: Checkpoint | None = None,
         kwargs: Mapping[str, Any] | None = None,
         temporary: bool = False,
+        also: Callable[[str, str], Sequence[Append]] | None = None,
     ) -> RunRef:
         """Start a run of ``assistant`` (an assistant id or a graph id) on a thread: a new one,
         or ``thread_id``, continuing from the state its previous run left.
@@ -95,6 +97,9 @@ class RunControl:
           state before it).
         - ``supersede_interrupted``: new input on a thread waiting for a human cancels that run
           (LangGraph's behaviour) instead of raising :class:`ThreadBusy`.
+        - ``also(run_id, thread_id)``: appends of the caller's own streams, committed in the
+          run's transaction (before the thread's and the run's, in that lock order) or not at
+          all; their :class:`VersionConflict` is raised as is, not retried (a cron's tick).
         """
         request = RunRequest(
             assistant,
@@ -117,27 +122,35 @@ class RunControl:
         target = await self.targets.resolve(request.assistant)
         for _ in range(8):
             try:
-                ref = await self._create_once(target, request)
-            except VersionConflict:
+                ref = await self._create_once(target, request, also)
+            except VersionConflict as err:
+                if not err.stream_id.startswith(("thread:", "run:")):
+                    raise  # a stream of ``also``: the caller's to decide
                 # Someone else changed the thread (or its latest run) meanwhile: decide again.
                 continue
             await self.signals.runs_queued()
             return ref
         raise ThreadBusy(f"thread {thread_id} kept changing while starting a run on it; try again")
 
-    async def _create_once(self, target: Target, request: RunRequest) -> RunRef:
+    async def _create_once(
+        self,
+        target: Target,
+        request: RunRequest,
+        also: Callable[[str, str], Sequence[Append]] | None = None,
+    ) -> RunRef:
         head = await self._thread_head(request)
         resume = resume_of(request, head)
         if resume is not None:
-            return await self._resume_latest(target, head, resume, request.checkpoint)
+            return await self._resume_latest(target, head, resume, request.checkpoint, also)
         run_id = commands.new_id()
         source = await self.history.state(request.checkpoint.run_id) if request.checkpoint else None
         start = decide_start(request, head, run_id, source)
         created = created_event(run_id, head, target, request, start)
         async with self.store.transaction() as tx:
-            for stream, expected, events in new_run_appends(
-                head, start, run_id, created, temporary=request.temporary
-            ):
+            for stream, expected, events in [
+                *(also(run_id, head.thread_id) if also is not None else ()),
+                *new_run_appends(head, start, run_id, created, temporary=request.temporary),
+            ]:
                 await tx.append(stream, expected, events)
         return RunRef(run_id, head.thread_id, target.assistant_id, target.graph_id)
 
@@ -161,12 +174,23 @@ class RunControl:
         return ThreadHead(thread_id, version, True, latest, await self.history.rolled_back(latest))
 
     async def _resume_latest(
-        self, target: Target, head: ThreadHead, resume: Resume, checkpoint: Checkpoint | None
+        self,
+        target: Target,
+        head: ThreadHead,
+        resume: Resume,
+        checkpoint: Checkpoint | None,
+        also: Callable[[str, str], Sequence[Append]] | None = None,
     ) -> RunRef:
         events = resume_events(head.latest, resume, target, checkpoint)
         latest = head.latest
         assert latest is not None and latest.run_id is not None
-        await self.store.append(f"run:{latest.run_id}", latest.version, events)
+        if also is None:
+            await self.store.append(f"run:{latest.run_id}", latest.version, events)
+        else:
+            async with self.store.transaction() as tx:
+                for stream, expected, extra in also(latest.run_id, head.thread_id):
+                    await tx.append(stream, expected, extra)
+                await tx.append(f"run:{latest.run_id}", latest.version, events)
         return RunRef(
             latest.run_id,
             head.thread_id,

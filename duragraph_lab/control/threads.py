@@ -34,15 +34,6 @@ from duragraph_lab.engine import commands
 ValuesMatch = Callable[[RunState], bool]
 
 
-def thread_created(
-    thread_id: str, metadata: Mapping[str, Any] | None = None, *, temporary: bool = False
-) -> NewEvent:
-    data: dict[str, Any] = {"thread_id": thread_id, "metadata": dict(metadata or {})}
-    if temporary:
-        data["temporary"] = True
-    return NewEvent(ev.THREAD_CREATED, data)
-
-
 class RunCanceller(Protocol):
     async def cancel(self, run_id: str, reason: str = ..., action: str = ...) -> RunState: ...
 
@@ -134,7 +125,7 @@ class ThreadControl:
         thread_id = parse_id(thread_id, "thread") if thread_id else commands.new_id()
         try:
             await self.store.append(
-                f"thread:{thread_id}", 0, [thread_created(thread_id, metadata, temporary=temporary)]
+                f"thread:{thread_id}", 0, [ev.thread_created(thread_id, metadata, temporary=temporary)]
             )
         except VersionConflict:
             if if_exists == "do_nothing" and await self.threads.get(thread_id) is not None:
@@ -147,9 +138,7 @@ class ThreadControl:
         thread_id = parse_id(thread_id, "thread")
         if await self.threads.get(thread_id) is None:
             raise NotFound(f"thread {thread_id} does not exist")
-        await self.store.append(
-            f"thread:{thread_id}", None, [NewEvent(ev.THREAD_UPDATED, {"metadata": dict(metadata)})]
-        )
+        await self.store.append(f"thread:{thread_id}", None, [ev.thread_updated(metadata)])
 
     async def delete_thread(self, thread_id: str) -> None:
         """Delete a thread and its runs from the read models (their events stay). Runs that are
@@ -161,9 +150,7 @@ class ThreadControl:
             with contextlib.suppress(InvalidTransition, NotFound):
                 await self.canceller.cancel(run_id, reason="thread deleted")
         try:
-            await self.store.append(
-                f"thread:{thread_id}", None, [NewEvent(ev.THREAD_DELETED, {"thread_id": thread_id})]
-            )
+            await self.store.append(f"thread:{thread_id}", None, [ev.thread_deleted(thread_id)])
         finally:
             await self.signals.runs_queued()
 
@@ -210,8 +197,8 @@ class ThreadControl:
             # Hold the source thread still while we copy: no run can be added to it meanwhile.
             if await tx.hold(f"thread:{source.thread_id}") != version:
                 raise ThreadBusy(f"thread {source.thread_id} changed while copying it; try again")
-            added = [NewEvent(ev.THREAD_RUN_ADDED, {"run_id": run_ids[old]}) for old in runs]
-            await tx.append(f"thread:{new_thread}", 0, [thread_created(new_thread, meta), *added])
+            added = [ev.thread_run_added(run_ids[old]) for old in runs]
+            await tx.append(f"thread:{new_thread}", 0, [ev.thread_created(new_thread, meta), *added])
             for old in runs:
                 events = await self.store.read_stream(f"run:{old}")
                 copies = [_copied(e, old, new_thread, run_ids, seqs) for e in events]
@@ -257,4 +244,4 @@ def _copied(
                 seq = seqs[(base["run_id"], int(seq))]
             data["base"] = {**base, "run_id": run_ids[base["run_id"]], "seq": seq}
         data["metadata"] = {**dict(data.get("metadata") or {}), "copied_from_run": old_run}
-    return NewEvent(event.type, data, meta={**event.meta, "copied_from": str(event.event_id)})
+    return ev.copied(event, data)

@@ -13,7 +13,7 @@ import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import RecordedEvent
@@ -102,8 +102,8 @@ class Task:
     has_arg: bool = False
     triggers: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def to_json(self) -> ev.PlannedTask:
+        out: ev.PlannedTask = {
             "id": self.id,
             "node": self.node,
             "index": self.index,
@@ -275,12 +275,13 @@ def apply(state: RunState, event: RecordedEvent) -> None:
 
 
 def _created(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.RunCreated", event.data)
     if event.type == ev.RUN_CREATED and state.status is not None and state.run_id == d.get("run_id"):
         # A second run_created for the same run. (A base — the thread's previous run, or the
         # point a fork starts from — is another run's state and may be followed by ours.)
         raise InvalidTransition(state.run_id, state.status, ev.RUN_CREATED)
-    base_mode = (d.get("base") or {}).get("mode")
+    base = d.get("base")
+    base_mode = base.get("mode") if base else None
     if base_mode == "fork":
         # A fork continues exactly where its source was: same step, same finished tasks.
         state.steps_run = 0
@@ -308,7 +309,7 @@ def _created(state: RunState, event: RecordedEvent) -> None:
     state.interrupt_after = list(d.get("interrupt_after", []))
     state.recursion_limit = int(d.get("recursion_limit", 25))
     state.timeout = d.get("timeout")
-    state.base = d.get("base")
+    state.base = dict(base) if base is not None else None
     state.entry = list(d["goto"]) if d.get("goto") else None
     state.created_at = event.recorded_at
     state.error = None
@@ -328,7 +329,7 @@ def _created(state: RunState, event: RecordedEvent) -> None:
 
 
 def _started(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.RunStarted", event.data)
     state.status = RunStatus.RUNNING
     state.attempt = int(d.get("attempt", state.attempt + 1))
     state.worker_id = d.get("worker_id")
@@ -336,7 +337,7 @@ def _started(state: RunState, event: RecordedEvent) -> None:
 
 
 def _step_planned(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.StepPlanned", event.data)
     state.values = state.apply_results()
     state.values.update(d.get("custom_values", {}))
     state.step = int(d["step"])
@@ -351,7 +352,7 @@ def _step_planned(state: RunState, event: RecordedEvent) -> None:
 
 
 def _node_completed(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.NodeCompleted", event.data)
     task_id = d["task"]
     state.results[task_id] = TaskResult(
         task_id=task_id,
@@ -364,19 +365,19 @@ def _node_completed(state: RunState, event: RecordedEvent) -> None:
 
 
 def _node_failed(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.NodeFailed", event.data)
     task_id = d["task"]
     state.failed_attempts[task_id] = state.failed_attempts.get(task_id, 0) + 1
 
 
 def _interrupted(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.RunInterrupted", event.data)
     state.status = RunStatus.INTERRUPTED
     state.interrupts = [dict(i) for i in d.get("interrupts", [])]
 
 
 def _resumed(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.RunResumed", event.data)
     resume = d.get("resume")
     by_id = d.get("by_id")
     for intr in state.interrupts:
@@ -395,7 +396,7 @@ def _resumed(state: RunState, event: RecordedEvent) -> None:
 
 
 def _completed(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.RunCompleted", event.data)
     state.values = state.apply_results()
     state.values.update(d.get("custom_values", {}))
     state.results = {}
@@ -404,7 +405,7 @@ def _completed(state: RunState, event: RecordedEvent) -> None:
 
 
 def _failed(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.RunFailed", event.data)
     state.status = RunStatus.ERROR
     state.error = dict(d.get("error", {}))
 

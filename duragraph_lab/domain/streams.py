@@ -18,6 +18,10 @@ class StreamKind(StrEnum):
     GRAPH = "graph"
     DATASET = "dataset"  # examples frozen from runs, versioned (evals)
     EXPERIMENT = "experiment"  # a dataset re-run against an assistant, with its scores (evals)
+    # LangGraph checkpoints written outside a run (update_state, direct use of the checkpointer):
+    # one stream per LangGraph thread id; each event names its thread (domain/events/langgraph.py).
+    CHECKPOINTS = "checkpoints"
+    CRON = "cron"  # a schedule of runs and the ticks it fired
 
 
 KNOWN_KINDS: tuple[str, ...] = tuple(k.value for k in StreamKind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
@@ -65,14 +65,16 @@ def run_created(
     update: Any = None,
     as_node: str | None = None,
     goto: Sequence[Any] | None = None,
-    extra: Mapping[str, Any] | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+    after_run: str | None = None,
+    after_seconds: float | None = None,
 ) -> NewEvent:
     """The first event of a run, after validating everything a worker would trip over later.
 
     ``update``/``as_node``: a state edit applied before the run starts (a fork's edit, or
     ``Command(update=...)``). ``goto``: the nodes step 0 runs instead of START's edges (names, or
-    ``{"send": node, "arg": value}``). ``extra``: more fields recorded as they are (the API's
-    request options)."""
+    ``{"send": node, "arg": value}``). ``kwargs``: the API's request options, recorded as they
+    are; ``after_run``: wait for that run; ``after_seconds``: do not start before then."""
     config = dict(config or {})
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -86,7 +88,7 @@ def run_created(
             raise InvalidRunRequest(f"{what} names unknown node(s) {unknown}; nodes: {', '.join(nodes)}")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise InvalidRunRequest("metadata must be an object")
-    data: dict[str, Any] = {
+    data: ev.RunCreated = {
         "run_id": run_id,
         "thread_id": thread_id,
         "graph_id": graph_id,
@@ -99,7 +101,7 @@ def run_created(
         "interrupt_after": _interrupt_points(interrupt_after, nodes),
         "recursion_limit": limit,
         "timeout": timeout,
-        "base": dict(base) if base else None,
+        "base": cast("ev.RunBase", dict(base)) if base else None,
     }
     if update is not None:
         if as_node is not None and as_node not in nodes:
@@ -110,15 +112,17 @@ def run_created(
         data["as_node"] = as_node
     if goto:
         data["goto"] = entry_gotos(goto, nodes)
-    for key, value in (extra or {}).items():
-        if key in data:
-            raise InvalidRunRequest(f"run request field {key!r} is reserved")
-        data[key] = value
+    if kwargs is not None:
+        data["kwargs"] = dict(kwargs)
+    if after_run is not None:
+        data["after_run"] = after_run
+    if after_seconds:
+        data["after_seconds"] = float(after_seconds)
     try:
         codec.to_jsonable(data)
     except EncodingError as err:
         raise InvalidRunRequest(f"run request: {err}") from None
-    return NewEvent(ev.RUN_CREATED, data)
+    return ev.run_created(data)
 
 
 def entry_gotos(goto: Sequence[Any], nodes: Sequence[str]) -> list[Any]:
@@ -144,13 +148,13 @@ def update_state(
     if as_node is not None and as_node not in nodes:
         raise InvalidRunRequest(f"as_node {as_node!r} is not a node of the graph; nodes: {', '.join(nodes)}")
     update = normalize_input(values, state.channels, "values")
-    return [NewEvent(ev.STATE_UPDATED, {"values": update or {}, "as_node": as_node})]
+    return [ev.state_updated(values=update or {}, as_node=as_node)]
 
 
 def delete(state: RunState) -> list[NewEvent]:
     """Remove a run that is not executing from the read models (its events stay)."""
     check_transition(state, ev.RUN_DELETED)
-    return [NewEvent(ev.RUN_DELETED, {})]
+    return [ev.run_deleted()]
 
 
 def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | None = None) -> list[NewEvent]:
@@ -160,7 +164,6 @@ def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | Non
     interrupts by id instead, and an empty ``by_id`` answers none: the run continues past its
     breakpoints and a node that asked asks again (LangGraph's "run with no input")."""
     check_transition(state, ev.RUN_RESUMED)
-    data: dict[str, Any] = {"resume": value}
     asking = [i for i in state.interrupts if i.get("when") == "during"]
     if by_id is None and len(asking) > 1:
         raise InvalidRunRequest(
@@ -174,12 +177,12 @@ def resume(state: RunState, value: Any = None, *, by_id: Mapping[str, Any] | Non
             raise InvalidRunRequest(
                 f"no pending interrupt with id(s) {unknown}; pending: {sorted(map(str, known))}"
             )
-        data["by_id"] = dict(by_id)
+    event = ev.run_resumed(value, by_id=by_id)
     try:
-        codec.to_jsonable(data)
+        codec.to_jsonable(event.data)
     except EncodingError as err:
         raise InvalidRunRequest(f"resume value: {err}") from None
-    return [NewEvent(ev.RUN_RESUMED, data)]
+    return [event]
 
 
 def resume_command(state: RunState, value: Any) -> list[NewEvent]:
@@ -202,9 +205,11 @@ def cancel(
     check_transition(state, ev.RUN_CANCEL_REQUESTED)
     if action not in CANCEL_ACTIONS:
         raise InvalidRunRequest(f"cancel action must be one of {', '.join(CANCEL_ACTIONS)}, not {action!r}")
-    requested = NewEvent(ev.RUN_CANCEL_REQUESTED, {"reason": reason, "action": action})
+    requested = ev.run_cancel_requested(
+        reason=reason, action="rollback" if action == "rollback" else "interrupt"
+    )
     if state.status in (RunStatus.PENDING, RunStatus.INTERRUPTED):
-        return [requested, NewEvent(ev.RUN_CANCELLED, {"reason": reason})]
+        return [requested, ev.run_cancelled(reason)]
     return [requested]
 
 

@@ -111,7 +111,7 @@ def _ends_execution(events: Sequence[RecordedEvent]) -> bool:
 @dataclass
 class _StepOutcome:
     failed: dict[str, Any] | None = None
-    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    interrupts: list[ev.Interrupt] = field(default_factory=list)
 
 
 class GraphRun:
@@ -156,12 +156,6 @@ class GraphRun:
         if event.data.get("ns", "") == self.ns:
             apply(self.state, event)
 
-    def _event(self, type_: str, data: dict[str, Any] | None = None) -> NewEvent:
-        payload = dict(data or {})
-        if self.ns:
-            payload["ns"] = self.ns
-        return NewEvent(type_, payload)
-
     # -- the loop ----------------------------------------------------------------------------
     async def drive(self, resume_values: Sequence[Any] = ()) -> RunState:
         """Run supersteps until this graph ends, pauses or fails (each outcome committed)."""
@@ -170,7 +164,7 @@ class GraphRun:
             # A subgraph is resumed by its parent re-running it with the resume value.
             if not resume_values:
                 raise GraphInterrupt(_as_interrupt(st.interrupts))
-            await self.stream.commit([self._event(ev.RUN_RESUMED, {"resume": resume_values[-1]})])
+            await self.stream.commit([ev.run_resumed(resume_values[-1], ns=self.ns)])
         while True:
             if st.status in (RunStatus.SUCCESS, RunStatus.ERROR, RunStatus.INTERRUPTED):
                 return st
@@ -179,7 +173,7 @@ class GraphRun:
                 await self._plan_entry()
                 continue
             if not st.tasks:
-                await self.stream.commit([self._event(ev.RUN_COMPLETED)])
+                await self.stream.commit([ev.run_completed(ns=self.ns)])
                 continue
             pending = st.pending_tasks
             if not pending:
@@ -189,7 +183,7 @@ class GraphRun:
                 continue
             before = [t for t in pending if t.node in self.interrupt_before]
             if before and st.passed_before != st.step:
-                interrupts = [
+                interrupts: list[ev.Interrupt] = [
                     {
                         "id": f"{self.ns}{t.id}:before",
                         "task": t.id,
@@ -201,16 +195,16 @@ class GraphRun:
                     for t in before
                 ]
                 await self.stream.commit(
-                    [self._event(ev.RUN_INTERRUPTED, {"step": st.step, "interrupts": interrupts})]
+                    [ev.run_interrupted(step=st.step, interrupts=interrupts, ns=self.ns)]
                 )
                 continue
             outcome = await self._run_step(pending)
             if outcome.failed is not None:
                 if self.status() is not RunStatus.ERROR:  # normally committed with the node's failure
-                    await self.stream.commit([self._event(ev.RUN_FAILED, {"error": outcome.failed})])
+                    await self.stream.commit([ev.run_failed(outcome.failed, ns=self.ns)])
             elif outcome.interrupts:
                 await self.stream.commit(
-                    [self._event(ev.RUN_INTERRUPTED, {"step": st.step, "interrupts": outcome.interrupts})]
+                    [ev.run_interrupted(step=st.step, interrupts=outcome.interrupts, ns=self.ns)]
                 )
 
     async def _plan_entry(self) -> None:
@@ -230,14 +224,13 @@ class GraphRun:
             gotos = list(st.entry) if st.entry else await self._route(START, values)
             tasks, barriers = planning.plan_next(self.spec, 0, [(planning.start_task(), gotos)], {})
         except Exception as err:
-            return [self._event(ev.RUN_FAILED, {"error": error_record(err, node=START, step=0)})]
-        plan = {
-            "step": 0,
-            "tasks": [t.to_json() for t in tasks],
-            "barriers": barriers,
-            "custom_values": custom_values,
-        }
-        return [self._event(ev.STEP_PLANNED, plan)]
+            return [ev.run_failed(error_record(err, node=START, step=0), ns=self.ns)]
+        tasks_json = [t.to_json() for t in tasks]
+        return [
+            ev.step_planned(
+                step=0, tasks=tasks_json, barriers=barriers, custom_values=custom_values, ns=self.ns
+            )
+        ]
 
     # -- one superstep -------------------------------------------------------------------------
     async def _run_step(self, pending: list[Task]) -> _StepOutcome:
@@ -298,19 +291,19 @@ class GraphRun:
             try:
                 update, gotos = await self._execute(node, task, ctx)
             except GraphInterrupt as gi:
-                outcome.interrupts.append(
-                    {
-                        "id": gi.interrupt.id,
-                        "task": task.id,
-                        "node": task.node,
-                        "when": "during",
-                        "value": _storable(gi.interrupt.value),
-                        "ns": self.ns,
-                        # What the node asked models before pausing: replayed when it runs
-                        # again, so resuming neither pays for nor changes those answers.
-                        **({"model_calls": ctx.recorded_calls} if ctx.recorded_calls else {}),
-                    }
-                )
+                interrupt: ev.Interrupt = {
+                    "id": gi.interrupt.id,
+                    "task": task.id,
+                    "node": task.node,
+                    "when": "during",
+                    "value": _storable(gi.interrupt.value),
+                    "ns": self.ns,
+                }
+                # What the node asked models before pausing: replayed when it runs
+                # again, so resuming neither pays for nor changes those answers.
+                if ctx.recorded_calls:
+                    interrupt["model_calls"] = ctx.recorded_calls
+                outcome.interrupts.append(interrupt)
                 return
             except asyncio.CancelledError as cancelled:
                 current = asyncio.current_task()
@@ -334,22 +327,20 @@ class GraphRun:
             record = error_record(err, node=task.node, step=st.step, task=task.id, attempt=attempt)
             # A final failure ends the run in the same commit: a crash in between must not
             # let another worker run the node again.
-            ending = [] if retry else [self._event(ev.RUN_FAILED, {"error": record})]
+            ending = [] if retry else [ev.run_failed(record, ns=self.ns)]
             await self.stream.commit(
                 [
-                    self._event(
-                        ev.NODE_FAILED,
-                        {
-                            "step": st.step,
-                            "task": task.id,
-                            "node": task.node,
-                            "attempt": attempt,
-                            "error": record,
-                            "will_retry": retry,
-                            "retry_in": round(delay, 3),
-                            "started_at": started,
-                            "finished_at": time.time(),
-                        },
+                    ev.node_failed(
+                        step=st.step,
+                        task=task.id,
+                        node=task.node,
+                        attempt=attempt,
+                        error=record,
+                        will_retry=retry,
+                        retry_in=round(delay, 3),
+                        started_at=started,
+                        finished_at=time.time(),
+                        ns=self.ns,
                     ),
                     *ending,
                 ]
@@ -455,22 +446,20 @@ class GraphRun:
         ctx: NodeContext,
         outcome: _StepOutcome,
     ) -> None:
-        finished = time.time()
-        data: dict[str, Any] = {
-            "step": self.state.step,
-            "task": task.id,
-            "node": task.node,
-            "attempt": attempt,
-            "update": update,
-            "goto": gotos,
-            "started_at": started,
-            "finished_at": finished,
-            "duration_ms": round((finished - started) * 1000, 3),
-        }
-        if ctx.recorded_calls:
-            data["model_calls"] = ctx.recorded_calls
+        completed = ev.node_completed(
+            step=self.state.step,
+            task=task.id,
+            node=task.node,
+            attempt=attempt,
+            update=update,
+            goto=gotos,
+            started_at=started,
+            finished_at=time.time(),
+            model_calls=ctx.recorded_calls,
+            ns=self.ns,
+        )
         async with self.stream.lock:
-            events = [self._event(ev.NODE_COMPLETED, data)]
+            events = [completed]
             others = [t for t in self.state.pending_tasks if t.id != task.id]
             if not others and outcome.failed is None and not outcome.interrupts:
                 events += self._step_outcome(extra=(task, update, gotos))
@@ -501,17 +490,15 @@ class GraphRun:
                 self.spec, next_step, [(t, g) for t, _, g in ordered], st.barriers
             )
         except Exception as err:  # a write conflict, a failing custom reducer, an unstorable value
-            return [self._event(ev.RUN_FAILED, {"error": error_record(err, step=st.step)})]
+            return [ev.run_failed(error_record(err, step=st.step), ns=self.ns)]
         after = sorted({t.node for t, _, _ in ordered if t.node in self.interrupt_after})
-        planned = self._event(
-            ev.STEP_PLANNED,
-            {
-                "step": next_step,
-                "tasks": [t.to_json() for t in tasks],
-                "barriers": barriers,
-                "custom_values": custom_values,
-                "counts": bool(tasks),
-            },
+        planned = ev.step_planned(
+            step=next_step,
+            tasks=[t.to_json() for t in tasks],
+            barriers=barriers,
+            custom_values=custom_values,
+            counts=bool(tasks),
+            ns=self.ns,
         )
         if tasks and st.steps_run >= st.recursion_limit:
             limit_error = GraphRecursionError(
@@ -519,9 +506,9 @@ class GraphRun:
                 "raise it with config={'recursion_limit': ...} if the graph really needs more steps"
             )
             # The step itself succeeded: record its plan (applying its writes), then the failure.
-            return [planned, self._event(ev.RUN_FAILED, {"error": error_record(limit_error, step=next_step)})]
+            return [planned, ev.run_failed(error_record(limit_error, step=next_step), ns=self.ns)]
         if after:
-            interrupts = [
+            interrupts: list[ev.Interrupt] = [
                 {
                     "id": f"{self.ns}{st.step}:{node}:after",
                     "node": node,
@@ -531,9 +518,9 @@ class GraphRun:
                 }
                 for node in after
             ]
-            return [planned, self._event(ev.RUN_INTERRUPTED, {"step": next_step, "interrupts": interrupts})]
+            return [planned, ev.run_interrupted(step=next_step, interrupts=interrupts, ns=self.ns)]
         if not tasks:
-            return [self._event(ev.RUN_COMPLETED, {"custom_values": custom_values})]
+            return [ev.run_completed(custom_values=custom_values, ns=self.ns)]
         return [planned]
 
     # -- subgraphs -----------------------------------------------------------------------------
@@ -562,16 +549,13 @@ class GraphRun:
             if state.status is None:
                 await self.stream.commit(
                     [
-                        NewEvent(
-                            ev.SUBGRAPH_STARTED,
-                            {
-                                "ns": child_ns,
-                                "graph_id": child_spec.name,
-                                "channels": child_spec.channels,
-                                "input": child_input,
-                                # The run's limit applies to its subgraphs too.
-                                "recursion_limit": self.state.recursion_limit,
-                            },
+                        ev.subgraph_started(
+                            ns=child_ns,
+                            graph_id=child_spec.name,
+                            channels=child_spec.channels,
+                            input=child_input,
+                            # The run's limit applies to its subgraphs too.
+                            recursion_limit=self.state.recursion_limit,
                         )
                     ]
                 )
@@ -712,36 +696,31 @@ class RunExecutor:
         try:
             if state.cancel_requested:
                 raise CancelRequested()
-            started = NewEvent(
-                ev.RUN_STARTED,
-                {"worker_id": self.journal.worker_id, "epoch": self.epoch, "attempt": state.attempt + 1},
+            started = ev.run_started(
+                worker_id=self.journal.worker_id, epoch=self.epoch, attempt=state.attempt + 1
             )
             # A new run's first plan goes in the same commit as its start.
             entry = await root.entry_events() if state.step < 0 else []
             await stream.commit([started, *entry])
             return await root.drive()
         except CancelRequested:
-            await self._end_with(root, ev.RUN_CANCELLED, {})
+            await self._end_with(root, ev.run_cancelled())
             return root.state
         except TimeoutError:
             if deadline is None or asyncio.get_running_loop().time() < deadline:
                 raise
-            await self._end_with(
-                root,
-                ev.RUN_TIMED_OUT,
-                {"error": {"type": "RunTimeout", "message": f"run exceeded its timeout of {state.timeout}s"}},
-            )
+            await self._end_with(root, ev.run_timed_out(state.timeout))
             return root.state
         finally:
             root.close()
 
-    async def _end_with(self, root: GraphRun, type_: str, data: dict[str, Any]) -> None:
+    async def _end_with(self, root: GraphRun, ending: NewEvent) -> None:
         assert self.stream is not None
         for _ in range(5):
             if root.state.status is not None and root.state.status.terminal:
                 return
             try:
-                await self.stream.commit([NewEvent(type_, data)])
+                await self.stream.commit([ending])
                 return
             except (VersionConflict, CancelRequested):
                 await self.stream.refresh()

@@ -58,14 +58,20 @@ def as_source(graph_id: str, value: Any, description: str | None, at: str) -> Gr
     raise ProjectError(f"{at} is a {type(value).__name__}: expected a compiled graph or a graph factory")
 
 
+_JS_SUFFIXES = (".js", ".mjs", ".cjs", ".ts", ".mts", ".cts", ".tsx", ".jsx")
+
+
 def _import_file(entry: GraphEntry, root: Path, at: str) -> ModuleType:
+    if entry.target.endswith(_JS_SUFFIXES):
+        raise ProjectError(f"{at}: JavaScript/TypeScript graphs are not supported (Python graphs only)")
     file = (root / entry.target).resolve()
     if not file.is_file():
         raise ProjectError(f"{at}: {file} does not exist")
     relative = file.relative_to(root) if file.is_relative_to(root) else file
-    name = "__duragraph_project__." + "__".join(relative.with_suffix("").parts).replace(" ", "_").replace(
-        "-", "_"
-    ).replace(".", "_")
+    # A flat name derived from the path (like LangGraph's): the same in every process serving the
+    # project, so what LangGraph's serde records of a class defined there (module, name) resolves.
+    name = "__".join(relative.with_suffix("").parts)
+    name = "duragraph_project__" + "".join(c if c.isalnum() or c == "_" else "_" for c in name)
     loaded = sys.modules.get(name)
     if loaded is not None and getattr(loaded, "__file__", None) == str(file):
         return loaded

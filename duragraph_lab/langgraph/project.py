@@ -126,8 +126,10 @@ class Project:
     graphs: tuple[GraphEntry, ...]
     #: Local dependencies, absolute directories, in the file's order.
     paths: tuple[Path, ...] = ()
-    #: Package requirements named in ``dependencies`` (checked installed by :func:`load_project`).
+    #: Package requirements named in ``dependencies``.
     requirements: tuple[str, ...] = ()
+    #: Those of them not installed here (name, requirement): :meth:`check_dependencies` says so.
+    missing: tuple[tuple[str, str], ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     store: StoreSettings = field(default_factory=StoreSettings)
     #: Keys present but ignored (image-build settings), for the start-up message.
@@ -141,6 +143,16 @@ class Project:
     @property
     def graph_ids(self) -> list[str]:
         return [g.graph_id for g in self.graphs]
+
+    def check_dependencies(self) -> None:
+        """A :class:`ProjectError` naming the first package of ``dependencies`` that is not
+        installed, with the command that installs it."""
+        if self.missing:
+            name, requirement = self.missing[0]
+            raise ProjectError(
+                f"{self.path}: dependency {name!r} is not installed in this environment: "
+                f"pip install '{requirement}'"
+            )
 
     def activate(self) -> None:
         """Put the project's directory and local dependencies on ``sys.path`` (first, so the
@@ -158,8 +170,11 @@ class Project:
         ``CompiledGraph`` named in the file is served as it is, under the file's id). Raises
         :class:`ProjectError` for the first graph that cannot be loaded, or
         :class:`~duragraph_lab.extras.MissingExtra` without the ``langgraph`` extra."""
+        from duragraph_lab.extras import require
         from duragraph_lab.langgraph.loading import load_entry
 
+        require("langgraph", "langgraph", f"the graphs of {self.path}")
+        self.check_dependencies()
         return {entry.graph_id: load_entry(entry, self.root) for entry in self.graphs}
 
 
@@ -205,7 +220,7 @@ def parse_project(raw: Mapping[str, Any], path: Path) -> Project:
             raise ProjectError(f"{where}: {key!r} is set, but {why}; remove it to serve this project")
     root = path.parent
     graphs = _graphs(raw.get("graphs"), where)
-    paths, requirements = _dependencies(raw.get("dependencies"), root, where)
+    paths, requirements, missing = _dependencies(raw.get("dependencies"), root, where)
     env = _env(raw.get("env"), root, where)
     try:
         store = StoreSettings.from_langgraph(raw.get("store"))
@@ -216,6 +231,7 @@ def parse_project(raw: Mapping[str, Any], path: Path) -> Project:
         graphs=graphs,
         paths=paths,
         requirements=requirements,
+        missing=missing,
         env=env,
         store=store,
         ignored=tuple(k for k in raw if k in IGNORED_KEYS),
@@ -226,9 +242,9 @@ def _graphs(value: Any, where: str) -> tuple[GraphEntry, ...]:
     if value is None:
         raise ProjectError(f'{where}: no \'graphs\': name at least one, e.g. {{"agent": "./agent.py:graph"}}')
     if not isinstance(value, dict) or not value:
+        got = "an empty object" if value == {} else _json_type(value)
         raise ProjectError(
-            f"{where}: 'graphs' must be a non-empty object of graph id → \"./file.py:attr\" "
-            f"(got {_json_type(value)})"
+            f"{where}: 'graphs' must be a non-empty object of graph id → \"./file.py:attr\" (got {got})"
         )
     entries = []
     for graph_id, spec in value.items():
@@ -261,13 +277,16 @@ def _graphs(value: Any, where: str) -> tuple[GraphEntry, ...]:
     return tuple(entries)
 
 
-def _dependencies(value: Any, root: Path, where: str) -> tuple[tuple[Path, ...], tuple[str, ...]]:
+def _dependencies(
+    value: Any, root: Path, where: str
+) -> tuple[tuple[Path, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
     if value is None:
-        return (), ()
+        return (), (), ()
     if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
         raise ProjectError(f"{where}: 'dependencies' must be a list of strings, not {_json_type(value)}")
     paths: list[Path] = []
     requirements: list[str] = []
+    missing: list[tuple[str, str]] = []
     for dep in value:
         dep = dep.strip()
         if dep.startswith((".", "/", "~")) or dep.startswith(os.sep):
@@ -284,10 +303,8 @@ def _dependencies(value: Any, root: Path, where: str) -> tuple[tuple[Path, ...],
         try:
             importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
-            raise ProjectError(
-                f"{where}: dependency {name!r} is not installed in this environment: pip install '{dep}'"
-            ) from None
-    return tuple(paths), tuple(requirements)
+            missing.append((name, dep))
+    return tuple(paths), tuple(requirements), tuple(missing)
 
 
 def _env(value: Any, root: Path, where: str) -> dict[str, str]:

@@ -114,6 +114,23 @@ def is_graph(value: Any) -> bool:
     return isinstance(value, (pregel, state_graph))
 
 
+def maybe_graph(value: Any) -> bool:
+    """:func:`is_graph`, without importing langgraph when nothing has (then it cannot be one)."""
+    import sys
+
+    return "langgraph" in sys.modules and is_graph(value)
+
+
+def served_source(name: str, value: Any) -> CompiledSource:
+    """A LangGraph graph given by a variable (a notebook's, a ``module:attr``): served under its
+    own name, or ``name`` when it has LangGraph's default one; a ``StateGraph`` compiled now."""
+    _, state_graph = _graph_types()
+    graph = value.compile() if isinstance(value, state_graph) else value
+    own = getattr(graph, "name", None)
+    graph_id = own if isinstance(own, str) and own and own != _DEFAULT_NAME else name
+    return CompiledSource(graph_id, graph)
+
+
 def prepare(value: Any, graph_id: str, checkpointer: Any, store: Any, made_by: Any = None) -> Any:
     """``value`` compiled if needed, as a copy with ``checkpointer`` and ``store`` (which replace
     its own, as on LangGraph Platform), named ``graph_id`` if it has LangGraph's default name."""

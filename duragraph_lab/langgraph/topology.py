@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import warnings
 from typing import Any
 
 from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
 from duragraph_lab.domain import reducers as red
+from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.layout import layered_layout
 from duragraph_lab.graph.spec import code_fingerprint
 from duragraph_lab.langgraph.source import GraphSource
@@ -24,13 +26,27 @@ from duragraph_lab.langgraph.source import GraphSource
 _START, _END = "__start__", "__end__"
 
 
-async def describe_source(source: GraphSource) -> GraphDescription:
+class GraphBuildError(DuraGraphError):
+    """Building a graph to describe it failed (a factory raised, or returned no graph)."""
+
+    code = "graph_build_error"
+
+
+async def describe_source(source: GraphSource, store: Any | None = None) -> GraphDescription:
     """Build the graph once (a factory is called with an empty config, for ``assistants.read``,
-    as LangGraph Platform does to draw it) and describe it."""
-    async with source.build(
-        {"configurable": {}}, access="assistants.read", checkpointer=None, store=None
-    ) as graph:
-        return describe(source.graph_id, graph, source.description)
+    as LangGraph Platform does to draw it) and describe it; :class:`GraphBuildError`, one line,
+    when that fails."""
+    try:
+        async with source.build(
+            {"configurable": {}}, access="assistants.read", checkpointer=None, store=store
+        ) as graph:
+            return describe(source.graph_id, graph, source.description)
+    except DuraGraphError:
+        raise
+    except Exception as err:
+        text = str(err).strip().splitlines()
+        reason = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+        raise GraphBuildError(f"graph {source.graph_id!r}: building it to draw it failed: {reason}") from err
 
 
 def describe(graph_id: str, graph: Any, description: str | None = None) -> GraphDescription:
@@ -123,7 +139,14 @@ def channels(graph: Any) -> dict[str, str]:
         if str(key).startswith("__"):
             continue
         operator = getattr(channel, "operator", None)
-        out[str(key)] = red.reducer_name(operator) if callable(operator) else red.REPLACE
+        if not callable(operator):
+            out[str(key)] = red.REPLACE
+        elif getattr(operator, "__name__", "") == "_add_messages" and str(
+            getattr(operator, "__module__", "")
+        ).startswith("langgraph."):
+            out[str(key)] = red.ADD_MESSAGES  # LangGraph's add_messages, as wrapped by langgraph
+        else:
+            out[str(key)] = red.reducer_name(operator)
     return out
 
 
@@ -136,7 +159,9 @@ def schemas(graph: Any) -> dict[str, Any]:
         if fn is None:
             return None
         try:
-            return _jsonable(fn())
+            with warnings.catch_warnings():  # get_config_jsonschema is deprecated, still served
+                warnings.simplefilter("ignore")
+                return _jsonable(fn())
         except Exception:
             return None
 

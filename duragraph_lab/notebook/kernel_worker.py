@@ -29,6 +29,7 @@ from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_na
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.runtime.config import ENV_DATABASE_URL, ENV_NATS_URL
 from duragraph_lab.runtime.services import read_runtime_info
@@ -107,7 +108,7 @@ class KernelWorker:
     def __init__(self) -> None:
         self._home: WorkerLoop | None = None
         self.worker: Worker | None = None
-        self.graphs: dict[str, CompiledGraph] = {}
+        self.graphs: dict[str, CompiledGraph | GraphSource] = {}
         self.endpoints: WorkerEndpoints | None = None
         self.started_at: float | None = None
         self._pool: Any = None
@@ -124,8 +125,11 @@ class KernelWorker:
         return self._home
 
     def start(
-        self, graphs: Mapping[str, CompiledGraph], endpoints: WorkerEndpoints, **options: Any
-    ) -> concurrent.futures.Future[dict[str, CompiledGraph]]:
+        self,
+        graphs: Mapping[str, CompiledGraph | GraphSource],
+        endpoints: WorkerEndpoints,
+        **options: Any,
+    ) -> concurrent.futures.Future[dict[str, CompiledGraph | GraphSource]]:
         """:meth:`serve` on the worker's own loop; the future resolves once the graphs are registered."""
         return self.home.submit(self.serve(graphs, endpoints, **options))
 
@@ -135,13 +139,13 @@ class KernelWorker:
 
     async def serve(
         self,
-        graphs: Mapping[str, CompiledGraph],
+        graphs: Mapping[str, CompiledGraph | GraphSource],
         endpoints: WorkerEndpoints,
         *,
         lease_ttl: float = 30.0,
         concurrency: int = 8,
         replace: bool = False,
-    ) -> dict[str, CompiledGraph]:
+    ) -> dict[str, CompiledGraph | GraphSource]:
         """Serve ``graphs`` (with those served already, unless ``replace``): the old worker gives
         its runs back to the queue and a new one registers the graphs' current versions."""
         wanted = dict(graphs) if replace else {**self.graphs, **graphs}
@@ -197,7 +201,10 @@ class KernelWorker:
             return {"serving": [], "worker_id": None}
         return {
             "serving": list(self.graphs),
-            "versions": {name: g.version for name, g in self.graphs.items()},
+            "versions": {
+                name: g.version if isinstance(g, CompiledGraph) else "LangGraph"
+                for name, g in self.graphs.items()
+            },
             "worker_id": worker.worker_id,
             "active_runs": len(worker.active),
             "completed_runs": worker.completed,

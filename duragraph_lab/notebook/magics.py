@@ -34,6 +34,7 @@ from duragraph_lab.evals.evaluators import EvaluatorError
 from duragraph_lab.evals.specs import BUILTINS, evaluator_from_spec
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
+from duragraph_lab.langgraph.sources import maybe_graph, served_source
 from duragraph_lab.notebook.session import RunHandle, Session, current
 
 MAGIC = "duragraph"
@@ -392,8 +393,11 @@ def _graphs(shell: Any, names: list[str]) -> dict[str, Any]:
         if name not in shell.user_ns:
             raise MagicError(f"no variable {name!r} in this notebook")
         value = shell.user_ns[name]
-        if not isinstance(value, (StateGraph, CompiledGraph)):
-            raise MagicError(f"{name} is a {type(value).__name__}, not a StateGraph or compiled graph")
+        if not isinstance(value, (StateGraph, CompiledGraph)) and not maybe_graph(value):
+            raise MagicError(
+                f"{name} is a {type(value).__name__}, not a StateGraph or compiled graph "
+                "(DuraGraph's or LangGraph's)"
+            )
         out[name] = value
     return out
 
@@ -404,6 +408,8 @@ def _assistant(shell: Any, name: str) -> str:
         return value.name
     if isinstance(value, StateGraph):
         return name  # served under the variable's name
+    if maybe_graph(value):
+        return served_source(name, value).graph_id
     return name
 
 

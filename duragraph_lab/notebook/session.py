@@ -26,6 +26,8 @@ from duragraph_lab.client.models import Dataset, Health, Info, ReplayReport, Run
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
+from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.langgraph.sources import maybe_graph, served_source
 from duragraph_lab.notebook.discover import Found, discover
 from duragraph_lab.notebook.kernel_worker import KernelWorker, WorkerEndpoints, resolve_endpoints
 
@@ -247,7 +249,9 @@ class RunHandle:
         return view
 
     def __repr__(self) -> str:
-        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}>"
+        waiting = self.last.waiting_for
+        why = f" ({waiting.get('message')})" if waiting else ""
+        return f"<RunHandle {self.run_id} on thread {self.thread_id}: {self.last.status}{why}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The live RunView when widgets are available, with an HTML summary for static viewers."""
@@ -269,6 +273,8 @@ class RunHandle:
             ("step", "" if run.step is None else run.step),
             ("worker", run.worker_id or ""),
         ]
+        if run.waiting_for:
+            rows.append(("waiting", run.waiting_for.get("message") or run.waiting_for.get("reason")))
         if self.result_ is not None:
             if self.result_.interrupts:
                 rows.append(("waiting for", [i.value for i in self.result_.interrupts]))
@@ -286,7 +292,7 @@ class RunHandle:
 class ServeResult:
     """What ``serve`` answers: the graphs now served and the assistant ids runs can use."""
 
-    def __init__(self, worker: KernelWorker, served: Mapping[str, CompiledGraph]) -> None:
+    def __init__(self, worker: KernelWorker, served: Mapping[str, CompiledGraph | GraphSource]) -> None:
         self.worker = worker
         self.graphs = dict(served)
 
@@ -300,10 +306,18 @@ class ServeResult:
 class Status:
     """Server health and what this kernel serves."""
 
-    def __init__(self, connection: Connection | None, health: Health | None, worker: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        connection: Connection | None,
+        health: Health | None,
+        worker: dict[str, Any],
+        workers: dict[str, Any] | None = None,
+    ) -> None:
         self.connection = connection
         self.health = health
         self.worker = worker
+        #: ``GET /workers``: the live workers and the graphs each serves (None: not asked).
+        self.workers = workers
 
     @property
     def ok(self) -> bool:
@@ -326,6 +340,11 @@ class Status:
             ("server worker", ", ".join(h.graphs) or "none"),
             ("this kernel serves", ", ".join(self.worker.get("serving") or []) or "nothing"),
         ]
+        for w in (self.workers or {}).get("workers", []):
+            graphs = ", ".join(w.get("graphs") or []) or "no graphs"
+            parts.append(
+                (f"worker {w.get('worker_id')}", f"{w.get('hostname')} pid {w.get('pid')}: {graphs}")
+            )
         body = "".join(
             f"<tr><th style='text-align:left'>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in parts
         )
@@ -389,7 +408,7 @@ class Session:
         future = self.worker.start(
             compiled, endpoints, lease_ttl=lease_ttl, concurrency=concurrency, replace=replace
         )
-        served: dict[str, CompiledGraph] = await asyncio.wrap_future(future)
+        served: dict[str, CompiledGraph | GraphSource] = await asyncio.wrap_future(future)
         return ServeResult(self.worker, served)
 
     def serve(
@@ -414,11 +433,11 @@ class Session:
 
     def _prepare(
         self, graphs: Mapping[str, Any], database_url: str | None, nats_url: str | None
-    ) -> tuple[dict[str, CompiledGraph], WorkerEndpoints]:
-        compiled = {}
+    ) -> tuple[dict[str, CompiledGraph | GraphSource], WorkerEndpoints]:
+        compiled: dict[str, CompiledGraph | GraphSource] = {}
         for name, graph in graphs.items():
             g = compile_graph(name, graph)
-            compiled[g.name] = g
+            compiled[g.name if isinstance(g, CompiledGraph) else g.graph_id] = g
         endpoints = resolve_endpoints(
             self.client.info().raw,
             database_url=database_url,
@@ -497,8 +516,16 @@ class Session:
         return RunHandle(self, self.client.runs.fork(run_id, seq, update=update))
 
     def status(self) -> Status:
-        health = self.client.health() if self.connection is not None else None
-        return Status(self.connection, health, self.worker.describe())
+        if self.connection is None:
+            return Status(None, None, self.worker.describe())
+        health = self.client.health()
+        try:
+            workers = self.client.workers()
+        except DuraGraphAPIError as err:  # a server older than GET /workers
+            if err.status != 404:
+                raise
+            workers = None
+        return Status(self.connection, health, self.worker.describe(), workers)
 
     # -- evaluations (see duragraph_lab.evals and docs/evals.md) ----------------------------------
     def dataset_create(
@@ -598,13 +625,19 @@ class ExportedNotebook:
         )
 
 
-def compile_graph(name: str, graph: Any) -> CompiledGraph:
-    """A served graph: a CompiledGraph as it is, a StateGraph compiled under ``name``."""
+def compile_graph(name: str, graph: Any) -> CompiledGraph | GraphSource:
+    """A served graph: a CompiledGraph as it is, a StateGraph compiled under ``name``; a
+    LangGraph graph (compiled or not) served by LangGraph's engine under its own name, or
+    ``name`` when it has LangGraph's default one."""
     if isinstance(graph, CompiledGraph):
         return graph
     if isinstance(graph, StateGraph):
         return graph.compile(name=name)
-    raise DuraGraphClientError(f"{name} is a {type(graph).__name__}, not a StateGraph or compiled graph")
+    if maybe_graph(graph):
+        return served_source(name, graph)
+    raise DuraGraphClientError(
+        f"{name} is a {type(graph).__name__}, not a StateGraph or compiled graph (DuraGraph's or LangGraph's)"
+    )
 
 
 def runs_frame(runs: list[Run]) -> Any:

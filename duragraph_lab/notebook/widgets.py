@@ -30,7 +30,7 @@ import anywidget
 import traitlets
 
 from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, Event, Span, ThreadState
-from duragraph_lab.client.errors import DuraGraphClientError
+from duragraph_lab.client.errors import DuraGraphAPIError, DuraGraphClientError
 from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, NODE_STATUSES, event_rows, events_to_arrow
 
@@ -331,6 +331,7 @@ class RunView(ReplaySlider):
             "output": None,
             "error": run.error,
             "interrupts": [],
+            "waiting_for": getattr(run, "waiting_for", None),
         }
         if result is not None:
             out["output"] = result.values
@@ -455,6 +456,8 @@ class RunView(ReplaySlider):
                 # API): keep following until the run moves on, then follow it to its end.
                 while self.run_status == "interrupted":
                     await asyncio.sleep(INTERRUPTED_POLL_SECONDS)
+                    if getattr(self, "comm", True) is None:
+                        return  # the widget was closed: nobody looks any more
                     run = await client.runs.get(str(self.run_id))
                     if run.status != "interrupted":
                         await self._refresh(client)
@@ -555,6 +558,7 @@ class RunView(ReplaySlider):
                     self.message = f"resume failed: {err}"
                     with contextlib.suppress(Exception):
                         await self._refresh(aclient)  # answered elsewhere: show the run as it is
+                    self._explain_refused(err)
                     return
                 self.follow()
 
@@ -566,9 +570,17 @@ class RunView(ReplaySlider):
             self.message = f"resume failed: {err}"
             with contextlib.suppress(Exception):
                 self._refresh_sync(self.client)  # answered elsewhere: show the run as it is
+            self._explain_refused(err)
             return
         self.message = "resumed"
         self.follow_in_background()
+
+    def _explain_refused(self, err: Exception) -> None:
+        """A resume refused because the run no longer waits (answered from code, another view,
+        the API): say that, rather than the bare 409."""
+        status = self.run_status
+        if isinstance(err, DuraGraphAPIError) and err.status == 409 and status != "interrupted":
+            self.message = f"resume failed: the run no longer waits for an answer (it was answered elsewhere; it is {status} now)"
 
     def _refresh_sync(self, client: DuraGraphClient) -> None:
         run = client.runs.get(str(self.run_id))

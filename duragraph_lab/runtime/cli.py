@@ -22,6 +22,7 @@ from duragraph_lab.runtime.cli_options import unknown_options
 from duragraph_lab.runtime.config import (
     ENV_DATA_DIR,
     ENV_DATABASE_URL,
+    ENV_LANGGRAPH_CONFIG,
     ENV_NATS_URL,
     ENV_STARTED_AT,
     ENV_SUBJECT_PREFIX,
@@ -58,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, help="HTTP port (default: 8888, or the next free one)")
         p.add_argument("--ip", help="interface to listen on (default: localhost)")
         p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+        p.add_argument(
+            "--config",
+            metavar="PATH",
+            help="a LangGraph project's langgraph.json whose graphs to serve (default: ./langgraph.json "
+            "if there is one; Jupyter's own --config is --JupyterApp.config_file)",
+        )
         return p
 
     server_command(
@@ -68,11 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "worker",
         help="Serve compiled graphs: lease their runs and execute them durably.",
-        description="Serve compiled graphs (module:attribute, e.g. my_agents.chat:graph). Connects to "
+        description="Serve compiled graphs (module:attribute, e.g. my_agents.chat:graph; DuraGraph or "
+        "LangGraph graphs) and/or the graphs of a langgraph.json (--config). Connects to "
         f"${ENV_DATABASE_URL} and ${ENV_NATS_URL}, else to the services of the server given by --server "
         "(asked with its token), else to the `duragraph-lab dev` running on --data-dir.",
     )
-    p.add_argument("graphs", nargs="+", metavar="MODULE:ATTR", help="compiled graphs to serve")
+    p.add_argument("graphs", nargs="*", metavar="MODULE:ATTR", help="compiled graphs to serve")
+    p.add_argument(
+        "--config",
+        metavar="PATH",
+        help="a LangGraph project's langgraph.json: serve its graphs (default, when no MODULE:ATTR is "
+        "given: ./langgraph.json)",
+    )
     p.add_argument(
         "--data-dir", help=f"data directory of a running dev (default: ${ENV_DATA_DIR} or ./.duragraph)"
     )
@@ -145,6 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             modules, extra_name = _SERVER_NEEDS[args.command]
             check(modules, extra_name, command)
         if args.command in ("dev", "serve"):
+            use_project(args.config, command)
             return run_server(args, extra, lab=args.command == "dev")
         if args.command == "migrate":
             return run_migrate(args)
@@ -200,6 +215,34 @@ def app_option(extra: Sequence[str], name: str) -> str | None:
         if arg == flag and i + 1 < len(extra):
             return extra[i + 1]
     return None
+
+
+def use_project(config: str | None, command: str) -> None:
+    """Serve the LangGraph project at ``config`` (or in ./langgraph.json): check it, apply its
+    environment and import its graphs now, so that a mistake is one line before anything starts;
+    the server's in-process worker then serves them (ENV_LANGGRAPH_CONFIG)."""
+    from pathlib import Path
+
+    from duragraph_lab.langgraph.project import find_project, load_project
+
+    path = Path(config) if config else find_project()
+    if path is None:
+        os.environ.pop(ENV_LANGGRAPH_CONFIG, None)
+        return
+    project = load_project(path)
+    check(("langgraph",), "langgraph", f"{command} with {project.path}")
+    project.check_dependencies()
+    project.activate()
+    # Imported, not built: a factory is first called on the server's event loop (a resource it
+    # caches would otherwise belong to a loop that is gone); if it cannot build, /health says so.
+    project.sources()
+    os.environ[ENV_LANGGRAPH_CONFIG] = str(project.path)
+    ignored = f" (ignored: {', '.join(project.ignored)})" if project.ignored else ""
+    print(
+        f"duragraph-lab: serving {project.path}: {', '.join(project.graph_ids)}{ignored}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
@@ -291,6 +334,7 @@ def _launch_jupyter(args: argparse.Namespace, extra: list[str], *, lab: bool) ->
 
 def run_worker(args: argparse.Namespace) -> int:
     import asyncio
+    from pathlib import Path
 
     from duragraph_lab.worker.serve import serve
 
@@ -300,6 +344,25 @@ def run_worker(args: argparse.Namespace) -> int:
     if args.db_retry_seconds < 0:
         print("duragraph-lab: error: --db-retry-seconds cannot be negative", file=sys.stderr)
         return 2
+    config = args.config
+    if config is None and not args.graphs:
+        from duragraph_lab.langgraph.project import find_project
+
+        found = find_project()
+        if found is None:
+            print(
+                "duragraph-lab worker: error: name the graphs to serve (MODULE:ATTR) or a langgraph.json "
+                "(--config PATH); there is no langgraph.json here",
+                file=sys.stderr,
+            )
+            return 2
+        config = str(found)
+    if config is not None:
+        from duragraph_lab.langgraph.project import load_project
+
+        project = load_project(config)
+        check(("langgraph",), "langgraph", f"duragraph-lab worker with {project.path}")
+        project.check_dependencies()
     logging.getLogger("duragraph_lab").setLevel(logging.INFO)
     settings = Settings.resolve(data_dir=args.data_dir)
     if args.server and not (settings.database_url and settings.nats_url):
@@ -315,6 +378,7 @@ def run_worker(args: argparse.Namespace) -> int:
             serve(
                 args.graphs,
                 settings,
+                config=Path(config) if config is not None else None,
                 concurrency=args.concurrency,
                 worker_id=args.worker_id,
                 lease_ttl=args.lease_ttl,
@@ -381,7 +445,43 @@ def run_status(args: argparse.Namespace) -> int:
         print(f"  open: {info.extra['open_url']}")
     elif "server_url" in info.extra:
         print(f"  server: {info.extra['server_url']}")
+    for line in worker_lines(e.database_url):
+        print(f"  {line}")
     return 0
+
+
+def worker_lines(database_url: str) -> list[str]:
+    """The live workers and the graphs each serves, then the registered graphs nobody serves."""
+    import asyncio
+
+    from duragraph_lab.store.connection import open_pool
+    from duragraph_lab.store.postgres import PostgresEventStore
+    from duragraph_lab.store.queries.assistants import PgGraphs
+    from duragraph_lab.store.queries.workers import PgWorkerDirectory
+
+    async def read() -> list[str]:
+        pool = await open_pool(database_url, min_size=1, max_size=1, name="duragraph-status")
+        try:
+            store = PostgresEventStore(pool)
+            live = await PgWorkerDirectory(store).live_workers()
+            registered = await PgGraphs(store).graph_ids()
+        finally:
+            await pool.close()
+        lines = [f"workers: {len(live)}"]
+        for w in live:
+            where = f"{w.hostname or '?'} pid {w.pid if w.pid is not None else '?'}"
+            graphs = ", ".join(w.graphs) or "no graphs"
+            lines.append(f"  {w.worker_id} ({where}): {graphs}")
+        served = {g for w in live for g in w.graphs}
+        unserved = [g for g in registered if g not in served]
+        if unserved:
+            lines.append(f"graphs no worker serves (their runs wait): {', '.join(unserved)}")
+        return lines
+
+    try:
+        return asyncio.run(read())
+    except (DuraGraphError, OSError) as err:
+        return [f"workers: cannot read them ({err})"]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ ENV_NATS_URL = "DURAGRAPH_NATS_URL"
 ENV_DATA_DIR = "DURAGRAPH_DATA_DIR"
 ENV_SUBJECT_PREFIX = "DURAGRAPH_SUBJECT_PREFIX"
 ENV_STARTED_AT = "DURAGRAPH_STARTED_AT"  # set by the CLI for the extension's start-up figure
+# The langgraph.json a server serves (set by `dev`/`serve` from ./langgraph.json or --config).
+ENV_LANGGRAPH_CONFIG = "DURAGRAPH_LANGGRAPH_CONFIG"
 DEFAULT_DATA_DIR = ".duragraph"
 DEFAULT_SUBJECT_PREFIX = "duragraph"
 

@@ -1,4 +1,5 @@
-"""``duragraph-lab worker module:attr [...]``: a standalone worker process."""
+"""``duragraph-lab worker module:attr [...]`` / ``--config langgraph.json``: a standalone worker
+process."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from duragraph_lab.bus.connection import BusUnavailable, connect_nats, redact_nats_url
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import StateGraph
+from duragraph_lab.langgraph.project import Project, ProjectError, load_project
+from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.runtime.config import Settings
 from duragraph_lab.runtime.services import attach
 from duragraph_lab.store.connection import open_pool, redact
@@ -30,9 +35,11 @@ class GraphLoadError(DuraGraphError):
     code = "graph_load_error"
 
 
-def load_graph(ref: str) -> CompiledGraph:
+def load_graph(ref: str) -> CompiledGraph | GraphSource:
     """Import ``module:attr`` and return the compiled graph it names (or that a no-argument
-    factory of that name returns)."""
+    factory of that name returns). A LangGraph graph (compiled, or a factory returning one, or
+    a factory taking the config and/or a server runtime) is a GraphSource, served under the
+    graph's name, or the attribute's when the graph has LangGraph's default name."""
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise GraphLoadError(f"{ref!r}: name a graph as module:attribute, e.g. my_agents.chat:graph")
@@ -53,17 +60,74 @@ def load_graph(ref: str) -> CompiledGraph:
         obj = getattr(obj, part)
     if isinstance(obj, StateGraph):
         raise GraphLoadError(f"{ref!r} is a StateGraph: serve the result of .compile(name=...)")
-    if not isinstance(obj, CompiledGraph) and callable(obj):
-        obj = obj()
-    if not isinstance(obj, CompiledGraph):
-        raise GraphLoadError(f"{ref!r} is a {type(obj).__name__}, not a compiled graph")
-    return obj
+    if isinstance(obj, CompiledGraph):
+        return obj
+    if _is_langgraph(obj) or (callable(obj) and _takes_arguments(obj)):
+        return _langgraph_source(ref, attr.rsplit(".", 1)[-1], obj)
+    if callable(obj):
+        made = obj()
+        if isinstance(made, CompiledGraph):
+            return made
+        if _is_langgraph(made):
+            # A LangGraph factory: called per use, as LangGraph Platform does.
+            return _langgraph_source(ref, attr.rsplit(".", 1)[-1], obj, made)
+        obj = made
+    raise GraphLoadError(f"{ref!r} is a {type(obj).__name__}, not a compiled graph")
+
+
+def _is_langgraph(value: Any) -> bool:
+    """A LangGraph graph (without importing langgraph unless its module is already loaded)."""
+    if "langgraph" not in sys.modules:
+        return False
+    from duragraph_lab.langgraph.sources import is_graph
+
+    return is_graph(value)
+
+
+def _takes_arguments(fn: Any) -> bool:
+    import inspect
+
+    try:
+        return bool(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return False
+
+
+def _langgraph_source(ref: str, attr: str, value: Any, made: Any = None) -> GraphSource:
+    from duragraph_lab.langgraph.loading import as_source
+
+    graph = made if made is not None else value
+    name = getattr(graph, "name", None)
+    graph_id = name if isinstance(name, str) and name not in ("LangGraph", "") else attr
+    try:
+        source = as_source(graph_id, value, None, repr(ref))
+    except ProjectError as err:
+        raise GraphLoadError(str(err)) from None
+    if isinstance(source, CompiledGraph):  # pragma: no cover - native graphs returned above
+        raise GraphLoadError(f"{ref!r}: unexpected native graph")
+    return source
+
+
+def load_served(
+    refs: Sequence[str], config: Path | None
+) -> tuple[list[CompiledGraph | GraphSource], Project | None]:
+    """What a worker serves: the graphs named by ``refs`` and those of the ``langgraph.json`` at
+    ``config`` (its environment applied first), and that project."""
+    project = None
+    graphs: list[CompiledGraph | GraphSource] = []
+    if config is not None:
+        project = load_project(config)
+        project.activate()
+        graphs += project.sources().values()
+    graphs += [load_graph(ref) for ref in refs]
+    return graphs, project
 
 
 async def serve(
     refs: Sequence[str],
     settings: Settings,
     *,
+    config: Path | None = None,
     concurrency: int = 32,
     worker_id: str | None = None,
     lease_ttl: float = 30.0,
@@ -72,8 +136,10 @@ async def serve(
     db_retry_seconds: float = 30.0,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Run a worker until SIGTERM/SIGINT (or ``stop``), then drain and exit."""
-    graphs = [load_graph(ref) for ref in refs]
+    """Run a worker until SIGTERM/SIGINT (or ``stop``), then drain and exit. ``config``: a
+    ``langgraph.json`` whose graphs it serves too."""
+    graphs, project = load_served(refs, config)
+    store_settings: StoreSettings | None = project.store if project is not None else None
     endpoints = attach(settings)
     pool = await open_pool(
         endpoints.database_url, min_size=2, max_size=concurrency + 4, name="duragraph-worker"
@@ -96,6 +162,7 @@ async def serve(
         heartbeat_interval=heartbeat_interval,
         drain_timeout=drain_timeout,
         db_retry_seconds=db_retry_seconds,
+        store_settings=store_settings,
     )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()

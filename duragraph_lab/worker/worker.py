@@ -34,15 +34,19 @@ from nats.aio.msg import Msg
 from duragraph_lab.bus.live import LivePublisher
 from duragraph_lab.bus.relay import RelayWaker
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.errors import StoreTransientError, StoreUnavailable, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost, error_record
 from duragraph_lab.engine.executor import RunExecutor
 from duragraph_lab.engine.history import HistoryCache, load_run
 from duragraph_lab.engine.replay import reexecute
 from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.langgraph.execution import RunDriver, run_executor
+from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.langgraph.topology import describe_source
 from duragraph_lab.store.held_leases import HeldLeases
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.leases import Lease, RunQueue
@@ -60,7 +64,7 @@ def new_worker_id() -> str:
 class Worker:
     def __init__(
         self,
-        graphs: Sequence[CompiledGraph],
+        graphs: Sequence[CompiledGraph | GraphSource],
         store: PostgresEventStore,
         *,
         nc: NATS | None = None,
@@ -73,10 +77,17 @@ class Worker:
         drain_timeout: float = 30.0,
         wake_relay: bool = True,
         db_retry_seconds: float = 30.0,
+        store_settings: StoreSettings | None = None,
     ) -> None:
         if not graphs:
             raise ValueError("a worker needs at least one graph to serve")
-        self.graphs = {g.name: g for g in graphs}
+        # Native graphs run on the native engine; LangGraph graphs (GraphSources: compiled
+        # graphs or factories) on LangGraph's (duragraph_lab.langgraph.execution).
+        self.graphs: dict[str, CompiledGraph | GraphSource] = {
+            g.name if isinstance(g, CompiledGraph) else g.graph_id: g for g in graphs
+        }
+        #: The store's settings for LangGraph graphs (a langgraph.json's ``store``).
+        self.store_settings = store_settings or StoreSettings()
         if len(self.graphs) != len(graphs):
             raise ValueError("two graphs with the same name: graph ids must be unique per worker")
         self.store = store
@@ -90,7 +101,7 @@ class Worker:
         self.drain_timeout = drain_timeout
         self.queue = RunQueue(store.pool)
         self.leases = HeldLeases(lease_ttl)
-        self.active: dict[str, tuple[asyncio.Task[None], RunExecutor]] = {}
+        self.active: dict[str, tuple[asyncio.Task[None], RunDriver]] = {}
         self.cache = HistoryCache()
         live = LivePublisher(nc, self.subjects) if nc is not None else None
         self.journal = PostgresJournal(
@@ -116,7 +127,8 @@ class Worker:
     async def start(self) -> None:
         registry = graph_registry(self.store)
         for graph in self.graphs.values():
-            await registry.register(graph, registered_by=self.worker_id)
+            described = graph if isinstance(graph, CompiledGraph) else await describe_source(graph)
+            await registry.register(described, registered_by=self.worker_id)
         await self.queue.heartbeat_worker(self.worker_id, list(self.graphs))
         if self.nc is not None:
             await self._subscribe()
@@ -171,6 +183,10 @@ class Worker:
             graph = self.graphs.get(str(graph_id))
             if graph is None:
                 raise LookupError(f"this worker does not serve graph {graph_id!r}")
+            if not isinstance(graph, CompiledGraph):
+                raise LookupError(
+                    f"graph {graph_id!r} is a LangGraph graph: re-execution is for native graphs"
+                )
             report = await reexecute(graph.spec, events, base)
             body: dict[str, Any] = {"ok": True, "report": report.to_json(), "worker_id": self.worker_id}
         except Exception as err:
@@ -265,11 +281,24 @@ class Worker:
             # it with the new epoch; a second executor would race the first.
             return
         graph = self.graphs[lease.graph_id]
-        executor = RunExecutor(graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch)
+        executor: RunDriver
+        if isinstance(graph, CompiledGraph):
+            executor = RunExecutor(
+                graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch
+            )
+        else:
+            executor = run_executor(
+                graph,
+                journal=self.journal,
+                events=self.store,
+                run_id=lease.run_id,
+                epoch=lease.epoch,
+                store_settings=self.store_settings,
+            )
         task = asyncio.create_task(self._execute(lease, executor), name=f"duragraph-run-{lease.run_id}")
         self.active[lease.run_id] = (task, executor)
 
-    async def _execute(self, lease: Lease, executor: RunExecutor) -> None:
+    async def _execute(self, lease: Lease, executor: RunDriver) -> None:
         try:
             await executor.run()
             self.completed += 1
@@ -323,7 +352,7 @@ class Worker:
             try:
                 events = await self.journal.read(lease.run_id)
                 version = events[-1].version if events else 0
-                await self.journal.commit(lease.run_id, version, [NewEvent(ev.RUN_FAILED, {"error": error})])
+                await self.journal.commit(lease.run_id, version, [ev.run_failed(error)])
                 return True
             except VersionConflict:
                 continue

@@ -132,10 +132,3 @@ async def test_assistant_lifecycle_versions_and_runs(client: LangGraphClient) ->
     assert await client.assistants.search(metadata=labels) == []
     with pytest.raises(NotFoundError):
         await client.assistants.delete(assistant_id)
-
-
-async def test_sdk_surfaces_the_server_does_not_offer(client: LangGraphClient) -> None:
-    """Crons are not part of DuraGraph Lab's API yet: the SDK gets a plain 404 (the store is
-    served: tests/conformance/test_sdk_store.py)."""
-    with pytest.raises(NotFoundError):
-        await client.crons.search()

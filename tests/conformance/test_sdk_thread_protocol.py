@@ -205,24 +205,30 @@ def test_custom_events_are_followed_live(api_server: ApiServer) -> None:
     start(api_server, thread_id, "slow", {})
     wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
     seen: list[dict[str, Any]] = []
+    live = threading.Event()
     ends = 0
 
     def second_end(event: dict[str, Any]) -> bool:
         nonlocal ends
         ends += _root_done(event)
+        live.set()  # the first run's end was replayed: the stream now follows the thread
         return ends == 2
 
-    # Custom events are live only (never stored): the subscription is open before they happen.
     reader = threading.Thread(
         target=lambda: seen.extend(
             wire_events(api_server, thread_id, {"channels": ["custom", "lifecycle"]}, until=second_end)
         )
     )
     reader.start()
-    time.sleep(1.0)
+    assert live.wait(30)
     start(api_server, thread_id, "custom", {})
     reader.join(60)
-    assert [d["payload"] for d in data(seen, "custom")] == [{"progress": 0}, {"progress": 1}, {"progress": 2}]
+    assert ends == 2
+    # Custom events are live only (never stored): best effort, a run's first ones may come before
+    # the server subscribed to the new run's live events. What comes is in order and whole.
+    payloads = [d["payload"] for d in data(seen, "custom")]
+    expected = [{"progress": 0}, {"progress": 1}, {"progress": 2}]
+    assert payloads and payloads == expected[len(expected) - len(payloads) :], payloads
     assert all("seq" not in e and "event_id" not in e for e in seen if e["method"] == "custom")
 
 
@@ -393,24 +399,25 @@ async def test_sdk_on_two_servers(api_server: ApiServer, second_server: ApiServe
 
 # -- bad input --------------------------------------------------------------------------------------
 BAD_COMMANDS = [
-    (b"{not json", 400, "invalid_argument"),
-    (b"[]", 400, "invalid_argument"),
-    (b'{"method": "run.start"}', 400, "invalid_argument"),
-    (b'{"id": -1, "method": "run.start"}', 400, "invalid_argument"),
-    (b'{"id": 1}', 400, "invalid_argument"),
+    (b"{not json", 400, "invalid_json"),
+    (b"[]", 422, "validation_error"),
+    (b'{"method": "run.start"}', 422, "validation_error"),
+    (b'{"id": -1, "method": "run.start"}', 422, "validation_error"),
+    (b'{"id": 1}', 422, "validation_error"),
+    (b'{"id": 1, "method": "run.start", "extra": 1}', 422, "validation_error"),
     (b'{"id": 1, "method": "no.such"}', 400, "unknown_command"),
     (b'{"id": 1, "method": "run.start", "params": {}}', 422, "invalid_argument"),
     (
         b'{"id": 1, "method": "run.start", "params": {"assistant_id": "no-such-graph"}}',
         404,
-        "invalid_argument",
+        "not_found",
     ),
     (
         b'{"id": 1, "method": "run.start", "params": {"assistant_id": "slow", "config": 3}}',
         422,
         "invalid_argument",
     ),
-    (b'{"id": 1, "method": "run.start", "params": []}', 422, "invalid_argument"),
+    (b'{"id": 1, "method": "run.start", "params": []}', 422, "validation_error"),
     (b'{"id": 1, "method": "input.respond", "params": {"interrupt_id": "x", "response": 1}}', 404, None),
     (b'{"id": 1, "method": "input.inject", "params": {}}', 422, "not_supported"),
     (
@@ -426,7 +433,7 @@ def test_bad_commands_are_4xx_json(api_server: ApiServer, raw: bytes, status: in
     thread_id = str(uuid.uuid4())
     got, body = command(api_server, thread_id, None, raw=raw)
     assert got == status, body
-    assert body["type"] == "error" and body["message"]
+    assert body["message"]
     if code is not None:
         assert body["error"] == code
     # Nothing was written: the thread does not exist.
@@ -454,7 +461,7 @@ def test_bad_subscriptions_are_4xx_json(api_server: ApiServer, body: dict[str, A
         timeout=30,
     )
     assert response.status_code == status
-    assert response.json()["error"] == "invalid_argument"
+    assert response.json()["error"] in ("validation_error", "invalid_argument")
 
 
 def test_stream_of_a_missing_thread_is_404(api_server: ApiServer) -> None:
@@ -466,7 +473,7 @@ def test_stream_of_a_missing_thread_is_404(api_server: ApiServer) -> None:
             timeout=30,
         )
         assert response.status_code == 404, response.text
-        assert response.json()["error"] == "invalid_argument"
+        assert response.json()["error"] == "not_found"
 
 
 def test_wrong_interrupt_id_is_404_no_such_interrupt(api_server: ApiServer) -> None:

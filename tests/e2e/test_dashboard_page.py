@@ -555,7 +555,7 @@ def test_bad_cases_show_specific_messages(ui_bad: Page) -> None:
     ui.shot("bad-unreachable")
     page.unroute("**/duragraph/api/v1/**")
 
-    # The login expired: the cookie is gone, the API answers 403.
+    # The login expired: the cookie is gone, the API answers 401 (no cookie, no token).
     ui.context.clear_cookies()
     ui.go("#/assistants")
     expect(page.locator("[data-dg-page='assistants'] [data-dg-message='error']")).to_contain_text(

@@ -170,8 +170,14 @@ def test_every_route_refuses_requests_without_valid_credentials(
     response = db.unchanged(
         lambda: send(secure, method, path, valid_body(route, method, ids), headers=headers)
     )
-    assert response.status_code in (401, 403), (response.status_code, response.text)
-    assert_error(response.status_code, json_of(response), response.status_code)
+    # An API client (a token, or nothing and no cookie): a 401 that says how to pass the token.
+    body = assert_error(response.status_code, json_of(response), 401, "unauthorized")
+    assert "Authorization: token <token>" in body["message"] and "?token=" in body["message"], body
+    sent = "no token was sent" if credentials == "none" else "the token sent is not this server's"
+    if credentials == "empty-token":
+        sent = "the token sent is not this server's"
+    assert body["message"].startswith(sent), body
+    assert response.headers["WWW-Authenticate"].startswith("token")
     assert "text/event-stream" not in response.headers.get("Content-Type", "")
 
 
@@ -238,6 +244,21 @@ def test_cookie_without_xsrf_header_cannot_write(
         response = db.unchanged(write)
         assert_error(response.status_code, json_of(response), 403)
         assert "xsrf" in response.json()["message"].lower()
+
+
+def test_a_browser_without_a_valid_login_gets_jupyters_answer(secure: ApiServer, db: Database) -> None:
+    """Cookies and no token (a browser whose login expired): 403, as Jupyter's cookie login has
+    it, never the API client's 401 (whose WWW-Authenticate would mean nothing to a page)."""
+    session = requests.Session()
+    session.get(f"http://127.0.0.1:{secure.port}/login", timeout=30)  # an _xsrf cookie, no login
+    session.cookies.set("username-127-0-0-1-" + str(secure.port), "stale")
+    response = send(secure, "GET", "/info", session=session)
+    body = assert_error(response.status_code, json_of(response), 403, "unauthenticated")
+    assert "log in" in body["message"] and "WWW-Authenticate" not in response.headers
+    response = db.unchanged(
+        lambda: send(secure, "POST", "/threads", {}, session=session, headers=xsrf(session))
+    )
+    assert_error(response.status_code, json_of(response), 403, "unauthenticated")
 
 
 def test_cookie_with_xsrf_header_writes(secure: ApiServer) -> None:

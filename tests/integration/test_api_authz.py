@@ -174,6 +174,37 @@ def test_an_unauthorized_body_is_not_read(read_only: ApiServer, read_only_db: Da
     assert b'"forbidden"' in body and b"not authorized to execute" in body, body
 
 
+def test_protocol_websocket_commands_are_authorized_one_by_one(read_only: ApiServer, ids: Ids) -> None:
+    """The WebSocket upgrade needs `read`; a command frame that starts a run needs `execute`."""
+    import asyncio
+    import json
+
+    import websockets
+
+    url = read_only.base.replace("http://", "ws://") + f"/threads/{ids.thread_id}/stream/events"
+
+    async def talk() -> list[dict[str, Any]]:
+        async with websockets.connect(url, additional_headers=read_only.headers) as ws:
+            answers = []
+            for frame in (
+                {"id": 1, "method": "subscription.subscribe", "params": {"channels": ["lifecycle"]}},
+                {"id": 2, "method": "run.start", "params": {"assistant_id": "slow"}},
+                {"id": 3, "method": "state.get", "params": {"namespace": []}},
+            ):
+                await ws.send(json.dumps(frame))
+                while True:
+                    answer = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if answer.get("type") != "event":
+                        answers.append(answer)
+                        break
+            return answers
+
+    subscribed, started, state = asyncio.run(talk())
+    assert subscribed["type"] == "success"
+    assert started == {"type": "error", "id": 2, "error": "permission_denied", "message": started["message"]}
+    assert state["type"] == "success" and "values" in state["result"]
+
+
 # -- read and write, but not execute ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def no_execute(data_dir: Path, ids: Ids, read_only: ApiServer) -> Iterator[ApiServer]:

@@ -153,8 +153,8 @@ def test_three_unauthenticated_400mb_bodies_are_not_read(
             f"the server took {upload.sent / MiB:.0f} MB of an unauthenticated body"
         )
         assert upload.seconds < 10, upload.seconds
-        assert upload.status == 403, upload.answer[:300]
-        assert b'"error": "unauthenticated"' in upload.body, upload.body
+        assert upload.status == 401, upload.answer[:300]
+        assert b'"error": "unauthorized"' in upload.body, upload.body
     assert db.snapshot() == before
 
 
@@ -224,7 +224,7 @@ def test_a_refused_small_body_leaves_the_answer_readable(api_server: ApiServer, 
             body = b'{"metadata": {"pad": "' + b"x" * 30_000 + b'"}}'
             conn.request("POST", "/duragraph/api/v1/threads", body, {"Authorization": "token wrong"})
             response = conn.getresponse()
-            assert response.status == 403
-            assert b'"unauthenticated"' in response.read()
+            assert response.status == 401
+            assert b'"unauthorized"' in response.read()
         finally:
             conn.close()

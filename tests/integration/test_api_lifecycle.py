@@ -43,4 +43,4 @@ def test_an_unknown_path_under_the_api_is_a_json_404(api_server: ApiServer) -> N
     assert body["error"] == "not_found" and "/no/such/route" in body["message"]
     assert api_server.request("POST", "/threads/x/unknown", {})[0] == 404
     # ...and it is authenticated like every route.
-    assert api_server.request("GET", "/no/such/route", token=None)[0] == 403
+    assert api_server.request("GET", "/no/such/route", token=None)[0] == 401

@@ -53,9 +53,9 @@ def test_dev_is_healthy_authenticated_and_stops_cleanly_on_ctrl_c(dev: DevServer
     ]
 
     status, body = dev.api("health")
-    assert status == 403
-    assert body["error"] == "unauthenticated" and "Authorization: token <token>" in body["message"], body
-    assert dev.api("info")[0] == 403
+    assert status == 401
+    assert body["error"] == "unauthorized" and "Authorization: token <token>" in body["message"], body
+    assert dev.api("info")[0] == 401
     status, info = dev.api("info", token=dev.token)
     assert status == 200
     assert info["postgres"]["embedded"]
@@ -65,12 +65,22 @@ def test_dev_is_healthy_authenticated_and_stops_cleanly_on_ctrl_c(dev: DevServer
         assert secret not in json.dumps(info)
         assert secret not in dev.output()
 
+    # The server's own worker registers as the server starts; status reads the workers then.
+    deadline = time.monotonic() + 30
+    while not dev.api("workers", token=dev.token)[1]["workers"] and time.monotonic() < deadline:
+        time.sleep(0.1)
     status = run_cli("status", "--data-dir", str(dev.data_dir))
     assert status.returncode == 0
     assert "running: pid" in status.stdout
     # The URL to open, token included: a user who scrolled the terminal away gets back in.
     assert f"open: {dev.url}" in status.stdout
     assert f"token={dev.token}" in status.stdout
+    # The live workers and what they serve: the server's own, with the demo graphs.
+    _, workers = dev.api("workers", token=dev.token)
+    [server_worker] = workers["workers"]
+    assert "workers: 1" in status.stdout, status.stdout
+    served = [line for line in status.stdout.splitlines() if server_worker["worker_id"] in line]
+    assert served and "chat" in served[0] and "approval" in served[0], status.stdout
 
     dev.signal(signal.SIGINT)
     assert dev.wait(timeout=30) == 0
@@ -151,7 +161,7 @@ def test_jupyter_settings_pass_through(tmp_path: Path) -> None:
         server.start()
         assert server.url.endswith("token=..."), "Jupyter does not print a token the user chose"
         assert server.api("health", token="tok-from-env", base="/hub/user/ada/")[0] == 200
-        assert server.api("health", token="wrong", base="/hub/user/ada/")[0] == 403
+        assert server.api("health", token="wrong", base="/hub/user/ada/")[0] == 401
         assert server.api("health", token="tok-from-env")[0] == 404
     finally:
         server.kill()

@@ -347,7 +347,7 @@ def test_errors(client: DuraGraphClient, api_server: ApiServer) -> None:
     with DuraGraphClient(f"http://127.0.0.1:{api_server.port}/", "wrong-token") as stranger:
         with pytest.raises(DuraGraphAPIError) as info:
             stranger.health()
-        assert info.value.status == 403
+        assert info.value.status == 401 and "Authorization: token <token>" in str(info.value)
 
 
 # -- async ---------------------------------------------------------------------------------------

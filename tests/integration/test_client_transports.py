@@ -113,7 +113,7 @@ async def test_error_answers(api_server: ApiServer, flavour: str) -> None:
     async with _client(flavour, api_server, token="wrong-token") as stranger:
         with pytest.raises(DuraGraphAPIError) as info:
             await settle(stranger.health())
-        assert info.value.status == 403
+        assert info.value.status == 401 and info.value.code == "unauthorized"
 
 
 async def test_the_event_log_page_by_page_and_as_a_frame(api_server: ApiServer, flavour: str) -> None:

@@ -133,7 +133,7 @@ def test_parquet_export_of_a_run(api_server: ApiServer) -> None:
     status, body, _ = api_server.request("GET", "/runs/00000000-0000-0000-0000-000000000000/events.parquet")
     assert status == 404 and body["error"] == "not_found"
     status, _, _ = api_server.request("GET", f"/runs/{run_id}/events.parquet", token=None)
-    assert status == 403
+    assert status == 401
 
 
 @pytest.fixture(scope="module")

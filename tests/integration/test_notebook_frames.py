@@ -207,7 +207,7 @@ def test_the_arrow_route(api_server: ApiServer, client: DuraGraphClient) -> None
         bad = httpx.get(api_server.base + path, headers=api_server.headers)
         assert bad.status_code == status, path
         assert bad.headers["Content-Type"].startswith("application/json") and bad.json()["error"] == code
-    assert httpx.get(url).status_code == 403  # no token
+    assert httpx.get(url).status_code == 401  # no token
 
 
 async def test_the_async_client(aclient: AsyncDuraGraphClient, client: DuraGraphClient) -> None:

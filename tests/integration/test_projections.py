@@ -12,6 +12,7 @@ functions a new database has, and its read models then rebuild equal too.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -32,6 +33,12 @@ from duragraph_lab.store.projections import Definition, available_definitions
 from duragraph_lab.store.roles import ensure_login_role, grant_runtime_privileges
 from tests.apiserver import ApiServer
 
+pytest.importorskip("langgraph")
+from langgraph.checkpoint.base import empty_checkpoint
+
+from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+from duragraph_lab.store import open_pool
+
 #: Every read model: what rebuild_projections() empties and refills from the events.
 READ_MODELS = (
     "assistant_versions",
@@ -41,11 +48,16 @@ READ_MODELS = (
     "experiment_results",
     "experiments",
     "graphs",
+    "lg_checkpoints",
+    "lg_writes",
     "run_queue",
     "runs",
     "spans",
     "threads",
 )
+#: The read models an old database has (LangGraph's checkpoints came with migration 0011: a release
+#: of the old mechanism neither has their tables nor projects their events; a rebuild does).
+OLD_READ_MODELS = tuple(t for t in READ_MODELS if not t.startswith("lg_"))
 #: The other tables of the schema: the log itself, bookkeeping, and state written directly.
 NOT_READ_MODELS = (
     "events",
@@ -69,10 +81,10 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 EventRow = tuple[Any, ...]
 
 
-def snapshot(conn: psycopg.Connection[Any]) -> Snapshot:
+def snapshot(conn: psycopg.Connection[Any], tables: tuple[str, ...] = READ_MODELS) -> Snapshot:
     """Every row of every read model, sorted; run_queue without its lease columns."""
     out: Snapshot = {}
-    for table in READ_MODELS:
+    for table in tables:
         columns = [
             name
             for (name,) in conn.execute(
@@ -89,8 +101,8 @@ def snapshot(conn: psycopg.Connection[Any]) -> Snapshot:
     return out
 
 
-def assert_same(actual: Snapshot, expected: Snapshot) -> None:
-    for table in READ_MODELS:
+def assert_same(actual: Snapshot, expected: Snapshot, tables: tuple[str, ...] = READ_MODELS) -> None:
+    for table in tables:
         assert actual[table] == expected[table], f"duragraph.{table} differs"
 
 
@@ -219,6 +231,33 @@ def realistic_mix(api: Api) -> None:
     )
 
 
+def langgraph_mix(url: str) -> None:
+    """LangGraph checkpoints written outside runs (checkpoint streams): puts with writes in two
+    namespaces, a copy, a prune, a delete of runs and of a thread."""
+
+    async def write() -> None:
+        pool = await open_pool(url, min_size=1, max_size=2)
+        try:
+            saver = EventStoreCheckpointer(PostgresEventStore(pool))
+            for thread, ns in (("lg-a", ""), ("lg-a", "child:1"), ("lg-c", "")):
+                config: Any = {"configurable": {"thread_id": thread, "checkpoint_ns": ns}}
+                for step in range(3):
+                    checkpoint = empty_checkpoint()
+                    checkpoint["channel_values"] = {"n": step}
+                    metadata: Any = {"source": "loop", "step": step, "run_id": f"run-{thread}-{step}"}
+                    config = await saver.aput(config, checkpoint, metadata, {"n": step})
+                    await saver.aput_writes(config, [("n", step + 1), ("__error__", "boom")], f"task-{step}")
+            await saver.acopy_thread("lg-a", "lg-b")
+            await saver.aprune(["lg-b"], strategy="keep_latest")
+            await saver.adelete_for_runs(["run-lg-a-0"])
+            await saver.adelete_thread("lg-c")
+            await saver.aput({"configurable": {"thread_id": "lg-c"}}, empty_checkpoint(), {"step": 0}, {})  # type: ignore[typeddict-item]
+        finally:
+            await pool.close()
+
+    asyncio.run(write())
+
+
 @dataclass
 class Served:
     server: ApiServer
@@ -245,6 +284,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         info = read_runtime_info(server.data_dir)
         assert info is not None
         url = info.endpoints.database_url
+        langgraph_mix(url)
         with psycopg.connect(url, autocommit=True) as conn:
             Api(server).until("the runs at rest", lambda: _at_rest(conn))
         with psycopg.connect(url) as conn:
@@ -368,14 +408,16 @@ def test_an_old_database_converges_to_the_definitions_of_a_new_one(
     # The old triggers make of this log exactly what the new projections made of it live.
     _replay(url, served.events)
     with psycopg.connect(url) as conn:
-        assert_same(snapshot(conn), served.live)
+        assert_same(snapshot(conn, OLD_READ_MODELS), served.live, OLD_READ_MODELS)
 
     assert migrate(url) == UPGRADE
     new = _definitions(url)
     assert new == _definitions(database_url)  # a database migrated from nothing
     assert [name for name, _ in new["triggers"]] == ["events_project"]
     with psycopg.connect(url, autocommit=True) as conn:
-        assert_same(snapshot(conn), served.live)  # the upgrade left the read models alone
+        # The upgrade left the read models alone (the LangGraph ones are new: empty until the rebuild).
+        assert_same(snapshot(conn, OLD_READ_MODELS), served.live, OLD_READ_MODELS)
+        assert conn.execute("SELECT count(*) FROM duragraph.lg_checkpoints").fetchone() == (0,)
         assert rebuild(conn) == len(served.events)
         assert_same(snapshot(conn), served.live)
 

@@ -152,6 +152,18 @@ async def test_a_followed_view_follows_a_resume_made_elsewhere(aclient: AsyncDur
     assert "interrupted" not in node_statuses(view.events)[0].values()
 
 
+async def test_a_closed_view_stops_following_a_run_that_waits(aclient: AsyncDuraGraphClient) -> None:
+    paused = await aclient.runs.wait(None, "approval", input=APPROVAL_INPUT)
+    assert paused.run_id is not None
+    view = await RunView.afor_run(aclient, paused.run_id)
+    task = view.follow()
+    await asyncio.sleep(0.3)
+    assert not task.done()
+    view.close()
+    await asyncio.wait_for(task, 10)  # within a poll: nobody looks any more
+    assert (await aclient.runs.get(paused.run_id)).status == "interrupted"
+
+
 def test_resume_on_a_view_answered_elsewhere_shows_the_run_as_it_is(client: DuraGraphClient) -> None:
     """A stale view (not following) whose run was resumed from code: its Resume says why it
     failed and the view shows the run's current state, not "resuming…" forever."""
@@ -161,7 +173,9 @@ def test_resume_on_a_view_answered_elsewhere_shows_the_run_as_it_is(client: Dura
     client.runs.create(paused.thread_id, "approval", command={"resume": True})
     client.runs.join(paused.run_id)
     view._handle_custom_msg({"kind": "resume", "value": True}, [])
-    assert view.message.startswith("resume failed: ") and "409" in view.message, view.message
+    assert view.message == (
+        "resume failed: the run no longer waits for an answer (it was answered elsewhere; it is success now)"
+    ), view.message
     assert view.run["status"] == "success" and view.run["interrupts"] == []
 
 

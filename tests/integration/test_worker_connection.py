@@ -57,7 +57,7 @@ async def test_the_route_hands_over_working_urls(api_server: ApiServer) -> None:
         assert got.headers["Cache-Control"] == "no-store"
     async with httpx.AsyncClient() as http:  # (the first client holds Jupyter's login cookie now)
         anonymous = await http.get(f"{api_server.base}/worker/connection")
-    assert anonymous.status_code == 403 and "database_url" not in anonymous.text
+    assert anonymous.status_code == 401 and "database_url" not in anonymous.text
     assert body["local_only"] is True  # the test server's services are embedded
     async with await psycopg.AsyncConnection.connect(body["database_url"]) as conn:
         assert (await (await conn.execute("SELECT count(*) FROM duragraph.events")).fetchone()) is not None
@@ -126,7 +126,9 @@ def test_a_worker_process_with_only_the_server_url_and_token(api_server: ApiServ
     url = f"http://127.0.0.1:{api_server.port}/"
     bad = _worker(["--server", url, "--token", "wrong"], tmp_path)
     _, err = bad.communicate(timeout=60)
-    assert bad.returncode == 2 and "did not say where its services are" in err and "403" in err, err
+    assert (
+        bad.returncode == 2 and "did not say where its services are" in err and "401 unauthorized" in err
+    ), err
 
     proc = _worker(["--server", url, "--token", api_server.token, "--worker-id", "remote-1"], tmp_path)
     try:

@@ -47,6 +47,8 @@ class AssistantSearchHandler(DuraGraphHandler):
             )
         )
         _pagination(self, body.offset, body.limit, len(found), total)
+        if not body.select:
+            found = await self.call(self.backend.presence.assistants(found))
         self.write_json(found)
 
 
@@ -61,7 +63,8 @@ class AssistantCountHandler(DuraGraphHandler):
 class AssistantHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self, assistant_id: str) -> None:
-        self.write_json(await self.call(self.backend.assistants.get(assistant_id)))
+        found = await self.call(self.backend.assistants.get(assistant_id))
+        self.write_json((await self.call(self.backend.presence.assistants([found])))[0])
 
     @web.authenticated
     async def patch(self, assistant_id: str) -> None:

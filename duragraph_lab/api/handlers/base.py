@@ -3,7 +3,8 @@ are read, JSON in and out, typed errors to HTTP errors.
 
 Handlers parse a request, call one service method and write its answer; they decide nothing.
 Every failure is ``{"error": code, "message": text}`` with a 4xx status when the request was at
-fault: no credentials or not allowed (403), malformed JSON (400), a body over the size limit
+fault: no valid token (401, for API clients; 403 for a browser's cookie login, as Jupyter answers
+it), not allowed (403), malformed JSON (400), a body over the size limit
 (413), a body or parameter of the wrong shape (422), an unknown id (404), a conflict with the
 current state (409); 503 with ``Retry-After`` while the database is unavailable.
 
@@ -172,7 +173,7 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
             # anyone was authenticated: a write with no or a wrong token would be told "'_xsrf'
             # argument missing", which sends an API client the wrong way.
             if err.status_code == 403 and not self.current_user and self.check_host():
-                raise _unauthenticated() from None
+                raise self.unauthenticated() from None
             raise
         if method == "OPTIONS":
             return  # Jupyter's CORS preflight: public, bodiless, runs nothing
@@ -181,7 +182,7 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
         user = self.current_user
         if not user:
             # Here, not in @web.authenticated on the method: that runs after the body is read.
-            raise _unauthenticated()
+            raise self.unauthenticated()
         for action in self.required_actions(method):
             # The call jupyter_server's @authorized makes, so JupyterHub scopes and custom
             # Authorizers govern DuraGraph as they govern the rest of the server.
@@ -199,6 +200,35 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
         length = self.request.headers.get("Content-Length", "").strip()
         if length.isdigit() and int(length) > limit:
             raise ApiError(413, "body_too_large", f"the request body is over the limit of {limit} bytes")
+
+    def unauthenticated(self) -> ApiError:
+        """Why a request without valid credentials is refused, in the terms of who sent it.
+
+        An API client (a token in the ``Authorization`` header or the ``token`` query parameter,
+        or no credentials and no cookie at all) gets a 401 that says how to pass the token. A
+        browser (Jupyter's cookies, no token) gets the 403 Jupyter's cookie login answers: its
+        page logs in again; its XSRF checks are Jupyter's, unchanged."""
+        token_sent = (
+            bool(self.request.headers.get("Authorization")) or "token" in self.request.query_arguments
+        )
+        browser = not token_sent and bool(self.request.headers.get("Cookie"))
+        if browser:
+            return ApiError(
+                403,
+                "unauthenticated",
+                "authentication required: log in to the Jupyter server again (the login cookie sent "
+                "is missing or no longer valid), or send the server's token (Authorization: token <token>)",
+            )
+        sent = "the token sent is not this server's" if token_sent else "no token was sent"
+        return ApiError(
+            401,
+            "unauthorized",
+            f"{sent}: send the Jupyter server's token as the header 'Authorization: token <token>' "
+            "(or the query parameter ?token=<token>). `duragraph-lab dev` prints it in the URL it "
+            "opens, `jupyter server list` shows it; it changes at every start unless set "
+            "(JUPYTER_TOKEN or c.IdentityProvider.token)",
+            headers={"WWW-Authenticate": 'token realm="duragraph"'},
+        )
 
     def required_actions(self, method: str) -> list[str]:
         """The authorization actions the request needs, in the order they are checked."""
@@ -382,15 +412,6 @@ class DuraGraphHandler(ExtensionHandlerMixin, APIHandler):
             if mapped is None:
                 raise
             raise mapped from None
-
-
-def _unauthenticated() -> ApiError:
-    return ApiError(
-        403,
-        "unauthenticated",
-        "authentication required: send the server's token (Authorization: token <token>) or log in; "
-        "the credentials sent, if any, are not valid",
-    )
 
 
 def _not_json(name: str) -> Any:

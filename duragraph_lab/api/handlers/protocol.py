@@ -23,7 +23,8 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
-from duragraph_lab.api.handlers.base import DuraGraphHandler, http_error
+from duragraph_lab.api import models
+from duragraph_lab.api.handlers.base import ApiError, DuraGraphHandler, http_error
 from duragraph_lab.api.handlers.streams import StreamingHandler
 from duragraph_lab.api.jsonout import dumps
 from duragraph_lab.api.protocol import ProtocolError, from_api_error, parse_envelope, parse_subscription
@@ -45,15 +46,24 @@ def _error_body(err: ProtocolError) -> dict[str, Any]:
     return err.body()
 
 
-class ThreadCommandsHandler(DuraGraphHandler):
+class _ProtocolErrors(DuraGraphHandler):
+    def _write_error(self, err: ProtocolError) -> None:
+        for name, value in err.headers.items():
+            self.set_header(name, value)
+        self.write_json(_error_body(err), err.status)
+
+
+class ThreadCommandsHandler(_ProtocolErrors):
     @web.authenticated
     async def post(self, thread_id: str) -> None:
+        # The API's own checks first (400 invalid_json, 422 validation_error naming the field),
+        # then the protocol's.
+        envelope = self.parse(models.ProtocolCommand)
         try:
-            answer = await self.backend.protocol.command(thread_id, self.json_body())
+            answer = await self.backend.protocol.command(thread_id, envelope.model_dump(exclude_unset=True))
         except Exception as err:
             mapped = from_api_error(err, _command_id(self._body))
-            self.set_status(mapped.status)
-            self.write_json(_error_body(mapped), mapped.status)
+            self._write_error(mapped)
             return
         self.write_json(answer)
 
@@ -67,7 +77,7 @@ def _command_id(raw: bytearray | None) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class ThreadEventsHandler(WebSocketHandler, StreamingHandler):
+class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     """SSE on POST, WebSocket on GET."""
 
     _ws_subscriptions: dict[str, tuple[list[str], list[list[str]] | None, int | None]]
@@ -84,16 +94,28 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler):
         else:
             StreamingHandler.on_connection_close(self)
 
+    @web.authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            # Not an OpenAPI operation: only the upgrade is served on GET.
+            raise ApiError(
+                405,
+                "method_not_allowed",
+                "GET on this path is the WebSocket upgrade (Upgrade: websocket); POST streams SSE",
+            )
+        await WebSocketHandler.get(self, *args, **kwargs)
+
     # -- server-sent events --------------------------------------------------------------------
     @web.authenticated
     async def post(self, thread_id: str) -> None:
         protocol = self.backend.protocol
+        request = self.parse(models.EventStreamRequest)
         try:
-            channels, namespaces, depth, since = parse_subscription(self.json_body())
+            channels, namespaces, depth, since = parse_subscription(request.model_dump(exclude_none=True))
             await protocol.check_thread(thread_id)
         except Exception as err:
             mapped = from_api_error(err, None)
-            self.write_json(_error_body(mapped), mapped.status)
+            self._write_error(mapped)
             return
 
         async def body() -> AsyncIterator[bytes]:

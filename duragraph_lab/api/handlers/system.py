@@ -76,6 +76,12 @@ class WorkerConnectionHandler(DuraGraphHandler):
         self.write_json(connection)
 
 
+class WorkersHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self) -> None:
+        self.write_json(await self.call(self.backend.presence.workers()))
+
+
 class MetricsHandler(DuraGraphHandler):
     @web.authenticated
     async def get(self) -> None:

@@ -147,6 +147,10 @@ class AsyncDuraGraphClient:
         """Where a worker reaches the server's PostgreSQL and NATS (for ``serve`` from a kernel)."""
         return await self.call(c.worker_connection())
 
+    async def workers(self) -> dict[str, Any]:
+        """The live workers and the graphs each serves: ``{"workers": [...], "graphs": {graph: [worker ids]}}``."""
+        return await self.call(c.workers())
+
     async def metrics(self) -> str:
         """Prometheus text exposition."""
         return await self.call(c.metrics())

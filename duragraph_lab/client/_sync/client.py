@@ -148,6 +148,10 @@ class DuraGraphClient:
         """Where a worker reaches the server's PostgreSQL and NATS (for ``serve`` from a kernel)."""
         return self.call(c.worker_connection())
 
+    def workers(self) -> dict[str, Any]:
+        """The live workers and the graphs each serves: ``{"workers": [...], "graphs": {graph: [worker ids]}}``."""
+        return self.call(c.workers())
+
     def metrics(self) -> str:
         """Prometheus text exposition."""
         return self.call(c.metrics())

@@ -26,6 +26,10 @@ BEGIN
         PERFORM duragraph.project_dataset(e);     -- datasets, dataset_versions
     WHEN 'experiment' THEN
         PERFORM duragraph.project_experiment(e);  -- experiments, experiment_results
+    WHEN 'checkpoints' THEN
+        PERFORM duragraph.project_checkpoints(e);   -- lg_checkpoints, lg_writes (outside runs)
+    WHEN 'cron' THEN
+        PERFORM duragraph.project_cron(e);        -- crons
     ELSE
         NULL;
     END CASE;
@@ -50,7 +54,8 @@ DECLARE
 BEGIN
     TRUNCATE duragraph.runs, duragraph.run_queue, duragraph.spans, duragraph.threads, duragraph.assistants,
              duragraph.assistant_versions, duragraph.graphs, duragraph.datasets, duragraph.dataset_versions,
-             duragraph.experiments, duragraph.experiment_results;
+             duragraph.experiments, duragraph.experiment_results, duragraph.lg_checkpoints, duragraph.lg_writes,
+             duragraph.crons;
     FOR e IN SELECT * FROM duragraph.events ORDER BY seq LOOP
         PERFORM duragraph.project(e);
         n := n + 1;

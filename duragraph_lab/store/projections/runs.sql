@@ -20,6 +20,11 @@ DECLARE
     v_status text;
     v_queue  text := 'queued';
 BEGIN
+    -- LangGraph's checkpoints and writes (their own read models; they name their thread).
+    IF e.type LIKE 'lg\_%' THEN
+        PERFORM duragraph.project_checkpoints(e);
+        RETURN;
+    END IF;
     -- Spans: one row per node execution attempt, a subgraph's nodes included (under their ns).
     IF e.type IN ('node_completed', 'node_failed') THEN
         IF d->>'task' IS NULL OR d->>'node' IS NULL OR jsonb_typeof(d->'step') IS DISTINCT FROM 'number' THEN
@@ -120,6 +125,9 @@ BEGIN
         IF e.type = 'run_cancelled' THEN
             -- A rollback removes the cancelled run from the read models.
             DELETE FROM duragraph.runs WHERE run_id = sid AND cancel_action = 'rollback';
+            IF FOUND THEN
+                PERFORM duragraph.forget_langgraph_run(sid::text);
+            END IF;
             DELETE FROM duragraph.spans s WHERE s.run_id = sid
                AND NOT EXISTS (SELECT 1 FROM duragraph.runs r WHERE r.run_id = sid);
         END IF;
@@ -131,6 +139,7 @@ BEGIN
         -- Removed from the read models; its events stay.
         DELETE FROM duragraph.runs WHERE run_id = sid;
         DELETE FROM duragraph.spans WHERE run_id = sid;
+        PERFORM duragraph.forget_langgraph_run(sid::text);
         UPDATE duragraph.run_queue SET state = 'done', worker_id = NULL, lease_expires_at = NULL WHERE run_id = sid;
     ELSE
         NULL;

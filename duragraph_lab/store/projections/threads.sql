@@ -25,6 +25,7 @@ BEGIN
           FROM duragraph.runs r WHERE r.thread_id = sid AND q.run_id = r.run_id AND q.state <> 'done';
         DELETE FROM duragraph.spans s USING duragraph.runs r WHERE r.thread_id = sid AND s.run_id = r.run_id;
         DELETE FROM duragraph.runs WHERE thread_id = sid;
+        PERFORM duragraph.forget_langgraph_thread(sid::text);
     ELSE
         NULL;
     END CASE;

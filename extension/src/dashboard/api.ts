@@ -72,6 +72,15 @@ export interface Assistant {
   version?: number;
   created_at?: string;
   updated_at?: string;
+  /** Whether a live worker serves the graph (runs of an unserved graph wait). */
+  served?: boolean;
+}
+
+/** Why a pending run has not started (`no_worker`: no live worker serves its graph). */
+export interface WaitingFor {
+  reason: string;
+  message: string;
+  graph_id?: string;
 }
 
 export interface Thread {
@@ -96,6 +105,7 @@ export interface Run {
   ended_at?: string | null;
   error?: unknown;
   metadata?: Record<string, unknown>;
+  waiting_for?: WaitingFor | null;
 }
 
 export interface ApiEvent {

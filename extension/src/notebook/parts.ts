@@ -154,6 +154,7 @@ export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
       html("span", { class: "dg-run-meta" }, [run.assistant_id ? `assistant ${run.graph_id ?? run.assistant_id}` : "", run.thread_id ? `thread ${run.thread_id}` : ""].filter(Boolean).join(" · ")),
     );
     box.appendChild(head);
+    if (run.waiting_for?.message) box.appendChild(html("div", { class: "dg-waiting" }, run.waiting_for.message));
     const io = html("details", { class: "dg-run-io" });
     io.appendChild(html("summary", {}, "Input and output"));
     io.append(html("div", { class: "dg-pane-title" }, "Input"), html("pre", { class: "dg-json" }, preview(run.input ?? null, 4000)));

@@ -2,6 +2,7 @@
 // red, retried ones hatched), run-level events as ticks on a top row; hover for the payload,
 // click to select an event.
 import { clear, preview, svg } from "./dom";
+import type { NodeFailed } from "../event_types";
 import { EventRow, parseData } from "./events";
 
 export interface Span {
@@ -44,7 +45,7 @@ export function spansFromEvents(events: readonly EventRow[]): Span[] {
     let willRetry = false;
     if (e.type === "node_failed") {
       const data = parseData(e);
-      willRetry = Boolean(data && typeof data === "object" && (data as { will_retry?: unknown }).will_retry);
+      willRetry = Boolean(data && typeof data === "object" && (data as Partial<NodeFailed>).will_retry);
     }
     const ns = e.ns ?? "";
     out.push({

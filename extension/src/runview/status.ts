@@ -26,6 +26,7 @@
 //   does not show the last attempt's outcomes as its own.
 // A namespaced lifecycle event (one with `ns`) acts within its subgraph only: its scope is the
 // nodes drawn under that subgraph.
+import type { EventPayloads, EventType } from "../event_types";
 import type { NodeStatus } from "../renderers/graph";
 import { parseData, type EventRow } from "../renderers/events";
 import { drawnNodeId } from "../renderers/timeline";
@@ -40,15 +41,17 @@ type Data = Record<string, unknown>;
 
 const parsed = new WeakMap<StatusEvent, Data>();
 
-/** The payload of the few event types the fold looks into (parsed once per row). */
-function payload(e: StatusEvent): Data {
+/** The payload of the few event types the fold looks into (parsed once per row), typed by the
+ * generated mirror of the server's payload types. A stored payload may be older or malformed:
+ * every field may be missing, and each is checked where it is used. */
+function payload<T extends EventType>(e: StatusEvent): Partial<EventPayloads[T]> {
   let d = parsed.get(e);
   if (!d) {
     const value = parseData(e as EventRow);
     d = value && typeof value === "object" && !Array.isArray(value) ? (value as Data) : {};
     parsed.set(e, d);
   }
-  return d;
+  return d as Partial<EventPayloads[T]>;
 }
 
 /** The prefix of the ids drawn inside namespace `ns` ("sub:1.0:1|" → "sub:", "" → ""). */
@@ -86,9 +89,9 @@ export class StatusFold {
         break;
       case "step_planned": {
         if (ns) this.enter(ns);
-        const tasks = payload(e).tasks;
+        const tasks = payload<"step_planned">(e).tasks;
         if (!Array.isArray(tasks)) break;
-        for (const t of tasks as { node?: unknown }[]) {
+        for (const t of tasks) {
           if (t && typeof t.node === "string") this.status.set(scope + t.node, "running");
         }
         break;
@@ -97,11 +100,11 @@ export class StatusFold {
         if (e.node) this.status.set(scope + e.node, "done");
         break;
       case "node_failed":
-        if (e.node) this.status.set(scope + e.node, payload(e).will_retry ? "running" : "failed");
+        if (e.node) this.status.set(scope + e.node, payload<"node_failed">(e).will_retry ? "running" : "failed");
         break;
       case "run_interrupted": {
-        const interrupts = payload(e).interrupts;
-        for (const i of Array.isArray(interrupts) ? (interrupts as Data[]) : []) {
+        const interrupts = payload<"run_interrupted">(e).interrupts;
+        for (const i of Array.isArray(interrupts) ? interrupts : []) {
           if (!i || typeof i.node !== "string" || i.when === "after") continue;
           const where = typeof i.ns === "string" && i.ns ? i.ns : ns;
           this.status.set(scopeOf(where) + i.node, "interrupted");

@@ -54,7 +54,14 @@ export function assistantsPage(ctx: PageContext): void {
   let current = ctx.params.assistant_id ?? "";
 
   function renderList(): void {
-    list.replaceChildren(...assistants.map((a) => item(a.name || a.graph_id, a.graph_id, a.assistant_id === current, () => void open(a.assistant_id), { "data-assistant-id": a.assistant_id })));
+    list.replaceChildren(
+      ...assistants.map((a) =>
+        item(a.name || a.graph_id, a.served === false ? `${a.graph_id} · no worker` : a.graph_id, a.assistant_id === current, () => void open(a.assistant_id), {
+          "data-assistant-id": a.assistant_id,
+          ...(a.served === false ? { "data-dg-unserved": "" } : {}),
+        }),
+      ),
+    );
   }
 
   async function open(id: string): Promise<void> {
@@ -72,6 +79,9 @@ export function assistantsPage(ctx: PageContext): void {
       h("h3", {}, a.name || a.graph_id),
       a.description ? h("p", {}, a.description) : "",
       h("div", { class: "dg-muted" }, `graph ${a.graph_id} · id ${a.assistant_id} · version ${a.version ?? "?"}`),
+      a.served === false
+        ? h("div", { class: "dg-waiting", "data-dg-waiting": "no_worker" }, `no worker is serving graph ${a.graph_id}: its runs wait until one does (duragraph-lab worker module:graph, or %duragraph serve in a notebook)`)
+        : "",
       link("Open in Playground", () => ctx.navigate("playground", { assistant: a.assistant_id })),
       section("Topology", graphBox),
       section("Configuration", jsonBox({ config: a.config ?? {}, context: a.context ?? {}, metadata: a.metadata ?? {} })),

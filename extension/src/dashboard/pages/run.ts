@@ -120,6 +120,7 @@ export function runPage(ctx: PageContext): void {
       link(shortId(run.thread_id), () => ctx.navigate("threads", { thread_id: run!.thread_id }), { title: run.thread_id }),
       ` · ${run.graph_id ?? shortId(run.assistant_id)} · started ${formatWhen(run.started_at ?? run.created_at)} · ${formatDuration(runDuration(run))}`,
       run.error ? h("span", { class: "dg-error-text" }, ` · ${typeof run.error === "string" ? run.error : JSON.stringify(run.error)}`) : "",
+      run.waiting_for ? h("div", { class: "dg-waiting", "data-dg-waiting": run.waiting_for.reason }, run.waiting_for.message) : "",
     );
     meta.setAttribute("data-status", run.status);
     cancelBtn.hidden = !ACTIVE.has(run.status);
@@ -184,6 +185,8 @@ export function runPage(ctx: PageContext): void {
       path: `runs/${runId}/stream?stream_mode=updates`,
       onEvent: (e) => {
         if (e.seq !== null) scheduleLoad();
+        // A worker took the run it waited for: say so (the header said why it waited).
+        if (e.seq !== null && run?.waiting_for) void loadRun().catch(() => undefined);
       },
       onProblem: (message, final) => {
         if (final && gone) return;

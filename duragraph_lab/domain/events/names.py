@@ -1,8 +1,5 @@
-"""Event type names, by stream.
-
-Payloads are plain JSON-able dicts (see docs/events.md for every field). Only node results
-and plans carry graph state, and only as deltas: storage grows with the number of steps, not
-with steps x state size.
+"""Event type names, by stream kind (the wire names: stored in `events.type`, in NATS subjects,
+in the SSE `debug`/`events` frames and in the front end).
 """
 
 from __future__ import annotations
@@ -49,6 +46,22 @@ EXPERIMENT_CREATED = "experiment_created"  # dataset + version, assistant + vers
 EXPERIMENT_RESULT_RECORDED = "experiment_result_recorded"  # one example: its run, outputs, scores
 EXPERIMENT_RUN_REQUESTED = "experiment_run_requested"  # the server runs it (runner: "server")
 EXPERIMENT_COMPLETED = "experiment_completed"
+
+# checkpoints:<id> (LangGraph's checkpointer, outside runs) and run:<id> (during a LangGraph run):
+# LangGraph checkpoints and task writes, serialized by the graph's serde (domain/events/langgraph.py)
+LG_CHECKPOINT = "lg_checkpoint"  # one checkpoint (put): ids, parent, metadata, the serialized checkpoint
+LG_WRITES = "lg_writes"  # one task's pending writes against a checkpoint (put_writes)
+LG_THREAD_DELETED = "lg_thread_deleted"  # delete_thread: every checkpoint and write of the thread
+LG_RUNS_DELETED = "lg_runs_deleted"  # delete_for_runs: the checkpoints (and their writes) of runs
+LG_THREAD_COPIED = "lg_thread_copied"  # copy_thread: the source's checkpoints, now also the target's
+LG_THREAD_PRUNED = "lg_thread_pruned"  # prune: keep_latest (per namespace) or delete
+
+# cron:<id> (a schedule of runs: each tick it fires is one event, appended in the transaction that
+# creates the tick's run, at the expected version: two servers cannot both fire one tick)
+CRON_CREATED = "cron_created"  # assistant, thread, schedule, timezone, end_time, enabled, payload
+CRON_UPDATED = "cron_updated"  # the fields changed, and the next fire time they give
+CRON_FIRED = "cron_fired"  # one tick: its run (or why none was created) and the next fire time
+CRON_DELETED = "cron_deleted"
 
 # run:<id> (webhooks: the delivery of a run's end, after that end; `end_seq` names which end)
 WEBHOOK_ATTEMPT_FAILED = "webhook_attempt_failed"  # end_seq, url, attempt, error, retry_at

@@ -1,0 +1,165 @@
+"""The payloads of LangGraph's checkpointer (issue 17): LangGraph checkpoints and task writes as
+events of DuraGraph's log, and the one factory that makes each.
+
+During a run they are events of the run's stream (``run:<id>``), appended under the worker's
+fenced lease; written outside a run (``update_state``, direct use of the checkpointer) they go to
+the thread's checkpoint stream (``checkpoints:<uuid>``, :func:`checkpoint_stream`). Every event
+names its LangGraph thread (``thread_id``: LangGraph's thread ids are any string).
+
+Serialized values are LangGraph's own (the graph's serde): ``[type, base64 bytes]`` pairs, opaque
+to DuraGraph, so a checkpoint reads back exactly as LangGraph wrote it. The read models
+(``lg_checkpoints``, ``lg_writes``) point at these events by ``seq``; see docs/events.md.
+
+No ``from __future__ import annotations`` here (see run.py).
+"""
+
+import base64
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypedDict
+
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.events import names
+from duragraph_lab.domain.streams import StreamId, StreamKind
+
+#: The LangGraph event types: the run's projection hands them to the checkpoints projection.
+LANGGRAPH_EVENT_TYPES = frozenset(
+    {
+        names.LG_CHECKPOINT,
+        names.LG_WRITES,
+        names.LG_THREAD_DELETED,
+        names.LG_RUNS_DELETED,
+        names.LG_THREAD_COPIED,
+        names.LG_THREAD_PRUNED,
+    }
+)
+
+# uuid5 namespace of checkpoint streams: a LangGraph thread id (any string) -> one stream.
+_CHECKPOINT_STREAMS = uuid.UUID("5f0c1d5e-8a51-4c8e-9d0e-6b1a8f7e2c31")
+
+#: A serialized value: (serde type, bytes), as LangGraph's ``SerializerProtocol.dumps_typed``.
+Typed = tuple[str, bytes]
+
+
+def checkpoint_stream(thread_id: str) -> str:
+    """The stream of a LangGraph thread's checkpoints written outside any run."""
+    return str(StreamId.of(StreamKind.CHECKPOINTS, uuid.uuid5(_CHECKPOINT_STREAMS, thread_id)))
+
+
+def encode_typed(value: Typed) -> list[str]:
+    kind, data = value
+    return [kind, base64.b64encode(data).decode("ascii")]
+
+
+def decode_typed(value: Sequence[str]) -> Typed:
+    return str(value[0]), base64.b64decode(value[1])
+
+
+class LgCheckpoint(TypedDict):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    metadata: dict[str, Any]  # plain JSON: LangGraph's checkpoint metadata
+    checkpoint: list[str]  # [serde type, base64]: the whole checkpoint
+    new_versions: dict[str, str]
+
+
+class LgWrites(TypedDict):
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    task_id: str
+    task_path: str
+    writes: list[list[Any]]  # [idx, channel, serde type, base64]
+    upsert: bool
+
+
+class LgThreadDeleted(TypedDict):
+    thread_id: str
+
+
+class LgRunsDeleted(TypedDict):
+    thread_id: None  # of every thread: delete_for_runs names runs only
+    run_ids: list[str]
+
+
+class LgThreadCopied(TypedDict):
+    thread_id: str  # the target
+    source_thread_id: str
+
+
+class LgThreadPruned(TypedDict):
+    thread_id: str
+    strategy: Literal["keep_latest", "delete"]
+
+
+def lg_checkpoint(
+    *,
+    thread_id: str,
+    checkpoint_ns: str,
+    checkpoint_id: str,
+    parent_checkpoint_id: str | None,
+    metadata: Mapping[str, Any],
+    checkpoint: Typed,
+    new_versions: Mapping[str, Any],
+) -> NewEvent:
+    """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
+    run_id and the config's metadata), so that list filters can match it in SQL."""
+    data = LgCheckpoint(
+        thread_id=thread_id,
+        checkpoint_ns=checkpoint_ns,
+        checkpoint_id=checkpoint_id,
+        parent_checkpoint_id=parent_checkpoint_id,
+        metadata=dict(metadata),
+        checkpoint=encode_typed(checkpoint),
+        new_versions={k: str(v) for k, v in new_versions.items()},
+    )
+    return NewEvent(names.LG_CHECKPOINT, data)
+
+
+def lg_writes(
+    *,
+    thread_id: str,
+    checkpoint_ns: str,
+    checkpoint_id: str,
+    task_id: str,
+    task_path: str,
+    writes: Sequence[tuple[int, str, Typed]],
+    upsert: bool,
+) -> NewEvent:
+    """``writes``: (idx, channel, value). ``upsert``: the writes replace earlier ones at the same
+    (task, idx) (LangGraph's special channels: errors, interrupts, resumes); otherwise an earlier
+    write at the same place is kept (a task's writes saved twice are saved once)."""
+    data = LgWrites(
+        thread_id=thread_id,
+        checkpoint_ns=checkpoint_ns,
+        checkpoint_id=checkpoint_id,
+        task_id=task_id,
+        task_path=task_path,
+        writes=[[idx, channel, *encode_typed(value)] for idx, channel, value in writes],
+        upsert=upsert,
+    )
+    return NewEvent(names.LG_WRITES, data)
+
+
+def lg_thread_deleted(thread_id: str) -> NewEvent:
+    return NewEvent(names.LG_THREAD_DELETED, LgThreadDeleted(thread_id=thread_id))
+
+
+def lg_runs_deleted(run_ids: Sequence[str]) -> NewEvent:
+    return NewEvent(names.LG_RUNS_DELETED, LgRunsDeleted(thread_id=None, run_ids=[str(r) for r in run_ids]))
+
+
+def lg_thread_copied(source_thread_id: str, target_thread_id: str) -> NewEvent:
+    return NewEvent(
+        names.LG_THREAD_COPIED, LgThreadCopied(thread_id=target_thread_id, source_thread_id=source_thread_id)
+    )
+
+
+def lg_thread_pruned(thread_id: str, strategy: str) -> NewEvent:
+    if strategy == "keep_latest":
+        return NewEvent(names.LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="keep_latest"))
+    if strategy == "delete":
+        return NewEvent(names.LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="delete"))
+    raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")

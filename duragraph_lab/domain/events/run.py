@@ -1,0 +1,304 @@
+"""The payloads of a run's stream (``run:<uuid>``) and the one factory that makes each.
+
+Every writer builds its event with these factories, so a payload's shape is stated once. The
+payloads are plain JSON-able dicts on the wire; the TypedDicts say which keys they have (a key
+in ``NotRequired`` may be absent, as in events written by older releases). "State" values are
+``dict[str, Any]`` of state keys; timestamps are Unix epoch seconds.
+
+No ``from __future__ import annotations`` here: Python 3.11's TypedDict only sees ``NotRequired``
+in evaluated annotations, and ``catalogue.payload_problems`` reads the required keys at run time.
+"""
+
+from collections.abc import Mapping
+from typing import Any, Literal, NotRequired, TypedDict
+
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.domain.events import names
+
+State = dict[str, Any]
+
+
+class RunBase(TypedDict):
+    """The state a run starts from: a point of another run (``seq`` None: wherever it ends)."""
+
+    run_id: str
+    seq: int | None
+    mode: Literal["continue", "fork"]
+
+
+class PlannedTask(TypedDict):
+    id: str  # "<step>.<index>"
+    node: str
+    index: int
+    triggers: list[str]
+    arg: NotRequired[Any]  # a task created by Send
+
+
+class Interrupt(TypedDict):
+    id: str
+    node: str
+    when: Literal["during", "before", "after"]
+    value: Any
+    ns: str
+    task: NotRequired[str]  # absent for "after"
+    model_calls: NotRequired[list[dict[str, Any]]]
+
+
+class RunCreated(TypedDict):
+    run_id: str
+    thread_id: str
+    graph_id: str
+    assistant_id: str | None
+    channels: dict[str, str]
+    input: State | None
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+    interrupt_before: list[str]
+    interrupt_after: list[str]
+    recursion_limit: int
+    timeout: float | None
+    base: RunBase | None
+    update: NotRequired[State | None]
+    as_node: NotRequired[str | None]
+    goto: NotRequired[list[Any]]
+    after_seconds: NotRequired[float]
+    after_run: NotRequired[str]
+    kwargs: NotRequired[dict[str, Any]]
+
+
+class RunStarted(TypedDict):
+    worker_id: str
+    epoch: int | None
+    attempt: int
+
+
+class StepPlanned(TypedDict):
+    step: int
+    tasks: list[PlannedTask]
+    barriers: dict[str, list[str]]
+    custom_values: State
+    counts: NotRequired[bool]  # absent in step 0: true
+    ns: NotRequired[str]
+    checkpoint_id: NotRequired[str]  # LangGraph runs: the LangGraph checkpoint the step starts from
+
+
+class NodeCompleted(TypedDict):
+    step: int
+    task: str
+    node: str
+    attempt: int
+    update: State
+    goto: list[Any]
+    started_at: float
+    finished_at: float
+    duration_ms: float
+    model_calls: NotRequired[list[dict[str, Any]]]
+    ns: NotRequired[str]
+
+
+class NodeFailed(TypedDict):
+    step: int
+    task: str
+    node: str
+    attempt: int
+    error: dict[str, Any]
+    will_retry: bool
+    retry_in: float
+    started_at: float
+    finished_at: float
+    ns: NotRequired[str]
+
+
+class RunInterrupted(TypedDict):
+    step: int
+    interrupts: list[Interrupt]
+    ns: NotRequired[str]
+
+
+class RunResumed(TypedDict):
+    resume: Any
+    by_id: NotRequired[dict[str, Any]]
+    ns: NotRequired[str]
+
+
+class RunCompleted(TypedDict):
+    custom_values: NotRequired[State]
+    ns: NotRequired[str]
+
+
+class RunFailed(TypedDict):
+    error: dict[str, Any]
+    ns: NotRequired[str]
+
+
+class RunCancelRequested(TypedDict):
+    reason: str
+    action: NotRequired[Literal["interrupt", "rollback"]]  # absent in old logs: "interrupt"
+
+
+class RunCancelled(TypedDict):
+    reason: NotRequired[str]
+
+
+class RunTimedOut(TypedDict):
+    error: dict[str, Any]
+
+
+class SubgraphStarted(TypedDict):
+    ns: str
+    graph_id: str
+    channels: dict[str, str]
+    input: State
+    recursion_limit: int
+
+
+class StateUpdated(TypedDict):
+    values: State
+    as_node: str | None
+
+
+class RunDeleted(TypedDict):
+    pass
+
+
+def _with_ns(data: Mapping[str, Any], ns: str) -> dict[str, Any]:
+    # Root-graph events carry no "ns" key at all (it means ""), so old and new logs read alike.
+    return {**data, "ns": ns} if ns else dict(data)
+
+
+def run_created(data: RunCreated) -> NewEvent:
+    """The request; ``engine.commands.run_created`` validates it and is its only caller."""
+    return NewEvent(names.RUN_CREATED, data)
+
+
+def run_started(*, worker_id: str, epoch: int | None, attempt: int) -> NewEvent:
+    return NewEvent(names.RUN_STARTED, RunStarted(worker_id=worker_id, epoch=epoch, attempt=attempt))
+
+
+def step_planned(
+    *,
+    step: int,
+    tasks: list[PlannedTask],
+    barriers: dict[str, list[str]],
+    custom_values: State,
+    counts: bool | None = None,
+    ns: str = "",
+    checkpoint_id: str | None = None,
+) -> NewEvent:
+    data = StepPlanned(step=step, tasks=tasks, barriers=barriers, custom_values=custom_values)
+    if counts is not None:
+        data["counts"] = counts
+    if checkpoint_id is not None:
+        data["checkpoint_id"] = checkpoint_id
+    return NewEvent(names.STEP_PLANNED, _with_ns(data, ns))
+
+
+def node_completed(
+    *,
+    step: int,
+    task: str,
+    node: str,
+    attempt: int,
+    update: State,
+    goto: list[Any],
+    started_at: float,
+    finished_at: float,
+    model_calls: list[dict[str, Any]] | None = None,
+    ns: str = "",
+) -> NewEvent:
+    data = NodeCompleted(
+        step=step,
+        task=task,
+        node=node,
+        attempt=attempt,
+        update=update,
+        goto=goto,
+        started_at=started_at,
+        finished_at=finished_at,
+        duration_ms=round((finished_at - started_at) * 1000, 3),
+    )
+    if model_calls:
+        data["model_calls"] = model_calls
+    return NewEvent(names.NODE_COMPLETED, _with_ns(data, ns))
+
+
+def node_failed(
+    *,
+    step: int,
+    task: str,
+    node: str,
+    attempt: int,
+    error: dict[str, Any],
+    will_retry: bool,
+    retry_in: float,
+    started_at: float,
+    finished_at: float,
+    ns: str = "",
+) -> NewEvent:
+    data = NodeFailed(
+        step=step,
+        task=task,
+        node=node,
+        attempt=attempt,
+        error=error,
+        will_retry=will_retry,
+        retry_in=retry_in,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+    return NewEvent(names.NODE_FAILED, _with_ns(data, ns))
+
+
+def run_interrupted(*, step: int, interrupts: list[Interrupt], ns: str = "") -> NewEvent:
+    return NewEvent(names.RUN_INTERRUPTED, _with_ns(RunInterrupted(step=step, interrupts=interrupts), ns))
+
+
+def run_resumed(resume: Any, *, by_id: Mapping[str, Any] | None = None, ns: str = "") -> NewEvent:
+    data = RunResumed(resume=resume)
+    if by_id is not None:
+        data["by_id"] = dict(by_id)
+    return NewEvent(names.RUN_RESUMED, _with_ns(data, ns))
+
+
+def run_completed(*, custom_values: State | None = None, ns: str = "") -> NewEvent:
+    data = RunCompleted()
+    if custom_values is not None:
+        data["custom_values"] = custom_values
+    return NewEvent(names.RUN_COMPLETED, _with_ns(data, ns))
+
+
+def run_failed(error: dict[str, Any], *, ns: str = "") -> NewEvent:
+    return NewEvent(names.RUN_FAILED, _with_ns(RunFailed(error=error), ns))
+
+
+def run_cancel_requested(*, reason: str, action: Literal["interrupt", "rollback"]) -> NewEvent:
+    return NewEvent(names.RUN_CANCEL_REQUESTED, RunCancelRequested(reason=reason, action=action))
+
+
+def run_cancelled(reason: str | None = None) -> NewEvent:
+    data = RunCancelled()
+    if reason is not None:
+        data["reason"] = reason
+    return NewEvent(names.RUN_CANCELLED, data)
+
+
+def run_timed_out(timeout: float | None) -> NewEvent:
+    error = {"type": "RunTimeout", "message": f"run exceeded its timeout of {timeout}s"}
+    return NewEvent(names.RUN_TIMED_OUT, RunTimedOut(error=error))
+
+
+def subgraph_started(
+    *, ns: str, graph_id: str, channels: dict[str, str], input: State, recursion_limit: int
+) -> NewEvent:
+    data = SubgraphStarted(
+        ns=ns, graph_id=graph_id, channels=channels, input=input, recursion_limit=recursion_limit
+    )
+    return NewEvent(names.SUBGRAPH_STARTED, data)
+
+
+def state_updated(*, values: State, as_node: str | None) -> NewEvent:
+    return NewEvent(names.STATE_UPDATED, StateUpdated(values=values, as_node=as_node))
+
+
+def run_deleted() -> NewEvent:
+    return NewEvent(names.RUN_DELETED, RunDeleted())

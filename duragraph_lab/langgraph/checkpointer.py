@@ -1,0 +1,302 @@
+"""LangGraph's checkpointer over DuraGraph's event store: no checkpoint tables, every checkpoint
+and every task's writes is an event (:mod:`duragraph_lab.domain.events.langgraph`).
+
+Bound to a run (:class:`RunLog`, given by the executor), the checkpoints of the run's thread are
+appended to the run's stream through the run's writer, i.e. under the worker's fenced lease, in
+the transaction of the outbox and the read models: a worker that lost its lease cannot save a
+checkpoint. Unbound (``update_state`` outside a run, direct use), they go to the thread's
+checkpoint stream. Reads come from the ``lg_checkpoints``/``lg_writes`` read models, which point at
+those events (:mod:`duragraph_lab.store.queries.lg_checkpoints`).
+
+Async first, like :class:`~duragraph_lab.langgraph.store.PostgresStore`: the async methods run on
+the pool's event loop; the sync ones (LangGraph's sync ``invoke``/``stream``, run in another
+thread) hand the call to that loop and wait, and raise at once when called on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.store.postgres import PostgresEventStore
+from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints, StoredCheckpoint
+
+__all__ = ["EventStoreCheckpointer", "RunLog"]
+
+T = TypeVar("T")
+
+
+class RunLog(Protocol):
+    """Where a run's checkpoints go: the run's stream, under the lease of the worker running it."""
+
+    run_id: str
+    thread_id: str
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        """Append to the run's stream, fenced by the lease (``LeaseLost`` when it is gone)."""
+        ...
+
+
+class EventStoreCheckpointer(BaseCheckpointSaver[str]):
+    """A LangGraph ``BaseCheckpointSaver`` whose checkpoints are events of DuraGraph's log.
+
+    ``run``: the run whose thread's checkpoints go to its stream (the executor binds one per run
+    with :meth:`for_run`); without it every checkpoint goes to its thread's checkpoint stream.
+    ``serde``: LangGraph's serializer (default: LangGraph's)."""
+
+    def __init__(
+        self,
+        store: PostgresEventStore,
+        *,
+        serde: SerializerProtocol | None = None,
+        run: RunLog | None = None,
+    ) -> None:
+        super().__init__(serde=serde)
+        self.store = store
+        self.queries = PgLangGraphCheckpoints(store)
+        self.run = run
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None  # set by the first async call
+
+    def for_run(self, run: RunLog) -> EventStoreCheckpointer:
+        """The same checkpointer, writing the run's thread's checkpoints to the run's stream."""
+        bound = EventStoreCheckpointer(self.store, serde=self.serde, run=run)
+        bound._loop = self._loop
+        return bound
+
+    # -- writing -------------------------------------------------------------------------------
+    async def _append(self, thread_id: str, events: list[NewEvent]) -> None:
+        self._remember_loop()
+        if self.run is not None and thread_id == self.run.thread_id:
+            await self.run.append(events)
+        else:
+            await self.store.append(ev.checkpoint_stream(thread_id), None, events)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        checkpoint_ns = str(configurable.get("checkpoint_ns") or "")
+        event = ev.lg_checkpoint(
+            thread_id=thread_id,
+            checkpoint_ns=checkpoint_ns,
+            checkpoint_id=checkpoint["id"],
+            parent_checkpoint_id=configurable.get("checkpoint_id"),
+            metadata=dict(get_serializable_checkpoint_metadata(config, metadata)),
+            checkpoint=self.serde.dumps_typed(checkpoint),
+            new_versions=new_versions,
+        )
+        await self._append(thread_id, [event])
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": checkpoint_ns,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if not writes:
+            return
+        configurable = config["configurable"]
+        thread_id = str(configurable["thread_id"])
+        # LangGraph's rule: special channels (error, interrupt, resume, ...) have fixed negative
+        # indexes and replace what was there; ordinary writes saved again are kept as first saved.
+        upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        event = ev.lg_writes(
+            thread_id=thread_id,
+            checkpoint_ns=str(configurable.get("checkpoint_ns") or ""),
+            checkpoint_id=str(configurable["checkpoint_id"]),
+            task_id=task_id,
+            task_path=task_path,
+            writes=[
+                (WRITES_IDX_MAP.get(channel, idx), channel, self.serde.dumps_typed(value))
+                for idx, (channel, value) in enumerate(writes)
+            ],
+            upsert=upsert,
+        )
+        await self._append(thread_id, [event])
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self._append(str(thread_id), [ev.lg_thread_deleted(str(thread_id))])
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        self._remember_loop()
+        # Runs, not threads: an event of a stream of its own, projected over every thread.
+        stream = ev.checkpoint_stream(f"runs:{uuid.uuid4()}")
+        await self.store.append(stream, None, [ev.lg_runs_deleted([str(r) for r in run_ids])])
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._append(
+            str(target_thread_id), [ev.lg_thread_copied(str(source_thread_id), str(target_thread_id))]
+        )
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        events_by_thread = [(str(t), ev.lg_thread_pruned(str(t), strategy)) for t in thread_ids]
+        for thread_id, event in events_by_thread:
+            await self._append(thread_id, [event])
+
+    # -- reading -------------------------------------------------------------------------------
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        self._remember_loop()
+        configurable = config["configurable"]
+        stored = await self.queries.get(
+            str(configurable["thread_id"]),
+            str(configurable.get("checkpoint_ns") or ""),
+            configurable.get("checkpoint_id"),
+        )
+        return self._tuple(stored) if stored is not None else None
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        self._remember_loop()
+        configurable = (config or {}).get("configurable") or {}
+        thread_id = configurable.get("thread_id")
+        checkpoint_ns = configurable.get("checkpoint_ns")
+        found = await self.queries.list_checkpoints(
+            thread_id=str(thread_id) if thread_id is not None else None,
+            checkpoint_ns=str(checkpoint_ns) if checkpoint_ns is not None else None,
+            checkpoint_id=configurable.get("checkpoint_id"),
+            before=((before or {}).get("configurable") or {}).get("checkpoint_id"),
+            metadata_filter=filter,
+            limit=limit,
+        )
+        for stored in found:
+            yield self._tuple(stored)
+
+    def _tuple(self, stored: StoredCheckpoint) -> CheckpointTuple:
+        base = {"thread_id": stored.thread_id, "checkpoint_ns": stored.checkpoint_ns}
+        checkpoint: Checkpoint = self.serde.loads_typed(stored.checkpoint)
+        return CheckpointTuple(
+            config={"configurable": {**base, "checkpoint_id": stored.checkpoint_id}},
+            checkpoint=checkpoint,
+            metadata=stored.metadata,  # type: ignore[arg-type]
+            parent_config=(
+                {"configurable": {**base, "checkpoint_id": stored.parent_checkpoint_id}}
+                if stored.parent_checkpoint_id
+                else None
+            ),
+            pending_writes=[
+                (task_id, channel, self.serde.loads_typed(value)) for task_id, channel, value in stored.writes
+            ],
+        )
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """Versions are strings that sort as they increase: a zero-padded counter, then a random
+        fraction (LangGraph's own savers' scheme, so that versions of concurrent writers differ)."""
+        # str(): a thread checkpointed by a saver with integer versions continues from them.
+        number = 0 if current is None else int(str(current).split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
+
+    # -- the sync twins (LangGraph's sync invoke/stream, in a thread other than the loop's) -----
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self._sync(lambda: self.aget_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        async def collect() -> list[CheckpointTuple]:
+            return [t async for t in self.alist(config, filter=filter, before=before, limit=limit)]
+
+        return iter(self._sync(collect))
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        return self._sync(lambda: self.aput(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self._sync(lambda: self.aput_writes(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        self._sync(lambda: self.adelete_thread(thread_id))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self._sync(lambda: self.adelete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self._sync(lambda: self.acopy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self._sync(lambda: self.aprune(thread_ids, strategy=strategy))
+
+    def _remember_loop(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+
+    def _sync(self, call: Callable[[], Awaitable[T]]) -> T:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError(
+                "EventStoreCheckpointer has no event loop yet: build it on the loop that owns its "
+                "connection pool, or make an async call first"
+            )
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise asyncio.InvalidStateError(
+                "a synchronous checkpointer call on the checkpointer's own event loop would block the "
+                "loop it waits for: use the async methods (graph.ainvoke/astream) in async code"
+            )
+        if loop.is_closed():
+            raise RuntimeError("EventStoreCheckpointer's event loop is closed")
+
+        async def run() -> T:
+            return await call()
+
+        return asyncio.run_coroutine_threadsafe(run(), loop).result()

@@ -1,0 +1,334 @@
+"""A leased run of a LangGraph graph, executed by LangGraph's own runtime.
+
+The worker leases the run like a native one and calls :meth:`LangGraphRunExecutor.run`. The
+graph is built through its :class:`~duragraph_lab.langgraph.source.GraphSource` with the
+event-store checkpointer bound to this run (:class:`RunWriter`: every checkpoint and task write is
+an event of the run's stream, committed under the worker's fenced lease) and DuraGraph's store,
+then driven with ``graph.astream(..., durability="sync")`` on the run's thread:
+
+- a new run starts from its input (or ``Command(update=, goto=)``); a resumed one with
+  ``Command(resume=...)``; a run that another worker was executing when it died continues with
+  ``astream(None)``: LangGraph restarts from the last checkpoint and applies the writes already
+  committed, so a task whose writes are in the log is not executed again (only the tasks in
+  flight are).
+- LangGraph's checkpoints and task results are also written as the run events that the fold, the
+  SSE streams and the dashboard read (``step_planned`` with the state's values, ``node_completed``
+  with the task's update, ``run_interrupted``/``run_completed``/``run_failed``/``run_cancelled``).
+- a cancel request (seen over NATS, or as a version conflict at the next commit) stops the run
+  and ends it as cancelled; a lost lease stops it with ``LeaseLost`` (the worker gives it back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from duragraph_lab.control.item_store import StoreSettings
+from duragraph_lab.domain import codec
+from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, VersionConflict
+from duragraph_lab.domain.events import Interrupt, PlannedTask
+from duragraph_lab.domain.run import RunState, RunStatus, fold
+from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
+from duragraph_lab.langgraph.source import GraphSource
+from duragraph_lab.store.journal import PostgresJournal
+from duragraph_lab.store.postgres import PostgresEventStore
+
+log = logging.getLogger(__name__)
+
+
+class CancelRequested(Exception):
+    """The run's log says someone asked to cancel it."""
+
+
+class RunWriter:
+    """The run's stream, one commit at a time, under the worker's lease: the checkpointer's
+    :class:`~duragraph_lab.langgraph.checkpointer.RunLog` and the executor's own writes.
+
+    Commits carry the expected version, so an append by someone else (a cancel request) is
+    noticed at the next commit: it raises :class:`CancelRequested` (then only ``final`` commits,
+    the run's end, go through)."""
+
+    def __init__(self, journal: PostgresJournal, run_id: str, thread_id: str, version: int) -> None:
+        self.journal = journal
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.version = version
+        self.cancel_seen = False
+        self._lock = asyncio.Lock()
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        await self.commit(events)
+
+    async def commit(self, events: Sequence[NewEvent], *, final: bool = False) -> list[RecordedEvent]:
+        async with self._lock:
+            # Never start a write (and so the work it records) past the lease's local deadline.
+            self.journal.check_lease(self.run_id)
+            while True:
+                if self.cancel_seen and not final:
+                    raise CancelRequested()
+                try:
+                    recorded = await self.journal.commit(self.run_id, self.version, events)
+                except VersionConflict:
+                    newer = await self.journal.read(self.run_id, after_version=self.version)
+                    if not newer:
+                        raise
+                    self.version = newer[-1].version
+                    if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
+                        self.cancel_seen = True
+                    continue
+                self.version = recorded[-1].version
+                return recorded
+
+
+class LangGraphRunExecutor:
+    """Drive one leased run of ``source``'s graph to its next resting point (see the module)."""
+
+    def __init__(
+        self,
+        source: GraphSource,
+        *,
+        journal: PostgresJournal,
+        events: PostgresEventStore,
+        run_id: str,
+        epoch: int | None,
+        store_settings: StoreSettings | None = None,
+    ) -> None:
+        self.source = source
+        self.journal = journal
+        self.events = events
+        self.run_id = run_id
+        self.epoch = epoch
+        self.store_settings = store_settings or StoreSettings()
+        self._cancel_requested = False
+        self._inner: asyncio.Task[None] | None = None
+
+    def request_cancel(self) -> None:
+        """A cancel request is in the log: stop the graph now and end the run as cancelled."""
+        self._cancel_requested = True
+        if self._inner is not None:
+            self._inner.cancel()
+
+    async def run(self) -> RunState:
+        log_events = await self.journal.read(self.run_id)
+        if not log_events:
+            raise RunNotFound(f"run {self.run_id} does not exist")
+        state = fold(log_events)
+        if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
+            return state
+        self.journal.check_lease(self.run_id)
+        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events[-1].version)
+        if state.cancel_requested:
+            await writer.commit([ev.run_cancelled()], final=True)
+            return state
+        started = ev.run_started(
+            worker_id=self.journal.worker_id, epoch=self.epoch, attempt=state.attempt + 1
+        )
+        await writer.commit([started])
+        self._inner = asyncio.create_task(self._drive(state, log_events, writer))
+        try:
+            await self._inner
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not self._cancel_requested or (current is not None and current.cancelling()):
+                self._inner.cancel()
+                raise
+            await writer.commit([ev.run_cancelled()], final=True)
+        except CancelRequested:
+            await writer.commit([ev.run_cancelled()], final=True)
+        except (LeaseLost, StoreUnavailable, VersionConflict):
+            raise
+        except Exception as err:
+            log.info("run %s of LangGraph graph %s failed: %r", self.run_id, self.source.graph_id, err)
+            await writer.commit([ev.run_failed(error_record(err))], final=True)
+        return fold(await self.journal.read(self.run_id))
+
+    # -- driving LangGraph ---------------------------------------------------------------------
+    async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
+        from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+        from duragraph_lab.langgraph.store import PostgresStore
+
+        config = self._config(state)
+        checkpointer = EventStoreCheckpointer(self.events, run=writer)
+        store = PostgresStore(self.events, settings=self.store_settings)
+        mirror = _Mirror(writer, log_events, state)
+        context = state.config.get("context")
+        async with self.source.build(
+            config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
+        ) as graph:
+            kwargs: dict[str, Any] = {
+                "stream_mode": ["checkpoints", "tasks"],
+                "durability": "sync",
+            }
+            if context:
+                kwargs["context"] = context
+            if state.interrupt_before:
+                kwargs["interrupt_before"] = state.interrupt_before
+            if state.interrupt_after:
+                kwargs["interrupt_after"] = state.interrupt_after
+            async for mode, chunk in graph.astream(_graph_input(log_events, state), config, **kwargs):
+                if mode == "checkpoints":
+                    await mirror.checkpoint(chunk)
+                elif mode == "tasks":
+                    await mirror.task(chunk)
+            snapshot = await graph.aget_state(config)
+        await mirror.end(snapshot)
+
+    def _config(self, state: RunState) -> dict[str, Any]:
+        config = {k: v for k, v in state.config.items() if k != "context"}
+        config["configurable"] = {
+            **dict(state.config.get("configurable") or {}),
+            "thread_id": str(state.thread_id),
+            "run_id": self.run_id,
+        }
+        config["metadata"] = {
+            **dict(state.config.get("metadata") or {}),
+            **{k: v for k, v in state.metadata.items() if isinstance(v, str | int | float | bool)},
+            "run_id": self.run_id,
+            "thread_id": str(state.thread_id),
+            "graph_id": state.graph_id,
+            "assistant_id": state.assistant_id,
+        }
+        config["recursion_limit"] = state.recursion_limit
+        config["run_id"] = self.run_id
+        return config
+
+
+def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:
+    """What to give ``astream``: the run's input or command, the answer to its interrupt, or
+    None to continue from the last checkpoint (after a crash, or past breakpoints)."""
+    from langgraph.types import Command
+
+    last_lg = max((i for i, e in enumerate(log_events) if e.type in ev.LANGGRAPH_EVENT_TYPES), default=-1)
+    last_resume = max((i for i, e in enumerate(log_events) if e.type == ev.RUN_RESUMED), default=-1)
+    if last_resume > last_lg:
+        d = log_events[last_resume].data
+        by_id = d.get("by_id")
+        if by_id is not None:
+            return Command(resume=dict(by_id)) if by_id else None
+        return Command(resume=d.get("resume"))
+    if last_lg >= 0:
+        return None  # another worker started it: LangGraph continues from its last checkpoint
+    created = log_events[0].data
+    if created.get("update") is not None or created.get("goto"):
+        return Command(update=created.get("update"), goto=created.get("goto") or ())
+    return created.get("input")
+
+
+class _Mirror:
+    """LangGraph's checkpoints and task results as the run events downstream readers fold."""
+
+    def __init__(self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState) -> None:
+        self.writer = writer
+        self.channels = set(state.channels)
+        self.step = state.step
+        self.planned = {str(e.data.get("checkpoint_id")) for e in log_events if e.type == ev.STEP_PLANNED}
+        self.completed = {str(e.data.get("task")) for e in log_events if e.type == ev.NODE_COMPLETED}
+        self.started: dict[str, float] = {}
+        self.names: dict[str, str] = {}
+
+    async def checkpoint(self, chunk: Mapping[str, Any]) -> None:
+        configurable = chunk["config"]["configurable"]
+        if configurable.get("checkpoint_ns"):
+            return  # a subgraph's own checkpoints stay LangGraph's
+        step = int(chunk.get("metadata", {}).get("step", -1))
+        checkpoint_id = str(configurable["checkpoint_id"])
+        tasks = list(chunk.get("tasks") or [])
+        for t in tasks:
+            self.names[str(t["id"])] = str(t["name"])
+        if step < 0 or checkpoint_id in self.planned or not tasks:
+            return  # the input checkpoint; one already recorded (a resume); the last (see end)
+        self.planned.add(checkpoint_id)
+        self.step = step
+        planned: list[PlannedTask] = [
+            PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
+            for i, t in enumerate(tasks)
+        ]
+        event = ev.step_planned(
+            step=step,
+            tasks=planned,
+            barriers={},
+            custom_values=plain(chunk.get("values") or {}),
+            counts=True,
+            checkpoint_id=checkpoint_id,
+        )
+        await self.writer.append([event])
+
+    async def task(self, chunk: Mapping[str, Any]) -> None:
+        task_id = str(chunk["id"])
+        if "result" not in chunk:
+            self.started[task_id] = time.time()
+            return
+        if task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
+            return  # recorded already; an interrupt (run_interrupted says it); a failure (run_failed)
+        self.completed.add(task_id)
+        finished = time.time()
+        started = self.started.pop(task_id, finished)
+        result = chunk.get("result") or {}
+        update = plain(dict(result) if isinstance(result, Mapping) else {})
+        event = ev.node_completed(
+            step=self.step,
+            task=task_id,
+            node=str(chunk.get("name")),
+            attempt=1,
+            # Only the state's keys: what LangGraph's "updates" mode shows of the task.
+            update={k: v for k, v in update.items() if k in self.channels},
+            goto=[],
+            started_at=started,
+            finished_at=finished,
+        )
+        await self.writer.append([event])
+
+    async def end(self, snapshot: Any) -> None:
+        values = plain(dict(snapshot.values or {}))
+        interrupts: list[Interrupt] = [
+            {
+                "id": str(i.id),
+                "value": plain(i.value),
+                "when": "during",
+                "node": self.names.get(str(task.id), str(task.name)),
+                "task": str(task.id),
+                "ns": "",
+            }
+            for task in snapshot.tasks
+            for i in task.interrupts
+        ]
+        if not interrupts and snapshot.next:
+            # Stopped at a breakpoint (interrupt_before/after): the nodes it would run next.
+            interrupts = [
+                {"id": f"{self.step}:{node}:before", "node": node, "when": "before", "value": None, "ns": ""}
+                for node in snapshot.next
+            ]
+        if interrupts:
+            step = int((snapshot.metadata or {}).get("step", self.step))
+            await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
+        else:
+            await self.writer.commit([ev.run_completed(custom_values=values)])
+
+
+def plain(value: Any) -> Any:
+    """A LangGraph value as the JSON LangGraph Platform would send (messages and other pydantic
+    models dumped, dataclasses as dicts), storable by the event codec."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if hasattr(value, "model_dump"):
+        return plain(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, enum.Enum):
+        return plain(value.value)
+    try:
+        codec.to_jsonable(value)
+        return value
+    except EncodingError:
+        return repr(value)

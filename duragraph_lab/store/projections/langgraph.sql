@@ -1,0 +1,94 @@
+-- LangGraph checkpoints (lg_* events, domain/events/langgraph.py): the lg_checkpoints and
+-- lg_writes read models. Called by project_run for the lg_* events of a run's stream and by the
+-- dispatch for checkpoint streams (checkpoints:<uuid>), as the projection of that kind; every
+-- event names its LangGraph thread.
+
+CREATE OR REPLACE FUNCTION duragraph.project_checkpoints(e duragraph.events) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    d        jsonb := e.data;
+    v_thread text := e.data->>'thread_id';
+    v_ns     text := coalesce(e.data->>'checkpoint_ns', '');
+BEGIN
+    CASE e.type
+    WHEN 'lg_checkpoint' THEN
+        IF v_thread IS NULL OR d->>'checkpoint_id' IS NULL THEN
+            RETURN;
+        END IF;
+        -- put() is an upsert in LangGraph: the same checkpoint saved again replaces it.
+        INSERT INTO duragraph.lg_checkpoints AS c
+               (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, seq)
+        VALUES (v_thread, v_ns, d->>'checkpoint_id', d->>'parent_checkpoint_id', d->'metadata'->>'run_id',
+                CASE WHEN jsonb_typeof(d->'metadata') = 'object' THEN d->'metadata' ELSE '{}'::jsonb END, e.seq)
+        ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE
+            SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id,
+                metadata = excluded.metadata, seq = excluded.seq;
+    WHEN 'lg_writes' THEN
+        IF v_thread IS NULL OR d->>'checkpoint_id' IS NULL OR d->>'task_id' IS NULL
+           OR jsonb_typeof(d->'writes') IS DISTINCT FROM 'array' THEN
+            RETURN;
+        END IF;
+        IF (d->>'upsert')::boolean IS TRUE THEN
+            INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
+            SELECT v_thread, v_ns, d->>'checkpoint_id', d->>'task_id', (w.value->>0)::int, e.seq, (w.ordinality - 1)::int
+              FROM jsonb_array_elements(d->'writes') WITH ORDINALITY w
+            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE
+                SET seq = excluded.seq, position = excluded.position;
+        ELSE
+            INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
+            SELECT v_thread, v_ns, d->>'checkpoint_id', d->>'task_id', (w.value->>0)::int, e.seq, (w.ordinality - 1)::int
+              FROM jsonb_array_elements(d->'writes') WITH ORDINALITY w
+            ON CONFLICT DO NOTHING;
+        END IF;
+    WHEN 'lg_thread_deleted' THEN
+        PERFORM duragraph.forget_langgraph_thread(v_thread);
+    WHEN 'lg_runs_deleted' THEN
+        DELETE FROM duragraph.lg_writes w USING duragraph.lg_checkpoints c
+         WHERE c.run_id IN (SELECT jsonb_array_elements_text(d->'run_ids'))
+           AND (v_thread IS NULL OR c.thread_id = v_thread)
+           AND w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id;
+        DELETE FROM duragraph.lg_checkpoints c
+         WHERE c.run_id IN (SELECT jsonb_array_elements_text(d->'run_ids'))
+           AND (v_thread IS NULL OR c.thread_id = v_thread);
+    WHEN 'lg_thread_copied' THEN
+        -- The copies point at the same events: nothing is stored twice.
+        INSERT INTO duragraph.lg_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, seq)
+        SELECT v_thread, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, seq
+          FROM duragraph.lg_checkpoints WHERE thread_id = d->>'source_thread_id'
+        ON CONFLICT DO NOTHING;
+        INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
+        SELECT v_thread, checkpoint_ns, checkpoint_id, task_id, idx, seq, position
+          FROM duragraph.lg_writes WHERE thread_id = d->>'source_thread_id'
+        ON CONFLICT DO NOTHING;
+    WHEN 'lg_thread_pruned' THEN
+        IF d->>'strategy' = 'delete' THEN
+            PERFORM duragraph.forget_langgraph_thread(v_thread);
+            RETURN;
+        END IF;
+        -- keep_latest: each namespace keeps its latest checkpoint and that checkpoint's writes.
+        DELETE FROM duragraph.lg_writes w
+         WHERE w.thread_id = v_thread
+           AND w.checkpoint_id <> (SELECT max(c.checkpoint_id) FROM duragraph.lg_checkpoints c
+                                    WHERE c.thread_id = v_thread AND c.checkpoint_ns = w.checkpoint_ns);
+        DELETE FROM duragraph.lg_checkpoints c
+         WHERE c.thread_id = v_thread
+           AND c.checkpoint_id <> (SELECT max(k.checkpoint_id) FROM duragraph.lg_checkpoints k
+                                    WHERE k.thread_id = v_thread AND k.checkpoint_ns = c.checkpoint_ns);
+    ELSE
+        NULL;
+    END CASE;
+END
+$$;
+
+-- The LangGraph checkpoints of a thread or a run leave the read models with it (their events stay).
+CREATE OR REPLACE FUNCTION duragraph.forget_langgraph_thread(v_thread text) RETURNS void LANGUAGE sql AS $$
+    DELETE FROM duragraph.lg_writes WHERE thread_id = v_thread;
+    DELETE FROM duragraph.lg_checkpoints WHERE thread_id = v_thread;
+$$;
+
+CREATE OR REPLACE FUNCTION duragraph.forget_langgraph_run(v_run text) RETURNS void LANGUAGE sql AS $$
+    DELETE FROM duragraph.lg_writes w USING duragraph.lg_checkpoints c
+     WHERE c.run_id = v_run
+       AND w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id;
+    DELETE FROM duragraph.lg_checkpoints WHERE run_id = v_run;
+$$;

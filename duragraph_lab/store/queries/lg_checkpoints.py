@@ -1,0 +1,111 @@
+"""LangGraph's checkpoints as read models (``lg_checkpoints``, ``lg_writes``, migration 0011): the
+queries of the event-store checkpointer (:mod:`duragraph_lab.langgraph.checkpointer`). A row
+points at the event that holds the serialized checkpoint or write (by ``seq``); one statement
+returns a checkpoint with its pending writes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from duragraph_lab.domain import codec
+from duragraph_lab.domain.events.langgraph import Typed, decode_typed
+from duragraph_lab.store.postgres import PostgresEventStore
+
+#: (task_id, channel, value): a pending write, in LangGraph's order (task path, task id, idx).
+StoredWrite = tuple[str, str, Typed]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    metadata: dict[str, Any]
+    checkpoint: Typed
+    writes: list[StoredWrite]
+
+
+# The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
+_WRITES = """
+    (SELECT coalesce(jsonb_agg(jsonb_build_array(w.task_id, ev.data->'writes'->w.position)
+                               ORDER BY coalesce(ev.data->>'task_path', ''), w.task_id, w.idx), '[]'::jsonb)
+       FROM duragraph.lg_writes w JOIN duragraph.events ev ON ev.seq = w.seq
+      WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
+        AND w.checkpoint_id = c.checkpoint_id)"""
+
+_SELECT = f"""
+SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.metadata,
+       e.data->'checkpoint', {_WRITES}
+  FROM duragraph.lg_checkpoints c JOIN duragraph.events e ON e.seq = c.seq"""
+
+
+class PgLangGraphCheckpoints:
+    def __init__(self, store: PostgresEventStore) -> None:
+        self.store = store
+
+    async def get(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None
+    ) -> StoredCheckpoint | None:
+        """The checkpoint named, or the thread's latest in that namespace when ``checkpoint_id`` is None."""
+        sql = _SELECT + " WHERE c.thread_id = %s AND c.checkpoint_ns = %s"
+        params: list[Any] = [thread_id, checkpoint_ns]
+        if checkpoint_id is not None:
+            sql += " AND c.checkpoint_id = %s"
+            params.append(checkpoint_id)
+        sql += " ORDER BY c.checkpoint_id DESC LIMIT 1"
+        rows = await self.store._query(sql, params)
+        return _stored(rows[0]) if rows else None
+
+    async def list_checkpoints(
+        self,
+        *,
+        thread_id: str | None,
+        checkpoint_ns: str | None,
+        checkpoint_id: str | None,
+        before: str | None,
+        metadata_filter: dict[str, Any] | None,
+        limit: int | None,
+    ) -> list[StoredCheckpoint]:
+        """Newest first (checkpoint ids are time-ordered); every argument left None matches all."""
+        where: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("c.thread_id = %s", thread_id),
+            ("c.checkpoint_ns = %s", checkpoint_ns),
+            ("c.checkpoint_id = %s", checkpoint_id),
+            ("c.checkpoint_id < %s", before),
+        ):
+            if value is not None:
+                where.append(column)
+                params.append(value)
+        if metadata_filter:
+            where.append("c.metadata @> %s::jsonb")
+            params.append(json.dumps(codec.to_jsonable(metadata_filter)))
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY c.checkpoint_id DESC, c.thread_id, c.checkpoint_ns"
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        return [_stored(row) for row in await self.store._query(sql, params)]
+
+    async def thread_ids_of_runs(self, run_ids: list[str]) -> list[str]:
+        rows = await self.store._query(
+            "SELECT DISTINCT thread_id FROM duragraph.lg_checkpoints WHERE run_id = ANY(%s)", (run_ids,)
+        )
+        return [str(r[0]) for r in rows]
+
+
+def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
+    thread_id, ns, checkpoint_id, parent, metadata, checkpoint, writes = row
+    return StoredCheckpoint(
+        thread_id=str(thread_id),
+        checkpoint_ns=str(ns),
+        checkpoint_id=str(checkpoint_id),
+        parent_checkpoint_id=parent,
+        metadata=codec.from_jsonable(metadata),
+        checkpoint=decode_typed(checkpoint),
+        writes=[(str(task_id), str(w[1]), decode_typed(w[2:4])) for task_id, w in writes],
+    )

@@ -1,0 +1,140 @@
+"""Real LangGraph graphs (a ``StateGraph`` with ``Send`` map-reduce and ``interrupt()``, a
+``create_agent`` with a fake chat model and a tool) executed by LangGraph's runtime in the
+server's worker, driven through the official ``langgraph-sdk`` (async and sync) as on LangGraph
+Platform: streamed values and updates, the thread's state, ``Command(resume=...)``."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("langgraph")
+pytest.importorskip("langchain")
+
+from langgraph_sdk import get_client, get_sync_client
+
+from tests.devserver import DevServer
+from tests.fault.workers import ROOT
+
+GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:agent", "tests.lg_graphs:napping"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    data_dir: Path = tmp_path_factory.mktemp("lgruns") / "data"
+    dev = DevServer(
+        data_dir,
+        command="serve",
+        extra=[f"--DuraGraphApp.graphs={ref}" for ref in GRAPHS],
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        dev.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, health = dev.api("health", token=dev.token)
+            if status == 200 and len((health.get("worker") or {}).get("graphs", [])) == len(GRAPHS):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the worker did not start:\n{dev.output()[-3000:]}")
+        yield dev
+    finally:
+        dev.kill()
+
+
+def url(server: DevServer) -> str:
+    return f"http://127.0.0.1:{server.port}/duragraph/api/v1"
+
+
+def headers(server: DevServer) -> dict[str, str]:
+    return {"Authorization": f"token {server.token}"}
+
+
+async def test_map_reduce_streams_interrupts_and_resumes(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = await client.threads.create()
+        values, updates = [], []
+        async for part in client.runs.stream(
+            thread["thread_id"], "lg_map_reduce", input={"topic": " hi "}, stream_mode=["values", "updates"]
+        ):
+            if part.event == "values":
+                values.append(part.data)
+            elif part.event == "updates":
+                updates.append(part.data)
+        assert values[0] == {"topic": " hi "}
+        assert {"topic": "hi", "items": ["HI-0", "HI-1", "HI-2"]} in values
+        assert updates[0] == {"plan": {"topic": "hi"}}
+        # Send map-reduce: three tasks of one node in one superstep, reduced with operator.add.
+        assert sorted(u["work"]["items"][0] for u in updates if "work" in u) == ["HI-0", "HI-1", "HI-2"]
+        (interrupt,) = updates[-1]["__interrupt__"]
+        assert interrupt["value"] == {"question": "approve?", "items": ["HI-0", "HI-1", "HI-2"]}
+
+        state = await client.threads.get_state(thread["thread_id"])
+        assert state["next"] == ["ask"]
+        assert [i["id"] for i in state["interrupts"]] == [interrupt["id"]]
+        (run,) = await client.runs.list(thread["thread_id"])
+        assert run["status"] == "interrupted"
+
+        final = await client.runs.wait(thread["thread_id"], "lg_map_reduce", command={"resume": "yes"})
+        assert final == {"topic": "hi", "items": ["HI-0", "HI-1", "HI-2"], "answer": "yes"}
+        state = await client.threads.get_state(thread["thread_id"])
+        assert state["next"] == [] and state["values"]["answer"] == "yes"
+        (thread_row,) = [t for t in await client.threads.search() if t["thread_id"] == thread["thread_id"]]
+        assert thread_row["status"] == "idle"
+
+
+def test_sync_client_runs_the_graph_again_on_the_same_thread(server: DevServer) -> None:
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()
+        client.runs.wait(thread["thread_id"], "lg_map_reduce", input={"topic": "a"})
+        first = client.runs.wait(thread["thread_id"], "lg_map_reduce", command={"resume": 1})
+        assert first["items"] == ["A-0", "A-1", "A-2"] and first["answer"] == "1"
+        # A second run continues the thread, as LangGraph does: the reducer adds to its items.
+        client.runs.wait(thread["thread_id"], "lg_map_reduce", input={"topic": "b"})
+        second = client.runs.wait(thread["thread_id"], "lg_map_reduce", command={"resume": 2})
+        assert second["items"] == ["A-0", "A-1", "A-2", "B-0", "B-1", "B-2"]
+        assert second["answer"] == "2"
+        assert [r["status"] for r in client.runs.list(thread["thread_id"])] == ["success", "success"]
+
+
+async def test_create_agent_calls_its_tool(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = await client.threads.create()
+        out = await client.runs.wait(
+            thread["thread_id"], "lg_agent", input={"messages": [{"role": "user", "content": "1 + 2?"}]}
+        )
+        kinds = [(m["type"], m["content"]) for m in out["messages"]]
+        assert kinds == [("human", "1 + 2?"), ("ai", ""), ("tool", "3"), ("ai", "the sum is 3")]
+        assert out["messages"][1]["tool_calls"][0]["name"] == "add"
+        updates = [
+            part.data
+            async for part in client.runs.stream(
+                thread["thread_id"],
+                "lg_agent",
+                input={"messages": [{"role": "user", "content": "again"}]},
+                stream_mode="updates",
+            )
+            if part.event == "updates"
+        ]
+        assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
+
+
+async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = await client.threads.create()
+        run = await client.runs.create(thread["thread_id"], "lg_nap", input={"seconds": 60})
+        deadline = time.monotonic() + 30
+        while (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] != "running":
+            assert time.monotonic() < deadline, "the run never started"
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await client.runs.cancel(thread["thread_id"], run["run_id"], wait=True)
+        assert time.monotonic() - started < 20  # the node was stopped, not waited for
+        assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "cancelled"
+        state = await client.threads.get_state(thread["thread_id"])
+        assert "done" not in state["values"]

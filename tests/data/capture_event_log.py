@@ -1,0 +1,186 @@
+"""Capture a representative event log of a real `duragraph-lab serve` into event_log.json.
+
+Run from a checkout: ``python -m tests.data.capture_event_log [OUT]``. It starts the API test
+server (embedded PostgreSQL + NATS, the demo and test graphs), drives every kind of event through
+the API (runs that complete, fail, retry, pause and resume, are cancelled, forked, edited, copied
+and deleted; subgraphs; threads, assistants and their versions; datasets and experiments, run by
+the notebook's loop and by the server; a LangGraph graph's run and LangGraph's checkpointer used
+directly) and writes every row of ``duragraph.events`` as JSON.
+
+tests/unit/test_event_log_fixture.py checks that every stored payload is of its type, so a log
+written by this release stays readable by the next ones: regenerate the fixture only when a
+payload changes on purpose (then also say so in docs/events.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import psycopg
+
+from duragraph_lab.client import DuraGraphClient
+from duragraph_lab.evals import contains, exact_match, step_budget
+from duragraph_lab.evals.specs import evaluator_spec
+from tests.apiserver import ApiServer
+from tests.devserver import owner_database_url
+
+OUT = Path(__file__).with_name("event_log.json")
+
+
+def _until(what: str, check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return found
+
+
+def drive(server: ApiServer, client: DuraGraphClient) -> None:
+    ask = {"messages": [{"role": "user", "content": "what is 6 * 7"}]}
+    # A plain run, a retried node, an interrupt in a subgraph, a resume, a cancel.
+    client.runs.wait(None, "chat", input=ask, metadata={"capture": "chat"})
+    t = client.threads.create(metadata={"capture": "lifecycle"}).thread_id
+    client.runs.wait(t, "lifecycle", input={"n": 1, "sleep": 30})
+    client.runs.create(t, "lifecycle", command={"resume": "yes"})
+    run = _until(
+        "the wait node", lambda: next((r for r in client.runs.list(t) if r.status == "running"), None)
+    )
+    time.sleep(1.0)
+    client.runs.cancel(run.run_id, thread_id=t, wait=True)
+    # A breakpoint, a state edit on it, a run with no input; a fork; a failure.
+    b = client.threads.create().thread_id
+    client.runs.wait(b, "breakpoint", input={"n": 1})
+    client.threads.update_state(b, {"n": 5}, as_node="a")
+    client.runs.wait(b, "breakpoint", input=None)
+    history = client.threads.history(b)
+    first = client.runs.list(b)[-1]
+    events = client.runs.events(first.run_id).events
+    forked = client.runs.fork(first.run_id, events[2].seq, update={"n": 100})
+    client.runs.join(forked.run_id, thread_id=b)
+    oldest = history[-1].checkpoint
+    assert oldest is not None
+    client.threads.update_state(b, {"n": 7}, checkpoint_id=oldest.checkpoint_id)
+    client.runs.wait(None, "slow", input={"fail": True})
+    client.runs.wait(None, "slow", input={"sleep": 1}, config={"timeout": 0.5})
+    # Nested subgraph, a multitask interrupt, an enqueued run; copy, update, delete.
+    n = client.threads.create().thread_id
+    client.runs.wait(n, "nested", input={"n": 0})
+    s = client.threads.create().thread_id
+    client.runs.create(s, "slow", input={"sleep": 0.5})
+    client.runs.create(s, "slow", input={"sleep": 0.1}, multitask_strategy="enqueue")
+    last = client.runs.create(s, "slow", input={"sleep": 0}, multitask_strategy="interrupt")
+    client.runs.join(last.run_id, thread_id=s)
+    client.threads.update(n, metadata={"edited": True})
+    copy = client.threads.copy(n).thread_id
+    client.runs.delete(client.runs.list(copy)[0].run_id, thread_id=copy)
+    client.threads.delete(copy)
+    client.runs.wait(None, "custom", input={}, after_seconds=0.1, on_completion="delete")
+    # Assistants: create, a new version, set latest, delete.
+    status, created, _ = server.request("POST", "/assistants", {"graph_id": "slow", "name": "capture"})
+    assert status == 200, created
+    aid = created["assistant_id"]
+    status, body, _ = server.request("PATCH", f"/assistants/{aid}", {"config": {"configurable": {"x": 1}}})
+    assert status == 200, body
+    status, body, _ = server.request("POST", f"/assistants/{aid}/latest", {"version": 1})
+    assert status == 200, body
+    status, body, _ = server.request("DELETE", f"/assistants/{aid}")
+    assert status in (200, 204), body
+    # Datasets and experiments: recorded by the notebook's calls, and run by the server.
+    tag = uuid.uuid4().hex
+    for text in ("what is 6 * 7", "hello there"):
+        client.runs.wait(
+            None, "chat", input={"messages": [{"role": "user", "content": text}]}, metadata={"tag": tag}
+        )
+    name = f"capture-{tag[:8]}"
+    client.datasets.create(name, run_metadata={"tag": tag}, graph_id="chat")
+    client.datasets.add_version(name, examples=[{"inputs": {"messages": []}, "outputs": None}])
+    specs = [evaluator_spec(e) for e in (exact_match("messages.-1.content"), contains("42"), step_budget(10))]
+    by_hand = client.experiments.create(name, "chat", dataset_version=1, evaluators=specs)
+    examples = client.datasets.examples(name, version=1)
+    client.experiments.record(by_hand.experiment_id, examples[0].example_id, status="error", error="skipped")
+    client.experiments.complete(by_hand.experiment_id)
+    on_server = client.experiments.create(name, "chat", dataset_version=1, evaluators=specs, concurrency=2)
+    client.experiments.run(on_server.experiment_id)
+    _until(
+        "the server's experiment",
+        lambda: client.experiments.get(on_server.experiment_id).status == "completed",
+    )
+    scratch = f"scratch-{tag[:8]}"
+    client.datasets.create(scratch, examples=[{"inputs": {"messages": []}}])
+    client.datasets.delete(scratch)
+
+
+async def dump(url: str) -> list[dict[str, Any]]:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT seq, stream_id, version, type, data, meta FROM duragraph.events ORDER BY seq"
+            )
+        ).fetchall()
+    return [
+        {"seq": seq, "stream_id": stream, "version": version, "type": type_, "data": data, "meta": meta}
+        for seq, stream, version, type_, data, meta in rows
+    ]
+
+
+def drive_langgraph(server: ApiServer, owner_url: str) -> None:
+    """LangGraph's checkpointer: a LangGraph run interrupted and resumed (its checkpoints and
+    writes in the run's stream), then the checkpointer used directly (checkpoint streams)."""
+    from langgraph_sdk import get_sync_client
+
+    with get_sync_client(url=server.base, headers=server.headers) as sdk:
+        thread = sdk.threads.create(metadata={"capture": "langgraph"})["thread_id"]
+        sdk.runs.wait(thread, "lg_map_reduce", input={"topic": "capture"})
+        sdk.runs.wait(thread, "lg_map_reduce", command={"resume": "yes"})
+
+    async def direct() -> None:
+        from langgraph.checkpoint.base import empty_checkpoint
+
+        from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+        from duragraph_lab.store import PostgresEventStore, open_pool
+
+        pool = await open_pool(owner_url, min_size=1, max_size=2)
+        try:
+            saver = EventStoreCheckpointer(PostgresEventStore(pool))
+            config: Any = {"configurable": {"thread_id": "capture-a", "checkpoint_ns": ""}}
+            config = await saver.aput(
+                config, empty_checkpoint(), {"source": "update", "step": 0, "run_id": "r1"}, {}
+            )
+            await saver.aput_writes(config, [("n", 1)], "task-1", "path")
+            await saver.acopy_thread("capture-a", "capture-b")
+            await saver.aprune(["capture-b"], strategy="keep_latest")
+            await saver.adelete_for_runs(["r1"])
+            await saver.adelete_thread("capture-b")
+        finally:
+            await pool.close()
+
+    asyncio.run(direct())
+
+
+def main(out: Path = OUT) -> None:
+    with TemporaryDirectory() as tmp:
+        server = ApiServer(Path(tmp) / "data", more_graphs=("tests.lg_graphs:map_reduce",))
+        server.start()
+        try:
+            with DuraGraphClient(
+                f"http://127.0.0.1:{server.port}/", token=server.token, timeout=60
+            ) as client:
+                drive(server, client)
+            drive_langgraph(server, owner_database_url(Path(tmp) / "data"))
+            events = asyncio.run(dump(owner_database_url(Path(tmp) / "data")))
+        finally:
+            server.kill()
+    out.write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")
+    print(f"{len(events)} events, {len({e['type'] for e in events})} types -> {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

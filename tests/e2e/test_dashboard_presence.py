@@ -1,0 +1,83 @@
+"""The standalone dashboard says when nobody serves a graph: a pending run of it tells why it
+waits (and stops saying so once a worker takes it), the assistants page marks the assistant.
+Chromium via Playwright against a real server and a real worker (this process's, a notebook
+kernel's kind) that serves the graph, stops, and serves it again. Screenshots:
+test-artifacts/dashboard/presence-*.png."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, TypedDict
+
+import pytest
+
+from duragraph_lab import END, START, StateGraph
+from duragraph_lab.notebook.session import Session
+from tests.apiserver import ApiServer
+from tests.e2e.test_dashboard_page import ARTIFACTS, CHROMIUM, Page, browser  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
+
+
+class S(TypedDict, total=False):
+    n: int
+
+
+def _graph() -> StateGraph:
+    g = StateGraph(S)
+    g.add_node("inc", lambda s: {"n": s.get("n", 0) + 1})
+    g.add_edge(START, "inc")
+    g.add_edge("inc", END)
+    return g
+
+
+@pytest.fixture
+def session(api_server: ApiServer) -> Iterator[Session]:
+    s = Session()
+    s.connect(f"http://127.0.0.1:{api_server.port}/", api_server.token)
+    try:
+        yield s
+    finally:
+        s.stop_serving()
+        s.client.close()
+
+
+def test_a_graph_nobody_serves_is_said_on_the_run_and_assistant_pages(
+    browser: Any,  # noqa: F811
+    api_server: ApiServer,
+    session: Session,
+) -> None:
+    from playwright.sync_api import expect
+
+    name = f"unserved_{uuid.uuid4().hex[:8]}"
+    session.serve({name: _graph()}, lease_ttl=5)
+    session.stop_serving()  # registered, served by nobody
+    handle = session.run(name, input={"n": 1})
+    ui = Page(browser, api_server)
+    try:
+        page = ui.open(f"#/run/{handle.run_id}?thread_id={handle.thread_id}")
+        waiting = page.locator("[data-dg-waiting='no_worker']")
+        expect(waiting).to_contain_text(f"no worker is serving graph '{name}'")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        ui.shot("presence-run-waiting")
+
+        # A worker serves the graph: the run starts, and the page stops saying it waits.
+        session.serve({name: _graph()}, lease_ttl=5)
+        expect(page.locator(".dg-run-meta[data-status='success']")).to_have_count(1, timeout=30_000)
+        expect(waiting).to_have_count(0)
+        ui.shot("presence-run-served")
+
+        session.stop_serving()
+        ui.go("#/assistants")
+        unserved = page.locator("[data-dg-unserved]", has_text=name)
+        expect(unserved).to_have_count(1)
+        expect(unserved).to_contain_text("no worker")
+        expect(page.locator("[data-assistant-id][data-dg-unserved]", has_text="chat")).to_have_count(0)
+        unserved.click()
+        expect(page.locator("[data-dg-waiting='no_worker']")).to_contain_text(
+            f"no worker is serving graph {name}"
+        )
+        ui.shot("presence-assistant-unserved")
+    finally:
+        ui.close()

@@ -1,0 +1,148 @@
+"""Real LangGraph graphs (``langgraph.graph.StateGraph``) served by the tests' servers and workers
+(``module:attr`` references): map-reduce with ``Send``, ``interrupt()`` resumed with
+``Command(resume=...)``, and a slow fan-out whose tasks note each execution in a ledger file
+(``DURAGRAPH_TEST_LEDGER``), so fault tests can prove which tasks ran how often."""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import os
+import time
+from typing import Annotated, Any
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send, interrupt
+from typing_extensions import TypedDict
+
+
+class MapReduce(TypedDict, total=False):
+    topic: str
+    items: Annotated[list[str], operator.add]
+    answer: str
+
+
+def plan(state: MapReduce) -> dict[str, Any]:
+    return {"topic": state["topic"].strip()}
+
+
+def fan_out(state: MapReduce) -> list[Send]:
+    return [Send("work", {"topic": f"{state['topic']}-{i}"}) for i in range(3)]
+
+
+def work(state: MapReduce) -> dict[str, Any]:
+    return {"items": [state["topic"].upper()]}
+
+
+def ask(state: MapReduce) -> dict[str, Any]:
+    answer = interrupt({"question": "approve?", "items": sorted(state["items"])})
+    return {"answer": str(answer)}
+
+
+_builder = StateGraph(MapReduce)
+_builder.add_node("plan", plan)
+_builder.add_node("work", work)
+_builder.add_node("ask", ask)
+_builder.add_edge(START, "plan")
+_builder.add_conditional_edges("plan", fan_out, ["work"])
+_builder.add_edge("work", "ask")
+_builder.add_edge("ask", END)
+map_reduce = _builder.compile(name="lg_map_reduce")
+
+
+class Ledgered(TypedDict, total=False):
+    n: int
+    done: Annotated[list[str], operator.add]
+
+
+def _note(name: str) -> None:
+    path = os.environ.get("DURAGRAPH_TEST_LEDGER")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{os.getpid()} {name}\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def slow_fan(state: Ledgered) -> list[Send]:
+    return [Send("slow", {"n": i}) for i in range(state.get("n", 3))]
+
+
+def slow(state: Ledgered) -> dict[str, Any]:
+    # Task i finishes after i+1 half-seconds: the first ones commit while the last are in flight.
+    i = state["n"]
+    _note(f"start {i}")
+    time.sleep(0.5 * (i + 1) * float(os.environ.get("DURAGRAPH_TEST_SLOW", "1")))
+    _note(f"end {i}")
+    return {"done": [f"task-{i}"]}
+
+
+def after(state: Ledgered) -> dict[str, Any]:
+    _note("after")
+    return {"done": ["after"]}
+
+
+_ledgered = StateGraph(Ledgered)
+_ledgered.add_node("slow", slow)
+_ledgered.add_node("after", after)
+_ledgered.add_conditional_edges(START, slow_fan, ["slow"])
+_ledgered.add_edge("slow", "after")
+_ledgered.add_edge("after", END)
+ledgered = _ledgered.compile(name="lg_ledgered")
+
+
+class Nap(TypedDict, total=False):
+    seconds: float
+    done: bool
+
+
+async def nap(state: Nap) -> dict[str, Any]:
+    await asyncio.sleep(state.get("seconds", 30.0))
+    return {"done": True}
+
+
+_nap = StateGraph(Nap)
+_nap.add_node("nap", nap)
+_nap.add_edge(START, "nap")
+_nap.add_edge("nap", END)
+napping = _nap.compile(name="lg_nap")
+
+
+# -- create_agent with a fake chat model and a tool ----------------------------------------------
+from langchain.agents import create_agent  # noqa: E402
+from langchain_core.language_models.chat_models import BaseChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage  # noqa: E402
+from langchain_core.outputs import ChatGeneration, ChatResult  # noqa: E402
+from langchain_core.tools import tool  # noqa: E402
+
+
+class ToolCallingFake(BaseChatModel):
+    """Asks for ``add(1, 2)``, then answers with the tool's result."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ToolCallingFake:  # type: ignore[override]
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        last = messages[-1]
+        if isinstance(last, ToolMessage):
+            reply = AIMessage(content=f"the sum is {last.content}")
+        else:
+            reply = AIMessage(
+                content="", tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "call-1"}]
+            )
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    @property
+    def _llm_type(self) -> str:
+        return "tool-calling-fake"
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+agent = create_agent(model=ToolCallingFake(), tools=[add], name="lg_agent")
