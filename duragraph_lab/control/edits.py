@@ -115,9 +115,10 @@ class StateEdits:
                 raise InvalidRunRequest(
                     f"the reducer of {key!r} refused the update: {type(err).__name__}: {err}"
                 ) from err
-        data["values"] = update
-        data["reduced"] = [k for k in custom if k in reducers]
-        return [NewEvent(events[0].type, data, events[0].meta), *events[1:]]
+        edited = ev.state_updated(
+            values=update, as_node=data.get("as_node"), reduced=[k for k in custom if k in reducers]
+        )
+        return [edited, *events[1:]]
 
     async def _edit_run(
         self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint | None

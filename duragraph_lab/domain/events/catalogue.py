@@ -54,6 +54,11 @@ _SPECS = (
     EventSpec(names.SUBGRAPH_STARTED, run.SubgraphStarted, "run", "a subgraph node began its supersteps"),
     EventSpec(names.STATE_UPDATED, run.StateUpdated, "run", "a state edit on a paused or finished run"),
     EventSpec(names.RUN_DELETED, run.RunDeleted, "run", "removed from the read models; events stay"),
+    EventSpec(names.WEBHOOK_ATTEMPT_FAILED, run.WebhookAttemptFailed, "run", "a webhook attempt failed"),
+    EventSpec(names.WEBHOOK_DELIVERED, run.WebhookDelivered, "run", "a run's end was POSTed to its webhook"),
+    EventSpec(
+        names.WEBHOOK_ABANDONED, run.WebhookAbandoned, "run", "a webhook delivery given up (or refused)"
+    ),
     EventSpec(names.THREAD_CREATED, rec.ThreadCreated, "thread", "a new thread"),
     EventSpec(names.THREAD_UPDATED, rec.ThreadUpdated, "thread", "metadata merged into the thread's"),
     EventSpec(names.THREAD_RUN_ADDED, rec.ThreadRunAdded, "thread", "a run created on the thread"),
