@@ -151,9 +151,32 @@ export interface SubgraphStarted {
 export interface StateUpdated {
   values: Record<string, unknown>;
   as_node: string | null;
+  reduced?: string[];
 }
 /** run_deleted: removed from the read models; events stay (run streams) */
 export type RunDeleted = Record<string, never>;
+/** webhook_attempt_failed: a webhook attempt failed (run streams) */
+export interface WebhookAttemptFailed {
+  end_seq: number;
+  url: string;
+  attempt: number;
+  error: string;
+  retry_at: string;
+}
+/** webhook_delivered: a run's end was POSTed to its webhook (run streams) */
+export interface WebhookDelivered {
+  end_seq: number;
+  url: string;
+  attempt: number;
+  status: number;
+}
+/** webhook_abandoned: a webhook delivery given up (or refused) (run streams) */
+export interface WebhookAbandoned {
+  end_seq: number;
+  url: string;
+  attempts: number;
+  error: string;
+}
 /** thread_created: a new thread (thread streams) */
 export interface ThreadCreated {
   thread_id: string;
@@ -362,6 +385,9 @@ export interface EventPayloads {
   subgraph_started: SubgraphStarted;
   state_updated: StateUpdated;
   run_deleted: RunDeleted;
+  webhook_attempt_failed: WebhookAttemptFailed;
+  webhook_delivered: WebhookDelivered;
+  webhook_abandoned: WebhookAbandoned;
   thread_created: ThreadCreated;
   thread_updated: ThreadUpdated;
   thread_run_added: ThreadRunAdded;
@@ -408,6 +434,9 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   subgraph_started: "run",
   state_updated: "run",
   run_deleted: "run",
+  webhook_attempt_failed: "run",
+  webhook_delivered: "run",
+  webhook_abandoned: "run",
   thread_created: "thread",
   thread_updated: "thread",
   thread_run_added: "thread",

@@ -92,6 +92,9 @@ def test_each_factory_makes_a_payload_of_its_type(name: str) -> None:
 
 
 _REMAKE: dict[str, Any] = {
+    names.WEBHOOK_ATTEMPT_FAILED: lambda d: ev.webhook_attempt_failed(**d),
+    names.WEBHOOK_DELIVERED: lambda d: ev.webhook_delivered(**d),
+    names.WEBHOOK_ABANDONED: lambda d: ev.webhook_abandoned(**d),
     names.RUN_CREATED: lambda d: ev.run_created(d),
     names.RUN_STARTED: lambda d: ev.run_started(**d),
     names.STEP_PLANNED: lambda d: ev.step_planned(**d),

@@ -156,10 +156,34 @@ class SubgraphStarted(TypedDict):
 class StateUpdated(TypedDict):
     values: State
     as_node: str | None
+    #: Custom-reducer keys the writer reduced: their ``values`` entry is the reducer's result.
+    reduced: NotRequired[list[str]]
 
 
 class RunDeleted(TypedDict):
     pass
+
+
+class WebhookAttemptFailed(TypedDict):
+    end_seq: int
+    url: str
+    attempt: int
+    error: str
+    retry_at: str
+
+
+class WebhookDelivered(TypedDict):
+    end_seq: int
+    url: str
+    attempt: int
+    status: int
+
+
+class WebhookAbandoned(TypedDict):
+    end_seq: int
+    url: str
+    attempts: int
+    error: str
 
 
 def _with_ns(data: Mapping[str, Any], ns: str) -> dict[str, Any]:
@@ -297,12 +321,30 @@ def subgraph_started(
     return NewEvent(names.SUBGRAPH_STARTED, data)
 
 
-def state_updated(*, values: State, as_node: str | None) -> NewEvent:
-    return NewEvent(names.STATE_UPDATED, StateUpdated(values=values, as_node=as_node))
+def state_updated(*, values: State, as_node: str | None, reduced: list[str] | None = None) -> NewEvent:
+    data = StateUpdated(values=values, as_node=as_node)
+    if reduced:
+        data["reduced"] = reduced
+    return NewEvent(names.STATE_UPDATED, data)
 
 
 def run_deleted() -> NewEvent:
     return NewEvent(names.RUN_DELETED, RunDeleted())
+
+
+def webhook_attempt_failed(*, end_seq: int, url: str, attempt: int, error: str, retry_at: str) -> NewEvent:
+    data = WebhookAttemptFailed(end_seq=end_seq, url=url, attempt=attempt, error=error, retry_at=retry_at)
+    return NewEvent(names.WEBHOOK_ATTEMPT_FAILED, data)
+
+
+def webhook_delivered(*, end_seq: int, url: str, attempt: int, status: int) -> NewEvent:
+    data = WebhookDelivered(end_seq=end_seq, url=url, attempt=attempt, status=status)
+    return NewEvent(names.WEBHOOK_DELIVERED, data)
+
+
+def webhook_abandoned(*, end_seq: int, url: str, attempts: int, error: str) -> NewEvent:
+    data = WebhookAbandoned(end_seq=end_seq, url=url, attempts=attempts, error=error)
+    return NewEvent(names.WEBHOOK_ABANDONED, data)
 
 
 #: The catalogue entries of these types (catalogue.py gathers them), in the order of docs/events.md.
@@ -322,4 +364,7 @@ RUN_EVENT_SPECS = (
     EventSpec(names.SUBGRAPH_STARTED, SubgraphStarted, "run", "a subgraph node began its supersteps"),
     EventSpec(names.STATE_UPDATED, StateUpdated, "run", "a state edit on a paused or finished run"),
     EventSpec(names.RUN_DELETED, RunDeleted, "run", "removed from the read models; events stay"),
+    EventSpec(names.WEBHOOK_ATTEMPT_FAILED, WebhookAttemptFailed, "run", "a webhook attempt failed"),
+    EventSpec(names.WEBHOOK_DELIVERED, WebhookDelivered, "run", "a run's end was POSTed to its webhook"),
+    EventSpec(names.WEBHOOK_ABANDONED, WebhookAbandoned, "run", "a webhook delivery given up (or refused)"),
 )
