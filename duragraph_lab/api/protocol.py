@@ -51,6 +51,10 @@ _TREE_STATUS = {
 }
 
 
+#: Put on a stream's queue when its thread is deleted: the stream ends.
+_THREAD_GONE: tuple[list[ProtocolEvent], int | None] = ([], None)
+
+
 class ProtocolError(Exception):
     def __init__(
         self,
@@ -364,7 +368,8 @@ class ThreadProtocol:
                 async with self.control.follower.thread(thread_id, poll_interval=poll_interval) as events:
                     async for event in events:
                         if event.type == ev.THREAD_DELETED:
-                            break
+                            queue.put_nowait(_THREAD_GONE)
+                            return
                         if event.type != ev.THREAD_RUN_ADDED:
                             continue
                         run_id = str(event.data.get("run_id"))
@@ -400,6 +405,8 @@ class ThreadProtocol:
                 item = await queue.get()
                 if isinstance(item, BaseException):
                     raise item
+                if item is _THREAD_GONE:
+                    return
                 yield item
         finally:
             for task in (main, *followers):

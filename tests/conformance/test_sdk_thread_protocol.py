@@ -460,7 +460,7 @@ def test_bad_commands_are_4xx_json(api_server: ApiServer, raw: bytes, status: in
     if code is not None:
         assert body["error"] == code
     # Nothing was written: the thread does not exist.
-    assert api_server.request("GET", f"threads/{thread_id}")[0] == 404
+    assert api_server.request("GET", f"/threads/{thread_id}")[0] == 404
 
 
 BAD_SUBSCRIPTIONS = [
@@ -595,3 +595,23 @@ def test_remote_graph_stream_events_v3(api_server: ApiServer) -> None:
     graph = RemoteGraph("slow", url=api_server.base, headers=api_server.headers)
     with graph.stream_events({"n": 1}, version="v3") as run:
         assert run.output["n"] == 6  # a property on the sync stream
+
+
+def test_deleting_the_thread_ends_its_stream(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    ended = threading.Event()
+
+    def follow() -> None:
+        with pytest.raises(AssertionError, match="the stream ended"):
+            wire_events(api_server, thread_id, {"channels": ["lifecycle"]}, until=lambda e: False)
+        ended.set()
+
+    reader = threading.Thread(target=follow)
+    reader.start()
+    time.sleep(1.0)
+    assert not ended.is_set()  # a thread's stream stays open after its runs
+    assert api_server.request("DELETE", f"/threads/{thread_id}")[0] == 204
+    reader.join(30)
+    assert ended.is_set()
