@@ -46,7 +46,7 @@ def test_readiness_needs_no_token_and_says_only_up_or_down(server: DevServer) ->
 def test_the_rest_still_wants_a_token(server: DevServer) -> None:
     for route in ("health", "info", "threads/search", "no-such-route"):
         status, body = server.api(route)
-        assert status == 403 and body["error"] == "unauthenticated", (route, status, body)
+        assert status == 401 and body["error"] == "unauthorized", (route, status, body)
     assert server.api("health", token=server.token)[0] == 200
     # Jupyter's own API is still closed to anonymous visitors.
     assert http(f"http://127.0.0.1:{server.port}/api/contents")[0] == 403
