@@ -87,6 +87,25 @@ def _custom() -> Any:
     return g.compile(name="custom")
 
 
+def keep_max(current: int | None, update: int) -> int:
+    """A reducer of the test's own (custom: neither append nor add_messages)."""
+    return update if current is None else max(current, update)
+
+
+class Highest(TypedDict, total=False):
+    high: Annotated[int, keep_max]
+    n: int
+
+
+def _reducing() -> Any:
+    """A key with a custom reducer (``high`` keeps the highest value written)."""
+    g = StateGraph(Highest)
+    g.add_node("bump", lambda s: {"high": 5, "n": s.get("n", 0) + 1})
+    g.add_edge(START, "bump")
+    g.add_edge("bump", END)
+    return g.compile(name="reducing")
+
+
 def _nested() -> Any:
     """A parent whose middle node is a subgraph."""
     inner = StateGraph(Steps)
@@ -160,13 +179,14 @@ slow = _slow()
 asking = _asking()
 breakpoint = _breakpoint()
 custom = _custom()
+reducing = _reducing()
 nested = _nested()
 lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
 
 GRAPHS = [
     f"tests.api_graphs:{name}"
-    for name in ("slow", "asking", "breakpoint", "custom", "nested", "lifecycle", "chat_no_tools")
+    for name in ("slow", "asking", "breakpoint", "custom", "nested", "lifecycle", "chat_no_tools", "reducing")
 ]
 DEMOS = [
     "duragraph_lab.demo.chat:graph",

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import psycopg_pool
@@ -45,6 +45,7 @@ from duragraph_lab.control.ports import OperationalFigures
 from duragraph_lab.control.webhooks import WebhookDispatcher, WebhookPolicy, WebhookSettings
 from duragraph_lab.domain.errors import DuraGraphError, StoreUnavailable
 from duragraph_lab.graph.compiled import CompiledGraph
+from duragraph_lab.graph.spec import GraphSpec
 from duragraph_lab.langgraph.project import Project
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.langgraph.topology import GraphBuildError
@@ -205,7 +206,7 @@ class Backend:
             PgExperimentLocks(self.endpoints.database_url),
         )
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
-        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs)
+        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs, self.webhook_policy)
         # Every API server runs a scheduler: each tick is fired at most once among them.
         self.cron_scheduler = CronScheduler(
             self._crons, interval=self.cron_interval, identity=self.relay_holder
@@ -424,6 +425,14 @@ class Backend:
             raise
         # Only now: /health reports the worker once its graphs and assistants are registered.
         self.worker = worker
+        if self.control is not None:
+            # State edits reduce custom-reducer keys with the code this process serves.
+            self.control.edits.reducers = self._graph_reducers
+
+    def _graph_reducers(self, graph_id: str) -> Mapping[str, Callable[[Any, Any], Any]] | None:
+        graph = self.worker.graphs.get(graph_id) if self.worker is not None else None
+        spec = getattr(graph, "spec", None)
+        return spec.reducers if isinstance(spec, GraphSpec) else None
 
     def _worker_error(self, err: DuraGraphError) -> None:
         """A graph that fails to load: reported (/health, the log), not fatal."""

@@ -3,6 +3,7 @@ event of its latest run or as a run of its own, so the edit is a checkpoint like
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from duragraph_lab.control.history import ACTIVE, RunHistory
@@ -11,9 +12,11 @@ from duragraph_lab.control.read_models import ThreadReadModel
 from duragraph_lab.control.run_creation import Checkpoint
 from duragraph_lab.control.targets import Target, Targets
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import NotFound, ThreadBusy, VersionConflict
 from duragraph_lab.domain.ids import parse_id
-from duragraph_lab.domain.run import RunState
+from duragraph_lab.domain.reducers import CUSTOM
+from duragraph_lab.domain.run import RunState, RunStatus, is_edit
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
 
@@ -26,6 +29,9 @@ class StateEdits:
         self.history = history
         self.targets = targets
         self.threads = threads
+        #: ``graph_id -> its custom reducers`` when this process has the graph's code (the API
+        #: server's in-process worker serves it), else None. Set by whoever has the code.
+        self.reducers: Callable[[str], Mapping[str, Callable[[Any, Any], Any]] | None] = lambda _graph: None
 
     async def update_state(
         self,
@@ -49,6 +55,8 @@ class StateEdits:
 
         ``as_node`` names the writer (reducers apply as for that node's update); it does not
         change which nodes run next: routing is decided by graph code, which only workers have.
+        Keys with a custom reducer are reduced here when this process has the graph's code
+        (:attr:`reducers`); the event then records the reducer's result.
         """
         thread_id = parse_id(thread_id, "thread")
         for _ in range(8):
@@ -82,8 +90,35 @@ class StateEdits:
             raise ThreadBusy(f"thread {latest.thread_id} has an active run ({latest.run_id}); wait for it")
         target = await self.targets.resolve(latest.assistant_id or latest.graph_id or "")
         events = commands.update_state(latest, values, as_node=as_node, nodes=target.nodes)
+        events = self._reduce_custom(latest, events)
         recorded = await self.store.append(f"run:{latest.run_id}", latest.version, events)
         return latest.run_id, recorded[-1].seq
+
+    def _reduce_custom(self, latest: RunState, events: list[NewEvent]) -> list[NewEvent]:
+        """The edit with its custom-reducer keys reduced (LangGraph's semantics), when the
+        graph's code is at hand. Not when the edit waits for a step paused midway: the executor
+        applies it then, with the reducers (see ``domain.run._state_updated``)."""
+        mid_step = latest.status is RunStatus.INTERRUPTED and any(not is_edit(t) for t in latest.results)
+        reducers = None if mid_step else self.reducers(latest.graph_id or "")
+        data = dict(events[0].data)
+        update = dict(data.get("values") or {})
+        custom = [k for k in update if latest.channels.get(k) == CUSTOM]
+        if not reducers or not custom:
+            return events
+        for key in custom:
+            reducer = reducers.get(key)
+            if reducer is None:
+                continue
+            try:
+                update[key] = reducer(latest.values.get(key), update[key])
+            except Exception as err:
+                raise InvalidRunRequest(
+                    f"the reducer of {key!r} refused the update: {type(err).__name__}: {err}"
+                ) from err
+        edited = ev.state_updated(
+            values=update, as_node=data.get("as_node"), reduced=[k for k in custom if k in reducers]
+        )
+        return [edited, *events[1:]]
 
     async def _edit_run(
         self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint | None

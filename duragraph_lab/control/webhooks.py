@@ -235,19 +235,17 @@ class WebhookDispatcher:
     async def _attempt_once(self, due: DueDelivery) -> None:
         stream = f"run:{due.run_id}"
         attempt = due.attempts + 1
-        base = {"end_seq": due.end_seq, "url": due.url}
         try:
             host = self.policy.check_url(due.url)
             self.policy.check_addresses(host, await self.resolver(host))
         except InvalidWebhook as err:
-            await self.store.append(
-                stream,
-                None,
-                [NewEvent(ev.WEBHOOK_ABANDONED, {**base, "attempts": due.attempts, "error": str(err)})],
+            abandoned = ev.webhook_abandoned(
+                end_seq=due.end_seq, url=due.url, attempts=due.attempts, error=str(err)
             )
+            await self.store.append(stream, None, [abandoned])
             return
         except OSError as err:  # DNS: a failed attempt like any other
-            await self._failed(stream, base, attempt, f"cannot resolve the host: {err}")
+            await self._failed(due, attempt, f"cannot resolve the host: {err}")
             return
         body = await self.run_body(due.run_id)
         if body is None:
@@ -261,29 +259,20 @@ class WebhookDispatcher:
         try:
             status = await self.post(due.url, body, headers, self.settings.timeout)
         except Exception as err:
-            await self._failed(stream, base, attempt, f"{type(err).__name__}: {err}")
+            await self._failed(due, attempt, f"{type(err).__name__}: {err}")
             return
         if 200 <= status < 300:
-            await self.store.append(
-                stream, None, [NewEvent(ev.WEBHOOK_DELIVERED, {**base, "attempt": attempt, "status": status})]
-            )
+            delivered = ev.webhook_delivered(end_seq=due.end_seq, url=due.url, attempt=attempt, status=status)
+            await self.store.append(stream, None, [delivered])
         else:
-            await self._failed(stream, base, attempt, f"the receiver answered {status}")
+            await self._failed(due, attempt, f"the receiver answered {status}")
 
-    async def _failed(self, stream: str, base: dict[str, Any], attempt: int, error: str) -> None:
+    async def _failed(self, due: DueDelivery, attempt: int, error: str) -> None:
         if attempt >= self.settings.max_attempts:
-            await self.store.append(
-                stream, None, [NewEvent(ev.WEBHOOK_ABANDONED, {**base, "attempts": attempt, "error": error})]
+            event = ev.webhook_abandoned(end_seq=due.end_seq, url=due.url, attempts=attempt, error=error)
+        else:
+            retry_at = self.clock() + dt.timedelta(seconds=backoff(self.settings, attempt))
+            event = ev.webhook_attempt_failed(
+                end_seq=due.end_seq, url=due.url, attempt=attempt, error=error, retry_at=retry_at.isoformat()
             )
-            return
-        retry_at = self.clock() + dt.timedelta(seconds=backoff(self.settings, attempt))
-        await self.store.append(
-            stream,
-            None,
-            [
-                NewEvent(
-                    ev.WEBHOOK_ATTEMPT_FAILED,
-                    {**base, "attempt": attempt, "error": error, "retry_at": retry_at.isoformat()},
-                )
-            ],
-        )
+        await self.store.append(f"run:{due.run_id}", None, [event])

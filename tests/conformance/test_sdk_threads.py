@@ -184,6 +184,18 @@ async def test_update_state_as_node(client: LangGraphClient) -> None:
     assert (await client.runs.wait(thread_id, "slow", input=None))["n"] == 1005
 
 
+async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) -> None:
+    """As in LangGraph: the edit goes through the key's reducer (here: keep the highest)."""
+    thread_id = await new_thread(client)
+    assert (await client.runs.wait(thread_id, "reducing", input={"n": 0}))["high"] == 5
+    await client.threads.update_state(thread_id, {"high": 3, "n": 7})
+    assert (await client.threads.get_state(thread_id))["values"] == {"high": 5, "n": 7}
+    await client.threads.update_state(thread_id, {"high": 9}, as_node="bump")
+    assert (await client.threads.get_state(thread_id))["values"] == {"high": 9, "n": 7}
+    # The reduced value is what the log records: the next run starts from it.
+    assert (await client.runs.wait(thread_id, "reducing", input=None)) == {"high": 9, "n": 8}
+
+
 async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.2})

@@ -30,6 +30,7 @@ from duragraph_lab.evals import contains, exact_match, step_budget
 from duragraph_lab.evals.specs import evaluator_spec
 from tests.apiserver import ApiServer
 from tests.devserver import owner_database_url
+from tests.fault.test_webhook_restart import Receiver
 
 OUT = Path(__file__).with_name("event_log.json")
 
@@ -116,6 +117,49 @@ def drive(server: ApiServer, client: DuraGraphClient) -> None:
     scratch = f"scratch-{tag[:8]}"
     client.datasets.create(scratch, examples=[{"inputs": {"messages": []}}])
     client.datasets.delete(scratch)
+    # A state edit through a custom reducer; webhooks: refused once then delivered, and given up.
+    r = client.threads.create().thread_id
+    client.runs.wait(r, "reducing", input={"n": 0})
+    client.threads.update_state(r, {"high": 9})
+    for fail in (1, 100):
+        receiver = Receiver(fail=fail)
+        try:
+            body = {"assistant_id": "slow", "input": {"sleep": 0}, "webhook": receiver.url}
+            status, answer, _ = server.request("POST", "/runs/wait", body)
+            assert status == 200, answer
+            _until("the webhook", lambda r=receiver: len(r.received) >= 2)
+            time.sleep(0.5)  # its record (delivered, or given up after 2 attempts)
+        finally:
+            receiver.close()
+
+
+def drive_crons(server: ApiServer) -> None:
+    """A stateless cron that fires every second, then is updated (disabled) and deleted; a cron on
+    a thread that is deleted under it (a tick recorded with the reason no run started)."""
+
+    def ok(method: str, path: str, body: Any = None) -> Any:
+        status, out, _ = server.request(method, path, body)
+        assert status in (200, 204), (method, path, status, out)
+        return out
+
+    every_second = {"assistant_id": "slow", "schedule": "* * * * * *", "input": {"n": 0}}
+    cron = ok(
+        "POST", "/runs/crons", {**every_second, "metadata": {"capture": "cron"}, "timezone": "Europe/Paris"}
+    )
+    _until(
+        "a tick",
+        lambda: ok("GET", f"/runs/crons/{cron['cron_id']}")["next_run_date"] != cron["next_run_date"],
+    )
+    ok("PATCH", f"/runs/crons/{cron['cron_id']}", {"enabled": False, "end_time": None, "input": {"n": 1}})
+    ok("DELETE", f"/runs/crons/{cron['cron_id']}")
+    thread = ok("POST", "/threads", {})["thread_id"]
+    doomed = ok("POST", f"/threads/{thread}/runs/crons", {**every_second, "multitask_strategy": "reject"})
+    ok("DELETE", f"/threads/{thread}")
+    _until(
+        "a failed tick",
+        lambda: ok("GET", f"/runs/crons/{doomed['cron_id']}")["next_run_date"] != doomed["next_run_date"],
+    )
+    ok("DELETE", f"/runs/crons/{doomed['cron_id']}")
 
 
 async def dump(url: str) -> list[dict[str, Any]]:
@@ -167,7 +211,15 @@ def drive_langgraph(server: ApiServer, owner_url: str) -> None:
 
 def main(out: Path = OUT) -> None:
     with TemporaryDirectory() as tmp:
-        server = ApiServer(Path(tmp) / "data", more_graphs=("tests.lg_graphs:map_reduce",))
+        server = ApiServer(
+            Path(tmp) / "data",
+            more_graphs=("tests.lg_graphs:map_reduce",),
+            extra=[
+                "--DuraGraphApp.webhook_allow=127.0.0.1/32",
+                "--DuraGraphApp.webhook_backoff=0.1",
+                "--DuraGraphApp.webhook_max_attempts=2",
+            ],
+        )
         server.start()
         try:
             with DuraGraphClient(
@@ -175,6 +227,7 @@ def main(out: Path = OUT) -> None:
             ) as client:
                 drive(server, client)
             drive_langgraph(server, owner_database_url(Path(tmp) / "data"))
+            drive_crons(server)
             events = asyncio.run(dump(owner_database_url(Path(tmp) / "data")))
         finally:
             server.kill()
