@@ -279,11 +279,12 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
     thread_id = str(uuid.uuid4())
     start(api_server, thread_id, "slow", {"n": 0})
     url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
-    # No token: the upgrade is refused.
+    # No token: the upgrade is refused, with the 401 that says how to pass one.
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         async with websockets.connect(url):
             pass
-    assert refused.value.response.status_code == 403
+    assert refused.value.response.status_code == 401
+    assert b'"unauthorized"' in refused.value.response.body
     async with websockets.connect(url, additional_headers=api_server.headers) as ws:
         await ws.send(
             json.dumps(
@@ -521,7 +522,7 @@ def test_commands_need_a_token(api_server: ApiServer) -> None:
         json={"id": 1, "method": "run.start", "params": {"assistant_id": "slow"}},
         timeout=30,
     )
-    assert response.status_code == 403
+    assert response.status_code == 401 and response.json()["error"] == "unauthorized"
 
 
 # -- messages, tools, RemoteGraph ---------------------------------------------------------------------
