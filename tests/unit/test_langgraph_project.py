@@ -151,6 +151,9 @@ def test_env_from_a_mapping_or_a_file(tmp_path: Path, monkeypatch: pytest.Monkey
     project = load_project(write(tmp_path, {"graphs": {"a": "./a.py:g"}, "env": ".env"}))
     assert project.env == {"OPENAI_API_KEY": "sk-1", "MODEL": "gpt x"}
     monkeypatch.setenv("MODEL", "before")
+    # activate() writes os.environ: every variable it sets is one monkeypatch puts back, or an
+    # OPENAI_API_KEY left behind makes later tests' demo models call OpenAI.
+    monkeypatch.setenv("OPENAI_API_KEY", "before")
     project.activate()
     assert os.environ["MODEL"] == "gpt x"  # the project's env wins, as with `langgraph dev`
 
