@@ -151,6 +151,12 @@ class DuraGraphApp(ExtensionApp):
     )
     webhook_max_backoff = Float(300.0, config=True, help="The longest wait between two attempts (seconds).")
     webhook_timeout = Float(10.0, config=True, help="Seconds an attempt waits for the receiver's answer.")
+    cron_interval = Float(
+        1.0,
+        config=True,
+        help="Seconds between two passes of this server's cron scheduler: a tick fires within about "
+        "that much after its time (docs/operations.md, Crons).",
+    )
     start_embedded = Bool(
         False,
         config=True,
@@ -239,6 +245,7 @@ class DuraGraphApp(ExtensionApp):
             share_worker_connection=self.share_worker_connection,
             relay_lease_ttl=self.relay_lease_ttl,
             relay_lag_threshold=self.relay_lag_threshold,
+            cron_interval=max(0.05, self.cron_interval),
             stream_policy=policy,
             store_settings=store_settings,
             config_error=invalid,

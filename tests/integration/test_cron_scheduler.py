@@ -22,8 +22,9 @@ from tests.devserver import wait_until_gone
 
 EVERY = 2  # seconds between ticks
 SCHEDULE = f"* * * * * */{EVERY}"
-#: A short worker lease: a run a killed server was executing is taken over within seconds.
-LEASE = ["--DuraGraphApp.worker_lease_ttl=2"]
+#: A short worker lease (a run a killed server was executing is taken over within seconds), and
+#: scheduler passes twice a second (the cron_interval setting).
+LEASE = ["--DuraGraphApp.worker_lease_ttl=2", "--DuraGraphApp.cron_interval=0.5"]
 
 
 @dataclass(frozen=True)

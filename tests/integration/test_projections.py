@@ -43,6 +43,7 @@ from duragraph_lab.store import open_pool
 READ_MODELS = (
     "assistant_versions",
     "assistants",
+    "crons",
     "dataset_versions",
     "datasets",
     "experiment_results",
@@ -58,7 +59,7 @@ READ_MODELS = (
 )
 #: The read models an old database has (LangGraph's checkpoints came with migration 0011: a release
 #: of the old mechanism neither has their tables nor projects their events; a rebuild does).
-OLD_READ_MODELS = tuple(t for t in READ_MODELS if not t.startswith("lg_"))
+OLD_READ_MODELS = tuple(t for t in READ_MODELS if not t.startswith("lg_") and t != "crons")
 #: The other tables of the schema: the log itself, bookkeeping, and state written directly.
 NOT_READ_MODELS = (
     "events",
@@ -230,6 +231,20 @@ def realistic_mix(api: Api) -> None:
     api.until(
         "the server's experiment", lambda: api("GET", f"/experiments/{by_server}")["status"] == "completed"
     )
+
+    # Crons: a stateless one that fires, then is disabled (the log stops growing); one on a thread,
+    # updated; one deleted.
+    every_second = {"assistant_id": "nested", "schedule": "* * * * * *", "input": {"n": 1}}
+    ticking = api("POST", "/runs/crons", {**every_second, "metadata": {"cron": "ticking"}})
+    api.until(
+        "a cron's tick",
+        lambda: api("GET", f"/runs/crons/{ticking['cron_id']}")["next_run_date"] != ticking["next_run_date"],
+    )
+    api("PATCH", f"/runs/crons/{ticking['cron_id']}", {"enabled": False})
+    on_thread = api("POST", f"/threads/{main}/runs/crons", {**every_second, "schedule": "0 9 * * *"})
+    api("PATCH", f"/runs/crons/{on_thread['cron_id']}", {"timezone": "Europe/Paris", "end_time": None})
+    gone = api("POST", "/runs/crons", {**every_second, "schedule": "0 0 1 1 *"})
+    api("DELETE", f"/runs/crons/{gone['cron_id']}", expect=204)
 
 
 def langgraph_mix(url: str) -> None:
@@ -622,5 +637,9 @@ def test_the_served_log_is_not_trivial(served: Served) -> None:
         "experiment_result_recorded",
         "experiment_run_requested",
         "experiment_completed",
+        "cron_created",
+        "cron_updated",
+        "cron_fired",
+        "cron_deleted",
     ):
         assert expected in types, expected
