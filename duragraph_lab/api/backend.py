@@ -206,7 +206,7 @@ class Backend:
             PgExperimentLocks(self.endpoints.database_url),
         )
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
-        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs)
+        self._crons = Crons(self.store, PgCrons(self.store), self.control.runs, self.webhook_policy)
         # Every API server runs a scheduler: each tick is fired at most once among them.
         self.cron_scheduler = CronScheduler(
             self._crons, interval=self.cron_interval, identity=self.relay_holder

@@ -30,7 +30,6 @@ from duragraph_lab.control.ports import EventStore
 from duragraph_lab.control.run_creation import Append
 from duragraph_lab.control.runs import RunControl
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import (
     DuraGraphError,
     InvalidRequest,
@@ -105,6 +104,12 @@ class CronFilter:
 SORT_KEYS = ("cron_id", "assistant_id", "thread_id", "created_at", "updated_at", "next_run_date", "end_time")
 
 
+class WebhookCheck(Protocol):
+    def check_literal(self, url: str) -> None:
+        """Raise (a 4xx error) for a webhook URL the server will not call."""
+        ...
+
+
 class CronReadModel(Protocol):
     async def get(self, cron_id: str) -> CronRecord | None: ...
 
@@ -149,10 +154,23 @@ def _now() -> dt.datetime:
 class Crons:
     """Commands and queries of crons, and firing their ticks."""
 
-    def __init__(self, store: EventStore, read_model: CronReadModel, runs: RunControl) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        read_model: CronReadModel,
+        runs: RunControl,
+        webhooks: WebhookCheck | None = None,
+    ) -> None:
         self.store = store
         self.read_model = read_model
         self.runs = runs
+        #: Checks a cron's webhook as a run's is checked at creation (the same policy).
+        self.webhooks = webhooks
+
+    def _check_webhook(self, payload: Mapping[str, Any]) -> None:
+        url = payload.get("webhook")
+        if url is not None and self.webhooks is not None:
+            self.webhooks.check_literal(url)
 
     # -- queries -------------------------------------------------------------------------------
     async def get(self, cron_id: str) -> CronRecord:
@@ -193,6 +211,7 @@ class Crons:
         """Record a cron; :class:`InvalidRequest` (bad schedule, timezone, option) or
         :class:`NotFound` (assistant, thread) before anything is written."""
         cron_schedule.check(new.schedule, new.timezone)
+        self._check_webhook(new.payload)
         if new.thread_id is not None and new.on_run_completed is not None:
             raise InvalidRequest("on_run_completed applies to stateless crons only (a thread's runs stay)")
         target = await self.runs.targets.resolve(new.assistant)
@@ -203,22 +222,22 @@ class Crons:
                 raise NotFound(f"thread {thread_id} does not exist")
         end_time = _aware(new.end_time)
         cron_id = commands.new_id()
-        data = {
-            "cron_id": cron_id,
-            "assistant_id": target.assistant_id or new.assistant,
-            "graph_id": target.graph_id,
-            "thread_id": thread_id,
-            "schedule": new.schedule,
-            "timezone": new.timezone,
-            "end_time": iso(end_time),
-            "enabled": new.enabled,
-            "on_run_completed": (new.on_run_completed or "delete") if thread_id is None else None,
-            "payload": plain(dict(new.payload)),
-            "metadata": plain(dict(new.metadata or {})),
-            "user_id": None,
-            "next_run_date": iso(cron_schedule.next_fire(new.schedule, new.timezone, _now(), end_time)),
-        }
-        await self.store.append(f"cron:{cron_id}", 0, [NewEvent(ev.CRON_CREATED, data)])
+        data = ev.CronCreated(
+            cron_id=cron_id,
+            assistant_id=target.assistant_id or new.assistant,
+            graph_id=target.graph_id,
+            thread_id=thread_id,
+            schedule=new.schedule,
+            timezone=new.timezone,
+            end_time=iso(end_time),
+            enabled=new.enabled,
+            on_run_completed=(new.on_run_completed or "delete") if thread_id is None else None,
+            payload=plain(dict(new.payload)),
+            metadata=plain(dict(new.metadata or {})),
+            user_id=None,
+            next_run_date=iso(cron_schedule.next_fire(new.schedule, new.timezone, _now(), end_time)),
+        )
+        await self.store.append(f"cron:{cron_id}", 0, [ev.cron_created(data)])
         return await self.get(cron_id)
 
     async def update(self, cron_id: str, changes: Mapping[str, Any]) -> CronRecord:
@@ -236,6 +255,7 @@ class Crons:
         unknown -= set(PAYLOAD_KEYS)
         if unknown:
             raise InvalidRequest(f"a cron has no field {', '.join(sorted(unknown))}")
+        self._check_webhook(changes)
         for _ in range(_ATTEMPTS):
             cron = await self.get(cron_id)
             if "on_run_completed" in changes and cron.thread_id is not None:
@@ -244,7 +264,7 @@ class Crons:
             timezone = changes.get("timezone", cron.timezone)
             cron_schedule.check(schedule, timezone)
             end_time = _aware(changes["end_time"]) if "end_time" in changes else cron.end_time
-            data: dict[str, Any] = {
+            data: Any = {
                 k: plain(changes[k])
                 for k in ("schedule", "timezone", "enabled", "on_run_completed", "metadata")
                 if k in changes
@@ -256,9 +276,7 @@ class Crons:
                 data["payload"] = payload
             data["next_run_date"] = iso(cron_schedule.next_fire(schedule, timezone, _now(), end_time))
             try:
-                await self.store.append(
-                    f"cron:{cron.cron_id}", cron.version, [NewEvent(ev.CRON_UPDATED, data)]
-                )
+                await self.store.append(f"cron:{cron.cron_id}", cron.version, [ev.cron_updated(data)])
             except VersionConflict:
                 continue  # a tick fired meanwhile: decide again on the fresh row
             return await self.get(cron.cron_id)
@@ -271,7 +289,7 @@ class Crons:
                 await self.store.append(
                     f"cron:{cron.cron_id}",
                     cron.version,
-                    [NewEvent(ev.CRON_DELETED, {"cron_id": cron.cron_id})],
+                    [ev.cron_deleted(cron.cron_id)],
                 )
             except VersionConflict:
                 continue
@@ -288,12 +306,12 @@ class Crons:
         tick = cron.next_run_date
         assert tick is not None
         following = cron_schedule.next_fire(cron.schedule, cron.timezone, max(now, tick), cron.end_time)
-        fired: dict[str, Any] = {"tick": iso(tick), "next_run_date": iso(following), "fired_by": by}
+        when, following_iso = iso(tick), iso(following)
+        assert when is not None
         stream = f"cron:{cron.cron_id}"
 
         def tick_appends(run_id: str, thread_id: str) -> Sequence[Append]:
-            data = {**fired, "run_id": run_id, "thread_id": thread_id}
-            return [(stream, cron.version, [NewEvent(ev.CRON_FIRED, data)])]
+            return [(stream, cron.version, [ev.cron_fired(when, following_iso, run_id, thread_id, by)])]
 
         payload = cron.payload
         stateless = cron.thread_id is None
@@ -320,7 +338,9 @@ class Crons:
                         "interrupt_before": payload.get("interrupt_before"),
                         "interrupt_after": payload.get("interrupt_after"),
                         "context": payload.get("context"),
-                        "webhook": payload.get("webhook"),
+                        # Only when there is one: the webhook sender delivers the ends of runs
+                        # whose kwargs have a webhook.
+                        **({"webhook": payload["webhook"]} if payload.get("webhook") else {}),
                         "multitask_strategy": strategy,
                         "temporary": temporary,
                         "cron_id": cron.cron_id,
@@ -337,9 +357,9 @@ class Crons:
             raise  # nothing recorded: the tick is still due and fires when the store is back
         except DuraGraphError as err:
             # The tick happened but no run could start: record why, and move on to the next tick.
-            failed = {**fired, "run_id": None, "thread_id": cron.thread_id, "error": str(err)}
+            failed = ev.cron_fired(when, following_iso, None, cron.thread_id, by, error=str(err))
             with contextlib.suppress(VersionConflict):
-                await self.store.append(stream, cron.version, [NewEvent(ev.CRON_FIRED, failed)])
+                await self.store.append(stream, cron.version, [failed])
             log.warning("DuraGraph Lab: cron %s could not start its run: %s", cron.cron_id, err)
             return None
         return ref.run_id

@@ -42,6 +42,9 @@ __all__ = ["EventStoreCheckpointer", "RunLog"]
 
 T = TypeVar("T")
 
+#: The serde type of a channel that has a new version but no value (LangGraph's savers' marker).
+_EMPTY = "empty"
+
 
 class RunLog(Protocol):
     """Where a run's checkpoints go: the run's stream, under the lease of the worker running it."""
@@ -101,14 +104,22 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         configurable = config["configurable"]
         thread_id = str(configurable["thread_id"])
         checkpoint_ns = str(configurable.get("checkpoint_ns") or "")
+        # Deltas: the checkpoint without its values, and the values of the channels that got a
+        # new version (a channel without a value at its new version is stored as "empty").
+        values = checkpoint["channel_values"]
         event = ev.lg_checkpoint(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
             checkpoint_id=checkpoint["id"],
             parent_checkpoint_id=configurable.get("checkpoint_id"),
             metadata=dict(get_serializable_checkpoint_metadata(config, metadata)),
-            checkpoint=self.serde.dumps_typed(checkpoint),
+            checkpoint=self.serde.dumps_typed({**checkpoint, "channel_values": {}}),
             new_versions=new_versions,
+            channel_versions=checkpoint["channel_versions"],
+            blobs={
+                channel: self.serde.dumps_typed(values[channel]) if channel in values else (_EMPTY, b"")
+                for channel in new_versions
+            },
         )
         await self._append(thread_id, [event])
         return {
@@ -205,6 +216,12 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
     def _tuple(self, stored: StoredCheckpoint) -> CheckpointTuple:
         base = {"thread_id": stored.thread_id, "checkpoint_ns": stored.checkpoint_ns}
         checkpoint: Checkpoint = self.serde.loads_typed(stored.checkpoint)
+        if stored.values:
+            # The delta format: every value is found by its version (an "empty" one has none).
+            checkpoint["channel_values"] = {
+                **checkpoint.get("channel_values", {}),
+                **{ch: self.serde.loads_typed(v) for ch, v in stored.values.items() if v[0] != _EMPTY},
+            }
         return CheckpointTuple(
             config={"configurable": {**base, "checkpoint_id": stored.checkpoint_id}},
             checkpoint=checkpoint,

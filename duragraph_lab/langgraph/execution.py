@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from duragraph_lab.control.item_store import StoreSettings
-from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.langgraph.source import GraphSource
 
 
@@ -24,12 +23,6 @@ class RunDriver(Protocol):
     async def run(self) -> object: ...
 
     def request_cancel(self) -> None: ...
-
-
-class LangGraphExecutionUnavailable(DuraGraphError):
-    """This build registers LangGraph graphs but has no executor for their runs."""
-
-    code = "langgraph_execution_unavailable"
 
 
 def run_executor(

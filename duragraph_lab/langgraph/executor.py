@@ -172,13 +172,33 @@ class LangGraphRunExecutor:
                 kwargs["interrupt_before"] = state.interrupt_before
             if state.interrupt_after:
                 kwargs["interrupt_after"] = state.interrupt_after
-            async for mode, chunk in graph.astream(_graph_input(log_events, state), config, **kwargs):
+            graph_input = _graph_input(log_events, state)
+            # As LangGraph Platform's update_state: a checkpoint of LangGraph's own (source
+            # "update"), written before the run goes on. Not stamped with this run's id: LangGraph
+            # would take a checkpoint of the run itself for a run to continue, not to start.
+            edit_config = {
+                **{k: v for k, v in config.items() if k != "run_id"},
+                "metadata": {k: v for k, v in config["metadata"].items() if k != "run_id"},
+                "configurable": {k: v for k, v in config["configurable"].items() if k != "run_id"},
+            }
+            for values, as_node in pending_edits(log_events, await self._base_events(state)):
+                await graph.aupdate_state(edit_config, values, as_node=as_node)
+            async for mode, chunk in graph.astream(graph_input, config, **kwargs):
                 if mode == "checkpoints":
                     await mirror.checkpoint(chunk)
                 elif mode == "tasks":
                     await mirror.task(chunk)
             snapshot = await graph.aget_state(config)
         await mirror.end(snapshot)
+
+    async def _base_events(self, state: RunState) -> list[RecordedEvent]:
+        """The events of the run this one continues (up to the point it starts from)."""
+        base = state.base or {}
+        if not base.get("run_id"):
+            return []
+        events = await self.journal.read(str(base["run_id"]))
+        until = base.get("seq")
+        return [e for e in events if until is None or e.seq <= int(until)]
 
     def _config(self, state: RunState) -> dict[str, Any]:
         config = {k: v for k, v in state.config.items() if k != "context"}
@@ -205,7 +225,8 @@ def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:
     None to continue from the last checkpoint (after a crash, or past breakpoints)."""
     from langgraph.types import Command
 
-    last_lg = max((i for i, e in enumerate(log_events) if e.type in ev.LANGGRAPH_EVENT_TYPES), default=-1)
+    # State edits applied by this executor (update_state checkpoints) do not answer the resume.
+    last_lg = _last_langgraph(log_events, edits=False)
     last_resume = max((i for i, e in enumerate(log_events) if e.type == ev.RUN_RESUMED), default=-1)
     if last_resume > last_lg:
         d = log_events[last_resume].data
@@ -219,6 +240,42 @@ def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:
     if created.get("update") is not None or created.get("goto"):
         return Command(update=created.get("update"), goto=created.get("goto") or ())
     return created.get("input")
+
+
+def _last_langgraph(log_events: Sequence[RecordedEvent], *, edits: bool) -> int:
+    """Index of the run's last LangGraph event (-1: none); with ``edits`` False, the checkpoints
+    that state edits made (LangGraph metadata ``source: "update"``) and their writes left out."""
+    made_by_edits = {
+        e.data.get("checkpoint_id")
+        for e in log_events
+        if e.type == ev.LG_CHECKPOINT and (e.data.get("metadata") or {}).get("source") == "update"
+    }
+    found = -1
+    for i, e in enumerate(log_events):
+        if e.type not in ev.LANGGRAPH_EVENT_TYPES:
+            continue
+        if (
+            not edits
+            and e.type in (ev.LG_CHECKPOINT, ev.LG_WRITES)
+            and e.data.get("checkpoint_id") in made_by_edits
+        ):
+            continue
+        found = i
+    return found
+
+
+def pending_edits(
+    log_events: Sequence[RecordedEvent], base_events: Sequence[RecordedEvent]
+) -> list[tuple[Any, Any]]:
+    """The state edits (``update_state``, ``Command(update=...)`` with a resume) LangGraph has
+    not seen yet, as (values, as_node): those of this run after its last LangGraph event, and
+    for a run that has none yet, those its base run received after its own last one."""
+    last = _last_langgraph(log_events, edits=True)
+    mine = [e for e in log_events[last + 1 :] if e.type == ev.STATE_UPDATED]
+    if last < 0 and base_events:
+        base_last = _last_langgraph(base_events, edits=True)
+        mine = [e for e in base_events[base_last + 1 :] if e.type == ev.STATE_UPDATED] + mine
+    return [(e.data.get("values"), e.data.get("as_node")) for e in mine]
 
 
 class _Mirror:

@@ -3,6 +3,20 @@
 // The payload (`data`) of each event type, as stored. A payload read from the log may be older
 // or malformed: read it as Partial<...> and check what you use.
 
+/** What each run of the cron is started with (the keys the request gave). */
+export interface CronPayload {
+  input?: unknown;
+  config?: Record<string, unknown>;
+  context?: Record<string, unknown>;
+  interrupt_before?: unknown;
+  interrupt_after?: unknown;
+  multitask_strategy?: string;
+  webhook?: string;
+  stream_mode?: unknown;
+  stream_subgraphs?: boolean;
+  stream_resumable?: boolean;
+  durability?: string;
+}
 export interface Interrupt {
   id: string;
   node: string;
@@ -273,6 +287,46 @@ export interface ExperimentRunRequested {
 export interface ExperimentCompleted {
   result_count: number;
 }
+/** cron_created: a new schedule of runs (cron streams) */
+export interface CronCreated {
+  cron_id: string;
+  assistant_id: string;
+  graph_id: string;
+  thread_id: string | null;
+  schedule: string;
+  timezone: string | null;
+  end_time: string | null;
+  enabled: boolean;
+  on_run_completed: "delete" | "keep" | null;
+  payload: CronPayload;
+  metadata: Record<string, unknown>;
+  user_id: string | null;
+  next_run_date: string | null;
+}
+/** cron_updated: fields changed; the next fire time (cron streams) */
+export interface CronUpdated {
+  next_run_date: string | null;
+  schedule?: string;
+  timezone?: string | null;
+  end_time?: string | null;
+  enabled?: boolean;
+  on_run_completed?: "delete" | "keep";
+  metadata?: Record<string, unknown>;
+  payload?: CronPayload;
+}
+/** cron_fired: one tick: its run (or why none), the next tick (cron streams) */
+export interface CronFired {
+  tick: string;
+  next_run_date: string | null;
+  run_id: string | null;
+  thread_id: string | null;
+  fired_by: string;
+  error?: string;
+}
+/** cron_deleted: the cron deleted (cron streams) */
+export interface CronDeleted {
+  cron_id: string;
+}
 /** lg_checkpoint: a LangGraph checkpoint (checkpoints streams) */
 export interface LgCheckpoint {
   thread_id: string;
@@ -282,6 +336,8 @@ export interface LgCheckpoint {
   metadata: Record<string, unknown>;
   checkpoint: string[];
   new_versions: Record<string, string>;
+  channel_versions?: Record<string, string>;
+  blobs?: Record<string, string[]>;
 }
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {
@@ -347,6 +403,10 @@ export interface EventPayloads {
   experiment_result_recorded: ExperimentResultRecorded;
   experiment_run_requested: ExperimentRunRequested;
   experiment_completed: ExperimentCompleted;
+  cron_created: CronCreated;
+  cron_updated: CronUpdated;
+  cron_fired: CronFired;
+  cron_deleted: CronDeleted;
   lg_checkpoint: LgCheckpoint;
   lg_writes: LgWrites;
   lg_thread_deleted: LgThreadDeleted;
@@ -392,6 +452,10 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   experiment_result_recorded: "experiment",
   experiment_run_requested: "experiment",
   experiment_completed: "experiment",
+  cron_created: "cron",
+  cron_updated: "cron",
+  cron_fired: "cron",
+  cron_deleted: "cron",
   lg_checkpoint: "checkpoints",
   lg_writes: "checkpoints",
   lg_thread_deleted: "checkpoints",

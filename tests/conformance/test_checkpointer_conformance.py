@@ -5,6 +5,7 @@ and it detects all of them."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import ALL_CAPABILITIES
@@ -33,7 +34,8 @@ async def test_checkpoints_are_events_and_survive_a_rebuild(pg_store: PostgresEv
 
     checkpoint = empty_checkpoint()
     checkpoint["channel_values"] = {"x": [1, 2, 3]}
-    stored = await saver.aput(config, checkpoint, {"source": "input", "step": -1}, {})  # type: ignore[arg-type]
+    checkpoint["channel_versions"] = {"x": "1"}
+    stored = await saver.aput(config, checkpoint, {"source": "input", "step": -1}, {"x": "1"})  # type: ignore[arg-type]
     await saver.aput_writes(stored, [("x", 4)], "task-1", "path")
     events = await pg_store.read_all(types=["lg_checkpoint", "lg_writes"])
     assert [e.type for e in events] == ["lg_checkpoint", "lg_writes"]
@@ -44,3 +46,26 @@ async def test_checkpoints_are_events_and_survive_a_rebuild(pg_store: PostgresEv
     assert tup is not None
     assert tup.checkpoint["channel_values"] == {"x": [1, 2, 3]}
     assert tup.pending_writes == [("task-1", "x", 4)]
+
+
+async def test_a_checkpoint_stores_only_the_values_that_changed(pg_store: PostgresEventStore) -> None:
+    """Deltas: a checkpoint's event holds the values of its new versions only; the others are
+    read from the events that hold their versions."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = EventStoreCheckpointer(pg_store)
+    config: Any = {"configurable": {"thread_id": "t-delta", "checkpoint_ns": ""}}
+    big = list(range(1000))
+    for step in range(3):
+        checkpoint = empty_checkpoint()
+        checkpoint["channel_values"] = {"big": big, "n": step}
+        checkpoint["channel_versions"] = {"big": "1", "n": str(step + 1)}
+        new_versions = {"big": "1", "n": str(step + 1)} if step == 0 else {"n": str(step + 1)}
+        config = await saver.aput(config, checkpoint, {"step": step}, new_versions)
+    events = await pg_store.read_all(types=["lg_checkpoint"])
+    assert [sorted(e.data["blobs"]) for e in events] == [["big", "n"], ["n"], ["n"]]
+    latest = await saver.aget_tuple({"configurable": {"thread_id": "t-delta", "checkpoint_ns": ""}})
+    assert latest is not None and latest.checkpoint["channel_values"] == {"big": big, "n": 2}
+    thread: Any = {"configurable": {"thread_id": "t-delta"}}
+    history = [t.checkpoint["channel_values"]["n"] async for t in saver.alist(thread)]
+    assert history == [2, 1, 0]

@@ -150,6 +150,8 @@ def db(api_server: ApiServer) -> Iterator[Database]:
         ({"schedule": "61 * * * *"}, UnprocessableEntityError),
         ({"timezone": "Mars/Olympus"}, UnprocessableEntityError),
         ({"webhook": "ftp://example.com/hook"}, UnprocessableEntityError),
+        # The webhook policy of runs: private addresses are refused unless allowed.
+        ({"webhook": "http://127.0.0.1:9/hook"}, UnprocessableEntityError),
         ({"multitask_strategy": "sometimes"}, UnprocessableEntityError),
         ({"on_run_completed": "archive"}, UnprocessableEntityError),
         ({"assistant_id": "no-such-graph"}, NotFoundError),

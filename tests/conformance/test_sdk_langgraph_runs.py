@@ -138,3 +138,24 @@ async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> Non
         assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "cancelled"
         state = await client.threads.get_state(thread["thread_id"])
         assert "done" not in state["values"]
+
+
+async def test_state_edits_reach_langgraph(server: DevServer) -> None:
+    """update_state on an interrupted thread, then the resume; and on a finished one, then the
+    next run: LangGraph's own state (what the graph computes from) has the edit."""
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "x"})
+        await client.threads.update_state(thread, {"topic": "edited"}, as_node="work")
+        assert (await client.threads.get_state(thread))["values"]["topic"] == "edited"
+        final = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "ok"})
+        assert final["topic"] == "edited" and final["answer"] == "ok"
+
+        await client.threads.update_state(thread, {"answer": "changed"}, as_node="ask")
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "y"})
+        state = await client.threads.get_state(thread)
+        runs = await client.runs.list(thread)
+        assert state["next"] == ["ask"], [(r["status"], r.get("error")) for r in runs]
+        # The values of the interrupted run are LangGraph's: they carry the edit made before it.
+        assert state["values"]["answer"] == "changed"
+        assert state["values"]["items"] == ["X-0", "X-1", "X-2", "Y-0", "Y-1", "Y-2"]

@@ -306,9 +306,32 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
         await ws.send(json.dumps({"id": 3, "method": "no.such"}))
         error = json.loads(await asyncio.wait_for(ws.recv(), 30))
         assert error == {"type": "error", "id": 3, "error": "unknown_command", "message": error["message"]}
-    # A thread that does not exist: closed with 4000 + 404.
-    missing = api_server.base.replace("http://", "ws://") + f"/threads/{uuid.uuid4()}/stream/events"
-    async with websockets.connect(missing, additional_headers=api_server.headers) as ws:
+    # A thread that does not exist yet: the socket stays open (a run.start over it may create
+    # the thread, as the JS SDK does) and its events come once it exists.
+    fresh = str(uuid.uuid4())
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{fresh}/stream/events"
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        await ws.send(
+            json.dumps({"id": 1, "method": "subscription.subscribe", "params": {"channels": ["lifecycle"]}})
+        )
+        assert json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] == "success"
+        await ws.send(json.dumps({"id": 2, "method": "state.get", "params": {"namespace": []}}))
+        missing = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert missing["type"] == "error" and missing["id"] == 2 and missing["error"] == "not_found"
+        await ws.send(
+            json.dumps({"id": 3, "method": "run.start", "params": {"assistant_id": "slow", "input": {}}})
+        )
+        events: list[dict[str, Any]] = []
+        while not events or not _root_done(events[-1]):
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame["type"] == "event":
+                events.append(frame)
+            else:
+                assert frame["type"] == "success" and frame["id"] == 3 and frame["result"]["run_id"]
+        assert [e["params"]["data"]["event"] for e in events] == ["started", "completed"]
+    # An id that cannot name a thread: closed with 4000 + 404.
+    bad = api_server.base.replace("http://", "ws://") + "/threads/not-a-uuid/stream/events"
+    async with websockets.connect(bad, additional_headers=api_server.headers) as ws:
         with pytest.raises(websockets.exceptions.ConnectionClosedError) as closed:
             await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4404
@@ -514,17 +537,45 @@ async def test_messages_and_tools_channels(client: LangGraphClient) -> None:
     starts = [m for m in messages if m["event"] == "message-start"]
     finishes = [m for m in messages if m["event"] == "message-finish"]
     assert starts and len(starts) == len({m["id"] for m in starts}) == len(finishes)
-    text = "".join(
-        m["delta"]["text"]
-        for m in messages
-        if m["event"] == "content-block-delta" and m["delta"]["type"] == "text-delta"
-    )
-    assert text  # the model's tokens, streamed live
     tools = data(events, "tools")
     started = [t for t in tools if t["event"] == "tool-started"]
     finished = [t for t in tools if t["event"] == "tool-finished"]
     assert started and [t["tool_call_id"] for t in started] == [t["tool_call_id"] for t in finished]
     assert output["messages"][-1]["type"] == "ai"
+
+
+def test_live_tokens_are_content_block_deltas(api_server: ApiServer) -> None:
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    seen: list[dict[str, Any]] = []
+    live = threading.Event()
+    ends = 0
+
+    def second_end(event: dict[str, Any]) -> bool:
+        nonlocal ends
+        ends += _root_done(event)
+        live.set()
+        return ends == 2
+
+    reader = threading.Thread(
+        target=lambda: seen.extend(
+            wire_events(api_server, thread_id, {"channels": ["messages", "lifecycle"]}, until=second_end)
+        )
+    )
+    reader.start()
+    assert live.wait(30)
+    time.sleep(0.5)  # the stream follows the thread: the next run's live tokens reach it
+    start(api_server, thread_id, "chat", HUMAN_2_PLUS_3)
+    reader.join(60)
+    messages = data(seen, "messages")
+    deltas = [m for m in messages if m["event"] == "content-block-delta"]
+    assert deltas and all(m["delta"]["type"] == "text-delta" for m in deltas)
+    # Every streamed message was started once (live) and finished once (from the log).
+    streamed = {m["id"] for m in deltas}
+    starts = [m["id"] for m in messages if m["event"] == "message-start"]
+    finishes = [m["id"] for m in messages if m["event"] == "message-finish"]
+    assert streamed <= set(starts) and sorted(starts) == sorted(set(starts)) == sorted(finishes)
 
 
 async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:

@@ -133,6 +133,35 @@ def drive(server: ApiServer, client: DuraGraphClient) -> None:
             receiver.close()
 
 
+def drive_crons(server: ApiServer) -> None:
+    """A stateless cron that fires every second, then is updated (disabled) and deleted; a cron on
+    a thread that is deleted under it (a tick recorded with the reason no run started)."""
+
+    def ok(method: str, path: str, body: Any = None) -> Any:
+        status, out, _ = server.request(method, path, body)
+        assert status in (200, 204), (method, path, status, out)
+        return out
+
+    every_second = {"assistant_id": "slow", "schedule": "* * * * * *", "input": {"n": 0}}
+    cron = ok(
+        "POST", "/runs/crons", {**every_second, "metadata": {"capture": "cron"}, "timezone": "Europe/Paris"}
+    )
+    _until(
+        "a tick",
+        lambda: ok("GET", f"/runs/crons/{cron['cron_id']}")["next_run_date"] != cron["next_run_date"],
+    )
+    ok("PATCH", f"/runs/crons/{cron['cron_id']}", {"enabled": False, "end_time": None, "input": {"n": 1}})
+    ok("DELETE", f"/runs/crons/{cron['cron_id']}")
+    thread = ok("POST", "/threads", {})["thread_id"]
+    doomed = ok("POST", f"/threads/{thread}/runs/crons", {**every_second, "multitask_strategy": "reject"})
+    ok("DELETE", f"/threads/{thread}")
+    _until(
+        "a failed tick",
+        lambda: ok("GET", f"/runs/crons/{doomed['cron_id']}")["next_run_date"] != doomed["next_run_date"],
+    )
+    ok("DELETE", f"/runs/crons/{doomed['cron_id']}")
+
+
 async def dump(url: str) -> list[dict[str, Any]]:
     async with await psycopg.AsyncConnection.connect(url) as conn:
         rows = await (
@@ -198,6 +227,7 @@ def main(out: Path = OUT) -> None:
             ) as client:
                 drive(server, client)
             drive_langgraph(server, owner_database_url(Path(tmp) / "data"))
+            drive_crons(server)
             events = asyncio.run(dump(owner_database_url(Path(tmp) / "data")))
         finally:
             server.kill()

@@ -48,6 +48,7 @@ READ_MODELS = (
     "experiment_results",
     "experiments",
     "graphs",
+    "lg_blobs",
     "lg_checkpoints",
     "lg_writes",
     "run_queue",
@@ -244,8 +245,9 @@ def langgraph_mix(url: str) -> None:
                 for step in range(3):
                     checkpoint = empty_checkpoint()
                     checkpoint["channel_values"] = {"n": step}
+                    checkpoint["channel_versions"] = {"n": str(step)}
                     metadata: Any = {"source": "loop", "step": step, "run_id": f"run-{thread}-{step}"}
-                    config = await saver.aput(config, checkpoint, metadata, {"n": step})
+                    config = await saver.aput(config, checkpoint, metadata, {"n": str(step)})
                     await saver.aput_writes(config, [("n", step + 1), ("__error__", "boom")], f"task-{step}")
             await saver.acopy_thread("lg-a", "lg-b")
             await saver.aprune(["lg-b"], strategy="keep_latest")

@@ -45,7 +45,7 @@ def test_the_catalogue_lists_every_type_name_once() -> None:
     declared = {v for k, v in vars(names).items() if k.isupper() and isinstance(v, str)}
     assert set(ev.CATALOGUE) == declared
     for spec in ev.CATALOGUE.values():
-        kinds = {"run", "thread", "assistant", "graph", "dataset", "experiment", "checkpoints"}
+        kinds = {"run", "thread", "assistant", "graph", "dataset", "experiment", "cron", "checkpoints"}
         assert {spec.stream_kind, *spec.also_in} <= kinds
         assert spec.payload.__name__ == "".join(p.title() for p in spec.type.split("_")), spec
         assert spec.description
@@ -125,7 +125,17 @@ _REMAKE: dict[str, Any] = {
     names.EXPERIMENT_RESULT_RECORDED: lambda d: ev.experiment_result_recorded(d),
     names.EXPERIMENT_RUN_REQUESTED: lambda d: ev.experiment_run_requested(),
     names.EXPERIMENT_COMPLETED: lambda d: ev.experiment_completed(**d),
-    names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(**{**d, "checkpoint": ev.decode_typed(d["checkpoint"])}),
+    names.CRON_CREATED: lambda d: ev.cron_created(d),
+    names.CRON_UPDATED: lambda d: ev.cron_updated(d),
+    names.CRON_FIRED: lambda d: ev.cron_fired(**d),
+    names.CRON_DELETED: lambda d: ev.cron_deleted(**d),
+    names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(
+        **{
+            **d,
+            "checkpoint": ev.decode_typed(d["checkpoint"]),
+            "blobs": {k: ev.decode_typed(v) for k, v in d["blobs"].items()},
+        }
+    ),
     names.LG_WRITES: lambda d: ev.lg_writes(
         **{**d, "writes": [(w[0], w[1], ev.decode_typed(w[2:])) for w in d["writes"]]}
     ),

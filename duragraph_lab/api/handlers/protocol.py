@@ -30,9 +30,13 @@ from duragraph_lab.api.jsonout import dumps
 from duragraph_lab.api.protocol import ProtocolError, from_api_error, parse_envelope, parse_subscription
 from duragraph_lab.api.protocol_events import matches, stamp
 from duragraph_lab.api.sse import frame
+from duragraph_lab.domain.errors import NotFound
+from duragraph_lab.domain.ids import parse_id
 
 log = logging.getLogger(__name__)
 
+#: How often a WebSocket subscribed to a thread that does not exist yet looks for it.
+_THREAD_POLL_SECONDS = 0.1
 #: Commands sent over a WebSocket that need more than the ``read`` its upgrade needed.
 _WS_ACTIONS = {
     "run.start": "execute",
@@ -134,7 +138,9 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
         self._ws_subscriptions = {}
         self._ws_thread = thread_id
         try:
-            await self.backend.protocol.check_thread(thread_id)
+            # A thread that does not exist yet is fine: a client may create it with a run.start
+            # sent over this socket (the JS SDK does). An id that cannot name a thread is not.
+            parse_id(thread_id, "thread")
         except Exception as err:
             mapped = http_error(err)
             status = mapped.status_code if mapped is not None else 500
@@ -193,7 +199,14 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
 
     async def _pump_events(self, since: int | None) -> None:
         try:
-            async for batch, seq in self.backend.protocol.events(self._ws_thread, since=since):
+            protocol = self.backend.protocol
+            while True:  # until the thread exists (see open)
+                try:
+                    await protocol.check_thread(self._ws_thread)
+                    break
+                except NotFound:
+                    await asyncio.sleep(_THREAD_POLL_SECONDS)
+            async for batch, seq in protocol.events(self._ws_thread, since=since):
                 chosen = [
                     e
                     for e in batch

@@ -11,15 +11,14 @@ from duragraph_lab.domain.events.catalogue import (
     CATALOGUE as CATALOGUE,
 )
 from duragraph_lab.domain.events.catalogue import (
-    EventSpec as EventSpec,
-)
-from duragraph_lab.domain.events.catalogue import (
     copied as copied,
 )
 from duragraph_lab.domain.events.catalogue import (
     payload_problems as payload_problems,
 )
+from duragraph_lab.domain.events.crons import *  # noqa: F403  (payloads and factories)
 from duragraph_lab.domain.events.langgraph import *  # noqa: F403  (LangGraph's checkpointer)
 from duragraph_lab.domain.events.names import *  # noqa: F403  (the type names)
 from duragraph_lab.domain.events.records import *  # noqa: F403  (payloads and factories)
 from duragraph_lab.domain.events.run import *  # noqa: F403  (payloads and factories)
+from duragraph_lab.domain.events.spec import EventSpec as EventSpec

@@ -16,10 +16,11 @@ No ``from __future__ import annotations`` here (see run.py).
 import base64
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events import names
+from duragraph_lab.domain.events.spec import EventSpec
 from duragraph_lab.domain.streams import StreamId, StreamKind
 
 #: The LangGraph event types: the run's projection hands them to the checkpoints projection.
@@ -61,8 +62,12 @@ class LgCheckpoint(TypedDict):
     checkpoint_id: str
     parent_checkpoint_id: str | None
     metadata: dict[str, Any]  # plain JSON: LangGraph's checkpoint metadata
-    checkpoint: list[str]  # [serde type, base64]: the whole checkpoint
+    checkpoint: list[str]  # [serde type, base64]: the checkpoint without its channel values
     new_versions: dict[str, str]
+    # The checkpoint's channel -> version; the values are found by version (lg_blobs): absent in
+    # the first events of this type, whose checkpoint held every value itself.
+    channel_versions: NotRequired[dict[str, str]]
+    blobs: NotRequired[dict[str, list[str]]]  # channel -> [serde type, base64]: the new versions' values
 
 
 class LgWrites(TypedDict):
@@ -103,9 +108,13 @@ def lg_checkpoint(
     metadata: Mapping[str, Any],
     checkpoint: Typed,
     new_versions: Mapping[str, Any],
+    channel_versions: Mapping[str, Any] | None = None,
+    blobs: Mapping[str, Typed] | None = None,
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
-    run_id and the config's metadata), so that list filters can match it in SQL."""
+    run_id and the config's metadata), so that list filters can match it in SQL. ``checkpoint``
+    is serialized without its channel values; ``blobs`` are the values of ``new_versions``'
+    channels, and ``channel_versions`` says which version of each channel the checkpoint has."""
     data = LgCheckpoint(
         thread_id=thread_id,
         checkpoint_ns=checkpoint_ns,
@@ -115,6 +124,10 @@ def lg_checkpoint(
         checkpoint=encode_typed(checkpoint),
         new_versions={k: str(v) for k, v in new_versions.items()},
     )
+    if channel_versions is not None:
+        data["channel_versions"] = {k: str(v) for k, v in channel_versions.items()}
+    if blobs is not None:
+        data["blobs"] = {k: encode_typed(v) for k, v in blobs.items()}
     return NewEvent(names.LG_CHECKPOINT, data)
 
 
@@ -163,3 +176,14 @@ def lg_thread_pruned(thread_id: str, strategy: str) -> NewEvent:
     if strategy == "delete":
         return NewEvent(names.LG_THREAD_PRUNED, LgThreadPruned(thread_id=thread_id, strategy="delete"))
     raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+
+
+#: The catalogue entries of these types (catalogue.py gathers them), in the order of docs/events.md.
+LANGGRAPH_EVENT_SPECS = (
+    EventSpec(names.LG_CHECKPOINT, LgCheckpoint, "checkpoints", "a LangGraph checkpoint", ("run",)),
+    EventSpec(names.LG_WRITES, LgWrites, "checkpoints", "a LangGraph task's pending writes", ("run",)),
+    EventSpec(names.LG_THREAD_DELETED, LgThreadDeleted, "checkpoints", "a thread's checkpoints deleted"),
+    EventSpec(names.LG_RUNS_DELETED, LgRunsDeleted, "checkpoints", "the checkpoints of runs deleted"),
+    EventSpec(names.LG_THREAD_COPIED, LgThreadCopied, "checkpoints", "a thread's checkpoints copied"),
+    EventSpec(names.LG_THREAD_PRUNED, LgThreadPruned, "checkpoints", "a thread's checkpoints pruned"),
+)

@@ -7,6 +7,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events import names
+from duragraph_lab.domain.events.spec import EventSpec
 
 # -- thread:<uuid> ---------------------------------------------------------------------------
 
@@ -247,3 +248,25 @@ def experiment_run_requested() -> NewEvent:
 
 def experiment_completed(result_count: int) -> NewEvent:
     return NewEvent(names.EXPERIMENT_COMPLETED, ExperimentCompleted(result_count=result_count))
+
+
+#: The catalogue entries of these types (catalogue.py gathers them), in the order of docs/events.md.
+RECORD_EVENT_SPECS = (
+    EventSpec(names.THREAD_CREATED, ThreadCreated, "thread", "a new thread"),
+    EventSpec(names.THREAD_UPDATED, ThreadUpdated, "thread", "metadata merged into the thread's"),
+    EventSpec(names.THREAD_RUN_ADDED, ThreadRunAdded, "thread", "a run created on the thread"),
+    EventSpec(names.THREAD_DELETED, ThreadDeleted, "thread", "the thread and its runs deleted"),
+    EventSpec(names.ASSISTANT_CREATED, AssistantCreated, "assistant", "a new assistant (version 1)"),
+    EventSpec(names.ASSISTANT_UPDATED, AssistantUpdated, "assistant", "a new version, or set latest"),
+    EventSpec(names.ASSISTANT_DELETED, AssistantDeleted, "assistant", "the assistant deleted"),
+    EventSpec(names.GRAPH_REGISTERED, GraphRegistered, "graph", "a graph's topology (when it changed)"),
+    EventSpec(names.DATASET_CREATED, DatasetCreated, "dataset", "a new dataset"),
+    EventSpec(names.DATASET_VERSION_ADDED, DatasetVersionAdded, "dataset", "a frozen version"),
+    EventSpec(names.DATASET_DELETED, DatasetDeleted, "dataset", "the dataset deleted; name freed"),
+    EventSpec(names.EXPERIMENT_CREATED, ExperimentCreated, "experiment", "a new experiment"),
+    EventSpec(
+        names.EXPERIMENT_RESULT_RECORDED, ExperimentResultRecorded, "experiment", "one example's result"
+    ),
+    EventSpec(names.EXPERIMENT_RUN_REQUESTED, ExperimentRunRequested, "experiment", "the server runs it"),
+    EventSpec(names.EXPERIMENT_COMPLETED, ExperimentCompleted, "experiment", "no more results"),
+)

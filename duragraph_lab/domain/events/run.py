@@ -14,6 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events import names
+from duragraph_lab.domain.events.spec import EventSpec
 
 State = dict[str, Any]
 
@@ -344,3 +345,26 @@ def webhook_delivered(*, end_seq: int, url: str, attempt: int, status: int) -> N
 def webhook_abandoned(*, end_seq: int, url: str, attempts: int, error: str) -> NewEvent:
     data = WebhookAbandoned(end_seq=end_seq, url=url, attempts=attempts, error=error)
     return NewEvent(names.WEBHOOK_ABANDONED, data)
+
+
+#: The catalogue entries of these types (catalogue.py gathers them), in the order of docs/events.md.
+RUN_EVENT_SPECS = (
+    EventSpec(names.RUN_CREATED, RunCreated, "run", "the request: input, config, graph, thread, base"),
+    EventSpec(names.RUN_STARTED, RunStarted, "run", "an executor took up the run (every lease)"),
+    EventSpec(names.STEP_PLANNED, StepPlanned, "run", "the tasks of a superstep; closes the previous one"),
+    EventSpec(names.NODE_COMPLETED, NodeCompleted, "run", "one task's update and routing"),
+    EventSpec(names.NODE_FAILED, NodeFailed, "run", "one failed attempt of a task"),
+    EventSpec(names.RUN_INTERRUPTED, RunInterrupted, "run", "paused, waiting for a resume"),
+    EventSpec(names.RUN_RESUMED, RunResumed, "run", "Command(resume=...) for an interrupted run"),
+    EventSpec(names.RUN_COMPLETED, RunCompleted, "run", "the run (or subgraph) reached END"),
+    EventSpec(names.RUN_FAILED, RunFailed, "run", "the run (or subgraph) failed for good"),
+    EventSpec(names.RUN_CANCEL_REQUESTED, RunCancelRequested, "run", "a request to stop the run"),
+    EventSpec(names.RUN_CANCELLED, RunCancelled, "run", "the run stopped on request"),
+    EventSpec(names.RUN_TIMED_OUT, RunTimedOut, "run", "the run exceeded its timeout"),
+    EventSpec(names.SUBGRAPH_STARTED, SubgraphStarted, "run", "a subgraph node began its supersteps"),
+    EventSpec(names.STATE_UPDATED, StateUpdated, "run", "a state edit on a paused or finished run"),
+    EventSpec(names.RUN_DELETED, RunDeleted, "run", "removed from the read models; events stay"),
+    EventSpec(names.WEBHOOK_ATTEMPT_FAILED, WebhookAttemptFailed, "run", "a webhook attempt failed"),
+    EventSpec(names.WEBHOOK_DELIVERED, WebhookDelivered, "run", "a run's end was POSTed to its webhook"),
+    EventSpec(names.WEBHOOK_ABANDONED, WebhookAbandoned, "run", "a webhook delivery given up (or refused)"),
+)

@@ -55,7 +55,7 @@ BEGIN
     TRUNCATE duragraph.runs, duragraph.run_queue, duragraph.spans, duragraph.threads, duragraph.assistants,
              duragraph.assistant_versions, duragraph.graphs, duragraph.datasets, duragraph.dataset_versions,
              duragraph.experiments, duragraph.experiment_results, duragraph.lg_checkpoints, duragraph.lg_writes,
-             duragraph.crons;
+             duragraph.lg_blobs, duragraph.crons;
     FOR e IN SELECT * FROM duragraph.events ORDER BY seq LOOP
         PERFORM duragraph.project(e);
         n := n + 1;

@@ -23,6 +23,15 @@ BEGIN
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE
             SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id,
                 metadata = excluded.metadata, seq = excluded.seq;
+        -- The values of the channels that changed, by version (a version's first value stays, as
+        -- in LangGraph's PostgresSaver).
+        IF jsonb_typeof(d->'blobs') = 'object' THEN
+            INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
+            SELECT v_thread, v_ns, b.key, d->'new_versions'->>b.key, e.seq
+              FROM jsonb_each(d->'blobs') b
+             WHERE d->'new_versions'->>b.key IS NOT NULL
+            ON CONFLICT DO NOTHING;
+        END IF;
     WHEN 'lg_writes' THEN
         IF v_thread IS NULL OR d->>'checkpoint_id' IS NULL OR d->>'task_id' IS NULL
            OR jsonb_typeof(d->'writes') IS DISTINCT FROM 'array' THEN
@@ -60,6 +69,10 @@ BEGIN
         SELECT v_thread, checkpoint_ns, checkpoint_id, task_id, idx, seq, position
           FROM duragraph.lg_writes WHERE thread_id = d->>'source_thread_id'
         ON CONFLICT DO NOTHING;
+        INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
+        SELECT v_thread, checkpoint_ns, channel, version, seq
+          FROM duragraph.lg_blobs WHERE thread_id = d->>'source_thread_id'
+        ON CONFLICT DO NOTHING;
     WHEN 'lg_thread_pruned' THEN
         IF d->>'strategy' = 'delete' THEN
             PERFORM duragraph.forget_langgraph_thread(v_thread);
@@ -74,6 +87,12 @@ BEGIN
          WHERE c.thread_id = v_thread
            AND c.checkpoint_id <> (SELECT max(k.checkpoint_id) FROM duragraph.lg_checkpoints k
                                     WHERE k.thread_id = v_thread AND k.checkpoint_ns = c.checkpoint_ns);
+        -- ... and the values its channel versions name.
+        DELETE FROM duragraph.lg_blobs b
+         WHERE b.thread_id = v_thread
+           AND NOT EXISTS (SELECT 1 FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq
+                            WHERE c.thread_id = v_thread AND c.checkpoint_ns = b.checkpoint_ns
+                              AND k.data->'channel_versions'->>b.channel = b.version);
     ELSE
         NULL;
     END CASE;
@@ -83,6 +102,7 @@ $$;
 -- The LangGraph checkpoints of a thread or a run leave the read models with it (their events stay).
 CREATE OR REPLACE FUNCTION duragraph.forget_langgraph_thread(v_thread text) RETURNS void LANGUAGE sql AS $$
     DELETE FROM duragraph.lg_writes WHERE thread_id = v_thread;
+    DELETE FROM duragraph.lg_blobs WHERE thread_id = v_thread;
     DELETE FROM duragraph.lg_checkpoints WHERE thread_id = v_thread;
 $$;
 

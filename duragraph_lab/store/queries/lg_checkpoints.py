@@ -26,6 +26,8 @@ class StoredCheckpoint:
     metadata: dict[str, Any]
     checkpoint: Typed
     writes: list[StoredWrite]
+    #: channel -> its value at the checkpoint's version of it (events of the delta format).
+    values: dict[str, Typed]
 
 
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
@@ -36,9 +38,17 @@ _WRITES = """
       WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
         AND w.checkpoint_id = c.checkpoint_id)"""
 
+# The values of checkpoint c's channel versions, as {channel: [type, b64]}.
+_VALUES = """
+    (SELECT coalesce(jsonb_object_agg(v.key, bev.data->'blobs'->v.key), '{}'::jsonb)
+       FROM jsonb_each_text(coalesce(e.data->'channel_versions', '{}'::jsonb)) v
+       JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                                AND b.channel = v.key AND b.version = v.value
+       JOIN duragraph.events bev ON bev.seq = b.seq)"""
+
 _SELECT = f"""
 SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.metadata,
-       e.data->'checkpoint', {_WRITES}
+       e.data->'checkpoint', {_WRITES}, {_VALUES}
   FROM duragraph.lg_checkpoints c JOIN duragraph.events e ON e.seq = c.seq"""
 
 
@@ -99,7 +109,7 @@ class PgLangGraphCheckpoints:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
-    thread_id, ns, checkpoint_id, parent, metadata, checkpoint, writes = row
+    thread_id, ns, checkpoint_id, parent, metadata, checkpoint, writes, values = row
     return StoredCheckpoint(
         thread_id=str(thread_id),
         checkpoint_ns=str(ns),
@@ -108,4 +118,5 @@ def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
         metadata=codec.from_jsonable(metadata),
         checkpoint=decode_typed(checkpoint),
         writes=[(str(task_id), str(w[1]), decode_typed(w[2:4])) for task_id, w in writes],
+        values={str(channel): decode_typed(v) for channel, v in values.items() if v is not None},
     )

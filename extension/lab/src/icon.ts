@@ -42,6 +42,7 @@ export const PAGE_ICONS: Record<PageName, LabIcon> = {
   playground: playgroundIcon,
   runs: runsIcon,
   datasets: datasetsIcon,
+  crons: runsIcon,
   threads: threadsIcon,
   assistants: duragraphIcon,
   traces: tracesIcon,

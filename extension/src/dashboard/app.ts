@@ -3,6 +3,7 @@
 import { Api, errorText } from "./api";
 import { PAGE_ATTRIBUTE, PAGE_TITLES, PAGES, type DashboardHandle, type DashboardOptions, type PageName } from "./contract";
 import { assistantsPage, threadsPage, tracesPage } from "./pages/browse";
+import { cronsPage } from "./pages/crons";
 import { datasetsPage } from "./pages/datasets";
 import { playgroundPage } from "./pages/playground";
 import { runPage } from "./pages/run";
@@ -15,6 +16,7 @@ const PAGE_IMPL: Record<PageName, Page> = {
   assistants: assistantsPage,
   runs: runsPage,
   datasets: datasetsPage,
+  crons: cronsPage,
   traces: tracesPage,
   run: runPage,
 };

@@ -6,9 +6,9 @@
 /** The dashboard's pages. "run" shows one run (params.run_id, params.thread_id). "datasets" lists
  * the evaluation datasets; params.dataset (an id or a name) opens one (params.version picks a
  * version), and params.base + params.candidate (experiment ids) show their comparison. */
-export type PageName = "playground" | "threads" | "assistants" | "runs" | "datasets" | "traces" | "run";
+export type PageName = "playground" | "threads" | "assistants" | "runs" | "datasets" | "crons" | "traces" | "run";
 
-export const PAGES: readonly PageName[] = ["playground", "threads", "assistants", "runs", "datasets", "traces", "run"];
+export const PAGES: readonly PageName[] = ["playground", "threads", "assistants", "runs", "datasets", "crons", "traces", "run"];
 
 /** Each page's title (the navigation bar's, the Lab tabs', launcher's and palette's). */
 export const PAGE_TITLES: Record<PageName, string> = {
@@ -17,6 +17,7 @@ export const PAGE_TITLES: Record<PageName, string> = {
   assistants: "Assistants",
   runs: "Runs",
   datasets: "Datasets",
+  crons: "Crons",
   traces: "Traces",
   run: "Run",
 };
