@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.api_cases import Database
 from tests.apiserver import ApiServer
 from tests.fault.test_webhook_restart import Receiver, events, wait_for
 
@@ -29,10 +30,13 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
         server.kill()
 
 
-def create(api: ApiServer, webhook: str) -> requests.Response:
+def create(api: ApiServer, webhook: str | None) -> requests.Response:
+    body = {"assistant_id": "slow", "input": {"sleep": 0}}
+    if webhook is not None:
+        body["webhook"] = webhook
     return requests.post(
         f"{api.base}/runs/wait",
-        json={"assistant_id": "slow", "input": {"sleep": 0}, "webhook": webhook},
+        json=body,
         headers=api.headers,
         timeout=60,
     )
@@ -97,3 +101,22 @@ def test_a_name_is_resolved_and_its_addresses_checked_at_delivery(api: ApiServer
 def test_webhook_of_another_scheme_is_422(api: ApiServer) -> None:
     response = create(api, "ftp://example.com/hook")
     assert response.status_code == 422 and "webhook" in response.json()["message"]
+
+
+def test_a_run_without_a_webhook_gets_no_delivery(api: ApiServer) -> None:
+    """Also when its kwargs say ``webhook: null`` (as a cron's runs do when it has none)."""
+    database = Database(api)
+    try:
+        plain = run_id_of(create(api, None))
+        database.conn.execute(
+            "UPDATE duragraph.runs SET kwargs = kwargs || '{\"webhook\": null}' WHERE run_id = %s", (plain,)
+        )
+        receiver = Receiver(fail=0)  # a later delivery proves a pass ran after the update
+        try:
+            later = run_id_of(create(api, receiver.url))
+            wait_for(lambda: [e for e in events(api, later) if e["type"] == "webhook_delivered"])
+        finally:
+            receiver.close()
+        assert not [e for e in events(api, plain) if e["type"].startswith("webhook_")]
+    finally:
+        database.close()

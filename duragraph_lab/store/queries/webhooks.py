@@ -12,7 +12,8 @@ from duragraph_lab.store.postgres import PostgresEventStore
 _ENDS = (ev.RUN_COMPLETED, ev.RUN_FAILED, ev.RUN_TIMED_OUT, ev.RUN_CANCELLED, ev.RUN_INTERRUPTED)
 _DONE = (ev.WEBHOOK_DELIVERED, ev.WEBHOOK_ABANDONED)
 
-# A run at rest with a webhook; its last end event; the failed attempts at delivering that end.
+# A run at rest with a webhook (a string: a cron's runs carry `webhook: null` when it has none),
+# its last end event, and the failed attempts at delivering that end.
 # (A run resumed before its interrupted end was delivered is running again: the next end is due.)
 _DUE = """
 WITH ends AS (
@@ -20,7 +21,7 @@ WITH ends AS (
            (SELECT max(e.seq) FROM duragraph.events e
              WHERE e.stream_id = 'run:' || r.run_id::text AND e.type = ANY(%(ends)s)) AS end_seq
       FROM duragraph.runs r
-     WHERE r.kwargs ? 'webhook' AND r.status IN ('success', 'error', 'timeout', 'cancelled', 'interrupted')
+     WHERE jsonb_typeof(r.kwargs->'webhook') = 'string' AND r.status IN ('success', 'error', 'timeout', 'cancelled', 'interrupted')
 )
 SELECT ends.run_id, ends.url, ends.end_seq, count(f.seq), max(f.data->>'retry_at')
   FROM ends
