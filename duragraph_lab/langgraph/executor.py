@@ -36,6 +36,7 @@ from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, Version
 from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
+from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_MESSAGES
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -163,7 +164,12 @@ class LangGraphRunExecutor:
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
         ) as graph:
             kwargs: dict[str, Any] = {
-                "stream_mode": ["checkpoints", "tasks"],
+                # "messages" and "custom" only when someone may listen (live events over NATS).
+                "stream_mode": [
+                    "checkpoints",
+                    "tasks",
+                    *(("messages", "custom") if self.journal.live else ()),
+                ],
                 "durability": "sync",
             }
             if context:
@@ -188,8 +194,25 @@ class LangGraphRunExecutor:
                     await mirror.checkpoint(chunk)
                 elif mode == "tasks":
                     await mirror.task(chunk)
+                elif mode == "messages":
+                    self._token(chunk)
+                elif mode == "custom":
+                    self.journal.emit(
+                        self.run_id, LIVE_CUSTOM, {"node": None, "ns": "", "payload": plain(chunk)}
+                    )
             snapshot = await graph.aget_state(config)
         await mirror.end(snapshot)
+
+    def _token(self, chunk: Any) -> None:
+        """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
+        turn into ``messages`` parts: ``{"id": message id, "delta": text}``."""
+        message, metadata = chunk
+        content = getattr(message, "content", None)
+        if not isinstance(content, str) or not content or getattr(message, "id", None) is None:
+            return
+        node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
+        payload = {"id": str(message.id), "delta": content}
+        self.journal.emit(self.run_id, LIVE_MESSAGES, {"node": node, "ns": "", "payload": payload})
 
     async def _base_events(self, state: RunState) -> list[RecordedEvent]:
         """The events of the run this one continues (up to the point it starts from)."""

@@ -20,7 +20,12 @@ from langgraph_sdk import get_client, get_sync_client
 from tests.devserver import DevServer
 from tests.fault.workers import ROOT
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:agent", "tests.lg_graphs:napping"]
+GRAPHS = [
+    "tests.lg_graphs:map_reduce",
+    "tests.lg_graphs:agent",
+    "tests.lg_graphs:napping",
+    "tests.lg_graphs:chat",
+]
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +166,27 @@ async def test_state_edits_reach_langgraph(server: DevServer) -> None:
         # The values of the interrupted run are LangGraph's: they carry the edit made before it.
         assert state["values"]["answer"] == "changed"
         assert state["values"]["items"] == ["X-0", "X-1", "X-2", "Y-0", "Y-1", "Y-2"]
+
+
+async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
+    """A chat model's tokens (LangGraph's "messages" mode) and a stream writer's payloads reach
+    the SDK's "messages-tuple" and "custom" streams."""
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        tokens, custom = [], []
+        async for part in client.runs.stream(
+            thread,
+            "lg_chat",
+            input={"messages": [{"role": "user", "content": "question?"}]},
+            stream_mode=["messages-tuple", "custom"],
+        ):
+            if part.event == "messages":
+                message, metadata = part.data
+                if message.get("type") in ("AIMessageChunk", "ai"):
+                    tokens.append(message["content"])
+                    assert metadata["langgraph_node"] == "talk"
+            elif part.event == "custom":
+                custom.append(part.data)
+        assert "".join(tokens) == "the answer is 42"
+        assert len(tokens) > 1, "streamed token by token"
+        assert custom == [{"progress": "thinking"}]
