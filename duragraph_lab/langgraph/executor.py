@@ -133,8 +133,18 @@ class LangGraphRunExecutor:
         )
         await writer.commit([started])
         self._inner = asyncio.create_task(self._drive(state, log_events, writer))
+        # The run's timeout bounds execution from this lease on, as for native runs.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(state.timeout) if state.timeout else None
         try:
-            await self._inner
+            async with asyncio.timeout_at(deadline):
+                await self._inner
+        except TimeoutError as err:
+            if deadline is None or loop.time() < deadline:
+                # The graph's own TimeoutError: a failure like any other.
+                await writer.commit([ev.run_failed(error_record(err))], final=True)
+            else:
+                await writer.commit([ev.run_timed_out(state.timeout)], final=True)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not self._cancel_requested or (current is not None and current.cancelling()):
@@ -224,7 +234,8 @@ class LangGraphRunExecutor:
         return [e for e in events if until is None or e.seq <= int(until)]
 
     def _config(self, state: RunState) -> dict[str, Any]:
-        config = {k: v for k, v in state.config.items() if k != "context"}
+        # "context" goes to LangGraph as the run's context; "timeout" is the run's, not LangGraph's.
+        config = {k: v for k, v in state.config.items() if k not in ("context", "timeout")}
         config["configurable"] = {
             **dict(state.config.get("configurable") or {}),
             "thread_id": str(state.thread_id),

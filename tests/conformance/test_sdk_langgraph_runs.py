@@ -190,3 +190,14 @@ async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
         assert "".join(tokens) == "the answer is 42"
         assert len(tokens) > 1, "streamed token by token"
         assert custom == [{"progress": "thinking"}]
+
+
+async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        started = time.monotonic()
+        run = await client.runs.create(thread, "lg_nap", input={"seconds": 60}, config={"timeout": 1})
+        await client.runs.join(thread, run["run_id"])
+        assert time.monotonic() - started < 20
+        ended = await client.runs.get(thread, run["run_id"])
+        assert ended["duragraph_status"] == "timeout", ended
