@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import operator
 import os
 import time
@@ -146,3 +147,27 @@ def add(a: int, b: int) -> int:
 
 
 agent = create_agent(model=ToolCallingFake(), tools=[add], name="lg_agent")
+
+
+# -- a node calling a chat model that streams its tokens, and a custom stream writer --------------
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
+from langgraph.config import get_stream_writer  # noqa: E402
+from langgraph.graph.message import add_messages  # noqa: E402
+
+
+class Chat(TypedDict):
+    messages: Annotated[list[Any], add_messages]
+
+
+_talker = GenericFakeChatModel(messages=itertools.cycle([AIMessage(content="the answer is 42")]))
+
+
+async def talk(state: Chat) -> dict[str, Any]:
+    get_stream_writer()({"progress": "thinking"})
+    return {"messages": [await _talker.ainvoke(state["messages"])]}
+
+
+_chat = StateGraph(Chat)
+_chat.add_node("talk", talk)
+_chat.add_edge(START, "talk")
+chat = _chat.compile(name="lg_chat")

@@ -36,6 +36,7 @@ from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, Version
 from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
+from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_MESSAGES
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -132,8 +133,18 @@ class LangGraphRunExecutor:
         )
         await writer.commit([started])
         self._inner = asyncio.create_task(self._drive(state, log_events, writer))
+        # The run's timeout bounds execution from this lease on, as for native runs.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + float(state.timeout) if state.timeout else None
         try:
-            await self._inner
+            async with asyncio.timeout_at(deadline):
+                await self._inner
+        except TimeoutError as err:
+            if deadline is None or loop.time() < deadline:
+                # The graph's own TimeoutError: a failure like any other.
+                await writer.commit([ev.run_failed(error_record(err))], final=True)
+            else:
+                await writer.commit([ev.run_timed_out(state.timeout)], final=True)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not self._cancel_requested or (current is not None and current.cancelling()):
@@ -163,7 +174,12 @@ class LangGraphRunExecutor:
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
         ) as graph:
             kwargs: dict[str, Any] = {
-                "stream_mode": ["checkpoints", "tasks"],
+                # "messages" and "custom" only when someone may listen (live events over NATS).
+                "stream_mode": [
+                    "checkpoints",
+                    "tasks",
+                    *(("messages", "custom") if self.journal.live else ()),
+                ],
                 "durability": "sync",
             }
             if context:
@@ -188,8 +204,25 @@ class LangGraphRunExecutor:
                     await mirror.checkpoint(chunk)
                 elif mode == "tasks":
                     await mirror.task(chunk)
+                elif mode == "messages":
+                    self._token(chunk)
+                elif mode == "custom":
+                    self.journal.emit(
+                        self.run_id, LIVE_CUSTOM, {"node": None, "ns": "", "payload": plain(chunk)}
+                    )
             snapshot = await graph.aget_state(config)
         await mirror.end(snapshot)
+
+    def _token(self, chunk: Any) -> None:
+        """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
+        turn into ``messages`` parts: ``{"id": message id, "delta": text}``."""
+        message, metadata = chunk
+        content = getattr(message, "content", None)
+        if not isinstance(content, str) or not content or getattr(message, "id", None) is None:
+            return
+        node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
+        payload = {"id": str(message.id), "delta": content}
+        self.journal.emit(self.run_id, LIVE_MESSAGES, {"node": node, "ns": "", "payload": payload})
 
     async def _base_events(self, state: RunState) -> list[RecordedEvent]:
         """The events of the run this one continues (up to the point it starts from)."""
@@ -201,7 +234,8 @@ class LangGraphRunExecutor:
         return [e for e in events if until is None or e.seq <= int(until)]
 
     def _config(self, state: RunState) -> dict[str, Any]:
-        config = {k: v for k, v in state.config.items() if k != "context"}
+        # "context" goes to LangGraph as the run's context; "timeout" is the run's, not LangGraph's.
+        config = {k: v for k, v in state.config.items() if k not in ("context", "timeout")}
         config["configurable"] = {
             **dict(state.config.get("configurable") or {}),
             "thread_id": str(state.thread_id),

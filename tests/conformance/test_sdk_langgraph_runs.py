@@ -20,7 +20,12 @@ from langgraph_sdk import get_client, get_sync_client
 from tests.devserver import DevServer
 from tests.fault.workers import ROOT
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:agent", "tests.lg_graphs:napping"]
+GRAPHS = [
+    "tests.lg_graphs:map_reduce",
+    "tests.lg_graphs:agent",
+    "tests.lg_graphs:napping",
+    "tests.lg_graphs:chat",
+]
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +140,9 @@ async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> Non
         started = time.monotonic()
         await client.runs.cancel(thread["thread_id"], run["run_id"], wait=True)
         assert time.monotonic() - started < 20  # the node was stopped, not waited for
-        assert (await client.runs.get(thread["thread_id"], run["run_id"]))["status"] == "cancelled"
+        cancelled = await client.runs.get(thread["thread_id"], run["run_id"])
+        # As on LangGraph Platform: "interrupted"; DuraGraph's own status says why.
+        assert (cancelled["status"], cancelled["duragraph_status"]) == ("interrupted", "cancelled")
         state = await client.threads.get_state(thread["thread_id"])
         assert "done" not in state["values"]
 
@@ -159,3 +166,38 @@ async def test_state_edits_reach_langgraph(server: DevServer) -> None:
         # The values of the interrupted run are LangGraph's: they carry the edit made before it.
         assert state["values"]["answer"] == "changed"
         assert state["values"]["items"] == ["X-0", "X-1", "X-2", "Y-0", "Y-1", "Y-2"]
+
+
+async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
+    """A chat model's tokens (LangGraph's "messages" mode) and a stream writer's payloads reach
+    the SDK's "messages-tuple" and "custom" streams."""
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        tokens, custom = [], []
+        async for part in client.runs.stream(
+            thread,
+            "lg_chat",
+            input={"messages": [{"role": "user", "content": "question?"}]},
+            stream_mode=["messages-tuple", "custom"],
+        ):
+            if part.event == "messages":
+                message, metadata = part.data
+                if message.get("type") in ("AIMessageChunk", "ai"):
+                    tokens.append(message["content"])
+                    assert metadata["langgraph_node"] == "talk"
+            elif part.event == "custom":
+                custom.append(part.data)
+        assert "".join(tokens) == "the answer is 42"
+        assert len(tokens) > 1, "streamed token by token"
+        assert custom == [{"progress": "thinking"}]
+
+
+async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        started = time.monotonic()
+        run = await client.runs.create(thread, "lg_nap", input={"seconds": 60}, config={"timeout": 1})
+        await client.runs.join(thread, run["run_id"])
+        assert time.monotonic() - started < 20
+        ended = await client.runs.get(thread, run["run_id"])
+        assert ended["duragraph_status"] == "timeout", ended
