@@ -174,12 +174,7 @@ class LangGraphRunExecutor:
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
         ) as graph:
             kwargs: dict[str, Any] = {
-                # "messages" and "custom" only when someone may listen (live events over NATS).
-                "stream_mode": [
-                    "checkpoints",
-                    "tasks",
-                    *(("messages", "custom") if self.journal.live else ()),
-                ],
+                "stream_mode": ["checkpoints", "tasks", *self._live_modes(log_events)],
                 "durability": "sync",
             }
             if context:
@@ -212,6 +207,16 @@ class LangGraphRunExecutor:
                     )
             snapshot = await graph.aget_state(config)
         await mirror.end(snapshot)
+
+    def _live_modes(self, log_events: Sequence[RecordedEvent]) -> list[str]:
+        """LangGraph's live stream modes for this run: "custom" whenever someone may listen (live
+        events over NATS), "messages" only when the run was asked for token streams, as on
+        LangGraph Platform (in that mode LangGraph streams chat models instead of invoking them)."""
+        if self.journal.live is None:
+            return []
+        requested = set((log_events[0].data.get("kwargs") or {}).get("stream_mode") or [])
+        wants_tokens = bool(requested & {"messages", "messages-tuple", "events"})
+        return ["custom", "messages"] if wants_tokens else ["custom"]
 
     def _token(self, chunk: Any) -> None:
         """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
