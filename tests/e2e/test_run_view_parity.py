@@ -69,7 +69,9 @@ def lifecycle_run(api_server: ApiServer) -> str:
 
     _until(waiting, "the wait node to be planned")
     _api(api_server, "POST", f"/threads/{thread}/runs/{run_id}/cancel", {})
-    _until(lambda: _api(api_server, "GET", f"/runs/{run_id}")["status"] == "cancelled", "the cancel")
+    _until(
+        lambda: _api(api_server, "GET", f"/runs/{run_id}")["duragraph_status"] == "cancelled", "the cancel"
+    )
     return str(run_id)
 
 
