@@ -467,7 +467,11 @@ class Backend:
             log.error("OpenTelemetry export is off: %s", err)
             return
         self.trace_export = TraceExportLoop(
-            self.store, PgExportCursor(self.store), exporter.export, holder=self.relay_holder
+            self.store,
+            PgExportCursor(self.store),
+            exporter.export,
+            holder=self.relay_holder,
+            on_stop=exporter.shutdown,
         )
         self.trace_export.start()
         log.info("exporting run traces with %s", ", ".join(type(e).__name__ for e in exporter.exporters))

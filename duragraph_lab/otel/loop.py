@@ -62,6 +62,7 @@ class TraceExportLoop:
         settle: float = 10.0,
         lease_ttl: float = 30.0,
         batch: int = 200,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.events = events
         self.cursor = cursor
@@ -71,6 +72,7 @@ class TraceExportLoop:
         self.settle = settle
         self.lease_ttl = lease_ttl
         self.batch = batch
+        self.on_stop = on_stop  # e.g. the exporters' shutdown (flushes, closes connections)
         self.exported = 0  # traces sent by this loop (figures, tests)
         self._recent: set[int] = set()  # seqs of end events exported but not yet behind the cursor
         self._task: asyncio.Task[None] | None = None
@@ -86,6 +88,9 @@ class TraceExportLoop:
             self._task = None
         with contextlib.suppress(Exception):
             await self.cursor.release(self.holder)
+        if self.on_stop is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.on_stop)
 
     async def _run(self) -> None:
         delay = self.interval

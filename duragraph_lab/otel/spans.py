@@ -127,7 +127,9 @@ def run_trace(run_id: str, events: Iterable[RecordedEvent]) -> RunTrace:
         parent=None,
         name=f"run {graph_id}",
         kind="internal",
-        start=_time(created),
+        # Node times come from the workers' clocks, the run's from the database's: the run span
+        # is stretched to contain its nodes whatever the skew.
+        start=min(_time(created), *(s.start for s in spans)) if spans else _time(created),
         end=max(_time(last), *(s.end for s in spans)) if spans else _time(last),
         attributes=_attrs(
             **{
