@@ -207,3 +207,29 @@ async def test_the_trace_is_a_function_of_the_log_and_exports_with_stable_ids(of
 def test_a_log_that_does_not_start_with_run_created_is_refused() -> None:
     with pytest.raises(ValueError, match="does not start with run_created"):
         run_trace("r", [])
+
+
+def test_every_run_of_a_captured_server_log_maps_to_a_well_formed_trace() -> None:
+    """tests/data/event_log.json: native and LangGraph runs of a real server, every event type."""
+    from tests.unit.test_event_types import _log, _recorded
+
+    runs: dict[str, list[RecordedEvent]] = {}
+    for row in _log():
+        if row["stream_id"].startswith("run:"):
+            runs.setdefault(row["stream_id"].removeprefix("run:"), []).append(_recorded(row))
+    memory = InMemorySpanExporter()
+    exporter = TraceExporter([memory], Resource({}))
+    node_spans = 0
+    statuses = set()
+    for run_id, events in runs.items():
+        trace = run_trace(run_id, events)
+        keys = [s.key for s in trace.spans]
+        assert len(keys) == len(set(keys)), run_id
+        assert [s for s in trace.spans if s.parent is None] == [trace.root]
+        assert all(s.parent in keys for s in trace.spans[1:]), run_id
+        node_spans += sum(s.name.startswith("node ") for s in trace.spans)
+        statuses.add(trace.root.attributes["duragraph.status"])
+        exporter.export(trace)
+    assert node_spans > 0
+    assert {"success", "error", "interrupted", "cancelled", "timeout"} <= statuses
+    assert len(memory.get_finished_spans()) == sum(len(run_trace(r, e).spans) for r, e in runs.items())
