@@ -24,6 +24,8 @@ from duragraph_lab.runtime.config import Settings
 from tests.helpers import eventually
 from tests.otlp_receiver import OtlpReceiver
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -147,3 +149,41 @@ async def _create_chat(backend: Backend) -> Any:
         )
     except DuraGraphError:
         return None  # the in-process worker has not registered the graph yet
+
+
+async def test_the_export_command_says_what_is_wrong_in_one_line(database_url: str) -> None:
+    import asyncio
+    import os
+    import subprocess
+
+    from tests.devserver import cli
+
+    root = ROOT
+    base = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    base |= {"PYTHONPATH": str(root), "DURAGRAPH_DATABASE_URL": database_url}
+
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*cli(), "otel", "export", *args],
+            cwd=root,
+            env=base | env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    unknown = "0195f0a4-0000-7000-8000-0000000000ff"
+    done = await asyncio.to_thread(
+        run,
+        "--run",
+        unknown,
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"run {unknown}: error: no run {unknown} in the event log"
+    done = await asyncio.to_thread(run, "--run", unknown, OTEL_TRACES_EXPORTER="none")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("OTEL_TRACES_EXPORTER is none: nothing to export to")
+    done = await asyncio.to_thread(run)
+    assert done.returncode == 2 and "--run" in done.stderr
