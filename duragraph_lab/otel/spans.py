@@ -122,6 +122,13 @@ def run_trace(run_id: str, events: Iterable[RecordedEvent]) -> RunTrace:
             end_event = event
             status, status_message = _end_status(event)
     last = end_event if end_event is not None else ordered[-1]
+    # Only completed attempts count: a failed one records no calls.
+    usage: dict[str, int] = {}
+    for span in spans:
+        for key in ("duragraph.usage.input_tokens", "duragraph.usage.output_tokens"):
+            value = span.attributes.get(key)
+            if span.name.startswith("node ") and isinstance(value, int):
+                usage[key] = usage.get(key, 0) + value
     root = SpanRecord(
         key=root_key,
         parent=None,
@@ -141,6 +148,7 @@ def run_trace(run_id: str, events: Iterable[RecordedEvent]) -> RunTrace:
                 "gen_ai.operation.name": "invoke_agent",
                 "gen_ai.agent.name": graph_id,
                 "gen_ai.conversation.id": created.data.get("thread_id"),
+                **usage,
             }
         ),
         events=tuple(root_events),
@@ -176,6 +184,7 @@ def _node_spans(root_key: str, ns: str, data: Mapping[str, Any], recorded: float
     events: list[SpanEvent] = []
     status: SpanStatus = "ok"
     message = ""
+    calls = list(data.get("model_calls") or [])
     attributes = _attrs(
         **{
             "duragraph.node": node,
@@ -183,6 +192,7 @@ def _node_spans(root_key: str, ns: str, data: Mapping[str, Any], recorded: float
             "duragraph.step": data.get("step"),
             "duragraph.attempt": attempt,
             "duragraph.ns": ns or None,
+            **_usage_totals(calls),
         }
     )
     if "error" in data:  # node_failed
@@ -217,9 +227,21 @@ def _node_spans(root_key: str, ns: str, data: Mapping[str, Any], recorded: float
         status=status,
         status_message=message,
     )
-    children = [_model_span(key, i, call, start, end) for i, call in enumerate(data.get("model_calls") or [])]
+    children = [_model_span(key, i, call, start, end) for i, call in enumerate(calls)]
     children += _tool_spans(key, (data.get("update") or {}), start, end)
     return [span, *children]
+
+
+def _usage_totals(calls: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """``duragraph.usage.input_tokens``/``output_tokens``: the tokens the calls reported (absent
+    when none did). On node and run spans: the GenAI usage attributes belong to model spans."""
+    totals: dict[str, int] = {}
+    for call in calls:
+        for kind, tokens in (call.get("usage") or {}).items():
+            if kind in ("input_tokens", "output_tokens") and isinstance(tokens, int):
+                key = f"duragraph.usage.{kind}"
+                totals[key] = totals.get(key, 0) + tokens
+    return totals
 
 
 def _model_span(parent: str, index: int, call: Mapping[str, Any], start: float, end: float) -> SpanRecord:
@@ -231,6 +253,8 @@ def _model_span(parent: str, index: int, call: Mapping[str, Any], start: float, 
         **{
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": call.get("provider") or UNKNOWN_PROVIDER,
+            # Its name before the conventions' 1.37 release, still the one some backends read.
+            "gen_ai.system": call.get("provider") or UNKNOWN_PROVIDER,
             "gen_ai.request.model": model,
             "gen_ai.response.model": call.get("response_model"),
             "gen_ai.response.id": response.get("id") if isinstance(response, Mapping) else None,

@@ -68,6 +68,16 @@ async def test_the_chat_demo_has_a_node_span_per_task_with_genai_children(offlin
     assert chats[1].attributes["gen_ai.response.finish_reasons"] == ["stop"]
     assert isinstance(first.attributes["gen_ai.usage.input_tokens"], int)
     assert isinstance(first.attributes["gen_ai.usage.output_tokens"], int)
+    assert first.attributes["gen_ai.system"] == first.attributes["gen_ai.provider.name"]
+    # Tokens per node and per run, summed from the calls.
+    for agent, call in zip(agents, chats, strict=True):
+        for kind in ("input_tokens", "output_tokens"):
+            assert agent.attributes[f"duragraph.usage.{kind}"] == call.attributes[f"gen_ai.usage.{kind}"]
+    for kind in ("input_tokens", "output_tokens"):
+        assert root.attributes[f"duragraph.usage.{kind}"] == sum(
+            int(c.attributes[f"gen_ai.usage.{kind}"]) for c in chats
+        )
+    assert "duragraph.usage.input_tokens" not in tools[0].attributes
     [tool] = [s for s in trace.spans if s.attributes.get("gen_ai.operation.name") == "execute_tool"]
     assert tool.name == "execute_tool calculator" and tool.parent == tools[0].key
     assert tool.attributes["gen_ai.tool.call.id"]
