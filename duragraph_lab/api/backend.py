@@ -101,6 +101,7 @@ class Backend:
         self.webhook_policy = webhook_policy or WebhookPolicy()
         self.webhook_settings = webhook_settings or WebhookSettings()
         self.webhooks: WebhookDispatcher | None = None
+        self.trace_export: Any = None  # an otel TraceExportLoop, when OTEL_* asks for traces
         self.relay_lease_ttl = relay_lease_ttl
         self.relay_lag_threshold = relay_lag_threshold
         self.stream_policy = stream_policy or StreamPolicy()
@@ -232,6 +233,7 @@ class Backend:
             self._server_experiments.resume_unfinished(), name="duragraph-experiments-resume"
         )
         self._reaper_task = asyncio.create_task(self._reap(), name="duragraph-reaper")
+        self._start_trace_export()
 
     # -- services for handlers ---------------------------------------------------------------
     def _ready(self) -> None:
@@ -445,7 +447,39 @@ class Backend:
             async with asyncio.timeout(timeout):
                 await asyncio.shield(self._bus_task)
 
+    def _start_trace_export(self) -> None:
+        """OpenTelemetry traces of the runs that end, from the log (docs/operations.md), when the
+        OTEL_* environment asks for them."""
+        from duragraph_lab.otel import export_configured
+
+        if not export_configured() or self.store is None:
+            return
+        try:
+            from duragraph_lab.otel.export import TraceExporter
+            from duragraph_lab.otel.loop import TraceExportLoop
+            from duragraph_lab.store.export_cursor import PgExportCursor
+
+            exporter = TraceExporter()
+        except ImportError as err:
+            log.error("OTEL_* asks for traces but %s: pip install 'duragraph-lab[otel]'", err)
+            return
+        except Exception as err:  # a bad OTEL_* value: the SDK says which
+            log.error("OpenTelemetry export is off: %s", err)
+            return
+        self.trace_export = TraceExportLoop(
+            self.store,
+            PgExportCursor(self.store),
+            exporter.export,
+            holder=self.relay_holder,
+            on_stop=exporter.shutdown,
+        )
+        self.trace_export.start()
+        log.info("exporting run traces with %s", ", ".join(type(e).__name__ for e in exporter.exporters))
+
     async def stop(self) -> None:
+        if self.trace_export is not None:
+            await self.trace_export.stop()
+            self.trace_export = None
         if self.webhooks is not None:
             await self.webhooks.stop()
         if self._reaper_task is not None:

@@ -35,6 +35,9 @@ class BaseChatModel(ABC):
     """Implement :meth:`_agenerate`; calls are then recorded in the run log, replayed on
     re-execution, streamed token by token and given deterministic ids."""
 
+    #: Recorded as each call's ``provider`` (the OpenTelemetry ``gen_ai.provider.name``).
+    provider = "duragraph_lab"
+
     def __init__(self, name: str) -> None:
         self._name = name
 
@@ -47,11 +50,14 @@ class BaseChatModel(ABC):
         canonical = as_message_dicts(messages)
         offered = list(tools or [])
 
+        details: dict[str, Any] = {"provider": self.provider}
+
         async def generate(message_id: str, on_delta: OnDelta | None) -> Message:
             raw = await self._agenerate(canonical, offered, message_id=message_id, on_delta=on_delta)
+            details.update({k: raw[k] for k in ("usage", "finish_reason", "response_model") if raw.get(k)})
             return ai_message(text_of(raw.get("content")), raw.get("tool_calls"), message_id)
 
-        return await recorded_call(self.name, canonical, [t.name for t in offered], generate)
+        return await recorded_call(self.name, canonical, [t.name for t in offered], generate, details)
 
     def invoke(self, messages: Sequence[Any], *, tools: Sequence[Tool] | None = None) -> Message:
         """:meth:`ainvoke` from synchronous code (e.g. a sync node). In async code, await
@@ -63,7 +69,10 @@ class BaseChatModel(ABC):
         self, messages: list[Message], tools: list[Tool], *, message_id: str, on_delta: OnDelta | None
     ) -> Message:
         """Call the model. Return a message dict with ``content`` and ``tool_calls`` (the rest is
-        normalised by the caller); pass each content chunk to ``on_delta`` when it is set."""
+        normalised by the caller), and, when the model says, ``usage``
+        (``{"input_tokens", "output_tokens"}``), ``finish_reason`` and ``response_model``, which
+        are recorded with the call, not put in the message; pass each content chunk to
+        ``on_delta`` when it is set."""
 
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:

@@ -40,6 +40,8 @@ class OpenAIChatModel(BaseChatModel):
     retried too.
     """
 
+    provider = "openai"  # the protocol spoken; the server behind base_url may be another
+
     def __init__(
         self,
         model: str | None = None,
@@ -66,7 +68,13 @@ class OpenAIChatModel(BaseChatModel):
 
     def request_body(self, messages: list[Message], tools: list[Tool]) -> dict[str, Any]:
         """The JSON body sent for a call."""
-        body: dict[str, Any] = {"model": self.model, "messages": to_openai_messages(messages), "stream": True}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": to_openai_messages(messages),
+            "stream": True,
+            # The last chunk then carries the token usage, recorded with the call.
+            "stream_options": {"include_usage": True},
+        }
         if tools:
             body["tools"] = to_openai_tools(tools)
         if self.temperature is not None:

@@ -94,15 +94,23 @@ class CompletionAccumulator:
 
     content: list[str] = field(default_factory=list)
     calls: dict[int, _PartialCall] = field(default_factory=dict)
+    #: What the server reported, when it did: the last chunk's ``usage`` (sent when the request
+    #: asks ``stream_options.include_usage``), the first choice's ``finish_reason``, ``model``.
+    usage: dict[str, int] | None = None
+    finish_reason: str | None = None
+    model: str | None = None
 
     def add_chunk(self, chunk: dict[str, Any]) -> str:
         """Take one ``chat.completion.chunk``; return its content delta ("" when none)."""
         if chunk.get("error"):
             raise ModelResponseError(f"the model stream reported an error: {chunk['error']!r:.500}")
         delta_text = ""
+        self._add_accounting(chunk)
         for choice in chunk.get("choices") or []:
             if choice.get("index", 0) != 0:
                 continue  # only the first choice is used
+            if isinstance(choice.get("finish_reason"), str):
+                self.finish_reason = choice["finish_reason"]
             delta = choice.get("delta") or {}
             if isinstance(delta.get("content"), str):
                 delta_text += delta["content"]
@@ -111,6 +119,16 @@ class CompletionAccumulator:
         if delta_text:
             self.content.append(delta_text)
         return delta_text
+
+    def _add_accounting(self, chunk: dict[str, Any]) -> None:
+        if isinstance(chunk.get("model"), str) and chunk["model"]:
+            self.model = chunk["model"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            given = usage.get("prompt_tokens", usage.get("input_tokens"))
+            made = usage.get("completion_tokens", usage.get("output_tokens"))
+            if isinstance(given, int) and isinstance(made, int):
+                self.usage = {"input_tokens": given, "output_tokens": made}
 
     def _add_call_delta(self, call: dict[str, Any]) -> None:
         partial = self.calls.setdefault(int(call.get("index", len(self.calls))), _PartialCall())
@@ -131,17 +149,37 @@ class CompletionAccumulator:
             if not partial.name:
                 raise ModelResponseError(f"the model streamed tool call #{index} without a name")
             calls.append({"id": partial.id, "name": partial.name, "args": _arguments(partial)})
-        return {"content": "".join(self.content), "tool_calls": calls}
+        message: Message = {"content": "".join(self.content), "tool_calls": calls}
+        if self.usage is not None:
+            message["usage"] = self.usage
+        if self.finish_reason is not None:
+            message["finish_reason"] = self.finish_reason
+        if self.model is not None:
+            message["response_model"] = self.model
+        return message
 
 
 def from_openai_completion(body: Any) -> Message:
-    """``{"content", "tool_calls"}`` of a whole (non-streamed) completion."""
+    """``{"content", "tool_calls"}`` of a whole (non-streamed) completion (and ``usage``,
+    ``finish_reason``, ``response_model`` when it has them)."""
     try:
         message = body["choices"][0]["message"]
     except (KeyError, IndexError, TypeError):
         raise ModelResponseError(f"unexpected completion from the model: {body!r:.500}") from None
     acc = CompletionAccumulator()
-    acc.add_chunk({"choices": [{"index": 0, "delta": {"content": message.get("content")}}]})
+    acc.add_chunk(
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": message.get("content")},
+                    "finish_reason": body["choices"][0].get("finish_reason"),
+                }
+            ],
+            "usage": body.get("usage"),
+            "model": body.get("model"),
+        }
+    )
     for i, call in enumerate(message.get("tool_calls") or []):
         acc._add_call_delta({**call, "index": i})
     return acc.message()

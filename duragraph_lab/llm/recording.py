@@ -3,7 +3,9 @@
 Inside a running node, the i-th model call of a task execution
 * gets the AI message id ``uuid5(idempotency_key, i)``, so a re-executed task produces the same ids;
 * streams its tokens as ``("messages", {"id": <message id>, "delta": <text>})`` live events;
-* is appended to ``ctx.recorded_calls`` as ``{"model", "request", "response"}``, which the executor
+* is appended to ``ctx.recorded_calls`` as ``{"model", "request", "response"}``, plus what the
+  client learnt about the call (:data:`CALL_DETAILS`: ``provider``, ``usage`` as
+  ``{"input_tokens", "output_tokens"}``, ``finish_reason``, ``response_model``), which the executor
   stores in the task's ``node_completed`` event. The request is recorded as a digest (message
   count, hash, tool names), not a copy: a conversation's prompt grows with every turn, and copying
   it into every call would make the log grow quadratically;
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 OnDelta = Callable[[str], None]
 #: ``generate(message_id, on_delta)``: actually call the model.
 Generate = Callable[[str, OnDelta | None], Awaitable[Message]]
+#: The keys a client may add to a recorded call (``details`` of :func:`recorded_call`); a replayed
+#: call keeps those of the call it replays.
+CALL_DETAILS = ("provider", "usage", "finish_reason", "response_model")
 
 
 def call_message_id(idempotency_key: str, index: int) -> str:
@@ -40,9 +45,15 @@ def call_message_id(idempotency_key: str, index: int) -> str:
 
 
 async def recorded_call(
-    model: str, messages: Sequence[Message], tool_names: Sequence[str], generate: Generate
+    model: str,
+    messages: Sequence[Message],
+    tool_names: Sequence[str],
+    generate: Generate,
+    details: dict[str, Any] | None = None,
 ) -> Message:
-    """Make one model call with the recording and replay rules of the module docstring."""
+    """Make one model call with the recording and replay rules of the module docstring.
+    ``details`` is read once ``generate`` returned: ``generate`` may fill it with the
+    :data:`CALL_DETAILS` of the call (token usage, ...), which are recorded with it."""
     ctx = current_context()
     if ctx is None:
         return await generate(str(uuid.uuid4()), None)
@@ -57,6 +68,8 @@ async def recorded_call(
     replaying = ctx.replay_calls is not None and (index < len(ctx.replay_calls) or not ctx.replay_then_live)
     if replaying:
         response = _replayed(ctx, index)
+        recorded = (ctx.replay_calls or [])[index]
+        entry.update({k: recorded[k] for k in CALL_DETAILS if k in recorded})
     else:
         try:
             message_id = call_message_id(ctx.idempotency_key, index)
@@ -65,6 +78,7 @@ async def recorded_call(
             # Kept (not removed) so later calls keep their indexes; replayed as RecordedModelError.
             entry["error"] = f"{type(err).__name__}: {err}"
             raise
+        entry.update({k: v for k, v in (details or {}).items() if k in CALL_DETAILS and v is not None})
     entry["response"] = response
     return copy.deepcopy(response)
 

@@ -37,6 +37,8 @@ class ScriptedChatModel(BaseChatModel):
     position is shared by every caller of this instance.
     """
 
+    provider = "duragraph_lab.scripted"
+
     def __init__(
         self,
         responses: Sequence[Message | str] | None = None,
@@ -66,7 +68,7 @@ class ScriptedChatModel(BaseChatModel):
                 f"{self.name}: call #{index + 1}, but only {len(self.responses)} responses are scripted"
             )
         await self._stream(text_of(reply.get("content")), on_delta)
-        return reply
+        return {**reply, **_accounting(messages, reply)}
 
     async def _stream(self, content: str, on_delta: OnDelta | None) -> None:
         for i, chunk in enumerate(_CHUNK.findall(content)):
@@ -74,6 +76,17 @@ class ScriptedChatModel(BaseChatModel):
                 await asyncio.sleep(self.token_delay)
             if on_delta is not None:
                 on_delta(chunk)
+
+
+def _accounting(messages: Sequence[Message], reply: Message) -> dict[str, Any]:
+    """What a real model reports with a reply: its token usage (here one token per word or
+    punctuation mark, a stand-in for a tokenizer) and why it stopped."""
+    prompt = sum(len(_CHUNK.findall(text_of(m.get("content")))) for m in messages)
+    answer = len(_CHUNK.findall(text_of(reply.get("content")))) + 8 * len(reply.get("tool_calls") or [])
+    return {
+        "usage": {"input_tokens": prompt, "output_tokens": answer},
+        "finish_reason": "tool_calls" if reply.get("tool_calls") else "stop",
+    }
 
 
 def rule_based_reply(messages: Sequence[Message], tool_names: Sequence[str]) -> dict[str, Any]:

@@ -115,6 +115,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("migrate", help="Apply database migrations to $DURAGRAPH_DATABASE_URL.")
     p.add_argument("--database-url", help=f"PostgreSQL URL (default: ${ENV_DATABASE_URL})")
 
+    p = sub.add_parser(
+        "otel",
+        help="OpenTelemetry: export runs' traces from the event log (configured by the OTEL_* variables).",
+    )
+    otel = p.add_subparsers(dest="otel_command", required=True, metavar="ACTION", parser_class=_Parser)
+    p = otel.add_parser(
+        "export",
+        help="Export the traces of runs (again: the ids are derived from the run ids) to the exporters "
+        "OTEL_TRACES_EXPORTER names (default otlp, at OTEL_EXPORTER_OTLP_ENDPOINT).",
+    )
+    p.add_argument("--run", action="append", required=True, metavar="RUN_ID", help="a run id (repeatable)")
+    p.add_argument("--database-url", help=f"PostgreSQL URL (default: ${ENV_DATABASE_URL})")
+
     p = sub.add_parser("status", help="Show the services of a running `duragraph-lab dev`.")
     p.add_argument("--data-dir", help=f"data directory (default: ${ENV_DATA_DIR} or ./.duragraph)")
     return parser
@@ -163,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_server(args, extra, lab=args.command == "dev")
         if args.command == "migrate":
             return run_migrate(args)
+        if args.command == "otel":
+            check(("opentelemetry.sdk",), "otel", command)
+            return run_otel_export(args)
         if args.command == "worker":
             return run_worker(args)
         return run_status(args)
@@ -427,6 +443,48 @@ def run_migrate(args: argparse.Namespace) -> int:
     else:
         print(f"schema already at version {latest}")
     return 0
+
+
+def run_otel_export(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from duragraph_lab.otel.export import TraceExporter
+    from duragraph_lab.otel.loop import trace_of
+    from duragraph_lab.runtime.services import check_postgres
+    from duragraph_lab.store.connection import open_pool
+    from duragraph_lab.store.postgres import PostgresEventStore
+
+    url = args.database_url or os.environ.get(ENV_DATABASE_URL)
+    if not url:
+        print(f"duragraph-lab: error: pass --database-url or set {ENV_DATABASE_URL}", file=sys.stderr)
+        return 2
+    check_postgres(url)
+    exporter = TraceExporter()
+    if not exporter.exporters:
+        print("duragraph-lab: error: OTEL_TRACES_EXPORTER is none: nothing to export to", file=sys.stderr)
+        return 2
+
+    async def export() -> int:
+        pool = await open_pool(url, min_size=1, max_size=1, name="duragraph-otel-export")
+        failed = 0
+        try:
+            store = PostgresEventStore(pool)
+            for run_id in args.run:
+                try:
+                    trace = await trace_of(store, run_id)
+                    count = await asyncio.to_thread(exporter.export, trace)
+                except Exception as err:
+                    print(f"run {run_id}: error: {err}", file=sys.stderr)
+                    failed += 1
+                    continue
+                state = "ended" if trace.ended else "not ended yet"
+                print(f"run {run_id}: exported {count} spans ({state})")
+        finally:
+            await pool.close()
+            await asyncio.to_thread(exporter.shutdown)
+        return 1 if failed else 0
+
+    return asyncio.run(export())
 
 
 def run_status(args: argparse.Namespace) -> int:

@@ -39,6 +39,7 @@ LAYERS = [
     "bus",
     "worker",
     "langgraph",
+    "otel",
     "runtime",
     "client",
     "evals",
@@ -69,6 +70,8 @@ ALLOWED: dict[str, set[str]] = {
     # Evaluators are plain functions and the experiment loop runs over a port; the LLM judge uses
     # the model clients. Never the HTTP client: the server uses evals.
     "evals": {"domain", "llm"},
+    # Traces computed from recorded events: the domain's envelopes, and the event log's port.
+    "otel": {"domain", "control"},
     "api": {
         "domain",
         "graph",
@@ -80,6 +83,7 @@ ALLOWED: dict[str, set[str]] = {
         "runtime",
         "evals",
         "langgraph",
+        "otel",
     },
     "notebook": {
         "domain",

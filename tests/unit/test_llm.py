@@ -469,7 +469,9 @@ STREAMED = sse(
     ),
     delta(tool_calls=[{"index": 0, "function": {"arguments": 'ession": "2+3"}'}}]),
     delta(tool_calls=[{"index": 1, "function": {"arguments": "}"}}]),
-    {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}], "model": "test-model-0613"},
+    # stream_options.include_usage: a last chunk with no choice, only the usage.
+    {"choices": [], "usage": {"prompt_tokens": 31, "completion_tokens": 12, "total_tokens": 43}},
 )
 
 
@@ -536,8 +538,17 @@ async def test_openai_client_streams_content_and_split_tool_calls(fake_openai: F
         {"id": "call_b", "name": "clock", "args": {}},
     ]
     assert [p["delta"] for p in emitted] == ["Let me ", "check."]
-    assert ctx.recorded_calls[0]["model"] == "test-model"
+    [call] = ctx.recorded_calls
+    assert call["model"] == "test-model"
+    # What the server reported is recorded with the call (the OpenTelemetry GenAI attributes),
+    # not put in the message.
+    assert call["provider"] == "openai"
+    assert call["usage"] == {"input_tokens": 31, "output_tokens": 12}
+    assert call["finish_reason"] == "tool_calls"
+    assert call["response_model"] == "test-model-0613"
+    assert "usage" not in reply and "finish_reason" not in reply
     [(path, headers, body)] = fake_openai.requests
+    assert body["stream_options"] == {"include_usage": True}
     assert path == "/v1/chat/completions"
     assert headers["Authorization"] == "Bearer sk-test"
     assert body["model"] == "test-model"
@@ -597,13 +608,23 @@ async def test_openai_client_accepts_a_whole_json_completion(fake_openai: FakeOp
                         {"id": "c9", "type": "function", "function": {"name": "clock", "arguments": "{}"}}
                     ],
                 },
+                "finish_reason": "tool_calls",
             }
-        ]
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 7},
     }
     fake_openai.replies.append((200, "application/json", json.dumps(completion).encode()))
-    reply = await OpenAIChatModel("m", base_url=fake_openai.base_url).ainvoke(["time?"], tools=[clock])
+    ctx = node_context()
+    token = set_context(ctx)
+    try:
+        reply = await OpenAIChatModel("m", base_url=fake_openai.base_url).ainvoke(["time?"], tools=[clock])
+    finally:
+        reset_context(token)
     assert reply["content"] == ""
     assert reply["tool_calls"] == [{"id": "c9", "name": "clock", "args": {}}]
+    [call] = ctx.recorded_calls
+    assert call["usage"] == {"input_tokens": 5, "output_tokens": 7}
+    assert call["finish_reason"] == "tool_calls"
 
 
 @pytest.mark.parametrize(
