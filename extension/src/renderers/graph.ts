@@ -50,8 +50,8 @@ export interface Topology {
 }
 
 // The engine's layout grid (duragraph_lab/graph/layout.py: X_GAP, Y_GAP).
-export const CELL_W = 180;
-export const CELL_H = 110;
+export const CELL_W = 160;
+export const CELL_H = 84;
 export const NODE_W = 140;
 export const NODE_H = 40;
 const TERMINAL_W = 90;
