@@ -240,11 +240,13 @@ function placeEdges(
     if (!s) continue;
     // Right of the source's row, so the marker never sits on a node.
     const rowRight = Math.max(...all.filter((n) => Math.abs(n.cy - s.cy) < 1).map((n) => n.cx + n.w / 2));
+    // room for the router's name above the edge (10px font: ~6px a character)
+    const gap = Math.max(LANE_GAP + 10, (router ?? "").length * 6 + 16);
     const m: PlacedNode = {
       id: `__anywhere__:${source}`,
       label: "any node",
       kind: "anywhere",
-      cx: rowRight + LANE_GAP + 10 + ANY_W / 2,
+      cx: rowRight + gap + ANY_W / 2,
       cy: s.cy,
       w: ANY_W,
       h: ANY_H,
@@ -352,7 +354,8 @@ function placeEdges(
         const mid = (x0 + x1) / 2;
         const lanes = [mid, ...between.flatMap((n) => [n.cx - n.w / 2 - LANE_GAP, n.cx + n.w / 2 + LANE_GAP])];
         const free = (x: number) => between.every((n) => Math.abs(x - n.cx) > n.w / 2 + LANE_GAP - 1);
-        const lane = lanes.filter(free).sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid))[0] ?? mid;
+        // not left of the drawing (x < 30): the lane and its label would be cut off
+        const lane = lanes.filter((x) => free(x) && x >= 30).sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid))[0] ?? mid;
         const bend = Math.min(26, (y1 - y0) / 3);
         const ya = y0 + bend;
         const yb = y1 - bend;
