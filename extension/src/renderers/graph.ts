@@ -323,7 +323,8 @@ function placeEdges(
       const top = Math.min(s.cy, t.cy) - 1;
       const bottom = Math.max(s.cy, t.cy) + 1;
       const right = Math.max(x0, x1, ...others.filter((n) => n.cy >= top && n.cy <= bottom).map((n) => n.cx + n.w / 2));
-      const lane = right + 24 + Math.abs(s.cy - t.cy) * 0.05;
+      // outside the lanes of forward edges beside those nodes (right + LANE_GAP)
+      const lane = right + LANE_GAP + 22 + Math.abs(s.cy - t.cy) * 0.05;
       path = `M${r1(x0)},${r1(s.cy)} C${r1(lane)},${r1(s.cy)} ${r1(lane)},${r1(t.cy)} ${r1(x1)},${r1(t.cy)}`;
       arrow = arrowHead(lane, t.cy, x1, t.cy);
       labelX = r1(bezierPoint(x0, lane, lane, x1, 0.5));
