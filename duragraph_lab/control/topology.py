@@ -72,14 +72,9 @@ def subgraph_schemas(
 
 def _layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> dict[str, Any]:
     """A layered layout of an expanded (x-ray) drawing."""
-    import networkx as nx  # only here: the API does not need networkx otherwise
+    from duragraph_lab.graph.layout import drawn_graph, layered_layout
 
-    from duragraph_lab.graph.layout import layered_layout
-
-    g: nx.DiGraph[str] = nx.DiGraph()
-    g.add_nodes_from(n["id"] for n in nodes)
-    g.add_edges_from((e["source"], e["target"]) for e in edges)
-    return layered_layout(g)
+    return layered_layout(drawn_graph([n["id"] for n in nodes], edges))
 
 
 def _flatten(
@@ -120,6 +115,10 @@ def _flatten(
                 }
                 if edge.get("label") is not None and edge.get("conditional"):
                     out["data"] = edge["label"]
+                if edge.get("inferred"):
+                    out["inferred"] = True  # the router declares nothing: it may go anywhere
+                if edge.get("router"):
+                    out["router"] = edge["router"]
                 edges.append(out)
     return nodes, edges
 

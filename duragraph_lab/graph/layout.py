@@ -11,8 +11,8 @@ from duragraph_lab.graph.types import END, START
 if TYPE_CHECKING:
     import networkx as nx
 
-X_GAP = 180
-Y_GAP = 110
+X_GAP = 160
+Y_GAP = 84
 
 
 def _back_edges(g: nx.DiGraph[str]) -> set[tuple[str, str]]:
@@ -42,6 +42,24 @@ def _back_edges(g: nx.DiGraph[str]) -> set[tuple[str, str]]:
         if node not in state:
             visit(node)
     return back
+
+
+def drawn_graph(node_ids: list[str], edges: list[dict[str, Any]]) -> nx.DiGraph[str]:
+    """The graph to lay out from a topology's nodes and edges. A router that may go anywhere
+    (``inferred`` edges) is drawn as one edge, so its edges do not pull every node below it;
+    they only place the nodes nothing else leads to."""
+    import networkx as nx
+
+    g: nx.DiGraph[str] = nx.DiGraph()
+    g.add_nodes_from(node_ids)
+    g.add_edges_from((e["source"], e["target"]) for e in edges if not e.get("inferred"))
+    led_to = {e["target"] for e in edges if not e.get("inferred") and e["source"] != e["target"]}
+    g.add_edges_from(
+        (e["source"], e["target"])
+        for e in edges
+        if e.get("inferred") and e["target"] not in led_to and e["source"] != e["target"]
+    )
+    return g
 
 
 def layered_layout(g: nx.DiGraph[str]) -> dict[str, Any]:

@@ -84,16 +84,27 @@ class BranchSpec:
     path_map: dict[Hashable, str] | None
     is_async: bool = False
     takes_config: bool = False
+    #: Targets declared by the router's return annotation (``-> Literal["a", "b"]``), used for
+    #: drawing and validation when there is no path map; the router's result is not checked.
+    declared: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
         return getattr(self.router, "__name__", type(self.router).__name__)
 
+    @property
+    def anywhere(self) -> bool:
+        """Nothing says where the router may go (no path map, no ``Literal`` annotation)."""
+        return self.path_map is None and not self.declared
+
     def targets(self, all_nodes: list[str]) -> list[tuple[str, str]]:
-        """``(label, target)`` pairs this branch may take (all nodes if it has no path map)."""
-        if self.path_map is None:
-            return [(target, target) for target in [*all_nodes, END]]
-        return [(str(label), target) for label, target in self.path_map.items()]
+        """``(label, target)`` pairs this branch may take: its path map, else its declared
+        targets, else every node and END (:attr:`anywhere`)."""
+        if self.path_map is not None:
+            return [(str(label), target) for label, target in self.path_map.items()]
+        if self.declared:
+            return [(target, target) for target in self.declared]
+        return [(target, target) for target in [*all_nodes, END]]
 
 
 @dataclass(slots=True)
@@ -128,7 +139,9 @@ class GraphSpec:
                     "conditional": True,
                     "label": label,
                     "router": branch.name,
-                    "inferred": branch.path_map is None,
+                    # True: nothing says where the router may go, so it may go to any node;
+                    # the renderer draws these as one "may go anywhere" edge.
+                    "inferred": branch.anywhere,
                 }
                 for label, target in branch.targets(node_names)
             ]

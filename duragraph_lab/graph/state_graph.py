@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypedDict, get_args, 
 from duragraph_lab.domain import reducers as red
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.compiled import CompiledGraph
-from duragraph_lab.graph.layout import layered_layout
+from duragraph_lab.graph.layout import drawn_graph, layered_layout
 from duragraph_lab.graph.spec import BranchSpec, GraphSpec, NodeSpec, is_async_callable, takes_config
 from duragraph_lab.graph.types import END, START, Command, RetryPolicy
 
@@ -99,6 +99,26 @@ def _command_destinations(fn: Callable[..., Any]) -> tuple[str, ...]:
             for arg in get_args(candidate):
                 if get_origin(arg) is Literal:
                     found += [a for a in get_args(arg) if isinstance(a, str)]
+    return tuple(found)
+
+
+def _literal_targets(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """Targets declared by a router's return annotation: ``-> Literal["a", "b"]``, also inside a
+    union (``Literal["a"] | None``, ``Literal["a"] | Literal["b"]``); ``None`` is not a target.
+    LangGraph itself reads only a bare ``Literal``; a union there draws the router as going
+    anywhere. Any other annotation (or none) declares nothing."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else type(fn).__call__
+    try:
+        hint = typing.get_type_hints(target).get("return")
+    except Exception:
+        return ()
+    options = get_args(hint) if get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    found: list[str] = []
+    for candidate in options:
+        if get_origin(candidate) is Literal:
+            found += [a for a in get_args(candidate) if isinstance(a, str) and a not in found]
+        elif candidate is not type(None):
+            return ()  # e.g. Literal["a"] | str: the router may go elsewhere too
     return tuple(found)
 
 
@@ -211,6 +231,7 @@ class StateGraph:
                 path_map=mapping,
                 is_async=is_async_callable(path),
                 takes_config=takes_config(path),
+                declared=_literal_targets(path) if mapping is None else (),
             )
         )
         return self
@@ -254,7 +275,8 @@ class StateGraph:
             interrupt_after=after,
             state_schema=self.state_schema,
         )
-        spec.layout = layered_layout(self._topology_graph())
+        drawn = spec.topology()
+        spec.layout = layered_layout(drawn_graph([n["id"] for n in drawn["nodes"]], drawn["edges"]))
         return CompiledGraph(spec)
 
     def _interrupt_nodes(self, value: Sequence[str] | str | None, what: str) -> tuple[str, ...]:
@@ -272,7 +294,7 @@ class StateGraph:
         return tuple(value)
 
     def _topology_graph(self) -> nx.DiGraph[str]:
-        """Every path the graph may take. A router without a path map may go anywhere."""
+        """Every path the graph may take. A router that declares no targets may go anywhere."""
         import networkx as nx  # imported when compiling, not whenever this package is imported
 
         g: nx.DiGraph[str] = nx.DiGraph()

@@ -19,7 +19,7 @@ from typing import Any
 from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
 from duragraph_lab.domain import reducers as red
 from duragraph_lab.domain.errors import DuraGraphError
-from duragraph_lab.graph.layout import layered_layout
+from duragraph_lab.graph.layout import drawn_graph, layered_layout
 from duragraph_lab.graph.spec import code_fingerprint
 from duragraph_lab.langgraph.source import GraphSource
 
@@ -91,6 +91,7 @@ def _topology(graph_id: str, graph: Any) -> dict[str, Any]:
             entry["subgraph"] = _topology(node.id, subgraphs[node.id])
         nodes.append(entry)
     nodes.append({"id": _END, "kind": "end"})
+    anywhere = _anywhere_sources(graph)
     edges: list[dict[str, Any]] = []
     for edge in drawn.edges:
         if edge.conditional:
@@ -102,17 +103,45 @@ def _topology(graph_id: str, graph: Any) -> dict[str, Any]:
                     "kind": "conditional",
                     "conditional": True,
                     "label": label,
+                    # as in native topologies: the router declares nothing, it may go anywhere
+                    "inferred": edge.source in anywhere,
                 }
             )
         else:
             edges.append(
                 {"source": edge.source, "target": edge.target, "kind": "static", "conditional": False}
             )
-    import networkx as nx
-
-    layout_graph: nx.DiGraph[str] = nx.DiGraph()
-    layout_graph.add_nodes_from(n["id"] for n in nodes)
-    layout_graph.add_edges_from((e["source"], e["target"]) for e in edges)
+    # get_graph() cannot see where such a router goes (it draws an edge to END, or nothing):
+    # say "anywhere" the way native topologies do, an inferred edge to every node and END.
+    declared = {tuple(map(str, e)) for e in getattr(getattr(graph, "builder", None), "edges", ()) or ()}
+    edges = [
+        e
+        for e in edges
+        if not (e["source"] in anywhere and e["target"] == _END and not e["conditional"])
+        or (e["source"], _END) in declared
+    ]
+    node_ids = [n["id"] for n in nodes if n["kind"] in ("node", "subgraph")]
+    for source in sorted(anywhere):
+        edges += [
+            {
+                "source": source,
+                "target": target,
+                "kind": "conditional",
+                "conditional": True,
+                "label": target,
+                "inferred": True,
+            }
+            for target in [*node_ids, _END]
+        ]
+    # Static edges get_graph() did not reach (behind such a router) are still edges of the graph.
+    drawn_ids = {n["id"] for n in nodes}
+    present = {(e["source"], e["target"]) for e in edges}
+    edges += [
+        {"source": s, "target": t, "kind": "static", "conditional": False}
+        for s, t in sorted(declared)
+        if (s, t) not in present and s in drawn_ids and t in drawn_ids
+    ]
+    layout_graph = drawn_graph([n["id"] for n in nodes], edges)
     return {
         "graph_id": graph_id,
         "engine": LANGGRAPH,
@@ -124,6 +153,20 @@ def _topology(graph_id: str, graph: Any) -> dict[str, Any]:
         "layout": layered_layout(layout_graph),
         "schemas": schemas(graph),
         "subgraph_schemas": {name: schemas(sub) for name, sub in subgraphs.items()},
+    }
+
+
+def _anywhere_sources(graph: Any) -> set[str]:
+    """Nodes with a router that declares no targets (no path map, no bare ``Literal`` return
+    annotation: LangGraph's ``Branch.ends`` is None), which ``get_graph()`` draws as going to
+    every node."""
+    branches = getattr(getattr(graph, "builder", None), "branches", None)
+    if not isinstance(branches, dict):
+        return set()
+    return {
+        str(source)
+        for source, by_name in branches.items()
+        if isinstance(by_name, dict) and any(getattr(b, "ends", ()) is None for b in by_name.values())
     }
 
 

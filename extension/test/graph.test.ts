@@ -204,3 +204,89 @@ test("status of namespaced nodes: inner ids as drawn, subgraphs aggregated", () 
   assert.equal(groupStatus(undefined, ["done", "cancelled"]), "cancelled");
   assert.equal(groupStatus(undefined, ["cancelled", "failed"]), "failed");
 });
+
+// -- issue 19: conditional branches, "may go anywhere", edges around nodes, arrowheads ----------
+
+function nodeAt(g: ReturnType<typeof graphGeometry>, id: string) {
+  return g.nodes.find((n) => n.id === id)!;
+}
+
+/** Points along an SVG path of M/L/C commands (cubic segments sampled). */
+function samples(path: string): [number, number][] {
+  const nums = (t: string) => t.trim().split(/[ ,]+/).map(Number);
+  const out: [number, number][] = [];
+  let at: [number, number] = [0, 0];
+  for (const m of path.matchAll(/([MLC])([^MLC]*)/g)) {
+    const v = nums(m[2]);
+    if (m[1] === "M" || m[1] === "L") {
+      at = [v[0], v[1]];
+      out.push(at);
+    } else {
+      for (let i = 1; i <= 20; i++) {
+        const k = i / 20;
+        const u = 1 - k;
+        const f = (a: number, b: number, c: number, d: number) => u * u * u * a + 3 * u * u * k * b + 3 * u * k * k * c + k * k * k * d;
+        out.push([f(at[0], v[0], v[2], v[4]), f(at[1], v[1], v[3], v[5])]);
+      }
+      at = [v[4], v[5]];
+    }
+  }
+  return out;
+}
+
+test("a router that may go anywhere is one dashed edge to an 'any node' marker, never a self-loop", () => {
+  const topo: Topology = {
+    nodes: [{ id: "__start__" }, { id: "classify" }, { id: "review" }, { id: "act" }, { id: "__end__" }],
+    edges: [
+      { source: "__start__", target: "classify" },
+      ...["classify", "review", "act", "__end__"].map((t) => ({ source: "classify", target: t, conditional: true, inferred: true, router: "route", label: t })),
+      { source: "review", target: "__end__" },
+      { source: "act", target: "__end__" },
+    ],
+    layout: {
+      nodes: {
+        __start__: { x: 80, y: 0 }, classify: { x: 80, y: 84 }, act: { x: 0, y: 168 }, review: { x: 160, y: 168 }, __end__: { x: 80, y: 252 },
+      },
+    },
+  };
+  const g = graphGeometry(topo);
+  assert.ok(!g.edges.some((e) => e.source === e.target), "no self-loop");
+  const any = g.edges.filter((e) => e.source === "classify");
+  assert.equal(any.length, 1);
+  assert.ok(any[0].anywhere && any[0].conditional && any[0].label === "route");
+  assert.deepEqual(any[0].targets, ["classify", "review", "act", "__end__"]);
+  const marker = nodeAt(g, any[0].target);
+  assert.equal(marker.kind, "anywhere");
+  assert.equal(marker.label, "any node");
+  for (const n of g.nodes) if (n !== marker) assert.ok(Math.abs(n.cx - marker.cx) > (n.w + marker.w) / 2 || Math.abs(n.cy - marker.cy) > (n.h + marker.h) / 2, `marker clear of ${n.id}`);
+  assert.ok(g.width >= marker.cx + marker.w / 2);
+});
+
+test("an edge that would cross a node goes around it, and every edge has an arrowhead at its end", () => {
+  // start -> a -> b -> end, and a conditional a -> end skipping b (same column).
+  const topo: Topology = {
+    nodes: [{ id: "__start__" }, { id: "a" }, { id: "b" }, { id: "__end__" }],
+    edges: [
+      { source: "__start__", target: "a" },
+      { source: "a", target: "b", conditional: true, label: "more" },
+      { source: "a", target: "__end__", conditional: true, label: "done" },
+      { source: "b", target: "__end__" },
+    ],
+    layout: { nodes: { __start__: { x: 0, y: 0 }, a: { x: 0, y: 84 }, b: { x: 0, y: 168 }, __end__: { x: 0, y: 252 } } },
+  };
+  const g = graphGeometry(topo);
+  const b = nodeAt(g, "b");
+  const skip = g.edges.find((e) => e.source === "a" && e.target === "__end__")!;
+  for (const [x, y] of samples(skip.path)) {
+    assert.ok(!(Math.abs(x - b.cx) < b.w / 2 && Math.abs(y - b.cy) < b.h / 2), `(${x},${y}) inside b`);
+  }
+  assert.equal(skip.label, "done");
+  const end = nodeAt(g, "__end__");
+  for (const e of g.edges) {
+    const tip = e.arrow.match(/^M([-\d.]+),([-\d.]+)/)!;
+    const pts = samples(e.path);
+    const last = pts[pts.length - 1];
+    assert.ok(Math.abs(Number(tip[1]) - last[0]) < 0.2 && Math.abs(Number(tip[2]) - last[1]) < 0.2, `${e.source}->${e.target} arrow at its end`);
+  }
+  assert.ok(Math.abs(skip.labelX - end.cx) > b.w / 2, "the label sits in the lane, beside b");
+});

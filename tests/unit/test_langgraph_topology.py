@@ -80,6 +80,7 @@ def test_nodes_edges_branches_and_subgraphs() -> None:
         "kind": "conditional",
         "conditional": True,
         "label": "b",
+        "inferred": False,
     }
     assert edges[("a", "__end__")]["conditional"] is True
     assert edges[("sub", "c")]["label"] == "again" and edges[("sub", "__end__")]["label"] == "done"

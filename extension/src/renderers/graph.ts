@@ -1,6 +1,8 @@
 // The graph topology as SVG, from the server's graph JSON (GET /assistants/{id}/graph): nodes
 // at the engine's layered layout positions, edges (conditional ones dashed and labelled, loop
-// "back" edges curved around the side), and a status class per node.
+// "back" edges curved around the side, edges that would cross a node routed beside it, each
+// with its own arrowhead), a router that may go anywhere drawn as one dashed edge to an "any
+// node" marker, and a status class per node.
 import { svg, clear } from "./dom";
 
 /** A node's status (folded from a run's events by runview/status.ts, which says what each means). */
@@ -23,6 +25,9 @@ export interface GraphEdge {
   kind?: string;
   data?: unknown;
   label?: string;
+  /** Nothing says where the router goes: it may go to any node (drawn as one edge). */
+  inferred?: boolean;
+  router?: string;
 }
 
 export interface LayoutPosition {
@@ -50,8 +55,8 @@ export interface Topology {
 }
 
 // The engine's layout grid (duragraph_lab/graph/layout.py: X_GAP, Y_GAP).
-export const CELL_W = 180;
-export const CELL_H = 110;
+export const CELL_W = 160;
+export const CELL_H = 84;
 export const NODE_W = 140;
 export const NODE_H = 40;
 const TERMINAL_W = 90;
@@ -88,8 +93,15 @@ export interface PlacedEdge {
   label: string | null;
   back: boolean;
   path: string;
+  /** The arrowhead, a closed triangle at the path's end (its own path, not an SVG marker:
+   * ``url(#id)`` markers break under JupyterLab's ``<base href>``). */
+  arrow: string;
   labelX: number;
   labelY: number;
+  /** An edge standing for a router's edges to every node (to an ``anywhere`` marker node). */
+  anywhere?: boolean;
+  /** The targets an ``anywhere`` edge stands for. */
+  targets?: string[];
 }
 
 export interface Geometry {
@@ -177,7 +189,29 @@ export function graphGeometry(topology: Topology, expanded: Iterable<string> = [
   }
 
   const placed = placeEdges(topology.edges, byId, backSet, (id) => id);
+  nodes.push(...placed.markers);
   return { width: Math.max(width, placed.width), height, nodes, edges: placed.edges, clusters: [] };
+}
+
+const ANY_W = 76;
+const ANY_H = 24;
+const LANE_GAP = 14;
+const r1 = (v: number) => Math.round(v * 10) / 10;
+
+/** A closed triangle with its tip at (x, y), pointing from (fx, fy). */
+function arrowHead(fx: number, fy: number, x: number, y: number): string {
+  let dx = x - fx;
+  let dy = y - fy;
+  const len = Math.hypot(dx, dy) || 1;
+  dx /= len;
+  dy /= len;
+  const bx = x - dx * 8;
+  const by = y - dy * 8;
+  return `M${r1(x)},${r1(y)} L${r1(bx - dy * 4)},${r1(by + dx * 4)} L${r1(bx + dy * 4)},${r1(by - dx * 4)} Z`;
+}
+
+function hits(n: PlacedNode, x: number, y: number, pad = 4): boolean {
+  return Math.abs(x - n.cx) <= n.w / 2 + pad && Math.abs(y - n.cy) <= n.h / 2 + pad;
 }
 
 function placeEdges(
@@ -185,11 +219,76 @@ function placeEdges(
   byId: Map<string, PlacedNode>,
   backSet: Set<string>,
   visible: (id: string) => string,
-): { edges: PlacedEdge[]; width: number } {
+): { edges: PlacedEdge[]; width: number; markers: PlacedNode[] } {
   let width = 0;
   const edges: PlacedEdge[] = [];
+  const markers: PlacedNode[] = [];
   const seen = new Set<string>();
+  const all = [...byId.values()];
+  // A router that may go anywhere: its edges to every node become one edge to a marker.
+  const anywhere = new Map<string, { router: string | null; targets: string[] }>();
   for (const raw of topoEdges) {
+    if (!raw.inferred) continue;
+    const source = visible(raw.source);
+    let entry = anywhere.get(source);
+    if (!entry) anywhere.set(source, (entry = { router: raw.router ?? null, targets: [] }));
+    const target = visible(raw.target);
+    if (!entry.targets.includes(target)) entry.targets.push(target);
+  }
+  for (const [source, { router, targets }] of anywhere) {
+    const s = byId.get(source);
+    if (!s) continue;
+    // Right of the source's row, so the marker never sits on a node.
+    const rowRight = Math.max(...all.filter((n) => Math.abs(n.cy - s.cy) < 1).map((n) => n.cx + n.w / 2));
+    // room for the router's name above the edge (10px font: ~6px a character)
+    const gap = Math.max(LANE_GAP + 10, (router ?? "").length * 6 + 16);
+    const m: PlacedNode = {
+      id: `__anywhere__:${source}`,
+      label: "any node",
+      kind: "anywhere",
+      cx: rowRight + gap + ANY_W / 2,
+      cy: s.cy,
+      w: ANY_W,
+      h: ANY_H,
+    };
+    markers.push(m);
+    width = Math.max(width, m.cx + m.w / 2 + 8);
+    const beside = rowRight <= s.cx + s.w / 2 + 1; // nothing between the source and the marker
+    let path: string, arrow: string, lx: number, ly: number;
+    if (beside) {
+      const x0 = s.cx + s.w / 2;
+      const x1 = m.cx - m.w / 2;
+      path = `M${r1(x0)},${r1(s.cy)} L${r1(x1)},${r1(s.cy)}`;
+      arrow = arrowHead(x0, s.cy, x1, s.cy);
+      lx = (x0 + x1) / 2;
+      ly = s.cy - 6;
+    } else {
+      // Below the row (in the gap between rows) and up into the marker.
+      const y0 = s.cy + s.h / 2;
+      const y1 = m.cy + m.h / 2;
+      const dip = Math.max(y0, y1) + 22;
+      path = `M${r1(s.cx)},${r1(y0)} C${r1(s.cx)},${r1(dip)} ${r1(m.cx)},${r1(dip)} ${r1(m.cx)},${r1(y1)}`;
+      arrow = arrowHead(m.cx, dip, m.cx, y1);
+      lx = (s.cx + m.cx) / 2;
+      ly = dip - 4;
+    }
+    edges.push({
+      source,
+      target: m.id,
+      kind: "conditional",
+      conditional: true,
+      label: router,
+      back: false,
+      path,
+      arrow,
+      labelX: r1(lx),
+      labelY: r1(ly),
+      anywhere: true,
+      targets,
+    });
+  }
+  for (const raw of topoEdges) {
+    if (raw.inferred) continue;
     const source = visible(raw.source);
     const target = visible(raw.target);
     // An edge inside a collapsed subgraph is not drawn.
@@ -203,40 +302,73 @@ function placeEdges(
     if (seen.has(key)) continue;
     seen.add(key);
     const back = backSet.has(`${edge.source}\u0000${edge.target}`) || t.cy <= s.cy;
-    let x0: number, y0: number, c1x: number, c1y: number, c2x: number, c2y: number, x1: number, y1: number;
+    const others = all.filter((n) => n !== s && n !== t);
+    let path: string;
+    let arrow: string;
+    let labelX: number;
+    let labelY: number;
     if (edge.source === edge.target) {
-      x0 = s.cx + s.w / 2;
-      y0 = s.cy - 6;
-      x1 = s.cx + s.w / 2;
-      y1 = s.cy + 6;
-      c1x = x0 + 40;
-      c1y = y0 - 30;
-      c2x = x1 + 40;
-      c2y = y1 + 30;
+      const x0 = s.cx + s.w / 2;
+      const y0 = s.cy - 6;
+      const y1 = s.cy + 6;
+      path = `M${r1(x0)},${r1(y0)} C${r1(x0 + 40)},${r1(y0 - 30)} ${r1(x0 + 40)},${r1(y1 + 30)} ${r1(x0)},${r1(y1)}`;
+      arrow = arrowHead(x0 + 40, y1 + 30, x0, y1);
+      labelX = r1(x0 + 30);
+      labelY = r1(s.cy);
+      width = Math.max(width, x0 + 44);
     } else if (back) {
-      // Around the right-hand side, from the source's right edge to the target's.
-      x0 = s.cx + s.w / 2;
-      y0 = s.cy;
-      x1 = t.cx + t.w / 2;
-      y1 = t.cy;
-      const bulge = 50 + Math.abs(s.cy - t.cy) * 0.15;
-      c1x = Math.max(x0, x1) + bulge;
-      c1y = y0;
-      c2x = Math.max(x0, x1) + bulge;
-      c2y = y1;
-      width = Math.max(width, Math.max(x0, x1) + bulge);
+      // Around the right-hand side of every node in the rows it spans, source's right to target's.
+      const x0 = s.cx + s.w / 2;
+      const x1 = t.cx + t.w / 2;
+      const top = Math.min(s.cy, t.cy) - 1;
+      const bottom = Math.max(s.cy, t.cy) + 1;
+      const right = Math.max(x0, x1, ...others.filter((n) => n.cy >= top && n.cy <= bottom).map((n) => n.cx + n.w / 2));
+      // outside the lanes of forward edges beside those nodes (right + LANE_GAP)
+      const lane = right + LANE_GAP + 22 + Math.abs(s.cy - t.cy) * 0.05;
+      path = `M${r1(x0)},${r1(s.cy)} C${r1(lane)},${r1(s.cy)} ${r1(lane)},${r1(t.cy)} ${r1(x1)},${r1(t.cy)}`;
+      arrow = arrowHead(lane, t.cy, x1, t.cy);
+      labelX = r1(bezierPoint(x0, lane, lane, x1, 0.5));
+      labelY = r1((s.cy + t.cy) / 2);
+      width = Math.max(width, lane + 8);
     } else {
-      x0 = s.cx;
-      y0 = s.cy + s.h / 2;
-      x1 = t.cx;
-      y1 = t.cy - t.h / 2;
+      const x0 = s.cx;
+      const y0 = s.cy + s.h / 2;
+      const x1 = t.cx;
+      const y1 = t.cy - t.h / 2;
       const dy = (y1 - y0) / 2;
-      c1x = x0;
-      c1y = y0 + dy;
-      c2x = x1;
-      c2y = y1 - dy;
+      const blocked = others.some((n) => {
+        for (let i = 1; i < 24; i++) {
+          const k = i / 24;
+          if (hits(n, bezierPoint(x0, x0, x1, x1, k), bezierPoint(y0, y0 + dy, y1 - dy, y1, k))) return true;
+        }
+        return false;
+      });
+      if (!blocked) {
+        path = `M${r1(x0)},${r1(y0)} C${r1(x0)},${r1(y0 + dy)} ${r1(x1)},${r1(y1 - dy)} ${r1(x1)},${r1(y1)}`;
+        arrow = arrowHead(x1, y1 - dy, x1, y1);
+        labelX = r1(bezierPoint(x0, x0, x1, x1, 0.5));
+        labelY = r1(bezierPoint(y0, y0 + dy, y1 - dy, y1, 0.5));
+      } else {
+        // Down a free vertical lane beside the nodes in the rows between (the side nearer to
+        // the edge's ends), with a short curve at each end in the gaps between rows.
+        const between = others.filter((n) => n.cy - n.h / 2 < y1 && n.cy + n.h / 2 > y0);
+        const mid = (x0 + x1) / 2;
+        const lanes = [mid, ...between.flatMap((n) => [n.cx - n.w / 2 - LANE_GAP, n.cx + n.w / 2 + LANE_GAP])];
+        const free = (x: number) => between.every((n) => Math.abs(x - n.cx) > n.w / 2 + LANE_GAP - 1);
+        // not left of the drawing (x < 30): the lane and its label would be cut off
+        const lane = lanes.filter((x) => free(x) && x >= 30).sort((a, b) => Math.abs(a - mid) - Math.abs(b - mid))[0] ?? mid;
+        const bend = Math.min(26, (y1 - y0) / 3);
+        const ya = y0 + bend;
+        const yb = y1 - bend;
+        path =
+          `M${r1(x0)},${r1(y0)} C${r1(x0)},${r1(ya)} ${r1(lane)},${r1(y0)} ${r1(lane)},${r1(ya)} ` +
+          `L${r1(lane)},${r1(yb)} C${r1(lane)},${r1(y1)} ${r1(x1)},${r1(yb)} ${r1(x1)},${r1(y1)}`;
+        arrow = arrowHead(x1, yb, x1, y1);
+        labelX = r1(lane);
+        labelY = r1((ya + yb) / 2);
+        width = Math.max(width, lane + 8);
+      }
     }
-    const r = (v: number) => Math.round(v * 10) / 10;
     edges.push({
       source: edge.source,
       target: edge.target,
@@ -244,12 +376,13 @@ function placeEdges(
       conditional: Boolean(edge.conditional),
       label,
       back,
-      path: `M${r(x0)},${r(y0)} C${r(c1x)},${r(c1y)} ${r(c2x)},${r(c2y)} ${r(x1)},${r(y1)}`,
-      labelX: r(bezierPoint(x0, c1x, c2x, x1, 0.5)),
-      labelY: r(bezierPoint(y0, c1y, c2y, y1, 0.5)),
+      path,
+      arrow,
+      labelX,
+      labelY,
     });
   }
-  return { edges, width };
+  return { edges, width, markers };
 }
 
 // -- subgraphs: collapsed or expanded -------------------------------------------------------------
@@ -499,6 +632,7 @@ function compoundGeometry(topology: Topology, expandedIn: ReadonlySet<string>): 
   place(top, 0, 0, 0);
   clusters.sort((a, b) => a.depth - b.depth);
   const placed = placeEdges(topology.edges, byId, backSet, (id) => visibleNodeId(id, groups, expanded));
+  nodes.push(...placed.markers);
   return { width: Math.max(top.w, placed.width), height: top.h, nodes, edges: placed.edges, clusters };
 }
 
@@ -529,8 +663,6 @@ export interface GraphHandle {
   expanded(): string[];
 }
 
-let markerCounter = 0;
-
 /** Draw ``topology`` into ``container`` (replacing its content). */
 export function renderGraph(
   container: Element,
@@ -539,7 +671,6 @@ export function renderGraph(
   options: GraphOptions = {},
 ): GraphHandle {
   const root = svg("svg", { class: "dg-graph", role: "img" }) as SVGSVGElement;
-  const markerId = `dg-arrow-${++markerCounter}`;
   let groups = new Map<string, SVGGElement>();
   let clusterEls = new Map<string, SVGGElement>();
   let currentStatus: Record<string, string> = { ...status };
@@ -601,19 +732,6 @@ export function renderGraph(
     root.setAttribute("viewBox", `${-pad} ${-pad} ${geo.width + 2 * pad} ${geo.height + 2 * pad}`);
     root.setAttribute("width", String(geo.width + 2 * pad));
     root.setAttribute("aria-label", `graph ${topo.graph_id ?? ""}`.trim());
-    const defs = svg("defs");
-    const marker = svg("marker", {
-      id: markerId,
-      viewBox: "0 0 10 10",
-      refX: "9",
-      refY: "5",
-      markerWidth: "7",
-      markerHeight: "7",
-      orient: "auto-start-reverse",
-    });
-    marker.appendChild(svg("path", { d: "M0,0 L10,5 L0,10 z", class: "dg-arrowhead" }));
-    defs.appendChild(marker);
-    root.appendChild(defs);
 
     // Boxes below the edges, headers (with the toggle) above them: an edge into the box never
     // covers the header, which collapses it on a click.
@@ -648,14 +766,17 @@ export function renderGraph(
         "data-source": e.source,
         "data-target": e.target,
       });
-      g.appendChild(svg("path", { d: e.path, "marker-end": `url(#${markerId})` }));
+      g.appendChild(svg("path", { d: e.path }));
+      g.appendChild(svg("path", { d: e.arrow, class: "dg-arrowhead" }));
       if (e.label !== null) {
         const text = svg("text", { x: String(e.labelX), y: String(e.labelY), class: "dg-edge-label" });
         text.textContent = e.label;
         g.appendChild(text);
       }
       const title = svg("title");
-      title.textContent = `${e.source} → ${e.target}${e.label ? ` [${e.label}]` : ""} (${e.kind})`;
+      title.textContent = e.anywhere
+        ? `${e.source} → any node${e.label ? ` [router ${e.label}]` : ""}: nothing says where it goes (${(e.targets ?? []).join(", ")})`
+        : `${e.source} → ${e.target}${e.label ? ` [${e.label}]` : ""} (${e.kind})`;
       g.appendChild(title);
       edgeLayer.appendChild(g);
     }
@@ -666,7 +787,7 @@ export function renderGraph(
     const interruptPoints = new Set([...(topo.interrupt_before ?? []), ...(topo.interrupt_after ?? [])]);
     for (const n of geo.nodes) {
       const g = svg("g", { "data-node": n.id, "data-kind": n.kind }) as SVGGElement;
-      const terminal = n.kind === "start" || n.kind === "end";
+      const terminal = n.kind === "start" || n.kind === "end" || n.kind === "anywhere";
       g.appendChild(
         svg("rect", {
           x: String(n.cx - n.w / 2),
