@@ -1,0 +1,101 @@
+"""A LangGraph thread's history and forks through the official ``langgraph-sdk``: a run created
+at an earlier checkpoint (time travel) starts LangGraph from that checkpoint, and the thread's
+later history stays a branch of its own, as on LangGraph Platform."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langgraph")
+
+from langgraph_sdk import get_client, get_sync_client
+
+from tests.devserver import DevServer
+from tests.fault.workers import ROOT
+
+GRAPHS = ["tests.lg_graphs:map_reduce"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    data_dir: Path = tmp_path_factory.mktemp("lgthreads") / "data"
+    dev = DevServer(
+        data_dir,
+        command="serve",
+        extra=[f"--DuraGraphApp.graphs={ref}" for ref in GRAPHS],
+        env={"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        dev.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status, health = dev.api("health", token=dev.token)
+            if status == 200 and len((health.get("worker") or {}).get("graphs", [])) == len(GRAPHS):
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"the worker did not start:\n{dev.output()[-3000:]}")
+        yield dev
+    finally:
+        dev.kill()
+
+
+def url(server: DevServer) -> str:
+    return f"http://127.0.0.1:{server.port}/duragraph/api/v1"
+
+
+def headers(server: DevServer) -> dict[str, str]:
+    return {"Authorization": f"token {server.token}"}
+
+
+FIRST = ["A-0", "A-1", "A-2"]
+
+
+def _asking_with_first_items(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """The checkpoint where the first run waited at ``ask`` with only its own items."""
+    (found,) = [h for h in history if h["next"] == ["ask"] and h["values"].get("items") == FIRST]
+    return found
+
+
+async def test_a_run_at_an_earlier_checkpoint_starts_langgraph_there(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "b"})
+        done = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "second"})
+        assert done["items"] == [*FIRST, "B-0", "B-1", "B-2"] and done["answer"] == "second"
+
+        at = _asking_with_first_items(await client.threads.get_history(thread, limit=100))
+        forked = await client.runs.wait(
+            thread, "lg_map_reduce", input=None, checkpoint_id=at["checkpoint"]["checkpoint_id"]
+        )
+        # LangGraph went on from that checkpoint: the second run's items are not in its state.
+        assert forked["items"] == FIRST, forked
+        state = await client.threads.get_state(thread)
+        assert state["next"] == ["ask"] and state["values"]["items"] == FIRST
+        final = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "forked"})
+        assert final["items"] == FIRST and final["answer"] == "forked"
+        # The later history is still there, as a branch.
+        history = await client.threads.get_history(thread, limit=100)
+        assert any(h["values"].get("answer") == "second" for h in history)
+
+
+def test_sync_client_forks_with_new_input(server: DevServer) -> None:
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()["thread_id"]
+        client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        client.runs.wait(thread, "lg_map_reduce", input={"topic": "b"})
+        client.runs.wait(thread, "lg_map_reduce", command={"resume": "second"})
+        at = _asking_with_first_items(client.threads.get_history(thread, limit=100))
+        # New input at an earlier checkpoint: LangGraph starts there with the input.
+        forked = client.runs.wait(
+            thread, "lg_map_reduce", input={"topic": "c"}, checkpoint_id=at["checkpoint"]["checkpoint_id"]
+        )
+        assert forked["items"] == [*FIRST, "C-0", "C-1", "C-2"], forked
