@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 pytest.importorskip("langgraph")
@@ -99,3 +100,24 @@ def test_sync_client_forks_with_new_input(server: DevServer) -> None:
             thread, "lg_map_reduce", input={"topic": "c"}, checkpoint_id=at["checkpoint"]["checkpoint_id"]
         )
         assert forked["items"] == [*FIRST, "C-0", "C-1", "C-2"], forked
+
+
+async def test_langgraph_checkpoint_ids_name_the_same_checkpoint(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "b"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "second"})
+        at = _asking_with_first_items(await client.threads.get_history(thread, limit=100))
+        lg_id = at["langgraph_checkpoint_id"]
+        assert lg_id and lg_id != at["checkpoint"]["checkpoint_id"]
+        same = await client.threads.get_state(thread, checkpoint_id=lg_id)
+        assert same["checkpoint"] == at["checkpoint"]
+        assert same["values"] == at["values"] and same["next"] == ["ask"]
+        forked = await client.runs.wait(thread, "lg_map_reduce", input=None, checkpoint_id=lg_id)
+        assert forked["items"] == FIRST, forked
+        missing = "1f0c0000-0000-6000-8000-000000000000"
+        with pytest.raises(httpx.HTTPStatusError, match="has no checkpoint") as err:
+            await client.threads.get_state(thread, checkpoint_id=missing)
+        assert err.value.response.status_code == 404
