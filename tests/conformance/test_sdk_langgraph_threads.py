@@ -115,7 +115,15 @@ async def test_langgraph_checkpoint_ids_name_the_same_checkpoint(server: DevServ
         same = await client.threads.get_state(thread, checkpoint_id=lg_id)
         assert same["checkpoint"] == at["checkpoint"]
         assert same["values"] == at["values"] and same["next"] == ["ask"]
-        forked = await client.runs.wait(thread, "lg_map_reduce", input=None, checkpoint_id=lg_id)
+        by_ref = await client.threads.get_state(
+            thread, checkpoint={"checkpoint_id": lg_id, "checkpoint_ns": ""}
+        )
+        assert by_ref["checkpoint"] == at["checkpoint"]
+        older = await client.threads.get_history(thread, limit=100, before={"checkpoint_id": lg_id})
+        assert older and all(h["seq"] < at["seq"] for h in older)
+        forked = await client.runs.wait(
+            thread, "lg_map_reduce", input=None, checkpoint={"checkpoint_id": lg_id}
+        )
         assert forked["items"] == FIRST, forked
         missing = "1f0c0000-0000-6000-8000-000000000000"
         with pytest.raises(httpx.HTTPStatusError, match="has no checkpoint") as err:
