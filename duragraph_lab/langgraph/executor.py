@@ -198,7 +198,7 @@ class LangGraphRunExecutor:
                 # Time travel: LangGraph starts from the checkpoint the run was created at, and the
                 # thread's later checkpoints stay a branch of their own, as on LangGraph Platform.
                 edit_config = _at_checkpoint(edit_config, start)
-            for values, as_node in pending_edits(log_events, base_events):
+            for values, as_node in [*_own_edit(log_events), *pending_edits(log_events, base_events)]:
                 made = await graph.aupdate_state(edit_config, values, as_node=as_node)
                 if start is not None:  # the next edit, and the run, go on from this edit's checkpoint
                     start = str(made["configurable"]["checkpoint_id"])
@@ -300,6 +300,17 @@ async def _fork_checkpoint(
     if latest is not None and str(latest.config["configurable"]["checkpoint_id"]) == at:
         return None
     return at
+
+
+def _own_edit(log_events: Sequence[RecordedEvent]) -> list[tuple[Any, str | None]]:
+    """The edit a run of ``update_state`` at an earlier checkpoint was created with, when
+    LangGraph has not seen it yet: applied at that checkpoint before the run goes on."""
+    created = log_events[0].data
+    if (created.get("kwargs") or {}).get("kind") != "update_state" or created.get("update") is None:
+        return []
+    if _last_langgraph(log_events, edits=True) >= 0:
+        return []
+    return [(created["update"], created.get("as_node"))]
 
 
 def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:

@@ -129,3 +129,37 @@ async def test_langgraph_checkpoint_ids_name_the_same_checkpoint(server: DevServ
         with pytest.raises(httpx.HTTPStatusError, match="has no checkpoint") as err:
             await client.threads.get_state(thread, checkpoint_id=missing)
         assert err.value.response.status_code == 404
+
+
+async def test_update_state_at_an_earlier_checkpoint_branches_langgraph(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "b"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "second"})
+        at = _asking_with_first_items(await client.threads.get_history(thread, limit=100))
+        made = await client.threads.update_state(
+            thread, {"topic": "edited"}, as_node="work", checkpoint_id=at["langgraph_checkpoint_id"]
+        )
+        edited = await client.threads.get_state(thread)
+        assert made["checkpoint"]["checkpoint_id"] == edited["checkpoint"]["checkpoint_id"]
+        assert edited["values"]["topic"] == "edited" and edited["values"]["items"] == FIRST, edited
+        assert edited["next"] == ["ask"]
+        final = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "after edit"})
+        assert final == {"topic": "edited", "items": FIRST, "answer": "after edit"}, final
+
+
+def test_sync_update_state_at_a_checkpoint_then_a_run_without_input(server: DevServer) -> None:
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()["thread_id"]
+        client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        at = _asking_with_first_items(client.threads.get_history(thread, limit=100))
+        client.threads.update_state(
+            thread, {"items": ["EXTRA"]}, as_node="work", checkpoint_id=at["checkpoint_id"]
+        )
+        again = client.runs.wait(thread, "lg_map_reduce", input=None)
+        # LangGraph applied the edit (with its reducer) at the earlier checkpoint, then ran ask.
+        assert again["items"] == [*FIRST, "EXTRA"], again
+        assert client.threads.get_state(thread)["next"] == ["ask"]
