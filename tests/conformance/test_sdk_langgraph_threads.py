@@ -163,3 +163,19 @@ def test_sync_update_state_at_a_checkpoint_then_a_run_without_input(server: DevS
         # LangGraph applied the edit (with its reducer) at the earlier checkpoint, then ran ask.
         assert again["items"] == [*FIRST, "EXTRA"], again
         assert client.threads.get_state(thread)["next"] == ["ask"]
+
+
+async def test_a_fork_while_the_thread_waits_at_an_interrupt(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        waiting = await client.runs.wait(thread, "lg_map_reduce", input={"topic": "b"})
+        assert waiting["items"] == [*FIRST, "B-0", "B-1", "B-2"]
+        at = _asking_with_first_items(await client.threads.get_history(thread, limit=100))
+        forked = await client.runs.wait(
+            thread, "lg_map_reduce", input=None, checkpoint_id=at["checkpoint_id"]
+        )
+        assert forked["items"] == FIRST, forked
+        final = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "forked"})
+        assert final == {"topic": "a", "items": FIRST, "answer": "forked"}, final
