@@ -155,6 +155,11 @@ def thread_state(
         "seq": point.event.seq,
         "status": st.status.value if st.status else None,
         "pending_edits": [plain(r.update) for r in edits],
+        # A LangGraph graph's step: the id LangGraph gave its checkpoint (accepted wherever a
+        # checkpoint id is: get_state, runs at a checkpoint).
+        "langgraph_checkpoint_id": point.event.data.get("checkpoint_id")
+        if point.event.type == ev.STEP_PLANNED
+        else None,
     }
 
 

@@ -84,6 +84,9 @@ class Checkpoints:
         except ValueError:
             raise NotFound(f"checkpoint {checkpoint_id!r} is not a valid checkpoint id") from None
         found = await self.index.locate(event_id)
+        if found is None:
+            # A LangGraph graph's thread: LangGraph's own checkpoint ids are accepted too.
+            found = await self.index.locate_langgraph(thread_id, str(checkpoint_id))
         if found is None or not found.stream_id.startswith("run:") or found.thread_id != thread_id:
             raise NotFound(f"thread {thread_id} has no checkpoint {checkpoint_id}")
         return found.stream_id.split(":", 1)[1], found.seq

@@ -210,6 +210,12 @@ class CheckpointIndex(Protocol):
 
     async def locate(self, event_id: str) -> EventLocation | None: ...
 
+    async def locate_langgraph(self, thread_id: str, checkpoint_id: str) -> EventLocation | None:
+        """Where a LangGraph checkpoint of the thread's root graph is in a run's stream: the
+        run's ``step_planned`` for it when there is one, else its ``lg_checkpoint`` event (None:
+        no such checkpoint, or not saved during a run)."""
+        ...
+
     async def at_seq(self, stream_id: str, seq: int) -> RecordedEvent | None:
         """The event with ``seq``, if it belongs to ``stream_id``."""
         ...

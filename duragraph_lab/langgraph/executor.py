@@ -192,9 +192,19 @@ class LangGraphRunExecutor:
                 "metadata": {k: v for k, v in config["metadata"].items() if k != "run_id"},
                 "configurable": {k: v for k, v in config["configurable"].items() if k != "run_id"},
             }
-            for values, as_node in pending_edits(log_events, await self._base_events(state)):
-                await graph.aupdate_state(edit_config, values, as_node=as_node)
-            async for mode, chunk in graph.astream(graph_input, config, **kwargs):
+            base_events = await self._base_events(state)
+            start = await _fork_checkpoint(log_events, base_events, checkpointer, config)
+            if start is not None:
+                # Time travel: LangGraph starts from the checkpoint the run was created at, and the
+                # thread's later checkpoints stay a branch of their own, as on LangGraph Platform.
+                edit_config = _at_checkpoint(edit_config, start)
+            for values, as_node in [*_own_edit(log_events), *pending_edits(log_events, base_events)]:
+                made = await graph.aupdate_state(edit_config, values, as_node=as_node)
+                if start is not None:  # the next edit, and the run, go on from this edit's checkpoint
+                    start = str(made["configurable"]["checkpoint_id"])
+                    edit_config = _at_checkpoint(edit_config, start)
+            run_config = _at_checkpoint(config, start) if start is not None else config
+            async for mode, chunk in graph.astream(graph_input, run_config, **kwargs):
                 if mode == "checkpoints":
                     await mirror.checkpoint(chunk)
                 elif mode == "tasks":
@@ -257,6 +267,50 @@ class LangGraphRunExecutor:
         config["recursion_limit"] = state.recursion_limit
         config["run_id"] = self.run_id
         return config
+
+
+def _at_checkpoint(config: dict[str, Any], checkpoint_id: str) -> dict[str, Any]:
+    return {**config, "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
+
+
+async def _fork_checkpoint(
+    log_events: Sequence[RecordedEvent],
+    base_events: Sequence[RecordedEvent],
+    checkpointer: Any,
+    config: Mapping[str, Any],
+) -> str | None:
+    """The LangGraph checkpoint a run must start from when it is not the thread's latest (a fork,
+    time travel: the run was created at an earlier checkpoint), else None (LangGraph takes the
+    thread's latest, as for any run). Only for a run's first start: once it has checkpoints of
+    its own, a restarted run continues from them."""
+    if _last_langgraph(log_events, edits=True) >= 0:
+        return None
+    at = next(
+        (
+            str(e.data["checkpoint_id"])
+            for e in reversed(base_events)
+            if e.type == ev.LG_CHECKPOINT and not e.data.get("checkpoint_ns")
+        ),
+        None,
+    )
+    if at is None:
+        return None
+    thread = {"configurable": {"thread_id": config["configurable"]["thread_id"], "checkpoint_ns": ""}}
+    latest = await checkpointer.aget_tuple(thread)
+    if latest is not None and str(latest.config["configurable"]["checkpoint_id"]) == at:
+        return None
+    return at
+
+
+def _own_edit(log_events: Sequence[RecordedEvent]) -> list[tuple[Any, str | None]]:
+    """The edit a run of ``update_state`` at an earlier checkpoint was created with, when
+    LangGraph has not seen it yet: applied at that checkpoint before the run goes on."""
+    created = log_events[0].data
+    if (created.get("kwargs") or {}).get("kind") != "update_state" or created.get("update") is None:
+        return []
+    if _last_langgraph(log_events, edits=True) >= 0:
+        return []
+    return [(created["update"], created.get("as_node"))]
 
 
 def _graph_input(log_events: Sequence[RecordedEvent], state: RunState) -> Any:

@@ -33,6 +33,24 @@ class PgCheckpointIndex:
         )
         return EventLocation(str(rows[0][0]), int(rows[0][1]), rows[0][2]) if rows else None
 
+    async def locate_langgraph(self, thread_id: str, checkpoint_id: str) -> EventLocation | None:
+        rows = await self.store._query(
+            "SELECT e.stream_id, e.seq FROM duragraph.lg_checkpoints c "
+            "JOIN duragraph.events e ON e.seq = c.seq "
+            "WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = %s",
+            (thread_id, checkpoint_id),
+        )
+        if not rows or not str(rows[0][0]).startswith("run:"):
+            return None
+        stream_id, seq = str(rows[0][0]), int(rows[0][1])
+        # The executor records the step LangGraph plans from this checkpoint right after it.
+        planned = await self.store._query(
+            "SELECT seq FROM duragraph.events WHERE stream_id = %s AND type = 'step_planned' "
+            "AND data->>'checkpoint_id' = %s ORDER BY version LIMIT 1",
+            (stream_id, checkpoint_id),
+        )
+        return EventLocation(stream_id, int(planned[0][0]) if planned else seq, thread_id)
+
     async def at_seq(self, stream_id: str, seq: int) -> RecordedEvent | None:
         # Looked up by the primary key, then checked to be of the stream.
         rows = await self.store._query(f"SELECT {EVENT_COLUMNS} FROM duragraph.events WHERE seq = %s", (seq,))
