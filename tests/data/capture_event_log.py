@@ -209,26 +209,34 @@ def drive_langgraph(server: ApiServer, owner_url: str) -> None:
     asyncio.run(direct())
 
 
+def capture_server(data_dir: Path) -> ApiServer:
+    """The server the capture drives: the test graphs, a LangGraph graph, webhooks to loopback."""
+    return ApiServer(
+        data_dir,
+        more_graphs=("tests.lg_graphs:map_reduce",),
+        extra=[
+            "--DuraGraphApp.webhook_allow=127.0.0.1/32",
+            "--DuraGraphApp.webhook_backoff=0.1",
+            "--DuraGraphApp.webhook_max_attempts=2",
+        ],
+    )
+
+
+def drive_all(server: ApiServer) -> list[dict[str, Any]]:
+    """Every kind of event through ``server`` (see the module's docstring); its whole log."""
+    with DuraGraphClient(f"http://127.0.0.1:{server.port}/", token=server.token, timeout=60) as client:
+        drive(server, client)
+    drive_langgraph(server, owner_database_url(server.data_dir))
+    drive_crons(server)
+    return asyncio.run(dump(owner_database_url(server.data_dir)))
+
+
 def main(out: Path = OUT) -> None:
     with TemporaryDirectory() as tmp:
-        server = ApiServer(
-            Path(tmp) / "data",
-            more_graphs=("tests.lg_graphs:map_reduce",),
-            extra=[
-                "--DuraGraphApp.webhook_allow=127.0.0.1/32",
-                "--DuraGraphApp.webhook_backoff=0.1",
-                "--DuraGraphApp.webhook_max_attempts=2",
-            ],
-        )
+        server = capture_server(Path(tmp) / "data")
         server.start()
         try:
-            with DuraGraphClient(
-                f"http://127.0.0.1:{server.port}/", token=server.token, timeout=60
-            ) as client:
-                drive(server, client)
-            drive_langgraph(server, owner_database_url(Path(tmp) / "data"))
-            drive_crons(server)
-            events = asyncio.run(dump(owner_database_url(Path(tmp) / "data")))
+            events = drive_all(server)
         finally:
             server.kill()
     out.write_text(json.dumps(events, indent=1, sort_keys=True) + "\n")
