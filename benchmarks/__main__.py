@@ -386,7 +386,9 @@ def langgraph_engine_markdown(lge: dict[str, Any] | None) -> list[str]:
         f"{_f(sg['duragraph']['rows'])} ("
         + ", ".join(f"{k} {_f(v)}" for k, v in sg["duragraph"]["rows_by_table"].items())
         + f"), PostgresSaver {_f(sg['langgraph']['rows'])} (checkpoints, checkpoint_blobs, checkpoint_writes): "
-        f"ratio **{sg['ratio_rows']:.3f}**.",
+        f"ratio **{sg['ratio_rows']:.3f}**. The run's events by type (count, bytes): "
+        + ", ".join(f"{k} {c} / {_f(b)}" for k, (c, b) in sg["duragraph"].get("events_by_type", {}).items())
+        + ".",
     ]  # fmt: skip
 
 

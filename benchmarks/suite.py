@@ -603,6 +603,15 @@ class Bench:
         assert len(state.values["messages"]) == n, len(state.values.get("messages", []))
         await asyncio.sleep(1.0)  # the relay drains the outbox (its rows are deleted once published)
         ours = self._ours_rows(ref.run_id, ref.thread_id) | self._lg_read_models(ref.thread_id)
+        with psycopg.connect(self.url) as conn:  # where the bytes go: the run's events by type
+            by_type = {
+                str(t): (int(c), int(b))
+                for t, c, b in conn.execute(
+                    "SELECT type, count(*), sum(pg_column_size(t.*)) FROM duragraph.events t "
+                    "WHERE stream_id = %s GROUP BY type ORDER BY 3 DESC",
+                    (f"run:{ref.run_id}",),
+                ).fetchall()
+            }
         lg_thread = await self.lg.conversation(n)
         lg_rows = self.lg.storage(lg_thread)["rows"]
         return {
@@ -626,7 +635,7 @@ class Bench:
             },
             "storage": {
                 "messages": n,
-                "duragraph": {"rows": sum(ours.values()), "rows_by_table": ours},
+                "duragraph": {"rows": sum(ours.values()), "rows_by_table": ours, "events_by_type": by_type},
                 "langgraph": {"rows": lg_rows},
                 "ratio_rows": sum(ours.values()) / lg_rows,
             },
