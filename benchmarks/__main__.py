@@ -6,7 +6,9 @@ the physical floor, on one embedded PostgreSQL, contenders alternated round by r
     python -m benchmarks --smoke --json out.json --no-docs
     python -m benchmarks --only per_step --only storage --json out.json   # docs left alone
 
-Scenarios: per_step (with the floor), throughput, sse, replay, storage (on the shared services),
+Scenarios: per_step (with the floor), throughput, sse, replay, storage, langgraph_engine (issue 17:
+the same LangGraph graphs on DuraGraph's LangGraph engine and on LangGraph + PostgresSaver; on the
+shared services),
 frames (benchmarks.event_frames: its own PostgreSQL and server) and startup (benchmarks.startup:
 `duragraph-lab dev` from nothing). Contenders whose packages are missing are skipped with the
 reason recorded (``pip install 'duragraph-lab[bench]'``).
@@ -37,7 +39,7 @@ from benchmarks import contenders as cont
 from benchmarks.suite import FULL, SMOKE, Bench, Sizes
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ("per_step", "throughput", "sse", "replay", "storage")
+SHARED = ("per_step", "throughput", "sse", "replay", "storage", "langgraph_engine")
 SCENARIOS = (*SHARED, "frames", "startup")
 BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
 
@@ -188,6 +190,14 @@ def targets(s: dict[str, Any]) -> list[dict[str, Any]]:
     if "storage" in s and "ratio_rows" in s["storage"]:
         v = s["storage"]["ratio_rows"]
         out.append(_t("storage ≤ 1/10 of LangGraph's", v, "≤ 0.1", v <= 0.1))
+    lge = s.get("langgraph_engine", {})
+    if "per_step" in lge:
+        v = lge["per_step"]["ratio_median"]
+        out.append(_t("LangGraph graph per step: no slower than PostgresSaver", v, "≥ 1", v >= 1))
+        v = lge["throughput"]["ratio_median"]
+        out.append(_t("LangGraph graph throughput ≥ 2 × PostgresSaver", v, "≥ 2", v >= 2))
+        v = lge["storage"]["ratio_rows"]
+        out.append(_t("LangGraph graph storage ≤ ½ of PostgresSaver's", v, "≤ 0.5", v <= 0.5))
     if "startup" in s:
         v = s["startup"]["cold"]["ready_s"]
         out.append(_t("`dev` ready ≤ 5 s", v, "≤ 5", v <= 5))
@@ -320,6 +330,7 @@ def markdown(r: dict[str, Any]) -> str:
                 "",
                 f"Ratio ours / LangGraph: rows {sg['ratio_rows']:.3f}, on disk {sg['ratio_on_disk']:.3f}.",
             ]
+    lines += langgraph_engine_markdown(s.get("langgraph_engine"))
     if "startup" in s:
         su = s["startup"]
         lines += [
@@ -340,6 +351,45 @@ def markdown(r: dict[str, Any]) -> str:
         shown = f"{val:.2f}" if isinstance(val, float) else str(val)
         lines.append(f"| {t['target']} | {shown} | {'yes' if t['met'] else '**no**'} |")
     return "\n".join(lines) + "\n"
+
+
+def langgraph_engine_markdown(lge: dict[str, Any] | None) -> list[str]:
+    if not lge:
+        return []
+    if "skipped" in lge:
+        return ["", f"### LangGraph graphs: skipped ({lge['skipped']})"]
+    p, t, sg = lge["per_step"], lge["throughput"], lge["storage"]
+    us = p["us_per_step"]
+    rr = ", ".join(f"{x:.2f}" for x in p["round_ratio_langgraph_over_ours"])
+    tr = ", ".join(f"{x:.2f}" for x in t["round_ratio_ours_over_langgraph"])
+    return [
+        "",
+        "### LangGraph graphs: DuraGraph's LangGraph engine vs PostgresSaver",
+        "",
+        f"Per step: a {p['steps_per_run']}-node linear LangGraph `StateGraph`, median of {p['rounds']} "
+        "alternated rounds.",
+        "",
+        "| engine | µs/step |",
+        "|---|---|",
+        f"| DuraGraph Lab, LangGraph engine (worker process), create → run_completed committed | {_f(us['duragraph'])} |",
+        f"| DuraGraph Lab, LangGraph engine, run_started → run_completed | {_f(us['duragraph_engine'])} |",
+        f"| {NAMES['langgraph']}, in-process `ainvoke` | {_f(us['langgraph'])} |",
+        "",
+        f"PostgresSaver / DuraGraph per round: {rr} (median **{p['ratio_median']:.2f}**).",
+        "",
+        f"Throughput: {t['runs']} concurrent runs × {t['steps_per_run']} steps, {t['rounds']} alternated rounds: "
+        f"DuraGraph {_f(t['steps_per_second']['duragraph'])} steps/s, PostgresSaver "
+        f"{_f(t['steps_per_second']['langgraph'])} steps/s; DuraGraph / PostgresSaver per round: {tr} "
+        f"(median **{t['ratio_median']:.2f}**).",
+        "",
+        f"Storage: a {sg['messages']}-message conversation, bytes of the run's rows: DuraGraph "
+        f"{_f(sg['duragraph']['rows'])} ("
+        + ", ".join(f"{k} {_f(v)}" for k, v in sg["duragraph"]["rows_by_table"].items())
+        + f"), PostgresSaver {_f(sg['langgraph']['rows'])} (checkpoints, checkpoint_blobs, checkpoint_writes): "
+        f"ratio **{sg['ratio_rows']:.3f}**. The run's events by type (count, bytes): "
+        + ", ".join(f"{k} {c} / {_f(b)}" for k, (c, b) in sg["duragraph"].get("events_by_type", {}).items())
+        + ".",
+    ]  # fmt: skip
 
 
 def write_docs(path: Path, section: str) -> None:

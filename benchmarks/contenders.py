@@ -66,9 +66,6 @@ def sqlalchemy_url(url: str) -> str:
     )
 
 
-MESSAGE = "a message of the conversation, about as long as a short chat reply would be: {i:04d}"
-
-
 # -- LangGraph + PostgresSaver ------------------------------------------------------------------
 
 
@@ -108,47 +105,16 @@ class LangGraphContender:
     def _linear(self, steps: int) -> Any:
         key = f"linear{steps}"
         if key not in self._graphs:
-            from typing import TypedDict
+            from benchmarks.lg_graphs import linear
 
-            from langgraph.graph import END, START, StateGraph
-
-            class Counter(TypedDict, total=False):
-                n: int
-
-            g = StateGraph(Counter)
-            prev = START
-            for i in range(steps):
-
-                async def step(state):  # type: ignore[no-untyped-def]  # hints resolved by LangGraph
-                    return {"n": state.get("n", 0) + 1}
-
-                g.add_node(f"s{i}", step)
-                g.add_edge(prev, f"s{i}")
-                prev = f"s{i}"
-            g.add_edge(prev, END)
-            self._graphs[key] = g.compile(checkpointer=self.saver)
+            self._graphs[key] = linear(steps).compile(checkpointer=self.saver)
         return self._graphs[key]
 
     def _chat(self) -> Any:
         if "chat" not in self._graphs:
-            from langgraph.graph import END, START, MessagesState, StateGraph
+            from benchmarks.lg_graphs import chat
 
-            class Chat(MessagesState):
-                limit: int
-
-            async def say(state):  # type: ignore[no-untyped-def]
-                i = len(state["messages"])
-                role = "user" if i % 2 == 0 else "ai"
-                return {"messages": [{"role": role, "content": MESSAGE.format(i=i), "id": f"m{i}"}]}
-
-            def more(state):  # type: ignore[no-untyped-def]
-                return "say" if len(state["messages"]) < state["limit"] else END
-
-            g = StateGraph(Chat)
-            g.add_node("say", say)
-            g.add_edge(START, "say")
-            g.add_conditional_edges("say", more, ["say", END])
-            self._graphs["chat"] = g.compile(checkpointer=self.saver)
+            self._graphs["chat"] = chat().compile(checkpointer=self.saver)
         return self._graphs["chat"]
 
     async def run_linear(self, steps: int) -> float:

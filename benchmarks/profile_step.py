@@ -2,6 +2,7 @@
 
     python -m benchmarks.profile_step --runs 30            # top functions, self and inclusive
     python -m benchmarks.profile_step --runs 30 --raw out.txt   # also keep the collapsed stacks
+    python -m benchmarks.profile_step --runs 30 --langgraph      # the LangGraph engine (issue 17)
 
 The set-up of ``benchmarks.per_step``: one embedded PostgreSQL and NATS, the worker in its own
 process serving ``linear100``, the outbox relay in this process. py-spy (``pip install py-spy``)
@@ -37,7 +38,10 @@ def _cli() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "duragraph_lab.runtime.cli"]
 
 
-async def profile(runs: int, raw: Path, rate: int, native: bool = False) -> float:
+async def profile(runs: int, raw: Path, rate: int, native: bool = False, langgraph: bool = False) -> float:
+    # The same 100-node linear graph, as a native graph or as a LangGraph graph (LangGraph engine).
+    ref_, graph = ("benchmarks.lg_graphs:lg_linear100", "lg_linear100") if langgraph else (
+        "benchmarks.graphs:linear100", "linear100")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="dg-profile-") as tmp:
         pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
         url, nurl = pg.start().url, nats.start().url
@@ -51,12 +55,12 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False) -> floa
                 "PYTHONPATH": str(ROOT),
             }
             worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
-                [*_cli(), "worker", "benchmarks.graphs:linear100", "--concurrency", "1"],
+                [*_cli(), "worker", ref_, "--concurrency", "1"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             pool, nc, relay, control = await control_plane(url, nurl)
-            await wait_registered(url, "linear100")
-            ref = await control.runs.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
+            await wait_registered(url, graph)
+            ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": 101})
             await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not sampled
             spy = subprocess.Popen(  # noqa: ASYNC220
                 ["py-spy", "record", "-p", str(worker.pid), "-r", str(rate), "--format", "raw", "-o", str(raw),
@@ -66,7 +70,7 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False) -> floa
             await asyncio.sleep(1.0)  # py-spy attaches
             begin = time.perf_counter()
             for _ in range(runs):
-                ref = await control.runs.create_run("linear100", {"n": 0}, config={"recursion_limit": 101})
+                ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": 101})
                 state = await control.runs.wait(ref.run_id, timeout=120, poll=0.01)
                 assert state.values == {"n": 100}, state.error
             elapsed = time.perf_counter() - begin
@@ -128,12 +132,15 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--native", action="store_true", help="also sample C frames (py-spy --native)")
+    parser.add_argument(
+        "--langgraph", action="store_true", help="profile the LangGraph engine on the same graph (LangGraph)"
+    )
     args = parser.parse_args()
     if shutil.which("py-spy") is None:
         raise SystemExit("py-spy is not installed (pip install py-spy)")
     with tempfile.TemporaryDirectory() as tmp:
         raw = args.raw or Path(tmp) / "stacks.txt"
-        elapsed = asyncio.run(profile(args.runs, raw, args.rate, args.native))
+        elapsed = asyncio.run(profile(args.runs, raw, args.rate, args.native, args.langgraph))
         total, own, incl = report(raw, args.top)
     steps = args.runs * 100
     print(f"{args.runs} runs x 100 steps in {elapsed:.1f} s ({elapsed / steps * 1e6:.0f} µs/step wall)")

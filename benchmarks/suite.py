@@ -132,10 +132,18 @@ class Bench:
                     stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                 )
             )  # fmt: skip
+        # LangGraph graphs (issue 17) are served by the same worker, by its LangGraph engine.
+        self.graphs = list(GRAPHS)
+        refs = [f"benchmarks.graphs:{g}" for g in GRAPHS]
+        if missing("langgraph") is None:
+            from benchmarks.lg_graphs import GRAPHS as LG_GRAPHS
+
+            self.graphs += LG_GRAPHS
+            refs += [f"benchmarks.lg_graphs:{g}" for g in LG_GRAPHS]
         with open(self.tmp / "worker.log", "wb") as out:  # noqa: ASYNC230
             self.procs.append(
                 subprocess.Popen(  # noqa: ASYNC220
-                    [*_cli(), "worker", *(f"benchmarks.graphs:{g}" for g in GRAPHS), "--concurrency", str(WORKER_SLOTS)],
+                    [*_cli(), "worker", *refs, "--concurrency", str(WORKER_SLOTS)],
                     stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
                 )
             )  # fmt: skip
@@ -169,9 +177,9 @@ class Bench:
                 server_url = found.group(1) if found else ""
             with psycopg.connect(self.url) as conn:
                 n = conn.execute(
-                    "SELECT count(*) FROM duragraph.graphs WHERE graph_id = ANY(%s)", (GRAPHS,)
+                    "SELECT count(*) FROM duragraph.graphs WHERE graph_id = ANY(%s)", (self.graphs,)
                 ).fetchone()[0]  # type: ignore[index]
-            if server_url and n == len(GRAPHS):
+            if server_url and n == len(self.graphs):
                 break
             await asyncio.sleep(0.05)
         self.log(f"[{time.strftime('%H:%M:%S')}] serve and worker ready")
@@ -268,39 +276,13 @@ class Bench:
     async def throughput(self) -> dict[str, Any]:
         runs, steps, graph = self.sizes.tp_runs, self.sizes.tp_steps, self.sizes.tp_graph
 
-        async def ours() -> float:
-            begin = time.time()
-            refs = await asyncio.gather(
-                *(
-                    self.control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": steps + 1})
-                    for _ in range(runs)
-                )
-            )
-            ids = [r.run_id for r in refs]
-            deadline = time.monotonic() + 300
-            while True:  # one light query for all runs, not one poll per run
-                async with self.pool.connection() as conn:
-                    cur = await conn.execute(
-                        "SELECT count(*) FILTER (WHERE status IN ('pending', 'running')), "
-                        "count(*) FILTER (WHERE status = 'success') FROM duragraph.runs WHERE run_id::text = ANY(%s)",
-                        (ids,),
-                    )
-                    active, done = await cur.fetchone()  # type: ignore[misc]
-                if not active:
-                    break
-                assert time.monotonic() < deadline, f"{active} runs still active"
-                await asyncio.sleep(0.05)
-            assert done == runs, f"{runs - done} runs did not succeed"
-            elapsed = self._db_times(ids)[1] - begin
-            return elapsed
-
         samples: dict[str, list[float]] = {"duragraph": []}
         if self.lg:
             samples["langgraph"] = []
         if self.dbos:
             samples["dbos"] = []
         for _ in range(max(1, self.sizes.rounds // 2)):
-            samples["duragraph"].append(runs * steps / await ours())
+            samples["duragraph"].append(runs * steps / await self._ours_throughput(graph, runs, steps))
             if self.lg:
                 samples["langgraph"].append(runs * steps / await self.lg.throughput(runs, steps, runs))
             if self.dbos:
@@ -312,6 +294,32 @@ class Bench:
             "steps_per_second": {k: _median(v) for k, v in samples.items()},
             "samples": samples,
         }
+
+    async def _ours_throughput(self, graph: str, runs: int, steps: int) -> float:
+        """Seconds from creating ``runs`` runs of ``graph`` at once to the last run_completed."""
+        begin = time.time()
+        refs = await asyncio.gather(
+            *(
+                self.control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": steps + 1})
+                for _ in range(runs)
+            )
+        )
+        ids = [r.run_id for r in refs]
+        deadline = time.monotonic() + 300
+        while True:  # one light query for all runs, not one poll per run
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT count(*) FILTER (WHERE status IN ('pending', 'running')), "
+                    "count(*) FILTER (WHERE status = 'success') FROM duragraph.runs WHERE run_id::text = ANY(%s)",
+                    (ids,),
+                )
+                active, done = await cur.fetchone()  # type: ignore[misc]
+            if not active:
+                break
+            assert time.monotonic() < deadline, f"{active} runs still active"
+            await asyncio.sleep(0.05)
+        assert done == runs, f"{runs - done} runs did not succeed"
+        return self._db_times(ids)[1] - begin
 
     # -- 4: SSE latency ----------------------------------------------------------------------------
     async def _sse_frames(
@@ -544,3 +552,105 @@ class Bench:
                 1, out["langgraph"]["on_disk_delta"]
             )
         return out
+
+    # -- 7: LangGraph graphs, DuraGraph's LangGraph engine vs PostgresSaver (issue 17) -------------
+    async def langgraph_engine(self) -> dict[str, Any]:
+        """The same LangGraph graphs (:mod:`benchmarks.lg_graphs`) run by the worker's LangGraph
+        engine (checkpoints as events of the run's stream) and by LangGraph + AsyncPostgresSaver
+        (``durability="sync"``), alternated round by round: per step, throughput, storage."""
+        if self.lg is None:
+            return {"skipped": self.skipped.get("langgraph", "langgraph contender not requested")}
+        steps = self.sizes.per_step_steps
+        graph = f"lg_linear{steps}"
+        per: dict[str, list[float]] = {"duragraph": [], "duragraph_engine": [], "langgraph": []}
+        for round_ in range(self.sizes.rounds + 1):  # round 0 warms up
+            got: dict[str, float] = {}
+            # Which goes first alternates too, so neither always follows the other's leftovers.
+            for who in ("ours", "lg") if round_ % 2 else ("lg", "ours"):
+                if who == "ours":
+                    begin = time.time()
+                    run_id = await self.run(graph, {"n": 0}, steps)
+                    started, completed = self._db_times([run_id])
+                    got["duragraph"] = completed - begin
+                    got["duragraph_engine"] = completed - started
+                else:
+                    got["langgraph"] = await self.lg.run_linear(steps)
+            if round_:
+                for k, v in got.items():
+                    per[k].append(v / steps * 1e6)
+        us = {k: _median(v) for k, v in per.items()}
+        # Per-round ratios (PostgresSaver / ours): the load of a shared machine cancels within a round.
+        round_ratio = [lg / ours for lg, ours in zip(per["langgraph"], per["duragraph"], strict=True)]
+
+        runs, tp_steps = self.sizes.tp_runs, self.sizes.tp_steps
+        tp: dict[str, list[float]] = {"duragraph": [], "langgraph": []}
+        for i in range(max(1, self.sizes.rounds // 2)):
+            for who in ("ours", "lg") if i % 2 == 0 else ("lg", "ours"):
+                if who == "ours":
+                    seconds = await self._ours_throughput(f"lg_linear{tp_steps}", runs, tp_steps)
+                    tp["duragraph"].append(runs * tp_steps / seconds)
+                else:
+                    tp["langgraph"].append(runs * tp_steps / await self.lg.throughput(runs, tp_steps, runs))
+        sps = {k: _median(v) for k, v in tp.items()}
+        tp_ratio = [o / lg for o, lg in zip(tp["duragraph"], tp["langgraph"], strict=True)]
+
+        n = self.sizes.conversation
+        ref = await self.control.runs.create_run(
+            "lg_chatloop", {"messages": [], "limit": n}, config={"recursion_limit": n + 1}
+        )
+        state = await self.control.runs.wait(ref.run_id, timeout=600, poll=0.05)
+        assert state.status is not None and state.status.value == "success", (state.status, state.error)
+        assert len(state.values["messages"]) == n, len(state.values.get("messages", []))
+        await asyncio.sleep(1.0)  # the relay drains the outbox (its rows are deleted once published)
+        ours = self._ours_rows(ref.run_id, ref.thread_id) | self._lg_read_models(ref.thread_id)
+        with psycopg.connect(self.url) as conn:  # where the bytes go: the run's events by type
+            by_type = {
+                str(t): (int(c), int(b))
+                for t, c, b in conn.execute(
+                    "SELECT type, count(*), sum(pg_column_size(t.*)) FROM duragraph.events t "
+                    "WHERE stream_id = %s GROUP BY type ORDER BY 3 DESC",
+                    (f"run:{ref.run_id}",),
+                ).fetchall()
+            }
+        lg_thread = await self.lg.conversation(n)
+        lg_rows = self.lg.storage(lg_thread)["rows"]
+        return {
+            "per_step": {
+                "steps_per_run": steps,
+                "rounds": self.sizes.rounds,
+                "us_per_step": us,
+                "round_ratio_langgraph_over_ours": round_ratio,
+                "ratio_median": _median(round_ratio),
+                "samples_us": per,
+            },
+            "throughput": {
+                "runs": runs,
+                "steps_per_run": tp_steps,
+                "concurrency": runs,
+                "rounds": len(tp_ratio),
+                "steps_per_second": sps,
+                "round_ratio_ours_over_langgraph": tp_ratio,
+                "ratio_median": _median(tp_ratio),
+                "samples": tp,
+            },
+            "storage": {
+                "messages": n,
+                "duragraph": {"rows": sum(ours.values()), "rows_by_table": ours, "events_by_type": by_type},
+                "langgraph": {"rows": lg_rows},
+                "ratio_rows": sum(ours.values()) / lg_rows,
+            },
+        }
+
+    def _lg_read_models(self, thread_id: str) -> dict[str, int]:
+        """Bytes of the LangGraph read models of ``thread_id`` and of its own checkpoint stream
+        (empty for checkpoints written by runs: those are events of the run's stream)."""
+        from duragraph_lab.domain.events import checkpoint_stream
+
+        queries = {
+            "lg_checkpoints": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.lg_checkpoints t WHERE thread_id = %s", thread_id),
+            "lg_writes": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.lg_writes t WHERE thread_id = %s", thread_id),
+            "events (thread checkpoint stream)": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.events t WHERE stream_id = %s", checkpoint_stream(thread_id)),
+        }  # fmt: skip
+        with psycopg.connect(self.url) as conn:
+            rows = {name: conn.execute(sql, (arg,)).fetchone() for name, (sql, arg) in queries.items()}
+        return {name: int(row[0]) if row else 0 for name, row in rows.items()}

@@ -41,7 +41,16 @@ def test_benchmark_suite_smoke(tmp_path: Path) -> None:
     assert set(r["skipped"]) == set(CONTENDERS) - installed
     assert all("not installed" in why for why in r["skipped"].values())
     s = r["scenarios"]
-    assert set(s) == {"per_step", "throughput", "sse", "replay", "storage", "frames", "startup"}
+    assert set(s) == {
+        "per_step",
+        "throughput",
+        "sse",
+        "replay",
+        "storage",
+        "frames",
+        "startup",
+        "langgraph_engine",
+    }
 
     us = s["per_step"]["us_per_step"]
     assert set(us) == {"floor", "duragraph", "duragraph_engine", *installed}
@@ -65,15 +74,38 @@ def test_benchmark_suite_smoke(tmp_path: Path) -> None:
     if "langgraph" in installed:
         assert storage["langgraph"]["rows"] > 0 and storage["ratio_rows"] > 0
 
+    # Issue 17: the same LangGraph graphs on our LangGraph engine and on PostgresSaver.
+    lge = s["langgraph_engine"]
+    if "langgraph" in installed:
+        assert set(lge["per_step"]["us_per_step"]) == {"duragraph", "duragraph_engine", "langgraph"}
+        assert (
+            all(v > 0 for v in lge["per_step"]["us_per_step"].values())
+            and lge["per_step"]["ratio_median"] > 0
+        )
+        assert set(lge["throughput"]["steps_per_second"]) == {"duragraph", "langgraph"}
+        assert lge["throughput"]["ratio_median"] > 0
+        by_table = lge["storage"]["duragraph"]["rows_by_table"]
+        assert (
+            by_table["events"] > 0
+            and by_table["lg_checkpoints"] > 0
+            and lge["storage"]["langgraph"]["rows"] > 0
+        )
+    else:
+        assert "not installed" in lge["skipped"]
+
     assert s["frames"]["events"] == 2000 and all(v > 0 for v in s["frames"]["seconds"].values())
     assert s["startup"]["cold"]["ready_s"] > 0 and s["startup"]["warm"]["rss_dev_mb"] > 0
 
     targets = {t["target"]: t for t in r["targets"]}
     assert "per-step ≤ 1.5 × floor" in targets and "SSE zero gaps across reconnects" in targets
+    if "langgraph" in installed:
+        assert "LangGraph graph throughput ≥ 2 × PostgresSaver" in targets
     assert all(isinstance(t["met"], bool) for t in targets.values())
     # Smoke runs never touch docs unless asked: the markdown goes to stdout only.
     assert "old" in docs.read_text()
     assert "### Per-step cost" in result.stdout and "### Targets" in result.stdout
+    if "langgraph" in installed:
+        assert "### LangGraph graphs: DuraGraph's LangGraph engine vs PostgresSaver" in result.stdout
 
 
 def test_benchmark_suite_writes_docs_section(tmp_path: Path) -> None:
