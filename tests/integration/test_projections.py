@@ -63,6 +63,7 @@ OLD_READ_MODELS = tuple(t for t in READ_MODELS if not t.startswith("lg_") and t 
 #: The other tables of the schema: the log itself, bookkeeping, and state written directly.
 NOT_READ_MODELS = (
     "events",
+    "export_cursors",  # OpenTelemetry export: a cursor and its lease, not a projection of events
     "outbox",
     "relay_lease",
     "run_snapshots",
