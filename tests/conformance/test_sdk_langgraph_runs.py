@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,8 @@ pytest.importorskip("langchain")
 
 from langgraph_sdk import get_client, get_sync_client
 
+from tests.conformance.langgraph_server import headers, serving, url
 from tests.devserver import DevServer
-from tests.fault.workers import ROOT
 
 GRAPHS = [
     "tests.lg_graphs:map_reduce",
@@ -30,34 +29,8 @@ GRAPHS = [
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    data_dir: Path = tmp_path_factory.mktemp("lgruns") / "data"
-    dev = DevServer(
-        data_dir,
-        command="serve",
-        extra=[f"--DuraGraphApp.graphs={ref}" for ref in GRAPHS],
-        env={"PYTHONPATH": str(ROOT)},
-    )
-    try:
-        dev.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            status, health = dev.api("health", token=dev.token)
-            if status == 200 and len((health.get("worker") or {}).get("graphs", [])) == len(GRAPHS):
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the worker did not start:\n{dev.output()[-3000:]}")
+    with serving(tmp_path_factory.mktemp("lgruns") / "data", GRAPHS) as dev:
         yield dev
-    finally:
-        dev.kill()
-
-
-def url(server: DevServer) -> str:
-    return f"http://127.0.0.1:{server.port}/duragraph/api/v1"
-
-
-def headers(server: DevServer) -> dict[str, str]:
-    return {"Authorization": f"token {server.token}"}
 
 
 async def test_map_reduce_streams_interrupts_and_resumes(server: DevServer) -> None:

@@ -4,9 +4,7 @@ later history stays a branch of its own, as on LangGraph Platform."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,42 +14,16 @@ pytest.importorskip("langgraph")
 
 from langgraph_sdk import get_client, get_sync_client
 
+from tests.conformance.langgraph_server import headers, serving, url
 from tests.devserver import DevServer
-from tests.fault.workers import ROOT
 
 GRAPHS = ["tests.lg_graphs:map_reduce"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    data_dir: Path = tmp_path_factory.mktemp("lgthreads") / "data"
-    dev = DevServer(
-        data_dir,
-        command="serve",
-        extra=[f"--DuraGraphApp.graphs={ref}" for ref in GRAPHS],
-        env={"PYTHONPATH": str(ROOT)},
-    )
-    try:
-        dev.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            status, health = dev.api("health", token=dev.token)
-            if status == 200 and len((health.get("worker") or {}).get("graphs", [])) == len(GRAPHS):
-                break
-            time.sleep(0.1)
-        else:
-            raise AssertionError(f"the worker did not start:\n{dev.output()[-3000:]}")
+    with serving(tmp_path_factory.mktemp("lgthreads") / "data", GRAPHS) as dev:
         yield dev
-    finally:
-        dev.kill()
-
-
-def url(server: DevServer) -> str:
-    return f"http://127.0.0.1:{server.port}/duragraph/api/v1"
-
-
-def headers(server: DevServer) -> dict[str, str]:
-    return {"Authorization": f"token {server.token}"}
 
 
 FIRST = ["A-0", "A-1", "A-2"]
