@@ -7,46 +7,24 @@ test-artifacts/dashboard/presence-*.png."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
 
-from duragraph_lab import END, START, StateGraph
 from duragraph_lab.notebook.session import Session
 from tests.apiserver import ApiServer
 from tests.e2e.test_dashboard_page import ARTIFACTS, CHROMIUM, Page, browser  # noqa: F401 (fixture)
 
+# The served graph and the kernel-like session are the integration test's.
+from tests.integration.test_worker_presence import _graph, session  # noqa: F401 (fixture)
+
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed")
-
-
-class S(TypedDict, total=False):
-    n: int
-
-
-def _graph() -> StateGraph:
-    g = StateGraph(S)
-    g.add_node("inc", lambda s: {"n": s.get("n", 0) + 1})
-    g.add_edge(START, "inc")
-    g.add_edge("inc", END)
-    return g
-
-
-@pytest.fixture
-def session(api_server: ApiServer) -> Iterator[Session]:
-    s = Session()
-    s.connect(f"http://127.0.0.1:{api_server.port}/", api_server.token)
-    try:
-        yield s
-    finally:
-        s.stop_serving()
-        s.client.close()
 
 
 def test_a_graph_nobody_serves_is_said_on_the_run_and_assistant_pages(
     browser: Any,  # noqa: F811
     api_server: ApiServer,
-    session: Session,
+    session: Session,  # noqa: F811
 ) -> None:
     from playwright.sync_api import expect
 
