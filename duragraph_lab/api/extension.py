@@ -107,6 +107,15 @@ class DuraGraphApp(ExtensionApp):
         help=f"How long the JetStream stream keeps events (seconds, or e.g. '36h', '7d'; env "
         f"{jetstream.ENV_MAX_AGE}; default 7d). PostgreSQL keeps them regardless.",
     )
+    jetstream_replicas = Union(
+        [Int(), Unicode()],
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help="Copies of the JetStream stream (3 on a 3-node NATS cluster; env "
+        f"{jetstream.ENV_REPLICAS}). Unset: a stream DuraGraph creates has 1 and an existing one keeps "
+        "its own; set: the stream is created with it, and an existing one is changed to it at start-up.",
+    )
     store_default_ttl = Float(
         None,
         allow_none=True,
@@ -189,6 +198,10 @@ class DuraGraphApp(ExtensionApp):
     def _jetstream_max_age_default(self) -> str:
         return os.environ.get(jetstream.ENV_MAX_AGE) or "7d"
 
+    @default("jetstream_replicas")
+    def _jetstream_replicas_default(self) -> str | None:
+        return os.environ.get(jetstream.ENV_REPLICAS, "").strip() or None
+
     def stream_policy(self) -> jetstream.StreamPolicy:
         """The JetStream settings as a policy; ValueError saying which setting is wrong."""
         values = {}
@@ -201,10 +214,17 @@ class DuraGraphApp(ExtensionApp):
                 values[name] = parse(getattr(self, name))
             except ValueError as err:
                 raise ValueError(f"c.DuraGraphApp.{name}: {err}") from None
+        replicas = self.jetstream_replicas
+        if replicas is not None and (str(replicas).strip() not in {"1", "2", "3", "4", "5"}):
+            raise ValueError(
+                f"c.DuraGraphApp.jetstream_replicas ({jetstream.ENV_REPLICAS}): {replicas!r} is not "
+                "a number of copies from 1 to 5"
+            )
         return jetstream.StreamPolicy(
             max_bytes=int(values["jetstream_max_bytes"]),
             min_bytes=int(values["jetstream_min_bytes"]),
             max_age_seconds=values["jetstream_max_age"],
+            replicas=None if replicas is None else int(replicas),
         )
 
     def initialize_settings(self) -> None:

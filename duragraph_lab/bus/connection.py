@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from urllib.parse import unquote, urlsplit
 
 import nats
 from nats.aio.client import Client as NATS
@@ -30,6 +31,28 @@ def redact_nats_url(url: str) -> str:
     return ",".join(servers)
 
 
+def shared_credentials(servers: list[str]) -> dict[str, str]:
+    """The credentials every listed server shares, as nats-py options (``token``, or ``user`` and
+    ``password``); none when the URLs carry none or differ.
+
+    nats-py authenticates with the credentials of the URL it connects to. The servers a cluster
+    announces (``connect_urls``, added to the pool on their own) carry none, so a client that was
+    given one node reconnects to the others without its token and is refused: as options, the
+    credentials go to every server of the pool."""
+    found: set[tuple[str | None, str | None]] = set()
+    for server in servers:
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        found.add((unquote(parts.username) if parts.username else None, parts.password))
+    if len(found) != 1:
+        return {}
+    user, password = found.pop()
+    if user is None:
+        return {}
+    if password is None:
+        return {"token": user}
+    return {"user": user, "password": unquote(password)}
+
+
 async def connect_nats(
     url: str,
     *,
@@ -53,8 +76,10 @@ async def connect_nats(
         # nats-py retries the *first* connection forever unless max_reconnect_attempts > 0, so
         # the first attempt is bounded here; after it succeeds, reconnects go on forever.
         async with asyncio.timeout(connect_timeout):
+            servers = [u.strip() for u in url.split(",") if u.strip()]
             return await nats.connect(
-                servers=[u.strip() for u in url.split(",")],
+                servers=servers,
+                **shared_credentials(servers),
                 name=name,
                 connect_timeout=max(1, round(connect_timeout)),
                 allow_reconnect=reconnect,

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 ENV_MAX_BYTES = "DURAGRAPH_JETSTREAM_MAX_BYTES"
 ENV_MIN_BYTES = "DURAGRAPH_JETSTREAM_MIN_BYTES"
 ENV_MAX_AGE = "DURAGRAPH_JETSTREAM_MAX_AGE"
+ENV_REPLICAS = "DURAGRAPH_JETSTREAM_REPLICAS"
 
 # JetStream API error codes that mean "this much storage cannot be reserved": insufficient storage
 # resources (server or account), insufficient resources, and a size above the account's
@@ -51,7 +52,9 @@ class StreamPolicy:
     # Window in which JetStream drops a re-published event (same Nats-Msg-Id). It must cover the
     # relay's worst-case re-publish delay: NATS outage + claim rollback + back-off.
     duplicate_window_seconds: float = 600.0
-    replicas: int = 1
+    #: Copies JetStream keeps (3 on a 3-node cluster). None: a new stream gets 1 and an existing
+    #: one keeps its own; a number: a new stream gets it and an existing one is changed to it.
+    replicas: int | None = None
 
     def __post_init__(self) -> None:
         if self.min_bytes <= 0 or self.max_bytes < self.min_bytes:
@@ -61,6 +64,9 @@ class StreamPolicy:
             )
         if self.max_age_seconds <= 0:
             raise ValueError(f"JetStream max age must be positive, got {self.max_age_seconds}s")
+        if self.replicas is not None and not 1 <= self.replicas <= 5:
+            # JetStream's own bounds: at most 5 copies (a cluster's quorum grows with them).
+            raise ValueError(f"JetStream replicas must be 1 to 5, got {self.replicas}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +91,7 @@ class StreamSetup:
             "max_bytes": self.max_bytes,
             "requested_bytes": self.requested_bytes,
             "max_age_seconds": config.max_age,
+            "replicas": config.num_replicas or 1,
             "note": self.note,
         }
 
@@ -102,7 +109,8 @@ class StreamStorageError(DuraGraphError):
 async def ensure_stream(nc: NATS, subjects: Subjects, policy: StreamPolicy | None = None) -> StreamSetup:
     """Create the events stream if it is missing, as large as configured or as large as JetStream
     can hold (see the module docstring). An existing stream is left as it is (an operator may
-    have tuned its limits or replicas), provided it captures our subjects."""
+    have tuned its limits), provided it captures our subjects, except for its replicas when the
+    policy names a number: JetStream then adds or removes copies in place."""
     policy = policy or StreamPolicy()
     js = nc.jetstream()
     try:
@@ -114,6 +122,14 @@ async def ensure_stream(nc: NATS, subjects: Subjects, policy: StreamPolicy | Non
             f"JetStream stream {subjects.stream_name} exists but does not capture {subjects.all_events} "
             f"(it captures {info.config.subjects}); choose another subject prefix"
         )
+    if policy.replicas is not None and (info.config.num_replicas or 1) != policy.replicas:
+        log.warning(
+            "JetStream stream %s: replicas %s -> %d (as configured)",
+            subjects.stream_name,
+            info.config.num_replicas or 1,
+            policy.replicas,
+        )
+        info = await js.update_stream(info.config.evolve(num_replicas=policy.replicas))
     return StreamSetup(info, created=False, requested_bytes=policy.max_bytes)
 
 
@@ -128,7 +144,7 @@ def _config(subjects: Subjects, policy: StreamPolicy, max_bytes: int) -> api.Str
         max_bytes=max_bytes,
         # JetStream refuses a duplicate window longer than the age limit.
         duplicate_window=min(policy.duplicate_window_seconds, policy.max_age_seconds),
-        num_replicas=policy.replicas,
+        num_replicas=policy.replicas or 1,
     )
 
 

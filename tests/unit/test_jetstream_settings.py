@@ -79,3 +79,21 @@ def test_traits_default_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 def test_a_wrong_setting_is_named() -> None:
     with pytest.raises(ValueError, match=r"c\.DuraGraphApp\.jetstream_max_age: not a duration: 'soon'"):
         DuraGraphApp(jetstream_max_age="soon").stream_policy()
+
+
+def test_replicas_come_from_the_environment_or_the_trait(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unset: a new stream gets one copy and an existing one keeps its own (None).
+    assert DuraGraphApp().stream_policy().replicas is None
+    monkeypatch.setenv("DURAGRAPH_JETSTREAM_REPLICAS", "3")
+    assert DuraGraphApp().stream_policy().replicas == 3
+    assert DuraGraphApp(jetstream_replicas=1).stream_policy().replicas == 1
+
+
+@pytest.mark.parametrize("value", ["three", "0", "6", 7])
+def test_a_wrong_replica_count_is_named(value: object) -> None:
+    with pytest.raises(
+        ValueError, match=r"c\.DuraGraphApp\.jetstream_replicas \(DURAGRAPH_JETSTREAM_REPLICAS\)"
+    ):
+        DuraGraphApp(jetstream_replicas=value).stream_policy()
+    with pytest.raises(ValueError, match="1 to 5"):
+        StreamPolicy(replicas=0)
