@@ -487,9 +487,18 @@ class OutboxRelay:
 
     async def _await_acks(self, acks: list[asyncio.Future[Any]]) -> None:
         """Every ack, or an exception: a rollback puts the whole batch back in the outbox."""
-        _, pending = await asyncio.wait(acks, timeout=self.ack_timeout)
+        # The first failed ack ends the wait: when a JetStream cluster loses the stream's leader,
+        # some acks fail at once (no responders) and the rest never come; waiting out the timeout
+        # for those would only delay the re-publish (JetStream drops the copies by message id).
+        done, pending = await asyncio.wait(
+            acks, timeout=self.ack_timeout, return_when=asyncio.FIRST_EXCEPTION
+        )
         for ack in pending:
             ack.cancel()
+        failed = [ack for ack in done if not ack.cancelled() and ack.exception() is not None]
+        if failed:
+            # Every exception is retrieved (asyncio logs those nobody looked at); the first is raised.
+            raise failed[0].exception()  # type: ignore[misc]
         if pending:
             raise TimeoutError(
                 f"{len(pending)} of {len(acks)} JetStream acks missing after {self.ack_timeout}s"
