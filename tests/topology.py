@@ -253,17 +253,19 @@ class Topology:
     root: Path
     database_url: str
     prefix: str
-    graph: str = "tests.topology_graphs:waits"
+    graph: str | tuple[str, ...] = "tests.topology_graphs:waits"
     api_count: int = 2
     worker_count: int = 3
     worker_concurrency: int = 64
-    lease_ttl: float = 5.0
+    # Long enough that a saturated 2-core machine does not let live workers' leases lapse.
+    lease_ttl: float = 8.0
     nats_size: int = 3
     replicas: int = 3
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     nats: NatsCluster | None = None
     apis: list[ApiNode] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
+    _owns_nats: bool = False
 
     @property
     def env(self) -> dict[str, str]:
@@ -281,7 +283,9 @@ class Topology:
 
     def start(self) -> Topology:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.nats = NatsCluster(self.root / "nats", self.nats_size).start()
+        if self.nats is None:  # else one shared with another topology (benchmarks/topology.py)
+            self._owns_nats = True
+            self.nats = NatsCluster(self.root / "nats", self.nats_size).start()
         self.apis = [
             ApiNode(
                 f"api{i + 1}",
@@ -337,7 +341,7 @@ class Topology:
             worker.stop()
         for api in self.apis:
             api.stop()
-        if self.nats is not None:
+        if self.nats is not None and self._owns_nats:
             self.nats.stop()
 
     def logs(self) -> str:

@@ -136,6 +136,7 @@ class OutboxRelay:
         idle_poll_max: float = 0.5,
         retry_min: float = 0.05,
         retry_max: float = 5.0,
+        nats_retry_max: float = 1.0,
         lease_ttl: float = 5.0,
         standby_poll: float = 1.0,
         delete_interval: float = 0.1,
@@ -158,6 +159,9 @@ class OutboxRelay:
         self.idle_poll_max = idle_poll_max
         self.retry_min = retry_min
         self.retry_max = retry_max
+        # NATS failures back off less than database ones: a JetStream cluster electing a new
+        # stream leader answers again within seconds, and a retry costs one outbox read.
+        self.nats_retry_max = min(nats_retry_max, retry_max)
         self.lease_ttl = lease_ttl
         self.standby_poll = standby_poll
         self.delete_interval = delete_interval
@@ -386,7 +390,7 @@ class OutboxRelay:
                 published = -1
             if published < 0:
                 not_before = self._clock() + retry * (0.5 + random.random())
-                retry = min(retry * 2, self.retry_max)
+                retry = min(retry * 2, self.nats_retry_max)
                 continue
             retry = self.retry_min
             self._clear_failures()

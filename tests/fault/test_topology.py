@@ -58,7 +58,7 @@ class Plan:
     concurrency: int = 64  # per worker
 
 
-SHORT = Plan(in_flight=120, think=1.2, phase=5.0, followers=16)
+SHORT = Plan(in_flight=150, think=3.0, phase=3.0, followers=12)
 LONG = Plan(in_flight=400, think=2.0, phase=20.0, followers=60, concurrency=160)
 
 
@@ -180,7 +180,7 @@ async def scenario(topology: Topology, plan: Plan) -> dict[str, Any]:
         load = Load(topology, plan, http, {}, [])
         keeper = asyncio.create_task(load.keep_going())
         try:
-            await asyncio.sleep(plan.phase)
+            await asyncio.sleep(plan.phase / 2)
             marks.append(("steady", time.time()))
             await asyncio.sleep(plan.phase)
 
@@ -208,7 +208,7 @@ async def scenario(topology: Topology, plan: Plan) -> dict[str, Any]:
             marks.append(("worker killed", time.time()))
             topology.kill_worker(worker)
             notes["worker_killed"] = worker.name
-            await asyncio.sleep(max(plan.phase, topology.lease_ttl + 3))
+            await asyncio.sleep(max(plan.phase, topology.lease_ttl + 2))
 
             # 4. one more worker.
             marks.append(("worker added", time.time()))
@@ -225,6 +225,7 @@ async def scenario(topology: Topology, plan: Plan) -> dict[str, Any]:
         finally:
             load.stopping = True
             await keeper
+        marks.append(("drain", time.time()))
         await _wait(lambda: load.active() == 0, 180, "every run to end")
         drained = "SELECT count(*) FROM duragraph.outbox"
         await _wait(lambda: sql(url, drained)[0][0] == 0, 60, "the outbox to drain")
@@ -274,6 +275,7 @@ async def scenario(topology: Topology, plan: Plan) -> dict[str, Any]:
             assert got == want, f"SSE client of {follower.run_id} (reconnects {follower.reconnects})"
         reconnected = sum(1 for f in followed if f.reconnects)
         assert reconnected > 0, "no SSE client lived through a server going away: the test tests nothing"
+        notes["drain_and_checks_s"] = round(time.time() - dict(marks)["drain"], 1)
 
     return figures(marks, notes, events, held, load, topology)
 
@@ -297,16 +299,18 @@ def figures(
     steps = sorted(at for _, _, at, kind, _ in events if kind == "node_completed")
     frames = [(f.at, f.at - at_of_seq[f.id]) for fl in load.followers for f in fl.frames if f.id in at_of_seq]
     phases = []
-    for (name, begin), (_, end) in itertools.pairwise(marks):
+    for (name, begin), (_, end) in itertools.pairwise(marks[:-1]):  # up to "end"
         window = [lat for at, lat in frames if begin <= at < end]
         n_steps = sum(1 for at in steps if begin <= at < end)
         # JetStream: the longest pause between two publishes and the slowest commit -> JetStream.
-        pubs = [ts for ts in published if begin <= ts < end]
-        gaps = [b - a for a, b in itertools.pairwise(pubs)]
+        # (The first publish after the phase counts too: a pause may outlast the phase.)
+        pubs = [ts for ts in published if begin <= ts < end] + [ts for ts in published if ts >= end][:1]
+        gaps = [b - a for a, b in itertools.pairwise([begin, *pubs])]
         relay = [ts - recorded[m] for m, ts in held if m in recorded and begin <= recorded[m] < end]
         phases.append(
             {
                 "phase": name,
+                "at": time.strftime("%H:%M:%S", time.gmtime(begin)),
                 "seconds": round(end - begin, 1),
                 "steps_per_s": round(n_steps / (end - begin), 1),
                 "jetstream_longest_pause_s": round(max(gaps, default=0.0), 2),

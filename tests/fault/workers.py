@@ -22,7 +22,7 @@ class WorkerProcess:
 
     def __init__(
         self,
-        graph: str,
+        graph: str | Sequence[str],
         name: str,
         env: dict[str, str],
         log_dir: Path,
@@ -35,7 +35,7 @@ class WorkerProcess:
         argv = [
             *cli(),
             "worker",
-            graph,
+            *([graph] if isinstance(graph, str) else graph),
             "--worker-id",
             name,
             "--lease-ttl",
