@@ -226,11 +226,27 @@ SELECT (SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relnam
 """
 
 
+async def _warm_up(topology: Topology) -> None:
+    """A few short runs first, so that the idle baseline has the graph's code loaded and the pools open."""
+    pool = await open_pool(topology.database_url, min_size=1, max_size=2)
+    assert topology.nats is not None
+    nc = await connect_nats(topology.nats.url, name="bench-warm-up")
+    control = control_plane(PostgresEventStore(pool), BusLink(Subjects(topology.prefix), nc))
+    await asyncio.gather(*(control.runs.create_run("slow_model", {"model_seconds": 0.1}) for _ in range(30)))
+    active = "SELECT count(*) FROM duragraph.runs WHERE status IN ('pending', 'running')"
+    while _sql(topology.database_url, active)[0][0]:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    await nc.close()
+    await pool.close()
+    await asyncio.sleep(2)
+
+
 async def in_flight_round(
     topology: Topology, pg_pid: int, n: int, model_seconds: float, window: float
 ) -> dict[str, Any]:
     url = topology.database_url
     workers = [psutil.Process(w.pid) for w in topology.workers]
+    await _warm_up(topology)
     apis = [p for a in topology.apis if a.server and a.server.proc for p in _tree(a.server.proc.pid)[:1]]
     idle_rss = {"workers": _rss(workers), "apis": _rss(apis)}
     pool = await open_pool(url, min_size=1, max_size=8)
@@ -268,13 +284,17 @@ async def in_flight_round(
     def cpu_pct(b: dict[int, float], a: dict[int, float]) -> float:
         return round(sum(v - b.get(pid, 0.0) for pid, v in a.items()) / elapsed * 100, 1)
 
-    counters = [(a - b) / elapsed for a, b in zip(after[3], before[3], strict=True)]
+    counters = [float(a - b) / elapsed for a, b in zip(after[3], before[3], strict=True)]
     # Wait for the runs to end (they are not measured any more), so the next size starts clean.
     deadline = time.monotonic() + model_seconds + 300
     while _sql(url, "SELECT count(*) FROM duragraph.runs WHERE status IN ('pending', 'running')")[0][0]:
         assert time.monotonic() < deadline, "runs did not end"
         await asyncio.sleep(0.5)
-    failed = _sql(url, "SELECT count(*) FROM duragraph.runs WHERE status <> 'success'")[0][0]
+    failed = _sql(
+        url,
+        "SELECT count(*) FROM duragraph.runs WHERE status <> 'success' AND run_id::text = ANY(%s)",
+        (ids,),
+    )[0][0]
     await nc.close()
     await pool.close()
     return {
@@ -325,7 +345,8 @@ async def in_flight(
             log(f"in_flight: {n} runs")
             out.append(await in_flight_round(topology, pg_pid, n, model_seconds, window))
             log(f"  {out[-1]}")
-            _sql(topology.database_url, "VACUUM ANALYZE")
+            with psycopg.connect(topology.database_url, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
     finally:
         topology.stop()
     return {"model_seconds": model_seconds, "lease_ttl_s": 30.0, "heartbeat_s": 10.0, "sizes": out}

@@ -265,6 +265,8 @@ class Topology:
     nats: NatsCluster | None = None
     apis: list[ApiNode] = field(default_factory=list)
     workers: list[WorkerProcess] = field(default_factory=list)
+    #: Options of every API server (the tests': quick keep-alives, a relay that fails over fast).
+    api_extra: tuple[str, ...] = ("--DuraGraphApp.keepalive_seconds=1", "--DuraGraphApp.relay_lease_ttl=3")
     _owns_nats: bool = False
 
     @property
@@ -287,13 +289,7 @@ class Topology:
             self._owns_nats = True
             self.nats = NatsCluster(self.root / "nats", self.nats_size).start()
         self.apis = [
-            ApiNode(
-                f"api{i + 1}",
-                self.root / f"api{i + 1}",
-                self.env,
-                self.token,
-                extra=["--DuraGraphApp.keepalive_seconds=1", "--DuraGraphApp.relay_lease_ttl=3"],
-            )
+            ApiNode(f"api{i + 1}", self.root / f"api{i + 1}", self.env, self.token, extra=self.api_extra)
             for i in range(self.api_count)
         ]
         with ThreadPoolExecutor(len(self.apis)) as pool:
