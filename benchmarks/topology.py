@@ -12,9 +12,10 @@ subject prefix.
 - ``scale``: ``1 + 1`` (one API server, one worker) against ``2 + 3`` (two API servers, three
   workers), both started at once and measured in turn, round after round: ``--runs`` runs of the
   20-step ``linear20`` graph (nodes do nothing) created at once through the API servers (round
-  robin), throughput = steps / (first create -> last ``run_completed`` committed); meanwhile
-  ``--followers`` SSE clients (``stream_mode=updates``), spread over the API servers, follow runs:
-  SSE latency = client read time - the event's ``recorded_at`` (same machine clock).
+  robin), throughput = steps / (first create -> last ``run_completed`` committed), no SSE client;
+  then SSE latency under a paced load: ``--followers`` runs of the ``loop`` graph (40 steps at 5
+  steps/s each), each followed by an SSE client (``stream_mode=updates``) on one of the API servers
+  in turn: client read time - the event's ``recorded_at`` (same machine clock).
 - ``in_flight``: the ``2 + 3`` topology with workers of concurrency 2,000 and the default lease
   (30 s, heartbeat every 10 s); N runs of ``slow_model`` (one node that waits ``--model-seconds``,
   a slow model call) created through the control plane; once all N are running, for ``--window``
@@ -50,7 +51,7 @@ from duragraph_lab.runtime.postgres import EmbeddedPostgres
 from duragraph_lab.store import PostgresEventStore, migrate, open_pool
 from tests.topology import NatsCluster, SseFollower, Topology
 
-GRAPHS = ("benchmarks.graphs:linear20", "tests.topology_graphs:slow_model")
+GRAPHS = ("benchmarks.graphs:linear20", "benchmarks.graphs:loop", "tests.topology_graphs:slow_model")
 STEPS = 20
 
 
@@ -87,54 +88,60 @@ async def _create(http: httpx.AsyncClient, topology: Topology, i: int, body: dic
     return str(response.json()["run_id"])
 
 
-async def scale_round(topology: Topology, runs: int, followers: int) -> dict[str, Any]:
-    url = topology.database_url
-    body = {
-        "assistant_id": "linear20",
-        "input": {"n": 0},
-        "config": {"recursion_limit": STEPS + 1},
-        "on_completion": "keep",
-    }
-    limits = httpx.Limits(max_connections=runs + followers + 10)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        begin = time.time()
-        ids = await asyncio.gather(*(_create(http, topology, i, body) for i in range(runs)))
-        created = time.time()
-        deadline = time.monotonic() + 600
-        tails = [
-            SseFollower(topology.apis, run_id, i, ["updates"]) for i, run_id in enumerate(ids[:followers])
-        ]
-        follow = asyncio.gather(*(f.run(http, deadline) for f in tails))
-        while True:
-            active = _sql(
-                url,
-                "SELECT count(*) FROM duragraph.runs WHERE status IN ('pending', 'running') "
-                "AND run_id::text = ANY(%s)",
-                (ids,),
-            )[0][0]
-            if not active:
-                break
-            assert time.monotonic() < deadline, f"{active} runs still active"
-            await asyncio.sleep(0.05)
-        await follow
+async def _wait_ended(url: str, ids: list[str], timeout: float = 600) -> tuple[int, float]:
+    """Until none of ``ids`` is pending or running: (how many succeeded, when the last ended)."""
+    deadline = time.monotonic() + timeout
+    active = "SELECT count(*) FROM duragraph.runs WHERE status IN ('pending', 'running') AND run_id::text = ANY(%s)"
+    while _sql(url, active, (ids,))[0][0]:
+        assert time.monotonic() < deadline, "runs still active"
+        await asyncio.sleep(0.05)
     done = _sql(
         url,
         "SELECT count(*), max(extract(epoch FROM ended_at)::float8) FROM duragraph.runs "
         "WHERE status = 'success' AND run_id::text = ANY(%s)",
         (ids,),
     )[0]
-    assert done[0] == runs, f"{runs - done[0]} runs did not succeed"
+    assert done[0] == len(ids), f"{len(ids) - done[0]} runs did not succeed"
+    return int(done[0]), float(done[1])
+
+
+async def scale_round(topology: Topology, runs: int, followers: int) -> dict[str, Any]:
+    """Throughput of a burst (no SSE client), then SSE latency under a paced load."""
+    url = topology.database_url
+    limits = httpx.Limits(max_connections=runs + followers + 10)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        body = {
+            "assistant_id": "linear20",
+            "input": {"n": 0},
+            "config": {"recursion_limit": STEPS + 1},
+            "on_completion": "keep",
+        }
+        begin = time.time()
+        ids = await asyncio.gather(*(_create(http, topology, i, body) for i in range(runs)))
+        created = time.time()
+        _, last_end = await _wait_ended(url, ids)
+        # SSE: ``followers`` runs of 40 steps paced at 5 steps/s each (100 steps/s in all), each
+        # followed by a client on one of the servers, connected before the first step.
+        paced = {
+            "assistant_id": "loop",
+            "input": {"n": 0, "limit": 40, "rate": 5.0, "delay": 1.5},
+            "config": {"recursion_limit": 41},
+            "on_completion": "keep",
+        }
+        tickers = await asyncio.gather(*(_create(http, topology, i, paced) for i in range(followers)))
+        tails = [SseFollower(topology.apis, run_id, i, ["updates"]) for i, run_id in enumerate(tickers)]
+        await asyncio.gather(*(f.run(http, time.monotonic() + 300) for f in tails))
+        await _wait_ended(url, tickers)
     at_of_seq = dict(
         _sql(
             url,
-            "SELECT seq, extract(epoch FROM recorded_at)::float8 FROM duragraph.events "
-            "WHERE stream_id = ANY(%s)",
-            ([f"run:{r}" for r in ids[:followers]],),
+            "SELECT seq, extract(epoch FROM recorded_at)::float8 FROM duragraph.events WHERE stream_id = ANY(%s)",
+            ([f"run:{r}" for r in tickers],),
         )
     )
     latency = [(f.at - at_of_seq[f.id]) * 1e3 for t in tails for f in t.frames if f.id in at_of_seq]
     return {
-        "steps_per_s": round(runs * STEPS / (done[1] - begin), 1),
+        "steps_per_s": round(runs * STEPS / (last_end - begin), 1),
         "create_s": round(created - begin, 2),
         "sse_frames": len(latency),
         "sse_p50_ms": round(_pct(latency, 50), 1),

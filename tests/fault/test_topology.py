@@ -59,7 +59,7 @@ class Plan:
 
 
 SHORT = Plan(in_flight=150, think=3.0, phase=3.0, followers=12)
-LONG = Plan(in_flight=400, think=2.0, phase=20.0, followers=60, concurrency=160)
+LONG = Plan(in_flight=400, think=8.0, phase=20.0, followers=60, concurrency=200)
 
 
 @dataclass
