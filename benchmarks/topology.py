@@ -233,6 +233,22 @@ SELECT (SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relnam
 """
 
 
+async def _count_renewals(url: str, window: float) -> int:
+    """Lease renewals during ``window`` seconds: a leased run whose expiry moved since the last look
+    (once a second; a lease is renewed every heartbeat interval, 10 s by default, so at most once
+    between two looks). pg_stat_user_tables would say it too, but backends report to it lazily."""
+    query = "SELECT run_id, lease_expires_at FROM duragraph.run_queue WHERE state = 'leased'"
+    end = time.monotonic() + window
+    seen = dict(await asyncio.to_thread(_sql, url, query))
+    renewed = 0
+    while time.monotonic() < end:
+        await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
+        now = dict(await asyncio.to_thread(_sql, url, query))
+        renewed += sum(1 for run_id, expires in now.items() if run_id in seen and seen[run_id] != expires)
+        seen = now
+    return renewed
+
+
 async def _warm_up(topology: Topology) -> None:
     """A few short runs first, so that the idle baseline has the graph's code loaded and the pools open."""
     pool = await open_pool(topology.database_url, min_size=1, max_size=2)
@@ -281,7 +297,7 @@ async def in_flight_round(
     await asyncio.sleep(1.0)  # the start-up burst's commits settle
     pg = _tree(pg_pid)
     before = (_cpu(pg), _cpu(workers), _cpu(apis), _sql(url, _COUNTERS)[0], time.monotonic())
-    await asyncio.sleep(window)
+    renewed = await _count_renewals(url, window)
     pg_after = _tree(pg_pid)
     after = (_cpu(pg_after), _cpu(workers), _cpu(apis), _sql(url, _COUNTERS)[0], time.monotonic())
     still = _sql(url, "SELECT count(*) FROM duragraph.runs WHERE status = 'running'")[0][0]
@@ -314,7 +330,8 @@ async def in_flight_round(
         "worker_rss_mb": round(rss["workers"] / 2**20, 1),
         "worker_kb_per_waiting_run": round((rss["workers"] - idle_rss["workers"]) / n / 1024, 1),
         "api_rss_mb": round(rss["apis"] / 2**20, 1),
-        "run_queue_rows_updated_per_s": round(counters[0], 1),
+        "lease_renewals_per_s": round(renewed / elapsed, 1),
+        "run_queue_rows_updated_per_s_pgstat": round(counters[0], 1),
         "worker_rows_updated_per_s": round(counters[1], 2),
         "commits_per_s": round(counters[2], 1),
         "wal_kb_per_s": round(counters[3] / 1024, 1),
