@@ -14,7 +14,7 @@ c.ServerApp.open_browser = False
 c.IdentityProvider.token = os.environ["JUPYTER_TOKEN"]  # never run an open server
 
 c.DuraGraphApp.database_url = os.environ["DURAGRAPH_DATABASE_URL"]  # postgresql://user:pw@host/db
-c.DuraGraphApp.nats_url = os.environ["DURAGRAPH_NATS_URL"]  # nats://token@nats-1:4222,nats://nats-2:4222
+c.DuraGraphApp.nats_url = os.environ["DURAGRAPH_NATS_URL"]  # nats://token@nats-1:4222,nats://token@nats-2:4222,...
 # Several deployments can share one NATS cluster with different subject prefixes.
 c.DuraGraphApp.subject_prefix = os.environ.get("DURAGRAPH_SUBJECT_PREFIX", "duragraph")
 # One replica's relay publishes events to JetStream; if that replica dies or freezes, another takes
@@ -26,3 +26,5 @@ c.DuraGraphApp.relay_lag_threshold = 10.0
 # this size cannot be reserved it is created as large as the server allows, with a warning.
 c.DuraGraphApp.jetstream_max_bytes = os.environ.get("DURAGRAPH_JETSTREAM_MAX_BYTES", "4GiB")
 c.DuraGraphApp.jetstream_max_age = os.environ.get("DURAGRAPH_JETSTREAM_MAX_AGE", "7d")
+# Copies of the stream on a NATS cluster (3 on three nodes); set, it also changes an existing stream.
+c.DuraGraphApp.jetstream_replicas = os.environ.get("DURAGRAPH_JETSTREAM_REPLICAS") or None

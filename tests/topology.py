@@ -392,6 +392,7 @@ class SseFollower:
         #: Seconds from a broken connection to the next one that answered, one per break.
         self.outages: list[float] = []
         self.done = False
+        self.trace: list[str] = []
 
     @property
     def last_id(self) -> int | None:
@@ -405,10 +406,13 @@ class SseFollower:
             if self.last_id is not None:
                 headers["Last-Event-ID"] = str(self.last_id)
             params = [("stream_mode", m) for m in self.modes]
+            got = len(self.frames)
+            self._note(f"{api.name}:{api.port} after {self.last_id}")
             try:
                 async with http.stream(
                     "GET", f"{api.base}/runs/{self.run_id}/stream", params=params, headers=headers
                 ) as response:
+                    self._note(f"HTTP {response.status_code}")
                     if response.status_code != 200:
                         raise httpx.TransportError(f"HTTP {response.status_code}")
                     if broken_at is not None:
@@ -423,24 +427,30 @@ class SseFollower:
                                     self.frames.append(frame)
                             pending = []
                 # Closed: the run ended or paused, or the server is going away.
-                if await self._ended(http, api):
+                ended = await self._ended(http, api)
+                self._note(f"closed after {len(self.frames) - got} frames; ended: {ended}")
+                if ended:
                     self.done = True
                     return
-            except (httpx.TransportError, httpx.StreamError):
-                pass
+            except (httpx.TransportError, httpx.StreamError) as err:
+                self._note(f"{type(err).__name__}: {err} after {len(self.frames) - got} frames")
             if broken_at is None:
                 broken_at = time.monotonic()
             self.reconnects += 1
             self.index += 1
             await asyncio.sleep(0.1)
-        raise TimeoutError(f"SSE follower of {self.run_id} did not see the run end")
+        raise TimeoutError(f"SSE follower of {self.run_id} did not see the run end: {self.trace}")
+
+    def _note(self, what: str) -> None:
+        """What happened to this client, for a test that has to say why a follower never ended."""
+        self.trace.append(f"{time.strftime('%H:%M:%S')} {what}")
 
     async def _ended(self, http: httpx.AsyncClient, api: ApiNode) -> bool:
         try:
             response = await http.get(
                 f"{api.base}/runs/{self.run_id}", headers={"Authorization": f"token {api.token}"}
             )
-        except httpx.TransportError:
+        except httpx.HTTPError:
             return False
         return response.status_code == 200 and response.json().get("status") in TERMINAL
 

@@ -120,7 +120,7 @@ class Load:
 
     async def keep_going(self) -> None:
         tasks: set[asyncio.Task[Any]] = set()
-        deadline = time.monotonic() + 3600
+        deadline = time.monotonic() + 1800
         while not self.stopping:
             try:
                 deficit = self.plan.in_flight - await asyncio.to_thread(self.active)
@@ -135,8 +135,16 @@ class Load:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
             await asyncio.sleep(0.25)
-        async with asyncio.timeout(300):
-            await asyncio.gather(*tasks)
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=120)
+            stuck = [f for f in self.followers if not f.done]
+            for task in pending:
+                task.cancel()
+            assert not pending, "SSE clients that never saw their run end:\n" + "\n".join(
+                f"{f.run_id}: {f.trace[-8:]}" for f in stuck[:10]
+            )
+            for task in done:
+                task.result()
 
 
 def _leader_api(apis: list[ApiNode]) -> ApiNode:
