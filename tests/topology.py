@@ -162,13 +162,18 @@ class NatsCluster:
         raise AssertionError(f"JetStream cluster not ready: {last}")
 
     async def _account_info(self) -> None:
+        """Every node answers JetStream requests (a cluster that just formed may still be
+        electing its meta leader, and a server checks whichever node it reaches first)."""
         from duragraph_lab.bus import connect_nats
 
-        nc = await connect_nats(self.url, name="topology-check", reconnect=False)
-        try:
-            await nc.jetstream().account_info()
-        finally:
-            await nc.close()
+        for node in self.nodes:
+            if not node.alive:
+                continue
+            nc = await connect_nats(node.url(self.token), name="topology-check", reconnect=False)
+            try:
+                await nc.jetstream().account_info()
+            finally:
+                await nc.close()
 
     def node(self, name: str) -> NatsNode:
         return next(n for n in self.nodes if n.name == name)
@@ -207,12 +212,22 @@ class ApiNode:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}/duragraph/api/v1"
 
-    def start(self, timeout: float = 120.0) -> ApiNode:
-        self.starts += 1
-        self.server = DevServer(
-            self.root / "data", command="serve", env=self.env, port=self.port, extra=self.extra
-        )
-        self.server.start(timeout)
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> ApiNode:
+        """Start it; again if it exits at once (its start-up check of NATS can meet a cluster
+        between two JetStream meta leaders, and then it stops with one line, as it should)."""
+        for attempt in range(attempts):
+            self.starts += 1
+            self.server = DevServer(
+                self.root / "data", command="serve", env=self.env, port=self.port, extra=self.extra
+            )
+            try:
+                self.server.start(timeout)
+                return self
+            except AssertionError:
+                exited = self.server.proc is not None and self.server.proc.poll() is not None
+                if not exited or attempt == attempts - 1:
+                    raise
+                time.sleep(1)
         return self
 
     def kill(self) -> None:
