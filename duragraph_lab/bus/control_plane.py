@@ -9,6 +9,7 @@ refused, and streams are followed by polling the log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -29,6 +30,8 @@ from duragraph_lab.domain.errors import WorkerUnavailable
 from duragraph_lab.store.port import EventStore
 
 log = logging.getLogger(__name__)
+#: Seconds a live subscription may take before the caller goes on without it.
+SUBSCRIBE_TIMEOUT = 2.0
 
 
 @dataclass(slots=True)
@@ -55,7 +58,13 @@ async def _listen(nc: NATS | None, subject: str, on_msg: Callable[[Msg], Any]) -
         on_msg(msg)
 
     try:
-        sub = await nc.subscribe(subject, cb=deliver)
+        # Bounded: a stream must not wait on a NATS client that cannot take the subscription now
+        # (its flush queue full behind a stalled socket); without it, the stream polls.
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+            sub = await nc.subscribe(subject, cb=deliver)
+    except TimeoutError:
+        log.warning("NATS took over %gs to subscribe to %s: going on without it", SUBSCRIBE_TIMEOUT, subject)
+        return _nothing_to_stop
     except Exception:
         return _nothing_to_stop
 

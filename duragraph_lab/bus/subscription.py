@@ -110,13 +110,23 @@ class StreamSubscription:
                 self._queue.put_nowait(event)
 
         try:
-            if self._fresh_sub is None and StreamId.parse(self.stream_id).kind is StreamKind.RUN:
-                # Workers announce what they commit to runs (see bus.relay.RelayWaker).
-                self._fresh_sub = await self.nc.subscribe(self.subjects.fresh(self.stream_id), cb=on_fresh)
-            self._sub = await self.nc.subscribe(self.subjects.stream(self.stream_id), cb=on_msg)
+            # Bounded like the flush below: a NATS client that cannot take a subscription now
+            # (its flush queue full behind a stalled socket) must not hold the stream up; it
+            # polls PostgreSQL meanwhile and subscribes again later.
+            async with asyncio.timeout(2):
+                if self._fresh_sub is None and StreamId.parse(self.stream_id).kind is StreamKind.RUN:
+                    # Workers announce what they commit to runs (see bus.relay.RelayWaker).
+                    self._fresh_sub = await self.nc.subscribe(
+                        self.subjects.fresh(self.stream_id), cb=on_fresh
+                    )
+                self._sub = await self.nc.subscribe(self.subjects.stream(self.stream_id), cb=on_msg)
             # The server must know about the subscription before we read PostgreSQL, or an event
             # committed in between would be neither in our catch-up nor in our live feed.
             await safe_flush(self.nc, timeout=2)
+        except TimeoutError:
+            log.warning(
+                "subscription to %s is poll-only for now: NATS did not take it within 2s", self.stream_id
+            )
         except Exception as err:
             log.info("subscription to %s is poll-only for now: %s", self.stream_id, err)
 
