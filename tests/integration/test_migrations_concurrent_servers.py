@@ -93,3 +93,38 @@ def test_two_servers_starting_together_migrate_once(
         assert status == 200, health
         assert health["postgres"]["schema_version"] == len(every)
     assert migrate(url) == []
+
+
+def test_a_server_older_than_the_schema_turns_unready(
+    database_url: str, nats_server: str, tmp_path: Path
+) -> None:
+    """During a rolling upgrade, the new release migrates while servers of the old one still run:
+    those answer /ready 503 from then on (Kubernetes takes them out of the Service), and a server
+    of the old release that restarts refuses to start (tests/integration/test_postgres_store.py::
+    test_newer_schema_is_refused). Simulated here by a migration row newer than this release."""
+    env = {
+        "DURAGRAPH_DATABASE_URL": database_url,
+        "DURAGRAPH_NATS_URL": nats_server,
+        "DURAGRAPH_SUBJECT_PREFIX": f"t{uuid.uuid4().hex[:10]}",
+    }
+    server = DevServer(
+        tmp_path / "data",
+        command="serve",
+        env=env,
+        extra=[f"--JupyterApp.config_file={DEPLOY / 'api_config.py'}"],
+    )
+    try:
+        server.start(120.0)
+        assert server.api("ready")[0] == 200
+        newer = len(available_migrations()) + 1
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO duragraph.schema_migrations VALUES (%s, 'future', 'x', now())", (newer,)
+            )
+            status, body = server.api("ready")
+            assert (status, body["services"]["postgres"]) == (503, "unhealthy"), body
+            assert server.api("ok")[0] == 200  # alive all the same: liveness does not restart it
+            conn.execute("DELETE FROM duragraph.schema_migrations WHERE version = %s", (newer,))
+        assert server.api("ready")[0] == 200
+    finally:
+        server.kill()
