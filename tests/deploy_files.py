@@ -250,3 +250,13 @@ def on_this_machine(argv: list[str]) -> list[str]:
             arg = arg.replace(image_path, str(source))
         out.append(arg)
     return out
+
+
+#: The variable the deployment sets for the events stream's replicas. It is read by the package
+#: once the scale-out topology's change (issue 20, item 2) is merged; until then the checks that
+#: need it are expected to fail (xfail, strict), not skipped.
+REPLICAS_ENV = "DURAGRAPH_JETSTREAM_REPLICAS"
+
+
+def package_reads(name: str) -> bool:
+    return any(f'"{name}"' in p.read_text() for p in (REPO / "duragraph_lab").rglob("*.py"))

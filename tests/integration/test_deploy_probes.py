@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from duragraph_lab.runtime.postgres import PostgresEndpoint
-from tests.deploy_files import PROMETHEUS_SERIES, http_paths, rule_metrics
+from tests.deploy_files import PROMETHEUS_SERIES, REPLICAS_ENV, http_paths, package_reads, rule_metrics
 from tests.deploy_processes import (
     Mapping,
     command,
@@ -153,6 +153,9 @@ def test_the_api_server_migrated_the_database_and_runs_no_worker(deployment: Dep
     assert health["postgres"]["schema_version"] > 0
 
 
+@pytest.mark.xfail(
+    not package_reads(REPLICAS_ENV), reason=f"{REPLICAS_ENV} not read yet (issue 20 item 2)", strict=True
+)
 def test_the_events_stream_is_replicated_on_the_three_nodes(deployment: Deployment) -> None:
     from duragraph_lab.bus import connect_nats
 
