@@ -116,7 +116,7 @@ class NatsNode:
 
 
 def start_nats(names: list[str], mapping: Mapping, secrets: dict[str, Path], root: Path) -> list[NatsNode]:
-    """The compose NATS services: their entrypoint (``sh -c``), command, auth.conf and secret."""
+    """The compose NATS services: their entrypoint (``sh -c``), command, nats.conf and secret."""
     binary_dir = str(Path(nats_server_binary()).parent)
     for name in names:  # every node's ports first: routes name them all
         for container_port in (4222, 6222, 8222):

@@ -1,5 +1,5 @@
 """The compose deployment run as processes (tests/deploy_processes.py): the three NATS services
-with their own flags, entrypoint, auth.conf and token secret form a JetStream cluster; an API
+with their own flags, entrypoint, nats.conf and token secret form a JetStream cluster; an API
 server and a worker start through the image's entrypoint with the compose environment and
 secrets as files (database password, NATS token, API token). Then every probe path of the
 deployment files answers, a demo run completes on the worker, and every metric the Prometheus
@@ -26,7 +26,15 @@ import psycopg
 import pytest
 
 from duragraph_lab.runtime.postgres import PostgresEndpoint
-from tests.deploy_files import PROMETHEUS_SERIES, REPLICAS_ENV, http_paths, package_reads, rule_metrics
+from tests.deploy_files import (
+    PROMETHEUS_SERIES,
+    REPLICAS_ENV,
+    http_paths,
+    kubernetes_kind,
+    package_reads,
+    pod_containers,
+    rule_metrics,
+)
 from tests.deploy_processes import (
     Mapping,
     command,
@@ -135,6 +143,16 @@ def test_every_probe_path_answers(deployment: Deployment) -> None:
     assert body == {"ok": True, "services": {"postgres": "healthy", "nats": "healthy"}}
 
 
+def test_the_kubernetes_nats_probes_answer(deployment: Deployment) -> None:
+    """The NATS StatefulSet's probe paths, on the same nats-server (run from the compose flags)."""
+    container = pod_containers(kubernetes_kind("StatefulSet", "nats"))[0]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        path = container[probe]["httpGet"]["path"]
+        for name in NATS:
+            status, body = request(f"http://127.0.0.1:{deployment.mapping.port(name, 8222)}{path}")
+            assert status == 200, (probe, name, body)
+
+
 def test_the_compose_healthcheck_commands_pass(deployment: Deployment) -> None:
     """The healthcheck of the API services, run as it is written (with this Python)."""
     port = deployment.mapping.port("api-1", 8888)
@@ -176,6 +194,29 @@ def test_the_events_stream_is_replicated_on_the_three_nodes(deployment: Deployme
             await nc.close()
 
     assert asyncio.run(replicas()) == (3, 3)
+
+
+def test_the_nats_cluster_takes_what_nats_conf_says(deployment: Deployment) -> None:
+    """deploy/nats/nats.conf is in force on every node: the token is required, max_payload is 8 MB."""
+    from duragraph_lab.bus import connect_nats
+
+    token = Path(deployment.mapping.paths["/run/secrets/nats_token"]).read_text().strip()
+
+    async def payloads() -> list[int]:
+        found = []
+        for name in NATS:
+            url = f"nats://{token}@127.0.0.1:{deployment.mapping.port(name, 4222)}"
+            nc = await connect_nats(url, name="deploy-test", reconnect=False)
+            found.append(nc.max_payload)
+            await nc.close()
+        return found
+
+    async def without_token() -> None:
+        await connect_nats(f"nats://127.0.0.1:{deployment.mapping.port(NATS[0], 4222)}", reconnect=False)
+
+    assert asyncio.run(payloads()) == [8 * 1024 * 1024] * 3
+    with pytest.raises(Exception, match=r"(?i)authorization"):
+        asyncio.run(without_token())
 
 
 def test_a_demo_run_completes_on_the_worker(deployment: Deployment) -> None:

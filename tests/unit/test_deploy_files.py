@@ -181,6 +181,17 @@ def test_the_kubernetes_nats_configuration_is_accepted_by_nats_server(tmp_path: 
     )
 
 
+def test_nats_max_payload_is_the_embedded_servers_everywhere() -> None:
+    """The embedded nats-server of `dev` raises NATS's 1 MB default; the deployment does the same."""
+    found = re.compile(r"^\s*max_payload: (\S+)$", re.M)
+    embedded = re.findall(
+        r'"max_payload: (\S+)"', (REPO / "duragraph_lab" / "runtime" / "nats.py").read_text()
+    )
+    kubernetes = found.findall(kubernetes_kind("ConfigMap", "nats-config")["data"]["nats.conf"])
+    compose_conf = found.findall((DEPLOY / "nats" / "nats.conf").read_text())
+    assert embedded == kubernetes == compose_conf == ["8MB"]
+
+
 def _nats_server() -> str:
     from duragraph_lab.runtime.nats import nats_server_binary
 
