@@ -194,3 +194,34 @@ def request(url: str, token: str | None = None, body: Any = None, timeout: float
         return status, json.loads(raw)
     except ValueError:
         return status, raw.decode(errors="replace")
+
+
+# -- Kubernetes ----------------------------------------------------------------------------------
+
+
+def kubernetes_env(container: dict[str, Any], secret: dict[str, str], pod_name: str) -> dict[str, str]:
+    """A container's ``env`` as the kubelet makes it: values with ``$(NAME)`` of variables defined
+    before expanded, ``secretKeyRef`` from ``secret`` (the ``duragraph`` Secret's keys), the pod's
+    name for ``fieldRef: metadata.name``."""
+    env: dict[str, str] = {}
+    for entry in container.get("env", []):
+        if "value" in entry:
+            env[entry["name"]] = re.sub(
+                r"\$\((\w+)\)", lambda m: env.get(m.group(1), m.group(0)), str(entry["value"])
+            )
+        elif "secretKeyRef" in entry["valueFrom"]:
+            env[entry["name"]] = secret[entry["valueFrom"]["secretKeyRef"]["key"]]
+        else:
+            assert entry["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name", entry
+            env[entry["name"]] = pod_name
+    return env
+
+
+def local_environment(env: dict[str, str], mapping: Mapping) -> dict[str, str]:
+    """``env`` (mapped) on top of this machine's, with this venv first on PATH and this checkout
+    first on PYTHONPATH."""
+    out = {k: v for k, v in os.environ.items() if not k.startswith(("DURAGRAPH_", "JUPYTER_TOKEN", "PG"))}
+    out.update({k: mapping.apply(v) for k, v in env.items()})
+    out["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
+    out["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return out
