@@ -405,6 +405,21 @@ def test_the_dockerfile_installs_extras_that_exist_and_runs_our_entrypoint() -> 
 # -- Prometheus ----------------------------------------------------------------------------------
 
 
+def test_every_alert_rule_is_well_formed() -> None:
+    """What Prometheus requires of an alerting rule, and what ours promise: a name, an expression,
+    a `for` it can read, a severity, a summary."""
+    import promql_parser
+
+    names = [rule["alert"] for rule in alert_rules()]
+    assert len(names) == len(set(names))
+    for rule in alert_rules():
+        assert set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
+        if "for" in rule:
+            promql_parser.parse_duration(rule["for"])
+        assert rule["labels"]["severity"] in ("critical", "warning", "info"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+
+
 def test_every_alert_rule_parses_as_promql() -> None:
     rules = alert_rules()
     assert len(rules) >= 5 and all(r["alert"] and r["expr"] for r in rules)
