@@ -13,7 +13,7 @@ import contextlib
 import logging
 import platform
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg_pool
@@ -193,6 +193,7 @@ class Backend:
         self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
+        self.control.edits.served = self._presence.served
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
         self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
@@ -428,13 +429,13 @@ class Backend:
         # Only now: /health reports the worker once its graphs and assistants are registered.
         self.worker = worker
         if self.control is not None:
-            # State edits reduce custom-reducer keys with the code this process serves.
-            self.control.edits.reducers = self._graph_reducers
+            # State edits run reducers and routers with the code this process serves.
+            self.control.edits.graph_code = self._graph_spec
 
-    def _graph_reducers(self, graph_id: str) -> Mapping[str, Callable[[Any, Any], Any]] | None:
+    def _graph_spec(self, graph_id: str) -> GraphSpec | None:
         graph = self.worker.graphs.get(graph_id) if self.worker is not None else None
         spec = getattr(graph, "spec", None)
-        return spec.reducers if isinstance(spec, GraphSpec) else None
+        return spec if isinstance(spec, GraphSpec) else None
 
     def _worker_error(self, err: DuraGraphError) -> None:
         """A graph that fails to load: reported (/health, the log), not fatal."""
