@@ -206,7 +206,7 @@ async def test_update_state_without_as_node_after_a_parallel_step_is_ambiguous(
     await client.runs.wait(thread_id, "routed", input={"n": 99}, interrupt_before=["d"])  # b and c, then d
     paused = await client.threads.get_state(thread_id)
     assert paused["next"] == ["d"]
-    with pytest.raises(UnprocessableEntityError, match="422"):
+    with pytest.raises(UnprocessableEntityError, match="Ambiguous update, specify as_node"):
         await client.threads.update_state(thread_id, {"n": 1})
     assert (await client.threads.get_state(thread_id))["checkpoint"] == paused["checkpoint"]
     # Named: c leads to END; the paused step is replaced by nothing, and going on ends the run.
