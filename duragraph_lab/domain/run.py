@@ -338,6 +338,9 @@ def _created(state: RunState, event: RecordedEvent) -> None:
 def _started(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.RunStarted", event.data)
     state.status = RunStatus.RUNNING
+    # An edit request's edit is made in the commit that starts it: a later start (a resume of
+    # the request run, which mirrors a paused run) executes the graph, not the edit again.
+    state.edit_request = None
     state.attempt = int(d.get("attempt", state.attempt + 1))
     state.worker_id = d.get("worker_id")
     state.epoch = d.get("epoch")

@@ -124,3 +124,16 @@ def test_an_edit_request_mirrors_the_rest_of_the_edited_run_then_edits_or_refuse
     assert [e.type for e in asyncio.run(journal.read(request_id))][-1] == "state_updated"
     assert edited.status is RunStatus.INTERRUPTED and [t.node for t in edited.pending_tasks] == ["d"]
     assert edited.values["n"] == 1
+
+
+def test_a_resumed_edit_request_run_executes_the_graph_not_the_edit_again() -> None:
+    journal = MemoryJournal()
+    source_id, paused = _run(journal, input={"n": 99}, interrupt_before=["d"])
+    base = {"run_id": source_id, "seq": paused.last_seq, "mode": "fork"}
+    rest = {"status": "interrupted", "step": paused.step, "interrupts": paused.interrupts}
+    request_id, edited = _run(journal, base=base, edit={"values": {"n": 7}, "as_node": "b", "rest": rest})
+    assert edited.edit_request is None and edited.values["n"] == 7
+    journal.append(request_id, edited.version, commands.resume(edited, None, by_id={}))
+    final = asyncio.run(RunExecutor(SPEC, journal, request_id).run())
+    assert final.status is RunStatus.SUCCESS and final.values["log"][-1] == "d"
+    assert [e.type for e in asyncio.run(journal.read(request_id))].count("state_updated") == 1
