@@ -383,7 +383,8 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
         after = await frames(ws, lambda f: f.get("method") == "values" and f["params"]["data"].get("n") == 5)
         values = [f for f in after[1:] if f.get("method") == "values"]
         assert values and all(v["seq"] > cut for v in values)
-        assert [v["params"]["data"]["n"] for v in values] == [4, 5]
+        # s2's update is its node's result; the state after it (n=3) is the next stored event.
+        assert [v["params"]["data"]["n"] for v in values] == [3, 4, 5]
 
 
 def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> None:
