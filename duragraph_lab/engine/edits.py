@@ -14,7 +14,7 @@ from typing import Any
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.reducers import CUSTOM
-from duragraph_lab.domain.run import RunState, Task, apply_edit, is_edit
+from duragraph_lab.domain.run import RunState, RunStatus, Task, apply_edit, is_edit
 from duragraph_lab.engine import planning
 from duragraph_lab.engine.commands import InvalidRunRequest, normalize_input
 from duragraph_lab.graph.spec import GraphSpec
@@ -48,20 +48,24 @@ async def edit_event(
     """The ``state_updated`` event of an edit of ``state`` (the caller checks that the run may
     take it), with its custom-reducer keys reduced and its next step planned."""
     update = normalize_input(values, state.channels, subject) or {}
-    if not routes_edit(state):
-        # Mid-step: the executor applies the edit (with the reducers) when the step closes.
+    mid_step = not routes_edit(state)
+    if mid_step and state.status is RunStatus.INTERRUPTED:
+        # Paused mid-step: the executor applies the edit (with the reducers) when the step closes.
         if as_node is not None and as_node not in spec.nodes:
             raise InvalidRunRequest(_unknown(as_node, spec))
         return ev.state_updated(values=update, as_node=as_node)
-    writer = as_node if as_node is not None else infer_as_node(state, spec)
-    if writer != START and writer not in spec.nodes:
-        raise InvalidRunRequest(_unknown(writer, spec))
+    if as_node is not None and as_node != START and as_node not in spec.nodes:
+        raise InvalidRunRequest(_unknown(as_node, spec))
+    # Stopped mid-step otherwise (failed, cancelled): applied at once, reduced, not rerouted.
+    writer = as_node if as_node is not None else "__update__" if mid_step else infer_as_node(state, spec)
     custom = [k for k in update if state.channels.get(k) == CUSTOM and k in spec.reducers]
     try:
         after = apply_edit(state.values, writer, update, state.channels, custom=spec.reducers)
     except Exception as err:
         raise InvalidRunRequest(f"the update was refused: {type(err).__name__}: {err}") from err
     recorded = {**update, **{k: after[k] for k in custom}}
+    if mid_step:
+        return ev.state_updated(values=recorded, as_node=as_node, reduced=custom)
     try:
         gotos: list[planning.Goto] = []
         for branch in spec.branches_from(writer):
