@@ -142,6 +142,9 @@ class StateEdits:
             rest["timeout"] = latest.timeout
         thread_id = latest.thread_id
         thread_version = await self.store.stream_version(f"thread:{thread_id}")
+        now = await self.threads.get(thread_id)
+        if now is None or now.last_run_id != latest.run_id:
+            raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
         run_id = commands.new_id()
         created = commands.run_created(
             run_id=run_id,
