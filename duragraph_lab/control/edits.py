@@ -21,7 +21,7 @@ from duragraph_lab.domain.ids import parse_id
 from duragraph_lab.domain.run import RunState, check_transition
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
-from duragraph_lab.engine.edits import edit_event
+from duragraph_lab.engine.edits import edit_event, resting_event
 from duragraph_lab.graph.spec import GraphSpec
 
 
@@ -166,9 +166,11 @@ class StateEdits:
             recorded = await tx.append(f"run:{run_id}", 0, [created])
         if self.signals is not None:
             await self.signals.runs_queued()
-        return await self._applied(run_id, recorded[-1].seq, graph_id)
+        return await self._applied(run_id, recorded[-1].seq, graph_id, rest)
 
-    async def _applied(self, run_id: str, after_seq: int, graph_id: str) -> tuple[str, int]:
+    async def _applied(
+        self, run_id: str, after_seq: int, graph_id: str, rest: dict[str, Any]
+    ) -> tuple[str, int]:
         """Wait for the edit request's outcome; withdraw it if no worker applies it in time."""
         assert self.feed is not None
         with contextlib.suppress(TimeoutError):
@@ -187,10 +189,15 @@ class StateEdits:
                 outcome = _outcome(run_id, done[-1])
                 assert outcome is not None
                 return outcome
-            if state.status is not None and state.status.terminal:
-                break  # withdrawn already
+            # Withdrawn as a refused edit is recorded (the request run mirrors the edited run's
+            # rest, without the edit), so that the thread is as it was, paused run included. At
+            # the request's version: a worker that applies it meanwhile wins, and this loses.
+            withdraw = [
+                ev.run_started(worker_id="api", epoch=None, attempt=state.attempt + 1),
+                resting_event(rest),
+                ev.edit_refused(error={"type": "EditWithdrawn", "message": "no worker applied it in time"}),
+            ]
             try:
-                withdraw = commands.cancel(state, "no worker applied the edit request in time", "rollback")
                 await self.store.append(f"run:{run_id}", state.version, withdraw)
                 break
             except VersionConflict:
