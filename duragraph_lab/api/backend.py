@@ -193,7 +193,6 @@ class Backend:
         self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
-        self.control.edits.served = self._presence.served
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
         self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
