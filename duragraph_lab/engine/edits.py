@@ -25,15 +25,15 @@ AMBIGUOUS = "Ambiguous update, specify as_node"
 
 def infer_as_node(state: RunState, spec: GraphSpec) -> str:
     """LangGraph's rule for an edit without ``as_node``: the graph's only node; START on a
-    state no node has written; else the node that wrote last, unless several wrote together."""
+    state only the input wrote; else the node that wrote last, unless several wrote together."""
     if len(spec.nodes) == 1:
         return next(iter(spec.nodes))
     writers = set(state.last_writers)
-    if not writers and state.step < 0:
-        return START
+    if not writers:
+        return START  # only the input wrote (LangGraph: the __start__ node)
     if len(writers) == 1:
         return writers.pop()
-    raise InvalidRunRequest(AMBIGUOUS if writers else "no node has written the state yet: specify as_node")
+    raise InvalidRunRequest(AMBIGUOUS)
 
 
 def routes_edit(state: RunState) -> bool:
