@@ -385,6 +385,22 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
         assert values and all(v["seq"] > cut for v in values)
         # s2's update is its node's result; the state after it (n=3) is the next stored event.
         assert [v["params"]["data"]["n"] for v in values] == [3, 4, 5]
+        # subscription.reconnect: the same, its since mandatory, the client's subscription id kept.
+        await ws.send(
+            json.dumps({"id": 4, "method": "subscription.reconnect", "params": {"channels": ["updates"]}})
+        )
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert refused["type"] == "error" and refused["id"] == 4 and refused["error"] == "invalid_argument"
+        params = {"channels": ["updates"], "since": cut, "subscription_id": "mine"}
+        await ws.send(json.dumps({"id": 5, "method": "subscription.reconnect", "params": params}))
+        again = await frames(
+            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
+        )
+        assert again[0] == {"type": "success", "id": 5, "result": {"subscription_id": "mine"}}
+        assert [f["params"]["data"]["node"] for f in again[1:] if f.get("method") == "updates"] == [
+            "s3",
+            "s4",
+        ]
 
 
 def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> None:

@@ -166,8 +166,8 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             return
         try:
             command_id, method, params = parse_envelope(body)
-            if method == "subscription.subscribe":
-                self._subscribe(command_id, params)
+            if method in ("subscription.subscribe", "subscription.reconnect"):
+                self._subscribe(command_id, params, reconnect=method == "subscription.reconnect")
                 return
             if method == "subscription.unsubscribe":
                 found = self._ws_subscriptions.pop(str(params.get("subscription_id")), None)
@@ -191,9 +191,22 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 mapped = ProtocolError(500, "unknown_error", "internal error (see the server log)")
             self._send(_error_body(mapped))
 
-    def _subscribe(self, command_id: int, params: dict[str, Any]) -> None:
+    def _subscribe(self, command_id: int, params: dict[str, Any], *, reconnect: bool = False) -> None:
+        """``subscription.subscribe``, or ``subscription.reconnect``: the same with a mandatory
+        ``since`` (and the client's ``subscription_id`` kept), replayed from there."""
         channels, namespaces, depth, since = parse_subscription(params)
         subscription_id = f"sub-{command_id}-{len(self._ws_subscriptions) + 1}"
+        if reconnect:
+            if since is None:
+                raise ProtocolError(
+                    422,
+                    "invalid_argument",
+                    "subscription.reconnect requires a non-negative integer since",
+                    command_id,
+                )
+            asked = params.get("subscription_id")
+            if isinstance(asked, str) and asked:
+                subscription_id = asked
         self._ws_subscriptions[subscription_id] = (channels, namespaces, depth)
         self._send({"type": "success", "id": command_id, "result": {"subscription_id": subscription_id}})
         if self._ws_pump is None:
