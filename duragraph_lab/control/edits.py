@@ -21,7 +21,7 @@ from duragraph_lab.domain.ids import parse_id
 from duragraph_lab.domain.run import RunState, check_transition
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
-from duragraph_lab.engine.edits import edit_event, resting_event
+from duragraph_lab.engine.edits import edit_event, resting_event, routes_edit
 from duragraph_lab.graph.spec import GraphSpec
 
 
@@ -98,6 +98,10 @@ class StateEdits:
                         "say which graph its state belongs to"
                     )
                 target = await self.targets.resolve(name)
+                if checkpoint is not None and target.engine == NATIVE:
+                    routed = await self._edit_at(thread_id, target, values, as_node, checkpoint)
+                    if routed is not None:
+                        return routed
                 return await self._edit_run(thread_id, target, values, as_node, checkpoint)
             except VersionConflict:
                 continue
@@ -114,18 +118,36 @@ class StateEdits:
         else:
             spec = self.graph_code(latest.graph_id or "")
             if spec is None:
-                return await self._request_edit(latest, target, values, as_node)
+                assert latest.status is not None
+                rest: dict[str, Any] = {"status": latest.status.value, "step": latest.step}
+                if latest.interrupts:
+                    rest["interrupts"] = latest.interrupts
+                if latest.error:
+                    rest["error"] = latest.error
+                if latest.timeout:
+                    rest["timeout"] = latest.timeout
+                base = {"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"}
+                return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
             check_transition(latest, ev.STATE_UPDATED)
             events = [await edit_event(spec, latest, values, as_node)]
         recorded = await self.store.append(f"run:{latest.run_id}", latest.version, events)
         return latest.run_id, recorded[-1].seq
 
     async def _request_edit(
-        self, latest: RunState, target: Target, values: Any, as_node: str | None
+        self,
+        latest: RunState,
+        target: Target,
+        values: Any,
+        as_node: str | None,
+        base: dict[str, Any],
+        rest: dict[str, Any],
+        *,
+        head: bool,
     ) -> tuple[str, int]:
         """The edit as a run of its own that a worker serving the graph executes (leased,
-        fenced and recorded like any run), on top of the thread's latest run; waited for."""
-        assert latest.run_id is not None and latest.thread_id is not None and latest.status is not None
+        fenced and recorded like any run), branching at ``base`` (the thread's latest run when
+        ``head``, else an earlier checkpoint, ``latest`` being the run there); waited for."""
+        assert latest.thread_id is not None
         graph_id = target.graph_id
         if self.served is None or self.feed is None or graph_id not in await self.served():
             raise WorkerUnavailable(
@@ -133,17 +155,10 @@ class StateEdits:
                 f"routing after as_node), and no worker serves it here or elsewhere: start one "
                 f"(`duragraph-lab worker module:graph`) and try again; nothing was changed"
             )
-        rest: dict[str, Any] = {"status": latest.status.value, "step": latest.step}
-        if latest.interrupts:
-            rest["interrupts"] = latest.interrupts
-        if latest.error:
-            rest["error"] = latest.error
-        if latest.timeout:
-            rest["timeout"] = latest.timeout
         thread_id = latest.thread_id
         thread_version = await self.store.stream_version(f"thread:{thread_id}")
         now = await self.threads.get(thread_id)
-        if now is None or now.last_run_id != latest.run_id:
+        if head and (now is None or now.last_run_id != latest.run_id):
             raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
         run_id = commands.new_id()
         created = commands.run_created(
@@ -157,7 +172,7 @@ class StateEdits:
             metadata={"kind": "update_state"},
             interrupt_before=latest.interrupt_before,
             interrupt_after=latest.interrupt_after,
-            base={"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"},
+            base=base,
             kwargs={"kind": "update_state"},
             edit={"values": values if values is not None else {}, "as_node": as_node, "rest": rest},
         )
@@ -167,6 +182,63 @@ class StateEdits:
         if self.signals is not None:
             await self.signals.runs_queued()
         return await self._applied(run_id, recorded[-1].seq, graph_id, rest)
+
+    async def _edit_at(
+        self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint
+    ) -> tuple[str, int] | None:
+        """A native graph's edit at an earlier checkpoint, as on the latest state (reducers, and
+        ``as_node`` deciding what runs next), in a run branching there: the run mirrors the
+        checkpoint (paused before its pending tasks, or finished), then the edit. None where the
+        checkpoint is in the middle of a step (the plain branching run applies it with that step)."""
+        source = await self.history.state(checkpoint.run_id, at_seq=checkpoint.seq)
+        if source.thread_id != thread_id:
+            raise NotFound(f"checkpoint of run {checkpoint.run_id} is not in thread {thread_id}")
+        if not routes_edit(source):
+            return None
+        pending = source.pending_tasks
+        rest: dict[str, Any] = {"status": "success", "step": source.step}
+        if pending:
+            rest = {
+                "status": "interrupted",
+                "step": source.step,
+                "interrupts": [
+                    {
+                        "id": f"{t.id}:before",
+                        "task": t.id,
+                        "node": t.node,
+                        "when": "before",
+                        "value": None,
+                        "ns": "",
+                    }
+                    for t in pending
+                ],
+            }
+        base = {"run_id": checkpoint.run_id, "seq": checkpoint.seq, "mode": "fork"}
+        spec = self.graph_code(target.graph_id)
+        if spec is None:
+            return await self._request_edit(source, target, values, as_node, base, rest, head=False)
+        edit = await edit_event(spec, source, values, as_node)
+        thread_version = await self.store.stream_version(f"thread:{thread_id}")
+        run_id = commands.new_id()
+        created = commands.run_created(
+            run_id=run_id,
+            thread_id=thread_id,
+            graph_id=target.graph_id,
+            assistant_id=target.assistant_id,
+            channels=target.channels,
+            nodes=target.nodes,
+            config=source.config,
+            metadata={"kind": "update_state"},
+            interrupt_before=source.interrupt_before,
+            interrupt_after=source.interrupt_after,
+            base=base,
+            kwargs={"kind": "update_state"},
+        )
+        started = ev.run_started(worker_id="api", epoch=None, attempt=1)
+        async with self.store.transaction() as tx:
+            await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
+            recorded = await tx.append(f"run:{run_id}", 0, [created, started, resting_event(rest), edit])
+        return run_id, recorded[-1].seq
 
     async def _applied(
         self, run_id: str, after_seq: int, graph_id: str, rest: dict[str, Any]

@@ -186,6 +186,19 @@ async def test_update_state_as_node_decides_what_runs_next(client: LangGraphClie
     assert (await client.threads.get_state(thread_id))["next"] == []
 
 
+async def test_update_state_at_an_earlier_checkpoint_with_as_node(client: LangGraphClient) -> None:
+    """Time travel: the edit branches from the checkpoint, and as_node decides what runs next there."""
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "slow", input={"n": 0})
+    history = await client.threads.get_history(thread_id, limit=20)
+    at = next(h for h in history if h["next"] == ["s2"] and h["values"].get("n") == 2)
+    await client.threads.update_state(thread_id, {"n": 100}, as_node="s3", checkpoint_id=at["checkpoint_id"])
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {"n": 100, "log": ["s0", "s1"]} and state["next"] == ["s4"]
+    assert state["metadata"]["source"] == "update" and state["metadata"]["writes"] == {"s3": {"n": 100}}
+    assert await client.runs.wait(thread_id, "slow", input=None) == {"n": 101, "log": ["s0", "s1", "s4"]}
+
+
 async def test_update_state_as_node_evaluates_its_router_on_the_edited_state(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     assert (await client.runs.wait(thread_id, "routed", input={"n": 0}))["log"] == ["a", "b", "d"]

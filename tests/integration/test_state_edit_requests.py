@@ -101,6 +101,13 @@ def test_a_worker_process_applies_the_edit_with_its_code_and_without_one_it_is_a
         assert [e["type"] for e in events][-2:] == ["run_completed", "state_updated"]
         # A run with no input continues from what the edit decided.
         assert sdk.runs.wait(thread_id, GRAPH, input=None)["log"] == ["a", "b", "d", "c"]
+        # At an earlier checkpoint (time travel): the worker routes there too.
+        history = sdk.threads.get_history(thread_id, limit=50)
+        at = next(h for h in history if h["next"] == ["d"])
+        sdk.threads.update_state(thread_id, {"n": 60}, as_node="a", checkpoint_id=at["checkpoint_id"])
+        branched = sdk.threads.get_state(thread_id)
+        assert branched["next"] == ["c"] and branched["values"]["log"] == ["a", "b"]
+        assert sdk.runs.wait(thread_id, GRAPH, input=None)["log"] == ["a", "b", "c"]
 
         # Refused by the graph's code (two nodes wrote last together): a 422, the state as it was.
         paused_thread = sdk.threads.create()["thread_id"]
