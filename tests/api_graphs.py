@@ -175,6 +175,34 @@ def _chat_no_tools() -> Any:
     return g.compile(name="chat_no_tools")
 
 
+class Routed(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], operator.add]
+    high: Annotated[int, keep_max]
+
+
+def _route_after_a(s: Routed) -> Any:
+    n = s.get("n", 0)
+    return ["b", "c"] if n >= 100 else "b" if n < 10 else "c"
+
+
+def _routed(name: str) -> Any:
+    """A router after ``a`` (``b`` below 10, ``c`` from 10, both from 100), static edges
+    ``b -> d``, ``c -> END``, ``d -> END``, and a custom reducer (``high``): what an edit's
+    ``as_node`` decides (update_state)."""
+    g = StateGraph(Routed)
+    g.add_node("a", lambda s: {"log": ["a"], "n": s.get("n", 0) + 1, "high": 5})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", lambda s: {"log": ["c"]})
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(START, "a")
+    g.add_conditional_edges("a", _route_after_a, ["b", "c"])
+    g.add_edge("b", "d")
+    g.add_edge("c", END)
+    g.add_edge("d", END)
+    return g.compile(name=name)
+
+
 slow = _slow()
 asking = _asking()
 breakpoint = _breakpoint()
@@ -183,10 +211,23 @@ reducing = _reducing()
 nested = _nested()
 lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
+routed = _routed("routed")
+#: Not served by the API test server: only by a worker process a test starts.
+routed_remote = _routed("routed_remote")
 
 GRAPHS = [
     f"tests.api_graphs:{name}"
-    for name in ("slow", "asking", "breakpoint", "custom", "nested", "lifecycle", "chat_no_tools", "reducing")
+    for name in (
+        "slow",
+        "asking",
+        "breakpoint",
+        "custom",
+        "nested",
+        "lifecycle",
+        "chat_no_tools",
+        "reducing",
+        "routed",
+    )
 ]
 DEMOS = [
     "duragraph_lab.demo.chat:graph",

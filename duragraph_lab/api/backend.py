@@ -13,7 +13,7 @@ import contextlib
 import logging
 import platform
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg_pool
@@ -208,6 +208,7 @@ class Backend:
         )
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
         self._crons = Crons(self.store, PgCrons(self.store), self.control.runs, self.webhook_policy)
+        self.control.threads.cascade = self._crons.thread_deleted  # a thread's crons go with it
         # Every API server runs a scheduler: each tick is fired at most once among them.
         self.cron_scheduler = CronScheduler(
             self._crons, interval=self.cron_interval, identity=self.relay_holder
@@ -428,13 +429,13 @@ class Backend:
         # Only now: /health reports the worker once its graphs and assistants are registered.
         self.worker = worker
         if self.control is not None:
-            # State edits reduce custom-reducer keys with the code this process serves.
-            self.control.edits.reducers = self._graph_reducers
+            # State edits run reducers and routers with the code this process serves.
+            self.control.edits.graph_code = self._graph_spec
 
-    def _graph_reducers(self, graph_id: str) -> Mapping[str, Callable[[Any, Any], Any]] | None:
+    def _graph_spec(self, graph_id: str) -> GraphSpec | None:
         graph = self.worker.graphs.get(graph_id) if self.worker is not None else None
         spec = getattr(graph, "spec", None)
-        return spec.reducers if isinstance(spec, GraphSpec) else None
+        return spec if isinstance(spec, GraphSpec) else None
 
     def _worker_error(self, err: DuraGraphError) -> None:
         """A graph that fails to load: reported (/health, the log), not fatal."""

@@ -37,10 +37,11 @@ COMMANDS = (
     "state.fork",
     "agent.getTree",
     "subscription.subscribe",
+    "subscription.reconnect",
     "subscription.unsubscribe",
 )
 #: Commands the protocol defines that this server answers ``not_supported``.
-UNSUPPORTED = ("input.inject", "subscription.reconnect")
+UNSUPPORTED = ("input.inject",)
 _RUN_ENDS = frozenset({ev.RUN_COMPLETED, ev.RUN_FAILED, ev.RUN_CANCELLED, ev.RUN_TIMED_OUT})
 _FINISHED = ("success", "error", "timeout", "cancelled", "interrupted")
 _TREE_STATUS = {

@@ -382,7 +382,15 @@ ROUTES: list[Route] = [
         "threads",
         {
             "get": Op("The thread's current state", "ThreadState", params=(Param("subgraphs", _BOOL),)),
-            "post": Op("Edit the thread's state", "StateUpdateResult", body=models.StateUpdate),
+            "post": Op(
+                "Edit the thread's state",
+                "StateUpdateResult",
+                body=models.StateUpdate,
+                description="As if `as_node` (or the node that wrote last) had just completed: its "
+                "reducers applied, and what it leads to runs next (docs/api.md, State edits). 422 for an "
+                "edit the graph refuses (`Ambiguous update, specify as_node`); 503 `worker_unavailable` "
+                "when the graph's code is needed and no worker serving it applied the edit (nothing changed).",
+            ),
         },
     ),
     Route(

@@ -296,6 +296,19 @@ class Crons:
             return
         raise DuraGraphError(f"cron {cron_id} kept changing while deleting it; try again")
 
+    async def thread_deleted(self, thread_id: str) -> list[Append]:
+        """The appends that delete the crons bound to a thread being deleted (as LangGraph
+        Platform does): made in the thread's deletion transaction, at each cron's version."""
+        out: list[Append] = []
+        where = CronFilter(thread_id=parse_id(thread_id, "thread"))
+        while True:
+            page = await self.read_model.search(
+                where, sort_by="cron_id", ascending=True, limit=500, offset=len(out)
+            )
+            out += [(f"cron:{c.cron_id}", c.version, [ev.cron_deleted(c.cron_id)]) for c in page]
+            if len(page) < 500:
+                return out
+
     # -- firing --------------------------------------------------------------------------------
     async def fire(self, cron: CronRecord, now: dt.datetime, *, by: str = "") -> str | None:
         """Fire ``cron``'s due tick (``cron.next_run_date``) as of ``now``: create its run and

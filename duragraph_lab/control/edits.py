@@ -3,35 +3,52 @@ event of its latest run or as a run of its own, so the edit is a checkpoint like
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from duragraph_lab.control.graphs import NATIVE
 from duragraph_lab.control.history import ACTIVE, RunHistory
-from duragraph_lab.control.ports import EventStore
+from duragraph_lab.control.ports import EventFeed, EventStore, RunSignals
 from duragraph_lab.control.read_models import ThreadReadModel
 from duragraph_lab.control.run_creation import Checkpoint
 from duragraph_lab.control.targets import Target, Targets
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
-from duragraph_lab.domain.errors import NotFound, ThreadBusy, VersionConflict
+from duragraph_lab.domain.envelope import RecordedEvent
+from duragraph_lab.domain.errors import NotFound, ThreadBusy, VersionConflict, WorkerUnavailable
 from duragraph_lab.domain.ids import parse_id
-from duragraph_lab.domain.reducers import CUSTOM
-from duragraph_lab.domain.run import RunState, RunStatus, is_edit
+from duragraph_lab.domain.run import RunState, check_transition
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
+from duragraph_lab.engine.edits import edit_event, resting_event, routes_edit
+from duragraph_lab.graph.spec import GraphSpec
 
 
 class StateEdits:
     def __init__(
-        self, store: EventStore, history: RunHistory, targets: Targets, threads: ThreadReadModel
+        self,
+        store: EventStore,
+        history: RunHistory,
+        targets: Targets,
+        threads: ThreadReadModel,
+        *,
+        signals: RunSignals | None = None,
+        feed: EventFeed | None = None,
     ) -> None:
         self.store = store
         self.history = history
         self.targets = targets
         self.threads = threads
-        #: ``graph_id -> its custom reducers`` when this process has the graph's code (the API
-        #: server's in-process worker serves it), else None. Set by whoever has the code.
-        self.reducers: Callable[[str], Mapping[str, Callable[[Any, Any], Any]] | None] = lambda _graph: None
+        self.signals = signals
+        self.feed = feed
+        #: ``graph_id -> its spec`` when this process has the code of that native graph (the
+        #: API server's in-process worker serves it), else None. Set by whoever has the code.
+        self.graph_code: Callable[[str], GraphSpec | None] = lambda _graph: None
+        #: The graphs some live worker serves (an edit request needs one). None: unknown.
+        self.served: Callable[[], Awaitable[set[str]]] | None = None
+        #: How long an edit request waits for a worker to apply it before it is withdrawn.
+        self.request_timeout = EDIT_REQUEST_TIMEOUT
 
     async def update_state(
         self,
@@ -45,18 +62,20 @@ class StateEdits:
         """Edit a thread's state; returns ``(run_id, seq)`` of the event that records the edit:
         the thread's new latest checkpoint.
 
-        - On the latest state: a ``state_updated`` event on the thread's latest run, which must be
-          paused or finished (:class:`ThreadBusy` while it executes). A paused run then resumes
-          with the edited state.
+        - On the latest state of a native graph: applied as if ``as_node`` had just completed
+          (LangGraph's ``update_state``): its custom reducers applied, and the step its edges and
+          routers lead to (on the edited state) becomes what runs next; without ``as_node``, the
+          node that wrote last (:data:`~duragraph_lab.engine.edits.AMBIGUOUS` if several did).
+          That needs the graph's code: this process's (:attr:`graph_code`), else an edit request
+          that a worker serving the graph executes, waited for up to :attr:`request_timeout`
+          seconds (:class:`WorkerUnavailable` when no worker serves the graph, or none applied
+          the request in time: the request is then withdrawn and nothing changes).
+        - On the latest state of a LangGraph graph: a ``state_updated`` event that LangGraph's
+          ``update_state`` applies when the thread runs next.
         - At an earlier ``checkpoint``: a new run branching from there, paused before the tasks
           that were pending at that point (run with no input to execute them).
         - On a thread without runs: a run that records the edit as its only work. The graph is
           ``graph`` or the thread's ``graph_id`` / ``assistant_id`` metadata.
-
-        ``as_node`` names the writer (reducers apply as for that node's update); it does not
-        change which nodes run next: routing is decided by graph code, which only workers have.
-        Keys with a custom reducer are reduced here when this process has the graph's code
-        (:attr:`reducers`); the event then records the reducer's result.
         """
         thread_id = parse_id(thread_id, "thread")
         for _ in range(8):
@@ -79,6 +98,10 @@ class StateEdits:
                         "say which graph its state belongs to"
                     )
                 target = await self.targets.resolve(name)
+                if checkpoint is not None and target.engine == NATIVE:
+                    routed = await self._edit_at(thread_id, target, values, as_node, checkpoint)
+                    if routed is not None:
+                        return routed
                 return await self._edit_run(thread_id, target, values, as_node, checkpoint)
             except VersionConflict:
                 continue
@@ -89,36 +112,172 @@ class StateEdits:
         if latest.status in ACTIVE:
             raise ThreadBusy(f"thread {latest.thread_id} has an active run ({latest.run_id}); wait for it")
         target = await self.targets.resolve(latest.assistant_id or latest.graph_id or "")
-        events = commands.update_state(latest, values, as_node=as_node, nodes=target.nodes)
-        events = self._reduce_custom(latest, events)
+        if target.engine != NATIVE:
+            # LangGraph's own update_state applies it (reducers, as_node, next) when the thread runs.
+            events = commands.update_state(latest, values, as_node=as_node, nodes=target.nodes)
+        else:
+            spec = self.graph_code(latest.graph_id or "")
+            if spec is None:
+                assert latest.status is not None
+                rest: dict[str, Any] = {"status": latest.status.value, "step": latest.step}
+                if latest.interrupts:
+                    rest["interrupts"] = latest.interrupts
+                if latest.error:
+                    rest["error"] = latest.error
+                if latest.timeout:
+                    rest["timeout"] = latest.timeout
+                base = {"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"}
+                return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
+            check_transition(latest, ev.STATE_UPDATED)
+            events = [await edit_event(spec, latest, values, as_node)]
         recorded = await self.store.append(f"run:{latest.run_id}", latest.version, events)
         return latest.run_id, recorded[-1].seq
 
-    def _reduce_custom(self, latest: RunState, events: list[NewEvent]) -> list[NewEvent]:
-        """The edit with its custom-reducer keys reduced (LangGraph's semantics), when the
-        graph's code is at hand. Not when the edit waits for a step paused midway: the executor
-        applies it then, with the reducers (see ``domain.run._state_updated``)."""
-        mid_step = latest.status is RunStatus.INTERRUPTED and any(not is_edit(t) for t in latest.results)
-        reducers = None if mid_step else self.reducers(latest.graph_id or "")
-        data = dict(events[0].data)
-        update = dict(data.get("values") or {})
-        custom = [k for k in update if latest.channels.get(k) == CUSTOM]
-        if not reducers or not custom:
-            return events
-        for key in custom:
-            reducer = reducers.get(key)
-            if reducer is None:
-                continue
-            try:
-                update[key] = reducer(latest.values.get(key), update[key])
-            except Exception as err:
-                raise InvalidRunRequest(
-                    f"the reducer of {key!r} refused the update: {type(err).__name__}: {err}"
-                ) from err
-        edited = ev.state_updated(
-            values=update, as_node=data.get("as_node"), reduced=[k for k in custom if k in reducers]
+    async def _request_edit(
+        self,
+        latest: RunState,
+        target: Target,
+        values: Any,
+        as_node: str | None,
+        base: dict[str, Any],
+        rest: dict[str, Any],
+        *,
+        head: bool,
+    ) -> tuple[str, int]:
+        """The edit as a run of its own that a worker serving the graph executes (leased,
+        fenced and recorded like any run), branching at ``base`` (the thread's latest run when
+        ``head``, else an earlier checkpoint, ``latest`` being the run there); waited for."""
+        assert latest.thread_id is not None
+        graph_id = target.graph_id
+        if self.served is None or self.feed is None or graph_id not in await self.served():
+            raise WorkerUnavailable(
+                f"update_state on graph {graph_id!r} needs the graph's code (its reducers and the "
+                f"routing after as_node), and no worker serves it here or elsewhere: start one "
+                f"(`duragraph-lab worker module:graph`) and try again; nothing was changed"
+            )
+        thread_id = latest.thread_id
+        thread_version = await self.store.stream_version(f"thread:{thread_id}")
+        now = await self.threads.get(thread_id)
+        if head and (now is None or now.last_run_id != latest.run_id):
+            raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
+        run_id = commands.new_id()
+        created = commands.run_created(
+            run_id=run_id,
+            thread_id=thread_id,
+            graph_id=graph_id,
+            assistant_id=latest.assistant_id,
+            channels=target.channels,
+            nodes=target.nodes,
+            config=latest.config,
+            metadata={"kind": "update_state"},
+            interrupt_before=latest.interrupt_before,
+            interrupt_after=latest.interrupt_after,
+            base=base,
+            kwargs={"kind": "update_state"},
+            edit={"values": values if values is not None else {}, "as_node": as_node, "rest": rest},
         )
-        return [edited, *events[1:]]
+        async with self.store.transaction() as tx:
+            await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
+            recorded = await tx.append(f"run:{run_id}", 0, [created])
+        if self.signals is not None:
+            await self.signals.runs_queued()
+        return await self._applied(run_id, recorded[-1].seq, graph_id, rest)
+
+    async def _edit_at(
+        self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint
+    ) -> tuple[str, int] | None:
+        """A native graph's edit at an earlier checkpoint, as on the latest state (reducers, and
+        ``as_node`` deciding what runs next), in a run branching there: the run mirrors the
+        checkpoint (paused before its pending tasks, or finished), then the edit. None where the
+        checkpoint is in the middle of a step (the plain branching run applies it with that step)."""
+        source = await self.history.state(checkpoint.run_id, at_seq=checkpoint.seq)
+        if source.thread_id != thread_id:
+            raise NotFound(f"checkpoint of run {checkpoint.run_id} is not in thread {thread_id}")
+        if not routes_edit(source):
+            return None
+        pending = source.pending_tasks
+        rest: dict[str, Any] = {"status": "success", "step": source.step}
+        if pending:
+            rest = {
+                "status": "interrupted",
+                "step": source.step,
+                "interrupts": [
+                    {
+                        "id": f"{t.id}:before",
+                        "task": t.id,
+                        "node": t.node,
+                        "when": "before",
+                        "value": None,
+                        "ns": "",
+                    }
+                    for t in pending
+                ],
+            }
+        base = {"run_id": checkpoint.run_id, "seq": checkpoint.seq, "mode": "fork"}
+        spec = self.graph_code(target.graph_id)
+        if spec is None:
+            return await self._request_edit(source, target, values, as_node, base, rest, head=False)
+        edit = await edit_event(spec, source, values, as_node)
+        thread_version = await self.store.stream_version(f"thread:{thread_id}")
+        run_id = commands.new_id()
+        created = commands.run_created(
+            run_id=run_id,
+            thread_id=thread_id,
+            graph_id=target.graph_id,
+            assistant_id=target.assistant_id,
+            channels=target.channels,
+            nodes=target.nodes,
+            config=source.config,
+            metadata={"kind": "update_state"},
+            interrupt_before=source.interrupt_before,
+            interrupt_after=source.interrupt_after,
+            base=base,
+            kwargs={"kind": "update_state"},
+        )
+        started = ev.run_started(worker_id="api", epoch=None, attempt=1)
+        async with self.store.transaction() as tx:
+            await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
+            recorded = await tx.append(f"run:{run_id}", 0, [created, started, resting_event(rest), edit])
+        return run_id, recorded[-1].seq
+
+    async def _applied(
+        self, run_id: str, after_seq: int, graph_id: str, rest: dict[str, Any]
+    ) -> tuple[str, int]:
+        """Wait for the edit request's outcome; withdraw it if no worker applies it in time."""
+        assert self.feed is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.request_timeout):
+                async with self.feed.follow(
+                    f"run:{run_id}", after_seq=after_seq, poll_interval=0.2
+                ) as events:
+                    async for event in events:
+                        outcome = _outcome(run_id, event)
+                        if outcome is not None:
+                            return outcome
+        for _ in range(8):
+            state = await self.history.state(run_id)
+            done = [e for e in await self.history.run_events(run_id) if e.type in _OUTCOMES]
+            if done:
+                outcome = _outcome(run_id, done[-1])
+                assert outcome is not None
+                return outcome
+            # Withdrawn as a refused edit is recorded (the request run mirrors the edited run's
+            # rest, without the edit), so that the thread is as it was, paused run included. At
+            # the request's version: a worker that applies it meanwhile wins, and this loses.
+            withdraw = [
+                ev.run_started(worker_id="api", epoch=None, attempt=state.attempt + 1),
+                resting_event(rest),
+                ev.edit_refused(error={"type": "EditWithdrawn", "message": "no worker applied it in time"}),
+            ]
+            try:
+                await self.store.append(f"run:{run_id}", state.version, withdraw)
+                break
+            except VersionConflict:
+                continue
+        raise WorkerUnavailable(
+            f"no worker serving graph {graph_id!r} applied the state edit within "
+            f"{self.request_timeout:g}s: it was withdrawn and nothing was changed; try again"
+        )
 
     async def _edit_run(
         self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint | None
@@ -183,3 +342,19 @@ class StateEdits:
 
 def _is_head(latest: RunState, checkpoint: Checkpoint) -> bool:
     return checkpoint.run_id == latest.run_id and checkpoint.seq >= latest.last_seq
+
+
+_OUTCOMES = (ev.STATE_UPDATED, ev.EDIT_REFUSED)
+
+
+def _outcome(run_id: str, event: RecordedEvent) -> tuple[str, int] | None:
+    """``(run_id, seq)`` of an applied edit; raises if the graph's code refused it."""
+    if event.type == ev.STATE_UPDATED:
+        return run_id, event.seq
+    if event.type == ev.EDIT_REFUSED:
+        error = event.data.get("error") or {}
+        raise InvalidRunRequest(str(error.get("message") or "the graph refused the state edit"))
+    return None
+
+
+EDIT_REQUEST_TIMEOUT = 30.0

@@ -73,5 +73,5 @@ class ControlPlane:
             store, self.history, read_models.threads, read_models.runs, self.checkpoints, signals, self.runs
         )
         self.forks = Forks(store, self.history, targets, read_models.threads, signals)
-        self.edits = StateEdits(store, self.history, targets, read_models.threads)
+        self.edits = StateEdits(store, self.history, targets, read_models.threads, signals=signals, feed=feed)
         self.follower = Follower(store, self.history, read_models.runs, feed)

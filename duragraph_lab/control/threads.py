@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from duragraph_lab.control.checkpoints import Checkpoints
@@ -23,6 +23,7 @@ from duragraph_lab.control.read_models import (
     ThreadReadModel,
     ThreadRecord,
 )
+from duragraph_lab.control.run_creation import Append
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import Conflict, DuraGraphError, NotFound, ThreadBusy, VersionConflict
@@ -56,6 +57,9 @@ class ThreadControl:
         self.checkpoints = checkpoints
         self.signals = signals
         self.canceller = canceller
+        #: What else goes with a deleted thread, appended in the same transaction as its
+        #: ``thread_deleted``: ``(stream, expected version, events)`` (its crons: Crons.thread_deleted).
+        self.cascade: Callable[[str], Awaitable[list[Append]]] | None = None
 
     # -- reading -------------------------------------------------------------------------------
     async def get(self, thread_id: str) -> ThreadRecord:
@@ -150,7 +154,17 @@ class ThreadControl:
             with contextlib.suppress(InvalidTransition, NotFound):
                 await self.canceller.cancel(run_id, reason="thread deleted")
         try:
-            await self.store.append(f"thread:{thread_id}", None, [ev.thread_deleted(thread_id)])
+            for _ in range(8):
+                also = await self.cascade(thread_id) if self.cascade is not None else []
+                try:
+                    async with self.store.transaction() as tx:
+                        await tx.append(f"thread:{thread_id}", None, [ev.thread_deleted(thread_id)])
+                        for stream_id, version, events in also:
+                            await tx.append(stream_id, version, events)
+                except VersionConflict:
+                    continue  # one of them changed meanwhile (a cron fired): decide again
+                return
+            raise ThreadBusy(f"thread {thread_id} kept changing while deleting it; try again")
         finally:
             await self.signals.runs_queued()
 

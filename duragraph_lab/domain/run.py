@@ -173,6 +173,11 @@ class RunState:
     worker_id: str | None = None
     epoch: int | None = None
     steps_run: int = 0  # supersteps executed by this run (the recursion limit counts these)
+    #: The nodes whose writes were applied last (the last step's, or an edit's ``as_node``):
+    #: LangGraph's "last node that updated the state", the writer of an edit without as_node.
+    last_writers: list[str] = field(default_factory=list)
+    #: The edit this run exists to make (an edit request a worker executes), if it is one.
+    edit_request: dict[str, Any] | None = None
     version: int = 0
     last_seq: int = 0
 
@@ -291,11 +296,11 @@ def _created(state: RunState, event: RecordedEvent) -> None:
     else:
         # A fresh run, or a continuation of the thread's previous run: its values carry over,
         # everything else starts anew.
-        keep = state.values
+        keep, writers = state.values, state.last_writers
         fresh = RunState()
         for name in RunState.__slots__:
             setattr(state, name, getattr(fresh, name))
-        state.values = keep
+        state.values, state.last_writers = keep, writers
     state.status = RunStatus.PENDING if event.type == ev.RUN_CREATED else RunStatus.RUNNING
     state.run_id = d.get("run_id", state.run_id)
     state.thread_id = d.get("thread_id")
@@ -311,6 +316,8 @@ def _created(state: RunState, event: RecordedEvent) -> None:
     state.timeout = d.get("timeout")
     state.base = dict(base) if base is not None else None
     state.entry = list(d["goto"]) if d.get("goto") else None
+    edit = d.get("edit")
+    state.edit_request = dict(edit) if edit else None
     state.created_at = event.recorded_at
     state.error = None
     state.interrupts = []
@@ -331,6 +338,9 @@ def _created(state: RunState, event: RecordedEvent) -> None:
 def _started(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.RunStarted", event.data)
     state.status = RunStatus.RUNNING
+    # An edit request's edit is made in the commit that starts it: a later start (a resume of
+    # the request run, which mirrors a paused run) executes the graph, not the edit again.
+    state.edit_request = None
     state.attempt = int(d.get("attempt", state.attempt + 1))
     state.worker_id = d.get("worker_id")
     state.epoch = d.get("epoch")
@@ -338,6 +348,7 @@ def _started(state: RunState, event: RecordedEvent) -> None:
 
 def _step_planned(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.StepPlanned", event.data)
+    _note_writers(state)
     state.values = state.apply_results()
     state.values.update(d.get("custom_values", {}))
     state.step = int(d["step"])
@@ -397,6 +408,7 @@ def _resumed(state: RunState, event: RecordedEvent) -> None:
 
 def _completed(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.RunCompleted", event.data)
+    _note_writers(state)
     state.values = state.apply_results()
     state.values.update(d.get("custom_values", {}))
     state.results = {}
@@ -419,16 +431,52 @@ def _cancelled(state: RunState, event: RecordedEvent) -> None:
     state.interrupts = []
 
 
+def _note_writers(state: RunState) -> None:
+    """Before a step's results are applied: remember whose writes they are."""
+    nodes = [r.node for tid, r in state.results.items() if not is_edit(tid)]
+    if nodes:
+        state.last_writers = nodes
+
+
 def _state_updated(state: RunState, event: RecordedEvent) -> None:
-    d = event.data
+    d = cast("ev.StateUpdated", event.data)
     writer = d.get("as_node") or "__update__"
     update = dict(d.get("values") or {})
+    plan = d.get("next")
+    if plan is not None:
+        # As if ``as_node`` had just completed: its write applied, the step it leads to planned
+        # (the pending step, and any interrupt of it, replaced). A paused run waits before that
+        # step, so that a resume with no input runs it; a run at rest leaves it for the next run.
+        state.values = apply_edit(state.values, writer, update, state.channels)
+        state.step = int(plan["step"])
+        state.tasks = [Task.from_json(t) for t in plan.get("tasks", [])]
+        state.barriers = {k: list(v) for k, v in plan.get("barriers", {}).items()}
+        state.results = {}
+        state.failed_attempts = {}
+        state.resumes = {}
+        state.replay_calls = {}
+        state.last_writers = [writer]
+        if state.status is RunStatus.INTERRUPTED:
+            state.interrupts = [
+                {
+                    "id": f"{t.id}:before",
+                    "task": t.id,
+                    "node": t.node,
+                    "when": "before",
+                    "value": None,
+                    "ns": "",
+                }
+                for t in state.tasks
+            ]
+        return
     if state.status is RunStatus.INTERRUPTED and any(not is_edit(t) for t in state.results):
         # Paused in the middle of a step: the edit lands after the step's recorded writes.
         key = FORK_WRITE if FORK_WRITE not in state.results else f"{FORK_WRITE}:{event.seq}"
         state.results[key] = TaskResult(key, writer, update, [], 1, event.seq)
     else:
         state.values = apply_edit(state.values, writer, update, state.channels)
+        if d.get("as_node"):
+            state.last_writers = [writer]
 
 
 def _deleted(state: RunState, event: RecordedEvent) -> None:

@@ -68,6 +68,7 @@ def run_created(
     kwargs: Mapping[str, Any] | None = None,
     after_run: str | None = None,
     after_seconds: float | None = None,
+    edit: ev.EditRequest | None = None,
 ) -> NewEvent:
     """The first event of a run, after validating everything a worker would trip over later.
 
@@ -118,6 +119,12 @@ def run_created(
         data["after_run"] = after_run
     if after_seconds:
         data["after_seconds"] = float(after_seconds)
+    if edit is not None:
+        if edit.get("as_node") is not None and edit["as_node"] not in (*nodes, "__start__"):
+            raise InvalidRunRequest(
+                f"as_node {edit['as_node']!r} is not a node of the graph; nodes: {', '.join(nodes)}"
+            )
+        data["edit"] = {**edit, "values": normalize_input(edit["values"], channels, "values") or {}}
     try:
         codec.to_jsonable(data)
     except EncodingError as err:

@@ -36,6 +36,7 @@ from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
 from duragraph_lab.domain.reducers import CUSTOM, apply_writes, written_keys
 from duragraph_lab.domain.run import RunState, RunStatus, Task, apply, apply_step, fold
 from duragraph_lab.engine import planning
+from duragraph_lab.engine.edits import edit_request_events
 from duragraph_lab.engine.errors import (
     GraphRecursionError,
     LeaseLost,
@@ -672,6 +673,14 @@ class RunExecutor:
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
         self.journal.check_lease(self.run_id)  # reading the log took time; entry routers are code
+        if state.edit_request is not None:
+            # An edit request: applied with this worker's code, in one fenced commit.
+            started = ev.run_started(
+                worker_id=self.journal.worker_id, epoch=self.epoch, attempt=state.attempt + 1
+            )
+            with contextlib.suppress(CancelRequested):  # withdrawn (the API gave up waiting)
+                await stream.commit([started, *await edit_request_events(self.spec, state)])
+            return fold(stream.events, base)
         # The run's timeout bounds execution: it starts when a worker picks the run up (again), so
         # time spent queued or waiting for a human does not count.
         deadline = asyncio.get_running_loop().time() + float(state.timeout) if state.timeout else None

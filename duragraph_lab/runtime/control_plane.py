@@ -13,6 +13,7 @@ from duragraph_lab.store.queries.runs import PgRunReadModel
 from duragraph_lab.store.queries.spans import PgSpanReadModel
 from duragraph_lab.store.queries.targets import PgTargetReadModel
 from duragraph_lab.store.queries.threads import PgThreadReadModel
+from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.snapshots import RunSnapshots
 
 
@@ -37,7 +38,7 @@ def control_plane(
     may come later; without one, workers find new runs by polling)."""
     link = link or BusLink(Subjects())
     executors = NatsExecutors(link)
-    return ControlPlane(
+    plane = ControlPlane(
         store,
         postgres_read_models(store),
         signals=executors,
@@ -47,3 +48,11 @@ def control_plane(
         snapshot_every=snapshot_every,
         snapshot_bytes_per_event=snapshot_bytes_per_event,
     )
+    directory = PgWorkerDirectory(store)
+
+    async def served() -> set[str]:
+        """The graphs live workers serve: an edit request needs one (StateEdits)."""
+        return {graph for worker in await directory.live_workers() for graph in worker.graphs}
+
+    plane.edits.served = served
+    return plane

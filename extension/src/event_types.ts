@@ -17,6 +17,16 @@ export interface CronPayload {
   stream_resumable?: boolean;
   durability?: string;
 }
+export interface EditPlan {
+  step: number;
+  tasks: PlannedTask[];
+  barriers: Record<string, string[]>;
+}
+export interface EditRequest {
+  values: Record<string, unknown>;
+  as_node: string | null;
+  rest: Record<string, unknown>;
+}
 export interface Interrupt {
   id: string;
   node: string;
@@ -60,6 +70,7 @@ export interface RunCreated {
   after_seconds?: number;
   after_run?: string;
   kwargs?: Record<string, unknown>;
+  edit?: EditRequest;
 }
 /** run_started: an executor took up the run (every lease) (run streams) */
 export interface RunStarted {
@@ -152,6 +163,11 @@ export interface StateUpdated {
   values: Record<string, unknown>;
   as_node: string | null;
   reduced?: string[];
+  next?: EditPlan;
+}
+/** edit_refused: an edit request the graph's code refused (run streams) */
+export interface EditRefused {
+  error: Record<string, unknown>;
 }
 /** run_deleted: removed from the read models; events stay (run streams) */
 export type RunDeleted = Record<string, never>;
@@ -384,6 +400,7 @@ export interface EventPayloads {
   run_timed_out: RunTimedOut;
   subgraph_started: SubgraphStarted;
   state_updated: StateUpdated;
+  edit_refused: EditRefused;
   run_deleted: RunDeleted;
   webhook_attempt_failed: WebhookAttemptFailed;
   webhook_delivered: WebhookDelivered;
@@ -433,6 +450,7 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   run_timed_out: "run",
   subgraph_started: "run",
   state_updated: "run",
+  edit_refused: "run",
   run_deleted: "run",
   webhook_attempt_failed: "run",
   webhook_delivered: "run",

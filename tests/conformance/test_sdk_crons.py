@@ -105,6 +105,33 @@ def test_sync_client_on_a_thread(sync_client: SyncLangGraphClient) -> None:
     assert sync_client.crons.count(thread_id=thread["thread_id"]) == 0
 
 
+async def test_a_threads_crons_are_deleted_with_it(client: LangGraphClient, db: Database) -> None:
+    """As on LangGraph Platform: deleting (or pruning) a thread deletes the crons bound to it, in
+    the same transaction (a ``cron_deleted`` on each cron's stream); other crons stay."""
+    meta = tag()
+    doomed, pruned, kept = [(await client.threads.create())["thread_id"] for _ in range(3)]
+    on_doomed = [
+        await client.crons.create_for_thread(doomed, GRAPH, schedule=YEARLY, metadata=meta) for _ in range(2)
+    ]
+    on_pruned = await client.crons.create_for_thread(pruned, GRAPH, schedule=YEARLY, metadata=meta)
+    on_kept = await client.crons.create_for_thread(kept, GRAPH, schedule=YEARLY, metadata=meta)
+    stateless = await client.crons.create(GRAPH, schedule=YEARLY, metadata=meta)
+    assert await client.crons.count(metadata=meta) == 5
+
+    await client.threads.delete(doomed)
+    assert await client.crons.count(thread_id=doomed) == 0
+    for cron in on_doomed:
+        with pytest.raises(NotFoundError):
+            await client.crons.update(cron["cron_id"], enabled=False)
+        assert [t for _, t in db.events_of(f"cron:{cron['cron_id']}")][-1] == "cron_deleted"
+    assert await client.threads.prune([pruned]) == {"pruned_count": 1}
+    remaining = {c["cron_id"] for c in await client.crons.search(metadata=meta)}
+    assert remaining == {on_kept["cron_id"], stateless["cron_id"]}
+    assert on_pruned["cron_id"] not in remaining
+    for cron_id in remaining:
+        await client.crons.delete(cron_id)
+
+
 async def test_a_seconds_schedule_fires_runs_that_complete(client: LangGraphClient) -> None:
     thread = await client.threads.create()
     thread_id = thread["thread_id"]

@@ -339,6 +339,70 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
 
 
 # -- other commands ---------------------------------------------------------------------------------
+async def test_a_later_websocket_subscription_replays_what_it_matches(api_server: ApiServer) -> None:
+    """As LangGraph's server does: a subscription added to an open connection first gets the
+    stored events it matches (from its ``since``; without one, from the thread's latest run)
+    up to where the connection is, then what comes next."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {"n": 0})
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
+
+    async def frames(ws: Any, until: Any) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while not out or not until(out[-1]):
+            out.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        return out
+
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        first = {"channels": ["lifecycle"], "since": 0}
+        await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": first}))
+        got = await frames(ws, _root_done)
+        assert got[0]["type"] == "success" and {e["method"] for e in got[1:]} == {"lifecycle"}
+        # The run has ended: a new subscription for `updates` gets its five updates replayed.
+        await ws.send(
+            json.dumps({"id": 2, "method": "subscription.subscribe", "params": {"channels": ["updates"]}})
+        )
+        replayed = await frames(
+            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
+        )
+        assert replayed[0]["type"] == "success" and replayed[0]["id"] == 2
+        updates = [f for f in replayed[1:] if f.get("method") == "updates"]
+        assert [u["params"]["data"]["node"] for u in updates] == ["s0", "s1", "s2", "s3", "s4"]
+        assert len({u["event_id"] for u in updates}) == 5 and all("seq" in u for u in updates)
+        # With a since: only what comes after it.
+        cut = updates[2]["seq"]
+        await ws.send(
+            json.dumps(
+                {
+                    "id": 3,
+                    "method": "subscription.subscribe",
+                    "params": {"channels": ["values"], "since": cut},
+                }
+            )
+        )
+        after = await frames(ws, lambda f: f.get("method") == "values" and f["params"]["data"].get("n") == 5)
+        values = [f for f in after[1:] if f.get("method") == "values"]
+        assert values and all(v["seq"] > cut for v in values)
+        # s2's update is its node's result; the state after it (n=3) is the next stored event.
+        assert [v["params"]["data"]["n"] for v in values] == [3, 4, 5]
+        # subscription.reconnect: the same, its since mandatory, the client's subscription id kept.
+        await ws.send(
+            json.dumps({"id": 4, "method": "subscription.reconnect", "params": {"channels": ["updates"]}})
+        )
+        refused = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert refused["type"] == "error" and refused["id"] == 4 and refused["error"] == "invalid_argument"
+        params = {"channels": ["updates"], "since": cut, "subscription_id": "mine"}
+        await ws.send(json.dumps({"id": 5, "method": "subscription.reconnect", "params": params}))
+        again = await frames(
+            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
+        )
+        assert again[0] == {"type": "success", "id": 5, "result": {"subscription_id": "mine"}}
+        assert [f["params"]["data"]["node"] for f in again[1:] if f.get("method") == "updates"] == [
+            "s3",
+            "s4",
+        ]
+
+
 def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> None:
     thread_id = str(uuid.uuid4())
     run_id = start(api_server, thread_id, "slow", {"n": 0, "sleep": 2})

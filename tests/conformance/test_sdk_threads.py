@@ -170,18 +170,75 @@ async def test_update_state_then_continue_the_paused_run(client: LangGraphClient
     assert [r["status"] for r in await client.runs.list(thread_id)] == ["success"]
 
 
-async def test_update_state_as_node(client: LangGraphClient) -> None:
+async def test_update_state_as_node_decides_what_runs_next(client: LangGraphClient) -> None:
+    """As on LangGraph Platform: the edit is applied as if ``as_node`` had just completed, and the
+    nodes its edges lead to run next; a run with no input continues from there."""
     thread_id = await new_thread(client)
     await client.runs.wait(thread_id, "slow", input={"n": 0})
     await client.threads.update_state(thread_id, {"n": 1000}, as_node="s3")
     state = await client.threads.get_state(thread_id)
-    assert state["values"] == {"n": 1000, "log": LOG5} and state["metadata"]["source"] == "update"
-    # DuraGraph: as_node names the writer but does not reroute (LangGraph would put s4 next).
-    assert state["next"] == []
+    assert state["values"] == {"n": 1000, "log": LOG5} and state["next"] == ["s4"]
+    assert state["metadata"]["source"] == "update" and state["metadata"]["writes"] == {"s3": {"n": 1000}}
     with pytest.raises(UnprocessableEntityError):
         await client.threads.update_state(thread_id, {"n": 1}, as_node="no-such-node")
-    # So a run with no input starts from START on the edited state.
-    assert (await client.runs.wait(thread_id, "slow", input=None))["n"] == 1005
+    assert (await client.threads.get_state(thread_id))["next"] == ["s4"]  # the refused edit changed nothing
+    assert await client.runs.wait(thread_id, "slow", input=None) == {"n": 1001, "log": [*LOG5, "s4"]}
+    assert (await client.threads.get_state(thread_id))["next"] == []
+
+
+async def test_update_state_at_an_earlier_checkpoint_with_as_node(client: LangGraphClient) -> None:
+    """Time travel: the edit branches from the checkpoint, and as_node decides what runs next there."""
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "slow", input={"n": 0})
+    history = await client.threads.get_history(thread_id, limit=20)
+    at = next(h for h in history if h["next"] == ["s2"] and h["values"].get("n") == 2)
+    await client.threads.update_state(thread_id, {"n": 100}, as_node="s3", checkpoint_id=at["checkpoint_id"])
+    state = await client.threads.get_state(thread_id)
+    assert state["values"] == {"n": 100, "log": ["s0", "s1"]} and state["next"] == ["s4"]
+    assert state["metadata"]["source"] == "update" and state["metadata"]["writes"] == {"s3": {"n": 100}}
+    assert await client.runs.wait(thread_id, "slow", input=None) == {"n": 101, "log": ["s0", "s1", "s4"]}
+
+
+async def test_update_state_as_node_evaluates_its_router_on_the_edited_state(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client)
+    assert (await client.runs.wait(thread_id, "routed", input={"n": 0}))["log"] == ["a", "b", "d"]
+    await client.threads.update_state(thread_id, {"n": 50}, as_node="a")  # a's router: c from 10
+    assert (await client.threads.get_state(thread_id))["next"] == ["c"]
+    assert (await client.runs.wait(thread_id, "routed", input=None))["log"] == ["a", "b", "d", "c"]
+    # Without as_node: the node that wrote last (c), whose edge leads to END: nothing next.
+    await client.threads.update_state(thread_id, {"n": 1})
+    edited = await client.threads.get_state(thread_id)
+    assert edited["next"] == [] and edited["metadata"]["writes"] == {"c": {"n": 1}}
+
+
+async def test_update_state_without_as_node_after_a_parallel_step_is_ambiguous(
+    client: LangGraphClient,
+) -> None:
+    """LangGraph's rule: two nodes wrote last together, so the writer must be named."""
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "routed", input={"n": 99}, interrupt_before=["d"])  # b and c, then d
+    paused = await client.threads.get_state(thread_id)
+    assert paused["next"] == ["d"]
+    with pytest.raises(UnprocessableEntityError, match="Ambiguous update, specify as_node"):
+        await client.threads.update_state(thread_id, {"n": 1})
+    assert (await client.threads.get_state(thread_id))["checkpoint"] == paused["checkpoint"]
+    # Named: c leads to END; the paused step is replaced by nothing, and going on ends the run.
+    await client.threads.update_state(thread_id, {"n": 1}, as_node="c")
+    assert (await client.threads.get_state(thread_id))["next"] == []
+    final = await client.runs.wait(thread_id, "routed", input=None)
+    assert final["n"] == 1 and "d" not in final["log"]
+
+
+def test_update_state_as_node_sync(sync_client: SyncLangGraphClient) -> None:
+    thread_id = sync_client.threads.create(metadata=tag())["thread_id"]
+    sync_client.runs.wait(thread_id, "routed", input={"n": 0}, interrupt_before=["d"])
+    assert sync_client.threads.get_state(thread_id)["next"] == ["d"]
+    sync_client.threads.update_state(thread_id, {"n": 20, "high": 2}, as_node="a")
+    state = sync_client.threads.get_state(thread_id)
+    assert state["next"] == ["c"] and state["values"]["high"] == 5  # keep_max(5, 2)
+    assert state["tasks"][0]["name"] == "c" and state["metadata"]["source"] == "update"
+    final = sync_client.runs.wait(thread_id, "routed", input=None)
+    assert final["log"] == ["a", "b", "c"] and final["n"] == 20
 
 
 async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) -> None:

@@ -15,7 +15,10 @@ payload changes on purpose (then also say so in docs/events.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +32,7 @@ from duragraph_lab.client import DuraGraphClient
 from duragraph_lab.evals import contains, exact_match, step_budget
 from duragraph_lab.evals.specs import evaluator_spec
 from tests.apiserver import ApiServer
-from tests.devserver import owner_database_url
+from tests.devserver import cli, owner_database_url
 from tests.fault.test_webhook_restart import Receiver
 
 OUT = Path(__file__).with_name("event_log.json")
@@ -153,13 +156,17 @@ def drive_crons(server: ApiServer) -> None:
     ok("PATCH", f"/runs/crons/{cron['cron_id']}", {"enabled": False, "end_time": None, "input": {"n": 1}})
     ok("DELETE", f"/runs/crons/{cron['cron_id']}")
     thread = ok("POST", "/threads", {})["thread_id"]
-    doomed = ok("POST", f"/threads/{thread}/runs/crons", {**every_second, "multitask_strategy": "reject"})
-    ok("DELETE", f"/threads/{thread}")
+    ok("POST", f"/threads/{thread}/runs", {"assistant_id": "slow", "input": {"n": 0, "sleep": 1}})
+    busy = ok("POST", f"/threads/{thread}/runs/crons", {**every_second, "multitask_strategy": "reject"})
     _until(
         "a failed tick",
-        lambda: ok("GET", f"/runs/crons/{doomed['cron_id']}")["next_run_date"] != doomed["next_run_date"],
+        lambda: ok("GET", f"/runs/crons/{busy['cron_id']}")["next_run_date"] != busy["next_run_date"],
     )
-    ok("DELETE", f"/runs/crons/{doomed['cron_id']}")
+    ok("DELETE", f"/runs/crons/{busy['cron_id']}")
+    # A cron on a thread that is deleted: the cron goes with it.
+    ok("POST", f"/threads/{thread}/runs/crons", {**every_second, "schedule": "0 0 1 1 *"})
+    _until("the thread at rest", lambda: ok("GET", f"/threads/{thread}")["status"] == "idle")
+    ok("DELETE", f"/threads/{thread}")
 
 
 async def dump(url: str) -> list[dict[str, Any]]:
@@ -222,12 +229,45 @@ def capture_server(data_dir: Path) -> ApiServer:
     )
 
 
+def drive_remote_edits(server: ApiServer) -> None:
+    """update_state on a graph only a worker process serves: edit requests it applies, and one
+    that the graph's code refuses (an ambiguous as_node)."""
+    from langgraph_sdk import get_sync_client
+    from langgraph_sdk.errors import UnprocessableEntityError
+
+    argv = [*cli(), "worker", "tests.api_graphs:routed_remote", "--worker-id", "capture-edits"]
+    argv += ["--server", f"http://127.0.0.1:{server.port}/", "--token", server.token]
+    worker = subprocess.Popen(
+        [*argv, "--data-dir", str(server.data_dir / "w")],
+        env={k: v for k, v in os.environ.items() if not k.startswith("DURAGRAPH_")}
+        | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _until(
+            "the edits worker",
+            lambda: "routed_remote" in server.request("GET", "/workers")[1]["graphs"],
+        )
+        with get_sync_client(url=server.base, headers=server.headers, timeout=60) as sdk:
+            thread = sdk.threads.create()["thread_id"]
+            sdk.runs.wait(thread, "routed_remote", input={"n": 99}, interrupt_before=["d"])
+            with contextlib.suppress(UnprocessableEntityError):  # b and c wrote last: refused
+                sdk.threads.update_state(thread, {"n": 1})
+            sdk.threads.update_state(thread, {"n": 50, "high": 3}, as_node="a")
+            sdk.runs.wait(thread, "routed_remote", input=None)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
 def drive_all(server: ApiServer) -> list[dict[str, Any]]:
     """Every kind of event through ``server`` (see the module's docstring); its whole log."""
     with DuraGraphClient(f"http://127.0.0.1:{server.port}/", token=server.token, timeout=60) as client:
         drive(server, client)
     drive_langgraph(server, owner_database_url(server.data_dir))
     drive_crons(server)
+    drive_remote_edits(server)
     return asyncio.run(dump(owner_database_url(server.data_dir)))
 
 

@@ -212,7 +212,7 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     launcher = page.locator(".jp-Launcher-section").filter(
         has=page.locator(".jp-Launcher-sectionTitle", has_text=re.compile(r"^DuraGraph$"))
     )
-    expect(launcher.locator(".jp-LauncherCard")).to_have_count(6)  # + Datasets
+    expect(launcher.locator(".jp-LauncherCard")).to_have_count(7)  # + Datasets, Crons
     page.screenshot(path=str(ARTIFACTS / "launcher.png"))
     launcher.locator(".jp-LauncherCard", has_text=re.compile(r"^\s*Playground\s*$")).click()
     playground = page.locator(".jp-MainAreaWidget.dg-lab-tab [data-dg-page='playground']")
@@ -232,9 +232,22 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     palette.locator("input").fill("Open DuraGraph Playground")
     item = palette.locator(".lm-CommandPalette-item", has_text="Open DuraGraph Playground")
     expect(item).to_have_count(1)
-    for name in ("Runs", "Threads", "Assistants", "Traces"):
+    for name in ("Runs", "Datasets", "Crons", "Threads", "Assistants", "Traces"):
         palette.locator("input").fill(f"Open DuraGraph {name}")
         expect(palette.locator(".lm-CommandPalette-item", has_text=f"Open DuraGraph {name}")).to_have_count(1)
+    # The Crons page, from the palette like the others.
+    palette.locator("input").fill("Open DuraGraph Crons")
+    expect(palette.locator(".lm-CommandPalette-item", has_text="Open DuraGraph Crons").first).to_be_visible()
+    palette.locator("input").press("Enter")
+    crons = page.locator(".jp-MainAreaWidget.dg-lab-tab [data-dg-page='crons']")
+    expect(crons).to_be_visible()
+    crons_tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="DuraGraph Crons")
+    expect(crons_tab).to_have_count(1)
+    page.screenshot(path=str(ARTIFACTS / "crons.png"))
+    crons_tab.locator(".lm-TabBar-tabCloseIcon").click()
+    expect(page.locator("[data-dg-page='crons']")).to_have_count(0)
+    _open_palette(page)
+    expect(palette).to_be_visible()
     palette.locator("input").fill("Open DuraGraph Playground")
     expect(
         palette.locator(".lm-CommandPalette-item", has_text="Open DuraGraph Playground").first

@@ -73,10 +73,15 @@ async def control(pool: Any, nc: NATS, subjects: Subjects) -> AsyncIterator[Cont
     relay = OutboxRelay(pool, nc, subjects)
     store.add_after_commit(relay.wake)
     await relay.start()
-    worker = Worker([_graph()], store, nc=nc, subjects=subjects)
+    graph = _graph()
+    worker = Worker([graph], store, nc=nc, subjects=subjects)
     await worker.start()
     # A snapshot every other event, whatever its size: every read goes through several.
-    yield control_plane(store, BusLink(subjects, nc), snapshot_every=2, snapshot_bytes_per_event=1 << 30)
+    plane = control_plane(store, BusLink(subjects, nc), snapshot_every=2, snapshot_bytes_per_event=1 << 30)
+    # This process has the graph's code, as an API server whose in-process worker serves it:
+    # state edits are made here, on the edited run (not as edit requests).
+    plane.edits.graph_code = lambda graph_id: graph.spec if graph_id == graph.name else None
+    yield plane
     await worker.stop(drain=False)
     await relay.stop()
 

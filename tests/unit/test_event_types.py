@@ -109,6 +109,7 @@ _REMAKE: dict[str, Any] = {
     names.RUN_TIMED_OUT: lambda d: ev.run_timed_out(float(d["error"]["message"].split()[-1].rstrip("s"))),
     names.SUBGRAPH_STARTED: lambda d: ev.subgraph_started(**d),
     names.STATE_UPDATED: lambda d: ev.state_updated(**d),
+    names.EDIT_REFUSED: lambda d: ev.edit_refused(**d),
     names.RUN_DELETED: lambda d: ev.run_deleted(),
     names.THREAD_CREATED: lambda d: ev.thread_created(**d),
     names.THREAD_UPDATED: lambda d: ev.thread_updated(**d),

@@ -87,6 +87,9 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     _ws_subscriptions: dict[str, tuple[list[str], list[list[str]] | None, int | None]]
     _ws_pump: asyncio.Task[None] | None = None
     _ws_thread: str = ""
+    #: The seq of the last stored event the connection's pump has handled (None: none yet).
+    _ws_seen_seq: int | None = None
+    _ws_replays: set[asyncio.Task[None]]
 
     def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
         # Jupyter's origin policy (allow_origin...) for both the upgrade and plain requests.
@@ -136,6 +139,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     # -- WebSocket -----------------------------------------------------------------------------
     async def open(self, thread_id: str) -> None:
         self._ws_subscriptions = {}
+        self._ws_replays = set()
         self._ws_thread = thread_id
         try:
             # A thread that does not exist yet is fine: a client may create it with a run.start
@@ -162,8 +166,8 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             return
         try:
             command_id, method, params = parse_envelope(body)
-            if method == "subscription.subscribe":
-                self._subscribe(command_id, params)
+            if method in ("subscription.subscribe", "subscription.reconnect"):
+                self._subscribe(command_id, params, reconnect=method == "subscription.reconnect")
                 return
             if method == "subscription.unsubscribe":
                 found = self._ws_subscriptions.pop(str(params.get("subscription_id")), None)
@@ -187,15 +191,55 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 mapped = ProtocolError(500, "unknown_error", "internal error (see the server log)")
             self._send(_error_body(mapped))
 
-    def _subscribe(self, command_id: int, params: dict[str, Any]) -> None:
+    def _subscribe(self, command_id: int, params: dict[str, Any], *, reconnect: bool = False) -> None:
+        """``subscription.subscribe``, or ``subscription.reconnect``: the same with a mandatory
+        ``since`` (and the client's ``subscription_id`` kept), replayed from there."""
         channels, namespaces, depth, since = parse_subscription(params)
         subscription_id = f"sub-{command_id}-{len(self._ws_subscriptions) + 1}"
+        if reconnect:
+            if since is None:
+                raise ProtocolError(
+                    422,
+                    "invalid_argument",
+                    "subscription.reconnect requires a non-negative integer since",
+                    command_id,
+                )
+            asked = params.get("subscription_id")
+            if isinstance(asked, str) and asked:
+                subscription_id = asked
         self._ws_subscriptions[subscription_id] = (channels, namespaces, depth)
         self._send({"type": "success", "id": command_id, "result": {"subscription_id": subscription_id}})
         if self._ws_pump is None:
             # One pump of the thread's events per connection; each event goes out once if any
-            # subscription wants it. A later subscription gets what comes after it.
+            # subscription wants it.
             self._ws_pump = asyncio.create_task(self._pump_events(since))
+        elif self._ws_seen_seq is not None and (since is None or since < self._ws_seen_seq):
+            # A later subscription, as LangGraph's server treats it: first the stored events it
+            # matches from its ``since`` (without one, from the thread's latest run) up to where
+            # the pump is, then the pump's. (Overlaps carry the same event ids: clients dedupe.)
+            replay = asyncio.create_task(self._replay(subscription_id, since, self._ws_seen_seq))
+            self._ws_replays.add(replay)
+            replay.add_done_callback(self._ws_replays.discard)
+
+    async def _replay(self, subscription_id: str, since: int | None, horizon: int) -> None:
+        try:
+            async for batch, seq in self.backend.protocol.events(self._ws_thread, since=since):
+                if seq is None:
+                    continue  # live events are never stored: not replayed
+                if seq > horizon:
+                    return
+                wanted = self._ws_subscriptions.get(subscription_id)
+                if wanted is None:
+                    return  # unsubscribed meanwhile
+                chosen = [e for e in batch if matches(e, *wanted)]
+                for event in stamp(chosen, seq):
+                    await self.write_message(dumps(event))
+                if seq == horizon:
+                    return
+        except (WebSocketClosedError, asyncio.CancelledError):
+            pass
+        except Exception as err:
+            log.warning("protocol WebSocket replay of thread %s failed: %r", self._ws_thread, err)
 
     async def _pump_events(self, since: int | None) -> None:
         try:
@@ -207,6 +251,8 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 except NotFound:
                     await asyncio.sleep(_THREAD_POLL_SECONDS)
             async for batch, seq in protocol.events(self._ws_thread, since=since):
+                if seq is not None:
+                    self._ws_seen_seq = seq  # before any await: a new subscription replays up to it
                 chosen = [
                     e
                     for e in batch
@@ -227,5 +273,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             self.write_message(dumps(body))
 
     def on_close(self) -> None:
+        for replay in list(getattr(self, "_ws_replays", ())):
+            replay.cancel()
         if self._ws_pump is not None:
             self._ws_pump.cancel()

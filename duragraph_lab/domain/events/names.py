@@ -19,6 +19,7 @@ RUN_CANCELLED = "run_cancelled"
 RUN_TIMED_OUT = "run_timed_out"
 SUBGRAPH_STARTED = "subgraph_started"  # a subgraph node began its own supersteps (namespaced)
 STATE_UPDATED = "state_updated"  # a state edit (update_state) on a paused or finished run
+EDIT_REFUSED = "edit_refused"  # an edit request (update_state) the graph's code refused; no edit
 RUN_DELETED = "run_deleted"  # removed from the read models; its events stay for the audit trail
 
 # thread:<id>

@@ -45,6 +45,14 @@ class Interrupt(TypedDict):
     model_calls: NotRequired[list[dict[str, Any]]]
 
 
+class EditRequest(TypedDict):
+    values: State
+    as_node: str | None
+    #: How the edited run had come to rest, which the request run mirrors before the edit:
+    #: ``status`` and, as its resting event recorded them, ``error`` and ``interrupts``.
+    rest: dict[str, Any]
+
+
 class RunCreated(TypedDict):
     run_id: str
     thread_id: str
@@ -65,6 +73,8 @@ class RunCreated(TypedDict):
     after_seconds: NotRequired[float]
     after_run: NotRequired[str]
     kwargs: NotRequired[dict[str, Any]]
+    #: An edit request: a worker serving the graph applies this edit with the graph's code.
+    edit: NotRequired[EditRequest]
 
 
 class RunStarted(TypedDict):
@@ -153,11 +163,24 @@ class SubgraphStarted(TypedDict):
     recursion_limit: int
 
 
+class EditPlan(TypedDict):
+    step: int
+    tasks: list[PlannedTask]
+    barriers: dict[str, list[str]]
+
+
 class StateUpdated(TypedDict):
     values: State
     as_node: str | None
     #: Custom-reducer keys the writer reduced: their ``values`` entry is the reducer's result.
     reduced: NotRequired[list[str]]
+    #: What runs next, decided by ``as_node``'s edges and routers on the edited state (recorded,
+    #: as routers are code): it replaces the run's pending step. Absent: the pending step stays.
+    next: NotRequired[EditPlan]
+
+
+class EditRefused(TypedDict):
+    error: dict[str, Any]
 
 
 class RunDeleted(TypedDict):
@@ -321,11 +344,19 @@ def subgraph_started(
     return NewEvent(names.SUBGRAPH_STARTED, data)
 
 
-def state_updated(*, values: State, as_node: str | None, reduced: list[str] | None = None) -> NewEvent:
+def state_updated(
+    *, values: State, as_node: str | None, reduced: list[str] | None = None, next: EditPlan | None = None
+) -> NewEvent:
     data = StateUpdated(values=values, as_node=as_node)
     if reduced:
         data["reduced"] = reduced
+    if next is not None:
+        data["next"] = next
     return NewEvent(names.STATE_UPDATED, data)
+
+
+def edit_refused(*, error: dict[str, Any]) -> NewEvent:
+    return NewEvent(names.EDIT_REFUSED, EditRefused(error=error))
 
 
 def run_deleted() -> NewEvent:
@@ -363,6 +394,7 @@ RUN_EVENT_SPECS = (
     EventSpec(names.RUN_TIMED_OUT, RunTimedOut, "run", "the run exceeded its timeout"),
     EventSpec(names.SUBGRAPH_STARTED, SubgraphStarted, "run", "a subgraph node began its supersteps"),
     EventSpec(names.STATE_UPDATED, StateUpdated, "run", "a state edit on a paused or finished run"),
+    EventSpec(names.EDIT_REFUSED, EditRefused, "run", "an edit request the graph's code refused"),
     EventSpec(names.RUN_DELETED, RunDeleted, "run", "removed from the read models; events stay"),
     EventSpec(names.WEBHOOK_ATTEMPT_FAILED, WebhookAttemptFailed, "run", "a webhook attempt failed"),
     EventSpec(names.WEBHOOK_DELIVERED, WebhookDelivered, "run", "a run's end was POSTed to its webhook"),

@@ -31,6 +31,14 @@ const tracesIcon = new LabIcon({
   svgstr: svg('<path d="M2 4h12v3H2zM6 9h10v3H6zM9 14h7v3H9zM14 19h8v3h-8z"/>'),
 });
 
+/** A clock: scheduled runs (the Crons page). */
+const cronsIcon = new LabIcon({
+  name: "duragraph-lab:crons",
+  svgstr: svg(
+    '<path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 2a8 8 0 1 1 0 16 8 8 0 0 1 0-16zM11 6v7l5 3 1-1.7-4-2.4V6z"/>',
+  ),
+});
+
 const datasetsIcon = new LabIcon({
   name: "duragraph-lab:datasets",
   svgstr: svg(
@@ -42,7 +50,7 @@ export const PAGE_ICONS: Record<PageName, LabIcon> = {
   playground: playgroundIcon,
   runs: runsIcon,
   datasets: datasetsIcon,
-  crons: runsIcon,
+  crons: cronsIcon,
   threads: threadsIcon,
   assistants: duragraphIcon,
   traces: tracesIcon,

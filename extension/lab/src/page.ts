@@ -8,7 +8,7 @@ export const FRONTEND_VERSION = __DG_FRONTEND_VERSION__;
 
 /** The pages of the launcher, the palette and the sidebar, in their order (not the Run view: it is
  * opened from the other pages). */
-export const LISTED = ["playground", "runs", "datasets", "threads", "assistants", "traces"] as const satisfies readonly PageName[];
+export const LISTED = ["playground", "runs", "datasets", "crons", "threads", "assistants", "traces"] as const satisfies readonly PageName[];
 
 /** One tab per page, and one Run tab per run id. */
 export function tabKey(page: PageName, params: Record<string, string>): string {

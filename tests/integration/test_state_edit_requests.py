@@ -1,0 +1,136 @@
+"""``update_state`` on a native graph that only a separate worker process serves: the API server
+has no code for it, so the edit is an edit request that the worker leases and applies (reducers,
+``as_node``'s router) under its lease; the API call waits for it. With no worker serving the
+graph the call answers 503 and nothing changes. The official ``langgraph-sdk`` as the client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph_sdk import get_sync_client
+from langgraph_sdk.client import SyncLangGraphClient
+from langgraph_sdk.errors import UnprocessableEntityError
+
+from tests.apiserver import ApiServer
+from tests.devserver import cli
+
+REPO = Path(__file__).resolve().parents[2]
+GRAPH = "routed_remote"
+
+
+def _worker(server: ApiServer, name: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DURAGRAPH_")}
+    env["PYTHONPATH"] = str(REPO)
+    url = f"http://127.0.0.1:{server.port}/"
+    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 -- the process writes it until stopped
+    return subprocess.Popen(
+        [
+            *cli(),
+            "worker",
+            f"tests.api_graphs:{GRAPH}",
+            "--server",
+            url,
+            "--token",
+            server.token,
+            "--worker-id",
+            name,
+            "--data-dir",
+            str(tmp_path / "nothing"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _serving(server: ApiServer, name: str | None, timeout: float = 60.0) -> None:
+    """Until ``name`` is the one live worker serving the graph (None: until none is)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = httpx.get(f"{server.base}/workers", headers=server.headers, timeout=10).json()
+        if workers["graphs"].get(GRAPH, []) == ([name] if name else []):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"worker {name} serving {GRAPH}: {workers}")
+
+
+@pytest.fixture
+def sdk(api_server: ApiServer) -> Iterator[SyncLangGraphClient]:
+    with get_sync_client(url=api_server.base, headers=api_server.headers, timeout=60) as client:
+        yield client
+
+
+def _events(server: ApiServer, run_id: str) -> list[dict[str, Any]]:
+    got = httpx.get(f"{server.base}/runs/{run_id}/events?limit=100", headers=server.headers, timeout=30)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    return list(body["events"] if isinstance(body, dict) else body)
+
+
+def test_a_worker_process_applies_the_edit_with_its_code_and_without_one_it_is_a_503(
+    api_server: ApiServer, sdk: SyncLangGraphClient, tmp_path: Path
+) -> None:
+    name = f"edits-{uuid.uuid4().hex[:8]}"
+    proc = _worker(api_server, name, tmp_path)
+    try:
+        _serving(api_server, name)
+        thread_id = sdk.threads.create()["thread_id"]
+        assert sdk.runs.wait(thread_id, GRAPH, input={"n": 0})["log"] == ["a", "b", "d"]
+
+        # as_node's router, evaluated by the worker on the edited state; the custom reducer too.
+        sdk.threads.update_state(thread_id, {"n": 50, "high": 3}, as_node="a")
+        state = sdk.threads.get_state(thread_id)
+        assert state["next"] == ["c"] and state["values"]["n"] == 50
+        assert state["values"]["high"] == 5  # keep_max(5, 3), not overwritten
+        assert state["metadata"]["source"] == "update"
+        assert state["metadata"]["writes"] == {"a": {"n": 50, "high": 5}}
+        # Executed by that worker under its lease (a fenced commit, with its epoch).
+        edit_run = state["metadata"]["run_id"]
+        events = _events(api_server, edit_run)
+        started = next(e for e in events if e["type"] == "run_started")
+        assert started["data"]["worker_id"] == name and started["data"]["epoch"] is not None
+        assert [e["type"] for e in events][-2:] == ["run_completed", "state_updated"]
+        # A run with no input continues from what the edit decided.
+        assert sdk.runs.wait(thread_id, GRAPH, input=None)["log"] == ["a", "b", "d", "c"]
+        # At an earlier checkpoint (time travel): the worker routes there too.
+        history = sdk.threads.get_history(thread_id, limit=50)
+        at = next(h for h in history if h["next"] == ["d"])
+        sdk.threads.update_state(thread_id, {"n": 60}, as_node="a", checkpoint_id=at["checkpoint_id"])
+        branched = sdk.threads.get_state(thread_id)
+        assert branched["next"] == ["c"] and branched["values"]["log"] == ["a", "b"]
+        assert sdk.runs.wait(thread_id, GRAPH, input=None)["log"] == ["a", "b", "c"]
+
+        # Refused by the graph's code (two nodes wrote last together): a 422, the state as it was.
+        paused_thread = sdk.threads.create()["thread_id"]
+        sdk.runs.wait(paused_thread, GRAPH, input={"n": 99}, interrupt_before=["d"])
+        paused = sdk.threads.get_state(paused_thread)
+        assert paused["next"] == ["d"]
+        with pytest.raises(UnprocessableEntityError, match="Ambiguous update, specify as_node"):
+            sdk.threads.update_state(paused_thread, {"n": 1})
+        after = sdk.threads.get_state(paused_thread)
+        assert after["values"] == paused["values"] and after["next"] == ["d"]
+        assert sdk.threads.get(paused_thread)["status"] == "interrupted"
+        final = sdk.runs.wait(paused_thread, GRAPH, input=None)  # still resumes where it paused
+        assert final["log"][-1] == "d"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    # Nobody serves the graph: a clear 503, nothing written.
+    _serving(api_server, None)
+    before = sdk.threads.get_state(thread_id)
+    status, body, _ = api_server.request(
+        "POST", f"/threads/{thread_id}/state", {"values": {"n": 1}, "as_node": "a"}
+    )
+    assert status == 503, body
+    assert body["error"] == "worker_unavailable" and "no worker serves it" in body["message"], body
+    assert sdk.threads.get_state(thread_id)["checkpoint"] == before["checkpoint"]
