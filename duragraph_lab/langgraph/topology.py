@@ -20,7 +20,7 @@ from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
 from duragraph_lab.domain import reducers as red
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.layout import drawn_graph, layered_layout
-from duragraph_lab.graph.schema import state_json_schema
+from duragraph_lab.graph.schema import state_json_schema, with_property_order
 from duragraph_lab.graph.spec import code_fingerprint
 from duragraph_lab.langgraph.source import GraphSource
 
@@ -222,9 +222,9 @@ def schemas(graph: Any) -> dict[str, Any]:
         return state_json_schema(state_type, {k: v for k, v in keys.items() if not own or k in own})
 
     return {
-        "input_schema": attempt("get_input_jsonschema") or ours("input_schema"),
-        "output_schema": attempt("get_output_jsonschema") or ours("output_schema"),
-        "state_schema": attempt("get_input_jsonschema") or ours("state_schema"),
+        "input_schema": with_property_order(attempt("get_input_jsonschema") or ours("input_schema")),
+        "output_schema": with_property_order(attempt("get_output_jsonschema") or ours("output_schema")),
+        "state_schema": with_property_order(attempt("get_input_jsonschema") or ours("state_schema")),
         "config_schema": attempt("get_config_jsonschema"),
         "context_schema": attempt("get_context_jsonschema"),
     }
