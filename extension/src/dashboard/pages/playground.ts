@@ -13,7 +13,7 @@ import { followStream, type StreamHandle } from "../sse";
 import { button, h, link, Notice, shortId, type ChatMessage, type PageContext } from "../ui";
 import { ensurePlaygroundStyles } from "./playground_style";
 import { inputEditor, type InputEditor } from "./playground_input";
-import { replayPlayer } from "./playground_replay";
+import { finalStatuses, replayPlayer } from "./playground_replay";
 import { assistantThreads, PlaygroundMemory, threadTitle } from "./playground_threads";
 
 export const STREAM_MODES = ["values", "messages-tuple", "tasks", "updates"];
@@ -124,14 +124,16 @@ export function playgroundPage(ctx: PageContext): void {
     ctx.root.setAttribute("data-dg-replaying", "");
     replay.textContent = "■ Stop";
     try {
-      await player.play(lastRunId);
+      // The graph ends as the run ended (START and END included), stopped early or not.
+      const end = await player.play(lastRunId);
+      if (!busy) status = end;
     } catch (err) {
       notice.show(`could not replay run ${shortId(lastRunId)}: ${errorText(err)}`);
     } finally {
       if (!ctx.disposed) {
         ctx.root.removeAttribute("data-dg-replaying");
         replay.textContent = "▶ Replay run";
-        paint(); // back to the run's end
+        paint();
       }
     }
   }
@@ -226,6 +228,15 @@ export function playgroundPage(ctx: PageContext): void {
       if (last) {
         setLastRun(last.run_id);
         showRunLink(last.run_id, id);
+        // The graph shows how the thread's last run went (unless a new one started meanwhile).
+        void finalStatuses(ctx.api, last.run_id)
+          .then((end) => {
+            if (!ctx.disposed && threadId === id && !busy && !player.playing && lastRunId === last.run_id) {
+              status = end;
+              paint();
+            }
+          })
+          .catch(() => undefined);
       }
       showValues(t.values ?? {});
       if (!chatGraph && inputs.length && editor) editor.show(ordered(inputs[inputs.length - 1] as Record<string, unknown>));

@@ -7,7 +7,7 @@ import type { Api, ApiEvent } from "../api";
 import { toEventRow } from "./run";
 
 export interface ReplayFrame {
-  /** the event that made this frame (its type and node, for the step label) */
+  /** what changed in this frame ("agent done, tools running") */
   label: string;
   status: Record<string, NodeStatus>;
 }
@@ -16,17 +16,24 @@ export interface ReplayFrame {
 export function replayFrames(events: readonly StatusEvent[]): ReplayFrame[] {
   const fold = new StatusFold();
   const frames: ReplayFrame[] = [];
-  let last = "{}";
+  let before: Record<string, NodeStatus> = {};
   for (const e of events) {
     fold.apply(e);
     const status = fold.statuses();
-    const key = JSON.stringify(Object.entries(status).sort());
-    if (key === last) continue;
-    last = key;
-    const label = e.node ? `${e.type.replace(/_/g, " ")}: ${e.node}` : e.type.replace(/_/g, " ");
+    const changed = Object.entries(status).filter(([node, st]) => before[node] !== st);
+    if (!changed.length) continue;
+    before = status;
+    const label = changed.map(([node, st]) => `${node === "__start__" ? "START" : node === "__end__" ? "END" : node} ${st}`).join(", ");
     frames.push({ label, status });
   }
   return frames;
+}
+
+/** Each node's status at the end of a run (what an opened thread's graph shows). */
+export async function finalStatuses(api: Api, runId: string): Promise<Record<string, NodeStatus>> {
+  const fold = new StatusFold();
+  for (const e of await runEvents(api, runId)) fold.apply(toEventRow(e));
+  return fold.statuses();
 }
 
 /** Every stored event of a run (paged). */
@@ -42,8 +49,9 @@ export async function runEvents(api: Api, runId: string): Promise<ApiEvent[]> {
 }
 
 export interface Player {
-  /** Play the run from its first event; resolves when done or stopped. */
-  play(runId: string): Promise<void>;
+  /** Play the run from its first event; resolves when done or stopped, with the statuses at the
+   * run's last event (what the graph shows once the replay is over). */
+  play(runId: string): Promise<Record<string, NodeStatus>>;
   stop(): void;
   readonly playing: boolean;
 }
@@ -69,7 +77,8 @@ export function replayPlayer(api: Api, show: (frame: ReplayFrame, index: number,
       stop();
       playing = true;
       const frames = replayFrames((await runEvents(api, runId)).map(toEventRow));
-      if (!playing) return;
+      const end = frames.length ? frames[frames.length - 1].status : {};
+      if (!playing) return end;
       await new Promise<void>((resolve) => {
         finish = resolve;
         let i = 0;
@@ -84,6 +93,7 @@ export function replayPlayer(api: Api, show: (frame: ReplayFrame, index: number,
         };
         tick();
       });
+      return end;
     },
   };
 }
