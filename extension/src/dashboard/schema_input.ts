@@ -221,7 +221,7 @@ export function validateInput(value: unknown, schema: JsonSchema | null | undefi
     const path = pointer("", key);
     if (!prop) {
       if (s.additionalProperties === false || (s.properties && s.additionalProperties === undefined && Object.keys(props).length)) {
-        errors.push({ path, message: `unknown key "${key}": the graph's input has ${Object.keys(props).map((k) => `"${k}"`).join(", ")}` });
+        errors.push({ path, message: `unknown key "${key}": the graph's input has ${Object.keys(propertiesOf(schema)).map((k) => `"${k}"`).join(", ")}` });
       } else if (s.additionalProperties && typeof s.additionalProperties === "object") check(v, s.additionalProperties, root, path, errors);
       continue;
     }

@@ -262,7 +262,7 @@ export function playgroundPage(ctx: PageContext): void {
   }
 
   function inputBubble(value: unknown): HTMLElement {
-    return h("div", { class: "dg-msg dg-msg-user dg-msg-input", "data-role": "input" }, h("div", { class: "dg-msg-role" }, "input"), h("pre", { class: "dg-msg-body dg-json" }, preview(ordered(value), 2000)));
+    return h("div", { class: "dg-msg dg-msg-user dg-msg-input", "data-role": "input" }, h("div", { class: "dg-msg-role" }, "input"), h("pre", { class: "dg-msg-body dg-json" }, compact(ordered(value))));
   }
 
   /** A value on one line when it is short, else indented JSON. */
