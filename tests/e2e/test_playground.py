@@ -137,7 +137,7 @@ def test_a_graph_that_is_not_a_chat_runs_from_a_form(ui: PlaygroundPage) -> None
         "size": "large",
         "tags": ["gift", "fragile"],
     }
-    state = page.locator("[data-dg-state]")
+    state = page.locator("[data-dg-playground-state]")
     expect(state.locator("dd[data-key='total']")).to_have_text("12", timeout=20000)
     expect(state.locator("dd[data-key='log']")).to_contain_text("confirmed for Ada (gift, fragile)")
     expect(page.locator("[data-dg-page='playground'][data-dg-last-run]")).to_have_count(1, timeout=10000)
@@ -184,7 +184,7 @@ def test_a_schema_a_form_cannot_edit_gets_a_checked_json_editor(ui: PlaygroundPa
     editor.fill('{"topic": ["wind", "tides", "sun"]}')
     expect(errors).to_be_hidden()
     page.keyboard.press("Control+Enter")
-    state = page.locator("[data-dg-state]")
+    state = page.locator("[data-dg-playground-state]")
     expect(state.locator("dd[data-key='summary']")).not_to_be_empty(timeout=30000)
     expect(state.locator("dd[data-key='subtopics']")).to_contain_text("tides")
     assert len(ui.runs_started) == 1
@@ -200,7 +200,7 @@ def test_a_langgraph_state_graph_runs_from_its_form(ui: PlaygroundPage) -> None:
     page.fill("[data-dg-field='text']", "hello")
     page.fill("[data-dg-field='times']", "3")
     page.click("[data-action='run-input']")
-    expect(page.locator("[data-dg-state] dd[data-key='result']")).to_have_text(
+    expect(page.locator("[data-dg-playground-state] dd[data-key='result']")).to_have_text(
         "HELLO HELLO HELLO", timeout=20000
     )
     expect(page.locator("[data-dg-graph] g[data-node='shout']")).to_have_attribute("data-status", "done")
@@ -314,7 +314,9 @@ def test_threads_are_titled_filtered_and_remembered(browser: Any, server: ApiSer
         expect(threads.locator(f"option[value='{order_thread}']")).to_have_text("customer: Bo", timeout=20000)
         assert chat_thread not in threads.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
         page.select_option("[data-dg-thread]", order_thread)
-        expect(page.locator("[data-dg-state] dd[data-key='log']")).to_contain_text("confirmed for Bo")
+        expect(page.locator("[data-dg-playground-state] dd[data-key='log']")).to_contain_text(
+            "confirmed for Bo"
+        )
         # The form shows the thread's last input.
         expect(page.locator("[data-dg-field='customer']")).to_have_value("Bo")
 
@@ -322,7 +324,9 @@ def test_threads_are_titled_filtered_and_remembered(browser: Any, server: ApiSer
         page.goto(f"{ui.root}/duragraph/ui/#/playground")
         expect(page.locator("[data-dg-assistant]")).to_have_value(order["assistant_id"], timeout=20000)
         expect(threads).to_have_value(order_thread, timeout=20000)
-        expect(page.locator("[data-dg-state] dd[data-key='log']")).to_contain_text("confirmed for Bo")
+        expect(page.locator("[data-dg-playground-state] dd[data-key='log']")).to_contain_text(
+            "confirmed for Bo"
+        )
         # ...and each assistant keeps its own last thread.
         page.select_option("[data-dg-assistant]", chat["assistant_id"])
         expect(threads).to_have_value(chat_thread, timeout=20000)

@@ -277,7 +277,7 @@ export function playgroundPage(ctx: PageContext): void {
     const entries = Object.entries(ordered(values)).filter(([k]) => k !== "__interrupt__");
     return h(
       "div",
-      { class: "dg-state-card", "data-dg-state": "" },
+      { class: "dg-state-card", "data-dg-playground-state": "" },
       h("div", { class: "dg-msg-role" }, "state"),
       entries.length
         ? h("dl", { class: "dg-state-rows" }, ...entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-key": k }, compact(v))]))
@@ -383,8 +383,8 @@ export function playgroundPage(ctx: PageContext): void {
     if (!chatGraph) {
       inputs = [...inputs, value];
       transcript.querySelector(".dg-empty")?.remove();
-      transcript.querySelector("[data-dg-state]")?.before(inputBubble(value));
-      if (!transcript.querySelector("[data-dg-state]")) transcript.append(inputBubble(value));
+      transcript.querySelector("[data-dg-playground-state]")?.before(inputBubble(value));
+      if (!transcript.querySelector("[data-dg-playground-state]")) transcript.append(inputBubble(value));
     }
     await startRun({ input: value }, threadTitle({ thread_id: "" }, value, Object.keys(propertiesOf(schema))));
   }
