@@ -43,7 +43,9 @@ new MutationObserver(() => {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    s = ApiServer(Path(tmp_path_factory.mktemp("playground")) / "data", more_graphs=REFS)
+    s = ApiServer(
+        Path(tmp_path_factory.mktemp("playground")) / "data", more_graphs=(*REFS, "tests.lg_graphs:agent")
+    )
     # The model as a user gets it: tests/conftest.py turns its pacing off for every other test.
     s.env.pop("DURAGRAPH_LLM_FIRST_TOKEN_DELAY", None)
     s.env.pop("DURAGRAPH_LLM_TOKEN_DELAY", None)
@@ -229,6 +231,8 @@ def test_tool_calls_are_cards_and_a_paced_run_can_be_watched_and_replayed(ui: Pl
     assert times["agent:done"] - times["agent:running"] >= 400, times
     assert "tools:done" in times, times  # the calculator is instant: its running may not be painted
 
+    # At the end, the graph shows the stored log's statuses: START and END done too.
+    expect(page.locator("[data-dg-graph] g[data-node='__end__']")).to_have_attribute("data-status", "done")
     card = page.locator("[data-dg-transcript] [data-tool-card='calculator']")
     expect(card).to_have_count(1)
     expect(card.locator(".dg-tool-name")).to_have_text("calculator")
@@ -268,6 +272,24 @@ def test_tool_calls_are_cards_and_a_paced_run_can_be_watched_and_replayed(ui: Pl
         "END done",
     ], steps
     expect(page.locator("[data-dg-graph] g[data-node='__end__']")).to_have_attribute("data-status", "done")
+
+
+def test_a_langgraph_agent_s_tool_calls_are_cards_too(ui: PlaygroundPage) -> None:
+    from playwright.sync_api import expect
+
+    page = ui.open("#/playground?assistant=lg_agent")
+    expect(page.locator("[data-dg-composer]")).to_be_visible(timeout=20000)  # create_agent: a chat
+    page.fill("[data-dg-chat-input]", "add one and two")
+    page.press("[data-dg-chat-input]", "Enter")
+    card = page.locator("[data-dg-transcript] [data-tool-card='add']")
+    expect(card.locator("[data-tool-result='done'] .dg-tool-output")).to_have_text("3", timeout=20000)
+    expect(card.locator("dd[data-arg='a']")).to_have_text("1")
+    expect(card.locator("dd[data-arg='b']")).to_have_text("2")
+    expect(page.locator("[data-dg-transcript] .dg-msg[data-role='assistant']").last).to_contain_text(
+        "the sum is 3"
+    )
+    expect(page.locator("[data-dg-transcript] .dg-msg[data-role='tool']")).to_have_count(0)
+    ui.shot("langgraph-tool-card")
 
 
 def test_threads_are_titled_filtered_and_remembered(browser: Any, server: ApiServer) -> None:  # noqa: F811

@@ -449,7 +449,20 @@ export function playgroundPage(ctx: PageContext): void {
         if (Array.isArray(interrupts) && interrupts.length) showInterrupt(interrupts as Interrupt[]);
         if (reconnecting) notice.clear(); // back after a reconnect; other warnings stay
         ctx.root.setAttribute("data-dg-last-run", runId ?? "");
-        if (runId) setLastRun(runId);
+        if (runId) {
+          const id = runId;
+          setLastRun(id);
+          // The stored log's statuses at the run's end (START and END too, which the tasks
+          // stream does not mention).
+          void finalStatuses(ctx.api, id)
+            .then((end) => {
+              if (!ctx.disposed && !busy && !player.playing && lastRunId === id) {
+                status = { ...status, ...end };
+                paint();
+              }
+            })
+            .catch(() => undefined);
+        }
         void loadThreads().catch(() => undefined);
       },
     });
