@@ -242,6 +242,16 @@ def test_tool_calls_are_cards_and_a_paced_run_can_be_watched_and_replayed(ui: Pl
     expect(page.locator("[data-dg-transcript]")).not_to_contain_text("tool calls:")
     expect(page.locator("[data-dg-transcript] .dg-msg[data-role='tool']")).to_have_count(0)
     ui.shot("tool-card")
+    # The Threads page draws the conversation the same way.
+    thread_id = page.locator("[data-dg-thread]").input_value()
+    ui.go(f"#/threads/{thread_id}")
+    threads_card = page.locator("[data-dg-page='threads'] [data-tool-card='calculator']")
+    expect(threads_card.locator(".dg-tool-output")).to_have_text("42", timeout=20000)
+    expect(page.locator("[data-dg-page='threads'] .dg-msg[data-role='tool']")).to_have_count(0)
+    ui.shot("threads-page-tool-card")
+    ui.go("#/playground")
+    page.wait_for_selector("[data-dg-page='playground'] [data-dg-graph] g[data-node='agent']")
+    expect(page.locator("[data-dg-thread]")).to_have_value(thread_id, timeout=20000)  # remembered
 
     # Replay: the finished run's steps again on the graph, one status change at a time.
     replay = page.locator("[data-action='replay']")
