@@ -227,10 +227,11 @@ def test_the_chat_demo_is_paced_like_a_real_model_by_default(monkeypatch: pytest
     state = chat.graph.invoke({"messages": [("user", "what is 6 * 7")]}, thread())
     took = time.monotonic() - started
     assert state["messages"][-1]["content"] == "The result is 42."
-    assert 1.0 <= took <= 2.5, took
+    assert took >= 1.0, took  # two model calls of at least 0.5 s each (the upper end: load)
+    assert took <= 6.0, took
 
     monkeypatch.setenv("DURAGRAPH_LLM_TOKEN_DELAY", "0")
     monkeypatch.setenv("DURAGRAPH_LLM_FIRST_TOKEN_DELAY", "0")
     started = time.monotonic()
     chat.graph.invoke({"messages": [("user", "what is 6 * 7")]}, thread())
-    assert time.monotonic() - started < 0.9
+    assert time.monotonic() - started < took - 0.5  # without the two waits of 0.5 s
