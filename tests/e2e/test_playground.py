@@ -57,8 +57,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
 
 
 class PlaygroundPage(Page):
-    def __init__(self, browser: Any, server: ApiServer, context: Any = None) -> None:  # noqa: F811
-        super().__init__(browser, server)
+    def __init__(
+        self,
+        browser: Any,  # noqa: F811
+        server: ApiServer,
+        context: Any = None,
+        color_scheme: str = "light",
+    ) -> None:
+        super().__init__(browser, server, color_scheme)
         if context is not None:  # the same browser profile (its localStorage) in a new page
             self.context.close()
             self.context = context
@@ -366,5 +372,27 @@ def test_threads_are_titled_filtered_and_remembered(browser: Any, server: ApiSer
         expect(page.locator("[data-dg-assistant]")).to_have_value(chat["assistant_id"], timeout=20000)
         expect(threads).to_have_value(chat_thread, timeout=20000)
         ui.shot("threads-remembered")
+    finally:
+        ui.close()
+
+
+def test_the_form_and_the_cards_follow_the_dark_theme(browser: Any, server: ApiServer) -> None:  # noqa: F811
+    from playwright.sync_api import expect
+
+    ui = PlaygroundPage(browser, server, color_scheme="dark")
+    try:
+        page = ui.open("#/playground?assistant=order")
+        editor = page.locator("[data-dg-input-editor]")
+        expect(editor).to_be_visible(timeout=20000)
+        page.fill("[data-dg-field='price']", "cheap")
+        page.click("[data-action='run-input']")
+        expect(page.locator("[data-dg-field-error='price']")).to_have_text("must be a number")
+        # Dark backgrounds, light text: the page's palette, not white boxes.
+        colours = editor.evaluate(
+            "(e) => [getComputedStyle(e).backgroundColor, getComputedStyle(e.querySelector('.dg-field-label')).color]"
+        )
+        lum = [sum(int(v) for v in re.findall(r"\d+", c)[:3]) / 3 for c in colours]
+        assert lum[0] < 80 and lum[1] > 150, colours
+        ui.shot("dark-form")
     finally:
         ui.close()
