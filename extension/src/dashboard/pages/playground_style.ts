@@ -40,6 +40,7 @@ export const PLAYGROUND_CSS = `
 .dg-state-rows { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 2px 12px; margin: 2px 0 0; font-size: 0.95em; }
 .dg-state-rows dt { font-family: var(--dg-mono); font-size: 12px; color: var(--dg-fg-muted); padding-top: 1px; }
 .dg-state-rows dd { margin: 0; white-space: pre-wrap; word-break: break-word; }
+[data-dg-input-kind="schema"] .dg-transcript { min-height: 0; }
 .dg-side-head { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; }
 .dg-side-head .dg-section-title { margin-right: auto; }
 .dg-replay-step { font-size: 0.85em; flex-basis: 100%; min-height: 1.2em; }
