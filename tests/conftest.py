@@ -6,6 +6,7 @@ own NATS subject prefix, so tests never see each other's events.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,6 +21,12 @@ from duragraph_lab.runtime.postgres import EmbeddedPostgres, PostgresEndpoint
 from duragraph_lab.store import PostgresEventStore, migrate, open_pool
 
 TEMPLATE_DB = "dg_template"
+
+# The offline model is paced like a real one by default (a half-second wait for its first token):
+# the tests, and every server, worker and kernel they start (which inherit the environment), run
+# it at once and stream at the old 20 ms a token. A test that sets these itself is left alone.
+os.environ.setdefault("DURAGRAPH_LLM_FIRST_TOKEN_DELAY", "0")
+os.environ.setdefault("DURAGRAPH_LLM_TOKEN_DELAY", "0.02")
 
 
 def _with_db(url: str, dbname: str) -> str:

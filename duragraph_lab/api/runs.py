@@ -180,6 +180,9 @@ class Runs:
                 thread_id, body.checkpoint_id or body.checkpoint
             )
         kwargs = {
+            # As on LangGraph Platform: a run's kwargs carry its input (the Playground titles
+            # threads by their first input from it).
+            "input": body.input,
             "stream_mode": body.stream_modes,
             "stream_subgraphs": body.stream_subgraphs,
             "on_disconnect": body.on_disconnect,

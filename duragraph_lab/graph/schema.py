@@ -32,7 +32,7 @@ from typing import Annotated, Any, ForwardRef, Literal, get_args, get_origin
 
 from duragraph_lab.domain import reducers as red
 
-__all__ = ["message_json_schema", "state_json_schema"]
+__all__ = ["message_json_schema", "state_json_schema", "with_property_order"]
 
 #: The message types a canonical message may have (``remove`` only in updates).
 MESSAGE_TYPES = ("human", "ai", "system", "tool", "remove")
@@ -44,6 +44,16 @@ _JSON_TYPES: tuple[tuple[type, str], ...] = (
     (float, "number"),
     (str, "string"),
 )
+
+
+def with_property_order(schema: Any) -> Any:
+    """``schema`` with ``"x-order"``: its top-level property names in declaration order. The
+    schema is stored as PostgreSQL ``jsonb``, which keeps an object's keys in its own order (short
+    keys first), so a form built from the served schema would list the keys out of order without
+    it. Anything that is not an object schema with properties is returned as it is."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return schema
+    return {**schema, "x-order": list(schema["properties"])}
 
 
 def message_json_schema() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from duragraph_lab.graph.schema import state_json_schema
+from duragraph_lab.graph.schema import state_json_schema, with_property_order
 from duragraph_lab.graph.types import END, START, RetryPolicy
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ class GraphSpec:
         ``graph_id``). Input and output are the state schema (no separate input/output types
         yet); there is no config or context schema. Not part of the topology: it does not change
         the version."""
-        state = state_json_schema(self.state_schema, self.channels)
+        state = with_property_order(state_json_schema(self.state_schema, self.channels))
         return {
             "input_schema": copy.deepcopy(state),
             "output_schema": copy.deepcopy(state),

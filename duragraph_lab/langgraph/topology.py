@@ -20,6 +20,7 @@ from duragraph_lab.control.graphs import LANGGRAPH, GraphDescription
 from duragraph_lab.domain import reducers as red
 from duragraph_lab.domain.errors import DuraGraphError
 from duragraph_lab.graph.layout import drawn_graph, layered_layout
+from duragraph_lab.graph.schema import state_json_schema, with_property_order
 from duragraph_lab.graph.spec import code_fingerprint
 from duragraph_lab.langgraph.source import GraphSource
 
@@ -194,8 +195,10 @@ def channels(graph: Any) -> dict[str, str]:
 
 
 def schemas(graph: Any) -> dict[str, Any]:
-    """JSON Schemas as ``GET /assistants/{id}/schemas`` serves them; a schema LangGraph cannot
-    produce (e.g. a ``typing.TypedDict`` state on Python 3.11) is None."""
+    """JSON Schemas as ``GET /assistants/{id}/schemas`` serves them. Where LangGraph cannot
+    produce one (pydantic refuses a ``typing.TypedDict`` state before Python 3.12), the
+    builder's own type is described by DuraGraph's generator, as for native graphs, so a
+    client always gets an input schema to build a form from."""
 
     def attempt(method: str) -> Any:
         fn = getattr(graph, method, None)
@@ -208,10 +211,20 @@ def schemas(graph: Any) -> dict[str, Any]:
         except Exception:
             return None
 
+    builder = getattr(graph, "builder", None)
+    keys = channels(graph)
+
+    def ours(attribute: str) -> Any:
+        state_type = getattr(builder, attribute, None)
+        if builder is None or state_type is None:
+            return None
+        own = set(getattr(state_type, "__annotations__", {}) or {})
+        return state_json_schema(state_type, {k: v for k, v in keys.items() if not own or k in own})
+
     return {
-        "input_schema": attempt("get_input_jsonschema"),
-        "output_schema": attempt("get_output_jsonschema"),
-        "state_schema": attempt("get_input_jsonschema"),
+        "input_schema": with_property_order(attempt("get_input_jsonschema") or ours("input_schema")),
+        "output_schema": with_property_order(attempt("get_output_jsonschema") or ours("output_schema")),
+        "state_schema": with_property_order(attempt("get_input_jsonschema") or ours("state_schema")),
         "config_schema": attempt("get_config_jsonschema"),
         "context_schema": attempt("get_context_jsonschema"),
     }

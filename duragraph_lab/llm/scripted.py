@@ -22,7 +22,9 @@ _CHUNK = re.compile(r"\S+\s*|\s+")
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Deterministic answers, streamed word by word (``token_delay`` seconds apart).
+    """Deterministic answers, streamed word by word (``token_delay`` seconds apart), the first
+    one ``first_token_delay`` seconds after the call (a real model's time to first token, so a
+    run can be watched; 0 by default here, see :func:`duragraph_lab.llm.get_chat_model`).
 
     Without ``responses``, it answers by rule, from the conversation's end:
 
@@ -44,11 +46,13 @@ class ScriptedChatModel(BaseChatModel):
         responses: Sequence[Message | str] | None = None,
         *,
         token_delay: float = 0.01,
+        first_token_delay: float = 0.0,
         name: str = "scripted",
     ) -> None:
         super().__init__(name)
         self.responses = list(responses) if responses is not None else None
         self.token_delay = token_delay
+        self.first_token_delay = first_token_delay
         self.calls = 0  # calls actually answered (replayed ones are not)
         self._lock = threading.Lock()  # sync invoke() may run from several threads
 
@@ -67,6 +71,8 @@ class ScriptedChatModel(BaseChatModel):
             raise ScriptExhausted(
                 f"{self.name}: call #{index + 1}, but only {len(self.responses)} responses are scripted"
             )
+        if self.first_token_delay > 0:
+            await asyncio.sleep(self.first_token_delay)
         await self._stream(text_of(reply.get("content")), on_delta)
         return {**reply, **_accounting(messages, reply)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from duragraph_lab.demo import GRAPHS, approval, chat, map_reduce
 from duragraph_lab.demo.tools import calculator, evaluate
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.types import Command
-from duragraph_lab.llm import ScriptedChatModel
+from duragraph_lab.llm import ScriptedChatModel, get_chat_model
 
 
 @pytest.fixture(autouse=True)
@@ -210,3 +211,27 @@ def test_subtopic_parsing_falls_back_to_fixed_angles() -> None:
     assert 3 <= len(fallback) <= 5
     assert all(s.startswith("tea: ") for s in fallback)
     assert len(map_reduce.parse_subtopics("\n".join("abcdef"), "t")) == len(map_reduce.FALLBACK_ANGLES)
+
+
+def test_the_chat_demo_is_paced_like_a_real_model_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unconfigured, the scripted model waits before its first token and streams at a readable
+    pace: a tool-calling chat takes 1-2 s, so its nodes can be watched lighting up. The tests
+    turn the pacing off through the same variables (tests/conftest.py)."""
+
+    monkeypatch.delenv("DURAGRAPH_LLM_TOKEN_DELAY")
+    monkeypatch.delenv("DURAGRAPH_LLM_FIRST_TOKEN_DELAY", raising=False)
+    model = get_chat_model()
+    assert isinstance(model, ScriptedChatModel)
+    assert (model.first_token_delay, model.token_delay) == (0.5, 0.06)
+    started = time.monotonic()
+    state = chat.graph.invoke({"messages": [("user", "what is 6 * 7")]}, thread())
+    took = time.monotonic() - started
+    assert state["messages"][-1]["content"] == "The result is 42."
+    assert took >= 1.0, took  # two model calls of at least 0.5 s each (the upper end: load)
+    assert took <= 6.0, took
+
+    monkeypatch.setenv("DURAGRAPH_LLM_TOKEN_DELAY", "0")
+    monkeypatch.setenv("DURAGRAPH_LLM_FIRST_TOKEN_DELAY", "0")
+    started = time.monotonic()
+    chat.graph.invoke({"messages": [("user", "what is 6 * 7")]}, thread())
+    assert time.monotonic() - started < took - 0.5  # without the two waits of 0.5 s

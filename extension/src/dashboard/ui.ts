@@ -138,13 +138,3 @@ export function messageRole(m: ChatMessage): string {
   if (t === "system") return "system";
   return t || "message";
 }
-
-export function renderMessages(container: HTMLElement, messages: readonly ChatMessage[]): void {
-  const rows = messages.map((m) => {
-    const role = messageRole(m);
-    const text = messageText(m.content);
-    const body = h("div", { class: "dg-msg-body" }, text || (m.tool_calls?.length ? `(tool calls: ${JSON.stringify(m.tool_calls)})` : ""));
-    return h("div", { class: `dg-msg dg-msg-${role}`, "data-role": role, ...(m.id ? { "data-id": m.id } : {}) }, h("div", { class: "dg-msg-role" }, role), body);
-  });
-  container.replaceChildren(...rows);
-}

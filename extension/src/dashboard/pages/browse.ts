@@ -2,7 +2,8 @@
 import { renderJson } from "../../renderers/diff";
 import { renderGraph, type Topology } from "../../renderers/graph";
 import { ACTIVE, errorText, recentRuns, runDuration, type Assistant, type Run, type SpanRow, type Thread } from "../api";
-import { badge, formatDuration, formatWhen, h, link, Notice, poll, renderMessages, section, shortId, type ChatMessage, type PageContext } from "../ui";
+import { renderMessages } from "../messages";
+import { badge, formatDuration, formatWhen, h, link, Notice, poll, section, shortId, type ChatMessage, type PageContext } from "../ui";
 
 function runsTable(ctx: PageContext, runs: readonly Run[]): HTMLElement {
   if (!runs.length) return h("div", { class: "dg-empty" }, "no runs");

@@ -1,11 +1,20 @@
-// Playground: pick an assistant, start or choose a thread, chat. The graph beside the chat lights
-// up node by node as the run executes; tokens stream into the reply; an interrupt (human in the
-// loop) becomes an approval/input box that resumes the run.
+// Playground: pick an assistant, start or choose a thread (its threads, titled by their first
+// message or input), and run it: a chat box for graphs with `messages`, a form or JSON editor built
+// from the graph's input schema for the others. The graph beside it lights up node by node as the
+// run executes, and a finished run can be replayed on it; tokens stream into the reply; tool calls
+// show as cards; an interrupt (human in the loop) becomes an approval/input box that resumes the
+// run. The last assistant and each assistant's last thread are remembered across reloads.
 import { preview } from "../../renderers/dom";
 import { renderGraph, type GraphHandle, type Topology } from "../../renderers/graph";
-import { errorText, type Assistant, type Thread } from "../api";
+import { errorText, type Assistant, type Run, type Thread } from "../api";
+import { renderMessages } from "../messages";
+import { isChatSchema, keyOrder, propertiesOf, type GraphSchemas, type JsonSchema } from "../schema_input";
 import { followStream, type StreamHandle } from "../sse";
-import { button, h, link, Notice, renderMessages, shortId, type ChatMessage, type PageContext } from "../ui";
+import { button, h, link, Notice, shortId, type ChatMessage, type PageContext } from "../ui";
+import { ensurePlaygroundStyles } from "./playground_style";
+import { inputEditor, type InputEditor } from "./playground_input";
+import { finalStatuses, replayPlayer } from "./playground_replay";
+import { assistantThreads, PlaygroundMemory, threadTitle } from "./playground_threads";
 
 export const STREAM_MODES = ["values", "messages-tuple", "tasks", "updates"];
 
@@ -27,7 +36,9 @@ export function taskStatus(data: unknown): { node: string; status: string } | nu
 }
 
 export function playgroundPage(ctx: PageContext): void {
+  ensurePlaygroundStyles(ctx.root);
   const notice = new Notice();
+  const memory = new PlaygroundMemory();
   const assistantSel = h("select", { class: "dg-select", "aria-label": "assistant", "data-dg-assistant": "" });
   const threadSel = h("select", { class: "dg-select", "aria-label": "thread", "data-dg-thread": "" }, h("option", { value: "" }, "new thread"));
   const newThread = button("New thread", () => {
@@ -42,12 +53,24 @@ export function playgroundPage(ctx: PageContext): void {
   const interruptBox = h("div", { class: "dg-interrupt", "data-dg-interrupt": "", hidden: "" });
   const input = h("textarea", { class: "dg-input dg-chat-input", rows: "2", placeholder: "Message (Enter to send, Shift+Enter for a new line)", "aria-label": "message", "data-dg-chat-input": "" });
   const send = button("Send", () => void sendMessage(), { "data-action": "send", class: "dg-button dg-primary" });
-  const composer = h("div", { class: "dg-composer" }, input, send);
-  const chat = h("div", { class: "dg-chat" }, transcript, streaming, interruptBox, composer);
+  const composer = h("div", { class: "dg-composer", "data-dg-composer": "" }, input, send);
+  // The input built from the graph's schema: the whole input of a graph that is not a chat, the
+  // other keys (folded) of one that is.
+  const inputBox = h("div", { class: "dg-input-slot", "data-dg-input-slot": "" });
+  const chat = h("div", { class: "dg-chat" }, transcript, streaming, interruptBox, composer, inputBox);
 
   const graphBox = h("div", { class: "dg-graph-box", "data-dg-graph": "" });
   const execList = h("ol", { class: "dg-exec-list", "data-dg-executions": "" });
-  const side = h("aside", { class: "dg-side" }, h("h3", { class: "dg-section-title" }, "Node execution"), graphBox, execList);
+  const replayStep = h("span", { class: "dg-replay-step dg-muted", "data-dg-replay-step": "" });
+  const replay = button("▶ Replay run", () => void toggleReplay(), { "data-action": "replay", title: "play the last run's steps again on the graph" });
+  replay.disabled = true;
+  const side = h(
+    "aside",
+    { class: "dg-side" },
+    h("div", { class: "dg-side-head" }, h("h3", { class: "dg-section-title" }, "Node execution"), replay, replayStep),
+    graphBox,
+    execList,
+  );
   ctx.root.append(toolbar, notice.element, h("div", { class: "dg-playground" }, chat, side));
 
   let assistants: Assistant[] = [];
@@ -56,8 +79,20 @@ export function playgroundPage(ctx: PageContext): void {
   let threadId = "";
   let busy = false;
   let stream: StreamHandle | null = null;
+  let chatGraph = true;
+  let schema: JsonSchema | null = null;
+  let editor: InputEditor | null = null;
+  let lastRunId = "";
   const chunks = new Map<string, string>();
-  ctx.onDispose(() => stream?.close());
+  const player = replayPlayer(ctx.api, (frame, i, n) => {
+    if (ctx.disposed) return;
+    graph?.setStatus(frame.status);
+    replayStep.textContent = `step ${i + 1}/${n} · ${frame.label}`;
+  });
+  ctx.onDispose(() => {
+    stream?.close();
+    player.stop();
+  });
 
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) {
@@ -69,7 +104,68 @@ export function playgroundPage(ctx: PageContext): void {
   function setBusy(b: boolean): void {
     busy = b;
     send.disabled = b;
+    editor?.setBusy(b);
+    replay.disabled = b || !lastRunId;
     ctx.root.toggleAttribute("data-dg-busy", b);
+  }
+
+  function setLastRun(id: string): void {
+    lastRunId = id;
+    replay.disabled = busy || !id;
+    replayStep.textContent = "";
+  }
+
+  async function toggleReplay(): Promise<void> {
+    if (player.playing) {
+      player.stop();
+      return;
+    }
+    if (!lastRunId || busy) return;
+    ctx.root.setAttribute("data-dg-replaying", "");
+    replay.textContent = "■ Stop";
+    try {
+      // The graph ends as the run ended (START and END included), stopped early or not.
+      const end = await player.play(lastRunId);
+      if (!busy) status = end;
+    } catch (err) {
+      notice.show(`could not replay run ${shortId(lastRunId)}: ${errorText(err)}`);
+    } finally {
+      if (!ctx.disposed) {
+        ctx.root.removeAttribute("data-dg-replaying");
+        replay.textContent = "▶ Replay run";
+        paint();
+      }
+    }
+  }
+
+  function currentAssistant(): Assistant | undefined {
+    return assistants.find((a) => a.assistant_id === assistantSel.value);
+  }
+
+  /** The chat box, the schema's input, or both, for the selected assistant. */
+  async function loadInput(topo: Topology | null): Promise<void> {
+    const id = assistantSel.value;
+    let found: GraphSchemas | null = null;
+    try {
+      found = await ctx.api.get<GraphSchemas>(`assistants/${id}/schemas`);
+    } catch (err) {
+      notice.show(`could not read the graph's input schema (${errorText(err)}): the input is checked by the server only`, "warning");
+    }
+    if (ctx.disposed || id !== assistantSel.value) return;
+    schema = found?.input_schema ?? null;
+    const channels = (topo as { channels?: Record<string, unknown> } | null)?.channels ?? {};
+    chatGraph = schema ? isChatSchema(schema) : "messages" in channels;
+    ctx.root.dataset.dgInputKind = chatGraph ? "chat" : "schema";
+    composer.hidden = !chatGraph;
+    const others = Object.keys(propertiesOf(schema)).filter((k) => k !== "messages");
+    if (chatGraph && !others.length) {
+      editor = null;
+      inputBox.replaceChildren();
+      return;
+    }
+    editor = inputEditor(schema, (value) => void sendInput(value), chatGraph);
+    editor.setBusy(busy);
+    inputBox.replaceChildren(chatGraph ? h("details", { class: "dg-more-input" }, h("summary", {}, `Other input keys (${others.join(", ")})`), editor.element) : editor.element);
   }
 
   function paint(): void {
@@ -79,39 +175,71 @@ export function playgroundPage(ctx: PageContext): void {
   async function loadGraph(): Promise<void> {
     const id = assistantSel.value;
     if (!id) return;
+    let topo: Topology | null = null;
     try {
-      const topo = await ctx.api.get<Topology>(`assistants/${id}/graph`);
+      topo = await ctx.api.get<Topology>(`assistants/${id}/graph`);
       if (ctx.disposed) return;
       graph = renderGraph(graphBox, topo, status);
     } catch (err) {
+      graph = null;
       graphBox.replaceChildren(h("div", { class: "dg-notice dg-notice-warning", "data-dg-message": "warning" }, `no graph for this assistant: ${errorText(err)}`));
     }
+    await loadInput(topo);
   }
 
-  async function loadThreads(): Promise<void> {
-    const list = await ctx.api.post<Thread[]>("threads/search", { limit: 30, sort_by: "updated_at", sort_order: "desc" });
+  /** The selected assistant's threads, titled; the thread in use stays selected. */
+  async function loadThreads(): Promise<string[]> {
+    const assistant = assistantSel.value;
+    const list = assistant ? await assistantThreads(ctx.api, assistant, Object.keys(propertiesOf(schema))) : [];
+    if (ctx.disposed || assistant !== assistantSel.value) return [];
     const keep = threadSel.value;
-    const options = list.map((t) => h("option", { value: t.thread_id }, `${shortId(t.thread_id)} · ${t.status ?? ""}`));
+    const label = (title: string, st?: string) => (st && st !== "idle" ? `${title} · ${st}` : title);
+    const options = list.map(({ thread, title }) => h("option", { value: thread.thread_id, title: thread.thread_id }, label(title, thread.status)));
     // The thread in use stays selected even when this list was read before it was created.
-    if (keep && keep === threadId && !list.some((t) => t.thread_id === keep)) options.unshift(h("option", { value: keep }, `${shortId(keep)} · new`));
+    if (keep && keep === threadId && !list.some((t) => t.thread.thread_id === keep)) options.unshift(h("option", { value: keep }, `${shortId(keep)} · new`));
     threadSel.replaceChildren(h("option", { value: "" }, "new thread"), ...options);
-    if (keep && (keep === threadId || list.some((t) => t.thread_id === keep))) threadSel.value = keep;
+    if (keep && (keep === threadId || list.some((t) => t.thread.thread_id === keep))) threadSel.value = keep;
+    return list.map((t) => t.thread.thread_id);
   }
 
   async function selectThread(id: string): Promise<void> {
     threadId = id;
+    memory.remember(assistantSel.value, id);
+    player.stop();
+    setLastRun("");
     status = {};
     paint();
     execList.replaceChildren();
     interruptBox.hidden = true;
     runLink.replaceChildren();
+    inputs = [];
     if (!id) {
-      transcript.replaceChildren(h("div", { class: "dg-empty" }, "Send a message to start a new thread."));
+      transcript.replaceChildren(h("div", { class: "dg-empty" }, chatGraph ? "Send a message to start a new thread." : "Fill in the input and press Run to start a new thread."));
       return;
     }
     try {
-      const t = await ctx.api.get<Thread>(`threads/${id}`);
+      const [t, runs] = await Promise.all([
+        ctx.api.get<Thread>(`threads/${id}`),
+        ctx.api.post<Run[]>("runs/search", { thread_id: id, limit: 100, sort_by: "created_at", sort_order: "asc" }),
+      ]);
+      if (ctx.disposed || id !== threadId) return;
+      inputs = runs.map((r) => (r as { kwargs?: { input?: unknown } }).kwargs?.input).filter((i) => i !== undefined && i !== null);
+      const last = runs[runs.length - 1];
+      if (last) {
+        setLastRun(last.run_id);
+        showRunLink(last.run_id, id);
+        // The graph shows how the thread's last run went (unless a new one started meanwhile).
+        void finalStatuses(ctx.api, last.run_id)
+          .then((end) => {
+            if (!ctx.disposed && threadId === id && !busy && !player.playing && lastRunId === last.run_id) {
+              status = end;
+              paint();
+            }
+          })
+          .catch(() => undefined);
+      }
       showValues(t.values ?? {});
+      if (!chatGraph && inputs.length && editor) editor.show(ordered(inputs[inputs.length - 1] as Record<string, unknown>));
       const interrupts = (t.interrupts && typeof t.interrupts === "object" ? Object.values(t.interrupts as Record<string, Interrupt[]>).flat() : []) as Interrupt[];
       if (t.status === "interrupted" && interrupts.length) showInterrupt(interrupts);
     } catch (err) {
@@ -119,9 +247,52 @@ export function playgroundPage(ctx: PageContext): void {
     }
   }
 
+  function showRunLink(id: string, tid: string): void {
+    runLink.replaceChildren(link(`run ${shortId(id)} ↗`, () => ctx.navigate("run", { run_id: id, thread_id: tid }), { "data-open-run": id, title: "open the Run view" }));
+  }
+
+  /** The inputs sent on this thread (a graph that is not a chat shows them above its state). */
+  let inputs: unknown[] = [];
+
+  /** An object with its keys in the input schema's order (stored values come back reordered). */
+  function ordered<T>(value: T): T {
+    if (!value || typeof value !== "object" || Array.isArray(value)) return value;
+    const obj = value as Record<string, unknown>;
+    return Object.fromEntries(keyOrder(Object.keys(obj), Object.keys(propertiesOf(schema))).map((k) => [k, obj[k]])) as T;
+  }
+
+  function inputBubble(value: unknown): HTMLElement {
+    return h("div", { class: "dg-msg dg-msg-user dg-msg-input", "data-role": "input" }, h("div", { class: "dg-msg-role" }, "input"), h("pre", { class: "dg-msg-body dg-json" }, compact(ordered(value))));
+  }
+
+  /** A value on one line when it is short, else indented JSON. */
+  function compact(v: unknown): string {
+    if (typeof v === "string") return v;
+    const line = JSON.stringify(v);
+    return line !== undefined && line.length <= 80 ? line : preview(v, 1200);
+  }
+
+  /** The state as a card of keys and values (a graph that is not a chat). */
+  function stateCard(values: Record<string, unknown>): HTMLElement {
+    const entries = Object.entries(ordered(values)).filter(([k]) => k !== "__interrupt__");
+    return h(
+      "div",
+      { class: "dg-state-card", "data-dg-playground-state": "" },
+      h("div", { class: "dg-msg-role" }, "state"),
+      entries.length
+        ? h("dl", { class: "dg-state-rows" }, ...entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", { "data-key": k }, compact(v))]))
+        : h("div", { class: "dg-empty" }, "the state is empty"),
+    );
+  }
+
   function showValues(values: unknown): void {
-    const v = (values && typeof values === "object" ? values : {}) as { messages?: ChatMessage[] };
+    const v = (values && typeof values === "object" ? values : {}) as Record<string, unknown> & { messages?: ChatMessage[] };
     const messages = Array.isArray(v.messages) ? v.messages : [];
+    if (!chatGraph) {
+      transcript.replaceChildren(...inputs.map(inputBubble), stateCard(v));
+      transcript.scrollTop = transcript.scrollHeight;
+      return;
+    }
     if (messages.length) renderMessages(transcript, messages);
     else transcript.replaceChildren(h("div", { class: "dg-empty" }, "no messages in this thread's state"));
     // Show the state's other values (a draft awaiting approval, say) when there are no messages.
@@ -185,11 +356,14 @@ export function playgroundPage(ctx: PageContext): void {
     execList.append(h("li", { class: `dg-exec dg-status-${st.status}`, "data-node": st.node, "data-status": st.status }, `${st.node}: ${st.status}`));
   }
 
-  async function ensureThread(): Promise<string> {
+  async function ensureThread(title: string): Promise<string> {
     if (threadId) return threadId;
-    const t = await ctx.api.post<Thread>("threads", { metadata: { source: "playground" } });
+    const a = currentAssistant();
+    // The assistant in the metadata lists the thread under it before its first run is stored.
+    const t = await ctx.api.post<Thread>("threads", { metadata: { source: "playground", assistant_id: assistantSel.value, graph_id: a?.graph_id ?? null, title } });
     threadId = t.thread_id;
-    threadSel.append(h("option", { value: threadId }, `${shortId(threadId)} · new`));
+    memory.remember(assistantSel.value, threadId);
+    threadSel.insertBefore(h("option", { value: threadId, title: threadId }, title || `${shortId(threadId)} · new`), threadSel.options[1] ?? null);
     threadSel.value = threadId;
     return threadId;
   }
@@ -200,15 +374,29 @@ export function playgroundPage(ctx: PageContext): void {
     input.value = "";
     transcript.querySelector(".dg-empty")?.remove();
     transcript.append(h("div", { class: "dg-msg dg-msg-user dg-pending", "data-role": "user" }, h("div", { class: "dg-msg-role" }, "user"), h("div", { class: "dg-msg-body" }, text)));
-    await startRun({ input: { messages: [{ role: "user", content: text }] } });
+    await startRun({ input: { messages: [{ role: "user", content: text }] } }, threadTitle({ thread_id: "", values: { messages: [{ type: "human", content: text }] } }));
   }
 
-  async function startRun(body: Record<string, unknown>): Promise<void> {
+  /** Run the graph with an input from the schema's editor (already checked against the schema). */
+  async function sendInput(value: Record<string, unknown>): Promise<void> {
+    if (busy) return;
+    if (!chatGraph) {
+      inputs = [...inputs, value];
+      transcript.querySelector(".dg-empty")?.remove();
+      transcript.querySelector("[data-dg-playground-state]")?.before(inputBubble(value));
+      if (!transcript.querySelector("[data-dg-playground-state]")) transcript.append(inputBubble(value));
+    }
+    await startRun({ input: value }, threadTitle({ thread_id: "" }, value, Object.keys(propertiesOf(schema))));
+  }
+
+  async function startRun(body: Record<string, unknown>, title = ""): Promise<void> {
     if (!assistantSel.value) {
       notice.show("pick an assistant first");
       return;
     }
     notice.clear();
+    player.stop();
+    setLastRun("");
     setBusy(true);
     interruptBox.hidden = true;
     chunks.clear();
@@ -217,7 +405,7 @@ export function playgroundPage(ctx: PageContext): void {
     execList.replaceChildren();
     let tid: string;
     try {
-      tid = await ensureThread();
+      tid = await ensureThread(title);
     } catch (err) {
       notice.show(`could not create a thread: ${errorText(err)}`);
       setBusy(false);
@@ -236,8 +424,7 @@ export function playgroundPage(ctx: PageContext): void {
         if (ctx.disposed) return;
         if (e.event === "metadata" && e.data && typeof e.data === "object" && "run_id" in e.data) {
           runId = String((e.data as { run_id: unknown }).run_id);
-          const id = runId;
-          runLink.replaceChildren(link(`run ${shortId(id)} ↗`, () => ctx.navigate("run", { run_id: id, thread_id: tid }), { "data-open-run": id, title: "open the Run view" }));
+          showRunLink(runId, tid);
         } else if (e.event === "messages") {
           showChunk(e.data);
         } else if (e.event === "tasks") {
@@ -262,6 +449,20 @@ export function playgroundPage(ctx: PageContext): void {
         if (Array.isArray(interrupts) && interrupts.length) showInterrupt(interrupts as Interrupt[]);
         if (reconnecting) notice.clear(); // back after a reconnect; other warnings stay
         ctx.root.setAttribute("data-dg-last-run", runId ?? "");
+        if (runId) {
+          const id = runId;
+          setLastRun(id);
+          // The stored log's statuses at the run's end (START and END too, which the tasks
+          // stream does not mention).
+          void finalStatuses(ctx.api, id)
+            .then((end) => {
+              if (!ctx.disposed && !busy && !player.playing && lastRunId === id) {
+                status = { ...status, ...end };
+                paint();
+              }
+            })
+            .catch(() => undefined);
+        }
         void loadThreads().catch(() => undefined);
       },
     });
@@ -269,9 +470,25 @@ export function playgroundPage(ctx: PageContext): void {
     setBusy(false);
   }
 
+  /** The assistant's remembered thread (if it is still one of its threads), else a new one. */
+  async function openAssistant(wantThread?: string): Promise<void> {
+    memory.remember(assistantSel.value);
+    threadId = "";
+    threadSel.value = "";
+    await loadGraph();
+    const ids = await loadThreads();
+    if (ctx.disposed || threadId || busy) return;
+    const remembered = memory.threadOf(assistantSel.value);
+    const pick = wantThread ?? (remembered && ids.includes(remembered) ? remembered : "");
+    if (pick && !ids.includes(pick)) threadSel.append(h("option", { value: pick }, `thread ${shortId(pick)}`));
+    threadSel.value = pick;
+    await selectThread(pick);
+  }
+
   assistantSel.addEventListener("change", () => {
     status = {};
-    void loadGraph();
+    player.stop();
+    void openAssistant().catch((err) => notice.show(errorText(err)));
   });
   threadSel.addEventListener("change", () => void selectThread(threadSel.value));
 
@@ -284,19 +501,14 @@ export function playgroundPage(ctx: PageContext): void {
         return;
       }
       assistantSel.replaceChildren(...assistants.map((a) => h("option", { value: a.assistant_id, "data-graph-id": a.graph_id }, a.name || a.graph_id)));
-      const want = ctx.params.assistant;
+      // The URL's assistant, else the one used last (remembered across reloads), else chat.
+      const want = ctx.params.assistant ?? memory.assistant;
       const pick = assistants.find((a) => a.assistant_id === want || a.graph_id === want || a.name === want) ?? assistants.find((a) => a.graph_id === "chat") ?? assistants[0];
       assistantSel.value = pick.assistant_id;
-      await loadGraph();
-      await loadThreads();
       // The graph is drawn before the thread list is read: a message sent meanwhile started a
       // thread (or is starting one), which the initial selection must not drop (an approval
-      // would then resume on a new, empty thread: HTTP 409).
-      if (ctx.disposed || threadId || busy) return;
-      if (ctx.params.thread_id) {
-        threadSel.value = ctx.params.thread_id;
-        await selectThread(ctx.params.thread_id);
-      } else await selectThread("");
+      // would then resume on a new, empty thread: HTTP 409). openAssistant checks.
+      await openAssistant(ctx.params.thread_id || undefined);
     } catch (err) {
       notice.show(errorText(err));
     }
