@@ -550,6 +550,22 @@ RESPONSES["Dataset"] = {
         },
         "created_at": _TS,
         "updated_at": _TS,
+        "warnings": {
+            "type": "array",
+            "description": "Only in the answer to a create or a new version: what is odd about the "
+            "runs just frozen (`no_input`: runs with no input, `run_ids`; `several_assistants`: "
+            "`assistants`), each with a `message`",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": ["no_input", "several_assistants"]},
+                    "message": _STR,
+                    "run_ids": {"type": "array", "items": _STR},
+                    "assistants": {"type": "array", "items": _STR},
+                },
+            },
+        },
     },
 }
 RESPONSES["Notebook"] = {
