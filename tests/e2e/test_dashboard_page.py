@@ -348,6 +348,8 @@ def test_run_view_replay_fork_and_exports(ui: Page) -> None:
     slider.focus()
     page.keyboard.press("Home")
     page.click("[data-action=fork]")
+    expect(page.locator("[data-dg-fork-dialog]")).to_be_visible()
+    page.click("[data-action=fork-confirm]")
     page.wait_for_function(
         f"!location.hash.includes({json.dumps(run_id)}) && location.hash.startsWith('#/run/')"
     )

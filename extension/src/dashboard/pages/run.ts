@@ -90,8 +90,9 @@ export function runPage(ctx: PageContext): void {
   const exportParquet = button("Export Parquet", () => void exportParquetFile(), { "data-export": "parquet" });
   const header = h("div", { class: "dg-toolbar" }, title, meta, cancelBtn, replayBtn, exportJson, exportCsv, exportParquet);
   const report = h("div", { class: "dg-report", "data-dg-report": "" });
+  const originBox = h("div", { class: "dg-run-origin" });
   const body = h("div", { class: "dg-run-view" });
-  ctx.root.append(header, notice.element, streamNotice.element, report, body);
+  ctx.root.append(header, originBox, notice.element, streamNotice.element, report, body);
 
   let run: Run | null = null;
   let events: ApiEvent[] = [];
@@ -146,8 +147,8 @@ export function runPage(ctx: PageContext): void {
       ` · ${run.graph_id ?? shortId(run.assistant_id)} · started ${formatWhen(run.started_at ?? run.created_at)} · ${formatDuration(runDuration(run))}`,
       run.error ? h("span", { class: "dg-error-text" }, ` · ${typeof run.error === "string" ? run.error : JSON.stringify(run.error)}`) : "",
       run.waiting_for ? h("div", { class: "dg-waiting", "data-dg-waiting": run.waiting_for.reason }, run.waiting_for.message) : "",
-      run.forked_from ? forkOrigin(run.forked_from, (id, seq) => ctx.navigate("run", { run_id: id, seq: String(seq) })) : "",
     );
+    originBox.replaceChildren(run.forked_from ? forkOrigin(run.forked_from, (id, seq) => ctx.navigate("run", { run_id: id, seq: String(seq) })) : "");
     meta.setAttribute("data-status", run.status);
     cancelBtn.hidden = !ACTIVE.has(run.status);
   }
