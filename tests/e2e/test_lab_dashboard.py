@@ -300,7 +300,9 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     )
     assert link_colour != text_colour, (link_colour, text_colour)
     for title in ("DuraGraph Playground", "DuraGraph Assistants", f"Run {run_id[:8]}"):
-        label = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=title).locator(".lm-TabBar-tabLabel")
+        label = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=title).locator(
+            ".lm-TabBar-tabLabel"
+        )
         assert label.evaluate("(el) => el.scrollWidth <= el.clientWidth"), f"the tab title {title!r} is cut"
     page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="DuraGraph Playground").click()
     expect(run_page).to_be_hidden()
