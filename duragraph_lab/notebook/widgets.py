@@ -298,7 +298,8 @@ class ReplaySlider(_EventsWidget):
             at = self.event_state(seq)
         except Exception as err:  # the server is away: the checkpoints stand in, and say so
             at = None
-            self.message = f"could not read the state at #{seq}: {err}"
+            where = f"#{seq}" if seq >= 0 else "the latest event"
+            self.message = f"could not read the state at {where}: {err}"
         if at is not None:
             state, prev = dict(at.values), dict(at.previous)
             origin: dict[str, Any] = {
