@@ -332,6 +332,15 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     page.keyboard.press("Home")
     expect(run_page.locator("[data-dg-replay-label]")).to_contain_text("run_created (1/")
     expect(run_page.locator("[data-dg-state]")).not_to_contain_text("You said")
+    # At the node's completion: the state after it, with the answer, and the change it made (the
+    # evidence's screenshot 12, taken here in Lab, showed the state before it and "no change").
+    run_page.locator("[data-dg-eventlog] .dg-event-row", has_text="node_completed").first.click()
+    expect(run_page.locator("[data-dg-change-title]")).to_have_text("Change made by agent")
+    expect(run_page.locator("[data-dg-diff]")).to_contain_text("You said: hello from the lab test")
+    page.screenshot(path=str(ARTIFACTS / "run-replay-node-completed.png"))
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(run_page.locator("[data-dg-replay-label]")).to_contain_text("run_created (1/")
     run_page.locator("[data-action=fork]").click()
     expect(run_page.locator("[data-dg-fork-dialog]")).to_be_visible()
     run_page.locator("[data-action=fork-confirm]").click()
