@@ -117,6 +117,11 @@ def test_fork_dialog_edits_the_state_and_the_fork_links_to_its_origin(ui: Page) 
         f"forked from run {run_id[:8]} at #{s1['seq']} (position {position}) · state edited: n"
     )
     expect(page.locator(".dg-run-meta")).to_have_attribute("data-status", "success", timeout=15000)
+    # The state shown is the one after the fork's last event (the view follows it to the end).
+    last = api(ui.server, "GET", f"/runs/{forked}/events")["events"][-1]["seq"]
+    expect(page.locator("[data-dg-replay-caption]")).to_contain_text(f"state after #{last} run_completed")
+    expect(page.locator("[data-dg-state]")).to_contain_text('"n": 103')
+    page.wait_for_timeout(300)  # the graph's colour transitions
     ui.shot("replay-fork-origin")
 
     # The runs list marks the fork, with a link to its origin.
