@@ -350,6 +350,8 @@ class DatasetSelection(RunFilter):
 
     thread_ids: list[uuid.UUID] | None = Field(None, max_length=10_000)
     limit: int = Field(100, ge=1, le=1000)
+    #: Leave out runs that had no input (forks: they start from another run's state).
+    require_input: bool = False
 
 
 class HandExample(Model):

@@ -372,6 +372,21 @@ RESPONSES: dict[str, dict[str, Any]] = {
                     "properties": {"reason": _STR, "graph_id": _STR, "message": _STR},
                 }
             ),
+            "forked_from": _nullable(
+                {
+                    "type": "object",
+                    "description": "**DuraGraph:** where a fork (`POST /runs/{run_id}/fork`) branched: "
+                    "the run, the event's global `seq`, its `position` in that run's event log (0 the "
+                    "first) and the state keys the fork `edited` before running; null for other runs",
+                    "required": ["run_id", "seq"],
+                    "properties": {
+                        "run_id": _STR,
+                        "seq": {"type": "integer"},
+                        "position": {"type": "integer"},
+                        "edited": {"type": "array", "items": _STR},
+                    },
+                }
+            ),
         },
     },
     "JoinResult": {
@@ -453,6 +468,20 @@ RESPONSES["ThreadList"] = {"type": "array", "items": _selected("Thread")}
 RESPONSES["ThreadStateList"] = {"type": "array", "items": {"$ref": _REF.format(model="ThreadState")}}
 RESPONSES["RunList"] = {"type": "array", "items": {"$ref": _REF.format(model="Run")}}
 RESPONSES["SpanList"] = {"type": "array", "items": {"$ref": _REF.format(model="Span")}}
+RESPONSES["EventState"] = {
+    "type": "object",
+    "required": ["run_id", "seq", "type", "values", "previous", "previous_seq"],
+    "properties": {
+        "run_id": _STR,
+        "seq": {"type": "integer"},
+        "type": _STR,
+        "node": _nullable(_STR),
+        "step": _nullable({"type": "integer"}),
+        "values": {"type": "object"},
+        "previous": {"type": "object"},
+        "previous_seq": _nullable({"type": "integer"}),
+    },
+}
 RESPONSES["EventPage"] = {
     "type": "object",
     "required": ["run_id", "events", "has_more"],
@@ -521,6 +550,22 @@ RESPONSES["Dataset"] = {
         },
         "created_at": _TS,
         "updated_at": _TS,
+        "warnings": {
+            "type": "array",
+            "description": "Only in the answer to a create or a new version: what is odd about the "
+            "runs just frozen (`no_input`: runs with no input, `run_ids`; `several_assistants`: "
+            "`assistants`), each with a `message`",
+            "items": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": ["no_input", "several_assistants"]},
+                    "message": _STR,
+                    "run_ids": {"type": "array", "items": _STR},
+                    "assistants": {"type": "array", "items": _STR},
+                },
+            },
+        },
     },
 }
 RESPONSES["Notebook"] = {

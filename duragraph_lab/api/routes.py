@@ -749,6 +749,24 @@ ROUTES: list[Route] = [
         {"get": Op("One span per node execution", "SpanList")},
     ),
     Route(
+        "/runs/{run_id}/state",
+        rh.RunStateHandler,
+        "duragraph",
+        {
+            "get": Op(
+                "The state right after an event of the run, and right before it",
+                "EventState",
+                params=(Param("seq", _int(1), "The event (default: the run's latest)."),),
+                description="**DuraGraph:** `values` is the state right after the event: at a "
+                "`node_completed`, with that node's update (and those of its step's nodes that "
+                "completed before it) applied, as the step's end applies them; `previous` is the "
+                "state right after the run's previous event (`previous_seq`; null for the run's first "
+                "event: the state it started from), so the change the event made is the difference. "
+                "Keys with a custom reducer change at step boundaries only.",
+            )
+        },
+    ),
+    Route(
         "/runs/{run_id}/fork",
         rh.RunForkHandler,
         "duragraph",

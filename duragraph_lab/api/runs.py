@@ -78,6 +78,8 @@ def run_json(run: RunRecord, select: list[str] | None = None) -> dict[str, Any]:
         "worker_id": run.worker_id,
         "started_at": iso(run.started_at),
         "ended_at": iso(run.ended_at),
+        # DuraGraph: where a fork branched (run, seq, position in that run's events, edited keys).
+        "forked_from": plain(run.metadata.get("forked_from")) if isinstance(run.metadata, dict) else None,
     }
     return {k: v for k, v in out.items() if k in select} if select else out
 
@@ -281,6 +283,21 @@ class Runs:
                 }
             )
         return out
+
+    async def state_at(self, run_id: str, seq: int | None) -> dict[str, Any]:
+        """The state right after event ``seq`` of the run (None: its latest) and right before it."""
+        await self.control.run_queries.get(run_id)
+        at = await self.control.event_states.at(run_id, seq)
+        return {
+            "run_id": at.run_id,
+            "seq": at.seq,
+            "type": at.type,
+            "node": at.node,
+            "step": at.step,
+            "values": plain(at.values),
+            "previous": plain(at.previous),
+            "previous_seq": at.previous_seq,
+        }
 
     async def fork(self, run_id: str, body: models.RunFork) -> RunRef:
         await self.control.run_queries.get(run_id)

@@ -353,6 +353,11 @@ def run_replay(run_id: str) -> Call[m.ReplayReport]:
     return Call("POST", f"runs/{seg(run_id)}/replay", read(m.ReplayReport.from_json))
 
 
+def run_state(run_id: str, seq: int | None) -> Call[m.EventState]:
+    params = query(seq=int(seq)) if seq is not None else []
+    return Call("GET", f"runs/{seg(run_id)}/state", read(m.EventState.from_json), params)
+
+
 def run_fork(run_id: str, seq: int, *, update: Mapping[str, Any] | None, as_node: str | None) -> Call[m.Run]:
     body = compact(
         {"seq": int(seq), "update": dict(update) if update is not None else None, "as_node": as_node}

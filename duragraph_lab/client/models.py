@@ -352,6 +352,8 @@ class Run:
     ended_at: dt.datetime | None = None
     #: Why a pending run has not started (``{"reason": "no_worker", "message": ...}``), else None.
     waiting_for: Json | None = None
+    #: A fork's origin: ``{"run_id", "seq", "position", "edited"}`` (None for other runs).
+    forked_from: Json | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -383,6 +385,7 @@ class Run:
             attempt=_opt_int(body.get("attempt")),
             worker_id=_opt_str(body.get("worker_id")),
             waiting_for=dict(body["waiting_for"]) if isinstance(body.get("waiting_for"), Mapping) else None,
+            forked_from=dict(body["forked_from"]) if isinstance(body.get("forked_from"), Mapping) else None,
             started_at=parse_datetime(body.get("started_at")),
             ended_at=parse_datetime(body.get("ended_at")),
             raw=dict(body),
@@ -524,6 +527,43 @@ class Span:
             duration_ms=_opt_float(body.get("duration_ms")),
             error=dict(error) if isinstance(error, Mapping) else None,
             seq=_opt_int(body.get("seq")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventState:
+    """The state of a run right after one of its events (``values``: at a node's completion, with
+    that node's update applied) and right after the event before it (``previous``)."""
+
+    run_id: str
+    seq: int
+    type: str
+    node: str | None
+    step: int | None
+    values: Json
+    previous: Json
+    previous_seq: int | None
+    raw: Json = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def change(self) -> Json:
+        """The keys this event changed, with their new values (a key it removed maps to None)."""
+        keys = set(self.values) | set(self.previous)
+        return {k: self.values.get(k) for k in sorted(keys) if self.values.get(k) != self.previous.get(k)}
+
+    @classmethod
+    def from_json(cls, body: Mapping[str, Any]) -> EventState:
+        values, previous = body.get("values"), body.get("previous")
+        return cls(
+            run_id=str(body.get("run_id") or ""),
+            seq=int(body.get("seq") or 0),
+            type=str(body.get("type") or ""),
+            node=_opt_str(body.get("node")),
+            step=_opt_int(body.get("step")),
+            values=dict(values) if isinstance(values, Mapping) else {},
+            previous=dict(previous) if isinstance(previous, Mapping) else {},
+            previous_seq=_opt_int(body.get("previous_seq")),
+            raw=dict(body),
         )
 
 

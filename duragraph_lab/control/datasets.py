@@ -82,6 +82,9 @@ class RunSelection:
     created_before: dt.datetime | None = None
     thread_ids: Sequence[str] | None = None
     limit: int = 100
+    #: Leave out the runs that had no input (forks, resumes of another run's state): an example
+    #: without inputs gives an experiment nothing to run the assistant on.
+    require_input: bool = False
     #: The selection as the request said it: recorded with the version it froze.
     as_requested: Mapping[str, Any] = field(default_factory=dict)
 
@@ -234,7 +237,7 @@ class Datasets:
                 'name, delete it, or pass if_exists="new_version" to add a version'
             )
         dataset_id = str(uuid.uuid4())
-        examples, selection = await self._freeze(dataset_id, new.first)
+        examples, selection, warnings = await self._freeze(dataset_id, new.first)
         created = ev.dataset_created(
             dataset_id=dataset_id,
             name=new.name,
@@ -246,11 +249,11 @@ class Datasets:
             await self.events.append(f"dataset:{dataset_id}", 0, [created, version])
         except ReadModelConflict:  # the name was taken meanwhile (the read model's unique name)
             raise DatasetExists(f"a dataset named {new.name!r} already exists") from None
-        return await self.get(dataset_id)
+        return {**await self.get(dataset_id), "warnings": warnings}
 
     async def add_version(self, ref: str, new: NewVersion) -> dict[str, Any]:
         dataset_id = (await self.record(ref)).dataset_id
-        examples, selection = await self._freeze(dataset_id, new)
+        examples, selection, warnings = await self._freeze(dataset_id, new)
         for _ in range(_ADD_ATTEMPTS):
             latest = (await self.record(dataset_id)).version
             head = await self.events.stream_version(f"dataset:{dataset_id}")
@@ -259,7 +262,7 @@ class Datasets:
                 await self.events.append(f"dataset:{dataset_id}", head, [event])
             except VersionConflict:  # a version added meanwhile: number ours after it
                 continue
-            return await self.get(dataset_id)
+            return {**await self.get(dataset_id), "warnings": warnings}
         raise Conflict(f"dataset {ref!r} kept changing while adding a version")
 
     async def delete(self, ref: str) -> None:
@@ -273,8 +276,9 @@ class Datasets:
     # -- freezing ------------------------------------------------------------------------------
     async def _freeze(
         self, dataset_id: str, new: NewVersion
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """The version's examples (each once, numbered) and its selection as requested."""
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[dict[str, Any]]]:
+        """The version's examples (each once, numbered), its selection as requested, and what a
+        user should know about the runs it froze (:func:`selection_warnings`)."""
         run_ids = await self.read_model.select_runs(new.selection) if new.selection is not None else []
         semaphore = asyncio.Semaphore(_FREEZE_CONCURRENCY)
 
@@ -282,7 +286,10 @@ class Datasets:
             async with semaphore:
                 return await self.outcomes.get(run_id)
 
-        outcomes = await asyncio.gather(*(read(r) for r in run_ids))
+        outcomes = list(await asyncio.gather(*(read(r) for r in run_ids)))
+        if new.selection is not None and new.selection.require_input:
+            outcomes = [o for o in outcomes if has_input(o["inputs"])]
+        warnings = selection_warnings(outcomes)
         examples = [_from_run(dataset_id, o) for o in outcomes]
         examples += [_by_hand(dataset_id, hand) for hand in new.examples]
         if not examples:
@@ -298,7 +305,43 @@ class Datasets:
                 seen.add(example["example_id"])
                 unique.append({**example, "index": len(unique)})
         selection = dict(new.selection.as_requested) if new.selection is not None else None
-        return unique, selection
+        return unique, selection, warnings
+
+
+def has_input(inputs: Any) -> bool:
+    """Whether a run had an input to replay: forks and resumes start from another run's state
+    with none (``null``), and an empty object gives nothing either."""
+    return inputs is not None and inputs != {}
+
+
+def selection_warnings(outcomes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """What is odd about the runs frozen into a version: runs with no input (``no_input``: an
+    experiment would run the assistant on nothing) and runs of several assistants
+    (``several_assistants``: an experiment runs every example against one)."""
+    out: list[dict[str, Any]] = []
+    empty = [str(o["run_id"]) for o in outcomes if not has_input(o.get("inputs"))]
+    if empty:
+        out.append(
+            {
+                "code": "no_input",
+                "run_ids": empty,
+                "message": f"{len(empty)} of the {len(outcomes)} runs had no input (forks or resumes "
+                "start from another run's state): their examples give an experiment nothing to run; "
+                "leave them out with selection.require_input",
+            }
+        )
+    assistants = sorted({str(o.get("graph_id") or o.get("assistant_id")) for o in outcomes})
+    if len(assistants) > 1:
+        out.append(
+            {
+                "code": "several_assistants",
+                "assistants": assistants,
+                "message": f"the runs are of {len(assistants)} graphs ({', '.join(assistants)}): an "
+                "experiment runs every example against one assistant; narrow the selection with "
+                "assistant_id or graph_id",
+            }
+        )
+    return out
 
 
 def _from_run(dataset_id: str, outcome: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,13 @@ from duragraph_lab.engine import commands
 _UNSETTLED = (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.INTERRUPTED)
 
 
+def origin(run_id: str | None, seq: int, position: int, update: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Where a fork branched (its run's ``metadata["forked_from"]``): the run, the event's global
+    seq and its position in that run's event log (0 the first, as ``RunHandle.fork(at=)``), and
+    the state keys the fork edited before it ran (empty: none)."""
+    return {"run_id": run_id, "seq": seq, "position": position, "edited": sorted(update or {})}
+
+
 class Forks:
     def __init__(
         self,
@@ -46,7 +53,8 @@ class Forks:
         while the thread's latest run is active or waiting for a human."""
         source = await self.history.state(run_id)
         events = await self.history.run_events(run_id)
-        if not any(e.seq == at_seq for e in events):
+        position = next((i for i, e in enumerate(events) if e.seq == at_seq), None)
+        if position is None:
             raise NotFound(f"run {run_id} has no event with seq {at_seq}")
         assert source.thread_id is not None and source.graph_id is not None
         target = await self.targets.resolve(source.assistant_id or source.graph_id)
@@ -72,7 +80,7 @@ class Forks:
             nodes=target.nodes,
             input=None,
             config=source.config,
-            metadata={**source.metadata, "forked_from": {"run_id": source.run_id, "seq": at_seq}},
+            metadata={**source.metadata, "forked_from": origin(source.run_id, at_seq, position, update)},
             interrupt_before=source.interrupt_before,
             interrupt_after=source.interrupt_after,
             base={"run_id": source.run_id, "seq": at_seq, "mode": "fork"},

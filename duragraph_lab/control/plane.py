@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from duragraph_lab.control.checkpoints import Checkpoints
 from duragraph_lab.control.edits import StateEdits
+from duragraph_lab.control.event_states import EventStates
 from duragraph_lab.control.follow import Follower
 from duragraph_lab.control.forks import Forks
 from duragraph_lab.control.history import RunHistory
@@ -37,7 +38,7 @@ class ControlPlane:
     """Commands and queries for runs, threads, checkpoints, forks and state edits.
 
     ``history``: runs as their logs tell them (state at any event); ``runs``: run commands;
-    ``run_queries``; ``threads``; ``checkpoints``; ``forks``; ``edits``; ``follower``: runs as
+    ``run_queries``; ``event_states``: the state right after and before any event; ``threads``; ``checkpoints``; ``forks``; ``edits``; ``follower``: runs as
     they happen (for streams). ``signals`` and ``reexecutor`` reach whatever executes runs.
     """
 
@@ -75,3 +76,4 @@ class ControlPlane:
         self.forks = Forks(store, self.history, targets, read_models.threads, signals)
         self.edits = StateEdits(store, self.history, targets, read_models.threads, signals=signals, feed=feed)
         self.follower = Follower(store, self.history, read_models.runs, feed)
+        self.event_states = EventStates(self.history)

@@ -247,6 +247,14 @@ class StateGraph:
     def set_finish_point(self, node: str) -> StateGraph:
         return self.add_edge(node, END)
 
+    def __repr__(self) -> str:
+        # A builder method returns the builder (to chain calls), so a notebook cell ending in one
+        # shows this: what the graph is so far, not an address.
+        state = getattr(self.state_schema, "__name__", repr(self.state_schema))
+        edges = len(self.edges) + len(self.joins) + len(self.branches)
+        nodes = ", ".join(self.nodes) or "no nodes"
+        return f"<StateGraph({state}): {nodes}; {edges} edge{'s' if edges != 1 else ''}>"
+
     # -- compiling ---------------------------------------------------------------------------
     def compile(
         self,

@@ -181,6 +181,13 @@ class RunHandle:
     def cancel(self) -> None:
         self.client.runs.cancel(self.run_id, thread_id=self.thread_id)
 
+    @property
+    def forked_from(self) -> dict[str, Any] | None:
+        """Where this run branched, for a fork: ``{"run_id", "seq", "position", "edited"}``
+        (``position`` as this handle's ``at=``); None for other runs."""
+        origin = self.last.forked_from
+        return dict(origin) if origin else None
+
     # -- history ---------------------------------------------------------------------------------
     def seq_at(self, at: int | str) -> int:
         """The global seq of a point in this run: ``at`` is a position in its event log (0 the
@@ -275,6 +282,9 @@ class RunHandle:
         ]
         if run.waiting_for:
             rows.append(("waiting", run.waiting_for.get("message") or run.waiting_for.get("reason")))
+        if run.forked_from:
+            origin = run.forked_from
+            rows.append(("forked from", f"run {origin.get('run_id')} at position {origin.get('position')}"))
         if self.result_ is not None:
             if self.result_.interrupts:
                 rows.append(("waiting for", [i.value for i in self.result_.interrupts]))

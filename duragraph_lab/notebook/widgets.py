@@ -29,7 +29,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, Event, Span, ThreadState
+from duragraph_lab.client import AsyncDuraGraphClient, DuraGraphClient, Event, EventState, Span, ThreadState
 from duragraph_lab.client.errors import DuraGraphAPIError, DuraGraphClientError
 from duragraph_lab.notebook.loop_thread import WorkerLoop
 from duragraph_lab.notebook.widget_events import EVENT_COLUMNS, NODE_STATUSES, event_rows, events_to_arrow
@@ -206,35 +206,68 @@ def _checkpoints(history: Iterable[ThreadState]) -> list[tuple[int, dict[str, An
     return sorted((s.seq, dict(s.values or {})) for s in history if s.seq is not None)
 
 
+#: Reads the state right after an event of the run (None: its latest) and right before it.
+StateSource = Callable[[int | None], EventState]
+
+
 class ReplaySlider(_EventsWidget):
-    """Scrub through the run's events: ``state`` is the state at the selected event (the last
-    checkpoint at or before it), ``prev_state`` the one before; "fork from here" calls the
+    """Scrub through the run's events: ``state`` is the state right after the selected event (at
+    a node's completion: with that node's update applied), ``prev_state`` the state right before
+    it, ``state_at`` where they come from (``{"seq", "type", "node", "step", "previous_seq",
+    "source": "event"}``). They are read from the server (``GET /runs/{id}/state``) when the
+    widget has a run to ask about (:meth:`for_run`, or a :class:`RunView`); otherwise from the
+    ``checkpoints`` given (``source: "checkpoint"``: the last checkpoint at or before the event).
+    "Fork from here" opens a dialog (the state can be edited first) and then calls the
     ``on_fork`` callbacks (a :class:`RunView` forks the run)."""
 
     _bundle_name = "replay_slider"
     state = traitlets.Dict().tag(sync=True)
     prev_state = traitlets.Dict().tag(sync=True)
+    state_at = traitlets.Dict().tag(sync=True)
     message = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self,
         events: Iterable[Event] = (),
         checkpoints: Iterable[tuple[int, Mapping[str, Any]]] = (),
+        *,
+        state_source: StateSource | None = None,
         **kwargs: Any,
     ) -> None:
         self._checkpoints: list[tuple[int, dict[str, Any]]] = sorted((s, dict(v)) for s, v in checkpoints)
-        self._fork_callbacks: list[Callable[[int], Any]] = []
+        self._fork_callbacks: list[Callable[..., Any]] = []
+        self._state_source = state_source
+        self._states: dict[int, EventState] = {}  # an event's state never changes
         super().__init__(events, **kwargs)
         self._show_state()
+
+    @classmethod
+    def for_run(cls, client: DuraGraphClient, run_id: str) -> ReplaySlider:
+        """The run's events, with the state at each read from the server."""
+        return cls(
+            list(client.runs.iter_events(run_id)), state_source=lambda seq: client.runs.state_at(run_id, seq)
+        )
 
     def set_checkpoints(self, checkpoints: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
         self._checkpoints = sorted((s, dict(v)) for s, v in checkpoints)
         self._show_state()
 
-    def state_at(self, seq: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
-        """(state at ``seq``, the state before it); ``None``/negative: the latest."""
+    def event_state(self, seq: int | None) -> EventState | None:
+        """The state right after event ``seq`` (None/negative: the latest) from the server, or
+        None when this widget has no run to ask about."""
+        if self._state_source is None:
+            return None
+        if seq is not None and seq >= 0 and seq in self._states:
+            return self._states[seq]
+        at = self._state_source(None if seq is None or seq < 0 else seq)
+        self._states[at.seq] = at
+        return at
+
+    def state_at_checkpoint(self, seq: int | None) -> tuple[dict[str, Any], dict[str, Any], int | None]:
+        """(the last checkpoint at or before ``seq``, the one before it, its seq); None/negative:
+        the latest."""
         if not self._checkpoints:
-            return {}, {}
+            return {}, {}, None
         if seq is None or seq < 0:
             index = len(self._checkpoints) - 1
         else:
@@ -243,29 +276,62 @@ class ReplaySlider(_EventsWidget):
                 if cp_seq <= seq:
                     index = i
         if index < 0:
-            return {}, {}
+            return {}, {}, None
         prev = self._checkpoints[index - 1][1] if index > 0 else {}
-        return self._checkpoints[index][1], prev
+        return self._checkpoints[index][1], prev, self._checkpoints[index][0]
+
+    def state_at_event(self, seq: int | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the state right after ``seq``, the state right before it); None/negative: the latest."""
+        at = self.event_state(seq)
+        if at is not None:
+            return dict(at.values), dict(at.previous)
+        state, prev, _ = self.state_at_checkpoint(seq)
+        return state, prev
 
     @traitlets.observe("selected_seq")
     def _selected(self, _change: Any) -> None:
         self._show_state()
 
     def _show_state(self) -> None:
-        state, prev = self.state_at(self.selected_seq)
+        seq = self.selected_seq
+        try:
+            at = self.event_state(seq)
+        except Exception as err:  # the server is away: the checkpoints stand in, and say so
+            at = None
+            where = f"#{seq}" if seq >= 0 else "the latest event"
+            self.message = f"could not read the state at {where}: {err}"
+        if at is not None:
+            state, prev = dict(at.values), dict(at.previous)
+            origin: dict[str, Any] = {
+                "seq": at.seq,
+                "type": at.type,
+                "node": at.node,
+                "step": at.step,
+                "previous_seq": at.previous_seq,
+                "source": "event",
+            }
+        else:
+            state, prev, cp_seq = self.state_at_checkpoint(seq)
+            origin = {} if cp_seq is None else {"seq": cp_seq, "source": "checkpoint"}
         with self.hold_sync():
-            self.prev_state = prev
-            self.state = state
+            self.prev_state = _plain(prev)
+            self.state = _plain(state)
+            self.state_at = origin
 
-    def on_fork(self, callback: Callable[[int], Any]) -> None:
-        """Call ``callback(seq)`` when "fork from here" is pressed."""
+    def on_fork(self, callback: Callable[..., Any]) -> None:
+        """Call ``callback(seq)`` when "fork from here" is confirmed, or ``callback(seq, update)``
+        when the state was edited in the fork dialog (``update``: the keys changed)."""
         self._fork_callbacks.append(callback)
 
     def _on_action(self, kind: str, content: Mapping[str, Any]) -> None:
         if kind == "fork" and isinstance(content.get("seq"), int):
+            update = content.get("update")
+            args: tuple[Any, ...] = (int(content["seq"]),)
+            if isinstance(update, Mapping) and update:
+                args += (dict(update),)
             for callback in self._fork_callbacks:
                 try:
-                    callback(int(content["seq"]))
+                    callback(*args)
                 except Exception as err:  # shown in the widget, the kernel keeps going
                     self.message = f"fork failed: {err}"
 
@@ -314,7 +380,16 @@ class RunView(ReplaySlider):
         self.client = client
         self._follow_task: asyncio.Task[None] | None = None
         self._background: concurrent.futures.Future[None] | None = None
-        super().__init__(events, checkpoints, topology=topology, run=_plain(dict(run or {})), **kwargs)
+        run_id = str((run or {}).get("run_id") or "")
+        source = kwargs.pop("state_source", None)
+        if source is None and isinstance(client, DuraGraphClient) and run_id:
+
+            def source(seq: int | None) -> EventState:
+                return client.runs.state_at(run_id, seq)
+
+        super().__init__(
+            events, checkpoints, topology=topology, run=_plain(dict(run or {})), state_source=source, **kwargs
+        )
         self.on_fork(self._fork)
 
     # -- loading ---------------------------------------------------------------------------------
@@ -332,6 +407,7 @@ class RunView(ReplaySlider):
             "error": run.error,
             "interrupts": [],
             "waiting_for": getattr(run, "waiting_for", None),
+            "forked_from": getattr(run, "forked_from", None),
         }
         if result is not None:
             out["output"] = result.values
@@ -435,6 +511,8 @@ class RunView(ReplaySlider):
         self.append_events(new)
         if any(e.type.startswith("run_") or e.type == "state_updated" for e in new):
             await self._refresh(client)
+        elif new and self.selected_seq < 0 and self._state_source is not None:
+            self._show_state()  # following the latest event: its state
 
     async def _refresh(self, client: AsyncDuraGraphClient) -> None:
         run = await client.runs.get(str(self.run_id))
@@ -508,25 +586,28 @@ class RunView(ReplaySlider):
         return dict(self.run)
 
     # -- actions from the views ------------------------------------------------------------------
-    def _fork(self, seq: int) -> None:
+    def _fork(self, seq: int, update: Mapping[str, Any] | None = None) -> None:
         if self.client is None or not self.run_id:
-            self.message = "no client: cannot fork"
+            self.message = "fork failed: no client"
             return
         if isinstance(self.client, AsyncDuraGraphClient):
-            asyncio.get_running_loop().create_task(self._afork(self.client, seq))
+            asyncio.get_running_loop().create_task(self._afork(self.client, seq, update))
             return
-        fork = self.client.runs.fork(str(self.run_id), seq)
-        self.fork_run_id = fork.run_id
-        self.message = f"forked at #{seq}: run {fork.run_id}"
+        fork = self.client.runs.fork(str(self.run_id), seq, update=update)
+        self._forked(seq, update, fork.run_id)
 
-    async def _afork(self, client: AsyncDuraGraphClient, seq: int) -> None:
+    async def _afork(self, client: AsyncDuraGraphClient, seq: int, update: Mapping[str, Any] | None) -> None:
         try:
-            fork = await client.runs.fork(str(self.run_id), seq)
+            fork = await client.runs.fork(str(self.run_id), seq, update=update)
         except Exception as err:
             self.message = f"fork failed: {err}"
             return
-        self.fork_run_id = fork.run_id
-        self.message = f"forked at #{seq}: run {fork.run_id}"
+        self._forked(seq, update, fork.run_id)
+
+    def _forked(self, seq: int, update: Mapping[str, Any] | None, run_id: str) -> None:
+        self.fork_run_id = run_id
+        edited = f" with {', '.join(sorted(update))} edited" if update else ""
+        self.message = f"forked at #{seq}{edited}: run {run_id}"
 
     def _on_action(self, kind: str, content: Mapping[str, Any]) -> None:
         if kind == "resume":

@@ -1,27 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ApiEvent, Checkpoint, Run, SpanRow } from "../src/dashboard/api";
+import type { ApiEvent, Run, SpanRow } from "../src/dashboard/api";
 import { waterfall } from "../src/dashboard/pages/browse";
 import { taskStatus } from "../src/dashboard/pages/playground";
-import { checkpointAt, checkpointCaption, eventsToCsv, toEventRow } from "../src/dashboard/pages/run";
+import { eventsToCsv, toEventRow } from "../src/dashboard/pages/run";
 import { filterRuns } from "../src/dashboard/pages/runs";
 
 const ev = (seq: number, type: string, data: unknown = {}): ApiEvent => ({ seq, event_id: `e${seq}`, type, data, recorded_at: "2026-11-21T10:00:00+00:00" });
-
-test("the state at an event is the latest checkpoint at or before it", () => {
-  const cp = (seq: number): Checkpoint => ({ values: { seq }, checkpoint: { checkpoint_id: `c${seq}` }, metadata: { seq } });
-  const history = [cp(30), cp(10), cp(20)]; // newest first, as the API answers
-  assert.deepEqual(checkpointAt(history, 5), { at: null, before: null });
-  assert.equal(checkpointAt(history, 10).at?.metadata?.seq, 10);
-  assert.equal(checkpointAt(history, 25).at?.metadata?.seq, 20);
-  assert.equal(checkpointAt(history, 25).before?.metadata?.seq, 10);
-  assert.equal(checkpointAt(history, 99).at?.metadata?.seq, 30);
-  // The panes say which checkpoint they show.
-  assert.equal(checkpointCaption([], null), "no checkpoints yet");
-  assert.equal(checkpointCaption(history, null), "before the run's first checkpoint");
-  const at = { values: {}, checkpoint: {}, metadata: { seq: 20, event: "node_completed", step: 1 } } as Checkpoint;
-  assert.equal(checkpointCaption(history, at), "checkpoint at #20 (node_completed, step 1)");
-});
 
 test("CSV export quotes what needs quoting and keeps the payload as JSON", () => {
   const csv = eventsToCsv([ev(1, "node_completed", { node: "a", step: 0, update: { text: 'say "hi",\nbye' } })]);

@@ -248,6 +248,13 @@ def test_two_experiments_compared_and_exported(ui: EvalPage) -> None:
     page.locator(f"[data-tick='{base}']").check()
     expect(compare).to_be_enabled()
     ui.shot("experiments")
+    # It fits the page at 1280 px, and in JupyterLab's main area beside the sidebar (~1000 px).
+    for width in (1280, 1000):
+        page.set_viewport_size({"width": width, "height": 900})
+        fits = table.evaluate("(t) => t.scrollWidth <= t.parentElement.clientWidth + 1")
+        assert fits and page.evaluate("document.documentElement.scrollWidth <= innerWidth"), width
+        ui.shot(f"experiments-{width}")
+    page.set_viewport_size({"width": 1360, "height": 1000})
     compare.click()
     page.wait_for_function(
         f"location.hash.includes('base={base}') && location.hash.includes('candidate={candidate}')"

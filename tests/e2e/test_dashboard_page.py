@@ -317,9 +317,14 @@ def test_run_view_replay_fork_and_exports(ui: Page) -> None:
     expect(
         page.locator(f"[data-dg-eventlog] .dg-event-row.dg-selected[data-seq='{events[planned]['seq']}']")
     ).to_have_count(1)
-    # At the end: the diff shows the answer added.
+    # At the end nothing changes any more; at the node's completion, the diff shows the answer
+    # it added.
     page.keyboard.press("End")
+    expect(page.locator("[data-dg-diff]")).to_have_text("no change")
+    answered = next(i for i, e in enumerate(events) if e["type"] == "node_completed")
+    slider.fill(str(answered))
     expect(page.locator("[data-dg-diff]")).to_contain_text("You said: replay me")
+    expect(page.locator("[data-dg-change-title]")).to_have_text("Change made by agent")
     ui.shot("run-view")
 
     # The re-execution report: the demo's code has not changed, so the run re-executes identically.
@@ -348,6 +353,8 @@ def test_run_view_replay_fork_and_exports(ui: Page) -> None:
     slider.focus()
     page.keyboard.press("Home")
     page.click("[data-action=fork]")
+    expect(page.locator("[data-dg-fork-dialog]")).to_be_visible()
+    page.click("[data-action=fork-confirm]")
     page.wait_for_function(
         f"!location.hash.includes({json.dumps(run_id)}) && location.hash.startsWith('#/run/')"
     )

@@ -34,7 +34,14 @@ def test_a_graph_nobody_serves_is_said_on_the_run_and_assistant_pages(
     handle = session.run(name, input={"n": 1})
     ui = Page(browser, api_server)
     try:
-        page = ui.open(f"#/run/{handle.run_id}?thread_id={handle.thread_id}")
+        # The runs list says it too, on the run's row.
+        page = ui.open("#/runs")
+        row = page.locator(f"tr[data-run-id='{handle.run_id}']")
+        expect(row.locator("[data-dg-waiting='no_worker']")).to_have_text("no worker serves this graph")
+        assert name in (row.locator("[data-dg-waiting]").get_attribute("title") or "")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        ui.shot("presence-runs-waiting")
+        ui.go(f"#/run/{handle.run_id}?thread_id={handle.thread_id}")
         waiting = page.locator("[data-dg-waiting='no_worker']")
         expect(waiting).to_contain_text(f"no worker is serving graph '{name}'")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -305,6 +305,18 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     run_tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=f"Run {run_id[:8]}")
     expect(run_tab).to_have_count(1)
     page.screenshot(path=str(ARTIFACTS / "run.png"))
+    # Links look like links inside JupyterLab too (its own CSS makes <a> plain text), and the
+    # tabs' titles are whole, not cut.
+    thread_link = run_page.locator(".dg-run-meta a.dg-link").first
+    link_colour, text_colour = thread_link.evaluate(
+        "(a) => [getComputedStyle(a).color, getComputedStyle(a.closest('.dg-run-meta')).color]"
+    )
+    assert link_colour != text_colour, (link_colour, text_colour)
+    for title in ("DuraGraph Playground", "DuraGraph Assistants", f"Run {run_id[:8]}"):
+        label = page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=title).locator(
+            ".lm-TabBar-tabLabel"
+        )
+        assert label.evaluate("(el) => el.scrollWidth <= el.clientWidth"), f"the tab title {title!r} is cut"
     page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="DuraGraph Playground").click()
     expect(run_page).to_be_hidden()
     row.click()
@@ -333,7 +345,18 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     page.keyboard.press("Home")
     expect(run_page.locator("[data-dg-replay-label]")).to_contain_text("run_created (1/")
     expect(run_page.locator("[data-dg-state]")).not_to_contain_text("You said")
+    # At the node's completion: the state after it, with the answer, and the change it made (the
+    # evidence's screenshot 12, taken here in Lab, showed the state before it and "no change").
+    run_page.locator("[data-dg-eventlog] .dg-event-row", has_text="node_completed").first.click()
+    expect(run_page.locator("[data-dg-change-title]")).to_have_text("Change made by agent")
+    expect(run_page.locator("[data-dg-diff]")).to_contain_text("You said: hello from the lab test")
+    page.screenshot(path=str(ARTIFACTS / "run-replay-node-completed.png"))
+    slider.focus()
+    page.keyboard.press("Home")
+    expect(run_page.locator("[data-dg-replay-label]")).to_contain_text("run_created (1/")
     run_page.locator("[data-action=fork]").click()
+    expect(run_page.locator("[data-dg-fork-dialog]")).to_be_visible()
+    run_page.locator("[data-action=fork-confirm]").click()
     expect(page.locator("[data-dg-page='run']")).to_have_count(3, timeout=15_000)
     forked = page.locator(".jp-MainAreaWidget.dg-lab-tab:visible [data-dg-page='run'] .dg-run-meta")
     expect(forked).to_have_attribute("data-status", "success", timeout=30_000)

@@ -182,11 +182,53 @@ def _drive(page: Any, expect: Any, server: DevServer, cells: int) -> None:
     assert "add_two" not in state.inner_text()
     view.screenshot(path=str(ARTIFACTS / "quickstart-scrubbed.png"))
 
-    # Fork from here: the kernel forks the run and says so.
-    _move(slider, top // 2)
+    # At a node's completion: the state after that node (its log line is there) and the change
+    # it made (the evidence's screenshot 12 showed the state before it and "no change").
+    done = view.locator(".dg-event-row", has_text="node_completed").filter(has_text="double").first
+    done.scroll_into_view_if_needed()
+    done.click()
+    expect(label).to_contain_text("node_completed · double")
+    expect(view.locator("[data-dg-change-title]")).to_have_text("Change made by double")
+    expect(state).to_contain_text("double: 20 -> 40")
+    expect(state).not_to_contain_text("add_two")
+    diff = view.locator(".dg-replay-diff")
+    expect(diff).to_contain_text("double: 20 -> 40")
+    expect(view.locator("[data-dg-replay-caption]")).to_contain_text("double's update applied")
+    view.screenshot(path=str(ARTIFACTS / "quickstart-replay-node-completed.png"))
+
+    # The graph inside JupyterLab: every edge has its arrowhead (drawn as paths of their own: SVG
+    # markers broke under Lab's <base href>), and the picture is not mostly empty space.
+    graph = view.locator("[data-dg-graph] svg").first
+    edges = view.locator("[data-dg-graph] .dg-edges > g").count()
+    assert edges >= 3 and view.locator("[data-dg-graph] .dg-arrowhead").count() >= edges
+    box = graph.bounding_box()
+    assert box is not None and box["height"] < 420, box
+    view.locator("[data-dg-graph]").screenshot(path=str(ARTIFACTS / "quickstart-graph.png"))
+
+    # Fork from here: a dialog with the state after `double`, edited (n: 40 -> 7) before the
+    # kernel forks the run; it says what it did.
     view.locator(".dg-fork").click()
-    expect(view.locator(".dg-replay-note")).to_contain_text("forked at #", timeout=30_000)
+    dialog = view.locator("[data-dg-fork-dialog]")
+    expect(dialog).to_be_visible()
+    editor = dialog.locator("[data-dg-fork-state]")
+    expect(editor).to_have_value(re.compile(r'"n": 40'))
+    editor.fill(editor.input_value().replace('"n": 40', '"n": oops'))
+    expect(dialog.locator("[data-dg-fork-problem]")).to_contain_text("not valid JSON")
+    editor.fill(editor.input_value().replace('"n": oops', '"n": 7'))
+    expect(dialog.locator("[data-dg-fork-summary]")).to_have_text("changes: n")
+    view.screenshot(path=str(ARTIFACTS / "quickstart-fork-dialog.png"))
+    dialog.locator("[data-action=fork-confirm]").click()
+    expect(view.locator(".dg-replay-note")).to_contain_text(
+        re.compile(r"forked at #\d+ with n edited: run "), timeout=30_000
+    )
+    expect(dialog).to_be_hidden()
     view.screenshot(path=str(ARTIFACTS / "quickstart-forked.png"))
+
+    # Quickstart cells that build the graph show what it is, not an address.
+    outputs = notebook.locator(".jp-OutputArea-output").all_inner_texts()
+    assert not any(re.search(r"StateGraph object at 0x|<duragraph_lab\.\S+ at 0x", o) for o in outputs), (
+        outputs
+    )
 
 
 def _move(slider: Any, value: int) -> None:

@@ -146,26 +146,32 @@ def chat_view(api_server: ApiServer) -> Iterator[RunView]:
 
 
 def _traits(view: RunView) -> dict[str, Any]:
-    keep = ("topology", "selected_node", "selected_seq", "state", "prev_state", "run", "message")
+    keep = ("topology", "selected_node", "selected_seq", "state", "prev_state", "state_at", "run", "message")
     state = view.get_state()
     return {k: state[k] for k in keep}
 
 
 def test_run_view_renders_graph_timeline_and_replay(chat_view: RunView, tmp_path: Path) -> None:
     events = chat_view.events
+    # Selected: the last node's completion, where the state is the one after that node.
+    last_node = [e for e in events if e.type == "node_completed"][-1]
+    chat_view.selected_seq = last_node.seq
+    assert chat_view.state_at["seq"] == last_node.seq and chat_view.state != chat_view.prev_state
     result = render(tmp_path, "run_view", _traits(chat_view), events_to_arrow(events))
+    chat_view.selected_seq = -1
     drawn = dict(result["nodes"])
     assert set(drawn) == {n["id"] for n in chat_view.topology["nodes"]}
     executed = {e.node for e in events if e.type == "node_completed"}
-    assert {drawn[n] for n in executed | {"__start__", "__end__"}} == {"done"}
+    # At the last node's completion: every node that ran is done, END not reached yet.
+    assert {drawn[n] for n in executed | {"__start__"}} == {"done"} and drawn["__end__"] == "pending"
     labels = [e.get("data") for e in chat_view.topology["edges"] if e.get("conditional") and e.get("data")]
     assert all(label in result["edgeLabels"] for label in labels if label not in drawn)
     assert result["spans"] == sum(1 for e in events if e.type in ("node_completed", "node_failed"))
     assert result["marks"] > 0
     assert int(result["sliderMax"]) == len(events) - 1
-    assert result["label"].startswith(f"#{events[-1].seq} ")
+    assert result["label"].startswith(f"#{last_node.seq} node_completed")
     assert result["runStatus"] == "success"
-    assert result["diffRows"] > 0  # the last step changed the state
+    assert result["diffRows"] > 0  # the node changed the state
     assert result["sent"][0] == {"kind": "ready"}
     saved = [m["selected_seq"] for m in result["sent"] if m.get("kind") == "save"]
     assert saved == [events[2].seq, result["clickedSeq"]]  # the slider, then a click on a span

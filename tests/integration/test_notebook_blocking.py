@@ -60,6 +60,8 @@ CELLS = {
         "fork = run.fork(at=at, update={'n': 100}).wait(60)\n"
         "forked = current().handle(fork.run_id)\n"
         "print('forked:', forked.status, forked.values['n'])\n"
+        "origin = forked.forked_from\n"
+        "print('origin:', origin['run_id'] == run.run_id, origin['position'] == at, origin['edited'])\n"
         "forked.resume(False).wait(60)\n"
         "print('fork resumed:', forked.status, forked.values['n'], forked.values['log'])\n"
         "print('replay identical:', run.replay().identical)\n"
@@ -107,6 +109,7 @@ def test_a_notebook_serving_its_graph_uses_only_blocking_calls(api_server: ApiSe
     history = out.stdout("history")
     assert "state at step_planned {'n': 40, 'log': ['double 20']}" in history, history
     assert "forked: interrupted 100" in history, history
+    assert "origin: True True ['n']" in history, history
     assert "fork resumed: success 100 ['double 20', 'ask False']" in history, history
     assert "replay identical: True" in history and "by checkpoint: 41" in history, history
     messages = out.stdout("messages")

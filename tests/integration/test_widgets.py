@@ -83,6 +83,15 @@ def test_run_view_for_a_finished_chat_run(client: DuraGraphClient) -> None:
     first_planned = next(e for e in events if e.type == "step_planned")
     view.set_state({"selected_seq": first_planned.seq})
     assert len(view.state["messages"]) < len(result.values["messages"])
+    # At a node's completion: the state after that node (read from the server), its change.
+    agent = next(e for e in events if e.type == "node_completed" and e.node == "agent")
+    view.set_state({"selected_seq": agent.seq})
+    assert view.state_at == {
+        "seq": agent.seq, "type": "node_completed", "node": "agent", "step": agent.step,
+        "previous_seq": first_planned.seq, "source": "event",
+    }  # fmt: skip
+    assert len(view.state["messages"]) == len(view.prev_state["messages"]) + 1
+    assert view.state["messages"][-1]["type"] == "ai"
 
     # A view that becomes ready gets the whole log as Arrow batches.
     rec = Recorder(view)

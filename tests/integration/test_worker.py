@@ -267,7 +267,12 @@ async def test_fork_through_the_control_plane(stack: Stack) -> None:
     state = await stack.control.runs.wait(fork.run_id, 20)
     assert state.status is RunStatus.SUCCESS
     assert state.values["n"] == 52
-    assert state.metadata["forked_from"] == {"run_id": ref.run_id, "seq": boundary.seq}
+    assert state.metadata["forked_from"] == {
+        "run_id": ref.run_id,
+        "seq": boundary.seq,
+        "position": events.index(boundary),
+        "edited": ["n"],
+    }
     with pytest.raises(NotFound, match="no event with seq"):
         await stack.control.forks.fork(ref.run_id, 10**12)
 

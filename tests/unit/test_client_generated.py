@@ -120,6 +120,6 @@ def test_both_clients_have_the_same_api() -> None:
         for pattern, replacement in _unasync.RULES:
             doc = re.sub(pattern, replacement, doc)
         assert (inspect.getdoc(type(plain)) or "") == doc
-    assert len(_surface(sync)) == 12 and len(_surface(sync.runs)) == 21
+    assert len(_surface(sync)) == 12 and len(_surface(sync.runs)) == 22
     sync.close()
     asyncio.run(aio.close())

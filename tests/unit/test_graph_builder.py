@@ -896,3 +896,10 @@ def test_invoke_follows_a_command_goto_to_a_declared_destination() -> None:
     g.add_edge("b", END)
 
     assert g.compile(name="invoke_command").invoke({"items": []}) == {"items": ["cmd", "b"], "last": "b"}
+
+
+def test_a_builder_call_ending_a_notebook_cell_shows_the_graph_not_an_address() -> None:
+    g = StateGraph(Log)
+    shown = repr(g.add_node("a", _append("a")).add_edge(START, "a").add_edge("a", END))
+    assert shown == "<StateGraph(Log): a; 2 edges>"
+    assert " at 0x" not in repr(StateGraph(Log))

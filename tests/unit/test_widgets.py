@@ -265,6 +265,46 @@ def test_fork_action_calls_back_and_reports_errors() -> None:
     slider._handle_custom_msg("not a dict", [])
 
 
+def test_a_fork_edited_in_the_dialog_passes_its_update() -> None:
+    slider = ReplaySlider(run_events(), [(5, {"x": 1})])
+    seen: list[tuple[object, ...]] = []
+    slider.on_fork(lambda *args: seen.append(args))
+    slider._handle_custom_msg({"kind": "fork", "seq": 5, "update": {"x": 2}}, [])
+    slider._handle_custom_msg({"kind": "fork", "seq": 6, "update": {}}, [])  # nothing edited
+    assert seen == [(5, {"x": 2}), (6,)]
+
+
+def test_the_state_shown_comes_from_the_server_when_there_is_a_run_to_ask() -> None:
+    from duragraph_lab.client import EventState
+
+    asked: list[int | None] = []
+
+    def source(seq: int | None) -> EventState:
+        asked.append(seq)
+        at = 7 if seq is None else seq
+        return EventState.from_json(
+            {"run_id": "r", "seq": at, "type": "node_completed", "node": "a", "step": 0,
+             "values": {"n": at}, "previous": {"n": at - 1}, "previous_seq": at - 1}
+        )  # fmt: skip
+
+    slider = ReplaySlider(run_events(), [(5, {"x": 1})], state_source=source)
+    assert (slider.state, slider.prev_state) == ({"n": 7}, {"n": 6})  # the latest event
+    assert slider.state_at == {
+        "seq": 7, "type": "node_completed", "node": "a", "step": 0, "previous_seq": 6, "source": "event"
+    }  # fmt: skip
+    slider.selected_seq = 3
+    slider.selected_seq = 4
+    slider.selected_seq = 3  # asked once: an event's state never changes
+    assert asked == [None, 3, 4] and slider.state == {"n": 3}
+
+    def away(seq: int | None) -> EventState:
+        raise ConnectionError("server down")
+
+    fallback = ReplaySlider(run_events(), [(5, {"x": 1})], state_source=away)
+    assert fallback.state == {"x": 1} and fallback.state_at == {"seq": 5, "source": "checkpoint"}
+    assert fallback.message.startswith("could not read the state at the latest event: server down")
+
+
 def test_run_view_without_client_says_so() -> None:
     view = RunView(TOPOLOGY)
     view._handle_custom_msg({"kind": "resume", "value": True}, [])

@@ -27,6 +27,7 @@ def _selection(body: models.DatasetSelection) -> RunSelection:
         created_before=body.created_before,
         thread_ids=[str(t) for t in body.thread_ids] if body.thread_ids is not None else None,
         limit=body.limit,
+        require_input=body.require_input,
         as_requested=body.model_dump(mode="json", exclude_none=True),
     )
 

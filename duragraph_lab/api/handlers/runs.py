@@ -276,6 +276,14 @@ class RunSpansHandler(DuraGraphHandler):
         self.write_json(await self.call(self.backend.runs.spans(run_id)))
 
 
+class RunStateHandler(DuraGraphHandler):
+    @web.authenticated
+    async def get(self, run_id: str) -> None:
+        given = self.get_query_argument("seq", None)
+        seq = None if not given else self.query_int("seq", 1, low=1, high=2**62)
+        self.write_json(await self.call(self.backend.runs.state_at(run_id, seq)))
+
+
 class RunForkHandler(_RunHandler):
     @web.authenticated
     async def post(self, run_id: str) -> None:

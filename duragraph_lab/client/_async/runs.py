@@ -118,6 +118,11 @@ class Runs:
         """A new run branching after event ``seq`` of this one (optionally editing the state)."""
         return await self._client.call(c.run_fork(run_id, seq, update=update, as_node=as_node))
 
+    async def state_at(self, run_id: str, seq: int | None = None) -> m.EventState:
+        """The state right after event ``seq`` of the run (None: its latest event) and right
+        before it; at a node's completion, with that node's update applied."""
+        return await self._client.call(c.run_state(run_id, seq))
+
     async def replay(self, run_id: str) -> m.ReplayReport:
         """Re-execute the run with the graph's current code; report the first divergence."""
         return await self._client.call(c.run_replay(run_id))

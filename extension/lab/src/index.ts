@@ -61,6 +61,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       widget.title.label = tabLabel(page, params);
       widget.title.caption = page === "run" ? `DuraGraph run ${params.run_id ?? ""}` : widget.title.label;
       widget.title.icon = PAGE_ICONS[page];
+      widget.title.className = "dg-lab-tab-title"; // kept whole (style/lab.css)
       widget.title.closable = true;
       void tracker.add(widget);
       app.shell.add(widget, "main");

@@ -106,6 +106,17 @@ export interface Run {
   error?: unknown;
   metadata?: Record<string, unknown>;
   waiting_for?: WaitingFor | null;
+  /** A fork's origin (POST /runs/{id}/fork). */
+  forked_from?: ForkOrigin | null;
+}
+
+export interface ForkOrigin {
+  run_id: string;
+  seq: number;
+  /** The event's position in the origin run's event log (0 the first). */
+  position?: number;
+  /** The state keys the fork's update set. */
+  edited?: string[];
 }
 
 export interface ApiEvent {

@@ -2,10 +2,10 @@
 // RunView is the run view shared with the dashboard (runview/view.ts) under the run's header,
 // fed by the kernel: the events (Arrow batches), the topology and the state at the selected event.
 import { html, clear, preview } from "../renderers/dom";
-import { diffJson, renderDiff, renderJson } from "../renderers/diff";
 import { renderGraph, Topology } from "../renderers/graph";
 import { renderTimeline } from "../renderers/timeline";
-import { describeEvent, mountRunView } from "../runview/view";
+import { mountReplay as mountReplay_ } from "../runview/replay";
+import { mountRunView, type StateOrigin } from "../runview/view";
 import { AnyModel, EventFeed, setTrait, throttledTimer } from "./model";
 
 type Cleanup = () => void;
@@ -61,75 +61,62 @@ export function mountTimeline(model: AnyModel, el: HTMLElement, feed: EventFeed)
   };
 }
 
-export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): Cleanup {
-  const wrap = html("div", { class: "dg-replay" });
-  const bar = html("div", { class: "dg-replay-bar" });
-  const slider = html("input", { type: "range", min: "0", max: "0", value: "0", class: "dg-replay-range" });
-  const label = html("span", { class: "dg-replay-label" }, "no events");
-  const fork = html("button", { class: "dg-button dg-fork", type: "button" }, "Fork from here");
-  const note = html("span", { class: "dg-replay-note" });
-  bar.append(slider, label, fork, note);
-  const panes = html("div", { class: "dg-replay-panes" });
-  const stateBox = html("div", { class: "dg-replay-state" });
-  const diffBox = html("div", { class: "dg-replay-diff" });
-  panes.append(
-    html("div", { class: "dg-pane" }),
-    html("div", { class: "dg-pane" }),
-  );
-  panes.children[0].append(html("div", { class: "dg-pane-title" }, "State at this event"), stateBox);
-  panes.children[1].append(html("div", { class: "dg-pane-title" }, "Change from the checkpoint before"), diffBox);
-  wrap.append(bar, panes);
-  el.appendChild(wrap);
+/** What the kernel says about the state it shows (`state_at`: the event, or a checkpoint). */
+function stateOrigin(model: AnyModel): StateOrigin | null {
+  const at = model.get("state_at");
+  return at && typeof at.seq === "number" ? (at as StateOrigin) : null;
+}
 
-  let seqs: number[] = [];
-  const describe = (index: number) => {
-    const row = feed.log.rows[index];
-    label.textContent = row ? describeEvent(row, index, seqs.length) : "no events";
-  };
-  const syncSlider = () => {
-    const sel = selectedSeq(model);
-    let index = seqs.length - 1;
-    if (sel !== null) {
-      const found = seqs.indexOf(sel);
-      if (found >= 0) index = found;
-    }
-    slider.value = String(Math.max(0, index));
-    describe(index);
-  };
-  const unsubscribe = feed.subscribe((rows) => {
-    seqs = rows.map((r) => r.seq);
-    slider.max = String(Math.max(0, seqs.length - 1));
-    slider.disabled = seqs.length === 0;
-    syncSlider();
+/** "Fork" in the fork dialog: ask the kernel, and answer with its failure if it reports one. */
+function forkThroughKernel(model: AnyModel, seq: number, update: Record<string, unknown> | null): Promise<string | void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      model.off("change:message", done);
+      clearTimeout(timer);
+      const text: string = model.get("message") ?? "";
+      resolve(text.startsWith("fork failed") ? text : undefined);
+    };
+    const timer = setTimeout(done, 30000);
+    model.on("change:message", done);
+    model.send(update ? { kind: "fork", seq, update } : { kind: "fork", seq });
   });
+}
+
+/** The ReplaySlider widget: the shared replay section (runview/replay.ts) on the kernel's
+ * events, the state it sends for the selected event, and forks through it. */
+export function mountReplay(model: AnyModel, el: HTMLElement, feed: EventFeed): Cleanup {
+  let seqs: number[] = [];
+  const positionOf = () => {
+    const sel = selectedSeq(model);
+    const found = sel === null ? -1 : seqs.indexOf(sel);
+    return found >= 0 ? found : seqs.length - 1;
+  };
+  const show = (index: number) => replay.setPosition(index, feed.log.rows[index], seqs.length);
   const push = throttledTimer(() => {
-    const seq = seqs[Number(slider.value)];
+    const seq = seqs[Number(replay.slider.value)];
     if (seq !== undefined) setTrait(model, "selected_seq", seq);
   });
-  slider.addEventListener("input", () => {
-    describe(Number(slider.value));
-    push();
+  const replay = mountReplay_({
+    onInput: (index, dragging) => {
+      show(index);
+      if (dragging) push();
+      else if (seqs[index] !== undefined) setTrait(model, "selected_seq", seqs[index]);
+    },
+    onFork: (seq, update) => forkThroughKernel(model, seq, update),
   });
-  fork.addEventListener("click", () => {
-    const seq = seqs[Number(slider.value)];
-    if (seq === undefined) return;
-    note.textContent = `forking at #${seq}…`;
-    model.send({ kind: "fork", seq });
+  el.appendChild(replay.element);
+  const unsubscribe = feed.subscribe((rows) => {
+    seqs = rows.map((r) => r.seq);
+    replay.setCount(seqs.length);
+    show(positionOf());
   });
-  const renderState = () => {
-    const state = model.get("state");
-    const prev = model.get("prev_state");
-    renderJson(stateBox, state ?? {});
-    renderDiff(diffBox, diffJson(prev ?? {}, state ?? {}));
-  };
+  const renderState = () => replay.setState(model.get("state") ?? {}, model.get("prev_state") ?? {}, stateOrigin(model));
+  const showNote = () => replay.setNote(model.get("message") ?? "");
   renderState();
-  const showNote = () => {
-    note.textContent = model.get("message") ?? "";
-  };
   showNote();
   const offs = [
-    onChange(model, ["state", "prev_state"], renderState),
-    onChange(model, ["selected_seq"], syncSlider),
+    onChange(model, ["state", "prev_state", "state_at"], renderState),
+    onChange(model, ["selected_seq"], () => show(positionOf())),
     onChange(model, ["message"], showNote),
   ];
   return () => {
@@ -155,6 +142,12 @@ export function mountRunHeader(model: AnyModel, el: HTMLElement): Cleanup {
     );
     box.appendChild(head);
     if (run.waiting_for?.message) box.appendChild(html("div", { class: "dg-waiting" }, run.waiting_for.message));
+    const origin = run.forked_from;
+    if (origin?.run_id) {
+      const where = `#${origin.seq}${typeof origin.position === "number" ? ` (position ${origin.position})` : ""}`;
+      const edited = origin.edited?.length ? ` · state edited: ${origin.edited.join(", ")}` : "";
+      box.appendChild(html("div", { class: "dg-fork-origin", "data-dg-forked-from": origin.run_id, title: origin.run_id }, `forked from run ${String(origin.run_id).slice(0, 8)} at ${where}${edited}`));
+    }
     const io = html("details", { class: "dg-run-io" });
     io.appendChild(html("summary", {}, "Input and output"));
     io.append(html("div", { class: "dg-pane-title" }, "Input"), html("pre", { class: "dg-json" }, preview(run.input ?? null, 4000)));
@@ -212,13 +205,13 @@ export function mountRunBody(model: AnyModel, el: HTMLElement, feed: EventFeed):
       if (sel.dragging) pushSelection();
       else setTrait(model, "selected_seq", wanted);
     },
-    onFork: (seq) => {
+    onFork: (seq, update) => {
       view.setNote(`forking at #${seq}…`);
-      model.send({ kind: "fork", seq });
+      return forkThroughKernel(model, seq, update);
     },
     onSelectNode: (id) => setTrait(model, "selected_node", id),
   });
-  const showState = () => view.setState(model.get("state") ?? {}, model.get("prev_state") ?? {});
+  const showState = () => view.setState(model.get("state") ?? {}, model.get("prev_state") ?? {}, stateOrigin(model));
   const showNote = () => view.setNote(model.get("message") ?? "");
   showState();
   showNote();
@@ -227,7 +220,7 @@ export function mountRunBody(model: AnyModel, el: HTMLElement, feed: EventFeed):
   const unsubscribe = feed.subscribe((rows) => view.setEvents(rows));
   const offs = [
     onChange(model, ["topology"], () => view.setTopology(topologyOf(model))),
-    onChange(model, ["state", "prev_state"], showState),
+    onChange(model, ["state", "prev_state", "state_at"], showState),
     onChange(model, ["message"], showNote),
     onChange(model, ["selected_seq"], () => view.select(selectedSeq(model))),
     onChange(model, ["selected_node"], () => view.graph?.setSelected(model.get("selected_node") || null)),

@@ -6,13 +6,15 @@
 // list), the replay bar (slider, fork from here) with the state at the event and its change, and
 // the node timeline all show one selection: moving any of them moves the others. With nothing
 // picked, the view follows the run's latest event.
-import { diffJson, renderDiff, renderJson } from "../renderers/diff";
 import { h, section } from "../renderers/dom";
 import type { EventRow } from "../renderers/events";
 import { renderGraph, type GraphHandle, type Topology } from "../renderers/graph";
 import { drawnNodeId, renderTimeline } from "../renderers/timeline";
 import { VirtualList } from "../renderers/vlist";
+import { describeEvent, mountReplay, type StateOrigin } from "./replay";
 import { StatusHistory } from "./status";
+
+export { describeEvent, type StateOrigin };
 
 export const EVENT_ROW_HEIGHT = 24;
 
@@ -32,8 +34,9 @@ export interface RunViewOptions {
   topology?: Topology | null;
   /** Called whenever the selected event changes (the host shows the state there: setState). */
   onSelect?: (selection: Selection) => void;
-  /** "Fork from here" (no button without it). */
-  onFork?: (seq: number) => void;
+  /** "Fork" in the fork dialog of "Fork from here…" (no button without it): after event `seq`,
+   * with the state keys the user edited (null: none). Resolve with why it failed, if it did. */
+  onFork?: (seq: number, update: Record<string, unknown> | null) => Promise<string | void> | void;
   /** A click on a node of the graph. */
   onSelectNode?: (id: string) => void;
 }
@@ -48,19 +51,13 @@ export interface RunViewHandle {
   setEvents(rows: readonly EventRow[]): void;
   /** Show the event `seq` (null: follow the latest) without calling onSelect. */
   select(seq: number | null): void;
-  /** The state at the selected event and the one before it; `caption` says where it comes from. */
-  setState(state: unknown, before: unknown, caption?: string): void;
+  /** The state right after the selected event and right before it; `at`: where it comes from
+   * (the caption and the change pane's title are made from it, unless `caption` is given). */
+  setState(state: unknown, before: unknown, at?: StateOrigin | null, caption?: string): void;
   /** A line beside the replay bar (a fork's result, a failure). */
   setNote(text: string): void;
   selection(): Selection | null;
   dispose(): void;
-}
-
-/** What the replay label says about an event. */
-export function describeEvent(row: EventRow, index: number, count: number): string {
-  const node = row.node ? ` · ${drawnNodeId(row.ns, row.node)}` : "";
-  const step = row.step !== null ? ` · step ${row.step}` : "";
-  return `#${row.seq} ${row.type}${node}${step} (${index + 1}/${count})`;
 }
 
 function summary(row: EventRow): string {
@@ -95,32 +92,20 @@ export function mountRunView(container: HTMLElement, options: RunViewOptions = {
   list.element.setAttribute("data-dg-eventlog", "");
   list.element.setAttribute("aria-label", "event log");
 
-  const slider = h("input", { type: "range", min: "0", max: "0", value: "0", class: "dg-replay-range", "aria-label": "replay position", "data-dg-replay": "" });
-  slider.disabled = true;
-  const label = h("span", { class: "dg-replay-label", "data-dg-replay-label": "" }, "no events");
-  const fork = h("button", { type: "button", class: "dg-button dg-fork", "data-action": "fork" }, "Fork from here");
-  fork.hidden = !options.onFork;
-  const note = h("span", { class: "dg-replay-note", "data-dg-replay-note": "" });
-  const caption = h("div", { class: "dg-replay-caption dg-muted", "data-dg-replay-caption": "" });
-  const stateBox = h("div", { class: "dg-replay-state", "data-dg-state": "" });
-  const diffBox = h("div", { class: "dg-replay-diff", "data-dg-diff": "" });
+  const replay = mountReplay({
+    onInput: (i, dragging) => {
+      pick(i, true, dragging);
+      list.scrollToIndex(index);
+    },
+    onFork: options.onFork,
+  });
   const timelineBox = h("div", { class: "dg-timeline-box" });
 
   const element = h(
     "div",
     { class: "dg-run-view-body" },
     h("div", { class: "dg-run-grid" }, section("Graph", graphBox), section("Event log", list.element)),
-    section(
-      "Replay",
-      h("div", { class: "dg-replay-bar" }, slider, label, fork, note),
-      caption,
-      h(
-        "div",
-        { class: "dg-replay-panes" },
-        h("div", { class: "dg-pane" }, h("div", { class: "dg-pane-title" }, "State at this event"), stateBox),
-        h("div", { class: "dg-pane" }, h("div", { class: "dg-pane-title" }, "Change from the checkpoint before"), diffBox),
-      ),
-    ),
+    section("Replay", replay.element),
     section("Node timeline", timelineBox),
   );
   container.append(element);
@@ -138,14 +123,13 @@ export function mountRunView(container: HTMLElement, options: RunViewOptions = {
   function show(i: number, byUser: boolean, dragging = false): void {
     if (!rows.length) {
       index = -1;
-      label.textContent = "no events";
+      replay.setPosition(-1, undefined, 0);
       graph?.setStatus({});
       return;
     }
     index = Math.max(0, Math.min(i, rows.length - 1));
     const row = rows[index];
-    slider.value = String(index);
-    label.textContent = describeEvent(row, index, rows.length);
+    replay.setPosition(index, row, rows.length);
     graph?.setStatus(history.at(index + 1));
     timeline.setSelected(row.seq);
     list.refresh();
@@ -159,10 +143,6 @@ export function mountRunView(container: HTMLElement, options: RunViewOptions = {
     show(i, byUser, dragging);
   }
 
-  slider.addEventListener("input", () => {
-    pick(Number(slider.value), true, true);
-    list.scrollToIndex(index);
-  });
   list.element.addEventListener("click", (ev) => {
     const row = (ev.target as HTMLElement).closest<HTMLElement>(".dg-event-row");
     if (row?.dataset.index) pick(Number(row.dataset.index), true);
@@ -172,10 +152,6 @@ export function mountRunView(container: HTMLElement, options: RunViewOptions = {
     ev.preventDefault();
     pick(Math.max(0, index + (ev.key === "ArrowDown" ? 1 : -1)), true);
     list.scrollToIndex(index);
-  });
-  fork.addEventListener("click", () => {
-    const row = rows[index];
-    if (row) options.onFork?.(row.seq);
   });
 
   function setTopology(topo: Topology | null, problem?: string): void {
@@ -222,21 +198,18 @@ export function mountRunView(container: HTMLElement, options: RunViewOptions = {
     setEvents(next) {
       rows = next;
       history.update(next);
-      slider.max = String(Math.max(0, next.length - 1));
-      slider.disabled = next.length === 0;
+      replay.setCount(next.length);
       list.setItems(next);
       timeline.update(next);
       if (wanted !== null) select(wanted);
       else show(following ? next.length - 1 : index, false);
     },
     select,
-    setState(state, before, text = "") {
-      caption.textContent = text;
-      renderJson(stateBox, state ?? {});
-      renderDiff(diffBox, diffJson(before ?? {}, state ?? {}));
+    setState(state, before, at, caption) {
+      replay.setState(state, before, at, caption);
     },
     setNote(text) {
-      note.textContent = text;
+      replay.setNote(text);
     },
     selection: () => current(false),
     dispose() {

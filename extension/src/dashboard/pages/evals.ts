@@ -57,6 +57,45 @@ export function datasetSource(view: RunsView, ticked: readonly string[], shown: 
   return { selection: { ...selection, limit: MAX_SELECTION }, describe: `every run${atRest}${which} (up to ${MAX_SELECTION}, oldest first)`, count };
 }
 
+/** Whether a run had an input an experiment can replay, as far as the run list tells: a fork
+ * starts from another run's state with none. (The server checks every run's input when saving,
+ * `selection.require_input` leaves out all that have none, and its answer names any left.) */
+export function hasInput(r: Run): boolean {
+  return !r.forked_from;
+}
+
+/** What is odd about the runs a dataset would freeze: those with no input, and the assistants
+ * (several: an experiment runs every example against one). */
+export function selectionWarnings(runs: readonly Run[]): { noInput: Run[]; assistants: string[] } {
+  const noInput = runs.filter((r) => !hasInput(r));
+  const assistants = [...new Set(runs.map((r) => r.assistant_id))].sort();
+  return { noInput, assistants };
+}
+
+/** The source narrowed by the user's choices in the form: leave out the runs with no input (the
+ * server's `require_input`), keep the runs of one assistant. */
+export function narrowSource(source: DatasetSource, runs: readonly Run[], skipNoInput: boolean, assistant: string, assistantName = (id: string) => id): DatasetSource {
+  const selection: Record<string, unknown> = { ...source.selection };
+  const notes: string[] = [];
+  let kept = runs;
+  if (skipNoInput && runs.some((r) => !hasInput(r))) {
+    selection.require_input = true;
+    kept = kept.filter(hasInput);
+    notes.push("without the runs that had no input");
+  }
+  if (assistant) {
+    kept = kept.filter((r) => r.assistant_id === assistant);
+    if (Array.isArray(selection.ids)) {
+      const ids = (selection.ids as string[]).filter((id) => runs.some((r) => r.run_id === id && r.assistant_id === assistant));
+      selection.ids = ids;
+      selection.limit = Math.max(1, ids.length);
+    } else selection.assistant_id = assistant;
+    notes.push(`only the runs of ${assistantName(assistant)}`);
+  }
+  if (!notes.length) return source;
+  return { selection, describe: `${source.describe}, ${notes.join(", ")}`, count: kept.length };
+}
+
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

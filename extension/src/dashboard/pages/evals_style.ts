@@ -57,6 +57,11 @@ tr.dg-row-error td:first-child { box-shadow: inset 3px 0 0 var(--dg-running); }
 .dg-row-actions { display: flex; flex-direction: column; align-items: flex-start; gap: 4px; }
 .dg-compare-with { display: inline-flex; flex-wrap: wrap; gap: 4px; }
 .dg-compare-with .dg-select { max-width: 10em; }
+/* The experiments table fits a 1280 px screen (JupyterLab's main area beside its sidebar, ~1000
+   px): long cells wrap instead of pushing the table wider than the page. */
+table[data-dg-experiments] td { white-space: normal; vertical-align: top; overflow-wrap: anywhere; }
+table[data-dg-experiments] .dg-progress, table[data-dg-experiments] .dg-pill { white-space: nowrap; }
+table[data-dg-experiments] .dg-progress-track { width: 3.5em; }
 `;
 
 const STYLE_ID = "dg-evals-style";

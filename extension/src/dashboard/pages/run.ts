@@ -1,13 +1,13 @@
 // The Run view: the run view shared with the notebook's RunView widget (runview/view.ts: the graph
-// lit up at the selected event, the event log, the replay slider with the state at any event and
-// its change from the checkpoint before, fork from an event, the node timeline) under the
-// dashboard's own header: the run's status, cancel, the re-execution report and exports. The
-// state at an event comes from the thread's checkpoint history.
+// lit up at the selected event, the event log, the replay slider with the state right after any
+// event and the change it made, fork from an event with an optional state edit, the node
+// timeline) under the dashboard's own header: the run's status, where a fork came from, cancel,
+// the re-execution report and exports. The state at an event comes from GET /runs/{id}/state.
 import { renderJson } from "../../renderers/diff";
 import type { EventRow } from "../../renderers/events";
 import type { Topology } from "../../renderers/graph";
-import { mountRunView, type Selection } from "../../runview/view";
-import { ACTIVE, errorText, runDuration, type ApiEvent, type Checkpoint, type Run } from "../api";
+import { mountRunView, type Selection, type StateOrigin } from "../../runview/view";
+import { ACTIVE, errorText, runDuration, type ApiEvent, type ForkOrigin, type Run } from "../api";
 import { followStream, HttpError } from "../sse";
 import { badge, button, download, formatDuration, formatWhen, h, link, Notice, shortId, type PageContext } from "../ui";
 
@@ -32,17 +32,23 @@ export function toEventRow(e: ApiEvent): EventRow {
   };
 }
 
-/** The checkpoint in force at event `seq` (the latest one at or before it) and the one before. */
-export function checkpointAt(history: readonly Checkpoint[], seq: number): { at: Checkpoint | null; before: Checkpoint | null } {
-  const sorted = history.filter((c) => typeof c.metadata?.seq === "number").sort((a, b) => (a.metadata!.seq as number) - (b.metadata!.seq as number));
-  let at: Checkpoint | null = null;
-  let before: Checkpoint | null = null;
-  for (const c of sorted) {
-    if ((c.metadata!.seq as number) > seq) break;
-    before = at;
-    at = c;
-  }
-  return { at, before };
+/** The state after an event, as GET /runs/{id}/state answers. */
+interface EventState extends StateOrigin {
+  values: unknown;
+  previous: unknown;
+}
+
+/** "forked from run X at #seq (position p) · edited k": a link to the origin, at that event. */
+export function forkOrigin(from: ForkOrigin, open: (runId: string, seq: number) => void): HTMLElement {
+  const where = `#${from.seq}${typeof from.position === "number" ? ` (position ${from.position})` : ""}`;
+  const edited = from.edited?.length ? ` · state edited: ${from.edited.join(", ")}` : "";
+  return h(
+    "div",
+    { class: "dg-fork-origin", "data-dg-forked-from": from.run_id },
+    "forked from ",
+    link(`run ${shortId(from.run_id)} at ${where}`, () => open(from.run_id, from.seq), { title: `${from.run_id}, event #${from.seq}`, "data-open-origin": from.run_id }),
+    edited,
+  );
 }
 
 const CSV_COLUMNS = ["seq", "event_id", "type", "recorded_at", "node", "step", "task", "attempt", "data"] as const;
@@ -66,12 +72,6 @@ export function eventsToCsv(events: readonly ApiEvent[]): string {
 }
 
 
-/** What the state panes say about the checkpoint they show. */
-export function checkpointCaption(history: readonly Checkpoint[], at: Checkpoint | null): string {
-  if (at) return `checkpoint at #${at.metadata?.seq} (${at.metadata?.event ?? ""}, step ${at.metadata?.step ?? "?"})`;
-  return history.length ? "before the run's first checkpoint" : "no checkpoints yet";
-}
-
 export function runPage(ctx: PageContext): void {
   const runId = ctx.params.run_id ?? "";
   const notice = new Notice();
@@ -90,26 +90,52 @@ export function runPage(ctx: PageContext): void {
   const exportParquet = button("Export Parquet", () => void exportParquetFile(), { "data-export": "parquet" });
   const header = h("div", { class: "dg-toolbar" }, title, meta, cancelBtn, replayBtn, exportJson, exportCsv, exportParquet);
   const report = h("div", { class: "dg-report", "data-dg-report": "" });
+  const originBox = h("div", { class: "dg-run-origin" });
   const body = h("div", { class: "dg-run-view" });
-  ctx.root.append(header, notice.element, streamNotice.element, report, body);
+  ctx.root.append(header, originBox, notice.element, streamNotice.element, report, body);
 
   let run: Run | null = null;
   let events: ApiEvent[] = [];
   let rows: EventRow[] = [];
-  let history: Checkpoint[] = [];
   let loading = false;
   let gone = false;
   let stream: { close(): void } | null = null;
-  let forking = false;
+  let selectedOnce = false;
 
   const view = mountRunView(body, {
     onSelect: (sel) => showState(sel),
-    onFork: (seq) => void fork(seq),
+    onFork: (seq, update) => fork(seq, update),
   });
 
+  // The state after each event, asked once (an event's state never changes), one request at a
+  // time: a drag asks only for where the slider is when the previous answer comes.
+  const states = new Map<number, EventState>();
+  let wantedSeq: number | null = null;
+  let asking = false;
   function showState(sel: Selection | null): void {
-    const { at, before } = sel ? checkpointAt(history, sel.seq) : { at: null, before: null };
-    view.setState(at?.values ?? {}, before?.values ?? {}, checkpointCaption(history, at));
+    if (!sel) return;
+    wantedSeq = sel.seq;
+    void askState();
+  }
+  async function askState(): Promise<void> {
+    if (asking || wantedSeq === null || ctx.disposed) return;
+    const seq = wantedSeq;
+    const known = states.get(seq);
+    if (known) {
+      view.setState(known.values, known.previous, known);
+      return;
+    }
+    asking = true;
+    try {
+      const at = await ctx.api.get<EventState>(`runs/${runId}/state?seq=${seq}`);
+      states.set(seq, at);
+      if (wantedSeq === seq && !ctx.disposed) view.setState(at.values, at.previous, at);
+    } catch (err) {
+      if (wantedSeq === seq && !ctx.disposed) view.setState({}, {}, null, `could not read the state at #${seq}: ${errorText(err)}`);
+    } finally {
+      asking = false;
+    }
+    if (wantedSeq !== seq) void askState();
   }
 
   function renderMeta(): void {
@@ -122,6 +148,7 @@ export function runPage(ctx: PageContext): void {
       run.error ? h("span", { class: "dg-error-text" }, ` · ${typeof run.error === "string" ? run.error : JSON.stringify(run.error)}`) : "",
       run.waiting_for ? h("div", { class: "dg-waiting", "data-dg-waiting": run.waiting_for.reason }, run.waiting_for.message) : "",
     );
+    originBox.replaceChildren(run.forked_from ? forkOrigin(run.forked_from, (id, seq) => ctx.navigate("run", { run_id: id, seq: String(seq) })) : "");
     meta.setAttribute("data-status", run.status);
     cancelBtn.hidden = !ACTIVE.has(run.status);
   }
@@ -160,8 +187,11 @@ export function runPage(ctx: PageContext): void {
         if (!page.has_more || fresh.length === 0) break;
       }
       if (added) {
-        history = await ctx.api.get<Checkpoint[]>(`threads/${run?.thread_id ?? ctx.params.thread_id}/history?limit=1000`).catch(() => history);
         view.setEvents(rows);
+        // Opened at an event (a fork's origin links here): show it once it is loaded.
+        const at = Number(ctx.params.seq);
+        if (!selectedOnce && Number.isInteger(at) && at > 0) view.select(at);
+        selectedOnce = true;
       }
     } finally {
       loading = false;
@@ -213,17 +243,14 @@ export function runPage(ctx: PageContext): void {
     }
   }
 
-  async function fork(seq: number): Promise<void> {
-    if (forking) return;
-    forking = true;
+  /** Fork after `seq` (with the dialog's edit); the new run opens. Why not, for the dialog. */
+  async function fork(seq: number, update: Record<string, unknown> | null): Promise<string | void> {
     try {
-      const forked = await ctx.api.post<Run>(`runs/${runId}/fork`, { seq });
+      const forked = await ctx.api.post<Run>(`runs/${runId}/fork`, update ? { seq, update } : { seq });
       notice.show(`forked at #${seq}: run ${shortId(forked.run_id)}`, "info");
       ctx.navigate("run", { run_id: forked.run_id, thread_id: forked.thread_id });
     } catch (err) {
-      notice.show(`could not fork at #${seq}: ${errorText(err)}`);
-    } finally {
-      forking = false;
+      return `could not fork at #${seq}: ${errorText(err)}`;
     }
   }
 

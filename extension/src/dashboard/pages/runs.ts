@@ -2,7 +2,7 @@
 // active runs can be cancelled; the ticked runs, or the filtered ones, can be saved as a dataset.
 import { ACTIVE, errorText, recentRuns, runDuration, type Assistant, type Dataset, type Run } from "../api";
 import { badge, button, formatDuration, formatWhen, h, link, Notice, poll, shortId, type PageContext } from "../ui";
-import { datasetSource, nameProblem, plural, saveDatasetBody, saveFailure } from "./evals";
+import { datasetSource, nameProblem, narrowSource, plural, saveDatasetBody, saveFailure, selectionWarnings } from "./evals";
 import { ensureEvalsStyles } from "./evals_style";
 
 export const RUN_STATUSES = ["pending", "running", "success", "error", "interrupted", "cancelled", "timeout"];
@@ -57,6 +57,9 @@ export function runsPage(ctx: PageContext): void {
   const num = (el: HTMLInputElement) => (el.value === "" || !Number.isFinite(Number(el.value)) ? null : Number(el.value));
   const view = () => ({ status: status.value, assistant: assistant.value, minSeconds: num(minD), maxSeconds: num(maxD) });
   const source = () => datasetSource(view(), [...ticked], shown, (id) => names.get(id) ?? id);
+  /** The runs a dataset would freeze, as far as the page knows them: the ticked ones, or those
+   * shown at rest (the server applies the filters itself). */
+  const covered = () => (ticked.size ? runs.filter((r) => ticked.has(r.run_id)) : shown.filter((r) => view().status || !ACTIVE.has(r.status)));
 
   function render(): void {
     shown = filterRuns(runs, view());
@@ -84,10 +87,27 @@ export function runsPage(ctx: PageContext): void {
           "tr",
           { "data-run-id": r.run_id, "data-status": r.status, ...(tick.checked ? { "data-ticked": "" } : {}) },
           h("td", { class: "dg-tick" }, tick),
-          h("td", {}, link(shortId(r.run_id), () => ctx.navigate("run", { run_id: r.run_id, thread_id: r.thread_id }), { title: r.run_id, "data-open-run": r.run_id })),
+          h(
+            "td",
+            {},
+            link(shortId(r.run_id), () => ctx.navigate("run", { run_id: r.run_id, thread_id: r.thread_id }), { title: r.run_id, "data-open-run": r.run_id }),
+            r.forked_from
+              ? h(
+                  "div",
+                  { class: "dg-muted dg-fork-of", "data-dg-fork-of": r.forked_from.run_id },
+                  "fork of ",
+                  link(`${shortId(r.forked_from.run_id)} #${r.forked_from.seq}`, () => ctx.navigate("run", { run_id: r.forked_from!.run_id, seq: String(r.forked_from!.seq) }), { title: `forked from run ${r.forked_from.run_id} after event #${r.forked_from.seq}` }),
+                )
+              : "",
+          ),
           h("td", {}, link(shortId(r.thread_id), () => ctx.navigate("threads", { thread_id: r.thread_id }), { title: r.thread_id })),
           h("td", {}, names.get(r.assistant_id) ?? r.graph_id ?? shortId(r.assistant_id)),
-          h("td", {}, badge(r.status)),
+          h(
+            "td",
+            {},
+            badge(r.status),
+            r.waiting_for ? h("div", { class: "dg-waiting-hint", "data-dg-waiting": r.waiting_for.reason, title: r.waiting_for.message }, r.waiting_for.reason === "no_worker" ? "no worker serves this graph" : r.waiting_for.message) : "",
+          ),
           h("td", {}, formatWhen(r.started_at ?? r.created_at)),
           h("td", { class: "dg-num" }, formatDuration(runDuration(r))),
           h("td", {}, cancel),
@@ -121,6 +141,16 @@ export function runsPage(ctx: PageContext): void {
     const description = h("input", { type: "text", class: "dg-input dg-input-wide", placeholder: "description (optional)", "aria-label": "dataset description", "data-dg-dataset-description": "" });
     const message = new Notice();
     message.element.setAttribute("data-dg-save-message", "");
+    // What is odd about the runs to save, and what to do about it.
+    const skipNoInput = h("input", { type: "checkbox", "data-dg-skip-no-input": "" });
+    skipNoInput.checked = true;
+    const noInputText = h("span", {});
+    const noInputRow = h("label", { class: "dg-save-warning", "data-dg-warning": "no_input", hidden: "" }, skipNoInput, noInputText);
+    const keepAssistant = h("select", { class: "dg-select", "aria-label": "keep the runs of", "data-dg-keep-assistant": "" });
+    const assistantsText = h("span", {});
+    const assistantsRow = h("div", { class: "dg-save-warning", "data-dg-warning": "several_assistants", hidden: "" }, assistantsText, " Keep the runs of ", keepAssistant);
+    const chosen = () => narrowSource(source(), covered(), skipNoInput.checked, keepAssistant.value, (id) => names.get(id) ?? id);
+    for (const el of [skipNoInput, keepAssistant]) el.addEventListener("change", () => update());
     const answer = h("span", { class: "dg-toolbar" });
     const submit = button("Save", () => void save(false), { class: "dg-button dg-primary", "data-action": "save-dataset-submit" });
     const close = button("Close", () => (element.hidden = true), { "data-action": "save-dataset-close" });
@@ -128,6 +158,8 @@ export function runsPage(ctx: PageContext): void {
       "div",
       { class: "dg-form", "data-dg-save-dataset": "", hidden: "", role: "group", "aria-label": "save as dataset" },
       h("div", { class: "dg-toolbar" }, h("strong", {}, "Save as dataset:"), what),
+      noInputRow,
+      assistantsRow,
       h("div", { class: "dg-toolbar" }, name, description, submit, close),
       h("div", { class: "dg-toolbar" }, message.element, answer),
     );
@@ -145,14 +177,15 @@ export function runsPage(ctx: PageContext): void {
         name.focus();
         return;
       }
-      const src = source();
+      const src = chosen();
       busy = true;
       submit.disabled = true;
       message.show(newVersion ? "adding a version…" : "saving…", "info");
       try {
-        const ds = await ctx.api.post<Dataset>("datasets", saveDatasetBody(name.value, description.value, src, newVersion));
+        const ds = await ctx.api.post<Dataset & { warnings?: { code: string; message: string }[] }>("datasets", saveDatasetBody(name.value, description.value, src, newVersion));
         if (ctx.disposed) return;
-        message.show(`saved ${ds.name} version ${ds.version}: ${plural(ds.example_count, "example")}`, "info");
+        const warned = (ds.warnings ?? []).map((w) => w.message).join("; ");
+        message.show(`saved ${ds.name} version ${ds.version}: ${plural(ds.example_count, "example")}${warned ? ` — note: ${warned}` : ""}`, warned ? "warning" : "info");
         answer.replaceChildren(link(`Open dataset ${ds.name} →`, () => ctx.navigate("datasets", { dataset: ds.name }), { "data-open-dataset": ds.name }));
       } catch (err) {
         if (ctx.disposed) return;
@@ -165,14 +198,23 @@ export function runsPage(ctx: PageContext): void {
         submit.disabled = false;
       }
     }
-    return {
-      element,
-      update() {
-        if (element.hidden) return;
-        const src = source();
-        what.textContent = `${src.describe}${ticked.size ? "" : " — or tick the runs to save"}`;
-      },
-    };
+    function update(): void {
+      if (element.hidden) return;
+      const runsToSave = covered();
+      const { noInput, assistants } = selectionWarnings(runsToSave);
+      noInputRow.hidden = noInput.length === 0;
+      noInputText.textContent = ` Leave out the ${plural(noInput.length, "run")} with no input (of ${runsToSave.length}: forks start from another run's state, so an experiment would run the assistant on nothing)`;
+      assistantsRow.hidden = assistants.length < 2;
+      if (assistants.length >= 2) {
+        const keep = keepAssistant.value;
+        assistantsText.textContent = `These runs are of ${assistants.length} assistants (${assistants.map((a) => names.get(a) ?? shortId(a)).join(", ")}): an experiment runs every example against one.`;
+        keepAssistant.replaceChildren(h("option", { value: "" }, "every assistant"), ...assistants.map((a) => h("option", { value: a }, names.get(a) ?? shortId(a))));
+        keepAssistant.value = assistants.includes(keep) ? keep : "";
+      } else keepAssistant.value = "";
+      const src = chosen();
+      what.textContent = `${src.describe}${ticked.size ? "" : " — or tick the runs to save"}`;
+    }
+    return { element, update };
   }
 
   function openForm(): void {
