@@ -171,3 +171,36 @@ _chat = StateGraph(Chat)
 _chat.add_node("talk", talk)
 _chat.add_edge(START, "talk")
 chat = _chat.compile(name="lg_chat")
+
+
+# -- a subgraph that asks inside (its state is the parent task's in get_state(subgraphs=True)) ----
+class Inner(TypedDict, total=False):
+    topic: str
+    notes: Annotated[list[str], operator.add]
+
+
+def jot(state: Inner) -> dict[str, Any]:
+    return {"notes": [f"jot {state['topic']}"]}
+
+
+def confirm(state: Inner) -> dict[str, Any]:
+    return {"notes": [f"confirmed {interrupt({'confirm': state['topic']})}"]}
+
+
+_inner = StateGraph(Inner)
+_inner.add_node("jot", jot)
+_inner.add_node("confirm", confirm)
+_inner.add_edge(START, "jot")
+_inner.add_edge("jot", "confirm")
+
+
+def prep(state: Inner) -> dict[str, Any]:
+    return {"notes": ["prep"]}
+
+
+_outer = StateGraph(Inner)
+_outer.add_node("prep", prep)
+_outer.add_node("inner", _inner.compile())
+_outer.add_edge(START, "prep")
+_outer.add_edge("prep", "inner")
+nested = _outer.compile(name="lg_nested")

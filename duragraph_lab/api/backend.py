@@ -430,6 +430,12 @@ class Backend:
         if self.control is not None:
             # State edits reduce custom-reducer keys with the code this process serves.
             self.control.edits.reducers = self._graph_reducers
+        langgraph = {gid: g for gid, g in worker.graphs.items() if not isinstance(g, CompiledGraph)}
+        if langgraph and self._threads is not None:
+            # LangGraph graphs' threads: state, history and edits answered by LangGraph itself.
+            from duragraph_lab.langgraph.threads import LangGraphThreads
+
+            self._threads.graph_threads = LangGraphThreads(self.store, langgraph, self.store_settings)
 
     def _graph_reducers(self, graph_id: str) -> Mapping[str, Callable[[Any, Any], Any]] | None:
         graph = self.worker.graphs.get(graph_id) if self.worker is not None else None

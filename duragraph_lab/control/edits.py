@@ -3,7 +3,7 @@ event of its latest run or as a run of its own, so the edit is a checkpoint like
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from duragraph_lab.control.history import ACTIVE, RunHistory
@@ -19,6 +19,10 @@ from duragraph_lab.domain.reducers import CUSTOM
 from duragraph_lab.domain.run import RunState, RunStatus, is_edit
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
+
+#: Makes the edit in the graph's own engine (LangGraph's ``aupdate_state``), returning the events
+#: that record it there, not yet written: they are appended with the edit's own, in one commit.
+EditApplier = Callable[[], Awaitable[list[NewEvent]]]
 
 
 class StateEdits:
@@ -41,6 +45,7 @@ class StateEdits:
         as_node: str | None = None,
         checkpoint: Checkpoint | None = None,
         graph: str | None = None,
+        applier: EditApplier | None = None,
     ) -> tuple[str, int]:
         """Edit a thread's state; returns ``(run_id, seq)`` of the event that records the edit:
         the thread's new latest checkpoint.
@@ -57,6 +62,9 @@ class StateEdits:
         change which nodes run next: routing is decided by graph code, which only workers have.
         Keys with a custom reducer are reduced here when this process has the graph's code
         (:attr:`reducers`); the event then records the reducer's result.
+
+        ``applier``: the graph's engine makes the edit itself (a LangGraph graph whose code this
+        process has); its events follow the ``state_updated`` event in the same commit.
         """
         thread_id = parse_id(thread_id, "thread")
         for _ in range(8):
@@ -66,7 +74,7 @@ class StateEdits:
             latest = await self.history.state(thread.last_run_id) if thread.last_run_id else None
             try:
                 if latest is not None and (checkpoint is None or _is_head(latest, checkpoint)):
-                    return await self._update_latest(latest, values, as_node)
+                    return await self._update_latest(latest, values, as_node, applier)
                 if latest is not None and latest.status in ACTIVE:
                     raise ThreadBusy(f"thread {thread_id} has an active run ({latest.run_id}); wait for it")
                 metadata = thread.metadata or {}
@@ -79,20 +87,26 @@ class StateEdits:
                         "say which graph its state belongs to"
                     )
                 target = await self.targets.resolve(name)
-                return await self._edit_run(thread_id, target, values, as_node, checkpoint)
+                return await self._edit_run(thread_id, target, values, as_node, checkpoint, applier)
             except VersionConflict:
                 continue
         raise ThreadBusy(f"thread {thread_id} kept changing while updating its state; try again")
 
-    async def _update_latest(self, latest: RunState, values: Any, as_node: str | None) -> tuple[str, int]:
+    async def _update_latest(
+        self, latest: RunState, values: Any, as_node: str | None, applier: EditApplier | None
+    ) -> tuple[str, int]:
         assert latest.run_id is not None
         if latest.status in ACTIVE:
             raise ThreadBusy(f"thread {latest.thread_id} has an active run ({latest.run_id}); wait for it")
         target = await self.targets.resolve(latest.assistant_id or latest.graph_id or "")
         events = commands.update_state(latest, values, as_node=as_node, nodes=target.nodes)
-        events = self._reduce_custom(latest, events)
+        if applier is None:
+            events = self._reduce_custom(latest, events)
+        edit_count = len(events)
+        if applier is not None:
+            events = [*events, *await applier()]
         recorded = await self.store.append(f"run:{latest.run_id}", latest.version, events)
-        return latest.run_id, recorded[-1].seq
+        return latest.run_id, recorded[edit_count - 1].seq
 
     def _reduce_custom(self, latest: RunState, events: list[NewEvent]) -> list[NewEvent]:
         """The edit with its custom-reducer keys reduced (LangGraph's semantics), when the
@@ -121,7 +135,13 @@ class StateEdits:
         return [edited, *events[1:]]
 
     async def _edit_run(
-        self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint | None
+        self,
+        thread_id: str,
+        target: Target,
+        values: Any,
+        as_node: str | None,
+        checkpoint: Checkpoint | None,
+        applier: EditApplier | None,
     ) -> tuple[str, int]:
         """A run whose only work is a state edit: branched from ``checkpoint`` (paused before
         the tasks pending there) or, on a thread without runs, from nothing (finished)."""
@@ -174,9 +194,10 @@ class StateEdits:
             ending = ev.run_interrupted(step=source.step, interrupts=interrupts)
         else:
             ending = ev.run_completed()
+        applied = await applier() if applier is not None else []
         async with self.store.transaction() as tx:
             await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
-            recorded = await tx.append(f"run:{run_id}", 0, [created, started, ending])
+            recorded = await tx.append(f"run:{run_id}", 0, [created, started, *applied, ending])
         # The checkpoint that shows the edit: the run's start when it pauses, its end otherwise.
         return run_id, recorded[0].seq if pending else recorded[-1].seq
 

@@ -101,6 +101,16 @@ class PgLangGraphCheckpoints:
             params.append(limit)
         return [_stored(row) for row in await self.store._query(sql, params)]
 
+    async def locations(self, thread_id: str, checkpoint_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Where each of the thread's root checkpoints named is in the log: ``(stream_id, seq)``."""
+        rows = await self.store._query(
+            "SELECT c.checkpoint_id, e.stream_id, c.seq FROM duragraph.lg_checkpoints c "
+            "JOIN duragraph.events e ON e.seq = c.seq "
+            "WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = ANY(%s)",
+            (thread_id, checkpoint_ids),
+        )
+        return {str(r[0]): (str(r[1]), int(r[2])) for r in rows}
+
     async def thread_ids_of_runs(self, run_ids: list[str]) -> list[str]:
         rows = await self.store._query(
             "SELECT DISTINCT thread_id FROM duragraph.lg_checkpoints WHERE run_id = ANY(%s)", (run_ids,)
