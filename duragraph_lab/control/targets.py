@@ -24,6 +24,8 @@ class Target:
     nodes: list[str]
     interrupt_before: list[str]
     interrupt_after: list[str]
+    #: What executes its runs: "native", or "langgraph" (LangGraph's own runtime).
+    engine: str = "native"
 
     def merged_config(
         self, config: Mapping[str, Any] | None, context: Mapping[str, Any] | None
@@ -69,4 +71,5 @@ class Targets:
             [n["id"] for n in topology["nodes"] if n.get("kind") in ("node", "subgraph")],
             list(topology.get("interrupt_before", [])),
             list(topology.get("interrupt_after", [])),
+            str(topology.get("engine") or "native"),
         )

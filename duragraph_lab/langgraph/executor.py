@@ -36,12 +36,15 @@ from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, Version
 from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
-from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_MESSAGES
+from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_LANGGRAPH, LIVE_MESSAGES
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
 
 log = logging.getLogger(__name__)
+
+#: Stream modes whose parts, for a LangGraph run, are LangGraph's own chunks (sent live).
+LANGGRAPH_OWN_MODES = frozenset({"debug", "tasks", "checkpoints"})
 
 
 class CancelRequested(Exception):
@@ -173,9 +176,20 @@ class LangGraphRunExecutor:
         async with self.source.build(
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
         ) as graph:
+            own_modes = self._langgraph_modes(log_events)
             kwargs: dict[str, Any] = {
-                "stream_mode": ["checkpoints", "tasks", *self._live_modes(log_events)],
+                "stream_mode": sorted(
+                    {
+                        "checkpoints",
+                        "tasks",
+                        *self._live_modes(log_events),
+                        *own_modes["root"],
+                        *own_modes["sub"],
+                    }
+                ),
                 "durability": "sync",
+                # Subgraphs' own parts ("mode|parent:task" on the SSE stream) when asked for.
+                "subgraphs": bool(own_modes["sub"]),
             }
             if context:
                 kwargs["context"] = context
@@ -204,7 +218,18 @@ class LangGraphRunExecutor:
                     start = str(made["configurable"]["checkpoint_id"])
                     edit_config = _at_checkpoint(edit_config, start)
             run_config = _at_checkpoint(config, start) if start is not None else config
-            async for mode, chunk in graph.astream(graph_input, run_config, **kwargs):
+            async for item in graph.astream(graph_input, run_config, **kwargs):
+                namespace, mode, chunk = item if kwargs["subgraphs"] else ((), *item)
+                ns = "|".join(namespace)
+                if ns:
+                    # A subgraph's parts: live only (its checkpoints and writes are LangGraph's).
+                    if mode in own_modes["sub"] or mode == "custom":
+                        self._own_part(mode, chunk, ns)
+                    elif mode == "messages":
+                        self._token(chunk)
+                    continue
+                if mode in own_modes["root"]:
+                    self._own_part(mode, chunk, "")
                 if mode == "checkpoints":
                     await mirror.checkpoint(chunk)
                 elif mode == "tasks":
@@ -227,6 +252,32 @@ class LangGraphRunExecutor:
         requested = set((log_events[0].data.get("kwargs") or {}).get("stream_mode") or [])
         wants_tokens = bool(requested & {"messages", "messages-tuple", "events"})
         return ["custom", "messages"] if wants_tokens else ["custom"]
+
+    def _langgraph_modes(self, log_events: Sequence[RecordedEvent]) -> dict[str, set[str]]:
+        """The stream modes whose parts are LangGraph's own chunks, sent live as LangGraph emits
+        them, when the run was created to stream them (and someone may listen): ``root``,
+        ``debug``/``tasks``/``checkpoints`` of the graph; ``sub``, with ``stream_subgraphs``,
+        those and ``values``/``updates`` of its subgraphs (the root's values and updates come
+        from the run's events)."""
+        if self.journal.live is None:
+            return {"root": set(), "sub": set()}
+        kwargs = log_events[0].data.get("kwargs") or {}
+        requested = set(kwargs.get("stream_mode") or [])
+        root = requested & LANGGRAPH_OWN_MODES
+        sub = (
+            requested & (LANGGRAPH_OWN_MODES | {"values", "updates"})
+            if kwargs.get("stream_subgraphs")
+            else set()
+        )
+        return {"root": root, "sub": sub}
+
+    def _own_part(self, mode: str, chunk: Any, ns: str) -> None:
+        """One of LangGraph's own stream parts, live, as the SSE stream sends it (``mode|ns``)."""
+        if mode == "custom":
+            self.journal.emit(self.run_id, LIVE_CUSTOM, {"node": None, "ns": ns, "payload": plain(chunk)})
+            return
+        payload = {"mode": mode, "chunk": plain(chunk)}
+        self.journal.emit(self.run_id, LIVE_LANGGRAPH, {"node": None, "ns": ns, "payload": payload})
 
     def _token(self, chunk: Any) -> None:
         """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
