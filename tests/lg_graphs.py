@@ -204,3 +204,30 @@ _outer.add_node("inner", _inner.compile())
 _outer.add_edge(START, "prep")
 _outer.add_edge("prep", "inner")
 nested = _outer.compile(name="lg_nested")
+
+
+# -- a node LangGraph retries (RetryPolicy): it fails its first `fail` attempts for each topic ----
+from langgraph.types import RetryPolicy  # noqa: E402
+
+_attempts: dict[str, int] = {}
+
+
+class Flaky(TypedDict, total=False):
+    topic: str
+    fail: int
+    attempts: int
+
+
+def flaky_node(state: Flaky) -> dict[str, Any]:
+    n = _attempts[state["topic"]] = _attempts.get(state["topic"], 0) + 1
+    if n <= state.get("fail", 2):
+        raise ConnectionError(f"attempt {n} of {state['topic']} failed")
+    return {"attempts": n}
+
+
+_flaky = StateGraph(Flaky)
+_flaky.add_node(
+    "flaky", flaky_node, retry_policy=RetryPolicy(max_attempts=3, initial_interval=0.05, jitter=False)
+)
+_flaky.add_edge(START, "flaky")
+flaky = _flaky.compile(name="lg_flaky")

@@ -37,6 +37,7 @@ from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
 from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_LANGGRAPH, LIVE_MESSAGES
+from duragraph_lab.langgraph.attempts import TaskAttempts
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
@@ -112,6 +113,7 @@ class LangGraphRunExecutor:
         self.store_settings = store_settings or StoreSettings()
         self._cancel_requested = False
         self._inner: asyncio.Task[None] | None = None
+        self._attempts: TaskAttempts | None = None
 
     def request_cancel(self) -> None:
         """A cancel request is in the log: stop the graph now and end the run as cancelled."""
@@ -160,7 +162,8 @@ class LangGraphRunExecutor:
             raise
         except Exception as err:
             log.info("run %s of LangGraph graph %s failed: %r", self.run_id, self.source.graph_id, err)
-            await writer.commit([ev.run_failed(error_record(err))], final=True)
+            failures = self._attempts.last_failures() if self._attempts is not None else []
+            await writer.commit([*failures, ev.run_failed(error_record(err))], final=True)
         return fold(await self.journal.read(self.run_id))
 
     # -- driving LangGraph ---------------------------------------------------------------------
@@ -171,7 +174,9 @@ class LangGraphRunExecutor:
         config = self._config(state)
         checkpointer = EventStoreCheckpointer(self.events, run=writer)
         store = PostgresStore(self.events, settings=self.store_settings)
-        mirror = _Mirror(writer, log_events, state)
+        # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
+        self._attempts = attempts = TaskAttempts(writer.append)
+        mirror = _Mirror(writer, log_events, state, attempts)
         context = state.config.get("context")
         async with self.source.build(
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
@@ -218,6 +223,7 @@ class LangGraphRunExecutor:
                     start = str(made["configurable"]["checkpoint_id"])
                     edit_config = _at_checkpoint(edit_config, start)
             run_config = _at_checkpoint(config, start) if start is not None else config
+            run_config = {**run_config, "callbacks": [*(run_config.get("callbacks") or []), attempts]}
             async for item in graph.astream(graph_input, run_config, **kwargs):
                 namespace, mode, chunk = item if kwargs["subgraphs"] else ((), *item)
                 ns = "|".join(namespace)
@@ -425,8 +431,11 @@ def pending_edits(
 class _Mirror:
     """LangGraph's checkpoints and task results as the run events downstream readers fold."""
 
-    def __init__(self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState) -> None:
+    def __init__(
+        self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState, attempts: TaskAttempts
+    ) -> None:
         self.writer = writer
+        self.attempts = attempts
         self.channels = set(state.channels)
         self.step = state.step
         self.planned = {str(e.data.get("checkpoint_id")) for e in log_events if e.type == ev.STEP_PLANNED}
@@ -477,7 +486,7 @@ class _Mirror:
             step=self.step,
             task=task_id,
             node=str(chunk.get("name")),
-            attempt=1,
+            attempt=self.attempts.attempt(task_id),
             # Only the state's keys: what LangGraph's "updates" mode shows of the task.
             update={k: v for k, v in update.items() if k in self.channels},
             goto=[],
