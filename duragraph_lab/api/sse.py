@@ -79,7 +79,8 @@ async def run_frames(
 ) -> AsyncIterator[bytes]:
     """The SSE body of one run, from ``after_seq`` until the run comes to rest."""
     start = await control.follower.start(run_id, after_seq, subgraphs=subgraphs)
-    langgraph = bool(set(modes) & LANGGRAPH_OWN_MODES) and await _is_langgraph(control, run_id)
+    own = bool(set(modes) & LANGGRAPH_OWN_MODES) or subgraphs
+    langgraph = own and await _is_langgraph(control, run_id)
     encoder = StreamEncoder(modes, subgraphs=subgraphs, state=start.root, run_id=run_id, langgraph=langgraph)
     encoder.ns_states.update(start.spaces)
     encoder.prime(start.before)

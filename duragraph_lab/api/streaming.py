@@ -115,6 +115,8 @@ class StreamEncoder:
             # A stream must outlive an event it cannot fold (it is in the log either way).
             log.warning("stream of run %s: cannot fold %s %s: %s", self.run_id, event.type, event.seq, err)
             return []
+        if ns and self.langgraph:
+            return []  # a LangGraph subgraph's parts are LangGraph's own (live events)
         suffix = self._suffix(ns)
         parts: list[Part] = []
         t = event.type

@@ -193,8 +193,9 @@ class LangGraphRunExecutor:
                     }
                 ),
                 "durability": "sync",
-                # Subgraphs' own parts ("mode|parent:task" on the SSE stream) when asked for.
-                "subgraphs": bool(own_modes["sub"]),
+                # Subgraphs' checkpoints and tasks too: mirrored under their namespace (and their
+                # own parts, "mode|parent:task" on the SSE stream, when asked for).
+                "subgraphs": True,
             }
             if context:
                 kwargs["context"] = context
@@ -224,15 +225,17 @@ class LangGraphRunExecutor:
                     edit_config = _at_checkpoint(edit_config, start)
             run_config = _at_checkpoint(config, start) if start is not None else config
             run_config = {**run_config, "callbacks": [*(run_config.get("callbacks") or []), attempts]}
-            async for item in graph.astream(graph_input, run_config, **kwargs):
-                namespace, mode, chunk = item if kwargs["subgraphs"] else ((), *item)
-                ns = "|".join(namespace)
-                if ns:
-                    # A subgraph's parts: live only (its checkpoints and writes are LangGraph's).
+            async for namespace, mode, chunk in graph.astream(graph_input, run_config, **kwargs):
+                if namespace:
+                    # A subgraph's: its tasks as run events under its namespace; its own parts live.
                     if mode in own_modes["sub"] or mode == "custom":
-                        self._own_part(mode, chunk, ns)
+                        self._own_part(mode, chunk, "|".join(namespace))
                     elif mode == "messages":
                         self._token(chunk)
+                    elif mode == "checkpoints":
+                        await mirror.checkpoint(chunk, namespace)
+                    elif mode == "tasks":
+                        await mirror.task(chunk, namespace)
                     continue
                 if mode in own_modes["root"]:
                     self._own_part(mode, chunk, "")
@@ -442,13 +445,17 @@ class _Mirror:
         self.completed = {str(e.data.get("task")) for e in log_events if e.type == ev.NODE_COMPLETED}
         self.started: dict[str, float] = {}
         self.names: dict[str, str] = {}
+        self.recursion_limit = state.recursion_limit
+        #: subgraph namespaces (DuraGraph's) already started, and the step each is at
+        self.spaces = {str(e.data.get("ns")) for e in log_events if e.type == ev.SUBGRAPH_STARTED}
+        self.space_steps: dict[str, int] = {}
 
-    async def checkpoint(self, chunk: Mapping[str, Any]) -> None:
-        configurable = chunk["config"]["configurable"]
-        if configurable.get("checkpoint_ns"):
-            return  # a subgraph's own checkpoints stay LangGraph's
+    async def checkpoint(self, chunk: Mapping[str, Any], namespace: Sequence[str] = ()) -> None:
+        if namespace:
+            await self._subgraph_checkpoint(chunk, namespace)
+            return
         step = int(chunk.get("metadata", {}).get("step", -1))
-        checkpoint_id = str(configurable["checkpoint_id"])
+        checkpoint_id = str(chunk["config"]["configurable"]["checkpoint_id"])
         tasks = list(chunk.get("tasks") or [])
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
@@ -470,7 +477,53 @@ class _Mirror:
         )
         await self.writer.append([event])
 
-    async def task(self, chunk: Mapping[str, Any]) -> None:
+    async def _subgraph_checkpoint(self, chunk: Mapping[str, Any], namespace: Sequence[str]) -> None:
+        """A subgraph's checkpoint as the native engine records a subgraph: ``subgraph_started``
+        (its first), ``step_planned`` (one with tasks), ``run_completed`` (its last), under its
+        namespace."""
+        ns = space(namespace)
+        metadata = chunk.get("metadata") or {}
+        step = int(metadata.get("step", -1))
+        checkpoint_id = str(chunk["config"]["configurable"]["checkpoint_id"])
+        values = plain(chunk.get("values") or {})
+        tasks = list(chunk.get("tasks") or [])
+        events: list[NewEvent] = []
+        if ns not in self.spaces:
+            self.spaces.add(ns)
+            events.append(
+                ev.subgraph_started(
+                    ns=ns,
+                    graph_id=namespace[-1].split(":", 1)[0],
+                    channels=dict.fromkeys(values, "replace"),
+                    input=values,
+                    recursion_limit=self.recursion_limit,
+                )
+            )
+        if checkpoint_id not in self.planned and step >= 0:
+            self.planned.add(checkpoint_id)
+            if tasks:
+                self.space_steps[ns] = step
+                planned = [
+                    PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
+                    for i, t in enumerate(tasks)
+                ]
+                events.append(
+                    ev.step_planned(
+                        step=step,
+                        tasks=planned,
+                        barriers={},
+                        custom_values=values,
+                        counts=True,
+                        ns=ns,
+                        checkpoint_id=checkpoint_id,
+                    )
+                )
+            else:
+                events.append(ev.run_completed(custom_values=values, ns=ns))
+        if events:
+            await self.writer.append(events)
+
+    async def task(self, chunk: Mapping[str, Any], namespace: Sequence[str] = ()) -> None:
         task_id = str(chunk["id"])
         if "result" not in chunk:
             self.started[task_id] = time.time()
@@ -482,16 +535,18 @@ class _Mirror:
         started = self.started.pop(task_id, finished)
         result = chunk.get("result") or {}
         update = plain(dict(result) if isinstance(result, Mapping) else {})
+        ns = space(namespace)
         event = ev.node_completed(
-            step=self.step,
+            step=self.space_steps.get(ns, 0) if ns else self.step,
             task=task_id,
             node=str(chunk.get("name")),
             attempt=self.attempts.attempt(task_id),
             # Only the state's keys: what LangGraph's "updates" mode shows of the task.
-            update={k: v for k, v in update.items() if k in self.channels},
+            update={k: v for k, v in update.items() if k in self.channels or (ns and not k.startswith("__"))},
             goto=[],
             started_at=started,
             finished_at=finished,
+            ns=ns,
         )
         await self.writer.append([event])
 
@@ -520,6 +575,13 @@ class _Mirror:
             await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
             await self.writer.commit([ev.run_completed(custom_values=values)])
+
+
+def space(namespace: Sequence[str]) -> str:
+    """LangGraph's namespace of a subgraph (``("inner:<task id>", ...)``) as DuraGraph's
+    (``"inner:<task id>:<attempt>|..."``, the native engine's form; LangGraph runs a retried
+    subgraph's task under the same id, so the attempt is always 1)."""
+    return "".join(f"{part}:1|" for part in namespace)
 
 
 def plain(value: Any) -> Any:

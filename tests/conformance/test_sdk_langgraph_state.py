@@ -34,6 +34,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         yield dev
 
 
+def _get(server: DevServer, path: str) -> Any:
+    response = httpx.get(f"{url(server)}/{path}", headers=headers(server), timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
 def _local(graph: Any) -> tuple[Any, dict[str, Any]]:
     """The same graph in-process on an InMemorySaver, and a thread's config."""
     return graph.copy(update={"checkpointer": InMemorySaver()}), {
@@ -197,3 +203,15 @@ def test_sync_client_subgraph_state(server: DevServer) -> None:
         assert done == local.invoke(Command(resume="yes"), config)
         # The subgraph returns its whole state, which operator.add appends: "prep" twice, as in LangGraph.
         assert done["notes"] == ["prep", "prep", "jot t", "confirmed yes"], done
+
+        # The subgraph's tasks are run events under its namespace (DuraGraph's "node:task:attempt|"),
+        # so spans (and the dashboard) show its nodes, not one opaque task.
+        runs = client.runs.list(thread)
+        spans = [s for r in runs for s in _get(server, f"runs/{r['run_id']}/spans")]
+        ns = task["checkpoint"]["checkpoint_ns"] + ":1|"
+        inner_spans = sorted((s["node"], s["status"]) for s in spans if s["ns"] == ns)
+        assert inner_spans == [("confirm", "ok"), ("jot", "ok")], spans
+        assert sorted(s["node"] for s in spans if not s["ns"]) == ["inner", "prep"]
+        first = _get(server, f"runs/{runs[-1]['run_id']}/events?limit=1000")["events"]
+        (started,) = [e for e in first if e["type"] == "subgraph_started"]
+        assert started["data"]["ns"] == ns and started["data"]["graph_id"] == "inner"
