@@ -231,3 +231,9 @@ _flaky.add_node(
 )
 _flaky.add_edge(START, "flaky")
 flaky = _flaky.compile(name="lg_flaky")
+
+# The same node inside a subgraph: its attempts are recorded under the subgraph's namespace.
+_flaky_outer = StateGraph(Flaky)
+_flaky_outer.add_node("sub", _flaky.compile())
+_flaky_outer.add_edge(START, "sub")
+flaky_nested = _flaky_outer.compile(name="lg_flaky_nested")

@@ -3,7 +3,8 @@
 LangGraph retries a task whose node has a ``RetryPolicy`` inside its runner: nothing of the
 failed attempts reaches its stream modes or its checkpoints. Each attempt is one invocation of
 the node's runnable, so a callback handler on the run's config sees them: ``on_chain_start``
-(the task's id is in the metadata's ``langgraph_checkpoint_ns``, ``node:task_id``), then
+(the task's id is in the metadata's ``langgraph_checkpoint_ns``, ``node:task_id``, after its
+subgraph's ``parent:task_id|`` for a subgraph's task), then
 ``on_chain_error`` or ``on_chain_end``. A failure is written as ``node_failed`` once its fate is
 known: when the next attempt of the task starts (``will_retry``, ``retry_in`` the wait LangGraph
 made), or when the run fails (:meth:`TaskAttempts.last_failures`, not retried).
@@ -31,6 +32,8 @@ class _Attempt:
     step: int
     number: int
     started_at: float
+    #: LangGraph's namespace of the task ("node:task_id", "parent:id|node:task_id")
+    checkpoint_ns: str
 
 
 @dataclass(slots=True)
@@ -41,6 +44,8 @@ class _Failure:
 
     def event(self, *, will_retry: bool, retry_in: float) -> NewEvent:
         a = self.attempt
+        from duragraph_lab.langgraph.executor import space
+
         return ev.node_failed(
             step=a.step,
             task=a.task,
@@ -51,11 +56,14 @@ class _Failure:
             retry_in=retry_in,
             started_at=a.started_at,
             finished_at=self.finished_at,
+            # A subgraph's task: under the subgraph's namespace, as its node_completed.
+            ns=space(a.checkpoint_ns.split("|")[:-1]),
         )
 
 
 class TaskAttempts(AsyncCallbackHandler):
-    """Counts the attempts of the root graph's tasks and writes the failed ones (see the module)."""
+    """Counts the attempts of the graph's tasks (its subgraphs' too) and writes the failed ones
+    (see the module)."""
 
     def __init__(self, write: Callable[[Sequence[NewEvent]], Awaitable[None]]) -> None:
         super().__init__()
@@ -84,17 +92,21 @@ class TaskAttempts(AsyncCallbackHandler):
     ) -> None:
         node = (metadata or {}).get("langgraph_node")
         ns = str((metadata or {}).get("langgraph_checkpoint_ns") or "")
-        # A task of the root graph (not a subgraph's: "parent:id|child:id"), the node's own
-        # runnable (not something it calls, which inherits the metadata).
-        if node is None or "|" in ns or kwargs.get("name") != node or parent_run_id in self._running:
+        # A task's own runnable: named after its node, its namespace ending in "node:task_id",
+        # and not something the task calls (which inherits the task's metadata). A subgraph's
+        # tasks run inside their parent's task, under a longer namespace.
+        parent = self._running.get(parent_run_id) if parent_run_id is not None else None
+        last = ns.rsplit("|", 1)[-1]
+        if node is None or kwargs.get("name") != node or not last.startswith(f"{node}:"):
             return
-        task_id = ns.rsplit(":", 1)[-1]
+        if parent is not None and parent.checkpoint_ns == ns:
+            return
+        task_id = last.split(":", 1)[1]
         number = self.attempts.get(task_id, 0) + 1
         self.attempts[task_id] = number
         now = time.time()
-        self._running[run_id] = _Attempt(
-            task_id, str(node), int((metadata or {}).get("langgraph_step", -1)), number, now
-        )
+        step = int((metadata or {}).get("langgraph_step", -1))
+        self._running[run_id] = _Attempt(task_id, str(node), step, number, now, ns)
         failed = self._failed.pop(task_id, None)
         if failed is not None:
             await self.write([failed.event(will_retry=True, retry_in=max(0.0, now - failed.finished_at))])

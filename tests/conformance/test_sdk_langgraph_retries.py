@@ -19,7 +19,7 @@ from langgraph_sdk import get_client, get_sync_client
 from tests.conformance.langgraph_server import headers, serving, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:flaky"]
+GRAPHS = ["tests.lg_graphs:flaky", "tests.lg_graphs:flaky_nested"]
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +69,19 @@ def test_sync_client_attempts_of_a_run_that_fails(server: DevServer) -> None:
     assert [(f["attempt"], f["will_retry"]) for f in failed] == [(1, True), (2, True), (3, False)]
     spans = [s for s in _get(server, f"runs/{run['run_id']}/spans") if s["node"] == "flaky"]
     assert [(s["attempt"], s["status"]) for s in spans] == [(1, "error"), (2, "error"), (3, "error")]
+
+
+async def test_attempts_of_a_subgraphs_task(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        run = await client.runs.create(
+            thread, "lg_flaky_nested", input={"topic": str(uuid.uuid4()), "fail": 1}
+        )
+        result = await client.runs.join(thread, run["run_id"])
+        assert result["attempts"] == 2, result
+    spans = _get(server, f"runs/{run['run_id']}/spans")
+    inner = [(s["node"], s["attempt"], s["status"]) for s in spans if s["ns"]]
+    assert inner == [("flaky", 1, "error"), ("flaky", 2, "ok")], spans
+    assert {s["ns"] for s in spans if s["ns"]} == {f"sub:{next(s['task'] for s in spans if not s['ns'])}:1|"}
+    (failed,) = _events(server, run["run_id"], "node_failed")
+    assert failed["will_retry"] and failed["ns"].startswith("sub:")
