@@ -237,3 +237,9 @@ _flaky_outer = StateGraph(Flaky)
 _flaky_outer.add_node("sub", _flaky.compile())
 _flaky_outer.add_edge(START, "sub")
 flaky_nested = _flaky_outer.compile(name="lg_flaky_nested")
+
+# The chat node inside a subgraph: its tokens stream under the subgraph's namespace.
+_chat_outer = StateGraph(Chat)
+_chat_outer.add_node("talker", _chat.compile())
+_chat_outer.add_edge(START, "talker")
+chat_nested = _chat_outer.compile(name="lg_chat_nested")

@@ -114,6 +114,8 @@ class LangGraphRunExecutor:
         self._cancel_requested = False
         self._inner: asyncio.Task[None] | None = None
         self._attempts: TaskAttempts | None = None
+        #: the run was created to stream its subgraphs' parts (their tokens too)
+        self._stream_subgraphs = False
 
     def request_cancel(self) -> None:
         """A cancel request is in the log: stop the graph now and end the run as cancelled."""
@@ -230,8 +232,9 @@ class LangGraphRunExecutor:
                     # A subgraph's: its tasks as run events under its namespace; its own parts live.
                     if mode in own_modes["sub"] or mode == "custom":
                         self._own_part(mode, chunk, "|".join(namespace))
-                    elif mode == "messages":
-                        self._token(chunk)
+                    elif mode == "messages" and self._stream_subgraphs:
+                        # As LangGraph Platform: a subgraph's tokens only with stream_subgraphs.
+                        self._token(chunk, "|".join(namespace))
                     elif mode == "checkpoints":
                         await mirror.checkpoint(chunk, namespace)
                     elif mode == "tasks":
@@ -271,6 +274,7 @@ class LangGraphRunExecutor:
         if self.journal.live is None:
             return {"root": set(), "sub": set()}
         kwargs = log_events[0].data.get("kwargs") or {}
+        self._stream_subgraphs = bool(kwargs.get("stream_subgraphs"))
         requested = set(kwargs.get("stream_mode") or [])
         root = requested & LANGGRAPH_OWN_MODES
         sub = (
@@ -288,7 +292,7 @@ class LangGraphRunExecutor:
         payload = {"mode": mode, "chunk": plain(chunk)}
         self.journal.emit(self.run_id, LIVE_LANGGRAPH, {"node": None, "ns": ns, "payload": payload})
 
-    def _token(self, chunk: Any) -> None:
+    def _token(self, chunk: Any, ns: str = "") -> None:
         """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
         turn into ``messages`` parts: ``{"id": message id, "delta": text}``."""
         message, metadata = chunk
@@ -297,7 +301,7 @@ class LangGraphRunExecutor:
             return
         node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
         payload = {"id": str(message.id), "delta": content}
-        self.journal.emit(self.run_id, LIVE_MESSAGES, {"node": node, "ns": "", "payload": payload})
+        self.journal.emit(self.run_id, LIVE_MESSAGES, {"node": node, "ns": ns, "payload": payload})
 
     async def _base_events(self, state: RunState) -> list[RecordedEvent]:
         """The events of the run this one continues (up to the point it starts from)."""

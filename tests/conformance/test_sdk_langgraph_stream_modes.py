@@ -21,7 +21,7 @@ from tests import lg_graphs
 from tests.conformance.langgraph_server import headers, serving, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested"]
+GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested", "tests.lg_graphs:chat_nested"]
 MODES = ["debug", "tasks", "checkpoints"]
 #: Ids differ between two runs (checkpoint and task ids derive from time and each other).
 _IDS = {"id", "checkpoint_id", "thread_id", "timestamp", "run_id"}
@@ -129,3 +129,29 @@ def test_sync_client_subgraph_parts_are_langgraphs(server: DevServer) -> None:
             expected[name] = [_values_of_interrupts(u) for u in expected[name]]
         assert got[name] == expected[name], name
     assert [u for u in got["updates|inner:<id>"] if "jot" in u] == [{"jot": {"notes": ["jot t"]}}]
+
+
+async def test_a_subgraphs_tokens_stream_under_its_namespace(server: DevServer) -> None:
+    local, config = _local(lg_graphs.chat_nested)
+    ask = {"messages": [{"role": "user", "content": "hi"}]}
+    expected: dict[str, str] = {}
+    async for namespace, (chunk, _meta) in local.astream(ask, config, stream_mode="messages", subgraphs=True):
+        name = _event("|".join(["messages", *namespace]))
+        expected[name] = expected.get(name, "") + str(chunk.content)
+    assert expected == {"messages|talker:<id>": "the answer is 42"}
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        for subgraphs in (True, False):
+            thread = (await client.threads.create())["thread_id"]
+            got: dict[str, str] = {}
+            async for part in client.runs.stream(
+                thread, "lg_chat_nested", input=ask, stream_mode="messages-tuple", stream_subgraphs=subgraphs
+            ):
+                if part.event.startswith("messages") and part.data[0].get("type") == "AIMessageChunk":
+                    name = _event(part.event)
+                    got[name] = got.get(name, "") + str(part.data[0]["content"])
+            if subgraphs:
+                assert got == expected
+            else:
+                # As LangGraph: without stream_subgraphs a subgraph's tokens are not streamed
+                # (the complete message comes with the root's update).
+                assert not any("|" in name for name in got), got
