@@ -51,6 +51,9 @@ class GraphThreads(Protocol):
     """Thread state answered by the graph itself (LangGraph graphs whose code this process has:
     :class:`duragraph_lab.langgraph.threads.LangGraphThreads`), in LangGraph Platform's shapes."""
 
+    #: Whether edits are made by the graph (it has the graph's code), else recorded for the executor.
+    edits: bool
+
     def serves(self, graph_id: str | None) -> bool: ...
 
     async def exists(self, thread_id: str, checkpoint_id: str, checkpoint_ns: str = "") -> bool: ...
@@ -94,13 +97,14 @@ class Threads:
         #: Set when this process has the code of LangGraph graphs (its worker serves them): their
         #: threads' state, history and edits are then the graph's own, as on LangGraph Platform.
         self.graph_threads: GraphThreads | None = None
+        #: LangGraph graphs whose code this process does not have: from their stored checkpoints.
+        self.stored_threads: GraphThreads | None = None
 
     async def _langgraph(self, thread_id: str) -> tuple[GraphThreads, str] | None:
         """The graph answering for this thread's state, and its id, when it is a LangGraph graph
         this process has the code of (the graph of the thread's latest run, else the one its
         metadata names); None: the thread's state is the fold of its run events."""
-        answering = self.graph_threads
-        if answering is None:
+        if self.graph_threads is None and self.stored_threads is None:
             return None
         thread = await self.control.threads.get(thread_id)
         graph_id: str | None = None
@@ -113,7 +117,19 @@ class Threads:
                     graph_id = (await self.control.edits.targets.resolve(str(named))).graph_id
                 except NotFound:
                     graph_id = None
-        return (answering, graph_id) if graph_id is not None and answering.serves(graph_id) else None
+        if graph_id is None:
+            return None
+        if self.graph_threads is not None and self.graph_threads.serves(graph_id):
+            return self.graph_threads, graph_id
+        if self.stored_threads is not None and await self._engine(graph_id) == "langgraph":
+            return self.stored_threads, graph_id
+        return None
+
+    async def _engine(self, graph_id: str) -> str | None:
+        try:
+            return (await self.control.edits.targets.resolve(graph_id)).engine
+        except NotFound:
+            return None
 
     async def _json(self, thread: ThreadRecord, select: Sequence[str] | None = None) -> dict[str, Any]:
         """LangGraph's ``Thread``."""
@@ -236,7 +252,7 @@ class Threads:
                 raise InvalidRunRequest("values must be an object of state keys (or a list holding one)")
             values = values[0]
         graph = await self._langgraph(thread_id)
-        if graph is not None:
+        if graph is not None and graph[0].edits:
             return await self._update_langgraph(*graph, thread_id, body, values)
         checkpoint = await self.resolve_checkpoint(thread_id, body.checkpoint_id or body.checkpoint)
         run_id, seq = await self.control.edits.update_state(
