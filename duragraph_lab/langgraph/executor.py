@@ -540,6 +540,16 @@ class _Mirror:
         result = chunk.get("result") or {}
         update = plain(dict(result) if isinstance(result, Mapping) else {})
         ns = space(namespace)
+        events: list[NewEvent] = []
+        if ns and ns not in self.spaces:
+            # A subgraph that saves no checkpoints of its own: started by its first task's end.
+            self.spaces.add(ns)
+            name = namespace[-1].split(":", 1)[0]
+            events.append(
+                ev.subgraph_started(
+                    ns=ns, graph_id=name, channels={}, input={}, recursion_limit=self.recursion_limit
+                )
+            )
         event = ev.node_completed(
             step=self.space_steps.get(ns, 0) if ns else self.step,
             task=task_id,
@@ -552,7 +562,7 @@ class _Mirror:
             finished_at=finished,
             ns=ns,
         )
-        await self.writer.append([event])
+        await self.writer.append([*events, event])
 
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
