@@ -109,7 +109,8 @@ class Threads:
         thread = await self.control.threads.get(thread_id)
         graph_id: str | None = None
         if thread.last_run_id:
-            graph_id = (await self.control.history.state(thread.last_run_id)).graph_id
+            run = await self.control.run_queries.find(thread.last_run_id)  # the read model: no fold
+            graph_id = run.graph_id if run is not None else None
         else:
             named = (thread.metadata or {}).get("graph_id") or (thread.metadata or {}).get("assistant_id")
             if named:
