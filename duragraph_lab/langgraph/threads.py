@@ -42,6 +42,18 @@ class _Collected:
     async def append(self, events: Sequence[NewEvent]) -> None:
         self.events.extend(events)
 
+    # The rest of the RunLog protocol as a run's writer may take them (kept, like append).
+    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
+        self.events.append(event)
+
+    async def put_writes(
+        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
+    ) -> None:
+        self.events.append(event)
+
+    async def flush(self) -> None:
+        return None
+
 
 class LangGraphThreads:
     """Thread state of LangGraph graphs, for the graphs ``sources`` has the code of."""
