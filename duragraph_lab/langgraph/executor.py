@@ -43,6 +43,11 @@ from duragraph_lab.store.postgres import PostgresEventStore
 
 log = logging.getLogger(__name__)
 
+#: LangGraph's special channels for a task's error and interrupts (langgraph._internal._constants).
+_ERROR = "__error__"
+_INTERRUPT = "__interrupt__"
+_START = "__start__"
+
 
 class CancelRequested(Exception):
     """The run's log says someone asked to cancel it."""
@@ -54,7 +59,9 @@ class RunWriter:
 
     Commits carry the expected version, so an append by someone else (a cancel request) is
     noticed at the next commit: it raises :class:`CancelRequested` (then only ``final`` commits,
-    the run's end, go through)."""
+    the run's end, go through).
+
+    Events :meth:`defer`-red wait for the next commit and go first in it (or :meth:`flush`)."""
 
     def __init__(self, journal: PostgresJournal, run_id: str, thread_id: str, version: int) -> None:
         self.journal = journal
@@ -63,29 +70,50 @@ class RunWriter:
         self.version = version
         self.cancel_seen = False
         self._lock = asyncio.Lock()
+        self._deferred: list[NewEvent] = []
 
     async def append(self, events: Sequence[NewEvent]) -> None:
         await self.commit(events)
+
+    def defer(self, events: Sequence[NewEvent]) -> None:
+        """Commit ``events`` with the next commit, ahead of its own events."""
+        self._deferred.extend(events)
+
+    async def flush(self) -> None:
+        """Commit the deferred events now, if there are any."""
+        if self._deferred:
+            await self.commit([])
 
     async def commit(self, events: Sequence[NewEvent], *, final: bool = False) -> list[RecordedEvent]:
         async with self._lock:
             # Never start a write (and so the work it records) past the lease's local deadline.
             self.journal.check_lease(self.run_id)
-            while True:
-                if self.cancel_seen and not final:
-                    raise CancelRequested()
-                try:
-                    recorded = await self.journal.commit(self.run_id, self.version, events)
-                except VersionConflict:
-                    newer = await self.journal.read(self.run_id, after_version=self.version)
-                    if not newer:
-                        raise
-                    self.version = newer[-1].version
-                    if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
-                        self.cancel_seen = True
-                    continue
-                self.version = recorded[-1].version
-                return recorded
+            deferred, self._deferred = self._deferred, []
+            events = [*deferred, *events]
+            if not events:
+                return []
+            try:
+                return await self._commit(events, final)
+            except BaseException:
+                self._deferred[:0] = deferred  # not written: still owed to the next commit
+                raise
+
+    async def _commit(self, events: Sequence[NewEvent], final: bool) -> list[RecordedEvent]:
+        while True:
+            if self.cancel_seen and not final:
+                raise CancelRequested()
+            try:
+                recorded = await self.journal.commit(self.run_id, self.version, events)
+            except VersionConflict:
+                newer = await self.journal.read(self.run_id, after_version=self.version)
+                if not newer:
+                    raise
+                self.version = newer[-1].version
+                if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
+                    self.cancel_seen = True
+                continue
+            self.version = recorded[-1].version
+            return recorded
 
 
 class LangGraphRunExecutor:
@@ -166,9 +194,10 @@ class LangGraphRunExecutor:
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
-        checkpointer = EventStoreCheckpointer(self.events, run=writer)
-        store = PostgresStore(self.events, settings=self.store_settings)
         mirror = _Mirror(writer, log_events, state)
+        # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
+        checkpointer = EventStoreCheckpointer(self.events, run=mirror)
+        store = PostgresStore(self.events, settings=self.store_settings)
         context = state.config.get("context")
         async with self.source.build(
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
@@ -372,16 +401,75 @@ def pending_edits(
 
 
 class _Mirror:
-    """LangGraph's checkpoints and task results as the run events downstream readers fold."""
+    """LangGraph's checkpoints and task results as the run events downstream readers fold, and
+    the checkpointer's :class:`~duragraph_lab.langgraph.checkpointer.RunLog`, so that they share
+    its commits: a step is two commits, the checkpoint with the ``step_planned`` that follows it,
+    and each task's writes with its ``node_completed``.
+
+    The checkpoint waits for ``step_planned``: with ``durability="sync"`` LangGraph saves a
+    checkpoint, then streams it (with the next step's tasks) before it starts any of those tasks,
+    and the stream is read here while LangGraph waits, so the checkpoint is still committed
+    before the step it leads to runs. A checkpoint that no ``step_planned`` follows (the input's,
+    the last, a resumed one) goes with the next commit or before the checkpointer's next read."""
 
     def __init__(self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState) -> None:
         self.writer = writer
+        self.run_id = writer.run_id
+        self.thread_id = writer.thread_id
         self.channels = set(state.channels)
         self.step = state.step
         self.planned = {str(e.data.get("checkpoint_id")) for e in log_events if e.type == ev.STEP_PLANNED}
         self.completed = {str(e.data.get("task")) for e in log_events if e.type == ev.NODE_COMPLETED}
         self.started: dict[str, float] = {}
         self.names: dict[str, str] = {}
+        #: The tasks of the steps planned here (task id → node), whose writes are node_completed.
+        self.planned_tasks: dict[str, str] = {}
+
+    # -- the checkpointer's RunLog ---------------------------------------------------------------
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        await self.writer.commit(events)
+
+    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
+        if checkpoint_ns:
+            await self.writer.commit([event])  # a subgraph's: no step_planned follows it
+        else:
+            self.writer.defer([event])
+
+    async def put_writes(
+        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
+    ) -> None:
+        completed = self._completed(task_id, writes) if not checkpoint_ns else None
+        await self.writer.commit([event] if completed is None else [event, completed])
+
+    async def flush(self) -> None:
+        await self.writer.flush()
+
+    def _completed(self, task_id: str, writes: Sequence[tuple[str, Any]]) -> NewEvent | None:
+        """The ``node_completed`` of a task of a planned step that wrote its result: what
+        LangGraph's "tasks" stream mode reports of it (not an interrupt, not an error)."""
+        from langgraph.pregel.debug import map_task_result_writes
+
+        node = self.planned_tasks.get(task_id)
+        if node is None or node == _START or task_id in self.completed:
+            return None  # __start__ is hidden from LangGraph's "tasks" mode (TAG_HIDDEN)
+        if any(channel in (_ERROR, _INTERRUPT) for channel, _ in writes):
+            return None  # run_interrupted says it; a failure is run_failed
+        self.completed.add(task_id)
+        finished = time.time()
+        started = self.started.pop(task_id, finished)
+        result = map_task_result_writes([(c, v) for c, v in writes if c in self.channels])
+        return ev.node_completed(
+            step=self.step,
+            task=task_id,
+            node=node,
+            attempt=1,
+            update=plain(result),  # only the state's keys: what LangGraph's "updates" shows
+            goto=[],
+            started_at=started,
+            finished_at=finished,
+        )
+
+    # -- LangGraph's stream ----------------------------------------------------------------------
 
     async def checkpoint(self, chunk: Mapping[str, Any]) -> None:
         configurable = chunk["config"]["configurable"]
@@ -392,8 +480,13 @@ class _Mirror:
         tasks = list(chunk.get("tasks") or [])
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
+        if step >= 0:
+            self.planned_tasks.update({str(t["id"]): str(t["name"]) for t in tasks})
         if step < 0 or checkpoint_id in self.planned or not tasks:
-            return  # the input checkpoint; one already recorded (a resume); the last (see end)
+            # The input checkpoint; one already recorded (a resume); the last (see end): the
+            # checkpoint is committed now all the same, before LangGraph goes on.
+            await self.writer.flush()
+            return
         self.planned.add(checkpoint_id)
         self.step = step
         planned: list[PlannedTask] = [
@@ -411,29 +504,9 @@ class _Mirror:
         await self.writer.append([event])
 
     async def task(self, chunk: Mapping[str, Any]) -> None:
-        task_id = str(chunk["id"])
+        """A task starts (its result is recorded with its writes, see :meth:`put_writes`)."""
         if "result" not in chunk:
-            self.started[task_id] = time.time()
-            return
-        if task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
-            return  # recorded already; an interrupt (run_interrupted says it); a failure (run_failed)
-        self.completed.add(task_id)
-        finished = time.time()
-        started = self.started.pop(task_id, finished)
-        result = chunk.get("result") or {}
-        update = plain(dict(result) if isinstance(result, Mapping) else {})
-        event = ev.node_completed(
-            step=self.step,
-            task=task_id,
-            node=str(chunk.get("name")),
-            attempt=1,
-            # Only the state's keys: what LangGraph's "updates" mode shows of the task.
-            update={k: v for k, v in update.items() if k in self.channels},
-            goto=[],
-            started_at=started,
-            finished_at=finished,
-        )
-        await self.writer.append([event])
+            self.started[str(chunk["id"])] = time.time()
 
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
