@@ -403,8 +403,9 @@ def pending_edits(
 class _Mirror:
     """LangGraph's checkpoints and task results as the run events downstream readers fold, and
     the checkpointer's :class:`~duragraph_lab.langgraph.checkpointer.RunLog`, so that they share
-    its commits: a step is two commits, the checkpoint with the ``step_planned`` that follows it,
-    and each task's writes with its ``node_completed``.
+    its commits: each task's writes go with its ``node_completed``, a checkpoint with the
+    ``step_planned`` that follows it, and the writes of a step's last task to finish with both:
+    a step of one task is one commit.
 
     The checkpoint waits for ``step_planned``: with ``durability="sync"`` LangGraph saves a
     checkpoint, then streams it (with the next step's tasks) before it starts any of those tasks,
@@ -424,6 +425,8 @@ class _Mirror:
         self.names: dict[str, str] = {}
         #: The tasks of the steps planned here (task id → node), whose writes are node_completed.
         self.planned_tasks: dict[str, str] = {}
+        #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
+        self.step_tasks: set[str] = set()
 
     # -- the checkpointer's RunLog ---------------------------------------------------------------
     async def append(self, events: Sequence[NewEvent]) -> None:
@@ -439,7 +442,14 @@ class _Mirror:
         self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
     ) -> None:
         completed = self._completed(task_id, writes) if not checkpoint_ns else None
-        await self.writer.commit([event] if completed is None else [event, completed])
+        if completed is not None and self.step_tasks <= self.completed:
+            # The step's last task to finish (the others are all committed): LangGraph saves the
+            # next checkpoint at once, and its commit takes these writes ahead of it. Only this
+            # task's work waits for that commit: a crash before it runs it again, as it would a
+            # task still running; no other task's is at stake.
+            self.writer.defer([event, completed])
+        else:
+            await self.writer.commit([event] if completed is None else [event, completed])
 
     async def flush(self) -> None:
         await self.writer.flush()
@@ -480,6 +490,7 @@ class _Mirror:
         tasks = list(chunk.get("tasks") or [])
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
+        self.step_tasks = {str(t["id"]) for t in tasks}
         if step >= 0:
             self.planned_tasks.update({str(t["id"]): str(t["name"]) for t in tasks})
         if step < 0 or checkpoint_id in self.planned or not tasks:
