@@ -63,11 +63,15 @@ class RunWriter:
 
     Events :meth:`defer`-red wait for the next commit and go first in it (or :meth:`flush`)."""
 
-    def __init__(self, journal: PostgresJournal, run_id: str, thread_id: str, version: int) -> None:
+    def __init__(
+        self, journal: PostgresJournal, run_id: str, thread_id: str, log_events: Sequence[RecordedEvent]
+    ) -> None:
         self.journal = journal
         self.run_id = run_id
         self.thread_id = thread_id
-        self.version = version
+        #: The run's stream as this writer knows it: what it read, committed, or saw on a conflict.
+        self.events = list(log_events)
+        self.version = self.events[-1].version
         self.cancel_seen = False
         self._lock = asyncio.Lock()
         self._deferred: list[NewEvent] = []
@@ -109,10 +113,12 @@ class RunWriter:
                 if not newer:
                     raise
                 self.version = newer[-1].version
+                self.events.extend(newer)
                 if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
                     self.cancel_seen = True
                 continue
             self.version = recorded[-1].version
+            self.events.extend(recorded)
             return recorded
 
 
@@ -152,7 +158,7 @@ class LangGraphRunExecutor:
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
         self.journal.check_lease(self.run_id)
-        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events[-1].version)
+        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events)
         if state.cancel_requested:
             await writer.commit([ev.run_cancelled()], final=True)
             return state
@@ -186,7 +192,8 @@ class LangGraphRunExecutor:
         except Exception as err:
             log.info("run %s of LangGraph graph %s failed: %r", self.run_id, self.source.graph_id, err)
             await writer.commit([ev.run_failed(error_record(err))], final=True)
-        return fold(await self.journal.read(self.run_id))
+        # The run as this executor left it (not read again: a run's log can be long).
+        return fold(writer.events)
 
     # -- driving LangGraph ---------------------------------------------------------------------
     async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
