@@ -61,7 +61,8 @@ class RunWriter:
     noticed at the next commit: it raises :class:`CancelRequested` (then only ``final`` commits,
     the run's end, go through).
 
-    Events :meth:`defer`-red wait for the next commit and go first in it (or :meth:`flush`)."""
+    Events :meth:`defer`-red wait for the next commit that takes them (``with_deferred``, the
+    default) and go first in it, or for :meth:`flush`."""
 
     def __init__(
         self, journal: PostgresJournal, run_id: str, thread_id: str, log_events: Sequence[RecordedEvent]
@@ -88,11 +89,13 @@ class RunWriter:
         if self._deferred:
             await self.commit([])
 
-    async def commit(self, events: Sequence[NewEvent], *, final: bool = False) -> list[RecordedEvent]:
+    async def commit(
+        self, events: Sequence[NewEvent], *, final: bool = False, with_deferred: bool = True
+    ) -> list[RecordedEvent]:
         async with self._lock:
             # Never start a write (and so the work it records) past the lease's local deadline.
             self.journal.check_lease(self.run_id)
-            deferred, self._deferred = self._deferred, []
+            deferred, self._deferred = (self._deferred, []) if with_deferred else ([], self._deferred)
             events = [*deferred, *events]
             if not events:
                 return []
@@ -456,7 +459,10 @@ class _Mirror:
             # task still running; no other task's is at stake.
             self.writer.defer([event, completed])
         else:
-            await self.writer.commit([event] if completed is None else [event, completed])
+            # Deferred events stay for the commit of the step_planned they lead to (a task of
+            # this step may finish last, and LangGraph save the next checkpoint, while this
+            # commit waits for another one).
+            await self.writer.commit([event] if completed is None else [event, completed], with_deferred=False)
 
     async def flush(self) -> None:
         await self.writer.flush()
