@@ -47,6 +47,11 @@ log = logging.getLogger(__name__)
 #: Stream modes whose parts, for a LangGraph run, are LangGraph's own chunks (sent live).
 LANGGRAPH_OWN_MODES = frozenset({"debug", "tasks", "checkpoints"})
 
+#: LangGraph's special channels for a task's error and interrupts (langgraph._internal._constants).
+_ERROR = "__error__"
+_INTERRUPT = "__interrupt__"
+_START = "__start__"
+
 
 class CancelRequested(Exception):
     """The run's log says someone asked to cancel it."""
@@ -58,38 +63,70 @@ class RunWriter:
 
     Commits carry the expected version, so an append by someone else (a cancel request) is
     noticed at the next commit: it raises :class:`CancelRequested` (then only ``final`` commits,
-    the run's end, go through)."""
+    the run's end, go through).
 
-    def __init__(self, journal: PostgresJournal, run_id: str, thread_id: str, version: int) -> None:
+    Events :meth:`defer`-red wait for the next commit that takes them (``with_deferred``, the
+    default) and go first in it, or for :meth:`flush`."""
+
+    def __init__(
+        self, journal: PostgresJournal, run_id: str, thread_id: str, log_events: Sequence[RecordedEvent]
+    ) -> None:
         self.journal = journal
         self.run_id = run_id
         self.thread_id = thread_id
-        self.version = version
+        #: The run's stream as this writer knows it: what it read, committed, or saw on a conflict.
+        self.events = list(log_events)
+        self.version = self.events[-1].version
         self.cancel_seen = False
         self._lock = asyncio.Lock()
+        self._deferred: list[NewEvent] = []
 
     async def append(self, events: Sequence[NewEvent]) -> None:
         await self.commit(events)
 
-    async def commit(self, events: Sequence[NewEvent], *, final: bool = False) -> list[RecordedEvent]:
+    def defer(self, events: Sequence[NewEvent]) -> None:
+        """Commit ``events`` with the next commit, ahead of its own events."""
+        self._deferred.extend(events)
+
+    async def flush(self) -> None:
+        """Commit the deferred events now, if there are any."""
+        if self._deferred:
+            await self.commit([])
+
+    async def commit(
+        self, events: Sequence[NewEvent], *, final: bool = False, with_deferred: bool = True
+    ) -> list[RecordedEvent]:
         async with self._lock:
             # Never start a write (and so the work it records) past the lease's local deadline.
             self.journal.check_lease(self.run_id)
-            while True:
-                if self.cancel_seen and not final:
-                    raise CancelRequested()
-                try:
-                    recorded = await self.journal.commit(self.run_id, self.version, events)
-                except VersionConflict:
-                    newer = await self.journal.read(self.run_id, after_version=self.version)
-                    if not newer:
-                        raise
-                    self.version = newer[-1].version
-                    if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
-                        self.cancel_seen = True
-                    continue
-                self.version = recorded[-1].version
-                return recorded
+            deferred, self._deferred = (self._deferred, []) if with_deferred else ([], self._deferred)
+            events = [*deferred, *events]
+            if not events:
+                return []
+            try:
+                return await self._commit(events, final)
+            except BaseException:
+                self._deferred[:0] = deferred  # not written: still owed to the next commit
+                raise
+
+    async def _commit(self, events: Sequence[NewEvent], final: bool) -> list[RecordedEvent]:
+        while True:
+            if self.cancel_seen and not final:
+                raise CancelRequested()
+            try:
+                recorded = await self.journal.commit(self.run_id, self.version, events)
+            except VersionConflict:
+                newer = await self.journal.read(self.run_id, after_version=self.version)
+                if not newer:
+                    raise
+                self.version = newer[-1].version
+                self.events.extend(newer)
+                if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
+                    self.cancel_seen = True
+                continue
+            self.version = recorded[-1].version
+            self.events.extend(recorded)
+            return recorded
 
 
 class LangGraphRunExecutor:
@@ -131,7 +168,7 @@ class LangGraphRunExecutor:
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
         self.journal.check_lease(self.run_id)
-        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events[-1].version)
+        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events)
         if state.cancel_requested:
             await writer.commit([ev.run_cancelled()], final=True)
             return state
@@ -166,7 +203,8 @@ class LangGraphRunExecutor:
             log.info("run %s of LangGraph graph %s failed: %r", self.run_id, self.source.graph_id, err)
             failures = self._attempts.last_failures() if self._attempts is not None else []
             await writer.commit([*failures, ev.run_failed(error_record(err))], final=True)
-        return fold(await self.journal.read(self.run_id))
+        # The run as this executor left it (not read again: a run's log can be long).
+        return fold(writer.events)
 
     # -- driving LangGraph ---------------------------------------------------------------------
     async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
@@ -174,11 +212,13 @@ class LangGraphRunExecutor:
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
-        checkpointer = EventStoreCheckpointer(self.events, run=writer)
-        store = PostgresStore(self.events, settings=self.store_settings)
         # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
-        self._attempts = attempts = TaskAttempts(writer.append)
+        # (Not with the deferred events: those wait for their own step's commit.)
+        self._attempts = attempts = TaskAttempts(lambda events: writer.commit(events, with_deferred=False))
         mirror = _Mirror(writer, log_events, state, attempts)
+        # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
+        checkpointer = EventStoreCheckpointer(self.events, run=mirror)
+        store = PostgresStore(self.events, settings=self.store_settings)
         context = state.config.get("context")
         async with self.source.build(
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
@@ -436,13 +476,25 @@ def pending_edits(
 
 
 class _Mirror:
-    """LangGraph's checkpoints and task results as the run events downstream readers fold."""
+    """LangGraph's checkpoints and task results as the run events downstream readers fold, and
+    the checkpointer's :class:`~duragraph_lab.langgraph.checkpointer.RunLog`, so that they share
+    its commits: each task's writes go with its ``node_completed``, a checkpoint with the
+    ``step_planned`` that follows it, and the writes of a step's last task to finish with both:
+    a step of one task is one commit.
+
+    The checkpoint waits for ``step_planned``: with ``durability="sync"`` LangGraph saves a
+    checkpoint, then streams it (with the next step's tasks) before it starts any of those tasks,
+    and the stream is read here while LangGraph waits, so the checkpoint is still committed
+    before the step it leads to runs. A checkpoint that no ``step_planned`` follows (the input's,
+    the last, a resumed one) goes with the next commit or before the checkpointer's next read."""
 
     def __init__(
         self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState, attempts: TaskAttempts
     ) -> None:
         self.writer = writer
         self.attempts = attempts
+        self.run_id = writer.run_id
+        self.thread_id = writer.thread_id
         self.channels = set(state.channels)
         self.step = state.step
         self.planned = {str(e.data.get("checkpoint_id")) for e in log_events if e.type == ev.STEP_PLANNED}
@@ -453,6 +505,68 @@ class _Mirror:
         #: subgraph namespaces (DuraGraph's) already started, and the step each is at
         self.spaces = {str(e.data.get("ns")) for e in log_events if e.type == ev.SUBGRAPH_STARTED}
         self.space_steps: dict[str, int] = {}
+        #: The tasks of the steps planned here (task id → node), whose writes are node_completed.
+        self.planned_tasks: dict[str, str] = {}
+        #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
+        self.step_tasks: set[str] = set()
+
+    # -- the checkpointer's RunLog ---------------------------------------------------------------
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        await self.writer.commit(events)
+
+    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
+        if checkpoint_ns:
+            await self.writer.commit([event])  # a subgraph's: no step_planned follows it
+        else:
+            self.writer.defer([event])
+
+    async def put_writes(
+        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
+    ) -> None:
+        completed = self._completed(task_id, writes) if not checkpoint_ns else None
+        if completed is not None and self.step_tasks <= self.completed:
+            # The step's last task to finish (the others are all committed): LangGraph saves the
+            # next checkpoint at once, and its commit takes these writes ahead of it. Only this
+            # task's work waits for that commit: a crash before it runs it again, as it would a
+            # task still running; no other task's is at stake.
+            self.writer.defer([event, completed])
+        else:
+            # Deferred events stay for the commit of the step_planned they lead to (a task of
+            # this step may finish last, and LangGraph save the next checkpoint, while this
+            # commit waits for another one).
+            await self.writer.commit(
+                [event] if completed is None else [event, completed], with_deferred=False
+            )
+
+    async def flush(self) -> None:
+        await self.writer.flush()
+
+    def _completed(self, task_id: str, writes: Sequence[tuple[str, Any]]) -> NewEvent | None:
+        """The ``node_completed`` of a task of a planned step that wrote its result: what
+        LangGraph's "tasks" stream mode reports of it (not an interrupt, not an error)."""
+        from langgraph.pregel.debug import map_task_result_writes
+
+        node = self.planned_tasks.get(task_id)
+        if node is None or node == _START or task_id in self.completed:
+            return None  # __start__ is hidden from LangGraph's "tasks" mode (TAG_HIDDEN)
+        if any(channel in (_ERROR, _INTERRUPT) for channel, _ in writes):
+            return None  # run_interrupted says it; a failure is run_failed
+        self.completed.add(task_id)
+        finished = time.time()
+        started = self.started.pop(task_id, finished)
+        result = map_task_result_writes([(c, v) for c, v in writes if c in self.channels])
+        return ev.node_completed(
+            step=self.step,
+            task=task_id,
+            node=node,
+            attempt=self.attempts.attempt(task_id),
+            update=plain(result),  # only the state's keys: what LangGraph's "updates" shows
+            goto=[],
+            started_at=started,
+            finished_at=finished,
+        )
+
+    # -- LangGraph's stream ----------------------------------------------------------------------
 
     async def checkpoint(self, chunk: Mapping[str, Any], namespace: Sequence[str] = ()) -> None:
         if namespace:
@@ -463,8 +577,14 @@ class _Mirror:
         tasks = list(chunk.get("tasks") or [])
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
+        self.step_tasks = {str(t["id"]) for t in tasks}
+        if step >= 0:
+            self.planned_tasks.update({str(t["id"]): str(t["name"]) for t in tasks})
         if step < 0 or checkpoint_id in self.planned or not tasks:
-            return  # the input checkpoint; one already recorded (a resume); the last (see end)
+            # The input checkpoint; one already recorded (a resume); the last (see end): the
+            # checkpoint is committed now all the same, before LangGraph goes on.
+            await self.writer.flush()
+            return
         self.planned.add(checkpoint_id)
         self.step = step
         planned: list[PlannedTask] = [
@@ -525,15 +645,17 @@ class _Mirror:
             else:
                 events.append(ev.run_completed(custom_values=values, ns=ns))
         if events:
-            await self.writer.append(events)
+            await self.writer.commit(events, with_deferred=False)
 
     async def task(self, chunk: Mapping[str, Any], namespace: Sequence[str] = ()) -> None:
+        """A task starts; a subgraph's task ends (a root task's result is recorded with its
+        writes, see :meth:`put_writes`)."""
         task_id = str(chunk["id"])
         if "result" not in chunk:
             self.started[task_id] = time.time()
             return
-        if task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
-            return  # recorded already; an interrupt (run_interrupted says it); a failure (run_failed)
+        if not namespace or task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
+            return  # a root task's; recorded already; an interrupt; a failure
         self.completed.add(task_id)
         finished = time.time()
         started = self.started.pop(task_id, finished)
@@ -541,7 +663,7 @@ class _Mirror:
         update = plain(dict(result) if isinstance(result, Mapping) else {})
         ns = space(namespace)
         events: list[NewEvent] = []
-        if ns and ns not in self.spaces:
+        if ns not in self.spaces:
             # A subgraph that saves no checkpoints of its own: started by its first task's end.
             self.spaces.add(ns)
             name = namespace[-1].split(":", 1)[0]
@@ -551,18 +673,18 @@ class _Mirror:
                 )
             )
         event = ev.node_completed(
-            step=self.space_steps.get(ns, 0) if ns else self.step,
+            step=self.space_steps.get(ns, 0),
             task=task_id,
             node=str(chunk.get("name")),
             attempt=self.attempts.attempt(task_id),
-            # Only the state's keys: what LangGraph's "updates" mode shows of the task.
-            update={k: v for k, v in update.items() if k in self.channels or (ns and not k.startswith("__"))},
+            update={k: v for k, v in update.items() if not k.startswith("__")},
             goto=[],
             started_at=started,
             finished_at=finished,
             ns=ns,
         )
-        await self.writer.append([*events, event])
+        # Not with the root's deferred events: those wait for their own step's commit.
+        await self.writer.commit([*events, event], with_deferred=False)
 
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
