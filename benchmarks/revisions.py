@@ -39,6 +39,26 @@ FIGURES: dict[str, tuple[Callable[[dict[str, Any]], float], bool]] = {
     "sse steady p99 ms": (lambda s: s["sse"]["steady_100_per_s"]["p99_ms"], False),
     "sse burst p50 ms": (lambda s: s["sse"]["burst_fanout100"]["p50_ms"], False),
     "sse burst p99 ms": (lambda s: s["sse"]["burst_fanout100"]["p99_ms"], False),
+    # Issue 17: LangGraph graphs on DuraGraph's LangGraph engine, and the ratios to PostgresSaver.
+    "lg per_step duragraph µs/step": (
+        lambda s: s["langgraph_engine"]["per_step"]["us_per_step"]["duragraph"],
+        False,
+    ),
+    "lg per_step PostgresSaver µs/step": (
+        lambda s: s["langgraph_engine"]["per_step"]["us_per_step"]["langgraph"],
+        False,
+    ),
+    "lg per_step PostgresSaver/ours": (lambda s: s["langgraph_engine"]["per_step"]["ratio_median"], True),
+    "lg throughput duragraph steps/s": (
+        lambda s: s["langgraph_engine"]["throughput"]["steps_per_second"]["duragraph"],
+        True,
+    ),
+    "lg throughput PostgresSaver steps/s": (
+        lambda s: s["langgraph_engine"]["throughput"]["steps_per_second"]["langgraph"],
+        True,
+    ),
+    "lg throughput ours/PostgresSaver": (lambda s: s["langgraph_engine"]["throughput"]["ratio_median"], True),
+    "lg storage ours/PostgresSaver": (lambda s: s["langgraph_engine"]["storage"]["ratio_rows"], False),
 }
 
 
@@ -77,9 +97,10 @@ def report(before: list[dict[str, Any]], after: list[dict[str, Any]], rev: str) 
         if name not in b or name not in a:
             continue
         mb, ma = statistics.median(b[name]), statistics.median(a[name])
+        f = ",.2f" if max(b[name] + a[name]) < 10 else ",.1f"  # ratios: two decimals
         lines.append(
-            f"| {name} | {mb:,.1f} | {ma:,.1f} | {ma / mb:.2f} | "
-            f"{min(b[name]):,.1f}–{max(b[name]):,.1f} | {min(a[name]):,.1f}–{max(a[name]):,.1f} |"
+            f"| {name} | {mb:{f}} | {ma:{f}} | {ma / mb:.2f} | "
+            f"{min(b[name]):{f}}–{max(b[name]):{f}} | {min(a[name]):{f}}–{max(a[name]):{f}} |"
         )
     return "\n".join(lines)
 

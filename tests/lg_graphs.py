@@ -171,3 +171,75 @@ _chat = StateGraph(Chat)
 _chat.add_node("talk", talk)
 _chat.add_edge(START, "talk")
 chat = _chat.compile(name="lg_chat")
+
+
+# -- a subgraph that asks inside (its state is the parent task's in get_state(subgraphs=True)) ----
+class Inner(TypedDict, total=False):
+    topic: str
+    notes: Annotated[list[str], operator.add]
+
+
+def jot(state: Inner) -> dict[str, Any]:
+    return {"notes": [f"jot {state['topic']}"]}
+
+
+def confirm(state: Inner) -> dict[str, Any]:
+    return {"notes": [f"confirmed {interrupt({'confirm': state['topic']})}"]}
+
+
+_inner = StateGraph(Inner)
+_inner.add_node("jot", jot)
+_inner.add_node("confirm", confirm)
+_inner.add_edge(START, "jot")
+_inner.add_edge("jot", "confirm")
+
+
+def prep(state: Inner) -> dict[str, Any]:
+    return {"notes": ["prep"]}
+
+
+_outer = StateGraph(Inner)
+_outer.add_node("prep", prep)
+_outer.add_node("inner", _inner.compile())
+_outer.add_edge(START, "prep")
+_outer.add_edge("prep", "inner")
+nested = _outer.compile(name="lg_nested")
+
+
+# -- a node LangGraph retries (RetryPolicy): it fails its first `fail` attempts for each topic ----
+from langgraph.types import RetryPolicy  # noqa: E402
+
+_attempts: dict[str, int] = {}
+
+
+class Flaky(TypedDict, total=False):
+    topic: str
+    fail: int
+    attempts: int
+
+
+def flaky_node(state: Flaky) -> dict[str, Any]:
+    n = _attempts[state["topic"]] = _attempts.get(state["topic"], 0) + 1
+    if n <= state.get("fail", 2):
+        raise ConnectionError(f"attempt {n} of {state['topic']} failed")
+    return {"attempts": n}
+
+
+_flaky = StateGraph(Flaky)
+_flaky.add_node(
+    "flaky", flaky_node, retry_policy=RetryPolicy(max_attempts=3, initial_interval=0.05, jitter=False)
+)
+_flaky.add_edge(START, "flaky")
+flaky = _flaky.compile(name="lg_flaky")
+
+# The same node inside a subgraph: its attempts are recorded under the subgraph's namespace.
+_flaky_outer = StateGraph(Flaky)
+_flaky_outer.add_node("sub", _flaky.compile())
+_flaky_outer.add_edge(START, "sub")
+flaky_nested = _flaky_outer.compile(name="lg_flaky_nested")
+
+# The chat node inside a subgraph: its tokens stream under the subgraph's namespace.
+_chat_outer = StateGraph(Chat)
+_chat_outer.add_node("talker", _chat.compile())
+_chat_outer.add_edge(START, "talker")
+chat_nested = _chat_outer.compile(name="lg_chat_nested")

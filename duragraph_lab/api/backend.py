@@ -26,7 +26,7 @@ from duragraph_lab.api.metrics import Metrics
 from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.protocol import ThreadProtocol
 from duragraph_lab.api.runs import Runs
-from duragraph_lab.api.threads import Threads
+from duragraph_lab.api.threads import GraphThreads, Threads
 from duragraph_lab.bus.connection import connect_nats, redact_nats_url
 from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
@@ -195,6 +195,7 @@ class Backend:
         self.control = control_plane(self.store, self.link)
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
+        self._threads.stored_threads = _stored_langgraph_threads(self.store, self._assistants)
         self._runs = Runs(self.control, self._threads, self._presence, self.webhook_policy)
         self._outcomes = Outcomes(PgRunFacts(self.store), self.control.history)
         self._datasets = Datasets(self.store, PgDatasets(self.store), self._outcomes)
@@ -431,6 +432,12 @@ class Backend:
         if self.control is not None:
             # State edits run reducers and routers with the code this process serves.
             self.control.edits.graph_code = self._graph_spec
+        langgraph = {gid: g for gid, g in worker.graphs.items() if not isinstance(g, CompiledGraph)}
+        if langgraph and self._threads is not None:
+            # LangGraph graphs' threads: state, history and edits answered by LangGraph itself.
+            from duragraph_lab.langgraph.threads import LangGraphThreads
+
+            self._threads.graph_threads = LangGraphThreads(self.store, langgraph, self.store_settings)
 
     def _graph_spec(self, graph_id: str) -> GraphSpec | None:
         graph = self.worker.graphs.get(graph_id) if self.worker is not None else None
@@ -704,3 +711,19 @@ class Backend:
 def _project_sources(project: Project) -> dict[str, CompiledGraph | GraphSource]:
     project.activate()
     return project.sources()
+
+
+def _stored_langgraph_threads(store: PostgresEventStore, assistants: Assistants) -> GraphThreads | None:
+    """LangGraph threads whose graph this process does not serve: their state from LangGraph's
+    stored checkpoints (None without langgraph installed: the native fold answers)."""
+    try:
+        import langgraph  # noqa: F401  (its serializer reads the checkpoints)
+
+        from duragraph_lab.langgraph.threads import StoredLangGraphThreads, state_channels
+    except ImportError:
+        return None
+
+    async def state_keys(graph_id: str) -> tuple[list[str], dict[str, Any]]:
+        return state_channels(await assistants.topology(graph_id))
+
+    return StoredLangGraphThreads(store, state_keys)

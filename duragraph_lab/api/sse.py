@@ -13,10 +13,11 @@ from typing import Any
 
 from duragraph_lab.api.checkpoints import thread_state
 from duragraph_lab.api.jsonout import dumps
-from duragraph_lab.api.streaming import Part, StreamEncoder
+from duragraph_lab.api.streaming import LANGGRAPH_OWN_MODES, Part, StreamEncoder
 from duragraph_lab.control.follow import is_final
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.errors import NotFound
 
 KEEPALIVE = b": heartbeat\n\n"
 _MAX_STASH = 10_000
@@ -54,6 +55,18 @@ def _live_step(item: dict[str, Any]) -> int | None:
     return int(head) if head.isdigit() else None
 
 
+async def _is_langgraph(control: ControlPlane, run_id: str) -> bool:
+    """Whether the run is a LangGraph graph's (executed by LangGraph's runtime)."""
+    run = await control.run_queries.find(run_id)
+    name = (run.assistant_id or run.graph_id) if run is not None else None
+    if not name:
+        return False
+    try:
+        return (await control.edits.targets.resolve(name)).engine == "langgraph"
+    except NotFound:
+        return False
+
+
 async def run_frames(
     control: ControlPlane,
     run_id: str,
@@ -66,7 +79,9 @@ async def run_frames(
 ) -> AsyncIterator[bytes]:
     """The SSE body of one run, from ``after_seq`` until the run comes to rest."""
     start = await control.follower.start(run_id, after_seq, subgraphs=subgraphs)
-    encoder = StreamEncoder(modes, subgraphs=subgraphs, state=start.root, run_id=run_id)
+    own = bool(set(modes) & LANGGRAPH_OWN_MODES) or subgraphs
+    langgraph = own and await _is_langgraph(control, run_id)
+    encoder = StreamEncoder(modes, subgraphs=subgraphs, state=start.root, run_id=run_id, langgraph=langgraph)
     encoder.ns_states.update(start.spaces)
     encoder.prime(start.before)
     if metadata:
@@ -155,7 +170,8 @@ async def _thread_run(
 ) -> AsyncIterator[bytes]:
     modes = run_modes if "run_modes" in want and not is_edit else []
     start = await control.follower.start(run_id, after_seq)
-    encoder = StreamEncoder(modes, state=start.root, run_id=run_id, thread_id=thread_id)
+    langgraph = bool(set(modes) & LANGGRAPH_OWN_MODES) and await _is_langgraph(control, run_id)
+    encoder = StreamEncoder(modes, state=start.root, run_id=run_id, thread_id=thread_id, langgraph=langgraph)
     async for item in control.follower.run(run_id, after_seq=after_seq, poll_interval=poll_interval):
         if item.event is not None:
             parts = encoder.on_event(item.event) if modes else []

@@ -28,6 +28,9 @@ Part = tuple[str, Any]
 LIVE_NODE_STARTED = "node_started"
 LIVE_CUSTOM = "custom"
 LIVE_MESSAGES = "messages"
+LIVE_LANGGRAPH = "langgraph"
+#: The modes whose parts, for a LangGraph run, are LangGraph's own chunks (live events).
+LANGGRAPH_OWN_MODES = frozenset({"debug", "tasks", "checkpoints"})
 
 
 def error_part(error: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -44,8 +47,12 @@ class StreamEncoder:
         state: RunState | None = None,
         run_id: str,
         thread_id: str | None = None,
+        langgraph: bool = False,
     ) -> None:
         self.modes = set(modes)
+        #: A LangGraph graph's run: its debug/tasks/checkpoints parts are LangGraph's own (live
+        #: events of the executor), not derived from the run's events.
+        self.langgraph = langgraph
         self.subgraphs = subgraphs
         self.root = state.clone() if state is not None else RunState()
         self.run_id = run_id
@@ -108,6 +115,8 @@ class StreamEncoder:
             # A stream must outlive an event it cannot fold (it is in the log either way).
             log.warning("stream of run %s: cannot fold %s %s: %s", self.run_id, event.type, event.seq, err)
             return []
+        if ns and self.langgraph:
+            return []  # a LangGraph subgraph's parts are LangGraph's own (live events)
         suffix = self._suffix(ns)
         parts: list[Part] = []
         t = event.type
@@ -163,7 +172,7 @@ class StreamEncoder:
         return [("values" + suffix, plain(state.values))] if self._want("values") else []
 
     def _checkpoint(self, state: RunState, event: RecordedEvent, suffix: str) -> list[Part]:
-        if not (self._want("debug") or self._want("checkpoints")):
+        if self.langgraph or not (self._want("debug") or self._want("checkpoints")):
             return []
         ns = str(event.data.get("ns") or "").rstrip("|")
         config = {
@@ -201,7 +210,7 @@ class StreamEncoder:
         return parts
 
     def _task_starts(self, state: RunState, event: RecordedEvent, suffix: str) -> list[Part]:
-        if not (self._want("debug") or self._want("tasks")):
+        if self.langgraph or not (self._want("debug") or self._want("tasks")):
             return []
         parts: list[Part] = []
         for task in state.tasks:
@@ -219,6 +228,8 @@ class StreamEncoder:
 
     def _task_result(self, result: dict[str, Any], step: int, suffix: str, at: Any) -> list[Part]:
         parts: list[Part] = []
+        if self.langgraph:
+            return parts
         if self._want("tasks"):
             parts.append(("tasks" + suffix, result))
         if self._want("debug"):
@@ -310,6 +321,10 @@ class StreamEncoder:
         step = item.get("step", state.step)
         if kind == LIVE_CUSTOM and self._want("custom"):
             return [("custom" + suffix, plain(item.get("payload")))]
+        if kind == LIVE_LANGGRAPH:
+            own = item.get("payload") or {}
+            mode = str(own.get("mode"))
+            return [(mode + suffix, own.get("chunk"))] if self._want(mode) else []
         if kind == LIVE_MESSAGES and (
             self._want("messages") or self._want("messages-tuple") or self._want("events")
         ):

@@ -15,7 +15,7 @@ from duragraph_lab.control.read_models import ThreadReadModel
 from duragraph_lab.control.run_creation import Checkpoint
 from duragraph_lab.control.targets import Target, Targets
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import RecordedEvent
+from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import NotFound, ThreadBusy, VersionConflict, WorkerUnavailable
 from duragraph_lab.domain.ids import parse_id
 from duragraph_lab.domain.run import RunState, check_transition
@@ -23,6 +23,10 @@ from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
 from duragraph_lab.engine.edits import edit_event, resting_event, routes_edit
 from duragraph_lab.graph.spec import GraphSpec
+
+#: Makes the edit in the graph's own engine (LangGraph's ``aupdate_state``), returning the events
+#: that record it there, not yet written: they are appended with the edit's own, in one commit.
+EditApplier = Callable[[], Awaitable[list[NewEvent]]]
 
 
 class StateEdits:
@@ -58,6 +62,7 @@ class StateEdits:
         as_node: str | None = None,
         checkpoint: Checkpoint | None = None,
         graph: str | None = None,
+        applier: EditApplier | None = None,
     ) -> tuple[str, int]:
         """Edit a thread's state; returns ``(run_id, seq)`` of the event that records the edit:
         the thread's new latest checkpoint.
@@ -76,6 +81,9 @@ class StateEdits:
           that were pending at that point (run with no input to execute them).
         - On a thread without runs: a run that records the edit as its only work. The graph is
           ``graph`` or the thread's ``graph_id`` / ``assistant_id`` metadata.
+
+        ``applier``: the graph's engine makes the edit itself (a LangGraph graph whose code this
+        process has); its events follow the ``state_updated`` event in the same commit.
         """
         thread_id = parse_id(thread_id, "thread")
         for _ in range(8):
@@ -85,7 +93,7 @@ class StateEdits:
             latest = await self.history.state(thread.last_run_id) if thread.last_run_id else None
             try:
                 if latest is not None and (checkpoint is None or _is_head(latest, checkpoint)):
-                    return await self._update_latest(latest, values, as_node)
+                    return await self._update_latest(latest, values, as_node, applier)
                 if latest is not None and latest.status in ACTIVE:
                     raise ThreadBusy(f"thread {thread_id} has an active run ({latest.run_id}); wait for it")
                 metadata = thread.metadata or {}
@@ -102,12 +110,14 @@ class StateEdits:
                     routed = await self._edit_at(thread_id, target, values, as_node, checkpoint)
                     if routed is not None:
                         return routed
-                return await self._edit_run(thread_id, target, values, as_node, checkpoint)
+                return await self._edit_run(thread_id, target, values, as_node, checkpoint, applier)
             except VersionConflict:
                 continue
         raise ThreadBusy(f"thread {thread_id} kept changing while updating its state; try again")
 
-    async def _update_latest(self, latest: RunState, values: Any, as_node: str | None) -> tuple[str, int]:
+    async def _update_latest(
+        self, latest: RunState, values: Any, as_node: str | None, applier: EditApplier | None
+    ) -> tuple[str, int]:
         assert latest.run_id is not None
         if latest.status in ACTIVE:
             raise ThreadBusy(f"thread {latest.thread_id} has an active run ({latest.run_id}); wait for it")
@@ -130,8 +140,11 @@ class StateEdits:
                 return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
             check_transition(latest, ev.STATE_UPDATED)
             events = [await edit_event(spec, latest, values, as_node)]
+        edit_count = len(events)
+        if applier is not None:
+            events = [*events, *await applier()]
         recorded = await self.store.append(f"run:{latest.run_id}", latest.version, events)
-        return latest.run_id, recorded[-1].seq
+        return latest.run_id, recorded[edit_count - 1].seq
 
     async def _request_edit(
         self,
@@ -280,7 +293,13 @@ class StateEdits:
         )
 
     async def _edit_run(
-        self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint | None
+        self,
+        thread_id: str,
+        target: Target,
+        values: Any,
+        as_node: str | None,
+        checkpoint: Checkpoint | None,
+        applier: EditApplier | None,
     ) -> tuple[str, int]:
         """A run whose only work is a state edit: branched from ``checkpoint`` (paused before
         the tasks pending there) or, on a thread without runs, from nothing (finished)."""
@@ -333,9 +352,10 @@ class StateEdits:
             ending = ev.run_interrupted(step=source.step, interrupts=interrupts)
         else:
             ending = ev.run_completed()
+        applied = await applier() if applier is not None else []
         async with self.store.transaction() as tx:
             await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
-            recorded = await tx.append(f"run:{run_id}", 0, [created, started, ending])
+            recorded = await tx.append(f"run:{run_id}", 0, [created, started, *applied, ending])
         # The checkpoint that shows the edit: the run's start when it pauses, its end otherwise.
         return run_id, recorded[0].seq if pending else recorded[-1].seq
 

@@ -24,7 +24,7 @@ class Target:
     nodes: list[str]
     interrupt_before: list[str]
     interrupt_after: list[str]
-    #: "native", or "langgraph" for graphs LangGraph's runtime executes.
+    #: What executes its runs: "native", or "langgraph" (LangGraph's own runtime).
     engine: str = "native"
 
     def merged_config(

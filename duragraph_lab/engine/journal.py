@@ -18,6 +18,9 @@ from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 LIVE_NODE_STARTED = "node_started"
 LIVE_CUSTOM = "custom"
 LIVE_MESSAGES = "messages"
+#: A LangGraph run's own stream part (``debug``, ``tasks``, ``checkpoints``; a subgraph's
+#: ``values``/``updates``): ``{"mode": ..., "chunk": ...}`` as LangGraph emitted it.
+LIVE_LANGGRAPH = "langgraph"
 
 
 class Journal(Protocol):

@@ -47,13 +47,34 @@ _EMPTY = "empty"
 
 
 class RunLog(Protocol):
-    """Where a run's checkpoints go: the run's stream, under the lease of the worker running it."""
+    """Where a run's checkpoints go: the run's stream, under the lease of the worker running it.
+
+    Every method appends fenced by the lease (``LeaseLost`` when it is gone). The run's own
+    checkpoints and task writes (``checkpoint_ns`` "") may be committed together with the run
+    events that record them (one commit instead of two): a checkpoint no later than the run's
+    next commit and before any read of this checkpointer (which calls :meth:`flush` first), a
+    task's writes before the call returns."""
 
     run_id: str
     thread_id: str
 
     async def append(self, events: Sequence[NewEvent]) -> None:
-        """Append to the run's stream, fenced by the lease (``LeaseLost`` when it is gone)."""
+        """Append to the run's stream now."""
+        ...
+
+    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
+        """A checkpoint of the run's thread (an ``lg_checkpoint`` event)."""
+        ...
+
+    async def put_writes(
+        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
+    ) -> None:
+        """A task's writes (an ``lg_writes`` event; ``writes`` as LangGraph gave them), committed
+        when this returns."""
+        ...
+
+    async def flush(self) -> None:
+        """Commit a checkpoint still waiting for the run's next commit."""
         ...
 
 
@@ -87,12 +108,23 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         return bound
 
     # -- writing -------------------------------------------------------------------------------
-    async def _append(self, thread_id: str, events: list[NewEvent]) -> None:
+    def _bound(self, thread_id: str) -> RunLog | None:
+        """The run's log when ``thread_id`` is its thread's (else: the thread's checkpoint stream)."""
         self._remember_loop()
-        if self.run is not None and thread_id == self.run.thread_id:
-            await self.run.append(events)
+        return self.run if self.run is not None and thread_id == self.run.thread_id else None
+
+    async def _append(self, thread_id: str, events: list[NewEvent]) -> None:
+        run = self._bound(thread_id)
+        if run is not None:
+            await run.append(events)
         else:
             await self.store.append(ev.checkpoint_stream(thread_id), None, events)
+
+    async def _flush(self) -> None:
+        """Reads see every checkpoint this checkpointer saved (see :class:`RunLog`)."""
+        self._remember_loop()
+        if self.run is not None:
+            await self.run.flush()
 
     async def aput(
         self,
@@ -121,7 +153,11 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
                 for channel in new_versions
             },
         )
-        await self._append(thread_id, [event])
+        run = self._bound(thread_id)
+        if run is not None:
+            await run.put_checkpoint(event, checkpoint_ns)
+        else:
+            await self._append(thread_id, [event])
         return {
             "configurable": {
                 "thread_id": thread_id,
@@ -144,9 +180,10 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         # LangGraph's rule: special channels (error, interrupt, resume, ...) have fixed negative
         # indexes and replace what was there; ordinary writes saved again are kept as first saved.
         upsert = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        checkpoint_ns = str(configurable.get("checkpoint_ns") or "")
         event = ev.lg_writes(
             thread_id=thread_id,
-            checkpoint_ns=str(configurable.get("checkpoint_ns") or ""),
+            checkpoint_ns=checkpoint_ns,
             checkpoint_id=str(configurable["checkpoint_id"]),
             task_id=task_id,
             task_path=task_path,
@@ -156,7 +193,11 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             ],
             upsert=upsert,
         )
-        await self._append(thread_id, [event])
+        run = self._bound(thread_id)
+        if run is not None:
+            await run.put_writes(event, checkpoint_ns, task_id, writes)
+        else:
+            await self._append(thread_id, [event])
 
     async def adelete_thread(self, thread_id: str) -> None:
         await self._append(str(thread_id), [ev.lg_thread_deleted(str(thread_id))])
@@ -170,6 +211,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         await self.store.append(stream, None, [ev.lg_runs_deleted([str(r) for r in run_ids])])
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self._flush()  # the copy is made from the source's read model
         await self._append(
             str(target_thread_id), [ev.lg_thread_copied(str(source_thread_id), str(target_thread_id))]
         )
@@ -181,7 +223,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
 
     # -- reading -------------------------------------------------------------------------------
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        self._remember_loop()
+        await self._flush()
         configurable = config["configurable"]
         stored = await self.queries.get(
             str(configurable["thread_id"]),
@@ -198,7 +240,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        self._remember_loop()
+        await self._flush()
         configurable = (config or {}).get("configurable") or {}
         thread_id = configurable.get("thread_id")
         checkpoint_ns = configurable.get("checkpoint_ns")

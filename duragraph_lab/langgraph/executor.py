@@ -36,12 +36,21 @@ from duragraph_lab.domain.errors import EncodingError, StoreUnavailable, Version
 from duragraph_lab.domain.events import Interrupt, PlannedTask
 from duragraph_lab.domain.run import RunState, RunStatus, fold
 from duragraph_lab.engine.errors import LeaseLost, RunNotFound, error_record
-from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_MESSAGES
+from duragraph_lab.engine.journal import LIVE_CUSTOM, LIVE_LANGGRAPH, LIVE_MESSAGES
+from duragraph_lab.langgraph.attempts import TaskAttempts
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
 
 log = logging.getLogger(__name__)
+
+#: Stream modes whose parts, for a LangGraph run, are LangGraph's own chunks (sent live).
+LANGGRAPH_OWN_MODES = frozenset({"debug", "tasks", "checkpoints"})
+
+#: LangGraph's special channels for a task's error and interrupts (langgraph._internal._constants).
+_ERROR = "__error__"
+_INTERRUPT = "__interrupt__"
+_START = "__start__"
 
 
 class CancelRequested(Exception):
@@ -54,38 +63,70 @@ class RunWriter:
 
     Commits carry the expected version, so an append by someone else (a cancel request) is
     noticed at the next commit: it raises :class:`CancelRequested` (then only ``final`` commits,
-    the run's end, go through)."""
+    the run's end, go through).
 
-    def __init__(self, journal: PostgresJournal, run_id: str, thread_id: str, version: int) -> None:
+    Events :meth:`defer`-red wait for the next commit that takes them (``with_deferred``, the
+    default) and go first in it, or for :meth:`flush`."""
+
+    def __init__(
+        self, journal: PostgresJournal, run_id: str, thread_id: str, log_events: Sequence[RecordedEvent]
+    ) -> None:
         self.journal = journal
         self.run_id = run_id
         self.thread_id = thread_id
-        self.version = version
+        #: The run's stream as this writer knows it: what it read, committed, or saw on a conflict.
+        self.events = list(log_events)
+        self.version = self.events[-1].version
         self.cancel_seen = False
         self._lock = asyncio.Lock()
+        self._deferred: list[NewEvent] = []
 
     async def append(self, events: Sequence[NewEvent]) -> None:
         await self.commit(events)
 
-    async def commit(self, events: Sequence[NewEvent], *, final: bool = False) -> list[RecordedEvent]:
+    def defer(self, events: Sequence[NewEvent]) -> None:
+        """Commit ``events`` with the next commit, ahead of its own events."""
+        self._deferred.extend(events)
+
+    async def flush(self) -> None:
+        """Commit the deferred events now, if there are any."""
+        if self._deferred:
+            await self.commit([])
+
+    async def commit(
+        self, events: Sequence[NewEvent], *, final: bool = False, with_deferred: bool = True
+    ) -> list[RecordedEvent]:
         async with self._lock:
             # Never start a write (and so the work it records) past the lease's local deadline.
             self.journal.check_lease(self.run_id)
-            while True:
-                if self.cancel_seen and not final:
-                    raise CancelRequested()
-                try:
-                    recorded = await self.journal.commit(self.run_id, self.version, events)
-                except VersionConflict:
-                    newer = await self.journal.read(self.run_id, after_version=self.version)
-                    if not newer:
-                        raise
-                    self.version = newer[-1].version
-                    if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
-                        self.cancel_seen = True
-                    continue
-                self.version = recorded[-1].version
-                return recorded
+            deferred, self._deferred = (self._deferred, []) if with_deferred else ([], self._deferred)
+            events = [*deferred, *events]
+            if not events:
+                return []
+            try:
+                return await self._commit(events, final)
+            except BaseException:
+                self._deferred[:0] = deferred  # not written: still owed to the next commit
+                raise
+
+    async def _commit(self, events: Sequence[NewEvent], final: bool) -> list[RecordedEvent]:
+        while True:
+            if self.cancel_seen and not final:
+                raise CancelRequested()
+            try:
+                recorded = await self.journal.commit(self.run_id, self.version, events)
+            except VersionConflict:
+                newer = await self.journal.read(self.run_id, after_version=self.version)
+                if not newer:
+                    raise
+                self.version = newer[-1].version
+                self.events.extend(newer)
+                if any(e.type == ev.RUN_CANCEL_REQUESTED for e in newer):
+                    self.cancel_seen = True
+                continue
+            self.version = recorded[-1].version
+            self.events.extend(recorded)
+            return recorded
 
 
 class LangGraphRunExecutor:
@@ -109,6 +150,9 @@ class LangGraphRunExecutor:
         self.store_settings = store_settings or StoreSettings()
         self._cancel_requested = False
         self._inner: asyncio.Task[None] | None = None
+        self._attempts: TaskAttempts | None = None
+        #: the run was created to stream its subgraphs' parts (their tokens too)
+        self._stream_subgraphs = False
 
     def request_cancel(self) -> None:
         """A cancel request is in the log: stop the graph now and end the run as cancelled."""
@@ -124,7 +168,7 @@ class LangGraphRunExecutor:
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
         self.journal.check_lease(self.run_id)
-        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events[-1].version)
+        writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events)
         if state.cancel_requested:
             await writer.commit([ev.run_cancelled()], final=True)
             return state
@@ -157,8 +201,10 @@ class LangGraphRunExecutor:
             raise
         except Exception as err:
             log.info("run %s of LangGraph graph %s failed: %r", self.run_id, self.source.graph_id, err)
-            await writer.commit([ev.run_failed(error_record(err))], final=True)
-        return fold(await self.journal.read(self.run_id))
+            failures = self._attempts.last_failures() if self._attempts is not None else []
+            await writer.commit([*failures, ev.run_failed(error_record(err))], final=True)
+        # The run as this executor left it (not read again: a run's log can be long).
+        return fold(writer.events)
 
     # -- driving LangGraph ---------------------------------------------------------------------
     async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
@@ -166,16 +212,32 @@ class LangGraphRunExecutor:
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
-        checkpointer = EventStoreCheckpointer(self.events, run=writer)
+        # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
+        # (Not with the deferred events: those wait for their own step's commit.)
+        self._attempts = attempts = TaskAttempts(lambda events: writer.commit(events, with_deferred=False))
+        mirror = _Mirror(writer, log_events, state, attempts)
+        # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
+        checkpointer = EventStoreCheckpointer(self.events, run=mirror)
         store = PostgresStore(self.events, settings=self.store_settings)
-        mirror = _Mirror(writer, log_events, state)
         context = state.config.get("context")
         async with self.source.build(
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
         ) as graph:
+            own_modes = self._langgraph_modes(log_events)
             kwargs: dict[str, Any] = {
-                "stream_mode": ["checkpoints", "tasks", *self._live_modes(log_events)],
+                "stream_mode": sorted(
+                    {
+                        "checkpoints",
+                        "tasks",
+                        *self._live_modes(log_events),
+                        *own_modes["root"],
+                        *own_modes["sub"],
+                    }
+                ),
                 "durability": "sync",
+                # Subgraphs' checkpoints and tasks too: mirrored under their namespace (and their
+                # own parts, "mode|parent:task" on the SSE stream, when asked for).
+                "subgraphs": True,
             }
             if context:
                 kwargs["context"] = context
@@ -204,7 +266,22 @@ class LangGraphRunExecutor:
                     start = str(made["configurable"]["checkpoint_id"])
                     edit_config = _at_checkpoint(edit_config, start)
             run_config = _at_checkpoint(config, start) if start is not None else config
-            async for mode, chunk in graph.astream(graph_input, run_config, **kwargs):
+            run_config = {**run_config, "callbacks": [*(run_config.get("callbacks") or []), attempts]}
+            async for namespace, mode, chunk in graph.astream(graph_input, run_config, **kwargs):
+                if namespace:
+                    # A subgraph's: its tasks as run events under its namespace; its own parts live.
+                    if mode in own_modes["sub"] or mode == "custom":
+                        self._own_part(mode, chunk, "|".join(namespace))
+                    elif mode == "messages" and self._stream_subgraphs:
+                        # As LangGraph Platform: a subgraph's tokens only with stream_subgraphs.
+                        self._token(chunk, "|".join(namespace))
+                    elif mode == "checkpoints":
+                        await mirror.checkpoint(chunk, namespace)
+                    elif mode == "tasks":
+                        await mirror.task(chunk, namespace)
+                    continue
+                if mode in own_modes["root"]:
+                    self._own_part(mode, chunk, "")
                 if mode == "checkpoints":
                     await mirror.checkpoint(chunk)
                 elif mode == "tasks":
@@ -228,7 +305,34 @@ class LangGraphRunExecutor:
         wants_tokens = bool(requested & {"messages", "messages-tuple", "events"})
         return ["custom", "messages"] if wants_tokens else ["custom"]
 
-    def _token(self, chunk: Any) -> None:
+    def _langgraph_modes(self, log_events: Sequence[RecordedEvent]) -> dict[str, set[str]]:
+        """The stream modes whose parts are LangGraph's own chunks, sent live as LangGraph emits
+        them, when the run was created to stream them (and someone may listen): ``root``,
+        ``debug``/``tasks``/``checkpoints`` of the graph; ``sub``, with ``stream_subgraphs``,
+        those and ``values``/``updates`` of its subgraphs (the root's values and updates come
+        from the run's events)."""
+        if self.journal.live is None:
+            return {"root": set(), "sub": set()}
+        kwargs = log_events[0].data.get("kwargs") or {}
+        self._stream_subgraphs = bool(kwargs.get("stream_subgraphs"))
+        requested = set(kwargs.get("stream_mode") or [])
+        root = requested & LANGGRAPH_OWN_MODES
+        sub = (
+            requested & (LANGGRAPH_OWN_MODES | {"values", "updates"})
+            if kwargs.get("stream_subgraphs")
+            else set()
+        )
+        return {"root": root, "sub": sub}
+
+    def _own_part(self, mode: str, chunk: Any, ns: str) -> None:
+        """One of LangGraph's own stream parts, live, as the SSE stream sends it (``mode|ns``)."""
+        if mode == "custom":
+            self.journal.emit(self.run_id, LIVE_CUSTOM, {"node": None, "ns": ns, "payload": plain(chunk)})
+            return
+        payload = {"mode": mode, "chunk": plain(chunk)}
+        self.journal.emit(self.run_id, LIVE_LANGGRAPH, {"node": None, "ns": ns, "payload": payload})
+
+    def _token(self, chunk: Any, ns: str = "") -> None:
         """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
         turn into ``messages`` parts: ``{"id": message id, "delta": text}``."""
         message, metadata = chunk
@@ -237,7 +341,7 @@ class LangGraphRunExecutor:
             return
         node = metadata.get("langgraph_node") if isinstance(metadata, Mapping) else None
         payload = {"id": str(message.id), "delta": content}
-        self.journal.emit(self.run_id, LIVE_MESSAGES, {"node": node, "ns": "", "payload": payload})
+        self.journal.emit(self.run_id, LIVE_MESSAGES, {"node": node, "ns": ns, "payload": payload})
 
     async def _base_events(self, state: RunState) -> list[RecordedEvent]:
         """The events of the run this one continues (up to the point it starts from)."""
@@ -372,28 +476,115 @@ def pending_edits(
 
 
 class _Mirror:
-    """LangGraph's checkpoints and task results as the run events downstream readers fold."""
+    """LangGraph's checkpoints and task results as the run events downstream readers fold, and
+    the checkpointer's :class:`~duragraph_lab.langgraph.checkpointer.RunLog`, so that they share
+    its commits: each task's writes go with its ``node_completed``, a checkpoint with the
+    ``step_planned`` that follows it, and the writes of a step's last task to finish with both:
+    a step of one task is one commit.
 
-    def __init__(self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState) -> None:
+    The checkpoint waits for ``step_planned``: with ``durability="sync"`` LangGraph saves a
+    checkpoint, then streams it (with the next step's tasks) before it starts any of those tasks,
+    and the stream is read here while LangGraph waits, so the checkpoint is still committed
+    before the step it leads to runs. A checkpoint that no ``step_planned`` follows (the input's,
+    the last, a resumed one) goes with the next commit or before the checkpointer's next read."""
+
+    def __init__(
+        self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState, attempts: TaskAttempts
+    ) -> None:
         self.writer = writer
+        self.attempts = attempts
+        self.run_id = writer.run_id
+        self.thread_id = writer.thread_id
         self.channels = set(state.channels)
         self.step = state.step
         self.planned = {str(e.data.get("checkpoint_id")) for e in log_events if e.type == ev.STEP_PLANNED}
         self.completed = {str(e.data.get("task")) for e in log_events if e.type == ev.NODE_COMPLETED}
         self.started: dict[str, float] = {}
         self.names: dict[str, str] = {}
+        self.recursion_limit = state.recursion_limit
+        #: subgraph namespaces (DuraGraph's) already started, and the step each is at
+        self.spaces = {str(e.data.get("ns")) for e in log_events if e.type == ev.SUBGRAPH_STARTED}
+        self.space_steps: dict[str, int] = {}
+        #: The tasks of the steps planned here (task id → node), whose writes are node_completed.
+        self.planned_tasks: dict[str, str] = {}
+        #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
+        self.step_tasks: set[str] = set()
 
-    async def checkpoint(self, chunk: Mapping[str, Any]) -> None:
-        configurable = chunk["config"]["configurable"]
-        if configurable.get("checkpoint_ns"):
-            return  # a subgraph's own checkpoints stay LangGraph's
+    # -- the checkpointer's RunLog ---------------------------------------------------------------
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        await self.writer.commit(events)
+
+    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
+        if checkpoint_ns:
+            await self.writer.commit([event])  # a subgraph's: no step_planned follows it
+        else:
+            self.writer.defer([event])
+
+    async def put_writes(
+        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
+    ) -> None:
+        completed = self._completed(task_id, writes) if not checkpoint_ns else None
+        if completed is not None and self.step_tasks <= self.completed:
+            # The step's last task to finish (the others are all committed): LangGraph saves the
+            # next checkpoint at once, and its commit takes these writes ahead of it. Only this
+            # task's work waits for that commit: a crash before it runs it again, as it would a
+            # task still running; no other task's is at stake.
+            self.writer.defer([event, completed])
+        else:
+            # Deferred events stay for the commit of the step_planned they lead to (a task of
+            # this step may finish last, and LangGraph save the next checkpoint, while this
+            # commit waits for another one).
+            await self.writer.commit(
+                [event] if completed is None else [event, completed], with_deferred=False
+            )
+
+    async def flush(self) -> None:
+        await self.writer.flush()
+
+    def _completed(self, task_id: str, writes: Sequence[tuple[str, Any]]) -> NewEvent | None:
+        """The ``node_completed`` of a task of a planned step that wrote its result: what
+        LangGraph's "tasks" stream mode reports of it (not an interrupt, not an error)."""
+        from langgraph.pregel.debug import map_task_result_writes
+
+        node = self.planned_tasks.get(task_id)
+        if node is None or node == _START or task_id in self.completed:
+            return None  # __start__ is hidden from LangGraph's "tasks" mode (TAG_HIDDEN)
+        if any(channel in (_ERROR, _INTERRUPT) for channel, _ in writes):
+            return None  # run_interrupted says it; a failure is run_failed
+        self.completed.add(task_id)
+        finished = time.time()
+        started = self.started.pop(task_id, finished)
+        result = map_task_result_writes([(c, v) for c, v in writes if c in self.channels])
+        return ev.node_completed(
+            step=self.step,
+            task=task_id,
+            node=node,
+            attempt=self.attempts.attempt(task_id),
+            update=plain(result),  # only the state's keys: what LangGraph's "updates" shows
+            goto=[],
+            started_at=started,
+            finished_at=finished,
+        )
+
+    # -- LangGraph's stream ----------------------------------------------------------------------
+
+    async def checkpoint(self, chunk: Mapping[str, Any], namespace: Sequence[str] = ()) -> None:
+        if namespace:
+            await self._subgraph_checkpoint(chunk, namespace)
+            return
         step = int(chunk.get("metadata", {}).get("step", -1))
-        checkpoint_id = str(configurable["checkpoint_id"])
+        checkpoint_id = str(chunk["config"]["configurable"]["checkpoint_id"])
         tasks = list(chunk.get("tasks") or [])
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
+        self.step_tasks = {str(t["id"]) for t in tasks}
+        if step >= 0:
+            self.planned_tasks.update({str(t["id"]): str(t["name"]) for t in tasks})
         if step < 0 or checkpoint_id in self.planned or not tasks:
-            return  # the input checkpoint; one already recorded (a resume); the last (see end)
+            # The input checkpoint; one already recorded (a resume); the last (see end): the
+            # checkpoint is committed now all the same, before LangGraph goes on.
+            await self.writer.flush()
+            return
         self.planned.add(checkpoint_id)
         self.step = step
         planned: list[PlannedTask] = [
@@ -410,30 +601,90 @@ class _Mirror:
         )
         await self.writer.append([event])
 
-    async def task(self, chunk: Mapping[str, Any]) -> None:
+    async def _subgraph_checkpoint(self, chunk: Mapping[str, Any], namespace: Sequence[str]) -> None:
+        """A subgraph's checkpoint as the native engine records a subgraph: ``subgraph_started``
+        (its first), ``step_planned`` (one with tasks), ``run_completed`` (its last), under its
+        namespace."""
+        ns = space(namespace)
+        metadata = chunk.get("metadata") or {}
+        step = int(metadata.get("step", -1))
+        checkpoint_id = str(chunk["config"]["configurable"]["checkpoint_id"])
+        values = plain(chunk.get("values") or {})
+        tasks = list(chunk.get("tasks") or [])
+        events: list[NewEvent] = []
+        if ns not in self.spaces:
+            self.spaces.add(ns)
+            events.append(
+                ev.subgraph_started(
+                    ns=ns,
+                    graph_id=namespace[-1].split(":", 1)[0],
+                    channels=dict.fromkeys(values, "replace"),
+                    input=values,
+                    recursion_limit=self.recursion_limit,
+                )
+            )
+        if checkpoint_id not in self.planned and step >= 0:
+            self.planned.add(checkpoint_id)
+            if tasks:
+                self.space_steps[ns] = step
+                planned = [
+                    PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
+                    for i, t in enumerate(tasks)
+                ]
+                events.append(
+                    ev.step_planned(
+                        step=step,
+                        tasks=planned,
+                        barriers={},
+                        custom_values=values,
+                        counts=True,
+                        ns=ns,
+                        checkpoint_id=checkpoint_id,
+                    )
+                )
+            else:
+                events.append(ev.run_completed(custom_values=values, ns=ns))
+        if events:
+            await self.writer.commit(events, with_deferred=False)
+
+    async def task(self, chunk: Mapping[str, Any], namespace: Sequence[str] = ()) -> None:
+        """A task starts; a subgraph's task ends (a root task's result is recorded with its
+        writes, see :meth:`put_writes`)."""
         task_id = str(chunk["id"])
         if "result" not in chunk:
             self.started[task_id] = time.time()
             return
-        if task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
-            return  # recorded already; an interrupt (run_interrupted says it); a failure (run_failed)
+        if not namespace or task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
+            return  # a root task's; recorded already; an interrupt; a failure
         self.completed.add(task_id)
         finished = time.time()
         started = self.started.pop(task_id, finished)
         result = chunk.get("result") or {}
         update = plain(dict(result) if isinstance(result, Mapping) else {})
+        ns = space(namespace)
+        events: list[NewEvent] = []
+        if ns not in self.spaces:
+            # A subgraph that saves no checkpoints of its own: started by its first task's end.
+            self.spaces.add(ns)
+            name = namespace[-1].split(":", 1)[0]
+            events.append(
+                ev.subgraph_started(
+                    ns=ns, graph_id=name, channels={}, input={}, recursion_limit=self.recursion_limit
+                )
+            )
         event = ev.node_completed(
-            step=self.step,
+            step=self.space_steps.get(ns, 0),
             task=task_id,
             node=str(chunk.get("name")),
-            attempt=1,
-            # Only the state's keys: what LangGraph's "updates" mode shows of the task.
-            update={k: v for k, v in update.items() if k in self.channels},
+            attempt=self.attempts.attempt(task_id),
+            update={k: v for k, v in update.items() if not k.startswith("__")},
             goto=[],
             started_at=started,
             finished_at=finished,
+            ns=ns,
         )
-        await self.writer.append([event])
+        # Not with the root's deferred events: those wait for their own step's commit.
+        await self.writer.commit([*events, event], with_deferred=False)
 
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
@@ -460,6 +711,13 @@ class _Mirror:
             await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
             await self.writer.commit([ev.run_completed(custom_values=values)])
+
+
+def space(namespace: Sequence[str]) -> str:
+    """LangGraph's namespace of a subgraph (``("inner:<task id>", ...)``) as DuraGraph's
+    (``"inner:<task id>:<attempt>|..."``, the native engine's form; LangGraph runs a retried
+    subgraph's task under the same id, so the attempt is always 1)."""
+    return "".join(f"{part}:1|" for part in namespace)
 
 
 def plain(value: Any) -> Any:

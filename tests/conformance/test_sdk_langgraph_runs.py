@@ -174,3 +174,47 @@ async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
         assert time.monotonic() - started < 20
         ended = await client.runs.get(thread, run["run_id"])
         assert ended["duragraph_status"] == "timeout", ended
+
+
+def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
+    """The run events go in the checkpointer's transactions (rows of one transaction share their
+    ``xmin``): a task's ``lg_writes`` with its ``node_completed``, a checkpoint with the
+    ``step_planned`` after it, and the writes of a step's last task to finish with both."""
+    import psycopg
+
+    from tests.devserver import owner_database_url
+
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()
+        client.runs.wait(thread["thread_id"], "lg_map_reduce", input={"topic": "x"})
+        (run,) = client.runs.list(thread["thread_id"])
+    with psycopg.connect(owner_database_url(server.data_dir)) as conn:
+        rows = conn.execute(
+            "SELECT type, data->>'node', xmin::text FROM duragraph.events WHERE stream_id = %s ORDER BY version",
+            (f"run:{run['run_id']}",),
+        ).fetchall()
+    by_commit: dict[str, list[tuple[str, str | None]]] = {}
+    for kind, node, xmin in rows:
+        by_commit.setdefault(xmin, []).append((kind, node))
+    for i, (kind, _, xmin) in enumerate(rows):
+        if kind == "node_completed":
+            assert rows[i - 1][0] == "lg_writes" and rows[i - 1][2] == xmin, rows
+        if kind == "step_planned":
+            assert ("lg_checkpoint", None) in by_commit[xmin], rows
+    # plan (one task): its writes, its node_completed, the next checkpoint and step: one commit.
+    plan = next(i for i, (kind, node, _) in enumerate(rows) if kind == "node_completed" and node == "plan")
+    assert by_commit[rows[plan][2]] == [
+        ("lg_writes", None),
+        ("node_completed", "plan"),
+        ("lg_checkpoint", None),
+        ("step_planned", None),
+    ]
+    # The three work tasks of one Send step: the last one to finish goes with the checkpoint
+    # and the step_planned that follow the step.
+    (last,) = [
+        c for c in by_commit.values() if ("node_completed", "work") in c and ("step_planned", None) in c
+    ]
+    assert sorted(last) == sorted(
+        [("lg_writes", None), ("node_completed", "work"), ("lg_checkpoint", None), ("step_planned", None)]
+    ), last
+    assert sum(c.count(("node_completed", "work")) for c in by_commit.values()) == 3

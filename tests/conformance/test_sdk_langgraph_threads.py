@@ -74,7 +74,7 @@ def test_sync_client_forks_with_new_input(server: DevServer) -> None:
         assert forked["items"] == [*FIRST, "C-0", "C-1", "C-2"], forked
 
 
-async def test_langgraph_checkpoint_ids_name_the_same_checkpoint(server: DevServer) -> None:
+async def test_langgraph_checkpoint_ids_everywhere(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
         await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
@@ -82,8 +82,9 @@ async def test_langgraph_checkpoint_ids_name_the_same_checkpoint(server: DevServ
         await client.runs.wait(thread, "lg_map_reduce", input={"topic": "b"})
         await client.runs.wait(thread, "lg_map_reduce", command={"resume": "second"})
         at = _asking_with_first_items(await client.threads.get_history(thread, limit=100))
-        lg_id = at["langgraph_checkpoint_id"]
-        assert lg_id and lg_id != at["checkpoint"]["checkpoint_id"]
+        # The thread's checkpoints are LangGraph's: their ids are LangGraph's own (uuid6).
+        lg_id = at["checkpoint"]["checkpoint_id"]
+        assert lg_id.startswith("1f") and at["metadata"]["source"] == "loop"
         same = await client.threads.get_state(thread, checkpoint_id=lg_id)
         assert same["checkpoint"] == at["checkpoint"]
         assert same["values"] == at["values"] and same["next"] == ["ask"]
@@ -112,7 +113,7 @@ async def test_update_state_at_an_earlier_checkpoint_branches_langgraph(server: 
         await client.runs.wait(thread, "lg_map_reduce", command={"resume": "second"})
         at = _asking_with_first_items(await client.threads.get_history(thread, limit=100))
         made = await client.threads.update_state(
-            thread, {"topic": "edited"}, as_node="work", checkpoint_id=at["langgraph_checkpoint_id"]
+            thread, {"topic": "edited"}, as_node="work", checkpoint_id=at["checkpoint"]["checkpoint_id"]
         )
         edited = await client.threads.get_state(thread)
         assert made["checkpoint"]["checkpoint_id"] == edited["checkpoint"]["checkpoint_id"]

@@ -94,7 +94,12 @@ class ThreadStateCheckpointHandler(DuraGraphHandler):
         body = self.parse(models.StateAtCheckpoint)
         if not body.checkpoint.checkpoint_id:
             raise ApiError(422, "validation_error", "checkpoint.checkpoint_id is required")
-        state = self.backend.threads.state(thread_id, body.checkpoint.checkpoint_id, subgraphs=body.subgraphs)
+        state = self.backend.threads.state(
+            thread_id,
+            body.checkpoint.checkpoint_id,
+            subgraphs=body.subgraphs,
+            checkpoint_ns=body.checkpoint.checkpoint_ns,
+        )
         self.write_json(await self.call(state))
 
 

@@ -101,6 +101,52 @@ class PgLangGraphCheckpoints:
             params.append(limit)
         return [_stored(row) for row in await self.store._query(sql, params)]
 
+    async def locations(self, thread_id: str, checkpoint_ids: list[str]) -> dict[str, tuple[str, int]]:
+        """Where each of the thread's root checkpoints named is in the log: ``(stream_id, seq)``."""
+        rows = await self.store._query(
+            "SELECT c.checkpoint_id, e.stream_id, c.seq FROM duragraph.lg_checkpoints c "
+            "JOIN duragraph.events e ON e.seq = c.seq "
+            "WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = ANY(%s)",
+            (thread_id, checkpoint_ids),
+        )
+        return {str(r[0]): (str(r[1]), int(r[2])) for r in rows}
+
+    async def planned_tasks(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_ids: list[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """The tasks LangGraph planned from each checkpoint named, ``(task id, node)`` in order,
+        as the executor recorded them (the ``step_planned`` after the checkpoint's event)."""
+        rows = await self.store._query(
+            "SELECT c.checkpoint_id, p.data->'tasks' FROM duragraph.lg_checkpoints c "
+            "JOIN duragraph.events e ON e.seq = c.seq "
+            "JOIN duragraph.events p ON p.stream_id = e.stream_id AND p.version > e.version "
+            "AND p.type = 'step_planned' AND p.data->>'checkpoint_id' = c.checkpoint_id "
+            "WHERE c.thread_id = %s AND c.checkpoint_ns = %s AND c.checkpoint_id = ANY(%s)",
+            (thread_id, checkpoint_ns, checkpoint_ids),
+        )
+        return {str(r[0]): [(str(t["id"]), str(t["node"])) for t in r[1] or []] for r in rows}
+
+    async def task_paths(
+        self, thread_id: str, checkpoint_ns: str, checkpoint_ids: list[str]
+    ) -> dict[tuple[str, str], str]:
+        """``(checkpoint id, task id) -> task path`` of the tasks that saved writes there."""
+        rows = await self.store._query(
+            "SELECT DISTINCT w.checkpoint_id, w.task_id, coalesce(e.data->>'task_path', '') "
+            "FROM duragraph.lg_writes w JOIN duragraph.events e ON e.seq = w.seq "
+            "WHERE w.thread_id = %s AND w.checkpoint_ns = %s AND w.checkpoint_id = ANY(%s)",
+            (thread_id, checkpoint_ns, checkpoint_ids),
+        )
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+    async def namespaces(self, thread_id: str, checkpoint_nss: list[str]) -> list[str]:
+        """Which of these namespaces have checkpoints in the thread (subgraphs that ran)."""
+        rows = await self.store._query(
+            "SELECT DISTINCT checkpoint_ns FROM duragraph.lg_checkpoints "
+            "WHERE thread_id = %s AND checkpoint_ns = ANY(%s)",
+            (thread_id, checkpoint_nss),
+        )
+        return [str(r[0]) for r in rows]
+
     async def thread_ids_of_runs(self, run_ids: list[str]) -> list[str]:
         rows = await self.store._query(
             "SELECT DISTINCT thread_id FROM duragraph.lg_checkpoints WHERE run_id = ANY(%s)", (run_ids,)

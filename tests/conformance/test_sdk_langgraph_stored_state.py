@@ -1,0 +1,92 @@
+"""A LangGraph thread's state and history when the API server does not have the graph's code
+(a worker process of its own serves it): read from LangGraph's stored checkpoints, compared with
+the same graph run in-process on an ``InMemorySaver``, through the official ``langgraph-sdk``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langgraph")
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+from langgraph_sdk import get_client
+
+from tests import lg_graphs
+from tests.conformance.langgraph_server import headers, serving, url
+from tests.devserver import DevServer, cli
+from tests.fault.workers import ROOT
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    with serving(tmp_path_factory.mktemp("lgstored") / "data", []) as dev:
+        worker = subprocess.Popen(
+            [*cli(), "worker", "tests.lg_graphs:map_reduce", "--data-dir", str(dev.data_dir)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            # The graph id names its default assistant once the worker registered it.
+            while dev.api("assistants/lg_map_reduce", token=dev.token)[0] != 200:
+                assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
+                time.sleep(0.2)
+            yield dev
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+def _shape(state: dict[str, Any]) -> dict[str, Any]:
+    """What the stored checkpoints give as LangGraph gives it (ids aside)."""
+    metadata = state["metadata"] or {}
+    return {
+        "values": state["values"],
+        "next": state["next"],
+        "tasks": [(t["name"], [i["value"] for i in t["interrupts"]]) for t in state["tasks"]],
+        "interrupts": [i["value"] for i in state["interrupts"]],
+        "source": metadata.get("source"),
+        "step": metadata.get("step"),
+        "has_parent": state["parent_checkpoint"] is not None,
+    }
+
+
+async def test_state_and_history_from_the_stored_checkpoints(server: DevServer) -> None:
+    from duragraph_lab.langgraph.threads import thread_state
+
+    local = lg_graphs.map_reduce.copy(update={"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"topic": "a"}, config)
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        state = await client.threads.get_state(thread)
+        assert _shape(state) == _shape(thread_state(await local.aget_state(config)))
+        assert state["checkpoint"]["checkpoint_id"].startswith("1f") and state["run_id"]
+
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "ok"})
+        await local.ainvoke(Command(resume="ok"), config)
+        history = await client.threads.get_history(thread, limit=100)
+        expected = [thread_state(s) async for s in local.aget_state_history(config)]
+        assert [_shape(h) for h in history] == [_shape(e) for e in expected]
+        # The results of the tasks that ran from each checkpoint are their writes.
+        fan_out = history[2]
+        assert sorted(t["result"]["items"][0] for t in fan_out["tasks"]) == ["A-0", "A-1", "A-2"]
+        at = history[1]
+        assert (await client.threads.get_state(thread, checkpoint_id=at["checkpoint"]["checkpoint_id"]))[
+            "values"
+        ] == at["values"]
+        older = await client.threads.get_history(thread, before=at["checkpoint"], limit=100)
+        assert [h["checkpoint"] for h in older] == [h["checkpoint"] for h in history[2:]]
+        loops = await client.threads.get_history(thread, metadata={"step": 1}, limit=100)
+        assert [h["checkpoint"] for h in loops] == [history[2]["checkpoint"]]

@@ -1,0 +1,157 @@
+"""The ``debug``, ``tasks`` and ``checkpoints`` stream modes of LangGraph runs, and subgraphs'
+parts (``stream_subgraphs``), through the official ``langgraph-sdk`` (async and sync), compared
+with what LangGraph itself emits for the same graph run in-process (``graph.astream``) on an
+``InMemorySaver``: the same parts in the same order, equal but for ids and timestamps."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langgraph")
+
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph_sdk import get_client, get_sync_client
+
+from duragraph_lab.langgraph.executor import plain
+from tests import lg_graphs
+from tests.conformance.langgraph_server import headers, serving, url
+from tests.devserver import DevServer
+
+GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested", "tests.lg_graphs:chat_nested"]
+MODES = ["debug", "tasks", "checkpoints"]
+#: Ids differ between two runs (checkpoint and task ids derive from time and each other).
+_IDS = {"id", "checkpoint_id", "thread_id", "timestamp", "run_id"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    with serving(tmp_path_factory.mktemp("lgmodes") / "data", GRAPHS) as dev:
+        yield dev
+
+
+def _local(graph: Any) -> tuple[Any, dict[str, Any]]:
+    return graph.copy(update={"checkpointer": InMemorySaver()}), {
+        "configurable": {"thread_id": str(uuid.uuid4())}
+    }
+
+
+def _norm(value: Any) -> Any:
+    """Ids and timestamps blanked; checkpoint configs and metadata with LangGraph's own keys
+    (the server adds the run's: run_id, graph_id, ...), parents by namespace."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key in _IDS and isinstance(item, str):
+                out[key] = "<id>"
+            elif key == "configurable" and isinstance(item, dict):
+                # The server's config also carries the run's keys (run_id), as LangGraph Platform's.
+                out[key] = _norm(
+                    {k: item[k] for k in ("thread_id", "checkpoint_ns", "checkpoint_id") if k in item}
+                )
+            elif key == "metadata" and isinstance(item, dict) and "source" in item:
+                out[key] = {
+                    "source": item["source"],
+                    "step": item["step"],
+                    "parents": sorted(item["parents"]),
+                }
+            elif key == "metadata" and isinstance(item, dict):
+                # A task's: LangGraph adds the run config's metadata (the server's run_id,
+                # graph_id, assistant_id; nothing in-process).
+                continue
+            else:
+                out[key] = _norm(item)
+        return out
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    return value
+
+
+def _values_of_interrupts(update: dict[str, Any]) -> dict[str, Any]:
+    if "__interrupt__" not in update:
+        return update
+    return {"__interrupt__": [(i["id"], i["value"]) for i in update["__interrupt__"]]}
+
+
+def _event(name: str) -> str:
+    """An SSE event name with its namespaces' task ids blanked (``updates|inner:<id>``)."""
+    mode, *spaces = name.split("|")
+    return "|".join([mode, *(s.split(":")[0] + ":<id>" for s in spaces)])
+
+
+async def test_debug_tasks_and_checkpoints_are_langgraphs(server: DevServer) -> None:
+    local, config = _local(lg_graphs.map_reduce)
+    expected = [
+        (mode, _norm(plain(chunk)))
+        async for mode, chunk in local.astream({"topic": "a"}, config, stream_mode=MODES)
+    ]
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        got = [
+            (part.event, _norm(part.data))
+            async for part in client.runs.stream(
+                thread, "lg_map_reduce", input={"topic": "a"}, stream_mode=MODES
+            )
+            if part.event != "metadata"
+        ]
+    assert [m for m, _ in got] == [m for m, _ in expected]
+    assert got == expected
+    kinds = [c["type"] for m, c in got if m == "debug"]
+    assert kinds.count("checkpoint") == 4 and kinds.count("task") == 5 and kinds.count("task_result") == 5
+
+
+def test_sync_client_subgraph_parts_are_langgraphs(server: DevServer) -> None:
+    local, config = _local(lg_graphs.nested)
+    modes = ["updates", "tasks"]
+    expected: dict[str, list[Any]] = {}
+    for namespace, mode, chunk in local.stream({"topic": "t"}, config, stream_mode=modes, subgraphs=True):
+        name = _event("|".join([mode, *namespace]))
+        expected.setdefault(name, []).append(_norm(plain(chunk)))
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()["thread_id"]
+        got: dict[str, list[Any]] = {}
+        for part in client.runs.stream(
+            thread, "lg_nested", input={"topic": "t"}, stream_mode=modes, stream_subgraphs=True
+        ):
+            if part.event != "metadata":
+                got.setdefault(_event(part.event), []).append(_norm(part.data))
+    # The subgraph's nodes appear under its namespace, as LangGraph emits them (the root's parts
+    # come from the run's events, the subgraph's live: each stream in its order).
+    assert sorted(got) == sorted(expected) == ["tasks", "tasks|inner:<id>", "updates", "updates|inner:<id>"]
+    for name in expected:
+        if name == "updates":
+            # The root's __interrupt__ update comes from the run's events: the interrupt's value
+            # and id, with DuraGraph's when/node where LangGraph has response_schema.
+            got[name] = [_values_of_interrupts(u) for u in got[name]]
+            expected[name] = [_values_of_interrupts(u) for u in expected[name]]
+        assert got[name] == expected[name], name
+    assert [u for u in got["updates|inner:<id>"] if "jot" in u] == [{"jot": {"notes": ["jot t"]}}]
+
+
+async def test_a_subgraphs_tokens_stream_under_its_namespace(server: DevServer) -> None:
+    local, config = _local(lg_graphs.chat_nested)
+    ask = {"messages": [{"role": "user", "content": "hi"}]}
+    expected: dict[str, str] = {}
+    async for namespace, (chunk, _meta) in local.astream(ask, config, stream_mode="messages", subgraphs=True):
+        name = _event("|".join(["messages", *namespace]))
+        expected[name] = expected.get(name, "") + str(chunk.content)
+    assert expected == {"messages|talker:<id>": "the answer is 42"}
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        for subgraphs in (True, False):
+            thread = (await client.threads.create())["thread_id"]
+            got: dict[str, str] = {}
+            async for part in client.runs.stream(
+                thread, "lg_chat_nested", input=ask, stream_mode="messages-tuple", stream_subgraphs=subgraphs
+            ):
+                if part.event.startswith("messages") and part.data[0].get("type") == "AIMessageChunk":
+                    name = _event(part.event)
+                    got[name] = got.get(name, "") + str(part.data[0]["content"])
+            if subgraphs:
+                assert got == expected
+            else:
+                # As LangGraph: without stream_subgraphs a subgraph's tokens are not streamed
+                # (the complete message comes with the root's update).
+                assert not any("|" in name for name in got), got
