@@ -65,7 +65,7 @@ class TaskAttempts(AsyncCallbackHandler):
     """Counts the attempts of the graph's tasks (its subgraphs' too) and writes the failed ones
     (see the module)."""
 
-    def __init__(self, write: Callable[[Sequence[NewEvent]], Awaitable[None]]) -> None:
+    def __init__(self, write: Callable[[Sequence[NewEvent]], Awaitable[object]]) -> None:
         super().__init__()
         self.write = write
         #: callback run id of a running attempt -> the attempt
