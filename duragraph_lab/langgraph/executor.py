@@ -163,12 +163,14 @@ class LangGraphRunExecutor:
     # -- driving LangGraph ---------------------------------------------------------------------
     async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
         from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+        from duragraph_lab.langgraph.model_calls import CallRecorder
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
         checkpointer = EventStoreCheckpointer(self.events, run=writer)
         store = PostgresStore(self.events, settings=self.store_settings)
-        mirror = _Mirror(writer, log_events, state)
+        calls = CallRecorder()
+        mirror = _Mirror(writer, log_events, state, calls)
         context = state.config.get("context")
         async with self.source.build(
             config, access="threads.create_run", checkpointer=checkpointer, store=store, context=context
@@ -204,6 +206,8 @@ class LangGraphRunExecutor:
                     start = str(made["configurable"]["checkpoint_id"])
                     edit_config = _at_checkpoint(edit_config, start)
             run_config = _at_checkpoint(config, start) if start is not None else config
+            # Model and tool calls of the run's tasks, recorded with each task's node_completed.
+            run_config = {**run_config, "callbacks": [*(run_config.get("callbacks") or []), calls]}
             async for mode, chunk in graph.astream(graph_input, run_config, **kwargs):
                 if mode == "checkpoints":
                     await mirror.checkpoint(chunk)
@@ -374,8 +378,11 @@ def pending_edits(
 class _Mirror:
     """LangGraph's checkpoints and task results as the run events downstream readers fold."""
 
-    def __init__(self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState) -> None:
+    def __init__(
+        self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState, calls: Any = None
+    ) -> None:
         self.writer = writer
+        self.calls = calls  # a model_calls.CallRecorder
         self.channels = set(state.channels)
         self.step = state.step
         self.planned = {str(e.data.get("checkpoint_id")) for e in log_events if e.type == ev.STEP_PLANNED}
@@ -415,6 +422,7 @@ class _Mirror:
         if "result" not in chunk:
             self.started[task_id] = time.time()
             return
+        model_calls, tool_calls = self.calls.take(task_id) if self.calls is not None else ([], [])
         if task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
             return  # recorded already; an interrupt (run_interrupted says it); a failure (run_failed)
         self.completed.add(task_id)
@@ -432,6 +440,8 @@ class _Mirror:
             goto=[],
             started_at=started,
             finished_at=finished,
+            model_calls=model_calls,
+            tool_calls=tool_calls,
         )
         await self.writer.append([event])
 
