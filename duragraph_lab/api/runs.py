@@ -78,8 +78,16 @@ def run_json(run: RunRecord, select: list[str] | None = None) -> dict[str, Any]:
         "worker_id": run.worker_id,
         "started_at": iso(run.started_at),
         "ended_at": iso(run.ended_at),
+        "usage": usage_json(run.input_tokens, run.output_tokens),
     }
     return {k: v for k, v in out.items() if k in select} if select else out
+
+
+def usage_json(input_tokens: int | None, output_tokens: int | None) -> dict[str, int] | None:
+    """``{"input_tokens", "output_tokens"}`` the model calls reported; None when none did."""
+    if input_tokens is None and output_tokens is None:
+        return None
+    return {"input_tokens": int(input_tokens or 0), "output_tokens": int(output_tokens or 0)}
 
 
 def join_result(state: RunState) -> dict[str, Any]:
@@ -275,6 +283,7 @@ class Runs:
                     "error": plain(span.error),
                     "seq": span.seq,
                     "run_id": span.run_id,
+                    "usage": usage_json(span.input_tokens, span.output_tokens),
                 }
             )
         return out

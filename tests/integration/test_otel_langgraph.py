@@ -114,3 +114,15 @@ async def test_a_create_agent_runs_model_and_tool_calls_are_recorded_and_exporte
     [root] = by_name["run lg_metered_agent"]
     assert root.attributes["duragraph.usage.input_tokens"] == 40
     assert root.attributes["duragraph.usage.output_tokens"] == 12
+
+    # The read models: tokens per node execution and per run, as the API answers them.
+    from duragraph_lab.api.runs import run_json
+
+    record = await backend.control.run_queries.get(ref.run_id)
+    assert run_json(record)["usage"] == {"input_tokens": 40, "output_tokens": 12}
+    rows = await backend.control.run_queries.spans(ref.run_id)
+    assert [(r.node, r.input_tokens, r.output_tokens) for r in rows] == [
+        ("model", 10, 7),
+        ("tools", None, None),
+        ("model", 30, 5),
+    ]
