@@ -7,7 +7,7 @@ import { renderJson } from "../../renderers/diff";
 import type { EventRow } from "../../renderers/events";
 import type { Topology } from "../../renderers/graph";
 import { mountRunView, type Selection } from "../../runview/view";
-import { ACTIVE, errorText, runDuration, type ApiEvent, type Checkpoint, type Run } from "../api";
+import { ACTIVE, errorText, formatTokens, runDuration, tokensByNode, type ApiEvent, type Checkpoint, type Run, type SpanRow } from "../api";
 import { followStream, HttpError } from "../sse";
 import { badge, button, download, formatDuration, formatWhen, h, link, Notice, shortId, type PageContext } from "../ui";
 
@@ -90,8 +90,9 @@ export function runPage(ctx: PageContext): void {
   const exportParquet = button("Export Parquet", () => void exportParquetFile(), { "data-export": "parquet" });
   const header = h("div", { class: "dg-toolbar" }, title, meta, cancelBtn, replayBtn, exportJson, exportCsv, exportParquet);
   const report = h("div", { class: "dg-report", "data-dg-report": "" });
+  const tokens = h("div", { class: "dg-run-tokens", "data-dg-run-tokens": "", hidden: "" });
   const body = h("div", { class: "dg-run-view" });
-  ctx.root.append(header, notice.element, streamNotice.element, report, body);
+  ctx.root.append(header, notice.element, streamNotice.element, report, tokens, body);
 
   let run: Run | null = null;
   let events: ApiEvent[] = [];
@@ -119,6 +120,7 @@ export function runPage(ctx: PageContext): void {
       " thread ",
       link(shortId(run.thread_id), () => ctx.navigate("threads", { thread_id: run!.thread_id }), { title: run.thread_id }),
       ` · ${run.graph_id ?? shortId(run.assistant_id)} · started ${formatWhen(run.started_at ?? run.created_at)} · ${formatDuration(runDuration(run))}`,
+      run.usage ? h("span", { "data-dg-tokens": "" }, ` · ${formatTokens(run.usage)} tokens`) : "",
       run.error ? h("span", { class: "dg-error-text" }, ` · ${typeof run.error === "string" ? run.error : JSON.stringify(run.error)}`) : "",
       run.waiting_for ? h("div", { class: "dg-waiting", "data-dg-waiting": run.waiting_for.reason }, run.waiting_for.message) : "",
     );
@@ -142,6 +144,25 @@ export function runPage(ctx: PageContext): void {
     renderMeta();
   }
 
+  /** Tokens per node, from the run's spans (each node execution's model calls), when any call
+   * reported usage. */
+  async function loadTokens(): Promise<void> {
+    if (!run?.usage) {
+      tokens.hidden = true;
+      return;
+    }
+    const spans = await ctx.api.get<SpanRow[]>(`runs/${runId}/spans`);
+    if (ctx.disposed) return;
+    const rows = tokensByNode(spans).map((r) =>
+      h("tr", { "data-node": r.node }, h("td", {}, r.node), h("td", { class: "dg-num" }, String(r.executions)), h("td", { class: "dg-num" }, r.usage.input_tokens.toLocaleString()), h("td", { class: "dg-num" }, r.usage.output_tokens.toLocaleString())),
+    );
+    tokens.replaceChildren(
+      h("div", { class: "dg-pane-title" }, `Tokens: ${formatTokens(run.usage)}`),
+      h("table", { class: "dg-table" }, h("thead", {}, h("tr", {}, ...["node", "executions", "input tokens", "output tokens"].map((c) => h("th", {}, c)))), h("tbody", {}, ...rows)),
+    );
+    tokens.hidden = false;
+  }
+
   async function loadEvents(): Promise<void> {
     if (loading || gone) return;
     loading = true;
@@ -160,6 +181,7 @@ export function runPage(ctx: PageContext): void {
         if (!page.has_more || fresh.length === 0) break;
       }
       if (added) {
+        void loadTokens().catch(() => undefined);
         history = await ctx.api.get<Checkpoint[]>(`threads/${run?.thread_id ?? ctx.params.thread_id}/history?limit=1000`).catch(() => history);
         view.setEvents(rows);
       }
