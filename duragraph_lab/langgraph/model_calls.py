@@ -40,6 +40,24 @@ class CallRecorder(BaseCallbackHandler):
         self._models: dict[str, list[dict[str, Any]]] = {}
         self._tools: dict[str, list[dict[str, Any]]] = {}
 
+    # Only model and tool events are wanted: the others (every node and runnable of the graph
+    # is a chain) are not dispatched to this handler at all.
+    @property
+    def ignore_chain(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
     def take(self, task_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The finished model and tool calls of ``task_id`` (in start order), forgotten here."""
         with self._lock:
