@@ -17,9 +17,9 @@ The shape of the trace:
   (the namespace ``node:task:attempt|`` names that attempt);
 * a model call recorded in a node event is a GenAI ``chat`` span under its node span, from the
   call's own ``started_at`` to its ``finished_at`` (calls recorded before these times were kept
-  take their node's). A tool call recorded in the event (``tool_calls``: LangGraph runs) is an
-  ``execute_tool`` span with its own times; without them, each tool message in the node's update
-  is one, with the node's times.
+  take their node's). A tool call recorded in the event (``tool_calls``) is an ``execute_tool``
+  span with its own times; without them, each tool message in the node's update is one, with
+  the node's times.
 """
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ class NodeCompleted(TypedDict):
     finished_at: float
     duration_ms: float
     model_calls: NotRequired[list[dict[str, Any]]]
-    tool_calls: NotRequired[list[dict[str, Any]]]  # LangGraph runs: LangChain tool calls, timed
+    tool_calls: NotRequired[list[dict[str, Any]]]  # the tools the task ran, each timed
     ns: NotRequired[str]
 
 
