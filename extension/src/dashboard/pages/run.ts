@@ -126,6 +126,13 @@ export function runPage(ctx: PageContext): void {
     );
     meta.setAttribute("data-status", run.status);
     cancelBtn.hidden = !ACTIVE.has(run.status);
+    // The per-node table is read again only when the run's totals changed (a node that called a
+    // model completed): the run itself is re-read every few seconds.
+    const usageKey = JSON.stringify(run.usage ?? null);
+    if (usageKey !== tokensShown) {
+      tokensShown = usageKey;
+      void loadTokens().catch(() => undefined);
+    }
   }
 
   async function loadRun(): Promise<void> {
@@ -143,6 +150,8 @@ export function runPage(ctx: PageContext): void {
     }
     renderMeta();
   }
+
+  let tokensShown = "null";
 
   /** Tokens per node, from the run's spans (each node execution's model calls), when any call
    * reported usage. */
@@ -181,7 +190,6 @@ export function runPage(ctx: PageContext): void {
         if (!page.has_more || fresh.length === 0) break;
       }
       if (added) {
-        void loadTokens().catch(() => undefined);
         history = await ctx.api.get<Checkpoint[]>(`threads/${run?.thread_id ?? ctx.params.thread_id}/history?limit=1000`).catch(() => history);
         view.setEvents(rows);
       }
