@@ -243,3 +243,37 @@ _chat_outer = StateGraph(Chat)
 _chat_outer.add_node("talker", _chat.compile())
 _chat_outer.add_edge(START, "talker")
 chat_nested = _chat_outer.compile(name="lg_chat_nested")
+
+
+# -- create_agent whose chat model reports token usage, as a provider's integration does ----------
+class MeteredFake(ToolCallingFake):
+    """``ToolCallingFake`` that reports what real integrations do: token usage
+    (``usage_metadata``), the answering model and the finish reason (``response_metadata``)."""
+
+    model: str = "metered-1"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        time.sleep(0.05)  # a call takes time of its own, so its span is not its node's
+        [generation] = super()._generate(messages, stop, run_manager, **kw).generations
+        reply = generation.message
+        assert isinstance(reply, AIMessage)
+        calls = len(reply.tool_calls)
+        reply.usage_metadata = {
+            "input_tokens": 10 * len(messages),
+            "output_tokens": 7 if calls else 5,
+            "total_tokens": 10 * len(messages) + (7 if calls else 5),
+        }
+        reply.response_metadata = {
+            "model_name": "metered-1-2026",
+            "finish_reason": "tool_calls" if calls else "stop",
+        }
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    @property
+    def _llm_type(self) -> str:
+        return "metered-fake"
+
+
+metered_agent = create_agent(model=MeteredFake(), tools=[add], name="lg_metered_agent")

@@ -67,7 +67,7 @@ from duragraph_lab.store.queries.metrics import PgOperationalFigures
 from duragraph_lab.store.queries.webhooks import PgPendingWebhooks
 from duragraph_lab.store.queries.workers import PgWorkerDirectory
 from duragraph_lab.store.schema import available_migrations, schema_version
-from duragraph_lab.worker.serve import load_graph
+from duragraph_lab.worker.serve import distinct_graphs, load_graph, project_graphs
 from duragraph_lab.worker.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -391,18 +391,24 @@ class Backend:
         under ``duragraph-lab dev``). A graph that fails to load is reported, not fatal."""
         if not (self.graph_refs or self.project) or self.store is None:
             return
-        graphs: list[CompiledGraph | GraphSource] = []
+        named: list[tuple[str, CompiledGraph | GraphSource]] = []
         if self.project is not None:
             try:
                 # Imports run user code (and compile graphs): in a thread, not on the server's loop.
-                graphs += (await asyncio.to_thread(_project_sources, self.project)).values()
+                named += await asyncio.to_thread(_project_sources, self.project)
             except DuraGraphError as err:
                 self._worker_error(err)
         for ref in self.graph_refs:
             try:
-                graphs.append(await asyncio.to_thread(load_graph, ref))
+                named.append((f"DuraGraphApp.graphs ({ref})", await asyncio.to_thread(load_graph, ref)))
             except DuraGraphError as err:
                 self._worker_error(err)
+        try:
+            graphs = distinct_graphs(named)
+        except DuraGraphError as err:
+            # Which of the two was meant is the user's call: serve neither rather than guess.
+            self._worker_error(err)
+            return
         if not graphs:
             return
         worker = Worker(
@@ -708,9 +714,9 @@ class Backend:
         }
 
 
-def _project_sources(project: Project) -> dict[str, CompiledGraph | GraphSource]:
+def _project_sources(project: Project) -> list[tuple[str, CompiledGraph | GraphSource]]:
     project.activate()
-    return project.sources()
+    return project_graphs(project)
 
 
 def _stored_langgraph_threads(store: PostgresEventStore, assistants: Assistants) -> GraphThreads | None:

@@ -27,6 +27,12 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 _STR = {"type": "string"}
 _OBJ = {"type": "object"}
 _TS = {"type": "string", "format": "date-time"}
+_USAGE = {
+    "type": "object",
+    "description": "Tokens the model calls reported (summed); null when no call reported usage",
+    "required": ["input_tokens", "output_tokens"],
+    "properties": {"input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"}},
+}
 _INTERRUPT = {
     "type": "object",
     "required": ["value", "id"],
@@ -363,6 +369,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "metadata": _OBJ,
             "kwargs": _OBJ,
             "multitask_strategy": _nullable(_STR),
+            "usage": _nullable(_USAGE),
             "waiting_for": _nullable(
                 {
                     "type": "object",
@@ -438,6 +445,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "duration_ms": _nullable({"type": "number"}),
             "error": _nullable(_OBJ),
             "seq": {"type": "integer"},
+            "usage": _nullable(_USAGE),
         },
     },
     "ReplayReport": {

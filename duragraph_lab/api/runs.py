@@ -80,8 +80,16 @@ def run_json(run: RunRecord, select: list[str] | None = None) -> dict[str, Any]:
         "ended_at": iso(run.ended_at),
         # DuraGraph: where a fork branched (run, seq, position in that run's events, edited keys).
         "forked_from": plain(run.metadata.get("forked_from")) if isinstance(run.metadata, dict) else None,
+        "usage": usage_json(run.input_tokens, run.output_tokens),
     }
     return {k: v for k, v in out.items() if k in select} if select else out
+
+
+def usage_json(input_tokens: int | None, output_tokens: int | None) -> dict[str, int] | None:
+    """``{"input_tokens", "output_tokens"}`` the model calls reported; None when none did."""
+    if input_tokens is None and output_tokens is None:
+        return None
+    return {"input_tokens": int(input_tokens or 0), "output_tokens": int(output_tokens or 0)}
 
 
 def join_result(state: RunState) -> dict[str, Any]:
@@ -280,6 +288,7 @@ class Runs:
                     "error": plain(span.error),
                     "seq": span.seq,
                     "run_id": span.run_id,
+                    "usage": usage_json(span.input_tokens, span.output_tokens),
                 }
             )
         return out

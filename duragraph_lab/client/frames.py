@@ -46,6 +46,8 @@ SPAN_COLUMNS = (
     "ended_at",
     "duration_ms",
     "error",
+    "input_tokens",
+    "output_tokens",
 )
 
 
@@ -104,6 +106,8 @@ def spans_to_frame(spans: Iterable[Span]) -> DataFrame:
             "ended_at": _timestamps(pd, [s.ended_at for s in rows]),
             "duration_ms": pd.Series([s.duration_ms for s in rows], dtype="float64"),
             "error": pd.Series([s.error for s in rows], dtype=_STR),
+            "input_tokens": pd.Series([s.input_tokens for s in rows], dtype="Int64"),
+            "output_tokens": pd.Series([s.output_tokens for s in rows], dtype="Int64"),
         },
         columns=list(SPAN_COLUMNS),
     )

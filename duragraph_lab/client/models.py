@@ -354,6 +354,8 @@ class Run:
     waiting_for: Json | None = None
     #: A fork's origin: ``{"run_id", "seq", "position", "edited"}`` (None for other runs).
     forked_from: Json | None = None
+    #: ``{"input_tokens", "output_tokens"}`` its model calls reported; None when none did.
+    usage: Json | None = None
     raw: Json = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -386,6 +388,7 @@ class Run:
             worker_id=_opt_str(body.get("worker_id")),
             waiting_for=dict(body["waiting_for"]) if isinstance(body.get("waiting_for"), Mapping) else None,
             forked_from=dict(body["forked_from"]) if isinstance(body.get("forked_from"), Mapping) else None,
+            usage=dict(body["usage"]) if isinstance(body.get("usage"), Mapping) else None,
             started_at=parse_datetime(body.get("started_at")),
             ended_at=parse_datetime(body.get("ended_at")),
             raw=dict(body),
@@ -510,10 +513,15 @@ class Span:
     duration_ms: float | None
     error: Json | None
     seq: int | None
+    #: Tokens its model calls reported (None: none did).
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> Span:
         error = body.get("error")
+        found = body.get("usage")
+        usage: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         return cls(
             run_id=str(body.get("run_id") or ""),
             ns=str(body.get("ns") or ""),
@@ -527,6 +535,8 @@ class Span:
             duration_ms=_opt_float(body.get("duration_ms")),
             error=dict(error) if isinstance(error, Mapping) else None,
             seq=_opt_int(body.get("seq")),
+            input_tokens=_opt_int(usage.get("input_tokens")),
+            output_tokens=_opt_int(usage.get("output_tokens")),
         )
 
 

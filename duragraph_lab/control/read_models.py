@@ -40,6 +40,9 @@ class RunRecord:
     updated_at: dt.datetime
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
+    #: Tokens its model calls reported (None: none did).
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,9 @@ class SpanRecord:
     duration_ms: float | None
     error: Any
     seq: int
+    #: Tokens the execution's model calls reported (None: none did).
+    input_tokens: int | None = None
+    output_tokens: int | None = None
 
 
 class SpanReadModel(Protocol):

@@ -457,6 +457,7 @@ class GraphRun:
             started_at=started,
             finished_at=time.time(),
             model_calls=ctx.recorded_calls,
+            tool_calls=ctx.recorded_tools,
             ns=self.ns,
         )
         async with self.stream.lock:

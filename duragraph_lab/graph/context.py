@@ -34,6 +34,8 @@ class NodeContext:
     # Model calls made by this task, recorded with its result so replays need no network.
     recorded_calls: list[dict[str, Any]] = field(default_factory=list)
     replay_calls: list[dict[str, Any]] | None = None  # set when re-executing from the log
+    # Tool calls run by this task (llm.tools.run_tool_calls): name, call id, their own times.
+    recorded_tools: list[dict[str, Any]] = field(default_factory=list)
     # With replay_calls: answer the recorded calls from the log, then call models for real (a
     # resumed node re-running up to where it was interrupted), instead of refusing more calls.
     replay_then_live: bool = False

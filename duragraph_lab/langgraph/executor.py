@@ -26,7 +26,7 @@ import enum
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain import codec
@@ -41,6 +41,9 @@ from duragraph_lab.langgraph.attempts import TaskAttempts
 from duragraph_lab.langgraph.source import GraphSource
 from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
+
+if TYPE_CHECKING:
+    from duragraph_lab.langgraph.model_calls import CallRecorder
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +212,16 @@ class LangGraphRunExecutor:
     # -- driving LangGraph ---------------------------------------------------------------------
     async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
         from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+        from duragraph_lab.langgraph.model_calls import CallRecorder
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
         # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
         # (Not with the deferred events: those wait for their own step's commit.)
         self._attempts = attempts = TaskAttempts(lambda events: writer.commit(events, with_deferred=False))
-        mirror = _Mirror(writer, log_events, state, attempts)
+        # Model and tool calls of the run's tasks, recorded with each task's node_completed.
+        calls = CallRecorder()
+        mirror = _Mirror(writer, log_events, state, attempts, calls)
         # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
         checkpointer = EventStoreCheckpointer(self.events, run=mirror)
         store = PostgresStore(self.events, settings=self.store_settings)
@@ -266,7 +272,7 @@ class LangGraphRunExecutor:
                     start = str(made["configurable"]["checkpoint_id"])
                     edit_config = _at_checkpoint(edit_config, start)
             run_config = _at_checkpoint(config, start) if start is not None else config
-            run_config = {**run_config, "callbacks": [*(run_config.get("callbacks") or []), attempts]}
+            run_config = {**run_config, "callbacks": [*(run_config.get("callbacks") or []), attempts, calls]}
             async for namespace, mode, chunk in graph.astream(graph_input, run_config, **kwargs):
                 if namespace:
                     # A subgraph's: its tasks as run events under its namespace; its own parts live.
@@ -489,10 +495,16 @@ class _Mirror:
     the last, a resumed one) goes with the next commit or before the checkpointer's next read."""
 
     def __init__(
-        self, writer: RunWriter, log_events: Sequence[RecordedEvent], state: RunState, attempts: TaskAttempts
+        self,
+        writer: RunWriter,
+        log_events: Sequence[RecordedEvent],
+        state: RunState,
+        attempts: TaskAttempts,
+        calls: CallRecorder | None = None,
     ) -> None:
         self.writer = writer
         self.attempts = attempts
+        self.calls = calls
         self.run_id = writer.run_id
         self.thread_id = writer.thread_id
         self.channels = set(state.channels)
@@ -549,6 +561,8 @@ class _Mirror:
         node = self.planned_tasks.get(task_id)
         if node is None or node == _START or task_id in self.completed:
             return None  # __start__ is hidden from LangGraph's "tasks" mode (TAG_HIDDEN)
+        # Taken even when not recorded: an interrupted or failed task's calls are made again.
+        model_calls, tool_calls = self.calls.take(task_id) if self.calls is not None else ([], [])
         if any(channel in (_ERROR, _INTERRUPT) for channel, _ in writes):
             return None  # run_interrupted says it; a failure is run_failed
         self.completed.add(task_id)
@@ -564,6 +578,8 @@ class _Mirror:
             goto=[],
             started_at=started,
             finished_at=finished,
+            model_calls=model_calls,
+            tool_calls=tool_calls,
         )
 
     # -- LangGraph's stream ----------------------------------------------------------------------

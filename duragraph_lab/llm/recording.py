@@ -5,8 +5,9 @@ Inside a running node, the i-th model call of a task execution
 * streams its tokens as ``("messages", {"id": <message id>, "delta": <text>})`` live events;
 * is appended to ``ctx.recorded_calls`` as ``{"model", "request", "response"}``, plus what the
   client learnt about the call (:data:`CALL_DETAILS`: ``provider``, ``usage`` as
-  ``{"input_tokens", "output_tokens"}``, ``finish_reason``, ``response_model``), which the executor
-  stores in the task's ``node_completed`` event. The request is recorded as a digest (message
+  ``{"input_tokens", "output_tokens"}``, ``finish_reason``, ``response_model``) and when it
+  started and ended (``started_at``/``finished_at``, epoch seconds of the worker's clock), which
+  the executor stores in the task's ``node_completed`` event. The request is recorded as a digest (message
   count, hash, tool names), not a copy: a conversation's prompt grows with every turn, and copying
   it into every call would make the log grow quadratically;
 * during re-execution (``ctx.replay_calls`` set) returns the i-th recorded response without
@@ -20,6 +21,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -63,6 +65,7 @@ async def recorded_call(
         "model": model,
         "request": request_digest(messages, tool_names),
         "response": None,
+        "started_at": time.time(),
     }
     ctx.recorded_calls.append(entry)
     replaying = ctx.replay_calls is not None and (index < len(ctx.replay_calls) or not ctx.replay_then_live)
@@ -77,9 +80,11 @@ async def recorded_call(
         except Exception as err:
             # Kept (not removed) so later calls keep their indexes; replayed as RecordedModelError.
             entry["error"] = f"{type(err).__name__}: {err}"
+            entry["finished_at"] = time.time()
             raise
         entry.update({k: v for k, v in (details or {}).items() if k in CALL_DETAILS and v is not None})
     entry["response"] = response
+    entry["finished_at"] = time.time()
     return copy.deepcopy(response)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 import types
 import typing
 import uuid
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
+from duragraph_lab.graph.context import current_context
 from duragraph_lab.llm.messages import Message, as_message_dict
 
 
@@ -111,10 +113,24 @@ async def run_tool_calls(message: Any, tools: Iterable[Tool] | Mapping[str, Tool
     ``"status": "error"`` (the model can recover), never an exception."""
     ai = as_message_dict(message)
     by_name = dict(tools) if isinstance(tools, Mapping) else {t.name: t for t in tools}
-    return [
-        await _run_one(call, by_name, str(ai.get("id") or ""), i)
-        for i, call in enumerate(ai.get("tool_calls") or [])
-    ]
+    ctx = current_context()
+    out: list[Message] = []
+    for i, call in enumerate(ai.get("tool_calls") or []):
+        started = time.time()
+        result = await _run_one(call, by_name, str(ai.get("id") or ""), i)
+        if ctx is not None:
+            # Timed one by one, recorded with the task's result (node_completed's tool_calls).
+            record: dict[str, Any] = {
+                "name": result.get("name"),
+                "id": result.get("tool_call_id") or None,
+                "started_at": started,
+                "finished_at": time.time(),
+            }
+            if result.get("status") == "error":
+                record["error"] = str(result.get("content") or "error")[:500]
+            ctx.recorded_tools.append({k: v for k, v in record.items() if v is not None})
+        out.append(result)
+    return out
 
 
 async def _run_one(call: Any, tools: Mapping[str, Tool], ai_id: str, index: int) -> Message:

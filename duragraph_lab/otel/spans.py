@@ -15,9 +15,11 @@ The shape of the trace:
   carries a ``retry`` event, an interrupt raised by a task an ``interrupt`` event;
 * a subgraph's node spans are children of the span of the parent node attempt that ran it
   (the namespace ``node:task:attempt|`` names that attempt);
-* a model call recorded in a node event is a GenAI ``chat`` span under its node span, a tool
-  message in a node's update an ``execute_tool`` span. Calls are not timed one by one in the
-  log, so these spans take their node's start and end.
+* a model call recorded in a node event is a GenAI ``chat`` span under its node span, from the
+  call's own ``started_at`` to its ``finished_at`` (calls recorded before these times were kept
+  take their node's). A tool call recorded in the event (``tool_calls``) is an ``execute_tool``
+  span with its own times; without them, each tool message in the node's update is one, with
+  the node's times.
 """
 
 from __future__ import annotations
@@ -228,8 +230,19 @@ def _node_spans(root_key: str, ns: str, data: Mapping[str, Any], recorded: float
         status_message=message,
     )
     children = [_model_span(key, i, call, start, end) for i, call in enumerate(calls)]
-    children += _tool_spans(key, (data.get("update") or {}), start, end)
+    if data.get("tool_calls"):
+        children += [_timed_tool_span(key, i, call, start, end) for i, call in enumerate(data["tool_calls"])]
+    else:
+        children += _tool_spans(key, (data.get("update") or {}), start, end)
     return [span, *children]
+
+
+def _call_times(call: Mapping[str, Any], start: float, end: float) -> tuple[float, float]:
+    began = call.get("started_at")
+    ended = call.get("finished_at")
+    if not isinstance(began, int | float) or not isinstance(ended, int | float):
+        return start, end
+    return float(began), max(float(began), float(ended))
 
 
 def _usage_totals(calls: Iterable[Mapping[str, Any]]) -> dict[str, int]:
@@ -257,7 +270,8 @@ def _model_span(parent: str, index: int, call: Mapping[str, Any], start: float, 
             "gen_ai.system": call.get("provider") or UNKNOWN_PROVIDER,
             "gen_ai.request.model": model,
             "gen_ai.response.model": call.get("response_model"),
-            "gen_ai.response.id": response.get("id") if isinstance(response, Mapping) else None,
+            "gen_ai.response.id": call.get("response_id")
+            or (response.get("id") if isinstance(response, Mapping) else None),
             "gen_ai.usage.input_tokens": usage.get("input_tokens"),
             "gen_ai.usage.output_tokens": usage.get("output_tokens"),
             "gen_ai.response.finish_reasons": [str(call["finish_reason"])]
@@ -268,14 +282,42 @@ def _model_span(parent: str, index: int, call: Mapping[str, Any], start: float, 
         }
     )
     error = call.get("error")
+    began, ended = _call_times(call, start, end)
     return SpanRecord(
         key=f"{parent}/model:{index}",
         parent=parent,
         name=f"chat {model}",
         kind="client",
-        start=start,
-        end=end,
+        start=began,
+        end=ended,
         attributes=attributes,
+        status="error" if error else "ok",
+        status_message=str(error or ""),
+    )
+
+
+def _timed_tool_span(
+    parent: str, index: int, call: Mapping[str, Any], start: float, end: float
+) -> SpanRecord:
+    name = str(call.get("name") or "tool")
+    call_id = str(call.get("id") or "")
+    began, ended = _call_times(call, start, end)
+    error = call.get("error")
+    return SpanRecord(
+        key=f"{parent}/tool:{call_id or index}",
+        parent=parent,
+        name=f"execute_tool {name}",
+        kind="internal",
+        start=began,
+        end=ended,
+        attributes=_attrs(
+            **{
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.call.id": call_id or None,
+                "gen_ai.tool.type": "function",
+            }
+        ),
         status="error" if error else "ok",
         status_message=str(error or ""),
     )

@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             modules, extra_name = _SERVER_NEEDS[args.command]
             check(modules, extra_name, command)
         if args.command in ("dev", "serve"):
-            use_project(args.config, command)
+            use_project(args.config, command, app_options(extra, "graphs"))
             return run_server(args, extra, lab=args.command == "dev")
         if args.command == "migrate":
             return run_migrate(args)
@@ -233,13 +233,41 @@ def app_option(extra: Sequence[str], name: str) -> str | None:
     return None
 
 
-def use_project(config: str | None, command: str) -> None:
+def app_options(extra: Sequence[str], name: str) -> list[str]:
+    """Every value of ``--DuraGraphApp.<name>`` among the options passed through to Jupyter (a
+    List traitlet given several times, or once as a list literal)."""
+    import ast
+
+    flag = f"--DuraGraphApp.{name}"
+    values: list[str] = []
+    for i, arg in enumerate(extra):
+        if arg.startswith(flag + "="):
+            value = arg.split("=", 1)[1]
+        elif arg == flag and i + 1 < len(extra):
+            value = extra[i + 1]
+        else:
+            continue
+        value = value.strip()
+        if value.startswith("["):
+            try:
+                values += [str(v) for v in ast.literal_eval(value)]
+                continue
+            except (ValueError, SyntaxError):
+                pass
+        values.append(value.strip("\"'"))
+    return values
+
+
+def use_project(config: str | None, command: str, graph_refs: Sequence[str] = ()) -> None:
     """Serve the LangGraph project at ``config`` (or in ./langgraph.json): check it, apply its
     environment and import its graphs now, so that a mistake is one line before anything starts;
-    the server's in-process worker then serves them (ENV_LANGGRAPH_CONFIG)."""
+    the server's in-process worker then serves them (ENV_LANGGRAPH_CONFIG). ``graph_refs``: the
+    graphs ``--DuraGraphApp.graphs`` adds; an id both there and in the project is an error
+    naming both."""
     from pathlib import Path
 
     from duragraph_lab.langgraph.project import find_project, load_project
+    from duragraph_lab.worker.serve import GraphLoadError, distinct_graphs, load_graph, project_graphs
 
     path = Path(config) if config else find_project()
     if path is None:
@@ -251,7 +279,13 @@ def use_project(config: str | None, command: str) -> None:
     project.activate()
     # Imported, not built: a factory is first called on the server's event loop (a resource it
     # caches would otherwise belong to a loop that is gone); if it cannot build, /health says so.
-    project.sources()
+    named = project_graphs(project)
+    for ref in graph_refs:
+        try:
+            named.append((f"--DuraGraphApp.graphs ({ref})", load_graph(ref)))
+        except GraphLoadError:
+            continue  # not fatal: the server reports a graph it cannot load (/health, the log)
+    distinct_graphs(named)
     os.environ[ENV_LANGGRAPH_CONFIG] = str(project.path)
     ignored = f" (ignored: {', '.join(project.ignored)})" if project.ignored else ""
     print(

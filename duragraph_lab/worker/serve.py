@@ -108,19 +108,48 @@ def _langgraph_source(ref: str, attr: str, value: Any, made: Any = None) -> Grap
     return source
 
 
+def served_id(graph: CompiledGraph | GraphSource) -> str:
+    """The id a worker serves ``graph`` under."""
+    return graph.name if isinstance(graph, CompiledGraph) else graph.graph_id
+
+
+def distinct_graphs(
+    named: Sequence[tuple[str, CompiledGraph | GraphSource]],
+) -> list[CompiledGraph | GraphSource]:
+    """The graphs of ``named`` ((where it was named, graph) pairs), or a :class:`GraphLoadError`
+    naming both places when two of them have the same id: a worker serves one graph per id, and
+    which one was meant is the user's call, not ours."""
+    seen: dict[str, str] = {}
+    for where, graph in named:
+        graph_id = served_id(graph)
+        if graph_id in seen:
+            raise GraphLoadError(
+                f"graph id {graph_id!r} is defined twice: in {seen[graph_id]} and in {where}; "
+                "rename one of them or serve it once"
+            )
+        seen[graph_id] = where
+    return [graph for _, graph in named]
+
+
+def project_graphs(project: Project) -> list[tuple[str, CompiledGraph | GraphSource]]:
+    """The project's graphs (after :meth:`Project.activate`), each with where it is named."""
+    return [(f"{project.path} (graphs.{graph_id})", g) for graph_id, g in project.sources().items()]
+
+
 def load_served(
-    refs: Sequence[str], config: Path | None
+    refs: Sequence[str], config: Path | None, *, option: str = "the worker's arguments"
 ) -> tuple[list[CompiledGraph | GraphSource], Project | None]:
-    """What a worker serves: the graphs named by ``refs`` and those of the ``langgraph.json`` at
-    ``config`` (its environment applied first), and that project."""
+    """What a worker serves: the graphs named by ``refs`` (given by ``option``) and those of the
+    ``langgraph.json`` at ``config`` (its environment applied first), and that project. An id
+    defined twice is a :class:`GraphLoadError` naming both places."""
     project = None
-    graphs: list[CompiledGraph | GraphSource] = []
+    named: list[tuple[str, CompiledGraph | GraphSource]] = []
     if config is not None:
         project = load_project(config)
         project.activate()
-        graphs += project.sources().values()
-    graphs += [load_graph(ref) for ref in refs]
-    return graphs, project
+        named += project_graphs(project)
+    named += [(f"{option} ({ref})", load_graph(ref)) for ref in refs]
+    return distinct_graphs(named), project
 
 
 async def serve(

@@ -100,6 +100,7 @@ export interface NodeCompleted {
   finished_at: number;
   duration_ms: number;
   model_calls?: Record<string, unknown>[];
+  tool_calls?: Record<string, unknown>[];
   ns?: string;
 }
 /** node_failed: one failed attempt of a task (run streams) */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { ApiEvent, Run, SpanRow } from "../src/dashboard/api";
+import { formatTokens, tokensByNode, type ApiEvent, type Checkpoint, type Run, type SpanRow } from "../src/dashboard/api";
 import { waterfall } from "../src/dashboard/pages/browse";
 import { taskStatus } from "../src/dashboard/pages/playground";
 import { eventsToCsv, toEventRow } from "../src/dashboard/pages/run";
@@ -74,4 +74,15 @@ test("recent runs are one server-side search, newest first, with the filters giv
   assert.deepEqual(calls, [
     ["runs/search", { assistant_id: "x", limit: 20, sort_by: "created_at", sort_order: "desc" }],
   ]);
+});
+
+test("tokens per node sum a node's executions; nodes without reported usage are left out", () => {
+  const row = (node: string, usage: SpanRow["usage"], ns = ""): SpanRow => ({ node, ns, usage, status: "ok", started_at: null, ended_at: null, duration_ms: null, seq: 0 });
+  const rows = tokensByNode([row("model", { input_tokens: 10, output_tokens: 7 }), row("tools", null), row("model", { input_tokens: 30, output_tokens: 5 }), row("inner", { input_tokens: 1, output_tokens: 2 }, "sub:1.0:1|")]);
+  assert.deepEqual(rows, [
+    { node: "model", executions: 2, usage: { input_tokens: 40, output_tokens: 12 } },
+    { node: "sub:1.0:1|inner", executions: 1, usage: { input_tokens: 1, output_tokens: 2 } },
+  ]);
+  assert.equal(formatTokens({ input_tokens: 1200, output_tokens: 3 }), `${(1200).toLocaleString()} in · 3 out`);
+  assert.equal(formatTokens(null), "");
 });

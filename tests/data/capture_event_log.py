@@ -191,6 +191,11 @@ def drive_langgraph(server: ApiServer, owner_url: str) -> None:
         thread = sdk.threads.create(metadata={"capture": "langgraph"})["thread_id"]
         sdk.runs.wait(thread, "lg_map_reduce", input={"topic": "capture"})
         sdk.runs.wait(thread, "lg_map_reduce", command={"resume": "yes"})
+        # create_agent: LangChain model calls (with token usage) and tool calls on node_completed.
+        agent_thread = sdk.threads.create(metadata={"capture": "langgraph-agent"})["thread_id"]
+        sdk.runs.wait(
+            agent_thread, "lg_metered_agent", input={"messages": [{"role": "user", "content": "1+2"}]}
+        )
 
     async def direct() -> None:
         from langgraph.checkpoint.base import empty_checkpoint
@@ -220,7 +225,7 @@ def capture_server(data_dir: Path) -> ApiServer:
     """The server the capture drives: the test graphs, a LangGraph graph, webhooks to loopback."""
     return ApiServer(
         data_dir,
-        more_graphs=("tests.lg_graphs:map_reduce",),
+        more_graphs=("tests.lg_graphs:map_reduce", "tests.lg_graphs:metered_agent"),
         extra=[
             "--DuraGraphApp.webhook_allow=127.0.0.1/32",
             "--DuraGraphApp.webhook_backoff=0.1",

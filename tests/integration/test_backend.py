@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -160,3 +161,48 @@ async def test_health_reports_the_lag_on_a_standby_and_degrades_past_the_thresho
         nc = await connect_nats(nats_server)
         await nc.jetstream().delete_stream(Subjects("bklag").stream_name)
         await nc.close()
+
+
+async def test_a_graph_id_in_the_project_and_in_the_graphs_setting_is_reported_not_raised(
+    tmp_path: Path, database_url: str, nats_server: str
+) -> None:
+    """Configured in a file (not on the command line, which the CLI checks first): the server
+    starts, its worker serves neither graph, and /health says why, naming both places."""
+    pytest.importorskip("langgraph")
+    from duragraph_lab.langgraph.project import load_project
+
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "graph.py").write_text(
+        "from typing_extensions import TypedDict\nfrom langgraph.graph import StateGraph, START\n"
+        "class S(TypedDict):\n    n: int\n"
+        "b = StateGraph(S)\nb.add_node('bump', lambda s: {'n': s['n'] + 1})\nb.add_edge(START, 'bump')\n"
+        "graph = b.compile()\n"
+    )
+    (root / "langgraph.json").write_text('{"graphs": {"chat": "./graph.py:graph"}}')
+    settings = Settings(
+        data_dir=tmp_path / "d", database_url=database_url, nats_url=nats_server, subject_prefix="bkdup"
+    )
+    b = Backend(
+        settings, graphs=["duragraph_lab.demo.chat:graph"], project=load_project(root / "langgraph.json")
+    )
+    b.prepare()
+    try:
+        await b.start()
+        await b.wait_ready()
+        _, body = await eventually(lambda: _with_error(b), timeout=30)
+        assert body["error"] == (
+            f"graph id 'chat' is defined twice: in {root / 'langgraph.json'} (graphs.chat) and in "
+            "DuraGraphApp.graphs (duragraph_lab.demo.chat:graph); rename one of them or serve it once"
+        )
+        assert b.worker is None
+    finally:
+        await b.stop()
+        nc = await connect_nats(nats_server)
+        await nc.jetstream().delete_stream(Subjects("bkdup").stream_name)
+        await nc.close()
+
+
+async def _with_error(b: Backend) -> tuple[bool, dict[str, Any]] | None:
+    ok, body = await b.health()
+    return (ok, body) if body.get("error") else None

@@ -401,3 +401,32 @@ def test_the_project_in_the_current_directory_is_found(project: Path, tmp_path: 
         "duragraph-lab worker: error: name the graphs to serve (MODULE:ATTR) or a langgraph.json "
         "(--config PATH); there is no langgraph.json here"
     )
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_a_graph_id_in_the_project_and_on_the_command_line_is_one_line(tmp_path: Path, command: str) -> None:
+    """The project's ``chat`` and the demo's ``chat`` (a native graph of that name): which one
+    was meant is the user's call, said in one line naming both, before anything starts."""
+    config = make_project(
+        tmp_path / "clash", {"chat": "./src/factory.py:make_graph"}, {"src/factory.py": FACTORY, ".env": ""}
+    )
+    ref = "duragraph_lab.demo.chat:graph"
+    named = f"--DuraGraphApp.graphs={ref}" if command == "serve" else ref
+    env = {**os.environ, **ENV}
+    for name in ("DURAGRAPH_DATABASE_URL", "DURAGRAPH_NATS_URL"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [*cli(), command, "--config", str(config), "--data-dir", str(tmp_path / "data"), named],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    where = f"--DuraGraphApp.graphs ({ref})" if command == "serve" else f"the worker's arguments ({ref})"
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1:] == [
+        f"duragraph-lab: error: graph id 'chat' is defined twice: in {config} (graphs.chat) and in "
+        f"{where}; rename one of them or serve it once"
+    ]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started

@@ -306,3 +306,23 @@ async def test_arrow_stream_in_many_batches_with_awkward_payloads(
         )
     )
     assert list(tail["seq"]) == list(frame["seq"].iloc[-2:])
+
+
+def test_tokens_per_node_execution_and_per_run(client: DuraGraphClient) -> None:
+    """The demo chat's scripted model reports usage: the spans frame has it per node execution
+    (Int64, <NA> where no model was called), the run its total."""
+    thread = client.threads.create()
+    result = client.runs.wait(
+        thread.thread_id, "chat", input={"messages": [{"type": "human", "content": "what is 2 + 3"}]}
+    )
+    assert result.run_id is not None
+    spans = spans_frame(result.run_id, client=client)
+    assert str(spans["input_tokens"].dtype) == "Int64" and str(spans["output_tokens"].dtype) == "Int64"
+    by_node = spans.groupby("node", observed=True)[["input_tokens", "output_tokens"]].sum()
+    assert by_node.loc["agent", "input_tokens"] > 0 and by_node.loc["tools", "input_tokens"] == 0
+    assert spans.loc[spans["node"] == "tools", "input_tokens"].isna().all()
+    run = client.runs.get(result.run_id)
+    assert run.usage == {
+        "input_tokens": int(spans["input_tokens"].sum()),
+        "output_tokens": int(spans["output_tokens"].sum()),
+    }

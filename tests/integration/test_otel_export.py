@@ -138,6 +138,21 @@ async def test_the_api_server_exports_runs_as_they_end(traced_backend: tuple[Bac
     assert names.count("node agent") == 2 and "execute_tool calculator" in names
     assert names.count("chat scripted") == 2 and "run chat" in names
     assert {s.resource["service.name"] for s in spans} == {"duragraph-lab"}
+    # Each chat and tool span has the call's own times, inside its node's.
+    by_id = {s.span_id: s for s in spans}
+    for call in (s for s in spans if s.name in ("chat scripted", "execute_tool calculator")):
+        node = by_id[call.parent_span_id]
+        assert node.start_ns <= call.start_ns <= call.end_ns <= node.end_ns
+        assert (call.start_ns, call.end_ns) != (node.start_ns, node.end_ns)
+    page = await control.run_queries.events(ref.run_id)
+    [tools] = [e.data for e in page.events if e.type == "node_completed" and e.data["node"] == "tools"]
+    assert [(c["name"], "error" in c) for c in tools["tool_calls"]] == [("calculator", False)]
+    # Tokens per run and per node execution in the read models (the scripted model counts words).
+    record = await control.run_queries.get(ref.run_id)
+    assert record.input_tokens and record.output_tokens
+    rows = await control.run_queries.spans(ref.run_id)
+    assert sum(r.input_tokens or 0 for r in rows) == record.input_tokens
+    assert [r.node for r in rows if r.input_tokens] == ["agent", "agent"]
 
 
 async def _create_chat(backend: Backend) -> Any:

@@ -426,7 +426,8 @@ def test_an_old_database_converges_to_the_definitions_of_a_new_one(
     # The old triggers make of this log exactly what the new projections made of it live.
     _replay(url, served.events)
     with psycopg.connect(url) as conn:
-        assert_same(snapshot(conn, OLD_READ_MODELS), served.live, OLD_READ_MODELS)
+        before = snapshot(conn, OLD_READ_MODELS)
+        assert_same(before, _as_old(served.live, before), OLD_READ_MODELS)
 
     assert migrate(url) == UPGRADE
     new = _definitions(url)
@@ -438,6 +439,16 @@ def test_an_old_database_converges_to_the_definitions_of_a_new_one(
         assert conn.execute("SELECT count(*) FROM duragraph.lg_checkpoints").fetchone() == (0,)
         assert rebuild(conn) == len(served.events)
         assert_same(snapshot(conn), served.live)
+
+
+def _as_old(live: Snapshot, old: Snapshot) -> Snapshot:
+    """``live`` without the columns later migrations added (appended: the last ones) to the
+    tables of ``old``, e.g. the token usage of runs and spans (0015, filled from the log)."""
+    out: Snapshot = {}
+    for table, rows in old.items():
+        width = len(rows[0]) if rows else 0
+        out[table] = [row[:width] for row in live[table]] if rows else live[table]
+    return out
 
 
 def test_read_models_carry_on_across_an_upgrade(

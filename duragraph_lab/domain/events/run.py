@@ -104,6 +104,7 @@ class NodeCompleted(TypedDict):
     finished_at: float
     duration_ms: float
     model_calls: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[dict[str, Any]]]  # the tools the task ran, each timed
     ns: NotRequired[str]
 
 
@@ -252,6 +253,7 @@ def node_completed(
     started_at: float,
     finished_at: float,
     model_calls: list[dict[str, Any]] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
     ns: str = "",
 ) -> NewEvent:
     data = NodeCompleted(
@@ -267,6 +269,8 @@ def node_completed(
     )
     if model_calls:
         data["model_calls"] = model_calls
+    if tool_calls:
+        data["tool_calls"] = tool_calls
     return NewEvent(names.NODE_COMPLETED, _with_ns(data, ns))
 
 

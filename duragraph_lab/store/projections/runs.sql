@@ -9,6 +9,15 @@ CREATE OR REPLACE FUNCTION duragraph.ts(x jsonb) RETURNS timestamptz LANGUAGE sq
     SELECT CASE WHEN x IS NULL OR jsonb_typeof(x) <> 'number' THEN NULL ELSE to_timestamp((x)::text::double precision) END
 $$;
 
+-- The tokens of one kind ('input_tokens', 'output_tokens') that a node's model calls reported
+-- (their `usage`), NULL when none did.
+CREATE OR REPLACE FUNCTION duragraph.call_tokens(calls jsonb, kind text) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN jsonb_typeof(calls) <> 'array' THEN NULL ELSE (
+        SELECT sum((c->'usage'->>kind)::numeric::bigint) FROM jsonb_array_elements(calls) AS c
+        WHERE jsonb_typeof(c->'usage'->kind) = 'number')
+    END
+$$;
+
 CREATE OR REPLACE FUNCTION duragraph.project_run(e duragraph.events) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     -- v_ prefixes: PL/pgSQL variables must not shadow column names (spans.ns, ...).
@@ -31,11 +40,21 @@ BEGIN
             RETURN;
         END IF;
         IF e.type = 'node_completed' THEN
-            INSERT INTO duragraph.spans AS s (run_id, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, seq)
+            INSERT INTO duragraph.spans AS s (run_id, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, seq,
+                                              input_tokens, output_tokens)
             VALUES (sid, v_ns, d->>'task', coalesce((d->>'attempt')::int, 1), (d->>'step')::int, d->>'node', 'ok',
-                    duragraph.ts(d->'started_at'), duragraph.ts(d->'finished_at'), (d->>'duration_ms')::double precision, e.seq)
+                    duragraph.ts(d->'started_at'), duragraph.ts(d->'finished_at'), (d->>'duration_ms')::double precision, e.seq,
+                    duragraph.call_tokens(d->'model_calls', 'input_tokens'), duragraph.call_tokens(d->'model_calls', 'output_tokens'))
             ON CONFLICT (run_id, ns, task, attempt) DO UPDATE
-                SET status = 'ok', ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, seq = excluded.seq, error = NULL;
+                SET status = 'ok', ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, seq = excluded.seq, error = NULL,
+                    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens;
+            -- The run's totals: the sum over its spans (so a span written twice is counted once).
+            -- Only for nodes that called a model: the others change nothing.
+            IF jsonb_typeof(d->'model_calls') = 'array' THEN
+                UPDATE duragraph.runs r SET input_tokens = t.i, output_tokens = t.o
+                FROM (SELECT sum(s.input_tokens) AS i, sum(s.output_tokens) AS o FROM duragraph.spans s WHERE s.run_id = sid) t
+                WHERE r.run_id = sid;
+            END IF;
         ELSE
             INSERT INTO duragraph.spans AS s (run_id, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, error, seq)
             VALUES (sid, v_ns, d->>'task', coalesce((d->>'attempt')::int, 1), (d->>'step')::int, d->>'node', 'error',

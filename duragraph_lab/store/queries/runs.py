@@ -12,7 +12,7 @@ from duragraph_lab.store.postgres import PostgresEventStore
 
 _COLUMNS = (
     "run_id::text, thread_id::text, assistant_id::text, graph_id, status, metadata, kwargs, multitask_strategy, "
-    "error, step, attempt, worker_id, created_at, updated_at, started_at, ended_at"
+    "error, step, attempt, worker_id, created_at, updated_at, started_at, ended_at, input_tokens, output_tokens"
 )
 # State edits are recorded as runs of their own kind: not runs a user started.
 _NOT_AN_EDIT = "kwargs->>'kind' IS DISTINCT FROM 'update_state'"
@@ -54,7 +54,7 @@ def run_filter_sql(where: RunFilter) -> tuple[str, list[Any]]:
 
 def _record(row: Sequence[Any]) -> RunRecord:
     (run_id, thread_id, assistant_id, graph_id, status, metadata, kwargs, strategy, error, step, attempt,
-     worker_id, created, updated, started, ended) = row  # fmt: skip
+     worker_id, created, updated, started, ended, input_tokens, output_tokens) = row  # fmt: skip
     return RunRecord(
         run_id,
         thread_id,
@@ -72,6 +72,8 @@ def _record(row: Sequence[Any]) -> RunRecord:
         updated,
         started,
         ended,
+        input_tokens,
+        output_tokens,
     )
 
 

@@ -12,7 +12,8 @@ class PgSpanReadModel:
 
     async def of_run(self, run_id: str) -> list[SpanRecord]:
         rows = await self.store._query(
-            "SELECT run_id::text, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, error, seq "
+            "SELECT run_id::text, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, error, seq, "
+            "input_tokens, output_tokens "
             "FROM duragraph.spans WHERE run_id = %s ORDER BY seq",
             (run_id,),
         )

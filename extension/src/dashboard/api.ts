@@ -108,6 +108,8 @@ export interface Run {
   waiting_for?: WaitingFor | null;
   /** A fork's origin (POST /runs/{id}/fork). */
   forked_from?: ForkOrigin | null;
+  /** Tokens its model calls reported; null when none did. */
+  usage?: Usage | null;
 }
 
 export interface ForkOrigin {
@@ -117,6 +119,33 @@ export interface ForkOrigin {
   position?: number;
   /** The state keys the fork's update set. */
   edited?: string[];
+}
+
+export interface Usage {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+/** "40 in · 12 out" (tokens); "" when nothing was reported. */
+export function formatTokens(usage: Usage | null | undefined): string {
+  if (!usage) return "";
+  return `${usage.input_tokens.toLocaleString()} in · ${usage.output_tokens.toLocaleString()} out`;
+}
+
+/** Tokens per node (summed over its executions, subgraph nodes under their namespace), in the
+ * order the nodes first ran; nodes whose calls reported nothing left out. */
+export function tokensByNode(spans: readonly SpanRow[]): { node: string; executions: number; usage: Usage }[] {
+  const out = new Map<string, { node: string; executions: number; usage: Usage }>();
+  for (const s of spans) {
+    if (!s.usage) continue;
+    const key = `${s.ns ?? ""}${s.node}`;
+    const row = out.get(key) ?? { node: key, executions: 0, usage: { input_tokens: 0, output_tokens: 0 } };
+    row.executions += 1;
+    row.usage.input_tokens += s.usage.input_tokens;
+    row.usage.output_tokens += s.usage.output_tokens;
+    out.set(key, row);
+  }
+  return [...out.values()];
 }
 
 export interface ApiEvent {
@@ -147,6 +176,7 @@ export interface SpanRow {
   error?: unknown;
   seq: number;
   run_id?: string;
+  usage?: Usage | null;
 }
 
 export const ACTIVE = new Set(["pending", "running"]);

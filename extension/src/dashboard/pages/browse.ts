@@ -1,7 +1,7 @@
 // Assistants, Threads and Traces: a list on the left, the selected item on the right.
 import { renderJson } from "../../renderers/diff";
 import { renderGraph, type Topology } from "../../renderers/graph";
-import { ACTIVE, errorText, recentRuns, runDuration, type Assistant, type Run, type SpanRow, type Thread } from "../api";
+import { ACTIVE, errorText, formatTokens, recentRuns, runDuration, type Assistant, type Run, type SpanRow, type Thread } from "../api";
 import { renderMessages } from "../messages";
 import { badge, formatDuration, formatWhen, h, link, Notice, poll, section, shortId, type ChatMessage, type PageContext } from "../ui";
 
@@ -222,15 +222,16 @@ export function tracesPage(ctx: PageContext): void {
       const blocks = await Promise.all(
         runs.map(async (r) => {
           const spans = await ctx.api.get<SpanRow[]>(`runs/${r.run_id}/spans`).catch((err) => errorText(err));
-          const head = h("div", { class: "dg-trace-head" }, link(`trace ${shortId(r.run_id)}`, () => ctx.navigate("run", { run_id: r.run_id, thread_id: id }), { "data-open-run": r.run_id }), " ", badge(r.status), ` ${formatWhen(r.started_at ?? r.created_at)} · ${formatDuration(runDuration(r))}`);
+          const head = h("div", { class: "dg-trace-head" }, link(`trace ${shortId(r.run_id)}`, () => ctx.navigate("run", { run_id: r.run_id, thread_id: id }), { "data-open-run": r.run_id }), " ", badge(r.status), ` ${formatWhen(r.started_at ?? r.created_at)} · ${formatDuration(runDuration(r))}`, r.usage ? h("span", { class: "dg-muted", "data-dg-tokens": "" }, ` · ${formatTokens(r.usage)} tokens`) : "");
           if (typeof spans === "string") return h("div", { class: "dg-trace" }, head, h("div", { class: "dg-notice dg-notice-warning", "data-dg-message": "warning" }, spans));
           const bars = waterfall(spans).map(({ span, left, width }) =>
             h(
               "div",
-              { class: "dg-span-row", "data-node": span.node, title: `${span.node} · step ${span.step ?? "?"} · attempt ${span.attempt ?? 1} · ${span.status}${span.error ? ` · ${JSON.stringify(span.error)}` : ""}` },
+              { class: "dg-span-row", "data-node": span.node, title: `${span.node} · step ${span.step ?? "?"} · attempt ${span.attempt ?? 1} · ${span.status}${span.usage ? ` · ${formatTokens(span.usage)} tokens` : ""}${span.error ? ` · ${JSON.stringify(span.error)}` : ""}` },
               h("span", { class: "dg-span-label" }, `${span.ns ? `${span.ns}` : ""}${span.node}`),
               h("span", { class: "dg-span-track" }, h("span", { class: `dg-span-bar dg-span-${span.status}`, style: `left:${(left * 100).toFixed(3)}%;width:max(2px,${(width * 100).toFixed(3)}%)` })),
               h("span", { class: "dg-num dg-muted" }, span.duration_ms === null ? "" : formatDuration(span.duration_ms / 1000)),
+              h("span", { class: "dg-num dg-muted", "data-dg-tokens": "" }, formatTokens(span.usage)),
             ),
           );
           return h("div", { class: "dg-trace", "data-run-id": r.run_id }, head, ...(bars.length ? bars : [h("div", { class: "dg-empty" }, "no spans")]));

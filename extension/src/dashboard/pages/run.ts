@@ -7,7 +7,7 @@ import { renderJson } from "../../renderers/diff";
 import type { EventRow } from "../../renderers/events";
 import type { Topology } from "../../renderers/graph";
 import { mountRunView, type Selection, type StateOrigin } from "../../runview/view";
-import { ACTIVE, errorText, runDuration, type ApiEvent, type ForkOrigin, type Run } from "../api";
+import { ACTIVE, errorText, formatTokens, runDuration, tokensByNode, type ApiEvent, type Checkpoint, type ForkOrigin, type Run, type SpanRow } from "../api";
 import { followStream, HttpError } from "../sse";
 import { badge, button, download, formatDuration, formatWhen, h, link, Notice, shortId, type PageContext } from "../ui";
 
@@ -91,8 +91,9 @@ export function runPage(ctx: PageContext): void {
   const header = h("div", { class: "dg-toolbar" }, title, meta, cancelBtn, replayBtn, exportJson, exportCsv, exportParquet);
   const report = h("div", { class: "dg-report", "data-dg-report": "" });
   const originBox = h("div", { class: "dg-run-origin" });
+  const tokens = h("div", { class: "dg-run-tokens", "data-dg-run-tokens": "", hidden: "" });
   const body = h("div", { class: "dg-run-view" });
-  ctx.root.append(header, originBox, notice.element, streamNotice.element, report, body);
+  ctx.root.append(header, originBox, notice.element, streamNotice.element, report, tokens, body);
 
   let run: Run | null = null;
   let events: ApiEvent[] = [];
@@ -145,12 +146,20 @@ export function runPage(ctx: PageContext): void {
       " thread ",
       link(shortId(run.thread_id), () => ctx.navigate("threads", { thread_id: run!.thread_id }), { title: run.thread_id }),
       ` · ${run.graph_id ?? shortId(run.assistant_id)} · started ${formatWhen(run.started_at ?? run.created_at)} · ${formatDuration(runDuration(run))}`,
+      run.usage ? h("span", { "data-dg-tokens": "" }, ` · ${formatTokens(run.usage)} tokens`) : "",
       run.error ? h("span", { class: "dg-error-text" }, ` · ${typeof run.error === "string" ? run.error : JSON.stringify(run.error)}`) : "",
       run.waiting_for ? h("div", { class: "dg-waiting", "data-dg-waiting": run.waiting_for.reason }, run.waiting_for.message) : "",
     );
     originBox.replaceChildren(run.forked_from ? forkOrigin(run.forked_from, (id, seq) => ctx.navigate("run", { run_id: id, seq: String(seq) })) : "");
     meta.setAttribute("data-status", run.status);
     cancelBtn.hidden = !ACTIVE.has(run.status);
+    // The per-node table is read again only when the run's totals changed (a node that called a
+    // model completed): the run itself is re-read every few seconds.
+    const usageKey = JSON.stringify(run.usage ?? null);
+    if (usageKey !== tokensShown) {
+      tokensShown = usageKey;
+      void loadTokens().catch(() => undefined);
+    }
   }
 
   async function loadRun(): Promise<void> {
@@ -167,6 +176,27 @@ export function runPage(ctx: PageContext): void {
       throw err;
     }
     renderMeta();
+  }
+
+  let tokensShown = "null";
+
+  /** Tokens per node, from the run's spans (each node execution's model calls), when any call
+   * reported usage. */
+  async function loadTokens(): Promise<void> {
+    if (!run?.usage) {
+      tokens.hidden = true;
+      return;
+    }
+    const spans = await ctx.api.get<SpanRow[]>(`runs/${runId}/spans`);
+    if (ctx.disposed) return;
+    const rows = tokensByNode(spans).map((r) =>
+      h("tr", { "data-node": r.node }, h("td", {}, r.node), h("td", { class: "dg-num" }, String(r.executions)), h("td", { class: "dg-num" }, r.usage.input_tokens.toLocaleString()), h("td", { class: "dg-num" }, r.usage.output_tokens.toLocaleString())),
+    );
+    tokens.replaceChildren(
+      h("div", { class: "dg-pane-title" }, `Tokens: ${formatTokens(run.usage)}`),
+      h("table", { class: "dg-table" }, h("thead", {}, h("tr", {}, ...["node", "executions", "input tokens", "output tokens"].map((c) => h("th", {}, c)))), h("tbody", {}, ...rows)),
+    );
+    tokens.hidden = false;
   }
 
   async function loadEvents(): Promise<void> {

@@ -1,6 +1,6 @@
 // Runs: recent runs across threads, filtered by status, assistant and duration; refreshed live;
 // active runs can be cancelled; the ticked runs, or the filtered ones, can be saved as a dataset.
-import { ACTIVE, errorText, recentRuns, runDuration, type Assistant, type Dataset, type Run } from "../api";
+import { ACTIVE, errorText, formatTokens, recentRuns, runDuration, type Assistant, type Dataset, type Run } from "../api";
 import { badge, button, formatDuration, formatWhen, h, link, Notice, poll, shortId, type PageContext } from "../ui";
 import { datasetSource, nameProblem, narrowSource, plural, saveDatasetBody, saveFailure, selectionWarnings } from "./evals";
 import { ensureEvalsStyles } from "./evals_style";
@@ -44,7 +44,7 @@ export function runsPage(ctx: PageContext): void {
   const table = h(
     "table",
     { class: "dg-table", "data-dg-runs": "" },
-    h("thead", {}, h("tr", {}, h("th", { class: "dg-tick" }, tickAll), ...["run", "thread", "assistant", "status", "started", "duration", ""].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, h("th", { class: "dg-tick" }, tickAll), ...["run", "thread", "assistant", "status", "started", "duration", "tokens", ""].map((c) => h("th", {}, c)))),
     tbody,
   );
   const form = saveForm();
@@ -68,7 +68,7 @@ export function runsPage(ctx: PageContext): void {
     tickAll.indeterminate = !tickAll.checked && shown.some((r) => ticked.has(r.run_id));
     form.update();
     if (shown.length === 0) {
-      tbody.replaceChildren(h("tr", {}, h("td", { colspan: "8", class: "dg-empty" }, runs.length ? "no run matches the filters" : "no runs yet — start one in the Playground")));
+      tbody.replaceChildren(h("tr", {}, h("td", { colspan: "9", class: "dg-empty" }, runs.length ? "no run matches the filters" : "no runs yet — start one in the Playground")));
       return;
     }
     tbody.replaceChildren(
@@ -110,6 +110,7 @@ export function runsPage(ctx: PageContext): void {
           ),
           h("td", {}, formatWhen(r.started_at ?? r.created_at)),
           h("td", { class: "dg-num" }, formatDuration(runDuration(r))),
+          h("td", { class: "dg-num", "data-dg-tokens": "" }, formatTokens(r.usage)),
           h("td", {}, cancel),
         );
       }),
