@@ -28,10 +28,8 @@ import pytest
 from duragraph_lab.runtime.postgres import PostgresEndpoint
 from tests.deploy_files import (
     PROMETHEUS_SERIES,
-    REPLICAS_ENV,
     http_paths,
     kubernetes_kind,
-    package_reads,
     pod_containers,
     rule_metrics,
 )
@@ -171,9 +169,6 @@ def test_the_api_server_migrated_the_database_and_runs_no_worker(deployment: Dep
     assert health["postgres"]["schema_version"] > 0
 
 
-@pytest.mark.xfail(
-    not package_reads(REPLICAS_ENV), reason=f"{REPLICAS_ENV} not read yet (issue 20 item 2)", strict=True
-)
 def test_the_events_stream_is_replicated_on_the_three_nodes(deployment: Deployment) -> None:
     from duragraph_lab.bus import connect_nats
 

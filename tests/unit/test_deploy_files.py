@@ -328,9 +328,6 @@ def test_every_environment_variable_is_read_by_something() -> None:
             assert name in JUPYTER_ENV or f'"{name}"' in source, f"{name}: nothing in duragraph_lab reads it"
 
 
-@pytest.mark.xfail(
-    not package_reads(REPLICAS_ENV), reason=f"{REPLICAS_ENV} not read yet (issue 20 item 2)", strict=True
-)
 def test_the_stream_replicas_variable_is_read_by_the_package() -> None:
     assert REPLICAS_ENV in {n for c in commands() for n in c.env}
     assert package_reads(REPLICAS_ENV)
