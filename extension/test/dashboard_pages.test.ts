@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { formatTokens, tokensByNode, type ApiEvent, type Checkpoint, type Run, type SpanRow } from "../src/dashboard/api";
+import { formatTokens, tokensByNode, type ApiEvent, type Run, type SpanRow } from "../src/dashboard/api";
 import { waterfall } from "../src/dashboard/pages/browse";
 import { taskStatus } from "../src/dashboard/pages/playground";
 import { eventsToCsv, toEventRow } from "../src/dashboard/pages/run";

@@ -7,7 +7,7 @@ import { renderJson } from "../../renderers/diff";
 import type { EventRow } from "../../renderers/events";
 import type { Topology } from "../../renderers/graph";
 import { mountRunView, type Selection, type StateOrigin } from "../../runview/view";
-import { ACTIVE, errorText, formatTokens, runDuration, tokensByNode, type ApiEvent, type Checkpoint, type ForkOrigin, type Run, type SpanRow } from "../api";
+import { ACTIVE, errorText, formatTokens, runDuration, tokensByNode, type ApiEvent, type ForkOrigin, type Run, type SpanRow } from "../api";
 import { followStream, HttpError } from "../sse";
 import { badge, button, download, formatDuration, formatWhen, h, link, Notice, shortId, type PageContext } from "../ui";
 
