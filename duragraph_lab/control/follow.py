@@ -94,6 +94,11 @@ class Follower:
         """Items of run ``run_id`` after global seq ``after_seq``; ends once the run is at rest
         (finished, or paused for a human) and every event up to then was delivered."""
         stream_id = f"run:{run_id}"
+        if await self._at_rest_at_head(run_id, after_seq=after_seq):
+            # Checked before any subscription: a client resuming a run that has ended gets its
+            # end at once, even from a server whose bus subscriptions are still being set up
+            # (a subscribe during a NATS leader election can take seconds).
+            return
         queue: asyncio.Queue[Item] = asyncio.Queue()
         unsubscribe = None
         if live:
