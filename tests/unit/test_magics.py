@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +18,12 @@ from duragraph_lab.runtime.processes import free_port
 
 
 @pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     for name in ("DURAGRAPH_URL", "DURAGRAPH_TOKEN", "DURAGRAPH_DATABASE_URL", "DURAGRAPH_NATS_URL"):
         monkeypatch.delenv(name, raising=False)
+    # No Jupyter server runtime files: stale ones left by killed servers can name a pid since
+    # reused by this process's parent, which discovery would take for "the server of this kernel".
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
     monkeypatch.setattr(session, "_SESSION", None)
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "duragraph_lab")
