@@ -544,7 +544,7 @@ class _Mirror:
             self.writer.defer([event, completed])
         else:
             # Deferred events stay for the commit of the step_planned they lead to (a task of
-            # this step may finish last, and LangGraph save the next checkpoint, while this
+            # this step may finish last, and LangGraph saves the next checkpoint, while this
             # commit waits for another one).
             await self.writer.commit(
                 [event] if completed is None else [event, completed], with_deferred=False
