@@ -210,6 +210,7 @@ class Backend:
         self._item_store = ItemStore(PgItemStore(self.pool), self.store_settings)
         self._crons = Crons(self.store, PgCrons(self.store), self.control.runs, self.webhook_policy)
         self.control.threads.cascade = self._crons.thread_deleted  # a thread's crons go with it
+        self._assistants.cascade = self._crons.assistant_deleted  # and an assistant's
         # Every API server runs a scheduler: each tick is fired at most once among them.
         self.cron_scheduler = CronScheduler(
             self._crons, interval=self.cron_interval, identity=self.relay_holder

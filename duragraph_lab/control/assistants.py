@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from duragraph_lab.control import topology as topo
 from duragraph_lab.control.ports import EventStore
+from duragraph_lab.control.run_creation import Append
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.assistants import assistant_id_of, default_assistant_id
 from duragraph_lab.domain.errors import Conflict, NotFound, VersionConflict
@@ -160,6 +161,10 @@ class Assistants:
         self.events = events
         self.read_model = read_model
         self.graphs = graphs
+        #: What else goes with a deleted assistant, appended in the same transaction as its
+        #: ``assistant_deleted``: ``(stream, expected version, events)`` (its crons:
+        #: Crons.assistant_deleted).
+        self.cascade: Callable[[str], Awaitable[list[Append]]] | None = None
 
     @staticmethod
     def resolve_id(assistant_id: str) -> str:
@@ -263,11 +268,17 @@ class Assistants:
     async def delete(self, assistant_id: str) -> None:
         assistant_id = self.resolve_id(assistant_id)
         await self._record(assistant_id)
-        await self.events.append(
-            f"assistant:{assistant_id}",
-            None,
-            [ev.assistant_deleted(assistant_id)],
-        )
+        for _ in range(8):
+            also = await self.cascade(assistant_id) if self.cascade is not None else []
+            try:
+                async with self.events.transaction() as tx:
+                    await tx.append(f"assistant:{assistant_id}", None, [ev.assistant_deleted(assistant_id)])
+                    for stream_id, version, events in also:
+                        await tx.append(stream_id, version, events)
+            except VersionConflict:
+                continue  # one of its crons changed meanwhile (a tick fired): decide again
+            return
+        raise Conflict(f"assistant {assistant_id} kept changing while deleting it; try again")
 
     async def set_latest(self, assistant_id: str, version: int) -> dict[str, Any]:
         assistant_id = self.resolve_id(assistant_id)

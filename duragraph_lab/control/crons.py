@@ -309,6 +309,27 @@ class Crons:
             if len(page) < 500:
                 return out
 
+    async def assistant_deleted(self, assistant_id: str) -> list[Append]:
+        """The appends that delete the crons of an assistant being deleted (as LangGraph
+        Platform does): made in the assistant's deletion transaction, at each cron's version.
+        The filter also matches by graph id, so only the crons bound to this very assistant
+        are kept."""
+        out: list[Append] = []
+        where = CronFilter(assistant_id=assistant_id)
+        offset = 0
+        while True:
+            page = await self.read_model.search(
+                where, sort_by="cron_id", ascending=True, limit=500, offset=offset
+            )
+            offset += len(page)
+            out += [
+                (f"cron:{c.cron_id}", c.version, [ev.cron_deleted(c.cron_id)])
+                for c in page
+                if c.assistant_id == assistant_id
+            ]
+            if len(page) < 500:
+                return out
+
     # -- firing --------------------------------------------------------------------------------
     async def fire(self, cron: CronRecord, now: dt.datetime, *, by: str = "") -> str | None:
         """Fire ``cron``'s due tick (``cron.next_run_date``) as of ``now``: create its run and

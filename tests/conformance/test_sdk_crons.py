@@ -132,6 +132,39 @@ async def test_a_threads_crons_are_deleted_with_it(client: LangGraphClient, db: 
         await client.crons.delete(cron_id)
 
 
+async def test_an_assistants_crons_are_deleted_with_it(client: LangGraphClient, db: Database) -> None:
+    """As on LangGraph Platform: deleting an assistant deletes its crons (stateless and on a
+    thread) in the same transaction; the crons of another assistant of the same graph (and of
+    the graph's default assistant) stay."""
+    meta = tag()
+    doomed = await client.assistants.create(GRAPH, name=f"doomed-{meta['test']}")
+    other = await client.assistants.create(GRAPH, name=f"other-{meta['test']}")
+    thread = (await client.threads.create())["thread_id"]
+    gone = [
+        await client.crons.create(doomed["assistant_id"], schedule=YEARLY, metadata=meta),
+        await client.crons.create_for_thread(thread, doomed["assistant_id"], schedule=YEARLY, metadata=meta),
+    ]
+    kept = [
+        await client.crons.create(other["assistant_id"], schedule=YEARLY, metadata=meta),
+        await client.crons.create(GRAPH, schedule=YEARLY, metadata=meta),
+    ]
+    assert await client.crons.count(metadata=meta) == 4
+
+    await client.assistants.delete(doomed["assistant_id"])
+    with pytest.raises(NotFoundError):
+        await client.assistants.get(doomed["assistant_id"])
+    remaining = {c["cron_id"] for c in await client.crons.search(metadata=meta)}
+    assert remaining == {c["cron_id"] for c in kept}
+    for cron in gone:
+        with pytest.raises(NotFoundError):
+            await client.crons.update(cron["cron_id"], enabled=False)
+        assert [t for _, t in db.events_of(f"cron:{cron['cron_id']}")][-1] == "cron_deleted"
+    assert await client.crons.count(thread_id=thread) == 0
+    for cron_id in remaining:
+        await client.crons.delete(cron_id)
+    await client.assistants.delete(other["assistant_id"])
+
+
 async def test_a_seconds_schedule_fires_runs_that_complete(client: LangGraphClient) -> None:
     thread = await client.threads.create()
     thread_id = thread["thread_id"]
