@@ -15,6 +15,7 @@ import pytest
 from duragraph_lab.bus import Subjects
 from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.control.plane import ControlPlane
+from duragraph_lab.domain.assistants import default_assistant_id
 from duragraph_lab.domain.run import RunStatus
 from duragraph_lab.otel.export import TraceExporter, trace_id
 from duragraph_lab.otel.loop import TraceExportLoop
@@ -80,10 +81,17 @@ def check_tree(spans: list[ReceivedSpan]) -> ReceivedSpan:
 
 
 def wait_registered(url: str, graph_id: str) -> None:
+    """Until runs can be created by graph id: the graph and its default assistant (written in a
+    transaction of its own, after the graph's) are in the read models."""
     wait_for(
-        lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = %s", (graph_id,)),
+        lambda: sql(
+            url,
+            "SELECT 1 FROM duragraph.graphs g JOIN duragraph.assistants a USING (graph_id)"
+            " WHERE g.graph_id = %s AND a.assistant_id = %s",
+            (graph_id, default_assistant_id(graph_id)),
+        ),
         30,
-        f"{graph_id} to be registered",
+        f"{graph_id} and its default assistant to be registered",
     )
 
 
