@@ -252,9 +252,7 @@ def on_this_machine(argv: list[str]) -> list[str]:
     return out
 
 
-#: The variable the deployment sets for the events stream's replicas. It is read by the package
-#: once the scale-out topology's change (issue 20, item 2) is merged; until then the checks that
-#: need it are expected to fail (xfail, strict), not skipped.
+#: The variable the deployment sets for the events stream's replicas (read by duragraph_lab.bus).
 REPLICAS_ENV = "DURAGRAPH_JETSTREAM_REPLICAS"
 
 
