@@ -35,6 +35,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.langgraph.list_values import ListValues, resolve
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints, StoredCheckpoint
 
@@ -96,6 +97,9 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         self.store = store
         self.queries = PgLangGraphCheckpoints(store)
         self.run = run
+        # A run's checkpointer is its thread's only writer while the run holds its lease: it may
+        # store a list as an append to the version it stored before (list_values.py).
+        self.lists = ListValues(self.serde) if run is not None else None
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -137,8 +141,20 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         thread_id = str(configurable["thread_id"])
         checkpoint_ns = str(configurable.get("checkpoint_ns") or "")
         # Deltas: the checkpoint without its values, and the values of the channels that got a
-        # new version (a channel without a value at its new version is stored as "empty").
+        # new version (a channel without a value at its new version is stored as "empty"; a list
+        # that extends the version this run stored before, as an append to it).
         values = checkpoint["channel_values"]
+        lists = self.lists if self._bound(thread_id) is not None else None
+        blobs: dict[str, ev.StoredValue] = {}
+        for channel, version in new_versions.items():
+            if channel not in values:
+                blobs[channel] = (_EMPTY, b"")
+                if lists is not None:
+                    lists.discard(thread_id, checkpoint_ns, channel)
+            elif lists is not None:
+                blobs[channel] = lists.store(thread_id, checkpoint_ns, channel, str(version), values[channel])
+            else:
+                blobs[channel] = self.serde.dumps_typed(values[channel])
         event = ev.lg_checkpoint(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
@@ -148,10 +164,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             checkpoint=self.serde.dumps_typed({**checkpoint, "channel_values": {}}),
             new_versions=new_versions,
             channel_versions=checkpoint["channel_versions"],
-            blobs={
-                channel: self.serde.dumps_typed(values[channel]) if channel in values else (_EMPTY, b"")
-                for channel in new_versions
-            },
+            blobs=blobs,
         )
         run = self._bound(thread_id)
         if run is not None:
@@ -200,6 +213,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             await self._append(thread_id, [event])
 
     async def adelete_thread(self, thread_id: str) -> None:
+        if self.lists is not None:
+            self.lists.forget(str(thread_id))
         await self._append(str(thread_id), [ev.lg_thread_deleted(str(thread_id))])
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
@@ -219,6 +234,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         events_by_thread = [(str(t), ev.lg_thread_pruned(str(t), strategy)) for t in thread_ids]
         for thread_id, event in events_by_thread:
+            if self.lists is not None:
+                self.lists.forget(thread_id)
             await self._append(thread_id, [event])
 
     # -- reading -------------------------------------------------------------------------------
@@ -262,7 +279,11 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             # The delta format: every value is found by its version (an "empty" one has none).
             checkpoint["channel_values"] = {
                 **checkpoint.get("channel_values", {}),
-                **{ch: self.serde.loads_typed(v) for ch, v in stored.values.items() if v[0] != _EMPTY},
+                **{
+                    ch: resolve(self.serde, chain)
+                    for ch, chain in stored.values.items()
+                    if not (len(chain) == 1 and isinstance(chain[0], tuple) and chain[0][0] == _EMPTY)
+                },
             }
         return CheckpointTuple(
             config={"configurable": {**base, "checkpoint_id": stored.checkpoint_id}},

@@ -36,6 +36,11 @@ export interface Interrupt {
   task?: string;
   model_calls?: Record<string, unknown>[];
 }
+/** A list channel's value as an earlier version of it plus items appended (version 2 of the */
+export interface LgListAppend {
+  base: string;
+  append: string[][];
+}
 export interface PlannedTask {
   id: string;
   node: string;
@@ -354,7 +359,7 @@ export interface LgCheckpoint {
   checkpoint: string[];
   new_versions: Record<string, string>;
   channel_versions?: Record<string, string>;
-  blobs?: Record<string, string[]>;
+  blobs?: Record<string, string[] | LgListAppend>;
 }
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {

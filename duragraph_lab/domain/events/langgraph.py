@@ -14,6 +14,7 @@ No ``from __future__ import annotations`` here (see run.py).
 """
 
 import base64
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
@@ -56,6 +57,42 @@ def decode_typed(value: Sequence[str]) -> Typed:
     return str(value[0]), base64.b64decode(value[1])
 
 
+class LgListAppend(TypedDict):
+    """A list channel's value as an earlier version of it plus items appended (version 2 of the
+    ``blobs`` values): ``base``, a version of the same channel in the same thread and namespace,
+    whose value is exactly the first items; ``append``, the items after them, each
+    ``[serde type, base64]``."""
+
+    base: str
+    append: list[list[str]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListAppend:
+    """A list value stored as the value of ``base`` (a version of the same channel) followed by
+    ``items`` (each serialized on its own)."""
+
+    base: str
+    items: tuple[Typed, ...]
+
+
+#: A stored channel value: serialized whole, or as an append to an earlier version.
+StoredValue = Typed | ListAppend
+
+
+def encode_value(value: StoredValue) -> list[str] | LgListAppend:
+    if isinstance(value, ListAppend):
+        return LgListAppend(base=value.base, append=[encode_typed(item) for item in value.items])
+    return encode_typed(value)
+
+
+def decode_value(value: Any) -> StoredValue:
+    """A ``blobs`` value as stored, either form (older events have only the first)."""
+    if isinstance(value, Mapping):
+        return ListAppend(str(value["base"]), tuple(decode_typed(item) for item in value["append"]))
+    return decode_typed(value)
+
+
 class LgCheckpoint(TypedDict):
     thread_id: str
     checkpoint_ns: str
@@ -67,7 +104,9 @@ class LgCheckpoint(TypedDict):
     # The checkpoint's channel -> version; the values are found by version (lg_blobs): absent in
     # the first events of this type, whose checkpoint held every value itself.
     channel_versions: NotRequired[dict[str, str]]
-    blobs: NotRequired[dict[str, list[str]]]  # channel -> [serde type, base64]: the new versions' values
+    # channel -> the new version's value: [serde type, base64], or (a list that extends an
+    # earlier version's) LgListAppend.
+    blobs: NotRequired[dict[str, list[str] | LgListAppend]]
 
 
 class LgWrites(TypedDict):
@@ -109,12 +148,13 @@ def lg_checkpoint(
     checkpoint: Typed,
     new_versions: Mapping[str, Any],
     channel_versions: Mapping[str, Any] | None = None,
-    blobs: Mapping[str, Typed] | None = None,
+    blobs: Mapping[str, StoredValue] | None = None,
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
     run_id and the config's metadata), so that list filters can match it in SQL. ``checkpoint``
     is serialized without its channel values; ``blobs`` are the values of ``new_versions``'
-    channels, and ``channel_versions`` says which version of each channel the checkpoint has."""
+    channels (a list may be a :class:`ListAppend` to an earlier version of its channel), and
+    ``channel_versions`` says which version of each channel the checkpoint has."""
     data = LgCheckpoint(
         thread_id=thread_id,
         checkpoint_ns=checkpoint_ns,
@@ -127,7 +167,7 @@ def lg_checkpoint(
     if channel_versions is not None:
         data["channel_versions"] = {k: str(v) for k, v in channel_versions.items()}
     if blobs is not None:
-        data["blobs"] = {k: encode_typed(v) for k, v in blobs.items()}
+        data["blobs"] = {k: encode_value(v) for k, v in blobs.items()}
     return NewEvent(names.LG_CHECKPOINT, data)
 
 

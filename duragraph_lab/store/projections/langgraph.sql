@@ -24,8 +24,17 @@ BEGIN
             SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id,
                 metadata = excluded.metadata, seq = excluded.seq;
         -- The values of the channels that changed, by version (a version's first value stays, as
-        -- in LangGraph's PostgresSaver).
+        -- in LangGraph's PostgresSaver). A list stored as an append to an earlier version needs
+        -- that version stored: refused otherwise (the writer stores the whole value instead).
         IF jsonb_typeof(d->'blobs') = 'object' THEN
+            IF EXISTS (SELECT 1 FROM jsonb_each(d->'blobs') b
+                        WHERE jsonb_typeof(b.value) = 'object'
+                          AND NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
+                                           WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns
+                                             AND x.channel = b.key AND x.version = b.value->>'base')) THEN
+                RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends a channel version that is not stored',
+                    d->>'checkpoint_id', v_thread USING ERRCODE = 'DG424';
+            END IF;
             INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
             SELECT v_thread, v_ns, b.key, d->'new_versions'->>b.key, e.seq
               FROM jsonb_each(d->'blobs') b
@@ -87,12 +96,26 @@ BEGIN
          WHERE c.thread_id = v_thread
            AND c.checkpoint_id <> (SELECT max(k.checkpoint_id) FROM duragraph.lg_checkpoints k
                                     WHERE k.thread_id = v_thread AND k.checkpoint_ns = c.checkpoint_ns);
-        -- ... and the values its channel versions name.
+        -- ... and the values its channel versions name, with the earlier versions a list
+        -- stored as an append extends ({"base": version, "append": [...]}).
+        WITH RECURSIVE keep(checkpoint_ns, channel, version) AS (
+            SELECT c.checkpoint_ns, v.key, v.value
+              FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq,
+                   jsonb_each_text(coalesce(k.data->'channel_versions', '{}'::jsonb)) v
+             WHERE c.thread_id = v_thread
+            UNION
+            SELECT kp.checkpoint_ns, kp.channel, ev.data->'blobs'->kp.channel->>'base'
+              FROM keep kp
+              JOIN duragraph.lg_blobs b ON b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
+                                       AND b.channel = kp.channel AND b.version = kp.version
+              JOIN duragraph.events ev ON ev.seq = b.seq
+             WHERE jsonb_typeof(ev.data->'blobs'->kp.channel) = 'object'
+        )
         DELETE FROM duragraph.lg_blobs b
          WHERE b.thread_id = v_thread
-           AND NOT EXISTS (SELECT 1 FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq
-                            WHERE c.thread_id = v_thread AND c.checkpoint_ns = b.checkpoint_ns
-                              AND k.data->'channel_versions'->>b.channel = b.version);
+           AND NOT EXISTS (SELECT 1 FROM keep
+                            WHERE keep.checkpoint_ns = b.checkpoint_ns AND keep.channel = b.channel
+                              AND keep.version = b.version);
     ELSE
         NULL;
     END CASE;

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from duragraph_lab.domain import codec
-from duragraph_lab.domain.events.langgraph import Typed, decode_typed
+from duragraph_lab.domain.events.langgraph import StoredValue, Typed, decode_typed, decode_value
 from duragraph_lab.store.postgres import PostgresEventStore
 
 #: (task_id, channel, value): a pending write, in LangGraph's order (task path, task id, idx).
@@ -26,8 +26,9 @@ class StoredCheckpoint:
     metadata: dict[str, Any]
     checkpoint: Typed
     writes: list[StoredWrite]
-    #: channel -> its value at the checkpoint's version of it (events of the delta format).
-    values: dict[str, Typed]
+    #: channel -> its value at the checkpoint's version of it (events of the delta format), then,
+    #: while that value is a :class:`ListAppend`, its base's value, down to one stored whole.
+    values: dict[str, list[StoredValue]]
 
 
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
@@ -38,13 +39,26 @@ _WRITES = """
       WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
         AND w.checkpoint_id = c.checkpoint_id)"""
 
-# The values of checkpoint c's channel versions, as {channel: [type, b64]}.
+# The values of checkpoint c's channel versions, as {channel: [value, its base's, ...]}: a value
+# stored as an append to an earlier version (a "base") comes with the chain of its bases, down to
+# one stored whole (older events have only those: chains of one).
 _VALUES = """
-    (SELECT coalesce(jsonb_object_agg(v.key, bev.data->'blobs'->v.key), '{}'::jsonb)
-       FROM jsonb_each_text(coalesce(e.data->'channel_versions', '{}'::jsonb)) v
-       JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                                AND b.channel = v.key AND b.version = v.value
-       JOIN duragraph.events bev ON bev.seq = b.seq)"""
+    (WITH RECURSIVE chain(channel, blob, depth) AS (
+        SELECT v.key, bev.data->'blobs'->v.key, 0
+          FROM jsonb_each_text(coalesce(e.data->'channel_versions', '{}'::jsonb)) v
+          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                                   AND b.channel = v.key AND b.version = v.value
+          JOIN duragraph.events bev ON bev.seq = b.seq
+        UNION ALL
+        SELECT ch.channel, bev.data->'blobs'->ch.channel, ch.depth + 1
+          FROM chain ch
+          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                                   AND b.channel = ch.channel AND b.version = ch.blob->>'base'
+          JOIN duragraph.events bev ON bev.seq = b.seq
+         WHERE jsonb_typeof(ch.blob) = 'object' AND ch.depth < 10000
+    )
+    SELECT coalesce(jsonb_object_agg(channel, blobs), '{}'::jsonb)
+      FROM (SELECT channel, jsonb_agg(blob ORDER BY depth) AS blobs FROM chain GROUP BY channel) s)"""
 
 _SELECT = f"""
 SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.metadata,
@@ -164,5 +178,9 @@ def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
         metadata=codec.from_jsonable(metadata),
         checkpoint=decode_typed(checkpoint),
         writes=[(str(task_id), str(w[1]), decode_typed(w[2:4])) for task_id, w in writes],
-        values={str(channel): decode_typed(v) for channel, v in values.items() if v is not None},
+        values={
+            str(channel): [decode_value(v) for v in chain]
+            for channel, chain in values.items()
+            if chain and None not in chain
+        },
     )
