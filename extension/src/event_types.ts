@@ -92,6 +92,8 @@ export interface StepPlanned {
   counts?: boolean;
   ns?: string;
   checkpoint_id?: string;
+  carry?: boolean;
+  appended?: Record<string, unknown[]>;
 }
 /** node_completed: one task's update and routing (run streams) */
 export interface NodeCompleted {
