@@ -358,8 +358,8 @@ export interface LgCheckpoint {
   checkpoint_id: string;
   parent_checkpoint_id: string | null;
   metadata: Record<string, unknown>;
-  checkpoint: string[];
-  new_versions: Record<string, string>;
+  checkpoint: string[] | Record<string, unknown>;
+  new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
   blobs?: Record<string, string[] | LgListAppend>;
 }

@@ -99,8 +99,12 @@ class LgCheckpoint(TypedDict):
     checkpoint_id: str
     parent_checkpoint_id: str | None
     metadata: dict[str, Any]  # plain JSON: LangGraph's checkpoint metadata
-    checkpoint: list[str]  # [serde type, base64]: the checkpoint without its channel values
-    new_versions: dict[str, str]
+    # The checkpoint without its channel values: [serde type, base64], or (since 2026-12-04) the
+    # checkpoint itself when it is plain JSON (it holds channel_versions then, not repeated).
+    checkpoint: list[str] | dict[str, Any]
+    # The versions of the channels that changed; absent (since 2026-12-04) when they are the
+    # checkpoint's channel_versions of the channels in blobs.
+    new_versions: NotRequired[dict[str, str]]
     # The checkpoint's channel -> version; the values are found by version (lg_blobs): absent in
     # the first events of this type, whose checkpoint held every value itself.
     channel_versions: NotRequired[dict[str, str]]
@@ -145,14 +149,15 @@ def lg_checkpoint(
     checkpoint_id: str,
     parent_checkpoint_id: str | None,
     metadata: Mapping[str, Any],
-    checkpoint: Typed,
+    checkpoint: Typed | Mapping[str, Any],
     new_versions: Mapping[str, Any],
     channel_versions: Mapping[str, Any] | None = None,
     blobs: Mapping[str, StoredValue] | None = None,
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
     run_id and the config's metadata), so that list filters can match it in SQL. ``checkpoint``
-    is serialized without its channel values; ``blobs`` are the values of ``new_versions``'
+    is without its channel values, serialized or as plain JSON (a mapping: then it holds the
+    channel versions, and ``channel_versions`` is not stored again); ``blobs`` are the values of ``new_versions``'
     channels (a list may be a :class:`ListAppend` to an earlier version of its channel), and
     ``channel_versions`` says which version of each channel the checkpoint has."""
     data = LgCheckpoint(
@@ -161,11 +166,20 @@ def lg_checkpoint(
         checkpoint_id=checkpoint_id,
         parent_checkpoint_id=parent_checkpoint_id,
         metadata=dict(metadata),
-        checkpoint=encode_typed(checkpoint),
-        new_versions={k: str(v) for k, v in new_versions.items()},
+        checkpoint=dict(checkpoint) if isinstance(checkpoint, Mapping) else encode_typed(checkpoint),
     )
-    if channel_versions is not None:
+    versions = {k: str(v) for k, v in new_versions.items()}
+    if isinstance(checkpoint, Mapping):
+        channel_versions = checkpoint.get("channel_versions") or {}
+    elif channel_versions is not None:
         data["channel_versions"] = {k: str(v) for k, v in channel_versions.items()}
+    if (
+        channel_versions is None
+        or blobs is None
+        or blobs.keys() != versions.keys()
+        or any(str(channel_versions.get(k)) != v for k, v in versions.items())
+    ):
+        data["new_versions"] = versions
     if blobs is not None:
         data["blobs"] = {k: encode_value(v) for k, v in blobs.items()}
     return NewEvent(names.LG_CHECKPOINT, data)
