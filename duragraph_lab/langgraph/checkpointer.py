@@ -167,7 +167,10 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             parent_checkpoint_id=configurable.get("checkpoint_id"),
             metadata=dict(get_serializable_checkpoint_metadata(config, metadata)),
             checkpoint=_plain_or_serialized(self.serde, {**checkpoint, "channel_values": {}}),
-            new_versions=new_versions,
+            # Not repeated when they are the checkpoint's versions of the channels stored.
+            new_versions=None
+            if all(checkpoint["channel_versions"].get(ch) == v for ch, v in new_versions.items())
+            else new_versions,
             channel_versions=checkpoint["channel_versions"],
             blobs=blobs,
         )

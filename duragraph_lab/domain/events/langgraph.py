@@ -150,15 +150,15 @@ def lg_checkpoint(
     parent_checkpoint_id: str | None,
     metadata: Mapping[str, Any],
     checkpoint: Typed | Mapping[str, Any],
-    new_versions: Mapping[str, Any],
+    new_versions: Mapping[str, Any] | None,
     channel_versions: Mapping[str, Any] | None = None,
     blobs: Mapping[str, StoredValue] | None = None,
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
     run_id and the config's metadata), so that list filters can match it in SQL. ``checkpoint``
     is without its channel values, serialized or as plain JSON (a mapping: then it holds the
-    channel versions, and ``channel_versions`` is not stored again); ``blobs`` are the values of ``new_versions``'
-    channels (a list may be a :class:`ListAppend` to an earlier version of its channel), and
+    channel versions, and ``channel_versions`` is not stored again); ``blobs`` are the values of
+    ``new_versions``' channels (None: the checkpoint's versions of the channels in ``blobs``) (a list may be a :class:`ListAppend` to an earlier version of its channel), and
     ``channel_versions`` says which version of each channel the checkpoint has."""
     data = LgCheckpoint(
         thread_id=thread_id,
@@ -168,18 +168,10 @@ def lg_checkpoint(
         metadata=dict(metadata),
         checkpoint=dict(checkpoint) if isinstance(checkpoint, Mapping) else encode_typed(checkpoint),
     )
-    versions = {k: str(v) for k, v in new_versions.items()}
-    if isinstance(checkpoint, Mapping):
-        channel_versions = checkpoint.get("channel_versions") or {}
-    elif channel_versions is not None:
+    if new_versions is not None:
+        data["new_versions"] = {k: str(v) for k, v in new_versions.items()}
+    if channel_versions is not None and not isinstance(checkpoint, Mapping):
         data["channel_versions"] = {k: str(v) for k, v in channel_versions.items()}
-    if (
-        channel_versions is None
-        or blobs is None
-        or blobs.keys() != versions.keys()
-        or any(str(channel_versions.get(k)) != v for k, v in versions.items())
-    ):
-        data["new_versions"] = versions
     if blobs is not None:
         data["blobs"] = {k: encode_value(v) for k, v in blobs.items()}
     return NewEvent(names.LG_CHECKPOINT, data)
