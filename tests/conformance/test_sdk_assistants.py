@@ -15,6 +15,7 @@ from tests.conformance.helpers import new_thread, tag
 GRAPH_IDS = {"chat", "approval", "map_reduce", "slow", "asking", "breakpoint", "custom", "nested"}
 
 
+@pytest.mark.sdk("assistants.count", "assistants.get", "assistants.search")
 async def test_system_assistants_search_count_get(client: LangGraphClient) -> None:
     system = await client.assistants.search(metadata={"created_by": "system"}, limit=100)
     by_graph = {a["graph_id"]: a for a in system}
@@ -41,6 +42,7 @@ async def test_system_assistants_search_count_get(client: LangGraphClient) -> No
     assert all(set(a) == {"assistant_id", "graph_id"} for a in picked)
 
 
+@pytest.mark.sdk("assistants.get_graph")
 async def test_get_graph_and_xray(client: LangGraphClient) -> None:
     graph = await client.assistants.get_graph("nested")
     assert [n["id"] for n in graph["nodes"]] == ["__start__", "before", "sub", "after", "__end__"]
@@ -64,6 +66,7 @@ async def test_get_graph_and_xray(client: LangGraphClient) -> None:
     assert conditional == {("agent", "tools"), ("agent", "__end__")}
 
 
+@pytest.mark.sdk("assistants.get_schemas", "assistants.get_subgraphs")
 async def test_get_schemas_and_subgraphs(client: LangGraphClient) -> None:
     schemas = await client.assistants.get_schemas("asking")
     assert schemas["graph_id"] == "asking"
@@ -80,6 +83,19 @@ async def test_get_schemas_and_subgraphs(client: LangGraphClient) -> None:
     assert await client.assistants.get_subgraphs("chat") == {}
 
 
+@pytest.mark.sdk(
+    "assistants.count",
+    "assistants.create",
+    "assistants.delete",
+    "assistants.get",
+    "assistants.get_versions",
+    "assistants.search",
+    "assistants.set_latest",
+    "assistants.update",
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+)
 async def test_assistant_lifecycle_versions_and_runs(client: LangGraphClient) -> None:
     labels = tag()
     assistant_id = str(uuid.uuid4())

@@ -39,6 +39,7 @@ def _events(server: DevServer, run_id: str, kind: str) -> list[dict[str, Any]]:
     return [e["data"] for e in page["events"] if e["type"] == kind]
 
 
+@pytest.mark.sdk("runs.create", "runs.join", "threads.create")
 async def test_retried_attempts_are_recorded(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -58,6 +59,7 @@ async def test_retried_attempts_are_recorded(server: DevServer) -> None:
     assert [(s["attempt"], s["status"]) for s in spans] == [(1, "error"), (2, "error"), (3, "ok")]
 
 
+@pytest.mark.sdk("runs.create", "runs.get", "runs.join", "threads.create")
 def test_sync_client_attempts_of_a_run_that_fails(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
         thread = client.threads.create()["thread_id"]
@@ -71,6 +73,7 @@ def test_sync_client_attempts_of_a_run_that_fails(server: DevServer) -> None:
     assert [(s["attempt"], s["status"]) for s in spans] == [(1, "error"), (2, "error"), (3, "error")]
 
 
+@pytest.mark.sdk("runs.create", "runs.join", "threads.create")
 async def test_attempts_of_a_subgraphs_task(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]

@@ -33,6 +33,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         yield dev
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.stream[LangGraph graph]",
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.search",
+)
 async def test_map_reduce_streams_interrupts_and_resumes(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = await client.threads.create()
@@ -66,6 +75,7 @@ async def test_map_reduce_streams_interrupts_and_resumes(server: DevServer) -> N
         assert thread_row["status"] == "idle"
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create")
 def test_sync_client_runs_the_graph_again_on_the_same_thread(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
         thread = client.threads.create()
@@ -80,6 +90,7 @@ def test_sync_client_runs_the_graph_again_on_the_same_thread(server: DevServer) 
         assert [r["status"] for r in client.runs.list(thread["thread_id"])] == ["success", "success"]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "runs.wait", "threads.create")
 async def test_create_agent_calls_its_tool(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = await client.threads.create()
@@ -102,6 +113,14 @@ async def test_create_agent_calls_its_tool(server: DevServer) -> None:
         assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
 
 
+@pytest.mark.sdk(
+    "runs.cancel",
+    "runs.cancel[LangGraph graph]",
+    "runs.create",
+    "runs.get",
+    "threads.create",
+    "threads.get_state",
+)
 async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = await client.threads.create()
@@ -120,6 +139,14 @@ async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> Non
         assert "done" not in state["values"]
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+)
 async def test_state_edits_reach_langgraph(server: DevServer) -> None:
     """update_state on an interrupted thread, then the resume; and on a finished one, then the
     next run: LangGraph's own state (what the graph computes from) has the edit."""
@@ -141,6 +168,7 @@ async def test_state_edits_reach_langgraph(server: DevServer) -> None:
         assert state["values"]["items"] == ["X-0", "X-1", "X-2", "Y-0", "Y-1", "Y-2"]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
     """A chat model's tokens (LangGraph's "messages" mode) and a stream writer's payloads reach
     the SDK's "messages-tuple" and "custom" streams."""
@@ -165,6 +193,7 @@ async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
         assert custom == [{"progress": "thinking"}]
 
 
+@pytest.mark.sdk("runs.create", "runs.get", "runs.join", "threads.create")
 async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -176,6 +205,7 @@ async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
         assert ended["duragraph_status"] == "timeout", ended
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create")
 def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
     """The run events go in the checkpointer's transactions (rows of one transaction share their
     ``xmin``): a task's ``lg_writes`` with its ``node_completed``, a checkpoint with the

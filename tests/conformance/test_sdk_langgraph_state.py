@@ -88,6 +88,14 @@ def _chain(history: list[dict[str, Any]]) -> None:
     assert history[-1]["parent_checkpoint"] is None
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     await local.ainvoke({"topic": "a"}, config)
@@ -139,6 +147,16 @@ async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
         assert err.value.response.status_code == 404
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+)
 async def test_update_state_answers_langgraphs_checkpoint(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     await local.ainvoke({"topic": "a"}, config)
@@ -168,6 +186,15 @@ async def test_update_state_answers_langgraphs_checkpoint(server: DevServer) -> 
             _same(got, want)
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 def test_sync_client_subgraph_state(server: DevServer) -> None:
     local, config = _local(lg_graphs.nested)
     local.invoke({"topic": "t"}, config)

@@ -61,6 +61,14 @@ def _shape(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 async def test_state_and_history_from_the_stored_checkpoints(server: DevServer) -> None:
     from duragraph_lab.langgraph.threads import thread_state
 

@@ -82,6 +82,7 @@ def _event(name: str) -> str:
     return "|".join([mode, *(s.split(":")[0] + ":<id>" for s in spaces)])
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 async def test_debug_tasks_and_checkpoints_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     expected = [
@@ -103,6 +104,7 @@ async def test_debug_tasks_and_checkpoints_are_langgraphs(server: DevServer) -> 
     assert kinds.count("checkpoint") == 4 and kinds.count("task") == 5 and kinds.count("task_result") == 5
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 def test_sync_client_subgraph_parts_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.nested)
     modes = ["updates", "tasks"]
@@ -131,6 +133,7 @@ def test_sync_client_subgraph_parts_are_langgraphs(server: DevServer) -> None:
     assert [u for u in got["updates|inner:<id>"] if "jot" in u] == [{"jot": {"notes": ["jot t"]}}]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 async def test_a_subgraphs_tokens_stream_under_its_namespace(server: DevServer) -> None:
     local, config = _local(lg_graphs.chat_nested)
     ask = {"messages": [{"role": "user", "content": "hi"}]}
