@@ -58,10 +58,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not _OUTCOMES:
         return
+    import datetime
     import json
-    from importlib.metadata import version
 
-    from tests.conformance.report import results_path
+    from tests.conformance.report import results_path, versions
 
-    data = {"calls": _OUTCOMES, "versions": {"langgraph-sdk": version("langgraph-sdk")}}
+    data = {"calls": _OUTCOMES, "versions": versions(), "date": datetime.date.today().isoformat()}
     results_path().write_text(json.dumps(data, indent=1))

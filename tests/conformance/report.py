@@ -29,7 +29,7 @@ DOCS = ROOT / "docs" / "api.md"
 BEGIN = "<!-- capability-report:begin -->"
 END = "<!-- capability-report:end -->"
 HEADER = "| SDK call | result | clients | tests | notes |\n|---|---|---|---|---|"
-VERSIONS = "SDK versions of the recorded run:"
+VERSIONS = "Versions:"
 UNSUPPORTED = "unsupported"
 PASS = "pass"
 KNOWN_FAILURE = "known failure"
@@ -43,6 +43,18 @@ KEY = re.compile(
 
 def results_path() -> Path:
     return Path(os.environ.get("DURAGRAPH_CAPABILITY_REPORT", ROOT / ".capability-report.json"))
+
+
+def versions() -> dict[str, str]:
+    """The clients' versions: the Python SDK, LangGraph (RemoteGraph) and the JavaScript SDK that
+    tests/js_sdk installed (absent if it is not installed)."""
+    from importlib.metadata import version
+
+    out = {"langgraph-sdk": version("langgraph-sdk"), "langgraph": version("langgraph")}
+    js = ROOT / "tests" / "js_sdk" / "node_modules" / "@langchain" / "langgraph-sdk" / "package.json"
+    if js.is_file():
+        out["@langchain/langgraph-sdk"] = json.loads(js.read_text())["version"]
+    return out
 
 
 def merge(outcomes: Iterable[str]) -> str:
@@ -104,8 +116,16 @@ def render(results: dict[str, object], section: str) -> str:
         clients = ", ".join(c for c in ("async", "sync", "js") if any(e[2] == c for e in entries))
         tests = tests_cell(entries) if entries else ""
         lines.append(f"| `{key}` | {result} | {clients} | {tests} | {notes} |")
-    versions: dict[str, str] = results.get("versions", {})  # type: ignore[assignment]
-    lines += ["", VERSIONS + " " + ", ".join(f"`{k}` {v}" for k, v in versions.items()) + "."]
+    outcomes = {e[0]: e[1] for entries in calls.values() for e in entries}
+    counts = ", ".join(
+        f"{n} {o}" for o in sorted(set(outcomes.values())) if (n := list(outcomes.values()).count(o))
+    )
+    recorded: dict[str, str] = results.get("versions", {})  # type: ignore[assignment]
+    lines += [
+        "",
+        f"Recorded run: {results.get('date', 'undated')}, {len(outcomes)} test cases with an `sdk` marker "
+        f"({counts}). {VERSIONS} " + ", ".join(f"`{k}` {v}" for k, v in recorded.items()) + ".",
+    ]
     return "\n".join(lines)
 
 
