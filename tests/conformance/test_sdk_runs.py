@@ -3,12 +3,13 @@ interrupts and resumes, multitask strategies, breakpoints, stateless runs, batch
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 from langgraph_sdk.schema import Command
 
@@ -503,3 +504,60 @@ async def test_bad_requests(client: LangGraphClient) -> None:
     new_id = str(uuid.uuid4())
     assert (await client.runs.wait(new_id, "slow", input={"n": 1}, if_not_exists="create"))["n"] == 6
     assert (await client.threads.get(new_id))["status"] == "idle"
+
+
+def _sync_until(probe: Any, check: Any, what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if check(result):
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; last: {result!r}"
+        time.sleep(0.1)
+
+
+@pytest.mark.sdk(
+    "runs.cancel",
+    "runs.cancel[action=interrupt]",
+    "runs.cancel_many",
+    "runs.create",
+    "runs.create_batch",
+    "runs.delete",
+    "runs.get",
+    "runs.join",
+    "runs.join_stream",
+    "runs.join_stream[last_event_id]",
+    "runs.list",
+    "threads.create",
+    "threads.get_state",
+)
+def test_sync_client_runs(sync_client: SyncLangGraphClient) -> None:
+    thread_id = sync_client.threads.create()["thread_id"]
+    run = sync_client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
+    _sync_until(
+        lambda: sync_client.threads.get_state(thread_id),
+        lambda s: len(s["values"].get("log") or []) >= 1,
+        "the run's first node",
+    )
+    joined = sync_client.runs.cancel(thread_id, run["run_id"], wait=True)
+    assert 1 <= joined["n"] < 5
+    assert sync_client.runs.get(thread_id, run["run_id"])["status"] == "interrupted"
+
+    # join_stream replays the run; after an event id, the rest exactly once.
+    done = sync_client.runs.create(thread_id, "slow", input={"n": 0}, stream_mode="updates")
+    parts = list(sync_client.runs.join_stream(thread_id, done["run_id"], stream_mode="updates"))
+    assert [p.event for p in parts] == ["metadata"] + ["updates"] * 5
+    rest = list(sync_client.runs.join_stream(thread_id, done["run_id"], last_event_id=parts[2].id))
+    assert [p.data for p in rest[1:]] == [p.data for p in parts[3:]]
+    assert [r["run_id"] for r in sync_client.runs.list(thread_id)] == [done["run_id"], run["run_id"]]
+
+    sync_client.runs.delete(thread_id, done["run_id"])
+    assert [r["run_id"] for r in sync_client.runs.list(thread_id)] == [run["run_id"]]
+
+    busy = sync_client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
+    sync_client.runs.cancel_many(thread_id=thread_id, run_ids=[busy["run_id"]])
+    sync_client.runs.join(thread_id, busy["run_id"])
+    assert sync_client.runs.get(thread_id, busy["run_id"])["status"] == "interrupted"
+
+    batch = sync_client.runs.create_batch([{"assistant_id": "slow", "input": {"n": 1}}])
+    assert sync_client.runs.join(batch[0]["thread_id"], batch[0]["run_id"]) == {"n": 6, "log": LOG5}

@@ -387,3 +387,44 @@ def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     assert sync_client.threads.get_history(thread_id, limit=1)[0]["values"]["n"] == 5
     assert sync_client.assistants.get("slow")["graph_id"] == "slow"
     sync_client.threads.delete(thread_id)
+
+
+@pytest.mark.sdk(
+    "threads.copy",
+    "threads.count",
+    "threads.create",
+    "threads.get",
+    "threads.join_stream",
+    "threads.prune",
+    "threads.search",
+    "threads.update",
+    "runs.create",
+    "runs.join",
+)
+def test_sync_client_update_join_stream_copy_count_prune(sync_client: SyncLangGraphClient) -> None:
+    labels = tag()
+    thread_id = sync_client.threads.create(metadata=labels)["thread_id"]
+    updated = sync_client.threads.update(thread_id, metadata={"round": 2})
+    assert updated["metadata"] == {**labels, "round": 2}  # merged
+
+    # A thread stream replays from the start, so a run created before joining is seen whole.
+    run = sync_client.runs.create(thread_id, "slow", input={"n": 0})
+    received = []
+    for part in sync_client.threads.join_stream(thread_id):
+        received.append((part.event, part.data))
+        if part.event == "metadata" and part.data.get("status") == "run_done":
+            break
+    assert received[0] == ("metadata", {"run_id": run["run_id"], "attempt": 1})
+    assert [d["n"] for e, d in received if e == "values"] == [0, 1, 2, 3, 4, 5]
+    assert sync_client.runs.join(thread_id, run["run_id"]) == {"n": 5, "log": LOG5}
+
+    copy = sync_client.threads.copy(thread_id)
+    assert copy["thread_id"] != thread_id and copy["values"] == {"n": 5, "log": LOG5}
+    assert {t["thread_id"] for t in sync_client.threads.search(metadata=labels)} == {
+        thread_id,
+        copy["thread_id"],
+    }
+    assert sync_client.threads.count(metadata=labels) == 2
+    assert sync_client.threads.prune([copy["thread_id"]]) == {"pruned_count": 1}
+    assert sync_client.threads.count(metadata=labels) == 1
+    assert sync_client.threads.get(thread_id)["values"]["n"] == 5
