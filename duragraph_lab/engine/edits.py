@@ -24,13 +24,15 @@ AMBIGUOUS = "Ambiguous update, specify as_node"
 
 
 def infer_as_node(state: RunState, spec: GraphSpec) -> str:
-    """LangGraph's rule for an edit without ``as_node``: the graph's only node; START on a
-    state only the input wrote; else the node that wrote last, unless several wrote together."""
-    if len(spec.nodes) == 1:
-        return next(iter(spec.nodes))
+    """LangGraph's rule for an edit without ``as_node``: START on a fresh thread or a state only
+    the input wrote (LangGraph's ``__start__`` node, which counts among its nodes, so this comes
+    before the one-node rule); the graph's only node; else the node that wrote last, unless
+    several wrote together."""
     writers = set(state.last_writers)
     if not writers:
-        return START  # only the input wrote (LangGraph: the __start__ node)
+        return START
+    if len(spec.nodes) == 1:
+        return next(iter(spec.nodes))
     if len(writers) == 1:
         return writers.pop()
     raise InvalidRunRequest(AMBIGUOUS)

@@ -253,6 +253,64 @@ async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) ->
     assert (await client.runs.wait(thread_id, "reducing", input=None)) == {"high": 9, "n": 8}
 
 
+def _langgraph_routed() -> Any:
+    """``routed`` (tests.api_graphs) built with LangGraph on an InMemorySaver: what LangGraph does."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+
+    from tests.api_graphs import Routed, _route_after_a
+
+    g = LangGraphStateGraph(Routed)
+    g.add_node("a", lambda s: {"log": ["a"], "n": s.get("n", 0) + 1, "high": 5})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", lambda s: {"log": ["c"]})
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(LG_START, "a")
+    g.add_conditional_edges("a", _route_after_a, ["b", "c"])
+    g.add_edge("b", "d")
+    g.add_edge("c", LG_END)
+    g.add_edge("d", LG_END)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.parametrize("as_node", [None, "__start__", "a", "b"])
+async def test_update_state_on_a_thread_without_runs_decides_next_as_langgraph(
+    client: LangGraphClient, as_node: str | None
+) -> None:
+    """A fresh thread edited: as LangGraph (compared with the same graph on an InMemorySaver),
+    the edit counts as ``as_node``'s write (without one: START's), and what it leads to is
+    ``next``; a run with no input executes it."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_routed()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    edit = {"n": 50, "log": ["x"]}
+    await local.aupdate_state(config, edit, as_node=as_node)
+    want = await local.aget_state(config)
+
+    thread_id = await new_thread(client, graph_id="routed")
+    await client.threads.update_state(thread_id, edit, as_node=as_node)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next) and state["next"]  # LangGraph: a, a, c, d
+    assert [t["name"] for t in state["tasks"]] == [t.name for t in want.tasks]
+    assert state["values"] == {"n": 50, "log": ["x"]}
+    assert state["metadata"]["source"] == want.metadata["source"] == "update"
+    assert state["metadata"]["step"] == want.metadata["step"] == 0
+
+    done = await client.runs.wait(thread_id, "routed", input=None)
+    final = await local.ainvoke(None, config)
+    assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+    assert (await client.threads.get_state(thread_id))["next"] == []
+
+
+async def test_update_state_on_a_thread_without_runs_checks_as_node(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client, graph_id="routed")
+    with pytest.raises(UnprocessableEntityError, match="no-such-node"):
+        await client.threads.update_state(thread_id, {"n": 1}, as_node="no-such-node")
+    assert (await client.threads.get_state(thread_id))["checkpoint"] is None  # nothing written
+
+
 async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.2})

@@ -109,6 +109,16 @@ def test_a_worker_process_applies_the_edit_with_its_code_and_without_one_it_is_a
         assert branched["next"] == ["c"] and branched["values"]["log"] == ["a", "b"]
         assert sdk.runs.wait(thread_id, GRAPH, input=None)["log"] == ["a", "b", "c"]
 
+        # A thread without runs: as LangGraph, the edit is START's write (or as_node's), and
+        # what that leads to is next (the worker plans it from the graph's edges and routers).
+        fresh = sdk.threads.create(metadata={"graph_id": GRAPH})["thread_id"]
+        sdk.threads.update_state(fresh, {"n": 50})
+        assert sdk.threads.get_state(fresh)["next"] == ["a"]
+        routed = sdk.threads.create(metadata={"graph_id": GRAPH})["thread_id"]
+        sdk.threads.update_state(routed, {"n": 50}, as_node="a")
+        assert sdk.threads.get_state(routed)["next"] == ["c"]
+        assert sdk.runs.wait(routed, GRAPH, input=None)["log"] == ["c"]
+
         # Refused by the graph's code (two nodes wrote last together): a 422, the state as it was.
         paused_thread = sdk.threads.create()["thread_id"]
         sdk.runs.wait(paused_thread, GRAPH, input={"n": 99}, interrupt_before=["d"])
