@@ -34,8 +34,8 @@ from duragraph_lab.bus.relay import OutboxRelay, relay_identity
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.crons import Crons, CronScheduler
-from duragraph_lab.control.edits import EDIT_REQUEST_TIMEOUT
 from duragraph_lab.control.datasets import Datasets
+from duragraph_lab.control.edits import EDIT_REQUEST_TIMEOUT
 from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
 from duragraph_lab.control.experiments import Experiments

@@ -184,7 +184,7 @@ def test_a_bad_edit_request_timeout_is_a_configuration_error(tmp_path: Path) -> 
     try:
         DevServer.start(server)  # ready, degraded: the configuration error is said, not a crash
         assert "DEGRADED (invalid configuration: c.DuraGraphApp.edit_request_timeout" in server.output()
-        status, health = server.api("health", token=server.token)
+        _, health = server.api("health", token=server.token)
         assert "edit_request_timeout" in json.dumps(health), health
     finally:
         server.kill()
