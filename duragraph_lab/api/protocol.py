@@ -416,6 +416,38 @@ class ThreadProtocol:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
+    async def horizon(self) -> int:
+        """The last stored seq now: a replay up to it, then a stream after it, misses nothing."""
+        return await self.control.store.last_seq()
+
+    async def stored(
+        self, thread_id: str, *, since: int | None, until: int
+    ) -> AsyncIterator[tuple[list[ProtocolEvent], int]]:
+        """The thread's protocol events from the log only, after ``since`` (None: from the start of
+        the thread's latest run, as :meth:`events`) up to seq ``until``, one batch per stored
+        event; then it ends. What a new subscription is replayed (its ``replayed_events``)."""
+        thread_id = parse_id(thread_id, "thread")
+        added = [
+            str(e.data.get("run_id"))
+            for e in await self.control.store.read_stream(f"thread:{thread_id}", until_seq=until)
+            if e.type == ev.THREAD_RUN_ADDED
+        ]
+        if since is None:
+            added = added[-1:]  # the thread's latest run, from its start
+        after = since or 0
+        follower = self.control.follower
+        for run_id in dict.fromkeys(added):
+            events = [e for e in await self.control.history.run_events(run_id) if after < e.seq <= until]
+            if not events:
+                continue
+            start = await follower.start(run_id, after, subgraphs=True)
+            encoder = ProtocolEncoder(run_id, thread_id, state=start.root)
+            encoder.prime(start.before)
+            for ns, space in start.spaces.items():
+                encoder.ns_state(ns, space)
+            for event in events:
+                yield encoder.on_event(event), event.seq
+
     async def _follow_run(
         self,
         thread_id: str,

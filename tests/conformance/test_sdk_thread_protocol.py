@@ -295,11 +295,13 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
                 }
             )
         )
-        answer = json.loads(await ws.recv())
+        # The stored events first (replayed), the answer, then the live ones.
+        frames: list[dict[str, Any]] = []
+        while not frames or not _root_done(frames[-1]):
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        [answer] = [f for f in frames if f["type"] != "event"]
         assert answer["type"] == "success" and answer["result"]["subscription_id"]
-        events = []
-        while not events or not _root_done(events[-1]):
-            events.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        events = [f for f in frames if f["type"] == "event"]
         assert {e["method"] for e in events} == {"lifecycle"}
         await ws.send(json.dumps({"id": 2, "method": "state.get", "params": {"namespace": []}}))
         state = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -340,35 +342,39 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
 
 # -- other commands ---------------------------------------------------------------------------------
 async def test_a_later_websocket_subscription_replays_what_it_matches(api_server: ApiServer) -> None:
-    """As LangGraph's server does: a subscription added to an open connection first gets the
-    stored events it matches (from its ``since``; without one, from the thread's latest run)
-    up to where the connection is, then what comes next."""
+    """As LangGraph's server does (langgraph-api 0.16.7, ``install_subscription_with_replay``): a
+    subscription first gets the stored events it matches (from its ``since``; without one, from
+    the thread's latest run) up to where the connection is, then its answer counts them
+    (``replayed_events``, langchain-protocol's ``SubscribeResult``), then what comes next."""
     thread_id = str(uuid.uuid4())
     start(api_server, thread_id, "slow", {"n": 0})
+    # The run has ended before the socket opens: everything is replayed.
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"], "since": 0})
     url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
 
-    async def frames(ws: Any, until: Any) -> list[dict[str, Any]]:
+    async def answered(ws: Any, command_id: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The frames before command ``command_id``'s answer, and the answer."""
         out: list[dict[str, Any]] = []
-        while not out or not until(out[-1]):
-            out.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
-        return out
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame.get("id") == command_id and frame["type"] in ("success", "error"):
+                return out, frame
+            out.append(frame)
 
     async with websockets.connect(url, additional_headers=api_server.headers) as ws:
         first = {"channels": ["lifecycle"], "since": 0}
         await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": first}))
-        got = await frames(ws, _root_done)
-        assert got[0]["type"] == "success" and {e["method"] for e in got[1:]} == {"lifecycle"}
-        # The run has ended: a new subscription for `updates` gets its five updates replayed.
+        got, answer = await answered(ws, 1)
+        assert {e["method"] for e in got} == {"lifecycle"} and _root_done(got[-1])
+        assert answer["result"]["replayed_events"] == len(got) == 2  # started, completed
+        # A new subscription for `updates` gets the run's five updates replayed.
         await ws.send(
             json.dumps({"id": 2, "method": "subscription.subscribe", "params": {"channels": ["updates"]}})
         )
-        replayed = await frames(
-            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
-        )
-        assert replayed[0]["type"] == "success" and replayed[0]["id"] == 2
-        updates = [f for f in replayed[1:] if f.get("method") == "updates"]
+        updates, answer = await answered(ws, 2)
         assert [u["params"]["data"]["node"] for u in updates] == ["s0", "s1", "s2", "s3", "s4"]
         assert len({u["event_id"] for u in updates}) == 5 and all("seq" in u for u in updates)
+        assert answer["result"]["replayed_events"] == 5
         # With a since: only what comes after it.
         cut = updates[2]["seq"]
         await ws.send(
@@ -380,11 +386,11 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
                 }
             )
         )
-        after = await frames(ws, lambda f: f.get("method") == "values" and f["params"]["data"].get("n") == 5)
-        values = [f for f in after[1:] if f.get("method") == "values"]
+        values, answer = await answered(ws, 3)
         assert values and all(v["seq"] > cut for v in values)
         # s2's update is its node's result; the state after it (n=3) is the next stored event.
         assert [v["params"]["data"]["n"] for v in values] == [3, 4, 5]
+        assert answer["result"]["replayed_events"] == 3
         # subscription.reconnect: the same, its since mandatory, the client's subscription id kept.
         await ws.send(
             json.dumps({"id": 4, "method": "subscription.reconnect", "params": {"channels": ["updates"]}})
@@ -393,14 +399,51 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
         assert refused["type"] == "error" and refused["id"] == 4 and refused["error"] == "invalid_argument"
         params = {"channels": ["updates"], "since": cut, "subscription_id": "mine"}
         await ws.send(json.dumps({"id": 5, "method": "subscription.reconnect", "params": params}))
-        again = await frames(
-            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
+        again, answer = await answered(ws, 5)
+        assert answer == {
+            "type": "success",
+            "id": 5,
+            "result": {"subscription_id": "mine", "replayed_events": 2},
+        }
+        assert [f["params"]["data"]["node"] for f in again] == ["s3", "s4"]
+        # Then what comes next, live: a second run's lifecycle to the first subscription.
+        await ws.send(
+            json.dumps({"id": 6, "method": "run.start", "params": {"assistant_id": "slow", "input": {}}})
         )
-        assert again[0] == {"type": "success", "id": 5, "result": {"subscription_id": "mine"}}
-        assert [f["params"]["data"]["node"] for f in again[1:] if f.get("method") == "updates"] == [
-            "s3",
-            "s4",
-        ]
+        live: list[dict[str, Any]] = []
+        while not live or not _root_done(live[-1]):
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame.get("method") == "lifecycle":
+                live.append(frame)
+        assert [e["params"]["data"]["event"] for e in live] == ["started", "completed"]
+
+
+async def test_a_first_websocket_subscription_counts_what_it_replays(api_server: ApiServer) -> None:
+    """While the run goes on: the stored events up to the subscription are replayed and counted,
+    the rest follow live, none twice."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {"n": 0, "sleep": 0.3})
+    wire_events(
+        api_server, thread_id, {"channels": ["updates"]}, until=lambda e: e["params"]["data"]["node"] == "s1"
+    )
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        sub = {"channels": ["updates", "lifecycle"]}
+        await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": sub}))
+        frames: list[dict[str, Any]] = []
+        while not frames or not _root_done(frames[-1]):
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+    [at] = [i for i, f in enumerate(frames) if f["type"] == "success"]
+    assert frames[at]["result"]["replayed_events"] == at >= 3  # started, s0, s1 at least
+    events = [f for f in frames if f["type"] == "event"]
+    assert [e["params"]["data"]["node"] for e in events if e["method"] == "updates"] == [
+        "s0",
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+    ]
+    assert len({e["event_id"] for e in events}) == len(events)
 
 
 def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> None:

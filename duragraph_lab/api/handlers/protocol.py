@@ -89,7 +89,8 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     _ws_thread: str = ""
     #: The seq of the last stored event the connection's pump has handled (None: none yet).
     _ws_seen_seq: int | None = None
-    _ws_replays: set[asyncio.Task[None]]
+    #: Subscriptions being replayed: the pump does not send them anything yet.
+    _ws_inactive: set[str]
 
     def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
         # Jupyter's origin policy (allow_origin...) for both the upgrade and plain requests.
@@ -139,7 +140,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     # -- WebSocket -----------------------------------------------------------------------------
     async def open(self, thread_id: str) -> None:
         self._ws_subscriptions = {}
-        self._ws_replays = set()
+        self._ws_inactive = set()
         self._ws_thread = thread_id
         try:
             # A thread that does not exist yet is fine: a client may create it with a run.start
@@ -167,7 +168,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
         try:
             command_id, method, params = parse_envelope(body)
             if method in ("subscription.subscribe", "subscription.reconnect"):
-                self._subscribe(command_id, params, reconnect=method == "subscription.reconnect")
+                await self._subscribe(command_id, params, reconnect=method == "subscription.reconnect")
                 return
             if method == "subscription.unsubscribe":
                 found = self._ws_subscriptions.pop(str(params.get("subscription_id")), None)
@@ -191,9 +192,12 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 mapped = ProtocolError(500, "unknown_error", "internal error (see the server log)")
             self._send(_error_body(mapped))
 
-    def _subscribe(self, command_id: int, params: dict[str, Any], *, reconnect: bool = False) -> None:
+    async def _subscribe(self, command_id: int, params: dict[str, Any], *, reconnect: bool = False) -> None:
         """``subscription.subscribe``, or ``subscription.reconnect``: the same with a mandatory
-        ``since`` (and the client's ``subscription_id`` kept), replayed from there."""
+        ``since`` (and the client's ``subscription_id`` kept). As LangGraph's server does: the
+        stored events the subscription matches are replayed first (from its ``since``; without
+        one, from the start of the thread's latest run), then the answer says how many
+        (``replayed_events``), then what comes next flows."""
         channels, namespaces, depth, since = parse_subscription(params)
         subscription_id = f"sub-{command_id}-{len(self._ws_subscriptions) + 1}"
         if reconnect:
@@ -207,39 +211,60 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             asked = params.get("subscription_id")
             if isinstance(asked, str) and asked:
                 subscription_id = asked
+        protocol = self.backend.protocol
+        # Inactive while it is replayed: the pump does not send it what the replay will.
+        self._ws_inactive.add(subscription_id)
         self._ws_subscriptions[subscription_id] = (channels, namespaces, depth)
-        self._send({"type": "success", "id": command_id, "result": {"subscription_id": subscription_id}})
-        if self._ws_pump is None:
-            # One pump of the thread's events per connection; each event goes out once if any
-            # subscription wants it.
-            self._ws_pump = asyncio.create_task(self._pump_events(since))
-        elif self._ws_seen_seq is not None and (since is None or since < self._ws_seen_seq):
-            # A later subscription, as LangGraph's server treats it: first the stored events it
-            # matches from its ``since`` (without one, from the thread's latest run) up to where
-            # the pump is, then the pump's. (Overlaps carry the same event ids: clients dedupe.)
-            replay = asyncio.create_task(self._replay(subscription_id, since, self._ws_seen_seq))
-            self._ws_replays.add(replay)
-            replay.add_done_callback(self._ws_replays.discard)
-
-    async def _replay(self, subscription_id: str, since: int | None, horizon: int) -> None:
+        replayed = 0
         try:
-            async for batch, seq in self.backend.protocol.events(self._ws_thread, since=since):
-                if seq is None:
-                    continue  # live events are never stored: not replayed
-                if seq > horizon:
-                    return
-                wanted = self._ws_subscriptions.get(subscription_id)
-                if wanted is None:
-                    return  # unsubscribed meanwhile
-                chosen = [e for e in batch if matches(e, *wanted)]
-                for event in stamp(chosen, seq):
-                    await self.write_message(dumps(event))
-                if seq == horizon:
-                    return
-        except (WebSocketClosedError, asyncio.CancelledError):
-            pass
-        except Exception as err:
-            log.warning("protocol WebSocket replay of thread %s failed: %r", self._ws_thread, err)
+            if self._ws_pump is None:
+                try:
+                    await protocol.check_thread(self._ws_thread)
+                    horizon: int | None = await protocol.horizon()
+                except NotFound:
+                    horizon = None  # created later (run.start over this socket): all of it is new
+                if horizon is not None:
+                    replayed = await self._replay(subscription_id, since, horizon)
+                    self._ws_seen_seq = horizon
+                # One pump of the thread's events per connection, after what was replayed; each
+                # event goes out once if any subscription wants it.
+                self._ws_pump = asyncio.create_task(
+                    self._pump_events(since if horizon is None else max(horizon, since or 0))
+                )
+            else:
+                cursor = since
+                while self._ws_seen_seq is not None and (cursor is None or cursor < self._ws_seen_seq):
+                    # Up to where the pump is; again if it moved on meanwhile. No await between
+                    # the last check and the activation: the pump's next event is sent live.
+                    horizon = self._ws_seen_seq
+                    replayed += await self._replay(subscription_id, cursor, horizon)
+                    cursor = horizon
+        except BaseException:
+            self._ws_subscriptions.pop(subscription_id, None)
+            raise
+        finally:
+            self._ws_inactive.discard(subscription_id)
+        self._send(
+            {
+                "type": "success",
+                "id": command_id,
+                "result": {"subscription_id": subscription_id, "replayed_events": replayed},
+            }
+        )
+
+    async def _replay(self, subscription_id: str, since: int | None, until: int) -> int:
+        """Send the stored events ``subscription_id`` matches after ``since`` up to ``until``;
+        how many were sent."""
+        sent = 0
+        async for batch, seq in self.backend.protocol.stored(self._ws_thread, since=since, until=until):
+            wanted = self._ws_subscriptions.get(subscription_id)
+            if wanted is None:
+                break  # unsubscribed meanwhile
+            chosen = [e for e in batch if matches(e, *wanted)]
+            for event in stamp(chosen, seq):
+                await self.write_message(dumps(event))
+                sent += 1
+        return sent
 
     async def _pump_events(self, since: int | None) -> None:
         try:
@@ -256,7 +281,11 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 chosen = [
                     e
                     for e in batch
-                    if any(matches(e, c, n, d) for c, n, d in self._ws_subscriptions.values())
+                    if any(
+                        matches(e, *wanted)
+                        for sid, wanted in self._ws_subscriptions.items()
+                        if sid not in self._ws_inactive
+                    )
                 ]
                 for event in stamp(chosen, seq):
                     await self.write_message(dumps(event))
@@ -273,7 +302,5 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             self.write_message(dumps(body))
 
     def on_close(self) -> None:
-        for replay in list(getattr(self, "_ws_replays", ())):
-            replay.cancel()
         if self._ws_pump is not None:
             self._ws_pump.cancel()
