@@ -464,6 +464,74 @@ def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> No
     assert status == 200 and 1 <= len(listed["result"]["checkpoints"]) <= 2
 
 
+def _tree(server: ApiServer, thread_id: str) -> dict[str, Any]:
+    status, body = command(server, thread_id, {"id": 8, "method": "agent.getTree", "params": {}})
+    assert status == 200 and body["type"] == "success", body
+    return dict(body["result"]["tree"])
+
+
+def _shape(tree: dict[str, Any]) -> Any:
+    """A tree with each namespace segment's task id left out (``sub:<task>`` -> ``sub``)."""
+    return (
+        [s.partition(":")[0] for s in tree["namespace"]],
+        tree["status"],
+        tree["graph_name"],
+        [_shape(c) for c in tree.get("children", [])],
+    )
+
+
+def test_agent_get_tree_has_the_subgraphs(api_server: ApiServer) -> None:
+    """``agent.getTree`` (langchain-protocol's ``AgentTreeNode``): the root and every subgraph
+    namespace the run entered, with its status and graph name, as LangGraph's server builds it
+    from the run's lifecycle (a subgraph is completed once execution leaves it)."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "nested", {"n": 0})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"], "since": 0})
+    tree = _tree(api_server, thread_id)
+    assert _shape(tree) == ([], "completed", "nested", [(["sub"], "completed", "inner", [])])
+    (child,) = tree["children"]
+    assert child["namespace"][0].startswith("sub:") and "children" not in child
+
+    # Interrupted inside the subgraph: the subgraph is where the run waits.
+    asked = str(uuid.uuid4())
+    start(api_server, asked, "lifecycle", {"n": 0})
+    waiting = wire_events(
+        api_server,
+        asked,
+        {"channels": ["lifecycle", "input"], "since": 0},
+        until=lambda e: (
+            e["method"] == "lifecycle"
+            and not e["params"]["namespace"]
+            and e["params"]["data"]["event"] == "interrupted"
+        ),
+    )
+    question = data(waiting, "input.requested")[-1]  # the subgraph's, then the root's
+    assert _shape(_tree(api_server, asked)) == (
+        [],
+        "interrupted",
+        "lifecycle",
+        [(["review"], "interrupted", "review", [])],
+    )
+    # Answered: the subgraph completes, then the run.
+    status, body = command(
+        api_server,
+        asked,
+        {
+            "id": 9,
+            "method": "input.respond",
+            "params": {"interrupt_id": question["interrupt_id"], "response": "yes"},
+        },
+    )
+    assert status == 200, body
+    wire_events(api_server, asked, {"channels": ["lifecycle"]})
+    assert _shape(_tree(api_server, asked)) == (
+        [],
+        "completed",
+        "lifecycle",
+        [(["review"], "completed", "review", [])],
+    )
+
+
 # -- two API servers --------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def second_server(api_server: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
