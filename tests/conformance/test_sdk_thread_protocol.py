@@ -418,6 +418,69 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
         assert [e["params"]["data"]["event"] for e in live] == ["started", "completed"]
 
 
+async def test_a_later_websocket_subscription_gets_the_live_events_the_connection_had(
+    api_server: ApiServer,
+) -> None:
+    """Token deltas and custom events are never stored, but a connection keeps those it received
+    (bounded), and a later subscription on it gets them replayed where they came among the stored
+    events, as LangGraph's connection-scoped session buffer does."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
+
+    async def until_answer(ws: Any, command_id: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame.get("id") == command_id and frame["type"] in ("success", "error"):
+                return out, frame
+            out.append(frame)
+
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        first = {"channels": ["lifecycle", "custom", "messages"]}
+        await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": first}))
+        await until_answer(ws, 1)  # the finished run's lifecycle, replayed
+        had: list[dict[str, Any]] = []
+        since: dict[int, int] = {}
+        for command_id, assistant, given in ((2, "chat", HUMAN_2_PLUS_3), (3, "custom", {})):
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": command_id,
+                        "method": "run.start",
+                        "params": {"assistant_id": assistant, "input": given},
+                    }
+                )
+            )
+            frames, answer = await until_answer(ws, command_id)
+            assert answer["type"] == "success", answer
+            since[command_id] = answer["meta"]["applied_through_seq"]
+            while not frames or not _root_done(frames[-1]):
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            had += frames
+        # Both runs have ended. A new subscription, from the chat run on (its since is the seq
+        # before the chat run's first event), gets its messages, token deltas included.
+        later = {"channels": ["messages", "custom"], "since": since[2]}
+        await ws.send(json.dumps({"id": 5, "method": "subscription.subscribe", "params": later}))
+        replayed, answer = await until_answer(ws, 5)
+    assert answer["result"]["replayed_events"] == len(replayed)
+    messages = data(replayed, "messages")
+    deltas = [m for m in messages if m["event"] == "content-block-delta"]
+    assert deltas and all(m["delta"]["type"] == "text-delta" for m in deltas)
+    streamed = {m["id"] for m in deltas}
+    starts = [m["id"] for m in messages if m["event"] == "message-start"]
+    finishes = [m["id"] for m in messages if m["event"] == "message-finish"]
+    assert streamed <= set(starts) and sorted(starts) == sorted(set(starts)) == sorted(finishes)
+    # Each delta comes after its message's start and before its finish, as it came.
+    for message_id in streamed:
+        order = [m["event"] for m in messages if m["id"] == message_id]
+        assert order[0] == "message-start" and order[-1] == "message-finish", order
+    # The custom events the connection received live (a run's first ones may come before the
+    # server follows it: best effort), replayed the same.
+    assert data(replayed, "custom") == data(had, "custom")
+
+
 async def test_a_first_websocket_subscription_counts_what_it_replays(api_server: ApiServer) -> None:
     """While the run goes on: the stored events up to the subscription are replayed and counted,
     the rest follow live, none twice."""
