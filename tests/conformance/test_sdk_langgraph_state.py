@@ -242,3 +242,42 @@ def test_sync_client_subgraph_state(server: DevServer) -> None:
         first = _get(server, f"runs/{runs[-1]['run_id']}/events?limit=1000")["events"]
         (started,) = [e for e in first if e["type"] == "subgraph_started"]
         assert started["data"]["ns"] == ns and started["data"]["graph_id"] == "inner"
+
+
+def _tree_shape(tree: dict[str, Any]) -> Any:
+    return (
+        [s.partition(":")[0] for s in tree["namespace"]],
+        tree["status"],
+        tree["graph_name"],
+        [_tree_shape(c) for c in tree.get("children", [])],
+    )
+
+
+def test_agent_get_tree_has_langgraphs_subgraphs(server: DevServer) -> None:
+    """``agent.getTree`` of a LangGraph run whose subgraph asks a human: the subgraph's namespace
+    is in the tree, where the run waits; once answered, completed with the run."""
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()["thread_id"]
+        client.runs.wait(thread, "lg_nested", input={"topic": "t"})
+
+        def tree() -> dict[str, Any]:
+            response = httpx.post(
+                f"{url(server)}/threads/{thread}/commands",
+                json={"id": 1, "method": "agent.getTree", "params": {}},
+                headers=headers(server),
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            return dict(response.json()["result"]["tree"])
+
+        waiting = tree()
+        assert _tree_shape(waiting) == (
+            [],
+            "interrupted",
+            "lg_nested",
+            [(["inner"], "interrupted", "inner", [])],
+        )
+        (child,) = waiting["children"]
+        assert child["namespace"][0].startswith("inner:")
+        client.runs.wait(thread, "lg_nested", command={"resume": "yes"})
+        assert _tree_shape(tree()) == ([], "completed", "lg_nested", [(["inner"], "completed", "inner", [])])

@@ -319,6 +319,131 @@ async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) ->
     assert (await client.runs.wait(thread_id, "reducing", input=None)) == {"high": 9, "n": 8}
 
 
+def _langgraph_routed() -> Any:
+    """``routed`` (tests.api_graphs) built with LangGraph on an InMemorySaver: what LangGraph does."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+
+    from tests.api_graphs import Routed, _route_after_a
+
+    g = LangGraphStateGraph(Routed)
+    g.add_node("a", lambda s: {"log": ["a"], "n": s.get("n", 0) + 1, "high": 5})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", lambda s: {"log": ["c"]})
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(LG_START, "a")
+    g.add_conditional_edges("a", _route_after_a, ["b", "c"])
+    g.add_edge("b", "d")
+    g.add_edge("c", LG_END)
+    g.add_edge("d", LG_END)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.parametrize("as_node", [None, "__start__", "a", "b"])
+async def test_update_state_on_a_thread_without_runs_decides_next_as_langgraph(
+    client: LangGraphClient, as_node: str | None
+) -> None:
+    """A fresh thread edited: as LangGraph (compared with the same graph on an InMemorySaver),
+    the edit counts as ``as_node``'s write (without one: START's), and what it leads to is
+    ``next``; a run with no input executes it."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_routed()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    edit = {"n": 50, "log": ["x"]}
+    await local.aupdate_state(config, edit, as_node=as_node)
+    want = await local.aget_state(config)
+
+    thread_id = await new_thread(client, graph_id="routed")
+    await client.threads.update_state(thread_id, edit, as_node=as_node)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next) and state["next"]  # LangGraph: a, a, c, d
+    assert [t["name"] for t in state["tasks"]] == [t.name for t in want.tasks]
+    assert state["values"] == {"n": 50, "log": ["x"]}
+    assert state["metadata"]["source"] == want.metadata["source"] == "update"
+    assert state["metadata"]["step"] == want.metadata["step"] == 0
+
+    done = await client.runs.wait(thread_id, "routed", input=None)
+    final = await local.ainvoke(None, config)
+    assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+    assert (await client.threads.get_state(thread_id))["next"] == []
+
+
+async def test_update_state_on_a_thread_without_runs_checks_as_node(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client, graph_id="routed")
+    with pytest.raises(UnprocessableEntityError, match="no-such-node"):
+        await client.threads.update_state(thread_id, {"n": 1}, as_node="no-such-node")
+    assert (await client.threads.get_state(thread_id))["checkpoint"] is None  # nothing written
+
+
+def _langgraph_ask_in_parallel() -> Any:
+    """``ask_in_parallel`` (tests.api_graphs) built with LangGraph on an InMemorySaver."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+    from langgraph.types import interrupt as lg_interrupt
+
+    from tests.api_graphs import Steps
+
+    def c(s: Steps) -> Steps:
+        return {"log": [f"c:{lg_interrupt('ok?')}"]}
+
+    g = LangGraphStateGraph(Steps)
+    g.add_node("a", lambda s: {"log": ["a"]})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", c)
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(LG_START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge(["b", "c"], "d")
+    g.add_edge("d", LG_END)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.parametrize("as_node", [None, "a", "b", "d"])
+async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_langgraph(
+    client: LangGraphClient, as_node: str | None
+) -> None:
+    """``b`` finished and ``c`` waits for a human in the same step: an edit replaces that step, as
+    LangGraph does (compared with the same graph on an InMemorySaver): applied to the state the
+    step started from (``b``'s write dropped), ``next`` what ``as_node`` leads to (without it: the
+    step's writer ``a``, so ``b`` and ``c`` again; ``b`` alone: the join still waits for ``c``);
+    a run with no input goes on from there, ``c`` asking again."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_ask_in_parallel()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"n": 0}, config)
+    thread_id = await new_thread(client)
+    paused = await client.runs.wait(thread_id, "ask_in_parallel", input={"n": 0})
+    assert (await client.threads.get_state(thread_id))["next"] == list((await local.aget_state(config)).next)
+    assert paused["__interrupt__"][0]["node"] == "c"
+
+    await local.aupdate_state(config, {"n": 7}, as_node=as_node)
+    await client.threads.update_state(thread_id, {"n": 7}, as_node=as_node)
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next)
+    assert {k: state["values"].get(k) for k in ("n", "log")} == {k: want.values.get(k) for k in ("n", "log")}
+    assert state["metadata"]["source"] == "update"
+
+    final = await local.ainvoke(None, config)
+    done = await client.runs.wait(thread_id, "ask_in_parallel", input=None)
+    asks = bool(final.get("__interrupt__"))
+    assert bool(done.get("__interrupt__")) == asks
+    if asks:
+        # Paused mid-step again: LangGraph's values include the finished task's write (b), ours
+        # are the step's start until it closes (a difference of any mid-step pause, not of edits).
+        again = await client.threads.get_state(thread_id)
+        assert again["next"] == list((await local.aget_state(config)).next) == ["c"]
+        assert done["n"] == final["n"] and done["log"] == [x for x in final["log"] if x != "b"]
+    else:
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+    assert (await client.threads.get(thread_id))["status"] == ("interrupted" if asks else "idle")
+
+
 @pytest.mark.sdk(
     "runs.create",
     "runs.get",
