@@ -10,6 +10,8 @@ from langgraph_sdk import get_client, get_sync_client
 from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 
 from tests.apiserver import ApiServer
+from tests.conformance.langgraph_server import LANGGRAPH_GRAPHS, serving
+from tests.devserver import DevServer
 
 
 @pytest.fixture
@@ -22,6 +24,15 @@ async def client(api_server: ApiServer) -> AsyncIterator[LangGraphClient]:
 def sync_client(api_server: ApiServer) -> Iterator[SyncLangGraphClient]:
     with get_sync_client(url=api_server.base, headers=api_server.headers, timeout=60) as sdk:
         yield sdk
+
+
+@pytest.fixture(scope="package")
+def lg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """One `serve` whose worker runs the LangGraph graphs of tests/lg_graphs.py, for the
+    test_sdk_langgraph_* modules (each test uses its own threads; one start instead of one per
+    module: a server start is seconds of CPU)."""
+    with serving(tmp_path_factory.mktemp("lg") / "data", LANGGRAPH_GRAPHS) as dev:
+        yield dev
 
 
 # --- capability report (tests/conformance/report.py) -------------------------------------------------

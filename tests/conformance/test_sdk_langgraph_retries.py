@@ -6,7 +6,6 @@ records attempts: a ``node_failed`` per failed attempt (``will_retry``), the suc
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,16 +15,14 @@ pytest.importorskip("langgraph")
 
 from langgraph_sdk import get_client, get_sync_client
 
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:flaky", "tests.lg_graphs:flaky_nested"]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgretry") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _get(server: DevServer, path: str) -> Any:

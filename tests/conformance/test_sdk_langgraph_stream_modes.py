@@ -6,7 +6,6 @@ with what LangGraph itself emits for the same graph run in-process (``graph.astr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,19 +17,18 @@ from langgraph_sdk import get_client, get_sync_client
 
 from duragraph_lab.langgraph.executor import plain
 from tests import lg_graphs
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested", "tests.lg_graphs:chat_nested"]
 MODES = ["debug", "tasks", "checkpoints"]
 #: Ids differ between two runs (checkpoint and task ids derive from time and each other).
 _IDS = {"id", "checkpoint_id", "thread_id", "timestamp", "run_id"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgmodes") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _local(graph: Any) -> tuple[Any, dict[str, Any]]:
