@@ -521,6 +521,8 @@ class _Mirror:
         self.planned_tasks: dict[str, str] = {}
         #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
         self.step_tasks: set[str] = set()
+        # The root state the last step_planned recorded: the next one records only what changed.
+        self.recorded: dict[str, Any] | None = None
 
     # -- the checkpointer's RunLog ---------------------------------------------------------------
     async def append(self, events: Sequence[NewEvent]) -> None:
@@ -607,13 +609,17 @@ class _Mirror:
             PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
             for i, t in enumerate(tasks)
         ]
+        values = plain(chunk.get("values") or {})
+        changed, appended = _changes(self.recorded, values)
+        self.recorded = values
         event = ev.step_planned(
             step=step,
             tasks=planned,
             barriers={},
-            custom_values=plain(chunk.get("values") or {}),
+            custom_values=changed,
             counts=True,
             checkpoint_id=checkpoint_id,
+            appended=appended,
         )
         await self.writer.append([event])
 
@@ -727,6 +733,47 @@ class _Mirror:
             await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
             await self.writer.commit([ev.run_completed(custom_values=values)])
+
+
+def _changes(
+    before: Mapping[str, Any] | None, after: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What a step_planned records of the state ``after``: the keys whose values changed since
+    ``before`` and, separately, the lists that only grew (their new items); all of ``after``
+    and no appends when there is nothing to start from or a key is gone."""
+    if before is None or any(key not in after for key in before):
+        return after, None
+    changed: dict[str, Any] = {}
+    appended: dict[str, Any] = {}
+    for key, value in after.items():
+        old = before.get(key, _MISSING)
+        if old is _MISSING:
+            changed[key] = value
+        elif (
+            type(value) is list
+            and type(old) is list
+            and len(value) >= len(old)
+            and _same(value[: len(old)], old)
+        ):
+            if len(value) > len(old):
+                appended[key] = value[len(old) :]
+        elif not _same(value, old):
+            changed[key] = value
+    return changed, appended
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON values equal in type too (Python's == takes 1, 1.0 and True for one another)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def space(namespace: Sequence[str]) -> str:

@@ -36,6 +36,11 @@ export interface Interrupt {
   task?: string;
   model_calls?: Record<string, unknown>[];
 }
+/** A list channel's value as an earlier version of it plus items appended (version 2 of the */
+export interface LgListAppend {
+  base: string;
+  append: string[][];
+}
 export interface PlannedTask {
   id: string;
   node: string;
@@ -87,6 +92,8 @@ export interface StepPlanned {
   counts?: boolean;
   ns?: string;
   checkpoint_id?: string;
+  carry?: boolean;
+  appended?: Record<string, unknown[]>;
 }
 /** node_completed: one task's update and routing (run streams) */
 export interface NodeCompleted {
@@ -351,10 +358,10 @@ export interface LgCheckpoint {
   checkpoint_id: string;
   parent_checkpoint_id: string | null;
   metadata: Record<string, unknown>;
-  checkpoint: string[];
-  new_versions: Record<string, string>;
+  checkpoint: string[] | Record<string, unknown>;
+  new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
-  blobs?: Record<string, string[]>;
+  blobs?: Record<string, string[] | LgListAppend>;
 }
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {

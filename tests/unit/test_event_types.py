@@ -133,8 +133,11 @@ _REMAKE: dict[str, Any] = {
     names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(
         **{
             **d,
-            "checkpoint": ev.decode_typed(d["checkpoint"]),
-            "blobs": {k: ev.decode_typed(v) for k, v in d["blobs"].items()},
+            "checkpoint": d["checkpoint"]
+            if isinstance(d["checkpoint"], dict)
+            else ev.decode_typed(d["checkpoint"]),
+            "blobs": {k: ev.decode_value(v) for k, v in d["blobs"].items()},
+            "new_versions": d.get("new_versions"),
         }
     ),
     names.LG_WRITES: lambda d: ev.lg_writes(

@@ -91,6 +91,11 @@ class StepPlanned(TypedDict):
     counts: NotRequired[bool]  # absent in step 0: true
     ns: NotRequired[str]
     checkpoint_id: NotRequired[str]  # LangGraph runs: the LangGraph checkpoint the step starts from
+    # LangGraph runs, since 2026-12-04: the state is the previous step_planned's, with
+    # custom_values set and appended's items added at the end of those keys' lists (the step's
+    # results are not applied again: LangGraph computed them).
+    carry: NotRequired[bool]
+    appended: NotRequired[dict[str, list[Any]]]
 
 
 class NodeCompleted(TypedDict):
@@ -233,12 +238,18 @@ def step_planned(
     counts: bool | None = None,
     ns: str = "",
     checkpoint_id: str | None = None,
+    appended: State | None = None,
 ) -> NewEvent:
+    """``appended`` (LangGraph runs): the state is the previous step's (``carry``), with
+    ``custom_values`` set and these lists' items added at the end of those keys' values."""
     data = StepPlanned(step=step, tasks=tasks, barriers=barriers, custom_values=custom_values)
     if counts is not None:
         data["counts"] = counts
     if checkpoint_id is not None:
         data["checkpoint_id"] = checkpoint_id
+    if appended is not None:
+        data["carry"] = True
+        data["appended"] = {k: list(v) for k, v in appended.items()}
     return NewEvent(names.STEP_PLANNED, _with_ns(data, ns))
 
 
