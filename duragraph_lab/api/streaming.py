@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from duragraph_lab.api.checkpoints import checkpoint_step, interrupt_json
+from duragraph_lab.api.checkpoints import checkpoint_step, shown_interrupts
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.control.checkpoints import CHECKPOINT_TYPES
 from duragraph_lab.domain import events as ev
@@ -147,10 +147,12 @@ class StreamEncoder:
             parts += self._task_result(result, state.step, suffix, event.recorded_at)
         elif t == ev.RUN_INTERRUPTED:
             paused = cast("ev.RunInterrupted", event.data)
-            interrupts = [interrupt_json(i) for i in paused.get("interrupts", [])]
+            recorded = paused.get("interrupts", [])
+            interrupts = shown_interrupts(recorded)
             if self._want("updates"):
                 parts.append(("updates" + suffix, {"__interrupt__": interrupts}))
-            if self._want("values"):
+            # At a LangGraph breakpoint LangGraph sends no values (the state did not change).
+            if self._want("values") and (interrupts or not recorded):
                 parts.append(("values" + suffix, {**plain(state.values), "__interrupt__": interrupts}))
         elif t == ev.RUN_COMPLETED:
             parts += self._values(state, suffix)
@@ -245,7 +247,11 @@ class StreamEncoder:
         node, update = d.get("node"), plain(d.get("update") or {})
         parts: list[Part] = []
         if self._want("updates"):
-            parts.append(("updates" + suffix, {node: update or None}))
+            if d.get("cached"):
+                # As LangGraph marks a task served from its cache (CachePolicy).
+                parts.append(("updates" + suffix, {node: update or None, "__metadata__": {"cached": True}}))
+            else:
+                parts.append(("updates" + suffix, {node: update or None}))
         parts += self._task_result(
             {"id": d.get("task"), "name": node, "error": None, "result": update, "interrupts": []},
             state.step,

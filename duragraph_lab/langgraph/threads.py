@@ -23,7 +23,7 @@ from typing import Any
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import NotFound
-from duragraph_lab.langgraph.executor import plain
+from duragraph_lab.langgraph.executor import interrupt_fields, plain
 from duragraph_lab.langgraph.source import Access, GraphSource
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints
@@ -207,7 +207,8 @@ def _error(error: Any) -> Any:
 
 
 def _interrupt(intr: Any) -> dict[str, Any]:
-    return {"id": str(intr.id), "value": plain(intr.value)}
+    """A LangGraph ``Interrupt`` as LangGraph Platform serializes it: its dataclass's fields."""
+    return {"value": plain(intr.value), "id": str(intr.id), **interrupt_fields(intr)}
 
 
 def thread_state(snapshot: Any) -> dict[str, Any]:

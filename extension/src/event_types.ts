@@ -35,6 +35,8 @@ export interface Interrupt {
   ns: string;
   task?: string;
   model_calls?: Record<string, unknown>[];
+  tool_calls?: Record<string, unknown>[];
+  fields?: Record<string, unknown> | null;
 }
 export interface PlannedTask {
   id: string;
@@ -102,6 +104,7 @@ export interface NodeCompleted {
   model_calls?: Record<string, unknown>[];
   tool_calls?: Record<string, unknown>[];
   ns?: string;
+  cached?: boolean;
 }
 /** node_failed: one failed attempt of a task (run streams) */
 export interface NodeFailed {
@@ -115,6 +118,8 @@ export interface NodeFailed {
   started_at: number;
   finished_at: number;
   ns?: string;
+  model_calls?: Record<string, unknown>[];
+  tool_calls?: Record<string, unknown>[];
 }
 /** run_interrupted: paused, waiting for a resume (run streams) */
 export interface RunInterrupted {

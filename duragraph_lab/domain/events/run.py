@@ -43,6 +43,11 @@ class Interrupt(TypedDict):
     ns: str
     task: NotRequired[str]  # absent for "after"
     model_calls: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    #: A LangGraph run's: its ``Interrupt``'s fields besides ``value`` and ``id`` (LangGraph 1.x:
+    #: ``response_schema``), shown as LangGraph shows the Interrupt; ``None`` for a breakpoint,
+    #: for which LangGraph shows no Interrupt at all.
+    fields: NotRequired[dict[str, Any] | None]
 
 
 class EditRequest(TypedDict):
@@ -106,6 +111,8 @@ class NodeCompleted(TypedDict):
     model_calls: NotRequired[list[dict[str, Any]]]
     tool_calls: NotRequired[list[dict[str, Any]]]  # the tools the task ran, each timed
     ns: NotRequired[str]
+    #: A LangGraph task whose writes came from the graph's cache (its CachePolicy): not executed.
+    cached: NotRequired[bool]
 
 
 class NodeFailed(TypedDict):
@@ -119,6 +126,9 @@ class NodeFailed(TypedDict):
     started_at: float
     finished_at: float
     ns: NotRequired[str]
+    #: The model and tool calls the failed attempt made (as in ``node_completed``).
+    model_calls: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
 
 
 class RunInterrupted(TypedDict):
@@ -255,6 +265,7 @@ def node_completed(
     model_calls: list[dict[str, Any]] | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
     ns: str = "",
+    cached: bool = False,
 ) -> NewEvent:
     data = NodeCompleted(
         step=step,
@@ -271,6 +282,8 @@ def node_completed(
         data["model_calls"] = model_calls
     if tool_calls:
         data["tool_calls"] = tool_calls
+    if cached:
+        data["cached"] = True
     return NewEvent(names.NODE_COMPLETED, _with_ns(data, ns))
 
 
@@ -286,6 +299,8 @@ def node_failed(
     started_at: float,
     finished_at: float,
     ns: str = "",
+    model_calls: list[dict[str, Any]] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> NewEvent:
     data = NodeFailed(
         step=step,
@@ -298,6 +313,10 @@ def node_failed(
         started_at=started_at,
         finished_at=finished_at,
     )
+    if model_calls:
+        data["model_calls"] = model_calls
+    if tool_calls:
+        data["tool_calls"] = tool_calls
     return NewEvent(names.NODE_FAILED, _with_ns(data, ns))
 
 
