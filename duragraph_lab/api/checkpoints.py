@@ -159,9 +159,7 @@ def thread_state(
         "created_at": iso(point.event.recorded_at),
         "checkpoint": checkpoint_ref(thread_id, point.event, point.ns),
         "parent_checkpoint": checkpoint_ref(thread_id, point.parent),
-        "interrupts": shown_interrupts(st.interrupts)
-        if st.status is RunStatus.INTERRUPTED
-        else [],
+        "interrupts": shown_interrupts(st.interrupts) if st.status is RunStatus.INTERRUPTED else [],
         "checkpoint_id": str(point.event.event_id),
         "parent_checkpoint_id": str(point.parent.event_id) if point.parent is not None else None,
         # DuraGraph: where this checkpoint is in the event log, and edits waiting for the step.

@@ -25,6 +25,7 @@ import dataclasses
 import enum
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,10 @@ class RunWriter:
         """Commit ``events`` with the next commit, ahead of its own events."""
         self._deferred.extend(events)
 
+    def deferring(self, event: NewEvent) -> bool:
+        """Whether ``event`` still waits for a commit (none has taken it yet)."""
+        return any(e is event for e in self._deferred)
+
     async def flush(self) -> None:
         """Commit the deferred events now, if there are any."""
         if self._deferred:
@@ -156,6 +161,12 @@ class LangGraphRunExecutor:
         self._attempts: TaskAttempts | None = None
         #: the run was created to stream its subgraphs' parts (their tokens too)
         self._stream_subgraphs = False
+        self._writer: RunWriter | None = None
+        #: LangGraph's own parts sent live since the last commit, and the event keeping them
+        self._kept: tuple[NewEvent, list[ev.StreamPart]] | None = None
+        #: their keys: this execution's (a lease's) prefix, then a count
+        self._parts_prefix = uuid.uuid4().hex[:8]
+        self._parts_made = 0
 
     def request_cancel(self) -> None:
         """A cancel request is in the log: stop the graph now and end the run as cancelled."""
@@ -216,10 +227,11 @@ class LangGraphRunExecutor:
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
-        # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
-        # (Not with the deferred events: those wait for their own step's commit.)
+        self._writer = writer
         # Model and tool calls of the run's tasks, recorded in the event that ends each attempt.
         calls = CallRecorder()
+        # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
+        # (Not with the deferred events: those wait for their own step's commit.)
         self._attempts = attempts = TaskAttempts(
             lambda events: writer.commit(events, with_deferred=False), calls=calls
         )
@@ -337,8 +349,24 @@ class LangGraphRunExecutor:
         if mode == "custom":
             self.journal.emit(self.run_id, LIVE_CUSTOM, {"node": None, "ns": ns, "payload": plain(chunk)})
             return
-        payload = {"mode": mode, "chunk": plain(chunk)}
+        # Sent live and kept in the log under one key, so a stream sends it once either way.
+        self._parts_made += 1
+        key = f"{self._parts_prefix}.{self._parts_made}"
+        payload = {"mode": mode, "chunk": plain(chunk), "key": key}
         self.journal.emit(self.run_id, LIVE_LANGGRAPH, {"node": None, "ns": ns, "payload": payload})
+        self._keep_part({"mode": mode, "ns": ns, "chunk": payload["chunk"], "key": key})
+
+    def _keep_part(self, part: ev.StreamPart) -> None:
+        """Keep a part sent live for streams resumed later: in a ``stream_parts`` event that
+        the run's next commit takes (no commit of its own), one per commit."""
+        writer = self._writer
+        if writer is None:
+            return
+        if self._kept is None or not writer.deferring(self._kept[0]):
+            parts: list[ev.StreamPart] = []
+            self._kept = (ev.stream_parts(parts), parts)
+            writer.defer([self._kept[0]])
+        self._kept[1].append(part)
 
     def _token(self, chunk: Any, ns: str = "") -> None:
         """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams

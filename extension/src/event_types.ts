@@ -51,6 +51,12 @@ export interface RunBase {
   seq: number | null;
   mode: "continue" | "fork";
 }
+export interface StreamPart {
+  mode: string;
+  ns: string;
+  chunk: unknown;
+  key: string;
+}
 /** run_created: the request: input, config, graph, thread, base (run streams) */
 export interface RunCreated {
   run_id: string;
@@ -163,6 +169,10 @@ export interface SubgraphStarted {
   channels: Record<string, string>;
   input: Record<string, unknown>;
   recursion_limit: number;
+}
+/** stream_parts: LangGraph's own stream parts, for resumed streams (run streams) */
+export interface StreamParts {
+  parts: StreamPart[];
 }
 /** state_updated: a state edit on a paused or finished run (run streams) */
 export interface StateUpdated {
@@ -405,6 +415,7 @@ export interface EventPayloads {
   run_cancelled: RunCancelled;
   run_timed_out: RunTimedOut;
   subgraph_started: SubgraphStarted;
+  stream_parts: StreamParts;
   state_updated: StateUpdated;
   edit_refused: EditRefused;
   run_deleted: RunDeleted;
@@ -455,6 +466,7 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   run_cancelled: "run",
   run_timed_out: "run",
   subgraph_started: "run",
+  stream_parts: "run",
   state_updated: "run",
   edit_refused: "run",
   run_deleted: "run",

@@ -174,6 +174,17 @@ class SubgraphStarted(TypedDict):
     recursion_limit: int
 
 
+class StreamPart(TypedDict):
+    mode: str  # debug, tasks, checkpoints; with stream_subgraphs, a subgraph's values/updates too
+    ns: str  # the emitting subgraph's namespace as LangGraph names it ("inner:<task id>"; "": root)
+    chunk: Any  # LangGraph's chunk, as the JSON the SSE stream sends
+    key: str  # the part's, also in its live event: a stream sends it once (from either)
+
+
+class StreamParts(TypedDict):
+    parts: list[StreamPart]
+
+
 class EditPlan(TypedDict):
     step: int
     tasks: list[PlannedTask]
@@ -386,6 +397,10 @@ def run_deleted() -> NewEvent:
     return NewEvent(names.RUN_DELETED, RunDeleted())
 
 
+def stream_parts(parts: list[StreamPart]) -> NewEvent:
+    return NewEvent(names.STREAM_PARTS, StreamParts(parts=parts))
+
+
 def webhook_attempt_failed(*, end_seq: int, url: str, attempt: int, error: str, retry_at: str) -> NewEvent:
     data = WebhookAttemptFailed(end_seq=end_seq, url=url, attempt=attempt, error=error, retry_at=retry_at)
     return NewEvent(names.WEBHOOK_ATTEMPT_FAILED, data)
@@ -416,6 +431,7 @@ RUN_EVENT_SPECS = (
     EventSpec(names.RUN_CANCELLED, RunCancelled, "run", "the run stopped on request"),
     EventSpec(names.RUN_TIMED_OUT, RunTimedOut, "run", "the run exceeded its timeout"),
     EventSpec(names.SUBGRAPH_STARTED, SubgraphStarted, "run", "a subgraph node began its supersteps"),
+    EventSpec(names.STREAM_PARTS, StreamParts, "run", "LangGraph's own stream parts, for resumed streams"),
     EventSpec(names.STATE_UPDATED, StateUpdated, "run", "a state edit on a paused or finished run"),
     EventSpec(names.EDIT_REFUSED, EditRefused, "run", "an edit request the graph's code refused"),
     EventSpec(names.RUN_DELETED, RunDeleted, "run", "removed from the read models; events stay"),
