@@ -203,6 +203,25 @@ def _routed(name: str) -> Any:
     return g.compile(name=name)
 
 
+def _ask_in_parallel() -> Any:
+    """``a``, then ``b`` and ``c`` in one step (``c`` asks a human), joined into ``d``: a run paused in the middle of a step (update_state there)."""
+
+    def c(s: Steps) -> Steps:
+        return {"log": [f"c:{interrupt('ok?')}"]}
+
+    g = StateGraph(Steps)
+    g.add_node("a", lambda s: {"log": ["a"]})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", c)
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge(["b", "c"], "d")
+    g.add_edge("d", END)
+    return g.compile(name="ask_in_parallel")
+
+
 slow = _slow()
 asking = _asking()
 breakpoint = _breakpoint()
@@ -212,6 +231,7 @@ nested = _nested()
 lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
 routed = _routed("routed")
+ask_in_parallel = _ask_in_parallel()
 #: Not served by the API test server: only by a worker process a test starts.
 routed_remote = _routed("routed_remote")
 
@@ -227,6 +247,7 @@ GRAPHS = [
         "chat_no_tools",
         "reducing",
         "routed",
+        "ask_in_parallel",
     )
 ]
 DEMOS = [

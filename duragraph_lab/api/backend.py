@@ -35,6 +35,7 @@ from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.crons import Crons, CronScheduler
 from duragraph_lab.control.datasets import Datasets
+from duragraph_lab.control.edits import EDIT_REQUEST_TIMEOUT
 from duragraph_lab.control.eventlog import BulkEventLog
 from duragraph_lab.control.experiment_runner import ServerExperiments
 from duragraph_lab.control.experiments import Experiments
@@ -96,8 +97,11 @@ class Backend:
         config_error: str | None = None,
         webhook_policy: WebhookPolicy | None = None,
         webhook_settings: WebhookSettings | None = None,
+        edit_request_timeout: float = EDIT_REQUEST_TIMEOUT,
     ) -> None:
         self.settings = settings
+        #: Seconds update_state waits for a worker to apply an edit request (StateEdits).
+        self.edit_request_timeout = edit_request_timeout
         self.webhook_policy = webhook_policy or WebhookPolicy()
         self.webhook_settings = webhook_settings or WebhookSettings()
         self.webhooks: WebhookDispatcher | None = None
@@ -193,6 +197,7 @@ class Backend:
         self._presence = Presence(PgWorkerDirectory(self.store))
         self.event_log = PgEventLog(self.store)
         self.control = control_plane(self.store, self.link)
+        self.control.edits.request_timeout = self.edit_request_timeout
         self._assistants = Assistants(self.store, PgAssistants(self.store), PgGraphs(self.store))
         self._threads = Threads(self.control)
         self._threads.stored_threads = _stored_langgraph_threads(self.store, self._assistants)

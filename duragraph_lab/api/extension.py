@@ -18,6 +18,7 @@ from duragraph_lab.api.handlers.system import UnknownRouteHandler
 from duragraph_lab.api.handlers.ui import ui_handlers
 from duragraph_lab.api.routes import handlers
 from duragraph_lab.bus import jetstream
+from duragraph_lab.control.edits import EDIT_REQUEST_TIMEOUT
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.control.webhooks import WebhookPolicy, WebhookSettings
 from duragraph_lab.langgraph.project import Project, ProjectError, load_project
@@ -160,6 +161,13 @@ class DuraGraphApp(ExtensionApp):
     )
     webhook_max_backoff = Float(300.0, config=True, help="The longest wait between two attempts (seconds).")
     webhook_timeout = Float(10.0, config=True, help="Seconds an attempt waits for the receiver's answer.")
+    edit_request_timeout = Float(
+        EDIT_REQUEST_TIMEOUT,
+        config=True,
+        help="Seconds update_state waits for a worker serving a native graph to apply the edit when "
+        "this server lacks the graph's code; then the edit is withdrawn and the call answers 503 "
+        "(docs/api.md, State edits).",
+    )
     cron_interval = Float(
         1.0,
         config=True,
@@ -246,6 +254,11 @@ class DuraGraphApp(ExtensionApp):
             )
         except ValueError as err:
             store_settings, invalid = None, f"invalid configuration: c.DuraGraphApp.store_*: {err}"
+        if not self.edit_request_timeout > 0:
+            invalid = (
+                f"invalid configuration: c.DuraGraphApp.edit_request_timeout is "
+                f"{self.edit_request_timeout!r}: give a number of seconds above 0"
+            )
         project: Project | None = None
         if self.langgraph_config:
             try:
@@ -274,6 +287,7 @@ class DuraGraphApp(ExtensionApp):
                 deny=tuple(self.webhook_deny),
                 allow_only=self.webhook_allow_only,
             ),
+            edit_request_timeout=self.edit_request_timeout,
             webhook_settings=WebhookSettings(
                 max_attempts=max(1, self.webhook_max_attempts),
                 first_backoff=max(0.0, self.webhook_backoff),

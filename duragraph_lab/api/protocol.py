@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from duragraph_lab.api import models
 from duragraph_lab.api.handlers.base import ApiError, http_error
-from duragraph_lab.api.protocol_events import CHANNELS, ProtocolEncoder, ProtocolEvent
+from duragraph_lab.api.protocol_events import CHANNELS, ProtocolEncoder, ProtocolEvent, agent_tree
 from duragraph_lab.api.runs import Runs
 from duragraph_lab.api.threads import Threads
 from duragraph_lab.control.plane import ControlPlane
@@ -328,19 +328,19 @@ class ThreadProtocol:
         return success(command_id, {"run_id": ref.run_id, "thread_id": ref.thread_id}, ref.after_seq)
 
     async def _tree(self, thread_id: str, command_id: int, params: dict[str, Any]) -> dict[str, Any]:
+        """``agent.getTree``: the run's namespaces (root, subgraphs, theirs) from its stored events."""
         run_id = params.get("run_id")
         run = (
             await self.control.run_queries.get(run_id, thread_id)
             if isinstance(run_id, str)
             else await self._latest_run(thread_id, command_id)
         )
-        status = _TREE_STATUS.get(run.status, "failed")
-        tree: dict[str, Any] = {
-            "namespace": [],
-            "status": status,
-            "graph_name": run.graph_id or "",
-            "children": [],
-        }
+        events: list[ProtocolEvent] = []
+        async for batch, _ in self._run_events(parse_id(thread_id, "thread"), run.run_id, 0, None):
+            events += batch
+        tree = agent_tree(events, run.graph_id or "")
+        # The run's own status is authoritative (error, timeout, cancelled: "failed").
+        tree["status"] = _TREE_STATUS.get(run.status, "failed")
         return success(command_id, {"tree": tree})
 
     # -- events --------------------------------------------------------------------------------
@@ -415,6 +415,48 @@ class ThreadProtocol:
             for task in (main, *followers):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+
+    async def horizon(self) -> int:
+        """The last stored seq now: a replay up to it, then a stream after it, misses nothing."""
+        return await self.control.store.last_seq()
+
+    async def stored(
+        self, thread_id: str, *, since: int | None, until: int
+    ) -> AsyncIterator[tuple[list[ProtocolEvent], int]]:
+        """The thread's protocol events from the log only, after ``since`` (None: from the start of
+        the thread's latest run, as :meth:`events`) up to seq ``until``, one batch per stored
+        event; then it ends. What a new subscription is replayed (its ``replayed_events``)."""
+        thread_id = parse_id(thread_id, "thread")
+        added = [
+            str(e.data.get("run_id"))
+            for e in await self.control.store.read_stream(f"thread:{thread_id}", until_seq=until)
+            if e.type == ev.THREAD_RUN_ADDED
+        ]
+        if since is None:
+            added = added[-1:]  # the thread's latest run, from its start
+        after = since or 0
+        for run_id in dict.fromkeys(added):
+            async for item in self._run_events(thread_id, run_id, after, until):
+                yield item
+
+    async def _run_events(
+        self, thread_id: str, run_id: str, after: int, until: int | None
+    ) -> AsyncIterator[tuple[list[ProtocolEvent], int]]:
+        """A run's stored events after seq ``after`` (up to ``until``) as protocol events."""
+        events = [
+            e
+            for e in await self.control.history.run_events(run_id)
+            if e.seq > after and (until is None or e.seq <= until)
+        ]
+        if not events:
+            return
+        start = await self.control.follower.start(run_id, after, subgraphs=True)
+        encoder = ProtocolEncoder(run_id, thread_id, state=start.root)
+        encoder.prime(start.before)
+        for ns, space in start.spaces.items():
+            encoder.ns_state(ns, space)
+        for event in events:
+            yield encoder.on_event(event), event.seq
 
     async def _follow_run(
         self,

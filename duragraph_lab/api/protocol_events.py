@@ -426,3 +426,51 @@ def protocol_events(
     function of the events (and the state before the first)."""
     encoder = ProtocolEncoder(run_id, thread_id, state=state)
     return [(event, encoder.on_event(event)) for event in events]
+
+
+_OPEN = ("started", "running")
+
+
+def agent_tree(events: Iterable[ProtocolEvent], root_graph: str) -> dict[str, Any]:
+    """The protocol's ``AgentTreeNode`` of a run (``agent.getTree``) from its protocol events in
+    order: every namespace a ``lifecycle`` event opened, with its last status and graph name,
+    children (when it has any) sorted by namespace, as LangGraph's server builds it. A subgraph
+    is ``completed`` once execution works outside it or the run completes; still open when the
+    run stops, it takes the run's status (``interrupted``, ``failed``)."""
+    infos: dict[tuple[str, ...], dict[str, Any]] = {
+        (): {"namespace": [], "status": "started", "graph_name": root_graph}
+    }
+    for event in events:
+        params = event.get("params") or {}
+        here = tuple(params.get("namespace") or [])
+        method = event.get("method")
+        # Work elsewhere (a task, its result, a message, another subgraph starting) means
+        # execution has left a subgraph; state reports (values, checkpoints), an interrupt's
+        # question and the run's own lifecycle do not (a run pausing inside a subgraph reports
+        # the root's state, then stops).
+        working = method in ("updates", "tasks", "messages", "tools") or (method == "lifecycle" and here)
+        for key, info in infos.items():
+            if key and working and info["status"] in _OPEN and here[: len(key)] != key:
+                info["status"] = "completed"  # execution has left it
+        if method != "lifecycle":
+            continue
+        data = params.get("data") or {}
+        info = infos.setdefault(here, {"namespace": list(here), "status": "started", "graph_name": ""})
+        info["status"] = str(data.get("event") or info["status"])
+        if data.get("graph_name"):
+            info["graph_name"] = str(data["graph_name"])
+        if not info["graph_name"]:
+            info["graph_name"] = here[-1].partition(":")[0] if here else root_graph
+    final = infos[()]["status"]
+    for key, info in infos.items():
+        if key and info["status"] in _OPEN and final not in _OPEN:
+            info["status"] = final
+
+    def node(key: tuple[str, ...]) -> dict[str, Any]:
+        out = dict(infos[key])
+        children = sorted(k for k in infos if len(k) == len(key) + 1 and k[: len(key)] == key)
+        if children:
+            out["children"] = [node(k) for k in children]
+        return out
+
+    return node(())

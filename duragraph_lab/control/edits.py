@@ -106,6 +106,8 @@ class StateEdits:
                         "say which graph its state belongs to"
                     )
                 target = await self.targets.resolve(name)
+                if latest is None and checkpoint is None and target.engine == NATIVE:
+                    return await self._edit_fresh(thread_id, target, values, as_node)
                 if checkpoint is not None and target.engine == NATIVE:
                     routed = await self._edit_at(thread_id, target, values, as_node, checkpoint)
                     if routed is not None:
@@ -152,14 +154,15 @@ class StateEdits:
         target: Target,
         values: Any,
         as_node: str | None,
-        base: dict[str, Any],
+        base: dict[str, Any] | None,
         rest: dict[str, Any],
         *,
         head: bool,
     ) -> tuple[str, int]:
         """The edit as a run of its own that a worker serving the graph executes (leased,
         fenced and recorded like any run), branching at ``base`` (the thread's latest run when
-        ``head``, else an earlier checkpoint, ``latest`` being the run there); waited for."""
+        ``head``, else an earlier checkpoint, ``latest`` being the run there; None: a thread
+        without runs, ``latest`` its empty state); waited for."""
         assert latest.thread_id is not None
         graph_id = target.graph_id
         if self.served is None or self.feed is None or graph_id not in await self.served():
@@ -171,7 +174,7 @@ class StateEdits:
         thread_id = latest.thread_id
         thread_version = await self.store.stream_version(f"thread:{thread_id}")
         now = await self.threads.get(thread_id)
-        if head and (now is None or now.last_run_id != latest.run_id):
+        if (head or base is None) and (now is None or now.last_run_id != latest.run_id):
             raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
         run_id = commands.new_id()
         created = commands.run_created(
@@ -253,6 +256,52 @@ class StateEdits:
             recorded = await tx.append(f"run:{run_id}", 0, [created, started, resting_event(rest), edit])
         return run_id, recorded[-1].seq
 
+    async def _edit_fresh(
+        self, thread_id: str, target: Target, values: Any, as_node: str | None
+    ) -> tuple[str, int]:
+        """A native graph's edit of a thread without runs, as LangGraph edits a fresh thread:
+        applied as if ``as_node`` had just completed (without it: START, as LangGraph's
+        ``__start__``), the step it leads to planned as what runs next (a run with no input
+        executes it). A run of its own, finished, whose last event is the edit."""
+        empty = RunState()
+        empty.thread_id = thread_id
+        empty.graph_id = target.graph_id
+        empty.assistant_id = target.assistant_id
+        empty.channels = dict(target.channels)
+        empty.config = target.merged_config(None, None)
+        empty.interrupt_before = list(target.interrupt_before)
+        empty.interrupt_after = list(target.interrupt_after)
+        rest: dict[str, Any] = {"status": "success", "step": empty.step}
+        spec = self.graph_code(target.graph_id)
+        if spec is None:
+            return await self._request_edit(empty, target, values, as_node, None, rest, head=False)
+        edit = await edit_event(spec, empty, values, as_node)
+        thread_version = await self.store.stream_version(f"thread:{thread_id}")
+        now = await self.threads.get(thread_id)
+        if now is None or now.last_run_id is not None:
+            raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
+        run_id = commands.new_id()
+        created = commands.run_created(
+            run_id=run_id,
+            thread_id=thread_id,
+            graph_id=target.graph_id,
+            assistant_id=target.assistant_id,
+            channels=target.channels,
+            nodes=target.nodes,
+            config=empty.config,
+            metadata={"kind": "update_state"},
+            interrupt_before=target.interrupt_before,
+            interrupt_after=target.interrupt_after,
+            kwargs={"kind": "update_state"},
+        )
+        started = ev.run_started(worker_id="api", epoch=None, attempt=1)
+        async with self.store.transaction() as tx:
+            # At the thread's version read before its runs were: a run added since then makes
+            # this a VersionConflict, and the edit is decided again on that run.
+            await tx.append(f"thread:{thread_id}", thread_version, [ev.thread_run_added(run_id)])
+            recorded = await tx.append(f"run:{run_id}", 0, [created, started, resting_event(rest), edit])
+        return run_id, recorded[-1].seq
+
     async def _applied(
         self, run_id: str, after_seq: int, graph_id: str, rest: dict[str, Any]
     ) -> tuple[str, int]:
@@ -302,7 +351,8 @@ class StateEdits:
         applier: EditApplier | None,
     ) -> tuple[str, int]:
         """A run whose only work is a state edit: branched from ``checkpoint`` (paused before
-        the tasks pending there) or, on a thread without runs, from nothing (finished)."""
+        the tasks pending there) or, on a thread without runs (a LangGraph graph's, whose
+        ``applier`` makes the edit), from nothing (finished)."""
         thread_version = await self.store.stream_version(f"thread:{thread_id}")
         run_id = commands.new_id()
         base = None

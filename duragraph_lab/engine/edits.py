@@ -24,13 +24,15 @@ AMBIGUOUS = "Ambiguous update, specify as_node"
 
 
 def infer_as_node(state: RunState, spec: GraphSpec) -> str:
-    """LangGraph's rule for an edit without ``as_node``: the graph's only node; START on a
-    state only the input wrote; else the node that wrote last, unless several wrote together."""
-    if len(spec.nodes) == 1:
-        return next(iter(spec.nodes))
+    """LangGraph's rule for an edit without ``as_node``: START on a fresh thread or a state only
+    the input wrote (LangGraph's ``__start__`` node, which counts among its nodes, so this comes
+    before the one-node rule); the graph's only node; else the node that wrote last, unless
+    several wrote together."""
     writers = set(state.last_writers)
     if not writers:
-        return START  # only the input wrote (LangGraph: the __start__ node)
+        return START
+    if len(spec.nodes) == 1:
+        return next(iter(spec.nodes))
     if len(writers) == 1:
         return writers.pop()
     raise InvalidRunRequest(AMBIGUOUS)
@@ -43,17 +45,26 @@ def routes_edit(state: RunState) -> bool:
 
 
 async def edit_event(
-    spec: GraphSpec, state: RunState, values: Any, as_node: str | None, *, subject: str = "values"
+    spec: GraphSpec,
+    state: RunState,
+    values: Any,
+    as_node: str | None,
+    *,
+    subject: str = "values",
+    paused: bool | None = None,
 ) -> NewEvent:
     """The ``state_updated`` event of an edit of ``state`` (the caller checks that the run may
-    take it), with its custom-reducer keys reduced and its next step planned."""
+    take it), with its custom-reducer keys reduced and its next step planned. ``paused``: whether
+    the edited run waits at an interrupt (default: ``state``'s status says)."""
     update = normalize_input(values, state.channels, subject) or {}
-    mid_step = not routes_edit(state)
-    if mid_step and state.status is RunStatus.INTERRUPTED:
-        # Paused mid-step: the executor applies the edit (with the reducers) when the step closes.
-        if as_node is not None and as_node not in spec.nodes:
-            raise InvalidRunRequest(_unknown(as_node, spec))
-        return ev.state_updated(values=update, as_node=as_node)
+    # Paused in the middle of a step (some of its tasks finished, one interrupted): as LangGraph
+    # does, the edit replaces that step. It applies to the state the step started from (the
+    # finished tasks' writes are dropped, as LangGraph drops a checkpoint's pending writes), and
+    # what as_node leads to (without it: the step's own writers) runs next, asking again.
+    if paused is None:
+        paused = state.status is RunStatus.INTERRUPTED
+    replaces_step = not routes_edit(state) and paused
+    mid_step = not routes_edit(state) and not replaces_step
     if as_node is not None and as_node != START and as_node not in spec.nodes:
         raise InvalidRunRequest(_unknown(as_node, spec))
     # Stopped mid-step otherwise (failed, cancelled): applied at once, reduced, not rerouted.
@@ -85,7 +96,7 @@ async def edit_event(
         "tasks": [t.to_json() for t in tasks],
         "barriers": barriers,
     }
-    if _same_step(state, tasks) or not (tasks or state.pending_tasks):
+    if not replaces_step and (_same_step(state, tasks) or not (tasks or state.pending_tasks)):
         plan = None  # what was pending stays pending, with its interrupts and resume values
     return ev.state_updated(values=recorded, as_node=writer, reduced=custom, next=plan)
 
@@ -129,7 +140,13 @@ async def edit_request_events(spec: GraphSpec, state: RunState) -> list[NewEvent
     request = state.edit_request or {}
     rest = dict(request.get("rest") or {})
     try:
-        edit = await edit_event(spec, state, request.get("values") or {}, request.get("as_node"))
+        edit = await edit_event(
+            spec,
+            state,
+            request.get("values") or {},
+            request.get("as_node"),
+            paused=rest.get("status") == "interrupted",
+        )
     except InvalidRunRequest as err:
         return [resting_event(rest), ev.edit_refused(error={"type": type(err).__name__, "message": str(err)})]
     return [resting_event(rest), edit]

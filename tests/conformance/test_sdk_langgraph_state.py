@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,16 +21,14 @@ from langgraph_sdk import get_client, get_sync_client
 
 from duragraph_lab.langgraph.threads import thread_state
 from tests import lg_graphs
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested"]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgstate") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _get(server: DevServer, path: str) -> Any:
@@ -88,6 +85,14 @@ def _chain(history: list[dict[str, Any]]) -> None:
     assert history[-1]["parent_checkpoint"] is None
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     await local.ainvoke({"topic": "a"}, config)
@@ -139,6 +144,16 @@ async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
         assert err.value.response.status_code == 404
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+)
 async def test_update_state_answers_langgraphs_checkpoint(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     await local.ainvoke({"topic": "a"}, config)
@@ -168,6 +183,15 @@ async def test_update_state_answers_langgraphs_checkpoint(server: DevServer) -> 
             _same(got, want)
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 def test_sync_client_subgraph_state(server: DevServer) -> None:
     local, config = _local(lg_graphs.nested)
     local.invoke({"topic": "t"}, config)
@@ -215,3 +239,42 @@ def test_sync_client_subgraph_state(server: DevServer) -> None:
         first = _get(server, f"runs/{runs[-1]['run_id']}/events?limit=1000")["events"]
         (started,) = [e for e in first if e["type"] == "subgraph_started"]
         assert started["data"]["ns"] == ns and started["data"]["graph_id"] == "inner"
+
+
+def _tree_shape(tree: dict[str, Any]) -> Any:
+    return (
+        [s.partition(":")[0] for s in tree["namespace"]],
+        tree["status"],
+        tree["graph_name"],
+        [_tree_shape(c) for c in tree.get("children", [])],
+    )
+
+
+def test_agent_get_tree_has_langgraphs_subgraphs(server: DevServer) -> None:
+    """``agent.getTree`` of a LangGraph run whose subgraph asks a human: the subgraph's namespace
+    is in the tree, where the run waits; once answered, completed with the run."""
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()["thread_id"]
+        client.runs.wait(thread, "lg_nested", input={"topic": "t"})
+
+        def tree() -> dict[str, Any]:
+            response = httpx.post(
+                f"{url(server)}/threads/{thread}/commands",
+                json={"id": 1, "method": "agent.getTree", "params": {}},
+                headers=headers(server),
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            return dict(response.json()["result"]["tree"])
+
+        waiting = tree()
+        assert _tree_shape(waiting) == (
+            [],
+            "interrupted",
+            "lg_nested",
+            [(["inner"], "interrupted", "inner", [])],
+        )
+        (child,) = waiting["children"]
+        assert child["namespace"][0].startswith("inner:")
+        client.runs.wait(thread, "lg_nested", command={"resume": "yes"})
+        assert _tree_shape(tree()) == ([], "completed", "lg_nested", [(["inner"], "completed", "inner", [])])

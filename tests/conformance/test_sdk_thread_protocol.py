@@ -79,6 +79,7 @@ def data(events: list[dict[str, Any]], method: str) -> list[Any]:
 
 
 # -- the SDK, async and sync ------------------------------------------------------------------------
+@pytest.mark.sdk("threads.stream[sse]")
 async def test_async_run_start_values_updates_lifecycle(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="slow") as thread:
         result = await thread.run.start(input={"n": 0})
@@ -95,6 +96,7 @@ async def test_async_run_start_values_updates_lifecycle(client: LangGraphClient)
     assert all(e["type"] == "event" and e["event_id"] for e in events)
 
 
+@pytest.mark.sdk("threads.stream[sse]")
 def test_sync_run_start_values_updates_lifecycle(sync_client: SyncLangGraphClient) -> None:
     with sync_client.threads.stream(assistant_id="slow") as thread:
         thread.run.start(input={"n": 10})
@@ -106,6 +108,7 @@ def test_sync_run_start_values_updates_lifecycle(sync_client: SyncLangGraphClien
     assert not data(events, "updates")  # not subscribed
 
 
+@pytest.mark.sdk("threads.stream[interrupt answered]", "threads.stream[sse]")
 async def test_async_interrupt_answered_by_command(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="asking") as thread:
         await thread.run.start(input={"n": 3})
@@ -123,6 +126,7 @@ async def test_async_interrupt_answered_by_command(client: LangGraphClient) -> N
     assert output["answer"] == "yes" and output["log"] == ["asked", "done:yes"]
 
 
+@pytest.mark.sdk("threads.stream[interrupt answered]", "threads.stream[sse]")
 def test_sync_interrupt_answered_by_command(sync_client: SyncLangGraphClient) -> None:
     with sync_client.threads.stream(assistant_id="asking") as thread:
         thread.run.start(input={"n": 4})
@@ -192,6 +196,7 @@ def test_channel_namespace_and_depth_filters(api_server: ApiServer) -> None:
     assert {e["method"] for e in lifecycle} == {"lifecycle"}
 
 
+@pytest.mark.sdk("threads.stream[namespaces]", "threads.stream[sse]")
 async def test_sdk_subscription_by_namespace(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="nested") as thread:
         await thread.run.start(input={"n": 0})
@@ -248,6 +253,7 @@ def test_reconnect_with_since_has_no_gap_and_no_duplicate(api_server: ApiServer)
 
 
 # -- WebSocket --------------------------------------------------------------------------------------
+@pytest.mark.sdk("threads.stream[websocket]")
 async def test_websocket_transport(api_server: ApiServer, client: LangGraphClient) -> None:
     # The SDK's WebSocket handshake carries the headers given to threads.stream (not the client's).
     async with client.threads.stream(
@@ -261,6 +267,7 @@ async def test_websocket_transport(api_server: ApiServer, client: LangGraphClien
     assert data(events, "lifecycle")[-1]["event"] == "completed"
 
 
+@pytest.mark.sdk("threads.stream[interrupt answered]", "threads.stream[websocket]")
 def test_sync_websocket_interrupt(api_server: ApiServer, sync_client: SyncLangGraphClient) -> None:
     with sync_client.threads.stream(
         assistant_id="asking", transport="websocket", headers=api_server.headers
@@ -295,11 +302,13 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
                 }
             )
         )
-        answer = json.loads(await ws.recv())
+        # The stored events first (replayed), the answer, then the live ones.
+        frames: list[dict[str, Any]] = []
+        while not frames or not _root_done(frames[-1]):
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        [answer] = [f for f in frames if f["type"] != "event"]
         assert answer["type"] == "success" and answer["result"]["subscription_id"]
-        events = []
-        while not events or not _root_done(events[-1]):
-            events.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+        events = [f for f in frames if f["type"] == "event"]
         assert {e["method"] for e in events} == {"lifecycle"}
         await ws.send(json.dumps({"id": 2, "method": "state.get", "params": {"namespace": []}}))
         state = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -340,35 +349,39 @@ async def test_websocket_commands_and_refusals(api_server: ApiServer) -> None:
 
 # -- other commands ---------------------------------------------------------------------------------
 async def test_a_later_websocket_subscription_replays_what_it_matches(api_server: ApiServer) -> None:
-    """As LangGraph's server does: a subscription added to an open connection first gets the
-    stored events it matches (from its ``since``; without one, from the thread's latest run)
-    up to where the connection is, then what comes next."""
+    """As LangGraph's server does (langgraph-api 0.16.7, ``install_subscription_with_replay``): a
+    subscription first gets the stored events it matches (from its ``since``; without one, from
+    the thread's latest run) up to where the connection is, then its answer counts them
+    (``replayed_events``, langchain-protocol's ``SubscribeResult``), then what comes next."""
     thread_id = str(uuid.uuid4())
     start(api_server, thread_id, "slow", {"n": 0})
+    # The run has ended before the socket opens: everything is replayed.
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"], "since": 0})
     url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
 
-    async def frames(ws: Any, until: Any) -> list[dict[str, Any]]:
+    async def answered(ws: Any, command_id: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """The frames before command ``command_id``'s answer, and the answer."""
         out: list[dict[str, Any]] = []
-        while not out or not until(out[-1]):
-            out.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
-        return out
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame.get("id") == command_id and frame["type"] in ("success", "error"):
+                return out, frame
+            out.append(frame)
 
     async with websockets.connect(url, additional_headers=api_server.headers) as ws:
         first = {"channels": ["lifecycle"], "since": 0}
         await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": first}))
-        got = await frames(ws, _root_done)
-        assert got[0]["type"] == "success" and {e["method"] for e in got[1:]} == {"lifecycle"}
-        # The run has ended: a new subscription for `updates` gets its five updates replayed.
+        got, answer = await answered(ws, 1)
+        assert {e["method"] for e in got} == {"lifecycle"} and _root_done(got[-1])
+        assert answer["result"]["replayed_events"] == len(got) == 2  # started, completed
+        # A new subscription for `updates` gets the run's five updates replayed.
         await ws.send(
             json.dumps({"id": 2, "method": "subscription.subscribe", "params": {"channels": ["updates"]}})
         )
-        replayed = await frames(
-            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
-        )
-        assert replayed[0]["type"] == "success" and replayed[0]["id"] == 2
-        updates = [f for f in replayed[1:] if f.get("method") == "updates"]
+        updates, answer = await answered(ws, 2)
         assert [u["params"]["data"]["node"] for u in updates] == ["s0", "s1", "s2", "s3", "s4"]
         assert len({u["event_id"] for u in updates}) == 5 and all("seq" in u for u in updates)
+        assert answer["result"]["replayed_events"] == 5
         # With a since: only what comes after it.
         cut = updates[2]["seq"]
         await ws.send(
@@ -380,11 +393,11 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
                 }
             )
         )
-        after = await frames(ws, lambda f: f.get("method") == "values" and f["params"]["data"].get("n") == 5)
-        values = [f for f in after[1:] if f.get("method") == "values"]
+        values, answer = await answered(ws, 3)
         assert values and all(v["seq"] > cut for v in values)
         # s2's update is its node's result; the state after it (n=3) is the next stored event.
         assert [v["params"]["data"]["n"] for v in values] == [3, 4, 5]
+        assert answer["result"]["replayed_events"] == 3
         # subscription.reconnect: the same, its since mandatory, the client's subscription id kept.
         await ws.send(
             json.dumps({"id": 4, "method": "subscription.reconnect", "params": {"channels": ["updates"]}})
@@ -393,14 +406,114 @@ async def test_a_later_websocket_subscription_replays_what_it_matches(api_server
         assert refused["type"] == "error" and refused["id"] == 4 and refused["error"] == "invalid_argument"
         params = {"channels": ["updates"], "since": cut, "subscription_id": "mine"}
         await ws.send(json.dumps({"id": 5, "method": "subscription.reconnect", "params": params}))
-        again = await frames(
-            ws, lambda f: f.get("method") == "updates" and f["params"]["data"].get("node") == "s4"
+        again, answer = await answered(ws, 5)
+        assert answer == {
+            "type": "success",
+            "id": 5,
+            "result": {"subscription_id": "mine", "replayed_events": 2},
+        }
+        assert [f["params"]["data"]["node"] for f in again] == ["s3", "s4"]
+        # Then what comes next, live: a second run's lifecycle to the first subscription.
+        await ws.send(
+            json.dumps({"id": 6, "method": "run.start", "params": {"assistant_id": "slow", "input": {}}})
         )
-        assert again[0] == {"type": "success", "id": 5, "result": {"subscription_id": "mine"}}
-        assert [f["params"]["data"]["node"] for f in again[1:] if f.get("method") == "updates"] == [
-            "s3",
-            "s4",
-        ]
+        live: list[dict[str, Any]] = []
+        while not live or not _root_done(live[-1]):
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame.get("method") == "lifecycle":
+                live.append(frame)
+        assert [e["params"]["data"]["event"] for e in live] == ["started", "completed"]
+
+
+async def test_a_later_websocket_subscription_gets_the_live_events_the_connection_had(
+    api_server: ApiServer,
+) -> None:
+    """Token deltas and custom events are never stored, but a connection keeps those it received
+    (bounded), and a later subscription on it gets them replayed where they came among the stored
+    events, as LangGraph's connection-scoped session buffer does."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"]})
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
+
+    async def until_answer(ws: Any, command_id: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if frame.get("id") == command_id and frame["type"] in ("success", "error"):
+                return out, frame
+            out.append(frame)
+
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        first = {"channels": ["lifecycle", "custom", "messages"]}
+        await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": first}))
+        await until_answer(ws, 1)  # the finished run's lifecycle, replayed
+        had: list[dict[str, Any]] = []
+        since: dict[int, int] = {}
+        for command_id, assistant, given in ((2, "chat", HUMAN_2_PLUS_3), (3, "custom", {})):
+            await ws.send(
+                json.dumps(
+                    {
+                        "id": command_id,
+                        "method": "run.start",
+                        "params": {"assistant_id": assistant, "input": given},
+                    }
+                )
+            )
+            frames, answer = await until_answer(ws, command_id)
+            assert answer["type"] == "success", answer
+            since[command_id] = answer["meta"]["applied_through_seq"]
+            while not frames or not _root_done(frames[-1]):
+                frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            had += frames
+        # Both runs have ended. A new subscription, from the chat run on (its since is the seq
+        # before the chat run's first event), gets its messages, token deltas included.
+        later = {"channels": ["messages", "custom"], "since": since[2]}
+        await ws.send(json.dumps({"id": 5, "method": "subscription.subscribe", "params": later}))
+        replayed, answer = await until_answer(ws, 5)
+    assert answer["result"]["replayed_events"] == len(replayed)
+    messages = data(replayed, "messages")
+    deltas = [m for m in messages if m["event"] == "content-block-delta"]
+    assert deltas and all(m["delta"]["type"] == "text-delta" for m in deltas)
+    streamed = {m["id"] for m in deltas}
+    starts = [m["id"] for m in messages if m["event"] == "message-start"]
+    finishes = [m["id"] for m in messages if m["event"] == "message-finish"]
+    assert streamed <= set(starts) and sorted(starts) == sorted(set(starts)) == sorted(finishes)
+    # Each delta comes after its message's start and before its finish, as it came.
+    for message_id in streamed:
+        order = [m["event"] for m in messages if m["id"] == message_id]
+        assert order[0] == "message-start" and order[-1] == "message-finish", order
+    # The custom events the connection received live (a run's first ones may come before the
+    # server follows it: best effort), replayed the same.
+    assert data(replayed, "custom") == data(had, "custom")
+
+
+async def test_a_first_websocket_subscription_counts_what_it_replays(api_server: ApiServer) -> None:
+    """While the run goes on: the stored events up to the subscription are replayed and counted,
+    the rest follow live, none twice."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "slow", {"n": 0, "sleep": 0.3})
+    wire_events(
+        api_server, thread_id, {"channels": ["updates"]}, until=lambda e: e["params"]["data"]["node"] == "s1"
+    )
+    url = api_server.base.replace("http://", "ws://") + f"/threads/{thread_id}/stream/events"
+    async with websockets.connect(url, additional_headers=api_server.headers) as ws:
+        sub = {"channels": ["updates", "lifecycle"]}
+        await ws.send(json.dumps({"id": 1, "method": "subscription.subscribe", "params": sub}))
+        frames: list[dict[str, Any]] = []
+        while not frames or not _root_done(frames[-1]):
+            frames.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+    [at] = [i for i, f in enumerate(frames) if f["type"] == "success"]
+    assert frames[at]["result"]["replayed_events"] == at >= 3  # started, s0, s1 at least
+    events = [f for f in frames if f["type"] == "event"]
+    assert [e["params"]["data"]["node"] for e in events if e["method"] == "updates"] == [
+        "s0",
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+    ]
+    assert len({e["event_id"] for e in events}) == len(events)
 
 
 def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> None:
@@ -419,6 +532,74 @@ def test_state_cancel_tree_and_checkpoints_commands(api_server: ApiServer) -> No
         api_server, thread_id, {"id": 7, "method": "state.listCheckpoints", "params": {"limit": 2}}
     )
     assert status == 200 and 1 <= len(listed["result"]["checkpoints"]) <= 2
+
+
+def _tree(server: ApiServer, thread_id: str) -> dict[str, Any]:
+    status, body = command(server, thread_id, {"id": 8, "method": "agent.getTree", "params": {}})
+    assert status == 200 and body["type"] == "success", body
+    return dict(body["result"]["tree"])
+
+
+def _shape(tree: dict[str, Any]) -> Any:
+    """A tree with each namespace segment's task id left out (``sub:<task>`` -> ``sub``)."""
+    return (
+        [s.partition(":")[0] for s in tree["namespace"]],
+        tree["status"],
+        tree["graph_name"],
+        [_shape(c) for c in tree.get("children", [])],
+    )
+
+
+def test_agent_get_tree_has_the_subgraphs(api_server: ApiServer) -> None:
+    """``agent.getTree`` (langchain-protocol's ``AgentTreeNode``): the root and every subgraph
+    namespace the run entered, with its status and graph name, as LangGraph's server builds it
+    from the run's lifecycle (a subgraph is completed once execution leaves it)."""
+    thread_id = str(uuid.uuid4())
+    start(api_server, thread_id, "nested", {"n": 0})
+    wire_events(api_server, thread_id, {"channels": ["lifecycle"], "since": 0})
+    tree = _tree(api_server, thread_id)
+    assert _shape(tree) == ([], "completed", "nested", [(["sub"], "completed", "inner", [])])
+    (child,) = tree["children"]
+    assert child["namespace"][0].startswith("sub:") and "children" not in child
+
+    # Interrupted inside the subgraph: the subgraph is where the run waits.
+    asked = str(uuid.uuid4())
+    start(api_server, asked, "lifecycle", {"n": 0})
+    waiting = wire_events(
+        api_server,
+        asked,
+        {"channels": ["lifecycle", "input"], "since": 0},
+        until=lambda e: (
+            e["method"] == "lifecycle"
+            and not e["params"]["namespace"]
+            and e["params"]["data"]["event"] == "interrupted"
+        ),
+    )
+    question = data(waiting, "input.requested")[-1]  # the subgraph's, then the root's
+    assert _shape(_tree(api_server, asked)) == (
+        [],
+        "interrupted",
+        "lifecycle",
+        [(["review"], "interrupted", "review", [])],
+    )
+    # Answered: the subgraph completes, then the run.
+    status, body = command(
+        api_server,
+        asked,
+        {
+            "id": 9,
+            "method": "input.respond",
+            "params": {"interrupt_id": question["interrupt_id"], "response": "yes"},
+        },
+    )
+    assert status == 200, body
+    wire_events(api_server, asked, {"channels": ["lifecycle"]})
+    assert _shape(_tree(api_server, asked)) == (
+        [],
+        "completed",
+        "lifecycle",
+        [(["review"], "completed", "review", [])],
+    )
 
 
 # -- two API servers --------------------------------------------------------------------------------
@@ -472,6 +653,7 @@ def test_two_api_servers(api_server: ApiServer, second_server: ApiServer) -> Non
     assert [e["event_id"] for e in on_first] == [e["event_id"] for e in on_second]
 
 
+@pytest.mark.sdk("threads.stream[sse]", "threads.stream[two API servers]")
 async def test_sdk_on_two_servers(api_server: ApiServer, second_server: ApiServer) -> None:
     thread_id = str(uuid.uuid4())
     async with (
@@ -593,6 +775,7 @@ def test_commands_need_a_token(api_server: ApiServer) -> None:
 HUMAN_2_PLUS_3 = {"messages": [{"type": "human", "content": "what is 2 + 3?"}]}
 
 
+@pytest.mark.sdk("threads.stream[messages and tools]", "threads.stream[sse]")
 async def test_messages_and_tools_channels(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="chat") as thread:
         await thread.run.start(input=HUMAN_2_PLUS_3)
@@ -643,6 +826,7 @@ def test_live_tokens_are_content_block_deltas(api_server: ApiServer) -> None:
     assert streamed <= set(starts) and sorted(starts) == sorted(set(starts)) == sorted(finishes)
 
 
+@pytest.mark.sdk("RemoteGraph.astream_events[version=v3]")
 async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:
     from langgraph.pregel.remote import RemoteGraph
 
@@ -654,6 +838,7 @@ async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:
     assert snapshots and snapshots[-1]["n"] == 5
 
 
+@pytest.mark.sdk("RemoteGraph.stream_events[version=v3]")
 def test_remote_graph_stream_events_v3(api_server: ApiServer) -> None:
     from langgraph.pregel.remote import RemoteGraph
 

@@ -16,6 +16,16 @@ from tests.conformance.helpers import new_thread, progressed, tag
 LOG5 = ["s0", "s1", "s2", "s3", "s4"]
 
 
+@pytest.mark.sdk(
+    "threads.create",
+    "threads.delete",
+    "threads.get",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.prune",
+    "threads.search",
+    "threads.update",
+)
 async def test_thread_create_get_update_delete(client: LangGraphClient) -> None:
     thread_id = str(uuid.uuid4())
     labels = tag()
@@ -49,6 +59,7 @@ async def test_thread_create_get_update_delete(client: LangGraphClient) -> None:
     assert await client.threads.search(metadata=labels) == []
 
 
+@pytest.mark.sdk("runs.wait", "threads.count", "threads.create", "threads.search")
 async def test_thread_search_and_count(client: LangGraphClient) -> None:
     labels = tag()
     finished = await new_thread(client, **labels, kind="finished")
@@ -89,6 +100,7 @@ async def test_thread_search_and_count(client: LangGraphClient) -> None:
     assert await client.threads.count(metadata=labels, values={"n": 5}) == 1
 
 
+@pytest.mark.sdk("runs.wait", "threads.create", "threads.get_history", "threads.get_state")
 async def test_state_history_and_checkpoints(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     await client.runs.wait(thread_id, "slow", input={"n": 0})
@@ -133,6 +145,15 @@ async def test_state_history_and_checkpoints(client: LangGraphClient) -> None:
     assert (await client.threads.get_state(thread_id, subgraphs=True))["values"] == state["values"]
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.copy",
+    "threads.create",
+    "threads.delete",
+    "threads.get",
+    "threads.get_history",
+    "threads.get_state",
+)
 async def test_copy_thread(client: LangGraphClient) -> None:
     labels = tag()
     thread_id = await new_thread(client, **labels)
@@ -152,6 +173,7 @@ async def test_copy_thread(client: LangGraphClient) -> None:
     assert (await client.threads.get(thread_id))["values"]["n"] == 5
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create", "threads.get_state", "threads.update_state")
 async def test_update_state_then_continue_the_paused_run(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     paused = await client.runs.wait(thread_id, "breakpoint", input={"n": 0})
@@ -170,6 +192,13 @@ async def test_update_state_then_continue_the_paused_run(client: LangGraphClient
     assert [r["status"] for r in await client.runs.list(thread_id)] == ["success"]
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 async def test_update_state_as_node_decides_what_runs_next(client: LangGraphClient) -> None:
     """As on LangGraph Platform: the edit is applied as if ``as_node`` had just completed, and the
     nodes its edges lead to run next; a run with no input continues from there."""
@@ -186,6 +215,15 @@ async def test_update_state_as_node_decides_what_runs_next(client: LangGraphClie
     assert (await client.threads.get_state(thread_id))["next"] == []
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+    "threads.update_state[checkpoint_id]",
+)
 async def test_update_state_at_an_earlier_checkpoint_with_as_node(client: LangGraphClient) -> None:
     """Time travel: the edit branches from the checkpoint, and as_node decides what runs next there."""
     thread_id = await new_thread(client)
@@ -199,6 +237,13 @@ async def test_update_state_at_an_earlier_checkpoint_with_as_node(client: LangGr
     assert await client.runs.wait(thread_id, "slow", input=None) == {"n": 101, "log": ["s0", "s1", "s4"]}
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 async def test_update_state_as_node_evaluates_its_router_on_the_edited_state(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     assert (await client.runs.wait(thread_id, "routed", input={"n": 0}))["log"] == ["a", "b", "d"]
@@ -211,6 +256,13 @@ async def test_update_state_as_node_evaluates_its_router_on_the_edited_state(cli
     assert edited["next"] == [] and edited["metadata"]["writes"] == {"c": {"n": 1}}
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 async def test_update_state_without_as_node_after_a_parallel_step_is_ambiguous(
     client: LangGraphClient,
 ) -> None:
@@ -229,6 +281,13 @@ async def test_update_state_without_as_node_after_a_parallel_step_is_ambiguous(
     assert final["n"] == 1 and "d" not in final["log"]
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 def test_update_state_as_node_sync(sync_client: SyncLangGraphClient) -> None:
     thread_id = sync_client.threads.create(metadata=tag())["thread_id"]
     sync_client.runs.wait(thread_id, "routed", input={"n": 0}, interrupt_before=["d"])
@@ -241,6 +300,13 @@ def test_update_state_as_node_sync(sync_client: SyncLangGraphClient) -> None:
     assert final["log"] == ["a", "b", "c"] and final["n"] == 20
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[reducers]",
+)
 async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) -> None:
     """As in LangGraph: the edit goes through the key's reducer (here: keep the highest)."""
     thread_id = await new_thread(client)
@@ -253,6 +319,141 @@ async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) ->
     assert (await client.runs.wait(thread_id, "reducing", input=None)) == {"high": 9, "n": 8}
 
 
+def _langgraph_routed() -> Any:
+    """``routed`` (tests.api_graphs) built with LangGraph on an InMemorySaver: what LangGraph does."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+
+    from tests.api_graphs import Routed, _route_after_a
+
+    g = LangGraphStateGraph(Routed)
+    g.add_node("a", lambda s: {"log": ["a"], "n": s.get("n", 0) + 1, "high": 5})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", lambda s: {"log": ["c"]})
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(LG_START, "a")
+    g.add_conditional_edges("a", _route_after_a, ["b", "c"])
+    g.add_edge("b", "d")
+    g.add_edge("c", LG_END)
+    g.add_edge("d", LG_END)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.parametrize("as_node", [None, "__start__", "a", "b"])
+async def test_update_state_on_a_thread_without_runs_decides_next_as_langgraph(
+    client: LangGraphClient, as_node: str | None
+) -> None:
+    """A fresh thread edited: as LangGraph (compared with the same graph on an InMemorySaver),
+    the edit counts as ``as_node``'s write (without one: START's), and what it leads to is
+    ``next``; a run with no input executes it."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_routed()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    edit = {"n": 50, "log": ["x"]}
+    await local.aupdate_state(config, edit, as_node=as_node)
+    want = await local.aget_state(config)
+
+    thread_id = await new_thread(client, graph_id="routed")
+    await client.threads.update_state(thread_id, edit, as_node=as_node)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next) and state["next"]  # LangGraph: a, a, c, d
+    assert [t["name"] for t in state["tasks"]] == [t.name for t in want.tasks]
+    assert state["values"] == {"n": 50, "log": ["x"]}
+    assert state["metadata"]["source"] == want.metadata["source"] == "update"
+    assert state["metadata"]["step"] == want.metadata["step"] == 0
+
+    done = await client.runs.wait(thread_id, "routed", input=None)
+    final = await local.ainvoke(None, config)
+    assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+    assert (await client.threads.get_state(thread_id))["next"] == []
+
+
+async def test_update_state_on_a_thread_without_runs_checks_as_node(client: LangGraphClient) -> None:
+    thread_id = await new_thread(client, graph_id="routed")
+    with pytest.raises(UnprocessableEntityError, match="no-such-node"):
+        await client.threads.update_state(thread_id, {"n": 1}, as_node="no-such-node")
+    assert (await client.threads.get_state(thread_id))["checkpoint"] is None  # nothing written
+
+
+def _langgraph_ask_in_parallel() -> Any:
+    """``ask_in_parallel`` (tests.api_graphs) built with LangGraph on an InMemorySaver."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+    from langgraph.types import interrupt as lg_interrupt
+
+    from tests.api_graphs import Steps
+
+    def c(s: Steps) -> Steps:
+        return {"log": [f"c:{lg_interrupt('ok?')}"]}
+
+    g = LangGraphStateGraph(Steps)
+    g.add_node("a", lambda s: {"log": ["a"]})
+    g.add_node("b", lambda s: {"log": ["b"]})
+    g.add_node("c", c)
+    g.add_node("d", lambda s: {"log": ["d"]})
+    g.add_edge(LG_START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge(["b", "c"], "d")
+    g.add_edge("d", LG_END)
+    return g.compile(checkpointer=InMemorySaver())
+
+
+@pytest.mark.parametrize("as_node", [None, "a", "b", "d"])
+async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_langgraph(
+    client: LangGraphClient, as_node: str | None
+) -> None:
+    """``b`` finished and ``c`` waits for a human in the same step: an edit replaces that step, as
+    LangGraph does (compared with the same graph on an InMemorySaver): applied to the state the
+    step started from (``b``'s write dropped), ``next`` what ``as_node`` leads to (without it: the
+    step's writer ``a``, so ``b`` and ``c`` again; ``b`` alone: the join still waits for ``c``);
+    a run with no input goes on from there, ``c`` asking again."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_ask_in_parallel()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"n": 0}, config)
+    thread_id = await new_thread(client)
+    paused = await client.runs.wait(thread_id, "ask_in_parallel", input={"n": 0})
+    assert (await client.threads.get_state(thread_id))["next"] == list((await local.aget_state(config)).next)
+    assert paused["__interrupt__"][0]["node"] == "c"
+
+    await local.aupdate_state(config, {"n": 7}, as_node=as_node)
+    await client.threads.update_state(thread_id, {"n": 7}, as_node=as_node)
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next)
+    assert {k: state["values"].get(k) for k in ("n", "log")} == {k: want.values.get(k) for k in ("n", "log")}
+    assert state["metadata"]["source"] == "update"
+
+    final = await local.ainvoke(None, config)
+    done = await client.runs.wait(thread_id, "ask_in_parallel", input=None)
+    asks = bool(final.get("__interrupt__"))
+    assert bool(done.get("__interrupt__")) == asks
+    if asks:
+        # Paused mid-step again: LangGraph's values include the finished task's write (b), ours
+        # are the step's start until it closes (a difference of any mid-step pause, not of edits).
+        again = await client.threads.get_state(thread_id)
+        assert again["next"] == list((await local.aget_state(config)).next) == ["c"]
+        assert done["n"] == final["n"] and done["log"] == [x for x in final["log"] if x != "b"]
+    else:
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+    assert (await client.threads.get(thread_id))["status"] == ("interrupted" if asks else "idle")
+
+
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.get",
+    "runs.join",
+    "threads.copy",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[busy thread]",
+)
 async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.2})
@@ -264,6 +465,7 @@ async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
     assert (await client.runs.join(thread_id, run["run_id"]))["n"] == 5
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create", "threads.join_stream")
 async def test_thread_join_stream_follows_runs(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     received: list[tuple[str, Any]] = []
@@ -289,6 +491,16 @@ async def test_thread_join_stream_follows_runs(client: LangGraphClient) -> None:
     assert [v.get("n") for v in values] == [0, 1, 2, 3, 4, 5] and values[-1] == result
 
 
+@pytest.mark.sdk(
+    "assistants.get",
+    "runs.list",
+    "runs.stream",
+    "runs.wait",
+    "threads.create",
+    "threads.delete",
+    "threads.get",
+    "threads.get_history",
+)
 def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     thread = sync_client.threads.create(metadata=tag())
     thread_id = thread["thread_id"]
@@ -300,3 +512,44 @@ def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     assert sync_client.threads.get_history(thread_id, limit=1)[0]["values"]["n"] == 5
     assert sync_client.assistants.get("slow")["graph_id"] == "slow"
     sync_client.threads.delete(thread_id)
+
+
+@pytest.mark.sdk(
+    "threads.copy",
+    "threads.count",
+    "threads.create",
+    "threads.get",
+    "threads.join_stream",
+    "threads.prune",
+    "threads.search",
+    "threads.update",
+    "runs.create",
+    "runs.join",
+)
+def test_sync_client_update_join_stream_copy_count_prune(sync_client: SyncLangGraphClient) -> None:
+    labels = tag()
+    thread_id = sync_client.threads.create(metadata=labels)["thread_id"]
+    updated = sync_client.threads.update(thread_id, metadata={"round": 2})
+    assert updated["metadata"] == {**labels, "round": 2}  # merged
+
+    # A thread stream replays from the start, so a run created before joining is seen whole.
+    run = sync_client.runs.create(thread_id, "slow", input={"n": 0})
+    received = []
+    for part in sync_client.threads.join_stream(thread_id):
+        received.append((part.event, part.data))
+        if part.event == "metadata" and part.data.get("status") == "run_done":
+            break
+    assert received[0] == ("metadata", {"run_id": run["run_id"], "attempt": 1})
+    assert [d["n"] for e, d in received if e == "values"] == [0, 1, 2, 3, 4, 5]
+    assert sync_client.runs.join(thread_id, run["run_id"]) == {"n": 5, "log": LOG5}
+
+    copy = sync_client.threads.copy(thread_id)
+    assert copy["thread_id"] != thread_id and copy["values"] == {"n": 5, "log": LOG5}
+    assert {t["thread_id"] for t in sync_client.threads.search(metadata=labels)} == {
+        thread_id,
+        copy["thread_id"],
+    }
+    assert sync_client.threads.count(metadata=labels) == 2
+    assert sync_client.threads.prune([copy["thread_id"]]) == {"pruned_count": 1}
+    assert sync_client.threads.count(metadata=labels) == 1
+    assert sync_client.threads.get(thread_id)["values"]["n"] == 5

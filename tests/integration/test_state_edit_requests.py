@@ -5,7 +5,9 @@ graph the call answers 503 and nothing changes. The official ``langgraph-sdk`` a
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -20,7 +22,7 @@ from langgraph_sdk.client import SyncLangGraphClient
 from langgraph_sdk.errors import UnprocessableEntityError
 
 from tests.apiserver import ApiServer
-from tests.devserver import cli
+from tests.devserver import DevServer, cli
 
 REPO = Path(__file__).resolve().parents[2]
 GRAPH = "routed_remote"
@@ -109,6 +111,16 @@ def test_a_worker_process_applies_the_edit_with_its_code_and_without_one_it_is_a
         assert branched["next"] == ["c"] and branched["values"]["log"] == ["a", "b"]
         assert sdk.runs.wait(thread_id, GRAPH, input=None)["log"] == ["a", "b", "c"]
 
+        # A thread without runs: as LangGraph, the edit is START's write (or as_node's), and
+        # what that leads to is next (the worker plans it from the graph's edges and routers).
+        fresh = sdk.threads.create(metadata={"graph_id": GRAPH})["thread_id"]
+        sdk.threads.update_state(fresh, {"n": 50})
+        assert sdk.threads.get_state(fresh)["next"] == ["a"]
+        routed = sdk.threads.create(metadata={"graph_id": GRAPH})["thread_id"]
+        sdk.threads.update_state(routed, {"n": 50}, as_node="a")
+        assert sdk.threads.get_state(routed)["next"] == ["c"]
+        assert sdk.runs.wait(routed, GRAPH, input=None)["log"] == ["c"]
+
         # Refused by the graph's code (two nodes wrote last together): a 422, the state as it was.
         paused_thread = sdk.threads.create()["thread_id"]
         sdk.runs.wait(paused_thread, GRAPH, input={"n": 99}, interrupt_before=["d"])
@@ -134,3 +146,45 @@ def test_a_worker_process_applies_the_edit_with_its_code_and_without_one_it_is_a
     assert status == 503, body
     assert body["error"] == "worker_unavailable" and "no worker serves it" in body["message"], body
     assert sdk.threads.get_state(thread_id)["checkpoint"] == before["checkpoint"]
+
+
+def test_the_edit_request_timeout_is_a_server_setting(tmp_path: Path) -> None:
+    """``--DuraGraphApp.edit_request_timeout``: how long update_state waits for the worker serving
+    the graph. Here that worker is stopped (SIGSTOP: still live by its last heartbeat, applying
+    nothing), so the edit is withdrawn after the configured 1.5 s, not the default 30 s."""
+    server = ApiServer(tmp_path / "data", extra=["--DuraGraphApp.edit_request_timeout=1.5"]).start()
+    name = f"stopped-{uuid.uuid4().hex[:8]}"
+    proc = _worker(server, name, tmp_path)
+    try:
+        _serving(server, name)
+        with get_sync_client(url=server.base, headers=server.headers, timeout=60) as client:
+            thread_id = client.threads.create()["thread_id"]
+            client.runs.wait(thread_id, GRAPH, input={"n": 0})
+            before = client.threads.get_state(thread_id)
+            proc.send_signal(signal.SIGSTOP)
+            started = time.monotonic()
+            status, body, _ = server.request(
+                "POST", f"/threads/{thread_id}/state", {"values": {"n": 1}, "as_node": "a"}
+            )
+            waited = time.monotonic() - started
+            assert status == 503 and body["error"] == "worker_unavailable", body
+            assert "within 1.5s" in body["message"] and "withdrawn" in body["message"], body
+            assert 1.4 < waited < 20, waited  # the default would wait 30 s
+            after = client.threads.get_state(thread_id)
+            assert after["values"] == before["values"] and after["next"] == before["next"]
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.terminate()
+        proc.wait(timeout=30)
+        server.kill()
+
+
+def test_a_bad_edit_request_timeout_is_a_configuration_error(tmp_path: Path) -> None:
+    server = ApiServer(tmp_path / "data", extra=["--DuraGraphApp.edit_request_timeout=0"])
+    try:
+        DevServer.start(server)  # ready, degraded: the configuration error is said, not a crash
+        assert "DEGRADED (invalid configuration: c.DuraGraphApp.edit_request_timeout" in server.output()
+        _, health = server.api("health", token=server.token)
+        assert "edit_request_timeout" in json.dumps(health), health
+    finally:
+        server.kill()

@@ -175,3 +175,34 @@ def test_stamp_and_namespaces() -> None:
     assert stamp([], 7) == []
     assert namespace_of("sub:t1|deep:t2|") == ["sub:t1", "deep:t2"]
     assert namespace_of("") == []
+
+
+def _pe(method: str, namespace: list[str], data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "method": method,
+        "params": {"namespace": namespace, "timestamp": 0, "data": data},
+    }
+
+
+def test_agent_tree_closes_a_subgraph_when_work_moves_elsewhere() -> None:
+    from duragraph_lab.api.protocol_events import agent_tree
+
+    a, b = ["a:1"], ["b:2"]
+    events = [
+        _pe("lifecycle", [], {"event": "started", "graph_name": "g"}),
+        _pe("lifecycle", a, {"event": "started", "graph_name": "sub"}),
+        _pe("lifecycle", [*a, "deep:3"], {"event": "started"}),
+        _pe("updates", a, {"node": "x", "values": {}}),  # back in a: deep is done
+        _pe("updates", [], {"node": "a", "values": {}}),  # back at the root: a is done
+        _pe("lifecycle", b, {"event": "started", "graph_name": "sub"}),
+        _pe("values", [], {}),  # a state report, then the run pauses inside b
+        _pe("lifecycle", [], {"event": "interrupted"}),
+    ]
+    tree = agent_tree(events, "g")
+    assert tree["status"] == "interrupted" and tree["graph_name"] == "g"
+    first, second = tree["children"]
+    assert (first["namespace"], first["status"]) == (a, "completed")
+    assert first["children"] == [{"namespace": [*a, "deep:3"], "status": "completed", "graph_name": "deep"}]
+    assert (second["namespace"], second["status"], "children" in second) == (b, "interrupted", False)
+    assert agent_tree([], "g") == {"namespace": [], "status": "started", "graph_name": "g"}

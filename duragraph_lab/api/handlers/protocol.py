@@ -12,10 +12,12 @@ in the handshake; the SDK sends the headers given to ``client.threads.stream(hea
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from jupyter_core.utils import ensure_async
@@ -44,6 +46,32 @@ _WS_ACTIONS = {
     "state.fork": "execute",
     "run.cancel": "write",
 }
+
+
+#: Live events a WebSocket connection keeps for its later subscriptions (LangGraph's session
+#: buffer holds 10,000 events by default, ``LSD_PROTOCOL_V2_BUFFER_SIZE``).
+LIVE_BUFFER_EVENTS = 10_000
+
+
+@dataclass(slots=True)
+class _Replayed:
+    """A later subscription's replay so far: from which stored seq live events count, and the
+    buffered live events already sent."""
+
+    lower: int | None
+    sent: set[int] = field(default_factory=set)
+    #: Messages whose start was replayed live: their stored start is not sent again (as live).
+    live_messages: set[str] = field(default_factory=set)
+
+
+def _started_live(event: dict[str, Any], done: _Replayed | None) -> bool:
+    """A stored message's start (or its blocks' start) when its live start was replayed."""
+    if done is None or event.get("method") != "messages":
+        return False
+    data = (event.get("params") or {}).get("data") or {}
+    return data.get("event") in ("message-start", "content-block-start") and str(data.get("id")) in (
+        done.live_messages
+    )
 
 
 def _error_body(err: ProtocolError) -> dict[str, Any]:
@@ -89,7 +117,12 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     _ws_thread: str = ""
     #: The seq of the last stored event the connection's pump has handled (None: none yet).
     _ws_seen_seq: int | None = None
-    _ws_replays: set[asyncio.Task[None]]
+    #: Subscriptions being replayed: the pump does not send them anything yet.
+    _ws_inactive: set[str]
+    #: The live events (token deltas, custom) this connection received, each with the seq of the
+    #: last stored event before it: replayed to a later subscription, as LangGraph's
+    #: connection-scoped session buffer does. Bounded (the oldest go first).
+    _ws_live: collections.deque[tuple[int, dict[str, Any]]]
 
     def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
         # Jupyter's origin policy (allow_origin...) for both the upgrade and plain requests.
@@ -139,7 +172,8 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
     # -- WebSocket -----------------------------------------------------------------------------
     async def open(self, thread_id: str) -> None:
         self._ws_subscriptions = {}
-        self._ws_replays = set()
+        self._ws_inactive = set()
+        self._ws_live = collections.deque(maxlen=LIVE_BUFFER_EVENTS)
         self._ws_thread = thread_id
         try:
             # A thread that does not exist yet is fine: a client may create it with a run.start
@@ -167,7 +201,7 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
         try:
             command_id, method, params = parse_envelope(body)
             if method in ("subscription.subscribe", "subscription.reconnect"):
-                self._subscribe(command_id, params, reconnect=method == "subscription.reconnect")
+                await self._subscribe(command_id, params, reconnect=method == "subscription.reconnect")
                 return
             if method == "subscription.unsubscribe":
                 found = self._ws_subscriptions.pop(str(params.get("subscription_id")), None)
@@ -191,9 +225,12 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 mapped = ProtocolError(500, "unknown_error", "internal error (see the server log)")
             self._send(_error_body(mapped))
 
-    def _subscribe(self, command_id: int, params: dict[str, Any], *, reconnect: bool = False) -> None:
+    async def _subscribe(self, command_id: int, params: dict[str, Any], *, reconnect: bool = False) -> None:
         """``subscription.subscribe``, or ``subscription.reconnect``: the same with a mandatory
-        ``since`` (and the client's ``subscription_id`` kept), replayed from there."""
+        ``since`` (and the client's ``subscription_id`` kept). As LangGraph's server does: the
+        stored events the subscription matches are replayed first (from its ``since``; without
+        one, from the start of the thread's latest run), then the answer says how many
+        (``replayed_events``), then what comes next flows."""
         channels, namespaces, depth, since = parse_subscription(params)
         subscription_id = f"sub-{command_id}-{len(self._ws_subscriptions) + 1}"
         if reconnect:
@@ -207,39 +244,97 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             asked = params.get("subscription_id")
             if isinstance(asked, str) and asked:
                 subscription_id = asked
+        protocol = self.backend.protocol
+        # Inactive while it is replayed: the pump does not send it what the replay will.
+        self._ws_inactive.add(subscription_id)
         self._ws_subscriptions[subscription_id] = (channels, namespaces, depth)
-        self._send({"type": "success", "id": command_id, "result": {"subscription_id": subscription_id}})
-        if self._ws_pump is None:
-            # One pump of the thread's events per connection; each event goes out once if any
-            # subscription wants it.
-            self._ws_pump = asyncio.create_task(self._pump_events(since))
-        elif self._ws_seen_seq is not None and (since is None or since < self._ws_seen_seq):
-            # A later subscription, as LangGraph's server treats it: first the stored events it
-            # matches from its ``since`` (without one, from the thread's latest run) up to where
-            # the pump is, then the pump's. (Overlaps carry the same event ids: clients dedupe.)
-            replay = asyncio.create_task(self._replay(subscription_id, since, self._ws_seen_seq))
-            self._ws_replays.add(replay)
-            replay.add_done_callback(self._ws_replays.discard)
-
-    async def _replay(self, subscription_id: str, since: int | None, horizon: int) -> None:
+        replayed = 0
         try:
-            async for batch, seq in self.backend.protocol.events(self._ws_thread, since=since):
-                if seq is None:
-                    continue  # live events are never stored: not replayed
-                if seq > horizon:
-                    return
-                wanted = self._ws_subscriptions.get(subscription_id)
-                if wanted is None:
-                    return  # unsubscribed meanwhile
-                chosen = [e for e in batch if matches(e, *wanted)]
-                for event in stamp(chosen, seq):
-                    await self.write_message(dumps(event))
-                if seq == horizon:
-                    return
-        except (WebSocketClosedError, asyncio.CancelledError):
-            pass
-        except Exception as err:
-            log.warning("protocol WebSocket replay of thread %s failed: %r", self._ws_thread, err)
+            if self._ws_pump is None:
+                try:
+                    await protocol.check_thread(self._ws_thread)
+                    horizon: int | None = await protocol.horizon()
+                except NotFound:
+                    horizon = None  # created later (run.start over this socket): all of it is new
+                if horizon is not None:
+                    replayed = await self._replay(subscription_id, since, horizon)
+                    self._ws_seen_seq = horizon
+                # One pump of the thread's events per connection, after what was replayed; each
+                # event goes out once if any subscription wants it.
+                self._ws_pump = asyncio.create_task(
+                    self._pump_events(since if horizon is None else max(horizon, since or 0))
+                )
+            else:
+                cursor = since
+                done = _Replayed(since)
+                while self._ws_seen_seq is not None and (
+                    cursor is None or cursor < self._ws_seen_seq or self._unsent_live(done)
+                ):
+                    # Up to where the pump is; again if it moved on meanwhile. No await between
+                    # the last check and the activation: the pump's next event is sent live.
+                    horizon = self._ws_seen_seq
+                    replayed += await self._replay(subscription_id, cursor, horizon, done)
+                    cursor = horizon
+        except BaseException:
+            self._ws_subscriptions.pop(subscription_id, None)
+            raise
+        finally:
+            self._ws_inactive.discard(subscription_id)
+        self._send(
+            {
+                "type": "success",
+                "id": command_id,
+                "result": {"subscription_id": subscription_id, "replayed_events": replayed},
+            }
+        )
+
+    async def _replay(
+        self, subscription_id: str, since: int | None, until: int, done: _Replayed | None = None
+    ) -> int:
+        """Send the stored events ``subscription_id`` matches after ``since`` up to ``until``,
+        and (``done`` given: a later subscription) the live events this connection received
+        among them, each where it came; how many were sent."""
+        sent = 0
+        async for batch, seq in self.backend.protocol.stored(self._ws_thread, since=since, until=until):
+            wanted = self._ws_subscriptions.get(subscription_id)
+            if wanted is None:
+                return sent  # unsubscribed meanwhile
+            if done is not None:
+                if done.lower is None:
+                    done.lower = seq  # without a since: from the first stored event replayed
+                sent += await self._replay_live(subscription_id, done, before=seq)
+            chosen = [e for e in batch if matches(e, *wanted) and not _started_live(e, done)]
+            for event in stamp(chosen, seq):
+                await self.write_message(dumps(event))
+                sent += 1
+        if done is not None:
+            sent += await self._replay_live(subscription_id, done, before=until + 1)
+        return sent
+
+    async def _replay_live(self, subscription_id: str, done: _Replayed, *, before: int) -> int:
+        """The buffered live events received after stored event ``done.lower`` (or later) and
+        before stored event ``before``, not sent yet, that the subscription matches."""
+        if done.lower is None:
+            return 0
+        sent = 0
+        for position, event in list(self._ws_live):
+            if position >= before:
+                break
+            if position < done.lower or id(event) in done.sent:
+                continue
+            done.sent.add(id(event))
+            wanted = self._ws_subscriptions.get(subscription_id)
+            if wanted is not None and matches(event, *wanted):
+                data = (event.get("params") or {}).get("data") or {}
+                if event.get("method") == "messages" and data.get("event") == "message-start":
+                    done.live_messages.add(str(data.get("id")))
+                await self.write_message(dumps(event))
+                sent += 1
+        return sent
+
+    def _unsent_live(self, done: _Replayed) -> bool:
+        lower = done.lower
+        return lower is not None and any(p >= lower and id(e) not in done.sent for p, e in self._ws_live)
 
     async def _pump_events(self, since: int | None) -> None:
         try:
@@ -253,10 +348,18 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             async for batch, seq in protocol.events(self._ws_thread, since=since):
                 if seq is not None:
                     self._ws_seen_seq = seq  # before any await: a new subscription replays up to it
+                else:
+                    # Live events are not stored: kept (bounded) for a later subscription on this
+                    # connection, where they came among the stored ones.
+                    self._ws_live.extend((self._ws_seen_seq or 0, e) for e in batch)
                 chosen = [
                     e
                     for e in batch
-                    if any(matches(e, c, n, d) for c, n, d in self._ws_subscriptions.values())
+                    if any(
+                        matches(e, *wanted)
+                        for sid, wanted in self._ws_subscriptions.items()
+                        if sid not in self._ws_inactive
+                    )
                 ]
                 for event in stamp(chosen, seq):
                     await self.write_message(dumps(event))
@@ -273,7 +376,5 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
             self.write_message(dumps(body))
 
     def on_close(self) -> None:
-        for replay in list(getattr(self, "_ws_replays", ())):
-            replay.cancel()
         if self._ws_pump is not None:
             self._ws_pump.cancel()
