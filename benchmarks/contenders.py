@@ -152,23 +152,23 @@ class LangGraphContender:
 
     TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "checkpoint_migrations")
 
-    def storage(self, thread_id: str) -> dict[str, int]:
+    def storage(self, thread_id: str) -> dict[str, Any]:
         """On-disk size of the checkpoint tables, and the bytes of this thread's rows."""
         with psycopg.connect(self.url) as conn:
             total = sum(
                 int(conn.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0])  # type: ignore[index]
                 for t in self.TABLES
             )
-            rows = sum(
-                int(
+            by_table = {
+                t: int(
                     conn.execute(
                         f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {t} t WHERE thread_id = %s",
                         (thread_id,),
                     ).fetchone()[0]  # type: ignore[index]
                 )
                 for t in ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
-            )
-        return {"on_disk": total, "rows": rows}
+            }
+        return {"on_disk": total, "rows": sum(by_table.values()), "rows_by_table": by_table}
 
 
 # -- DBOS ------------------------------------------------------------------------------------------

@@ -594,26 +594,6 @@ class Bench:
         sps = {k: _median(v) for k, v in tp.items()}
         tp_ratio = [o / lg for o, lg in zip(tp["duragraph"], tp["langgraph"], strict=True)]
 
-        n = self.sizes.conversation
-        ref = await self.control.runs.create_run(
-            "lg_chatloop", {"messages": [], "limit": n}, config={"recursion_limit": n + 1}
-        )
-        state = await self.control.runs.wait(ref.run_id, timeout=600, poll=0.05)
-        assert state.status is not None and state.status.value == "success", (state.status, state.error)
-        assert len(state.values["messages"]) == n, len(state.values.get("messages", []))
-        await asyncio.sleep(1.0)  # the relay drains the outbox (its rows are deleted once published)
-        ours = self._ours_rows(ref.run_id, ref.thread_id) | self._lg_read_models(ref.thread_id)
-        with psycopg.connect(self.url) as conn:  # where the bytes go: the run's events by type
-            by_type = {
-                str(t): (int(c), int(b))
-                for t, c, b in conn.execute(
-                    "SELECT type, count(*), sum(pg_column_size(t.*)) FROM duragraph.events t "
-                    "WHERE stream_id = %s GROUP BY type ORDER BY 3 DESC",
-                    (f"run:{ref.run_id}",),
-                ).fetchall()
-            }
-        lg_thread = await self.lg.conversation(n)
-        lg_rows = self.lg.storage(lg_thread)["rows"]
         return {
             "per_step": {
                 "steps_per_run": steps,
@@ -633,12 +613,41 @@ class Bench:
                 "ratio_median": _median(tp_ratio),
                 "samples": tp,
             },
-            "storage": {
-                "messages": n,
-                "duragraph": {"rows": sum(ours.values()), "rows_by_table": ours, "events_by_type": by_type},
-                "langgraph": {"rows": lg_rows},
-                "ratio_rows": sum(ours.values()) / lg_rows,
-            },
+            "storage": await self.langgraph_storage(),
+        }
+
+    async def langgraph_storage(self) -> dict[str, Any]:
+        """Bytes of a conversation of ``sizes.conversation`` steps (one message each): the rows of
+        our run (its events and every read model) vs PostgresSaver's rows of its thread."""
+        assert self.lg is not None
+        n = self.sizes.conversation
+        ref = await self.control.runs.create_run(
+            "lg_chatloop", {"messages": [], "limit": n}, config={"recursion_limit": n + 1}
+        )
+        state = await self.control.runs.wait(ref.run_id, timeout=600, poll=0.05)
+        assert state.status is not None and state.status.value == "success", (state.status, state.error)
+        assert len(state.values["messages"]) == n, len(state.values.get("messages", []))
+        await asyncio.sleep(1.0)  # the relay drains the outbox (its rows are deleted once published)
+        ours = self._ours_rows(ref.run_id, ref.thread_id) | self._lg_read_models(ref.thread_id)
+        with psycopg.connect(self.url) as conn:  # where the bytes go: the run's events by type
+            by_type = {
+                str(t): (int(c), int(b))
+                for t, c, b in conn.execute(
+                    "SELECT type, count(*), sum(pg_column_size(t.*)) FROM duragraph.events t "
+                    "WHERE stream_id = %s GROUP BY type ORDER BY 3 DESC",
+                    (f"run:{ref.run_id}",),
+                ).fetchall()
+            }
+        lg_thread = await self.lg.conversation(n)
+        lg = self.lg.storage(lg_thread)
+        lg_rows = lg["rows"]
+        return {
+            "messages": n,
+            "duragraph": {"rows": sum(ours.values()), "rows_by_table": ours, "events_by_type": by_type},
+            "langgraph": {"rows": lg_rows, "rows_by_table": lg["rows_by_table"]},
+            "ratio_rows": sum(ours.values()) / lg_rows,
+            "run_id": ref.run_id,
+            "thread_id": ref.thread_id,
         }
 
     def _lg_read_models(self, thread_id: str) -> dict[str, int]:
@@ -649,6 +658,7 @@ class Bench:
         queries = {
             "lg_checkpoints": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.lg_checkpoints t WHERE thread_id = %s", thread_id),
             "lg_writes": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.lg_writes t WHERE thread_id = %s", thread_id),
+            "lg_blobs": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.lg_blobs t WHERE thread_id = %s", thread_id),
             "events (thread checkpoint stream)": ("SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM duragraph.events t WHERE stream_id = %s", checkpoint_stream(thread_id)),
         }  # fmt: skip
         with psycopg.connect(self.url) as conn:

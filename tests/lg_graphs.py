@@ -277,3 +277,87 @@ class MeteredFake(ToolCallingFake):
 
 
 metered_agent = create_agent(model=MeteredFake(), tools=[add], name="lg_metered_agent")
+
+
+# -- an interrupt with a response schema, and a breakpoint (LangGraph's __interrupt__ shapes) ------
+class Approval(TypedDict):
+    ok: bool
+
+
+class Asked(TypedDict, total=False):
+    topic: str
+    verdict: str
+
+
+def draft(state: Asked) -> dict[str, Any]:
+    return {"topic": state["topic"] + "!"}
+
+
+def approve(state: Asked) -> dict[str, Any]:
+    answer = interrupt({"approve": state["topic"]}, response_schema=Approval)
+    return {"verdict": "yes" if answer["ok"] else "no"}
+
+
+_asking = StateGraph(Asked)
+_asking.add_node("draft", draft)
+_asking.add_node("approve", approve)
+_asking.add_edge(START, "draft")
+_asking.add_edge("draft", "approve")
+asking = _asking.compile(name="lg_asking")
+
+
+# -- model calls of a task that is interrupted or raises after calling a model, and in a subgraph --
+from langchain_core.messages import HumanMessage  # noqa: E402
+
+
+class Calls(TypedDict, total=False):
+    mode: str  # "interrupt", "fail" or anything else
+    answer: str
+
+
+_metered = MeteredFake()
+
+
+def call_then(state: Calls) -> dict[str, Any]:
+    reply = _metered.invoke([HumanMessage(content="add 1 and 2")])
+    if state.get("mode") == "interrupt":
+        interrupt("after the model")
+    if state.get("mode") == "fail":
+        raise RuntimeError("after the model")
+    return {"answer": str(reply.tool_calls[0]["name"])}
+
+
+_calls = StateGraph(Calls)
+_calls.add_node("call_then", call_then)
+_calls.add_edge(START, "call_then")
+calling = _calls.compile(name="lg_calling")
+
+# The same node inside a subgraph: its calls are the subgraph task's, not the parent task's.
+_calls_outer = StateGraph(Calls)
+_calls_outer.add_node("sub", _calls.compile())
+_calls_outer.add_edge(START, "sub")
+calling_nested = _calls_outer.compile(name="lg_calling_nested")
+
+
+# -- a node under LangGraph's CachePolicy: a second run with the same input is served from cache ---
+import uuid as _uuid  # noqa: E402
+
+from langgraph.cache.memory import InMemoryCache  # noqa: E402
+from langgraph.types import CachePolicy  # noqa: E402
+
+
+class Cached(TypedDict, total=False):
+    x: int
+    y: int
+    stamp: str
+
+
+def costly(state: Cached) -> dict[str, Any]:
+    # A new stamp per execution: a cached result keeps the stamp of the execution it came from.
+    return {"y": state["x"] * 2, "stamp": _uuid.uuid4().hex}
+
+
+_cached = StateGraph(Cached)
+_cached.add_node("costly", costly, cache_policy=CachePolicy())
+_cached.add_edge(START, "costly")
+caching = _cached.compile(name="lg_caching", cache=InMemoryCache())

@@ -4,7 +4,7 @@ values."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from duragraph_lab.api.jsonout import iso, plain
@@ -17,11 +17,23 @@ _SOURCES = {ev.STEP_PLANNED: "loop", ev.RUN_COMPLETED: "loop", ev.STATE_UPDATED:
 
 
 def interrupt_json(intr: Mapping[str, Any]) -> dict[str, Any]:
+    """An interrupt as the API shows it: a LangGraph run's as LangGraph serializes its
+    ``Interrupt`` (``value``, ``id`` and its other fields, e.g. ``response_schema``); a native
+    run's with DuraGraph's ``when`` and ``node``."""
     out = {"value": plain(intr.get("value")), "id": str(intr.get("id"))}
+    fields = intr.get("fields")
+    if isinstance(fields, Mapping):
+        return {**out, **plain(fields)}
     for key in ("when", "node"):
         if intr.get(key) is not None:
             out[key] = intr[key]
     return out
+
+
+def shown_interrupts(interrupts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The interrupts LangGraph would show (``__interrupt__``, a state's ``interrupts``): all of
+    them but a LangGraph run's breakpoints, which LangGraph shows no ``Interrupt`` for."""
+    return [interrupt_json(i) for i in interrupts if not ("fields" in i and i["fields"] is None)]
 
 
 def thread_interrupts(state: RunState | None) -> dict[str, list[dict[str, Any]]]:
@@ -30,6 +42,8 @@ def thread_interrupts(state: RunState | None) -> dict[str, list[dict[str, Any]]]
     if state is None or state.status is not RunStatus.INTERRUPTED:
         return out
     for intr in state.interrupts:
+        if "fields" in intr and intr["fields"] is None:
+            continue  # a LangGraph breakpoint: no Interrupt (see shown_interrupts)
         key = str(intr.get("task") or f"{state.step}:{intr.get('node')}")
         out.setdefault(key, []).append(interrupt_json(intr))
     return out
@@ -145,9 +159,7 @@ def thread_state(
         "created_at": iso(point.event.recorded_at),
         "checkpoint": checkpoint_ref(thread_id, point.event, point.ns),
         "parent_checkpoint": checkpoint_ref(thread_id, point.parent),
-        "interrupts": [interrupt_json(i) for i in st.interrupts]
-        if st.status is RunStatus.INTERRUPTED
-        else [],
+        "interrupts": shown_interrupts(st.interrupts) if st.status is RunStatus.INTERRUPTED else [],
         "checkpoint_id": str(point.event.event_id),
         "parent_checkpoint_id": str(point.parent.event_id) if point.parent is not None else None,
         # DuraGraph: where this checkpoint is in the event log, and edits waiting for the step.

@@ -36,7 +36,7 @@ _USAGE = {
 _INTERRUPT = {
     "type": "object",
     "required": ["value", "id"],
-    "properties": {"value": {}, "id": _STR, "when": _STR, "node": _STR},
+    "properties": {"value": {}, "id": _STR, "when": _STR, "node": _STR, "response_schema": {}},
 }
 _CHECKPOINT = {
     "type": "object",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from duragraph_lab.api import models
-from duragraph_lab.api.checkpoints import interrupt_json
+from duragraph_lab.api.checkpoints import shown_interrupts
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.streaming import error_part
@@ -99,7 +99,7 @@ def join_result(state: RunState) -> dict[str, Any]:
         return {"__error__": error_part(state.error)}
     values = plain(state.values)
     if state.status is RunStatus.INTERRUPTED:
-        values["__interrupt__"] = [interrupt_json(i) for i in state.interrupts]
+        values["__interrupt__"] = shown_interrupts(state.interrupts)
     return dict(values)
 
 

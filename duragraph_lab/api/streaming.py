@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from duragraph_lab.api.checkpoints import checkpoint_step, interrupt_json
+from duragraph_lab.api.checkpoints import checkpoint_step, shown_interrupts
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.control.checkpoints import CHECKPOINT_TYPES
 from duragraph_lab.domain import events as ev
@@ -64,6 +64,8 @@ class StreamEncoder:
         self.announced: set[str] = set()  # message ids whose metadata was sent
         self.completed: set[str] = set()  # message ids sent complete
         self._input_values_sent = False
+        #: Keys of a LangGraph run's own parts sent (each comes live and from the log: once)
+        self.own_sent: set[str] = set()
 
     @property
     def thread_id(self) -> str | None:
@@ -115,6 +117,8 @@ class StreamEncoder:
             # A stream must outlive an event it cannot fold (it is in the log either way).
             log.warning("stream of run %s: cannot fold %s %s: %s", self.run_id, event.type, event.seq, err)
             return []
+        if event.type == ev.STREAM_PARTS:
+            return self._kept_parts(event)
         if ns and self.langgraph:
             return []  # a LangGraph subgraph's parts are LangGraph's own (live events)
         suffix = self._suffix(ns)
@@ -147,10 +151,12 @@ class StreamEncoder:
             parts += self._task_result(result, state.step, suffix, event.recorded_at)
         elif t == ev.RUN_INTERRUPTED:
             paused = cast("ev.RunInterrupted", event.data)
-            interrupts = [interrupt_json(i) for i in paused.get("interrupts", [])]
+            recorded = paused.get("interrupts", [])
+            interrupts = shown_interrupts(recorded)
             if self._want("updates"):
                 parts.append(("updates" + suffix, {"__interrupt__": interrupts}))
-            if self._want("values"):
+            # At a LangGraph breakpoint LangGraph sends no values (the state did not change).
+            if self._want("values") and (interrupts or not recorded):
                 parts.append(("values" + suffix, {**plain(state.values), "__interrupt__": interrupts}))
         elif t == ev.RUN_COMPLETED:
             parts += self._values(state, suffix)
@@ -167,6 +173,28 @@ class StreamEncoder:
                 ("error", error_part(cast("ev.RunFailed | ev.RunTimedOut", event.data).get("error")))
             )
         return parts
+
+    def _kept_parts(self, event: RecordedEvent) -> list[Part]:
+        """LangGraph's own parts kept in the log: those this stream did not get live (it
+        replays the run, or subscribed after they were sent)."""
+        if not self.langgraph:
+            return []
+        parts: list[Part] = []
+        for part in cast("ev.StreamParts", event.data).get("parts") or []:
+            parts += self._own(
+                str(part.get("mode")), str(part.get("ns") or ""), part.get("chunk"), part.get("key")
+            )
+        return parts
+
+    def _own(self, mode: str, ns: str, chunk: Any, key: Any) -> list[Part]:
+        """One of LangGraph's own parts, once: it comes live and again from the log."""
+        if key is not None:
+            if key in self.own_sent:
+                return []
+            self.own_sent.add(str(key))
+        if (ns and not self.subgraphs) or not self._want(mode):
+            return []
+        return [(mode + self._suffix(ns), chunk)]
 
     def _values(self, state: RunState, suffix: str) -> list[Part]:
         return [("values" + suffix, plain(state.values))] if self._want("values") else []
@@ -245,7 +273,11 @@ class StreamEncoder:
         node, update = d.get("node"), plain(d.get("update") or {})
         parts: list[Part] = []
         if self._want("updates"):
-            parts.append(("updates" + suffix, {node: update or None}))
+            if d.get("cached"):
+                # As LangGraph marks a task served from its cache (CachePolicy).
+                parts.append(("updates" + suffix, {node: update or None, "__metadata__": {"cached": True}}))
+            else:
+                parts.append(("updates" + suffix, {node: update or None}))
         parts += self._task_result(
             {"id": d.get("task"), "name": node, "error": None, "result": update, "interrupts": []},
             state.step,
@@ -323,8 +355,7 @@ class StreamEncoder:
             return [("custom" + suffix, plain(item.get("payload")))]
         if kind == LIVE_LANGGRAPH:
             own = item.get("payload") or {}
-            mode = str(own.get("mode"))
-            return [(mode + suffix, own.get("chunk"))] if self._want(mode) else []
+            return self._own(str(own.get("mode")), ns, own.get("chunk"), own.get("key"))
         if kind == LIVE_MESSAGES and (
             self._want("messages") or self._want("messages-tuple") or self._want("events")
         ):

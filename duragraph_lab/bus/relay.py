@@ -36,8 +36,8 @@ outbox only after JetStream acknowledged it.
 **Passes.** Each pass reads a batch of outbox rows with their events' JSON text (one read-only
 statement: no transaction, no commit to flush), publishes them pipelined with ``Nats-Msg-Id =
 event_id`` and waits for every JetStream ack. Published rows are deleted later, several passes at a
-time (when the batch is full, ``delete_interval`` after the first, or when a pass finds nothing
-new), and the passes in between skip them. A relay that stops before deleting leaves rows that the
+time (when the batch is full, or ``delete_interval`` after the first: an idle relay wakes up for
+it), and the passes in between skip them. A relay that stops before deleting leaves rows that the
 next one publishes again, as does any failure before the acks; JetStream drops the duplicates by
 message id (and subscribers by version). The relay touches only outbox rows and never locks them,
 so it never makes a writer wait.
@@ -406,6 +406,8 @@ class OutboxRelay:
     async def _rest(self, seconds: float, *, wakeable: bool) -> None:
         """Wait ``seconds`` (or until woken), but not past the time the lease is due for renewal."""
         due = self._renewal_sent + self.lease_ttl / 3 - self._clock()
+        if self._published:  # published rows are deleted delete_interval after the first
+            due = min(due, self._published_since + self.delete_interval - time.monotonic())
         seconds = max(0.0, min(seconds, due))
         if wakeable:
             await self._wait_for_wake(seconds)
@@ -430,7 +432,12 @@ class OutboxRelay:
         max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
         rows = await outbox.claim(conn, self._published, self.batch_size)
         if not rows:
-            await self._forget_published(conn)  # idle: a good time to tidy up
+            # Idle: tidy up, but not at every pause of a busy writer (a run that commits a step
+            # every few ms leaves the relay idle between its steps: a delete, and its WAL flush,
+            # per step would compete with the run's own commits). See _rest: an idle relay wakes
+            # up by the time they are due.
+            if self._published and time.monotonic() - self._published_since >= self.delete_interval:
+                await self._forget_published(conn)
             return 0
         acks: list[asyncio.Future[Any]] = []
         nearby = local.has_listeners(self.nc)

@@ -349,8 +349,16 @@ def _started(state: RunState, event: RecordedEvent) -> None:
 def _step_planned(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.StepPlanned", event.data)
     _note_writers(state)
-    state.values = state.apply_results()
-    state.values.update(d.get("custom_values", {}))
+    if d.get("carry"):
+        # A LangGraph run's step: its state is the previous step's plus what changed.
+        values = dict(state.values)
+        for key, items in (d.get("appended") or {}).items():
+            values[key] = [*(values.get(key) or []), *items]
+        values.update(d.get("custom_values", {}))
+        state.values = values
+    else:
+        state.values = state.apply_results()
+        state.values.update(d.get("custom_values", {}))
     state.step = int(d["step"])
     state.tasks = [Task.from_json(t) for t in d.get("tasks", [])]
     state.results = {}

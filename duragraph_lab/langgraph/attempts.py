@@ -5,7 +5,9 @@ failed attempts reaches its stream modes or its checkpoints. Each attempt is one
 the node's runnable, so a callback handler on the run's config sees them: ``on_chain_start``
 (the task's id is in the metadata's ``langgraph_checkpoint_ns``, ``node:task_id``, after its
 subgraph's ``parent:task_id|`` for a subgraph's task), then
-``on_chain_error`` or ``on_chain_end``. A failure is written as ``node_failed`` once its fate is
+``on_chain_error`` or ``on_chain_end``. A failure (with the calls the attempt made, taken from
+the run's :class:`~duragraph_lab.langgraph.model_calls.CallRecorder` when it raised) is written
+as ``node_failed`` once its fate is
 known: when the next attempt of the task starts (``will_retry``, ``retry_in`` the wait LangGraph
 made), or when the run fails (:meth:`TaskAttempts.last_failures`, not retried).
 """
@@ -16,13 +18,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.callbacks import AsyncCallbackHandler
 
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.engine.errors import error_record
+
+if TYPE_CHECKING:
+    from duragraph_lab.langgraph.model_calls import CallRecorder
 
 
 @dataclass(slots=True)
@@ -41,6 +46,8 @@ class _Failure:
     attempt: _Attempt
     error: dict[str, Any]
     finished_at: float
+    #: the model and tool calls the attempt made (see model_calls.py)
+    calls: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
 
     def event(self, *, will_retry: bool, retry_in: float) -> NewEvent:
         a = self.attempt
@@ -58,6 +65,8 @@ class _Failure:
             finished_at=self.finished_at,
             # A subgraph's task: under the subgraph's namespace, as its node_completed.
             ns=space(a.checkpoint_ns.split("|")[:-1]),
+            model_calls=self.calls[0],
+            tool_calls=self.calls[1],
         )
 
 
@@ -65,9 +74,13 @@ class TaskAttempts(AsyncCallbackHandler):
     """Counts the attempts of the graph's tasks (its subgraphs' too) and writes the failed ones
     (see the module)."""
 
-    def __init__(self, write: Callable[[Sequence[NewEvent]], Awaitable[object]]) -> None:
+    def __init__(
+        self, write: Callable[[Sequence[NewEvent]], Awaitable[object]], calls: CallRecorder | None = None
+    ) -> None:
         super().__init__()
         self.write = write
+        #: where the attempts' model and tool calls are kept, taken into their node_failed
+        self.calls = calls
         #: callback run id of a running attempt -> the attempt
         self._running: dict[uuid.UUID, _Attempt] = {}
         #: task id -> attempts started
@@ -78,6 +91,11 @@ class TaskAttempts(AsyncCallbackHandler):
     def attempt(self, task_id: str) -> int:
         """The number of the task's current (last started) attempt, 1 if none was seen."""
         return self.attempts.get(task_id, 1)
+
+    def executed(self, task_id: str) -> bool:
+        """Whether an attempt of the task was seen: LangGraph ran its node (a task whose writes
+        came from the graph's cache has none)."""
+        return task_id in self.attempts
 
     async def on_chain_start(
         self,
@@ -126,7 +144,8 @@ class TaskAttempts(AsyncCallbackHandler):
 
         if isinstance(error, GraphBubbleUp):
             return  # an interrupt or a Command for the parent graph: not a failure
-        self._failed[attempt.task] = _Failure(attempt, error_record(error), time.time())
+        calls = self.calls.take(attempt.task) if self.calls is not None else ([], [])
+        self._failed[attempt.task] = _Failure(attempt, error_record(error), time.time(), calls)
 
     async def on_chain_end(
         self, outputs: Any, *, run_id: uuid.UUID, parent_run_id: uuid.UUID | None = None, **kwargs: Any

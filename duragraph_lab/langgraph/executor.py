@@ -25,6 +25,7 @@ import dataclasses
 import enum
 import logging
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +92,10 @@ class RunWriter:
         """Commit ``events`` with the next commit, ahead of its own events."""
         self._deferred.extend(events)
 
+    def deferring(self, event: NewEvent) -> bool:
+        """Whether ``event`` still waits for a commit (none has taken it yet)."""
+        return any(e is event for e in self._deferred)
+
     async def flush(self) -> None:
         """Commit the deferred events now, if there are any."""
         if self._deferred:
@@ -156,6 +161,12 @@ class LangGraphRunExecutor:
         self._attempts: TaskAttempts | None = None
         #: the run was created to stream its subgraphs' parts (their tokens too)
         self._stream_subgraphs = False
+        self._writer: RunWriter | None = None
+        #: LangGraph's own parts sent live since the last commit, and the event keeping them
+        self._kept: tuple[NewEvent, list[ev.StreamPart]] | None = None
+        #: their keys: this execution's (a lease's) prefix, then a count
+        self._parts_prefix = uuid.uuid4().hex[:8]
+        self._parts_made = 0
 
     def request_cancel(self) -> None:
         """A cancel request is in the log: stop the graph now and end the run as cancelled."""
@@ -216,11 +227,14 @@ class LangGraphRunExecutor:
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
+        self._writer = writer
+        # Model and tool calls of the run's tasks, recorded in the event that ends each attempt.
+        calls = CallRecorder()
         # Attempts LangGraph makes of a task (its retry policy) seen through callbacks.
         # (Not with the deferred events: those wait for their own step's commit.)
-        self._attempts = attempts = TaskAttempts(lambda events: writer.commit(events, with_deferred=False))
-        # Model and tool calls of the run's tasks, recorded with each task's node_completed.
-        calls = CallRecorder()
+        self._attempts = attempts = TaskAttempts(
+            lambda events: writer.commit(events, with_deferred=False), calls=calls
+        )
         mirror = _Mirror(writer, log_events, state, attempts, calls)
         # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
         checkpointer = EventStoreCheckpointer(self.events, run=mirror)
@@ -335,8 +349,24 @@ class LangGraphRunExecutor:
         if mode == "custom":
             self.journal.emit(self.run_id, LIVE_CUSTOM, {"node": None, "ns": ns, "payload": plain(chunk)})
             return
-        payload = {"mode": mode, "chunk": plain(chunk)}
+        # Sent live and kept in the log under one key, so a stream sends it once either way.
+        self._parts_made += 1
+        key = f"{self._parts_prefix}.{self._parts_made}"
+        payload = {"mode": mode, "chunk": plain(chunk), "key": key}
         self.journal.emit(self.run_id, LIVE_LANGGRAPH, {"node": None, "ns": ns, "payload": payload})
+        self._keep_part({"mode": mode, "ns": ns, "chunk": payload["chunk"], "key": key})
+
+    def _keep_part(self, part: ev.StreamPart) -> None:
+        """Keep a part sent live for streams resumed later: in a ``stream_parts`` event that
+        the run's next commit takes (no commit of its own), one per commit."""
+        writer = self._writer
+        if writer is None:
+            return
+        if self._kept is None or not writer.deferring(self._kept[0]):
+            parts: list[ev.StreamPart] = []
+            self._kept = (ev.stream_parts(parts), parts)
+            writer.defer([self._kept[0]])
+        self._kept[1].append(part)
 
     def _token(self, chunk: Any, ns: str = "") -> None:
         """A chat model's token (LangGraph's "messages" mode) as the live event the SSE streams
@@ -521,6 +551,10 @@ class _Mirror:
         self.planned_tasks: dict[str, str] = {}
         #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
         self.step_tasks: set[str] = set()
+        # The root state the last step_planned recorded: the next one records only what changed.
+        self.recorded: dict[str, Any] | None = None
+        #: root task id -> the model and tool calls of its interrupted attempt (see _paused)
+        self.paused_calls: dict[str, tuple[list[Any], list[Any]]] = {}
 
     # -- the checkpointer's RunLog ---------------------------------------------------------------
     async def append(self, events: Sequence[NewEvent]) -> None:
@@ -561,10 +595,12 @@ class _Mirror:
         node = self.planned_tasks.get(task_id)
         if node is None or node == _START or task_id in self.completed:
             return None  # __start__ is hidden from LangGraph's "tasks" mode (TAG_HIDDEN)
-        # Taken even when not recorded: an interrupted or failed task's calls are made again.
         model_calls, tool_calls = self.calls.take(task_id) if self.calls is not None else ([], [])
-        if any(channel in (_ERROR, _INTERRUPT) for channel, _ in writes):
-            return None  # run_interrupted says it; a failure is run_failed
+        if any(channel == _INTERRUPT for channel, _ in writes):
+            self._paused(task_id, model_calls, tool_calls)  # recorded with its interrupt
+            return None
+        if any(channel == _ERROR for channel, _ in writes):
+            return None  # node_failed says it (with its calls: see attempts.py), then run_failed
         self.completed.add(task_id)
         finished = time.time()
         started = self.started.pop(task_id, finished)
@@ -580,7 +616,17 @@ class _Mirror:
             finished_at=finished,
             model_calls=model_calls,
             tool_calls=tool_calls,
+            # No attempt of it was seen: LangGraph took its writes from the graph's cache.
+            cached=not self.attempts.executed(task_id),
         )
+
+    def _paused(self, task_id: str, model_calls: list[Any], tool_calls: list[Any]) -> None:
+        """Keep the calls of an interrupted attempt of the root task ``task_id`` (a subgraph's
+        task's count for the root task the subgraph runs in, whose interrupt LangGraph shows)
+        for the interrupt :meth:`end` records."""
+        models, tools = self.paused_calls.setdefault(task_id, ([], []))
+        models += model_calls
+        tools += tool_calls
 
     # -- LangGraph's stream ----------------------------------------------------------------------
 
@@ -607,13 +653,17 @@ class _Mirror:
             PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
             for i, t in enumerate(tasks)
         ]
+        values = plain(chunk.get("values") or {})
+        changed, appended = _changes(self.recorded, values)
+        self.recorded = values
         event = ev.step_planned(
             step=step,
             tasks=planned,
             barriers={},
-            custom_values=plain(chunk.get("values") or {}),
+            custom_values=changed,
             counts=True,
             checkpoint_id=checkpoint_id,
+            appended=appended,
         )
         await self.writer.append([event])
 
@@ -670,8 +720,13 @@ class _Mirror:
         if "result" not in chunk:
             self.started[task_id] = time.time()
             return
-        if not namespace or task_id in self.completed or chunk.get("interrupts") or chunk.get("error"):
-            return  # a root task's; recorded already; an interrupt; a failure
+        if not namespace or task_id in self.completed or chunk.get("error"):
+            return  # a root task's; recorded already; a failure (node_failed, with its calls)
+        model_calls, tool_calls = self.calls.take(task_id) if self.calls is not None else ([], [])
+        if chunk.get("interrupts"):
+            # The interrupt shows at the root under the task that runs the subgraph.
+            self._paused(namespace[0].rsplit(":", 1)[-1], model_calls, tool_calls)
+            return
         self.completed.add(task_id)
         finished = time.time()
         started = self.started.pop(task_id, finished)
@@ -698,6 +753,9 @@ class _Mirror:
             started_at=started,
             finished_at=finished,
             ns=ns,
+            model_calls=model_calls,
+            tool_calls=tool_calls,
+            cached=not self.attempts.executed(task_id),
         )
         # Not with the root's deferred events: those wait for their own step's commit.
         await self.writer.commit([*events, event], with_deferred=False)
@@ -712,14 +770,29 @@ class _Mirror:
                 "node": self.names.get(str(task.id), str(task.name)),
                 "task": str(task.id),
                 "ns": "",
+                "fields": interrupt_fields(i),
             }
             for task in snapshot.tasks
             for i in task.interrupts
         ]
+        for intr in interrupts:
+            # The calls the interrupted attempt made, with its task's first interrupt.
+            models, tools = self.paused_calls.pop(str(intr.get("task")), ([], []))
+            if models:
+                intr["model_calls"] = models
+            if tools:
+                intr["tool_calls"] = tools
         if not interrupts and snapshot.next:
             # Stopped at a breakpoint (interrupt_before/after): the nodes it would run next.
             interrupts = [
-                {"id": f"{self.step}:{node}:before", "node": node, "when": "before", "value": None, "ns": ""}
+                {
+                    "id": f"{self.step}:{node}:before",
+                    "node": node,
+                    "when": "before",
+                    "value": None,
+                    "ns": "",
+                    "fields": None,  # LangGraph shows no Interrupt for a breakpoint
+                }
                 for node in snapshot.next
             ]
         if interrupts:
@@ -727,6 +800,59 @@ class _Mirror:
             await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
             await self.writer.commit([ev.run_completed(custom_values=values)])
+
+
+def _changes(
+    before: Mapping[str, Any] | None, after: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What a step_planned records of the state ``after``: the keys whose values changed since
+    ``before`` and, separately, the lists that only grew (their new items); all of ``after``
+    and no appends when there is nothing to start from or a key is gone."""
+    if before is None or any(key not in after for key in before):
+        return after, None
+    changed: dict[str, Any] = {}
+    appended: dict[str, Any] = {}
+    for key, value in after.items():
+        old = before.get(key, _MISSING)
+        if old is _MISSING:
+            changed[key] = value
+        elif (
+            type(value) is list
+            and type(old) is list
+            and len(value) >= len(old)
+            and _same(value[: len(old)], old)
+        ):
+            if len(value) > len(old):
+                appended[key] = value[len(old) :]
+        elif not _same(value, old):
+            changed[key] = value
+    return changed, appended
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON values equal in type too (Python's == takes 1, 1.0 and True for one another)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def interrupt_fields(interrupt: Any) -> dict[str, Any]:
+    """A LangGraph ``Interrupt``'s fields besides ``value`` and ``id`` (``response_schema`` in
+    LangGraph 1.x), as LangGraph Platform serializes the dataclass: shown with the interrupt."""
+    if not dataclasses.is_dataclass(interrupt) or isinstance(interrupt, type):
+        return {}
+    return {
+        f.name: plain(getattr(interrupt, f.name))
+        for f in dataclasses.fields(interrupt)
+        if f.name not in ("value", "id")
+    }
 
 
 def space(namespace: Sequence[str]) -> str:

@@ -3,8 +3,10 @@
 The executor gives LangGraph a :class:`CallRecorder` as a callback handler of the run; LangChain
 calls it when a chat model or a tool starts and ends inside a node. Each call is kept under the
 LangGraph task that made it (from ``langgraph_checkpoint_ns`` in the callback metadata; a call
-made inside a subgraph counts for the parent's task that ran the subgraph) until the executor
-records that task's ``node_completed`` event, which carries them as the native engine's do:
+made inside a subgraph is the subgraph's task's, under the subgraph's namespace) until the
+executor records the event that ends that task's attempt: its ``node_completed``, which carries
+them as the native engine's do, its ``node_failed`` (a failed attempt), or the interrupt it
+raised (in ``run_interrupted``):
 
 * ``model_calls``: ``{"model", "provider", "request": {"messages": <count>, "tools": [names]},
   "response_model", "response_id", "usage": {"input_tokens", "output_tokens"}, "finish_reason",
@@ -164,12 +166,12 @@ class CallRecorder(BaseCallbackHandler):
 
 
 def _task_of(metadata: Mapping[str, Any] | None) -> str | None:
-    """The id of the run's own (top-level) task a call belongs to: LangGraph names a task's
-    namespace ``node:task_id``, a subgraph's task's ``parent_node:parent_task|node:task_id``."""
+    """The id of the task a call belongs to, the innermost: LangGraph names a task's namespace
+    ``node:task_id``, a subgraph's task's ``parent_node:parent_task|node:task_id``."""
     ns = (metadata or {}).get("langgraph_checkpoint_ns")
     if not isinstance(ns, str) or ":" not in ns:
         return None
-    return ns.split("|", 1)[0].rsplit(":", 1)[1]
+    return ns.rsplit("|", 1)[-1].rsplit(":", 1)[1]
 
 
 def _tool_names(tools: Any) -> list[str]:

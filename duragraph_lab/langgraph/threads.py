@@ -23,7 +23,7 @@ from typing import Any
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import NotFound
-from duragraph_lab.langgraph.executor import plain
+from duragraph_lab.langgraph.executor import interrupt_fields, plain
 from duragraph_lab.langgraph.source import Access, GraphSource
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints
@@ -207,7 +207,8 @@ def _error(error: Any) -> Any:
 
 
 def _interrupt(intr: Any) -> dict[str, Any]:
-    return {"id": str(intr.id), "value": plain(intr.value)}
+    """A LangGraph ``Interrupt`` as LangGraph Platform serializes it: its dataclass's fields."""
+    return {"value": plain(intr.value), "id": str(intr.id), **interrupt_fields(intr)}
 
 
 def thread_state(snapshot: Any) -> dict[str, Any]:
@@ -260,8 +261,9 @@ class StoredLangGraphThreads:
     tasks a checkpoint has (``next``, ``tasks``) is what LangGraph planned from it as the
     executor recorded it; a checkpoint it recorded no plan for (the input, an edit's, the last)
     has the tasks that saved writes there and whose path names their node (LangGraph's pull
-    tasks: ``__start__``, a node triggered by an edge), else none. ``subgraphs=true`` does not
-    nest the subgraphs' states (a subgraph task's ``checkpoint`` names its namespace).
+    tasks: ``__start__``, a node triggered by an edge), else none. Without ``subgraphs`` a
+    subgraph task's ``checkpoint`` names its namespace; with it, its ``state`` is the subgraph's
+    latest stored state, nested the same way.
     ``state_keys(graph_id)`` gives the graph's state keys and the empty values of its reducers
     channels (:func:`state_channels` of its registered topology). Edits
     are recorded for the executor (``edits`` False), which has the code."""
@@ -307,6 +309,16 @@ class StoredLangGraphThreads:
         if found is None:
             return thread_state_of(None, [], {}, {}, None, {})
         (out,) = await self._states(graph_id, [found], checkpoint_ns)
+        if subgraphs:
+            # As LangGraph's aget_state(subgraphs=True): a task that ran a subgraph holds the
+            # subgraph's latest state (its own subgraphs nested too) in place of its namespace.
+            for task in out["tasks"]:
+                ref = task.get("checkpoint")
+                if ref and ref.get("checkpoint_ns"):
+                    task["state"] = await self.state(
+                        graph_id, thread_id, checkpoint_ns=str(ref["checkpoint_ns"]), subgraphs=True
+                    )
+                    task["checkpoint"] = None
         return out
 
     async def history(
@@ -350,7 +362,7 @@ class StoredLangGraphThreads:
         planned = await self.queries.planned_tasks(thread_id, checkpoint_ns, ids)
         paths = await self.queries.task_paths(thread_id, checkpoint_ns, ids)
         keys, defaults = (None, {}) if checkpoint_ns else await self.state_keys(graph_id)
-        spaces = await self._subgraph_spaces(thread_id, found, planned, paths)
+        spaces = await self._subgraph_spaces(thread_id, checkpoint_ns, planned, paths)
         states = []
         for t in found:
             cid = str(t.config["configurable"]["checkpoint_id"])
@@ -365,14 +377,20 @@ class StoredLangGraphThreads:
     async def _subgraph_spaces(
         self,
         thread_id: str,
-        found: Sequence[Any],
+        checkpoint_ns: str,
         planned: Mapping[str, list[tuple[str, str]]],
         paths: Mapping[tuple[str, str], str],
     ) -> dict[str, str]:
-        """task id -> the namespace of the subgraph it ran, for the tasks that ran one."""
-        candidates = {f"{name}:{task}": task for tasks in planned.values() for task, name in tasks}
+        """task id -> the namespace of the subgraph it ran, for the tasks (of the graph at
+        ``checkpoint_ns``) that ran one."""
+        outer = f"{checkpoint_ns}|" if checkpoint_ns else ""
+        candidates = {f"{outer}{name}:{task}": task for tasks in planned.values() for task, name in tasks}
         candidates.update(
-            {f"{p[len(_PULL) :]}:{task}": task for (_, task), p in paths.items() if p.startswith(_PULL)}
+            {
+                f"{outer}{p[len(_PULL) :]}:{task}": task
+                for (_, task), p in paths.items()
+                if p.startswith(_PULL)
+            }
         )
         if not candidates:
             return {}

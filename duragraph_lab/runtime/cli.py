@@ -28,6 +28,7 @@ from duragraph_lab.runtime.config import (
     ENV_SUBJECT_PREFIX,
     Settings,
 )
+from duragraph_lab.runtime.deferred_imports import defer_rfc3987_syntax
 from duragraph_lab.runtime.errors import PortInUse
 from duragraph_lab.runtime.jupyter_config import labextensions_dir, server_config_dir
 from duragraph_lab.runtime.processes import port_is_free
@@ -315,6 +316,7 @@ def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
     signal.signal(signal.SIGTERM, _raise_terminated)
     # Importing Jupyter takes seconds; do it while PostgreSQL and NATS start. (The services are
     # started from this, the main, thread: their parent-death signal is tied to it.)
+    defer_rfc3987_syntax()
     preload = threading.Thread(target=_preload_jupyter, args=(lab,), name="duragraph-preload", daemon=True)
     preload.start()
     services = Services(settings)

@@ -35,6 +35,13 @@ export interface Interrupt {
   ns: string;
   task?: string;
   model_calls?: Record<string, unknown>[];
+  tool_calls?: Record<string, unknown>[];
+  fields?: Record<string, unknown> | null;
+}
+/** A list channel's value as an earlier version of it plus items appended (version 2 of the */
+export interface LgListAppend {
+  base: string;
+  append: string[][];
 }
 export interface PlannedTask {
   id: string;
@@ -48,6 +55,12 @@ export interface RunBase {
   run_id: string;
   seq: number | null;
   mode: "continue" | "fork";
+}
+export interface StreamPart {
+  mode: string;
+  ns: string;
+  chunk: unknown;
+  key: string;
 }
 /** run_created: the request: input, config, graph, thread, base (run streams) */
 export interface RunCreated {
@@ -87,6 +100,8 @@ export interface StepPlanned {
   counts?: boolean;
   ns?: string;
   checkpoint_id?: string;
+  carry?: boolean;
+  appended?: Record<string, unknown[]>;
 }
 /** node_completed: one task's update and routing (run streams) */
 export interface NodeCompleted {
@@ -102,6 +117,7 @@ export interface NodeCompleted {
   model_calls?: Record<string, unknown>[];
   tool_calls?: Record<string, unknown>[];
   ns?: string;
+  cached?: boolean;
 }
 /** node_failed: one failed attempt of a task (run streams) */
 export interface NodeFailed {
@@ -115,6 +131,8 @@ export interface NodeFailed {
   started_at: number;
   finished_at: number;
   ns?: string;
+  model_calls?: Record<string, unknown>[];
+  tool_calls?: Record<string, unknown>[];
 }
 /** run_interrupted: paused, waiting for a resume (run streams) */
 export interface RunInterrupted {
@@ -158,6 +176,10 @@ export interface SubgraphStarted {
   channels: Record<string, string>;
   input: Record<string, unknown>;
   recursion_limit: number;
+}
+/** stream_parts: LangGraph's own stream parts, for resumed streams (run streams) */
+export interface StreamParts {
+  parts: StreamPart[];
 }
 /** state_updated: a state edit on a paused or finished run (run streams) */
 export interface StateUpdated {
@@ -351,10 +373,10 @@ export interface LgCheckpoint {
   checkpoint_id: string;
   parent_checkpoint_id: string | null;
   metadata: Record<string, unknown>;
-  checkpoint: string[];
-  new_versions: Record<string, string>;
+  checkpoint: string[] | Record<string, unknown>;
+  new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
-  blobs?: Record<string, string[]>;
+  blobs?: Record<string, string[] | LgListAppend>;
 }
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {
@@ -400,6 +422,7 @@ export interface EventPayloads {
   run_cancelled: RunCancelled;
   run_timed_out: RunTimedOut;
   subgraph_started: SubgraphStarted;
+  stream_parts: StreamParts;
   state_updated: StateUpdated;
   edit_refused: EditRefused;
   run_deleted: RunDeleted;
@@ -450,6 +473,7 @@ export const EVENT_STREAM_KINDS: Record<EventType, string> = {
   run_cancelled: "run",
   run_timed_out: "run",
   subgraph_started: "run",
+  stream_parts: "run",
   state_updated: "run",
   edit_refused: "run",
   run_deleted: "run",

@@ -11,6 +11,13 @@ from pathlib import Path
 from tests.devserver import DevServer
 from tests.fault.workers import ROOT
 
+#: What the conformance package's LangGraph server (``lg_server`` in conftest.py) serves: the
+#: graphs of every test_sdk_langgraph_* module that needs the graph's code in the API server.
+LANGGRAPH_GRAPHS = [
+    f"tests.lg_graphs:{name}"
+    for name in ("map_reduce", "agent", "napping", "chat", "nested", "chat_nested", "flaky", "flaky_nested")
+]
+
 
 @contextmanager
 def serving(data_dir: Path, graphs: list[str]) -> Iterator[DevServer]:

@@ -69,3 +69,18 @@ async def test_a_checkpoint_stores_only_the_values_that_changed(pg_store: Postgr
     thread: Any = {"configurable": {"thread_id": "t-delta"}}
     history = [t.checkpoint["channel_values"]["n"] async for t in saver.alist(thread)]
     assert history == [2, 1, 0]
+
+
+def test_versions_sort_as_they_increase_and_keep_a_threads_width(pg_store: PostgresEventStore) -> None:
+    saver = EventStoreCheckpointer(pg_store)
+    versions = [saver.get_next_version(None, None)]
+    for _ in range(12):
+        versions.append(saver.get_next_version(versions[-1], None))
+    assert versions == sorted(versions) and len({v.split(".")[0] for v in versions}) == 13
+    assert {len(v) for v in versions} == {23}
+    assert saver.get_next_version("0000000009.5", None).startswith("0000000010.")
+    # Versions of the 51-character form (written before) go on in that form's width.
+    old = f"{41:032}.{0.5:016}"
+    new = saver.get_next_version(old, None)
+    assert new.startswith(f"{42:032}.") and new > old
+    assert saver.get_next_version(7, None).startswith("0000000008.")  # type: ignore[arg-type]

@@ -31,7 +31,16 @@ def js_sdk() -> Path:
     return JS
 
 
-@pytest.mark.parametrize("transport", ["sse", "websocket"])
+JS_CALLS = ("js:threads.stream[interrupt answered]", "js:threads.getState")
+
+
+@pytest.mark.parametrize(
+    "transport",
+    [
+        pytest.param("sse", marks=pytest.mark.sdk("js:threads.stream[sse]", *JS_CALLS)),
+        pytest.param("websocket", marks=pytest.mark.sdk("js:threads.stream[websocket]", *JS_CALLS)),
+    ],
+)
 def test_js_sdk_starts_streams_and_resumes_a_run(api_server: ApiServer, js_sdk: Path, transport: str) -> None:
     done = subprocess.run(
         [str(NODE), "thread_protocol.mjs", api_server.base, api_server.token, transport],

@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 import pytest
-from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError
 
 from tests.conformance.helpers import new_thread, tag
@@ -15,6 +15,7 @@ from tests.conformance.helpers import new_thread, tag
 GRAPH_IDS = {"chat", "approval", "map_reduce", "slow", "asking", "breakpoint", "custom", "nested"}
 
 
+@pytest.mark.sdk("assistants.count", "assistants.get", "assistants.search")
 async def test_system_assistants_search_count_get(client: LangGraphClient) -> None:
     system = await client.assistants.search(metadata={"created_by": "system"}, limit=100)
     by_graph = {a["graph_id"]: a for a in system}
@@ -41,6 +42,7 @@ async def test_system_assistants_search_count_get(client: LangGraphClient) -> No
     assert all(set(a) == {"assistant_id", "graph_id"} for a in picked)
 
 
+@pytest.mark.sdk("assistants.get_graph")
 async def test_get_graph_and_xray(client: LangGraphClient) -> None:
     graph = await client.assistants.get_graph("nested")
     assert [n["id"] for n in graph["nodes"]] == ["__start__", "before", "sub", "after", "__end__"]
@@ -64,6 +66,7 @@ async def test_get_graph_and_xray(client: LangGraphClient) -> None:
     assert conditional == {("agent", "tools"), ("agent", "__end__")}
 
 
+@pytest.mark.sdk("assistants.get_schemas", "assistants.get_subgraphs")
 async def test_get_schemas_and_subgraphs(client: LangGraphClient) -> None:
     schemas = await client.assistants.get_schemas("asking")
     assert schemas["graph_id"] == "asking"
@@ -80,6 +83,19 @@ async def test_get_schemas_and_subgraphs(client: LangGraphClient) -> None:
     assert await client.assistants.get_subgraphs("chat") == {}
 
 
+@pytest.mark.sdk(
+    "assistants.count",
+    "assistants.create",
+    "assistants.delete",
+    "assistants.get",
+    "assistants.get_versions",
+    "assistants.search",
+    "assistants.set_latest",
+    "assistants.update",
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+)
 async def test_assistant_lifecycle_versions_and_runs(client: LangGraphClient) -> None:
     labels = tag()
     assistant_id = str(uuid.uuid4())
@@ -132,3 +148,40 @@ async def test_assistant_lifecycle_versions_and_runs(client: LangGraphClient) ->
     assert await client.assistants.search(metadata=labels) == []
     with pytest.raises(NotFoundError):
         await client.assistants.delete(assistant_id)
+
+
+@pytest.mark.sdk(
+    "assistants.count",
+    "assistants.create",
+    "assistants.delete",
+    "assistants.get",
+    "assistants.get_graph",
+    "assistants.get_schemas",
+    "assistants.get_subgraphs",
+    "assistants.get_versions",
+    "assistants.search",
+    "assistants.set_latest",
+    "assistants.update",
+)
+def test_sync_client_assistants(sync_client: SyncLangGraphClient) -> None:
+    labels = tag()
+    created = sync_client.assistants.create("nested", metadata=labels, name="first")
+    assistant_id = created["assistant_id"]
+    assert created["version"] == 1 and created["graph_id"] == "nested"
+    same = sync_client.assistants.create("nested", assistant_id=assistant_id, if_exists="do_nothing")
+    assert same["name"] == "first"
+    assert sync_client.assistants.update(assistant_id, name="second")["version"] == 2
+    assert [v["version"] for v in sync_client.assistants.get_versions(assistant_id)] == [2, 1]
+    assert sync_client.assistants.set_latest(assistant_id, 1)["name"] == "first"
+    assert sync_client.assistants.get(assistant_id)["name"] == "first"
+    assert [a["assistant_id"] for a in sync_client.assistants.search(metadata=labels)] == [assistant_id]
+    assert sync_client.assistants.count(metadata=labels) == 1
+
+    graph = sync_client.assistants.get_graph(assistant_id, xray=True)
+    assert {"sub:i1", "sub:i2"} <= {n["id"] for n in graph["nodes"]}
+    assert "n" in sync_client.assistants.get_schemas(assistant_id)["state_schema"]["properties"]
+    assert list(sync_client.assistants.get_subgraphs(assistant_id)) == ["sub"]
+
+    sync_client.assistants.delete(assistant_id)
+    with pytest.raises(NotFoundError):
+        sync_client.assistants.get(assistant_id)

@@ -33,6 +33,7 @@ def _at(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value)
 
 
+@pytest.mark.sdk("crons.count", "crons.create", "crons.delete", "crons.search", "crons.update")
 async def test_create_search_count_update_delete(client: LangGraphClient) -> None:
     meta = tag()
     end = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
@@ -89,6 +90,14 @@ async def test_create_search_count_update_delete(client: LangGraphClient) -> Non
         await client.crons.update(cron_id, enabled=True)
 
 
+@pytest.mark.sdk(
+    "crons.count",
+    "crons.create_for_thread",
+    "crons.delete",
+    "crons.search",
+    "crons.update",
+    "threads.create",
+)
 def test_sync_client_on_a_thread(sync_client: SyncLangGraphClient) -> None:
     meta = tag()
     thread = sync_client.threads.create()
@@ -105,6 +114,19 @@ def test_sync_client_on_a_thread(sync_client: SyncLangGraphClient) -> None:
     assert sync_client.crons.count(thread_id=thread["thread_id"]) == 0
 
 
+@pytest.mark.sdk(
+    "crons.count",
+    "crons.create",
+    "crons.create_for_thread",
+    "crons.delete",
+    "crons.search",
+    "crons.update",
+    "threads.create",
+    "threads.delete",
+    "threads.delete[crons]",
+    "threads.prune",
+    "threads.prune[crons]",
+)
 async def test_a_threads_crons_are_deleted_with_it(client: LangGraphClient, db: Database) -> None:
     """As on LangGraph Platform: deleting (or pruning) a thread deletes the crons bound to it, in
     the same transaction (a ``cron_deleted`` on each cron's stream); other crons stay."""
@@ -132,6 +154,19 @@ async def test_a_threads_crons_are_deleted_with_it(client: LangGraphClient, db: 
         await client.crons.delete(cron_id)
 
 
+@pytest.mark.sdk(
+    "assistants.create",
+    "assistants.delete",
+    "assistants.delete[crons]",
+    "assistants.get",
+    "crons.count",
+    "crons.create",
+    "crons.create_for_thread",
+    "crons.delete",
+    "crons.search",
+    "crons.update",
+    "threads.create",
+)
 async def test_an_assistants_crons_are_deleted_with_it(client: LangGraphClient, db: Database) -> None:
     """As on LangGraph Platform: deleting an assistant deletes its crons (stateless and on a
     thread) in the same transaction; the crons of another assistant of the same graph (and of
@@ -165,6 +200,14 @@ async def test_an_assistants_crons_are_deleted_with_it(client: LangGraphClient, 
     await client.assistants.delete(other["assistant_id"])
 
 
+@pytest.mark.sdk(
+    "crons.create_for_thread",
+    "crons.create_for_thread[fires]",
+    "crons.delete",
+    "runs.list",
+    "threads.create",
+    "threads.get_state",
+)
 async def test_a_seconds_schedule_fires_runs_that_complete(client: LangGraphClient) -> None:
     thread = await client.threads.create()
     thread_id = thread["thread_id"]
@@ -202,6 +245,7 @@ def db(api_server: ApiServer) -> Iterator[Database]:
     database.close()
 
 
+@pytest.mark.sdk("crons.create")
 @pytest.mark.parametrize(
     ("change", "error"),
     [
@@ -226,6 +270,7 @@ def test_bad_input_is_a_4xx_and_writes_nothing(
         db.unchanged(lambda: sync_client.crons.create(assistant_id, **args))  # type: ignore[arg-type]
 
 
+@pytest.mark.sdk("crons.create_for_thread", "crons.delete", "crons.search", "crons.update", "threads.create")
 def test_bad_input_on_a_thread_and_on_update(sync_client: SyncLangGraphClient, db: Database) -> None:
     with pytest.raises(NotFoundError):
         db.unchanged(lambda: sync_client.crons.create_for_thread(str(uuid.uuid4()), GRAPH, schedule=YEARLY))

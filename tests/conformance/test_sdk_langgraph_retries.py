@@ -6,7 +6,6 @@ records attempts: a ``node_failed`` per failed attempt (``will_retry``), the suc
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,16 +15,14 @@ pytest.importorskip("langgraph")
 
 from langgraph_sdk import get_client, get_sync_client
 
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:flaky", "tests.lg_graphs:flaky_nested"]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgretry") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _get(server: DevServer, path: str) -> Any:
@@ -39,6 +36,7 @@ def _events(server: DevServer, run_id: str, kind: str) -> list[dict[str, Any]]:
     return [e["data"] for e in page["events"] if e["type"] == kind]
 
 
+@pytest.mark.sdk("runs.create", "runs.join", "threads.create")
 async def test_retried_attempts_are_recorded(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -58,6 +56,7 @@ async def test_retried_attempts_are_recorded(server: DevServer) -> None:
     assert [(s["attempt"], s["status"]) for s in spans] == [(1, "error"), (2, "error"), (3, "ok")]
 
 
+@pytest.mark.sdk("runs.create", "runs.get", "runs.join", "threads.create")
 def test_sync_client_attempts_of_a_run_that_fails(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
         thread = client.threads.create()["thread_id"]
@@ -71,6 +70,7 @@ def test_sync_client_attempts_of_a_run_that_fails(server: DevServer) -> None:
     assert [(s["attempt"], s["status"]) for s in spans] == [(1, "error"), (2, "error"), (3, "error")]
 
 
+@pytest.mark.sdk("runs.create", "runs.join", "threads.create")
 async def test_attempts_of_a_subgraphs_task(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,23 +15,25 @@ pytest.importorskip("langchain")
 
 from langgraph_sdk import get_client, get_sync_client
 
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = [
-    "tests.lg_graphs:map_reduce",
-    "tests.lg_graphs:agent",
-    "tests.lg_graphs:napping",
-    "tests.lg_graphs:chat",
-]
+
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgruns") / "data", GRAPHS) as dev:
-        yield dev
-
-
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.stream[LangGraph graph]",
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.search",
+)
 async def test_map_reduce_streams_interrupts_and_resumes(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = await client.threads.create()
@@ -66,6 +67,7 @@ async def test_map_reduce_streams_interrupts_and_resumes(server: DevServer) -> N
         assert thread_row["status"] == "idle"
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create")
 def test_sync_client_runs_the_graph_again_on_the_same_thread(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
         thread = client.threads.create()
@@ -80,6 +82,7 @@ def test_sync_client_runs_the_graph_again_on_the_same_thread(server: DevServer) 
         assert [r["status"] for r in client.runs.list(thread["thread_id"])] == ["success", "success"]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "runs.wait", "threads.create")
 async def test_create_agent_calls_its_tool(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = await client.threads.create()
@@ -102,6 +105,14 @@ async def test_create_agent_calls_its_tool(server: DevServer) -> None:
         assert [next(iter(u)) for u in updates] == ["model", "tools", "model"]
 
 
+@pytest.mark.sdk(
+    "runs.cancel",
+    "runs.cancel[LangGraph graph]",
+    "runs.create",
+    "runs.get",
+    "threads.create",
+    "threads.get_state",
+)
 async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = await client.threads.create()
@@ -120,6 +131,14 @@ async def test_cancel_stops_the_graph_and_ends_the_run(server: DevServer) -> Non
         assert "done" not in state["values"]
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+)
 async def test_state_edits_reach_langgraph(server: DevServer) -> None:
     """update_state on an interrupted thread, then the resume; and on a finished one, then the
     next run: LangGraph's own state (what the graph computes from) has the edit."""
@@ -141,6 +160,7 @@ async def test_state_edits_reach_langgraph(server: DevServer) -> None:
         assert state["values"]["items"] == ["X-0", "X-1", "X-2", "Y-0", "Y-1", "Y-2"]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
     """A chat model's tokens (LangGraph's "messages" mode) and a stream writer's payloads reach
     the SDK's "messages-tuple" and "custom" streams."""
@@ -165,6 +185,7 @@ async def test_tokens_and_custom_events_stream(server: DevServer) -> None:
         assert custom == [{"progress": "thinking"}]
 
 
+@pytest.mark.sdk("runs.create", "runs.get", "runs.join", "threads.create")
 async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -176,6 +197,7 @@ async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
         assert ended["duragraph_status"] == "timeout", ended
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create")
 def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
     """The run events go in the checkpointer's transactions (rows of one transaction share their
     ``xmin``): a task's ``lg_writes`` with its ``node_completed``, a checkpoint with the

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,16 +21,14 @@ from langgraph_sdk import get_client, get_sync_client
 
 from duragraph_lab.langgraph.threads import thread_state
 from tests import lg_graphs
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested"]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgstate") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _get(server: DevServer, path: str) -> Any:
@@ -88,6 +85,14 @@ def _chain(history: list[dict[str, Any]]) -> None:
     assert history[-1]["parent_checkpoint"] is None
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     await local.ainvoke({"topic": "a"}, config)
@@ -139,6 +144,16 @@ async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
         assert err.value.response.status_code == 404
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+)
 async def test_update_state_answers_langgraphs_checkpoint(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     await local.ainvoke({"topic": "a"}, config)
@@ -168,6 +183,15 @@ async def test_update_state_answers_langgraphs_checkpoint(server: DevServer) -> 
             _same(got, want)
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 def test_sync_client_subgraph_state(server: DevServer) -> None:
     local, config = _local(lg_graphs.nested)
     local.invoke({"topic": "t"}, config)

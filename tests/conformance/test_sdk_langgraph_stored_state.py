@@ -29,7 +29,14 @@ from tests.fault.workers import ROOT
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     with serving(tmp_path_factory.mktemp("lgstored") / "data", []) as dev:
         worker = subprocess.Popen(
-            [*cli(), "worker", "tests.lg_graphs:map_reduce", "--data-dir", str(dev.data_dir)],
+            [
+                *cli(),
+                "worker",
+                "tests.lg_graphs:map_reduce",
+                "tests.lg_graphs:nested",
+                "--data-dir",
+                str(dev.data_dir),
+            ],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL,
@@ -38,7 +45,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         try:
             deadline = time.monotonic() + 60
             # The graph id names its default assistant once the worker registered it.
-            while dev.api("assistants/lg_map_reduce", token=dev.token)[0] != 200:
+            while any(
+                dev.api(f"assistants/{g}", token=dev.token)[0] != 200 for g in ("lg_map_reduce", "lg_nested")
+            ):
                 assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
                 time.sleep(0.2)
             yield dev
@@ -61,6 +70,14 @@ def _shape(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_history[LangGraph graph]",
+    "threads.get_state",
+    "threads.get_state[LangGraph graph]",
+)
 async def test_state_and_history_from_the_stored_checkpoints(server: DevServer) -> None:
     from duragraph_lab.langgraph.threads import thread_state
 
@@ -90,3 +107,27 @@ async def test_state_and_history_from_the_stored_checkpoints(server: DevServer) 
         assert [h["checkpoint"] for h in older] == [h["checkpoint"] for h in history[2:]]
         loops = await client.threads.get_history(thread, metadata={"step": 1}, limit=100)
         assert [h["checkpoint"] for h in loops] == [history[2]["checkpoint"]]
+
+
+async def test_subgraph_states_nest_from_the_stored_checkpoints(server: DevServer) -> None:
+    from duragraph_lab.langgraph.threads import thread_state
+
+    local = lg_graphs.nested.copy(update={"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"topic": "t"}, config)
+    want = thread_state(await local.aget_state(config, subgraphs=True))
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_nested", input={"topic": "t"})
+        flat = await client.threads.get_state(thread)
+        (task,) = flat["tasks"]
+        assert task["state"] is None and task["checkpoint"]["checkpoint_ns"].startswith("inner:")
+        nested = await client.threads.get_state(thread, subgraphs=True)
+    # As LangGraph: the subgraph's state in its task's place, interrupted inside.
+    assert _shape(nested) == _shape(want)
+    (got_task,), (want_task,) = nested["tasks"], want["tasks"]
+    assert got_task["checkpoint"] is None and want_task["checkpoint"] is None
+    inner, want_inner = got_task["state"], want_task["state"]
+    assert _shape(inner) == _shape(want_inner)
+    assert inner["values"] == {"topic": "t", "notes": ["prep", "jot t"]} and inner["next"] == ["confirm"]
+    assert inner["checkpoint"]["checkpoint_ns"] == task["checkpoint"]["checkpoint_ns"]

@@ -6,7 +6,6 @@ with what LangGraph itself emits for the same graph run in-process (``graph.astr
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,19 +17,18 @@ from langgraph_sdk import get_client, get_sync_client
 
 from duragraph_lab.langgraph.executor import plain
 from tests import lg_graphs
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:map_reduce", "tests.lg_graphs:nested", "tests.lg_graphs:chat_nested"]
 MODES = ["debug", "tasks", "checkpoints"]
 #: Ids differ between two runs (checkpoint and task ids derive from time and each other).
 _IDS = {"id", "checkpoint_id", "thread_id", "timestamp", "run_id"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgmodes") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _local(graph: Any) -> tuple[Any, dict[str, Any]]:
@@ -70,18 +68,13 @@ def _norm(value: Any) -> Any:
     return value
 
 
-def _values_of_interrupts(update: dict[str, Any]) -> dict[str, Any]:
-    if "__interrupt__" not in update:
-        return update
-    return {"__interrupt__": [(i["id"], i["value"]) for i in update["__interrupt__"]]}
-
-
 def _event(name: str) -> str:
     """An SSE event name with its namespaces' task ids blanked (``updates|inner:<id>``)."""
     mode, *spaces = name.split("|")
     return "|".join([mode, *(s.split(":")[0] + ":<id>" for s in spaces)])
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 async def test_debug_tasks_and_checkpoints_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.map_reduce)
     expected = [
@@ -103,6 +96,7 @@ async def test_debug_tasks_and_checkpoints_are_langgraphs(server: DevServer) -> 
     assert kinds.count("checkpoint") == 4 and kinds.count("task") == 5 and kinds.count("task_result") == 5
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 def test_sync_client_subgraph_parts_are_langgraphs(server: DevServer) -> None:
     local, config = _local(lg_graphs.nested)
     modes = ["updates", "tasks"]
@@ -122,15 +116,12 @@ def test_sync_client_subgraph_parts_are_langgraphs(server: DevServer) -> None:
     # come from the run's events, the subgraph's live: each stream in its order).
     assert sorted(got) == sorted(expected) == ["tasks", "tasks|inner:<id>", "updates", "updates|inner:<id>"]
     for name in expected:
-        if name == "updates":
-            # The root's __interrupt__ update comes from the run's events: the interrupt's value
-            # and id, with DuraGraph's when/node where LangGraph has response_schema.
-            got[name] = [_values_of_interrupts(u) for u in got[name]]
-            expected[name] = [_values_of_interrupts(u) for u in expected[name]]
+        # The root's __interrupt__ update comes from the run's events, in LangGraph's shape.
         assert got[name] == expected[name], name
     assert [u for u in got["updates|inner:<id>"] if "jot" in u] == [{"jot": {"notes": ["jot t"]}}]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[LangGraph graph]", "threads.create")
 async def test_a_subgraphs_tokens_stream_under_its_namespace(server: DevServer) -> None:
     local, config = _local(lg_graphs.chat_nested)
     ask = {"messages": [{"role": "user", "content": "hi"}]}
@@ -155,3 +146,77 @@ async def test_a_subgraphs_tokens_stream_under_its_namespace(server: DevServer) 
                 # As LangGraph: without stream_subgraphs a subgraph's tokens are not streamed
                 # (the complete message comes with the root's update).
                 assert not any("|" in name for name in got), got
+
+
+async def test_a_joined_or_resumed_stream_gets_langgraphs_parts_again(server: DevServer) -> None:
+    """LangGraph's own parts are live, and kept in the log (stream_parts): a stream that joins
+    the run after it ended, or resumes after a disconnect (Last-Event-ID), gets the same ones."""
+    modes = [*MODES, "updates"]
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        live = [
+            part
+            async for part in client.runs.stream(
+                thread, "lg_map_reduce", input={"topic": "j"}, stream_mode=modes
+            )
+            if part.event != "metadata"
+        ]
+        (run,) = await client.runs.list(thread)
+        joined = [
+            part
+            async for part in client.runs.join_stream(thread, run["run_id"], stream_mode=modes)
+            if part.event != "metadata"
+        ]
+        own = [(p.event, p.data) for p in live if p.event in MODES]
+        # 4 checkpoints, 5 task starts and 5 results, and their 14 debug parts, as LangGraph.
+        assert len(own) == 4 + 10 + 14
+        assert [(p.event, p.data) for p in joined if p.event in MODES] == own
+        assert [p.data for p in joined if p.event == "updates"] == [
+            p.data for p in live if p.event == "updates"
+        ]
+        # Resumed after the first update: the parts after it, from the log.
+        first = next(p for p in live if p.event == "updates")
+        assert first.id
+        resumed = [
+            (part.event, part.data)
+            async for part in client.runs.join_stream(
+                thread, run["run_id"], stream_mode=modes, last_event_id=first.id
+            )
+            if part.event in MODES
+        ]
+        assert resumed and resumed == own[-len(resumed) :]
+        assert resumed[-1][0] == "debug" and resumed[-1][1]["type"] == "task_result"  # the interrupt
+
+
+def test_sync_client_a_joined_stream_gets_the_subgraphs_parts_again(server: DevServer) -> None:
+    modes = ["updates", "tasks"]
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()["thread_id"]
+        live = [
+            (part.event, part.data)
+            for part in client.runs.stream(
+                thread, "lg_nested", input={"topic": "s"}, stream_mode=modes, stream_subgraphs=True
+            )
+            if part.event != "metadata"
+        ]
+        (run,) = client.runs.list(thread)
+        joined = [
+            (part.event, part.data)
+            for part in client.runs.join_stream(thread, run["run_id"], stream_mode=modes)
+            if part.event != "metadata"
+        ]
+    # The run streams its subgraphs (stream_subgraphs): the join too. Each part stream in its
+    # order (the root's updates come from the run's events, the rest from stream_parts events).
+    by_name: dict[str, list[Any]] = {}
+    for name, data in live:
+        by_name.setdefault(name, []).append(data)
+    joined_by_name: dict[str, list[Any]] = {}
+    for name, data in joined:
+        joined_by_name.setdefault(name, []).append(data)
+    assert joined_by_name == by_name
+    assert sorted(_event(n) for n in by_name) == [
+        "tasks",
+        "tasks|inner:<id>",
+        "updates",
+        "updates|inner:<id>",
+    ]

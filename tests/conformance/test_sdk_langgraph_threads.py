@@ -4,7 +4,6 @@ later history stays a branch of its own, as on LangGraph Platform."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,16 +13,14 @@ pytest.importorskip("langgraph")
 
 from langgraph_sdk import get_client, get_sync_client
 
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = ["tests.lg_graphs:map_reduce"]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgthreads") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 FIRST = ["A-0", "A-1", "A-2"]
@@ -35,6 +32,13 @@ def _asking_with_first_items(history: list[dict[str, Any]]) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "runs.wait[LangGraph checkpoint]",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+)
 async def test_a_run_at_an_earlier_checkpoint_starts_langgraph_there(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -59,6 +63,7 @@ async def test_a_run_at_an_earlier_checkpoint_starts_langgraph_there(server: Dev
         assert any(h["values"].get("answer") == "second" for h in history)
 
 
+@pytest.mark.sdk("runs.wait", "runs.wait[LangGraph checkpoint]", "threads.create", "threads.get_history")
 def test_sync_client_forks_with_new_input(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
         thread = client.threads.create()["thread_id"]
@@ -74,6 +79,13 @@ def test_sync_client_forks_with_new_input(server: DevServer) -> None:
         assert forked["items"] == [*FIRST, "C-0", "C-1", "C-2"], forked
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "runs.wait[LangGraph checkpoint]",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+)
 async def test_langgraph_checkpoint_ids_everywhere(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -104,6 +116,16 @@ async def test_langgraph_checkpoint_ids_everywhere(server: DevServer) -> None:
         assert err.value.response.status_code == 404
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "runs.wait[LangGraph checkpoint]",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+    "threads.update_state[checkpoint_id]",
+)
 async def test_update_state_at_an_earlier_checkpoint_branches_langgraph(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]
@@ -123,6 +145,16 @@ async def test_update_state_at_an_earlier_checkpoint_branches_langgraph(server: 
         assert final == {"topic": "edited", "items": FIRST, "answer": "after edit"}, final
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "runs.wait[LangGraph checkpoint]",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[LangGraph graph]",
+    "threads.update_state[checkpoint_id]",
+)
 def test_sync_update_state_at_a_checkpoint_then_a_run_without_input(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
         thread = client.threads.create()["thread_id"]
@@ -138,6 +170,7 @@ def test_sync_update_state_at_a_checkpoint_then_a_run_without_input(server: DevS
         assert client.threads.get_state(thread)["next"] == ["ask"]
 
 
+@pytest.mark.sdk("runs.wait", "runs.wait[LangGraph checkpoint]", "threads.create", "threads.get_history")
 async def test_a_fork_while_the_thread_waits_at_an_interrupt(server: DevServer) -> None:
     async with get_client(url=url(server), headers=headers(server)) as client:
         thread = (await client.threads.create())["thread_id"]

@@ -3,12 +3,13 @@ interrupts and resumes, multitask strategies, breakpoints, stateless runs, batch
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.client import LangGraphClient, SyncLangGraphClient
 from langgraph_sdk.errors import ConflictError, NotFoundError, UnprocessableEntityError
 from langgraph_sdk.schema import Command
 
@@ -17,6 +18,15 @@ from tests.conformance.helpers import HUMAN_2_PLUS_3, collect, events_of, new_th
 LOG5 = ["s0", "s1", "s2", "s3", "s4"]
 
 
+@pytest.mark.sdk(
+    "assistants.get",
+    "runs.create",
+    "runs.get",
+    "runs.join",
+    "runs.list",
+    "threads.create",
+    "threads.get",
+)
 async def test_background_run_join_get_list(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.02}, metadata={"m": 1})
@@ -41,6 +51,7 @@ async def test_background_run_join_get_list(client: LangGraphClient) -> None:
         await client.runs.get(thread_id, str(uuid.uuid4()))
 
 
+@pytest.mark.sdk("runs.wait", "threads.create")
 async def test_chat_demo_tool_loop(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     result = await client.runs.wait(thread_id, "chat", input=HUMAN_2_PLUS_3)
@@ -58,6 +69,7 @@ async def test_chat_demo_tool_loop(client: LangGraphClient) -> None:
     assert follow_up["messages"][-1]["content"] == "You said: thanks" and len(follow_up["messages"]) == 6
 
 
+@pytest.mark.sdk("runs.stream", "threads.create", "threads.get_state")
 async def test_map_reduce_demo(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     parts = await collect(
@@ -71,6 +83,16 @@ async def test_map_reduce_demo(client: LangGraphClient) -> None:
     assert all(f"- {s}:" in values["summary"] for s in "abc")
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.stream[Command(resume)]",
+    "runs.wait",
+    "runs.wait[Command(resume)]",
+    "threads.create",
+    "threads.get",
+    "threads.get_state",
+)
 async def test_interrupt_then_resume_continues_the_same_run(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     paused = await client.runs.wait(thread_id, "asking", input={"n": 7})
@@ -107,6 +129,15 @@ async def test_interrupt_then_resume_continues_the_same_run(client: LangGraphCli
     assert refused.value.response.status_code == 409
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.stream[Command(resume)]",
+    "runs.wait",
+    "runs.wait[Command(resume)]",
+    "threads.create",
+    "threads.get_state",
+)
 async def test_approval_demo_reject_then_approve(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     first = await client.runs.wait(
@@ -137,6 +168,16 @@ async def test_approval_demo_reject_then_approve(client: LangGraphClient) -> Non
     assert [r["status"] for r in await client.runs.list(thread_id)] == ["success"]
 
 
+@pytest.mark.sdk(
+    "runs.cancel",
+    "runs.cancel[action=interrupt]",
+    "runs.create",
+    "runs.get",
+    "runs.list",
+    "threads.create",
+    "threads.get",
+    "threads.get_state",
+)
 async def test_cancel_interrupt(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
@@ -160,6 +201,17 @@ async def test_cancel_interrupt(client: LangGraphClient) -> None:
         await client.runs.cancel(thread_id, run["run_id"])
 
 
+@pytest.mark.sdk(
+    "runs.cancel",
+    "runs.cancel[action=rollback]",
+    "runs.create",
+    "runs.get",
+    "runs.list",
+    "runs.wait",
+    "threads.create",
+    "threads.get",
+    "threads.get_state",
+)
 async def test_cancel_rollback(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     await client.runs.wait(thread_id, "slow", input={"n": 100})
@@ -176,6 +228,7 @@ async def test_cancel_rollback(client: LangGraphClient) -> None:
     assert (await client.runs.wait(thread_id, "slow", input={"n": 0}))["log"] == LOG5 + LOG5
 
 
+@pytest.mark.sdk("runs.cancel_many", "runs.create", "runs.get", "runs.join", "threads.create")
 async def test_cancel_many(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
@@ -186,6 +239,7 @@ async def test_cancel_many(client: LangGraphClient) -> None:
         await client.runs.cancel_many(thread_id=thread_id, run_ids=[run["run_id"]])
 
 
+@pytest.mark.sdk("runs.create", "runs.delete", "runs.get", "runs.join", "runs.list", "threads.create")
 async def test_delete_run(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     busy = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.1})
@@ -200,6 +254,15 @@ async def test_delete_run(client: LangGraphClient) -> None:
         await client.runs.delete(thread_id, busy["run_id"])
 
 
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.create[multitask_strategy]",
+    "runs.join",
+    "runs.list",
+    "runs.wait",
+    "runs.wait[multitask_strategy]",
+    "threads.create",
+)
 async def test_multitask_reject(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     first = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.1})
@@ -213,6 +276,7 @@ async def test_multitask_reject(client: LangGraphClient) -> None:
     assert len(await client.runs.list(thread_id)) == 1
 
 
+@pytest.mark.sdk("runs.create", "runs.create[multitask_strategy]", "runs.get", "runs.join", "threads.create")
 async def test_multitask_enqueue(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     first = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.05})
@@ -226,6 +290,14 @@ async def test_multitask_enqueue(client: LangGraphClient) -> None:
     assert first_done["ended_at"] <= second_done["started_at"]
 
 
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.create[multitask_strategy]",
+    "runs.get",
+    "runs.join",
+    "threads.create",
+    "threads.get_state",
+)
 async def test_multitask_interrupt(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     first = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
@@ -242,6 +314,15 @@ async def test_multitask_interrupt(client: LangGraphClient) -> None:
     assert done_before == LOG5[: len(done_before)] and result["n"] == 55
 
 
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.create[multitask_strategy]",
+    "runs.get",
+    "runs.join",
+    "runs.list",
+    "threads.create",
+    "threads.get_state",
+)
 async def test_multitask_rollback(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     first = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
@@ -254,6 +335,16 @@ async def test_multitask_rollback(client: LangGraphClient) -> None:
     assert [r["run_id"] for r in await client.runs.list(thread_id)] == [second["run_id"]]
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.stream[interrupt_after]",
+    "runs.wait",
+    "runs.wait[interrupt_before]",
+    "threads.create",
+    "threads.get",
+    "threads.get_state",
+)
 async def test_interrupt_before_and_after(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     paused = await client.runs.wait(thread_id, "slow", input={"n": 0}, interrupt_before=["s2"])
@@ -280,6 +371,16 @@ async def test_interrupt_before_and_after(client: LangGraphClient) -> None:
     assert paused["n"] == 1 and [i["node"] for i in paused["__interrupt__"]] == ["b"]
 
 
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.create[stateless]",
+    "runs.join",
+    "runs.stream",
+    "runs.stream[on_run_created]",
+    "runs.stream[stateless]",
+    "runs.wait",
+    "runs.wait[stateless]",
+)
 async def test_stateless_runs(client: LangGraphClient) -> None:
     assert await client.runs.wait(None, "slow", input={"n": 10}) == {"n": 15, "log": LOG5}
     created: list[Any] = []
@@ -299,6 +400,7 @@ async def test_stateless_runs(client: LangGraphClient) -> None:
     assert refused.value.response.status_code == 422  # LangGraph: 400
 
 
+@pytest.mark.sdk("runs.create_batch", "runs.join")
 async def test_create_batch(client: LangGraphClient) -> None:
     labels = tag()
     runs = await client.runs.create_batch(
@@ -314,6 +416,16 @@ async def test_create_batch(client: LangGraphClient) -> None:
     assert asking["__interrupt__"][0]["value"] == {"question": "proceed?", "n": 2}
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.stream[checkpoint_id]",
+    "runs.wait",
+    "runs.wait[checkpoint]",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+)
 async def test_fork_from_a_checkpoint(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     await client.runs.wait(thread_id, "slow", input={"n": 0})
@@ -346,6 +458,14 @@ async def test_fork_from_a_checkpoint(client: LangGraphClient) -> None:
     assert result == {"n": 45, "log": ["s0", "s1", *LOG5]}
 
 
+@pytest.mark.sdk(
+    "runs.list",
+    "runs.stream",
+    "runs.wait",
+    "runs.wait[raise_error=False]",
+    "threads.create",
+    "threads.get",
+)
 async def test_failing_run(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     parts = await collect(client.runs.stream(thread_id, "slow", input={"fail": True}, stream_mode="updates"))
@@ -361,6 +481,13 @@ async def test_failing_run(client: LangGraphClient) -> None:
         await client.runs.wait(thread_id, "slow", input={"fail": True})
 
 
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.wait",
+    "runs.wait[if_not_exists=create]",
+    "threads.create",
+    "threads.get",
+)
 async def test_bad_requests(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     with pytest.raises(httpx.HTTPStatusError) as unknown_thread:
@@ -377,3 +504,60 @@ async def test_bad_requests(client: LangGraphClient) -> None:
     new_id = str(uuid.uuid4())
     assert (await client.runs.wait(new_id, "slow", input={"n": 1}, if_not_exists="create"))["n"] == 6
     assert (await client.threads.get(new_id))["status"] == "idle"
+
+
+def _sync_until(probe: Any, check: Any, what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if check(result):
+            return result
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; last: {result!r}"
+        time.sleep(0.1)
+
+
+@pytest.mark.sdk(
+    "runs.cancel",
+    "runs.cancel[action=interrupt]",
+    "runs.cancel_many",
+    "runs.create",
+    "runs.create_batch",
+    "runs.delete",
+    "runs.get",
+    "runs.join",
+    "runs.join_stream",
+    "runs.join_stream[last_event_id]",
+    "runs.list",
+    "threads.create",
+    "threads.get_state",
+)
+def test_sync_client_runs(sync_client: SyncLangGraphClient) -> None:
+    thread_id = sync_client.threads.create()["thread_id"]
+    run = sync_client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
+    _sync_until(
+        lambda: sync_client.threads.get_state(thread_id),
+        lambda s: len(s["values"].get("log") or []) >= 1,
+        "the run's first node",
+    )
+    joined = sync_client.runs.cancel(thread_id, run["run_id"], wait=True)
+    assert 1 <= joined["n"] < 5
+    assert sync_client.runs.get(thread_id, run["run_id"])["status"] == "interrupted"
+
+    # join_stream replays the run; after an event id, the rest exactly once.
+    done = sync_client.runs.create(thread_id, "slow", input={"n": 0}, stream_mode="updates")
+    parts = list(sync_client.runs.join_stream(thread_id, done["run_id"], stream_mode="updates"))
+    assert [p.event for p in parts] == ["metadata"] + ["updates"] * 5
+    rest = list(sync_client.runs.join_stream(thread_id, done["run_id"], last_event_id=parts[2].id))
+    assert [p.data for p in rest[1:]] == [p.data for p in parts[3:]]
+    assert [r["run_id"] for r in sync_client.runs.list(thread_id)] == [done["run_id"], run["run_id"]]
+
+    sync_client.runs.delete(thread_id, done["run_id"])
+    assert [r["run_id"] for r in sync_client.runs.list(thread_id)] == [run["run_id"]]
+
+    busy = sync_client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.3})
+    sync_client.runs.cancel_many(thread_id=thread_id, run_ids=[busy["run_id"]])
+    sync_client.runs.join(thread_id, busy["run_id"])
+    assert sync_client.runs.get(thread_id, busy["run_id"])["status"] == "interrupted"
+
+    batch = sync_client.runs.create_batch([{"assistant_id": "slow", "input": {"n": 1}}])
+    assert sync_client.runs.join(batch[0]["thread_id"], batch[0]["run_id"]) == {"n": 6, "log": LOG5}

@@ -19,6 +19,7 @@ def root() -> str:
     return f"sdk-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.mark.sdk("store.delete_item", "store.get_item", "store.put_item")
 async def test_items_put_get_delete(client: LangGraphClient) -> None:
     ns = [root(), "user-1", "memories"]
     assert await client.store.get_item(ns, "m1") is None
@@ -36,6 +37,7 @@ async def test_items_put_get_delete(client: LangGraphClient) -> None:
     await client.store.delete_item(ns, "m1")  # nothing to delete: still fine
 
 
+@pytest.mark.sdk("store.put_item", "store.search_items")
 async def test_search_filters_and_paging(client: LangGraphClient) -> None:
     top = root()
     for i, n in enumerate([9, 10, 100]):
@@ -61,6 +63,7 @@ async def test_search_filters_and_paging(client: LangGraphClient) -> None:
         await client.store.search_items([top], filter={"n": {"$regex": "x"}})
 
 
+@pytest.mark.sdk("store.list_namespaces", "store.put_item")
 async def test_list_namespaces(client: LangGraphClient) -> None:
     top = root()
     for ns in [[top, "a", "memories"], [top, "b", "memories"], [top, "b", "prefs"], [top, "c"]]:
@@ -86,6 +89,7 @@ async def test_list_namespaces(client: LangGraphClient) -> None:
     ] == [[top, "c"]]
 
 
+@pytest.mark.sdk("store.get_item", "store.put_item", "store.search_items")
 async def test_ttl_and_refresh_ttl(client: LangGraphClient) -> None:
     ns = [root()]
     ttl = 2 / 60  # minutes
@@ -104,6 +108,7 @@ async def test_ttl_and_refresh_ttl(client: LangGraphClient) -> None:
     assert [i["key"] for i in (await client.store.search_items(ns))["items"]] == ["forever"]
 
 
+@pytest.mark.sdk("store.put_item", "store.search_items")
 async def test_bad_input_is_4xx_and_writes_nothing(client: LangGraphClient) -> None:
     ns = [root()]
     with pytest.raises(ValueError, match="periods"):  # the SDK checks this one itself
@@ -128,6 +133,13 @@ async def test_bad_input_is_4xx_and_writes_nothing(client: LangGraphClient) -> N
     assert caught.value.response.status_code == 422  # no key
 
 
+@pytest.mark.sdk(
+    "store.delete_item",
+    "store.get_item",
+    "store.list_namespaces",
+    "store.put_item",
+    "store.search_items",
+)
 def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     top = root()
     sync_client.store.put_item([top, "u"], "k", {"n": 3}, ttl=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
 from langgraph_sdk.client import LangGraphClient
 
 from tests.conformance.helpers import HUMAN_2_PLUS_3, collect, events_of, new_thread
@@ -21,6 +22,7 @@ async def stream(client: LangGraphClient, graph: str, input: Any, **options: Any
     return parts[1:]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[values]", "threads.create")
 async def test_values(client: LangGraphClient) -> None:
     parts = await stream(client, "slow", {"n": 0}, stream_mode="values")
     assert {e for e, _ in parts} == {"values"}
@@ -28,16 +30,19 @@ async def test_values(client: LangGraphClient) -> None:
     assert parts[-1][1] == {"n": 5, "log": LOG5}
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[values]", "threads.create")
 async def test_default_mode_is_values(client: LangGraphClient) -> None:
     parts = await stream(client, "slow", {"n": 0})
     assert [e for e, _ in parts] == ["values"] * 6
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[updates]", "threads.create")
 async def test_updates(client: LangGraphClient) -> None:
     parts = await stream(client, "slow", {"n": 0}, stream_mode="updates")
     assert parts == [("updates", {f"s{i}": {"n": i + 1, "log": [f"s{i}"]}}) for i in range(5)]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[messages]", "threads.create")
 async def test_messages(client: LangGraphClient) -> None:
     parts = await stream(client, "chat", HUMAN_2_PLUS_3, stream_mode="messages")
     assert {e for e, _ in parts} == {"messages/metadata", "messages/partial", "messages/complete"}
@@ -62,6 +67,7 @@ async def test_messages(client: LangGraphClient) -> None:
     assert announced[complete[1]["id"]]["langgraph_node"] == "tools"
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[messages-tuple]", "threads.create")
 async def test_messages_tuple(client: LangGraphClient) -> None:
     parts = await stream(client, "chat", HUMAN_2_PLUS_3, stream_mode="messages-tuple")
     assert {e for e, _ in parts} == {"messages"}
@@ -75,11 +81,13 @@ async def test_messages_tuple(client: LangGraphClient) -> None:
     assert parts[0][1][0]["tool_calls"][0]["name"] == "calculator"  # not streamed: sent whole
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[custom]", "threads.create")
 async def test_custom(client: LangGraphClient) -> None:
     parts = await stream(client, "custom", {"n": 5}, stream_mode="custom")
     assert parts == [("custom", {"progress": i}) for i in range(3)]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[several modes]", "threads.create")
 async def test_list_of_modes(client: LangGraphClient) -> None:
     parts = await stream(client, "custom", {"n": 5}, stream_mode=["values", "updates", "custom"])
     assert [e for e, _ in parts] == ["values", "custom", "custom", "custom", "updates", "values"]
@@ -87,6 +95,7 @@ async def test_list_of_modes(client: LangGraphClient) -> None:
     assert parts[-1] == ("values", {"n": 0, "log": ["worked"]})
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[debug]", "threads.create")
 async def test_debug(client: LangGraphClient) -> None:
     parts = await stream(client, "slow", {"n": 0}, stream_mode="debug")
     assert {e for e, _ in parts} == {"debug"}
@@ -111,6 +120,7 @@ async def test_debug(client: LangGraphClient) -> None:
     assert last["metadata"]["step"] == 5 and last["config"]["configurable"]["checkpoint_id"]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[events]", "threads.create")
 async def test_events(client: LangGraphClient) -> None:
     parts = await stream(client, "chat", HUMAN_2_PLUS_3, stream_mode="events")
     assert {e for e, _ in parts} == {"events"}
@@ -123,6 +133,7 @@ async def test_events(client: LangGraphClient) -> None:
     assert parts[-1][1]["data"]["output"]["messages"][-1]["content"] == ANSWER
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[tasks]", "threads.create")
 async def test_tasks(client: LangGraphClient) -> None:
     parts = await stream(client, "slow", {"n": 0}, stream_mode="tasks")
     assert {e for e, _ in parts} == {"tasks"}
@@ -134,6 +145,7 @@ async def test_tasks(client: LangGraphClient) -> None:
     assert result["error"] is None and result["result"] == {"n": 1, "log": ["s0"]}
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[checkpoints]", "threads.create", "threads.get_history")
 async def test_checkpoints(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     parts = await collect(client.runs.stream(thread_id, "slow", input={"n": 0}, stream_mode="checkpoints"))
@@ -156,6 +168,7 @@ async def test_checkpoints(client: LangGraphClient) -> None:
     ]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[stream_subgraphs]", "threads.create")
 async def test_subgraphs_are_namespaced(client: LangGraphClient) -> None:
     parts = await stream(client, "nested", {"n": 0}, stream_mode=["updates"], stream_subgraphs=True)
     # The subgraph's own updates come as "updates|<node>:<task id>", between the parent's.
@@ -181,6 +194,7 @@ async def test_subgraphs_are_namespaced(client: LangGraphClient) -> None:
     )
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[version=v2]", "threads.create")
 async def test_stream_version_v2(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     parts = [
@@ -205,6 +219,7 @@ async def test_stream_version_v2(client: LangGraphClient) -> None:
     assert [i["value"] for i in parts[-1]["interrupts"]] == [{"question": "proceed?", "n": 1}]
 
 
+@pytest.mark.sdk("runs.stream", "runs.stream[interrupts]", "threads.create")
 async def test_interrupt_in_values_and_updates(client: LangGraphClient) -> None:
     parts = await stream(client, "asking", {"n": 1}, stream_mode=["values", "updates"])
     assert [e for e, _ in parts] == ["values", "updates", "values"]
@@ -213,6 +228,7 @@ async def test_interrupt_in_values_and_updates(client: LangGraphClient) -> None:
     assert parts[2][1] == {"n": 1, "__interrupt__": [intr]}
 
 
+@pytest.mark.sdk("runs.create", "runs.join_stream", "runs.join_stream[last_event_id]", "threads.create")
 async def test_join_stream(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(

@@ -79,6 +79,7 @@ def data(events: list[dict[str, Any]], method: str) -> list[Any]:
 
 
 # -- the SDK, async and sync ------------------------------------------------------------------------
+@pytest.mark.sdk("threads.stream[sse]")
 async def test_async_run_start_values_updates_lifecycle(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="slow") as thread:
         result = await thread.run.start(input={"n": 0})
@@ -95,6 +96,7 @@ async def test_async_run_start_values_updates_lifecycle(client: LangGraphClient)
     assert all(e["type"] == "event" and e["event_id"] for e in events)
 
 
+@pytest.mark.sdk("threads.stream[sse]")
 def test_sync_run_start_values_updates_lifecycle(sync_client: SyncLangGraphClient) -> None:
     with sync_client.threads.stream(assistant_id="slow") as thread:
         thread.run.start(input={"n": 10})
@@ -106,6 +108,7 @@ def test_sync_run_start_values_updates_lifecycle(sync_client: SyncLangGraphClien
     assert not data(events, "updates")  # not subscribed
 
 
+@pytest.mark.sdk("threads.stream[interrupt answered]", "threads.stream[sse]")
 async def test_async_interrupt_answered_by_command(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="asking") as thread:
         await thread.run.start(input={"n": 3})
@@ -123,6 +126,7 @@ async def test_async_interrupt_answered_by_command(client: LangGraphClient) -> N
     assert output["answer"] == "yes" and output["log"] == ["asked", "done:yes"]
 
 
+@pytest.mark.sdk("threads.stream[interrupt answered]", "threads.stream[sse]")
 def test_sync_interrupt_answered_by_command(sync_client: SyncLangGraphClient) -> None:
     with sync_client.threads.stream(assistant_id="asking") as thread:
         thread.run.start(input={"n": 4})
@@ -192,6 +196,7 @@ def test_channel_namespace_and_depth_filters(api_server: ApiServer) -> None:
     assert {e["method"] for e in lifecycle} == {"lifecycle"}
 
 
+@pytest.mark.sdk("threads.stream[namespaces]", "threads.stream[sse]")
 async def test_sdk_subscription_by_namespace(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="nested") as thread:
         await thread.run.start(input={"n": 0})
@@ -248,6 +253,7 @@ def test_reconnect_with_since_has_no_gap_and_no_duplicate(api_server: ApiServer)
 
 
 # -- WebSocket --------------------------------------------------------------------------------------
+@pytest.mark.sdk("threads.stream[websocket]")
 async def test_websocket_transport(api_server: ApiServer, client: LangGraphClient) -> None:
     # The SDK's WebSocket handshake carries the headers given to threads.stream (not the client's).
     async with client.threads.stream(
@@ -261,6 +267,7 @@ async def test_websocket_transport(api_server: ApiServer, client: LangGraphClien
     assert data(events, "lifecycle")[-1]["event"] == "completed"
 
 
+@pytest.mark.sdk("threads.stream[interrupt answered]", "threads.stream[websocket]")
 def test_sync_websocket_interrupt(api_server: ApiServer, sync_client: SyncLangGraphClient) -> None:
     with sync_client.threads.stream(
         assistant_id="asking", transport="websocket", headers=api_server.headers
@@ -646,6 +653,7 @@ def test_two_api_servers(api_server: ApiServer, second_server: ApiServer) -> Non
     assert [e["event_id"] for e in on_first] == [e["event_id"] for e in on_second]
 
 
+@pytest.mark.sdk("threads.stream[sse]", "threads.stream[two API servers]")
 async def test_sdk_on_two_servers(api_server: ApiServer, second_server: ApiServer) -> None:
     thread_id = str(uuid.uuid4())
     async with (
@@ -767,6 +775,7 @@ def test_commands_need_a_token(api_server: ApiServer) -> None:
 HUMAN_2_PLUS_3 = {"messages": [{"type": "human", "content": "what is 2 + 3?"}]}
 
 
+@pytest.mark.sdk("threads.stream[messages and tools]", "threads.stream[sse]")
 async def test_messages_and_tools_channels(client: LangGraphClient) -> None:
     async with client.threads.stream(assistant_id="chat") as thread:
         await thread.run.start(input=HUMAN_2_PLUS_3)
@@ -817,6 +826,7 @@ def test_live_tokens_are_content_block_deltas(api_server: ApiServer) -> None:
     assert streamed <= set(starts) and sorted(starts) == sorted(set(starts)) == sorted(finishes)
 
 
+@pytest.mark.sdk("RemoteGraph.astream_events[version=v3]")
 async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:
     from langgraph.pregel.remote import RemoteGraph
 
@@ -828,6 +838,7 @@ async def test_remote_graph_astream_events_v3(api_server: ApiServer) -> None:
     assert snapshots and snapshots[-1]["n"] == 5
 
 
+@pytest.mark.sdk("RemoteGraph.stream_events[version=v3]")
 def test_remote_graph_stream_events_v3(api_server: ApiServer) -> None:
     from langgraph.pregel.remote import RemoteGraph
 

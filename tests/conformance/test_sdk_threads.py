@@ -16,6 +16,16 @@ from tests.conformance.helpers import new_thread, progressed, tag
 LOG5 = ["s0", "s1", "s2", "s3", "s4"]
 
 
+@pytest.mark.sdk(
+    "threads.create",
+    "threads.delete",
+    "threads.get",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.prune",
+    "threads.search",
+    "threads.update",
+)
 async def test_thread_create_get_update_delete(client: LangGraphClient) -> None:
     thread_id = str(uuid.uuid4())
     labels = tag()
@@ -49,6 +59,7 @@ async def test_thread_create_get_update_delete(client: LangGraphClient) -> None:
     assert await client.threads.search(metadata=labels) == []
 
 
+@pytest.mark.sdk("runs.wait", "threads.count", "threads.create", "threads.search")
 async def test_thread_search_and_count(client: LangGraphClient) -> None:
     labels = tag()
     finished = await new_thread(client, **labels, kind="finished")
@@ -89,6 +100,7 @@ async def test_thread_search_and_count(client: LangGraphClient) -> None:
     assert await client.threads.count(metadata=labels, values={"n": 5}) == 1
 
 
+@pytest.mark.sdk("runs.wait", "threads.create", "threads.get_history", "threads.get_state")
 async def test_state_history_and_checkpoints(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     await client.runs.wait(thread_id, "slow", input={"n": 0})
@@ -133,6 +145,15 @@ async def test_state_history_and_checkpoints(client: LangGraphClient) -> None:
     assert (await client.threads.get_state(thread_id, subgraphs=True))["values"] == state["values"]
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.copy",
+    "threads.create",
+    "threads.delete",
+    "threads.get",
+    "threads.get_history",
+    "threads.get_state",
+)
 async def test_copy_thread(client: LangGraphClient) -> None:
     labels = tag()
     thread_id = await new_thread(client, **labels)
@@ -152,6 +173,7 @@ async def test_copy_thread(client: LangGraphClient) -> None:
     assert (await client.threads.get(thread_id))["values"]["n"] == 5
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create", "threads.get_state", "threads.update_state")
 async def test_update_state_then_continue_the_paused_run(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     paused = await client.runs.wait(thread_id, "breakpoint", input={"n": 0})
@@ -170,6 +192,13 @@ async def test_update_state_then_continue_the_paused_run(client: LangGraphClient
     assert [r["status"] for r in await client.runs.list(thread_id)] == ["success"]
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 async def test_update_state_as_node_decides_what_runs_next(client: LangGraphClient) -> None:
     """As on LangGraph Platform: the edit is applied as if ``as_node`` had just completed, and the
     nodes its edges lead to run next; a run with no input continues from there."""
@@ -186,6 +215,15 @@ async def test_update_state_as_node_decides_what_runs_next(client: LangGraphClie
     assert (await client.threads.get_state(thread_id))["next"] == []
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+    "threads.update_state[checkpoint_id]",
+)
 async def test_update_state_at_an_earlier_checkpoint_with_as_node(client: LangGraphClient) -> None:
     """Time travel: the edit branches from the checkpoint, and as_node decides what runs next there."""
     thread_id = await new_thread(client)
@@ -199,6 +237,13 @@ async def test_update_state_at_an_earlier_checkpoint_with_as_node(client: LangGr
     assert await client.runs.wait(thread_id, "slow", input=None) == {"n": 101, "log": ["s0", "s1", "s4"]}
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 async def test_update_state_as_node_evaluates_its_router_on_the_edited_state(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     assert (await client.runs.wait(thread_id, "routed", input={"n": 0}))["log"] == ["a", "b", "d"]
@@ -211,6 +256,13 @@ async def test_update_state_as_node_evaluates_its_router_on_the_edited_state(cli
     assert edited["next"] == [] and edited["metadata"]["writes"] == {"c": {"n": 1}}
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 async def test_update_state_without_as_node_after_a_parallel_step_is_ambiguous(
     client: LangGraphClient,
 ) -> None:
@@ -229,6 +281,13 @@ async def test_update_state_without_as_node_after_a_parallel_step_is_ambiguous(
     assert final["n"] == 1 and "d" not in final["log"]
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 def test_update_state_as_node_sync(sync_client: SyncLangGraphClient) -> None:
     thread_id = sync_client.threads.create(metadata=tag())["thread_id"]
     sync_client.runs.wait(thread_id, "routed", input={"n": 0}, interrupt_before=["d"])
@@ -241,6 +300,13 @@ def test_update_state_as_node_sync(sync_client: SyncLangGraphClient) -> None:
     assert final["log"] == ["a", "b", "c"] and final["n"] == 20
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[reducers]",
+)
 async def test_update_state_applies_a_custom_reducer(client: LangGraphClient) -> None:
     """As in LangGraph: the edit goes through the key's reducer (here: keep the highest)."""
     thread_id = await new_thread(client)
@@ -378,6 +444,16 @@ async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_lan
     assert (await client.threads.get(thread_id))["status"] == ("interrupted" if asks else "idle")
 
 
+@pytest.mark.sdk(
+    "runs.create",
+    "runs.get",
+    "runs.join",
+    "threads.copy",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[busy thread]",
+)
 async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     run = await client.runs.create(thread_id, "slow", input={"n": 0, "sleep": 0.2})
@@ -389,6 +465,7 @@ async def test_state_edits_refused_while_busy(client: LangGraphClient) -> None:
     assert (await client.runs.join(thread_id, run["run_id"]))["n"] == 5
 
 
+@pytest.mark.sdk("runs.list", "runs.wait", "threads.create", "threads.join_stream")
 async def test_thread_join_stream_follows_runs(client: LangGraphClient) -> None:
     thread_id = await new_thread(client)
     received: list[tuple[str, Any]] = []
@@ -414,6 +491,16 @@ async def test_thread_join_stream_follows_runs(client: LangGraphClient) -> None:
     assert [v.get("n") for v in values] == [0, 1, 2, 3, 4, 5] and values[-1] == result
 
 
+@pytest.mark.sdk(
+    "assistants.get",
+    "runs.list",
+    "runs.stream",
+    "runs.wait",
+    "threads.create",
+    "threads.delete",
+    "threads.get",
+    "threads.get_history",
+)
 def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     thread = sync_client.threads.create(metadata=tag())
     thread_id = thread["thread_id"]
@@ -425,3 +512,44 @@ def test_sync_client(sync_client: SyncLangGraphClient) -> None:
     assert sync_client.threads.get_history(thread_id, limit=1)[0]["values"]["n"] == 5
     assert sync_client.assistants.get("slow")["graph_id"] == "slow"
     sync_client.threads.delete(thread_id)
+
+
+@pytest.mark.sdk(
+    "threads.copy",
+    "threads.count",
+    "threads.create",
+    "threads.get",
+    "threads.join_stream",
+    "threads.prune",
+    "threads.search",
+    "threads.update",
+    "runs.create",
+    "runs.join",
+)
+def test_sync_client_update_join_stream_copy_count_prune(sync_client: SyncLangGraphClient) -> None:
+    labels = tag()
+    thread_id = sync_client.threads.create(metadata=labels)["thread_id"]
+    updated = sync_client.threads.update(thread_id, metadata={"round": 2})
+    assert updated["metadata"] == {**labels, "round": 2}  # merged
+
+    # A thread stream replays from the start, so a run created before joining is seen whole.
+    run = sync_client.runs.create(thread_id, "slow", input={"n": 0})
+    received = []
+    for part in sync_client.threads.join_stream(thread_id):
+        received.append((part.event, part.data))
+        if part.event == "metadata" and part.data.get("status") == "run_done":
+            break
+    assert received[0] == ("metadata", {"run_id": run["run_id"], "attempt": 1})
+    assert [d["n"] for e, d in received if e == "values"] == [0, 1, 2, 3, 4, 5]
+    assert sync_client.runs.join(thread_id, run["run_id"]) == {"n": 5, "log": LOG5}
+
+    copy = sync_client.threads.copy(thread_id)
+    assert copy["thread_id"] != thread_id and copy["values"] == {"n": 5, "log": LOG5}
+    assert {t["thread_id"] for t in sync_client.threads.search(metadata=labels)} == {
+        thread_id,
+        copy["thread_id"],
+    }
+    assert sync_client.threads.count(metadata=labels) == 2
+    assert sync_client.threads.prune([copy["thread_id"]]) == {"pruned_count": 1}
+    assert sync_client.threads.count(metadata=labels) == 1
+    assert sync_client.threads.get(thread_id)["values"]["n"] == 5

@@ -189,7 +189,11 @@ def drive_langgraph(server: ApiServer, owner_url: str) -> None:
 
     with get_sync_client(url=server.base, headers=server.headers) as sdk:
         thread = sdk.threads.create(metadata={"capture": "langgraph"})["thread_id"]
-        sdk.runs.wait(thread, "lg_map_reduce", input={"topic": "capture"})
+        # Streamed with LangGraph's own "tasks" mode: its parts are kept (stream_parts).
+        run = sdk.runs.create(
+            thread, "lg_map_reduce", input={"topic": "capture"}, stream_mode=["values", "tasks"]
+        )
+        sdk.runs.join(thread, run["run_id"])
         sdk.runs.wait(thread, "lg_map_reduce", command={"resume": "yes"})
         # create_agent: LangChain model calls (with token usage) and tool calls on node_completed.
         agent_thread = sdk.threads.create(metadata={"capture": "langgraph-agent"})["thread_id"]

@@ -112,7 +112,7 @@ def test_port_already_taken(tmp_path: Path) -> None:
         result = run_cli("dev", "--no-browser", "--port", str(port), "--data-dir", str(tmp_path / "d"))
     assert result.returncode == 1
     assert_one_line_error(result.stderr, f"port {port} is already in use")
-    assert wait_until_gone(tmp_path / "d", timeout=2) == []
+    assert wait_until_gone(tmp_path / "d", timeout=10) == []
 
 
 def test_unreachable_external_database(tmp_path: Path) -> None:
@@ -123,7 +123,7 @@ def test_unreachable_external_database(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert_one_line_error(result.stderr, "cannot connect to PostgreSQL at", "127.0.0.1")
     assert "hunter2" not in result.stderr
-    assert wait_until_gone(tmp_path / "d", timeout=2) == []
+    assert wait_until_gone(tmp_path / "d", timeout=10) == []
 
 
 def test_unreachable_external_nats(tmp_path: Path) -> None:

@@ -137,12 +137,20 @@ def test_a_deleted_assistant_makes_each_example_an_error(client: DuraGraphClient
 
 def test_a_killed_server_resumes_the_experiment_when_it_starts_again(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    # Slow tokens: the kill lands while runs are in flight.
-    slow = {"DURAGRAPH_LLM_TOKEN_DELAY": "0.05"}
-    first = ApiServer(data_dir, env=slow).start()
+    # A slow model (a second before each answer: a run takes two seconds or more, the experiment
+    # three waves of them), so the kill lands while runs are in flight even on a loaded machine;
+    # with fast tokens the whole experiment could end before the test looked. The dataset is
+    # written by hand, so building it runs nothing at that pace.
+    slow = {"DURAGRAPH_LLM_TOKEN_DELAY": "0.05", "DURAGRAPH_LLM_FIRST_TOKEN_DELAY": "1"}
+    # The runs in flight at the kill are taken over once their worker lease expires: a 4 s lease
+    # rather than the default 30 s, which the test otherwise spent waiting.
+    lease = ["--DuraGraphApp.worker_lease_ttl=4"]
+    first = ApiServer(data_dir, env=slow, extra=lease).start()
     try:
         with _client(first) as c:
-            dataset = _dataset(c, [f"what is {i} + {i}" for i in range(6)])
+            dataset = f"killed-{uuid.uuid4().hex[:8]}"
+            asks = [{"messages": [{"role": "user", "content": f"what is {i} + {i}"}]} for i in range(6)]
+            c.datasets.create(dataset, examples=[{"inputs": ask} for ask in asks])
             eid = _create(c, dataset, "chat", [contains("+"), step_budget(10)], concurrency=2)
             c.experiments.run(eid)
             deadline = time.monotonic() + 60
@@ -154,7 +162,7 @@ def test_a_killed_server_resumes_the_experiment_when_it_starts_again(tmp_path: P
         first.wait()
     finally:
         first.kill()
-    second = ApiServer(data_dir, env=slow).start()
+    second = ApiServer(data_dir, env=slow, extra=lease).start()
     try:
         with _client(second) as c:
             experiment = wait_completed(c, eid)

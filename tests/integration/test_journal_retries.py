@@ -105,8 +105,9 @@ async def test_a_refusal_that_outlasts_the_bound_is_raised_with_its_facts(
     err = raised.value
     assert (err.sqlstate, err.reason) == ("40P01", "deadlock detected")
     assert err.attempts > 2
-    # No attempt starts after the bound; the last one's own duration may end a little later.
-    assert time.monotonic() - started >= 0.4 and 0.2 < err.retried_for < 0.5 + 0.25
+    # No attempt starts after the bound; the last one's own duration may end later (half a
+    # second allowed for it: a failing commit can take that long on a loaded 2-core machine).
+    assert time.monotonic() - started >= 0.4 and 0.2 < err.retried_for < 0.5 + 0.5
     assert f"the commit of run {run_id} failed {err.attempts} times" in str(err)
     assert "SQLSTATE 40P01" in str(err)
     assert runs.stored(run_id) == [(1, ev.RUN_CREATED)]

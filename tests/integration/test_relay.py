@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -101,22 +102,27 @@ async def test_published_rows_are_deleted_together_and_never_published_twice(
     pool: Any, nc: NATS, subjects: Subjects, database_url: str
 ) -> None:
     """A pass reads without committing anything; published rows are skipped by the next passes
-    and deleted several at a time (here: once a pass finds nothing new)."""
+    and deleted several at a time (here: delete_interval after the first was published, by a
+    relay that nothing wakes up meanwhile)."""
     store = PostgresEventStore(pool)
-    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30, delete_interval=30)
+    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30, delete_interval=6)
     store.add_after_commit(relay.wake)
     await relay.start()
     try:
         await asyncio.sleep(0.2)  # the first pass found nothing; the relay now waits for wake-ups
         sid = f"run:{uuid.uuid4()}"
+        begin = time.monotonic()
         for version in range(3):
             await store.append(sid, version, [NewEvent("e", {"v": version})])
             await eventually(lambda n=version + 1: relay.status.published == n, timeout=5)
         assert outbox_rows(database_url) == 3  # published, not deleted yet
         assert await relay.backlog() == 0  # ... and not waiting to be published either
         assert relay.status.batches == 3
-        relay.wake()  # a pass with nothing new tidies up
-        await eventually(lambda: outbox_rows(database_url) == 0, timeout=5)
+        relay.wake()  # a pass with nothing new before delete_interval: nothing deleted yet
+        await asyncio.sleep(0.2)
+        if time.monotonic() - begin < 5:  # (else the interval may be over: nothing to check)
+            assert outbox_rows(database_url) == 3
+        await eventually(lambda: outbox_rows(database_url) == 0, timeout=10)  # no wake-up needed
         assert relay.status.published == 3
         msgs = await jetstream_messages(nc, subjects, expect=3)
         assert [int(m.headers[wire.H_VERSION]) for m in msgs] == [1, 2, 3]  # type: ignore[index]

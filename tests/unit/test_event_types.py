@@ -111,6 +111,7 @@ _REMAKE: dict[str, Any] = {
     names.STATE_UPDATED: lambda d: ev.state_updated(**d),
     names.EDIT_REFUSED: lambda d: ev.edit_refused(**d),
     names.RUN_DELETED: lambda d: ev.run_deleted(),
+    names.STREAM_PARTS: lambda d: ev.stream_parts(d["parts"]),
     names.THREAD_CREATED: lambda d: ev.thread_created(**d),
     names.THREAD_UPDATED: lambda d: ev.thread_updated(**d),
     names.THREAD_RUN_ADDED: lambda d: ev.thread_run_added(**d),
@@ -133,8 +134,11 @@ _REMAKE: dict[str, Any] = {
     names.LG_CHECKPOINT: lambda d: ev.lg_checkpoint(
         **{
             **d,
-            "checkpoint": ev.decode_typed(d["checkpoint"]),
-            "blobs": {k: ev.decode_typed(v) for k, v in d["blobs"].items()},
+            "checkpoint": d["checkpoint"]
+            if isinstance(d["checkpoint"], dict)
+            else ev.decode_typed(d["checkpoint"]),
+            "blobs": {k: ev.decode_value(v) for k, v in d["blobs"].items()},
+            "new_versions": d.get("new_versions"),
         }
     ),
     names.LG_WRITES: lambda d: ev.lg_writes(

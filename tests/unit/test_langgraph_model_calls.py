@@ -1,6 +1,6 @@
 """The executor's callback handler (duragraph_lab.langgraph.model_calls) on real LangGraph graphs
-run in memory: each call kept under the task that made it (a subgraph's under its parent's
-task), timed, with what the model reported; failures recorded as errors."""
+run in memory: each call kept under the task that made it (a subgraph's under the subgraph's
+own task, not its parent's), timed, with what the model reported; failures recorded as errors."""
 
 from __future__ import annotations
 
@@ -26,13 +26,20 @@ class State(TypedDict, total=False):
     text: str
 
 
-def _run(graph: Any, graph_input: Any) -> list[tuple[str, str, dict[str, Any], list[Any], list[Any]]]:
-    """(node, task id, result chunk, model calls, tool calls) of each finished root task."""
+def _run(
+    graph: Any, graph_input: Any, *, subgraphs: bool = False
+) -> list[tuple[str, str, dict[str, Any], list[Any], list[Any]]]:
+    """(node, task id, result chunk, model calls, tool calls) of each finished task (the root's;
+    with ``subgraphs``, the subgraphs' too, in the order they finish)."""
     recorder = CallRecorder()
     out: list[tuple[str, str, dict[str, Any], list[Any], list[Any]]] = []
 
     async def drive() -> None:
-        async for chunk in graph.astream(graph_input, {"callbacks": [recorder]}, stream_mode="tasks"):
+        async for namespace, chunk in graph.astream(
+            graph_input, {"callbacks": [recorder]}, stream_mode="tasks", subgraphs=True
+        ):
+            if namespace and not subgraphs:
+                continue
             if "result" in chunk or "error" in chunk:
                 models, tools = recorder.take(chunk["id"])
                 out.append((chunk["name"], chunk["id"], chunk, models, tools))
@@ -56,7 +63,7 @@ def test_a_create_agents_calls_are_kept_under_their_tasks() -> None:
                            "finished_at": done[1][4][0]["finished_at"]}]  # fmt: skip
 
 
-def test_a_subgraphs_model_call_counts_for_the_parent_task_that_ran_it() -> None:
+def test_a_subgraphs_model_call_is_the_subgraphs_task_not_its_parents() -> None:
     model = GenericFakeChatModel(messages=iter([AIMessage(content="inner answer")]))
 
     async def ask(state: State) -> dict[str, Any]:
@@ -68,8 +75,10 @@ def test_a_subgraphs_model_call_counts_for_the_parent_task_that_ran_it() -> None
     outer = StateGraph(State)
     outer.add_node("sub", inner.compile())
     outer.add_edge(START, "sub")
-    [(node, _, _, models, tools)] = _run(outer.compile(), {"text": "hi"})
-    assert node == "sub" and tools == []
+    [(node, _, _, models, tools), (parent, _, _, parent_models, _)] = _run(
+        outer.compile(), {"text": "hi"}, subgraphs=True
+    )
+    assert (node, parent) == ("ask", "sub") and tools == [] and parent_models == []
     [call] = models
     assert call["model"] and call["provider"] == "genericfakechatmodel"
     assert "usage" not in call  # the fake model reports none: nothing invented

@@ -687,3 +687,28 @@ def test_task_json_round_trips_with_and_without_a_send_argument() -> None:
 def test_a_refused_resume_says_which_runs_can_be_resumed() -> None:
     with pytest.raises(InvalidTransition, match=r"only an interrupted run can be resumed"):
         raise InvalidTransition(RUN_ID, RunStatus.SUCCESS, ev.RUN_RESUMED)
+
+
+def test_a_langgraph_step_carries_the_previous_steps_state() -> None:
+    """``carry``: the state is the previous step's with ``custom_values`` set and ``appended``
+    added; the step's results are not applied again (LangGraph computed the state)."""
+    msg = {"type": "ai", "content": "hi", "id": "m0"}
+
+    def lg_planned(step: int, custom: dict[str, Any], appended: dict[str, Any] | None = None) -> Spec:
+        event = ev.step_planned(step=step, tasks=[], barriers={}, custom_values=custom, appended=appended)
+        return ("step_planned", dict(event.data))
+
+    result = ("node_completed", {"step": 0, "task": "t", "node": "say", "attempt": 1, "update": {"messages": [{"role": "ai", "content": "hi"}]}, "goto": []})  # fmt: skip
+    events = recorded(
+        [
+            created({}),
+            started(),
+            lg_planned(0, {"messages": [], "name": "a", "log": [1]}),
+            result,
+            lg_planned(1, {"name": "b"}, {"messages": [msg]}),
+            lg_planned(2, {}, {"messages": [msg], "log": [2]}),
+        ]
+    )
+    assert fold(events[:5]).values == {"messages": [msg], "name": "b", "log": [1]}
+    assert fold(events).values == {"messages": [msg, msg], "name": "b", "log": [1, 2]}
+    assert "carry" not in events[2].data and events[4].data["carry"] is True

@@ -92,11 +92,13 @@ class ThreadStateCheckpointHandler(DuraGraphHandler):
     @web.authenticated
     async def post(self, thread_id: str) -> None:
         body = self.parse(models.StateAtCheckpoint)
-        if not body.checkpoint.checkpoint_id:
-            raise ApiError(422, "validation_error", "checkpoint.checkpoint_id is required")
+        # A checkpoint without an id is the thread's latest state, as on LangGraph Platform:
+        # RemoteGraph.get_state sends {"thread_id": ...} alone when its config names no checkpoint.
+        if not body.checkpoint.checkpoint_id and body.checkpoint.checkpoint_ns:
+            raise ApiError(422, "validation_error", "checkpoint.checkpoint_ns needs checkpoint.checkpoint_id")
         state = self.backend.threads.state(
             thread_id,
-            body.checkpoint.checkpoint_id,
+            body.checkpoint.checkpoint_id or None,
             subgraphs=body.subgraphs,
             checkpoint_ns=body.checkpoint.checkpoint_ns,
         )

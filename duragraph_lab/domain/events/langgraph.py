@@ -14,6 +14,7 @@ No ``from __future__ import annotations`` here (see run.py).
 """
 
 import base64
+import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
@@ -56,18 +57,60 @@ def decode_typed(value: Sequence[str]) -> Typed:
     return str(value[0]), base64.b64decode(value[1])
 
 
+class LgListAppend(TypedDict):
+    """A list channel's value as an earlier version of it plus items appended (version 2 of the
+    ``blobs`` values): ``base``, a version of the same channel in the same thread and namespace,
+    whose value is exactly the first items; ``append``, the items after them, each
+    ``[serde type, base64]``."""
+
+    base: str
+    append: list[list[str]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ListAppend:
+    """A list value stored as the value of ``base`` (a version of the same channel) followed by
+    ``items`` (each serialized on its own)."""
+
+    base: str
+    items: tuple[Typed, ...]
+
+
+#: A stored channel value: serialized whole, or as an append to an earlier version.
+StoredValue = Typed | ListAppend
+
+
+def encode_value(value: StoredValue) -> list[str] | LgListAppend:
+    if isinstance(value, ListAppend):
+        return LgListAppend(base=value.base, append=[encode_typed(item) for item in value.items])
+    return encode_typed(value)
+
+
+def decode_value(value: Any) -> StoredValue:
+    """A ``blobs`` value as stored, either form (older events have only the first)."""
+    if isinstance(value, Mapping):
+        return ListAppend(str(value["base"]), tuple(decode_typed(item) for item in value["append"]))
+    return decode_typed(value)
+
+
 class LgCheckpoint(TypedDict):
     thread_id: str
     checkpoint_ns: str
     checkpoint_id: str
     parent_checkpoint_id: str | None
     metadata: dict[str, Any]  # plain JSON: LangGraph's checkpoint metadata
-    checkpoint: list[str]  # [serde type, base64]: the checkpoint without its channel values
-    new_versions: dict[str, str]
+    # The checkpoint without its channel values: [serde type, base64], or (since 2026-12-04) the
+    # checkpoint itself when it is plain JSON (it holds channel_versions then, not repeated).
+    checkpoint: list[str] | dict[str, Any]
+    # The versions of the channels that changed; absent (since 2026-12-04) when they are the
+    # checkpoint's channel_versions of the channels in blobs.
+    new_versions: NotRequired[dict[str, str]]
     # The checkpoint's channel -> version; the values are found by version (lg_blobs): absent in
     # the first events of this type, whose checkpoint held every value itself.
     channel_versions: NotRequired[dict[str, str]]
-    blobs: NotRequired[dict[str, list[str]]]  # channel -> [serde type, base64]: the new versions' values
+    # channel -> the new version's value: [serde type, base64], or (a list that extends an
+    # earlier version's) LgListAppend.
+    blobs: NotRequired[dict[str, list[str] | LgListAppend]]
 
 
 class LgWrites(TypedDict):
@@ -106,28 +149,31 @@ def lg_checkpoint(
     checkpoint_id: str,
     parent_checkpoint_id: str | None,
     metadata: Mapping[str, Any],
-    checkpoint: Typed,
-    new_versions: Mapping[str, Any],
+    checkpoint: Typed | Mapping[str, Any],
+    new_versions: Mapping[str, Any] | None,
     channel_versions: Mapping[str, Any] | None = None,
-    blobs: Mapping[str, Typed] | None = None,
+    blobs: Mapping[str, StoredValue] | None = None,
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
     run_id and the config's metadata), so that list filters can match it in SQL. ``checkpoint``
-    is serialized without its channel values; ``blobs`` are the values of ``new_versions``'
-    channels, and ``channel_versions`` says which version of each channel the checkpoint has."""
+    is without its channel values, serialized or as plain JSON (a mapping: then it holds the
+    channel versions, and ``channel_versions`` is not stored again); ``blobs`` are the values of
+    ``new_versions``' channels (None: the checkpoint's versions of the channels in ``blobs``) (a list may be a :class:`ListAppend` to an earlier version of its channel), and
+    ``channel_versions`` says which version of each channel the checkpoint has."""
     data = LgCheckpoint(
         thread_id=thread_id,
         checkpoint_ns=checkpoint_ns,
         checkpoint_id=checkpoint_id,
         parent_checkpoint_id=parent_checkpoint_id,
         metadata=dict(metadata),
-        checkpoint=encode_typed(checkpoint),
-        new_versions={k: str(v) for k, v in new_versions.items()},
+        checkpoint=dict(checkpoint) if isinstance(checkpoint, Mapping) else encode_typed(checkpoint),
     )
-    if channel_versions is not None:
+    if new_versions is not None:
+        data["new_versions"] = {k: str(v) for k, v in new_versions.items()}
+    if channel_versions is not None and not isinstance(checkpoint, Mapping):
         data["channel_versions"] = {k: str(v) for k, v in channel_versions.items()}
     if blobs is not None:
-        data["blobs"] = {k: encode_typed(v) for k, v in blobs.items()}
+        data["blobs"] = {k: encode_value(v) for k, v in blobs.items()}
     return NewEvent(names.LG_CHECKPOINT, data)
 
 

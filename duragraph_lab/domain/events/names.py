@@ -21,6 +21,7 @@ SUBGRAPH_STARTED = "subgraph_started"  # a subgraph node began its own superstep
 STATE_UPDATED = "state_updated"  # a state edit (update_state) on a paused or finished run
 EDIT_REFUSED = "edit_refused"  # an edit request (update_state) the graph's code refused; no edit
 RUN_DELETED = "run_deleted"  # removed from the read models; its events stay for the audit trail
+STREAM_PARTS = "stream_parts"  # LangGraph's own stream parts of a run, kept for resumed streams
 
 # thread:<id>
 THREAD_CREATED = "thread_created"

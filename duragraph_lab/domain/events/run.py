@@ -43,6 +43,11 @@ class Interrupt(TypedDict):
     ns: str
     task: NotRequired[str]  # absent for "after"
     model_calls: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    #: A LangGraph run's: its ``Interrupt``'s fields besides ``value`` and ``id`` (LangGraph 1.x:
+    #: ``response_schema``), shown as LangGraph shows the Interrupt; ``None`` for a breakpoint,
+    #: for which LangGraph shows no Interrupt at all.
+    fields: NotRequired[dict[str, Any] | None]
 
 
 class EditRequest(TypedDict):
@@ -91,6 +96,11 @@ class StepPlanned(TypedDict):
     counts: NotRequired[bool]  # absent in step 0: true
     ns: NotRequired[str]
     checkpoint_id: NotRequired[str]  # LangGraph runs: the LangGraph checkpoint the step starts from
+    # LangGraph runs, since 2026-12-04: the state is the previous step_planned's, with
+    # custom_values set and appended's items added at the end of those keys' lists (the step's
+    # results are not applied again: LangGraph computed them).
+    carry: NotRequired[bool]
+    appended: NotRequired[dict[str, list[Any]]]
 
 
 class NodeCompleted(TypedDict):
@@ -106,6 +116,8 @@ class NodeCompleted(TypedDict):
     model_calls: NotRequired[list[dict[str, Any]]]
     tool_calls: NotRequired[list[dict[str, Any]]]  # the tools the task ran, each timed
     ns: NotRequired[str]
+    #: A LangGraph task whose writes came from the graph's cache (its CachePolicy): not executed.
+    cached: NotRequired[bool]
 
 
 class NodeFailed(TypedDict):
@@ -119,6 +131,9 @@ class NodeFailed(TypedDict):
     started_at: float
     finished_at: float
     ns: NotRequired[str]
+    #: The model and tool calls the failed attempt made (as in ``node_completed``).
+    model_calls: NotRequired[list[dict[str, Any]]]
+    tool_calls: NotRequired[list[dict[str, Any]]]
 
 
 class RunInterrupted(TypedDict):
@@ -162,6 +177,17 @@ class SubgraphStarted(TypedDict):
     channels: dict[str, str]
     input: State
     recursion_limit: int
+
+
+class StreamPart(TypedDict):
+    mode: str  # debug, tasks, checkpoints; with stream_subgraphs, a subgraph's values/updates too
+    ns: str  # the emitting subgraph's namespace as LangGraph names it ("inner:<task id>"; "": root)
+    chunk: Any  # LangGraph's chunk, as the JSON the SSE stream sends
+    key: str  # the part's, also in its live event: a stream sends it once (from either)
+
+
+class StreamParts(TypedDict):
+    parts: list[StreamPart]
 
 
 class EditPlan(TypedDict):
@@ -233,12 +259,18 @@ def step_planned(
     counts: bool | None = None,
     ns: str = "",
     checkpoint_id: str | None = None,
+    appended: State | None = None,
 ) -> NewEvent:
+    """``appended`` (LangGraph runs): the state is the previous step's (``carry``), with
+    ``custom_values`` set and these lists' items added at the end of those keys' values."""
     data = StepPlanned(step=step, tasks=tasks, barriers=barriers, custom_values=custom_values)
     if counts is not None:
         data["counts"] = counts
     if checkpoint_id is not None:
         data["checkpoint_id"] = checkpoint_id
+    if appended is not None:
+        data["carry"] = True
+        data["appended"] = {k: list(v) for k, v in appended.items()}
     return NewEvent(names.STEP_PLANNED, _with_ns(data, ns))
 
 
@@ -255,6 +287,7 @@ def node_completed(
     model_calls: list[dict[str, Any]] | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
     ns: str = "",
+    cached: bool = False,
 ) -> NewEvent:
     data = NodeCompleted(
         step=step,
@@ -271,6 +304,8 @@ def node_completed(
         data["model_calls"] = model_calls
     if tool_calls:
         data["tool_calls"] = tool_calls
+    if cached:
+        data["cached"] = True
     return NewEvent(names.NODE_COMPLETED, _with_ns(data, ns))
 
 
@@ -286,6 +321,8 @@ def node_failed(
     started_at: float,
     finished_at: float,
     ns: str = "",
+    model_calls: list[dict[str, Any]] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> NewEvent:
     data = NodeFailed(
         step=step,
@@ -298,6 +335,10 @@ def node_failed(
         started_at=started_at,
         finished_at=finished_at,
     )
+    if model_calls:
+        data["model_calls"] = model_calls
+    if tool_calls:
+        data["tool_calls"] = tool_calls
     return NewEvent(names.NODE_FAILED, _with_ns(data, ns))
 
 
@@ -367,6 +408,10 @@ def run_deleted() -> NewEvent:
     return NewEvent(names.RUN_DELETED, RunDeleted())
 
 
+def stream_parts(parts: list[StreamPart]) -> NewEvent:
+    return NewEvent(names.STREAM_PARTS, StreamParts(parts=parts))
+
+
 def webhook_attempt_failed(*, end_seq: int, url: str, attempt: int, error: str, retry_at: str) -> NewEvent:
     data = WebhookAttemptFailed(end_seq=end_seq, url=url, attempt=attempt, error=error, retry_at=retry_at)
     return NewEvent(names.WEBHOOK_ATTEMPT_FAILED, data)
@@ -397,6 +442,7 @@ RUN_EVENT_SPECS = (
     EventSpec(names.RUN_CANCELLED, RunCancelled, "run", "the run stopped on request"),
     EventSpec(names.RUN_TIMED_OUT, RunTimedOut, "run", "the run exceeded its timeout"),
     EventSpec(names.SUBGRAPH_STARTED, SubgraphStarted, "run", "a subgraph node began its supersteps"),
+    EventSpec(names.STREAM_PARTS, StreamParts, "run", "LangGraph's own stream parts, for resumed streams"),
     EventSpec(names.STATE_UPDATED, StateUpdated, "run", "a state edit on a paused or finished run"),
     EventSpec(names.EDIT_REFUSED, EditRefused, "run", "an edit request the graph's code refused"),
     EventSpec(names.RUN_DELETED, RunDeleted, "run", "removed from the read models; events stay"),

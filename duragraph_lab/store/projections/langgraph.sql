@@ -9,6 +9,10 @@ DECLARE
     d        jsonb := e.data;
     v_thread text := e.data->>'thread_id';
     v_ns     text := coalesce(e.data->>'checkpoint_ns', '');
+    v_channel text;
+    v_base    text;
+    -- An lg_checkpoint's channel versions: its own field, or in its checkpoint stored as JSON.
+    v_versions jsonb := coalesce(e.data->'channel_versions', e.data->'checkpoint'->'channel_versions');
 BEGIN
     CASE e.type
     WHEN 'lg_checkpoint' THEN
@@ -16,20 +20,31 @@ BEGIN
             RETURN;
         END IF;
         -- put() is an upsert in LangGraph: the same checkpoint saved again replaces it.
-        INSERT INTO duragraph.lg_checkpoints AS c
-               (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, seq)
-        VALUES (v_thread, v_ns, d->>'checkpoint_id', d->>'parent_checkpoint_id', d->'metadata'->>'run_id',
-                CASE WHEN jsonb_typeof(d->'metadata') = 'object' THEN d->'metadata' ELSE '{}'::jsonb END, e.seq)
+        -- Its parent and metadata are read from the event (migration 0016).
+        INSERT INTO duragraph.lg_checkpoints AS c (thread_id, checkpoint_ns, checkpoint_id, run_id, seq)
+        VALUES (v_thread, v_ns, d->>'checkpoint_id', d->'metadata'->>'run_id', e.seq)
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE
-            SET parent_checkpoint_id = excluded.parent_checkpoint_id, run_id = excluded.run_id,
-                metadata = excluded.metadata, seq = excluded.seq;
+            SET run_id = excluded.run_id, seq = excluded.seq;
         -- The values of the channels that changed, by version (a version's first value stays, as
-        -- in LangGraph's PostgresSaver).
+        -- in LangGraph's PostgresSaver). A list stored as an append to an earlier version needs
+        -- that version stored: refused otherwise (the writer stores the whole value instead).
         IF jsonb_typeof(d->'blobs') = 'object' THEN
+            SELECT b.key, b.value->>'base' INTO v_channel, v_base FROM jsonb_each(d->'blobs') b
+             WHERE jsonb_typeof(b.value) = 'object'
+               AND NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
+                                WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns
+                                  AND x.channel = b.key AND x.version = b.value->>'base')
+             LIMIT 1;
+            IF v_channel IS NOT NULL THEN
+                RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends version % of channel %, which is not stored',
+                    d->>'checkpoint_id', v_thread, v_base, v_channel USING ERRCODE = 'DG424';
+            END IF;
             INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
-            SELECT v_thread, v_ns, b.key, d->'new_versions'->>b.key, e.seq
+            -- Without "new_versions" (since 2026-12-04) the new versions are the checkpoint's.
+            SELECT v_thread, v_ns, b.key,
+                   CASE WHEN d ? 'new_versions' THEN d->'new_versions' ELSE v_versions END->>b.key, e.seq
               FROM jsonb_each(d->'blobs') b
-             WHERE d->'new_versions'->>b.key IS NOT NULL
+             WHERE CASE WHEN d ? 'new_versions' THEN d->'new_versions' ELSE v_versions END->>b.key IS NOT NULL
             ON CONFLICT DO NOTHING;
         END IF;
     WHEN 'lg_writes' THEN
@@ -61,8 +76,8 @@ BEGIN
            AND (v_thread IS NULL OR c.thread_id = v_thread);
     WHEN 'lg_thread_copied' THEN
         -- The copies point at the same events: nothing is stored twice.
-        INSERT INTO duragraph.lg_checkpoints (thread_id, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, seq)
-        SELECT v_thread, checkpoint_ns, checkpoint_id, parent_checkpoint_id, run_id, metadata, seq
+        INSERT INTO duragraph.lg_checkpoints (thread_id, checkpoint_ns, checkpoint_id, run_id, seq)
+        SELECT v_thread, checkpoint_ns, checkpoint_id, run_id, seq
           FROM duragraph.lg_checkpoints WHERE thread_id = d->>'source_thread_id'
         ON CONFLICT DO NOTHING;
         INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
@@ -87,12 +102,26 @@ BEGIN
          WHERE c.thread_id = v_thread
            AND c.checkpoint_id <> (SELECT max(k.checkpoint_id) FROM duragraph.lg_checkpoints k
                                     WHERE k.thread_id = v_thread AND k.checkpoint_ns = c.checkpoint_ns);
-        -- ... and the values its channel versions name.
+        -- ... and the values its channel versions name, with the earlier versions a list
+        -- stored as an append extends ({"base": version, "append": [...]}).
+        WITH RECURSIVE keep(checkpoint_ns, channel, version) AS (
+            SELECT c.checkpoint_ns, v.key, v.value
+              FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq,
+                   jsonb_each_text(coalesce(k.data->'channel_versions', k.data->'checkpoint'->'channel_versions', '{}'::jsonb)) v
+             WHERE c.thread_id = v_thread
+            UNION
+            SELECT kp.checkpoint_ns, kp.channel, ev.data->'blobs'->kp.channel->>'base'
+              FROM keep kp
+              JOIN duragraph.lg_blobs b ON b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
+                                       AND b.channel = kp.channel AND b.version = kp.version
+              JOIN duragraph.events ev ON ev.seq = b.seq
+             WHERE jsonb_typeof(ev.data->'blobs'->kp.channel) = 'object'
+        )
         DELETE FROM duragraph.lg_blobs b
          WHERE b.thread_id = v_thread
-           AND NOT EXISTS (SELECT 1 FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq
-                            WHERE c.thread_id = v_thread AND c.checkpoint_ns = b.checkpoint_ns
-                              AND k.data->'channel_versions'->>b.channel = b.version);
+           AND NOT EXISTS (SELECT 1 FROM keep
+                            WHERE keep.checkpoint_ns = b.checkpoint_ns AND keep.channel = b.channel
+                              AND keep.version = b.version);
     ELSE
         NULL;
     END CASE;

@@ -28,6 +28,7 @@ DECLARE
     v_after  uuid;
     v_status text;
     v_queue  text := 'queued';
+    v_calls  jsonb;
 BEGIN
     -- LangGraph's checkpoints and writes (their own read models; they name their thread).
     IF e.type LIKE 'lg\_%' THEN
@@ -40,17 +41,26 @@ BEGIN
             RETURN;
         END IF;
         IF e.type = 'node_completed' THEN
+            -- Model calls, if any (most nodes make none: call_tokens, a SQL function planned at
+            -- every call, is not called for them).
+            v_calls := CASE WHEN jsonb_typeof(d->'model_calls') = 'array' AND jsonb_array_length(d->'model_calls') > 0
+                            THEN d->'model_calls' END;
             INSERT INTO duragraph.spans AS s (run_id, ns, task, attempt, step, node, status, started_at, ended_at, duration_ms, seq,
                                               input_tokens, output_tokens)
             VALUES (sid, v_ns, d->>'task', coalesce((d->>'attempt')::int, 1), (d->>'step')::int, d->>'node', 'ok',
                     duragraph.ts(d->'started_at'), duragraph.ts(d->'finished_at'), (d->>'duration_ms')::double precision, e.seq,
-                    duragraph.call_tokens(d->'model_calls', 'input_tokens'), duragraph.call_tokens(d->'model_calls', 'output_tokens'))
+                    CASE WHEN v_calls IS NOT NULL THEN duragraph.call_tokens(v_calls, 'input_tokens') END,
+                    CASE WHEN v_calls IS NOT NULL THEN duragraph.call_tokens(v_calls, 'output_tokens') END)
             ON CONFLICT (run_id, ns, task, attempt) DO UPDATE
                 SET status = 'ok', ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, seq = excluded.seq, error = NULL,
                     input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens;
             -- The run's totals: the sum over its spans (so a span written twice is counted once).
-            -- Only for nodes that called a model: the others change nothing.
-            IF jsonb_typeof(d->'model_calls') = 'array' THEN
+            -- Only for nodes that called a model, or that rewrote a span of a run that has totals:
+            -- the others change nothing (a run without totals has no span with tokens), and this
+            -- sum over every span of the run would make each step's cost grow with the run.
+            IF v_calls IS NOT NULL OR (jsonb_typeof(d->'model_calls') = 'array' AND EXISTS (
+                   SELECT 1 FROM duragraph.runs r
+                    WHERE r.run_id = sid AND (r.input_tokens IS NOT NULL OR r.output_tokens IS NOT NULL))) THEN
                 UPDATE duragraph.runs r SET input_tokens = t.i, output_tokens = t.o
                 FROM (SELECT sum(s.input_tokens) AS i, sum(s.output_tokens) AS o FROM duragraph.spans s WHERE s.run_id = sid) t
                 WHERE r.run_id = sid;

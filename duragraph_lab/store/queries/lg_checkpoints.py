@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from duragraph_lab.domain import codec
-from duragraph_lab.domain.events.langgraph import Typed, decode_typed
+from duragraph_lab.domain.events.langgraph import StoredValue, Typed, decode_typed, decode_value
 from duragraph_lab.store.postgres import PostgresEventStore
 
 #: (task_id, channel, value): a pending write, in LangGraph's order (task path, task id, idx).
@@ -24,10 +24,12 @@ class StoredCheckpoint:
     checkpoint_id: str
     parent_checkpoint_id: str | None
     metadata: dict[str, Any]
-    checkpoint: Typed
+    #: serialized, or (the newer events) as plain JSON
+    checkpoint: Typed | dict[str, Any]
     writes: list[StoredWrite]
-    #: channel -> its value at the checkpoint's version of it (events of the delta format).
-    values: dict[str, Typed]
+    #: channel -> its value at the checkpoint's version of it (events of the delta format), then,
+    #: while that value is a :class:`ListAppend`, its base's value, down to one stored whole.
+    values: dict[str, list[StoredValue]]
 
 
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
@@ -38,16 +40,34 @@ _WRITES = """
       WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
         AND w.checkpoint_id = c.checkpoint_id)"""
 
-# The values of checkpoint c's channel versions, as {channel: [type, b64]}.
+# The values of checkpoint c's channel versions, as {channel: [value, its base's, ...]}: a value
+# stored as an append to an earlier version (a "base") comes with the chain of its bases, down to
+# one stored whole (older events have only those: chains of one).
 _VALUES = """
-    (SELECT coalesce(jsonb_object_agg(v.key, bev.data->'blobs'->v.key), '{}'::jsonb)
-       FROM jsonb_each_text(coalesce(e.data->'channel_versions', '{}'::jsonb)) v
-       JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                                AND b.channel = v.key AND b.version = v.value
-       JOIN duragraph.events bev ON bev.seq = b.seq)"""
+    (WITH RECURSIVE chain(channel, blob, depth) AS (
+        SELECT v.key, bev.data->'blobs'->v.key, 0
+          FROM jsonb_each_text(coalesce(e.data->'channel_versions', e.data->'checkpoint'->'channel_versions', '{}'::jsonb)) v
+          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                                   AND b.channel = v.key AND b.version = v.value
+          JOIN duragraph.events bev ON bev.seq = b.seq
+        UNION ALL
+        SELECT ch.channel, bev.data->'blobs'->ch.channel, ch.depth + 1
+          FROM chain ch
+          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                                   AND b.channel = ch.channel AND b.version = ch.blob->>'base'
+          JOIN duragraph.events bev ON bev.seq = b.seq
+         WHERE jsonb_typeof(ch.blob) = 'object' AND ch.depth < 10000
+    )
+    SELECT coalesce(jsonb_object_agg(channel, blobs), '{}'::jsonb)
+      FROM (SELECT channel, jsonb_agg(blob ORDER BY depth) AS blobs FROM chain GROUP BY channel) s)"""
+
+# A checkpoint's metadata, from its event (e).
+_METADATA = (
+    "CASE WHEN jsonb_typeof(e.data->'metadata') = 'object' THEN e.data->'metadata' ELSE '{}'::jsonb END"
+)
 
 _SELECT = f"""
-SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.parent_checkpoint_id, c.metadata,
+SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, e.data->>'parent_checkpoint_id', {_METADATA},
        e.data->'checkpoint', {_WRITES}, {_VALUES}
   FROM duragraph.lg_checkpoints c JOIN duragraph.events e ON e.seq = c.seq"""
 
@@ -92,7 +112,7 @@ class PgLangGraphCheckpoints:
                 where.append(column)
                 params.append(value)
         if metadata_filter:
-            where.append("c.metadata @> %s::jsonb")
+            where.append(f"{_METADATA} @> %s::jsonb")
             params.append(json.dumps(codec.to_jsonable(metadata_filter)))
         sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY c.checkpoint_id DESC, c.thread_id, c.checkpoint_ns"
@@ -162,7 +182,11 @@ def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
         checkpoint_id=str(checkpoint_id),
         parent_checkpoint_id=parent,
         metadata=codec.from_jsonable(metadata),
-        checkpoint=decode_typed(checkpoint),
+        checkpoint=dict(checkpoint) if isinstance(checkpoint, dict) else decode_typed(checkpoint),
         writes=[(str(task_id), str(w[1]), decode_typed(w[2:4])) for task_id, w in writes],
-        values={str(channel): decode_typed(v) for channel, v in values.items() if v is not None},
+        values={
+            str(channel): [decode_value(v) for v in chain]
+            for channel, chain in values.items()
+            if chain and None not in chain
+        },
     )

@@ -1,0 +1,121 @@
+"""List channels stored as appends (``langgraph/list_values.py``): a run's checkpointer stores a
+list that extends the version it stored before as "that version + the new items". Every
+checkpoint must still read back exactly as LangGraph wrote it: compared with the same graph on
+LangGraph's ``InMemorySaver``, after a rebuild of the read models and after a prune."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import psycopg
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, MessagesState, StateGraph
+
+from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.envelope import NewEvent
+from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
+from duragraph_lab.langgraph.list_values import ListValues
+from duragraph_lab.store.postgres import PostgresEventStore
+
+
+class _Direct:
+    """A run's log that appends each event at once to the thread's checkpoint stream."""
+
+    run_id = "r"
+
+    def __init__(self, store: PostgresEventStore, thread_id: str) -> None:
+        self.store, self.thread_id = store, thread_id
+
+    async def append(self, events: Sequence[NewEvent]) -> None:
+        await self.store.append(ev.checkpoint_stream(self.thread_id), None, list(events))
+
+    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
+        await self.append([event])
+
+    async def put_writes(
+        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[Any]
+    ) -> None:
+        await self.append([event])
+
+    async def flush(self) -> None:
+        return None
+
+
+class Chat(MessagesState, total=False):
+    log: Annotated[list[int], operator.add]
+    limit: int
+
+
+async def _say(state: Chat) -> dict[str, Any]:
+    i = len(state["messages"])
+    # A message changed in place now and then: that version is no append of the one before.
+    edit = [{"role": "ai", "content": "edited", "id": "m0"}] if i % 7 == 6 else []
+    return {
+        "messages": [*edit, {"role": "user" if i % 2 else "ai", "content": f"m {i}", "id": f"m{i}"}],
+        "log": [i],
+    }
+
+
+def _graph() -> StateGraph[Any]:
+    g: StateGraph[Any] = StateGraph(Chat)
+    g.add_node("say", _say)
+    g.add_edge(START, "say")
+    g.add_conditional_edges("say", lambda s: "say" if len(s["messages"]) < s["limit"] else END, ["say", END])
+    return g
+
+
+def _values(history: list[Any]) -> list[tuple[dict[str, Any], list[Any]]]:
+    return [(t.checkpoint["channel_values"], [(c, v) for _, c, v in t.pending_writes]) for t in history]
+
+
+async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: PostgresEventStore) -> None:
+    thread = "t-appends"
+    saver = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
+    saver.lists = ListValues(saver.serde, full_every=4)
+    config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+    await (
+        _graph().compile(checkpointer=saver).ainvoke({"messages": [], "limit": 30}, config, durability="sync")
+    )
+    memory = InMemorySaver()
+    await (
+        _graph()
+        .compile(checkpointer=memory)
+        .ainvoke({"messages": [], "limit": 30}, config, durability="sync")
+    )
+
+    expected = _values([t async for t in memory.alist(config)])
+    reader = EventStoreCheckpointer(pg_store)  # a reader that wrote nothing (another process)
+    assert _values([t async for t in reader.alist(config)]) == expected
+    # Both forms were stored: appends, and whole values (the first, every 4th, after an edit).
+    blobs = [b for e in await pg_store.read_all(types=["lg_checkpoint"]) for b in e.data["blobs"].values()]
+    appends = [b for b in blobs if isinstance(b, dict)]
+    assert len(appends) > 20 and len(blobs) - len(appends) > 20
+    assert {len(b["append"]) for b in appends} == {1}  # one message, one log item a step
+
+    async with pg_store.pool.connection() as conn:
+        await conn.execute("SELECT duragraph.rebuild_projections()")
+    assert _values([t async for t in reader.alist(config)]) == expected
+
+    await reader.aprune([thread], strategy="keep_latest")
+    latest = [t async for t in reader.alist(config)]
+    assert _values(latest) == expected[:1]
+
+
+async def test_an_append_to_a_version_not_stored_is_refused(pg_store: PostgresEventStore) -> None:
+    """The projection refuses it: a checkpoint that could not be read back is never stored."""
+    event = ev.lg_checkpoint(
+        thread_id="t-missing",
+        checkpoint_ns="",
+        checkpoint_id="c1",
+        parent_checkpoint_id=None,
+        metadata={},
+        checkpoint=("msgpack", b"\x80"),
+        new_versions={"messages": "2"},
+        channel_versions={"messages": "2"},
+        blobs={"messages": ev.ListAppend("1", (("msgpack", b"\x01"),))},
+    )
+    with pytest.raises(psycopg.Error, match="not stored"):
+        await pg_store.append(ev.checkpoint_stream("t-missing"), None, [event])
