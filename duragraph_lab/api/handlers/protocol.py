@@ -257,24 +257,25 @@ class ThreadEventsHandler(WebSocketHandler, StreamingHandler, _ProtocolErrors):
                 except NotFound:
                     horizon = None  # created later (run.start over this socket): all of it is new
                 if horizon is not None:
-                    replayed = await self._replay(subscription_id, since, horizon)
                     self._ws_seen_seq = horizon
-                # One pump of the thread's events per connection, after what was replayed; each
-                # event goes out once if any subscription wants it.
+                # One pump of the thread's events per connection, from where the stored replay
+                # ends; each event goes out once if any (active) subscription wants it. Started
+                # before the replay so that the live events meanwhile are buffered, not lost.
                 self._ws_pump = asyncio.create_task(
                     self._pump_events(since if horizon is None else max(horizon, since or 0))
                 )
-            else:
-                cursor = since
-                done = _Replayed(since)
-                while self._ws_seen_seq is not None and (
-                    cursor is None or cursor < self._ws_seen_seq or self._unsent_live(done)
-                ):
-                    # Up to where the pump is; again if it moved on meanwhile. No await between
-                    # the last check and the activation: the pump's next event is sent live.
-                    horizon = self._ws_seen_seq
-                    replayed += await self._replay(subscription_id, cursor, horizon, done)
-                    cursor = horizon
+            cursor = since
+            done = _Replayed(since)
+            while self._ws_seen_seq is not None and (
+                cursor is None or cursor < self._ws_seen_seq or self._unsent_live(done)
+            ):
+                # Up to where the pump is; again if it moved on meanwhile. No await between the
+                # last check and the activation: the pump's next event is sent live.
+                horizon = self._ws_seen_seq
+                replayed += await self._replay(subscription_id, cursor, horizon, done)
+                if done.lower is None:
+                    done.lower = horizon  # nothing stored to replay: live events from here
+                cursor = horizon
         except BaseException:
             self._ws_subscriptions.pop(subscription_id, None)
             raise
