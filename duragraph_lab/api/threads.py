@@ -19,6 +19,7 @@ from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.control.read_models import ThreadFilter, ThreadOrder, ThreadRecord
 from duragraph_lab.control.run_creation import Checkpoint
 from duragraph_lab.control.threads import ValuesMatch
+from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import NotFound
 from duragraph_lab.domain.ids import parse_id
@@ -259,6 +260,10 @@ class Threads:
         run_id, seq = await self.control.edits.update_state(
             thread_id, values or {}, as_node=body.as_node, checkpoint=checkpoint
         )
+        if graph is not None:
+            made = await self._langgraph_edit(run_id, seq)
+            if made is not None:
+                return {"checkpoint": made}  # a worker made it with LangGraph's update_state
         event = await self.control.history.event_at(run_id, seq)
         ref = checkpoint_ref(thread_id, event)
         return {
@@ -266,6 +271,19 @@ class Threads:
             "configurable": ref,
             "checkpoint_id": ref["checkpoint_id"] if ref else None,
         }
+
+    async def _langgraph_edit(self, run_id: str, seq: int) -> dict[str, Any] | None:
+        """The checkpoint LangGraph made for the edit recorded at ``seq`` (by a worker serving the
+        graph), as LangGraph Platform answers an edit; None when it is not made yet."""
+        for event in await self.control.history.run_events(run_id):
+            if event.seq > seq and event.type == ev.LG_CHECKPOINT and not event.data.get("checkpoint_ns"):
+                data = event.data
+                return {
+                    "thread_id": data["thread_id"],
+                    "checkpoint_ns": "",
+                    "checkpoint_id": data["checkpoint_id"],
+                }
+        return None
 
     async def _update_langgraph(
         self, answering: GraphThreads, graph_id: str, thread_id: str, body: models.StateUpdate, values: Any

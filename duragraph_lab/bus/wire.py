@@ -57,15 +57,17 @@ def body_from_row(
 
 
 def body_from_event(event: RecordedEvent) -> bytes:
-    """The body the relay would publish for ``event``, built from the event itself."""
+    """The body the relay would publish for ``event``, built from the event itself (from the JSON
+    text it was stored as, when the writer kept it)."""
+    data, meta = event.json_text if event.json_text is not None else (_json(event.data), _json(event.meta))
     return body_from_row(
         event.seq,
         event.stream_id,
         event.version,
         str(event.event_id),
         event.type,
-        _json(event.data),
-        _json(event.meta),
+        data,
+        meta,
         event.recorded_at,
     )
 

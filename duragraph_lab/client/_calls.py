@@ -123,7 +123,9 @@ def assistant_count(
 
 
 def assistant_graph(assistant_id: str, xray: bool | int) -> Call[m.AssistantGraph]:
+    # details: the edges' kinds, routers and "may go anywhere" marks, which the widgets draw.
     params = query(xray=str(xray).lower() if isinstance(xray, bool) else xray) if xray else []
+    params = [*params, *query(details="true")]
     return Call("GET", f"assistants/{seg(assistant_id)}/graph", read(m.AssistantGraph.from_json), params)
 
 

@@ -334,10 +334,12 @@ class Assistants:
         return await self.read_model.count(where)
 
     # -- the graph -----------------------------------------------------------------------------
-    async def graph(self, assistant_id: str, xray: int | bool = False) -> dict[str, Any]:
+    async def graph(
+        self, assistant_id: str, xray: int | bool = False, details: bool = False
+    ) -> dict[str, Any]:
         """The assistant's graph drawn as LangGraph clients expect (see :func:`topology.drawing`)."""
         assistant = await self.get(assistant_id)
-        return topo.drawing(await self.topology(assistant["graph_id"]), xray)
+        return topo.drawing(await self.topology(assistant["graph_id"]), xray, details)
 
     async def schemas(self, assistant_id: str) -> dict[str, Any]:
         assistant = await self.get(assistant_id)

@@ -75,8 +75,10 @@ class StateEdits:
           that a worker serving the graph executes, waited for up to :attr:`request_timeout`
           seconds (:class:`WorkerUnavailable` when no worker serves the graph, or none applied
           the request in time: the request is then withdrawn and nothing changes).
-        - On the latest state of a LangGraph graph: a ``state_updated`` event that LangGraph's
-          ``update_state`` applies when the thread runs next.
+        - On the latest state of a LangGraph graph: LangGraph's ``update_state`` makes it, here
+          (``applier``), else in an edit request that a worker serving the graph executes (as
+          for a native graph); with no worker serving the graph, a ``state_updated`` event that
+          LangGraph's ``update_state`` applies when the thread runs next.
         - At an earlier ``checkpoint``: a new run branching from there, paused before the tasks
           that were pending at that point (run with no input to execute them).
         - On a thread without runs: a run that records the edit as its only work. The graph is
@@ -125,21 +127,16 @@ class StateEdits:
             raise ThreadBusy(f"thread {latest.thread_id} has an active run ({latest.run_id}); wait for it")
         target = await self.targets.resolve(latest.assistant_id or latest.graph_id or "")
         if target.engine != NATIVE:
-            # LangGraph's own update_state applies it (reducers, as_node, next) when the thread runs.
+            if applier is None and await self._served(target.graph_id):
+                # No code here: a worker serving the graph makes it now, LangGraph's way.
+                return await self._request_latest(latest, target, values, as_node)
+            # LangGraph's own update_state applies it (reducers, as_node, next): here (applier),
+            # or, with no worker serving the graph now, when the thread runs next.
             events = commands.update_state(latest, values, as_node=as_node, nodes=target.nodes)
         else:
             spec = self.graph_code(latest.graph_id or "")
             if spec is None:
-                assert latest.status is not None
-                rest: dict[str, Any] = {"status": latest.status.value, "step": latest.step}
-                if latest.interrupts:
-                    rest["interrupts"] = latest.interrupts
-                if latest.error:
-                    rest["error"] = latest.error
-                if latest.timeout:
-                    rest["timeout"] = latest.timeout
-                base = {"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"}
-                return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
+                return await self._request_latest(latest, target, values, as_node)
             check_transition(latest, ev.STATE_UPDATED)
             events = [await edit_event(spec, latest, values, as_node)]
         edit_count = len(events)
@@ -147,6 +144,24 @@ class StateEdits:
             events = [*events, *await applier()]
         recorded = await self.store.append(f"run:{latest.run_id}", latest.version, events)
         return latest.run_id, recorded[edit_count - 1].seq
+
+    async def _served(self, graph_id: str) -> bool:
+        return self.served is not None and self.feed is not None and graph_id in await self.served()
+
+    async def _request_latest(
+        self, latest: RunState, target: Target, values: Any, as_node: str | None
+    ) -> tuple[str, int]:
+        """An edit request for the thread's latest run: the request mirrors how it came to rest."""
+        assert latest.status is not None
+        rest: dict[str, Any] = {"status": latest.status.value, "step": latest.step}
+        if latest.interrupts:
+            rest["interrupts"] = latest.interrupts
+        if latest.error:
+            rest["error"] = latest.error
+        if latest.timeout:
+            rest["timeout"] = latest.timeout
+        base = {"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"}
+        return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
 
     async def _request_edit(
         self,

@@ -16,12 +16,21 @@ from duragraph_lab.domain.errors import NotFound
 _ALL_LEVELS = 1_000
 
 
-def drawing(topology: Mapping[str, Any], xray: int | bool = False) -> dict[str, Any]:
-    """The topology in LangGraph's ``{nodes, edges}`` shape, with DuraGraph's layout, edge kinds
-    and labels. ``xray`` draws subgraphs' inner nodes (to that depth; True: all)."""
+#: The keys of an edge in LangGraph's drawing (``langchain_core.runnables.graph.Edge``): clients
+#: such as ``RemoteGraph.get_graph`` build ``Edge(**edge)`` and refuse any other key.
+LANGGRAPH_EDGE_KEYS = ("source", "target", "data", "conditional")
+
+
+def drawing(topology: Mapping[str, Any], xray: int | bool = False, details: bool = False) -> dict[str, Any]:
+    """The topology in LangGraph's ``{nodes, edges}`` shape, with DuraGraph's layout. ``xray``
+    draws subgraphs' inner nodes (to that depth; True: all). ``details`` adds to each edge what
+    the Lab's drawings use (``kind``, ``router``, ``inferred``); without it edges have LangGraph's
+    keys only."""
     depth = _ALL_LEVELS if xray is True else int(xray or 0)
     nodes, edges = _flatten(topology, "", depth)
     layout = topology.get("layout") if depth == 0 else _layout(nodes, edges)
+    if not details:
+        edges = [{k: e[k] for k in LANGGRAPH_EDGE_KEYS if k in e} for e in edges]
     return {
         "graph_id": topology.get("graph_id"),
         "version": topology.get("version"),

@@ -55,6 +55,10 @@ class RecordedEvent:
     data: dict[str, Any]
     meta: dict[str, Any]
     recorded_at: datetime
+    #: ``data`` and ``meta`` as the JSON text that was stored, when the writer has it at hand (an
+    #: event it just appended): who sends the event on (the worker's ``fresh`` messages) need not
+    #: encode it again. Not part of the event's value (equality, repr).
+    json_text: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def stream_kind(self) -> str:

@@ -182,6 +182,20 @@ class LangGraphRunExecutor:
         if state.status is None or state.status.terminal or state.status is RunStatus.INTERRUPTED:
             return state
         self.journal.check_lease(self.run_id)
+        if state.edit_request is not None:
+            # update_state made here: the API server does not have the graph's code.
+            from duragraph_lab.langgraph.edit_requests import apply_edit_request
+
+            await apply_edit_request(
+                self.source,
+                journal=self.journal,
+                events=self.events,
+                settings=self.store_settings,
+                run_id=self.run_id,
+                epoch=self.epoch,
+                state=state,
+            )
+            return fold(await self.journal.read(self.run_id))
         writer = RunWriter(self.journal, self.run_id, str(state.thread_id), log_events)
         if state.cancel_requested:
             await writer.commit([ev.run_cancelled()], final=True)

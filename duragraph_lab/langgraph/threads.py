@@ -29,7 +29,7 @@ from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints
 
 
-class _Collected:
+class Collected:
     """A checkpointer's :class:`~duragraph_lab.langgraph.checkpointer.RunLog` that keeps the
     events instead of appending them (the caller commits them with its own)."""
 
@@ -75,7 +75,7 @@ class LangGraphThreads:
         return graph_id is not None and graph_id in self.sources
 
     def _build(
-        self, graph_id: str, thread_id: str, access: Access, *, collect: _Collected | None = None
+        self, graph_id: str, thread_id: str, access: Access, *, collect: Collected | None = None
     ) -> Any:
         from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
         from duragraph_lab.langgraph.store import PostgresStore
@@ -149,7 +149,7 @@ class LangGraphThreads:
         the events of the checkpoint it made, not yet written, and the checkpoint's reference
         (``thread_id``, ``checkpoint_ns``, ``checkpoint_id``)."""
         await self._known(thread_id, checkpoint_id, "")
-        collect = _Collected(thread_id)
+        collect = Collected(thread_id)
         config = _config(thread_id, checkpoint_id, "")
         async with self._build(graph_id, thread_id, "threads.update", collect=collect) as graph:
             made = await graph.aupdate_state(config, values, as_node=as_node)

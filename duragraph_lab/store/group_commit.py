@@ -49,6 +49,7 @@ class RunAppend:
     payload: str  # ``encoded`` as a JSON array
     worker_id: str | None
     epoch: int | None
+    texts: list[tuple[str, str]] | None = None  # each event's data and meta as JSON text
     done: asyncio.Future[list[RecordedEvent]] = field(init=False)
 
     @property
@@ -185,9 +186,10 @@ class GroupCommit:
                     data=codec.from_jsonable(enc["data"]),
                     meta=codec.from_jsonable(enc["meta"]),
                     recorded_at=recorded_at,
+                    json_text=item.texts[k] if item.texts is not None else None,
                 )
-                for (_, seq, version, recorded_at, _, _), event, enc in zip(
-                    outcome, item.events, item.encoded, strict=True
+                for k, ((_, seq, version, recorded_at, _, _), event, enc) in enumerate(
+                    zip(outcome, item.events, item.encoded, strict=True)
                 )
             ]
             committed += recorded

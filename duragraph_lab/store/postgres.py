@@ -18,7 +18,13 @@ from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.group_commit import GroupCommit, RunAppend
 from duragraph_lab.store.port import AfterCommit
-from duragraph_lab.store.validation import UnitOfWorkAborted, check_append, encode_events, payload_json
+from duragraph_lab.store.validation import (
+    UnitOfWorkAborted,
+    check_append,
+    encode_events,
+    event_texts,
+    payload_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +87,8 @@ class PgUnitOfWork:
     ) -> list[RecordedEvent]:
         parsed = check_append(stream_id, expected_version, events)
         encoded = encode_events(events)
-        payload = payload_json(encoded)
+        texts = event_texts(encoded)
+        payload = payload_json(encoded, texts)
         if lease is not None and parsed.kind is not StreamKind.RUN:
             raise InvalidEvent(f"only run streams are leased, not {stream_id}")
         sql, params = (
@@ -118,8 +125,11 @@ class PgUnitOfWork:
                 data=codec.from_jsonable(enc["data"]),
                 meta=codec.from_jsonable(enc["meta"]),
                 recorded_at=recorded_at,
+                json_text=text,
             )
-            for (seq, version, recorded_at), event, enc in zip(rows, events, encoded, strict=True)
+            for (seq, version, recorded_at), event, enc, text in zip(
+                rows, events, encoded, texts, strict=True
+            )
         ]
         self.recorded.extend(recorded)
         return recorded
@@ -184,9 +194,12 @@ class PostgresEventStore:
             if parsed.kind is not StreamKind.RUN:
                 raise InvalidEvent(f"only run streams are leased, not {stream_id}")
             encoded = encode_events(events)
-            payload = payload_json(encoded)
+            texts = event_texts(encoded)
+            payload = payload_json(encoded, texts)
             return await self.group.append(
-                RunAppend(str(parsed.id), expected_version, events, encoded, payload, lease[0], lease[1])
+                RunAppend(
+                    str(parsed.id), expected_version, events, encoded, payload, lease[0], lease[1], texts
+                )
             )
         # The append is one statement (read models included), and a lone statement on an
         # autocommit connection is atomic on its own: one round trip instead of three.

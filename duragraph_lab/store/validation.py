@@ -56,11 +56,32 @@ def encode_events(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
     return encoded
 
 
-def payload_json(encoded: list[dict[str, Any]]) -> str:
-    """``encoded`` (plain JSON data, see :func:`encode_events`) as JSON text for PostgreSQL."""
+def event_texts(encoded: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each event of ``encoded`` (see :func:`encode_events`): its data and its meta as JSON text."""
+    return [(_dumps(e["data"]), _dumps(e["meta"])) for e in encoded]
+
+
+def payload_json(encoded: list[dict[str, Any]], texts: list[tuple[str, str]] | None = None) -> str:
+    """``encoded`` (plain JSON data, see :func:`encode_events`) as JSON text for PostgreSQL, from
+    ``texts`` (:func:`event_texts`) when given: the texts a reader of the recorded events may
+    reuse (:attr:`RecordedEvent.json_text`) instead of encoding them again."""
+    if texts is None:
+        texts = event_texts(encoded)
+    # event_id is a UUID's text and type a checked event type: neither needs escaping.
+    return (
+        "["
+        + ",".join(
+            f'{{"event_id":"{e["event_id"]}","type":"{e["type"]}","data":{data},"meta":{meta}}}'
+            for e, (data, meta) in zip(encoded, texts, strict=True)
+        )
+        + "]"
+    )
+
+
+def _dumps(value: Any) -> str:
     try:
         # orjson writes plain data as json.dumps does (UTF-8, no NaN: the codec rejected them),
         # several times faster; it refuses integers beyond 64 bits, which json writes.
-        return orjson.dumps(encoded).decode()
+        return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(encoded, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -187,6 +187,7 @@ export interface StateUpdated {
   as_node: string | null;
   reduced?: string[];
   next?: EditPlan;
+  planned?: Record<string, unknown>;
 }
 /** edit_refused: an edit request the graph's code refused (run streams) */
 export interface EditRefused {

@@ -119,3 +119,50 @@ async def test_an_append_to_a_version_not_stored_is_refused(pg_store: PostgresEv
     )
     with pytest.raises(psycopg.Error, match="not stored"):
         await pg_store.append(ev.checkpoint_stream("t-missing"), None, [event])
+
+
+async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store: PostgresEventStore) -> None:
+    """An event written before these formats (the checkpoint serialized, its versions repeated,
+    whole values only) reads back as it was written, and a run goes on from it with appends."""
+    from langgraph.checkpoint.base import empty_checkpoint
+
+    saver = EventStoreCheckpointer(pg_store)
+    thread = "t-earlier"
+    checkpoint = empty_checkpoint()
+    old_version = f"{1:032}.{0.25:016}"
+    checkpoint["channel_versions"] = {"log": old_version}
+    values = {"log": [1, 2]}
+    event = ev.lg_checkpoint(
+        thread_id=thread,
+        checkpoint_ns="",
+        checkpoint_id=checkpoint["id"],
+        parent_checkpoint_id=None,
+        metadata={"source": "input", "step": -1},
+        checkpoint=saver.serde.dumps_typed(checkpoint),
+        new_versions={"log": old_version},
+        channel_versions={"log": old_version},
+        blobs={"log": saver.serde.dumps_typed(values["log"])},
+    )
+    assert isinstance(event.data["checkpoint"], list) and "new_versions" in event.data
+    await pg_store.append(ev.checkpoint_stream(thread), None, [event])
+    config: Any = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    got = await saver.aget_tuple(config)
+    assert got is not None and got.checkpoint["channel_values"] == values
+    assert got.metadata == {"source": "input", "step": -1}
+
+    # A run's checkpointer goes on: its versions keep the thread's width, its value is whole at
+    # first (it stored nothing before), then an append to what it stored.
+    run = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
+    for i in (3, 4):
+        latest = await run.aget_tuple(config)
+        assert latest is not None
+        nxt = dict(latest.checkpoint)
+        version = run.get_next_version(max(nxt["channel_versions"].values()), None)
+        nxt["channel_versions"] = {"log": version}
+        nxt["channel_values"] = {"log": [*latest.checkpoint["channel_values"]["log"], i]}
+        nxt["id"] = empty_checkpoint()["id"]
+        config = await run.aput(latest.config, nxt, {"source": "loop", "step": i}, {"log": version})  # type: ignore[arg-type]
+        assert len(version.split(".")[0]) == 32
+    assert (await saver.aget_tuple(config)).checkpoint["channel_values"] == {"log": [1, 2, 3, 4]}  # type: ignore[union-attr]
+    blobs = [e.data["blobs"]["log"] for e in await pg_store.read_all(types=["lg_checkpoint"])]
+    assert [isinstance(b, dict) for b in blobs[-3:]] == [False, False, True]

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 pytest.importorskip("langgraph")
@@ -19,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 from langgraph_sdk import get_client
 
+from duragraph_lab.langgraph.threads import thread_state
 from tests import lg_graphs
 from tests.conformance.langgraph_server import headers, serving, url
 from tests.devserver import DevServer, cli
@@ -79,8 +81,6 @@ def _shape(state: dict[str, Any]) -> dict[str, Any]:
     "threads.get_state[LangGraph graph]",
 )
 async def test_state_and_history_from_the_stored_checkpoints(server: DevServer) -> None:
-    from duragraph_lab.langgraph.threads import thread_state
-
     local = lg_graphs.map_reduce.copy(update={"checkpointer": InMemorySaver()})
     config = {"configurable": {"thread_id": str(uuid.uuid4())}}
     await local.ainvoke({"topic": "a"}, config)
@@ -110,8 +110,6 @@ async def test_state_and_history_from_the_stored_checkpoints(server: DevServer) 
 
 
 async def test_subgraph_states_nest_from_the_stored_checkpoints(server: DevServer) -> None:
-    from duragraph_lab.langgraph.threads import thread_state
-
     local = lg_graphs.nested.copy(update={"checkpointer": InMemorySaver()})
     config = {"configurable": {"thread_id": str(uuid.uuid4())}}
     await local.ainvoke({"topic": "t"}, config)
@@ -131,3 +129,37 @@ async def test_subgraph_states_nest_from_the_stored_checkpoints(server: DevServe
     assert _shape(inner) == _shape(want_inner)
     assert inner["values"] == {"topic": "t", "notes": ["prep", "jot t"]} and inner["next"] == ["confirm"]
     assert inner["checkpoint"]["checkpoint_ns"] == task["checkpoint"]["checkpoint_ns"]
+
+
+async def test_update_state_is_made_now_by_a_worker_serving_the_graph(server: DevServer) -> None:
+    """Without the graph's code the API server has a worker serving it make the edit (an edit
+    request, under that worker's lease): LangGraph's aupdate_state, at once, as LangGraph Platform."""
+    local = lg_graphs.map_reduce.copy(update={"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"topic": "e"}, config)
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "e"})
+        before = await client.threads.get_state(thread)
+
+        made = await client.threads.update_state(thread, {"items": ["EXTRA"]}, as_node="work")
+        await local.aupdate_state(config, {"items": ["EXTRA"]}, as_node="work")
+        state = await client.threads.get_state(thread)
+        assert made == {"checkpoint": state["checkpoint"]}  # LangGraph's checkpoint, made now
+        assert state["parent_checkpoint"]["checkpoint_id"] == before["checkpoint"]["checkpoint_id"]
+        assert _shape(state) == _shape(thread_state(await local.aget_state(config)))
+        assert state["metadata"]["source"] == "update" and state["values"]["items"][-1] == "EXTRA"
+
+        # The resumed run goes on from LangGraph's edit, applied once.
+        done = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "ok"})
+        final = await local.ainvoke(Command(resume="ok"), config)
+        assert done == final and done["items"].count("EXTRA") == 1, done
+        history = await client.threads.get_history(thread, limit=100)
+        expected = [thread_state(s) async for s in local.aget_state_history(config)]
+        assert [_shape(h) for h in history] == [_shape(e) for e in expected]
+
+        # An edit LangGraph refuses is a 422 naming why, and changes nothing.
+        with pytest.raises(httpx.HTTPStatusError) as refused:
+            await client.threads.update_state(thread, {"items": ["X"]}, as_node="nowhere")
+        assert refused.value.response.status_code == 422
+        assert (await client.threads.get_state(thread))["checkpoint"] == history[0]["checkpoint"]

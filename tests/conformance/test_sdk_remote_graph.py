@@ -74,10 +74,6 @@ def test_sync_invoke_stream_state_history_and_edit(api_server: ApiServer) -> Non
 
 
 @pytest.mark.sdk("RemoteGraph.aget_graph")
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /assistants/{id}/graph edges carry DuraGraph's keys (kind, label, router) that RemoteGraph's Edge rejects",
-)
 async def test_async_get_graph(api_server: ApiServer) -> None:
     drawing = await remote(api_server, "slow").aget_graph()
     assert {"__start__", "s0", "s4", "__end__"} <= set(drawing.nodes)
@@ -85,10 +81,6 @@ async def test_async_get_graph(api_server: ApiServer) -> None:
 
 
 @pytest.mark.sdk("RemoteGraph.get_graph")
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET /assistants/{id}/graph edges carry DuraGraph's keys (kind, label, router) that RemoteGraph's Edge rejects",
-)
 def test_sync_get_graph(api_server: ApiServer) -> None:
     drawing = remote(api_server, "slow").get_graph(xray=True)
     assert {"s0", "s4"} <= set(drawing.nodes)

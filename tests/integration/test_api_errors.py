@@ -495,6 +495,7 @@ QUERIES = [
     ("/threads/{thread_id}/state/{checkpoint_id}", "subgraphs=2"),
     ("/assistants/{assistant_id}/graph", "xray=maybe"),
     ("/assistants/{assistant_id}/graph", "xray=-1"),
+    ("/assistants/{assistant_id}/graph", "details=yes"),
     ("/assistants/{assistant_id}/subgraphs", "recurse=maybe"),
     ("/threads/{thread_id}/runs/{run_id}/join", "cancel_on_disconnect=maybe"),
     ("/runs/{run_id}/stream", "cancel_on_disconnect=maybe"),

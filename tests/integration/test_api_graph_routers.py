@@ -24,7 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
 
 
 def _branches(server: ApiServer, graph_id: str) -> list[tuple[str, str, str | None, bool]]:
-    status, body, _ = server.request("GET", f"/assistants/{graph_id}/graph")
+    status, body, _ = server.request("GET", f"/assistants/{graph_id}/graph?details=true")
     assert status == 200, body
     assert {"nodes", "edges", "layout"} <= body.keys()
     return sorted(
@@ -57,9 +57,20 @@ def test_a_router_that_says_nothing_is_served_as_going_anywhere(server: ApiServe
     branches = _branches(server, "anywhere_guard")
     assert {t for t, *_ in branches} == {"classify", "review", "act", "__end__"}
     assert all(inferred for *_, inferred in branches)
-    status, body, _ = server.request("GET", "/assistants/anywhere_guard/graph")
+    status, body, _ = server.request("GET", "/assistants/anywhere_guard/graph?details=true")
     assert status == 200
     assert {e.get("router") for e in body["edges"] if e.get("inferred")} == {"route_plain"}
     # laid out as drawn: review below classify, not beside START
     pos = body["layout"]["nodes"]
     assert pos["review"]["layer"] == pos["classify"]["layer"] + 1
+
+
+def test_without_details_edges_have_langgraphs_keys_only(server: ApiServer) -> None:
+    """What LangGraph clients get by default: ``RemoteGraph.get_graph`` builds ``Edge(**edge)``."""
+    for graph_id in ("command_guard", "anywhere_guard"):
+        status, body, _ = server.request("GET", f"/assistants/{graph_id}/graph")
+        assert status == 200, body
+        assert {k for e in body["edges"] for k in e} <= {"source", "target", "data", "conditional"}
+        _, detailed, _ = server.request("GET", f"/assistants/{graph_id}/graph?details=true")
+        plain = [(e["source"], e["target"], e.get("data"), e["conditional"]) for e in detailed["edges"]]
+        assert [(e["source"], e["target"], e.get("data"), e["conditional"]) for e in body["edges"]] == plain

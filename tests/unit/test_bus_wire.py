@@ -3,11 +3,13 @@ the relay would publish them, and never beyond what NATS accepts."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 
 from duragraph_lab.bus import wire
-from duragraph_lab.domain.envelope import RecordedEvent
+from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
+from duragraph_lab.store.validation import encode_events, event_texts
 
 
 def event(version: int, data: dict[str, object]) -> RecordedEvent:
@@ -37,3 +39,16 @@ def test_events_too_big_for_one_message_are_left_to_the_relay() -> None:
     events = [event(1, {"blob": "x" * 5000})]
     assert wire.fresh_message(events, 4096) == b"[]"
     assert wire.events_from_fresh(b"[]") == []
+
+
+def test_the_stored_json_text_is_sent_as_is() -> None:
+    """An event its writer just appended carries the JSON text it was stored as: the fresh message
+    uses it instead of encoding the event again, and it reads back the same."""
+    data = {"update": {"n": 1}, "pair": (1, 2), "big": 2**70, "text": "été"}
+    plain = event(1, data)
+    encoded = encode_events([NewEvent("node_completed", data, {"by": "w"})])
+    stored = dataclasses.replace(plain, json_text=event_texts(encoded)[0])
+    assert stored == plain  # the text is not part of the event's value
+    marked = dataclasses.replace(plain, json_text=('{"marker":1}', "{}"))
+    assert wire.event_from_body(wire.body_from_event(marked)).data == {"marker": 1}  # the text goes out
+    assert wire.events_from_fresh(wire.fresh_message([stored], 1 << 20)) == [plain]  # and reads back

@@ -97,7 +97,11 @@ class AssistantGraphHandler(DuraGraphHandler):
                 xray = int(raw)
             else:
                 raise ApiError(422, "validation_error", f"xray must be true, false or a depth, not {raw!r}")
-        self.write_json(await self.call(self.backend.assistants.graph(assistant_id, xray)))
+        details = self.get_query_argument("details", "false")
+        if details not in ("true", "false"):
+            raise ApiError(422, "validation_error", f"details must be true or false, not {details!r}")
+        graph = self.backend.assistants.graph(assistant_id, xray, details == "true")
+        self.write_json(await self.call(graph))
 
 
 class AssistantSchemasHandler(DuraGraphHandler):

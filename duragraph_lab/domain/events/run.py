@@ -204,6 +204,10 @@ class StateUpdated(TypedDict):
     #: What runs next, decided by ``as_node``'s edges and routers on the edited state (recorded,
     #: as routers are code): it replaces the run's pending step. Absent: the pending step stays.
     next: NotRequired[EditPlan]
+    #: LangGraph runs, an edit a worker made (an edit request): the tasks LangGraph plans from
+    #: the edit's checkpoint, ``{"checkpoint_id", "tasks": [{"id", "node"}]}``, for thread states
+    #: read without the graph's code (LangGraph routes the run itself).
+    planned: NotRequired[dict[str, Any]]
 
 
 class EditRefused(TypedDict):
@@ -390,13 +394,20 @@ def subgraph_started(
 
 
 def state_updated(
-    *, values: State, as_node: str | None, reduced: list[str] | None = None, next: EditPlan | None = None
+    *,
+    values: State,
+    as_node: str | None,
+    reduced: list[str] | None = None,
+    next: EditPlan | None = None,
+    planned: dict[str, Any] | None = None,
 ) -> NewEvent:
     data = StateUpdated(values=values, as_node=as_node)
     if reduced:
         data["reduced"] = reduced
     if next is not None:
         data["next"] = next
+    if planned is not None:
+        data["planned"] = planned
     return NewEvent(names.STATE_UPDATED, data)
 
 

@@ -135,12 +135,17 @@ class PgLangGraphCheckpoints:
         self, thread_id: str, checkpoint_ns: str, checkpoint_ids: list[str]
     ) -> dict[str, list[tuple[str, str]]]:
         """The tasks LangGraph planned from each checkpoint named, ``(task id, node)`` in order,
-        as the executor recorded them (the ``step_planned`` after the checkpoint's event)."""
+        as the executor recorded them (the ``step_planned`` after the checkpoint's event), or,
+        for an edit's checkpoint, as the worker that made it recorded them (its
+        ``state_updated``'s ``planned``, in the same commit)."""
         rows = await self.store._query(
-            "SELECT c.checkpoint_id, p.data->'tasks' FROM duragraph.lg_checkpoints c "
+            "SELECT c.checkpoint_id, coalesce(p.data->'planned'->'tasks', p.data->'tasks') "
+            "FROM duragraph.lg_checkpoints c "
             "JOIN duragraph.events e ON e.seq = c.seq "
-            "JOIN duragraph.events p ON p.stream_id = e.stream_id AND p.version > e.version "
-            "AND p.type = 'step_planned' AND p.data->>'checkpoint_id' = c.checkpoint_id "
+            "JOIN duragraph.events p ON p.stream_id = e.stream_id AND ("
+            "(p.version > e.version AND p.type = 'step_planned' AND p.data->>'checkpoint_id' = c.checkpoint_id) "
+            "OR (p.version < e.version AND p.type = 'state_updated' "
+            "AND p.data->'planned'->>'checkpoint_id' = c.checkpoint_id)) "
             "WHERE c.thread_id = %s AND c.checkpoint_ns = %s AND c.checkpoint_id = ANY(%s)",
             (thread_id, checkpoint_ns, checkpoint_ids),
         )

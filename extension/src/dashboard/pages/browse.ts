@@ -90,7 +90,7 @@ export function assistantsPage(ctx: PageContext): void {
       section("Recent runs", runs),
     );
     ctx.api
-      .get<Topology>(`assistants/${id}/graph`)
+      .get<Topology>(`assistants/${id}/graph?details=true`)
       .then((t) => void renderGraph(graphBox, t, {}))
       .catch((err) => graphBox.replaceChildren(`no topology: ${errorText(err)}`));
     ctx.api

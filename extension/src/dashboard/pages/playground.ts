@@ -177,7 +177,7 @@ export function playgroundPage(ctx: PageContext): void {
     if (!id) return;
     let topo: Topology | null = null;
     try {
-      topo = await ctx.api.get<Topology>(`assistants/${id}/graph`);
+      topo = await ctx.api.get<Topology>(`assistants/${id}/graph?details=true`);
       if (ctx.disposed) return;
       graph = renderGraph(graphBox, topo, status);
     } catch (err) {

@@ -325,7 +325,7 @@ export function runPage(ctx: PageContext): void {
       if (!loaded || ctx.disposed) return;
       try {
         // With x-ray, as the notebook's RunView: a subgraph's inner nodes can be expanded.
-        const topo = await ctx.api.get<Topology>(`assistants/${loaded.assistant_id}/graph?xray=true`);
+        const topo = await ctx.api.get<Topology>(`assistants/${loaded.assistant_id}/graph?xray=true&details=true`);
         if (ctx.disposed) return;
         view.setTopology(topo);
       } catch (err) {
