@@ -99,7 +99,10 @@ def join_result(state: RunState) -> dict[str, Any]:
         return {"__error__": error_part(state.error)}
     values = plain(state.values)
     if state.status is RunStatus.INTERRUPTED:
-        values["__interrupt__"] = shown_interrupts(state.interrupts)
+        shown = shown_interrupts(state.interrupts)
+        if shown or not state.interrupts:
+            # (Not at a LangGraph breakpoint: LangGraph answers the values alone there.)
+            values["__interrupt__"] = shown
     return dict(values)
 
 

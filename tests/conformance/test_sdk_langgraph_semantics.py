@@ -134,6 +134,13 @@ def test_sync_client_a_breakpoint_shows_no_interrupt(server: DevServer) -> None:
         state = client.threads.get_state(thread)
         assert state["next"] == ["approve"] and state["interrupts"] == []
         assert client.threads.get(thread)["interrupts"] == {}
+        # /join answers what LangGraph's invoke returns at a breakpoint: the values alone.
+        (run,) = client.runs.list(thread)
+        assert (
+            client.runs.join(thread, run["run_id"])
+            == plain(local.get_state(config).values)
+            == {"topic": "b!"}
+        )
 
 
 # -- 2. the calls of interrupted, failed and subgraph attempts ------------------------------------
