@@ -203,7 +203,7 @@ def _routed(name: str) -> Any:
     return g.compile(name=name)
 
 
-def _ask_in_parallel() -> Any:
+def _ask_in_parallel(name: str = "ask_in_parallel") -> Any:
     """``a``, then ``b`` and ``c`` in one step (``c`` asks a human), joined into ``d``: a run paused in the middle of a step (update_state there)."""
 
     def c(s: Steps) -> Steps:
@@ -219,7 +219,7 @@ def _ask_in_parallel() -> Any:
     g.add_edge("a", "c")
     g.add_edge(["b", "c"], "d")
     g.add_edge("d", END)
-    return g.compile(name="ask_in_parallel")
+    return g.compile(name=name)
 
 
 slow = _slow()
@@ -232,6 +232,8 @@ lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
 routed = _routed("routed")
 ask_in_parallel = _ask_in_parallel()
+#: Not served by the API test server: only by a worker process a test starts.
+ask_in_parallel_remote = _ask_in_parallel("ask_in_parallel_remote")
 #: Not served by the API test server: only by a worker process a test starts.
 routed_remote = _routed("routed_remote")
 

@@ -74,6 +74,34 @@ class TaskAttempts(AsyncCallbackHandler):
     """Counts the attempts of the graph's tasks (its subgraphs' too) and writes the failed ones
     (see the module)."""
 
+    # Awaited in turn rather than through asyncio.gather (a task per handler per event, on every
+    # node run): its work is a few dict operations, and a write only when a task is retried.
+    run_inline = True
+
+    @property
+    def ignore_llm(self) -> bool:  # chains only: a task's attempt is its node's runnable
+        return True
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
     def __init__(
         self, write: Callable[[Sequence[NewEvent]], Awaitable[object]], calls: CallRecorder | None = None
     ) -> None:

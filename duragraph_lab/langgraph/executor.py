@@ -12,7 +12,8 @@ then driven with ``graph.astream(..., durability="sync")`` on the run's thread:
   committed, so a task whose writes are in the log is not executed again (only the tasks in
   flight are).
 - LangGraph's checkpoints and task results are also written as the run events that the fold, the
-  SSE streams and the dashboard read (``step_planned`` with the state's values, ``node_completed``
+  SSE streams and the dashboard read (``step_planned`` with the state's values: the whole state
+  first, then what changed since the previous one, ``carry``; ``node_completed``
   with the task's update, ``run_interrupted``/``run_completed``/``run_failed``/``run_cancelled``).
 - a cancel request (seen over NATS, or as a version conflict at the next commit) stops the run
   and ends it as cancelled; a lost lease stops it with ``LeaseLost`` (the worker gives it back).

@@ -29,6 +29,7 @@ from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import StoreTransientError, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
+from duragraph_lab.store.validation import decoded
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,9 @@ class GroupCommit:
                 if not item.done.done():
                     item.done.set_exception(failure)
                 continue
+            texts: list[tuple[str, str] | None] = (
+                list(item.texts) if item.texts is not None else [None] * len(item.events)
+            )
             recorded = [
                 RecordedEvent(
                     seq=seq,
@@ -183,13 +187,13 @@ class GroupCommit:
                     event_id=event.event_id,
                     type=event.type,
                     # What a reader will get back: decoded copies that share nothing with the caller.
-                    data=codec.from_jsonable(enc["data"]),
-                    meta=codec.from_jsonable(enc["meta"]),
+                    data=codec.from_jsonable(enc["data"]) if text is None else decoded(enc["data"], text[0]),
+                    meta=codec.from_jsonable(enc["meta"]) if text is None else decoded(enc["meta"], text[1]),
                     recorded_at=recorded_at,
-                    json_text=item.texts[k] if item.texts is not None else None,
+                    json_text=text,
                 )
-                for k, ((_, seq, version, recorded_at, _, _), event, enc) in enumerate(
-                    zip(outcome, item.events, item.encoded, strict=True)
+                for (_, seq, version, recorded_at, _, _), event, enc, text in zip(
+                    outcome, item.events, item.encoded, texts, strict=True
                 )
             ]
             committed += recorded

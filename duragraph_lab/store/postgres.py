@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
-from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import DuplicateEvent, InvalidEvent, ReadModelConflict, VersionConflict
 from duragraph_lab.domain.streams import StreamKind
@@ -21,6 +20,7 @@ from duragraph_lab.store.port import AfterCommit
 from duragraph_lab.store.validation import (
     UnitOfWorkAborted,
     check_append,
+    decoded,
     encode_events,
     event_texts,
     payload_json,
@@ -122,8 +122,8 @@ class PgUnitOfWork:
                 event_id=event.event_id,
                 type=event.type,
                 # What a reader will get back: decoded copies that share nothing with the caller.
-                data=codec.from_jsonable(enc["data"]),
-                meta=codec.from_jsonable(enc["meta"]),
+                data=decoded(enc["data"], text[0]),
+                meta=decoded(enc["meta"], text[1]),
                 recorded_at=recorded_at,
                 json_text=text,
             )

@@ -250,6 +250,7 @@ def _tree_shape(tree: dict[str, Any]) -> Any:
     )
 
 
+@pytest.mark.sdk("runs.wait", "threads.create")
 def test_agent_get_tree_has_langgraphs_subgraphs(server: DevServer) -> None:
     """``agent.getTree`` of a LangGraph run whose subgraph asks a human: the subgraph's namespace
     is in the tree, where the run waits; once answered, completed with the run."""

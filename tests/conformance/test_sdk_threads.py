@@ -341,6 +341,13 @@ def _langgraph_routed() -> Any:
     return g.compile(checkpointer=InMemorySaver())
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 @pytest.mark.parametrize("as_node", [None, "__start__", "a", "b"])
 async def test_update_state_on_a_thread_without_runs_decides_next_as_langgraph(
     client: LangGraphClient, as_node: str | None
@@ -370,6 +377,9 @@ async def test_update_state_on_a_thread_without_runs_decides_next_as_langgraph(
     assert (await client.threads.get_state(thread_id))["next"] == []
 
 
+@pytest.mark.sdk(
+    "threads.create", "threads.get_state", "threads.update_state", "threads.update_state[as_node]"
+)
 async def test_update_state_on_a_thread_without_runs_checks_as_node(client: LangGraphClient) -> None:
     thread_id = await new_thread(client, graph_id="routed")
     with pytest.raises(UnprocessableEntityError, match="no-such-node"):
@@ -403,6 +413,13 @@ def _langgraph_ask_in_parallel() -> Any:
     return g.compile(checkpointer=InMemorySaver())
 
 
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
 @pytest.mark.parametrize("as_node", [None, "a", "b", "d"])
 async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_langgraph(
     client: LangGraphClient, as_node: str | None

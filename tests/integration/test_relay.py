@@ -248,9 +248,13 @@ async def test_stop_is_prompt_even_when_a_wake_up_races_the_cancellation(
         pg_store.add_after_commit(relay.wake)
         await relay.start()
         sid = f"run:{uuid.uuid4()}"
+        stopped = asyncio.Event()
 
-        async def write(sid: str = sid) -> None:
+        async def write(sid: str = sid, stopped: asyncio.Event = stopped) -> None:
+            # Wake-ups until the stop has returned (the race is during the stop, not after it).
             for v in range(100):
+                if stopped.is_set():
+                    return
                 await pg_store.append(sid, v, [NewEvent("e")])
 
         writer = asyncio.create_task(write())
@@ -259,6 +263,7 @@ async def test_stop_is_prompt_even_when_a_wake_up_races_the_cancellation(
         assert task is not None
         async with asyncio.timeout(5):
             await relay.stop()
+        stopped.set()
         assert task.done(), "the relay task really ended"
         assert relay.status.role == "stopped"
         pg_store._after_commit.clear()

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 GRAPH = "routed_remote"
 
 
-def _worker(server: ApiServer, name: str, tmp_path: Path) -> subprocess.Popen[bytes]:
+def _worker(server: ApiServer, name: str, tmp_path: Path, graph: str = GRAPH) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DURAGRAPH_")}
     env["PYTHONPATH"] = str(REPO)
     url = f"http://127.0.0.1:{server.port}/"
@@ -37,7 +37,7 @@ def _worker(server: ApiServer, name: str, tmp_path: Path) -> subprocess.Popen[by
         [
             *cli(),
             "worker",
-            f"tests.api_graphs:{GRAPH}",
+            f"tests.api_graphs:{graph}",
             "--server",
             url,
             "--token",
@@ -54,15 +54,15 @@ def _worker(server: ApiServer, name: str, tmp_path: Path) -> subprocess.Popen[by
     )
 
 
-def _serving(server: ApiServer, name: str | None, timeout: float = 60.0) -> None:
+def _serving(server: ApiServer, name: str | None, timeout: float = 60.0, graph: str = GRAPH) -> None:
     """Until ``name`` is the one live worker serving the graph (None: until none is)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         workers = httpx.get(f"{server.base}/workers", headers=server.headers, timeout=10).json()
-        if workers["graphs"].get(GRAPH, []) == ([name] if name else []):
+        if workers["graphs"].get(graph, []) == ([name] if name else []):
             return
         time.sleep(0.1)
-    raise AssertionError(f"worker {name} serving {GRAPH}: {workers}")
+    raise AssertionError(f"worker {name} serving {graph}: {workers}")
 
 
 @pytest.fixture
@@ -188,3 +188,32 @@ def test_a_bad_edit_request_timeout_is_a_configuration_error(tmp_path: Path) -> 
         assert "edit_request_timeout" in json.dumps(health), health
     finally:
         server.kill()
+
+
+def test_a_worker_process_reroutes_an_edit_of_a_run_paused_mid_step(
+    api_server: ApiServer, sdk: SyncLangGraphClient, tmp_path: Path
+) -> None:
+    """``b`` finished and ``c`` waits for a human in the same step; only a worker process has the
+    graph's code. As LangGraph (see the SDK test comparing with an InMemorySaver): the edit
+    replaces the step, applied on the state it started from, routed from the step's writer."""
+    graph = "ask_in_parallel_remote"
+    name = f"midstep-{uuid.uuid4().hex[:8]}"
+    proc = _worker(api_server, name, tmp_path, graph)
+    try:
+        _serving(api_server, name, graph=graph)
+        thread_id = sdk.threads.create()["thread_id"]
+        paused = sdk.runs.wait(thread_id, graph, input={"n": 0})
+        assert paused["__interrupt__"][0]["node"] == "c"
+        assert sdk.threads.get_state(thread_id)["next"] == ["c"]
+        sdk.threads.update_state(thread_id, {"n": 7})
+        state = sdk.threads.get_state(thread_id)
+        assert state["next"] == ["b", "c"] and state["values"] == {"n": 7, "log": ["a"]}
+        assert state["metadata"]["writes"] == {"a": {"n": 7}}
+        again = sdk.runs.wait(thread_id, graph, input=None)  # b again, c asks again
+        assert again["__interrupt__"][0]["node"] == "c" and again["n"] == 7
+        sdk.threads.update_state(thread_id, {"n": 8}, as_node="d")
+        assert sdk.threads.get_state(thread_id)["next"] == []
+        assert sdk.runs.wait(thread_id, graph, input=None) == {"n": 8, "log": ["a"]}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
