@@ -131,7 +131,7 @@ def thread_state(
     tasks = []
     for task in st.tasks:
         result = st.results.get(task.id)
-        intrs = [interrupt_json(i) for i in st.interrupts if i.get("task") == task.id]
+        intrs = shown_interrupts(i for i in st.interrupts if i.get("task") == task.id)
         error = None
         if failed_task == task.id and st.error:
             error = f"{st.error.get('type', 'Error')}: {st.error.get('message', '')}"

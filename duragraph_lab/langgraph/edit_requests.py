@@ -3,11 +3,13 @@ when the API server does not have its code.
 
 The API records the edit as a run of its own (``run_created`` with ``edit``, see
 ``control/edits.py``) that a worker serving the graph leases like any run. The worker builds the
-graph as for a state edit (``threads.update``) and makes it with LangGraph's ``aupdate_state`` on
-the thread's latest checkpoint; it commits, under its lease and at the request's version, the
-run's start, the resting event of the run it edits (which the request mirrors), the
-``state_updated`` and the checkpoint LangGraph made (its ``lg_checkpoint``/``lg_writes``): the
-same events, in the same order, as an edit made by an API server that has the code. An edit
+graph for ``threads.update`` and makes the edit with LangGraph's ``aupdate_state`` on the
+thread's latest checkpoint; it commits, under its lease and at the request's version, the run's
+start, the resting event of the run it edits (which the request mirrors), the ``state_updated``
+(with ``planned``: the tasks LangGraph plans from the edit's checkpoint, which thread states
+read without the code show as its ``next``) and the checkpoint LangGraph made (its
+``lg_checkpoint``/``lg_writes``): the events, in the order, of an edit made by an API server
+that has the code. An edit
 LangGraph refuses (an ambiguous or unknown ``as_node``, say) is recorded as ``edit_refused``.
 A request the API withdrew meanwhile (its version moved) is left alone.
 """
