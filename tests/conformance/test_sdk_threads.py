@@ -640,3 +640,46 @@ async def test_update_state_at_an_earlier_checkpoint_in_the_middle_of_a_step_rer
     assert bool(done.get("__interrupt__")) == bool(final.get("__interrupt__"))
     if not final.get("__interrupt__"):
         assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+
+
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
+@pytest.mark.parametrize("as_node", ["a", "b", "d"])
+async def test_update_state_right_after_a_finished_task_of_a_step_reroutes_as_langgraph(
+    client: LangGraphClient, as_node: str
+) -> None:
+    """At the point right after ``b`` finished (its ``node_completed`` event's id, a checkpoint
+    id here; LangGraph's nearest is the step's checkpoint with ``b``'s pending write), after the
+    run went on: the edit replaces the step as on the latest state, not waiting for it."""
+    pytest.importorskip("langgraph")
+    from langgraph.types import Command
+
+    local = _langgraph_ask_in_parallel()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"n": 0}, config)
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "ask_in_parallel", input={"n": 0})
+    [mid] = [s async for s in local.aget_state_history(config) if s.next == ("b", "c")]
+    [run] = await client.runs.list(thread_id)
+    page = await client.http.get(f"/runs/{run['run_id']}/events", params={"limit": 1000})
+    [b_done] = [e for e in page["events"] if e["type"] == "node_completed" and e["data"]["node"] == "b"]
+    await local.ainvoke(Command(resume="yes"), config)
+    await client.runs.wait(thread_id, "ask_in_parallel", command={"resume": "yes"})
+
+    await local.aupdate_state(mid.config, {"n": 7}, as_node=as_node)
+    await client.threads.update_state(thread_id, {"n": 7}, as_node=as_node, checkpoint_id=b_done["event_id"])
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next)
+    assert {k: state["values"].get(k) for k in ("n", "log")} == {k: want.values.get(k) for k in ("n", "log")}
+    final = await local.ainvoke(None, config)
+    done = await client.runs.wait(thread_id, "ask_in_parallel", input=None)
+    assert bool(done.get("__interrupt__")) == bool(final.get("__interrupt__"))
+    if not final.get("__interrupt__"):
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
