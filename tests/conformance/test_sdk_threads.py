@@ -451,10 +451,13 @@ async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_lan
     asks = bool(final.get("__interrupt__"))
     assert bool(done.get("__interrupt__")) == asks
     if asks:
-        # Paused mid-step again: LangGraph's values include the finished task's write (b), ours
-        # are the step's start until it closes (a difference of any mid-step pause, not of edits).
+        # Paused mid-step again: the state has the finished task's write (b), as LangGraph's.
         again = await client.threads.get_state(thread_id)
-        assert again["next"] == list((await local.aget_state(config)).next) == ["c"]
+        now = await local.aget_state(config)
+        assert again["next"] == list(now.next) == ["c"]
+        assert {k: again["values"].get(k) for k in ("n", "log")} == {
+            k: now.values.get(k) for k in ("n", "log")
+        }
         assert done["n"] == final["n"] and done["log"] == [x for x in final["log"] if x != "b"]
     else:
         assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
