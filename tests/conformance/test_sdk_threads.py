@@ -458,7 +458,7 @@ async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_lan
         assert {k: again["values"].get(k) for k in ("n", "log")} == {
             k: now.values.get(k) for k in ("n", "log")
         }
-        assert done["n"] == final["n"] and done["log"] == [x for x in final["log"] if x != "b"]
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
     else:
         assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
     assert (await client.threads.get(thread_id))["status"] == ("interrupted" if asks else "idle")
