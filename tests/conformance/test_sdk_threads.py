@@ -646,9 +646,9 @@ async def test_update_state_at_an_earlier_checkpoint_in_the_middle_of_a_step_rer
 
 
 @pytest.mark.sdk(
+    "runs.list",
     "runs.wait",
     "threads.create",
-    "threads.get_history",
     "threads.get_state",
     "threads.update_state",
     "threads.update_state[as_node]",
