@@ -160,7 +160,7 @@ def thread_state(
         pending = ["__start__"]
     edits = [r for tid, r in st.results.items() if is_edit(tid)]
     return {
-        "values": plain(_live_values(st, reducers) if live else st.values),
+        "values": plain(live_values(st, reducers) if live else st.values),
         "next": pending,
         "tasks": tasks,
         "metadata": checkpoint_metadata(thread_id, point),
@@ -183,7 +183,7 @@ def thread_state(
     }
 
 
-def _live_values(st: RunState, reducers: Mapping[str, Any] | None) -> dict[str, Any]:
+def live_values(st: RunState, reducers: Mapping[str, Any] | None) -> dict[str, Any]:
     """The values with the current step's finished tasks' writes applied in plan order (their
     reducers; edits waiting for the step after them), as the step's end will apply them."""
     if not any(not is_edit(tid) for tid in st.results):
