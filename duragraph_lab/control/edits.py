@@ -112,6 +112,9 @@ class StateEdits:
                     return await self._edit_fresh(thread_id, target, values, as_node)
                 if checkpoint is not None and target.engine == NATIVE:
                     return await self._edit_at(thread_id, target, values, as_node, checkpoint)
+                if checkpoint is not None and applier is None and await self._served(target.graph_id):
+                    # A LangGraph graph whose code is not here: a worker serving it makes it now.
+                    return await self._request_at(thread_id, target, values, as_node, checkpoint)
                 return await self._edit_run(thread_id, target, values, as_node, checkpoint, applier)
             except VersionConflict:
                 continue
@@ -160,6 +163,33 @@ class StateEdits:
             rest["timeout"] = latest.timeout
         base = {"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"}
         return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
+
+    async def _request_at(
+        self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint
+    ) -> tuple[str, int]:
+        """A LangGraph graph's edit at an earlier checkpoint as an edit request branching there:
+        the request mirrors the checkpoint (paused before its pending tasks, for which LangGraph
+        shows no interrupt, or finished), then LangGraph's ``aupdate_state`` at that checkpoint."""
+        source = await self.history.state(checkpoint.run_id, at_seq=checkpoint.seq)
+        if source.thread_id != thread_id:
+            raise NotFound(f"checkpoint of run {checkpoint.run_id} is not in thread {thread_id}")
+        rest: dict[str, Any] = {"status": "success", "step": source.step}
+        if source.pending_tasks:
+            interrupts: list[ev.Interrupt] = [
+                {
+                    "id": f"{t.id}:before",
+                    "task": t.id,
+                    "node": t.node,
+                    "when": "before",
+                    "value": None,
+                    "ns": "",
+                    "fields": None,
+                }
+                for t in source.pending_tasks
+            ]
+            rest = {"status": "interrupted", "step": source.step, "interrupts": interrupts}
+        base = {"run_id": checkpoint.run_id, "seq": checkpoint.seq, "mode": "fork"}
+        return await self._request_edit(source, target, values, as_node, base, rest, head=False)
 
     async def _request_edit(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Mapping
@@ -59,6 +60,11 @@ class RecordedEvent:
     #: event it just appended): who sends the event on (the worker's ``fresh`` messages) need not
     #: encode it again. Not part of the event's value (equality, repr).
     json_text: tuple[str, str] | None = field(default=None, repr=False, compare=False)
+
+    def without_text(self) -> RecordedEvent:
+        """The event without :attr:`json_text`: what a reader that keeps events (a run's
+        executor keeps its run's) should hold, the text being as large as the payload."""
+        return self if self.json_text is None else dataclasses.replace(self, json_text=None)
 
     @property
     def stream_kind(self) -> str:

@@ -93,7 +93,7 @@ class RunStream:
 
     def _record(self, recorded: Sequence[RecordedEvent]) -> None:
         for event in recorded:
-            self.events.append(event)
+            self.events.append(event.without_text())
             self.version = event.version
             for listener in self.listeners:
                 listener(event)

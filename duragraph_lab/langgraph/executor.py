@@ -134,7 +134,7 @@ class RunWriter:
                     self.cancel_seen = True
                 continue
             self.version = recorded[-1].version
-            self.events.extend(recorded)
+            self.events.extend(e.without_text() for e in recorded)
             return recorded
 
 
