@@ -222,6 +222,26 @@ def _ask_in_parallel(name: str = "ask_in_parallel") -> Any:
     return g.compile(name=name)
 
 
+def _ask_in_parallel_highest() -> Any:
+    """``a``, then ``b`` (writes the custom-reducer key ``high``) and ``c`` (asks a human) in one
+    step: a run paused in the middle of a step with a custom reducer's write pending."""
+
+    def c(s: Highest) -> Highest:
+        interrupt("ok?")
+        return {"n": 2}
+
+    g = StateGraph(Highest)
+    g.add_node("a", lambda s: {"n": 1})
+    g.add_node("b", lambda s: {"high": 5})
+    g.add_node("c", c)
+    g.add_edge(START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge("b", END)
+    g.add_edge("c", END)
+    return g.compile(name="ask_in_parallel_highest")
+
+
 slow = _slow()
 asking = _asking()
 breakpoint = _breakpoint()
@@ -232,6 +252,7 @@ lifecycle = _lifecycle()
 chat_no_tools = _chat_no_tools()
 routed = _routed("routed")
 ask_in_parallel = _ask_in_parallel()
+ask_in_parallel_highest = _ask_in_parallel_highest()
 #: Not served by the API test server: only by a worker process a test starts.
 ask_in_parallel_remote = _ask_in_parallel("ask_in_parallel_remote")
 #: Not served by the API test server: only by a worker process a test starts.
@@ -250,6 +271,7 @@ GRAPHS = [
         "reducing",
         "routed",
         "ask_in_parallel",
+        "ask_in_parallel_highest",
     )
 ]
 DEMOS = [

@@ -361,3 +361,10 @@ _cached = StateGraph(Cached)
 _cached.add_node("costly", costly, cache_policy=CachePolicy())
 _cached.add_edge(START, "costly")
 caching = _cached.compile(name="lg_caching", cache=InMemoryCache())
+
+# The node inside a subgraph compiled with a cache of its own (LangGraph gives a subgraph its own
+# cache, not its parent's): its task is served from the cache too.
+_cached_outer = StateGraph(Cached)
+_cached_outer.add_node("sub", _cached.compile(cache=InMemoryCache()))
+_cached_outer.add_edge(START, "sub")
+caching_nested = _cached_outer.compile(name="lg_caching_nested")

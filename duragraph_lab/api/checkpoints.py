@@ -110,11 +110,19 @@ def checkpoint_metadata(thread_id: str, point: Point) -> dict[str, Any]:
 
 
 def thread_state(
-    thread_id: str, point: Point | None, *, subgraphs: Mapping[str, Any] | None = None, live: bool = True
+    thread_id: str,
+    point: Point | None,
+    *,
+    subgraphs: Mapping[str, Any] | None = None,
+    live: bool = True,
+    reducers: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """LangGraph's ``ThreadState`` for a checkpoint (``None``: a thread without runs). ``live``
-    (the current state): ``next`` leaves out the step's finished tasks; a past checkpoint (from
-    the history or by id) names every task of its step, as LangGraph does."""
+    (the current state): ``next`` leaves out the step's finished tasks and ``values`` have their
+    writes applied, as LangGraph's ``get_state`` applies a checkpoint's pending writes; a past
+    checkpoint (from the history or by id) names every task of its step and shows the values
+    the step started from, as LangGraph does. ``reducers``: the graph's custom reducers, when
+    this process has its code (without them a custom-reducer key keeps the step's start)."""
     if point is None:
         return {
             "values": {},
@@ -131,7 +139,7 @@ def thread_state(
     tasks = []
     for task in st.tasks:
         result = st.results.get(task.id)
-        intrs = [interrupt_json(i) for i in st.interrupts if i.get("task") == task.id]
+        intrs = shown_interrupts(i for i in st.interrupts if i.get("task") == task.id)
         error = None
         if failed_task == task.id and st.error:
             error = f"{st.error.get('type', 'Error')}: {st.error.get('message', '')}"
@@ -152,7 +160,7 @@ def thread_state(
         pending = ["__start__"]
     edits = [r for tid, r in st.results.items() if is_edit(tid)]
     return {
-        "values": plain(st.values),
+        "values": plain(live_values(st, reducers) if live else st.values),
         "next": pending,
         "tasks": tasks,
         "metadata": checkpoint_metadata(thread_id, point),
@@ -173,6 +181,17 @@ def thread_state(
         if point.event.type == ev.STEP_PLANNED
         else None,
     }
+
+
+def live_values(st: RunState, reducers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The values with the current step's finished tasks' writes applied in plan order (their
+    reducers; edits waiting for the step after them), as the step's end will apply them."""
+    if not any(not is_edit(tid) for tid in st.results):
+        return st.values
+    try:
+        return st.apply_results(custom=reducers)
+    except Exception:  # writes that conflict (a replace key twice) fail the step when it ends
+        return st.values
 
 
 def subgraph_states(thread_id: str, points: Mapping[str, Point]) -> dict[str, dict[str, Any]]:

@@ -4,10 +4,11 @@ DuraGraph's extras: the event log, spans, forks and re-execution reports."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from duragraph_lab.api import models
-from duragraph_lab.api.checkpoints import shown_interrupts
+from duragraph_lab.api.checkpoints import live_values, shown_interrupts
 from duragraph_lab.api.jsonout import iso, plain
 from duragraph_lab.api.presence import Presence
 from duragraph_lab.api.streaming import error_part
@@ -92,13 +93,16 @@ def usage_json(input_tokens: int | None, output_tokens: int | None) -> dict[str,
     return {"input_tokens": int(input_tokens or 0), "output_tokens": int(output_tokens or 0)}
 
 
-def join_result(state: RunState) -> dict[str, Any]:
+def join_result(state: RunState, reducers: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What ``/wait`` and ``/join`` answer: the final values; ``__interrupt__`` when the run
-    paused for a human; ``__error__`` when it failed."""
+    paused for a human (the values then have the finished tasks of its step applied, as
+    LangGraph's ``invoke`` answers; ``reducers``: the graph's custom ones, when this process has
+    its code); ``__error__`` when it failed."""
     if state.status in (RunStatus.ERROR, RunStatus.TIMEOUT):
         return {"__error__": error_part(state.error)}
-    values = plain(state.values)
-    if state.status is RunStatus.INTERRUPTED:
+    paused = state.status is RunStatus.INTERRUPTED
+    values = plain(live_values(state, reducers) if paused else state.values)
+    if paused:
         shown = shown_interrupts(state.interrupts)
         if shown or not state.interrupts:
             # (Not at a LangGraph breakpoint: LangGraph answers the values alone there.)
@@ -242,7 +246,9 @@ class Runs:
 
     async def join(self, run_id: str, thread_id: str | None = None) -> dict[str, Any]:
         await self.control.run_queries.get(run_id, thread_id)
-        return join_result(await self.control.runs.wait_at_rest(run_id))
+        state = await self.control.runs.wait_at_rest(run_id)
+        spec = self.control.edits.graph_code(state.graph_id or "")
+        return join_result(state, spec.reducers if spec is not None else None)
 
     # -- cancelling and deleting ---------------------------------------------------------------
     async def cancel(self, run_id: str, thread_id: str | None, action: str) -> None:

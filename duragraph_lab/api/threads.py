@@ -229,7 +229,9 @@ class Threads:
             if subgraphs and point
             else None
         )
-        return thread_state(thread_id, point, subgraphs=nested, live=checkpoint_id is None)
+        spec = self.control.edits.graph_code(point.state.graph_id or "") if point else None
+        reducers = spec.reducers if spec is not None else None
+        return thread_state(thread_id, point, subgraphs=nested, live=checkpoint_id is None, reducers=reducers)
 
     async def resolve_checkpoint(
         self, thread_id: str, ref: str | models.CheckpointRef | None

@@ -21,7 +21,7 @@ from duragraph_lab.domain.ids import parse_id
 from duragraph_lab.domain.run import RunState, check_transition
 from duragraph_lab.engine import commands
 from duragraph_lab.engine.commands import InvalidRunRequest
-from duragraph_lab.engine.edits import edit_event, resting_event, routes_edit
+from duragraph_lab.engine.edits import edit_event, resting_event
 from duragraph_lab.graph.spec import GraphSpec
 
 #: Makes the edit in the graph's own engine (LangGraph's ``aupdate_state``), returning the events
@@ -111,9 +111,10 @@ class StateEdits:
                 if latest is None and checkpoint is None and target.engine == NATIVE:
                     return await self._edit_fresh(thread_id, target, values, as_node)
                 if checkpoint is not None and target.engine == NATIVE:
-                    routed = await self._edit_at(thread_id, target, values, as_node, checkpoint)
-                    if routed is not None:
-                        return routed
+                    return await self._edit_at(thread_id, target, values, as_node, checkpoint)
+                if checkpoint is not None and applier is None and await self._served(target.graph_id):
+                    # A LangGraph graph whose code is not here: a worker serving it makes it now.
+                    return await self._request_at(thread_id, target, values, as_node, checkpoint)
                 return await self._edit_run(thread_id, target, values, as_node, checkpoint, applier)
             except VersionConflict:
                 continue
@@ -162,6 +163,33 @@ class StateEdits:
             rest["timeout"] = latest.timeout
         base = {"run_id": latest.run_id, "seq": latest.last_seq, "mode": "fork"}
         return await self._request_edit(latest, target, values, as_node, base, rest, head=True)
+
+    async def _request_at(
+        self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint
+    ) -> tuple[str, int]:
+        """A LangGraph graph's edit at an earlier checkpoint as an edit request branching there:
+        the request mirrors the checkpoint (paused before its pending tasks, for which LangGraph
+        shows no interrupt, or finished), then LangGraph's ``aupdate_state`` at that checkpoint."""
+        source = await self.history.state(checkpoint.run_id, at_seq=checkpoint.seq)
+        if source.thread_id != thread_id:
+            raise NotFound(f"checkpoint of run {checkpoint.run_id} is not in thread {thread_id}")
+        rest: dict[str, Any] = {"status": "success", "step": source.step}
+        if source.pending_tasks:
+            interrupts: list[ev.Interrupt] = [
+                {
+                    "id": f"{t.id}:before",
+                    "task": t.id,
+                    "node": t.node,
+                    "when": "before",
+                    "value": None,
+                    "ns": "",
+                    "fields": None,
+                }
+                for t in source.pending_tasks
+            ]
+            rest = {"status": "interrupted", "step": source.step, "interrupts": interrupts}
+        base = {"run_id": checkpoint.run_id, "seq": checkpoint.seq, "mode": "fork"}
+        return await self._request_edit(source, target, values, as_node, base, rest, head=False)
 
     async def _request_edit(
         self,
@@ -216,16 +244,15 @@ class StateEdits:
 
     async def _edit_at(
         self, thread_id: str, target: Target, values: Any, as_node: str | None, checkpoint: Checkpoint
-    ) -> tuple[str, int] | None:
+    ) -> tuple[str, int]:
         """A native graph's edit at an earlier checkpoint, as on the latest state (reducers, and
         ``as_node`` deciding what runs next), in a run branching there: the run mirrors the
-        checkpoint (paused before its pending tasks, or finished), then the edit. None where the
-        checkpoint is in the middle of a step (the plain branching run applies it with that step)."""
+        checkpoint (paused before its pending tasks, or finished), then the edit. A checkpoint in
+        the middle of a step (some of its tasks finished) is a paused run's: the edit replaces
+        that step, as on the latest state (LangGraph drops the checkpoint's pending writes)."""
         source = await self.history.state(checkpoint.run_id, at_seq=checkpoint.seq)
         if source.thread_id != thread_id:
             raise NotFound(f"checkpoint of run {checkpoint.run_id} is not in thread {thread_id}")
-        if not routes_edit(source):
-            return None
         pending = source.pending_tasks
         rest: dict[str, Any] = {"status": "success", "step": source.step}
         if pending:
@@ -248,7 +275,9 @@ class StateEdits:
         spec = self.graph_code(target.graph_id)
         if spec is None:
             return await self._request_edit(source, target, values, as_node, base, rest, head=False)
-        edit = await edit_event(spec, source, values, as_node)
+        # Paused as the branching run mirrors it: an edit mid-step then replaces the step (the
+        # same rule as an edit request's worker applies, see edit_request_events).
+        edit = await edit_event(spec, source, values, as_node, paused=rest["status"] == "interrupted")
         thread_version = await self.store.stream_version(f"thread:{thread_id}")
         run_id = commands.new_id()
         created = commands.run_created(

@@ -3,11 +3,13 @@ when the API server does not have its code.
 
 The API records the edit as a run of its own (``run_created`` with ``edit``, see
 ``control/edits.py``) that a worker serving the graph leases like any run. The worker builds the
-graph as for a state edit (``threads.update``) and makes it with LangGraph's ``aupdate_state`` on
-the thread's latest checkpoint; it commits, under its lease and at the request's version, the
-run's start, the resting event of the run it edits (which the request mirrors), the
-``state_updated`` and the checkpoint LangGraph made (its ``lg_checkpoint``/``lg_writes``): the
-same events, in the same order, as an edit made by an API server that has the code. An edit
+graph for ``threads.update`` and makes the edit with LangGraph's ``aupdate_state`` on the
+thread's latest checkpoint; it commits, under its lease and at the request's version, the run's
+start, the resting event of the run it edits (which the request mirrors), the ``state_updated``
+(with ``planned``: the tasks LangGraph plans from the edit's checkpoint, which thread states
+read without the code show as its ``next``) and the checkpoint LangGraph made (its
+``lg_checkpoint``/``lg_writes``): the events, in the order, of an edit made by an API server
+that has the code. An edit
 LangGraph refuses (an ambiguous or unknown ``as_node``, say) is recorded as ``edit_refused``.
 A request the API withdrew meanwhile (its version moved) is left alone.
 """
@@ -29,11 +31,15 @@ from duragraph_lab.store.postgres import PostgresEventStore
 
 
 async def edit_events(
-    source: GraphSource, events: PostgresEventStore, settings: StoreSettings, state: RunState
+    source: GraphSource,
+    events: PostgresEventStore,
+    settings: StoreSettings,
+    state: RunState,
+    at: str | None = None,
 ) -> list[NewEvent]:
     """What the request run commits after its start: the edited run's resting event, then the
     edit as LangGraph made it (with the tasks LangGraph plans from its checkpoint) — or
-    LangGraph's refusal."""
+    LangGraph's refusal. ``at``: the LangGraph checkpoint to edit (None: the thread's latest)."""
     from langgraph.errors import InvalidUpdateError
 
     from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
@@ -57,7 +63,9 @@ async def edit_events(
     collect = Collected(thread_id)
     checkpointer = Recording(events, run=collect)
     store = PostgresStore(events, settings=settings)
-    config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    config: dict[str, Any] = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    if at is not None:
+        config["configurable"]["checkpoint_id"] = at
     async with source.build(
         {"configurable": {"thread_id": thread_id}},
         access="threads.update",
@@ -104,9 +112,26 @@ async def apply_edit_request(
 ) -> None:
     """Make the request run's edit, in one commit at the version it was read at."""
     started = ev.run_started(worker_id=journal.worker_id, epoch=epoch, attempt=state.attempt + 1)
-    made = await edit_events(source, events, settings, state)
+    made = await edit_events(source, events, settings, state, await _edited_checkpoint(journal, state))
     journal.check_lease(run_id)
     try:
         await journal.commit(run_id, state.version, [started, *made])
     except VersionConflict:
         return  # withdrawn by the API (it gave up waiting): nothing is changed
+
+
+async def _edited_checkpoint(journal: PostgresJournal, state: RunState) -> str | None:
+    """The LangGraph checkpoint the request edits: the last of the root graph's up to the point
+    the request branches at (the latest one for an edit of the thread's latest state); None when
+    that run has none (LangGraph then takes the thread's latest)."""
+    base = state.base or {}
+    if not base.get("run_id"):
+        return None
+    until = base.get("seq")
+    found = None
+    for event in await journal.read(str(base["run_id"])):
+        if until is not None and event.seq > int(until):
+            break
+        if event.type == ev.LG_CHECKPOINT and not event.data.get("checkpoint_ns"):
+            found = str(event.data["checkpoint_id"])
+    return found

@@ -562,6 +562,10 @@ class _Mirror:
         #: subgraph namespaces (DuraGraph's) already started, and the step each is at
         self.spaces = {str(e.data.get("ns")) for e in log_events if e.type == ev.SUBGRAPH_STARTED}
         self.space_steps: dict[str, int] = {}
+        #: a subgraph's planned task id -> (node, namespace, step)
+        self.space_tasks: dict[str, tuple[str, str, int]] = {}
+        #: writes of a subgraph's task not seen running, before its step was planned here
+        self.cached_writes: dict[str, list[tuple[str, Any]]] = {}
         #: The tasks of the steps planned here (task id → node), whose writes are node_completed.
         self.planned_tasks: dict[str, str] = {}
         #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
@@ -584,7 +588,17 @@ class _Mirror:
     async def put_writes(
         self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[tuple[str, Any]]
     ) -> None:
-        completed = self._completed(task_id, writes) if not checkpoint_ns else None
+        if checkpoint_ns:
+            # A subgraph's task served from its cache: recorded once its step is (see
+            # _cached_in_subgraph); the others are recorded from their task results (task()).
+            cached = None
+            if task_id in self.space_tasks:
+                cached = self._cached_in_subgraph(task_id, writes)
+            elif not self.attempts.executed(task_id):
+                self.cached_writes[task_id] = list(writes)
+            await self.writer.commit([event] if cached is None else [event, cached], with_deferred=False)
+            return
+        completed = self._completed(task_id, writes)
         if completed is not None and self.step_tasks <= self.completed:
             # The step's last task to finish (the others are all committed): LangGraph saves the
             # next checkpoint at once, and its commit takes these writes ahead of it. Only this
@@ -633,6 +647,36 @@ class _Mirror:
             tool_calls=tool_calls,
             # No attempt of it was seen: LangGraph took its writes from the graph's cache.
             cached=not self.attempts.executed(task_id),
+        )
+
+    def _cached_in_subgraph(self, task_id: str, writes: Sequence[tuple[str, Any]]) -> NewEvent | None:
+        """The ``node_completed`` of a subgraph's planned task whose writes came from the
+        subgraph's cache (no attempt of it was seen): LangGraph streams no task result for it,
+        so :meth:`task` does not record it. LangGraph matches the cache before the subgraph's
+        checkpoint reaches the stream: writes of a task not planned here yet wait for its step
+        (``cached_writes``), so that its ``step_planned`` comes first."""
+        from langgraph.pregel.debug import map_task_result_writes
+
+        planned = self.space_tasks.get(task_id)
+        if planned is None or task_id in self.completed or self.attempts.executed(task_id):
+            return None
+        if any(channel in (_ERROR, _INTERRUPT) for channel, _ in writes):
+            return None
+        node, ns, step = planned
+        self.completed.add(task_id)
+        now = time.time()
+        state_writes = [(c, v) for c, v in writes if not c.startswith(("__", "branch:", "join:"))]
+        return ev.node_completed(
+            step=step,
+            task=task_id,
+            node=node,
+            attempt=1,
+            update=plain(map_task_result_writes(state_writes)),
+            goto=[],
+            started_at=now,
+            finished_at=now,
+            ns=ns,
+            cached=True,
         )
 
     def _paused(self, task_id: str, model_calls: list[Any], tool_calls: list[Any]) -> None:
@@ -708,6 +752,7 @@ class _Mirror:
             self.planned.add(checkpoint_id)
             if tasks:
                 self.space_steps[ns] = step
+                self.space_tasks.update({str(t["id"]): (str(t["name"]), ns, step) for t in tasks})
                 planned = [
                     PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
                     for i, t in enumerate(tasks)
@@ -723,6 +768,11 @@ class _Mirror:
                         checkpoint_id=checkpoint_id,
                     )
                 )
+                for t in tasks:
+                    writes = self.cached_writes.pop(str(t["id"]), None)
+                    done = self._cached_in_subgraph(str(t["id"]), writes) if writes is not None else None
+                    if done is not None:
+                        events.append(done)
             else:
                 events.append(ev.run_completed(custom_values=values, ns=ns))
         if events:

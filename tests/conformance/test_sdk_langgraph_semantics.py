@@ -30,6 +30,7 @@ GRAPHS = [
     "tests.lg_graphs:calling",
     "tests.lg_graphs:calling_nested",
     "tests.lg_graphs:caching",
+    "tests.lg_graphs:caching_nested",
 ]
 
 
@@ -227,3 +228,30 @@ async def test_a_cached_task_is_recorded_as_cached_not_run_again(server: DevServ
     assert cached["update"] == first[0]["update"]  # the same stamp: the node did not run again
     spans = _get(server, f"runs/{runs[1]}/spans")
     assert [(s["node"], s["status"]) for s in spans if s["node"] == "costly"] == [("costly", "ok")]
+
+
+def test_sync_client_a_subgraphs_cached_task_is_recorded_too(server: DevServer) -> None:
+    x = uuid.uuid4().int % 10_000
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        runs = []
+        for _ in range(2):
+            thread = client.threads.create()["thread_id"]
+            client.runs.wait(thread, "lg_caching_nested", input={"x": x})
+            runs.append(client.runs.list(thread)[0]["run_id"])
+    first, second = (
+        {d["node"]: d for d in _events(server, r, "node_completed") if d.get("ns")} for r in runs
+    )
+    assert "cached" not in first["costly"]
+    # LangGraph streams no task result for it: its node_completed comes from its cached writes.
+    assert second["costly"]["cached"] is True and second["costly"]["ns"].startswith("sub:")
+    assert second["costly"]["update"] == first["costly"]["update"]  # the node did not run again
+    # After its step's plan in the log, as a task that ran (the namespace folds in order).
+    log = [
+        (e["type"], e["data"].get("ns")) for e in _get(server, f"runs/{runs[1]}/events?limit=1000")["events"]
+    ]
+    ns = second["costly"]["ns"]
+    assert (
+        log.index(("subgraph_started", ns))
+        < log.index(("step_planned", ns))
+        < log.index(("node_completed", ns))
+    )

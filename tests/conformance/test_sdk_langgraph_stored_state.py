@@ -163,3 +163,33 @@ async def test_update_state_is_made_now_by_a_worker_serving_the_graph(server: De
             await client.threads.update_state(thread, {"items": ["X"]}, as_node="nowhere")
         assert refused.value.response.status_code == 422
         assert (await client.threads.get_state(thread))["checkpoint"] == history[0]["checkpoint"]
+
+
+async def test_update_state_at_an_earlier_checkpoint_is_made_now_too(server: DevServer) -> None:
+    """An edit at an earlier checkpoint, without the graph's code: made at that checkpoint now by
+    the worker serving the graph (a branch, as in LangGraph), then a resume goes on from it."""
+    local = lg_graphs.map_reduce.copy(update={"checkpointer": InMemorySaver()})
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"topic": "a"}, config)
+    await local.ainvoke(Command(resume="first"), config)
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread, "lg_map_reduce", input={"topic": "a"})
+        await client.runs.wait(thread, "lg_map_reduce", command={"resume": "first"})
+        history = await client.threads.get_history(thread, limit=100)
+        (at,) = [h for h in history if h["next"] == ["ask"]]
+        local_at = next(s for s in local.get_state_history(config) if s.next == ("ask",))
+
+        made = await client.threads.update_state(
+            thread, {"topic": "edited"}, as_node="work", checkpoint_id=at["checkpoint"]["checkpoint_id"]
+        )
+        await local.aupdate_state(local_at.config, {"topic": "edited"}, as_node="work")
+        edited = await client.threads.get_state(thread)
+        assert made == {"checkpoint": edited["checkpoint"]}
+        assert edited["parent_checkpoint"]["checkpoint_id"] == at["checkpoint"]["checkpoint_id"]
+        assert _shape(edited) == _shape(thread_state(await local.aget_state(config)))
+        assert edited["values"]["topic"] == "edited" and edited["next"] == ["ask"]
+
+        final = await client.runs.wait(thread, "lg_map_reduce", command={"resume": "after edit"})
+        assert final == await local.ainvoke(Command(resume="after edit"), config)
+        assert final == {"topic": "edited", "items": ["A-0", "A-1", "A-2"], "answer": "after edit"}

@@ -451,11 +451,14 @@ async def test_update_state_while_paused_in_the_middle_of_a_step_reroutes_as_lan
     asks = bool(final.get("__interrupt__"))
     assert bool(done.get("__interrupt__")) == asks
     if asks:
-        # Paused mid-step again: LangGraph's values include the finished task's write (b), ours
-        # are the step's start until it closes (a difference of any mid-step pause, not of edits).
+        # Paused mid-step again: the state has the finished task's write (b), as LangGraph's.
         again = await client.threads.get_state(thread_id)
-        assert again["next"] == list((await local.aget_state(config)).next) == ["c"]
-        assert done["n"] == final["n"] and done["log"] == [x for x in final["log"] if x != "b"]
+        now = await local.aget_state(config)
+        assert again["next"] == list(now.next) == ["c"]
+        assert {k: again["values"].get(k) for k in ("n", "log")} == {
+            k: now.values.get(k) for k in ("n", "log")
+        }
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
     else:
         assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
     assert (await client.threads.get(thread_id))["status"] == ("interrupted" if asks else "idle")
@@ -570,3 +573,156 @@ def test_sync_client_update_join_stream_copy_count_prune(sync_client: SyncLangGr
     assert sync_client.threads.prune([copy["thread_id"]]) == {"pruned_count": 1}
     assert sync_client.threads.count(metadata=labels) == 1
     assert sync_client.threads.get(thread_id)["values"]["n"] == 5
+
+
+@pytest.mark.sdk("runs.wait", "threads.create", "threads.get_history", "threads.get_state")
+async def test_state_paused_in_the_middle_of_a_step_has_the_finished_tasks_writes_as_langgraph(
+    client: LangGraphClient,
+) -> None:
+    """``b`` finished and ``c`` waits for a human in the same step: the thread's state has ``b``'s
+    write applied (its reducer), as LangGraph's ``aget_state`` applies a checkpoint's pending
+    writes; the history's entries do not (LangGraph's ``aget_state_history`` neither), and a
+    state by checkpoint id is that checkpoint's own (LangGraph: not live, no pending writes)."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_ask_in_parallel()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"n": 0}, config)
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "ask_in_parallel", input={"n": 0})
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert want.values["log"] == ["a", "b"]
+    assert {k: state["values"].get(k) for k in ("n", "log")} == {k: want.values.get(k) for k in ("n", "log")}
+    assert state["next"] == list(want.next) == ["c"]
+    [wanted] = [s async for s in local.aget_state_history(config, limit=1)]
+    [latest] = await client.threads.get_history(thread_id, limit=1)
+    assert latest["values"]["log"] == wanted.values["log"] == ["a"]
+    by_id = await client.threads.get_state(thread_id, checkpoint_id=state["checkpoint"]["checkpoint_id"])
+    assert by_id["values"]["log"] == ["a"]
+
+
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
+@pytest.mark.parametrize("as_node", ["a", "b", "d"])
+async def test_update_state_at_an_earlier_checkpoint_in_the_middle_of_a_step_reroutes_as_langgraph(
+    client: LangGraphClient, as_node: str
+) -> None:
+    """The checkpoint of the step where ``b`` finished and ``c`` asked, after the run went on:
+    an edit there replaces that step as on the latest state (LangGraph: a checkpoint with
+    pending writes), ``next`` what ``as_node`` leads to, and a run with no input goes on."""
+    pytest.importorskip("langgraph")
+    local = _langgraph_ask_in_parallel()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"n": 0}, config)
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "ask_in_parallel", input={"n": 0})
+    from langgraph.types import Command
+
+    [mid] = [s async for s in local.aget_state_history(config) if s.next == ("b", "c")]
+    [ours] = [s for s in await client.threads.get_history(thread_id) if s["next"] == ["b", "c"]]
+    await local.ainvoke(Command(resume="yes"), config)
+    await client.runs.wait(thread_id, "ask_in_parallel", command={"resume": "yes"})
+
+    await local.aupdate_state(mid.config, {"n": 7}, as_node=as_node)
+    await client.threads.update_state(
+        thread_id, {"n": 7}, as_node=as_node, checkpoint_id=ours["checkpoint"]["checkpoint_id"]
+    )
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next)
+    assert {k: state["values"].get(k) for k in ("n", "log")} == {k: want.values.get(k) for k in ("n", "log")}
+    assert state["metadata"]["source"] == "update"
+    final = await local.ainvoke(None, config)
+    done = await client.runs.wait(thread_id, "ask_in_parallel", input=None)
+    assert bool(done.get("__interrupt__")) == bool(final.get("__interrupt__"))
+    if not final.get("__interrupt__"):
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+
+
+@pytest.mark.sdk(
+    "runs.wait",
+    "threads.create",
+    "threads.get_history",
+    "threads.get_state",
+    "threads.update_state",
+    "threads.update_state[as_node]",
+)
+@pytest.mark.parametrize("as_node", ["a", "b", "d"])
+async def test_update_state_right_after_a_finished_task_of_a_step_reroutes_as_langgraph(
+    client: LangGraphClient, as_node: str
+) -> None:
+    """At the point right after ``b`` finished (its ``node_completed`` event's id, a checkpoint
+    id here; LangGraph's nearest is the step's checkpoint with ``b``'s pending write), after the
+    run went on: the edit replaces the step as on the latest state, not waiting for it."""
+    pytest.importorskip("langgraph")
+    from langgraph.types import Command
+
+    local = _langgraph_ask_in_parallel()
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"n": 0}, config)
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "ask_in_parallel", input={"n": 0})
+    [mid] = [s async for s in local.aget_state_history(config) if s.next == ("b", "c")]
+    [run] = await client.runs.list(thread_id)
+    page = await client.http.get(f"/runs/{run['run_id']}/events", params={"limit": 1000})
+    [b_done] = [e for e in page["events"] if e["type"] == "node_completed" and e["data"]["node"] == "b"]
+    await local.ainvoke(Command(resume="yes"), config)
+    await client.runs.wait(thread_id, "ask_in_parallel", command={"resume": "yes"})
+
+    await local.aupdate_state(mid.config, {"n": 7}, as_node=as_node)
+    await client.threads.update_state(thread_id, {"n": 7}, as_node=as_node, checkpoint_id=b_done["event_id"])
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert state["next"] == list(want.next)
+    assert {k: state["values"].get(k) for k in ("n", "log")} == {k: want.values.get(k) for k in ("n", "log")}
+    final = await local.ainvoke(None, config)
+    done = await client.runs.wait(thread_id, "ask_in_parallel", input=None)
+    assert bool(done.get("__interrupt__")) == bool(final.get("__interrupt__"))
+    if not final.get("__interrupt__"):
+        assert {k: done.get(k) for k in ("n", "log")} == {k: final.get(k) for k in ("n", "log")}
+
+
+@pytest.mark.sdk("runs.wait", "threads.create", "threads.get_state")
+async def test_state_paused_in_the_middle_of_a_step_reduces_a_custom_reducer_write_as_langgraph(
+    client: LangGraphClient,
+) -> None:
+    """``b`` wrote ``high`` (a custom reducer: the highest value) and ``c`` waits for a human in
+    the same step: the thread's state has ``b``'s write reduced by the graph's reducer (the API
+    server has the code), as LangGraph's ``aget_state`` (on an InMemorySaver)."""
+    pytest.importorskip("langgraph")
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END as LG_END
+    from langgraph.graph import START as LG_START
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+    from langgraph.types import interrupt as lg_interrupt
+
+    from tests.api_graphs import Highest
+
+    def c(s: Highest) -> Highest:
+        lg_interrupt("ok?")
+        return {"n": 2}
+
+    g = LangGraphStateGraph(Highest)
+    g.add_node("a", lambda s: {"n": 1})
+    g.add_node("b", lambda s: {"high": 5})
+    g.add_node("c", c)
+    g.add_edge(LG_START, "a")
+    g.add_edge("a", "b")
+    g.add_edge("a", "c")
+    g.add_edge("b", LG_END)
+    g.add_edge("c", LG_END)
+    local = g.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+    await local.ainvoke({"high": 2}, config)
+    thread_id = await new_thread(client)
+    await client.runs.wait(thread_id, "ask_in_parallel_highest", input={"high": 2})
+    want = await local.aget_state(config)
+    state = await client.threads.get_state(thread_id)
+    assert want.values == {"high": 5, "n": 1}
+    assert state["values"] == want.values and state["next"] == list(want.next) == ["c"]

@@ -62,17 +62,11 @@ def sse_frames(body: str) -> list[tuple[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def browser(browser: Any) -> Any:
+    """The package's chromium (tests/e2e/conftest.py), once the dashboard is built."""
     ensure_dashboard_built()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    return browser
 
 
 class Page:

@@ -52,8 +52,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DevServer, P
         server.kill()
 
 
-def test_quickstart_runs_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_quickstart_runs_in_jupyterlab(browser: Any, lab: tuple[DevServer, Path]) -> None:
+    from playwright.sync_api import expect
 
     server, root = lab
     shutil.copy(QUICKSTART, root / "quickstart.ipynb")
@@ -61,21 +61,17 @@ def test_quickstart_runs_in_jupyterlab(lab: tuple[DevServer, Path]) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.on("console", lambda msg: msg.type == "error" and errors.append(f"{msg.text} @ {msg.location}"))
+        page.on("pageerror", lambda err: errors.append(f"pageerror: {err} {err.stack}"))
+        page.add_init_script(SEEN)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on(
-                "console", lambda msg: msg.type == "error" and errors.append(f"{msg.text} @ {msg.location}")
-            )
-            page.on("pageerror", lambda err: errors.append(f"pageerror: {err} {err.stack}"))
-            page.add_init_script(SEEN)
-            try:
-                _drive(page, expect, server, cells)
-            finally:
-                page.screenshot(path=str(ARTIFACTS / "quickstart-final.png"))
+            _drive(page, expect, server, cells)
         finally:
-            browser.close()
+            page.screenshot(path=str(ARTIFACTS / "quickstart-final.png"))
+    finally:
+        page.close()
 
     # Uncaught exceptions anywhere fail the test; console errors only when they come from our bundles
     # (anywidget loads them from blob: URLs) or the widget machinery.

@@ -64,30 +64,28 @@ def _select(playground: Any, graph_id: str) -> None:
     playground.locator("[data-dg-assistant]").select_option(option.get_attribute("value"))
 
 
-def test_the_playground_runs_any_graph_inside_jupyterlab(lab: DevServer) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_the_playground_runs_any_graph_inside_jupyterlab(browser: Any, lab: DevServer) -> None:
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    try:
+        page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
+        page.on(
+            "console",
+            lambda msg: (
+                msg.type == "error"
+                and re.search(r"duragraph|dg-|dashboard", msg.text, re.I)
+                and errors.append(msg.text)
+            ),
+        )
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.on("pageerror", lambda err: errors.append(f"pageerror: {err}"))
-            page.on(
-                "console",
-                lambda msg: (
-                    msg.type == "error"
-                    and re.search(r"duragraph|dg-|dashboard", msg.text, re.I)
-                    and errors.append(msg.text)
-                ),
-            )
-            try:
-                _drive(page, expect, lab)
-            finally:
-                page.screenshot(path=str(ARTIFACTS / "final.png"))
+            _drive(page, expect, lab)
         finally:
-            browser.close()
+            page.screenshot(path=str(ARTIFACTS / "final.png"))
+    finally:
+        page.close()
     assert errors == [], "\n".join(errors)
 
 

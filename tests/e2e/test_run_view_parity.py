@@ -10,7 +10,6 @@ semantics say. Screenshots go to test-artifacts/run-view-parity/."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,17 +75,11 @@ def lifecycle_run(api_server: ApiServer) -> str:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+def browser(browser: Any) -> Any:
+    """The package's chromium (tests/e2e/conftest.py), once the dashboard is built."""
     ensure_dashboard_built()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    return browser
 
 
 def _drawn(root: Any) -> dict[str, str]:

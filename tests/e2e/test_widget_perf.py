@@ -188,9 +188,7 @@ def _kernel_batches(events: list[Event]) -> list[bytes]:
     return sent
 
 
-def test_ten_thousand_event_run_streams_responsively(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_ten_thousand_event_run_streams_responsively(browser: Any, tmp_path: Path) -> None:
     events = _events()
     assert len(events) == EVENTS
     batches = _kernel_batches(events)
@@ -206,69 +204,65 @@ def test_ten_thousand_event_run_streams_responsively(tmp_path: Path) -> None:
     }
     html = write_widget_page(tmp_path / "perf.html", PAGE, BUNDLES, traits)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(html.as_uri())
-            page.wait_for_function("() => window.ready === true", timeout=30_000)
-            page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r()))")
-            page.evaluate("() => { window.longtasks.length = 0; }")
-            applied: list[dict[str, float]] = []
-            for i, buf in enumerate(batches):
-                applied.append(
-                    page.evaluate(
-                        "([b, r]) => window.applyBatch(b, r)", [base64.b64encode(buf).decode(), i == 0]
-                    )
-                )
-            longtasks: list[float] = page.evaluate("() => window.longtasks.slice()")
-            dom_nodes = page.evaluate("() => document.getElementById('root').querySelectorAll('*').length")
-            drawn = page.evaluate(
-                """() => {
-                  const el = document.getElementById('root');
-                  const count = (sel) => [...el.querySelectorAll(sel)]
-                    .reduce((n, r) => n + Number(r.getAttribute('data-count') || 1), 0);
-                  return { spans: count('.dg-span'), sliderMax: Number(el.querySelector('.dg-replay-range').max) };
-                }"""
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    try:
+        page.goto(html.as_uri())
+        page.wait_for_function("() => window.ready === true", timeout=30_000)
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r()))")
+        page.evaluate("() => { window.longtasks.length = 0; }")
+        applied: list[dict[str, float]] = []
+        for i, buf in enumerate(batches):
+            applied.append(
+                page.evaluate("([b, r]) => window.applyBatch(b, r)", [base64.b64encode(buf).decode(), i == 0])
             )
-            # A hover over the middle of the first timeline row: until its payload is shown.
-            bar = page.locator(".dg-timeline .dg-span").first
-            box = bar.bounding_box()
-            assert box is not None
-            hover_ms = page.evaluate(
-                """([x, y]) => new Promise((resolve) => {
-                  const t = performance.now();
-                  const target = document.elementFromPoint(x, y);
-                  target.dispatchEvent(new MouseEvent('mouseover', { bubbles: true, clientX: x, clientY: y }));
-                  target.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: x, clientY: y }));
-                  const shown = () => {
-                    const tip = document.querySelector('.dg-tooltip');
-                    const title = target.querySelector('title');
-                    return (tip && tip.style.display !== 'none' && tip.textContent) || (title && title.textContent);
-                  };
-                  const check = () => shown() ? resolve(performance.now() - t) : requestAnimationFrame(check);
-                  requestAnimationFrame(check);
-                })""",
-                [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
-            )
-            # A click on it: until the kernel is told and the selection is painted.
-            click_ms = page.evaluate(
-                """([x, y]) => new Promise((resolve) => {
-                  const t = performance.now();
-                  const before = window.sent.length;
-                  document.elementFromPoint(x, y).dispatchEvent(
-                    new MouseEvent('click', { bubbles: true, clientX: x, clientY: y }));
-                  const check = () => (window.sent.length > before
-                      && document.querySelector('.dg-timeline .dg-selected'))
-                    ? resolve(performance.now() - t) : requestAnimationFrame(check);
-                  requestAnimationFrame(check);
-                })""",
-                [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
-            )
-            errors = page.evaluate("() => window.errors")
-            page.screenshot(path=str(ARTIFACTS / "run_view_10k_streamed.png"), full_page=True)
-        finally:
-            browser.close()
+        longtasks: list[float] = page.evaluate("() => window.longtasks.slice()")
+        dom_nodes = page.evaluate("() => document.getElementById('root').querySelectorAll('*').length")
+        drawn = page.evaluate(
+            """() => {
+              const el = document.getElementById('root');
+              const count = (sel) => [...el.querySelectorAll(sel)]
+                .reduce((n, r) => n + Number(r.getAttribute('data-count') || 1), 0);
+              return { spans: count('.dg-span'), sliderMax: Number(el.querySelector('.dg-replay-range').max) };
+            }"""
+        )
+        # A hover over the middle of the first timeline row: until its payload is shown.
+        bar = page.locator(".dg-timeline .dg-span").first
+        box = bar.bounding_box()
+        assert box is not None
+        hover_ms = page.evaluate(
+            """([x, y]) => new Promise((resolve) => {
+              const t = performance.now();
+              const target = document.elementFromPoint(x, y);
+              target.dispatchEvent(new MouseEvent('mouseover', { bubbles: true, clientX: x, clientY: y }));
+              target.dispatchEvent(new MouseEvent('mousemove', { bubbles: true, clientX: x, clientY: y }));
+              const shown = () => {
+                const tip = document.querySelector('.dg-tooltip');
+                const title = target.querySelector('title');
+                return (tip && tip.style.display !== 'none' && tip.textContent) || (title && title.textContent);
+              };
+              const check = () => shown() ? resolve(performance.now() - t) : requestAnimationFrame(check);
+              requestAnimationFrame(check);
+            })""",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        # A click on it: until the kernel is told and the selection is painted.
+        click_ms = page.evaluate(
+            """([x, y]) => new Promise((resolve) => {
+              const t = performance.now();
+              const before = window.sent.length;
+              document.elementFromPoint(x, y).dispatchEvent(
+                new MouseEvent('click', { bubbles: true, clientX: x, clientY: y }));
+              const check = () => (window.sent.length > before
+                  && document.querySelector('.dg-timeline .dg-selected'))
+                ? resolve(performance.now() - t) : requestAnimationFrame(check);
+              requestAnimationFrame(check);
+            })""",
+            [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+        errors = page.evaluate("() => window.errors")
+        page.screenshot(path=str(ARTIFACTS / "run_view_10k_streamed.png"), full_page=True)
+    finally:
+        page.close()
 
     totals = [a["total"] for a in applied]
     syncs = [a["sync"] for a in applied]

@@ -54,9 +54,9 @@ document.body.dataset.ready = "1";
 
 
 def test_resume_on_a_stale_view_says_why_and_shows_the_run_as_it_is(
-    api_server: ApiServer, tmp_path: Path
+    browser: Any, api_server: ApiServer, tmp_path: Path
 ) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     with DuraGraphClient(f"http://127.0.0.1:{api_server.port}/", api_server.token) as client:
         paused = client.runs.wait(
@@ -85,24 +85,22 @@ def test_resume_on_a_stale_view_says_why_and_shows_the_run_as_it_is(
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-        try:
-            page: Any = browser.new_page(viewport={"width": 1060, "height": 900})
-            page.on("pageerror", lambda err: errors.append(str(err)))
-            page.goto(page_file.as_uri())
-            page.wait_for_selector("body[data-ready='1']")
-            expect(page.locator(".dg-run-status")).to_have_text("interrupted")
-            page.screenshot(path=str(ARTIFACTS / "stale-resume-before.png"))
-            page.locator(".dg-resume").click()
-            note = page.locator(".dg-interrupt .dg-replay-note")
-            expect(note).to_contain_text("no longer waits for an answer")  # not "resuming…" forever
-            expect(page.locator(".dg-run-status")).to_have_text("success")
-            expect(page.locator(".dg-interrupt")).to_have_count(0)  # nothing left to resume
-            page.screenshot(path=str(ARTIFACTS / "stale-resume-after.png"))
-            assert [m for m in page.evaluate("window.sent") if m.get("kind") == "resume"] == [
-                {"kind": "resume", "value": True}
-            ]
-        finally:
-            browser.close()
+    page: Any = browser.new_page(viewport={"width": 1060, "height": 900})
+    try:
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("body[data-ready='1']")
+        expect(page.locator(".dg-run-status")).to_have_text("interrupted")
+        page.screenshot(path=str(ARTIFACTS / "stale-resume-before.png"))
+        page.locator(".dg-resume").click()
+        note = page.locator(".dg-interrupt .dg-replay-note")
+        expect(note).to_contain_text("no longer waits for an answer")  # not "resuming…" forever
+        expect(page.locator(".dg-run-status")).to_have_text("success")
+        expect(page.locator(".dg-interrupt")).to_have_count(0)  # nothing left to resume
+        page.screenshot(path=str(ARTIFACTS / "stale-resume-after.png"))
+        assert [m for m in page.evaluate("window.sent") if m.get("kind") == "resume"] == [
+            {"kind": "resume", "value": True}
+        ]
+    finally:
+        page.close()
     assert errors == []

@@ -44,8 +44,8 @@ def _drawn(page: Any) -> dict[str, str]:
     )
 
 
-def test_subgraph_expands_with_live_inner_status(nested_view: RunView, tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_subgraph_expands_with_live_inner_status(browser: Any, nested_view: RunView, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
 
     topo = nested_view.topology
     ids = {n["id"] for n in topo["nodes"]}
@@ -69,63 +69,61 @@ def test_subgraph_expands_with_live_inner_status(nested_view: RunView, tmp_path:
         tmp_path / "subgraph.html", LIVE_PAGE, STATIC, traits, events_to_arrow(events[:cut])
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(html.as_uri())
-            page.wait_for_function("() => window.ready === true", timeout=30_000)
-            graph = page.locator(".dg-graph")
-            expect(page.locator(".dg-replay-label")).to_contain_text(f"#{inner[0].seq} node_completed")
-            # Collapsed: one node for the subgraph, with its badge and a toggle; running (i1 done).
-            drawn = _drawn(page)
-            assert set(drawn) == {"__start__", "before", "sub", "after", "__end__"}
-            assert drawn["sub"] == "running"
-            assert drawn["before"] == "done" and drawn["after"] == "pending"
-            sub = graph.locator('g[data-node="sub"]')
-            expect(sub.locator(".dg-badge")).to_have_text("⧉")
-            page.screenshot(path=str(ARTIFACTS / "collapsed.png"))
-            height = graph.evaluate("(svg) => svg.viewBox.baseVal.height")
+    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+    try:
+        page.goto(html.as_uri())
+        page.wait_for_function("() => window.ready === true", timeout=30_000)
+        graph = page.locator(".dg-graph")
+        expect(page.locator(".dg-replay-label")).to_contain_text(f"#{inner[0].seq} node_completed")
+        # Collapsed: one node for the subgraph, with its badge and a toggle; running (i1 done).
+        drawn = _drawn(page)
+        assert set(drawn) == {"__start__", "before", "sub", "after", "__end__"}
+        assert drawn["sub"] == "running"
+        assert drawn["before"] == "done" and drawn["after"] == "pending"
+        sub = graph.locator('g[data-node="sub"]')
+        expect(sub.locator(".dg-badge")).to_have_text("⧉")
+        page.screenshot(path=str(ARTIFACTS / "collapsed.png"))
+        height = graph.evaluate("(svg) => svg.viewBox.baseVal.height")
 
-            # Expand: a real click on the toggle.
-            sub.locator(".dg-toggle").click()
-            cluster = graph.locator('g[data-cluster="sub"]')
-            expect(cluster).to_have_count(1)
-            header = graph.locator('[data-cluster-header="sub"] .dg-cluster-label')
-            expect(header).to_have_text("subsubgraph")  # the name, then "subgraph" (a tspan)
-            drawn = _drawn(page)
-            assert set(drawn) == {"__start__", "before", "sub:i1", "sub:i2", "after", "__end__"}
-            assert drawn["sub:i1"] == "done" and drawn["sub:i2"] == "pending"
-            assert cluster.get_attribute("data-status") == "running"
-            labels = graph.locator('g[data-node^="sub:"] .dg-node-label').all_text_contents()
-            assert labels == ["i1", "i2"]
-            assert graph.evaluate("(svg) => svg.viewBox.baseVal.height") > height, "layout recomputed"
-            # The inner nodes are inside the box.
-            box = cluster.locator(".dg-cluster-box").bounding_box()
-            for node in ("sub:i1", "sub:i2"):
-                nb = graph.locator(f'g[data-node="{node}"] rect').first.bounding_box()
-                assert box and nb
-                assert box["x"] <= nb["x"] and nb["x"] + nb["width"] <= box["x"] + box["width"]
-                assert box["y"] <= nb["y"] and nb["y"] + nb["height"] <= box["y"] + box["height"]
-            page.screenshot(path=str(ARTIFACTS / "expanded-running.png"))
+        # Expand: a real click on the toggle.
+        sub.locator(".dg-toggle").click()
+        cluster = graph.locator('g[data-cluster="sub"]')
+        expect(cluster).to_have_count(1)
+        header = graph.locator('[data-cluster-header="sub"] .dg-cluster-label')
+        expect(header).to_have_text("subsubgraph")  # the name, then "subgraph" (a tspan)
+        drawn = _drawn(page)
+        assert set(drawn) == {"__start__", "before", "sub:i1", "sub:i2", "after", "__end__"}
+        assert drawn["sub:i1"] == "done" and drawn["sub:i2"] == "pending"
+        assert cluster.get_attribute("data-status") == "running"
+        labels = graph.locator('g[data-node^="sub:"] .dg-node-label').all_text_contents()
+        assert labels == ["i1", "i2"]
+        assert graph.evaluate("(svg) => svg.viewBox.baseVal.height") > height, "layout recomputed"
+        # The inner nodes are inside the box.
+        box = cluster.locator(".dg-cluster-box").bounding_box()
+        for node in ("sub:i1", "sub:i2"):
+            nb = graph.locator(f'g[data-node="{node}"] rect').first.bounding_box()
+            assert box and nb
+            assert box["x"] <= nb["x"] and nb["x"] + nb["width"] <= box["x"] + box["width"]
+            assert box["y"] <= nb["y"] and nb["y"] + nb["height"] <= box["y"] + box["height"]
+        page.screenshot(path=str(ARTIFACTS / "expanded-running.png"))
 
-            # Live updates keep it expanded: the rest of the events, then the topology again.
-            rest = base64.b64encode(events_to_arrow(events[cut:])).decode()
-            page.evaluate("(b) => window.sendEvents(b)", rest)
-            expect(page.locator(".dg-replay-label")).to_contain_text(f"#{events[-1].seq} run_completed")
-            drawn = _drawn(page)
-            assert drawn["sub:i2"] == "done" and drawn["after"] == "done"
-            assert cluster.get_attribute("data-status") == "done"
-            page.evaluate("(t) => window.setTrait('topology', t)", topo)
-            expect(cluster).to_have_count(1)
-            assert _drawn(page)["sub:i2"] == "done"
-            page.screenshot(path=str(ARTIFACTS / "expanded-done.png"))
+        # Live updates keep it expanded: the rest of the events, then the topology again.
+        rest = base64.b64encode(events_to_arrow(events[cut:])).decode()
+        page.evaluate("(b) => window.sendEvents(b)", rest)
+        expect(page.locator(".dg-replay-label")).to_contain_text(f"#{events[-1].seq} run_completed")
+        drawn = _drawn(page)
+        assert drawn["sub:i2"] == "done" and drawn["after"] == "done"
+        assert cluster.get_attribute("data-status") == "done"
+        page.evaluate("(t) => window.setTrait('topology', t)", topo)
+        expect(cluster).to_have_count(1)
+        assert _drawn(page)["sub:i2"] == "done"
+        page.screenshot(path=str(ARTIFACTS / "expanded-done.png"))
 
-            # Collapse: a click on the box's header.
-            graph.locator('[data-cluster-header="sub"]').click()
-            expect(cluster).to_have_count(0)
-            drawn = _drawn(page)
-            assert "sub:i1" not in drawn and drawn["sub"] == "done"
-            assert page.evaluate("() => window.errors") == []
-        finally:
-            browser.close()
+        # Collapse: a click on the box's header.
+        graph.locator('[data-cluster-header="sub"]').click()
+        expect(cluster).to_have_count(0)
+        drawn = _drawn(page)
+        assert "sub:i1" not in drawn and drawn["sub"] == "done"
+        assert page.evaluate("() => window.errors") == []
+    finally:
+        page.close()

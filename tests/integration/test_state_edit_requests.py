@@ -204,7 +204,12 @@ def test_a_worker_process_reroutes_an_edit_of_a_run_paused_mid_step(
         thread_id = sdk.threads.create()["thread_id"]
         paused = sdk.runs.wait(thread_id, graph, input={"n": 0})
         assert paused["__interrupt__"][0]["node"] == "c"
+        # b's write applied to the paused state, by the built-in reducer (no code needed).
         assert sdk.threads.get_state(thread_id)["next"] == ["c"]
+        assert sdk.threads.get_state(thread_id)["values"] == {"n": 0, "log": ["a", "b"]}
+        [first] = sdk.runs.list(thread_id)
+        page = sdk.http.get(f"/runs/{first['run_id']}/events", params={"limit": 1000})
+        [b_done] = [e for e in page["events"] if e["type"] == "node_completed" and e["data"]["node"] == "b"]
         sdk.threads.update_state(thread_id, {"n": 7})
         state = sdk.threads.get_state(thread_id)
         assert state["next"] == ["b", "c"] and state["values"] == {"n": 7, "log": ["a"]}
@@ -214,6 +219,11 @@ def test_a_worker_process_reroutes_an_edit_of_a_run_paused_mid_step(
         sdk.threads.update_state(thread_id, {"n": 8}, as_node="d")
         assert sdk.threads.get_state(thread_id)["next"] == []
         assert sdk.runs.wait(thread_id, graph, input=None) == {"n": 8, "log": ["a"]}
+        # At the point right after b finished (the run since edited and finished): the edit
+        # request replaces the step there too, rerouted by as_node.
+        sdk.threads.update_state(thread_id, {"n": 9}, as_node="a", checkpoint_id=b_done["event_id"])
+        state = sdk.threads.get_state(thread_id)
+        assert state["next"] == ["b", "c"] and state["values"] == {"n": 9, "log": ["a"]}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
