@@ -15,7 +15,10 @@ from tests.fault.workers import ROOT
 #: graphs of every test_sdk_langgraph_* module that needs the graph's code in the API server.
 LANGGRAPH_GRAPHS = [
     f"tests.lg_graphs:{name}"
-    for name in ("map_reduce", "agent", "napping", "chat", "nested", "chat_nested", "flaky", "flaky_nested")
+    for name in (
+        *("map_reduce", "agent", "napping", "chat", "nested", "chat_nested", "flaky", "flaky_nested"),
+        *("asking", "calling", "calling_nested", "caching", "caching_nested"),
+    )
 ]
 
 

@@ -7,7 +7,6 @@ tasks, and a task served from the graph's cache (``CachePolicy``)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -22,22 +21,14 @@ from langgraph_sdk import get_client, get_sync_client
 
 from duragraph_lab.langgraph.executor import plain
 from tests import lg_graphs
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
-GRAPHS = [
-    "tests.lg_graphs:asking",
-    "tests.lg_graphs:calling",
-    "tests.lg_graphs:calling_nested",
-    "tests.lg_graphs:caching",
-    "tests.lg_graphs:caching_nested",
-]
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgsem") / "data", GRAPHS) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _local(graph: Any) -> tuple[Any, dict[str, Any]]:
