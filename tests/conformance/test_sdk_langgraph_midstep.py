@@ -48,6 +48,7 @@ def _local_tasks(tasks: Any) -> list[tuple[str, Any, list[Any]]]:
     return sorted((t.name, plain(t.result), _no_ids(plain(list(t.interrupts)))) for t in tasks)
 
 
+@pytest.mark.sdk("runs.join", "runs.wait", "threads.get_state")
 async def test_a_pause_mid_step_shows_the_finished_task_once_as_langgraph(server: DevServer) -> None:
     local = lg_graphs.forked.copy(update={"checkpointer": InMemorySaver()})
     config: dict[str, Any] = {"configurable": {"thread_id": str(uuid.uuid4())}}
