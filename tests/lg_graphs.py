@@ -368,3 +368,39 @@ _cached_outer = StateGraph(Cached)
 _cached_outer.add_node("sub", _cached.compile(cache=InMemoryCache()))
 _cached_outer.add_edge(START, "sub")
 caching_nested = _cached_outer.compile(name="lg_caching_nested")
+
+
+# -- two parallel tasks in one step: one finishes, the other asks a human (a pause mid-step) ----
+class Forked(TypedDict, total=False):
+    log: Annotated[list[str], operator.add]
+    done: str
+    answer: str
+
+
+def fork(state: Forked) -> dict[str, Any]:
+    return {"log": ["fork"]}
+
+
+def finisher(state: Forked) -> dict[str, Any]:
+    return {"log": ["finisher"], "done": "yes"}
+
+
+def asker(state: Forked) -> dict[str, Any]:
+    answer = interrupt("which?")
+    return {"log": [f"asker:{answer}"], "answer": str(answer)}
+
+
+def join(state: Forked) -> dict[str, Any]:
+    return {"log": ["join"]}
+
+
+_forked = StateGraph(Forked)
+_forked.add_node("fork", fork)
+_forked.add_node("finisher", finisher)
+_forked.add_node("asker", asker)
+_forked.add_node("join", join)
+_forked.add_edge(START, "fork")
+_forked.add_edge("fork", "finisher")
+_forked.add_edge("fork", "asker")
+_forked.add_edge(["finisher", "asker"], "join")
+forked = _forked.compile(name="lg_forked")
