@@ -7,7 +7,6 @@ the final output after ``Command(resume=...)``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,14 +19,14 @@ from langgraph_sdk import get_client
 
 from duragraph_lab.langgraph.executor import plain
 from tests import lg_graphs
-from tests.conformance.langgraph_server import headers, serving, url
+from tests.conformance.langgraph_server import headers, url
 from tests.devserver import DevServer
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with serving(tmp_path_factory.mktemp("lgmid") / "data", ["tests.lg_graphs:forked"]) as dev:
-        yield dev
+@pytest.fixture
+def server(lg_server: DevServer) -> DevServer:
+    """The package's LangGraph server (tests/conformance/conftest.py)."""
+    return lg_server
 
 
 def _no_ids(value: Any) -> Any:
