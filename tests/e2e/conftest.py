@@ -1,4 +1,8 @@
-"""Fixtures of the browser tests: one chromium for the whole package."""
+"""Fixtures of the browser tests: one chromium for the whole package.
+
+Every browser test uses ``browser`` (or ``browser.browser_type.launch(...)`` for a browser of its
+own): a second ``sync_playwright()`` cannot start while this one runs ("using Playwright Sync API
+inside the asyncio loop")."""
 
 from __future__ import annotations
 
