@@ -181,8 +181,8 @@ def test_playground_chat_lights_nodes_and_streams_the_answer(ui: Page) -> None:
         if event == "messages" and data[0].get("type") == "AIMessageChunk"
     ]
     assert len(tokens) >= 2, tokens
-    final = answer.last.locator(".dg-msg-body").inner_text()
-    assert "".join(tokens).strip() == final.strip(), (tokens, final)
+    # (the last tokens may reach the page just after the response ends: wait for the whole text)
+    expect(answer.last.locator(".dg-msg-body")).to_have_text("".join(tokens).strip(), timeout=15000)
     # The page rendered each token as it came: the streaming bubble grew through the partial
     # texts (however many tokens reached it in one network read), up to the whole answer.
     streamed = page.evaluate("window.__dgStreamed")
@@ -293,8 +293,8 @@ def test_run_view_replay_fork_and_exports(ui: Page) -> None:
     expect(page.locator(".dg-run-meta")).to_have_attribute("data-status", "success")
     label = page.locator("[data-dg-replay-label]")
     expect(label).to_contain_text(f"#{events[-1]['seq']} run_completed ({len(events)}/{len(events)})")
-    final = page.locator("[data-dg-state]").inner_text()
-    assert "You said: replay me" in final
+    # The state at the selected event is fetched after the label moves there: wait for it.
+    expect(page.locator("[data-dg-state]")).to_contain_text("You said: replay me", timeout=15000)
 
     # Move the slider to the first event: the state is the input, the graph is back to pending.
     slider = page.locator("[data-dg-replay]")
