@@ -220,19 +220,13 @@ class StateEdits:
         if (head or base is None) and (now is None or now.last_run_id != latest.run_id):
             raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
         run_id = commands.new_id()
-        created = commands.run_created(
-            run_id=run_id,
-            thread_id=thread_id,
-            graph_id=graph_id,
+        created = _edit_run_created(
+            run_id,
+            thread_id,
+            target,
+            latest,
             assistant_id=latest.assistant_id,
-            channels=target.channels,
-            nodes=target.nodes,
-            config=latest.config,
-            metadata={"kind": "update_state"},
-            interrupt_before=latest.interrupt_before,
-            interrupt_after=latest.interrupt_after,
             base=base,
-            kwargs={"kind": "update_state"},
             edit={"values": values if values is not None else {}, "as_node": as_node, "rest": rest},
         )
         async with self.store.transaction() as tx:
@@ -280,19 +274,8 @@ class StateEdits:
         edit = await edit_event(spec, source, values, as_node, paused=rest["status"] == "interrupted")
         thread_version = await self.store.stream_version(f"thread:{thread_id}")
         run_id = commands.new_id()
-        created = commands.run_created(
-            run_id=run_id,
-            thread_id=thread_id,
-            graph_id=target.graph_id,
-            assistant_id=target.assistant_id,
-            channels=target.channels,
-            nodes=target.nodes,
-            config=source.config,
-            metadata={"kind": "update_state"},
-            interrupt_before=source.interrupt_before,
-            interrupt_after=source.interrupt_after,
-            base=base,
-            kwargs={"kind": "update_state"},
+        created = _edit_run_created(
+            run_id, thread_id, target, source, assistant_id=target.assistant_id, base=base
         )
         started = ev.run_started(worker_id="api", epoch=None, attempt=1)
         async with self.store.transaction() as tx:
@@ -325,19 +308,7 @@ class StateEdits:
         if now is None or now.last_run_id is not None:
             raise VersionConflict(f"thread:{thread_id}", thread_version, thread_version)  # decide again
         run_id = commands.new_id()
-        created = commands.run_created(
-            run_id=run_id,
-            thread_id=thread_id,
-            graph_id=target.graph_id,
-            assistant_id=target.assistant_id,
-            channels=target.channels,
-            nodes=target.nodes,
-            config=empty.config,
-            metadata={"kind": "update_state"},
-            interrupt_before=target.interrupt_before,
-            interrupt_after=target.interrupt_after,
-            kwargs={"kind": "update_state"},
-        )
+        created = _edit_run_created(run_id, thread_id, target, None, assistant_id=target.assistant_id)
         started = ev.run_started(worker_id="api", epoch=None, attempt=1)
         async with self.store.transaction() as tx:
             # At the thread's version read before its runs were: a run added since then makes
@@ -410,21 +381,15 @@ class StateEdits:
             raise InvalidRunRequest(
                 f"as_node {as_node!r} is not a node of the graph; nodes: {', '.join(target.nodes)}"
             )
-        created = commands.run_created(
-            run_id=run_id,
-            thread_id=thread_id,
-            graph_id=target.graph_id,
+        created = _edit_run_created(
+            run_id,
+            thread_id,
+            target,
+            source,
             assistant_id=target.assistant_id,
-            channels=target.channels,
-            nodes=target.nodes,
-            config=source.config if source is not None else target.merged_config(None, None),
-            metadata={"kind": "update_state"},
-            interrupt_before=source.interrupt_before if source is not None else target.interrupt_before,
-            interrupt_after=source.interrupt_after if source is not None else target.interrupt_after,
             base=base,
             update=values if values is not None else {},
             as_node=as_node,
-            kwargs={"kind": "update_state"},
         )
         started = ev.run_started(worker_id="api", epoch=None, attempt=1)
         pending = list(source.pending_tasks) if source is not None else []
@@ -452,6 +417,34 @@ class StateEdits:
             recorded = await tx.append(f"run:{run_id}", 0, [created, started, *applied, ending])
         # The checkpoint that shows the edit: the run's start when it pauses, its end otherwise.
         return run_id, recorded[0].seq if pending else recorded[-1].seq
+
+
+def _edit_run_created(
+    run_id: str,
+    thread_id: str,
+    target: Target,
+    source: RunState | None,
+    *,
+    assistant_id: str | None,
+    **fields: Any,
+) -> NewEvent:
+    """The ``run_created`` of a run whose work is a state edit (``kind: update_state``): of the
+    target's graph, with the config and breakpoints of the state it edits (``source``; None: a
+    thread without runs, the target's own)."""
+    return commands.run_created(
+        run_id=run_id,
+        thread_id=thread_id,
+        graph_id=target.graph_id,
+        assistant_id=assistant_id,
+        channels=target.channels,
+        nodes=target.nodes,
+        config=source.config if source is not None else target.merged_config(None, None),
+        metadata={"kind": "update_state"},
+        interrupt_before=source.interrupt_before if source is not None else target.interrupt_before,
+        interrupt_after=source.interrupt_after if source is not None else target.interrupt_after,
+        kwargs={"kind": "update_state"},
+        **fields,
+    )
 
 
 def _is_head(latest: RunState, checkpoint: Checkpoint) -> bool:
