@@ -1,0 +1,131 @@
+"""CPU per step, by process: what one step of a graph costs the worker, PostgreSQL, the outbox
+relay and nats-server (issue 17: where a LangGraph step's cost goes, beside a native step's).
+
+    python -m benchmarks.cpu_per_step                  # the native engine, linear100
+    python -m benchmarks.cpu_per_step --langgraph      # the LangGraph engine, the same graph
+    python -m benchmarks.cpu_per_step --both --runs 10 # both, alternated, one table
+
+The set-up of ``benchmarks.per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab worker``
+in its own process serving the 100-node linear graph, the outbox relay (and the control plane
+creating and awaiting the runs) in this process. Runs execute one after the other; the figures
+are each process's user + system CPU over them, divided by the steps. Unlike wall-clock time,
+CPU per step hardly moves when other work shares the machine, so two revisions can be compared
+on a busy machine (the wall-clock figure is printed too, for what it is worth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmarks.per_step import control_plane, wait_registered
+from benchmarks.profile_step import ROOT, _cli
+from duragraph_lab.runtime.nats import EmbeddedNats
+from duragraph_lab.runtime.postgres import EmbeddedPostgres
+from duragraph_lab.store import migrate
+
+STEPS = 100
+PROCESSES = ("worker", "postgres", "relay", "nats")
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:  # a PostgreSQL backend that ended: its CPU is lost, rarely much
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _named(fragment: str) -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name"]) if fragment in (p.info["name"] or "")]
+
+
+async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
+    """Engine -> process (and "wall") -> µs per step."""
+    refs = {"native": ("benchmarks.graphs:linear100", "linear100"),
+            "langgraph": ("benchmarks.lg_graphs:lg_linear100", "lg_linear100")}  # fmt: skip
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="dg-cpu-") as tmp:
+        pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
+        url, nurl = pg.start().url, nats.start().url
+        workers: list[subprocess.Popen[bytes]] = []
+        try:
+            migrate(url)
+            env = {
+                **os.environ,
+                "DURAGRAPH_DATABASE_URL": url,
+                "DURAGRAPH_NATS_URL": nurl,
+                "PYTHONPATH": str(ROOT),
+            }
+            pool, nc, relay, control = await control_plane(url, nurl)
+            for engine in engines:
+                ref_, graph = refs[engine]
+                worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
+                    [*_cli(), "worker", ref_, "--concurrency", "1"],
+                    cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                workers.append(worker)
+                await wait_registered(url, graph)
+                ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
+                await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not measured
+                pids = {"worker": [worker.pid], "postgres": _named("postgres"), "relay": [os.getpid()],
+                        "nats": _named("nats-server")}  # fmt: skip
+                before = {k: _cpu(v) for k, v in pids.items()}
+                began = time.perf_counter()
+                for _ in range(runs):
+                    ref = await control.runs.create_run(
+                        graph, {"n": 0}, config={"recursion_limit": STEPS + 1}
+                    )
+                    state = await control.runs.wait(ref.run_id, timeout=120, poll=0.01)
+                    if state.values != {"n": STEPS}:
+                        raise SystemExit(f"{engine}: a run ended with {state.values!r} ({state.error})")
+                wall = time.perf_counter() - began
+                steps = runs * STEPS
+                out[engine] = {k: (_cpu(v) - before[k]) / steps * 1e6 for k, v in pids.items()}
+                out[engine]["wall"] = wall / steps * 1e6
+                worker.terminate()
+                worker.wait(timeout=30)
+            await relay.stop()
+            await nc.close()
+            await pool.close()
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait(timeout=30)
+            nats.stop()
+            pg.stop()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--langgraph", action="store_true", help="the LangGraph engine only")
+    group.add_argument("--both", action="store_true", help="the native engine, then the LangGraph engine")
+    args = parser.parse_args()
+    engines = ["native", "langgraph"] if args.both else ["langgraph"] if args.langgraph else ["native"]
+    figures = asyncio.run(measure(engines, args.runs))
+    print(f"{args.runs} runs x {STEPS} steps each, one after the other; µs per step")
+    print("\n| engine | " + " | ".join(f"{p} CPU" for p in PROCESSES) + " | all CPU | wall |")
+    print("|---|" + "---:|" * (len(PROCESSES) + 2))
+    for engine, f in figures.items():
+        cells = " | ".join(f"{f[p]:,.0f}" for p in PROCESSES)
+        print(f"| {engine} | {cells} | {sum(f[p] for p in PROCESSES):,.0f} | {f['wall']:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
