@@ -19,7 +19,6 @@ import base64
 import dataclasses
 import datetime as dt
 import enum
-import importlib
 import json
 import math
 import re
@@ -29,12 +28,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from duragraph_lab.domain.errors import EncodingError
+import orjson
 
-try:  # a dependency of duragraph-lab; the standard library does the same, slower
-    _fast_loads: Any = importlib.import_module("orjson").loads
-except ImportError:  # pragma: no cover
-    _fast_loads = None
+from duragraph_lab.domain.errors import EncodingError
 
 TAG = "__dg__"
 _TAG_BYTES = f'"{TAG}"'.encode()
@@ -318,6 +314,82 @@ def from_jsonable(value: Any) -> Any:
     return value
 
 
+def encode_json(value: Any) -> tuple[Any, str]:
+    """``value`` as :func:`to_jsonable` converts it (new dicts and lists, shared with no caller)
+    and that as compact JSON text (orjson's; the standard library's for integers beyond 64
+    bits). Raises what :func:`to_jsonable` raises.
+
+    Most payloads are plain JSON data already. For a dict of nothing else, one walk copies it
+    checking only the types of its values (no tag key, no non-finite float), and orjson checks
+    the rest as it writes: it refuses non-str keys, lone surrogates and integers beyond 64 bits,
+    and writes U+0000 as an escape that a scan of its output finds. Anything that fails a check
+    takes :func:`to_jsonable`, which converts what it can and raises with the path otherwise."""
+    if type(value) is dict:
+        try:
+            plain = _plain_dict(value)
+            raw = orjson.dumps(plain)
+        except (_NotPlain, TypeError, RecursionError):  # orjson.JSONEncodeError is a TypeError
+            pass
+        else:
+            # "\\u0000" can also be a user's backslash followed by "u0000": to_jsonable decides.
+            if b"\\" not in raw or b"\\u0000" not in raw:
+                return plain, raw.decode()
+    plain = to_jsonable(value)
+    return plain, plain_json(plain)
+
+
+def plain_json(plain: Any) -> str:
+    """Plain JSON data (e.g. from :func:`to_jsonable`) as compact JSON text."""
+    try:
+        # orjson writes plain data as json.dumps does (UTF-8, compact), several times faster; it
+        # refuses integers beyond 64 bits, which json writes.
+        return orjson.dumps(plain).decode()
+    except TypeError:
+        return json.dumps(plain, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+class _NotPlain(Exception):
+    """A value :func:`encode_json`'s fast path leaves to :func:`to_jsonable`."""
+
+
+_PLAIN_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _plain_dict(d: dict[Any, Any]) -> dict[Any, Any]:
+    # Exact types only: a subclass (IntEnum, OrderedDict, ...) or a tuple must be converted or
+    # tagged, and orjson would write it as its base type. ``x - x`` is 0.0 for finite floats
+    # only (inf - inf and nan - nan are nan).
+    if TAG in d:
+        raise _NotPlain
+    out = d.copy()
+    for k, x in d.items():
+        t = type(x)
+        if t in _PLAIN_LEAVES:
+            continue
+        if t is dict:
+            out[k] = _plain_dict(x)
+        elif t is list:
+            out[k] = _plain_list(x)
+        elif t is not float or x - x != 0.0:
+            raise _NotPlain
+    return out
+
+
+def _plain_list(items: list[Any]) -> list[Any]:
+    return [x if type(x) in _PLAIN_LEAVES else _plain_item(x) for x in items]
+
+
+def _plain_item(x: Any) -> Any:
+    t = type(x)
+    if t is dict:
+        return _plain_dict(x)
+    if t is list:
+        return _plain_list(x)
+    if t is float and x - x == 0.0:
+        return x
+    raise _NotPlain
+
+
 def dumps(value: Any) -> str:
     """Encode ``value`` to compact JSON text; raise :class:`EncodingError` if it cannot round-trip."""
     return json.dumps(to_jsonable(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -331,11 +403,10 @@ def loads(text: str | bytes | bytearray | memoryview) -> Any:
     # need the hook, and orjson (no hook, ~4x faster) decodes it. It does not keep integers beyond
     # 64 bits exact (it refuses some, makes others floats): text with 19 digits in a row takes the
     # json path, as does anything orjson refuses.
-    if _fast_loads is not None:
-        raw = text.encode() if isinstance(text, str) else bytes(text)
-        if _TAG_BYTES not in raw and _LONG_NUMBER.search(raw) is None:
-            try:
-                return _fast_loads(raw)
-            except ValueError:
-                pass
+    raw = text.encode() if isinstance(text, str) else bytes(text)
+    if _TAG_BYTES not in raw and _LONG_NUMBER.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except ValueError:
+            pass
     return json.loads(text, object_hook=_hook)

@@ -18,12 +18,11 @@ from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.group_commit import GroupCommit, RunAppend
 from duragraph_lab.store.port import AfterCommit
 from duragraph_lab.store.validation import (
+    EncodedAppend,
     UnitOfWorkAborted,
     check_append,
     decoded,
-    encode_events,
-    event_texts,
-    payload_json,
+    encode_append,
 )
 
 log = logging.getLogger(__name__)
@@ -63,11 +62,14 @@ class PgUnitOfWork:
         events: Sequence[NewEvent],
         *,
         lease: Lease | None = None,
+        encoding: EncodedAppend | None = None,
     ) -> list[RecordedEvent]:
+        """Append ``events``; ``encoding``: theirs, when the caller made it already
+        (:func:`~duragraph_lab.store.validation.encode_append`)."""
         if self._failed is not None:
             raise UnitOfWorkAborted(self._failed)
         try:
-            return await self._append(stream_id, expected_version, events, lease)
+            return await self._append(stream_id, expected_version, events, lease, encoding)
         except (VersionConflict, DuplicateEvent, ReadModelConflict, LeaseLost, psycopg.Error) as err:
             # PostgreSQL has aborted the transaction; say so instead of InFailedSqlTransaction.
             self._failed = err
@@ -83,12 +85,17 @@ class PgUnitOfWork:
         return int(row[0]) if row is not None else 0
 
     async def _append(
-        self, stream_id: str, expected_version: int | None, events: Sequence[NewEvent], lease: Lease | None
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        lease: Lease | None,
+        encoding: EncodedAppend | None,
     ) -> list[RecordedEvent]:
         parsed = check_append(stream_id, expected_version, events)
-        encoded = encode_events(events)
-        texts = event_texts(encoded)
-        payload = payload_json(encoded, texts)
+        if encoding is None:
+            encoding = encode_append(events)
+        encoded, texts, payload = encoding.encoded, encoding.texts, encoding.payload
         if lease is not None and parsed.kind is not StreamKind.RUN:
             raise InvalidEvent(f"only run streams are leased, not {stream_id}")
         sql, params = (
@@ -193,12 +200,17 @@ class PostgresEventStore:
             parsed = check_append(stream_id, expected_version, events)
             if parsed.kind is not StreamKind.RUN:
                 raise InvalidEvent(f"only run streams are leased, not {stream_id}")
-            encoded = encode_events(events)
-            texts = event_texts(encoded)
-            payload = payload_json(encoded, texts)
+            encoding = encode_append(events)
             return await self.group.append(
                 RunAppend(
-                    str(parsed.id), expected_version, events, encoded, payload, lease[0], lease[1], texts
+                    str(parsed.id),
+                    expected_version,
+                    events,
+                    encoding.encoded,
+                    encoding.payload,
+                    lease[0],
+                    lease[1],
+                    encoding.texts,
                 )
             )
         # The append is one statement (read models included), and a lone statement on an
@@ -213,9 +225,11 @@ class PostgresEventStore:
         lease = (
             (item.worker_id, item.epoch) if item.worker_id is not None and item.epoch is not None else None
         )
+        # The caller encoded the events already (PostgresEventStore.append): not again.
+        encoding = EncodedAppend(item.encoded, item.texts, item.payload) if item.texts is not None else None
         async with unavailable_as_typed(), self.pool.connection() as conn:
             recorded = await PgUnitOfWork(conn).append(
-                item.stream_id, item.expected_version, item.events, lease=lease
+                item.stream_id, item.expected_version, item.events, lease=lease, encoding=encoding
             )
         self._fire_after_commit(recorded)
         return recorded

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.envelope import NewEvent
@@ -40,31 +38,52 @@ class UnitOfWorkAborted(InvalidEvent):
         super().__init__(f"an earlier append in this transaction failed ({cause}); it can only roll back")
 
 
-def encode_events(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
-    """Encode payloads up front, so an unencodable value fails the append before any write."""
+@dataclass(frozen=True, slots=True)
+class EncodedAppend:
+    """An append's events encoded once, for the statement and for the recorded events."""
+
+    #: Per event: ``event_id`` (text), ``type``, ``data`` and ``meta`` as plain JSON data.
+    encoded: list[dict[str, Any]]
+    #: Per event: its data and its meta as JSON text (:attr:`RecordedEvent.json_text`).
+    texts: list[tuple[str, str]]
+    #: The events as one JSON array, the statement's parameter.
+    payload: str
+
+
+def encode_append(events: Sequence[NewEvent]) -> EncodedAppend:
+    """Encode payloads up front, so an unencodable value fails the append before any write: each
+    payload is walked and written once (:func:`codec.encode_json`)."""
     encoded = []
+    texts = []
     for i, event in enumerate(events):
-        try:
-            data = codec.to_jsonable(dict(event.data))
-        except EncodingError as err:
-            raise EncodingError(f"event #{i} ({event.type}) data: {err.reason}", err.path) from None
-        try:
-            meta = codec.to_jsonable(dict(event.meta))
-        except EncodingError as err:
-            raise EncodingError(f"event #{i} ({event.type}) meta: {err.reason}", err.path) from None
+        data, data_text = _encode(event.data, i, event.type, "data")
+        meta, meta_text = _encode(event.meta, i, event.type, "meta")
         encoded.append({"event_id": str(event.event_id), "type": event.type, "data": data, "meta": meta})
-    return encoded
+        texts.append((data_text, meta_text))
+    return EncodedAppend(encoded, texts, payload_json(encoded, texts))
+
+
+def _encode(value: Mapping[str, Any], i: int, event_type: str, part: str) -> tuple[Any, str]:
+    try:
+        return codec.encode_json(value if type(value) is dict else dict(value))
+    except EncodingError as err:
+        raise EncodingError(f"event #{i} ({event_type}) {part}: {err.reason}", err.path) from None
+
+
+def encode_events(events: Sequence[NewEvent]) -> list[dict[str, Any]]:
+    """Each event's ``event_id`` (text), ``type``, ``data`` and ``meta`` as plain JSON data (see
+    :func:`encode_append`)."""
+    return encode_append(events).encoded
 
 
 def event_texts(encoded: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """Each event of ``encoded`` (see :func:`encode_events`): its data and its meta as JSON text."""
-    return [(_dumps(e["data"]), _dumps(e["meta"])) for e in encoded]
+    return [(codec.plain_json(e["data"]), codec.plain_json(e["meta"])) for e in encoded]
 
 
 def payload_json(encoded: list[dict[str, Any]], texts: list[tuple[str, str]] | None = None) -> str:
     """``encoded`` (plain JSON data, see :func:`encode_events`) as JSON text for PostgreSQL, from
-    ``texts`` (:func:`event_texts`) when given: the texts a reader of the recorded events may
-    reuse (:attr:`RecordedEvent.json_text`) instead of encoding them again."""
+    ``texts`` (:func:`event_texts`) when given."""
     if texts is None:
         texts = event_texts(encoded)
     # event_id is a UUID's text and type a checked event type: neither needs escaping.
@@ -87,12 +106,3 @@ def decoded(encoded: Any, text: str) -> Any:
     dicts and lists, shared with no caller, so it is the decoded copy already), else a decoded
     copy of it. Spares a walk of every appended event's payload."""
     return codec.from_jsonable(encoded) if _TAG_TEXT in text else encoded
-
-
-def _dumps(value: Any) -> str:
-    try:
-        # orjson writes plain data as json.dumps does (UTF-8, no NaN: the codec rejected them),
-        # several times faster; it refuses integers beyond 64 bits, which json writes.
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

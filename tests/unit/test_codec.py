@@ -230,3 +230,92 @@ def test_loads_decodes_untagged_text_exactly_like_json(text: str) -> None:
     for given in (text, text.encode(), memoryview(text.encode())):
         got = codec.loads(given)
         assert got == expected and repr(got) == repr(expected)
+
+
+class Flavor(enum.StrEnum):
+    SWEET = "sweet"
+
+
+class Count(int):
+    pass
+
+
+# Values orjson would write as their base type or silently (as null, as a list, as text): the
+# fast path of encode_json must hand each of them to to_jsonable.
+LOOKALIKES = [
+    (1, 2),
+    Level.LOW,
+    Flavor.SWEET,
+    Color.RED,
+    Count(3),
+    OrderedDict(a=1),
+    uuid.UUID("0195f0a4-0000-7000-8000-000000000001"),
+    dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    dt.date(2026, 1, 1),
+    Point(1, 2),
+    Pair(1, 2),
+    {"__dg__": "uuid", "v": "x"},
+    {"a": {"__dg__": 1}},
+    {"s": "a backslash then u0000: \\u0000"},  # not a NUL: the scan's false alarm, still accepted
+    "__dg__",
+    2**70,
+    -0.0,
+    1e16,
+    "é \U0001f600 \u2028 \x1f",
+]
+
+
+@pytest.mark.parametrize("value", [*ROUND_TRIP_VALUES, *LOOKALIKES], ids=repr)
+def test_encode_json_gives_what_to_jsonable_gives(value: object) -> None:
+    for wrapped in ({"v": value}, {"v": [value, {"w": value}]}):
+        plain, text = codec.encode_json(wrapped)
+        expected = codec.to_jsonable(wrapped)
+        assert plain == expected and repr(plain) == repr(expected)
+        assert json.loads(text) == expected
+        assert codec.loads(text) == wrapped
+
+
+def test_encode_json_shares_no_container_with_its_input() -> None:
+    inner = {"b": [1, {"c": "x"}]}
+    value = {"a": inner, "l": [inner]}
+    plain, _ = codec.encode_json(value)
+    plain["a"]["b"][1]["c"] = "changed"
+    plain["l"][0]["b"].append(2)
+    assert value == {"a": {"b": [1, {"c": "x"}]}, "l": [{"b": [1, {"c": "x"}]}]}
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "reason"),
+    [
+        ({"s": "nul\x00byte"}, "$['s']", "NUL"),
+        ({"l": [{"key\x00": 1}]}, "$['l'][0]['key\\x00']", "NUL"),
+        ({"s": ["ok", "lone \ud800 surrogate"]}, "$['s'][1]", "lone surrogate"),
+        ({"\udfff": 1}, "$['\\udfff']", "lone surrogate"),
+        ({"f": math.nan}, "$['f']", "non-finite float"),
+        ({"f": [1.0, -math.inf]}, "$['f'][1]", "non-finite float"),
+        ({1: "int key"}, "$", "dict keys must be strings"),
+        ({"x": {None: 3}}, "$['x']", "dict keys must be strings"),
+        ({"a": [1, object()]}, "$['a'][1]", "cannot encode value of type builtins.object"),
+    ],
+)
+def test_encode_json_rejects_what_to_jsonable_rejects(value: object, path: str, reason: str) -> None:
+    with pytest.raises(EncodingError) as info:
+        codec.encode_json(value)
+    assert info.value.path == path
+    assert reason in str(info.value)
+
+
+def test_encode_json_rejects_cycles() -> None:
+    loop: dict[str, object] = {}
+    loop["self"] = loop
+    with pytest.raises(EncodingError, match="nested too deeply"):
+        codec.encode_json(loop)
+
+
+def test_encode_json_writes_plain_data_without_to_jsonable(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(value: object) -> object:
+        raise AssertionError("plain data took the slow path")
+
+    monkeypatch.setattr(codec, "to_jsonable", refuse)
+    value = {"a": [1, 2.5, None, True, {"b": "é"}], "c": {}, "d": "\\n"}
+    assert codec.encode_json(value) == (value, '{"a":[1,2.5,null,true,{"b":"é"}],"c":{},"d":"\\\\n"}')
