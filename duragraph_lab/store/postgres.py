@@ -12,7 +12,7 @@ import psycopg_pool
 
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import DuplicateEvent, InvalidEvent, ReadModelConflict, VersionConflict
-from duragraph_lab.domain.streams import StreamKind
+from duragraph_lab.domain.streams import StreamId, StreamKind
 from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.group_commit import GroupCommit, RunAppend
@@ -64,8 +64,9 @@ class PgUnitOfWork:
         lease: Lease | None = None,
         encoding: EncodedAppend | None = None,
     ) -> list[RecordedEvent]:
-        """Append ``events``; ``encoding``: theirs, when the caller made it already
-        (:func:`~duragraph_lab.store.validation.encode_append`)."""
+        """Append ``events``. ``encoding``: theirs, from a caller that checked this append
+        (:func:`~duragraph_lab.store.validation.check_append`) and encoded its events
+        (:func:`~duragraph_lab.store.validation.encode_append`) already: neither is done again."""
         if self._failed is not None:
             raise UnitOfWorkAborted(self._failed)
         try:
@@ -92,9 +93,11 @@ class PgUnitOfWork:
         lease: Lease | None,
         encoding: EncodedAppend | None,
     ) -> list[RecordedEvent]:
-        parsed = check_append(stream_id, expected_version, events)
         if encoding is None:
+            parsed = check_append(stream_id, expected_version, events)
             encoding = encode_append(events)
+        else:
+            parsed = StreamId.parse(stream_id)
         encoded, texts, payload = encoding.encoded, encoding.texts, encoding.payload
         if lease is not None and parsed.kind is not StreamKind.RUN:
             raise InvalidEvent(f"only run streams are leased, not {stream_id}")

@@ -14,6 +14,7 @@ from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import DuplicateEvent, VersionConflict
 from duragraph_lab.engine.errors import LeaseLost
+from duragraph_lab.store import postgres
 from duragraph_lab.store.leases import RunQueue
 from duragraph_lab.store.postgres import PostgresEventStore
 
@@ -67,6 +68,24 @@ async def test_a_lone_append_is_written_at_once(
         await pg_store.append(f"run:{run_id}", version, step(version), lease=(WORKER, epoch))
     assert pg_store.group.batches == before  # nothing to group with: the plain fenced statement
     assert [v for v, _ in stored(database_url, run_id)] == [1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_a_lone_append_encodes_its_events_once(
+    pg_store: PostgresEventStore, pool: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ((run_id, epoch),) = (await leased_runs(pg_store, pool, 1)).items()
+    encoded: list[int] = []
+    encode_append = postgres.encode_append
+
+    def counted(events: Any) -> Any:
+        encoded.append(len(events))
+        return encode_append(events)
+
+    monkeypatch.setattr(postgres, "encode_append", counted)
+    recorded = await pg_store.append(f"run:{run_id}", 1, step(1), lease=(WORKER, epoch))
+    assert encoded == [2]  # by the store, not again by the statement's unit of work
+    assert [(e.version, e.data["step"]) for e in recorded] == [(2, 1), (3, 2)]
+    assert recorded[0].json_text is not None and '"update":{"n":1}' in recorded[0].json_text[0]
 
 
 async def test_concurrent_appends_of_many_runs_share_a_statement(
