@@ -4,8 +4,19 @@ items of an earlier version of its channel is stored as "that version + these it
 LangGraph saves a channel's whole value at each new version, so a conversation's ``messages``
 (``add_messages``, ``operator.add``) costs the square of its length. Whether a value extends an
 earlier one is decided on the serializer's bytes of each item, not on the graph's reducer: the
-stored value reads back as exactly the list LangGraph gave. Every ``full_every`` versions of a
-channel the whole value is stored again, so that reading one takes at most that many rows.
+stored value reads back as exactly the list LangGraph gave.
+
+When the whole value is stored again (a read follows a version's chain of appends down to one
+whole value): once the appends since the last whole value hold as many items as it held (at
+least :data:`MIN_APPENDS`), or are as many. The whole values stored then grow geometrically
+(each at least twice the one before, past the floor), so what a list costs grows linearly with
+its length, at most about three times its bytes (the appends once, the whole values at most
+twice), where a fixed period costs its square. A read's chain (the whole value and the appends
+above it) is at most ``max(MIN_APPENDS, len(value))`` rows, and at most :data:`MAX_APPENDS`,
+so reading a value takes work in proportion to the value, and the recursive query that reads
+it (``store/queries/lg_checkpoints.py``) stays within its depth limit. Past ``MAX_APPENDS`` items
+the whole value is stored every ``MAX_APPENDS`` appends: very long lists cost more than linear
+again, in exchange for reads of at most that many rows.
 """
 
 from __future__ import annotations
@@ -17,17 +28,22 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from duragraph_lab.domain.events.langgraph import ListAppend, StoredValue, Typed
 
-__all__ = ["FULL_EVERY", "ListValues", "resolve"]
+__all__ = ["MAX_APPENDS", "MIN_APPENDS", "ListValues", "resolve"]
 
-#: At most this many appends in a row before a channel's whole value is stored again.
-FULL_EVERY = 32
+#: A channel's whole value is stored again after this many appended items or appends, or after
+#: as many as the last whole value held when that is more: short lists stay cheap to read.
+MIN_APPENDS = 32
+#: ... and after this many at most: a read's chain is never longer than this + 1 rows.
+MAX_APPENDS = 1000
 
 
 @dataclass(slots=True)
 class _Written:
     version: str
     items: list[Typed]
-    depth: int  # appends since the last whole value
+    whole: int  # items in the last whole value stored
+    appended: int  # items appended since
+    appends: int  # appends since (an append of no item counts too)
 
 
 class ListValues:
@@ -36,9 +52,14 @@ class ListValues:
     writing its threads' checkpoints while it lives (a run's, under its lease): a base it names
     must still be stored when the new version is."""
 
-    def __init__(self, serde: SerializerProtocol, full_every: int = FULL_EVERY) -> None:
+    def __init__(
+        self, serde: SerializerProtocol, min_appends: int = MIN_APPENDS, max_appends: int = MAX_APPENDS
+    ) -> None:
+        if not 1 <= min_appends <= max_appends:
+            raise ValueError(f"need 1 <= min_appends <= max_appends, got {min_appends}, {max_appends}")
         self.serde = serde
-        self.full_every = full_every
+        self.min_appends = min_appends
+        self.max_appends = max_appends
         self._last: dict[tuple[str, str, str], _Written] = {}
 
     def store(
@@ -54,14 +75,21 @@ class ListValues:
         if (
             last is not None
             and last.version != version
-            and last.depth < self.full_every
             and len(items) >= len(last.items)
             and items[: len(last.items)] == last.items
         ):
-            self._last[key] = _Written(version, items, last.depth + 1)
-            return ListAppend(last.version, tuple(items[len(last.items) :]))
-        self._last[key] = _Written(version, items, 0)
+            appended = last.appended + len(items) - len(last.items)
+            appends = last.appends + 1
+            if max(appended, appends) < self._budget(last.whole):
+                self._last[key] = _Written(version, items, last.whole, appended, appends)
+                return ListAppend(last.version, tuple(items[len(last.items) :]))
+        self._last[key] = _Written(version, items, len(items), 0, 0)
         return self.serde.dumps_typed(value)
+
+    def _budget(self, whole: int) -> int:
+        """Appended items (and appends) after a whole value of ``whole`` items from which the
+        value is stored whole again."""
+        return min(max(self.min_appends, whole), self.max_appends)
 
     def discard(self, thread_id: str, checkpoint_ns: str, channel: str) -> None:
         """The channel's new version has no value: the next extends nothing."""

@@ -74,7 +74,7 @@ def _values(history: list[Any]) -> list[tuple[dict[str, Any], list[Any]]]:
 async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: PostgresEventStore) -> None:
     thread = "t-appends"
     saver = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
-    saver.lists = ListValues(saver.serde, full_every=4)
+    saver.lists = ListValues(saver.serde, min_appends=4)
     config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
     await (
         _graph().compile(checkpointer=saver).ainvoke({"messages": [], "limit": 30}, config, durability="sync")
@@ -94,6 +94,14 @@ async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: Postg
     appends = [b for b in blobs if isinstance(b, dict)]
     assert len(appends) > 20 and len(blobs) - len(appends) > 20
     assert {len(b["append"]) for b in appends} == {1}  # one message, one log item a step
+    # The whole value again once the appends since the last one hold as many items as it did
+    # (at least 4 here): `log` (never edited) is stored whole at 1, 5, 10 and 20 items.
+    logs = [
+        e.data["blobs"]["log"]
+        for e in await pg_store.read_all(types=["lg_checkpoint"])
+        if "log" in e.data["blobs"]
+    ]
+    assert [i + 1 for i, b in enumerate(logs) if not isinstance(b, dict)] == [1, 5, 10, 20]
 
     async with pg_store.pool.connection() as conn:
         await conn.execute("SELECT duragraph.rebuild_projections()")
