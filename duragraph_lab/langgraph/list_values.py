@@ -33,17 +33,21 @@ __all__ = ["MAX_APPENDS", "MIN_APPENDS", "ListValues", "resolve"]
 #: A channel's whole value is stored again after this many appended items or appends, or after
 #: as many as the last whole value held when that is more: short lists stay cheap to read.
 MIN_APPENDS = 32
-#: ... and after this many at most: a read's chain is never longer than this + 1 rows.
+#: ... and after this many at most: a read's chain is never longer than this many rows.
 MAX_APPENDS = 1000
 
 
 @dataclass(slots=True)
 class _Written:
     version: str
-    items: list[Typed]
+    #: the value's items as serialized, or None until needed (a value read, not stored here)
+    items: list[Typed] | None
     whole: int  # items in the last whole value stored
     appended: int  # items appended since
     appends: int  # appends since (an append of no item counts too)
+    #: the stored chain the value was read from, while ``items`` is None: bytes, which no
+    #: reducer can change in place, unlike the value LangGraph was given
+    chain: tuple[StoredValue, ...] = ()
 
 
 class ListValues:
@@ -72,19 +76,55 @@ class ListValues:
             return self.serde.dumps_typed(value)
         items = [self.serde.dumps_typed(item) for item in value]
         last = self._last.get(key)
-        if (
-            last is not None
-            and last.version != version
-            and len(items) >= len(last.items)
-            and items[: len(last.items)] == last.items
-        ):
-            appended = last.appended + len(items) - len(last.items)
-            appends = last.appends + 1
-            if max(appended, appends) < self._budget(last.whole):
-                self._last[key] = _Written(version, items, last.whole, appended, appends)
-                return ListAppend(last.version, tuple(items[len(last.items) :]))
+        if last is not None and last.version != version:
+            before = self._items(last)
+            if before is not None and len(items) >= len(before) and items[: len(before)] == before:
+                appended = last.appended + len(items) - len(before)
+                appends = last.appends + 1
+                if max(appended, appends) < self._budget(last.whole):
+                    self._last[key] = _Written(version, items, last.whole, appended, appends)
+                    return ListAppend(last.version, tuple(items[len(before) :]))
         self._last[key] = _Written(version, items, len(items), 0, 0)
         return self.serde.dumps_typed(value)
+
+    def seen(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        channel: str,
+        version: str,
+        chain: list[StoredValue],
+        value: Any,
+    ) -> None:
+        """``value`` of the channel at ``version`` was read from its stored ``chain``: the next
+        version may be stored as an append to it, as to a version stored here (a run goes on
+        from the checkpoint it read, and a conversation run one turn at a time would otherwise
+        store its list whole at each turn). The counts since the chain's whole value carry on,
+        so the chains stay as bounded. The items are compared as the chain's bytes give them,
+        when a next version is stored (not before: most reads are followed by none); a channel
+        this writer stored at that version already is left as it is."""
+        key = (thread_id, checkpoint_ns, channel)
+        last = self._last.get(key)
+        if type(value) is not list or (last is not None and last.version == version):
+            return
+        if not chain or isinstance(chain[-1], ListAppend):
+            return
+        appends = [part for part in chain[:-1] if isinstance(part, ListAppend)]
+        appended = sum(len(part.items) for part in appends)
+        if len(appends) != len(chain) - 1 or appended > len(value):
+            return  # not a chain this module wrote: nothing to go on from
+        whole = len(value) - appended
+        self._last[key] = _Written(version, None, whole, appended, len(appends), tuple(chain))
+
+    def _items(self, last: _Written) -> list[Typed] | None:
+        """The items of the value ``last`` names, serialized one by one (None: not a list)."""
+        if last.items is None and last.chain:
+            whole = self.serde.loads_typed(last.chain[-1])  # type: ignore[arg-type]
+            if type(whole) is list:
+                appended = [it for part in reversed(last.chain[:-1]) for it in part.items]  # type: ignore[union-attr]
+                last.items = [self.serde.dumps_typed(item) for item in whole] + appended
+            last.chain = ()
+        return last.items
 
     def _budget(self, whole: int) -> int:
         """Appended items (and appends) after a whole value of ``whole`` items from which the

@@ -30,6 +30,13 @@ class Channel:
         self.stored[version] = self.lists.store("t", "", "messages", version, value)
         return version
 
+    def read(self, version: str) -> Any:
+        """A reader's value at ``version``, and the writer (``self.lists``) told it was read."""
+        chain = self.chain(version)
+        value = resolve(SERDE, chain)
+        self.lists.seen("t", "", "messages", version, chain, value)
+        return value
+
     def chain(self, version: str) -> list[StoredValue]:
         """The value at ``version``, then its bases' values down to one stored whole."""
         out = [self.stored[version]]
@@ -148,3 +155,49 @@ def test_bounds_out_of_order_are_refused(low: int, high: int) -> None:
 def test_a_chain_without_its_whole_value_is_refused() -> None:
     with pytest.raises(LookupError, match="missing"):
         resolve(SERDE, [ListAppend("1", (SERDE.dumps_typed(1),))])
+
+
+def test_a_writer_goes_on_from_a_value_it_read_as_from_one_it_stored() -> None:
+    """A run reads the thread's latest checkpoint, then appends to it: a conversation run one
+    turn at a time appends from turn to turn, and the chain stays as bounded."""
+    ch = Channel(ListValues(SERDE, min_appends=4))
+    values = [[_message(j) for j in range(i + 1)] for i in range(40)]
+    for turn in range(20):  # two messages a turn, each turn a new writer (run)
+        ch.lists = ListValues(SERDE, min_appends=4)
+        if ch.stored:
+            assert ch.read(max(ch.stored)) == values[2 * turn - 1]
+        ch.put(values[2 * turn])
+        ch.put(values[2 * turn + 1])
+    wholes = [len(values[i]) for i, v in enumerate(ch.stored.values()) if not isinstance(v, ListAppend)]
+    assert wholes == [1, 5, 10, 20, 40]  # as one writer stores them
+    for version, value in zip(ch.stored, values, strict=True):
+        assert resolve(SERDE, ch.chain(version)) == value
+
+
+def test_a_value_read_then_changed_in_place_is_compared_as_it_was_stored() -> None:
+    """A reducer may extend the list it was given in place: what the next version extends is
+    the stored value, read again from the chain's bytes, not that list."""
+    ch = Channel(ListValues(SERDE, min_appends=4))
+    ch.put([1])
+    v2 = ch.put([1, 2])
+    ch.lists = ListValues(SERDE, min_appends=4)
+    value = ch.read(v2)
+    value.append(3)  # in place
+    v3 = ch.put(value)
+    assert ch.stored[v3] == ListAppend(v2, (SERDE.dumps_typed(3),))
+    assert resolve(SERDE, ch.chain(v3)) == [1, 2, 3]
+
+
+def test_values_read_that_it_cannot_go_on_from_change_nothing() -> None:
+    lists = ListValues(SERDE)
+    whole = SERDE.dumps_typed([1, 2])
+    lists.seen("t", "", "a", "1", [SERDE.dumps_typed("text")], "text")
+    lists.seen("t", "", "b", "1", [ListAppend("0", (SERDE.dumps_typed(2),))], [1, 2])  # no whole value
+    lists.seen("t", "", "c", "1", [whole, whole], [1, 2])  # a whole value above the first
+    lists.seen("t", "", "d", "1", [], [])
+    for channel in "abcd":
+        assert not isinstance(lists.store("t", "", channel, "2", [1, 2, 3]), ListAppend), channel
+    # ... and a version this writer stored itself is not replaced by a read of it.
+    lists.store("t", "", "e", "1", [1])
+    lists.seen("t", "", "e", "1", [SERDE.dumps_typed([1])], [1])
+    assert lists.store("t", "", "e", "2", [1, 2]) == ListAppend("1", (SERDE.dumps_typed(2),))
