@@ -51,8 +51,8 @@ class _Written:
 
 
 class ListValues:
-    """The list values one writer stored last, per (thread, namespace, channel), to store the next
-    version of each as an append when it extends them. Only for a writer that is the only one
+    """The list values one writer stored (or read, :meth:`seen`) last, per (thread, namespace,
+    channel), to store the next version of each as an append when it extends them. Only for a writer that is the only one
     writing its threads' checkpoints while it lives (a run's, under its lease): a base it names
     must still be stored when the new version is."""
 
