@@ -112,11 +112,6 @@ async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: Postg
     assert _values(latest) == expected[:1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the checkpointer does not yet tell a run's ListValues which values it read "
-    "(ListValues.seen, to be called from checkpointer._tuple)",
-)
 async def test_each_run_goes_on_with_appends_from_the_checkpoint_it_read(
     pg_store: PostgresEventStore,
 ) -> None:
@@ -192,8 +187,8 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
     assert got is not None and got.checkpoint["channel_values"] == values
     assert got.metadata == {"source": "input", "step": -1}
 
-    # A run's checkpointer goes on: its versions keep the thread's width, its value is whole at
-    # first (it stored nothing before), then an append to what it stored.
+    # A run's checkpointer goes on: its versions keep the thread's width, and its values are
+    # appends to what it read (the earlier form's whole value), then to what it stored.
     run = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
     for i in (3, 4):
         latest = await run.aget_tuple(config)
@@ -207,4 +202,4 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
         assert len(version.split(".")[0]) == 32
     assert (await saver.aget_tuple(config)).checkpoint["channel_values"] == {"log": [1, 2, 3, 4]}  # type: ignore[union-attr]
     blobs = [e.data["blobs"]["log"] for e in await pg_store.read_all(types=["lg_checkpoint"])]
-    assert [isinstance(b, dict) for b in blobs[-3:]] == [False, False, True]
+    assert [isinstance(b, dict) for b in blobs[-3:]] == [False, True, True]

@@ -121,12 +121,15 @@ BEGIN
                    jsonb_each_text(coalesce(kd.d->'channel_versions', kd.d->'checkpoint'->'channel_versions', '{}'::jsonb)) v
              WHERE c.thread_id = v_thread
             UNION
-            SELECT kp.checkpoint_ns, kp.channel, coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel->>'base'
-              FROM keep kp
-              JOIN duragraph.lg_blobs b ON b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
-                                       AND b.channel = kp.channel AND b.version = kp.version
-              JOIN duragraph.events ev ON ev.seq = b.seq
-             WHERE jsonb_typeof(coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel) = 'object'
+            SELECT kp.checkpoint_ns, kp.channel, nxt.base
+              FROM keep kp,
+                   -- One index probe per link (LIMIT 1: see store/queries/lg_checkpoints.py).
+                   LATERAL (SELECT coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel->>'base' AS base
+                              FROM duragraph.lg_blobs b JOIN duragraph.events ev ON ev.seq = b.seq
+                             WHERE b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
+                               AND b.channel = kp.channel AND b.version = kp.version
+                               AND jsonb_typeof(coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel) = 'object'
+                             LIMIT 1) nxt
         )
         DELETE FROM duragraph.lg_blobs b
          WHERE b.thread_id = v_thread

@@ -51,11 +51,15 @@ _VALUES = """
                                    AND b.channel = v.key AND b.version = v.value
           JOIN duragraph.events bev ON bev.seq = b.seq
         UNION ALL
-        SELECT ch.channel, coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->ch.channel, ch.depth + 1
-          FROM chain ch
-          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                                   AND b.channel = ch.channel AND b.version = ch.blob->>'base'
-          JOIN duragraph.events bev ON bev.seq = b.seq
+        SELECT ch.channel, nxt.blob, ch.depth + 1
+          FROM chain ch,
+               -- One index probe per link: LIMIT 1 keeps PostgreSQL from folding this into a join
+               -- that, without statistics on lg_blobs (a fresh database), scans every blob of the
+               -- thread for each link of a long chain.
+               LATERAL (SELECT coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->ch.channel AS blob
+                          FROM duragraph.lg_blobs b JOIN duragraph.events bev ON bev.seq = b.seq
+                         WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                           AND b.channel = ch.channel AND b.version = ch.blob->>'base' LIMIT 1) nxt
          WHERE jsonb_typeof(ch.blob) = 'object' AND ch.depth < 10000
     )
     SELECT coalesce(jsonb_object_agg(channel, blobs), '{}'::jsonb)
