@@ -101,8 +101,8 @@ _TAG_TEXT = f'"{codec.TAG}"'
 
 
 def decoded(encoded: Any, text: str) -> Any:
-    """What a reader gets back for ``encoded`` (a payload from :func:`encode_events`), ``text``
-    its JSON text: ``encoded`` itself when it holds no tagged value (to_jsonable built it of new
-    dicts and lists, shared with no caller, so it is the decoded copy already), else a decoded
-    copy of it. Spares a walk of every appended event's payload."""
+    """What a reader gets back for ``encoded`` (a payload from :func:`encode_append`), ``text``
+    its JSON text: ``encoded`` itself when it holds no tagged value (codec.encode_json built it
+    of new dicts and lists, shared with no caller, so it is the decoded copy already), else a
+    decoded copy of it. Spares a walk of every appended event's payload."""
     return codec.from_jsonable(encoded) if _TAG_TEXT in text else encoded
