@@ -124,10 +124,11 @@ class PgUnitOfWork:
                 raise LeaseLost(err.diag.message_primary or f"lease of {stream_id} lost") from None
             raise
         rows = await cur.fetchall()
+        canonical = str(parsed)  # once, not per event (a UUID's text is built in Python)
         recorded = [
             RecordedEvent(
                 seq=seq,
-                stream_id=str(parsed),
+                stream_id=canonical,
                 version=version,
                 event_id=event.event_id,
                 type=event.type,
