@@ -44,7 +44,10 @@ so it never makes a writer wait.
 
 Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
 commit; other processes publish an empty core-NATS message on the wake subject
-(:class:`RelayWaker`). With no wake-ups the relay still polls, backing off while idle.
+(:class:`RelayWaker`). With no wake-ups the relay still polls, backing off while idle. A wake-up
+is served at once after a pass that found nothing; after a pass that published, the next pass
+starts ``pass_interval`` (10 ms) after it began at the earliest, so that the commits made
+meanwhile share one pass: a pass costs about the same CPU for one event as for ten.
 """
 
 from __future__ import annotations
@@ -140,6 +143,7 @@ class OutboxRelay:
         lease_ttl: float = 5.0,
         standby_poll: float = 1.0,
         delete_interval: float = 0.1,
+        pass_interval: float = 0.01,
         holder: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         observer: Callable[[Sequence[tuple[str, str, str]]], None] | None = None,
@@ -165,6 +169,11 @@ class OutboxRelay:
         self.lease_ttl = lease_ttl
         self.standby_poll = standby_poll
         self.delete_interval = delete_interval
+        if pass_interval < 0:
+            raise ValueError(f"pass_interval must not be negative, not {pass_interval}")
+        #: After a pass that published, the next one starts no sooner than this after it began:
+        #: commits arriving meanwhile (a run commits a step every few ms) share one pass.
+        self.pass_interval = pass_interval
         self.holder = holder or relay_identity()
         #: Monotonic clock of the lease deadline (a test may pass one it controls).
         self._clock = clock
@@ -372,6 +381,7 @@ class OutboxRelay:
             if now < not_before:
                 await self._rest(not_before - now, wakeable=False)
                 continue
+            began = time.monotonic()
             try:
                 published = await self._pass(conn)
             except _LeaseLapsed:
@@ -399,9 +409,28 @@ class OutboxRelay:
                 continue  # more is probably waiting
             if published:
                 idle = self.idle_poll_min
+                lost = await self._gather(conn, began + self.pass_interval)
+                if lost is not None:
+                    return lost
             await self._rest(idle, wakeable=True)
             idle = min(idle * 2, self.idle_poll_max)
         return "stopping"
+
+    async def _gather(self, conn: psycopg.AsyncConnection[Any], until: float) -> str | None:
+        """After a pass that published: no other pass before ``until`` (monotonic), so that the
+        commits made meanwhile go out in one pass (their wake-ups stay pending). Each pass costs a
+        read, a NATS write, the acks and a few wake-ups of this process however few events it
+        carries, and a run commits a step every few ms. After a pass that found nothing, a wake-up
+        is served at once. The lease is renewed, and published rows deleted, when due meanwhile.
+        Return None, or why we no longer may publish."""
+        while not self._stopping and (wait := until - time.monotonic()) > 0:
+            lost = await self._keep_lease(conn)
+            if lost is not None:
+                return lost
+            await self._rest(wait, wakeable=False)
+            if self._published and time.monotonic() - self._published_since >= self.delete_interval:
+                await self._forget_published(conn)
+        return None
 
     async def _rest(self, seconds: float, *, wakeable: bool) -> None:
         """Wait ``seconds`` (or until woken), but not past the time the lease is due for renewal."""

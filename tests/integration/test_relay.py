@@ -92,6 +92,60 @@ async def test_wake_publishes_without_waiting_for_the_poll(pool: Any, nc: NATS, 
         await relay.stop()
 
 
+async def test_commits_following_a_pass_share_the_next_one(pool: Any, nc: NATS, subjects: Subjects) -> None:
+    """After a pass that published, the next starts no sooner than pass_interval after it began:
+    the commits made meanwhile go out together, in one pass."""
+    store = PostgresEventStore(pool)
+    batches: list[tuple[float, list[str]]] = []
+    relay = OutboxRelay(
+        pool,
+        nc,
+        subjects,
+        idle_poll_min=30,
+        idle_poll_max=30,
+        pass_interval=2.0,
+        observer=lambda rows: batches.append((time.monotonic(), [r[0] for r in rows])),
+    )
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the first pass found nothing; the relay now waits for wake-ups
+        a, b, c = (f"run:{uuid.uuid4()}" for _ in range(3))
+        first_commit = time.monotonic()  # the pass that publishes A begins after this
+        await store.append(a, 0, [NewEvent("a")])
+        await eventually(lambda: relay.status.published == 1, timeout=10)
+        await store.append(b, 0, [NewEvent("b")])
+        await store.append(c, 0, [NewEvent("c")])
+        await eventually(lambda: relay.status.published == 3, timeout=10)
+        assert [streams for _, streams in batches] == [[a], [b, c]]
+        assert batches[1][0] - first_commit >= 2.0
+        msgs = await jetstream_messages(nc, subjects, expect=3)
+        assert [m.headers[wire.H_STREAM] for m in msgs] == [a, b, c]  # type: ignore[index]
+    finally:
+        await relay.stop()
+
+
+async def test_a_wake_up_after_an_empty_pass_is_served_at_once(
+    pool: Any, nc: NATS, subjects: Subjects
+) -> None:
+    """pass_interval only follows a pass that published: an idle relay publishes when woken."""
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30, pass_interval=30)
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the first pass found nothing
+        await store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("wake_me")])
+        await eventually(lambda: relay.status.published == 1, timeout=10)
+    finally:
+        await relay.stop()
+
+
+async def test_pass_interval_cannot_be_negative(pool: Any, nc: NATS, subjects: Subjects) -> None:
+    with pytest.raises(ValueError, match="pass_interval"):
+        OutboxRelay(pool, nc, subjects, pass_interval=-1)
+
+
 def outbox_rows(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         row = conn.execute("SELECT count(*) FROM duragraph.outbox").fetchone()
