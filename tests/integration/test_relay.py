@@ -12,7 +12,15 @@ import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
-from duragraph_lab.bus import OutboxRelay, RelayWaker, StreamSubscription, Subjects, connect_nats, wire
+from duragraph_lab.bus import (
+    OutboxRelay,
+    RelayWaker,
+    StreamSubscription,
+    Subjects,
+    connect_nats,
+    ensure_stream,
+    wire,
+)
 from duragraph_lab.domain import NewEvent, VersionConflict
 from duragraph_lab.store import PostgresEventStore, open_pool
 from tests.helpers import eventually, jetstream_messages
@@ -290,6 +298,52 @@ async def test_relay_without_nats_reports_failures_and_keeps_the_backlog(
         assert await relay.backlog() == 1  # nothing was lost
     finally:
         await relay.stop()
+
+
+async def test_no_stream_fails_the_pass_at_once_and_nothing_is_lost(
+    pg_store: PostgresEventStore, pool: Any, nc: NATS
+) -> None:
+    """JetStream answering "no responders" (no stream, or a stream without a leader) fails the
+    pass at once, not after ack_timeout; the rows wait, and go once the stream is there."""
+    subjects = Subjects(prefix=f"t{uuid.uuid4().hex[:10]}")  # no stream captures these subjects
+    relay = OutboxRelay(pool, nc, subjects, ack_timeout=60, retry_min=0.01, nats_retry_max=0.05)
+    await pg_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("waiting")])
+    await relay.start()
+    try:
+        await eventually(lambda: relay.status.consecutive_failures >= 2, timeout=20)
+        assert "NoStreamResponseError" in (relay.status.last_error or "")
+        assert relay.status.published == 0
+        await ensure_stream(nc, subjects)
+        try:
+            await relay.drain(timeout=20)
+            assert relay.status.published == 1 and relay.status.healthy
+            [msg] = await jetstream_messages(nc, subjects, expect=1)
+            assert msg.headers[wire.H_TYPE] == "waiting"  # type: ignore[index]
+        finally:
+            await nc.jetstream().delete_stream(subjects.stream_name)
+    finally:
+        await relay.stop()
+
+
+async def test_an_ack_reporting_an_error_fails_the_pass(
+    pg_store: PostgresEventStore, pool: Any, nc: NATS
+) -> None:
+    """A JetStream ack carrying an error (here: the message is larger than the stream accepts)
+    fails the pass; nothing is deleted and the relay retries."""
+    subjects = Subjects(prefix=f"t{uuid.uuid4().hex[:10]}")
+    js = nc.jetstream()
+    await js.add_stream(name=subjects.stream_name, subjects=[subjects.all_events], max_msg_size=64)
+    relay = OutboxRelay(pool, nc, subjects, ack_timeout=60, retry_min=0.01, nats_retry_max=0.05)
+    await pg_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("too_big", {"x": "y" * 200})])
+    await relay.start()
+    try:
+        await eventually(lambda: relay.status.consecutive_failures >= 2, timeout=20)
+        assert "message size exceeds maximum allowed" in (relay.status.last_error or "")
+        assert relay.status.published == 0
+        assert await relay.backlog() == 1
+    finally:
+        await relay.stop()
+        await js.delete_stream(subjects.stream_name)
 
 
 async def test_stop_is_prompt_even_when_a_wake_up_races_the_cancellation(
