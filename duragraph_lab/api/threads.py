@@ -278,8 +278,8 @@ class Threads:
         """The checkpoint LangGraph made for the edit recorded at ``seq`` (by a worker serving the
         graph), as LangGraph Platform answers an edit; None when it is not made yet."""
         for event in await self.control.history.run_events(run_id):
-            if event.seq > seq and event.type == ev.LG_CHECKPOINT and not event.data.get("checkpoint_ns"):
-                data = event.data
+            data = ev.checkpoint_of(event.type, event.data)
+            if event.seq > seq and data is not None and not data.get("checkpoint_ns"):
                 return {
                     "thread_id": data["thread_id"],
                     "checkpoint_ns": "",

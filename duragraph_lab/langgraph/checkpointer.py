@@ -289,14 +289,25 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         )
         if stored.values:
             # The delta format: every value is found by its version (an "empty" one has none).
-            checkpoint["channel_values"] = {
-                **checkpoint.get("channel_values", {}),
-                **{
-                    ch: resolve(self.serde, chain)
-                    for ch, chain in stored.values.items()
-                    if not (len(chain) == 1 and isinstance(chain[0], tuple) and chain[0][0] == _EMPTY)
-                },
+            values = {
+                ch: resolve(self.serde, chain)
+                for ch, chain in stored.values.items()
+                if not (len(chain) == 1 and isinstance(chain[0], tuple) and chain[0][0] == _EMPTY)
             }
+            checkpoint["channel_values"] = {**checkpoint.get("channel_values", {}), **values}
+            # A run goes on from what it read: its next version of a list may append to it.
+            if self.lists is not None and self._bound(stored.thread_id) is not None:
+                versions = checkpoint["channel_versions"]
+                for ch, value in values.items():
+                    if ch in versions:
+                        self.lists.seen(
+                            stored.thread_id,
+                            stored.checkpoint_ns,
+                            ch,
+                            str(versions[ch]),
+                            stored.values[ch],
+                            value,
+                        )
         return CheckpointTuple(
             config={"configurable": {**base, "checkpoint_id": stored.checkpoint_id}},
             checkpoint=checkpoint,

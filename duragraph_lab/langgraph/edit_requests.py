@@ -132,6 +132,7 @@ async def _edited_checkpoint(journal: PostgresJournal, state: RunState) -> str |
     for event in await journal.read(str(base["run_id"])):
         if until is not None and event.seq > int(until):
             break
-        if event.type == ev.LG_CHECKPOINT and not event.data.get("checkpoint_ns"):
-            found = str(event.data["checkpoint_id"])
+        checkpoint = ev.checkpoint_of(event.type, event.data)
+        if checkpoint is not None and not checkpoint.get("checkpoint_ns"):
+            found = str(checkpoint["checkpoint_id"])
     return found

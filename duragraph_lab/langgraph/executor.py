@@ -113,7 +113,9 @@ class RunWriter:
             if not events:
                 return []
             try:
-                return await self._commit(events, final)
+                # A checkpoint and the step_planned recording it, a task's writes and its
+                # node_completed: one event each (ev.merge_langgraph_records).
+                return await self._commit(ev.merge_langgraph_records(events), final)
             except BaseException:
                 self._deferred[:0] = deferred  # not written: still owed to the next commit
                 raise
@@ -442,9 +444,9 @@ async def _fork_checkpoint(
         return None
     at = next(
         (
-            str(e.data["checkpoint_id"])
+            str(cp["checkpoint_id"])
             for e in reversed(base_events)
-            if e.type == ev.LG_CHECKPOINT and not e.data.get("checkpoint_ns")
+            if (cp := ev.checkpoint_of(e.type, e.data)) is not None and not cp.get("checkpoint_ns")
         ),
         None,
     )
@@ -494,19 +496,17 @@ def _last_langgraph(log_events: Sequence[RecordedEvent], *, edits: bool) -> int:
     """Index of the run's last LangGraph event (-1: none); with ``edits`` False, the checkpoints
     that state edits made (LangGraph metadata ``source: "update"``) and their writes left out."""
     made_by_edits = {
-        e.data.get("checkpoint_id")
+        cp.get("checkpoint_id")
         for e in log_events
-        if e.type == ev.LG_CHECKPOINT and (e.data.get("metadata") or {}).get("source") == "update"
+        if (cp := ev.checkpoint_of(e.type, e.data)) is not None
+        and (cp.get("metadata") or {}).get("source") == "update"
     }
     found = -1
     for i, e in enumerate(log_events):
-        if e.type not in ev.LANGGRAPH_EVENT_TYPES:
+        if not ev.records_langgraph(e.type, e.data):
             continue
-        if (
-            not edits
-            and e.type in (ev.LG_CHECKPOINT, ev.LG_WRITES)
-            and e.data.get("checkpoint_id") in made_by_edits
-        ):
+        record = ev.checkpoint_of(e.type, e.data) or ev.writes_of(e.type, e.data)
+        if not edits and record is not None and record.get("checkpoint_id") in made_by_edits:
             continue
         found = i
     return found

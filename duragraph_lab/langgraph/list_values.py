@@ -4,8 +4,19 @@ items of an earlier version of its channel is stored as "that version + these it
 LangGraph saves a channel's whole value at each new version, so a conversation's ``messages``
 (``add_messages``, ``operator.add``) costs the square of its length. Whether a value extends an
 earlier one is decided on the serializer's bytes of each item, not on the graph's reducer: the
-stored value reads back as exactly the list LangGraph gave. Every ``full_every`` versions of a
-channel the whole value is stored again, so that reading one takes at most that many rows.
+stored value reads back as exactly the list LangGraph gave.
+
+When the whole value is stored again (a read follows a version's chain of appends down to one
+whole value): once the appends since the last whole value hold as many items as it held (at
+least :data:`MIN_APPENDS`), or are as many. The whole values stored then grow geometrically
+(each at least twice the one before, past the floor), so what a list costs grows linearly with
+its length, at most about three times its bytes (the appends once, the whole values at most
+twice), where a fixed period costs its square. A read's chain (the whole value and the appends
+above it) is at most ``max(MIN_APPENDS, len(value))`` rows, and at most :data:`MAX_APPENDS`,
+so reading a value takes work in proportion to the value, and the recursive query that reads
+it (``store/queries/lg_checkpoints.py``) stays within its depth limit. Past ``MAX_APPENDS`` items
+the whole value is stored every ``MAX_APPENDS`` appends: very long lists cost more than linear
+again, in exchange for reads of at most that many rows.
 """
 
 from __future__ import annotations
@@ -17,28 +28,42 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from duragraph_lab.domain.events.langgraph import ListAppend, StoredValue, Typed
 
-__all__ = ["FULL_EVERY", "ListValues", "resolve"]
+__all__ = ["MAX_APPENDS", "MIN_APPENDS", "ListValues", "resolve"]
 
-#: At most this many appends in a row before a channel's whole value is stored again.
-FULL_EVERY = 32
+#: A channel's whole value is stored again after this many appended items or appends, or after
+#: as many as the last whole value held when that is more: short lists stay cheap to read.
+MIN_APPENDS = 32
+#: ... and after this many at most: a read's chain is never longer than this many rows.
+MAX_APPENDS = 1000
 
 
 @dataclass(slots=True)
 class _Written:
     version: str
-    items: list[Typed]
-    depth: int  # appends since the last whole value
+    #: the value's items as serialized, or None until needed (a value read, not stored here)
+    items: list[Typed] | None
+    whole: int  # items in the last whole value stored
+    appended: int  # items appended since
+    appends: int  # appends since (an append of no item counts too)
+    #: the stored chain the value was read from, while ``items`` is None: bytes, which no
+    #: reducer can change in place, unlike the value LangGraph was given
+    chain: tuple[StoredValue, ...] = ()
 
 
 class ListValues:
-    """The list values one writer stored last, per (thread, namespace, channel), to store the next
-    version of each as an append when it extends them. Only for a writer that is the only one
+    """The list values one writer stored (or read, :meth:`seen`) last, per (thread, namespace,
+    channel), to store the next version of each as an append when it extends them. Only for a writer that is the only one
     writing its threads' checkpoints while it lives (a run's, under its lease): a base it names
     must still be stored when the new version is."""
 
-    def __init__(self, serde: SerializerProtocol, full_every: int = FULL_EVERY) -> None:
+    def __init__(
+        self, serde: SerializerProtocol, min_appends: int = MIN_APPENDS, max_appends: int = MAX_APPENDS
+    ) -> None:
+        if not 1 <= min_appends <= max_appends:
+            raise ValueError(f"need 1 <= min_appends <= max_appends, got {min_appends}, {max_appends}")
         self.serde = serde
-        self.full_every = full_every
+        self.min_appends = min_appends
+        self.max_appends = max_appends
         self._last: dict[tuple[str, str, str], _Written] = {}
 
     def store(
@@ -51,17 +76,60 @@ class ListValues:
             return self.serde.dumps_typed(value)
         items = [self.serde.dumps_typed(item) for item in value]
         last = self._last.get(key)
-        if (
-            last is not None
-            and last.version != version
-            and last.depth < self.full_every
-            and len(items) >= len(last.items)
-            and items[: len(last.items)] == last.items
-        ):
-            self._last[key] = _Written(version, items, last.depth + 1)
-            return ListAppend(last.version, tuple(items[len(last.items) :]))
-        self._last[key] = _Written(version, items, 0)
+        if last is not None and last.version != version:
+            before = self._items(last)
+            if before is not None and len(items) >= len(before) and items[: len(before)] == before:
+                appended = last.appended + len(items) - len(before)
+                appends = last.appends + 1
+                if max(appended, appends) < self._budget(last.whole):
+                    self._last[key] = _Written(version, items, last.whole, appended, appends)
+                    return ListAppend(last.version, tuple(items[len(before) :]))
+        self._last[key] = _Written(version, items, len(items), 0, 0)
         return self.serde.dumps_typed(value)
+
+    def seen(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        channel: str,
+        version: str,
+        chain: list[StoredValue],
+        value: Any,
+    ) -> None:
+        """``value`` of the channel at ``version`` was read from its stored ``chain``: the next
+        version may be stored as an append to it, as to a version stored here (a run goes on
+        from the checkpoint it read, and a conversation run one turn at a time would otherwise
+        store its list whole at each turn). The counts since the chain's whole value carry on,
+        so the chains stay as bounded. The items are compared as the chain's bytes give them,
+        when a next version is stored (not before: most reads are followed by none); a channel
+        this writer stored at that version already is left as it is."""
+        key = (thread_id, checkpoint_ns, channel)
+        last = self._last.get(key)
+        if type(value) is not list or (last is not None and last.version == version):
+            return
+        if not chain or isinstance(chain[-1], ListAppend):
+            return
+        appends = [part for part in chain[:-1] if isinstance(part, ListAppend)]
+        appended = sum(len(part.items) for part in appends)
+        if len(appends) != len(chain) - 1 or appended > len(value):
+            return  # not a chain this module wrote: nothing to go on from
+        whole = len(value) - appended
+        self._last[key] = _Written(version, None, whole, appended, len(appends), tuple(chain))
+
+    def _items(self, last: _Written) -> list[Typed] | None:
+        """The items of the value ``last`` names, serialized one by one (None: not a list)."""
+        if last.items is None and last.chain:
+            whole = self.serde.loads_typed(last.chain[-1])  # type: ignore[arg-type]
+            if type(whole) is list:
+                appended = [it for part in reversed(last.chain[:-1]) for it in part.items]  # type: ignore[union-attr]
+                last.items = [self.serde.dumps_typed(item) for item in whole] + appended
+            last.chain = ()
+        return last.items
+
+    def _budget(self, whole: int) -> int:
+        """Appended items (and appends) after a whole value of ``whole`` items from which the
+        value is stored whole again."""
+        return min(max(self.min_appends, whole), self.max_appends)
 
     def discard(self, thread_id: str, checkpoint_ns: str, channel: str) -> None:
         """The channel's new version has no value: the next extends nothing."""

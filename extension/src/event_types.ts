@@ -38,10 +38,30 @@ export interface Interrupt {
   tool_calls?: Record<string, unknown>[];
   fields?: Record<string, unknown> | null;
 }
+export interface LgCheckpoint {
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  parent_checkpoint_id: string | null;
+  metadata: Record<string, unknown>;
+  checkpoint: string[] | Record<string, unknown>;
+  new_versions?: Record<string, string>;
+  channel_versions?: Record<string, string>;
+  blobs?: Record<string, string[] | LgListAppend>;
+}
 /** A list channel's value as an earlier version of it plus items appended (version 2 of the */
 export interface LgListAppend {
   base: string;
   append: string[][];
+}
+export interface LgWrites {
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  task_id: string;
+  task_path: string;
+  writes: unknown[][];
+  upsert: boolean;
 }
 export interface PlannedTask {
   id: string;
@@ -102,6 +122,7 @@ export interface StepPlanned {
   checkpoint_id?: string;
   carry?: boolean;
   appended?: Record<string, unknown[]>;
+  langgraph_checkpoint?: LgCheckpoint;
 }
 /** node_completed: one task's update and routing (run streams) */
 export interface NodeCompleted {
@@ -118,6 +139,7 @@ export interface NodeCompleted {
   tool_calls?: Record<string, unknown>[];
   ns?: string;
   cached?: boolean;
+  langgraph_writes?: LgWrites;
 }
 /** node_failed: one failed attempt of a task (run streams) */
 export interface NodeFailed {

@@ -74,7 +74,7 @@ def _values(history: list[Any]) -> list[tuple[dict[str, Any], list[Any]]]:
 async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: PostgresEventStore) -> None:
     thread = "t-appends"
     saver = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
-    saver.lists = ListValues(saver.serde, full_every=4)
+    saver.lists = ListValues(saver.serde, min_appends=4)
     config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
     await (
         _graph().compile(checkpointer=saver).ainvoke({"messages": [], "limit": 30}, config, durability="sync")
@@ -94,6 +94,14 @@ async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: Postg
     appends = [b for b in blobs if isinstance(b, dict)]
     assert len(appends) > 20 and len(blobs) - len(appends) > 20
     assert {len(b["append"]) for b in appends} == {1}  # one message, one log item a step
+    # The whole value again once the appends since the last one hold as many items as it did
+    # (at least 4 here): `log` (never edited) is stored whole at 1, 5, 10 and 20 items.
+    logs = [
+        e.data["blobs"]["log"]
+        for e in await pg_store.read_all(types=["lg_checkpoint"])
+        if "log" in e.data["blobs"]
+    ]
+    assert [i + 1 for i, b in enumerate(logs) if not isinstance(b, dict)] == [1, 5, 10, 20]
 
     async with pg_store.pool.connection() as conn:
         await conn.execute("SELECT duragraph.rebuild_projections()")
@@ -102,6 +110,35 @@ async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: Postg
     await reader.aprune([thread], strategy="keep_latest")
     latest = [t async for t in reader.alist(config)]
     assert _values(latest) == expected[:1]
+
+
+async def test_each_run_goes_on_with_appends_from_the_checkpoint_it_read(
+    pg_store: PostgresEventStore,
+) -> None:
+    """A conversation run a few messages at a time, each turn a new run: the list is stored as
+    one run would store it (appends from turn to turn, whole again geometrically), and every
+    checkpoint reads back as LangGraph's ``InMemorySaver`` has it."""
+    thread = "t-turns"
+    config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+    memory = InMemorySaver()
+    for turn in range(1, 7):
+        saver = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
+        saver.lists = ListValues(saver.serde, min_appends=4)
+        for checkpointer in (saver, memory):
+            graph = _graph().compile(checkpointer=checkpointer)
+            await graph.ainvoke({"limit": 5 * turn}, config, durability="sync")
+
+    reader = EventStoreCheckpointer(pg_store)
+    assert _values([t async for t in reader.alist(config)]) == _values(
+        [t async for t in memory.alist(config)]
+    )
+    logs = [
+        e.data["blobs"]["log"]
+        for e in await pg_store.read_all(types=["lg_checkpoint"])
+        if "log" in e.data["blobs"]
+    ]
+    assert len(logs) == 30
+    assert [i + 1 for i, b in enumerate(logs) if not isinstance(b, dict)] == [1, 5, 10, 20]
 
 
 async def test_an_append_to_a_version_not_stored_is_refused(pg_store: PostgresEventStore) -> None:
@@ -150,8 +187,8 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
     assert got is not None and got.checkpoint["channel_values"] == values
     assert got.metadata == {"source": "input", "step": -1}
 
-    # A run's checkpointer goes on: its versions keep the thread's width, its value is whole at
-    # first (it stored nothing before), then an append to what it stored.
+    # A run's checkpointer goes on: its versions keep the thread's width, and its values are
+    # appends to what it read (the earlier form's whole value), then to what it stored.
     run = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
     for i in (3, 4):
         latest = await run.aget_tuple(config)
@@ -165,4 +202,4 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
         assert len(version.split(".")[0]) == 32
     assert (await saver.aget_tuple(config)).checkpoint["channel_values"] == {"log": [1, 2, 3, 4]}  # type: ignore[union-attr]
     blobs = [e.data["blobs"]["log"] for e in await pg_store.read_all(types=["lg_checkpoint"])]
-    assert [isinstance(b, dict) for b in blobs[-3:]] == [False, False, True]
+    assert [isinstance(b, dict) for b in blobs[-3:]] == [False, True, True]

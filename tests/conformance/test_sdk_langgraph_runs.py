@@ -200,8 +200,9 @@ async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
 @pytest.mark.sdk("runs.list", "runs.wait", "threads.create")
 def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
     """The run events go in the checkpointer's transactions (rows of one transaction share their
-    ``xmin``): a task's ``lg_writes`` with its ``node_completed``, a checkpoint with the
-    ``step_planned`` after it, and the writes of a step's last task to finish with both."""
+    ``xmin``), and a run event holds the LangGraph record it records: a task's writes are inside
+    its ``node_completed``, a checkpoint inside the ``step_planned`` after it (one event, not
+    two), and the writes of a step's last task to finish are committed with both."""
     import psycopg
 
     from tests.devserver import owner_database_url
@@ -212,31 +213,36 @@ def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
         (run,) = client.runs.list(thread["thread_id"])
     with psycopg.connect(owner_database_url(server.data_dir)) as conn:
         rows = conn.execute(
-            "SELECT type, data->>'node', xmin::text FROM duragraph.events WHERE stream_id = %s ORDER BY version",
+            "SELECT type, data->>'node', xmin::text, data ? 'langgraph_writes', data ? 'langgraph_checkpoint', "
+            "data->>'checkpoint_id' = data->'langgraph_checkpoint'->>'checkpoint_id', "
+            "data->>'task' = data->'langgraph_writes'->>'task_id' "
+            "FROM duragraph.events WHERE stream_id = %s ORDER BY version",
             (f"run:{run['run_id']}",),
         ).fetchall()
-    by_commit: dict[str, list[tuple[str, str | None]]] = {}
-    for kind, node, xmin in rows:
-        by_commit.setdefault(xmin, []).append((kind, node))
-    for i, (kind, _, xmin) in enumerate(rows):
+    kinds = [r[0] for r in rows]
+    # Records of their own: the input's (its writes and checkpoint, before any step) and the
+    # writes of the task that interrupts the run (no node_completed records it). Every other root
+    # task here completes, and every checkpoint leads to a step: they are inside run events.
+    first_step = kinds.index("step_planned")
+    assert kinds[:first_step] == ["run_created", "run_started", "lg_writes", "lg_checkpoint"], kinds
+    assert [k for k in kinds[first_step:] if k.startswith("lg_")] == ["lg_writes"], kinds
+    assert kinds[-2:] == ["lg_writes", "run_interrupted"], kinds
+    for kind, node, _, has_writes, has_checkpoint, same_checkpoint, same_task in rows:
         if kind == "node_completed":
-            assert rows[i - 1][0] == "lg_writes" and rows[i - 1][2] == xmin, rows
+            assert has_writes and same_task, (node, rows)
         if kind == "step_planned":
-            assert ("lg_checkpoint", None) in by_commit[xmin], rows
-    # plan (one task): its writes, its node_completed, the next checkpoint and step: one commit.
-    plan = next(i for i, (kind, node, _) in enumerate(rows) if kind == "node_completed" and node == "plan")
-    assert by_commit[rows[plan][2]] == [
-        ("lg_writes", None),
-        ("node_completed", "plan"),
-        ("lg_checkpoint", None),
-        ("step_planned", None),
-    ]
+            assert has_checkpoint and same_checkpoint, rows
+    by_commit: dict[str, list[tuple[str, str | None]]] = {}
+    for kind, node, xmin, *_ in rows:
+        by_commit.setdefault(xmin, []).append((kind, node))
+    # plan (one task): its writes and node_completed, the next checkpoint and step: one commit
+    # of two events.
+    plan = next(i for i, r in enumerate(rows) if r[0] == "node_completed" and r[1] == "plan")
+    assert by_commit[rows[plan][2]] == [("node_completed", "plan"), ("step_planned", None)]
     # The three work tasks of one Send step: the last one to finish goes with the checkpoint
     # and the step_planned that follow the step.
     (last,) = [
         c for c in by_commit.values() if ("node_completed", "work") in c and ("step_planned", None) in c
     ]
-    assert sorted(last) == sorted(
-        [("lg_writes", None), ("node_completed", "work"), ("lg_checkpoint", None), ("step_planned", None)]
-    ), last
+    assert sorted(last) == sorted([("node_completed", "work"), ("step_planned", None)]), last
     assert sum(c.count(("node_completed", "work")) for c in by_commit.values()) == 3

@@ -20,13 +20,20 @@ from tests.fault.workers import sql, wait_for
 GRAPH = "tests.fault.lg_fault_graphs:fan"
 
 
+#: The task writes an event of the run records (w.d), in either form (docs/events.md).
+WRITES = (
+    "LATERAL (SELECT CASE e.type WHEN 'lg_writes' THEN e.data WHEN 'node_completed' "
+    "THEN e.data->'langgraph_writes' END AS d) w"
+)
+
+
 def committed_tasks(url: str, run_id: str) -> int:
-    """The part tasks' writes committed in the run's stream (LangGraph's own events of the run; a
-    task sent with Send has a push task path)."""
+    """The part tasks' writes committed in the run's stream (LangGraph's own records of the run,
+    inside the task's node_completed or on their own; a task sent with Send has a push task path)."""
     rows = sql(
         url,
-        "SELECT count(*) FROM duragraph.events WHERE stream_id = %s AND type = 'lg_writes' "
-        "AND data->'writes'->0->>1 = 'done' AND data->>'task_path' LIKE %s",
+        f"SELECT count(*) FROM duragraph.events e, {WRITES} WHERE e.stream_id = %s "
+        "AND w.d->'writes'->0->>1 = 'done' AND w.d->>'task_path' LIKE %s",
         (f"run:{run_id}", "%__pregel_push%"),
     )
     return int(rows[0][0])
@@ -62,11 +69,11 @@ async def test_kill_9_mid_superstep_then_another_worker_finishes(faults: Faults)
         # No committed task started again after its writes were committed.
         late = sql(
             url,
-            "SELECT s.node FROM side_effects s JOIN duragraph.events e ON e.stream_id = 'run:' || s.run_id "
-            "AND e.type = 'lg_writes' AND e.data->'writes'->0->>1 = 'done' "
-            "AND e.data->'writes'->0->>2 IS NOT NULL "
-            "WHERE s.run_id = %s AND s.node <> 'gather' AND s.started > e.recorded_at "
-            "AND e.data->>'task_id' IN (SELECT data->>'task' FROM duragraph.events WHERE stream_id = e.stream_id "
+            "SELECT s.node FROM side_effects s JOIN duragraph.events e ON e.stream_id = 'run:' || s.run_id, "
+            f"{WRITES} "
+            "WHERE w.d->'writes'->0->>1 = 'done' AND w.d->'writes'->0->>2 IS NOT NULL "
+            "AND s.run_id = %s AND s.node <> 'gather' AND s.started > e.recorded_at "
+            "AND w.d->>'task_id' IN (SELECT data->>'task' FROM duragraph.events WHERE stream_id = e.stream_id "
             "AND type = 'node_completed' AND data->>'node' = 'part' AND data->'update'->'done'->>0 = s.node)",
             (ref.run_id,),
         )

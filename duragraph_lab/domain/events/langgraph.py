@@ -224,6 +224,87 @@ def lg_thread_pruned(thread_id: str, strategy: str) -> NewEvent:
     raise ValueError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
 
 
+# -- a run's own LangGraph records inside the run events that record them -------------------------
+#
+# During a run, a root checkpoint is committed with the ``step_planned`` of the step it leads to,
+# and a root task's writes with its ``node_completed`` (executor.py's commits). Since 2026-12-04
+# (issue 17: one event per record, not two) such a pair is stored as ONE event: the run event,
+# with the LangGraph record's payload under ``STEP_CHECKPOINT`` / ``NODE_WRITES``. A checkpoint or
+# writes that no run event records (the input's checkpoint, the last, a subgraph's, an edit's,
+# a task's interrupt or error, any outside a run) stays an event of its own type. Readers take
+# either form through checkpoint_of / writes_of (SQL: ``coalesce(data->'langgraph_checkpoint', data)``).
+
+#: The key of a ``step_planned`` holding the LangGraph checkpoint the step starts from (LgCheckpoint).
+STEP_CHECKPOINT = "langgraph_checkpoint"
+#: The key of a ``node_completed`` holding the LangGraph task's writes (LgWrites).
+NODE_WRITES = "langgraph_writes"
+
+
+def checkpoint_of(event_type: str, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The LangGraph checkpoint an event records (an ``lg_checkpoint``, or a ``step_planned``
+    holding one), else None."""
+    if event_type == names.LG_CHECKPOINT:
+        return data
+    if event_type == names.STEP_PLANNED:
+        inner = data.get(STEP_CHECKPOINT)
+        return inner if isinstance(inner, Mapping) else None
+    return None
+
+
+def writes_of(event_type: str, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The LangGraph task writes an event records (an ``lg_writes``, or a ``node_completed``
+    holding them), else None."""
+    if event_type == names.LG_WRITES:
+        return data
+    if event_type == names.NODE_COMPLETED:
+        inner = data.get(NODE_WRITES)
+        return inner if isinstance(inner, Mapping) else None
+    return None
+
+
+def records_langgraph(event_type: str, data: Mapping[str, Any]) -> bool:
+    """Whether an event is (or holds) one of LangGraph's checkpointer records."""
+    return (
+        event_type in LANGGRAPH_EVENT_TYPES
+        or checkpoint_of(event_type, data) is not None
+        or writes_of(event_type, data) is not None
+    )
+
+
+def merge_langgraph_records(events: Sequence[NewEvent]) -> list[NewEvent]:
+    """One commit's events with each root ``lg_checkpoint`` moved into the root ``step_planned``
+    of the same commit that names its checkpoint id, and each root ``lg_writes`` into the root
+    ``node_completed`` of the same commit for its task: one event where there were two, in the
+    run event's place (the LangGraph record came first; nothing reads between the two). A
+    record with no such partner, or with two, is left as it is."""
+    checkpoints: dict[str, list[NewEvent]] = {}
+    writes: dict[str, list[NewEvent]] = {}
+    for e in events:
+        if e.type == names.LG_CHECKPOINT and not e.data.get("checkpoint_ns"):
+            checkpoints.setdefault(str(e.data.get("checkpoint_id")), []).append(e)
+        elif e.type == names.LG_WRITES and not e.data.get("checkpoint_ns"):
+            writes.setdefault(str(e.data.get("task_id")), []).append(e)
+    if not checkpoints and not writes:
+        return list(events)
+    moved: dict[int, NewEvent] = {}  # id(record) -> the run event now holding it
+    out: list[NewEvent] = []
+    for e in events:
+        record, key = None, ""
+        if e.type == names.STEP_PLANNED and not e.data.get("ns"):
+            found = checkpoints.get(str(e.data.get("checkpoint_id")), [])
+            record, key = (found[0], STEP_CHECKPOINT) if len(found) == 1 else (None, "")
+        elif e.type == names.NODE_COMPLETED and not e.data.get("ns"):
+            found = writes.get(str(e.data.get("task")), [])
+            record, key = (found[0], NODE_WRITES) if len(found) == 1 else (None, "")
+        if record is None or id(record) in moved:
+            out.append(e)
+            continue
+        holder = NewEvent(e.type, {**e.data, key: record.data}, e.meta, e.event_id)
+        moved[id(record)] = holder
+        out.append(holder)
+    return [e for e in out if id(e) not in moved]
+
+
 #: The catalogue entries of these types (catalogue.py gathers them), in the order of docs/events.md.
 LANGGRAPH_EVENT_SPECS = (
     EventSpec(names.LG_CHECKPOINT, LgCheckpoint, "checkpoints", "a LangGraph checkpoint", ("run",)),

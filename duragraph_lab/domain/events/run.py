@@ -14,6 +14,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events import names
+from duragraph_lab.domain.events.langgraph import LgCheckpoint, LgWrites
 from duragraph_lab.domain.events.spec import EventSpec
 
 State = dict[str, Any]
@@ -101,6 +102,9 @@ class StepPlanned(TypedDict):
     # results are not applied again: LangGraph computed them).
     carry: NotRequired[bool]
     appended: NotRequired[dict[str, list[Any]]]
+    # LangGraph runs, since 2026-12-04: the checkpoint the step starts from, when it was committed
+    # with this event (langgraph.py: merge_langgraph_records).
+    langgraph_checkpoint: NotRequired[LgCheckpoint]
 
 
 class NodeCompleted(TypedDict):
@@ -118,6 +122,8 @@ class NodeCompleted(TypedDict):
     ns: NotRequired[str]
     #: A LangGraph task whose writes came from the graph's cache (its CachePolicy): not executed.
     cached: NotRequired[bool]
+    #: LangGraph runs, since 2026-12-04: the task's writes, committed with this event.
+    langgraph_writes: NotRequired[LgWrites]
 
 
 class NodeFailed(TypedDict):

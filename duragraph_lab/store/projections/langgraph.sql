@@ -1,20 +1,30 @@
 -- LangGraph checkpoints (lg_* events, domain/events/langgraph.py): the lg_checkpoints and
--- lg_writes read models. Called by project_run for the lg_* events of a run's stream and by the
+-- lg_writes read models. Called by project_run for the lg_* events of a run's stream (and its
+-- step_planned / node_completed holding a checkpoint / writes) and by the
 -- dispatch for checkpoint streams (checkpoints:<uuid>), as the projection of that kind; every
 -- event names its LangGraph thread.
 
 CREATE OR REPLACE FUNCTION duragraph.project_checkpoints(e duragraph.events) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    d        jsonb := e.data;
-    v_thread text := e.data->>'thread_id';
-    v_ns     text := coalesce(e.data->>'checkpoint_ns', '');
+    -- A run's own root checkpoint may be inside the step_planned of the step it leads to, and a
+    -- root task's writes inside its node_completed (domain/events/langgraph.py, since 2026-12-04):
+    -- v_kind is the record's type, d its payload, in either form.
+    v_kind   text := CASE e.type WHEN 'step_planned' THEN 'lg_checkpoint' WHEN 'node_completed' THEN 'lg_writes'
+                     ELSE e.type END;
+    d        jsonb := CASE e.type WHEN 'step_planned' THEN e.data->'langgraph_checkpoint'
+                      WHEN 'node_completed' THEN e.data->'langgraph_writes' ELSE e.data END;
+    v_thread text := d->>'thread_id';
+    v_ns     text := coalesce(d->>'checkpoint_ns', '');
     v_channel text;
     v_base    text;
     -- An lg_checkpoint's channel versions: its own field, or in its checkpoint stored as JSON.
-    v_versions jsonb := coalesce(e.data->'channel_versions', e.data->'checkpoint'->'channel_versions');
+    v_versions jsonb := coalesce(d->'channel_versions', d->'checkpoint'->'channel_versions');
 BEGIN
-    CASE e.type
+    IF d IS NULL OR jsonb_typeof(d) <> 'object' THEN
+        RETURN;
+    END IF;
+    CASE v_kind
     WHEN 'lg_checkpoint' THEN
         IF v_thread IS NULL OR d->>'checkpoint_id' IS NULL THEN
             RETURN;
@@ -107,15 +117,19 @@ BEGIN
         WITH RECURSIVE keep(checkpoint_ns, channel, version) AS (
             SELECT c.checkpoint_ns, v.key, v.value
               FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq,
-                   jsonb_each_text(coalesce(k.data->'channel_versions', k.data->'checkpoint'->'channel_versions', '{}'::jsonb)) v
+                   LATERAL (SELECT coalesce(k.data->'langgraph_checkpoint', k.data) AS d) kd,
+                   jsonb_each_text(coalesce(kd.d->'channel_versions', kd.d->'checkpoint'->'channel_versions', '{}'::jsonb)) v
              WHERE c.thread_id = v_thread
             UNION
-            SELECT kp.checkpoint_ns, kp.channel, ev.data->'blobs'->kp.channel->>'base'
-              FROM keep kp
-              JOIN duragraph.lg_blobs b ON b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
-                                       AND b.channel = kp.channel AND b.version = kp.version
-              JOIN duragraph.events ev ON ev.seq = b.seq
-             WHERE jsonb_typeof(ev.data->'blobs'->kp.channel) = 'object'
+            SELECT kp.checkpoint_ns, kp.channel, nxt.base
+              FROM keep kp,
+                   -- One index probe per link (LIMIT 1: see store/queries/lg_checkpoints.py).
+                   LATERAL (SELECT coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel->>'base' AS base
+                              FROM duragraph.lg_blobs b JOIN duragraph.events ev ON ev.seq = b.seq
+                             WHERE b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
+                               AND b.channel = kp.channel AND b.version = kp.version
+                               AND jsonb_typeof(coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel) = 'object'
+                             LIMIT 1) nxt
         )
         DELETE FROM duragraph.lg_blobs b
          WHERE b.thread_id = v_thread

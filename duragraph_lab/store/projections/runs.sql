@@ -35,6 +35,11 @@ BEGIN
         PERFORM duragraph.project_checkpoints(e);
         RETURN;
     END IF;
+    -- ... also when a run event holds them (a step_planned its checkpoint, a node_completed its
+    -- writes: domain/events/langgraph.py), before that event's own projection below.
+    IF (e.type = 'step_planned' AND d ? 'langgraph_checkpoint') OR (e.type = 'node_completed' AND d ? 'langgraph_writes') THEN
+        PERFORM duragraph.project_checkpoints(e);
+    END IF;
     -- Spans: one row per node execution attempt, a subgraph's nodes included (under their ns).
     IF e.type IN ('node_completed', 'node_failed') THEN
         IF d->>'task' IS NULL OR d->>'node' IS NULL OR jsonb_typeof(d->'step') IS DISTINCT FROM 'number' THEN

@@ -34,8 +34,8 @@ class StoredCheckpoint:
 
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
 _WRITES = """
-    (SELECT coalesce(jsonb_agg(jsonb_build_array(w.task_id, ev.data->'writes'->w.position)
-                               ORDER BY coalesce(ev.data->>'task_path', ''), w.task_id, w.idx), '[]'::jsonb)
+    (SELECT coalesce(jsonb_agg(jsonb_build_array(w.task_id, coalesce(ev.data->'langgraph_writes', ev.data)->'writes'->w.position)
+                               ORDER BY coalesce(coalesce(ev.data->'langgraph_writes', ev.data)->>'task_path', ''), w.task_id, w.idx), '[]'::jsonb)
        FROM duragraph.lg_writes w JOIN duragraph.events ev ON ev.seq = w.seq
       WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
         AND w.checkpoint_id = c.checkpoint_id)"""
@@ -45,31 +45,34 @@ _WRITES = """
 # one stored whole (older events have only those: chains of one).
 _VALUES = """
     (WITH RECURSIVE chain(channel, blob, depth) AS (
-        SELECT v.key, bev.data->'blobs'->v.key, 0
-          FROM jsonb_each_text(coalesce(e.data->'channel_versions', e.data->'checkpoint'->'channel_versions', '{}'::jsonb)) v
+        SELECT v.key, coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->v.key, 0
+          FROM jsonb_each_text(coalesce(ed.d->'channel_versions', ed.d->'checkpoint'->'channel_versions', '{}'::jsonb)) v
           JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
                                    AND b.channel = v.key AND b.version = v.value
           JOIN duragraph.events bev ON bev.seq = b.seq
         UNION ALL
-        SELECT ch.channel, bev.data->'blobs'->ch.channel, ch.depth + 1
-          FROM chain ch
-          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                                   AND b.channel = ch.channel AND b.version = ch.blob->>'base'
-          JOIN duragraph.events bev ON bev.seq = b.seq
+        SELECT ch.channel, nxt.blob, ch.depth + 1
+          FROM chain ch,
+               -- One index probe per link: LIMIT 1 keeps PostgreSQL from folding this into a join
+               -- that, without statistics on lg_blobs (a fresh database), scans every blob of the
+               -- thread for each link of a long chain.
+               LATERAL (SELECT coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->ch.channel AS blob
+                          FROM duragraph.lg_blobs b JOIN duragraph.events bev ON bev.seq = b.seq
+                         WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+                           AND b.channel = ch.channel AND b.version = ch.blob->>'base' LIMIT 1) nxt
          WHERE jsonb_typeof(ch.blob) = 'object' AND ch.depth < 10000
     )
     SELECT coalesce(jsonb_object_agg(channel, blobs), '{}'::jsonb)
       FROM (SELECT channel, jsonb_agg(blob ORDER BY depth) AS blobs FROM chain GROUP BY channel) s)"""
 
 # A checkpoint's metadata, from its event (e).
-_METADATA = (
-    "CASE WHEN jsonb_typeof(e.data->'metadata') = 'object' THEN e.data->'metadata' ELSE '{}'::jsonb END"
-)
+_METADATA = "CASE WHEN jsonb_typeof(ed.d->'metadata') = 'object' THEN ed.d->'metadata' ELSE '{}'::jsonb END"
 
 _SELECT = f"""
-SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, e.data->>'parent_checkpoint_id', {_METADATA},
-       e.data->'checkpoint', {_WRITES}, {_VALUES}
-  FROM duragraph.lg_checkpoints c JOIN duragraph.events e ON e.seq = c.seq"""
+SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, ed.d->>'parent_checkpoint_id', {_METADATA},
+       ed.d->'checkpoint', {_WRITES}, {_VALUES}
+  FROM duragraph.lg_checkpoints c JOIN duragraph.events e ON e.seq = c.seq,
+       LATERAL (SELECT coalesce(e.data->'langgraph_checkpoint', e.data) AS d) ed"""
 
 
 class PgLangGraphCheckpoints:
@@ -143,7 +146,7 @@ class PgLangGraphCheckpoints:
             "FROM duragraph.lg_checkpoints c "
             "JOIN duragraph.events e ON e.seq = c.seq "
             "JOIN duragraph.events p ON p.stream_id = e.stream_id AND ("
-            "(p.version > e.version AND p.type = 'step_planned' AND p.data->>'checkpoint_id' = c.checkpoint_id) "
+            "(p.version >= e.version AND p.type = 'step_planned' AND p.data->>'checkpoint_id' = c.checkpoint_id) "
             "OR (p.version < e.version AND p.type = 'state_updated' "
             "AND p.data->'planned'->>'checkpoint_id' = c.checkpoint_id)) "
             "WHERE c.thread_id = %s AND c.checkpoint_ns = %s AND c.checkpoint_id = ANY(%s)",
@@ -156,7 +159,7 @@ class PgLangGraphCheckpoints:
     ) -> dict[tuple[str, str], str]:
         """``(checkpoint id, task id) -> task path`` of the tasks that saved writes there."""
         rows = await self.store._query(
-            "SELECT DISTINCT w.checkpoint_id, w.task_id, coalesce(e.data->>'task_path', '') "
+            "SELECT DISTINCT w.checkpoint_id, w.task_id, coalesce(coalesce(e.data->'langgraph_writes', e.data)->>'task_path', '') "
             "FROM duragraph.lg_writes w JOIN duragraph.events e ON e.seq = w.seq "
             "WHERE w.thread_id = %s AND w.checkpoint_ns = %s AND w.checkpoint_id = ANY(%s)",
             (thread_id, checkpoint_ns, checkpoint_ids),
