@@ -35,9 +35,10 @@ outbox only after JetStream acknowledged it.
 
 **Passes.** Each pass reads a batch of outbox rows with their events' JSON text (one read-only
 statement: no transaction, no commit to flush), publishes them pipelined with ``Nats-Msg-Id =
-event_id``, each asking for its JetStream ack on its own reply subject, and waits for every ack. Published rows are deleted later, several passes at a
-time (when the batch is full, or ``delete_interval`` after the first: an idle relay wakes up for
-it), and the passes in between skip them. A relay that stops before deleting leaves rows that the
+event_id``, each asking for its JetStream ack on its own reply subject, and waits for every ack.
+Published rows are deleted later, several passes at a time (when the batch is full, or
+``delete_interval`` after the first: an idle relay wakes up for it), and the passes in between
+skip them. A relay that stops before deleting leaves rows that the
 next one publishes again, as does any failure before the acks; JetStream drops the duplicates by
 message id (and subscribers by version). The relay touches only outbox rows and never locks them,
 so it never makes a writer wait.
