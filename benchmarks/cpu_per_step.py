@@ -46,8 +46,16 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _named(fragment: str) -> list[int]:
-    return [p.pid for p in psutil.process_iter(["name"]) if fragment in (p.info["name"] or "")]
+def _ours(fragment: str, directory: str) -> list[int]:
+    """The processes named ``fragment`` started for this measurement (their command line names
+    its temporary directory), with their children: PostgreSQL's backends. Other PostgreSQL and
+    NATS servers on the machine are not counted."""
+    found: list[int] = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if fragment in (proc.info["name"] or "") and directory in " ".join(proc.info["cmdline"] or []):
+            found.append(proc.pid)
+            found += [child.pid for child in proc.children(recursive=True)]
+    return found
 
 
 async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
@@ -78,8 +86,8 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
                 await wait_registered(url, graph)
                 ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
                 await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not measured
-                pids = {"worker": [worker.pid], "postgres": _named("postgres"), "relay": [os.getpid()],
-                        "nats": _named("nats-server")}  # fmt: skip
+                pids = {"worker": [worker.pid], "postgres": _ours("postgres", tmp), "relay": [os.getpid()],
+                        "nats": _ours("nats-server", tmp)}  # fmt: skip
                 before = {k: _cpu(v) for k, v in pids.items()}
                 began = time.perf_counter()
                 for _ in range(runs):
