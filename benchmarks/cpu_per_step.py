@@ -1,9 +1,11 @@
 """CPU per step, by process: what one step of a graph costs the worker, PostgreSQL, the outbox
-relay and nats-server (issue 17: where a LangGraph step's cost goes, beside a native step's).
+relay and nats-server (issue 17: where a LangGraph step's cost goes, beside a native step's and
+beside LangGraph + PostgresSaver's).
 
     python -m benchmarks.cpu_per_step                  # the native engine, linear100
     python -m benchmarks.cpu_per_step --langgraph      # the LangGraph engine, the same graph
-    python -m benchmarks.cpu_per_step --both --runs 10 # both, alternated, one table
+    python -m benchmarks.cpu_per_step --both --runs 10 # both, one table
+    python -m benchmarks.cpu_per_step --all            # both, then LangGraph + AsyncPostgresSaver
 
 The set-up of ``benchmarks.per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab worker``
 in its own process serving the 100-node linear graph, the outbox relay (and the control plane
@@ -11,6 +13,11 @@ creating and awaiting the runs) in this process. Runs execute one after the othe
 are each process's user + system CPU over them, divided by the steps. Unlike wall-clock time,
 CPU per step hardly moves when other work shares the machine, so two revisions can be compared
 on a busy machine (the wall-clock figure is printed too, for what it is worth).
+
+``postgressaver`` (``--all``): the same LangGraph graph run by LangGraph itself with
+``AsyncPostgresSaver`` (``durability="sync"``, as in ``benchmarks.contenders``) in this process,
+on the same PostgreSQL (its own database): its "worker" column is this process, there is no relay
+or NATS.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from duragraph_lab.store import migrate
 
 STEPS = 100
 PROCESSES = ("worker", "postgres", "relay", "nats")
+ENGINES = ("native", "langgraph", "postgressaver")
 
 
 def _cpu(pids: list[int]) -> float:
@@ -46,8 +54,16 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _named(fragment: str) -> list[int]:
-    return [p.pid for p in psutil.process_iter(["name"]) if fragment in (p.info["name"] or "")]
+def _ours(fragment: str, directory: str) -> list[int]:
+    """The processes named ``fragment`` started for this measurement (their command line names
+    its temporary directory), with their children: PostgreSQL's backends. Other PostgreSQL and
+    NATS servers on the machine are not counted."""
+    found: list[int] = []
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        if fragment in (proc.info["name"] or "") and directory in " ".join(proc.info["cmdline"] or []):
+            found.append(proc.pid)
+            found += [child.pid for child in proc.children(recursive=True)]
+    return found
 
 
 async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
@@ -69,6 +85,9 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
             }
             pool, nc, relay, control = await control_plane(url, nurl)
             for engine in engines:
+                if engine == "postgressaver":
+                    out[engine] = await _postgres_saver(url, tmp, runs)
+                    continue
                 ref_, graph = refs[engine]
                 worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
                     [*_cli(), "worker", ref_, "--concurrency", "1"],
@@ -78,8 +97,8 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
                 await wait_registered(url, graph)
                 ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
                 await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not measured
-                pids = {"worker": [worker.pid], "postgres": _named("postgres"), "relay": [os.getpid()],
-                        "nats": _named("nats-server")}  # fmt: skip
+                pids = {"worker": [worker.pid], "postgres": _ours("postgres", tmp), "relay": [os.getpid()],
+                        "nats": _ours("nats-server", tmp)}  # fmt: skip
                 before = {k: _cpu(v) for k, v in pids.items()}
                 began = time.perf_counter()
                 for _ in range(runs):
@@ -108,6 +127,26 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
     return out
 
 
+async def _postgres_saver(url: str, tmp: str, runs: int) -> dict[str, float]:
+    from benchmarks.contenders import LangGraphContender, database_url
+
+    contender = LangGraphContender(database_url(url, "langgraph_cpu"))
+    await contender.start()
+    try:
+        await contender.run_linear(STEPS)  # warm-up, not measured
+        pids = {"worker": [os.getpid()], "postgres": _ours("postgres", tmp)}
+        before = {k: _cpu(v) for k, v in pids.items()}
+        began = time.perf_counter()
+        for _ in range(runs):
+            await contender.run_linear(STEPS)
+        wall = time.perf_counter() - began
+    finally:
+        await contender.stop()
+    steps = runs * STEPS
+    figures = {k: (_cpu(v) - before[k]) / steps * 1e6 for k, v in pids.items()}
+    return {**figures, "relay": 0.0, "nats": 0.0, "wall": wall / steps * 1e6}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -116,8 +155,17 @@ def main() -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--langgraph", action="store_true", help="the LangGraph engine only")
     group.add_argument("--both", action="store_true", help="the native engine, then the LangGraph engine")
+    group.add_argument("--all", action="store_true", help="--both, then LangGraph + AsyncPostgresSaver")
     args = parser.parse_args()
-    engines = ["native", "langgraph"] if args.both else ["langgraph"] if args.langgraph else ["native"]
+    engines = (
+        list(ENGINES)
+        if args.all
+        else ["native", "langgraph"]
+        if args.both
+        else ["langgraph"]
+        if args.langgraph
+        else ["native"]
+    )
     figures = asyncio.run(measure(engines, args.runs))
     print(f"{args.runs} runs x {STEPS} steps each, one after the other; µs per step")
     print("\n| engine | " + " | ".join(f"{p} CPU" for p in PROCESSES) + " | all CPU | wall |")

@@ -42,7 +42,7 @@ def body_from_row(
     recorded_at: datetime,
 ) -> bytes:
     """Build the body from PostgreSQL's JSON text without decoding and re-encoding the payload."""
-    head = json.dumps(
+    head = orjson.dumps(
         {
             "seq": seq,
             "stream_id": stream_id,
@@ -50,10 +50,9 @@ def body_from_row(
             "event_id": event_id,
             "type": event_type,
             "recorded_at": recorded_at.isoformat(),
-        },
-        separators=(",", ":"),
+        }
     )
-    return f'{head[:-1]},"data":{data_json},"meta":{meta_json}}}'.encode()
+    return b"".join((head[:-1], b',"data":', data_json.encode(), b',"meta":', meta_json.encode(), b"}"))
 
 
 def body_from_event(event: RecordedEvent) -> bytes:

@@ -67,6 +67,10 @@ class GraphRegistry:
     async def register(self, graph: CompiledGraph | GraphDescription, *, registered_by: str) -> Registration:
         """Record the graph's topology (when it changed) and ensure its default assistant."""
         found = graph if isinstance(graph, GraphDescription) else GraphDescription.of(graph)
+        # The default assistant first: once the graph is seen registered, a run can be created by
+        # its graph id (which names that assistant) at once, with no moment in between where the
+        # graph is listed but "not found".
+        assistant_id = await self.assistants.ensure_default(found.graph_id, found.description)
         stream = graph_stream(found.graph_id)
         history = await self.events.read_stream(stream)
         registered = next((e.data for e in reversed(history) if e.type == ev.GRAPH_REGISTERED), None)
@@ -84,5 +88,4 @@ class GraphRegistry:
             # Another worker registering at the same moment wins the race; its topology is the same.
             with contextlib.suppress(VersionConflict):
                 await self.events.append(stream, len(history), [registration])
-        assistant_id = await self.assistants.ensure_default(found.graph_id, found.description)
         return Registration(found.graph_id, found.version, changed, assistant_id)

@@ -12,7 +12,15 @@ import psycopg
 import pytest
 from nats.aio.client import Client as NATS
 
-from duragraph_lab.bus import OutboxRelay, RelayWaker, StreamSubscription, Subjects, connect_nats, wire
+from duragraph_lab.bus import (
+    OutboxRelay,
+    RelayWaker,
+    StreamSubscription,
+    Subjects,
+    connect_nats,
+    ensure_stream,
+    wire,
+)
 from duragraph_lab.domain import NewEvent, VersionConflict
 from duragraph_lab.store import PostgresEventStore, open_pool
 from tests.helpers import eventually, jetstream_messages
@@ -90,6 +98,60 @@ async def test_wake_publishes_without_waiting_for_the_poll(pool: Any, nc: NATS, 
         await eventually(lambda: relay.status.published == 1, timeout=5)
     finally:
         await relay.stop()
+
+
+async def test_commits_following_a_pass_share_the_next_one(pool: Any, nc: NATS, subjects: Subjects) -> None:
+    """After a pass that published, the next starts no sooner than pass_interval after it began:
+    the commits made meanwhile go out together, in one pass."""
+    store = PostgresEventStore(pool)
+    batches: list[tuple[float, list[str]]] = []
+    relay = OutboxRelay(
+        pool,
+        nc,
+        subjects,
+        idle_poll_min=30,
+        idle_poll_max=30,
+        pass_interval=2.0,
+        observer=lambda rows: batches.append((time.monotonic(), [r[0] for r in rows])),
+    )
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the first pass found nothing; the relay now waits for wake-ups
+        a, b, c = (f"run:{uuid.uuid4()}" for _ in range(3))
+        first_commit = time.monotonic()  # the pass that publishes A begins after this
+        await store.append(a, 0, [NewEvent("a")])
+        await eventually(lambda: relay.status.published == 1, timeout=10)
+        await store.append(b, 0, [NewEvent("b")])
+        await store.append(c, 0, [NewEvent("c")])
+        await eventually(lambda: relay.status.published == 3, timeout=10)
+        assert [streams for _, streams in batches] == [[a], [b, c]]
+        assert batches[1][0] - first_commit >= 2.0
+        msgs = await jetstream_messages(nc, subjects, expect=3)
+        assert [m.headers[wire.H_STREAM] for m in msgs] == [a, b, c]  # type: ignore[index]
+    finally:
+        await relay.stop()
+
+
+async def test_a_wake_up_after_an_empty_pass_is_served_at_once(
+    pool: Any, nc: NATS, subjects: Subjects
+) -> None:
+    """pass_interval only follows a pass that published: an idle relay publishes when woken."""
+    store = PostgresEventStore(pool)
+    relay = OutboxRelay(pool, nc, subjects, idle_poll_min=30, idle_poll_max=30, pass_interval=30)
+    store.add_after_commit(relay.wake)
+    await relay.start()
+    try:
+        await asyncio.sleep(0.2)  # the first pass found nothing
+        await store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("wake_me")])
+        await eventually(lambda: relay.status.published == 1, timeout=10)
+    finally:
+        await relay.stop()
+
+
+async def test_pass_interval_cannot_be_negative(pool: Any, nc: NATS, subjects: Subjects) -> None:
+    with pytest.raises(ValueError, match="pass_interval"):
+        OutboxRelay(pool, nc, subjects, pass_interval=-1)
 
 
 def outbox_rows(database_url: str) -> int:
@@ -236,6 +298,52 @@ async def test_relay_without_nats_reports_failures_and_keeps_the_backlog(
         assert await relay.backlog() == 1  # nothing was lost
     finally:
         await relay.stop()
+
+
+async def test_no_stream_fails_the_pass_at_once_and_nothing_is_lost(
+    pg_store: PostgresEventStore, pool: Any, nc: NATS
+) -> None:
+    """JetStream answering "no responders" (no stream, or a stream without a leader) fails the
+    pass at once, not after ack_timeout; the rows wait, and go once the stream is there."""
+    subjects = Subjects(prefix=f"t{uuid.uuid4().hex[:10]}")  # no stream captures these subjects
+    relay = OutboxRelay(pool, nc, subjects, ack_timeout=60, retry_min=0.01, nats_retry_max=0.05)
+    await pg_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("waiting")])
+    await relay.start()
+    try:
+        await eventually(lambda: relay.status.consecutive_failures >= 2, timeout=20)
+        assert "NoStreamResponseError" in (relay.status.last_error or "")
+        assert relay.status.published == 0
+        await ensure_stream(nc, subjects)
+        try:
+            await relay.drain(timeout=20)
+            assert relay.status.published == 1 and relay.status.healthy
+            [msg] = await jetstream_messages(nc, subjects, expect=1)
+            assert msg.headers[wire.H_TYPE] == "waiting"  # type: ignore[index]
+        finally:
+            await nc.jetstream().delete_stream(subjects.stream_name)
+    finally:
+        await relay.stop()
+
+
+async def test_an_ack_reporting_an_error_fails_the_pass(
+    pg_store: PostgresEventStore, pool: Any, nc: NATS
+) -> None:
+    """A JetStream ack carrying an error (here: the message is larger than the stream accepts)
+    fails the pass; nothing is deleted and the relay retries."""
+    subjects = Subjects(prefix=f"t{uuid.uuid4().hex[:10]}")
+    js = nc.jetstream()
+    await js.add_stream(name=subjects.stream_name, subjects=[subjects.all_events], max_msg_size=64)
+    relay = OutboxRelay(pool, nc, subjects, ack_timeout=60, retry_min=0.01, nats_retry_max=0.05)
+    await pg_store.append(f"run:{uuid.uuid4()}", 0, [NewEvent("too_big", {"x": "y" * 200})])
+    await relay.start()
+    try:
+        await eventually(lambda: relay.status.consecutive_failures >= 2, timeout=20)
+        assert "message size exceeds maximum allowed" in (relay.status.last_error or "")
+        assert relay.status.published == 0
+        assert await relay.backlog() == 1
+    finally:
+        await relay.stop()
+        await js.delete_stream(subjects.stream_name)
 
 
 async def test_stop_is_prompt_even_when_a_wake_up_races_the_cancellation(

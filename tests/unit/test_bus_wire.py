@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 
 from duragraph_lab.bus import wire
@@ -52,3 +53,19 @@ def test_the_stored_json_text_is_sent_as_is() -> None:
     marked = dataclasses.replace(plain, json_text=('{"marker":1}', "{}"))
     assert wire.event_from_body(wire.body_from_event(marked)).data == {"marker": 1}  # the text goes out
     assert wire.events_from_fresh(wire.fresh_message([stored], 1 << 20)) == [plain]  # and reads back
+
+
+def test_a_body_built_from_a_row_is_its_json_text_in_an_envelope() -> None:
+    when = dt.datetime(2026, 12, 4, 17, 0, 0, 123456, tzinfo=dt.UTC)
+    body = wire.body_from_row(7, "run:é", 3, str(uuid.UUID(int=1)), "typé", '{"a": [1, "ü"]}', "{}", when)
+    assert json.loads(body) == {
+        "seq": 7,
+        "stream_id": "run:é",
+        "version": 3,
+        "event_id": str(uuid.UUID(int=1)),
+        "type": "typé",
+        "recorded_at": when.isoformat(),
+        "data": {"a": [1, "ü"]},
+        "meta": {},
+    }
+    assert b'"data":{"a": [1, "\xc3\xbc"]}' in body  # the stored text, not re-encoded
