@@ -177,7 +177,11 @@ class Runs:
 
     # -- creating ------------------------------------------------------------------------------
     async def create(
-        self, thread_id: str | None, body: models.RunCreateStateful | models.RunCreateStateless
+        self,
+        thread_id: str | None,
+        body: models.RunCreateStateful | models.RunCreateStateless,
+        *,
+        run_id: str | None = None,
     ) -> RunRef:
         stateless = isinstance(body, models.RunCreateStateless)
         command = None
@@ -234,6 +238,7 @@ class Runs:
             checkpoint=checkpoint,
             kwargs=plain(kwargs),
             temporary=bool(kwargs["temporary"]),
+            run_id=run_id,
         )
 
     async def precheck(self, body: models.RunCreateStateless) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from duragraph_lab.api.checkpoints import thread_state
 from duragraph_lab.api.jsonout import dumps
 from duragraph_lab.api.streaming import LANGGRAPH_OWN_MODES, Part, StreamEncoder
-from duragraph_lab.control.follow import is_final
+from duragraph_lab.control.follow import LiveTap, is_final
 from duragraph_lab.control.plane import ControlPlane
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.errors import NotFound
@@ -76,8 +76,30 @@ async def run_frames(
     after_seq: int = 0,
     metadata: bool = True,
     poll_interval: float = 1.0,
+    live: LiveTap | None = None,
 ) -> AsyncIterator[bytes]:
-    """The SSE body of one run, from ``after_seq`` until the run comes to rest."""
+    """The SSE body of one run, from ``after_seq`` until the run comes to rest. ``live``: the
+    run's live events subscribed to before it was created (closed when the body ends)."""
+    try:
+        async for body in _run_frames(
+            control, run_id, modes, subgraphs, after_seq, metadata, poll_interval, live
+        ):
+            yield body
+    finally:
+        if live is not None:
+            await live.close()  # a body that ended before following the run
+
+
+async def _run_frames(
+    control: ControlPlane,
+    run_id: str,
+    modes: Sequence[str],
+    subgraphs: bool,
+    after_seq: int,
+    metadata: bool,
+    poll_interval: float,
+    tap: LiveTap | None,
+) -> AsyncIterator[bytes]:
     start = await control.follower.start(run_id, after_seq, subgraphs=subgraphs)
     own = bool(set(modes) & LANGGRAPH_OWN_MODES) or subgraphs
     langgraph = own and await _is_langgraph(control, run_id)
@@ -87,7 +109,10 @@ async def run_frames(
     if metadata:
         yield frame(*encoder.metadata())
     stash: list[dict[str, Any]] = []
-    async for item in control.follower.run(run_id, after_seq=after_seq, poll_interval=poll_interval):
+    followed = control.follower.run(
+        run_id, after_seq=after_seq, poll_interval=poll_interval, live=tap if tap is not None else True
+    )
+    async for item in followed:
         if item.event is not None:
             body = frames(encoder.on_event(item.event), item.event.seq)
             if body:

@@ -46,6 +46,25 @@ class Item:
 _DONE = Item()
 
 
+class LiveTap:
+    """A run's live events, subscribed to before the run exists: what a stream that creates its
+    run listens with, so that the first tokens (published by a worker as soon as it starts the
+    run, maybe before the creating request could subscribe) are not lost. Hand it to
+    :meth:`Follower.run`, which then owns it; :meth:`close` it if the run is never followed."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        self._unsubscribe: Any = None
+
+    def put(self, data: dict[str, Any]) -> None:
+        self.queue.put_nowait(Item(live=data))
+
+    async def close(self) -> None:
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is not None:
+            await unsubscribe()
+
+
 @dataclass(frozen=True, slots=True)
 class StreamStart:
     """A run as it was at a stream's starting point: its root state, its subgraphs' (by
@@ -88,20 +107,43 @@ class Follower:
         """A thread's events as they happen (runs added, edits, its deletion), from its first."""
         return self.feed.follow(f"thread:{thread_id}", poll_interval=poll_interval)
 
+    async def tap_live(self, run_id: str) -> LiveTap:
+        """Subscribe to ``run_id``'s live events now, before the run is created (see LiveTap)."""
+        tap = LiveTap()
+        tap._unsubscribe = await self.feed.on_live(run_id, tap.put)
+        return tap
+
     async def run(
-        self, run_id: str, *, after_seq: int = 0, live: bool = True, poll_interval: float = 1.0
+        self,
+        run_id: str,
+        *,
+        after_seq: int = 0,
+        live: bool | LiveTap = True,
+        poll_interval: float = 1.0,
     ) -> AsyncIterator[Item]:
         """Items of run ``run_id`` after global seq ``after_seq``; ends once the run is at rest
-        (finished, or paused for a human) and every event up to then was delivered."""
+        (finished, or paused for a human) and every event up to then was delivered. ``live``: a
+        :class:`LiveTap` subscribed earlier (closed when this ends), or whether to subscribe."""
+        tap = live if isinstance(live, LiveTap) else None
+        try:
+            async for item in self._run(run_id, after_seq, bool(live), tap, poll_interval):
+                yield item
+        finally:
+            if tap is not None:
+                await tap.close()
+
+    async def _run(
+        self, run_id: str, after_seq: int, live: bool, tap: LiveTap | None, poll_interval: float
+    ) -> AsyncIterator[Item]:
         stream_id = f"run:{run_id}"
         if await self._at_rest_at_head(run_id, after_seq=after_seq):
             # Checked before any subscription: a client resuming a run that has ended gets its
             # end at once, even from a server whose bus subscriptions are still being set up
             # (a subscribe during a NATS leader election can take seconds).
             return
-        queue: asyncio.Queue[Item] = asyncio.Queue()
+        queue: asyncio.Queue[Item] = tap.queue if tap is not None else asyncio.Queue()
         unsubscribe = None
-        if live:
+        if live and tap is None:
             unsubscribe = await self.feed.on_live(run_id, lambda data: queue.put_nowait(Item(live=data)))
         subscription = self.feed.follow(stream_id, after_seq=after_seq, poll_interval=poll_interval)
 

@@ -16,6 +16,7 @@ machine checks each transition.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -86,8 +87,16 @@ class RunRequest:
     checkpoint: Checkpoint | None = None
     kwargs: Mapping[str, Any] | None = None
     temporary: bool = False
+    #: The new run's id, chosen by the caller (a stream that subscribes to the run's live events
+    #: before creating it); None: a new one. A request that resumes a paused run uses that run.
+    run_id: str | None = None
 
     def __post_init__(self) -> None:
+        if self.run_id is not None:
+            try:
+                uuid.UUID(self.run_id)
+            except ValueError:
+                raise InvalidRunRequest(f"run_id must be a UUID, not {self.run_id!r}") from None
         if self.multitask_strategy not in MULTITASK_STRATEGIES:
             raise InvalidRunRequest(
                 f"multitask_strategy must be one of {', '.join(MULTITASK_STRATEGIES)}, "

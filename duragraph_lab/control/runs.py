@@ -82,6 +82,7 @@ class RunControl:
         kwargs: Mapping[str, Any] | None = None,
         temporary: bool = False,
         also: Callable[[str, str], Sequence[Append]] | None = None,
+        run_id: str | None = None,
     ) -> RunRef:
         """Start a run of ``assistant`` (an assistant id or a graph id) on a thread: a new one,
         or ``thread_id``, continuing from the state its previous run left.
@@ -118,6 +119,7 @@ class RunControl:
             checkpoint=checkpoint,
             kwargs=kwargs,
             temporary=temporary,
+            run_id=run_id,
         )
         target = await self.targets.resolve(request.assistant)
         for _ in range(8):
@@ -142,7 +144,7 @@ class RunControl:
         resume = resume_of(request, head)
         if resume is not None:
             return await self._resume_latest(target, head, resume, request.checkpoint, also)
-        run_id = commands.new_id()
+        run_id = request.run_id or commands.new_id()
         source = await self.history.state(request.checkpoint.run_id) if request.checkpoint else None
         start = decide_start(request, head, run_id, source)
         created = created_event(run_id, head, target, request, start)

@@ -4,6 +4,7 @@ DuraGraph extras (event log, spans, fork, replay)."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 from tornado import web
@@ -13,6 +14,7 @@ from duragraph_lab.api.handlers.base import API_PREFIX, ApiError, DuraGraphHandl
 from duragraph_lab.api.handlers.streams import StreamingHandler
 from duragraph_lab.api.runs import join_result
 from duragraph_lab.api.sse import parse_last_event_id, run_frames
+from duragraph_lab.control.follow import LiveTap
 from duragraph_lab.control.run_creation import RunRef
 
 CANCEL_ACTIONS = ("interrupt", "rollback")
@@ -63,8 +65,34 @@ class _RunHandler(StreamingHandler):
         ref = await self.call(self.backend.runs.create(thread_id, body))
         return ref, body
 
+    async def create_and_stream(self, thread_id: str | None, stateless: bool) -> None:
+        """Create a run and stream it from its start. Its live events (LLM tokens, custom events)
+        are subscribed to first, under the id the run is then created with: a worker may start it
+        and stream its first tokens before this request could subscribe once it exists."""
+        body: models.RunCreateStateful | models.RunCreateStateless = (
+            self.parse(models.RunCreateStateless) if stateless else self.parse(models.RunCreateStateful)
+        )
+        control = self.backend.control_or_fail()
+        run_id = str(uuid.uuid4())
+        tap: LiveTap | None = await self.call(control.follower.tap_live(run_id))
+        try:
+            ref = await self.call(self.backend.runs.create(thread_id, body, run_id=run_id))
+        except BaseException:
+            if tap is not None:
+                await tap.close()
+            raise
+        if ref.run_id != run_id and tap is not None:
+            # The request resumed the thread's paused run: that run goes on, under its own id.
+            await tap.close()
+            tap = None
+        await self.stream_run(ref, body, live=tap)
+
     async def stream_run(
-        self, ref: RunRef, body: models.RunCreateStateful | models.RunCreateStateless
+        self,
+        ref: RunRef,
+        body: models.RunCreateStateful | models.RunCreateStateless,
+        *,
+        live: LiveTap | None = None,
     ) -> None:
         frames = run_frames(
             self.backend.control_or_fail(),
@@ -72,6 +100,7 @@ class _RunHandler(StreamingHandler):
             modes=body.stream_modes,
             subgraphs=body.stream_subgraphs,
             after_seq=ref.after_seq,
+            live=live,
         )
         await self.send_sse(
             frames,
@@ -145,8 +174,7 @@ class ThreadRunsWaitHandler(_RunHandler):
 class ThreadRunsStreamHandler(_RunHandler):
     @web.authenticated
     async def post(self, thread_id: str) -> None:
-        ref, body = await self.create(thread_id, stateless=False)
-        await self.stream_run(ref, body)
+        await self.create_and_stream(thread_id, stateless=False)
 
 
 class StatelessRunsHandler(_RunHandler):
@@ -168,8 +196,7 @@ class StatelessRunsWaitHandler(_RunHandler):
 class StatelessRunsStreamHandler(_RunHandler):
     @web.authenticated
     async def post(self) -> None:
-        ref, body = await self.create(None, stateless=True)
-        await self.stream_run(ref, body)
+        await self.create_and_stream(None, stateless=True)
 
 
 class RunsBatchHandler(_RunHandler):
