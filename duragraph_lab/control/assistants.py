@@ -21,6 +21,7 @@ from duragraph_lab.control.ports import EventStore
 from duragraph_lab.control.run_creation import Append
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.assistants import assistant_id_of, default_assistant_id
+from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.errors import Conflict, NotFound, VersionConflict
 from duragraph_lab.domain.plain import iso, plain
 
@@ -222,6 +223,15 @@ class Assistants:
         """Create the graph's default assistant unless it exists (or existed: a deleted default
         assistant stays deleted); its id. ``description``: the graph's (a ``langgraph.json``
         entry's), as LangGraph Platform gives it to the default assistant."""
+        assistant_id, stream_id, created = self.default_created(graph_id, description)
+        with contextlib.suppress(VersionConflict):  # it exists already
+            await self.events.append(stream_id, 0, [created])
+        return assistant_id
+
+    @staticmethod
+    def default_created(graph_id: str, description: str | None = None) -> tuple[str, str, NewEvent]:
+        """The graph's default assistant: its id, its stream, and the event that creates it
+        (appended at version 0, so only where the stream is new)."""
         assistant_id = default_assistant_id(graph_id)
         created = ev.assistant_created(
             assistant_id,
@@ -232,9 +242,7 @@ class Assistants:
             context={},
             metadata={"created_by": "system"},
         )
-        with contextlib.suppress(VersionConflict):  # it exists already
-            await self.events.append(f"assistant:{assistant_id}", 0, [created])
-        return assistant_id
+        return assistant_id, f"assistant:{assistant_id}", created
 
     async def update(self, assistant_id: str, changes: AssistantChanges) -> dict[str, Any]:
         """A new version with the given fields changed (the others as in the latest version)."""

@@ -94,7 +94,7 @@ def wait_for(check: Any, timeout: float, what: str) -> Any:
 
 
 def registered(url: str, graph_id: str) -> bool:
-    """The worker registered the graph: its default assistant (created last) exists."""
+    """The worker registered the graph: its default assistant (committed with it) exists."""
     return bool(sql(url, "SELECT 1 FROM duragraph.assistants WHERE graph_id = %s", (graph_id,)))
 
 

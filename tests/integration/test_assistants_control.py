@@ -96,3 +96,34 @@ async def test_creating_an_assistant_needs_a_registered_graph_and_a_free_id(
         NewAssistant("counter", assistant_id=default_assistant_id("counter"), if_exists="do_nothing")
     )
     assert kept["metadata"] == {"created_by": "system"}
+
+
+async def test_a_graph_and_its_default_assistant_are_registered_together(
+    pg_store: PostgresEventStore,
+) -> None:
+    """One transaction: the graph's topology and its default assistant commit together, so a run
+    can be created by graph id as soon as either shows; workers registering the same graph at
+    the same moment record it once."""
+    import asyncio
+
+    results = await asyncio.gather(
+        *(graph_registry(pg_store).register(counter(), registered_by=f"worker-{i}") for i in range(4))
+    )
+    assert sum(r.changed for r in results) == 1
+    assert {r.assistant_id for r in results} == {default_assistant_id("counter")}
+    events = await pg_store.read_all(types=[ev.GRAPH_REGISTERED, ev.ASSISTANT_CREATED])
+    assert sorted(e.type for e in events) == [ev.ASSISTANT_CREATED, ev.GRAPH_REGISTERED]
+    # Both in one commit: the same transaction id on both rows.
+    async with pg_store.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT count(DISTINCT xmin::text) FROM duragraph.events WHERE seq = ANY(%s)",
+            ([e.seq for e in events],),
+        )
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 1
+    # A deleted default assistant stays deleted when the graph is registered again.
+    await assistants(pg_store).delete(default_assistant_id("counter"))
+    again = await graph_registry(pg_store).register(counter(), registered_by="worker-9")
+    assert not again.changed
+    with pytest.raises(NotFound):
+        await assistants(pg_store).get(default_assistant_id("counter"))
