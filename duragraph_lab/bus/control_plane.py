@@ -49,12 +49,8 @@ async def _nothing_to_stop() -> None:
     return None
 
 
-async def _listen(
-    nc: NATS | None, subject: str, on_msg: Callable[[Msg], Any], *, confirm: bool = False
-) -> Unsubscribe:
-    """Subscribe for as long as the caller wants (best effort: no subscription without NATS).
-    ``confirm``: return once the server has the subscription (a flush: one round trip), so
-    that a message published after this returns is delivered."""
+async def _listen(nc: NATS | None, subject: str, on_msg: Callable[[Msg], Any]) -> Unsubscribe:
+    """Subscribe for as long as the caller wants (best effort: no subscription without NATS)."""
     if nc is None:
         return _nothing_to_stop
 
@@ -71,12 +67,6 @@ async def _listen(
         return _nothing_to_stop
     except Exception:
         return _nothing_to_stop
-
-    if confirm:
-        try:
-            await nc.flush(timeout=int(SUBSCRIBE_TIMEOUT))
-        except Exception:  # the subscription stands; only its confirmation is missing
-            log.debug("NATS did not confirm the subscription to %s in time", subject)
 
     async def stop() -> None:
         with contextlib.suppress(Exception):
@@ -149,9 +139,10 @@ class NatsEventFeed:
                 return
             callback(data)
 
-        # Confirmed: a stream that creates its run subscribes first, and must not miss the first
-        # tokens of a worker that starts the run at once.
-        return await _listen(self.link.connected(), self.link.subjects.live(run_id), on_msg, confirm=True)
+        # No flush needed for a stream that subscribes before creating its run: the SUB goes out
+        # on this connection ahead of the wake-up that tells workers about the new run, and the
+        # server handles a connection's messages in order.
+        return await _listen(self.link.connected(), self.link.subjects.live(run_id), on_msg)
 
     async def on_appended(self, stream_id: str, callback: Callable[[], None]) -> Unsubscribe:
         return await _listen(
