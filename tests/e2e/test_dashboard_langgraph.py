@@ -188,6 +188,12 @@ def test_tokens_per_run_and_per_node(ui: Page) -> None:
     expect(model).to_have_text(["model", "2", "40", "12"])
     expect(tokens.locator("tr[data-node='tools']")).to_have_count(0)  # a tool call reports no tokens
     expect(page.locator(".dg-run-meta [data-dg-tokens]")).to_contain_text("40 in · 12 out tokens")
+    # The rest of the run view (drawn after the tokens): the graph and the whole event log, up to
+    # the run's end, so that the picture shows the run and not a page still loading.
+    expect(page.locator("[data-dg-graph] g[data-node='model']")).to_have_count(1, timeout=15000)
+    expect(page.locator("[data-dg-eventlog] .dg-event-row").last).to_contain_text(
+        "run_completed", timeout=15000
+    )
     ui.shot("langgraph-run-tokens")
 
     ui.go(f"#/run/{chat_run['run_id']}?thread_id={chat_thread}")
