@@ -38,6 +38,7 @@ from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events.langgraph import Typed
 from duragraph_lab.langgraph.list_values import ListValues, resolve
+from duragraph_lab.langgraph.version_deltas import VersionDeltas, rebuild
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints, StoredCheckpoint
 
@@ -105,6 +106,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         # A run's checkpointer is its thread's only writer while the run holds its lease: it may
         # store a list as an append to the version it stored before (list_values.py).
         self.lists = ListValues(self.serde) if run is not None else None
+        # ... and the versions of a checkpoint as changes from the one it stored before (version_deltas.py).
+        self.versions = VersionDeltas() if run is not None else None
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -160,13 +163,20 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
                 blobs[channel] = lists.store(thread_id, checkpoint_ns, channel, str(version), values[channel])
             else:
                 blobs[channel] = self.serde.dumps_typed(values[channel])
+        parent_id = configurable.get("checkpoint_id")
+        stored = _plain_or_serialized(self.serde, {**checkpoint, "channel_values": {}})
+        delta = False
+        if self.versions is not None and isinstance(stored, dict) and self._bound(thread_id) is not None:
+            # Only the versions that changed since the parent, when this run stored the parent.
+            stored, delta = self.versions.store(thread_id, checkpoint_ns, parent_id, stored)
         event = ev.lg_checkpoint(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,
             checkpoint_id=checkpoint["id"],
-            parent_checkpoint_id=configurable.get("checkpoint_id"),
+            parent_checkpoint_id=parent_id,
             metadata=dict(get_serializable_checkpoint_metadata(config, metadata)),
-            checkpoint=_plain_or_serialized(self.serde, {**checkpoint, "channel_values": {}}),
+            checkpoint=stored,
+            versions_delta=delta,
             # Not repeated when they are the checkpoint's versions of the channels stored.
             new_versions=None
             if all(checkpoint["channel_versions"].get(ch) == v for ch, v in new_versions.items())
@@ -223,6 +233,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
     async def adelete_thread(self, thread_id: str) -> None:
         if self.lists is not None:
             self.lists.forget(str(thread_id))
+        if self.versions is not None:
+            self.versions.forget(str(thread_id))
         await self._append(str(thread_id), [ev.lg_thread_deleted(str(thread_id))])
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
@@ -244,6 +256,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         for thread_id, event in events_by_thread:
             if self.lists is not None:
                 self.lists.forget(thread_id)
+            if self.versions is not None:
+                self.versions.forget(thread_id)
             await self._append(thread_id, [event])
 
     # -- reading -------------------------------------------------------------------------------
@@ -283,7 +297,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
     def _tuple(self, stored: StoredCheckpoint) -> CheckpointTuple:
         base = {"thread_id": stored.thread_id, "checkpoint_ns": stored.checkpoint_ns}
         checkpoint: Checkpoint = (
-            stored.checkpoint  # type: ignore[assignment]
+            rebuild(stored.checkpoint, stored.versions_chain)  # type: ignore[assignment]
             if isinstance(stored.checkpoint, dict)
             else self.serde.loads_typed(stored.checkpoint)
         )

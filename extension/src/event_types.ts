@@ -48,6 +48,7 @@ export interface LgCheckpoint {
   new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
   blobs?: Record<string, string[] | LgListAppend>;
+  versions_delta?: boolean;
 }
 /** A list channel's value as an earlier version of it plus items appended (version 2 of the */
 export interface LgListAppend {
@@ -400,6 +401,7 @@ export interface LgCheckpoint {
   new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
   blobs?: Record<string, string[] | LgListAppend>;
+  versions_delta?: boolean;
 }
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {

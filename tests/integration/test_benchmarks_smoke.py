@@ -46,3 +46,26 @@ def test_per_step_benchmark_smoke(tmp_path: Path) -> None:
     assert report["steps_per_run"] == 100
     assert report["duragraph_us_per_step"] > 0
     assert report["floor_us_per_step"] > 0
+
+
+def test_langgraph_throughput_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "lg_throughput.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.lg_throughput", "--runs", "10", "--workers", "1", "--rounds", "1",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(out.read_text())
+    assert row["workers"] == 1 and row["ours_steps_per_s"] > 0 and row["postgressaver_steps_per_s"] > 0
+    assert row["cpu_us_per_step"]["workers"] > 0 and set(row["cores"]) <= set(row["cpu_us_per_step"])
+    floor = tmp_path / "floor.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.lg_throughput", "--floor", "--runs", "10", "--rounds", "1",
+         "--json", str(floor)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(floor.read_text())
+    assert set(figures) == {"no checkpointer", "InMemorySaver (durability=sync)"}
+    assert all(f[0] > 0 for f in figures.values())

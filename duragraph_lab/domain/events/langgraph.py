@@ -111,6 +111,11 @@ class LgCheckpoint(TypedDict):
     # channel -> the new version's value: [serde type, base64], or (a list that extends an
     # earlier version's) LgListAppend.
     blobs: NotRequired[dict[str, list[str] | LgListAppend]]
+    # In a run's stream (since the version deltas of 2026-12-04), true: the checkpoint's
+    # channel_versions and versions_seen hold only the entries that changed since its parent's
+    # (an earlier checkpoint of the same stream, whole or itself a delta of its parent's):
+    # langgraph/version_deltas.py.
+    versions_delta: NotRequired[bool]
 
 
 class LgWrites(TypedDict):
@@ -153,13 +158,16 @@ def lg_checkpoint(
     new_versions: Mapping[str, Any] | None,
     channel_versions: Mapping[str, Any] | None = None,
     blobs: Mapping[str, StoredValue] | None = None,
+    versions_delta: bool = False,
 ) -> NewEvent:
     """``metadata`` is plain JSON (LangGraph's checkpoint metadata: source, step, parents,
     run_id and the config's metadata), so that list filters can match it in SQL. ``checkpoint``
     is without its channel values, serialized or as plain JSON (a mapping: then it holds the
     channel versions, and ``channel_versions`` is not stored again); ``blobs`` are the values of
     ``new_versions``' channels (None: the checkpoint's versions of the channels in ``blobs``) (a list may be a :class:`ListAppend` to an earlier version of its channel), and
-    ``channel_versions`` says which version of each channel the checkpoint has."""
+    ``channel_versions`` says which version of each channel the checkpoint has. With
+    ``versions_delta``, the plain JSON checkpoint's versions are only those that changed since
+    its parent's (see :mod:`duragraph_lab.langgraph.version_deltas`)."""
     data = LgCheckpoint(
         thread_id=thread_id,
         checkpoint_ns=checkpoint_ns,
@@ -174,6 +182,8 @@ def lg_checkpoint(
         data["channel_versions"] = {k: str(v) for k, v in channel_versions.items()}
     if blobs is not None:
         data["blobs"] = {k: encode_value(v) for k, v in blobs.items()}
+    if versions_delta:
+        data["versions_delta"] = True
     return NewEvent(names.LG_CHECKPOINT, data)
 
 

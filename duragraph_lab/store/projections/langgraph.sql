@@ -118,7 +118,8 @@ BEGIN
             SELECT c.checkpoint_ns, v.key, v.value
               FROM duragraph.lg_checkpoints c JOIN duragraph.events k ON k.seq = c.seq,
                    LATERAL (SELECT coalesce(k.data->'langgraph_checkpoint', k.data) AS d) kd,
-                   jsonb_each_text(coalesce(kd.d->'channel_versions', kd.d->'checkpoint'->'channel_versions', '{}'::jsonb)) v
+                   -- Whole, also for a checkpoint stored with the changes since another (below).
+                   jsonb_each_text(duragraph.lg_channel_versions(k.stream_id, k.version, kd.d)) v
              WHERE c.thread_id = v_thread
             UNION
             SELECT kp.checkpoint_ns, kp.channel, nxt.base
@@ -154,4 +155,51 @@ CREATE OR REPLACE FUNCTION duragraph.forget_langgraph_run(v_run text) RETURNS vo
      WHERE c.run_id = v_run
        AND w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns AND w.checkpoint_id = c.checkpoint_id;
     DELETE FROM duragraph.lg_checkpoints WHERE run_id = v_run;
+$$;
+
+-- A run's checkpoint stored with "versions_delta" (langgraph/version_deltas.py) holds only the
+-- versions that changed since its parent, an earlier checkpoint of the same stream. The chain of
+-- the checkpoints its versions come from, nearest first, each as [checkpoint, the parent it
+-- changes from (null: stored whole)], down to one stored whole ('[]' for a checkpoint stored
+-- whole). A link that is not found ends the chain with a parent still named (the Python reader
+-- refuses such a chain). One index probe per link: the parent is a few events before.
+CREATE OR REPLACE FUNCTION duragraph.lg_versions_chain(v_stream text, v_version bigint, d jsonb)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE chain(depth, version, d) AS (
+        SELECT 0, v_version, d
+        UNION ALL
+        SELECT ch.depth + 1, p.version, p.d
+          FROM chain ch,
+               LATERAL (SELECT b.version, coalesce(b.data->'langgraph_checkpoint', b.data) AS d
+                          FROM duragraph.events b
+                         WHERE b.stream_id = v_stream AND b.version < ch.version
+                           AND (b.type = 'lg_checkpoint' OR (b.type = 'step_planned' AND b.data ? 'langgraph_checkpoint'))
+                           AND coalesce(b.data->'langgraph_checkpoint', b.data)->>'checkpoint_id' = ch.d->>'parent_checkpoint_id'
+                         ORDER BY b.version DESC LIMIT 1) p
+         WHERE ch.d ? 'versions_delta' AND ch.depth < 10000
+    )
+    SELECT coalesce(jsonb_agg(jsonb_build_array(chain.d->'checkpoint',
+                                                CASE WHEN chain.d ? 'versions_delta' THEN chain.d->'parent_checkpoint_id' END)
+                              ORDER BY depth) FILTER (WHERE depth > 0), '[]'::jsonb)
+      FROM chain
+$$;
+
+-- A checkpoint record's whole channel versions (d: an lg_checkpoint's data, in either form),
+-- given the chain above: the nearest link's version of each channel.
+CREATE OR REPLACE FUNCTION duragraph.lg_merged_channel_versions(d jsonb, chain jsonb)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN NOT d ? 'versions_delta'
+                THEN coalesce(d->'channel_versions', d->'checkpoint'->'channel_versions', '{}'::jsonb)
+                ELSE (SELECT coalesce(jsonb_object_agg(v.key, v.value ORDER BY c.ord DESC), '{}'::jsonb)
+                        FROM jsonb_array_elements(jsonb_build_array(jsonb_build_array(d->'checkpoint')) || chain)
+                             WITH ORDINALITY c(link, ord),
+                             jsonb_each(coalesce(c.link->0->'channel_versions', '{}'::jsonb)) v)
+           END
+$$;
+
+-- The whole channel versions of the checkpoint record d of the event at (v_stream, v_version).
+CREATE OR REPLACE FUNCTION duragraph.lg_channel_versions(v_stream text, v_version bigint, d jsonb)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT duragraph.lg_merged_channel_versions(
+        d, CASE WHEN d ? 'versions_delta' THEN duragraph.lg_versions_chain(v_stream, v_version, d) ELSE '[]'::jsonb END)
 $$;

@@ -6,7 +6,7 @@ returns a checkpoint with its pending writes."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from duragraph_lab.domain import codec
@@ -30,6 +30,10 @@ class StoredCheckpoint:
     #: channel -> its value at the checkpoint's version of it (events of the delta format), then,
     #: while that value is a :class:`ListAppend`, its base's value, down to one stored whole.
     values: dict[str, list[StoredValue]]
+    #: When ``checkpoint`` holds only the versions that changed since another checkpoint: the
+    #: checkpoints its versions come from, nearest first, each with the parent it changes from
+    #: (langgraph/version_deltas.py's ``rebuild``); empty otherwise.
+    versions_chain: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
 
 
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
@@ -46,7 +50,7 @@ _WRITES = """
 _VALUES = """
     (WITH RECURSIVE chain(channel, blob, depth) AS (
         SELECT v.key, coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->v.key, 0
-          FROM jsonb_each_text(coalesce(ed.d->'channel_versions', ed.d->'checkpoint'->'channel_versions', '{}'::jsonb)) v
+          FROM jsonb_each_text(duragraph.lg_merged_channel_versions(ed.d, vc.chain)) v
           JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
                                    AND b.channel = v.key AND b.version = v.value
           JOIN duragraph.events bev ON bev.seq = b.seq
@@ -68,11 +72,16 @@ _VALUES = """
 # A checkpoint's metadata, from its event (e).
 _METADATA = "CASE WHEN jsonb_typeof(ed.d->'metadata') = 'object' THEN ed.d->'metadata' ELSE '{}'::jsonb END"
 
+# A checkpoint stored with the versions that changed since another (version_deltas.py) comes
+# with the chain of those it changes from (vc.chain, '[]' for one stored whole).
 _SELECT = f"""
 SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, ed.d->>'parent_checkpoint_id', {_METADATA},
-       ed.d->'checkpoint', {_WRITES}, {_VALUES}
+       ed.d->'checkpoint', vc.chain, {_WRITES}, {_VALUES}
   FROM duragraph.lg_checkpoints c JOIN duragraph.events e ON e.seq = c.seq,
-       LATERAL (SELECT coalesce(e.data->'langgraph_checkpoint', e.data) AS d) ed"""
+       LATERAL (SELECT coalesce(e.data->'langgraph_checkpoint', e.data) AS d) ed,
+       LATERAL (SELECT CASE WHEN ed.d ? 'versions_delta'
+                            THEN duragraph.lg_versions_chain(e.stream_id, e.version, ed.d)
+                            ELSE '[]'::jsonb END AS chain) vc"""
 
 
 class PgLangGraphCheckpoints:
@@ -183,7 +192,7 @@ class PgLangGraphCheckpoints:
 
 
 def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
-    thread_id, ns, checkpoint_id, parent, metadata, checkpoint, writes, values = row
+    thread_id, ns, checkpoint_id, parent, metadata, checkpoint, links, writes, values = row
     return StoredCheckpoint(
         thread_id=str(thread_id),
         checkpoint_ns=str(ns),
@@ -197,4 +206,5 @@ def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
             for channel, chain in values.items()
             if chain and None not in chain
         },
+        versions_chain=[(dict(link[0] or {}), link[1]) for link in links or []],
     )

@@ -1,0 +1,252 @@
+"""Where the LangGraph engine's throughput stops (issue 17: throughput >= 2 x LangGraph +
+PostgresSaver): the suite's throughput scenario with 1 or more worker processes, the cores each
+process uses while it runs, and LangGraph's own cost with no durable checkpointer at all.
+
+    python -m benchmarks.lg_throughput                    # 1 then 2 workers, 2 rounds each
+    python -m benchmarks.lg_throughput --workers 2 --rounds 3
+    python -m benchmarks.lg_throughput --floor            # LangGraph alone: no saver, InMemorySaver
+    python -m benchmarks.lg_throughput --runs 10 --workers 1 --rounds 1 --json out.json   # smoke
+
+The set-up of ``benchmarks.cpu_per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab
+worker`` processes serving ``lg_linear20`` (their slots split so that every worker gets runs),
+the outbox relay and the control plane in this process. Each round creates 200 runs of 20 steps
+at once and waits for all, then LangGraph + ``AsyncPostgresSaver`` (``durability="sync"``, pool of
+20, in this process, as ``benchmarks.contenders``) runs the same 200 x 20 on the same PostgreSQL:
+steps per second of each and their ratio, then each process's CPU per step and its cores sampled
+every half second (PostgreSQL: the backends alive at the round's start; ones started later are
+missed, so its figure is a lower bound).
+
+``--floor``: the same 200 x 20 in this process with LangGraph alone: no checkpointer, then
+``InMemorySaver`` (``durability="sync"``): CPU per step of LangGraph's loop and of its
+checkpointing with nothing durable, the part no saver can take away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmarks.cpu_per_step import _cpu, _ours
+from benchmarks.per_step import control_plane, wait_registered
+from benchmarks.profile_step import ROOT, _cli
+from duragraph_lab.runtime.nats import EmbeddedNats
+from duragraph_lab.runtime.postgres import EmbeddedPostgres
+from duragraph_lab.store import migrate
+
+STEPS, SLOTS = 20, 256
+GRAPH = "lg_linear20"
+
+
+class _Cores:
+    """Cores used by each group of processes, sampled every half second in a thread."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        self.procs = {name: [psutil.Process(p) for p in ps] for name, ps in pids.items()}
+        self.samples: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _total(self) -> dict[str, float]:
+        out = {}
+        for name, procs in self.procs.items():
+            total = 0.0
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += t.user + t.system
+            out[name] = total
+        return out
+
+    def _sample(self) -> None:
+        last = self._total()
+        while not self._stop.wait(0.5):
+            now = self._total()
+            self.samples.append({k: (now[k] - last[k]) / 0.5 for k in now})
+            last = now
+
+    def __enter__(self) -> _Cores:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def busiest(self) -> dict[str, float]:
+        """Each group's median cores over the middle half of the samples (ramp-up and tail left out)."""
+        middle = self.samples[len(self.samples) // 4 : max(1, 3 * len(self.samples) // 4)] or self.samples
+        return {k: sorted(s[k] for s in middle)[len(middle) // 2] for k in (middle[0] if middle else {})}
+
+
+async def measure(worker_counts: list[int], rounds: int, runs: int) -> list[dict[str, Any]]:
+    from benchmarks.contenders import LangGraphContender
+
+    out: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="dg-lgtp-") as tmp:
+        pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
+        url, nurl = pg.start().url, nats.start().url
+        try:
+            migrate(url)
+            env = {
+                **os.environ,
+                "DURAGRAPH_DATABASE_URL": url,
+                "DURAGRAPH_NATS_URL": nurl,
+                "PYTHONPATH": str(ROOT),
+            }
+            pool, nc, relay, control = await control_plane(url, nurl)
+            lg = LangGraphContender(url, pool_size=20)
+            await lg.start()
+            await lg.throughput(50, STEPS, 50)  # warm-up
+            for k in worker_counts:
+                workers = [
+                    subprocess.Popen(  # noqa: ASYNC220 - before measuring
+                        [
+                            *_cli(),
+                            "worker",
+                            f"benchmarks.lg_graphs:{GRAPH}",
+                            "--concurrency",
+                            str(SLOTS // k),
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    for _ in range(k)
+                ]
+                try:
+                    await wait_registered(url, GRAPH)
+                    await asyncio.sleep(2.0)  # every worker up and polling
+                    for r in range(rounds):
+                        pids = {
+                            "workers": [w.pid for w in workers],
+                            "postgres": _ours("postgres", tmp),
+                            "relay": [os.getpid()],
+                            "nats": _ours("nats-server", tmp),
+                        }
+                        before = {n: _cpu(p) for n, p in pids.items()}
+                        with _Cores(pids) as cores:
+                            began = time.perf_counter()
+                            refs = await asyncio.gather(
+                                *(
+                                    control.runs.create_run(
+                                        GRAPH, {"n": 0}, config={"recursion_limit": STEPS + 1}
+                                    )
+                                    for _ in range(runs)
+                                )
+                            )
+                            for ref in refs:
+                                state = await control.runs.wait(ref.run_id, timeout=300, poll=0.05)
+                                if state.values != {"n": STEPS}:
+                                    raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
+                            ours = time.perf_counter() - began
+                        steps = runs * STEPS
+                        cpu = {n: (_cpu(p) - before[n]) / steps * 1e6 for n, p in pids.items()}
+                        theirs = await lg.throughput(runs, STEPS, runs)
+                        row = {
+                            "workers": k,
+                            "round": r,
+                            "ours_steps_per_s": steps / ours,
+                            "postgressaver_steps_per_s": steps / theirs,
+                            "ratio": theirs / ours,
+                            "cpu_us_per_step": cpu,
+                            "cores": cores.busiest(),
+                        }
+                        out.append(row)
+                        print(_line(row), flush=True)
+                finally:
+                    for w in workers:
+                        w.terminate()
+                    for w in workers:
+                        w.wait(timeout=30)
+            await lg.stop()
+            await relay.stop()
+            await nc.close()
+            await pool.close()
+        finally:
+            nats.stop()
+            pg.stop()
+    return out
+
+
+def _line(row: dict[str, Any]) -> str:
+    cpu = ", ".join(f"{k} {v:,.0f}" for k, v in row["cpu_us_per_step"].items())
+    cores = ", ".join(f"{k} {v:.2f}" for k, v in row["cores"].items())
+    return (
+        f"| {row['workers']} | {row['round']} | {row['ours_steps_per_s']:,.0f} | "
+        f"{row['postgressaver_steps_per_s']:,.0f} | {row['ratio']:.2f} | {cpu} | {cores} |"
+    )
+
+
+async def floor(rounds: int, runs: int) -> dict[str, list[float]]:
+    """CPU per step of LangGraph alone in this process: no checkpointer, then InMemorySaver."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from benchmarks.lg_graphs import linear
+
+    out: dict[str, list[float]] = {}
+    for saver in (None, InMemorySaver()):
+        graph = linear(STEPS).compile(checkpointer=saver)
+
+        async def one(g: Any = graph, durable: bool = saver is not None) -> None:
+            if durable:
+                config = {"configurable": {"thread_id": str(uuid.uuid4())}}
+                await g.ainvoke({"n": 0}, config, durability="sync")
+            else:
+                await g.ainvoke({"n": 0})
+
+        await asyncio.gather(*(one() for _ in range(50)))  # warm-up
+        figures = []
+        for _ in range(rounds):
+            c0 = time.process_time()
+            await asyncio.gather(*(one() for _ in range(runs)))
+            figures.append((time.process_time() - c0) / (runs * STEPS) * 1e6)
+        name = "InMemorySaver (durability=sync)" if saver is not None else "no checkpointer"
+        print(f"LangGraph alone, {name}: CPU µs per step " + ", ".join(f"{f:,.0f}" for f in figures))
+        out[name] = figures
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workers", type=int, action="append", help="worker processes (repeatable; default 1 and 2)"
+    )
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=200, help="runs started at once (default 200)")
+    parser.add_argument("--floor", action="store_true", help="LangGraph alone, no durable saver")
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args()
+    result: Any
+    if args.floor:
+        result = asyncio.run(floor(args.rounds, args.runs))
+    else:
+        print(
+            f"{args.runs} runs x {STEPS} steps at once; CPU µs per step by process; cores: median while busy\n"
+        )
+        print(
+            "| workers | round | ours steps/s | PostgresSaver steps/s | ours / PostgresSaver | CPU µs/step | cores |"
+        )
+        print("|---:|---:|---:|---:|---:|---|---|")
+        result = asyncio.run(measure(args.workers or [1, 2], args.rounds, args.runs))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
