@@ -18,8 +18,7 @@ DECLARE
     v_ns     text := coalesce(d->>'checkpoint_ns', '');
     v_channel text;
     v_base    text;
-    -- An lg_checkpoint's channel versions: its own field, or in its checkpoint stored as JSON.
-    v_versions jsonb := coalesce(d->'channel_versions', d->'checkpoint'->'channel_versions');
+    v_versions jsonb;
 BEGIN
     IF d IS NULL OR jsonb_typeof(d) <> 'object' THEN
         RETURN;
@@ -39,22 +38,27 @@ BEGIN
         -- in LangGraph's PostgresSaver). A list stored as an append to an earlier version needs
         -- that version stored: refused otherwise (the writer stores the whole value instead).
         IF jsonb_typeof(d->'blobs') = 'object' THEN
-            SELECT b.key, b.value->>'base' INTO v_channel, v_base FROM jsonb_each(d->'blobs') b
-             WHERE jsonb_typeof(b.value) = 'object'
-               AND NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
-                                WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns
-                                  AND x.channel = b.key AND x.version = b.value->>'base')
-             LIMIT 1;
-            IF v_channel IS NOT NULL THEN
-                RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends version % of channel %, which is not stored',
-                    d->>'checkpoint_id', v_thread, v_base, v_channel USING ERRCODE = 'DG424';
+            -- Only a list stored as an append has a base to check (most blobs have none: no query).
+            IF jsonb_path_exists(d->'blobs', '$.*.base') THEN
+                SELECT b.key, b.value->>'base' INTO v_channel, v_base FROM jsonb_each(d->'blobs') b
+                 WHERE jsonb_typeof(b.value) = 'object'
+                   AND NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
+                                    WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns
+                                      AND x.channel = b.key AND x.version = b.value->>'base')
+                 LIMIT 1;
+                IF v_channel IS NOT NULL THEN
+                    RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends version % of channel %, which is not stored',
+                        d->>'checkpoint_id', v_thread, v_base, v_channel USING ERRCODE = 'DG424';
+                END IF;
             END IF;
+            -- The new versions: "new_versions", or (absent since 2026-12-04) the checkpoint's
+            -- versions of the channels in blobs, in its own field or in the checkpoint stored as
+            -- JSON (whole, or the changes since its parent: those hold every new version).
+            v_versions := coalesce(d->'new_versions', d->'channel_versions', d->'checkpoint'->'channel_versions');
             INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
-            -- Without "new_versions" (since 2026-12-04) the new versions are the checkpoint's.
-            SELECT v_thread, v_ns, b.key,
-                   CASE WHEN d ? 'new_versions' THEN d->'new_versions' ELSE v_versions END->>b.key, e.seq
+            SELECT v_thread, v_ns, b.key, v_versions->>b.key, e.seq
               FROM jsonb_each(d->'blobs') b
-             WHERE CASE WHEN d ? 'new_versions' THEN d->'new_versions' ELSE v_versions END->>b.key IS NOT NULL
+             WHERE v_versions->>b.key IS NOT NULL
             ON CONFLICT DO NOTHING;
         END IF;
     WHEN 'lg_writes' THEN
