@@ -329,8 +329,14 @@ class LangGraphRunExecutor:
                     self.journal.emit(
                         self.run_id, LIVE_CUSTOM, {"node": None, "ns": "", "payload": plain(chunk)}
                     )
-            snapshot = await graph.aget_state(config)
-        await mirror.end(snapshot)
+            # A run that finished needs no read of its thread's state: its last checkpoint
+            # streamed has the values (one query and a rebuild of the state less per run).
+            final = mirror.finished()
+            snapshot = await graph.aget_state(config) if final is None else None
+        if final is not None:
+            await mirror.complete(final)
+        else:
+            await mirror.end(snapshot)
 
     def _live_modes(self, log_events: Sequence[RecordedEvent]) -> list[str]:
         """LangGraph's live stream modes for this run: "custom" whenever someone may listen (live
@@ -574,6 +580,9 @@ class _Mirror:
         self.recorded: dict[str, Any] | None = None
         #: root task id -> the model and tool calls of its interrupted attempt (see _paused)
         self.paused_calls: dict[str, tuple[list[Any], list[Any]]] = {}
+        #: The root state of the last root checkpoint LangGraph streamed when it had no task to
+        #: run (the graph finished), else None: see :meth:`finished`.
+        self.final_values: Mapping[str, Any] | None = None
 
     # -- the checkpointer's RunLog ---------------------------------------------------------------
     async def append(self, events: Sequence[NewEvent]) -> None:
@@ -696,6 +705,7 @@ class _Mirror:
         step = int(chunk.get("metadata", {}).get("step", -1))
         checkpoint_id = str(chunk["config"]["configurable"]["checkpoint_id"])
         tasks = list(chunk.get("tasks") or [])
+        self.final_values = (chunk.get("values") or {}) if not tasks else None
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
         self.step_tasks = {str(t["id"]) for t in tasks}
@@ -825,6 +835,14 @@ class _Mirror:
         # Not with the root's deferred events: those wait for their own step's commit.
         await self.writer.commit([*events, event], with_deferred=False)
 
+    def finished(self) -> Mapping[str, Any] | None:
+        """The final state when LangGraph's last root checkpoint had no task to run: the graph
+        finished, with no interrupt and no breakpoint (those stop at a checkpoint with tasks, or
+        before the next checkpoint is streamed), so that checkpoint's values are what
+        ``aget_state`` would read back (the same channels, read when it was saved). None
+        otherwise: :meth:`end` with the thread's state."""
+        return self.final_values
+
     async def end(self, snapshot: Any) -> None:
         values = plain(dict(snapshot.values or {}))
         interrupts: list[Interrupt] = [
@@ -865,6 +883,10 @@ class _Mirror:
             await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
             await self.writer.commit([ev.run_completed(custom_values=values)])
+
+    async def complete(self, values: Mapping[str, Any]) -> None:
+        """The run finished with these root values (see :meth:`finished`)."""
+        await self.writer.commit([ev.run_completed(custom_values=plain(dict(values)))])
 
 
 def _changes(

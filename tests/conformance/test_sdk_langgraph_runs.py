@@ -92,6 +92,8 @@ async def test_create_agent_calls_its_tool(server: DevServer) -> None:
         kinds = [(m["type"], m["content"]) for m in out["messages"]]
         assert kinds == [("human", "1 + 2?"), ("ai", ""), ("tool", "3"), ("ai", "the sum is 3")]
         assert out["messages"][1]["tool_calls"][0]["name"] == "add"
+        # What the run ended with (its last checkpoint streamed) is the thread's state read back.
+        assert (await client.threads.get_state(thread["thread_id"]))["values"] == out
         updates = [
             part.data
             async for part in client.runs.stream(
