@@ -28,6 +28,7 @@ import contextlib
 import copy
 import inspect
 import typing
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, get_args, get_origin
@@ -144,7 +145,27 @@ def prepare(value: Any, graph_id: str, checkpointer: Any, store: Any, made_by: A
     update: dict[str, Any] = {"checkpointer": checkpointer, "store": store}
     if graph.name == _DEFAULT_NAME:
         update["name"] = graph_id
-    return graph.copy(update=update)
+    return _copy(graph, update)
+
+
+#: Graphs whose copy passed LangGraph's validation once, by id (kept only while they live).
+_VALIDATED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def _copy(graph: Any, update: dict[str, Any]) -> Any:
+    """``graph.copy(update=update)``, which builds and validates the graph again (its nodes,
+    channels and triggers: ~3 % of a worker's CPU in runs of 20 steps), the first time only: a
+    graph served run after run differs from the copy already validated by its checkpointer and
+    store alone, so later copies are shallow ones with those set (``Pregel.copy`` shares the
+    nodes and channels too)."""
+    if _VALIDATED.get(id(graph)) is graph:
+        clone = copy.copy(graph)
+        for name, value in update.items():
+            setattr(clone, name, value)
+        return clone
+    made = graph.copy(update=update)
+    _VALIDATED[id(graph)] = graph
+    return made
 
 
 def classify_factory(factory: Callable[..., Any]) -> dict[str, str]:

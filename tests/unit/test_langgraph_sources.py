@@ -281,3 +281,37 @@ def no_args():
         assert isinstance(source, FactorySource) and source.graph_id == name
     with pytest.raises(GraphLoadError, match=r"has no attribute 'nope'"):
         load_graph("lg_ref_mod_t:nope")
+
+
+def test_a_graph_served_run_after_run_is_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each run gets its own copy (its checkpointer, its store); LangGraph validates the graph
+    for the first copy only, and the copies share nothing a run sets."""
+    from langgraph.graph import START, StateGraph
+    from langgraph.pregel.main import Pregel
+    from typing_extensions import TypedDict
+
+    from duragraph_lab.langgraph.sources import prepare
+
+    class State(TypedDict):
+        x: int
+
+    builder: StateGraph[Any] = StateGraph(State)
+    builder.add_node("step", lambda s: {"x": s["x"] + 1})
+    builder.add_edge(START, "step")
+    graph = builder.compile(name="g")
+    validated: list[Any] = []
+    real = Pregel.validate
+
+    def counted(self: Any) -> Any:
+        validated.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Pregel, "validate", counted)
+    savers, stores = [InMemorySaver(), InMemorySaver()], [InMemoryStore(), InMemoryStore()]
+    copies = [prepare(graph, "g", saver, store) for saver, store in zip(savers, stores, strict=True)]
+    assert len(validated) == 1
+    assert [c.checkpointer for c in copies] == savers and [c.store for c in copies] == stores
+    assert graph.checkpointer is None and graph.store is None
+    config: Any = {"configurable": {"thread_id": "t"}}
+    assert copies[1].invoke({"x": 1}, config) == {"x": 2}
+    assert copies[0].get_state(config).values == {} and copies[1].get_state(config).values == {"x": 2}
