@@ -949,9 +949,21 @@ def space(namespace: Sequence[str]) -> str:
     return "".join(f"{part}:1|" for part in namespace)
 
 
+_PLAIN_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(value: Any) -> Any:
     """A LangGraph value as the JSON LangGraph Platform would send (messages and other pydantic
     models dumped, dataclasses as dicts), storable by the event codec."""
+    # Exact types first: most of a state is plain already, and isinstance against the ABCs
+    # below is several times slower (this runs over the state at every step).
+    kind = type(value)
+    if kind in _PLAIN_LEAVES:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
