@@ -26,17 +26,12 @@ import argparse
 import asyncio
 import os
 import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import psutil
 
-from benchmarks.per_step import control_plane, wait_registered
+from benchmarks.per_step import control_plane, embedded_services, wait_registered
 from benchmarks.profile_step import ROOT, _cli
-from duragraph_lab.runtime.nats import EmbeddedNats
-from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.store import migrate
 
 STEPS = 100
 PROCESSES = ("worker", "postgres", "relay", "nats")
@@ -71,18 +66,10 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
     refs = {"native": ("benchmarks.graphs:linear100", "linear100"),
             "langgraph": ("benchmarks.lg_graphs:lg_linear100", "lg_linear100")}  # fmt: skip
     out: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="dg-cpu-") as tmp:
-        pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
-        url, nurl = pg.start().url, nats.start().url
+    with embedded_services("dg-cpu-") as sv:
+        tmp, url, nurl, env = sv.tmp, sv.url, sv.nurl, sv.env
         workers: list[subprocess.Popen[bytes]] = []
         try:
-            migrate(url)
-            env = {
-                **os.environ,
-                "DURAGRAPH_DATABASE_URL": url,
-                "DURAGRAPH_NATS_URL": nurl,
-                "PYTHONPATH": str(ROOT),
-            }
             pool, nc, relay, control = await control_plane(url, nurl)
             for engine in engines:
                 if engine == "postgressaver":
@@ -122,8 +109,6 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
                 if worker.poll() is None:
                     worker.kill()
                     worker.wait(timeout=30)
-            nats.stop()
-            pg.stop()
     return out
 
 

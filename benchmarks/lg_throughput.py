@@ -28,7 +28,6 @@ import asyncio
 import json
 import os
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -38,11 +37,8 @@ from typing import Any
 import psutil
 
 from benchmarks.cpu_per_step import _cpu, _ours
-from benchmarks.per_step import control_plane, wait_registered
+from benchmarks.per_step import control_plane, embedded_services, wait_registered
 from benchmarks.profile_step import ROOT, _cli
-from duragraph_lab.runtime.nats import EmbeddedNats
-from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.store import migrate
 
 STEPS, SLOTS = 20, 256
 GRAPH = "lg_linear20"
@@ -95,90 +91,78 @@ async def measure(worker_counts: list[int], rounds: int, runs: int) -> list[dict
     from benchmarks.contenders import LangGraphContender
 
     out: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory(prefix="dg-lgtp-") as tmp:
-        pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
-        url, nurl = pg.start().url, nats.start().url
-        try:
-            migrate(url)
-            env = {
-                **os.environ,
-                "DURAGRAPH_DATABASE_URL": url,
-                "DURAGRAPH_NATS_URL": nurl,
-                "PYTHONPATH": str(ROOT),
-            }
-            pool, nc, relay, control = await control_plane(url, nurl)
-            lg = LangGraphContender(url, pool_size=20)
-            await lg.start()
-            await lg.throughput(50, STEPS, 50)  # warm-up
-            for k in worker_counts:
-                workers = [
-                    subprocess.Popen(  # noqa: ASYNC220 - before measuring
-                        [
-                            *_cli(),
-                            "worker",
-                            f"benchmarks.lg_graphs:{GRAPH}",
-                            "--concurrency",
-                            str(SLOTS // k),
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                    for _ in range(k)
-                ]
-                try:
-                    await wait_registered(url, GRAPH)
-                    await asyncio.sleep(2.0)  # every worker up and polling
-                    for r in range(rounds):
-                        pids = {
-                            "workers": [w.pid for w in workers],
-                            "postgres": _ours("postgres", tmp),
-                            "relay": [os.getpid()],
-                            "nats": _ours("nats-server", tmp),
-                        }
-                        before = {n: _cpu(p) for n, p in pids.items()}
-                        with _Cores(pids) as cores:
-                            began = time.perf_counter()
-                            refs = await asyncio.gather(
-                                *(
-                                    control.runs.create_run(
-                                        GRAPH, {"n": 0}, config={"recursion_limit": STEPS + 1}
-                                    )
-                                    for _ in range(runs)
+    with embedded_services("dg-lgtp-") as sv:
+        tmp, url, nurl, env = sv.tmp, sv.url, sv.nurl, sv.env
+        pool, nc, relay, control = await control_plane(url, nurl)
+        lg = LangGraphContender(url, pool_size=20)
+        await lg.start()
+        await lg.throughput(50, STEPS, 50)  # warm-up
+        for k in worker_counts:
+            workers = [
+                subprocess.Popen(  # noqa: ASYNC220 - before measuring
+                    [
+                        *_cli(),
+                        "worker",
+                        f"benchmarks.lg_graphs:{GRAPH}",
+                        "--concurrency",
+                        str(SLOTS // k),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(k)
+            ]
+            try:
+                await wait_registered(url, GRAPH)
+                await asyncio.sleep(2.0)  # every worker up and polling
+                for r in range(rounds):
+                    pids = {
+                        "workers": [w.pid for w in workers],
+                        "postgres": _ours("postgres", tmp),
+                        "relay": [os.getpid()],
+                        "nats": _ours("nats-server", tmp),
+                    }
+                    before = {n: _cpu(p) for n, p in pids.items()}
+                    with _Cores(pids) as cores:
+                        began = time.perf_counter()
+                        refs = await asyncio.gather(
+                            *(
+                                control.runs.create_run(
+                                    GRAPH, {"n": 0}, config={"recursion_limit": STEPS + 1}
                                 )
+                                for _ in range(runs)
                             )
-                            for ref in refs:
-                                state = await control.runs.wait(ref.run_id, timeout=300, poll=0.05)
-                                if state.values != {"n": STEPS}:
-                                    raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
-                            ours = time.perf_counter() - began
-                        steps = runs * STEPS
-                        cpu = {n: (_cpu(p) - before[n]) / steps * 1e6 for n, p in pids.items()}
-                        theirs = await lg.throughput(runs, STEPS, runs)
-                        row = {
-                            "workers": k,
-                            "round": r,
-                            "ours_steps_per_s": steps / ours,
-                            "postgressaver_steps_per_s": steps / theirs,
-                            "ratio": theirs / ours,
-                            "cpu_us_per_step": cpu,
-                            "cores": cores.busiest(),
-                        }
-                        out.append(row)
-                        print(_line(row), flush=True)
-                finally:
-                    for w in workers:
-                        w.terminate()
-                    for w in workers:
-                        w.wait(timeout=30)
-            await lg.stop()
-            await relay.stop()
-            await nc.close()
-            await pool.close()
-        finally:
-            nats.stop()
-            pg.stop()
+                        )
+                        for ref in refs:
+                            state = await control.runs.wait(ref.run_id, timeout=300, poll=0.05)
+                            if state.values != {"n": STEPS}:
+                                raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
+                        ours = time.perf_counter() - began
+                    steps = runs * STEPS
+                    cpu = {n: (_cpu(p) - before[n]) / steps * 1e6 for n, p in pids.items()}
+                    theirs = await lg.throughput(runs, STEPS, runs)
+                    row = {
+                        "workers": k,
+                        "round": r,
+                        "ours_steps_per_s": steps / ours,
+                        "postgressaver_steps_per_s": steps / theirs,
+                        "ratio": theirs / ours,
+                        "cpu_us_per_step": cpu,
+                        "cores": cores.busiest(),
+                    }
+                    out.append(row)
+                    print(_line(row), flush=True)
+            finally:
+                for w in workers:
+                    w.terminate()
+                for w in workers:
+                    w.wait(timeout=30)
+        await lg.stop()
+        await relay.stop()
+        await nc.close()
+        await pool.close()
     return out
 
 

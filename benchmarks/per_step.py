@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -24,6 +25,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,34 @@ async def control_plane(url: str, nurl: str) -> tuple[Any, Any, OutboxRelay, Con
     return pool, nc, relay, build_control_plane(store, BusLink(subjects, nc))
 
 
+@dataclass(frozen=True)
+class Services:
+    tmp: str  # the temporary directory they live in
+    url: str  # PostgreSQL, migrated
+    nurl: str  # NATS JetStream
+    env: dict[str, str]  # for a worker process: these services, this checkout on PYTHONPATH
+
+
+@contextlib.contextmanager
+def embedded_services(prefix: str) -> Iterator[Services]:
+    """An embedded PostgreSQL (migrated) and NATS in a temporary directory, stopped on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
+        url, nurl = pg.start().url, nats.start().url
+        try:
+            migrate(url)
+            env = {
+                **os.environ,
+                "DURAGRAPH_DATABASE_URL": url,
+                "DURAGRAPH_NATS_URL": nurl,
+                "PYTHONPATH": str(ROOT),
+            }
+            yield Services(tmp, url, nurl, env)
+        finally:
+            nats.stop()
+            pg.stop()
+
+
 async def wait_registered(url: str, graph_id: str) -> None:
     """Until a worker has registered ``graph_id`` (about 30 s at most)."""
     for _ in range(600):
@@ -70,21 +101,12 @@ async def wait_registered(url: str, graph_id: str) -> None:
 
 
 async def measure(runs: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="dg-perstep-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "postgres")
-        nats = EmbeddedNats(Path(tmp) / "nats")
-        url, nurl = pg.start().url, nats.start().url
+    with embedded_services("dg-perstep-") as sv:
+        url, nurl, env = sv.url, sv.nurl, sv.env
         worker = None
         try:
-            migrate(url)
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("CREATE TABLE floor (LIKE duragraph.events INCLUDING ALL)")
-            env = {
-                **os.environ,
-                "DURAGRAPH_DATABASE_URL": url,
-                "DURAGRAPH_NATS_URL": nurl,
-                "PYTHONPATH": str(ROOT),
-            }
             worker = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
                 [*_cli(), "worker", "benchmarks.graphs:linear100", "--concurrency", "1"],
                 cwd=ROOT,
@@ -133,8 +155,6 @@ async def measure(runs: int) -> dict[str, Any]:
             if worker is not None:
                 worker.terminate()
                 worker.wait(timeout=30)
-            nats.stop()
-            pg.stop()
     floor_med = statistics.median(floor_us)
     engine_med = statistics.median(engine_us)
     return {

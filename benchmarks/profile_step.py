@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import shutil
 import signal
 import subprocess
@@ -25,10 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.per_step import control_plane, wait_registered
-from duragraph_lab.runtime.nats import EmbeddedNats
-from duragraph_lab.runtime.postgres import EmbeddedPostgres
-from duragraph_lab.store import migrate
+from benchmarks.per_step import control_plane, embedded_services, wait_registered
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,18 +38,10 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False, langgra
     # The same 100-node linear graph, as a native graph or as a LangGraph graph (LangGraph engine).
     ref_, graph = ("benchmarks.lg_graphs:lg_linear100", "lg_linear100") if langgraph else (
         "benchmarks.graphs:linear100", "linear100")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="dg-profile-") as tmp:
-        pg, nats = EmbeddedPostgres(Path(tmp) / "postgres"), EmbeddedNats(Path(tmp) / "nats")
-        url, nurl = pg.start().url, nats.start().url
+    with embedded_services("dg-profile-") as sv:
+        url, nurl, env = sv.url, sv.nurl, sv.env
         worker = spy = None
         try:
-            migrate(url)
-            env = {
-                **os.environ,
-                "DURAGRAPH_DATABASE_URL": url,
-                "DURAGRAPH_NATS_URL": nurl,
-                "PYTHONPATH": str(ROOT),
-            }
             worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
                 [*_cli(), "worker", ref_, "--concurrency", "1"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -89,8 +77,6 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False, langgra
                 except subprocess.TimeoutExpired:  # a worker spinning in its lease loop ignores SIGTERM
                     worker.kill()
                     worker.wait(timeout=30)
-            nats.stop()
-            pg.stop()
     return elapsed
 
 

@@ -6,7 +6,6 @@ LangGraph's ``InMemorySaver``, after a rebuild of the read models and after a pr
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 import psycopg
@@ -15,33 +14,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 
 from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
 from duragraph_lab.langgraph.list_values import ListValues
 from duragraph_lab.store.postgres import PostgresEventStore
-
-
-class _Direct:
-    """A run's log that appends each event at once to the thread's checkpoint stream."""
-
-    run_id = "r"
-
-    def __init__(self, store: PostgresEventStore, thread_id: str) -> None:
-        self.store, self.thread_id = store, thread_id
-
-    async def append(self, events: Sequence[NewEvent]) -> None:
-        await self.store.append(ev.checkpoint_stream(self.thread_id), None, list(events))
-
-    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
-        await self.append([event])
-
-    async def put_writes(
-        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[Any]
-    ) -> None:
-        await self.append([event])
-
-    async def flush(self) -> None:
-        return None
+from tests.conformance.run_logs import DirectRunLog
 
 
 class Chat(MessagesState, total=False):
@@ -73,7 +49,7 @@ def _values(history: list[Any]) -> list[tuple[dict[str, Any], list[Any]]]:
 
 async def test_every_checkpoint_reads_back_as_langgraph_wrote_it(pg_store: PostgresEventStore) -> None:
     thread = "t-appends"
-    saver = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
+    saver = EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread))
     saver.lists = ListValues(saver.serde, min_appends=4)
     config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
     await (
@@ -122,7 +98,7 @@ async def test_each_run_goes_on_with_appends_from_the_checkpoint_it_read(
     config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
     memory = InMemorySaver()
     for turn in range(1, 7):
-        saver = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
+        saver = EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread))
         saver.lists = ListValues(saver.serde, min_appends=4)
         for checkpointer in (saver, memory):
             graph = _graph().compile(checkpointer=checkpointer)
@@ -189,7 +165,7 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
 
     # A run's checkpointer goes on: its versions keep the thread's width, and its values are
     # appends to what it read (the earlier form's whole value), then to what it stored.
-    run = EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread))
+    run = EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread))
     for i in (3, 4):
         latest = await run.aget_tuple(config)
         assert latest is not None

@@ -21,10 +21,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, ChannelVersions, Chec
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from duragraph_lab.domain import events as ev
-from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
 from duragraph_lab.store.postgres import PostgresEventStore
+from tests.conformance.run_logs import DirectRunLog
 
 #: Nodes of the linear graph: each of its checkpoints names one more channel and one more node
 #: than its parent, so whole versions grow with the run and deltas do not.
@@ -35,29 +34,6 @@ _MAX_LINKS = 32
 # version its parent had (and `log` is left out, so that step 0 changes 4 versions too).
 _FIRST_INPUT: dict[str, Any] = {"n": 0, "tag": "first"}
 _SECOND_INPUT: dict[str, Any] = {"n": 100, "tag": "second"}
-
-
-class _Direct:
-    """A run's log that appends each event at once to the thread's checkpoint stream."""
-
-    run_id = "r"
-
-    def __init__(self, store: PostgresEventStore, thread_id: str) -> None:
-        self.store, self.thread_id = store, thread_id
-
-    async def append(self, events: Sequence[NewEvent]) -> None:
-        await self.store.append(ev.checkpoint_stream(self.thread_id), None, list(events))
-
-    async def put_checkpoint(self, event: NewEvent, checkpoint_ns: str) -> None:
-        await self.append([event])
-
-    async def put_writes(
-        self, event: NewEvent, checkpoint_ns: str, task_id: str, writes: Sequence[Any]
-    ) -> None:
-        await self.append([event])
-
-    async def flush(self) -> None:
-        return None
 
 
 class Counter(TypedDict, total=False):
@@ -207,7 +183,7 @@ async def test_every_checkpoint_reads_back_as_langgraph_put_it(pg_store: Postgre
     thread = "t-deltas"
     puts: list[_Put] = []
     await _run(
-        _recording(EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread)), puts),
+        _recording(EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread)), puts),
         thread,
         _FIRST_INPUT,
     )
@@ -239,7 +215,7 @@ async def test_a_runs_checkpoints_store_the_versions_that_changed(pg_store: Post
     thread = "t-delta-form"
     puts: list[_Put] = []
     await _run(
-        _recording(EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread)), puts),
+        _recording(EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread)), puts),
         thread,
         _FIRST_INPUT,
     )
@@ -301,7 +277,7 @@ async def test_a_second_run_goes_on_from_the_checkpoint_it_read(pg_store: Postgr
     thread = "t-delta-runs"
     puts: list[_Put] = []
     for value in (_FIRST_INPUT, _SECOND_INPUT):
-        saver = _recording(EventStoreCheckpointer(pg_store).for_run(_Direct(pg_store, thread)), puts)
+        saver = _recording(EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread)), puts)
         await _run(saver, thread, value)
     assert len(puts) == 2 * (_NODES + 2)
     # The second run's input checkpoint is a child of the first run's last one: one chain.

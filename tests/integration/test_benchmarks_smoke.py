@@ -69,3 +69,15 @@ def test_langgraph_throughput_benchmark_smoke(tmp_path: Path) -> None:
     figures = json.loads(floor.read_text())
     assert set(figures) == {"no checkpointer", "InMemorySaver (durability=sync)"}
     assert all(f[0] > 0 for f in figures.values())
+
+
+def test_cpu_per_step_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cpu_per_step", "--both", "--runs", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith(("| native", "| langgraph"))]
+    assert [r.split("|")[1].strip() for r in rows] == ["native", "langgraph"]
+    # Every process's CPU per step is a positive figure (each step costs the worker something).
+    assert all(float(r.split("|")[2].replace(",", "")) > 0 for r in rows)
