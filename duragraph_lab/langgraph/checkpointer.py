@@ -106,7 +106,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         # A run's checkpointer is its thread's only writer while the run holds its lease: it may
         # store a list as an append to the version it stored before (list_values.py).
         self.lists = ListValues(self.serde) if run is not None else None
-        # ... and the versions of a checkpoint as changes from the one it stored before (version_deltas.py).
+        # ... and a checkpoint's versions as the changes since the parent it stored just before
+        # (version_deltas.py).
         self.versions = VersionDeltas() if run is not None else None
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()

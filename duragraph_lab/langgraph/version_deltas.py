@@ -4,10 +4,11 @@ A LangGraph checkpoint names the version of every channel the graph ever wrote
 (``channel_versions``) and, for every node that ever ran, the versions it saw
 (``versions_seen``): a checkpoint of a 100-node linear graph carries ~200 versions, almost all
 of them its parent's, so that stored whole they grow the log with the square of a run's steps
-(and are written again to JetStream). So a run's checkpointer stores a checkpoint whose parent is the checkpoint it stored just
-before (in the same thread and namespace) with only the entries that changed, marked
-``versions_delta``; readers rebuild the whole from the chain of parents (:func:`rebuild`; in
-SQL, ``duragraph.lg_versions_chain`` and ``duragraph.lg_channel_versions``).
+(and are written again to JetStream). So a run's checkpointer stores a checkpoint whose parent
+is the checkpoint it stored just before (in the same thread and namespace) with only the
+entries that changed, marked ``versions_delta``; readers rebuild the whole from the chain of
+parents (:func:`rebuild`; in SQL, ``duragraph.lg_versions_chain`` and
+``duragraph.lg_channel_versions``).
 
 The versions are stored whole again when the chain reaches ``max_chain`` links or when the
 changes stored since the last whole ones hold as many entries as those did (at least
