@@ -164,7 +164,8 @@ def _copy(graph: Any, update: dict[str, Any]) -> Any:
             setattr(clone, name, value)
         return clone
     made = graph.copy(update=update)
-    _VALIDATED[id(graph)] = graph
+    with contextlib.suppress(TypeError):  # a graph that cannot be referenced weakly: copied each time
+        _VALIDATED[id(graph)] = graph
     return made
 
 
