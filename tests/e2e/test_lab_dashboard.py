@@ -179,6 +179,24 @@ def _open_palette(page: Any) -> None:
     raise AssertionError("the command palette did not open")
 
 
+def _run_command(page: Any, expect: Any, label: str) -> None:
+    """Run Lab's command ``label`` from the palette. The palette closes when another widget takes
+    the focus (after a reload, the layout restorer activates the restored tabs for a while), so it
+    is opened and filled again until the command shows, then Enter runs the first match."""
+    palette = page.locator(".lm-CommandPalette")
+    item = palette.locator(".lm-CommandPalette-item", has_text=label).first
+    for _ in range(4):
+        _open_palette(page)
+        palette.locator("input").fill(label)
+        try:
+            expect(item).to_be_visible(timeout=10_000)
+        except AssertionError:  # the palette closed under us: open it again
+            continue
+        palette.locator("input").press("Enter")
+        return
+    raise AssertionError(f"the command palette never showed {label!r}")
+
+
 def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None:
     page.set_default_timeout(30_000)
     page.add_locator_handler(
@@ -246,13 +264,7 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     page.screenshot(path=str(ARTIFACTS / "crons.png"))
     crons_tab.locator(".lm-TabBar-tabCloseIcon").click()
     expect(page.locator("[data-dg-page='crons']")).to_have_count(0)
-    _open_palette(page)
-    expect(palette).to_be_visible()
-    palette.locator("input").fill("Open DuraGraph Playground")
-    expect(
-        palette.locator(".lm-CommandPalette-item", has_text="Open DuraGraph Playground").first
-    ).to_be_visible(timeout=30_000)
-    palette.locator("input").press("Enter")
+    _run_command(page, expect, "Open DuraGraph Playground")
     playground = page.locator(".jp-MainAreaWidget.dg-lab-tab [data-dg-page='playground']")
     expect(playground).to_be_visible()
     # The page talks to the API through the Lab transport (ServerConnection, under the base URL):
@@ -378,14 +390,9 @@ def _drive(page: Any, expect: Any, server: DevServer, errors: list[str]) -> None
     expect(panel.locator(f".dg-lab-run[data-run-id='{run_id}']")).to_be_visible(timeout=15_000)
     light = _colours(page, panel, ".dg-lab-assistant-name")
     assert page.evaluate(CONTRAST, light) >= 4.5, light
-    _open_palette(page)
-    palette.locator("input").fill("Use Theme: JupyterLab Dark")
     # Enter runs the active (first) match: Lab re-renders the palette's items whenever a command
     # changes, so a click can keep landing on a detached element.
-    expect(
-        palette.locator(".lm-CommandPalette-item", has_text="Use Theme: JupyterLab Dark").first
-    ).to_be_visible(timeout=30_000)
-    palette.locator("input").press("Enter")
+    _run_command(page, expect, "Use Theme: JupyterLab Dark")
     expect(page.locator("body[data-jp-theme-light='false']")).to_have_count(1, timeout=30_000)
     page.wait_for_function(
         "([el, before]) => getComputedStyle(el).backgroundColor !== before",
