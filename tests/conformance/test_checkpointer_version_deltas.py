@@ -105,6 +105,17 @@ async def _run(saver: BaseCheckpointSaver[Any], thread: str, value: dict[str, An
     await _graph().compile(checkpointer=saver).ainvoke(value, _config(thread), durability="sync")
 
 
+async def _run_recorded(store: PostgresEventStore, thread: str) -> list[_Put]:
+    """The graph run once on ``thread`` by a run's checkpointer; what LangGraph put, in order."""
+    puts: list[_Put] = []
+    await _run(
+        _recording(EventStoreCheckpointer(store).for_run(DirectRunLog(store, thread)), puts),
+        thread,
+        _FIRST_INPUT,
+    )
+    return puts
+
+
 async def _memory_history(thread: str, inputs: Sequence[dict[str, Any]]) -> list[Any]:
     """The same graph on LangGraph's own saver: its checkpoints' values and pending writes,
     newest first (its ids and versions differ from ours: compared by position)."""
@@ -181,12 +192,7 @@ async def _rebuild(store: PostgresEventStore) -> None:
 
 async def test_every_checkpoint_reads_back_as_langgraph_put_it(pg_store: PostgresEventStore) -> None:
     thread = "t-deltas"
-    puts: list[_Put] = []
-    await _run(
-        _recording(EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread)), puts),
-        thread,
-        _FIRST_INPUT,
-    )
+    puts = await _run_recorded(pg_store, thread)
     assert len(puts) == _NODES + 2  # the input, then one a step (the first applies the input)
     # One chain: each checkpoint's parent is the one put before it.
     assert [p.parent_id for p in puts] == [None, *(p.checkpoint_id for p in puts[:-1])]
@@ -213,12 +219,7 @@ async def test_a_runs_checkpoints_store_the_versions_that_changed(pg_store: Post
     """The stored form: mostly deltas of the checkpoint stored just before, whole again now and
     then, no chain longer than 32 links, and far fewer bytes than whole versions."""
     thread = "t-delta-form"
-    puts: list[_Put] = []
-    await _run(
-        _recording(EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread)), puts),
-        thread,
-        _FIRST_INPUT,
-    )
+    puts = await _run_recorded(pg_store, thread)
     put_by_id = {p.checkpoint_id: p.checkpoint for p in puts}
 
     events = await pg_store.read_all(types=["lg_checkpoint"])
