@@ -185,12 +185,12 @@ def _run_command(page: Any, expect: Any, label: str) -> None:
     is opened and filled again until the command shows, then Enter runs the first match."""
     palette = page.locator(".lm-CommandPalette")
     item = palette.locator(".lm-CommandPalette-item", has_text=label).first
-    for _ in range(4):
+    for _ in range(6):
         _open_palette(page)
-        palette.locator("input").fill(label)
         try:
+            palette.locator("input").fill(label, timeout=5_000)
             expect(item).to_be_visible(timeout=10_000)
-        except AssertionError:  # the palette closed under us: open it again
+        except Exception:  # the palette closed under us (playwright's TimeoutError or expect's): again
             continue
         palette.locator("input").press("Enter")
         return
