@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any, TypedDict
 
+from benchmarks.chat_text import message
 from duragraph_lab.graph.compiled import CompiledGraph
 from duragraph_lab.graph.state_graph import MessagesState, StateGraph
 from duragraph_lab.graph.types import END, START
@@ -85,13 +86,10 @@ class Chat(MessagesState, total=False):
     limit: int
 
 
-MESSAGE = "a message of the conversation, about as long as a short chat reply would be: {i:04d}"
-
-
 async def _say(state: Chat) -> dict[str, Any]:
     i = len(state["messages"])
     role = "user" if i % 2 == 0 else "ai"
-    return {"messages": [{"role": role, "content": MESSAGE.format(i=i), "id": f"m{i}"}]}
+    return {"messages": [{"role": role, "content": message(i), "id": f"m{i}"}]}
 
 
 def _more(state: Chat) -> str:

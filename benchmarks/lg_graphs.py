@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 
 from langgraph.graph import END, START, MessagesState, StateGraph
 
-MESSAGE = "a message of the conversation, about as long as a short chat reply would be: {i:04d}"
+from benchmarks.chat_text import message
 
 
 class Counter(TypedDict, total=False):
@@ -39,7 +39,7 @@ class Chat(MessagesState, total=False):
 async def _say(state: Chat) -> dict[str, Any]:
     i = len(state["messages"])
     role = "user" if i % 2 == 0 else "ai"
-    return {"messages": [{"role": role, "content": MESSAGE.format(i=i), "id": f"m{i}"}]}
+    return {"messages": [{"role": role, "content": message(i), "id": f"m{i}"}]}
 
 
 def _more(state: Chat) -> str:
