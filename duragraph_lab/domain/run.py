@@ -350,12 +350,7 @@ def _step_planned(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.StepPlanned", event.data)
     _note_writers(state)
     if d.get("carry"):
-        # A LangGraph run's step: its state is the previous step's plus what changed.
-        values = dict(state.values)
-        for key, items in (d.get("appended") or {}).items():
-            values[key] = [*(values.get(key) or []), *items]
-        values.update(d.get("custom_values", {}))
-        state.values = values
+        state.values = _carried(state.values, d)
     else:
         state.values = state.apply_results()
         state.values.update(d.get("custom_values", {}))
@@ -368,6 +363,16 @@ def _step_planned(state: RunState, event: RecordedEvent) -> None:
     state.barriers = {k: list(v) for k, v in d.get("barriers", {}).items()}
     if d.get("counts", True):
         state.steps_run += 1
+
+
+def _carried(values: Mapping[str, Any], d: Mapping[str, Any]) -> dict[str, Any]:
+    """A LangGraph run's state at a step_planned or run_completed that carries the state on:
+    the previous step's plus what changed (LangGraph computed the results: not applied again)."""
+    out = dict(values)
+    for key, items in (d.get("appended") or {}).items():
+        out[key] = [*(out.get(key) or []), *items]
+    out.update(d.get("custom_values", {}))
+    return out
 
 
 def _node_completed(state: RunState, event: RecordedEvent) -> None:
@@ -417,8 +422,11 @@ def _resumed(state: RunState, event: RecordedEvent) -> None:
 def _completed(state: RunState, event: RecordedEvent) -> None:
     d = cast("ev.RunCompleted", event.data)
     _note_writers(state)
-    state.values = state.apply_results()
-    state.values.update(d.get("custom_values", {}))
+    if d.get("carry"):
+        state.values = _carried(state.values, d)
+    else:
+        state.values = state.apply_results()
+        state.values.update(d.get("custom_values", {}))
     state.results = {}
     state.tasks = []
     state.status = RunStatus.SUCCESS

@@ -882,11 +882,18 @@ class _Mirror:
             step = int((snapshot.metadata or {}).get("step", self.step))
             await self.writer.commit([ev.run_interrupted(step=step, interrupts=interrupts)])
         else:
-            await self.writer.commit([ev.run_completed(custom_values=values)])
+            await self.writer.commit([self._run_completed(values)])
 
     async def complete(self, values: Mapping[str, Any]) -> None:
         """The run finished with these root values (see :meth:`finished`)."""
-        await self.writer.commit([ev.run_completed(custom_values=plain(dict(values)))])
+        await self.writer.commit([self._run_completed(plain(dict(values)))])
+
+    def _run_completed(self, values: dict[str, Any]) -> NewEvent:
+        """The run's end with its final root ``values``: what changed since the last step this
+        executor recorded (the fold has that step's state), or all of them when it recorded none
+        (a run taken up after its last step_planned)."""
+        changed, appended = _changes(self.recorded, values)
+        return ev.run_completed(custom_values=changed, appended=appended)
 
 
 def _changes(

@@ -173,6 +173,8 @@ export interface RunResumed {
 export interface RunCompleted {
   custom_values?: Record<string, unknown>;
   ns?: string;
+  carry?: boolean;
+  appended?: Record<string, unknown[]>;
 }
 /** run_failed: the run (or subgraph) failed for good (run streams) */
 export interface RunFailed {

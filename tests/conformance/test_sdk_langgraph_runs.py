@@ -94,6 +94,12 @@ async def test_create_agent_calls_its_tool(server: DevServer) -> None:
         assert out["messages"][1]["tool_calls"][0]["name"] == "add"
         # What the run ended with (its last checkpoint streamed) is the thread's state read back.
         assert (await client.threads.get_state(thread["thread_id"]))["values"] == out
+        # ... recorded as what changed since the run's last step: the last answer, not every message.
+        (run,) = await client.runs.list(thread["thread_id"])
+        page = await client.http.get(f"/runs/{run['run_id']}/events", params={"limit": 1000})
+        (end,) = [e["data"] for e in page["events"] if e["type"] == "run_completed"]
+        assert end["carry"] is True and end["custom_values"] == {}
+        assert [m["content"] for m in end["appended"]["messages"]] == ["the sum is 3"]
         updates = [
             part.data
             async for part in client.runs.stream(

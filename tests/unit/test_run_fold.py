@@ -235,6 +235,28 @@ def test_run_completed_applies_custom_values() -> None:
     assert fold(recorded(specs)).values["best"] == 11
 
 
+def test_a_run_completed_that_carries_adds_to_the_last_step_state_without_the_results() -> None:
+    """A LangGraph run's end (since 2026-12-05): the last step_planned's state with what changed;
+    the node results of the step are LangGraph's, already in what changed, not applied again."""
+    specs = [
+        created({"log": ["in"], "name": "start"}),
+        started(),
+        planned(0, task("t-a", "a", 0), custom_values={"log": ["in"], "name": "start"}),
+        # What the node returned, as the update shows it; LangGraph's reducers made "a" of it.
+        completed("t-a", "a", {"log": ["raw"], "name": "raw"}),
+        done(custom_values={"name": "a"}, carry=True, appended={"log": ["a"]}),
+    ]
+
+    state = fold(recorded(specs))
+
+    assert state.status is RunStatus.SUCCESS
+    assert state.values == {"log": ["in", "a"], "name": "a"}
+    assert state.results == {}
+    # The same end written by the factory.
+    end = ev.run_completed(custom_values={"name": "a"}, appended={"log": ["a"]})
+    assert end.data == {"custom_values": {"name": "a"}, "carry": True, "appended": {"log": ["a"]}}
+
+
 def test_two_tasks_writing_a_replace_key_in_one_step_fail_the_fold() -> None:
     specs = [
         *HAPPY[:3],

@@ -157,6 +157,11 @@ class RunResumed(TypedDict):
 class RunCompleted(TypedDict):
     custom_values: NotRequired[State]
     ns: NotRequired[str]
+    # LangGraph runs, since 2026-12-05: as in step_planned, the final state is the last
+    # step_planned's with custom_values set and appended's items added at the end of those keys'
+    # lists (a conversation's run no longer ends with every message of the thread again).
+    carry: NotRequired[bool]
+    appended: NotRequired[dict[str, list[Any]]]
 
 
 class RunFailed(TypedDict):
@@ -363,10 +368,17 @@ def run_resumed(resume: Any, *, by_id: Mapping[str, Any] | None = None, ns: str 
     return NewEvent(names.RUN_RESUMED, _with_ns(data, ns))
 
 
-def run_completed(*, custom_values: State | None = None, ns: str = "") -> NewEvent:
+def run_completed(
+    *, custom_values: State | None = None, ns: str = "", appended: State | None = None
+) -> NewEvent:
+    """``appended`` (LangGraph runs): the final state is the last step's (``carry``), with
+    ``custom_values`` set and these lists' items added at the end of those keys' values."""
     data = RunCompleted()
     if custom_values is not None:
         data["custom_values"] = custom_values
+    if appended is not None:
+        data["carry"] = True
+        data["appended"] = {k: list(v) for k, v in appended.items()}
     return NewEvent(names.RUN_COMPLETED, _with_ns(data, ns))
 
 
