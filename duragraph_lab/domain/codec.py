@@ -410,3 +410,14 @@ def loads(text: str | bytes | bytearray | memoryview) -> Any:
         except ValueError:
             pass
     return json.loads(text, object_hook=_hook)
+
+
+def same_json(a: Any, b: Any) -> bool:
+    """JSON values equal in type too (Python's == takes 1, 1.0 and True for one another)."""
+    if type(a) is not type(b):
+        return False
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if type(a) is list:
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)

@@ -33,6 +33,7 @@ from langgraph.checkpoint.base import (
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
@@ -109,6 +110,8 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         # ... and a checkpoint's versions as the changes since the parent it stored just before
         # (version_deltas.py).
         self.versions = VersionDeltas() if run is not None else None
+        # Writes as plain JSON where they can be (ev.Plain): only with LangGraph's own serializer.
+        self._plain_writes = type(self.serde) is JsonPlusSerializer
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -220,7 +223,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             task_id=task_id,
             task_path=task_path,
             writes=[
-                (WRITES_IDX_MAP.get(channel, idx), channel, self.serde.dumps_typed(value))
+                (WRITES_IDX_MAP.get(channel, idx), channel, self._write_value(value))
                 for idx, (channel, value) in enumerate(writes)
             ],
             upsert=upsert,
@@ -230,6 +233,13 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             await run.put_writes(event, checkpoint_ns, task_id, writes)
         else:
             await self._append(thread_id, [event])
+
+    def _write_value(self, value: Any) -> ev.WriteValue:
+        """A write as plain JSON when LangGraph's own serializer would store it (another, an
+        encrypting one say, must see every value) and JSON gives it back exactly; else serialized."""
+        if self._plain_writes and _json_exact(value):
+            return ev.Plain(value)
+        return self.serde.dumps_typed(value)
 
     async def adelete_thread(self, thread_id: str) -> None:
         if self.lists is not None:
@@ -333,7 +343,12 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
                 else None
             ),
             pending_writes=[
-                (task_id, channel, self.serde.loads_typed(value)) for task_id, channel, value in stored.writes
+                (
+                    task_id,
+                    channel,
+                    value.value if isinstance(value, ev.Plain) else self.serde.loads_typed(value),
+                )
+                for task_id, channel, value in stored.writes
             ],
         )
 

@@ -85,6 +85,8 @@ class RunWriter:
         self.cancel_seen = False
         self._lock = asyncio.Lock()
         self._deferred: list[NewEvent] = []
+        created = self.events[0].data if self.events and self.events[0].type == ev.RUN_CREATED else {}
+        self._run_metadata = {k: created[k] for k in ev.RUN_METADATA_KEYS if k in created}
 
     async def append(self, events: Sequence[NewEvent]) -> None:
         await self.commit(events)
@@ -115,7 +117,7 @@ class RunWriter:
             try:
                 # A checkpoint and the step_planned recording it, a task's writes and its
                 # node_completed: one event each (ev.merge_langgraph_records).
-                return await self._commit(ev.merge_langgraph_records(events), final)
+                return await self._commit(ev.merge_langgraph_records(events, self._run_metadata), final)
             except BaseException:
                 self._deferred[:0] = deferred  # not written: still owed to the next commit
                 raise
@@ -730,8 +732,7 @@ class _Mirror:
             tasks=planned,
             barriers={},
             custom_values=changed,
-            counts=True,
-            checkpoint_id=checkpoint_id,
+            checkpoint_id=checkpoint_id,  # counts: absent, true
             appended=appended,
         )
         await self.writer.append([event])
@@ -914,27 +915,16 @@ def _changes(
             type(value) is list
             and type(old) is list
             and len(value) >= len(old)
-            and _same(value[: len(old)], old)
+            and codec.same_json(value[: len(old)], old)
         ):
             if len(value) > len(old):
                 appended[key] = value[len(old) :]
-        elif not _same(value, old):
+        elif not codec.same_json(value, old):
             changed[key] = value
     return changed, appended
 
 
 _MISSING = object()
-
-
-def _same(a: Any, b: Any) -> bool:
-    """JSON values equal in type too (Python's == takes 1, 1.0 and True for one another)."""
-    if type(a) is not type(b):
-        return False
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
-    if type(a) is list:
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
 
 
 def interrupt_fields(interrupt: Any) -> dict[str, Any]:

@@ -40,11 +40,12 @@ export interface Interrupt {
 }
 export interface LgCheckpoint {
   thread_id: string;
-  checkpoint_ns: string;
-  checkpoint_id: string;
+  checkpoint_ns?: string;
+  checkpoint_id?: string;
   parent_checkpoint_id: string | null;
   metadata: Record<string, unknown>;
   checkpoint: string[] | Record<string, unknown>;
+  metadata_of_run?: boolean;
   new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
   blobs?: Record<string, string[] | LgListAppend>;
@@ -57,12 +58,12 @@ export interface LgListAppend {
 }
 export interface LgWrites {
   thread_id: string;
-  checkpoint_ns: string;
+  checkpoint_ns?: string;
   checkpoint_id: string;
-  task_id: string;
+  task_id?: string;
   task_path: string;
   writes: unknown[][];
-  upsert: boolean;
+  upsert?: boolean;
 }
 export interface PlannedTask {
   id: string;
@@ -395,11 +396,12 @@ export interface CronDeleted {
 /** lg_checkpoint: a LangGraph checkpoint (checkpoints streams) */
 export interface LgCheckpoint {
   thread_id: string;
-  checkpoint_ns: string;
-  checkpoint_id: string;
+  checkpoint_ns?: string;
+  checkpoint_id?: string;
   parent_checkpoint_id: string | null;
   metadata: Record<string, unknown>;
   checkpoint: string[] | Record<string, unknown>;
+  metadata_of_run?: boolean;
   new_versions?: Record<string, string>;
   channel_versions?: Record<string, string>;
   blobs?: Record<string, string[] | LgListAppend>;
@@ -408,12 +410,12 @@ export interface LgCheckpoint {
 /** lg_writes: a LangGraph task's pending writes (checkpoints streams) */
 export interface LgWrites {
   thread_id: string;
-  checkpoint_ns: string;
+  checkpoint_ns?: string;
   checkpoint_id: string;
-  task_id: string;
+  task_id?: string;
   task_path: string;
   writes: unknown[][];
-  upsert: boolean;
+  upsert?: boolean;
 }
 /** lg_thread_deleted: a thread's checkpoints deleted (checkpoints streams) */
 export interface LgThreadDeleted {

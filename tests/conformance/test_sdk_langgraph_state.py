@@ -137,6 +137,16 @@ async def test_state_and_history_are_langgraphs(server: DevServer) -> None:
         assert [h["checkpoint"] for h in loops] == [history[2]["checkpoint"]]
         one = await client.threads.get_history(thread, checkpoint=at["checkpoint"], limit=100)
         assert [h["checkpoint"] for h in one] == [at["checkpoint"]]
+        # Each checkpoint's metadata names the run that made it (a run's root checkpoints store
+        # it once, as their stream), and a filter by run finds them.
+        runs = {r["run_id"] for r in await client.runs.list(thread)}
+        assert {h["metadata"]["run_id"] for h in history} == runs
+        for run_id in runs:
+            made = await client.threads.get_history(thread, metadata={"run_id": run_id}, limit=100)
+            assert [h["checkpoint"] for h in made] == [
+                h["checkpoint"] for h in history if h["metadata"]["run_id"] == run_id
+            ]
+            assert made
 
         missing = "1f0c0000-0000-6000-8000-000000000000"
         with pytest.raises(httpx.HTTPStatusError, match="has no checkpoint") as err:

@@ -27,7 +27,8 @@ def _writes(task_id: str, ns: str = "") -> NewEvent:
         checkpoint_id="c0",
         task_id=task_id,
         task_path="~__pregel_pull, a",
-        writes=[(0, "n", ("json", b"2"))],
+        # n: the node's update says it (the same JSON); m: not the same (3 vs 3.0); k: serialized.
+        writes=[(0, "n", ev.Plain(2)), (1, "m", ev.Plain(3)), (2, "k", ("json", b"2"))],
         upsert=False,
     )
 
@@ -44,7 +45,7 @@ def _completed(task: str, ns: str = "") -> NewEvent:
         task=task,
         node="a",
         attempt=1,
-        update={"n": 2},
+        update={"n": 2, "m": 3.0},
         goto=[],
         started_at=1.0,
         finished_at=1.5,
@@ -62,12 +63,21 @@ def test_a_step_of_one_task_is_two_events_holding_the_records() -> None:
     merged = ev.merge_langgraph_records([writes, completed, checkpoint, planned])
     assert [e.type for e in merged] == [ev.NODE_COMPLETED, ev.STEP_PLANNED]
     done, step = merged
-    # The run events keep their ids and payloads, and hold the records' payloads whole.
+    # The run events keep their ids and payloads, and hold the records' payloads without what
+    # they say already: the checkpoint's id (twice) and namespace, the task, the namespace,
+    # upsert false, a value that is the update's.
     assert done.event_id == completed.event_id and step.event_id == planned.event_id
     assert {k: v for k, v in done.data.items() if k != ev.NODE_WRITES} == dict(completed.data)
-    assert done.data[ev.NODE_WRITES] == writes.data
-    assert step.data[ev.STEP_CHECKPOINT] == checkpoint.data
-    # Readers find the records in either form.
+    assert done.data[ev.NODE_WRITES] == {
+        "thread_id": "t",
+        "checkpoint_id": "c0",
+        "task_path": "~__pregel_pull, a",
+        "writes": [[0, "n", "update"], [1, "m", "plain", 3], [2, "k", "json", "Mg=="]],
+    }
+    assert step.data[ev.STEP_CHECKPOINT] == {
+        k: v for k, v in checkpoint.data.items() if k not in ("checkpoint_id", "checkpoint_ns", "checkpoint")
+    } | {"checkpoint": {"v": 4, "channel_versions": {"n": "2"}}}
+    # Readers find the records whole in either form.
     assert ev.writes_of(done.type, done.data) == writes.data == ev.writes_of(writes.type, writes.data)
     assert ev.checkpoint_of(step.type, step.data) == checkpoint.data
     assert ev.checkpoint_of(checkpoint.type, checkpoint.data) == checkpoint.data
@@ -77,6 +87,27 @@ def test_a_step_of_one_task_is_two_events_holding_the_records() -> None:
         ev.checkpoint_of(planned.type, planned.data) is None
         and ev.writes_of(planned.type, planned.data) is None
     )
+
+
+def test_a_checkpoint_in_its_run_stream_leaves_out_what_the_run_says_of_its_metadata() -> None:
+    checkpoint = ev.lg_checkpoint(
+        thread_id="t",
+        checkpoint_ns="",
+        checkpoint_id="c1",
+        parent_checkpoint_id=None,
+        metadata={"step": 1, "run_id": "r1", "graph_id": "g", "assistant_id": None, "source": "loop"},
+        checkpoint={"v": 4, "id": "c1"},
+        new_versions=None,
+    )
+    run = {"run_id": "r1", "graph_id": "g", "assistant_id": None}
+    (step,) = ev.merge_langgraph_records([checkpoint, _planned("c1")], run)
+    inside = step.data[ev.STEP_CHECKPOINT]
+    assert inside["metadata"] == {"step": 1, "source": "loop"} and inside["metadata_of_run"] is True
+    # Metadata that differs from the run's in one of them (here another run) is kept whole.
+    for other in ({**run, "run_id": "r2"}, {**run, "assistant_id": "a"}):
+        (step,) = ev.merge_langgraph_records([checkpoint, _planned("c1")], other)
+        assert step.data[ev.STEP_CHECKPOINT]["metadata"] == checkpoint.data["metadata"]
+        assert "metadata_of_run" not in step.data[ev.STEP_CHECKPOINT]
 
 
 def test_records_without_their_run_event_stay_events_of_their_own() -> None:

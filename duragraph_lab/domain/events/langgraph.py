@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NotRequired, TypedDict
 
+from duragraph_lab.domain.codec import same_json
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events import names
 from duragraph_lab.domain.events.spec import EventSpec
@@ -55,6 +56,39 @@ def encode_typed(value: Typed) -> list[str]:
 
 def decode_typed(value: Sequence[str]) -> Typed:
     return str(value[0]), base64.b64decode(value[1])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plain:
+    """A task's write stored as JSON itself, not serialized: a value JSON gives back equal and
+    of the same types (dicts with string keys, lists, strings, finite floats, ints, bools,
+    None), written with LangGraph's default serializer, whose bytes would read back the same.
+    A third smaller than base64 of its bytes, and readable in the log."""
+
+    value: Any
+
+
+#: The type of a write stored as :class:`Plain` (``[idx, channel, PLAIN, value]``): no serde's.
+PLAIN = "plain"
+
+#: A stored write's value: serialized, or plain JSON.
+WriteValue = Typed | Plain
+
+#: The type of a write inside a node_completed whose value is that event's ``update[channel]``.
+FROM_UPDATE = "update"
+
+
+def encode_write(idx: int, channel: str, value: WriteValue) -> list[Any]:
+    if isinstance(value, Plain):
+        return [idx, channel, PLAIN, value.value]
+    return [idx, channel, *encode_typed(value)]
+
+
+def decode_write_value(entry: Sequence[Any]) -> WriteValue:
+    """The value of a stored write ``[idx, channel, type, base64 | value]``."""
+    if entry[2] == PLAIN:
+        return Plain(entry[3])
+    return decode_typed(entry[2:4])
 
 
 class LgListAppend(TypedDict):
@@ -95,13 +129,19 @@ def decode_value(value: Any) -> StoredValue:
 
 class LgCheckpoint(TypedDict):
     thread_id: str
-    checkpoint_ns: str
-    checkpoint_id: str
+    # Both absent inside a step_planned (since 2026-12-05): "" and the step_planned's own
+    # checkpoint_id (checkpoint_of puts them back).
+    checkpoint_ns: NotRequired[str]
+    checkpoint_id: NotRequired[str]
     parent_checkpoint_id: str | None
     metadata: dict[str, Any]  # plain JSON: LangGraph's checkpoint metadata
     # The checkpoint without its channel values: [serde type, base64], or (since 2026-12-04) the
-    # checkpoint itself when it is plain JSON (it holds channel_versions then, not repeated).
+    # checkpoint itself when it is plain JSON (it holds channel_versions then, not repeated;
+    # inside a step_planned, since 2026-12-05, not its "id": the checkpoint_id).
     checkpoint: list[str] | dict[str, Any]
+    # Inside a step_planned (since 2026-12-05), true when the metadata leaves out its run_id,
+    # graph_id and assistant_id: those of the run's run_created (the stream's first event).
+    metadata_of_run: NotRequired[bool]
     # The versions of the channels that changed; absent (since 2026-12-04) when they are the
     # checkpoint's channel_versions of the channels in blobs.
     new_versions: NotRequired[dict[str, str]]
@@ -120,12 +160,17 @@ class LgCheckpoint(TypedDict):
 
 class LgWrites(TypedDict):
     thread_id: str
-    checkpoint_ns: str
+    # Inside a node_completed (since 2026-12-05) absent when "" / the node_completed's task /
+    # false (writes_of puts them back).
+    checkpoint_ns: NotRequired[str]
     checkpoint_id: str
-    task_id: str
+    task_id: NotRequired[str]
     task_path: str
-    writes: list[list[Any]]  # [idx, channel, serde type, base64]
-    upsert: bool
+    # [idx, channel, serde type, base64], or (since 2026-12-05) [idx, channel, "plain", value],
+    # or inside a node_completed [idx, channel, "update"]: the value is the node_completed's
+    # update[channel] (the same JSON).
+    writes: list[list[Any]]
+    upsert: NotRequired[bool]
 
 
 class LgThreadDeleted(TypedDict):
@@ -194,10 +239,10 @@ def lg_writes(
     checkpoint_id: str,
     task_id: str,
     task_path: str,
-    writes: Sequence[tuple[int, str, Typed]],
+    writes: Sequence[tuple[int, str, WriteValue]],
     upsert: bool,
 ) -> NewEvent:
-    """``writes``: (idx, channel, value). ``upsert``: the writes replace earlier ones at the same
+    """``writes``: (idx, channel, value: serialized or :class:`Plain`). ``upsert``: the writes replace earlier ones at the same
     (task, idx) (LangGraph's special channels: errors, interrupts, resumes); otherwise an earlier
     write at the same place is kept (a task's writes saved twice are saved once)."""
     data = LgWrites(
@@ -206,7 +251,7 @@ def lg_writes(
         checkpoint_id=checkpoint_id,
         task_id=task_id,
         task_path=task_path,
-        writes=[[idx, channel, *encode_typed(value)] for idx, channel, value in writes],
+        writes=[encode_write(idx, channel, value) for idx, channel, value in writes],
         upsert=upsert,
     )
     return NewEvent(names.LG_WRITES, data)
@@ -252,24 +297,80 @@ NODE_WRITES = "langgraph_writes"
 
 def checkpoint_of(event_type: str, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The LangGraph checkpoint an event records (an ``lg_checkpoint``, or a ``step_planned``
-    holding one), else None."""
+    holding one), else None: whole, what the holder says of it put back."""
     if event_type == names.LG_CHECKPOINT:
         return data
     if event_type == names.STEP_PLANNED:
         inner = data.get(STEP_CHECKPOINT)
-        return inner if isinstance(inner, Mapping) else None
+        if not isinstance(inner, Mapping):
+            return None
+        checkpoint_id = inner.get("checkpoint_id", data.get("checkpoint_id"))
+        # With "metadata_of_run", its metadata's RUN_METADATA_KEYS are the run_created's.
+        out = {"checkpoint_ns": "", "checkpoint_id": checkpoint_id, **inner}
+        checkpoint = inner.get("checkpoint")
+        if isinstance(checkpoint, Mapping) and "id" not in checkpoint:
+            out["checkpoint"] = {"id": checkpoint_id, **checkpoint}
+        return out
     return None
 
 
 def writes_of(event_type: str, data: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The LangGraph task writes an event records (an ``lg_writes``, or a ``node_completed``
-    holding them), else None."""
+    holding them), else None: whole, what the holder says of them put back."""
     if event_type == names.LG_WRITES:
         return data
     if event_type == names.NODE_COMPLETED:
         inner = data.get(NODE_WRITES)
-        return inner if isinstance(inner, Mapping) else None
+        if not isinstance(inner, Mapping):
+            return None
+        update = data.get("update") or {}
+        writes = [
+            [w[0], w[1], PLAIN, update.get(w[1])] if len(w) == 3 and w[2] == FROM_UPDATE else w
+            for w in inner.get("writes") or []
+        ]
+        return {"checkpoint_ns": "", "task_id": data.get("task"), "upsert": False, **inner, "writes": writes}
     return None
+
+
+def _inside_step(record: Mapping[str, Any], of_run: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A root checkpoint's payload as a step_planned of the same checkpoint id holds it: without
+    what that event says already (checkpoint_of puts it back), nor, when its metadata has them
+    as the run's ``run_created`` has them, its ``run_id``, ``graph_id`` and ``assistant_id``
+    (then ``metadata_of_run``: the SQL readers put them back)."""
+    out = {k: v for k, v in record.items() if k != "checkpoint_id" and not (k == "checkpoint_ns" and v == "")}
+    checkpoint = record.get("checkpoint")
+    if isinstance(checkpoint, Mapping) and checkpoint.get("id") == record.get("checkpoint_id"):
+        out["checkpoint"] = {k: v for k, v in checkpoint.items() if k != "id"}
+    metadata = record.get("metadata")
+    if (
+        of_run
+        and isinstance(metadata, Mapping)
+        and all(k in metadata and same_json(metadata[k], v) for k, v in of_run.items())
+    ):
+        out["metadata"] = {k: v for k, v in metadata.items() if k not in of_run}
+        out["metadata_of_run"] = True
+    return out
+
+
+#: The keys of a run's checkpoint metadata that its ``run_created`` has (as top-level fields).
+RUN_METADATA_KEYS = ("run_id", "graph_id", "assistant_id")
+
+
+def _inside_node(record: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """A root task's writes as its node_completed holds them: without what that event says
+    already (its task, a write's value that is exactly its update's: writes_of puts them back)."""
+    out = {
+        k: v
+        for k, v in record.items()
+        if k != "task_id" and not (k == "checkpoint_ns" and v == "") and not (k == "upsert" and v is False)
+    }
+    out["writes"] = [
+        [w[0], w[1], FROM_UPDATE]
+        if len(w) == 4 and w[2] == PLAIN and w[1] in update and same_json(update[w[1]], w[3])
+        else w
+        for w in record.get("writes") or []
+    ]
+    return out
 
 
 def records_langgraph(event_type: str, data: Mapping[str, Any]) -> bool:
@@ -281,12 +382,16 @@ def records_langgraph(event_type: str, data: Mapping[str, Any]) -> bool:
     )
 
 
-def merge_langgraph_records(events: Sequence[NewEvent]) -> list[NewEvent]:
+def merge_langgraph_records(
+    events: Sequence[NewEvent], run_metadata: Mapping[str, Any] | None = None
+) -> list[NewEvent]:
     """One commit's events with each root ``lg_checkpoint`` moved into the root ``step_planned``
     of the same commit that names its checkpoint id, and each root ``lg_writes`` into the root
     ``node_completed`` of the same commit for its task: one event where there were two, in the
     run event's place (the LangGraph record came first; nothing reads between the two). A
-    record with no such partner, or with two, is left as it is."""
+    record with no such partner, or with two, is left as it is. ``run_metadata``: the
+    :data:`RUN_METADATA_KEYS` of the run whose stream the events go to, as its ``run_created``
+    has them."""
     checkpoints: dict[str, list[NewEvent]] = {}
     writes: dict[str, list[NewEvent]] = {}
     for e in events:
@@ -309,7 +414,12 @@ def merge_langgraph_records(events: Sequence[NewEvent]) -> list[NewEvent]:
         if record is None or id(record) in moved:
             out.append(e)
             continue
-        holder = NewEvent(e.type, {**e.data, key: record.data}, e.meta, e.event_id)
+        inner = (
+            _inside_step(record.data, run_metadata)
+            if key == STEP_CHECKPOINT
+            else _inside_node(record.data, e.data.get("update") or {})
+        )
+        holder = NewEvent(e.type, {**e.data, key: inner}, e.meta, e.event_id)
         moved[id(record)] = holder
         out.append(holder)
     return [e for e in out if id(e) not in moved]

@@ -12,8 +12,12 @@ DECLARE
     -- v_kind is the record's type, d its payload, in either form.
     v_kind   text := CASE e.type WHEN 'step_planned' THEN 'lg_checkpoint' WHEN 'node_completed' THEN 'lg_writes'
                      ELSE e.type END;
-    d        jsonb := CASE e.type WHEN 'step_planned' THEN e.data->'langgraph_checkpoint'
-                      WHEN 'node_completed' THEN e.data->'langgraph_writes' ELSE e.data END;
+    -- Inside a run event (since 2026-12-05) a record leaves out what that event says: a
+    -- checkpoint its id (the step_planned's), writes their task id (the node_completed's task).
+    d        jsonb := CASE e.type
+                      WHEN 'step_planned' THEN jsonb_build_object('checkpoint_id', e.data->'checkpoint_id') || (e.data->'langgraph_checkpoint')
+                      WHEN 'node_completed' THEN jsonb_build_object('task_id', e.data->'task') || (e.data->'langgraph_writes')
+                      ELSE e.data END;
     v_thread text := d->>'thread_id';
     v_ns     text := coalesce(d->>'checkpoint_ns', '');
     v_channel text;
@@ -30,8 +34,11 @@ BEGIN
         END IF;
         -- put() is an upsert in LangGraph: the same checkpoint saved again replaces it.
         -- Its parent and metadata are read from the event (migration 0016).
+        -- "metadata_of_run": the metadata leaves out the run's run_id (the stream's run).
         INSERT INTO duragraph.lg_checkpoints AS c (thread_id, checkpoint_ns, checkpoint_id, run_id, seq)
-        VALUES (v_thread, v_ns, d->>'checkpoint_id', d->'metadata'->>'run_id', e.seq)
+        VALUES (v_thread, v_ns, d->>'checkpoint_id',
+                coalesce(d->'metadata'->>'run_id', CASE WHEN d ? 'metadata_of_run' THEN split_part(e.stream_id, ':', 2) END),
+                e.seq)
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE
             SET run_id = excluded.run_id, seq = excluded.seq;
         -- The values of the channels that changed, by version (a version's first value stays, as
@@ -178,7 +185,8 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                           FROM duragraph.events b
                          WHERE b.stream_id = v_stream AND b.version < ch.version
                            AND (b.type = 'lg_checkpoint' OR (b.type = 'step_planned' AND b.data ? 'langgraph_checkpoint'))
-                           AND coalesce(b.data->'langgraph_checkpoint', b.data)->>'checkpoint_id' = ch.d->>'parent_checkpoint_id'
+                           -- An lg_checkpoint's id, or the step_planned's (its checkpoint's).
+                           AND b.data->>'checkpoint_id' = ch.d->>'parent_checkpoint_id'
                          ORDER BY b.version DESC LIMIT 1) p
          WHERE ch.d ? 'versions_delta' AND ch.depth < 10000
     )
@@ -206,4 +214,13 @@ CREATE OR REPLACE FUNCTION duragraph.lg_channel_versions(v_stream text, v_versio
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT duragraph.lg_merged_channel_versions(
         d, CASE WHEN d ? 'versions_delta' THEN duragraph.lg_versions_chain(v_stream, v_version, d) ELSE '[]'::jsonb END)
+$$;
+
+-- A write of an event (an lg_writes, or a node_completed holding its task's writes) at position
+-- pos, as [idx, channel, type, value]: one held as [idx, channel, "update"] (since 2026-12-05)
+-- is the node_completed's update[channel], a plain JSON value.
+CREATE OR REPLACE FUNCTION duragraph.lg_write(data jsonb, pos int) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN w->>2 = 'update' AND jsonb_array_length(w) = 3
+                THEN jsonb_build_array(w->0, w->1, 'plain', data->'update'->(w->>1)) ELSE w END
+      FROM (SELECT coalesce(data->'langgraph_writes', data)->'writes'->pos AS w) x
 $$;

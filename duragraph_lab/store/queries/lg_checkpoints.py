@@ -10,11 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from duragraph_lab.domain import codec
-from duragraph_lab.domain.events.langgraph import StoredValue, Typed, decode_typed, decode_value
+from duragraph_lab.domain.events.langgraph import (
+    StoredValue,
+    Typed,
+    WriteValue,
+    decode_typed,
+    decode_value,
+    decode_write_value,
+)
 from duragraph_lab.store.postgres import PostgresEventStore
 
 #: (task_id, channel, value): a pending write, in LangGraph's order (task path, task id, idx).
-StoredWrite = tuple[str, str, Typed]
+StoredWrite = tuple[str, str, WriteValue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +45,7 @@ class StoredCheckpoint:
 
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
 _WRITES = """
-    (SELECT coalesce(jsonb_agg(jsonb_build_array(w.task_id, coalesce(ev.data->'langgraph_writes', ev.data)->'writes'->w.position)
+    (SELECT coalesce(jsonb_agg(jsonb_build_array(w.task_id, duragraph.lg_write(ev.data, w.position))
                                ORDER BY coalesce(coalesce(ev.data->'langgraph_writes', ev.data)->>'task_path', ''), w.task_id, w.idx), '[]'::jsonb)
        FROM duragraph.lg_writes w JOIN duragraph.events ev ON ev.seq = w.seq
       WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
@@ -69,8 +76,15 @@ _VALUES = """
     SELECT coalesce(jsonb_object_agg(channel, blobs), '{}'::jsonb)
       FROM (SELECT channel, jsonb_agg(blob ORDER BY depth) AS blobs FROM chain GROUP BY channel) s)"""
 
-# A checkpoint's metadata, from its event (e).
-_METADATA = "CASE WHEN jsonb_typeof(ed.d->'metadata') = 'object' THEN ed.d->'metadata' ELSE '{}'::jsonb END"
+# A checkpoint's metadata, from its event (e). With "metadata_of_run" (a run's root checkpoint
+# inside its step_planned, since 2026-12-05) it leaves out the run_id, graph_id and assistant_id
+# of the run's run_created (version 1 of the stream): put back.
+_METADATA = """CASE WHEN jsonb_typeof(ed.d->'metadata') <> 'object' THEN '{}'::jsonb
+     WHEN ed.d ? 'metadata_of_run'
+     THEN ed.d->'metadata' || coalesce((SELECT jsonb_build_object('run_id', rc.data->'run_id', 'graph_id', rc.data->'graph_id',
+                                                                  'assistant_id', rc.data->'assistant_id')
+                                          FROM duragraph.events rc WHERE rc.stream_id = e.stream_id AND rc.version = 1), '{}'::jsonb)
+     ELSE ed.d->'metadata' END"""
 
 # A checkpoint stored with the versions that changed since another (version_deltas.py) comes
 # with the chain of those it changes from (vc.chain, '[]' for one stored whole).
@@ -199,8 +213,11 @@ def _stored(row: tuple[Any, ...]) -> StoredCheckpoint:
         checkpoint_id=str(checkpoint_id),
         parent_checkpoint_id=parent,
         metadata=codec.from_jsonable(metadata),
-        checkpoint=dict(checkpoint) if isinstance(checkpoint, dict) else decode_typed(checkpoint),
-        writes=[(str(task_id), str(w[1]), decode_typed(w[2:4])) for task_id, w in writes],
+        # A checkpoint inside its step_planned is stored without its id (its checkpoint_id).
+        checkpoint={"id": str(checkpoint_id), **checkpoint}
+        if isinstance(checkpoint, dict)
+        else decode_typed(checkpoint),
+        writes=[(str(task_id), str(w[1]), decode_write_value(w)) for task_id, w in writes],
         values={
             str(channel): [decode_value(v) for v in chain]
             for channel, chain in values.items()
