@@ -456,5 +456,6 @@ def _json_exact(value: Any) -> bool:
     if kind is str:
         return "\x00" not in value  # JSONB refuses NUL in text
     if kind is float:
-        return math.isfinite(value)
+        # JSONB's numbers have no infinity and no negative zero (-0.0 would come back as 0).
+        return math.isfinite(value) and not (value == 0.0 and math.copysign(1.0, value) < 0)
     return kind in (int, bool) or value is None

@@ -18,13 +18,14 @@ from duragraph_lab.store.postgres import PostgresEventStore
 
 PLAIN: list[Any] = [
     {"messages": [{"role": "ai", "content": "naïve ☕", "id": "m1"}]},
-    [1, 2.5, -0.0, True, None, "x", 2**62],
+    [1, 2.5, 0.0, True, None, "x", 2**62],
     "",
     0,
 ]
 SERIALIZED: list[Any] = [
     (1, 2),  # a tuple: JSON would give a list
     float("inf"),  # JSONB has no infinity
+    -0.0,  # nor negative zero
     b"bytes",
     "nul \x00 inside",
     {1: "an int key"},
@@ -82,6 +83,8 @@ def _types(value: Any) -> Any:
         return ("dict", {k: _types(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return (type(value).__name__, [_types(v) for v in value])
+    if isinstance(value, float):
+        return repr(value)  # -0.0 is not 0.0
     return type(value).__name__
 
 

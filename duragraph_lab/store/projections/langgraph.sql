@@ -73,18 +73,11 @@ BEGIN
            OR jsonb_typeof(d->'writes') IS DISTINCT FROM 'array' THEN
             RETURN;
         END IF;
-        IF (d->>'upsert')::boolean IS TRUE THEN
-            INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
-            SELECT v_thread, v_ns, d->>'checkpoint_id', d->>'task_id', (w.value->>0)::int, e.seq, (w.ordinality - 1)::int
-              FROM jsonb_array_elements(d->'writes') WITH ORDINALITY w
-            ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id, task_id, idx) DO UPDATE
-                SET seq = excluded.seq, position = excluded.position;
-        ELSE
-            INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
-            SELECT v_thread, v_ns, d->>'checkpoint_id', d->>'task_id', (w.value->>0)::int, e.seq, (w.ordinality - 1)::int
-              FROM jsonb_array_elements(d->'writes') WITH ORDINALITY w
-            ON CONFLICT DO NOTHING;
-        END IF;
+        -- One row per event (migration 0017): which write of a (task, idx) counts is read from
+        -- the events (duragraph.lg_pending_writes).
+        INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, seq)
+        VALUES (v_thread, v_ns, d->>'checkpoint_id', d->>'task_id', e.seq)
+        ON CONFLICT DO NOTHING;
     WHEN 'lg_thread_deleted' THEN
         PERFORM duragraph.forget_langgraph_thread(v_thread);
     WHEN 'lg_runs_deleted' THEN
@@ -101,8 +94,8 @@ BEGIN
         SELECT v_thread, checkpoint_ns, checkpoint_id, run_id, seq
           FROM duragraph.lg_checkpoints WHERE thread_id = d->>'source_thread_id'
         ON CONFLICT DO NOTHING;
-        INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position)
-        SELECT v_thread, checkpoint_ns, checkpoint_id, task_id, idx, seq, position
+        INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, seq)
+        SELECT v_thread, checkpoint_ns, checkpoint_id, task_id, seq
           FROM duragraph.lg_writes WHERE thread_id = d->>'source_thread_id'
         ON CONFLICT DO NOTHING;
         INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
@@ -223,4 +216,25 @@ CREATE OR REPLACE FUNCTION duragraph.lg_write(data jsonb, pos int) RETURNS jsonb
     SELECT CASE WHEN w->>2 = 'update' AND jsonb_array_length(w) = 3
                 THEN jsonb_build_array(w->0, w->1, 'plain', data->'update'->(w->>1)) ELSE w END
       FROM (SELECT coalesce(data->'langgraph_writes', data)->'writes'->pos AS w) x
+$$;
+
+-- The pending writes of a checkpoint, as [[task_id, [idx, channel, type, value]], ...] in
+-- LangGraph's order (task path, task id, idx). Its lg_writes rows point at the events holding
+-- its tasks' writes; when several events wrote the same (task, idx), LangGraph's rule says which
+-- counts: the last of those saved with "upsert" (special channels: errors, interrupts, resumes
+-- replace what was there), else the first (a task's writes saved twice are saved once).
+CREATE OR REPLACE FUNCTION duragraph.lg_pending_writes(v_thread text, v_ns text, v_checkpoint text)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_array(x.task_id, x.w) ORDER BY x.task_path, x.task_id, x.idx), '[]'::jsonb)
+      FROM (SELECT DISTINCT ON (w.task_id, (we.value->>0)::int)
+                   w.task_id, (we.value->>0)::int AS idx, coalesce(wd.d->>'task_path', '') AS task_path,
+                   duragraph.lg_write(ev.data, (we.ordinality - 1)::int) AS w
+              FROM duragraph.lg_writes w
+              JOIN duragraph.events ev ON ev.seq = w.seq,
+                   LATERAL (SELECT coalesce(ev.data->'langgraph_writes', ev.data) AS d) wd,
+                   LATERAL (SELECT coalesce((wd.d->>'upsert')::boolean, false) AS upsert) u,
+                   jsonb_array_elements(wd.d->'writes') WITH ORDINALITY we
+             WHERE w.thread_id = v_thread AND w.checkpoint_ns = v_ns AND w.checkpoint_id = v_checkpoint
+             ORDER BY w.task_id, (we.value->>0)::int, u.upsert DESC,
+                      CASE WHEN u.upsert THEN -w.seq ELSE w.seq END) x
 $$;

@@ -43,13 +43,8 @@ class StoredCheckpoint:
     versions_chain: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
 
 
-# The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, b64]], ...].
-_WRITES = """
-    (SELECT coalesce(jsonb_agg(jsonb_build_array(w.task_id, duragraph.lg_write(ev.data, w.position))
-                               ORDER BY coalesce(coalesce(ev.data->'langgraph_writes', ev.data)->>'task_path', ''), w.task_id, w.idx), '[]'::jsonb)
-       FROM duragraph.lg_writes w JOIN duragraph.events ev ON ev.seq = w.seq
-      WHERE w.thread_id = c.thread_id AND w.checkpoint_ns = c.checkpoint_ns
-        AND w.checkpoint_id = c.checkpoint_id)"""
+# The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, value]], ...].
+_WRITES = "duragraph.lg_pending_writes(c.thread_id, c.checkpoint_ns, c.checkpoint_id)"
 
 # The values of checkpoint c's channel versions, as {channel: [value, its base's, ...]}: a value
 # stored as an append to an earlier version (a "base") comes with the chain of its bases, down to

@@ -1,0 +1,57 @@
+"""Migration 0017: ``lg_writes`` goes from one row per write to one row per event holding a
+task's writes. A database of the release before, with rows in the old form, keeps a row for
+every event that won a write (the reader decides which write counts, from the events)."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from duragraph_lab.store import schema
+from duragraph_lab.store.schema import available_migrations, migrate
+
+
+def test_rows_per_write_become_rows_per_event(
+    empty_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = available_migrations()
+    (last,) = [m for m in every if m.name == "lg_writes_per_event"]
+    before = [m for m in every if m.version < last.version]
+    with monkeypatch.context() as m:
+        # The release before: its schema only (today's definitions do not fit it).
+        m.setattr(schema, "available_migrations", lambda: before)
+        m.setattr(schema, "available_definitions", lambda: [])
+        migrate(empty_database_url)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, idx, seq, position) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                ("t", "", "c1", "task-a", 0, 5, 0),  # one event, two writes
+                ("t", "", "c1", "task-a", 1, 5, 1),
+                ("t", "", "c1", "task-a", 2, 8, 0),  # a later event of the same task
+                ("t", "", "c1", "task-b", -3, 9, 0),
+                ("t", "sub:1", "c2", "task-c", 0, 12, 0),
+            ],
+        )
+
+    assert migrate(empty_database_url) == [m.version for m in every if m.version >= last.version]
+
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT thread_id, checkpoint_ns, checkpoint_id, task_id, seq FROM duragraph.lg_writes ORDER BY seq"
+        ).fetchall()
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = 'duragraph' AND table_name = 'lg_writes' ORDER BY ordinal_position"
+            )
+        ]
+    assert rows == [
+        ("t", "", "c1", "task-a", 5),
+        ("t", "", "c1", "task-a", 8),
+        ("t", "", "c1", "task-b", 9),
+        ("t", "sub:1", "c2", "task-c", 12),
+    ]
+    assert columns == ["thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "seq"]
