@@ -63,7 +63,8 @@ class Plain:
     """A task's write stored as JSON itself, not serialized: a value JSON gives back equal and
     of the same types (dicts with string keys, lists, strings, finite floats, ints, bools,
     None), written with LangGraph's default serializer, whose bytes would read back the same.
-    A third smaller than base64 of its bytes, and readable in the log."""
+    Readable in the log, and inside a node_completed a value its update already holds is not
+    stored again (about as many bytes as base64 of msgpack otherwise: JSONB's keys cost too)."""
 
     value: Any
 
