@@ -423,9 +423,15 @@ def run_worker(args: argparse.Namespace) -> int:
         except DuraGraphError as err:
             print(f"duragraph-lab worker: error: {err}", file=sys.stderr)
             return 2
-    # psycopg's async connections cannot use Windows' default (proactor) event loop.
-    loop_factory = asyncio.SelectorEventLoop if sys.platform == "win32" else None
-    with asyncio.Runner(loop_factory=loop_factory) as runner:
+    from duragraph_lab.runtime.event_loop import loop_factory
+
+    try:
+        factory, loop_name = loop_factory()
+    except ValueError as err:
+        print(f"duragraph-lab worker: error: {err}", file=sys.stderr)
+        return 2
+    logging.getLogger("duragraph_lab").debug("worker event loop: %s", loop_name)
+    with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(
             serve(
                 args.graphs,
