@@ -168,11 +168,22 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             else:
                 blobs[channel] = self.serde.dumps_typed(values[channel])
         parent_id = configurable.get("checkpoint_id")
-        stored = _plain_or_serialized(self.serde, {**checkpoint, "channel_values": {}})
+        bare = {**checkpoint, "channel_values": {}}
+        stored: dict[str, Any] | Typed
         delta = False
-        if self.versions is not None and isinstance(stored, dict) and self._bound(thread_id) is not None:
+        if self.versions is not None and self._bound(thread_id) is not None:
             # Only the versions that changed since the parent, when this run stored the parent.
-            stored, delta = self.versions.store(thread_id, checkpoint_ns, parent_id, stored)
+            # A chain of changes only goes through checkpoints stored as JSON, so only the
+            # changes need checking (the rest was when stored): a 100-node graph's checkpoint
+            # carries ~200 versions, a step changes a few.
+            candidate, delta = self.versions.store(thread_id, checkpoint_ns, parent_id, bare)
+            if _json_exact(candidate):
+                stored = candidate
+            else:
+                self.versions.discard(thread_id, checkpoint_ns)  # no change can follow from it
+                stored, delta = self.serde.dumps_typed(bare), False
+        else:
+            stored = _plain_or_serialized(self.serde, bare)
         event = ev.lg_checkpoint(
             thread_id=thread_id,
             checkpoint_ns=checkpoint_ns,

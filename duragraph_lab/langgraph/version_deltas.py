@@ -71,6 +71,11 @@ class VersionDeltas:
         )
         return {**checkpoint, "channel_versions": delta[0], "versions_seen": delta[1]}, True
 
+    def discard(self, thread_id: str, checkpoint_ns: str) -> None:
+        """The last checkpoint of ``(thread_id, checkpoint_ns)`` was not stored as returned by
+        :meth:`store` (it was serialized): the next one is stored whole."""
+        self._last.pop((thread_id, checkpoint_ns), None)
+
     def forget(self, thread_id: str) -> None:
         for key in [k for k in self._last if k[0] == thread_id]:
             del self._last[key]

@@ -307,3 +307,47 @@ async def test_a_checkpointer_bound_to_no_run_stores_whole_versions(pg_store: Po
         assert stored["versions_seen"] == put.checkpoint["versions_seen"]
     reader = EventStoreCheckpointer(pg_store)
     await _assert_reads_back(reader, thread, puts, await _memory_history(thread, [_FIRST_INPUT]))
+
+
+async def test_a_checkpoint_that_json_cannot_hold_breaks_the_chain(pg_store: PostgresEventStore) -> None:
+    """Only the changes are checked for JSON exactness (the rest was, when stored): a checkpoint
+    whose changed versions JSON cannot hold (an infinite float) is serialized whole, and the next
+    one starts a new chain, stored whole: every checkpoint still reads back as put."""
+    thread = "t-delta-serialized"
+    saver = EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread))
+    puts: list[_Put] = []
+    parent: str | None = None
+    versions: dict[str, Any] = {f"c{i}": f"{1:032}.0" for i in range(10)}
+    seen: dict[str, Any] = {f"node{i}": {f"c{i}": f"{1:032}.0"} for i in range(10)}
+    for step in range(6):
+        versions = {**versions, "c0": f"{step + 2:032}.0"}
+        seen = {**seen, "node0": {"c0": versions["c0"]}}
+        if step == 2:
+            versions["c1"] = float("inf")  # LangGraph's versions may be floats; JSON has no inf
+        elif step == 3:
+            versions["c1"] = f"{step:032}.0"
+        checkpoint: dict[str, Any] = {
+            "v": 4, "id": f"1f0{step:05d}-0000-6000-8000-000000000000", "ts": f"2026-12-05T00:00:0{step}+00:00",
+            "channel_values": {"c0": step}, "channel_versions": dict(versions),
+            "versions_seen": copy.deepcopy(seen), "updated_channels": ["c0"],
+        }  # fmt: skip
+        config = _config(thread, parent)
+        given = copy.deepcopy(checkpoint)
+        made = await saver.aput(config, checkpoint, {"source": "loop", "step": step}, {"c0": versions["c0"]})  # type: ignore[arg-type]
+        parent = str(made["configurable"]["checkpoint_id"])
+        puts.append(_Put(config["configurable"].get("checkpoint_id"), given, parent))
+    await saver.run.flush()  # type: ignore[union-attr]
+
+    events = await pg_store.read_all(types=["lg_checkpoint"])
+    forms = [
+        "serialized" if not isinstance(e.data["checkpoint"], dict) else
+        "delta" if e.data.get("versions_delta") else "whole"
+        for e in events
+    ]  # fmt: skip
+    assert forms == ["whole", "delta", "serialized", "whole", "delta", "delta"]
+    reader = EventStoreCheckpointer(pg_store)
+    for i, put in enumerate(puts):
+        got = await reader.aget_tuple(_config(thread, put.checkpoint_id))
+        assert got is not None, f"checkpoint {i}"
+        diff = _differences(_without_values(got.checkpoint), _without_values(put.checkpoint))
+        assert not diff, f"checkpoint {i} ({forms[i]}) read back differs (got, put): {diff}"
