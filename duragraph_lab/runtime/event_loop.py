@@ -2,10 +2,10 @@
 
 A worker's CPU goes largely to the event loop itself: every database round trip registers and
 unregisters a reader, every NATS publish is a socket write, every LangGraph step schedules
-tasks and callbacks. uvloop (libuv) does that work in C: ~5-8 % of the worker's CPU per step
-in ``benchmarks.cpu_per_step --langgraph`` (docs/benchmarks.md). It is used when it is
-installed (a dependency on Linux and macOS) unless ``DURAGRAPH_EVENT_LOOP=asyncio`` asks for
-the standard loop. On Windows the standard loop must be the selector one: psycopg's async
+tasks and callbacks. uvloop (libuv) does that work in C: ~5 % of the worker's CPU, and of the
+wall time, a LangGraph step (``benchmarks.cpu_per_step --langgraph``, docs/benchmarks.md). It
+is used when it is installed (a dependency on Linux and macOS) unless
+``DURAGRAPH_EVENT_LOOP=asyncio`` asks for the standard loop. On Windows the standard loop must be the selector one: psycopg's async
 connections cannot use the default proactor loop.
 """
 

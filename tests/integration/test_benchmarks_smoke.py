@@ -81,3 +81,24 @@ def test_cpu_per_step_benchmark_smoke() -> None:
     assert [r.split("|")[1].strip() for r in rows] == ["native", "langgraph"]
     # Every process's CPU per step is a positive figure (each step costs the worker something).
     assert all(float(r.split("|")[2].replace(",", "")) > 0 for r in rows)
+
+
+def test_pg_step_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pg_step", "--runs", "1", "--top", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = {
+        line.split("|")[1].strip(): line.split("|")[2:5]
+        for line in result.stdout.splitlines()
+        if line.startswith("| `duragraph.")
+    }
+    # A LangGraph step is one fenced commit (the run's start and end add a few): about one call
+    # of the append function a step, and the time of the functions it calls is part of its own.
+    calls, total, self_ = (float(c.replace(",", "")) for c in rows["`duragraph.append_run_events`"])
+    assert 1.0 <= calls <= 1.5, rows
+    assert total > self_ > 0
+    assert float(rows["`duragraph.project_checkpoints`"][0]) >= 1.0  # a checkpoint and writes a step
+    statements = [line for line in result.stdout.splitlines() if "append_run_events" in line and "(execute)" in line]
+    assert statements, result.stdout

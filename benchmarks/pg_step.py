@@ -1,0 +1,186 @@
+"""Where a step's time goes in PostgreSQL (issue 17: what the commit on a step's critical path costs
+the database): the time of each statement, and of each of our functions, per step.
+
+    python -m benchmarks.pg_step                      # the LangGraph engine, 10 runs of 100 steps
+    python -m benchmarks.pg_step --native --runs 5    # the native engine
+    python -m benchmarks.pg_step --postgressaver      # and LangGraph + AsyncPostgresSaver's statements
+
+The set-up of ``benchmarks.cpu_per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab
+worker`` serving the 100-node linear graph, runs one after the other. PostgreSQL logs every
+statement's duration while they run (``log_min_duration_statement = 0``: the server's time for
+each protocol step, bind and execute, without the round trip and without the commit's WAL flush
+that follows an autocommit statement) and counts its PL/pgSQL functions' time
+(``track_functions``: total, and self without the functions they call). Both are divided by the
+steps run. Logging every statement costs the server time too: compare the figures with each
+other, not with a run that logs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from benchmarks.per_step import control_plane, embedded_services, wait_registered
+from benchmarks.profile_step import ROOT, _cli
+
+STEPS = 100
+# A statement may span lines (continuations start with a tab); the next entry starts with its time.
+_DURATION = re.compile(
+    r"duration: ([\d.]+) ms\s+(parse|bind|execute|statement)[^:]*: (.*?)(?=\n\d{4}-\d\d-\d\d |\Z)", re.DOTALL
+)
+
+
+@dataclass
+class Figures:
+    steps: int
+    #: (protocol step, statement text shortened) -> durations in ms
+    statements: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    #: function -> (calls, total ms, self ms)
+    functions: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    #: LangGraph + AsyncPostgresSaver's statements, the same way (``--postgressaver``)
+    postgressaver: dict[tuple[str, str], list[float]] | None = None
+
+
+def _shorten(sql: str) -> str:
+    return re.sub(r"\s+", " ", sql).strip()[:90]
+
+
+def _settings(url: str, **values: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, value in values.items():
+            conn.execute(f"ALTER SYSTEM SET {name} = {value}")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def _size(log: Path) -> int:
+    return log.stat().st_size
+
+
+def _statements(log: Path, start: int, stop: int) -> dict[tuple[str, str], list[float]]:
+    """The statements logged between two offsets of the log: (protocol step, text) -> ms each."""
+    out: dict[tuple[str, str], list[float]] = {}
+    with log.open("rb") as f:
+        f.seek(start)
+        text = f.read(stop - start).decode("utf-8", errors="replace")
+    for m in _DURATION.finditer(text):
+        out.setdefault((m.group(2), _shorten(m.group(3))), []).append(float(m.group(1)))
+    return out
+
+
+async def _postgres_saver(url: str, log: Path, runs: int) -> dict[tuple[str, str], list[float]]:
+    """The same graph run by LangGraph + AsyncPostgresSaver (``durability="sync"``, as in
+    ``benchmarks.contenders``) in this process, on its own database: its statements."""
+    from benchmarks.contenders import LangGraphContender
+
+    contender = LangGraphContender(url)
+    await contender.start()
+    try:
+        await contender.run_linear(STEPS)  # warm-up, not measured
+        start = _size(log)
+        for _ in range(runs):
+            await contender.run_linear(STEPS)
+        return _statements(log, start, _size(log))
+    finally:
+        await contender.stop()
+
+
+async def measure(runs: int, native: bool, saver: bool = False) -> Figures:
+    ref_, graph = ("benchmarks.graphs:linear100", "linear100") if native else (
+        "benchmarks.lg_graphs:lg_linear100", "lg_linear100")  # fmt: skip
+    with embedded_services("dg-pgstep-") as sv:
+        log = Path(sv.tmp) / "postgres" / "postgres.log"
+        pool, nc, relay, control = await control_plane(sv.url, sv.nurl)
+        worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
+            [*_cli(), "worker", ref_, "--concurrency", "1"],
+            cwd=ROOT, env=sv.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await wait_registered(sv.url, graph)
+            ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
+            await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not measured
+            _settings(sv.url, log_min_duration_statement="0", track_functions="'pl'")
+            await asyncio.sleep(1.0)  # every backend has read the new settings
+            with psycopg.connect(sv.url, autocommit=True) as conn:
+                conn.execute("SELECT pg_stat_reset()")
+            start = _size(log)
+            for _ in range(runs):
+                ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
+                state = await control.runs.wait(ref.run_id, timeout=120, poll=0.05)
+                if state.values != {"n": STEPS}:
+                    raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
+            stop = _size(log)
+            theirs = await _postgres_saver(sv.url, log, runs) if saver else None
+            _settings(sv.url, log_min_duration_statement="-1")
+            worker.terminate()
+            worker.wait(timeout=30)
+            await asyncio.sleep(1.0)  # function counts reach the statistics when backends end
+            figures = Figures(steps=runs * STEPS, postgressaver=theirs)
+            with psycopg.connect(sv.url, autocommit=True) as conn:
+                rows = conn.execute(
+                    "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
+                    "FROM pg_stat_user_functions ORDER BY total_time DESC"
+                ).fetchall()
+            figures.functions = {str(n): (int(c), float(t), float(s)) for n, c, t, s in rows}
+            figures.statements = _statements(log, start, stop)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(timeout=30)
+            await relay.stop()
+            await nc.close()
+            await pool.close()
+    return figures
+
+
+def _statement_table(
+    title: str, statements: dict[tuple[str, str], list[float]], steps: int, top: int
+) -> None:
+    total = sum(sum(d) for d in statements.values()) * 1000 / steps
+    print(f"\n{title}: {total:,.0f} µs of statements a step")
+    print("\n| statement (protocol step) | per step | µs/step | median µs |")
+    print("|---|---:|---:|---:|")
+    ranked = sorted(statements.items(), key=lambda kv: -sum(kv[1]))
+    for (phase, sql), durations in ranked[:top]:
+        print(
+            f"| `{sql}` ({phase}) | {len(durations) / steps:.2f} | {sum(durations) * 1000 / steps:,.1f} "
+            f"| {statistics.median(durations) * 1000:,.0f} |"
+        )
+
+
+def report(figures: Figures, top: int) -> None:
+    steps = figures.steps
+    print(f"{steps} steps; µs per step")
+    _statement_table("DuraGraph Lab (worker, relay, control plane)", figures.statements, steps, top)
+    if figures.postgressaver is not None:
+        _statement_table("LangGraph + AsyncPostgresSaver", figures.postgressaver, steps, top)
+    print("\n| function | calls/step | total µs/step | self µs/step |")
+    print("|---|---:|---:|---:|")
+    for name, (calls, total, self_) in list(figures.functions.items())[:top]:
+        print(
+            f"| `{name}` | {calls / steps:.2f} | {total * 1000 / steps:,.1f} | {self_ * 1000 / steps:,.1f} |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--native", action="store_true", help="the native engine's graph")
+    parser.add_argument("--top", type=int, default=12, help="rows of each table")
+    parser.add_argument(
+        "--postgressaver", action="store_true", help="also the same graph on LangGraph + AsyncPostgresSaver"
+    )
+    args = parser.parse_args()
+    report(asyncio.run(measure(args.runs, args.native, args.postgressaver)), args.top)
+
+
+if __name__ == "__main__":
+    main()
