@@ -3,6 +3,7 @@ the database): the time of each statement, and of each of our functions, per ste
 
     python -m benchmarks.pg_step                      # the LangGraph engine, 10 runs of 100 steps
     python -m benchmarks.pg_step --native --runs 5    # the native engine
+    python -m benchmarks.pg_step --chat 1000 --runs 1 # a conversation of 1,000 messages (one a step)
     python -m benchmarks.pg_step --postgressaver      # and LangGraph + AsyncPostgresSaver's statements
 
 The set-up of ``benchmarks.cpu_per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -91,9 +93,32 @@ async def _postgres_saver(url: str, log: Path, runs: int) -> dict[tuple[str, str
         await contender.stop()
 
 
-async def measure(runs: int, native: bool, saver: bool = False) -> Figures:
-    ref_, graph = ("benchmarks.graphs:linear100", "linear100") if native else (
-        "benchmarks.lg_graphs:lg_linear100", "lg_linear100")  # fmt: skip
+@dataclass(frozen=True)
+class Scenario:
+    ref: str  # what the worker serves
+    graph: str
+    input: dict[str, Any]
+    steps: int
+
+    def finished(self, values: Any) -> bool:
+        if "messages" in self.input:
+            return isinstance(values, dict) and len(values.get("messages", ())) == self.steps
+        return bool(values == {"n": self.steps})
+
+
+def scenario(native: bool, chat: int | None) -> Scenario:
+    if chat is not None:  # one message a step, each stored as an append to the list before
+        return Scenario(
+            "benchmarks.lg_graphs:lg_chatloop", "lg_chatloop", {"messages": [], "limit": chat}, chat
+        )
+    if native:
+        return Scenario("benchmarks.graphs:linear100", "linear100", {"n": 0}, STEPS)
+    return Scenario("benchmarks.lg_graphs:lg_linear100", "lg_linear100", {"n": 0}, STEPS)
+
+
+async def measure(runs: int, native: bool, saver: bool = False, chat: int | None = None) -> Figures:
+    sc = scenario(native, chat)
+    ref_, graph = sc.ref, sc.graph
     with embedded_services("dg-pgstep-") as sv:
         log = Path(sv.tmp) / "postgres" / "postgres.log"
         pool, nc, relay, control = await control_plane(sv.url, sv.nurl)
@@ -103,17 +128,17 @@ async def measure(runs: int, native: bool, saver: bool = False) -> Figures:
         )  # fmt: skip
         try:
             await wait_registered(sv.url, graph)
-            ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
-            await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not measured
+            ref = await control.runs.create_run(graph, sc.input, config={"recursion_limit": sc.steps + 1})
+            await control.runs.wait(ref.run_id, timeout=600)  # warm-up, not measured
             _settings(sv.url, log_min_duration_statement="0", track_functions="'pl'")
             await asyncio.sleep(1.0)  # every backend has read the new settings
             with psycopg.connect(sv.url, autocommit=True) as conn:
                 conn.execute("SELECT pg_stat_reset()")
             start = _size(log)
             for _ in range(runs):
-                ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
-                state = await control.runs.wait(ref.run_id, timeout=120, poll=0.05)
-                if state.values != {"n": STEPS}:
+                ref = await control.runs.create_run(graph, sc.input, config={"recursion_limit": sc.steps + 1})
+                state = await control.runs.wait(ref.run_id, timeout=600, poll=0.05)
+                if not sc.finished(state.values):
                     raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
             stop = _size(log)
             theirs = await _postgres_saver(sv.url, log, runs) if saver else None
@@ -121,7 +146,7 @@ async def measure(runs: int, native: bool, saver: bool = False) -> Figures:
             worker.terminate()
             worker.wait(timeout=30)
             await asyncio.sleep(1.0)  # function counts reach the statistics when backends end
-            figures = Figures(steps=runs * STEPS, postgressaver=theirs)
+            figures = Figures(steps=runs * sc.steps, postgressaver=theirs)
             with psycopg.connect(sv.url, autocommit=True) as conn:
                 rows = conn.execute(
                     "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
@@ -178,8 +203,13 @@ def main() -> None:
     parser.add_argument(
         "--postgressaver", action="store_true", help="also the same graph on LangGraph + AsyncPostgresSaver"
     )
+    parser.add_argument(
+        "--chat", type=int, metavar="N", help="a conversation of N messages instead (LangGraph)"
+    )
     args = parser.parse_args()
-    report(asyncio.run(measure(args.runs, args.native, args.postgressaver)), args.top)
+    if args.chat is not None and (args.native or args.postgressaver or args.chat < 1):
+        parser.error("--chat N (N >= 1) goes with neither --native nor --postgressaver")
+    report(asyncio.run(measure(args.runs, args.native, args.postgressaver, args.chat)), args.top)
 
 
 if __name__ == "__main__":

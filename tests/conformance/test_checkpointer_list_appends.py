@@ -179,3 +179,50 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
     assert (await saver.aget_tuple(config)).checkpoint["channel_values"] == {"log": [1, 2, 3, 4]}  # type: ignore[union-attr]
     blobs = [e.data["blobs"]["log"] for e in await pg_store.read_all(types=["lg_checkpoint"])]
     assert [isinstance(b, dict) for b in blobs[-3:]] == [False, True, True]
+
+
+async def test_checking_an_append_reads_one_entry_however_long_the_thread(pg_store: PostgresEventStore) -> None:
+    """The projection checks that an append's base is stored with one probe of ``lg_blobs``'
+    primary key: it does not read the thread's other blobs (it did, through a generic plan
+    matching by thread alone: a step's cost grew with the thread's history). Counted by
+    PostgreSQL: the index entries read in the appends' transaction."""
+    from duragraph_lab.store.postgres import PgUnitOfWork
+
+    thread, stream = "t-long", ev.checkpoint_stream("t-long")
+    whole = ("msgpack", b"\x01")
+
+    def checkpoint(i: int) -> Any:
+        # "messages" extends the version before (after the first); five other channels, whole
+        # each time, fill the thread's blobs.
+        version = f"{i + 1:08}"
+        blobs: dict[str, Any] = {f"c{k}": whole for k in range(5)}
+        blobs["messages"] = whole if i == 0 else ev.ListAppend(f"{i:08}", (whole,))
+        return ev.lg_checkpoint(
+            thread_id=thread, checkpoint_ns="", checkpoint_id=f"c{i:04}",
+            parent_checkpoint_id=f"c{i - 1:04}" if i else None, metadata={},
+            checkpoint=("msgpack", b"\x80"), new_versions={ch: version for ch in blobs},
+            channel_versions={ch: version for ch in blobs}, blobs=blobs,
+        )  # fmt: skip
+
+    for i in range(60):  # 360 blobs of the thread
+        await pg_store.append(stream, None, [checkpoint(i)])
+
+    async def entries_read(conn: psycopg.AsyncConnection[Any]) -> int:
+        cur = await conn.execute("SELECT pg_stat_get_xact_tuples_returned('duragraph.lg_blobs_pkey'::regclass)")
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    async with pg_store.pool.connection() as conn:
+        await conn.set_autocommit(False)
+        try:
+            before = await entries_read(conn)
+            # Ten appends in one session: PL/pgSQL plans a statement for its values the first
+            # five times, then may keep one generic plan.
+            for i in range(60, 70):
+                await PgUnitOfWork(conn).append(stream, None, [checkpoint(i)])
+            read = await entries_read(conn) - before
+        finally:
+            await conn.rollback()
+            await conn.set_autocommit(True)
+    assert read <= 10, f"10 appends read {read} entries of lg_blobs' primary key (one probe each expected)"

@@ -45,18 +45,22 @@ BEGIN
         -- in LangGraph's PostgresSaver). A list stored as an append to an earlier version needs
         -- that version stored: refused otherwise (the writer stores the whole value instead).
         IF jsonb_typeof(d->'blobs') = 'object' THEN
-            -- Only a list stored as an append has a base to check (most blobs have none: no query).
+            -- A list stored as an append must extend a version that is stored. One probe of the
+            -- whole primary key per append (most blobs are none: no probe). Not a join of the
+            -- blobs with lg_blobs: PL/pgSQL's generic plan for it matched the thread's rows by
+            -- thread alone and filtered all of them, a cost growing with the thread's history
+            -- (~460 µs a step at 1,000 messages; docs/benchmarks.md).
             IF jsonb_path_exists(d->'blobs', '$.*.base') THEN
-                SELECT b.key, b.value->>'base' INTO v_channel, v_base FROM jsonb_each(d->'blobs') b
-                 WHERE jsonb_typeof(b.value) = 'object'
-                   AND NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
+                FOR v_channel, v_base IN
+                    SELECT b.key, b.value->>'base' FROM jsonb_each(d->'blobs') b WHERE jsonb_typeof(b.value) = 'object'
+                LOOP
+                    IF NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
                                     WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns
-                                      AND x.channel = b.key AND x.version = b.value->>'base')
-                 LIMIT 1;
-                IF v_channel IS NOT NULL THEN
-                    RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends version % of channel %, which is not stored',
-                        d->>'checkpoint_id', v_thread, v_base, v_channel USING ERRCODE = 'DG424';
-                END IF;
+                                      AND x.channel = v_channel AND x.version = v_base) THEN
+                        RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends version % of channel %, which is not stored',
+                            d->>'checkpoint_id', v_thread, v_base, v_channel USING ERRCODE = 'DG424';
+                    END IF;
+                END LOOP;
             END IF;
             -- The new versions: "new_versions", or (absent since 2026-12-04) the checkpoint's
             -- versions of the channels in blobs, in its own field or in the checkpoint stored as
