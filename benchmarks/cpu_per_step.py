@@ -6,6 +6,7 @@ beside LangGraph + PostgresSaver's).
     python -m benchmarks.cpu_per_step --langgraph      # the LangGraph engine, the same graph
     python -m benchmarks.cpu_per_step --both --runs 10 # both, one table
     python -m benchmarks.cpu_per_step --all            # both, then LangGraph + AsyncPostgresSaver
+    python -m benchmarks.cpu_per_step --chat 1000 --runs 1   # a 1,000-message conversation, both
 
 The set-up of ``benchmarks.per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab worker``
 in its own process serving the 100-node linear graph, the outbox relay (and the control plane
@@ -31,6 +32,7 @@ import time
 import psutil
 
 from benchmarks.per_step import control_plane, embedded_services, wait_registered
+from benchmarks.pg_step import scenario
 from benchmarks.profile_step import ROOT, _cli
 
 STEPS = 100
@@ -61,10 +63,9 @@ def _ours(fragment: str, directory: str) -> list[int]:
     return found
 
 
-async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
-    """Engine -> process (and "wall") -> µs per step."""
-    refs = {"native": ("benchmarks.graphs:linear100", "linear100"),
-            "langgraph": ("benchmarks.lg_graphs:lg_linear100", "lg_linear100")}  # fmt: skip
+async def measure(engines: list[str], runs: int, chat: int | None = None) -> dict[str, dict[str, float]]:
+    """Engine -> process (and "wall") -> µs per step. ``chat``: the conversation graph with that
+    many messages (one a step) instead of the 100-node linear graph (LangGraph engines only)."""
     out: dict[str, dict[str, float]] = {}
     with embedded_services("dg-cpu-") as sv:
         tmp, url, nurl, env = sv.tmp, sv.url, sv.nurl, sv.env
@@ -73,30 +74,33 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
             pool, nc, relay, control = await control_plane(url, nurl)
             for engine in engines:
                 if engine == "postgressaver":
-                    out[engine] = await _postgres_saver(url, tmp, runs)
+                    out[engine] = await _postgres_saver(url, tmp, runs, chat)
                     continue
-                ref_, graph = refs[engine]
+                sc = scenario(engine == "native", chat)
+                ref_, graph = sc.ref, sc.graph
                 worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
                     [*_cli(), "worker", ref_, "--concurrency", "1"],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 workers.append(worker)
                 await wait_registered(url, graph)
-                ref = await control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": STEPS + 1})
-                await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not measured
+                ref = await control.runs.create_run(graph, sc.input, config={"recursion_limit": sc.steps + 1})
+                await control.runs.wait(ref.run_id, timeout=600)  # warm-up, not measured
                 pids = {"worker": [worker.pid], "postgres": _ours("postgres", tmp), "relay": [os.getpid()],
                         "nats": _ours("nats-server", tmp)}  # fmt: skip
                 before = {k: _cpu(v) for k, v in pids.items()}
                 began = time.perf_counter()
                 for _ in range(runs):
                     ref = await control.runs.create_run(
-                        graph, {"n": 0}, config={"recursion_limit": STEPS + 1}
+                        graph, sc.input, config={"recursion_limit": sc.steps + 1}
                     )
-                    state = await control.runs.wait(ref.run_id, timeout=120, poll=0.01)
-                    if state.values != {"n": STEPS}:
-                        raise SystemExit(f"{engine}: a run ended with {state.values!r} ({state.error})")
+                    state = await control.runs.wait(ref.run_id, timeout=600, poll=0.01)
+                    if not sc.finished(state.values):
+                        raise SystemExit(
+                            f"{engine}: a run ended with {str(state.values)[:200]} ({state.error})"
+                        )
                 wall = time.perf_counter() - began
-                steps = runs * STEPS
+                steps = runs * sc.steps
                 out[engine] = {k: (_cpu(v) - before[k]) / steps * 1e6 for k, v in pids.items()}
                 out[engine]["wall"] = wall / steps * 1e6
                 worker.terminate()
@@ -112,22 +116,29 @@ async def measure(engines: list[str], runs: int) -> dict[str, dict[str, float]]:
     return out
 
 
-async def _postgres_saver(url: str, tmp: str, runs: int) -> dict[str, float]:
+async def _postgres_saver(url: str, tmp: str, runs: int, chat: int | None = None) -> dict[str, float]:
     from benchmarks.contenders import LangGraphContender, database_url
 
     contender = LangGraphContender(database_url(url, "langgraph_cpu"))
     await contender.start()
+
+    async def one() -> None:
+        if chat is None:
+            await contender.run_linear(STEPS)
+        else:
+            await contender.conversation(chat)
+
     try:
-        await contender.run_linear(STEPS)  # warm-up, not measured
+        await one()  # warm-up, not measured
         pids = {"worker": [os.getpid()], "postgres": _ours("postgres", tmp)}
         before = {k: _cpu(v) for k, v in pids.items()}
         began = time.perf_counter()
         for _ in range(runs):
-            await contender.run_linear(STEPS)
+            await one()
         wall = time.perf_counter() - began
     finally:
         await contender.stop()
-    steps = runs * STEPS
+    steps = runs * (STEPS if chat is None else chat)
     figures = {k: (_cpu(v) - before[k]) / steps * 1e6 for k, v in pids.items()}
     return {**figures, "relay": 0.0, "nats": 0.0, "wall": wall / steps * 1e6}
 
@@ -141,7 +152,18 @@ def main() -> None:
     group.add_argument("--langgraph", action="store_true", help="the LangGraph engine only")
     group.add_argument("--both", action="store_true", help="the native engine, then the LangGraph engine")
     group.add_argument("--all", action="store_true", help="--both, then LangGraph + AsyncPostgresSaver")
+    parser.add_argument(
+        "--chat", type=int, metavar="N",
+        help="the conversation graph, N messages a run (one a step): the LangGraph engine and PostgresSaver",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.chat is not None:
+        if args.chat < 1:
+            parser.error("--chat N needs N >= 1")
+        figures = asyncio.run(measure(["langgraph", "postgressaver"], args.runs, args.chat))
+        print(f"{args.runs} runs x {args.chat} messages each (one a step), one after the other; µs per step")
+        _table(figures)
+        return
     engines = (
         list(ENGINES)
         if args.all
@@ -153,6 +175,10 @@ def main() -> None:
     )
     figures = asyncio.run(measure(engines, args.runs))
     print(f"{args.runs} runs x {STEPS} steps each, one after the other; µs per step")
+    _table(figures)
+
+
+def _table(figures: dict[str, dict[str, float]]) -> None:
     print("\n| engine | " + " | ".join(f"{p} CPU" for p in PROCESSES) + " | all CPU | wall |")
     print("|---|" + "---:|" * (len(PROCESSES) + 2))
     for engine, f in figures.items():

@@ -38,7 +38,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from duragraph_lab.domain import events as ev
 from duragraph_lab.domain.envelope import NewEvent
 from duragraph_lab.domain.events.langgraph import Typed
-from duragraph_lab.langgraph.list_values import ListValues, resolve
+from duragraph_lab.langgraph.list_values import ListValues, RootPuts, resolve
 from duragraph_lab.langgraph.version_deltas import VersionDeltas, rebuild
 from duragraph_lab.store.postgres import PostgresEventStore
 from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints, StoredCheckpoint
@@ -110,6 +110,9 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         # ... and a checkpoint's versions as the changes since the parent it stored just before
         # (version_deltas.py).
         self.versions = VersionDeltas() if run is not None else None
+        #: The run's last root checkpoints and the lists they stored as appends (for the run's
+        #: event writer: list_values.RootPuts).
+        self.root_puts = RootPuts() if run is not None else None
         # Writes as plain JSON where they can be (ev.Plain): only with LangGraph's own serializer.
         self._plain_writes = type(self.serde) is JsonPlusSerializer
         try:
@@ -200,6 +203,16 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             blobs=blobs,
         )
         run = self._bound(thread_id)
+        if run is not None and lists is not None and self.root_puts is not None and not checkpoint_ns:
+            self.root_puts.record(
+                str(checkpoint["id"]),
+                checkpoint["channel_versions"],
+                {
+                    ch: (b.base, len(values[ch]) - len(b.items))
+                    for ch, b in blobs.items()
+                    if isinstance(b, ev.ListAppend)
+                },
+            )
         if run is not None:
             await run.put_checkpoint(event, checkpoint_ns)
         else:

@@ -45,6 +45,7 @@ from duragraph_lab.store.journal import PostgresJournal
 from duragraph_lab.store.postgres import PostgresEventStore
 
 if TYPE_CHECKING:
+    from duragraph_lab.langgraph.list_values import RootPuts
     from duragraph_lab.langgraph.model_calls import CallRecorder
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,7 @@ class LangGraphRunExecutor:
         mirror = _Mirror(writer, log_events, state, attempts, calls)
         # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
         checkpointer = EventStoreCheckpointer(self.events, run=mirror)
+        mirror.puts = checkpointer.root_puts
         store = PostgresStore(self.events, settings=self.store_settings)
         context = state.config.get("context")
         async with self.source.build(
@@ -578,8 +580,13 @@ class _Mirror:
         self.planned_tasks: dict[str, str] = {}
         #: The tasks of the step LangGraph is running (of its last checkpoint streamed).
         self.step_tasks: set[str] = set()
-        # The root state the last step_planned recorded: the next one records only what changed.
+        # The root state the last step_planned recorded (and its checkpoint): the next one
+        # records only what changed.
         self.recorded: dict[str, Any] | None = None
+        self.recorded_id: str | None = None
+        #: The checkpointer's last root checkpoints (set by the executor): which of a
+        #: checkpoint's lists extend the recorded ones (list_values.RootPuts).
+        self.puts: RootPuts | None = None
         #: root task id -> the model and tool calls of its interrupted attempt (see _paused)
         self.paused_calls: dict[str, tuple[list[Any], list[Any]]] = {}
         #: The root state of the last root checkpoint LangGraph streamed when it had no task to
@@ -724,9 +731,14 @@ class _Mirror:
             PlannedTask(id=str(t["id"]), node=str(t["name"]), index=i, triggers=[])
             for i, t in enumerate(tasks)
         ]
-        values = plain(chunk.get("values") or {})
-        changed, appended = _changes(self.recorded, values)
-        self.recorded = values
+        raw = chunk.get("values") or {}
+        extended = (
+            self.puts.extended(self.recorded_id, checkpoint_id)
+            if self.puts is not None and self.recorded_id is not None
+            else {}
+        )
+        changed, appended, self.recorded = _step_changes(self.recorded, raw, extended)
+        self.recorded_id = checkpoint_id
         event = ev.step_planned(
             step=step,
             tasks=planned,
@@ -895,6 +907,35 @@ class _Mirror:
         (a run taken up after its last step_planned)."""
         changed, appended = _changes(self.recorded, values)
         return ev.run_completed(custom_values=changed, appended=appended)
+
+
+def _step_changes(
+    before: dict[str, Any] | None, raw: Mapping[str, Any], extended: Mapping[str, int]
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]:
+    """:func:`_changes` of LangGraph's values ``raw`` (not plain yet), and the plain state that
+    is now recorded. ``extended``: lists that the checkpointer found to be the recorded ones
+    followed by more items (channel -> items recorded; list_values.RootPuts): only their new
+    items are made plain, the recorded items are not compared again. A conversation's messages
+    would otherwise be converted and compared whole at every step, a cost growing with it."""
+    fast: dict[str, list[Any]] = {}
+    if before is not None and all(key in raw for key in before):
+        for key, n in extended.items():
+            old, value = before.get(key), raw.get(key)
+            if type(old) is list and len(old) == n and type(value) is list and len(value) >= n:
+                fast[key] = plain(value[n:])
+    if not fast:
+        after = plain(dict(raw))
+        return (*_changes(before, after), after)
+    assert before is not None
+    rest = {k: plain(v) for k, v in raw.items() if k not in fast}
+    changed, appended = _changes({k: v for k, v in before.items() if k not in fast}, rest)
+    appended = dict(appended or {})
+    recorded = dict(rest)
+    for key, new in fast.items():
+        if new:
+            appended[key] = new
+        recorded[key] = [*before[key], *new]  # a new list: earlier events may hold the old one
+    return changed, appended, recorded
 
 
 def _changes(

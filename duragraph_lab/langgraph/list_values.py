@@ -28,7 +28,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from duragraph_lab.domain.events.langgraph import ListAppend, StoredValue, Typed
 
-__all__ = ["MAX_APPENDS", "MIN_APPENDS", "ListValues", "resolve"]
+__all__ = ["MAX_APPENDS", "MIN_APPENDS", "ListValues", "RootPuts", "resolve"]
 
 #: A channel's whole value is stored again after this many appended items or appends, or after
 #: as many as the last whole value held when that is more: short lists stay cheap to read.
@@ -160,3 +160,39 @@ def resolve(serde: SerializerProtocol, chain: list[StoredValue]) -> Any:
             raise TypeError("a channel's stored chain has a whole value above its first")
         out.extend(serde.loads_typed(item) for item in part.items)
     return out
+
+
+@dataclass(slots=True)
+class _Put:
+    versions: dict[str, Any]
+    #: list channels stored as appends: channel -> (the base's version, the items it holds)
+    appends: dict[str, tuple[str, int]]
+
+
+class RootPuts:
+    """The last root checkpoints a run's checkpointer stored: each one's channel versions and the
+    lists it stored as appends. It tells the run's event writer (``executor._Mirror``) which lists
+    of a checkpoint are another's followed by more items, as the serializer's bytes say, so that
+    it converts and compares only the new items (a conversation's ``messages`` otherwise cost it
+    the whole list at every step)."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self.keep = keep
+        self._puts: dict[str, _Put] = {}
+
+    def record(
+        self, checkpoint_id: str, versions: dict[str, Any], appends: dict[str, tuple[str, int]]
+    ) -> None:
+        self._puts.pop(checkpoint_id, None)
+        self._puts[checkpoint_id] = _Put(dict(versions), appends)
+        while len(self._puts) > self.keep:
+            del self._puts[next(iter(self._puts))]
+
+    def extended(self, before_id: str, after_id: str) -> dict[str, int]:
+        """The list channels whose value at checkpoint ``after_id`` is their value at
+        ``before_id`` followed by more items: channel -> how many items it held at
+        ``before_id``. Empty when either checkpoint is not one of the last stored here."""
+        before, after = self._puts.get(before_id), self._puts.get(after_id)
+        if before is None or after is None:
+            return {}
+        return {ch: n for ch, (base, n) in after.appends.items() if before.versions.get(ch) == base}

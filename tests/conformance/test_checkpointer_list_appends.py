@@ -181,7 +181,9 @@ async def test_a_checkpoint_stored_in_the_earlier_form_reads_as_before(pg_store:
     assert [isinstance(b, dict) for b in blobs[-3:]] == [False, True, True]
 
 
-async def test_checking_an_append_reads_one_entry_however_long_the_thread(pg_store: PostgresEventStore) -> None:
+async def test_checking_an_append_reads_one_entry_however_long_the_thread(
+    pg_store: PostgresEventStore,
+) -> None:
     """The projection checks that an append's base is stored with one probe of ``lg_blobs``'
     primary key: it does not read the thread's other blobs (it did, through a generic plan
     matching by thread alone: a step's cost grew with the thread's history). Counted by
@@ -208,7 +210,9 @@ async def test_checking_an_append_reads_one_entry_however_long_the_thread(pg_sto
         await pg_store.append(stream, None, [checkpoint(i)])
 
     async def entries_read(conn: psycopg.AsyncConnection[Any]) -> int:
-        cur = await conn.execute("SELECT pg_stat_get_xact_tuples_returned('duragraph.lg_blobs_pkey'::regclass)")
+        cur = await conn.execute(
+            "SELECT pg_stat_get_xact_tuples_returned('duragraph.lg_blobs_pkey'::regclass)"
+        )
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])
@@ -226,3 +230,41 @@ async def test_checking_an_append_reads_one_entry_however_long_the_thread(pg_sto
             await conn.rollback()
             await conn.set_autocommit(True)
     assert read <= 10, f"10 appends read {read} entries of lg_blobs' primary key (one probe each expected)"
+
+
+async def test_a_runs_checkpointer_says_which_lists_extend_the_checkpoint_before(
+    pg_store: PostgresEventStore,
+) -> None:
+    """What the run's event writer is told (list_values.RootPuts): for each root checkpoint whose
+    ``messages`` LangGraph stored as the previous checkpoint's plus one message, that channel and
+    how many it held before; nothing for a checkpoint it does not extend (an edit in place)."""
+    thread = "t-root-puts"
+    saver = EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread))
+    assert saver.root_puts is not None
+    seen: list[tuple[str, dict[str, int], int]] = []
+    put = saver.aput
+
+    async def aput(config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        before = config["configurable"].get("checkpoint_id")
+        made = await put(config, checkpoint, metadata, new_versions)
+        after = str(made["configurable"]["checkpoint_id"])
+        if before is not None:
+            assert saver.root_puts is not None
+            messages = checkpoint["channel_values"].get("messages", [])
+            seen.append((after, saver.root_puts.extended(str(before), after), len(messages)))
+        return made
+
+    saver.aput = aput  # type: ignore[method-assign]
+    config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+    await (
+        _graph().compile(checkpointer=saver).ainvoke({"messages": [], "limit": 20}, config, durability="sync")
+    )
+
+    extended = [(found["messages"], n) for _, found, n in seen if "messages" in found]
+    assert len(extended) >= 10, seen
+    # Each says the list held all but the new message before.
+    assert all(before == n - 1 for before, n in extended), extended
+    # The step that first edits a message in place (the 7th, see _say) is no extension of the
+    # one before (later edits write the same content again: extensions).
+    assert [found for _, found, n in seen if n == 7] == [{"log": 6}], seen
+    assert any("log" in found for _, found, _ in seen)  # the other list channel too

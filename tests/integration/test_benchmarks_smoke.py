@@ -100,5 +100,7 @@ def test_pg_step_benchmark_smoke() -> None:
     assert 1.0 <= calls <= 1.5, rows
     assert total > self_ > 0
     assert float(rows["`duragraph.project_checkpoints`"][0]) >= 1.0  # a checkpoint and writes a step
-    statements = [line for line in result.stdout.splitlines() if "append_run_events" in line and "(execute)" in line]
+    statements = [
+        line for line in result.stdout.splitlines() if "append_run_events" in line and "(execute)" in line
+    ]
     assert statements, result.stdout
