@@ -7,6 +7,7 @@ beside LangGraph + PostgresSaver's).
     python -m benchmarks.cpu_per_step --both --runs 10 # both, one table
     python -m benchmarks.cpu_per_step --all            # both, then LangGraph + AsyncPostgresSaver
     python -m benchmarks.cpu_per_step --chat 1000 --runs 1   # a 1,000-message conversation, both
+    python -m benchmarks.cpu_per_step --chat 1000 --all      # ... the native engine's too
 
 The set-up of ``benchmarks.per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab worker``
 in its own process serving the 100-node linear graph, the outbox relay (and the control plane
@@ -154,13 +155,15 @@ def main() -> None:
     group.add_argument("--all", action="store_true", help="--both, then LangGraph + AsyncPostgresSaver")
     parser.add_argument(
         "--chat", type=int, metavar="N",
-        help="the conversation graph, N messages a run (one a step): the LangGraph engine and PostgresSaver",
+        help="the conversation graph, N messages a run (one a step): the LangGraph engine and PostgresSaver"
+        " (with --all, the native engine first)",
     )  # fmt: skip
     args = parser.parse_args()
     if args.chat is not None:
         if args.chat < 1:
             parser.error("--chat N needs N >= 1")
-        figures = asyncio.run(measure(["langgraph", "postgressaver"], args.runs, args.chat))
+        chat_engines = list(ENGINES) if args.all else ["langgraph", "postgressaver"]
+        figures = asyncio.run(measure(chat_engines, args.runs, args.chat))
         print(f"{args.runs} runs x {args.chat} messages each (one a step), one after the other; µs per step")
         _table(figures)
         return

@@ -107,10 +107,10 @@ class Scenario:
 
 
 def scenario(native: bool, chat: int | None) -> Scenario:
-    if chat is not None:  # one message a step, each stored as an append to the list before
-        return Scenario(
-            "benchmarks.lg_graphs:lg_chatloop", "lg_chatloop", {"messages": [], "limit": chat}, chat
-        )
+    if chat is not None:  # one message a step (LangGraph: each stored as an append to the list before)
+        ref, graph = ("benchmarks.graphs:chatloop", "chatloop") if native else (
+            "benchmarks.lg_graphs:lg_chatloop", "lg_chatloop")  # fmt: skip
+        return Scenario(ref, graph, {"messages": [], "limit": chat}, chat)
     if native:
         return Scenario("benchmarks.graphs:linear100", "linear100", {"n": 0}, STEPS)
     return Scenario("benchmarks.lg_graphs:lg_linear100", "lg_linear100", {"n": 0}, STEPS)
@@ -203,12 +203,10 @@ def main() -> None:
     parser.add_argument(
         "--postgressaver", action="store_true", help="also the same graph on LangGraph + AsyncPostgresSaver"
     )
-    parser.add_argument(
-        "--chat", type=int, metavar="N", help="a conversation of N messages instead (LangGraph)"
-    )
+    parser.add_argument("--chat", type=int, metavar="N", help="a conversation of N messages instead")
     args = parser.parse_args()
-    if args.chat is not None and (args.native or args.postgressaver or args.chat < 1):
-        parser.error("--chat N (N >= 1) goes with neither --native nor --postgressaver")
+    if args.chat is not None and (args.postgressaver or args.chat < 1):
+        parser.error("--chat N (N >= 1) does not go with --postgressaver")
     report(asyncio.run(measure(args.runs, args.native, args.postgressaver, args.chat)), args.top)
 
 

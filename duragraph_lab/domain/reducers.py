@@ -11,12 +11,12 @@ worker computed and the state a reader folds from the log are equal.
 
 from __future__ import annotations
 
-import copy
 import operator
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from duragraph_lab.domain.copies import state_copy
 from duragraph_lab.domain.messages import REMOVE_ALL, coerce_message, message_id, with_id
 
 REPLACE = "replace"
@@ -49,10 +49,35 @@ def normalize_messages(update: Any, make_id: Callable[[int], str] | None = None)
     return out
 
 
+#: The message types of the canonical form (messages.coerce_message): a type its own role maps to.
+_CANONICAL_TYPES = frozenset({"human", "ai", "system", "tool"})
+
+
+def _state_messages(left: Any) -> list[Any]:
+    """``normalize_messages(left)`` for the list a state holds: its messages are canonical
+    already (the reducer made them so), and are kept as they are rather than made again one by
+    one (a long conversation's whole list is merged at every step); others are normalized."""
+    if type(left) is not list:
+        return normalize_messages(left)
+    out = []
+    for m in left:
+        if (
+            type(m) is dict
+            and m.get("type") in _CANONICAL_TYPES
+            and "content" in m
+            and "role" not in m
+            and m.get("id") is not None
+        ):
+            out.append(m)
+        else:
+            out.extend(normalize_messages([m]))
+    return out
+
+
 def add_messages(left: Any, right: Any) -> list[Any]:
     """Merge message lists by id: a message whose id exists replaces it in place, others are
     appended; ``{"type": "remove", "id": X}`` deletes X (``REMOVE_ALL``: everything before it)."""
-    merged = normalize_messages(left or [])
+    merged = _state_messages(left or [])
     incoming = normalize_messages(right or [])
     for i, m in enumerate(incoming):
         if isinstance(m, dict) and m.get("type") == "remove" and m.get("id") == REMOVE_ALL:
@@ -134,7 +159,7 @@ def apply_writes(
                 if fn is not None:
                     # A copy: a reducer that changes its first argument in place must not change
                     # the state the step started from (or the value would be applied twice).
-                    new[key] = fn(copy.deepcopy(new[key]), value) if key in new else value
+                    new[key] = fn(state_copy(new[key]), value) if key in new else value
             else:
                 new[key] = _BY_NAME[kind](new[key], value) if key in new else _initial(kind, value)
     return new

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
+from duragraph_lab.domain.copies import state_copy
 from duragraph_lab.domain.envelope import NewEvent, RecordedEvent
 from duragraph_lab.domain.errors import StoreUnavailable, VersionConflict
 from duragraph_lab.domain.reducers import CUSTOM, apply_writes, written_keys
@@ -380,7 +380,7 @@ class GraphRun:
         st = self.state
         # A copy: a node that changes its input in place must change neither the executor's state
         # nor the log's (the log only learns what the node returns).
-        node_input = copy.deepcopy(task.arg if task.has_arg else st.values)
+        node_input = state_copy(task.arg if task.has_arg else st.values)
         if node.subgraph is not None:
             try:
                 async with asyncio.timeout(node.timeout):
@@ -399,7 +399,7 @@ class GraphRun:
         )
         # Routers see the state as this node left it (the step's other writes are not applied yet).
         fresh = apply_writes(st.values, [(task.node, update)], st.channels, custom=self.spec.reducers)
-        fresh = copy.deepcopy(fresh)  # routers get a copy too
+        fresh = state_copy(fresh)  # routers get a copy too
         gotos += await self._route(task.node, fresh)
         return update, gotos
 

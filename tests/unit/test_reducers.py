@@ -249,6 +249,19 @@ def test_add_messages_does_not_mutate_its_arguments() -> None:
     assert right == right_before
 
 
+def test_add_messages_keeps_a_states_canonical_messages_and_normalizes_the_others() -> None:
+    # A state's list is canonical already (the reducer made it so): its messages are kept as
+    # they are, not built again at every step; anything else in it is normalized as before.
+    kept = human("hi", "1")
+    left = [kept, {"role": "assistant", "content": "a", "id": "2"}, {"type": "ai", "content": "no id"}]
+    merged = add_messages(left, [ai("new", "3")])
+    assert merged[0] is kept
+    assert merged[1] == {"type": "ai", "content": "a", "id": "2"}
+    assert merged[2]["type"] == "ai" and merged[2]["content"] == "no id" and merged[2]["id"]
+    assert [m["id"] for m in merged][:2] == ["1", "2"] and merged[3] == ai("new", "3")
+    assert merged is not left and len(left) == 3  # a new list
+
+
 # -- reducer_name ----------------------------------------------------------------------------------
 
 
