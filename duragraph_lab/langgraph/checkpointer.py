@@ -296,6 +296,12 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
             await self._append(thread_id, [event])
 
     # -- reading -------------------------------------------------------------------------------
+    async def latest_checkpoint_id(self, thread_id: str, checkpoint_ns: str = "") -> str | None:
+        """The id of the checkpoint :meth:`aget_tuple` would read as the thread's latest, without
+        reading the checkpoint (its values may be a long conversation)."""
+        await self._flush()
+        return await self.queries.latest_id(thread_id, checkpoint_ns)
+
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         await self._flush()
         configurable = config["configurable"]

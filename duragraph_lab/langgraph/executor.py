@@ -462,11 +462,9 @@ async def _fork_checkpoint(
     )
     if at is None:
         return None
-    thread = {"configurable": {"thread_id": config["configurable"]["thread_id"], "checkpoint_ns": ""}}
-    latest = await checkpointer.aget_tuple(thread)
-    if latest is not None and str(latest.config["configurable"]["checkpoint_id"]) == at:
-        return None
-    return at
+    # Only the latest's id: reading the checkpoint itself would load the thread's whole state.
+    latest = await checkpointer.latest_checkpoint_id(str(config["configurable"]["thread_id"]))
+    return None if latest == at else at
 
 
 def _own_edit(log_events: Sequence[RecordedEvent]) -> list[tuple[Any, str | None]]:
@@ -592,6 +590,7 @@ class _Mirror:
         #: The root state of the last root checkpoint LangGraph streamed when it had no task to
         #: run (the graph finished), else None: see :meth:`finished`.
         self.final_values: Mapping[str, Any] | None = None
+        self.final_id: str | None = None
 
     # -- the checkpointer's RunLog ---------------------------------------------------------------
     async def append(self, events: Sequence[NewEvent]) -> None:
@@ -715,6 +714,7 @@ class _Mirror:
         checkpoint_id = str(chunk["config"]["configurable"]["checkpoint_id"])
         tasks = list(chunk.get("tasks") or [])
         self.final_values = (chunk.get("values") or {}) if not tasks else None
+        self.final_id = checkpoint_id if not tasks else None
         for t in tasks:
             self.names[str(t["id"])] = str(t["name"])
         self.step_tasks = {str(t["id"]) for t in tasks}
@@ -898,8 +898,16 @@ class _Mirror:
             await self.writer.commit([self._run_completed(values)])
 
     async def complete(self, values: Mapping[str, Any]) -> None:
-        """The run finished with these root values (see :meth:`finished`)."""
-        await self.writer.commit([self._run_completed(plain(dict(values)))])
+        """The run finished with these root values (see :meth:`finished`): LangGraph's, of its
+        last checkpoint; only the new items of a list that extends the recorded one are made
+        plain (as in :meth:`checkpoint`)."""
+        extended = (
+            self.puts.extended(self.recorded_id, self.final_id)
+            if self.puts is not None and self.recorded_id is not None and self.final_id is not None
+            else {}
+        )
+        changed, appended, _ = _step_changes(self.recorded, values, extended)
+        await self.writer.commit([ev.run_completed(custom_values=changed, appended=appended)])
 
     def _run_completed(self, values: dict[str, Any]) -> NewEvent:
         """The run's end with its final root ``values``: what changed since the last step this

@@ -268,3 +268,24 @@ async def test_a_runs_checkpointer_says_which_lists_extend_the_checkpoint_before
     # one before (later edits write the same content again: extensions).
     assert [found for _, found, n in seen if n == 7] == [{"log": 6}], seen
     assert any("log" in found for _, found, _ in seen)  # the other list channel too
+
+
+async def test_the_latest_checkpoints_id_is_read_without_the_checkpoint(pg_store: PostgresEventStore) -> None:
+    """What a run asks before it starts (is the checkpoint it was created at still the latest?):
+    the id aget_tuple's latest has, and None for a thread with no checkpoint."""
+    thread = "t-latest"
+    saver = EventStoreCheckpointer(pg_store).for_run(DirectRunLog(pg_store, thread))
+    config: Any = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+    assert await saver.latest_checkpoint_id(thread) is None
+    for limit in (3, 6):
+        await (
+            _graph()
+            .compile(checkpointer=saver)
+            .ainvoke({"messages": [], "limit": limit}, config, durability="sync")
+        )
+        latest = await saver.aget_tuple(config)
+        assert latest is not None
+        assert (
+            await EventStoreCheckpointer(pg_store).latest_checkpoint_id(thread)
+            == latest.config["configurable"]["checkpoint_id"]
+        )

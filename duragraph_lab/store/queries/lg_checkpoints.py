@@ -110,6 +110,16 @@ class PgLangGraphCheckpoints:
         rows = await self.store._query(sql, params)
         return _stored(rows[0]) if rows else None
 
+    async def latest_id(self, thread_id: str, checkpoint_ns: str) -> str | None:
+        """The id of the thread's latest checkpoint in that namespace (what :meth:`get` with no id
+        reads), without reading it."""
+        rows = await self.store._query(
+            "SELECT checkpoint_id FROM duragraph.lg_checkpoints WHERE thread_id = %s AND checkpoint_ns = %s "
+            "ORDER BY checkpoint_id DESC LIMIT 1",
+            (thread_id, checkpoint_ns),
+        )
+        return str(rows[0][0]) if rows else None
+
     async def list_checkpoints(
         self,
         *,
