@@ -104,3 +104,15 @@ def test_pg_step_benchmark_smoke() -> None:
         line for line in result.stdout.splitlines() if "append_run_events" in line and "(execute)" in line
     ]
     assert statements, result.stdout
+
+
+def test_turns_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.turns", "--turns", "3"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = [line.split("|") for line in result.stdout.splitlines() if line.startswith("| 3 |")]
+    assert len(rows) == 1, result.stdout
+    assert rows[0][2].strip() == "6" and float(rows[0][3]) > 0  # 6 messages; a run takes time
+    assert "step_planned" in rows[0][4] and "run_completed" in rows[0][4]
