@@ -22,15 +22,13 @@ import argparse
 import asyncio
 import re
 import statistics
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from benchmarks.per_step import control_plane, embedded_services, wait_registered
-from benchmarks.profile_step import ROOT, _cli
+from benchmarks.served import serving
 
 STEPS = 100
 # A statement may span lines (continuations start with a tab); the next entry starts with its time.
@@ -118,49 +116,35 @@ def scenario(native: bool, chat: int | None) -> Scenario:
 
 async def measure(runs: int, native: bool, saver: bool = False, chat: int | None = None) -> Figures:
     sc = scenario(native, chat)
-    ref_, graph = sc.ref, sc.graph
-    with embedded_services("dg-pgstep-") as sv:
+    async with serving("dg-pgstep-", sc.ref, sc.graph) as served:
+        sv, control, worker = served.sv, served.control, served.worker
         log = Path(sv.tmp) / "postgres" / "postgres.log"
-        pool, nc, relay, control = await control_plane(sv.url, sv.nurl)
-        worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
-            [*_cli(), "worker", ref_, "--concurrency", "1"],
-            cwd=ROOT, env=sv.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await wait_registered(sv.url, graph)
-            ref = await control.runs.create_run(graph, sc.input, config={"recursion_limit": sc.steps + 1})
-            await control.runs.wait(ref.run_id, timeout=600)  # warm-up, not measured
-            _settings(sv.url, log_min_duration_statement="0", track_functions="'pl'")
-            await asyncio.sleep(1.0)  # every backend has read the new settings
-            with psycopg.connect(sv.url, autocommit=True) as conn:
-                conn.execute("SELECT pg_stat_reset()")
-            start = _size(log)
-            for _ in range(runs):
-                ref = await control.runs.create_run(graph, sc.input, config={"recursion_limit": sc.steps + 1})
-                state = await control.runs.wait(ref.run_id, timeout=600, poll=0.05)
-                if not sc.finished(state.values):
-                    raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
-            stop = _size(log)
-            theirs = await _postgres_saver(sv.url, log, runs) if saver else None
-            _settings(sv.url, log_min_duration_statement="-1")
-            worker.terminate()
-            worker.wait(timeout=30)
-            await asyncio.sleep(1.0)  # function counts reach the statistics when backends end
-            figures = Figures(steps=runs * sc.steps, postgressaver=theirs)
-            with psycopg.connect(sv.url, autocommit=True) as conn:
-                rows = conn.execute(
-                    "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
-                    "FROM pg_stat_user_functions ORDER BY total_time DESC"
-                ).fetchall()
-            figures.functions = {str(n): (int(c), float(t), float(s)) for n, c, t, s in rows}
-            figures.statements = _statements(log, start, stop)
-        finally:
-            if worker.poll() is None:
-                worker.kill()
-                worker.wait(timeout=30)
-            await relay.stop()
-            await nc.close()
-            await pool.close()
+        ref = await control.runs.create_run(sc.graph, sc.input, config={"recursion_limit": sc.steps + 1})
+        await control.runs.wait(ref.run_id, timeout=600)  # warm-up, not measured
+        _settings(sv.url, log_min_duration_statement="0", track_functions="'pl'")
+        await asyncio.sleep(1.0)  # every backend has read the new settings
+        with psycopg.connect(sv.url, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_reset()")
+        start = _size(log)
+        for _ in range(runs):
+            ref = await control.runs.create_run(sc.graph, sc.input, config={"recursion_limit": sc.steps + 1})
+            state = await control.runs.wait(ref.run_id, timeout=600, poll=0.05)
+            if not sc.finished(state.values):
+                raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
+        stop = _size(log)
+        theirs = await _postgres_saver(sv.url, log, runs) if saver else None
+        _settings(sv.url, log_min_duration_statement="-1")
+        worker.terminate()
+        worker.wait(timeout=30)
+        await asyncio.sleep(1.0)  # function counts reach the statistics when backends end
+        figures = Figures(steps=runs * sc.steps, postgressaver=theirs)
+        with psycopg.connect(sv.url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
+                "FROM pg_stat_user_functions ORDER BY total_time DESC"
+            ).fetchall()
+        figures.functions = {str(n): (int(c), float(t), float(s)) for n, c, t, s in rows}
+        figures.statements = _statements(log, start, stop)
     return figures
 
 

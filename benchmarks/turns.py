@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
 import time
 
 import psycopg
 
-from benchmarks.per_step import control_plane, embedded_services, wait_registered
-from benchmarks.profile_step import ROOT, _cli
+from benchmarks.served import serving
 
 
 def _event_bytes(url: str, run_id: str) -> dict[str, int]:
@@ -40,46 +38,28 @@ async def measure(turns: int, native: bool, every: int = 50) -> list[dict[str, o
     ref_, graph = ("benchmarks.graphs:chatloop", "chatloop") if native else (
         "benchmarks.lg_graphs:lg_chatloop", "lg_chatloop")  # fmt: skip
     out: list[dict[str, object]] = []
-    with embedded_services("dg-turns-") as sv:
-        pool, nc, relay, control = await control_plane(sv.url, sv.nurl)
-        worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
-            [*_cli(), "worker", ref_, "--concurrency", "1"],
-            cwd=ROOT, env=sv.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            await wait_registered(sv.url, graph)
-            thread: str | None = None
-            times: list[float] = []
-            for turn in range(1, turns + 1):
-                began = time.perf_counter()
-                ref = await control.runs.create_run(
-                    graph,
-                    {"messages": [], "limit": 2 * turn},
-                    thread_id=thread,
-                    config={"recursion_limit": 10},
+    async with serving("dg-turns-", ref_, graph) as served:
+        thread: str | None = None
+        times: list[float] = []
+        for turn in range(1, turns + 1):
+            began = time.perf_counter()
+            ref = await served.control.runs.create_run(
+                graph, {"messages": [], "limit": 2 * turn}, thread_id=thread, config={"recursion_limit": 10}
+            )
+            thread = ref.thread_id
+            state = await served.control.runs.wait(ref.run_id, timeout=120, poll=0.005)
+            if state.status is None or state.status.value != "success":
+                raise SystemExit(f"turn {turn}: {state.status} ({state.error})")
+            times.append(time.perf_counter() - began)
+            if turn % every == 0 or turn == turns:
+                out.append(
+                    {
+                        "turns": turn,
+                        "messages": 2 * turn,
+                        "run_ms_median": statistics.median(times[-every:]) * 1000,
+                        "last_run_event_bytes": _event_bytes(served.sv.url, ref.run_id),
+                    }
                 )
-                thread = ref.thread_id
-                state = await control.runs.wait(ref.run_id, timeout=120, poll=0.005)
-                if state.status is None or state.status.value != "success":
-                    raise SystemExit(f"turn {turn}: {state.status} ({state.error})")
-                times.append(time.perf_counter() - began)
-                if turn % every == 0 or turn == turns:
-                    recent = times[-every:]
-                    out.append(
-                        {
-                            "turns": turn,
-                            "messages": 2 * turn,
-                            "run_ms_median": statistics.median(recent) * 1000,
-                            "last_run_event_bytes": _event_bytes(sv.url, ref.run_id),
-                        }
-                    )
-        finally:
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=30)
-            await relay.stop()
-            await nc.close()
-            await pool.close()
     return out
 
 
