@@ -5,6 +5,7 @@ process uses while it runs, and LangGraph's own cost with no durable checkpointe
     python -m benchmarks.lg_throughput                    # 1 then 2 workers, 2 rounds each
     python -m benchmarks.lg_throughput --workers 2 --rounds 3
     python -m benchmarks.lg_throughput --floor            # LangGraph alone: no saver, InMemorySaver
+    python -m benchmarks.lg_throughput --workers 1 --rounds 1 --profile lg.txt   # py-spy on the worker
     python -m benchmarks.lg_throughput --runs 10 --workers 1 --rounds 1 --json out.json   # smoke
 
 The set-up of ``benchmarks.cpu_per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab
@@ -15,6 +16,9 @@ at once and waits for all, then LangGraph + ``AsyncPostgresSaver`` (``durability
 steps per second of each and their ratio, then each process's CPU per step and its cores sampled
 every half second (PostgreSQL: the backends alive at the round's start; ones started later are
 missed, so its figure is a lower bound).
+
+``--profile FILE``: py-spy samples the first worker while it serves the rounds (its collapsed
+stacks in FILE, the top functions printed as ``benchmarks.profile_step`` does).
 
 ``--floor``: the same 200 x 20 in this process with LangGraph alone: no checkpointer, then
 ``InMemorySaver`` (``durability="sync"``): CPU per step of LangGraph's loop and of its
@@ -27,6 +31,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -38,7 +43,7 @@ import psutil
 
 from benchmarks.cpu_per_step import _cpu, _ours
 from benchmarks.per_step import control_plane, embedded_services, wait_registered
-from benchmarks.profile_step import ROOT, _cli
+from benchmarks.profile_step import ROOT, _cli, report
 
 STEPS, SLOTS = 20, 256
 GRAPH = "lg_linear20"
@@ -87,7 +92,9 @@ class _Cores:
         return {k: sorted(s[k] for s in middle)[len(middle) // 2] for k in (middle[0] if middle else {})}
 
 
-async def measure(worker_counts: list[int], rounds: int, runs: int) -> list[dict[str, Any]]:
+async def measure(
+    worker_counts: list[int], rounds: int, runs: int, profile: Path | None = None
+) -> list[dict[str, Any]]:
     from benchmarks.contenders import LangGraphContender
 
     out: list[dict[str, Any]] = []
@@ -114,9 +121,17 @@ async def measure(worker_counts: list[int], rounds: int, runs: int) -> list[dict
                 )
                 for _ in range(k)
             ]
+            spy = None
             try:
                 await wait_registered(url, GRAPH)
                 await asyncio.sleep(2.0)  # every worker up and polling
+                if profile is not None:
+                    spy = subprocess.Popen(  # noqa: ASYNC220 - before measuring
+                        ["py-spy", "record", "-p", str(workers[0].pid), "-r", "250", "--format", "raw",
+                         "-o", str(profile), *(["--native"] if os.environ.get("PYSPY_NATIVE") else [])],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                    await asyncio.sleep(1.0)  # py-spy attaches
                 for r in range(rounds):
                     pids = {
                         "workers": [w.pid for w in workers],
@@ -155,6 +170,9 @@ async def measure(worker_counts: list[int], rounds: int, runs: int) -> list[dict
                     out.append(row)
                     print(_line(row), flush=True)
             finally:
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(timeout=60)
                 for w in workers:
                     w.terminate()
                 for w in workers:
@@ -215,6 +233,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200, help="runs started at once (default 200)")
     parser.add_argument("--floor", action="store_true", help="LangGraph alone, no durable saver")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--profile", type=Path, help="py-spy the first worker; collapsed stacks here")
     args = parser.parse_args()
     result: Any
     if args.floor:
@@ -227,7 +246,14 @@ def main() -> None:
             "| workers | round | ours steps/s | PostgresSaver steps/s | ours / PostgresSaver | CPU µs/step | cores |"
         )
         print("|---:|---:|---:|---:|---:|---|---|")
-        result = asyncio.run(measure(args.workers or [1, 2], args.rounds, args.runs))
+        result = asyncio.run(measure(args.workers or [1, 2], args.rounds, args.runs, args.profile))
+        if args.profile:
+            total, own, incl = report(args.profile, 25)
+            print(f"\npy-spy, first worker: {total} samples")
+            for title, rows in (("self", own), ("inclusive", incl)):
+                print(f"\n{title}:")
+                for name, n in rows:
+                    print(f"  {100 * n / total:5.1f} %  {name}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

@@ -467,6 +467,15 @@ class Backend:
             async with asyncio.timeout(timeout):
                 await asyncio.shield(self._bus_task)
 
+    async def wait_started(self) -> None:
+        """Wait until the start-up work is done: the bus connected and the in-process worker
+        serving, or failed to (unbounded: the bus is retried until it connects)."""
+        if self._bus_task is not None:
+            await asyncio.shield(self._bus_task)
+        if self._worker_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._worker_task)
+
     def _start_trace_export(self) -> None:
         """OpenTelemetry traces of the runs that end, from the log (docs/operations.md), when the
         OTEL_* environment asks for them."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -31,6 +33,8 @@ class DuraGraphApp(ExtensionApp):
     description = "DuraGraph Lab: durable, observable agent graphs"
     extension_url = f"/{API_PREFIX}/info"
     load_other_extensions = True
+    #: Settling the process's heap once it serves (a server our CLI started: runtime/heap.py).
+    _settling: asyncio.Task[None] | None = None
 
     database_url = Unicode(
         None, allow_none=True, config=True, help="PostgreSQL URL; unset: embedded PostgreSQL under data_dir."
@@ -328,6 +332,26 @@ class DuraGraphApp(ExtensionApp):
         )
         # One plain line that users (and our tests) can rely on, apart from Jupyter's own banner.
         print(f"DuraGraph Lab {status} in {elapsed:.2f}s: {url}", file=sys.stderr, flush=True)
+        if started:
+            # A server our CLI started is this process's whole life: settle its heap once the
+            # worker serves (runtime/heap.py). One embedded elsewhere (tests) is left alone.
+            self._settling = asyncio.create_task(self._settle_heap(), name="duragraph-settle-heap")
+
+    async def _settle_heap(self) -> None:
+        from duragraph_lab.runtime.heap import gc_mode, settle_heap
+
+        await self.backend.wait_started()
+        try:
+            frozen = settle_heap(gc_mode())
+        except ValueError as err:  # the CLI refused it already; set since by hand, so say so
+            self.log.warning("DuraGraph Lab: %s; Python's own collector settings kept", err)
+            return
+        if frozen:
+            self.log.info("DuraGraph Lab: heap settled (%d objects of start-up frozen)", frozen)
 
     async def stop_extension(self) -> None:
+        if self._settling is not None and not self._settling.done():
+            self._settling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._settling
         await self.backend.stop()

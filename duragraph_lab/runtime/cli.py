@@ -310,6 +310,13 @@ def run_server(args: argparse.Namespace, extra: list[str], *, lab: bool) -> int:
         nats_url=app_option(extra, "nats_url"),
         subject_prefix=app_option(extra, "subject_prefix"),
     )
+    from duragraph_lab.runtime.heap import gc_mode
+
+    try:
+        gc_mode()  # a bad DURAGRAPH_GC: one line now, not a warning once started
+    except ValueError as err:
+        print(f"duragraph-lab: error: {err}", file=sys.stderr)
+        return 2
     if args.port is not None and not port_is_free(args.port, args.ip or "127.0.0.1"):
         raise PortInUse(f"port {args.port} is already in use; pick another with --port")
     # Until Jupyter installs its own handlers, SIGTERM must unwind through our cleanup too.
@@ -424,9 +431,11 @@ def run_worker(args: argparse.Namespace) -> int:
             print(f"duragraph-lab worker: error: {err}", file=sys.stderr)
             return 2
     from duragraph_lab.runtime.event_loop import loop_factory
+    from duragraph_lab.runtime.heap import gc_mode
 
     try:
         factory, loop_name = loop_factory()
+        heap = gc_mode()
     except ValueError as err:
         print(f"duragraph-lab worker: error: {err}", file=sys.stderr)
         return 2
@@ -443,9 +452,23 @@ def run_worker(args: argparse.Namespace) -> int:
                 heartbeat_interval=args.heartbeat_interval,
                 drain_timeout=args.drain_timeout,
                 db_retry_seconds=args.db_retry_seconds,
+                on_ready=lambda: _settle_worker_heap(heap),
             )
         )
     return 0
+
+
+def _settle_worker_heap(mode: str) -> None:
+    from duragraph_lab.runtime.heap import YOUNG_THRESHOLD, settle_heap
+
+    frozen = settle_heap(mode)
+    if frozen:
+        logging.getLogger("duragraph_lab.worker").info(
+            "duragraph-lab worker: heap settled (%d objects of start-up frozen; the collector runs "
+            "every %d new objects; DURAGRAPH_GC=default for Python's settings)",
+            frozen,
+            YOUNG_THRESHOLD,
+        )
 
 
 def _settings_from_server(url: str, token: str | None, settings: Settings) -> Settings:

@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -164,9 +164,11 @@ async def serve(
     drain_timeout: float = 30.0,
     db_retry_seconds: float = 30.0,
     stop: asyncio.Event | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (or ``stop``), then drain and exit. ``config``: a
-    ``langgraph.json`` whose graphs it serves too."""
+    ``langgraph.json`` whose graphs it serves too; ``on_ready`` is called once it serves (the
+    process settles its heap then: :mod:`duragraph_lab.runtime.heap`)."""
     graphs, project = load_served(refs, config)
     store_settings: StoreSettings | None = project.store if project is not None else None
     endpoints = attach(settings)
@@ -200,6 +202,8 @@ async def serve(
             loop.add_signal_handler(sig, stop.set)
     try:
         await worker.start()
+        if on_ready is not None:
+            on_ready()
         where = redact(endpoints.database_url)
         bus = redact_nats_url(endpoints.nats_url) if nc is not None else "no NATS"
         print(

@@ -183,6 +183,11 @@ def test_serve_announces_the_project_and_serves_only_its_graphs(server: DevServe
     )
     _, health = server.api("health", token=server.token)
     assert sorted(health["worker"]["graphs"]) == ["agent", "chain", "factory"]  # no demo assistants
+    # Its process settled its heap once the worker served (runtime/heap.py).
+    deadline = time.monotonic() + 10
+    while "DuraGraph Lab: heap settled (" not in server.output():
+        assert time.monotonic() < deadline, server.output()[-3000:]
+        time.sleep(0.1)
     client = get_sync_client(url=base(server), headers=headers(server))
     found = client.assistants.search(limit=50)
     assert sorted(a["graph_id"] for a in found) == ["agent", "chain", "factory"]
@@ -277,6 +282,8 @@ def test_a_worker_serves_another_project(server: DevServer, tmp_path: Path) -> N
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "serving worker_chain" in output
+    # The worker process settled its heap once serving (runtime/heap.py).
+    assert "duragraph-lab worker: heap settled (" in output, output
 
 
 @pytest.mark.parametrize("command", ["serve", "worker"])
