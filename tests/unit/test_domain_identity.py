@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -55,3 +56,24 @@ def test_uuid7_is_version_7_and_strictly_increasing() -> None:
     assert all(u.variant == uuid.RFC_4122 for u in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_draw_its_parents_random_bytes() -> None:
+    # Random bytes come from the OS in blocks (ids.py): a child forked holding part of a block
+    # must not make the ids its parent makes next (the same millisecond gives the same prefix).
+    uuid7()  # the parent holds a block now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, ",".join(str(uuid7()) for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    parent = {str(uuid7()) for _ in range(50)}
+    with os.fdopen(read) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    assert len(child) == 50
+    # The random part (the last 62 bits) of no child id is one of the parent's.
+    assert not {u[-12:] for u in child} & {u[-12:] for u in parent}
