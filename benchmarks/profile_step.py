@@ -3,6 +3,7 @@
     python -m benchmarks.profile_step --runs 30            # top functions, self and inclusive
     python -m benchmarks.profile_step --runs 30 --raw out.txt   # also keep the collapsed stacks
     python -m benchmarks.profile_step --runs 30 --langgraph      # the LangGraph engine (issue 17)
+    python -m benchmarks.profile_step --runs 20 --langgraph --idle --raw s.txt   # waits sampled too
 
 The set-up of ``benchmarks.per_step``: one embedded PostgreSQL and NATS, the worker in its own
 process serving ``linear100``, the outbox relay in this process. py-spy (``pip install py-spy``)
@@ -34,7 +35,9 @@ def _cli() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "duragraph_lab.runtime.cli"]
 
 
-async def profile(runs: int, raw: Path, rate: int, native: bool = False, langgraph: bool = False) -> float:
+async def profile(
+    runs: int, raw: Path, rate: int, native: bool = False, langgraph: bool = False, idle: bool = False
+) -> float:
     # The same 100-node linear graph, as a native graph or as a LangGraph graph (LangGraph engine).
     ref_, graph = ("benchmarks.lg_graphs:lg_linear100", "lg_linear100") if langgraph else (
         "benchmarks.graphs:linear100", "linear100")  # fmt: skip
@@ -52,7 +55,7 @@ async def profile(runs: int, raw: Path, rate: int, native: bool = False, langgra
             await control.runs.wait(ref.run_id, timeout=120)  # warm-up, not sampled
             spy = subprocess.Popen(  # noqa: ASYNC220
                 ["py-spy", "record", "-p", str(worker.pid), "-r", str(rate), "--format", "raw", "-o", str(raw),
-                 *(["--native"] if native else [])],
+                 *(["--native"] if native else []), *(["--idle"] if idle else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             await asyncio.sleep(1.0)  # py-spy attaches
@@ -119,6 +122,10 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, help="keep py-spy's collapsed stacks here")
     parser.add_argument("--native", action="store_true", help="also sample C frames (py-spy --native)")
     parser.add_argument(
+        "--idle", action="store_true",
+        help="also sample while the worker waits (py-spy --idle): where its wall time goes",
+    )  # fmt: skip
+    parser.add_argument(
         "--langgraph", action="store_true", help="profile the LangGraph engine on the same graph (LangGraph)"
     )
     args = parser.parse_args()
@@ -126,13 +133,12 @@ def main() -> None:
         raise SystemExit("py-spy is not installed (pip install py-spy)")
     with tempfile.TemporaryDirectory() as tmp:
         raw = args.raw or Path(tmp) / "stacks.txt"
-        elapsed = asyncio.run(profile(args.runs, raw, args.rate, args.native, args.langgraph))
+        elapsed = asyncio.run(profile(args.runs, raw, args.rate, args.native, args.langgraph, args.idle))
         total, own, incl = report(raw, args.top)
     steps = args.runs * 100
     print(f"{args.runs} runs x 100 steps in {elapsed:.1f} s ({elapsed / steps * 1e6:.0f} µs/step wall)")
-    print(
-        f"{total} CPU samples of the worker at {args.rate}/s: {total / args.rate / steps * 1e6:.0f} µs CPU/step"
-    )
+    what = "samples (CPU and waits)" if args.idle else "CPU samples"
+    print(f"{total} {what} of the worker at {args.rate}/s: {total / args.rate / steps * 1e6:.0f} µs/step")
     print("\n| self | % | function |\n|---|---|---|")
     for name, n in own:
         print(f"| {n} | {100 * n / total:.1f} | `{name}` |")
