@@ -14,7 +14,7 @@ the outbox relay and the control plane in this process. Each round creates 200 r
 at once and waits for all, then LangGraph + ``AsyncPostgresSaver`` (``durability="sync"``, pool of
 20, in this process, as ``benchmarks.contenders``) runs the same 200 x 20 on the same PostgreSQL:
 steps per second of each and their ratio, then each process's CPU per step and its cores sampled
-every half second (PostgreSQL: the backends alive at the round's start; ones started later are
+every half second (and the workers' resident memory after the round) (PostgreSQL: the backends alive at the round's start; ones started later are
 missed, so its figure is a lower bound).
 
 ``--profile FILE``: py-spy samples the first worker while it serves the rounds (its collapsed
@@ -158,9 +158,11 @@ async def measure(
                     steps = runs * STEPS
                     cpu = {n: (_cpu(p) - before[n]) / steps * 1e6 for n, p in pids.items()}
                     theirs = await lg.throughput(runs, STEPS, runs)
+                    rss = sum(psutil.Process(w.pid).memory_info().rss for w in workers) / 2**20
                     row = {
                         "workers": k,
                         "round": r,
+                        "workers_rss_mib": rss,
                         "ours_steps_per_s": steps / ours,
                         "postgressaver_steps_per_s": steps / theirs,
                         "ratio": theirs / ours,
@@ -189,7 +191,8 @@ def _line(row: dict[str, Any]) -> str:
     cores = ", ".join(f"{k} {v:.2f}" for k, v in row["cores"].items())
     return (
         f"| {row['workers']} | {row['round']} | {row['ours_steps_per_s']:,.0f} | "
-        f"{row['postgressaver_steps_per_s']:,.0f} | {row['ratio']:.2f} | {cpu} | {cores} |"
+        f"{row['postgressaver_steps_per_s']:,.0f} | {row['ratio']:.2f} | {cpu} | {cores} | "
+        f"{row['workers_rss_mib']:,.0f} |"
     )
 
 
@@ -243,9 +246,10 @@ def main() -> None:
             f"{args.runs} runs x {STEPS} steps at once; CPU µs per step by process; cores: median while busy\n"
         )
         print(
-            "| workers | round | ours steps/s | PostgresSaver steps/s | ours / PostgresSaver | CPU µs/step | cores |"
+            "| workers | round | ours steps/s | PostgresSaver steps/s | ours / PostgresSaver | CPU µs/step | cores "
+            "| workers' RSS MiB |"
         )
-        print("|---:|---:|---:|---:|---:|---|---|")
+        print("|---:|---:|---:|---:|---:|---|---|---:|")
         result = asyncio.run(measure(args.workers or [1, 2], args.rounds, args.runs, args.profile))
         if args.profile:
             total, own, incl = report(args.profile, 25)
