@@ -59,6 +59,7 @@ def test_langgraph_throughput_benchmark_smoke(tmp_path: Path) -> None:
     [row] = json.loads(out.read_text())
     assert row["workers"] == 1 and row["ours_steps_per_s"] > 0 and row["postgressaver_steps_per_s"] > 0
     assert row["cpu_us_per_step"]["workers"] > 0 and set(row["cores"]) <= set(row["cpu_us_per_step"])
+    assert 20 < row["workers_rss_mib"] < 4096  # a worker process's resident memory, in MiB
     floor = tmp_path / "floor.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.lg_throughput", "--floor", "--runs", "10", "--rounds", "1",
