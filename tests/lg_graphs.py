@@ -404,3 +404,49 @@ _forked.add_edge("fork", "finisher")
 _forked.add_edge("fork", "asker")
 _forked.add_edge(["finisher", "asker"], "join")
 forked = _forked.compile(name="lg_forked")
+
+
+# -- a deep agent (deepagents.create_deep_agent): files in its state, a subagent in a tool ------
+from deepagents import create_deep_agent  # noqa: E402
+
+
+class ScriptedDeepModel(BaseChatModel):
+    """A deep agent's turn, scripted: write a file, hand a question to the general-purpose
+    subagent (the ``task`` tool runs it as a graph of its own), read the file back, answer. The
+    subagent (its conversation starts with the task's description, "SUB: ...") answers at once."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedDeepModel:  # type: ignore[override]
+        return self
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        asked = [str(m.content) for m in messages if isinstance(m, HumanMessage)]
+        since = messages[max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage)) :]
+        done = [m.name for m in since if isinstance(m, ToolMessage)]
+        if asked and asked[0].startswith("SUB:"):
+            reply = AIMessage(content="subagent: 7 * 6 = 42")
+        elif not done:
+            call = {
+                "name": "write_file",
+                "args": {"file_path": f"/turn{len(asked)}.md", "content": asked[-1]},
+            }
+            reply = AIMessage(content="", tool_calls=[{**call, "id": f"w{len(asked)}"}])
+        elif "task" not in done:
+            args = {"description": "SUB: multiply 7 by 6", "subagent_type": "general-purpose"}
+            reply = AIMessage(content="", tool_calls=[{"name": "task", "args": args, "id": f"t{len(asked)}"}])
+        elif "read_file" not in done:
+            args = {"file_path": f"/turn{len(asked)}.md"}
+            reply = AIMessage(
+                content="", tool_calls=[{"name": "read_file", "args": args, "id": f"r{len(asked)}"}]
+            )
+        else:
+            reply = AIMessage(content=f"the answer is 42 (turn {len(asked)})")
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-deep-agent"
+
+
+deep_agent = create_deep_agent(model=ScriptedDeepModel(), name="lg_deep_agent")

@@ -17,7 +17,7 @@ LANGGRAPH_GRAPHS = [
     f"tests.lg_graphs:{name}"
     for name in (
         *("map_reduce", "agent", "napping", "chat", "nested", "chat_nested", "flaky", "flaky_nested"),
-        *("asking", "calling", "calling_nested", "caching", "caching_nested", "forked"),
+        *("asking", "calling", "calling_nested", "caching", "caching_nested", "forked", "deep_agent"),
     )
 ]
 
