@@ -132,3 +132,58 @@ async def test_sigstopped_worker_past_its_lease_cannot_write(faults: Faults) -> 
         assert a.proc.poll() is None, "the paused worker is still alive and serving"
     finally:
         await pool.close()
+
+
+DEEP = "tests.fault.lg_fault_graphs:deep"
+
+
+async def test_kill_9_while_a_deep_agents_subagent_runs_a_tool(faults: Faults) -> None:
+    """A deep agent (deepagents.create_deep_agent) whose general-purpose subagent, run by the
+    ``task`` tool, is in its own tool call when the worker dies."""
+    url = faults.database_url
+    a = faults.start(DEEP, "deep-a", 2.0)
+    wait_for(
+        lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'lg_deep'"), 60, "registration"
+    )
+    control, pool = await control_for(url, faults.prefix)
+    try:
+        ref = await control.runs.create_run("lg_deep", {"messages": [{"role": "user", "content": "7 * 6?"}]})
+        wait_for(
+            lambda: sql(
+                url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'lookup'", (ref.run_id,)
+            ),
+            60,
+            "the subagent's lookup to be running",
+        )
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+        faults.start(DEEP, "deep-b", 2.0)
+        state = await control.runs.wait(ref.run_id, timeout=90)
+        assert state.status is RunStatus.SUCCESS, state.error
+        counts = dict(
+            sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (ref.run_id,))
+        )
+        # Only the tool call in flight ran again. Every model call ran once, the subagent's first
+        # one too: on resuming, the tools task that runs the subagent ran again, and the subagent
+        # (its checkpoints inherited from the run, under the task's namespace) went on from its
+        # own last checkpoint, not from its start.
+        assert counts == {
+            "note": 1,
+            "model:main:0": 1,
+            "model:main:1": 1,
+            "model:main:2": 1,
+            "model:sub:0": 1,
+            "model:sub:1": 1,
+            "lookup": 2,
+        }, counts
+        said = [(m["type"], m.get("name"), m["content"]) for m in state.values["messages"]]
+        assert said[-2:] == [("tool", "task", "subagent: 42"), ("ai", "lg_deep", "the answer is 42")], said
+        starts = sql(
+            url,
+            "SELECT data->>'worker_id' FROM duragraph.events WHERE stream_id = %s AND type = 'run_started' "
+            "ORDER BY seq",
+            (f"run:{ref.run_id}",),
+        )
+        assert [w for (w,) in starts] == ["deep-a", "deep-b"]
+    finally:
+        await pool.close()
