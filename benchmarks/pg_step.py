@@ -5,9 +5,12 @@ the database): the time of each statement, and of each of our functions, per ste
     python -m benchmarks.pg_step --native --runs 5    # the native engine
     python -m benchmarks.pg_step --chat 1000 --runs 1 # a conversation of 1,000 messages (one a step)
     python -m benchmarks.pg_step --postgressaver      # and LangGraph + AsyncPostgresSaver's statements
+    python -m benchmarks.pg_step --together 200 --runs 2   # 200 runs at once (group commits), twice
 
 The set-up of ``benchmarks.cpu_per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab
-worker`` serving the 100-node linear graph, runs one after the other. PostgreSQL logs every
+worker`` serving the 100-node linear graph, runs one after the other (``--together N``: N runs
+started at once, each round, as the throughput scenario does, so that the worker's commits go
+in groups). PostgreSQL logs every
 statement's duration while they run (``log_min_duration_statement = 0``: the server's time for
 each protocol step, bind and execute, without the round trip and without the commit's WAL flush
 that follows an autocommit statement) and counts its PL/pgSQL functions' time
@@ -114,9 +117,11 @@ def scenario(native: bool, chat: int | None) -> Scenario:
     return Scenario("benchmarks.lg_graphs:lg_linear100", "lg_linear100", {"n": 0}, STEPS)
 
 
-async def measure(runs: int, native: bool, saver: bool = False, chat: int | None = None) -> Figures:
+async def measure(
+    runs: int, native: bool, saver: bool = False, chat: int | None = None, together: int = 1
+) -> Figures:
     sc = scenario(native, chat)
-    async with serving("dg-pgstep-", sc.ref, sc.graph) as served:
+    async with serving("dg-pgstep-", sc.ref, sc.graph, concurrency=max(1, together)) as served:
         sv, control, worker = served.sv, served.control, served.worker
         log = Path(sv.tmp) / "postgres" / "postgres.log"
         ref = await control.runs.create_run(sc.graph, sc.input, config={"recursion_limit": sc.steps + 1})
@@ -127,17 +132,23 @@ async def measure(runs: int, native: bool, saver: bool = False, chat: int | None
             conn.execute("SELECT pg_stat_reset()")
         start = _size(log)
         for _ in range(runs):
-            ref = await control.runs.create_run(sc.graph, sc.input, config={"recursion_limit": sc.steps + 1})
-            state = await control.runs.wait(ref.run_id, timeout=600, poll=0.05)
-            if not sc.finished(state.values):
-                raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
+            refs = await asyncio.gather(
+                *(
+                    control.runs.create_run(sc.graph, sc.input, config={"recursion_limit": sc.steps + 1})
+                    for _ in range(together)
+                )
+            )
+            for ref in refs:
+                state = await control.runs.wait(ref.run_id, timeout=600, poll=0.05)
+                if not sc.finished(state.values):
+                    raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
         stop = _size(log)
         theirs = await _postgres_saver(sv.url, log, runs) if saver else None
         _settings(sv.url, log_min_duration_statement="-1")
         worker.terminate()
         worker.wait(timeout=30)
         await asyncio.sleep(1.0)  # function counts reach the statistics when backends end
-        figures = Figures(steps=runs * sc.steps, postgressaver=theirs)
+        figures = Figures(steps=runs * together * sc.steps, postgressaver=theirs)
         with psycopg.connect(sv.url, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
@@ -188,10 +199,15 @@ def main() -> None:
         "--postgressaver", action="store_true", help="also the same graph on LangGraph + AsyncPostgresSaver"
     )
     parser.add_argument("--chat", type=int, metavar="N", help="a conversation of N messages instead")
+    parser.add_argument("--together", type=int, default=1, metavar="N", help="N runs at once, each round")
     args = parser.parse_args()
     if args.chat is not None and (args.postgressaver or args.chat < 1):
         parser.error("--chat N (N >= 1) does not go with --postgressaver")
-    report(asyncio.run(measure(args.runs, args.native, args.postgressaver, args.chat)), args.top)
+    if args.together < 1 or (args.together > 1 and args.postgressaver):
+        parser.error("--together N (N >= 1) does not go with --postgressaver")
+    report(
+        asyncio.run(measure(args.runs, args.native, args.postgressaver, args.chat, args.together)), args.top
+    )
 
 
 if __name__ == "__main__":

@@ -22,13 +22,14 @@ class Served:
 
 
 @contextlib.asynccontextmanager
-async def serving(prefix: str, ref: str, graph: str) -> AsyncIterator[Served]:
-    """Services, control plane and a worker serving ``ref`` (one run at a time), once ``graph`` is
-    registered; everything stopped on exit (the worker first, if still running)."""
+async def serving(prefix: str, ref: str, graph: str, concurrency: int = 1) -> AsyncIterator[Served]:
+    """Services, control plane and a worker serving ``ref`` (``concurrency`` runs at a time: one
+    by default), once ``graph`` is registered; everything stopped on exit (the worker first, if
+    still running)."""
     with embedded_services(prefix) as sv:
         pool, nc, relay, control = await control_plane(sv.url, sv.nurl)
         worker = subprocess.Popen(  # noqa: ASYNC220 - before measuring
-            [*_cli(), "worker", ref, "--concurrency", "1"],
+            [*_cli(), "worker", ref, "--concurrency", str(concurrency)],
             cwd=ROOT, env=sv.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         try:

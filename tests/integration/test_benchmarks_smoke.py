@@ -107,6 +107,22 @@ def test_pg_step_benchmark_smoke() -> None:
     assert statements, result.stdout
 
 
+def test_pg_step_benchmark_smoke_with_runs_together() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.pg_step", "--runs", "1", "--together", "8", "--top", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("800 steps; ")  # 8 runs of 100 steps
+    # Runs at once: the worker's commits go in groups (the batch function, several appends a call).
+    (batch,) = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("| `duragraph.append_run_events_batch`")
+    ]
+    assert 0 < float(batch.split("|")[2]) < 1.0, batch
+
+
 def test_turns_benchmark_smoke() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.turns", "--turns", "3"],
