@@ -85,6 +85,20 @@ async def test_a_deep_agent_writes_files_delegates_to_its_subagent_and_keeps_bot
         assert len(final["messages"]) == 16
 
 
+@pytest.mark.sdk("assistants.get_graph", "assistants.search")
+def test_a_deep_agents_drawing_is_its_own_graph(server: DevServer) -> None:
+    from tests.lg_graphs import deep_agent
+
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        (assistant,) = client.assistants.search(graph_id="lg_deep_agent")
+        drawn = client.assistants.get_graph(assistant["assistant_id"])
+    own = deep_agent.get_graph()
+    assert sorted(n["id"] for n in drawn["nodes"]) == sorted(own.nodes)
+    edges = {(e["source"], e["target"], bool(e.get("conditional"))) for e in drawn["edges"]}
+    assert edges == {(e.source, e.target, bool(e.conditional)) for e in own.edges}
+    assert ("model", "tools", True) in edges  # the agent loop, conditional as LangGraph draws it
+
+
 @pytest.mark.sdk("runs.wait", "threads.create", "threads.get_history")
 def test_a_deep_agents_history_has_every_step_of_its_turn(server: DevServer) -> None:
     with get_sync_client(url=url(server), headers=headers(server)) as client:
