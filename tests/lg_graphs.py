@@ -450,3 +450,7 @@ class ScriptedDeepModel(BaseChatModel):
 
 
 deep_agent = create_deep_agent(model=ScriptedDeepModel(), name="lg_deep_agent")
+# ... asking a human before it writes a file (LangChain's human-in-the-loop middleware).
+deep_agent_hitl = create_deep_agent(
+    model=ScriptedDeepModel(), interrupt_on={"write_file": True}, name="lg_deep_agent_hitl"
+)

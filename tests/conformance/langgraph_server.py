@@ -18,6 +18,7 @@ LANGGRAPH_GRAPHS = [
     for name in (
         *("map_reduce", "agent", "napping", "chat", "nested", "chat_nested", "flaky", "flaky_nested"),
         *("asking", "calling", "calling_nested", "caching", "caching_nested", "forked", "deep_agent"),
+        *("deep_agent_hitl",),
     )
 ]
 

@@ -115,3 +115,44 @@ def test_a_deep_agents_history_has_every_step_of_its_turn(server: DevServer) -> 
         assert (
             history[0]["next"] == [] and history[0]["values"]["files"]["/turn1.md"]["content"] == "history?"
         )
+
+
+@pytest.mark.sdk("runs.wait", "runs.wait[Command(resume)]", "threads.create", "threads.get_state")
+async def test_a_deep_agent_asks_before_writing_and_goes_on_with_the_answer(server: DevServer) -> None:
+    async with get_client(url=url(server), headers=headers(server)) as client:
+        thread = await client.threads.create()
+        tid = thread["thread_id"]
+        paused = await client.runs.wait(
+            tid, "lg_deep_agent_hitl", input={"messages": [{"role": "user", "content": "7 * 6?"}]}
+        )
+        (asked,) = paused["__interrupt__"]
+        (request,) = asked["value"]["action_requests"]
+        assert (request["name"], request["args"]) == (
+            "write_file",
+            {"file_path": "/turn1.md", "content": "7 * 6?"},
+        )
+        state = await client.threads.get_state(tid)
+        assert not state["values"].get("files")  # nothing written before the answer
+        assert state["next"] == await _langgraphs_own_next_at_the_question()
+        assert [i["id"] for i in state["interrupts"]] == [asked["id"]]
+        done = await client.runs.wait(
+            tid, "lg_deep_agent_hitl", command={"resume": {"decisions": [{"type": "approve"}]}}
+        )
+        assert done["files"]["/turn1.md"]["content"] == "7 * 6?"
+        assert _turn(done["messages"])[-1] == ("ai", "the answer is 42 (turn 1)")
+        assert (await client.threads.get_state(tid))["next"] == []
+
+
+async def _langgraphs_own_next_at_the_question() -> list[str]:
+    """What LangGraph itself says comes next when the same deep agent asks (InMemorySaver)."""
+    from deepagents import create_deep_agent
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from tests.lg_graphs import ScriptedDeepModel
+
+    graph = create_deep_agent(
+        model=ScriptedDeepModel(), interrupt_on={"write_file": True}, checkpointer=InMemorySaver()
+    )
+    config = {"configurable": {"thread_id": "own"}}
+    await graph.ainvoke({"messages": [{"role": "user", "content": "7 * 6?"}]}, config)
+    return list((await graph.aget_state(config)).next)
