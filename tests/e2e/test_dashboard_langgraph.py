@@ -2,8 +2,10 @@
 langgraph.json`), in Debian's chromium driven by Playwright: a ``StateGraph`` with conditional
 edges drawn from the graph itself (its nodes, its conditional edges dashed), and token usage per
 run and per node on the Runs table, the Run view and Traces, for a LangGraph ``create_agent``
-run whose chat model reports usage and for a native run (the demo chat on its scripted model).
-Screenshots go to test-artifacts/dashboard/langgraph-*.png."""
+run whose chat model reports usage and for a native run (the demo chat on its scripted model),
+and a deep agent's run (``deepagents.create_deep_agent``): its drawing, and its subagent's spans
+under the ``task`` tool's namespace in the trace. Screenshots go to
+test-artifacts/dashboard/langgraph-*.png."""
 
 from __future__ import annotations
 
@@ -80,6 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
             "router": "./src/router.py:graph",
             "agent": "tests.lg_graphs:metered_agent",
             "chat": "duragraph_lab.demo.chat:graph",
+            "deep": "tests.lg_graphs:deep_agent",
         },
         {"src/router.py": ROUTER, ".env": ""},
     )
@@ -96,7 +99,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             status, health = dev.api("health", token=dev.token)
-            if status == 200 and len((health.get("worker") or {}).get("graphs", [])) == 3:
+            if status == 200 and len((health.get("worker") or {}).get("graphs", [])) == 4:
                 break
             time.sleep(0.1)
         else:
@@ -208,3 +211,34 @@ def test_tokens_per_run_and_per_node(ui: Page) -> None:
     per_span = trace.locator(".dg-span-row[data-node='model'] [data-dg-tokens]")
     expect(per_span).to_have_text(["10 in · 7 out", "30 in · 5 out"])
     ui.shot("langgraph-traces-tokens")
+
+
+def test_a_deep_agents_run_and_its_subagents_spans(ui: Page) -> None:
+    from playwright.sync_api import expect
+
+    with sdk(ui.server) as client:
+        thread = client.threads.create()["thread_id"]
+        out = client.runs.wait(thread, "deep", input={"messages": [{"role": "user", "content": "7 * 6?"}]})
+        [run] = client.runs.list(thread)
+        spans = client.http.get(f"/runs/{run['run_id']}/spans")
+    assert run["status"] == "success" and out["messages"][-1]["content"] == "the answer is 42 (turn 1)"
+    # The subagent's model call is a span of the run, under the tools task that ran it.
+    sub = [s for s in spans if s["ns"]]
+    assert [s["node"] for s in sub if s["node"] == "model"] == ["model"], spans
+    assert all(s["ns"].startswith("tools:") for s in sub), sub
+    assert [s["node"] for s in spans if not s["ns"]].count("model") == 4
+
+    page = ui.open(f"#/traces/{thread}")
+    trace = page.locator(f".dg-trace[data-run-id='{run['run_id']}']")
+    expect(trace.locator(".dg-span-row[data-node='model']")).to_have_count(5, timeout=15000)
+    expect(trace.locator(".dg-span-row .dg-span-label", has_text="tools:")).not_to_have_count(0)
+    ui.shot("langgraph-deep-agent-trace")
+
+    ui.go(f"#/run/{run['run_id']}?thread_id={thread}")
+    graph = page.locator("[data-dg-graph]")
+    for node in ("model", "tools", "PatchToolCallsMiddleware.before_agent"):
+        expect(graph.locator(f"g[data-node='{node}']").first).to_be_visible(timeout=15000)
+    expect(page.locator("[data-dg-eventlog] .dg-event-row").last).to_contain_text(
+        "run_completed", timeout=15000
+    )
+    ui.shot("langgraph-deep-agent-run")
