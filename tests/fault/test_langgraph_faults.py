@@ -39,30 +39,46 @@ def committed_tasks(url: str, run_id: str) -> int:
     return int(rows[0][0])
 
 
+def registered(url: str, graph_id: str) -> None:
+    wait_for(
+        lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = %s", (graph_id,)),
+        60,
+        "registration",
+    )
+
+
+def running(url: str, run_id: str, node: str, what: str) -> None:
+    """Wait until the ledger has an execution of ``node`` in the run."""
+    wait_for(
+        lambda: sql(url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = %s", (run_id, node)),
+        30,
+        what,
+    )
+
+
+def ledger(url: str, run_id: str) -> dict[str, int]:
+    """How many times each node (or tool, model call) of the run ran."""
+    return dict(
+        sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (run_id,))
+    )
+
+
 async def test_kill_9_mid_superstep_then_another_worker_finishes(faults: Faults) -> None:
     url = faults.database_url
     a = faults.start(GRAPH, "lg-worker-a", 2.0)
-    wait_for(lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'lg_fan'"), 60, "registration")
+    registered(url, "lg_fan")
     control, pool = await control_for(url, faults.prefix)
     try:
         ref = await control.runs.create_run("lg_fan", {"width": 3, "hang": 60.0})
         # part-0 and part-1 committed, part-2 running (sleeping) in worker A.
         wait_for(lambda: committed_tasks(url, ref.run_id) >= 2, 60, "two tasks of the superstep to commit")
-        wait_for(
-            lambda: sql(
-                url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'part-2'", (ref.run_id,)
-            ),
-            30,
-            "the third task to be running",
-        )
+        running(url, ref.run_id, "part-2", "the third task to be running")
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait()
         faults.start(GRAPH, "lg-worker-b", 2.0)
         state = await control.runs.wait(ref.run_id, timeout=90)
         assert state.status is RunStatus.SUCCESS, state.error
-        counts = dict(
-            sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (ref.run_id,))
-        )
+        counts = ledger(url, ref.run_id)
         # Committed tasks ran once; the one in flight when A died ran again (at least once).
         assert counts == {"part-0": 1, "part-1": 1, "part-2": 2, "gather": 1}, counts
         assert sorted(state.values["done"]) == ["gather", "part-0", "part-1", "part-2"]
@@ -97,18 +113,12 @@ async def test_sigstopped_worker_past_its_lease_cannot_write(faults: Faults) -> 
     # No heartbeat during the test: after SIGCONT its only way to learn is the lease's deadline
     # and the database's fence.
     a = faults.start(GRAPH, "lg-paused", 1.5, heartbeat=3600)
-    wait_for(lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'lg_fan'"), 60, "registration")
+    registered(url, "lg_fan")
     control, pool = await control_for(url, faults.prefix)
     try:
         ref = await control.runs.create_run("lg_fan", {"width": 3, "hang": 3.0})
         wait_for(lambda: committed_tasks(url, ref.run_id) >= 2, 60, "two tasks of the superstep to commit")
-        wait_for(
-            lambda: sql(
-                url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'part-2'", (ref.run_id,)
-            ),
-            30,
-            "the third task to be running",
-        )
+        running(url, ref.run_id, "part-2", "the third task to be running")
         os.kill(a.proc.pid, signal.SIGSTOP)
         await asyncio.sleep(2.5)  # its lease (1.5 s) expires while it is frozen
         faults.start(GRAPH, "lg-rescuer", 30.0)
@@ -124,9 +134,7 @@ async def test_sigstopped_worker_past_its_lease_cannot_write(faults: Faults) -> 
             (f"run:{ref.run_id}",),
         )
         assert completed == [("gather", 1), ("part", 3)]
-        counts = dict(
-            sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (ref.run_id,))
-        )
+        counts = ledger(url, ref.run_id)
         assert counts == {"part-0": 1, "part-1": 1, "part-2": 2, "gather": 1}, counts
         assert sorted(state.values["done"]) == ["gather", "part-0", "part-1", "part-2"]
         assert a.proc.poll() is None, "the paused worker is still alive and serving"
@@ -142,27 +150,17 @@ async def test_kill_9_while_a_deep_agents_subagent_runs_a_tool(faults: Faults) -
     ``task`` tool, is in its own tool call when the worker dies."""
     url = faults.database_url
     a = faults.start(DEEP, "deep-a", 2.0)
-    wait_for(
-        lambda: sql(url, "SELECT 1 FROM duragraph.graphs WHERE graph_id = 'lg_deep'"), 60, "registration"
-    )
+    registered(url, "lg_deep")
     control, pool = await control_for(url, faults.prefix)
     try:
         ref = await control.runs.create_run("lg_deep", {"messages": [{"role": "user", "content": "7 * 6?"}]})
-        wait_for(
-            lambda: sql(
-                url, "SELECT 1 FROM side_effects WHERE run_id = %s AND node = 'lookup'", (ref.run_id,)
-            ),
-            60,
-            "the subagent's lookup to be running",
-        )
+        running(url, ref.run_id, "lookup", "the subagent's lookup to be running")
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait()
         faults.start(DEEP, "deep-b", 2.0)
         state = await control.runs.wait(ref.run_id, timeout=90)
         assert state.status is RunStatus.SUCCESS, state.error
-        counts = dict(
-            sql(url, "SELECT node, count(*) FROM side_effects WHERE run_id = %s GROUP BY node", (ref.run_id,))
-        )
+        counts = ledger(url, ref.run_id)
         # Only the tool call in flight ran again. Every model call ran once, the subagent's first
         # one too: on resuming, the tools task that runs the subagent ran again, and the subagent
         # (its checkpoints inherited from the run, under the task's namespace) went on from its
