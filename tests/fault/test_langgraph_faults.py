@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import Any
 
 import pytest
 
 pytest.importorskip("langgraph")
 
-from duragraph_lab.domain.run import RunStatus
+from duragraph_lab.domain.run import RunState, RunStatus
 from tests.fault.conftest import Faults
 from tests.fault.test_worker_faults import control_for
-from tests.fault.workers import sql, wait_for
+from tests.fault.workers import WorkerProcess, sql, wait_for
 
 GRAPH = "tests.fault.lg_fault_graphs:fan"
 
@@ -63,6 +64,19 @@ def ledger(url: str, run_id: str) -> dict[str, int]:
     )
 
 
+async def kill_then_rescue(
+    faults: Faults, victim: WorkerProcess, graph: str, rescuer: str, control: Any, run_id: str
+) -> tuple[RunState, dict[str, int]]:
+    """kill -9 of ``victim``; a new worker ``rescuer`` takes the run over: its end state (a
+    success) and the ledger's counts."""
+    victim.proc.send_signal(signal.SIGKILL)
+    victim.proc.wait()
+    faults.start(graph, rescuer, 2.0)
+    state = await control.runs.wait(run_id, timeout=90)
+    assert state.status is RunStatus.SUCCESS, state.error
+    return state, ledger(faults.database_url, run_id)
+
+
 async def test_kill_9_mid_superstep_then_another_worker_finishes(faults: Faults) -> None:
     url = faults.database_url
     a = faults.start(GRAPH, "lg-worker-a", 2.0)
@@ -73,12 +87,7 @@ async def test_kill_9_mid_superstep_then_another_worker_finishes(faults: Faults)
         # part-0 and part-1 committed, part-2 running (sleeping) in worker A.
         wait_for(lambda: committed_tasks(url, ref.run_id) >= 2, 60, "two tasks of the superstep to commit")
         running(url, ref.run_id, "part-2", "the third task to be running")
-        a.proc.send_signal(signal.SIGKILL)
-        a.proc.wait()
-        faults.start(GRAPH, "lg-worker-b", 2.0)
-        state = await control.runs.wait(ref.run_id, timeout=90)
-        assert state.status is RunStatus.SUCCESS, state.error
-        counts = ledger(url, ref.run_id)
+        state, counts = await kill_then_rescue(faults, a, GRAPH, "lg-worker-b", control, ref.run_id)
         # Committed tasks ran once; the one in flight when A died ran again (at least once).
         assert counts == {"part-0": 1, "part-1": 1, "part-2": 2, "gather": 1}, counts
         assert sorted(state.values["done"]) == ["gather", "part-0", "part-1", "part-2"]
@@ -155,12 +164,7 @@ async def test_kill_9_while_a_deep_agents_subagent_runs_a_tool(faults: Faults) -
     try:
         ref = await control.runs.create_run("lg_deep", {"messages": [{"role": "user", "content": "7 * 6?"}]})
         running(url, ref.run_id, "lookup", "the subagent's lookup to be running")
-        a.proc.send_signal(signal.SIGKILL)
-        a.proc.wait()
-        faults.start(DEEP, "deep-b", 2.0)
-        state = await control.runs.wait(ref.run_id, timeout=90)
-        assert state.status is RunStatus.SUCCESS, state.error
-        counts = ledger(url, ref.run_id)
+        state, counts = await kill_then_rescue(faults, a, DEEP, "deep-b", control, ref.run_id)
         # Only the tool call in flight ran again. Every model call ran once, the subagent's first
         # one too: on resuming, the tools task that runs the subagent ran again, and the subagent
         # (its checkpoints inherited from the run, under the task's namespace) went on from its
