@@ -24,6 +24,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.bus.subscription import StreamSubscription
+from duragraph_lab.bus.watching import watchers
 from duragraph_lab.control.ports import Unsubscribe
 from duragraph_lab.domain import codec
 from duragraph_lab.domain.errors import WorkerUnavailable
@@ -139,10 +140,21 @@ class NatsEventFeed:
                 return
             callback(data)
 
-        # No flush needed for a stream that subscribes before creating its run: the SUB goes out
-        # on this connection ahead of the wake-up that tells workers about the new run, and the
-        # server handles a connection's messages in order.
-        return await _listen(self.link.connected(), self.link.subjects.live(run_id), on_msg)
+        # No flush needed for a stream that subscribes before creating its run: the SUB, and the
+        # watch that asks workers to send the run's live events (bus.watching), go out on this
+        # connection ahead of the wake-up that tells workers about the new run, and the server
+        # handles a connection's messages in order.
+        nc = self.link.connected()
+        stop = await _listen(nc, self.link.subjects.live(run_id), on_msg)
+        if nc is None or stop is _nothing_to_stop:
+            return stop
+        unwatch = await watchers(nc, self.link.subjects).watch(f"run:{run_id}")
+
+        async def stop_watching() -> None:
+            unwatch()
+            await stop()
+
+        return stop_watching
 
     async def on_appended(self, stream_id: str, callback: Callable[[], None]) -> Unsubscribe:
         return await _listen(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Container
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -21,15 +21,20 @@ from duragraph_lab.domain import codec
 
 class LivePublisher:
     """Publishes live events in the background, best effort and in order. One task sends
-    whatever is pending (a task per event would cost more than the publish itself)."""
+    whatever is pending (a task per event would cost more than the publish itself). With
+    ``watched`` (bus.watching), only the events of runs someone watches: the others would go to
+    nobody, at a socket write each."""
 
-    def __init__(self, nc: NATS, subjects: Subjects) -> None:
+    def __init__(self, nc: NATS, subjects: Subjects, *, watched: Container[str] | None = None) -> None:
         self.nc = nc
         self.subjects = subjects
+        self.watched = watched
         self._pending: list[tuple[str, bytes]] = []
         self._sender: asyncio.Task[None] | None = None
 
     def __call__(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:
+        if self.watched is not None and f"run:{run_id}" not in self.watched:
+            return
         try:
             body = json.dumps({"kind": kind, "ts": time.time(), **codec.to_jsonable(payload)}).encode()
         except Exception:

@@ -45,7 +45,7 @@ so it never makes a writer wait.
 
 Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
 commit; other processes publish an empty core-NATS message on the wake subject
-(:class:`RelayWaker`). With no wake-ups the relay still polls, backing off while idle. A wake-up
+(:class:`RelayWaker`: at once after a quiet spell, then at most one every 20 ms). With no wake-ups the relay still polls, backing off while idle. A wake-up
 is served at once after a pass that found nothing; after a pass that published, the next pass
 starts ``pass_interval`` (10 ms) after it began at the earliest, so that the commits made
 meanwhile share one pass: a pass costs about the same CPU for one event as for ten.
@@ -57,12 +57,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -627,36 +628,88 @@ class _Acks:
 
 
 class RelayWaker:
-    """After-commit callback for writers outside the relay's process (workers). Once per turn of
-    the event loop, however many appends committed in it: an empty message on the relay's wake
-    subject, and the events just committed, one message per stream on its ``fresh`` subject, so
-    that stream subscriptions (SSE) get them without waiting for the relay. Published together,
-    they leave in one write to the NATS socket."""
+    """After-commit callback for writers outside the relay's process (workers).
 
-    def __init__(self, nc: NATS, subjects: Subjects) -> None:
+    - The relay's wake-up: an empty message on its wake subject, at once after a quiet spell,
+      then at most one every ``wake_interval`` (20 ms) while commits keep coming, the last one
+      after the last commit. The relay, once woken, gathers what commits meanwhile for its own
+      ``pass_interval`` anyway, and a message per commit cost the NATS server a wake-up each:
+      ~190 µs of its CPU a step of a run alone (docs/benchmarks.md, tenth session).
+    - The events just committed, one message per stream on its ``fresh`` subject, so that stream
+      subscriptions (SSE) get them without waiting for the relay: once per turn of the event loop,
+      and only for the streams someone watches (``watched``: bus.watching). Without ``watched``,
+      for every stream.
+
+    Both leave in one write to the NATS socket when they go together."""
+
+    def __init__(
+        self,
+        nc: NATS,
+        subjects: Subjects,
+        *,
+        watched: Container[str] | None = None,
+        wake_interval: float = 0.02,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if wake_interval < 0:
+            raise ValueError(f"wake_interval must not be negative, not {wake_interval}")
         self.nc = nc
         self.subjects = subjects
         self.subject = subjects.relay_wake
+        self.watched = watched
+        self.wake_interval = wake_interval
+        self._clock = clock
         self._events: list[RecordedEvent] = []
-        self._pending = False
+        self._fresh_pending = False
+        self._wake_pending = False
+        self._last_wake = -math.inf
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Wake-ups sent (tests, metrics).
+        self.wakes = 0
 
     def __call__(self, events: Sequence[RecordedEvent] = ()) -> None:
-        self._events.extend(events)
-        if self._pending:
-            return
-        self._pending = True
-        asyncio.get_running_loop().call_soon(self._send)
+        loop = asyncio.get_running_loop()
+        if events:
+            watched = self.watched
+            if watched is None:
+                self._events.extend(events)
+            else:
+                # Most commits are of one stream: one lookup for a run of its events.
+                last, keep = "", False
+                for event in events:
+                    if event.stream_id != last:
+                        last, keep = event.stream_id, event.stream_id in watched
+                    if keep:
+                        self._events.append(event)
+            if self._events and not self._fresh_pending:
+                self._fresh_pending = True
+                loop.call_soon(self._send_fresh)
+        if not self._wake_pending:
+            self._wake_pending = True
+            delay = self._last_wake + self.wake_interval - self._clock()
+            if delay > 0:
+                loop.call_later(delay, self._send_wake)
+            else:
+                loop.call_soon(self._send_wake)
 
-    def _send(self) -> None:
-        self._pending = False
+    def _send_wake(self) -> None:
+        self._wake_pending = False
+        self._last_wake = self._clock()
+        self.wakes += 1
+        self._spawn(self.nc.publish(self.subject, b""))
+
+    def _send_fresh(self) -> None:
+        self._fresh_pending = False
         events, self._events = self._events, []
-        task = asyncio.ensure_future(self._publish(events))
+        if events:
+            self._spawn(self._publish_fresh(events))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
         self._tasks.add(task)  # keep a reference until done, or it may be collected mid-flight
         task.add_done_callback(self._done)
 
-    async def _publish(self, events: list[RecordedEvent]) -> None:
-        await self.nc.publish(self.subject, b"")
+    async def _publish_fresh(self, events: list[RecordedEvent]) -> None:
         by_stream: dict[str, list[RecordedEvent]] = {}
         for event in events:
             by_stream.setdefault(event.stream_id, []).append(event)

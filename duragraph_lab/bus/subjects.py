@@ -69,6 +69,16 @@ class Subjects:
         parsed = StreamId.parse(stream_id)
         return f"_{self.prefix}.fresh.{parsed.kind.value}.{parsed.id}"
 
+    @property
+    def watching(self) -> str:
+        """Announcements of the runs a process watches live (bus.watching)."""
+        return f"_{self.prefix}.watching"
+
+    @property
+    def watching_query(self) -> str:
+        """A worker asks the watching processes to announce their watches again."""
+        return f"_{self.prefix}.watching.query"
+
     def live(self, run_id: str) -> str:
         """Ephemeral events of one run: node started, custom events, LLM tokens. Not stored."""
         return f"_{self.prefix}.live.run.{run_id}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 
 from duragraph_lab.bus import local, wire
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.bus.watching import watchers
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.streams import StreamId, StreamKind
 from duragraph_lab.store.port import EventStore
@@ -79,6 +80,7 @@ class StreamSubscription:
         self._sub: Any = None
         self._fresh_sub: Any = None
         self._stop_local: Any = None
+        self._unwatch: Callable[[], None] | None = None
         self.delivered = 0
 
     async def __aenter__(self) -> StreamSubscription:
@@ -115,10 +117,13 @@ class StreamSubscription:
             # polls PostgreSQL meanwhile and subscribes again later.
             async with asyncio.timeout(2):
                 if self._fresh_sub is None and StreamId.parse(self.stream_id).kind is StreamKind.RUN:
-                    # Workers announce what they commit to runs (see bus.relay.RelayWaker).
+                    # Workers announce what they commit to runs someone watches (see
+                    # bus.relay.RelayWaker and bus.watching): subscribe, then say we watch.
                     self._fresh_sub = await self.nc.subscribe(
                         self.subjects.fresh(self.stream_id), cb=on_fresh
                     )
+                    if self._unwatch is None:
+                        self._unwatch = await watchers(self.nc, self.subjects).watch(self.stream_id)
                 self._sub = await self.nc.subscribe(self.subjects.stream(self.stream_id), cb=on_msg)
             # The server must know about the subscription before we read PostgreSQL, or an event
             # committed in between would be neither in our catch-up nor in our live feed.
@@ -134,6 +139,9 @@ class StreamSubscription:
         stop_local, self._stop_local = self._stop_local, None
         if stop_local is not None:
             stop_local()
+        unwatch, self._unwatch = self._unwatch, None
+        if unwatch is not None:
+            unwatch()
         for sub in (self._sub, self._fresh_sub):
             if sub is not None:
                 with contextlib.suppress(Exception):

@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from duragraph_lab.bus.live import LivePublisher
 from duragraph_lab.bus.relay import RelayWaker
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.bus.watching import WatchedStreams
 from duragraph_lab.control.item_store import StoreSettings
 from duragraph_lab.domain import codec
 from duragraph_lab.domain import events as ev
@@ -103,7 +104,9 @@ class Worker:
         self.leases = HeldLeases(lease_ttl)
         self.active: dict[str, tuple[asyncio.Task[None], RunDriver]] = {}
         self.cache = HistoryCache()
-        live = LivePublisher(nc, self.subjects) if nc is not None else None
+        # Fresh and live events go only to runs someone watches (bus.watching).
+        self.watched = WatchedStreams(nc, self.subjects) if nc is not None else None
+        live = LivePublisher(nc, self.subjects, watched=self.watched) if nc is not None else None
         self.journal = PostgresJournal(
             store,
             worker_id=self.worker_id,
@@ -115,7 +118,7 @@ class Worker:
         # Wake the relay of the API servers after each commit (an in-process worker sharing the
         # server's store does not need to: that relay is woken directly).
         if nc is not None and wake_relay:
-            store.add_after_commit(RelayWaker(nc, self.subjects))
+            store.add_after_commit(RelayWaker(nc, self.subjects, watched=self.watched))
         self._wake = asyncio.Event()
         self._accepting = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -159,6 +162,8 @@ class Worker:
             task.add_done_callback(self._replays.discard)
 
         try:
+            if self.watched is not None:
+                await self.watched.start()
             self._subs.append(await self.nc.subscribe(self.subjects.runs_wake, cb=on_wake))
             self._subs.append(
                 await self.nc.subscribe(self.subjects.kind("run", ev.RUN_CANCEL_REQUESTED), cb=on_cancel)
@@ -240,6 +245,8 @@ class Worker:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
         self._subs = []
+        if self.watched is not None:
+            await self.watched.stop()
         for replay in list(self._replays):
             replay.cancel()
         await asyncio.gather(*self._replays, return_exceptions=True)
