@@ -16,6 +16,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from duragraph_lab.bus.subjects import Subjects
+from duragraph_lab.bus.watching import watchers
 from duragraph_lab.domain import codec
 
 
@@ -70,9 +71,12 @@ async def follow_live(nc: NATS, subjects: Subjects, run_id: str) -> AsyncIterato
         queue.put_nowait(msg)
 
     sub = await nc.subscribe(subjects.live(run_id), cb=on_msg)
+    # Workers send a run's live events only while someone watches it (bus.watching).
+    unwatch = await watchers(nc, subjects).watch(f"run:{run_id}")
     try:
         while True:
             msg = await queue.get()
             yield codec.from_jsonable(json.loads(msg.data))
     finally:
+        unwatch()
         await sub.unsubscribe()

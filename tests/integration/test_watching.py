@@ -13,7 +13,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from duragraph_lab.bus import OutboxRelay, RelayWaker, StreamSubscription, Subjects, connect_nats
-from duragraph_lab.bus.live import LivePublisher
+from duragraph_lab.bus.live import LivePublisher, follow_live
 from duragraph_lab.bus.watching import WatchedStreams, Watchers, watchers
 from duragraph_lab.domain import NewEvent
 from duragraph_lab.store import PostgresEventStore
@@ -165,4 +165,29 @@ async def test_a_relay_woken_less_often_still_publishes_every_commit_soon(
         await eventually(lambda: relay.status.published == 30, timeout=3)
     finally:
         await relay.stop()
+        await worker_nc.close()
+
+
+async def test_follow_live_watches_the_run_it_follows(nats_server: str, nc: NATS, subjects: Subjects) -> None:
+    worker_nc = await connect_nats(nats_server, name="worker")
+    watched = WatchedStreams(worker_nc, subjects)
+    await watched.start()
+    live = LivePublisher(worker_nc, subjects, watched=watched)
+    run_id = str(uuid.uuid4())
+    got: list[dict[str, Any]] = []
+
+    async def follow() -> None:
+        async for event in follow_live(nc, subjects, run_id):
+            got.append(event)
+
+    follower = asyncio.create_task(follow())
+    try:
+        await eventually(lambda: f"run:{run_id}" in watched, timeout=5)
+        live(run_id, "custom", {"payload": {"progress": 50}})
+        await eventually(lambda: len(got) == 1, timeout=5)
+        assert got[0]["kind"] == "custom" and got[0]["payload"] == {"progress": 50}
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await watched.stop()
         await worker_nc.close()
