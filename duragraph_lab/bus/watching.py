@@ -12,9 +12,11 @@ docs/benchmarks.md, tenth session). So the processes that watch say so:
   ``RENEW_INTERVAL`` and whenever a worker asks (``_<prefix>.watching.query``).
 - :class:`WatchedStreams` (a worker's side): the runs announced within ``WATCH_TTL``.
 
-Nothing depends on these messages for correctness: what a worker does not send live, a
-subscription gets from the relay's JetStream copy or from PostgreSQL (its catch-up and its polls),
-as it would when a fresh message is lost. A watch announced on the connection that then creates
+No stored event depends on these messages: a committed event a worker does not send ``fresh``,
+a subscription gets from the relay's JetStream copy or from PostgreSQL (its catch-up and its
+polls), as it would when a fresh message is lost. Ephemeral live events (tokens, node started) are
+at most once anyway: a listener that joins a running run gets them once its watch has reached the
+run's worker. A watch announced on the connection that then creates
 the run reaches every worker before the run's wake-up does (NATS keeps a connection's messages in
 order), so the run's first events are sent live too.
 """
