@@ -45,8 +45,8 @@ so it never makes a writer wait.
 
 Wake-ups never touch the writers' transactions: in-process writers call :meth:`wake` after
 commit; other processes publish an empty core-NATS message on the wake subject
-(:class:`RelayWaker`: at once after a quiet spell, then at most one every 20 ms). With no wake-ups the relay still polls, backing off while idle. A wake-up
-is served at once after a pass that found nothing; after a pass that published, the next pass
+(:class:`RelayWaker`: at once after a quiet spell, then at most one every 20 ms). With no
+wake-ups the relay still polls, backing off while idle. A wake-up is served at once after a pass that found nothing; after a pass that published, the next pass
 starts ``pass_interval`` (10 ms) after it began at the earliest, so that the commits made
 meanwhile share one pass: a pass costs about the same CPU for one event as for ten.
 """

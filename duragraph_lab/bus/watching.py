@@ -66,8 +66,16 @@ class Watchers:
     async def watch(self, stream_id: str) -> Callable[[], None]:
         """Watch ``stream_id`` until the returned function is called. The first watch of a stream
         is announced before this returns (on this connection: ahead of whatever it sends next)."""
-        first = stream_id not in self._counts
+        # Everything that may wait (and so be cancelled) comes first: a watch is counted only
+        # once this cannot fail, or a cancelled caller would leave it renewed for ever.
+        if self._query_sub is None:
+            with contextlib.suppress(Exception):  # NATS down: the renewals will announce it
+                self._query_sub = await self.nc.subscribe(self.subjects.watching_query, cb=self._on_query)
+        if stream_id not in self._counts:
+            await self._announce([stream_id])
         self._counts[stream_id] = self._counts.get(stream_id, 0) + 1
+        if self._renewal is None or self._renewal.done():
+            self._renewal = asyncio.create_task(self._renew(), name="duragraph-watch-renewal")
         released = False
 
         def release() -> None:
@@ -81,13 +89,6 @@ class Watchers:
             else:
                 self._counts.pop(stream_id, None)
 
-        if self._query_sub is None:
-            with contextlib.suppress(Exception):  # NATS down: the renewals will announce it
-                self._query_sub = await self.nc.subscribe(self.subjects.watching_query, cb=self._on_query)
-        if first:
-            await self._announce([stream_id])
-        if self._renewal is None or self._renewal.done():
-            self._renewal = asyncio.create_task(self._renew(), name="duragraph-watch-renewal")
         return release
 
     async def _on_query(self, _msg: Msg) -> None:

@@ -191,3 +191,23 @@ async def test_follow_live_watches_the_run_it_follows(nats_server: str, nc: NATS
         await asyncio.gather(follower, return_exceptions=True)
         await watched.stop()
         await worker_nc.close()
+
+
+async def test_a_watch_cancelled_while_announcing_is_not_kept(nc: NATS, subjects: Subjects) -> None:
+    """A subscription that gives up (its 2 s bound) while its watch is being announced leaves no
+    watch behind to be renewed for ever."""
+    mine = Watchers(nc, subjects)
+    announced = asyncio.Event()
+    real = mine._announce
+
+    async def slow_announce(stream_ids: list[str]) -> None:
+        announced.set()
+        await asyncio.sleep(10)
+        await real(stream_ids)
+
+    mine._announce = slow_announce  # type: ignore[method-assign]
+    watching = asyncio.create_task(mine.watch(f"run:{uuid.uuid4()}"))
+    await announced.wait()
+    watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
+    assert mine.watched == []
