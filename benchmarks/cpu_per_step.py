@@ -20,6 +20,10 @@ on a busy machine (the wall-clock figure is printed too, for what it is worth).
 ``AsyncPostgresSaver`` (``durability="sync"``, as in ``benchmarks.contenders``) in this process,
 on the same PostgreSQL (its own database): its "worker" column is this process, there is no relay
 or NATS.
+
+Beside the CPU, the bytes of write-ahead log each step makes (the server's WAL position before
+and after, so the relay's deletes count too; ``pg_stat_wal``'s counters are not used: backends
+report them up to seconds late).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import subprocess
 import time
 
 import psutil
+import psycopg
 
 from benchmarks.per_step import control_plane, embedded_services, wait_registered
 from benchmarks.pg_step import scenario
@@ -38,6 +43,7 @@ from benchmarks.profile_step import ROOT, _cli
 
 STEPS = 100
 PROCESSES = ("worker", "postgres", "relay", "nats")
+_WAL_POSITION = "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn"
 ENGINES = ("native", "langgraph", "postgressaver")
 
 
@@ -50,6 +56,14 @@ def _cpu(pids: list[int]) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def _wal(url: str) -> float:
+    """The server's write-ahead log position now, in bytes."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(_WAL_POSITION).fetchone()
+    assert row is not None
+    return float(row[0])
 
 
 def _ours(fragment: str, directory: str) -> list[int]:
@@ -90,6 +104,7 @@ async def measure(engines: list[str], runs: int, chat: int | None = None) -> dic
                 pids = {"worker": [worker.pid], "postgres": _ours("postgres", tmp), "relay": [os.getpid()],
                         "nats": _ours("nats-server", tmp)}  # fmt: skip
                 before = {k: _cpu(v) for k, v in pids.items()}
+                wal_before = _wal(url)
                 began = time.perf_counter()
                 for _ in range(runs):
                     ref = await control.runs.create_run(
@@ -104,6 +119,7 @@ async def measure(engines: list[str], runs: int, chat: int | None = None) -> dic
                 steps = runs * sc.steps
                 out[engine] = {k: (_cpu(v) - before[k]) / steps * 1e6 for k, v in pids.items()}
                 out[engine]["wall"] = wall / steps * 1e6
+                out[engine]["wal"] = (_wal(url) - wal_before) / steps
                 worker.terminate()
                 worker.wait(timeout=30)
             await relay.stop()
@@ -133,15 +149,18 @@ async def _postgres_saver(url: str, tmp: str, runs: int, chat: int | None = None
         await one()  # warm-up, not measured
         pids = {"worker": [os.getpid()], "postgres": _ours("postgres", tmp)}
         before = {k: _cpu(v) for k, v in pids.items()}
+        wal_before = _wal(url)
         began = time.perf_counter()
         for _ in range(runs):
             await one()
         wall = time.perf_counter() - began
+        wal_after = _wal(url)
     finally:
         await contender.stop()
     steps = runs * (STEPS if chat is None else chat)
     figures = {k: (_cpu(v) - before[k]) / steps * 1e6 for k, v in pids.items()}
-    return {**figures, "relay": 0.0, "nats": 0.0, "wall": wall / steps * 1e6}
+    wal = (wal_after - wal_before) / steps
+    return {**figures, "relay": 0.0, "nats": 0.0, "wall": wall / steps * 1e6, "wal": wal}
 
 
 def main() -> None:
@@ -182,11 +201,13 @@ def main() -> None:
 
 
 def _table(figures: dict[str, dict[str, float]]) -> None:
-    print("\n| engine | " + " | ".join(f"{p} CPU" for p in PROCESSES) + " | all CPU | wall |")
-    print("|---|" + "---:|" * (len(PROCESSES) + 2))
+    print("\n| engine | " + " | ".join(f"{p} CPU" for p in PROCESSES) + " | all CPU | wall | WAL bytes |")
+    print("|---|" + "---:|" * (len(PROCESSES) + 3))
     for engine, f in figures.items():
         cells = " | ".join(f"{f[p]:,.0f}" for p in PROCESSES)
-        print(f"| {engine} | {cells} | {sum(f[p] for p in PROCESSES):,.0f} | {f['wall']:,.0f} |")
+        print(
+            f"| {engine} | {cells} | {sum(f[p] for p in PROCESSES):,.0f} | {f['wall']:,.0f} | {f['wal']:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

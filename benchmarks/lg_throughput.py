@@ -20,6 +20,13 @@ missed, so its figure is a lower bound).
 ``--profile FILE``: py-spy samples the first worker while it serves the rounds (its collapsed
 stacks in FILE, the top functions printed as ``benchmarks.profile_step`` does).
 
+Each round's phases, from the run events' commit times: when the last of the runs was created
+(``created``, seconds after the round began: the control plane's creations compete with the
+worker for the machine), the steady rate (``steady``: steps committed per second while every
+run was in flight, from the last run's ``run_started`` to the first ``run_completed``) and when
+the last run completed (``done``). The rate over the whole round is below the steady rate by
+what the runs' creation and start-up and the last runs' tail cost.
+
 ``--floor``: the same 200 x 20 in this process with LangGraph alone: no checkpointer, then
 ``InMemorySaver`` (``durability="sync"``): CPU per step of LangGraph's loop and of its
 checkpointing with nothing durable, the part no saver can take away.
@@ -40,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 
 from benchmarks.cpu_per_step import _cpu, _ours
 from benchmarks.per_step import control_plane, embedded_services, wait_registered
@@ -141,6 +149,7 @@ async def measure(
                     }
                     before = {n: _cpu(p) for n, p in pids.items()}
                     with _Cores(pids) as cores:
+                        began_at = time.time()
                         began = time.perf_counter()
                         refs = await asyncio.gather(
                             *(
@@ -168,6 +177,7 @@ async def measure(
                         "ratio": theirs / ours,
                         "cpu_us_per_step": cpu,
                         "cores": cores.busiest(),
+                        "phases": _phases(url, [str(ref.run_id) for ref in refs], began_at),
                     }
                     out.append(row)
                     print(_line(row), flush=True)
@@ -186,13 +196,40 @@ async def measure(
     return out
 
 
+def _phases(url: str, run_ids: list[str], began_at: float) -> dict[str, float]:
+    """The round's phases (see the module), in seconds after ``began_at`` (wall clock) and steps/s."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT type, extract(epoch FROM recorded_at)::float8 FROM duragraph.events "
+            "WHERE stream_id = ANY(%s) AND type IN ('run_created', 'run_started', 'node_completed', "
+            "'run_completed')",
+            ([f"run:{r}" for r in run_ids],),
+        ).fetchall()
+    at: dict[str, list[float]] = {
+        t: [] for t in ("run_created", "run_started", "node_completed", "run_completed")
+    }
+    for type_, when in rows:
+        at[type_].append(when - began_at)
+    # Every run in flight: from the last one's start to the first one's end.
+    all_started, first_done = max(at["run_started"]), min(at["run_completed"])
+    steps = sum(1 for when in at["node_completed"] if all_started <= when < first_done)
+    return {
+        "created": max(at["run_created"]),
+        "all_started": all_started,
+        "steady": steps / (first_done - all_started) if first_done > all_started else 0.0,
+        "first_done": first_done,
+        "done": max(at["run_completed"]),
+    }
+
+
 def _line(row: dict[str, Any]) -> str:
     cpu = ", ".join(f"{k} {v:,.0f}" for k, v in row["cpu_us_per_step"].items())
     cores = ", ".join(f"{k} {v:.2f}" for k, v in row["cores"].items())
+    phases = row["phases"]
     return (
         f"| {row['workers']} | {row['round']} | {row['ours_steps_per_s']:,.0f} | "
         f"{row['postgressaver_steps_per_s']:,.0f} | {row['ratio']:.2f} | {cpu} | {cores} | "
-        f"{row['workers_rss_mib']:,.0f} |"
+        f"{row['workers_rss_mib']:,.0f} | {phases['created']:.2f} / {phases['steady']:,.0f} / {phases['done']:.2f} |"
     )
 
 
@@ -247,9 +284,9 @@ def main() -> None:
         )
         print(
             "| workers | round | ours steps/s | PostgresSaver steps/s | ours / PostgresSaver | CPU µs/step | cores "
-            "| workers' RSS MiB |"
+            "| workers' RSS MiB | created s / steady steps/s / done s |"
         )
-        print("|---:|---:|---:|---:|---:|---|---|---:|")
+        print("|---:|---:|---:|---:|---:|---|---|---:|---|")
         result = asyncio.run(measure(args.workers or [1, 2], args.rounds, args.runs, args.profile))
         if args.profile:
             total, own, incl = report(args.profile, 25)

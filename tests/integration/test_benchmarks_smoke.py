@@ -60,6 +60,10 @@ def test_langgraph_throughput_benchmark_smoke(tmp_path: Path) -> None:
     assert row["workers"] == 1 and row["ours_steps_per_s"] > 0 and row["postgressaver_steps_per_s"] > 0
     assert row["cpu_us_per_step"]["workers"] > 0 and set(row["cores"]) <= set(row["cpu_us_per_step"])
     assert 20 < row["workers_rss_mib"] < 4096  # a worker process's resident memory, in MiB
+    # The round's phases, from the runs' events: created, then stepping, then all done.
+    phases = row["phases"]
+    assert 0 < phases["created"] < phases["all_started"] < phases["first_done"] <= phases["done"]
+    assert phases["steady"] > 0
     floor = tmp_path / "floor.json"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.lg_throughput", "--floor", "--runs", "10", "--rounds", "1",
@@ -82,6 +86,8 @@ def test_cpu_per_step_benchmark_smoke() -> None:
     assert [r.split("|")[1].strip() for r in rows] == ["native", "langgraph"]
     # Every process's CPU per step is a positive figure (each step costs the worker something).
     assert all(float(r.split("|")[2].replace(",", "")) > 0 for r in rows)
+    # Each step commits its events: hundreds of bytes of write-ahead log at least.
+    assert all(float(r.split("|")[-2].replace(",", "")) > 200 for r in rows)
 
 
 def test_pg_step_benchmark_smoke() -> None:
