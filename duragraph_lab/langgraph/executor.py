@@ -244,6 +244,7 @@ class LangGraphRunExecutor:
     async def _drive(self, state: RunState, log_events: list[RecordedEvent], writer: RunWriter) -> None:
         from duragraph_lab.langgraph.checkpointer import EventStoreCheckpointer
         from duragraph_lab.langgraph.model_calls import CallRecorder
+        from duragraph_lab.langgraph.sources import CompiledSource
         from duragraph_lab.langgraph.store import PostgresStore
 
         config = self._config(state)
@@ -337,6 +338,10 @@ class LangGraphRunExecutor:
             # streamed has the values (one query and a rebuild of the state less per run).
             final = mirror.finished()
             snapshot = await graph.aget_state(config) if final is None else None
+            if final is not None and not isinstance(self.source, CompiledSource):
+                # A graph factory's own code may run on leaving this block (its context's
+                # exit): the last step's writes are not kept waiting for it.
+                await writer.flush()
         if final is not None:
             await mirror.complete(final)
         else:
@@ -544,8 +549,9 @@ class _Mirror:
     The checkpoint waits for ``step_planned``: with ``durability="sync"`` LangGraph saves a
     checkpoint, then streams it (with the next step's tasks) before it starts any of those tasks,
     and the stream is read here while LangGraph waits, so the checkpoint is still committed
-    before the step it leads to runs. A checkpoint that no ``step_planned`` follows (the input's,
-    the last, a resumed one) goes with the next commit or before the checkpointer's next read."""
+    before the step it leads to runs. A checkpoint that no ``step_planned`` follows goes with the
+    next commit or before the checkpointer's next read: a fresh thread's input checkpoint (and
+    LangGraph's ``__start__`` writes) with the first step's, the last with the run's end."""
 
     def __init__(
         self,
@@ -614,6 +620,10 @@ class _Mirror:
             elif not self.attempts.executed(task_id):
                 self.cached_writes[task_id] = list(writes)
             await self.writer.commit([event] if cached is None else [event, cached], with_deferred=False)
+            return
+        if self.names.get(task_id) == _START:
+            # LangGraph's own input task: its writes go with the next commit (see checkpoint()).
+            self.writer.defer([event])
             return
         completed = self._completed(task_id, writes)
         if completed is not None and self.step_tasks <= self.completed:
@@ -720,9 +730,17 @@ class _Mirror:
         self.step_tasks = {str(t["id"]) for t in tasks}
         if step >= 0:
             self.planned_tasks.update({str(t["id"]): str(t["name"]) for t in tasks})
-        if step < 0 or checkpoint_id in self.planned or not tasks:
-            # The input checkpoint; one already recorded (a resume); the last (see end): the
-            # checkpoint is committed now all the same, before LangGraph goes on.
+        if not tasks or (step < 0 and all(t["name"] == _START for t in tasks)):
+            # The last checkpoint (the graph finished) waits for the run's end, and the input's,
+            # whose only task is LangGraph's own __start__ (it writes the input into the
+            # channels: no code of the graph's), for the first step's: no code of the graph
+            # runs before that commit. A crash before either leaves the run where its last
+            # commit left it (from its input, or before its last step's writes, a task in
+            # flight), as at any other step.
+            return
+        if step < 0 or checkpoint_id in self.planned:
+            # Another input checkpoint; one already recorded (a resume): committed now all the
+            # same, before LangGraph goes on.
             await self.writer.flush()
             return
         self.planned.add(checkpoint_id)

@@ -206,6 +206,36 @@ async def test_a_run_past_its_timeout_ends_timed_out(server: DevServer) -> None:
 
 
 @pytest.mark.sdk("runs.list", "runs.wait", "threads.create")
+def test_a_finished_run_ends_in_its_last_steps_commit(server: DevServer) -> None:
+    """The last task's writes, LangGraph's last checkpoint (no task left) and ``run_completed``
+    are one commit: the run's end costs no commit of its own."""
+    import psycopg
+
+    from tests.devserver import owner_database_url
+
+    with get_sync_client(url=url(server), headers=headers(server)) as client:
+        thread = client.threads.create()
+        client.runs.wait(thread["thread_id"], "lg_map_reduce", input={"topic": "x"})
+        client.runs.wait(thread["thread_id"], "lg_map_reduce", command={"resume": "yes"})
+        resumed = client.runs.list(thread["thread_id"])[0]  # newest first
+        assert resumed["status"] == "success", resumed
+        state = client.threads.get_state(thread["thread_id"])
+    assert state["values"]["answer"] == "yes" and state["next"] == []
+    with psycopg.connect(owner_database_url(server.data_dir)) as conn:
+        rows = conn.execute(
+            "SELECT type, data->>'node', xmin::text, data ? 'langgraph_writes' FROM duragraph.events "
+            "WHERE stream_id = %s ORDER BY version",
+            (f"run:{resumed['run_id']}",),
+        ).fetchall()
+    assert [(r[0], r[1]) for r in rows[-3:]] == [
+        ("node_completed", "ask"),
+        ("lg_checkpoint", None),
+        ("run_completed", None),
+    ], rows
+    assert rows[-3][3], rows  # the task's writes, inside its node_completed
+    assert rows[-3][2] == rows[-2][2] == rows[-1][2], rows
+
+
 def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
     """The run events go in the checkpointer's transactions (rows of one transaction share their
     ``xmin``), and a run event holds the LangGraph record it records: a task's writes are inside
@@ -233,7 +263,10 @@ def test_a_step_shares_the_checkpointers_commits(server: DevServer) -> None:
     # writes of the task that interrupts the run (no node_completed records it). Every other root
     # task here completes, and every checkpoint leads to a step: they are inside run events.
     first_step = kinds.index("step_planned")
-    assert kinds[:first_step] == ["run_created", "run_started", "lg_writes", "lg_checkpoint"], kinds
+    assert kinds[:first_step] == ["run_created", "run_started", "lg_checkpoint", "lg_writes"], kinds
+    # ... committed with the first step (no code of the graph runs before that commit): a
+    # fresh run commits run_started, then its first step.
+    assert rows[first_step - 2][2] == rows[first_step - 1][2] == rows[first_step][2], rows
     assert [k for k in kinds[first_step:] if k.startswith("lg_")] == ["lg_writes"], kinds
     assert kinds[-2:] == ["lg_writes", "run_interrupted"], kinds
     for kind, node, _, has_writes, has_checkpoint, no_checkpoint_id, no_task_id in rows:
