@@ -160,3 +160,9 @@ class NatsEventFeed:
         return await _listen(
             self.link.connected(), self.link.subjects.stream(stream_id), lambda _msg: callback()
         )
+
+    async def on_at_rest(self, run_id: str, callback: Callable[[], None]) -> Unsubscribe:
+        # Workers send it (bus.relay.RelayWaker) right after the commit, for every run.
+        return await _listen(
+            self.link.connected(), self.link.subjects.at_rest(run_id), lambda _msg: callback()
+        )

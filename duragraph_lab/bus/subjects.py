@@ -79,6 +79,11 @@ class Subjects:
         """A worker asks the watching processes to announce their watches again."""
         return f"_{self.prefix}.watching.query"
 
+    def at_rest(self, run_id: str) -> str:
+        """A run's own commit just left it at rest (ended, or paused for a human), straight from
+        its worker (core NATS, empty): those waiting for it need not wait for the relay."""
+        return f"_{self.prefix}.rest.run.{run_id}"
+
     def live(self, run_id: str) -> str:
         """Ephemeral events of one run: node started, custom events, LLM tokens. Not stored."""
         return f"_{self.prefix}.live.run.{run_id}"

@@ -131,6 +131,11 @@ class EventFeed(Protocol):
         """Call ``callback`` when events are appended to the stream (a hint: best effort)."""
         ...
 
+    async def on_at_rest(self, run_id: str, callback: Callable[[], None]) -> Unsubscribe:
+        """Call ``callback`` when a commit of the run's worker leaves it at rest, as soon as
+        that worker says so (a hint: best effort; :meth:`on_appended` says it too, later)."""
+        ...
+
 
 class OperationalFigures(Protocol):
     """What ``/metrics`` reads from the read models at scrape time."""

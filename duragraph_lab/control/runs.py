@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from duragraph_lab.control.history import ACTIVE, RunHistory
-from duragraph_lab.control.ports import EventFeed, EventStore, Reexecutor, RunSignals
+from duragraph_lab.control.ports import EventFeed, EventStore, Reexecutor, RunSignals, Unsubscribe
 from duragraph_lab.control.read_models import ACTIVE_STATUSES, LIVE_STATUSES, ThreadReadModel
 from duragraph_lab.control.run_creation import (
     Append,
@@ -316,7 +316,12 @@ class RunControl:
         woken_by_events: bool = False,
     ) -> RunState:
         woken = asyncio.Event()
-        unsubscribe = await self.feed.on_appended(f"run:{run_id}", woken.set) if woken_by_events else None
+        unsubscribe: list[Unsubscribe] = []
+        if woken_by_events:
+            # The worker's word that the run is at rest comes first; the relay's copy of any
+            # event of the run wakes us too (a run ended by the API server, no worker message).
+            unsubscribe.append(await self.feed.on_at_rest(run_id, woken.set))
+            unsubscribe.append(await self.feed.on_appended(f"run:{run_id}", woken.set))
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = first
         try:
@@ -337,5 +342,5 @@ class RunControl:
                         await woken.wait()
                 delay = min(delay * 2, longest)
         finally:
-            if unsubscribe is not None:
-                await unsubscribe()
+            for stop in unsubscribe:
+                await stop()

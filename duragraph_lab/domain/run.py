@@ -41,6 +41,18 @@ _ACTIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
 _ANY_LIVE = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.INTERRUPTED})
 _AT_REST = _TERMINAL | {RunStatus.INTERRUPTED}
 
+#: Events after which a run is at rest (ended, or paused for a human), when they are the run's
+#: own: a subgraph's ``run_completed`` (its ``ns`` set) is not.
+RESTING_EVENTS = frozenset(
+    {ev.RUN_COMPLETED, ev.RUN_FAILED, ev.RUN_TIMED_OUT, ev.RUN_CANCELLED, ev.RUN_INTERRUPTED}
+)
+
+
+def brings_to_rest(event_type: str, data: Mapping[str, Any]) -> bool:
+    """Whether an event of a run's stream leaves the run at rest (see :data:`RESTING_EVENTS`)."""
+    return event_type in RESTING_EVENTS and not data.get("ns")
+
+
 # Which statuses each event may follow. run_created is only valid on an empty stream.
 ALLOWED_FROM: dict[str, frozenset[RunStatus]] = {
     ev.RUN_STARTED: _ACTIVE,  # a re-dispatch after a lost lease starts a running run again

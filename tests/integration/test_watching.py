@@ -211,3 +211,44 @@ async def test_a_watch_cancelled_while_announcing_is_not_kept(nc: NATS, subjects
     watching.cancel()
     await asyncio.gather(watching, return_exceptions=True)
     assert mine.watched == []
+
+
+async def test_a_waiter_learns_of_the_runs_end_from_its_worker_not_the_relay(
+    pool: Any, nats_server: str, nc: NATS, subjects: Subjects
+) -> None:
+    """``wait_at_rest`` (``runs.wait``, ``join``) wakes on the worker's ``at_rest`` message right
+    after the commit that ends the run: no relay runs here, and its own polls are by then
+    0.8 s apart."""
+    from duragraph_lab.bus.control_plane import BusLink
+    from duragraph_lab.domain import events as ev
+    from duragraph_lab.domain.run import RunStatus
+    from duragraph_lab.runtime.control_plane import control_plane
+    from duragraph_lab.worker.registry import graph_registry
+    from tests.integration.test_crons_control import _graph
+
+    api_store = PostgresEventStore(pool)
+    await graph_registry(api_store).register(_graph(), registered_by="test")
+    plane = control_plane(api_store, BusLink(subjects, nc))
+    worker_nc = await connect_nats(nats_server, name="worker")
+    try:
+        worker_store = PostgresEventStore(pool)
+        worker_store.add_after_commit(
+            RelayWaker(worker_nc, subjects, watched=WatchedStreams(worker_nc, subjects))
+        )
+        ref = await plane.runs.create_run("tick", {"n": 0})
+        stream = f"run:{ref.run_id}"
+        rests, sub = await _count(nc, subjects.at_rest(str(ref.run_id)))
+        waiter = asyncio.create_task(plane.runs.wait_at_rest(str(ref.run_id), timeout=30))
+        await asyncio.sleep(1.0)  # polled at 0, 0.05, 0.15, 0.35, 0.75 s; next at 1.55 s
+        assert not waiter.done()
+        started = ev.run_started(worker_id="w", epoch=None, attempt=1)
+        await worker_store.append(stream, 1, [started])
+        await worker_store.append(stream, 2, [ev.run_completed(custom_values={"n": 1})])
+        ended = time.monotonic()
+        state = await asyncio.wait_for(waiter, 5)
+        assert state.status is RunStatus.SUCCESS
+        assert time.monotonic() - ended < 0.3  # the next poll was 0.55 s away
+        assert len(rests) == 1  # one message, for the end only (not for run_started)
+        await sub.unsubscribe()
+    finally:
+        await worker_nc.close()

@@ -734,3 +734,15 @@ def test_a_langgraph_step_carries_the_previous_steps_state() -> None:
     assert fold(events[:5]).values == {"messages": [msg], "name": "b", "log": [1]}
     assert fold(events).values == {"messages": [msg, msg], "name": "b", "log": [1, 2]}
     assert "carry" not in events[2].data and events[4].data["carry"] is True
+
+
+def test_only_a_runs_own_end_or_interrupt_brings_it_to_rest() -> None:
+    from duragraph_lab.domain.run import brings_to_rest
+
+    assert brings_to_rest("run_completed", {}) and brings_to_rest("run_interrupted", {"ns": ""})
+    assert all(brings_to_rest(t, {}) for t in ("run_failed", "run_timed_out", "run_cancelled"))
+    # A subgraph's end (under its namespace) is not the run's; nor is any other event.
+    assert not brings_to_rest("run_completed", {"ns": "inner:1"})
+    assert not any(
+        brings_to_rest(t, {}) for t in ("run_started", "step_planned", "node_completed", "run_resumed")
+    )
