@@ -31,6 +31,7 @@ from duragraph_lab.bus.connection import connect_nats, redact_nats_url
 from duragraph_lab.bus.control_plane import BusLink
 from duragraph_lab.bus.jetstream import StreamPolicy, StreamSetup, ensure_stream
 from duragraph_lab.bus.relay import OutboxRelay, relay_identity
+from duragraph_lab.bus.rest import RestAnnouncer
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.control.assistants import Assistants
 from duragraph_lab.control.crons import Crons, CronScheduler
@@ -386,6 +387,9 @@ class Backend:
                 continue
             self.nc, self.relay, self.bus_error = nc, relay, None
             self.store.add_after_commit(relay.wake)
+            # Runs this process ends (its in-process worker's, a cancel of a queued run): their
+            # waiters wake at once (bus.rest), not after the relay's next pass.
+            self.store.add_after_commit(RestAnnouncer(nc, self.link.subjects))
             self.link.nc = nc
             # The in-process worker starts on its own: importing and registering graphs must not
             # delay the server being ready (the API and the relay do not need it).

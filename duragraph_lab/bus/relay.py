@@ -75,9 +75,9 @@ from nats.errors import Error as NatsError
 from nats.js.errors import APIError, NoStreamResponseError
 
 from duragraph_lab.bus import local, wire
+from duragraph_lab.bus.rest import RestAnnouncer
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
-from duragraph_lab.domain.run import brings_to_rest
 from duragraph_lab.store import outbox, relay_lease
 from duragraph_lab.store.relay_lease import OutboxReport
 
@@ -641,8 +641,8 @@ class RelayWaker:
       and only for the streams someone watches (``watched``: bus.watching). Without ``watched``,
       for every stream.
     - An empty message on a run's ``at_rest`` subject when a commit left the run at rest (its
-      end, or an interrupt): those waiting for it (``runs.wait``, ``join``) learn it at once, not
-      after the relay's next pass. One small message a run, watched or not.
+      end, or an interrupt: bus.rest): those waiting for it (``runs.wait``, ``join``) learn it at
+      once, not after the relay's next pass. One small message a run, watched or not.
 
     They leave in one write to the NATS socket when they go together."""
 
@@ -664,7 +664,7 @@ class RelayWaker:
         self.wake_interval = wake_interval
         self._clock = clock
         self._events: list[RecordedEvent] = []
-        self._rested: list[str] = []
+        self._rests = RestAnnouncer(nc, subjects)
         self._fresh_pending = False
         self._wake_pending = False
         self._last_wake = -math.inf
@@ -686,13 +686,8 @@ class RelayWaker:
                         last, keep = event.stream_id, event.stream_id in watched
                     if keep:
                         self._events.append(event)
-            # (A group commit hands over many runs' events at once: each is looked at.)
-            for event in events:
-                if brings_to_rest(event.type, event.data):
-                    kind, _, run_id = event.stream_id.partition(":")
-                    if kind == "run":
-                        self._rested.append(run_id)
-            if (self._events or self._rested) and not self._fresh_pending:
+            self._rests(events)
+            if self._events and not self._fresh_pending:
                 self._fresh_pending = True
                 loop.call_soon(self._send_fresh)
         if not self._wake_pending:
@@ -714,9 +709,6 @@ class RelayWaker:
         events, self._events = self._events, []
         if events:
             self._spawn(self._publish_fresh(events))
-        rested, self._rested = self._rested, []
-        for run_id in rested:
-            self._spawn(self.nc.publish(self.subjects.at_rest(run_id), b""))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -48,6 +48,30 @@ async def test_healthy_backend_relays_what_it_writes(backend: Backend) -> None:
     await jetstream_messages(backend.nc, backend.subjects, expect=1)
 
 
+async def test_a_run_this_server_ends_is_said_to_be_at_rest_at_once(backend: Backend) -> None:
+    """A commit of this process that ends a run (its in-process worker's, a cancel of a queued
+    run) sends the run's ``at_rest`` message, for those waiting for it (bus.rest); other
+    commits do not."""
+    from duragraph_lab.domain import events as ev
+
+    assert backend.store is not None and backend.nc is not None
+    run = "0195f0a4-0000-7000-8000-00000000000b"
+    got: list[bytes] = []
+
+    async def on_msg(msg: Any) -> None:
+        got.append(msg.data)
+
+    sub = await backend.nc.subscribe(backend.subjects.at_rest(run), cb=on_msg)
+    await backend.nc.flush()
+    await backend.store.append(f"run:{run}", 0, [NewEvent("hello")])
+    await backend.store.append(f"run:{run}", 1, [ev.run_completed(custom_values={}, ns="sub:1")])
+    await asyncio.sleep(0.3)
+    assert got == []  # neither an event of no consequence nor a subgraph's end
+    await backend.store.append(f"run:{run}", 2, [ev.run_cancelled()])
+    await eventually(lambda: got == [b""], timeout=5)
+    await sub.unsubscribe()
+
+
 async def test_outdated_schema_makes_health_fail(backend: Backend, database_url: str) -> None:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
