@@ -63,7 +63,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Container, Coroutine, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,7 @@ from nats.errors import Error as NatsError
 from nats.js.errors import APIError, NoStreamResponseError
 
 from duragraph_lab.bus import local, wire
+from duragraph_lab.bus.background import Background
 from duragraph_lab.bus.rest import RestAnnouncer
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
@@ -668,7 +669,9 @@ class RelayWaker:
         self._fresh_pending = False
         self._wake_pending = False
         self._last_wake = -math.inf
-        self._tasks: set[asyncio.Task[None]] = set()
+        # A lost wake-up only delays the relay until its next poll; lost fresh events come
+        # from JetStream or PostgreSQL instead.
+        self._background = Background()
         #: Wake-ups sent (tests, metrics).
         self.wakes = 0
 
@@ -702,18 +705,13 @@ class RelayWaker:
         self._wake_pending = False
         self._last_wake = self._clock()
         self.wakes += 1
-        self._spawn(self.nc.publish(self.subject, b""))
+        self._background.spawn(self.nc.publish(self.subject, b""))
 
     def _send_fresh(self) -> None:
         self._fresh_pending = False
         events, self._events = self._events, []
         if events:
-            self._spawn(self._publish_fresh(events))
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)  # keep a reference until done, or it may be collected mid-flight
-        task.add_done_callback(self._done)
+            self._background.spawn(self._publish_fresh(events))
 
     async def _publish_fresh(self, events: list[RecordedEvent]) -> None:
         by_stream: dict[str, list[RecordedEvent]] = {}
@@ -722,8 +720,3 @@ class RelayWaker:
         max_payload = max(1024, int(getattr(self.nc, "max_payload", 1024 * 1024)) - 4096)
         for stream_id, committed in by_stream.items():
             await self.nc.publish(self.subjects.fresh(stream_id), wire.fresh_message(committed, max_payload))
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # a lost wake-up only delays the relay until its next poll

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from nats.aio.client import Client as NATS
 
+from duragraph_lab.bus.background import Background
 from duragraph_lab.bus.subjects import Subjects
 from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.domain.run import brings_to_rest
@@ -26,7 +27,7 @@ class RestAnnouncer:
         self.nc = nc
         self.subjects = subjects
         self._rested: list[str] = []
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = Background()
         #: Messages sent (tests, metrics).
         self.sent = 0
 
@@ -47,11 +48,5 @@ class RestAnnouncer:
         rested, self._rested = self._rested, []
         for run_id in rested:
             self.sent += 1
-            task = asyncio.ensure_future(self.nc.publish(self.subjects.at_rest(run_id), b""))
-            self._tasks.add(task)  # keep a reference until done, or it may be collected mid-flight
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # a lost message only leaves the waiter to the relay or its polls
+            # Lost, it leaves the waiter to the relay's copy or its own polls.
+            self._background.spawn(self.nc.publish(self.subjects.at_rest(run_id), b""))
