@@ -101,6 +101,14 @@ class PgLangGraphCheckpoints:
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None
     ) -> StoredCheckpoint | None:
         """The checkpoint named, or the thread's latest in that namespace when ``checkpoint_id`` is None."""
+        if checkpoint_id is None:
+            # Its id first: a cheap probe of the primary key. A thread with no checkpoint (every
+            # run on a new thread starts with this read) then costs no planning of the statement
+            # below, which PostgreSQL plans anew on each connection for its first executions
+            # (~1.3 ms of the server's time; docs/benchmarks.md, twelfth session).
+            checkpoint_id = await self.latest_id(thread_id, checkpoint_ns)
+            if checkpoint_id is None:
+                return None
         sql = _SELECT + " WHERE c.thread_id = %s AND c.checkpoint_ns = %s"
         params: list[Any] = [thread_id, checkpoint_ns]
         if checkpoint_id is not None:
