@@ -58,5 +58,6 @@ def chat() -> StateGraph[Any]:
 # What the worker serves (graph id = the compiled graph's name).
 lg_linear100 = linear(100).compile(name="lg_linear100")
 lg_linear20 = linear(20).compile(name="lg_linear20")
+lg_linear1 = linear(1).compile(name="lg_linear1")
 lg_chatloop = chat().compile(name="lg_chatloop")
 GRAPHS = ["lg_linear100", "lg_linear20", "lg_chatloop"]

@@ -7,6 +7,7 @@ process uses while it runs, and LangGraph's own cost with no durable checkpointe
     python -m benchmarks.lg_throughput --floor            # LangGraph alone: no saver, InMemorySaver
     python -m benchmarks.lg_throughput --workers 1 --rounds 1 --profile lg.txt   # py-spy on the worker
     python -m benchmarks.lg_throughput --runs 10 --workers 1 --rounds 1 --json out.json   # smoke
+    python -m benchmarks.lg_throughput --steps 1 --runs 400 --workers 1   # one-node runs: a run's own cost
 
 The set-up of ``benchmarks.cpu_per_step``: one embedded PostgreSQL and NATS, ``duragraph-lab
 worker`` processes serving ``lg_linear20`` (their slots split so that every worker gets runs),
@@ -54,7 +55,9 @@ from benchmarks.per_step import control_plane, embedded_services, wait_registere
 from benchmarks.profile_step import ROOT, _cli, report
 
 STEPS, SLOTS = 20, 256
-GRAPH = "lg_linear20"
+#: ``--steps``: the linear graphs of benchmarks.lg_graphs by their length. One-node runs show what
+#: a run costs beside its steps (its creation, lease, start, first checkpoint read and end).
+GRAPHS = {1: "lg_linear1", 20: "lg_linear20"}
 
 
 class _Cores:
@@ -101,9 +104,11 @@ class _Cores:
 
 
 async def measure(
-    worker_counts: list[int], rounds: int, runs: int, profile: Path | None = None
+    worker_counts: list[int], rounds: int, runs: int, profile: Path | None = None, steps_per_run: int = STEPS
 ) -> list[dict[str, Any]]:
     from benchmarks.contenders import LangGraphContender
+
+    graph = GRAPHS[steps_per_run]
 
     out: list[dict[str, Any]] = []
     with embedded_services("dg-lgtp-") as sv:
@@ -111,14 +116,14 @@ async def measure(
         pool, nc, relay, control = await control_plane(url, nurl)
         lg = LangGraphContender(url, pool_size=20)
         await lg.start()
-        await lg.throughput(50, STEPS, 50)  # warm-up
+        await lg.throughput(50, steps_per_run, 50)  # warm-up
         for k in worker_counts:
             workers = [
                 subprocess.Popen(  # noqa: ASYNC220 - before measuring
                     [
                         *_cli(),
                         "worker",
-                        f"benchmarks.lg_graphs:{GRAPH}",
+                        f"benchmarks.lg_graphs:{graph}",
                         "--concurrency",
                         str(SLOTS // k),
                     ],
@@ -131,7 +136,7 @@ async def measure(
             ]
             spy = None
             try:
-                await wait_registered(url, GRAPH)
+                await wait_registered(url, graph)
                 await asyncio.sleep(2.0)  # every worker up and polling
                 if profile is not None:
                     spy = subprocess.Popen(  # noqa: ASYNC220 - before measuring
@@ -154,23 +159,24 @@ async def measure(
                         refs = await asyncio.gather(
                             *(
                                 control.runs.create_run(
-                                    GRAPH, {"n": 0}, config={"recursion_limit": STEPS + 1}
+                                    graph, {"n": 0}, config={"recursion_limit": steps_per_run + 1}
                                 )
                                 for _ in range(runs)
                             )
                         )
                         for ref in refs:
                             state = await control.runs.wait(ref.run_id, timeout=300, poll=0.05)
-                            if state.values != {"n": STEPS}:
+                            if state.values != {"n": steps_per_run}:
                                 raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
                         ours = time.perf_counter() - began
-                    steps = runs * STEPS
+                    steps = runs * steps_per_run
                     cpu = {n: (_cpu(p) - before[n]) / steps * 1e6 for n, p in pids.items()}
-                    theirs = await lg.throughput(runs, STEPS, runs)
+                    theirs = await lg.throughput(runs, steps_per_run, runs)
                     rss = sum(psutil.Process(w.pid).memory_info().rss for w in workers) / 2**20
                     row = {
                         "workers": k,
                         "round": r,
+                        "steps_per_run": steps_per_run,
                         "workers_rss_mib": rss,
                         "ours_steps_per_s": steps / ours,
                         "postgressaver_steps_per_s": steps / theirs,
@@ -271,6 +277,9 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--runs", type=int, default=200, help="runs started at once (default 200)")
+    parser.add_argument(
+        "--steps", type=int, choices=sorted(GRAPHS), default=STEPS, help="steps a run (default 20)"
+    )
     parser.add_argument("--floor", action="store_true", help="LangGraph alone, no durable saver")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--profile", type=Path, help="py-spy the first worker; collapsed stacks here")
@@ -280,14 +289,16 @@ def main() -> None:
         result = asyncio.run(floor(args.rounds, args.runs))
     else:
         print(
-            f"{args.runs} runs x {STEPS} steps at once; CPU µs per step by process; cores: median while busy\n"
+            f"{args.runs} runs x {args.steps} steps at once; CPU µs per step by process; cores: median while busy\n"
         )
         print(
             "| workers | round | ours steps/s | PostgresSaver steps/s | ours / PostgresSaver | CPU µs/step | cores "
             "| workers' RSS MiB | created s / steady steps/s / done s |"
         )
         print("|---:|---:|---:|---:|---:|---|---|---:|---|")
-        result = asyncio.run(measure(args.workers or [1, 2], args.rounds, args.runs, args.profile))
+        result = asyncio.run(
+            measure(args.workers or [1, 2], args.rounds, args.runs, args.profile, args.steps)
+        )
         if args.profile:
             total, own, incl = report(args.profile, 25)
             print(f"\npy-spy, first worker: {total} samples")

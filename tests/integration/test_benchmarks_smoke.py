@@ -57,6 +57,7 @@ def test_langgraph_throughput_benchmark_smoke(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     [row] = json.loads(out.read_text())
+    assert row["steps_per_run"] == 20
     assert row["workers"] == 1 and row["ours_steps_per_s"] > 0 and row["postgressaver_steps_per_s"] > 0
     assert row["cpu_us_per_step"]["workers"] > 0 and set(row["cores"]) <= set(row["cpu_us_per_step"])
     assert 20 < row["workers_rss_mib"] < 4096  # a worker process's resident memory, in MiB
