@@ -651,12 +651,15 @@ class RunExecutor:
         *,
         cache: HistoryCache | None = None,
         epoch: int | None = None,
+        prefetched: Sequence[RecordedEvent] | None = None,
     ) -> None:
         self.spec = spec
         self.journal = journal
         self.run_id = run_id
         self.cache = cache
         self.epoch = epoch
+        #: The run's events as its lease brought them (the worker's acquire): not read again.
+        self.prefetched = list(prefetched) if prefetched else None
         self.stream: RunStream | None = None
         self._cancel = asyncio.Event()
 
@@ -664,8 +667,15 @@ class RunExecutor:
         """Stop in-flight nodes now and end the run as cancelled (a cancel request is in the log)."""
         self._cancel.set()
 
+    async def _read(self, run_id: str) -> list[RecordedEvent]:
+        """A run's events: this run's from its lease the first time, if it brought them."""
+        if run_id == self.run_id and self.prefetched is not None:
+            events, self.prefetched = self.prefetched, None
+            return events
+        return await self.journal.read(run_id)
+
     async def run(self) -> RunState:
-        events, base = await load_run(self.run_id, lambda rid: self.journal.read(rid), self.cache)
+        events, base = await load_run(self.run_id, self._read, self.cache)
         if not events:
             raise RunNotFound(f"run {self.run_id} does not exist")
         state = fold(events, base)

@@ -11,9 +11,11 @@ event-store checkpointer bound to the lease, ``graph.astream(..., durability="sy
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from duragraph_lab.control.item_store import StoreSettings
+from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.langgraph.source import GraphSource
 
 
@@ -33,13 +35,21 @@ def run_executor(
     run_id: str,
     epoch: int,
     store_settings: StoreSettings,
+    prefetched: Sequence[RecordedEvent] | None = None,
 ) -> RunDriver:
     """A driver for the leased run ``run_id`` (lease ``epoch``) of ``source``'s graph.
 
     ``journal``: the worker's fenced ``PostgresJournal``; ``events``: its ``PostgresEventStore``;
-    ``store_settings``: the project's store settings (``langgraph.json``'s ``store``)."""
+    ``store_settings``: the project's store settings (``langgraph.json``'s ``store``);
+    ``prefetched``: the run's events as its lease brought them, if it did."""
     from duragraph_lab.langgraph.executor import LangGraphRunExecutor
 
     return LangGraphRunExecutor(
-        source, journal=journal, events=events, run_id=run_id, epoch=epoch, store_settings=store_settings
+        source,
+        journal=journal,
+        events=events,
+        run_id=run_id,
+        epoch=epoch,
+        store_settings=store_settings,
+        prefetched=prefetched,
     )

@@ -155,8 +155,11 @@ class LangGraphRunExecutor:
         run_id: str,
         epoch: int | None,
         store_settings: StoreSettings | None = None,
+        prefetched: Sequence[RecordedEvent] | None = None,
     ) -> None:
         self.source = source
+        #: The run's events as its lease brought them (the worker's acquire): not read again.
+        self._prefetched = list(prefetched) if prefetched else None
         self.journal = journal
         self.events = events
         self.run_id = run_id
@@ -181,7 +184,7 @@ class LangGraphRunExecutor:
             self._inner.cancel()
 
     async def run(self) -> RunState:
-        log_events = await self.journal.read(self.run_id)
+        log_events, self._prefetched = self._prefetched or await self.journal.read(self.run_id), None
         if not log_events:
             raise RunNotFound(f"run {self.run_id} does not exist")
         state = fold(log_events)

@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg_pool
 
+from duragraph_lab.domain.envelope import RecordedEvent
 from duragraph_lab.store.connection import unavailable_as_typed
+from duragraph_lab.store.postgres import EVENT_COLUMNS, row_to_event
 
-_ACQUIRE = """
+#: A leased run whose stream holds at most this many events comes with them (``Lease.events``):
+#: its executor folds them instead of reading the stream in a round trip of its own. A new run
+#: has one (``run_created``); a longer stream (a run resumed, or taken over after a crash) is
+#: read by its executor as before, so that one acquire never carries a long history.
+PREFETCH_EVENTS = 16
+
+_ACQUIRE_COLUMNS = ", ".join(f"e.{column.strip()}" for column in EVENT_COLUMNS.split(","))
+
+# The leased runs, each with its stream's events when it is short (one row per event, the
+# lease's columns repeated; one row with NULL events when not prefetched). The events are read
+# in the statement's snapshot, as a read right after it would: an append that commits after
+# it (a cancel request) is seen by the run's first commit as a version conflict, either way.
+_ACQUIRE = f"""
 WITH candidate AS (
     SELECT run_id FROM duragraph.run_queue
      WHERE graph_id = ANY(%(graphs)s) AND available_at <= now()
@@ -25,14 +39,23 @@ WITH candidate AS (
      ORDER BY available_at, enqueued_at
      LIMIT %(n)s
        FOR UPDATE SKIP LOCKED
-)
+), taken AS (
 UPDATE duragraph.run_queue q
    SET state = 'leased', worker_id = %(worker)s, epoch = q.epoch + 1,
        lease_expires_at = now() + make_interval(secs => %(ttl)s),
        expiries = q.expiries + CASE WHEN q.state = 'leased' THEN 1 ELSE 0 END
   FROM candidate c
  WHERE q.run_id = c.run_id
-RETURNING q.run_id::text, q.epoch, q.graph_id
+RETURNING q.run_id, q.epoch, q.graph_id, q.available_at, q.enqueued_at
+), leased AS (
+SELECT l.run_id, l.epoch, l.graph_id, l.available_at, l.enqueued_at, s.stream_id AS prefetched
+  FROM taken l
+  LEFT JOIN duragraph.streams s ON s.stream_id = 'run:' || l.run_id::text AND s.version <= %(prefetch)s
+)
+SELECT l.run_id::text, l.epoch, l.graph_id, l.prefetched IS NOT NULL, {_ACQUIRE_COLUMNS}
+  FROM leased l
+  LEFT JOIN duragraph.events e ON e.stream_id = l.prefetched
+ ORDER BY l.available_at, l.enqueued_at, l.run_id, e.version
 """
 
 _EXTEND = """
@@ -48,6 +71,8 @@ class Lease:
     run_id: str
     epoch: int
     graph_id: str
+    #: The run's stream as of the lease when it was short (see PREFETCH_EVENTS), else None.
+    events: tuple[RecordedEvent, ...] | None = field(default=None, compare=False, repr=False)
 
 
 class RunQueue:
@@ -59,8 +84,22 @@ class RunQueue:
         if n <= 0 or not graph_ids:
             return []
         async with unavailable_as_typed(), self.pool.connection() as conn:
-            cur = await conn.execute(_ACQUIRE, {"graphs": graph_ids, "n": n, "worker": worker_id, "ttl": ttl})
-            return [Lease(run_id, epoch, graph_id) for run_id, epoch, graph_id in await cur.fetchall()]
+            cur = await conn.execute(
+                _ACQUIRE,
+                {"graphs": graph_ids, "n": n, "worker": worker_id, "ttl": ttl, "prefetch": PREFETCH_EVENTS},
+            )
+            rows = await cur.fetchall()
+        leases: dict[str, tuple[int, str, list[RecordedEvent] | None]] = {}
+        for run_id, epoch, graph_id, prefetched, *event in rows:
+            if run_id not in leases:
+                leases[run_id] = (epoch, graph_id, [] if prefetched else None)
+            events = leases[run_id][2]
+            if events is not None and event[0] is not None:
+                events.append(row_to_event(event))
+        return [
+            Lease(run_id, epoch, graph_id, tuple(events) if events else None)
+            for run_id, (epoch, graph_id, events) in leases.items()
+        ]
 
     async def extend(self, worker_id: str, leases: dict[str, int], ttl: float) -> set[str]:
         """Extend these leases; return the run ids whose lease this worker no longer holds."""

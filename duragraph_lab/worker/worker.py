@@ -291,7 +291,12 @@ class Worker:
         executor: RunDriver
         if isinstance(graph, CompiledGraph):
             executor = RunExecutor(
-                graph.spec, self.journal, lease.run_id, cache=self.cache, epoch=lease.epoch
+                graph.spec,
+                self.journal,
+                lease.run_id,
+                cache=self.cache,
+                epoch=lease.epoch,
+                prefetched=lease.events,
             )
         else:
             executor = run_executor(
@@ -301,6 +306,7 @@ class Worker:
                 run_id=lease.run_id,
                 epoch=lease.epoch,
                 store_settings=self.store_settings,
+                prefetched=lease.events,
             )
         task = asyncio.create_task(self._execute(lease, executor), name=f"duragraph-run-{lease.run_id}")
         self.active[lease.run_id] = (task, executor)

@@ -24,7 +24,7 @@ from duragraph_lab.graph.state_graph import StateGraph
 from duragraph_lab.graph.types import END, START
 from duragraph_lab.runtime.control_plane import control_plane
 from duragraph_lab.store import PostgresEventStore
-from duragraph_lab.store.leases import RunQueue
+from duragraph_lab.store.leases import PREFETCH_EVENTS, RunQueue
 from duragraph_lab.worker.worker import Worker
 
 
@@ -359,6 +359,64 @@ async def test_lease_queries(pool: Any, stack: Stack) -> None:
     assert await queue.release("A", a[0].run_id, a[0].epoch)
     assert [x.run_id for x in await queue.acquire("C", ["chain"], 5, ttl=30)] == [a[0].run_id]
     assert (await queue.acquire("C", ["other"], 5, ttl=30)) == []
+
+
+async def test_a_lease_brings_a_short_runs_events(pool: Any, stack: Stack) -> None:
+    """The acquire returns each leased run's stream when it is short: exactly what reading the
+    stream returns, in the queue's order; a longer stream is left for the executor to read."""
+    await stack.worker(chain(PREFETCH_EVENTS))
+    long_run = await stack.control.runs.create_run("chain", {"n": 0})
+    assert (await stack.control.runs.wait(long_run.run_id, timeout=20)).status is RunStatus.SUCCESS
+    for w in stack.workers:
+        await w.stop(drain=False)
+    stack.workers.clear()
+    assert len(await stack.store.read_stream(f"run:{long_run.run_id}")) > PREFETCH_EVENTS
+    refs = [await stack.control.runs.create_run("chain", {"n": i}) for i in range(3)]
+    # The finished run queued again (as a run taken over after a crash is): no events with it.
+    stack.sql("UPDATE duragraph.run_queue SET state = 'queued', available_at = now() + interval '1 hour' "
+              "WHERE run_id = %s RETURNING run_id", (long_run.run_id,))  # fmt: skip
+    leases = await RunQueue(pool).acquire("A", ["chain"], 5, ttl=30)
+    assert [x.run_id for x in leases] == [r.run_id for r in refs]
+    for lease in leases:
+        stored = await stack.store.read_stream(f"run:{lease.run_id}")
+        assert lease.events is not None and [e.type for e in lease.events] == [ev.RUN_CREATED]
+        assert [(e.seq, str(e.event_id), e.version, e.data, e.recorded_at) for e in lease.events] == [
+            (e.seq, str(e.event_id), e.version, e.data, e.recorded_at) for e in stored
+        ]
+    stack.sql("UPDATE duragraph.run_queue SET available_at = now() WHERE run_id = %s RETURNING run_id",
+              (long_run.run_id,))  # fmt: skip
+    [again] = await RunQueue(pool).acquire("B", ["chain"], 5, ttl=30)
+    assert again.run_id == long_run.run_id and again.events is None
+
+
+async def test_a_run_started_from_its_lease_is_not_read_again(stack: Stack) -> None:
+    """Native and LangGraph runs start from the events their lease brought: the worker reads
+    no stream of a new run (a read at start would cost each run a round trip)."""
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+
+    from duragraph_lab.langgraph.loading import as_source
+
+    class Counter(TypedDict):
+        n: int
+
+    lg = LangGraphStateGraph(Counter)
+    lg.add_node("add", lambda s: {"n": s["n"] + 1})
+    lg.add_edge(START, "add")
+    lg.add_edge("add", END)
+    worker = await stack.worker(chain(2), as_source("lg_add", lg.compile(), None, "test"))  # type: ignore[arg-type]
+    reads: list[str] = []
+    read = worker.journal.read
+
+    async def counted(run_id: str, *, after_version: int = 0) -> list[Any]:
+        reads.append(run_id)
+        return await read(run_id, after_version=after_version)
+
+    worker.journal.read = counted  # type: ignore[method-assign]
+    native = await stack.control.runs.create_run("chain", {"n": 0})
+    assert (await stack.control.runs.wait(native.run_id, timeout=20)).values["n"] == 2
+    lg_run = await stack.control.runs.create_run("lg_add", {"n": 1})
+    assert (await stack.control.runs.wait(lg_run.run_id, timeout=20)).values == {"n": 2}
+    assert reads == []
 
 
 # -- regressions from review ----------------------------------------------------------------------
