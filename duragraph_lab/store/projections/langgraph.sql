@@ -12,12 +12,13 @@ DECLARE
     -- v_kind is the record's type, d its payload, in either form.
     v_kind   text := CASE e.type WHEN 'step_planned' THEN 'lg_checkpoint' WHEN 'node_completed' THEN 'lg_writes'
                      ELSE e.type END;
+    d        jsonb := CASE e.type WHEN 'step_planned' THEN e.data->'langgraph_checkpoint'
+                                  WHEN 'node_completed' THEN e.data->'langgraph_writes' ELSE e.data END;
     -- Inside a run event (since 2026-12-05) a record leaves out what that event says: a
     -- checkpoint its id (the step_planned's), writes their task id (the node_completed's task).
-    d        jsonb := CASE e.type
-                      WHEN 'step_planned' THEN jsonb_build_object('checkpoint_id', e.data->'checkpoint_id') || (e.data->'langgraph_checkpoint')
-                      WHEN 'node_completed' THEN jsonb_build_object('task_id', e.data->'task') || (e.data->'langgraph_writes')
-                      ELSE e.data END;
+    -- (Read apart rather than merged into d: a merge would copy the record, values and all.)
+    v_id     text := coalesce(d->>'checkpoint_id', CASE WHEN e.type = 'step_planned' THEN e.data->>'checkpoint_id' END);
+    v_task   text := coalesce(d->>'task_id', CASE WHEN e.type = 'node_completed' THEN e.data->>'task' END);
     v_thread text := d->>'thread_id';
     v_ns     text := coalesce(d->>'checkpoint_ns', '');
     v_channel text;
@@ -29,14 +30,14 @@ BEGIN
     END IF;
     CASE v_kind
     WHEN 'lg_checkpoint' THEN
-        IF v_thread IS NULL OR d->>'checkpoint_id' IS NULL THEN
+        IF v_thread IS NULL OR v_id IS NULL THEN
             RETURN;
         END IF;
         -- put() is an upsert in LangGraph: the same checkpoint saved again replaces it.
         -- Its parent and metadata are read from the event (migration 0016).
         -- "metadata_of_run": the metadata leaves out the run's run_id (the stream's run).
         INSERT INTO duragraph.lg_checkpoints AS c (thread_id, checkpoint_ns, checkpoint_id, run_id, seq)
-        VALUES (v_thread, v_ns, d->>'checkpoint_id',
+        VALUES (v_thread, v_ns, v_id,
                 coalesce(d->'metadata'->>'run_id', CASE WHEN d ? 'metadata_of_run' THEN split_part(e.stream_id, ':', 2) END),
                 e.seq)
         ON CONFLICT (thread_id, checkpoint_ns, checkpoint_id) DO UPDATE
@@ -45,8 +46,8 @@ BEGIN
         -- in LangGraph's PostgresSaver). A list stored as an append to an earlier version needs
         -- that version stored: refused otherwise (the writer stores the whole value instead).
         IF jsonb_typeof(d->'blobs') = 'object' THEN
-            -- A list stored as an append must extend a version that is stored. One probe of the
-            -- whole primary key per append (most blobs are none: no probe). Not a join of the
+            -- A list stored as an append must extend a version that is stored. One probe of
+            -- lg_blobs' primary key per append (most blobs are none: no probe). Not a join of the
             -- blobs with lg_blobs: PL/pgSQL's generic plan for it matched the thread's rows by
             -- thread alone and filtered all of them, a cost growing with the thread's history
             -- (~460 µs a step at 1,000 messages; docs/benchmarks.md).
@@ -54,11 +55,11 @@ BEGIN
                 FOR v_channel, v_base IN
                     SELECT b.key, b.value->>'base' FROM jsonb_each(d->'blobs') b WHERE jsonb_typeof(b.value) = 'object'
                 LOOP
-                    IF NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x
-                                    WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns
-                                      AND x.channel = v_channel AND x.version = v_base) THEN
+                    IF NOT EXISTS (SELECT 1 FROM duragraph.lg_blobs x JOIN duragraph.events xe ON xe.seq = x.seq
+                                    WHERE x.thread_id = v_thread AND x.checkpoint_ns = v_ns AND x.version = v_base
+                                      AND duragraph.lg_blob_version(coalesce(xe.data->'langgraph_checkpoint', xe.data), v_channel) = v_base) THEN
                         RAISE EXCEPTION 'LangGraph checkpoint % of thread % extends version % of channel %, which is not stored',
-                            d->>'checkpoint_id', v_thread, v_base, v_channel USING ERRCODE = 'DG424';
+                            v_id, v_thread, v_base, v_channel USING ERRCODE = 'DG424';
                     END IF;
                 END LOOP;
             END IF;
@@ -66,21 +67,22 @@ BEGIN
             -- versions of the channels in blobs, in its own field or in the checkpoint stored as
             -- JSON (whole, or the changes since its parent: those hold every new version).
             v_versions := coalesce(d->'new_versions', d->'channel_versions', d->'checkpoint'->'channel_versions');
-            INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
-            SELECT v_thread, v_ns, b.key, v_versions->>b.key, e.seq
-              FROM jsonb_each(d->'blobs') b
-             WHERE v_versions->>b.key IS NOT NULL
+            -- One row per version (migration 0018): a step's channels share theirs.
+            INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, version, seq)
+            SELECT DISTINCT v_thread, v_ns, v_versions->>k, e.seq
+              FROM jsonb_object_keys(d->'blobs') k
+             WHERE v_versions->>k IS NOT NULL
             ON CONFLICT DO NOTHING;
         END IF;
     WHEN 'lg_writes' THEN
-        IF v_thread IS NULL OR d->>'checkpoint_id' IS NULL OR d->>'task_id' IS NULL
+        IF v_thread IS NULL OR v_id IS NULL OR v_task IS NULL
            OR jsonb_typeof(d->'writes') IS DISTINCT FROM 'array' THEN
             RETURN;
         END IF;
         -- One row per event (migration 0017): which write of a (task, idx) counts is read from
         -- the events (duragraph.lg_pending_writes).
         INSERT INTO duragraph.lg_writes (thread_id, checkpoint_ns, checkpoint_id, task_id, seq)
-        VALUES (v_thread, v_ns, d->>'checkpoint_id', d->>'task_id', e.seq)
+        VALUES (v_thread, v_ns, v_id, v_task, e.seq)
         ON CONFLICT DO NOTHING;
     WHEN 'lg_thread_deleted' THEN
         PERFORM duragraph.forget_langgraph_thread(v_thread);
@@ -102,8 +104,8 @@ BEGIN
         SELECT v_thread, checkpoint_ns, checkpoint_id, task_id, seq
           FROM duragraph.lg_writes WHERE thread_id = d->>'source_thread_id'
         ON CONFLICT DO NOTHING;
-        INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq)
-        SELECT v_thread, checkpoint_ns, channel, version, seq
+        INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, version, seq)
+        SELECT v_thread, checkpoint_ns, version, seq
           FROM duragraph.lg_blobs WHERE thread_id = d->>'source_thread_id'
         ON CONFLICT DO NOTHING;
     WHEN 'lg_thread_pruned' THEN
@@ -133,22 +135,31 @@ BEGIN
             SELECT kp.checkpoint_ns, kp.channel, nxt.base
               FROM keep kp,
                    -- One index probe per link (LIMIT 1: see store/queries/lg_checkpoints.py).
-                   LATERAL (SELECT coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel->>'base' AS base
-                              FROM duragraph.lg_blobs b JOIN duragraph.events ev ON ev.seq = b.seq
+                   LATERAL (SELECT bd.d->'blobs'->kp.channel->>'base' AS base
+                              FROM duragraph.lg_blobs b JOIN duragraph.events ev ON ev.seq = b.seq,
+                                   LATERAL (SELECT coalesce(ev.data->'langgraph_checkpoint', ev.data) AS d) bd
                              WHERE b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
-                               AND b.channel = kp.channel AND b.version = kp.version
-                               AND jsonb_typeof(coalesce(ev.data->'langgraph_checkpoint', ev.data)->'blobs'->kp.channel) = 'object'
-                             LIMIT 1) nxt
+                               AND b.version = kp.version
+                               AND duragraph.lg_blob_version(bd.d, kp.channel) = kp.version
+                               AND jsonb_typeof(bd.d->'blobs'->kp.channel) = 'object'
+                             ORDER BY b.seq LIMIT 1) nxt
         )
         DELETE FROM duragraph.lg_blobs b
          WHERE b.thread_id = v_thread
            AND NOT EXISTS (SELECT 1 FROM keep
-                            WHERE keep.checkpoint_ns = b.checkpoint_ns AND keep.channel = b.channel
-                              AND keep.version = b.version);
+                            WHERE keep.checkpoint_ns = b.checkpoint_ns AND keep.version = b.version);
     ELSE
         NULL;
     END CASE;
 END
+$$;
+
+-- The version at which the checkpoint record d (an lg_checkpoint's data, in either form) stores
+-- a value of channel (NULL: none). An lg_blobs row names a version and an event; the channels
+-- the event holds at that version are the ones this gives it for.
+CREATE OR REPLACE FUNCTION duragraph.lg_blob_version(d jsonb, channel text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN d->'blobs' ? channel
+                THEN coalesce(d->'new_versions', d->'channel_versions', d->'checkpoint'->'channel_versions')->>channel END
 $$;
 
 -- The LangGraph checkpoints of a thread or a run leave the read models with it (their events stay).

@@ -46,29 +46,36 @@ class StoredCheckpoint:
 # The writes of checkpoint c, in writes_sort_key order, as [[task_id, [idx, channel, type, value]], ...].
 _WRITES = "duragraph.lg_pending_writes(c.thread_id, c.checkpoint_ns, c.checkpoint_id)"
 
+
+# The value of a channel at a version in checkpoint c's thread and namespace: the first event that
+# stored one (lg_blobs names the events that stored values at a version; which channels each holds
+# at that version is read from the event). One index probe: LIMIT 1 also keeps PostgreSQL from
+# folding this into a join that, without statistics on lg_blobs (a fresh database), scans every
+# blob of the thread for each link of a long chain.
+def _value_at(channel: str, version: str) -> str:
+    return f"""SELECT bd.d->'blobs'->{channel} AS blob
+                 FROM duragraph.lg_blobs b JOIN duragraph.events bev ON bev.seq = b.seq,
+                      LATERAL (SELECT coalesce(bev.data->'langgraph_checkpoint', bev.data) AS d) bd
+                WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns AND b.version = {version}
+                  AND duragraph.lg_blob_version(bd.d, {channel}) = {version}
+                ORDER BY b.seq LIMIT 1"""
+
+
 # The values of checkpoint c's channel versions, as {channel: [value, its base's, ...]}: a value
 # stored as an append to an earlier version (a "base") comes with the chain of its bases, down to
 # one stored whole (older events have only those: chains of one).
-_VALUES = """
+_VALUES = f"""
     (WITH RECURSIVE chain(channel, blob, depth) AS (
-        SELECT v.key, coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->v.key, 0
-          FROM jsonb_each_text(duragraph.lg_merged_channel_versions(ed.d, vc.chain)) v
-          JOIN duragraph.lg_blobs b ON b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                                   AND b.channel = v.key AND b.version = v.value
-          JOIN duragraph.events bev ON bev.seq = b.seq
+        SELECT v.key, f.blob, 0
+          FROM jsonb_each_text(duragraph.lg_merged_channel_versions(ed.d, vc.chain)) v,
+               LATERAL ({_value_at("v.key", "v.value")}) f
         UNION ALL
         SELECT ch.channel, nxt.blob, ch.depth + 1
           FROM chain ch,
-               -- One index probe per link: LIMIT 1 keeps PostgreSQL from folding this into a join
-               -- that, without statistics on lg_blobs (a fresh database), scans every blob of the
-               -- thread for each link of a long chain.
-               LATERAL (SELECT coalesce(bev.data->'langgraph_checkpoint', bev.data)->'blobs'->ch.channel AS blob
-                          FROM duragraph.lg_blobs b JOIN duragraph.events bev ON bev.seq = b.seq
-                         WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                           AND b.channel = ch.channel AND b.version = ch.blob->>'base' LIMIT 1) nxt
+               LATERAL ({_value_at("ch.channel", "(ch.blob->>'base')")}) nxt
          WHERE jsonb_typeof(ch.blob) = 'object' AND ch.depth < 10000
     )
-    SELECT coalesce(jsonb_object_agg(channel, blobs), '{}'::jsonb)
+    SELECT coalesce(jsonb_object_agg(channel, blobs), '{{}}'::jsonb)
       FROM (SELECT channel, jsonb_agg(blob ORDER BY depth) AS blobs FROM chain GROUP BY channel) s)"""
 
 # A checkpoint's metadata, from its event (e). With "metadata_of_run" (a run's root checkpoint
