@@ -77,6 +77,22 @@ def test_langgraph_throughput_benchmark_smoke(tmp_path: Path) -> None:
     assert all(f[0] > 0 for f in figures.values())
 
 
+def test_langgraph_append_benchmark_smoke(tmp_path: Path) -> None:
+    out = tmp_path / "lg_append.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.lg_append", "--rounds", "2", "--runs", "1", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert set(figures["median_us"]) == {"as built", "no read models", "PostgresSaver-shaped"}
+    assert all(len(r) == 2 and all(x > 0 for x in r) for r in figures["rounds_us"].values())
+    # The read models are work: with the trigger off the same statement does less. (A replay
+    # that wrote nothing, or ran the same way twice, would not show it.)
+    assert figures["median_us"]["as built"] > figures["median_us"]["no read models"]
+    assert "the step's read models:" in result.stdout
+
+
 def test_cpu_per_step_benchmark_smoke() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.cpu_per_step", "--both", "--runs", "1"],
