@@ -132,17 +132,18 @@ BEGIN
                    jsonb_each_text(duragraph.lg_channel_versions(k.stream_id, k.version, kd.d)) v
              WHERE c.thread_id = v_thread
             UNION
-            SELECT kp.checkpoint_ns, kp.channel, nxt.base
+            SELECT kp.checkpoint_ns, kp.channel, nxt.blob->>'base'
               FROM keep kp,
-                   -- One index probe per link (LIMIT 1: see store/queries/lg_checkpoints.py).
-                   LATERAL (SELECT bd.d->'blobs'->kp.channel->>'base' AS base
+                   -- The channel's value at that version (the first event holding it there), one
+                   -- index probe per link (LIMIT 1: see store/queries/lg_checkpoints.py).
+                   LATERAL (SELECT bd.d->'blobs'->kp.channel AS blob
                               FROM duragraph.lg_blobs b JOIN duragraph.events ev ON ev.seq = b.seq,
                                    LATERAL (SELECT coalesce(ev.data->'langgraph_checkpoint', ev.data) AS d) bd
                              WHERE b.thread_id = v_thread AND b.checkpoint_ns = kp.checkpoint_ns
                                AND b.version = kp.version
                                AND duragraph.lg_blob_version(bd.d, kp.channel) = kp.version
-                               AND jsonb_typeof(bd.d->'blobs'->kp.channel) = 'object'
                              ORDER BY b.seq LIMIT 1) nxt
+             WHERE jsonb_typeof(nxt.blob) = 'object'
         )
         DELETE FROM duragraph.lg_blobs b
          WHERE b.thread_id = v_thread
