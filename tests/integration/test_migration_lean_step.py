@@ -8,22 +8,15 @@ import psycopg
 import pytest
 
 from duragraph_lab.otel.spans import END_TYPES
-from duragraph_lab.store import schema
 from duragraph_lab.store.postgres import PostgresEventStore
-from duragraph_lab.store.schema import available_migrations, migrate
+from duragraph_lab.store.schema import migrate
+from tests.migrations import migrate_to_release_before
 
 
 def test_rows_per_channel_become_rows_per_version(
     empty_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    every = available_migrations()
-    (last,) = [m for m in every if m.name == "lean_step"]
-    before = [m for m in every if m.version < last.version]
-    with monkeypatch.context() as m:
-        # The release before: its schema only (today's definitions do not fit it).
-        m.setattr(schema, "available_migrations", lambda: before)
-        m.setattr(schema, "available_definitions", lambda: [])
-        migrate(empty_database_url)
+    pending = migrate_to_release_before(empty_database_url, "lean_step", monkeypatch)
     with psycopg.connect(empty_database_url, autocommit=True) as conn, conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO duragraph.lg_blobs (thread_id, checkpoint_ns, channel, version, seq) VALUES (%s, %s, %s, %s, %s)",
@@ -38,7 +31,7 @@ def test_rows_per_channel_become_rows_per_version(
             ],
         )
 
-    assert migrate(empty_database_url) == [m.version for m in every if m.version >= last.version]
+    assert migrate(empty_database_url) == pending
 
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         rows = conn.execute(
