@@ -284,7 +284,9 @@ class StreamEncoder:
             suffix,
             event.recorded_at,
         )
-        if self._want("messages") or self._want("messages-tuple"):
+        # "events" too: its token chunks must add up to the message before the node's end (the
+        # run's end may close the stream before tokens overtaken by the completion arrive).
+        if self._want("messages") or self._want("messages-tuple") or self._want("events"):
             meta = self._meta(state, node, state.step, ns)
             for message in _new_messages(update, state.channels):
                 parts += self._complete_message(message, meta, suffix)

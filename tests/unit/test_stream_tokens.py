@@ -87,3 +87,27 @@ def test_events_mode_streams_the_rest_too_and_messages_mode_completes_the_messag
         "messages/partial",
         "messages/complete",
     ]
+
+
+def test_events_mode_alone_sends_the_rest_when_the_node_completes() -> None:
+    """With "events" only: the run's end may close the stream before tokens overtaken by their
+    node's completion arrive, so what they carry goes out with the completion, before the node's
+    on_chain_end; the late tokens are then dropped, not sent twice."""
+    for before in range(1, len(TOKENS)):
+        encoder = StreamEncoder(["events"], run_id=RUN_ID)
+        head, node_completed = _events()
+        parts: list[Part] = []
+        for event in head:
+            parts += encoder.on_event(event)
+        for delta in TOKENS[:before]:
+            parts += encoder.on_live(_token(delta))
+        parts += encoder.on_event(node_completed)
+        in_time = [
+            data["data"]["chunk"]["content"]
+            for name, data in parts
+            if name == "events" and data["event"] == "on_chat_model_stream"
+        ]
+        assert in_time == [*TOKENS[:before], "".join(TOKENS[before:])], before
+        assert [data["event"] for _, data in parts][-1] == "on_chain_end"
+        late = [part for delta in TOKENS[before:] for part in encoder.on_live(_token(delta))]
+        assert late == []
