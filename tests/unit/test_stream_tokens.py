@@ -30,16 +30,21 @@ def _token(delta: str) -> dict[str, Any]:
     return {"kind": LIVE_MESSAGES, "node": "agent", "step": 0, "payload": {"id": "m-1", "delta": delta}}
 
 
-def _stream(modes: list[str], tokens_before: int) -> list[Part]:
-    """The parts for: the first ``tokens_before`` tokens, the node's completion, the rest."""
-    encoder = StreamEncoder(modes, run_id=RUN_ID)
+def _until_completion(encoder: StreamEncoder, tokens_before: int) -> list[Part]:
+    """The parts for: the first ``tokens_before`` tokens, then the node's completion."""
     head, node_completed = _events()
     parts: list[Part] = []
     for event in head:
         parts += encoder.on_event(event)
     for delta in TOKENS[:tokens_before]:
         parts += encoder.on_live(_token(delta))
-    parts += encoder.on_event(node_completed)
+    return parts + encoder.on_event(node_completed)
+
+
+def _stream(modes: list[str], tokens_before: int) -> list[Part]:
+    """The parts for: the first ``tokens_before`` tokens, the node's completion, the rest."""
+    encoder = StreamEncoder(modes, run_id=RUN_ID)
+    parts = _until_completion(encoder, tokens_before)
     for delta in TOKENS[tokens_before:]:
         parts += encoder.on_live(_token(delta))
     return parts
@@ -95,13 +100,7 @@ def test_events_mode_alone_sends_the_rest_when_the_node_completes() -> None:
     on_chain_end; the late tokens are then dropped, not sent twice."""
     for before in range(1, len(TOKENS)):
         encoder = StreamEncoder(["events"], run_id=RUN_ID)
-        head, node_completed = _events()
-        parts: list[Part] = []
-        for event in head:
-            parts += encoder.on_event(event)
-        for delta in TOKENS[:before]:
-            parts += encoder.on_live(_token(delta))
-        parts += encoder.on_event(node_completed)
+        parts = _until_completion(encoder, before)
         in_time = [
             data["data"]["chunk"]["content"]
             for name, data in parts
