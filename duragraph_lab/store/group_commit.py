@@ -51,6 +51,9 @@ class RunAppend:
     worker_id: str | None
     epoch: int | None
     texts: list[tuple[str, str]] | None = None  # each event's data and meta as JSON text
+    #: The read-model rows the append writes itself (:func:`~duragraph_lab.store.step_rows.step_rows`),
+    #: as JSON; None: the events trigger projects its events.
+    rows: str | None = None
     done: asyncio.Future[list[RecordedEvent]] = field(init=False)
 
     @property
@@ -219,4 +222,5 @@ def _item_json(item: RunAppend) -> str:
     expected = "null" if item.expected_version is None else str(int(item.expected_version))
     epoch = "null" if item.epoch is None else str(int(item.epoch))
     # run_id is the canonical text of a UUID (see PostgresEventStore.append): nothing to escape.
-    return f'{{"run":"{item.run_id}","expected":{expected},"epoch":{epoch},"events":{item.payload}}}'
+    rows = "" if item.rows is None else f',"rows":{item.rows}'
+    return f'{{"run":"{item.run_id}","expected":{expected},"epoch":{epoch},"events":{item.payload}{rows}}}'

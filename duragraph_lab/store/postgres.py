@@ -18,6 +18,7 @@ from duragraph_lab.engine.errors import LeaseLost
 from duragraph_lab.store.connection import unavailable_as_typed
 from duragraph_lab.store.group_commit import GroupCommit, RunAppend
 from duragraph_lab.store.port import AfterCommit
+from duragraph_lab.store.step_rows import TO_COMPUTE, ToCompute, step_rows
 from duragraph_lab.store.validation import (
     EncodedAppend,
     UnitOfWorkAborted,
@@ -33,7 +34,7 @@ _CONFLICT_SQLSTATE = "DG409"
 _LEASE_LOST_SQLSTATE = "DG423"
 _APPEND = "SELECT seq, version, recorded_at FROM duragraph.append_events(%s, %s, %s, %s::jsonb)"
 _APPEND_FENCED = (
-    "SELECT seq, version, recorded_at FROM duragraph.append_run_events(%s, %s, %s::jsonb, %s, %s)"
+    "SELECT seq, version, recorded_at FROM duragraph.append_run_events(%s, %s, %s::jsonb, %s, %s, %s::jsonb)"
 )
 
 #: An event type that may be written into a statement as it is (see read_all).
@@ -67,14 +68,17 @@ class PgUnitOfWork:
         *,
         lease: Lease | None = None,
         encoding: EncodedAppend | None = None,
+        rows: str | ToCompute | None = TO_COMPUTE,
     ) -> list[RecordedEvent]:
         """Append ``events``. ``encoding``: theirs, from a caller that checked this append
         (:func:`~duragraph_lab.store.validation.check_append`) and encoded its events
-        (:func:`~duragraph_lab.store.validation.encode_append`) already: neither is done again."""
+        (:func:`~duragraph_lab.store.validation.encode_append`) already: neither is done again.
+        ``rows``: a leased append's read-model rows (:func:`~duragraph_lab.store.step_rows.step_rows`),
+        when the caller computed them already."""
         if self._failed is not None:
             raise UnitOfWorkAborted(self._failed)
         try:
-            return await self._append(stream_id, expected_version, events, lease, encoding)
+            return await self._append(stream_id, expected_version, events, lease, encoding, rows)
         except (VersionConflict, DuplicateEvent, ReadModelConflict, LeaseLost, psycopg.Error) as err:
             # PostgreSQL has aborted the transaction; say so instead of InFailedSqlTransaction.
             self._failed = err
@@ -96,6 +100,7 @@ class PgUnitOfWork:
         events: Sequence[NewEvent],
         lease: Lease | None,
         encoding: EncodedAppend | None,
+        step: str | ToCompute | None,
     ) -> list[RecordedEvent]:
         if encoding is None:
             parsed = check_append(stream_id, expected_version, events)
@@ -105,11 +110,14 @@ class PgUnitOfWork:
         encoded, texts, payload = encoding.encoded, encoding.texts, encoding.payload
         if lease is not None and parsed.kind is not StreamKind.RUN:
             raise InvalidEvent(f"only run streams are leased, not {stream_id}")
-        sql, params = (
-            (_APPEND, (str(parsed), parsed.kind.value, expected_version, payload))
-            if lease is None
-            else (_APPEND_FENCED, (parsed.id, expected_version, payload, lease[0], lease[1]))
-        )
+        sql: str
+        params: tuple[Any, ...]
+        if lease is None:
+            sql, params = _APPEND, (str(parsed), parsed.kind.value, expected_version, payload)
+        else:
+            if isinstance(step, ToCompute):
+                step = step_rows(str(parsed.id), encoded)
+            sql, params = _APPEND_FENCED, (parsed.id, expected_version, payload, lease[0], lease[1], step)
         try:
             cur = await self.conn.execute(sql, params)
         except psycopg.errors.UniqueViolation as err:
@@ -209,9 +217,10 @@ class PostgresEventStore:
             if parsed.kind is not StreamKind.RUN:
                 raise InvalidEvent(f"only run streams are leased, not {stream_id}")
             encoding = encode_append(events)
+            run_id = str(parsed.id)
             return await self.group.append(
                 RunAppend(
-                    str(parsed.id),
+                    run_id,
                     expected_version,
                     events,
                     encoding.encoded,
@@ -219,6 +228,7 @@ class PostgresEventStore:
                     lease[0],
                     lease[1],
                     encoding.texts,
+                    step_rows(run_id, encoding.encoded),
                 )
             )
         # The append is one statement (read models included), and a lone statement on an
@@ -237,7 +247,12 @@ class PostgresEventStore:
         encoding = EncodedAppend(item.encoded, item.texts, item.payload) if item.texts is not None else None
         async with unavailable_as_typed(), self.pool.connection() as conn:
             recorded = await PgUnitOfWork(conn).append(
-                item.stream_id, item.expected_version, item.events, lease=lease, encoding=encoding
+                item.stream_id,
+                item.expected_version,
+                item.events,
+                lease=lease,
+                encoding=encoding,
+                rows=item.rows,
             )
         self._fire_after_commit(recorded)
         return recorded
