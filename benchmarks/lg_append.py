@@ -12,9 +12,12 @@ steps again, with fresh event ids on a fresh run and thread each time, on one au
 connection, timing each statement from this process (the round trip and the commit's WAL flush
 included, as the worker waits for them). Alternated round by round:
 
-- ``as built``: the worker's statement, ``duragraph.append_run_events``, with the events' trigger
-  projecting the read models (the run's row, its span, ``lg_checkpoints``, ``lg_writes``,
-  ``lg_blobs``);
+- ``as built``: the worker's statement, ``duragraph.append_run_events`` with the step's read-model
+  rows (the run's row, its span, ``lg_checkpoints``, ``lg_writes``, ``lg_blobs``) computed by
+  :func:`duragraph_lab.store.step_rows.step_rows` and written by the statement itself (since
+  migration 0019);
+- ``by the trigger``: the same statement without them: the events' trigger projects the read
+  models from the events' JSON (as every step did before migration 0019);
 - ``no read models``: the same statement with triggers off for the session
   (``session_replication_role = replica``): the events, their outbox rows and the stream's head
   only;
@@ -39,12 +42,13 @@ from typing import Any
 import psycopg
 
 from benchmarks.served import serving
+from duragraph_lab.store.step_rows import step_rows
 
 GRAPH = "lg_linear100"
 STEPS = 100
-CONTENDERS = ("as built", "no read models", "PostgresSaver-shaped")
+CONTENDERS = ("as built", "by the trigger", "no read models", "PostgresSaver-shaped")
 
-_APPEND = "SELECT seq, version, recorded_at FROM duragraph.append_run_events(%s, %s, %s::jsonb, NULL, NULL)"
+_APPEND = "SELECT seq, version, recorded_at FROM duragraph.append_run_events(%s, %s, %s::jsonb, NULL, NULL, %s::jsonb)"
 _SAVER_TABLE = """CREATE TABLE IF NOT EXISTS public.saver_checkpoints (
     thread_id text NOT NULL, checkpoint_ns text NOT NULL DEFAULT '', checkpoint_id text NOT NULL,
     parent_checkpoint_id text, type text, checkpoint jsonb NOT NULL, metadata jsonb NOT NULL DEFAULT '{}',
@@ -93,8 +97,9 @@ class Replay:
             "meta": json.loads(row[2].replace(self.run_id, run)),
         }
 
-    async def appends(self, conn: psycopg.AsyncConnection[Any]) -> list[float]:
-        """One replay of every step; µs each step's statement took."""
+    async def appends(self, conn: psycopg.AsyncConnection[Any], *, rows: bool = True) -> list[float]:
+        """One replay of every step; µs each step's statement took. ``rows``: with the step's
+        read-model rows, as the worker appends (else the trigger projects them)."""
         run, thread = str(uuid.uuid4()), str(uuid.uuid4())
         head = [self._event(r, run, thread) for r in self.head]
         await conn.execute(
@@ -102,9 +107,12 @@ class Replay:
         )
         version, took = len(head), []
         for pair in self.pairs:
-            payload = json.dumps([self._event(r, run, thread) for r in pair])
+            events = [self._event(r, run, thread) for r in pair]
+            payload = json.dumps(events)
             began = time.perf_counter()
-            cur = await conn.execute(_APPEND, (run, version, payload))
+            # Computed in the timed part: the worker computes them for each step.
+            step = step_rows(run, events) if rows else None
+            cur = await conn.execute(_APPEND, (run, version, payload, step))
             await cur.fetchall()
             took.append((time.perf_counter() - began) * 1e6)
             version += 2
@@ -152,6 +160,7 @@ async def measure(rounds: int, runs: int) -> dict[str, list[float]]:
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             for _ in range(runs):  # warm-up: plans cached, pages in memory
                 await replay.appends(conn)
+                await replay.appends(conn, rows=False)
                 await replay.saver_puts(conn)
             for round_ in range(rounds):
                 order = CONTENDERS if round_ % 2 == 0 else tuple(reversed(CONTENDERS))
@@ -164,7 +173,7 @@ async def measure(rounds: int, runs: int) -> dict[str, list[float]]:
                         role = "replica" if who == "no read models" else "origin"
                         await conn.execute(f"SET session_replication_role = {role}")
                         try:
-                            took += await replay.appends(conn)
+                            took += await replay.appends(conn, rows=who == "as built")
                         finally:
                             await conn.execute("SET session_replication_role = origin")
                     medians[who].append(statistics.median(took))
@@ -180,8 +189,11 @@ def report(medians: dict[str, list[float]]) -> dict[str, float]:
     print("|---|---:|---|")
     for who, v in medians.items():
         print(f"| {who} | {summary[who]:,.0f} | {min(v):,.0f}–{max(v):,.0f} |")
-    built, bare = summary["as built"], summary["no read models"]
-    print(f"\nthe step's read models: {built - bare:,.0f} µs ({(built - bare) / built:.0%} of the append)")
+    built, trigger, bare = summary["as built"], summary["by the trigger"], summary["no read models"]
+    print(
+        f"\nthe step's read models: {built - bare:,.0f} µs ({(built - bare) / built:.0%} of the append); "
+        f"by the trigger {trigger - bare:,.0f} µs"
+    )
     return summary
 
 
