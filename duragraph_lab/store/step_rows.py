@@ -10,7 +10,7 @@ in the same statement and leaves those events out of the trigger (``duragraph.ap
 migration ``0019_step_rows.sql``), they cost what their rows cost.
 
 :func:`step_rows` gives them only for the events it mirrors the projections of exactly, in the
-shapes the engines write; for anything else (another event type, a model call's tokens, a list
+shapes the LangGraph engine writes; for anything else (another event type, a model call's tokens, a list
 stored as an append to an earlier version, a value of an unexpected type) it gives ``None`` and
 the append is projected by the trigger as every other append. ``duragraph.rebuild_projections()``
 always replays the projections themselves: ``tests/integration/test_projections.py`` checks that
@@ -64,7 +64,10 @@ def step_rows(run_id: str, encoded: Sequence[Mapping[str, Any]]) -> str | None:
             rows.append(row or None)
     except _Declined:
         return None
-    if not encoded:
+    if not any(row and ("writes" in row or "checkpoint" in row) for row in rows):
+        # A native step (a span and the run's step, no LangGraph record): the trigger projects it
+        # as cheaply, without the append's longer statement (measured: the native engine's
+        # throughput 3.5 % lower with its rows given).
         return None
     return orjson.dumps(rows).decode()
 

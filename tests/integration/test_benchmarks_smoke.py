@@ -85,7 +85,12 @@ def test_langgraph_append_benchmark_smoke(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
-    assert set(figures["median_us"]) == {"as built", "by the trigger", "no read models", "PostgresSaver-shaped"}
+    assert set(figures["median_us"]) == {
+        "as built",
+        "by the trigger",
+        "no read models",
+        "PostgresSaver-shaped",
+    }
     assert all(len(r) == 2 and all(x > 0 for x in r) for r in figures["rounds_us"].values())
     # The read models are work: with the trigger off the same statement does less. (A replay
     # that wrote nothing, or ran the same way twice, would not show it.)

@@ -58,7 +58,8 @@ async def _mix(served: Stack) -> list[str]:
     await runs.resume(ref.run_id, "yes")
     assert (await runs.wait(ref.run_id, 30)).status is RunStatus.SUCCESS
     done.append(ref.run_id)
-    for graph, given in (("lg_map_reduce", {"topic": "rows"}), ("lg_nested", {"topic": "rows"})):
+    mix = [("lg_map_reduce", {"topic": f"rows {i}"}) for i in range(3)] + [("lg_nested", {"topic": "rows"})]
+    for graph, given in mix:
         first = await runs.create_run(graph, given)
         assert (await runs.wait(first.run_id, 30)).status is RunStatus.INTERRUPTED
         again = await runs.create_run(
@@ -94,11 +95,13 @@ async def test_a_workers_steps_write_their_read_models_as_the_projections_would(
             if step_rows(stream.removeprefix("run:"), encoded) is not None:
                 fast += 1
                 assert not seqs & witnessed, f"an append of {[e[3] for e in events]} went through the trigger"
-            elif {e[3] for e in events} & {"node_failed", "run_completed"}:
+            else:
+                # Projected by the trigger (whether rightly so, the rebuild below tells).
                 slow += 1
-                assert seqs <= witnessed
-        # Most steps took the append's rows; a run's end, a failed attempt took the trigger.
-        assert fast >= 10 and slow >= 3, (fast, slow)
+                assert seqs & witnessed
+        # The LangGraph steps took the append's rows; a run's end, a failed attempt, a native
+        # step took the trigger.
+        assert fast >= 8 and slow >= 3, (fast, slow)
         assert {
             str(r) for (r,) in conn.execute("SELECT DISTINCT run_id FROM duragraph.spans").fetchall()
         } >= {str(r) for r in runs}
@@ -126,7 +129,17 @@ def _append_sql(conn: psycopg.Connection[Any], run: str, expected: int, events: 
 
 
 def _completed(run: str, task: str, step: int) -> dict[str, Any]:
-    data = {"task": task, "node": "n", "step": step, "attempt": 1, "started_at": 1.5, "finished_at": 2.25}
+    """A LangGraph task's completion, its writes inside (store/step_rows.py takes those)."""
+    writes = {"thread_id": f"t-{run}", "checkpoint_id": "c0", "writes": [[0, "n", "plain", 1]]}
+    data = {
+        "task": task,
+        "node": "n",
+        "step": step,
+        "attempt": 1,
+        "started_at": 1.5,
+        "finished_at": 2.25,
+        "langgraph_writes": writes,
+    }
     return {"event_id": str(uuid.uuid4()), "type": "node_completed", "data": data}
 
 
@@ -164,6 +177,10 @@ async def test_what_follows_in_the_same_transaction_is_projected_by_the_trigger(
         ).fetchall()
         assert [(r, t, s) for r, t, s, _, _ in spans] == [(first, "a", 0), (second, "b", 0)]
         assert spans[0][3:] == spans[1][3:]  # the same clock readings, the same timestamps
+        writes = conn.execute(
+            "SELECT thread_id, task_id FROM duragraph.lg_writes ORDER BY task_id"
+        ).fetchall()
+        assert writes == [(f"t-{first}", "a"), (f"t-{second}", "b")]
         assert conn.execute("SELECT current_setting('duragraph.step_rows', true)").fetchone() in [
             (None,),
             ("",),

@@ -80,14 +80,16 @@ def test_what_the_projections_read_from_elsewhere_is_read_from_there_too() -> No
     assert _rows(_planned(langgraph_checkpoint=record)) == [{"checkpoint": ["th", "", "c1", None], "step": 1}]
 
 
-def test_a_native_step_is_a_span_and_a_step() -> None:
-    assert _rows(_completed(update={"n": 1}), _planned()) == [
+def test_a_step_without_a_langgraph_record_is_left_to_the_trigger() -> None:
+    # A native step: the trigger projects its span and step as cheaply.
+    assert _rows(_completed(update={"n": 1}), _planned()) is None
+    # Records the projections skip (no thread) write no row: nothing LangGraph's left either.
+    assert _rows(_completed(langgraph_writes={"checkpoint_id": "c0", "writes": []})) is None
+    # ... but beside a checkpoint, the span stays.
+    writes = {"checkpoint_id": "c0", "writes": []}
+    assert _rows(_completed(langgraph_writes=writes), _planned(langgraph_checkpoint=_checkpoint())) == [
         {"span": ["", "t1", 1, 0, "s0", 10.5, 11.25, 750.0]},
-        {"step": 1},
-    ]
-    # Records the projections skip (no thread, no writes list) give no row, the span stays.
-    assert _rows(_completed(langgraph_writes={"checkpoint_id": "c0", "writes": []})) == [
-        {"span": ["", "t1", 1, 0, "s0", 10.5, 11.25, 750.0]}
+        {"checkpoint": ["th", "", "c1", RUN], "versions": ["v2"], "step": 1},
     ]
 
 

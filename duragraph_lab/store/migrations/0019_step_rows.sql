@@ -150,9 +150,10 @@ BEGIN
             CONTINUE;
         END IF;
         IF a.x ? 'rows' THEN
-            -- Checked above (and the stream's row locked): the fenced append writes it with its rows.
+            -- The lease and the version checked above, the stream's row locked: appended with
+            -- its rows (the lease not checked again: no epoch).
             RETURN QUERY SELECT a.i, r.seq, r.version, r.recorded_at, NULL::text, NULL::text
-                           FROM duragraph.append_run_events(v_run, v_expect, a.x->'events', p_worker, v_epoch,
+                           FROM duragraph.append_run_events(v_run, v_expect, a.x->'events', NULL, NULL,
                                                             a.x->'rows') r;
         ELSE
             RETURN QUERY SELECT a.i, r.seq, r.version, r.recorded_at, NULL::text, NULL::text
