@@ -129,7 +129,9 @@ def test_pg_step_benchmark_smoke() -> None:
     calls, total, self_ = (float(c.replace(",", "")) for c in rows["`duragraph.append_run_events`"])
     assert 1.0 <= calls <= 1.5, rows
     assert total > self_ > 0
-    assert float(rows["`duragraph.project_checkpoints`"][0]) >= 1.0  # a checkpoint and writes a step
+    # A step's checkpoint and writes are written by the append itself (migration 0019): the
+    # trigger projects only the run's first and last commits' records.
+    assert float(rows["`duragraph.project_checkpoints`"][0]) < 0.5, rows
     statements = [
         line for line in result.stdout.splitlines() if "append_run_events" in line and "(execute)" in line
     ]
