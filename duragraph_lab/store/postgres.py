@@ -100,7 +100,7 @@ class PgUnitOfWork:
         events: Sequence[NewEvent],
         lease: Lease | None,
         encoding: EncodedAppend | None,
-        step: str | ToCompute | None,
+        rows: str | ToCompute | None,
     ) -> list[RecordedEvent]:
         if encoding is None:
             parsed = check_append(stream_id, expected_version, events)
@@ -115,9 +115,9 @@ class PgUnitOfWork:
         if lease is None:
             sql, params = _APPEND, (str(parsed), parsed.kind.value, expected_version, payload)
         else:
-            if isinstance(step, ToCompute):
-                step = step_rows(str(parsed.id), encoded)
-            sql, params = _APPEND_FENCED, (parsed.id, expected_version, payload, lease[0], lease[1], step)
+            if isinstance(rows, ToCompute):
+                rows = step_rows(str(parsed.id), encoded)
+            sql, params = _APPEND_FENCED, (parsed.id, expected_version, payload, lease[0], lease[1], rows)
         try:
             cur = await self.conn.execute(sql, params)
         except psycopg.errors.UniqueViolation as err:
@@ -135,7 +135,7 @@ class PgUnitOfWork:
             if err.sqlstate == _LEASE_LOST_SQLSTATE:
                 raise LeaseLost(err.diag.message_primary or f"lease of {stream_id} lost") from None
             raise
-        rows = await cur.fetchall()
+        written = await cur.fetchall()
         canonical = str(parsed)  # once, not per event (a UUID's text is built in Python)
         recorded = [
             RecordedEvent(
@@ -151,7 +151,7 @@ class PgUnitOfWork:
                 json_text=text,
             )
             for (seq, version, recorded_at), event, enc, text in zip(
-                rows, events, encoded, texts, strict=True
+                written, events, encoded, texts, strict=True
             )
         ]
         self.recorded.extend(recorded)
