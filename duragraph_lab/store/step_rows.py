@@ -1,20 +1,22 @@
-"""A step's read models, computed by the writer and written by its append (issue 17).
+"""A LangGraph step's read models, computed by the worker and written by its append (issue 17).
 
 A worker's step is an append of ``node_completed`` and ``step_planned`` events to its run's
-stream. What the events trigger would make of them (``projections/runs.sql``: the node's span,
-the run's step; ``projections/langgraph.sql``: a LangGraph task's writes, the checkpoint and the
-versions its values are stored at) is a handful of rows whose values are all in the events. Read
-out of each event's JSON by PL/pgSQL, through three function calls a event, they cost PostgreSQL
-about as much again as the append itself; given as parameters of the append, which inserts them
-in the same statement and leaves those events out of the trigger (``duragraph.append_run_events``,
-migration ``0019_step_rows.sql``), they cost what their rows cost.
+stream. What the events trigger would make of a LangGraph step (``projections/runs.sql``: the
+node's span, the run's step; ``projections/langgraph.sql``: the task's writes, the checkpoint and
+the version its values are stored at) is a handful of rows whose values are all in the events.
+Read out of the events' JSON by PL/pgSQL, through four function calls an event, they cost
+PostgreSQL ~90 µs a step more than the rows themselves (``benchmarks.lg_append``); given to the
+append, which inserts them in the same statement and leaves those events out of the trigger
+(``duragraph.append_run_events``, migration ``0019_step_rows.sql``), they cost what their rows
+cost.
 
 :func:`step_rows` gives them only for the events it mirrors the projections of exactly, in the
-shapes the LangGraph engine writes; for anything else (another event type, a model call's tokens, a list
-stored as an append to an earlier version, a value of an unexpected type) it gives ``None`` and
-the append is projected by the trigger as every other append. ``duragraph.rebuild_projections()``
-always replays the projections themselves: ``tests/integration/test_projections.py`` checks that
-the read models live runs left equal a rebuild.
+shapes the LangGraph engine writes; for anything else (another event type, a model call's
+tokens, a list stored as an append to an earlier version, a value of an unexpected type, a
+native step, which the trigger projects as cheaply) it gives ``None`` and the append is projected
+by the trigger as every other append. ``duragraph.rebuild_projections()`` always replays the
+projections themselves: ``tests/integration/test_step_rows.py`` checks that the read models
+LangGraph and native runs left equal a rebuild.
 """
 
 from __future__ import annotations
