@@ -16,7 +16,10 @@ at once and waits for all, then LangGraph + ``AsyncPostgresSaver`` (``durability
 20, in this process, as ``benchmarks.contenders``) runs the same 200 x 20 on the same PostgreSQL:
 steps per second of each and their ratio, then each process's CPU per step and its cores sampled
 every half second (and the workers' resident memory after the round) (PostgreSQL: the backends alive at the round's start; ones started later are
-missed, so its figure is a lower bound).
+missed, so its figure is a lower bound). Before the measured rounds each side runs one round of
+the same size unmeasured: a worker's first burst of runs grows its connection pool (new
+PostgreSQL backends, which compile the append's functions and plan its statements), and
+PostgresSaver's pool and LangGraph's code paths get the same warm-up.
 
 ``--profile FILE``: py-spy samples the first worker while it serves the rounds (its collapsed
 stacks in FILE, the top functions printed as ``benchmarks.profile_step`` does).
@@ -116,7 +119,7 @@ async def measure(
         pool, nc, relay, control = await control_plane(url, nurl)
         lg = LangGraphContender(url, pool_size=20)
         await lg.start()
-        await lg.throughput(50, steps_per_run, 50)  # warm-up
+        await lg.throughput(runs, steps_per_run, runs)  # warm-up: a round as the measured ones
         for k in worker_counts:
             workers = [
                 subprocess.Popen(  # noqa: ASYNC220 - before measuring
@@ -138,6 +141,11 @@ async def measure(
             try:
                 await wait_registered(url, graph)
                 await asyncio.sleep(2.0)  # every worker up and polling
+                # A round as the measured ones, not measured: the workers' first burst of runs
+                # grows their connection pools (new PostgreSQL backends, which compile the
+                # append's functions and plan its statements), as PostgresSaver's warm-up did
+                # for its pool above.
+                await _ours_round(control, graph, runs, steps_per_run)
                 if profile is not None:
                     spy = subprocess.Popen(  # noqa: ASYNC220 - before measuring
                         ["py-spy", "record", "-p", str(workers[0].pid), "-r", "250", "--format", "raw",
@@ -155,20 +163,7 @@ async def measure(
                     before = {n: _cpu(p) for n, p in pids.items()}
                     with _Cores(pids) as cores:
                         began_at = time.time()
-                        began = time.perf_counter()
-                        refs = await asyncio.gather(
-                            *(
-                                control.runs.create_run(
-                                    graph, {"n": 0}, config={"recursion_limit": steps_per_run + 1}
-                                )
-                                for _ in range(runs)
-                            )
-                        )
-                        for ref in refs:
-                            state = await control.runs.wait(ref.run_id, timeout=300, poll=0.05)
-                            if state.values != {"n": steps_per_run}:
-                                raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
-                        ours = time.perf_counter() - began
+                        ours, refs = await _ours_round(control, graph, runs, steps_per_run)
                     steps = runs * steps_per_run
                     cpu = {n: (_cpu(p) - before[n]) / steps * 1e6 for n, p in pids.items()}
                     theirs = await lg.throughput(runs, steps_per_run, runs)
@@ -200,6 +195,22 @@ async def measure(
         await nc.close()
         await pool.close()
     return out
+
+
+async def _ours_round(control: Any, graph: str, runs: int, steps: int) -> tuple[float, list[Any]]:
+    """Seconds from creating ``runs`` runs of ``graph`` at once to the last one done, and the runs."""
+    began = time.perf_counter()
+    refs = await asyncio.gather(
+        *(
+            control.runs.create_run(graph, {"n": 0}, config={"recursion_limit": steps + 1})
+            for _ in range(runs)
+        )
+    )
+    for ref in refs:
+        state = await control.runs.wait(ref.run_id, timeout=300, poll=0.05)
+        if state.values != {"n": steps}:
+            raise SystemExit(f"a run ended with {state.values!r} ({state.error})")
+    return time.perf_counter() - began, list(refs)
 
 
 def _phases(url: str, run_ids: list[str], began_at: float) -> dict[str, float]:

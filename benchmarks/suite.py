@@ -583,6 +583,11 @@ class Bench:
         round_ratio = [lg / ours for lg, ours in zip(per["langgraph"], per["duragraph"], strict=True)]
 
         runs, tp_steps = self.sizes.tp_runs, self.sizes.tp_steps
+        # A round of each, not measured: the worker's first burst of concurrent runs grows its
+        # connection pool (new PostgreSQL backends, which compile the append's functions and plan
+        # its statements), which the per-step rounds above (one run at a time) did not.
+        await self._ours_throughput(f"lg_linear{tp_steps}", runs, tp_steps)
+        await self.lg.throughput(runs, tp_steps, runs)
         tp: dict[str, list[float]] = {"duragraph": [], "langgraph": []}
         for i in range(max(1, self.sizes.rounds // 2)):
             for who in ("ours", "lg") if i % 2 == 0 else ("lg", "ours"):
