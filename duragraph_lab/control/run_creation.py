@@ -282,6 +282,9 @@ def created_event(
         kwargs=request.kwargs or None,
         after_run=start.after_run,
         after_seconds=request.after_seconds,
+        # A thread id made for this run (none was asked for) can hold nothing else; one a client
+        # named may hold checkpoints saved under it before the thread existed here.
+        new_thread=request.thread_id is None,
     )
 
 

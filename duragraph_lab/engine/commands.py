@@ -69,13 +69,15 @@ def run_created(
     after_run: str | None = None,
     after_seconds: float | None = None,
     edit: ev.EditRequest | None = None,
+    new_thread: bool = False,
 ) -> NewEvent:
     """The first event of a run, after validating everything a worker would trip over later.
 
     ``update``/``as_node``: a state edit applied before the run starts (a fork's edit, or
     ``Command(update=...)``). ``goto``: the nodes step 0 runs instead of START's edges (names, or
     ``{"send": node, "arg": value}``). ``kwargs``: the API's request options, recorded as they
-    are; ``after_run``: wait for that run; ``after_seconds``: do not start before then."""
+    are; ``after_run``: wait for that run; ``after_seconds``: do not start before then;
+    ``new_thread``: the run's thread was made for it (so holds nothing else)."""
     config = dict(config or {})
     limit = config.get("recursion_limit", DEFAULT_RECURSION_LIMIT)
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
@@ -119,6 +121,8 @@ def run_created(
         data["after_run"] = after_run
     if after_seconds:
         data["after_seconds"] = float(after_seconds)
+    if new_thread:
+        data["new_thread"] = True
     if edit is not None:
         if edit.get("as_node") is not None and edit["as_node"] not in (*nodes, "__start__"):
             raise InvalidRunRequest(

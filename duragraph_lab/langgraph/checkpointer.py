@@ -115,6 +115,12 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         self.root_puts = RootPuts() if run is not None else None
         # Writes as plain JSON where they can be (ev.Plain): only with LangGraph's own serializer.
         self._plain_writes = type(self.serde) is JsonPlusSerializer
+        #: Set by the executor when the run's thread was made for the run and the run has saved
+        #: nothing yet: the thread then holds no checkpoint but those saved here, so reading one
+        #: under a namespace nothing was saved in asks nothing of the database (a new thread's
+        #: first read at the run's start, a subgraph's in each task that runs it).
+        self.thread_is_empty = False
+        self._saved_ns: set[str] = set()
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -214,6 +220,7 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
                 },
             )
         if run is not None:
+            self._saved_ns.add(checkpoint_ns)
             await run.put_checkpoint(event, checkpoint_ns)
         else:
             await self._append(thread_id, [event])
@@ -303,13 +310,19 @@ class EventStoreCheckpointer(BaseCheckpointSaver[str]):
         return await self.queries.latest_id(thread_id, checkpoint_ns)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        await self._flush()
         configurable = config["configurable"]
-        stored = await self.queries.get(
+        thread_id, checkpoint_ns = (
             str(configurable["thread_id"]),
             str(configurable.get("checkpoint_ns") or ""),
-            configurable.get("checkpoint_id"),
         )
+        if (
+            self.thread_is_empty
+            and checkpoint_ns not in self._saved_ns
+            and self._bound(thread_id) is not None
+        ):
+            return None
+        await self._flush()
+        stored = await self.queries.get(thread_id, checkpoint_ns, configurable.get("checkpoint_id"))
         return self._tuple(stored) if stored is not None else None
 
     async def alist(

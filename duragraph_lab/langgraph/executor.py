@@ -262,6 +262,7 @@ class LangGraphRunExecutor:
         mirror = _Mirror(writer, log_events, state, attempts, calls)
         # The mirror is the checkpointer's RunLog: the run events go in the checkpointer's commits.
         checkpointer = EventStoreCheckpointer(self.events, run=mirror)
+        checkpointer.thread_is_empty = thread_is_empty(log_events)
         mirror.puts = checkpointer.root_puts
         store = PostgresStore(self.events, settings=self.store_settings)
         context = state.config.get("context")
@@ -442,6 +443,19 @@ class LangGraphRunExecutor:
         config["recursion_limit"] = state.recursion_limit
         config["run_id"] = self.run_id
         return config
+
+
+def thread_is_empty(log_events: Sequence[RecordedEvent]) -> bool:
+    """Whether the run's thread holds nothing yet: it was made for the run, and the run has
+    recorded nothing but its starts (a run taken again after a worker died may have saved
+    checkpoints already)."""
+    if (
+        not log_events
+        or log_events[0].type != ev.RUN_CREATED
+        or log_events[0].data.get("new_thread") is not True
+    ):
+        return False
+    return all(e.type == ev.RUN_STARTED for e in log_events[1:])
 
 
 def _at_checkpoint(config: dict[str, Any], checkpoint_id: str) -> dict[str, Any]:

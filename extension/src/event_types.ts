@@ -106,6 +106,7 @@ export interface RunCreated {
   after_run?: string;
   kwargs?: Record<string, unknown>;
   edit?: EditRequest;
+  new_thread?: boolean;
 }
 /** run_started: an executor took up the run (every lease) (run streams) */
 export interface RunStarted {

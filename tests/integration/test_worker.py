@@ -419,6 +419,63 @@ async def test_a_run_started_from_its_lease_is_not_read_again(stack: Stack) -> N
     assert reads == []
 
 
+async def test_a_langgraph_run_on_a_thread_made_for_it_reads_no_checkpoint(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose thread was made for it (no thread named) asks the database for no checkpoint:
+    the thread holds only what the run saves, so its start's read of the thread's latest and a
+    subgraph's read in the task that runs it are answered without a query. A run continuing the
+    thread, or on a thread a client named, reads as before, and goes on from what it read."""
+    from langgraph.graph import StateGraph as LangGraphStateGraph
+
+    from duragraph_lab.langgraph.loading import as_source
+    from duragraph_lab.store.queries.lg_checkpoints import PgLangGraphCheckpoints
+
+    class Inner(TypedDict):
+        n: int
+
+    class Outer(TypedDict):
+        n: int
+        log: Annotated[list[str], operator.add]
+
+    inner = LangGraphStateGraph(Inner)
+    inner.add_node("twice", lambda s: {"n": s["n"] * 2})
+    inner.add_edge(START, "twice")
+    inner.add_edge("twice", END)
+    outer = LangGraphStateGraph(Outer)
+    outer.add_node("add", lambda s: {"n": s["n"] + 1, "log": ["add"]})
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "add")
+    outer.add_edge("add", "sub")
+    outer.add_edge("sub", END)
+    await stack.worker(as_source("lg_sub_reads", outer.compile(), None, "test"))  # type: ignore[arg-type]
+    reads: list[tuple[str, str]] = []
+    get = PgLangGraphCheckpoints.get
+
+    async def counted(
+        self: PgLangGraphCheckpoints, thread_id: str, checkpoint_ns: str, checkpoint_id: Any
+    ) -> Any:
+        reads.append((thread_id, checkpoint_ns.split(":")[0]))
+        return await get(self, thread_id, checkpoint_ns, checkpoint_id)
+
+    monkeypatch.setattr(PgLangGraphCheckpoints, "get", counted)
+    first = await stack.control.runs.create_run("lg_sub_reads", {"n": 1, "log": ["a"]})
+    assert (await stack.control.runs.wait(first.run_id, timeout=20)).values == {"n": 4, "log": ["a", "add"]}
+    assert reads == []
+
+    # The thread holds the first run's checkpoints now: the next run reads them and goes on.
+    again = await stack.control.runs.create_run("lg_sub_reads", {"log": ["b"]}, thread_id=first.thread_id)
+    state = await stack.control.runs.wait(again.run_id, timeout=20)
+    assert state.values == {"n": 10, "log": ["a", "add", "b", "add"]}
+    assert (first.thread_id, "") in reads and (first.thread_id, "sub") in reads
+
+    named = str(uuid.uuid4())
+    reads.clear()
+    third = await stack.control.runs.create_run("lg_sub_reads", {"n": 0, "log": []}, thread_id=named)
+    assert (await stack.control.runs.wait(third.run_id, timeout=20)).values == {"n": 2, "log": ["add"]}
+    assert (named, "") in reads
+
+
 # -- regressions from review ----------------------------------------------------------------------
 
 

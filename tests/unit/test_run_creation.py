@@ -66,6 +66,20 @@ def test_a_new_thread_starts_fresh_and_is_created_with_the_run() -> None:
         (f"run:{NEW}", 0, [ev.RUN_CREATED]),
     ]
     assert appends[0][2][0].data == {"thread_id": THREAD, "metadata": {}, "temporary": True}
+    assert created.data["new_thread"] is True, "no thread named: the id was made for this run"
+
+
+def test_only_a_thread_made_for_the_run_is_marked_new() -> None:
+    """A thread id a client named may hold checkpoints saved under it before the thread existed
+    here (a checkpointer used directly): such a run is not marked, nor is one on a thread that
+    exists."""
+    named = RunRequest("g", {"n": 1}, thread_id=THREAD)
+    fresh = ThreadHead(THREAD, 0, exists=False)
+    created = created_event(NEW, fresh, TARGET, named, decide_start(named, fresh, NEW))
+    assert "new_thread" not in created.data
+    existing = head(latest(RunStatus.SUCCESS))
+    created = created_event(NEW, existing, TARGET, named, decide_start(named, existing, NEW))
+    assert "new_thread" not in created.data
 
 
 def test_a_run_after_one_at_rest_continues_from_where_it_ended() -> None:

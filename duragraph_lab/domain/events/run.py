@@ -81,6 +81,9 @@ class RunCreated(TypedDict):
     kwargs: NotRequired[dict[str, Any]]
     #: An edit request: a worker serving the graph applies this edit with the graph's code.
     edit: NotRequired[EditRequest]
+    #: The run's thread was made for it (a new id, created in the run's transaction; absent:
+    #: otherwise): it holds nothing but what this run writes. Since 2026-12-05.
+    new_thread: NotRequired[bool]
 
 
 class RunStarted(TypedDict):
