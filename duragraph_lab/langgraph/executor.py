@@ -446,13 +446,14 @@ class LangGraphRunExecutor:
 
 
 def thread_is_empty(log_events: Sequence[RecordedEvent]) -> bool:
-    """Whether the run's thread holds nothing yet: it was made for the run, and the run has
-    recorded nothing but its starts (a run taken again after a worker died may have saved
-    checkpoints already)."""
+    """Whether the run's thread holds nothing yet: it was made for the run, which starts from
+    nothing (no base run), and the run has recorded nothing but its starts (a run taken again
+    after a worker died may have saved checkpoints already)."""
     if (
         not log_events
         or log_events[0].type != ev.RUN_CREATED
         or log_events[0].data.get("new_thread") is not True
+        or log_events[0].data.get("base")
     ):
         return False
     return all(e.type == ev.RUN_STARTED for e in log_events[1:])

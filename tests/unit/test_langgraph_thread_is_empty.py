@@ -48,3 +48,6 @@ def test_a_thread_made_for_the_run_is_empty_until_the_run_saves_something() -> N
 def test_a_thread_not_made_for_the_run_may_hold_anything() -> None:
     assert not thread_is_empty(_log(_created(new_thread=False)))
     assert not thread_is_empty([])
+    # A run starting from another run's point starts from something, whatever its thread.
+    kind, data = _created(new_thread=True)
+    assert not thread_is_empty(_log((kind, {**data, "base": {"run_id": RUN, "seq": 3, "mode": "fork"}})))
