@@ -157,6 +157,11 @@ def _drive(page: Any, expect: Any, server: DevServer, cells: int) -> None:
     asked.screenshot(path=str(ARTIFACTS / "quickstart-resumed-view.png"))
 
     view.scroll_into_view_if_needed()
+    # JupyterLab renders a windowed notebook's cells after the scroll, not with it: a page picture
+    # taken at once showed an empty notebook. The view's status, graph and event log painted in
+    # the viewport first.
+    for part in (".dg-run-status", "g[data-node='add_two']", ".dg-eventlog"):
+        expect(view.locator(part).first).to_be_in_viewport()
     page.screenshot(path=str(ARTIFACTS / "quickstart-done.png"))
     view.screenshot(path=str(ARTIFACTS / "quickstart-run-view-done.png"))
 
