@@ -1,6 +1,6 @@
 """The dashboard's Crons page in Debian's chromium, driven by Playwright, against a real
-`duragraph-lab serve`: a seconds schedule shows its next fire time and its last runs as they
-fire, and is disabled and enabled again from the page, with no console error."""
+`duragraph-lab serve`: a seconds schedule shows its assistant by name, its next fire time and its
+last runs as they fire, and is disabled and enabled again from the page, with no console error."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def test_crons_page_shows_next_fire_and_last_runs_and_toggles(ui: Page) -> None:
         expect(row).to_be_visible(timeout=15000)
         expect(row).to_have_attribute("data-enabled", "true")
         expect(row.locator("[data-next-run]")).not_to_have_attribute("data-next-run", "")
+        # The assistant by its name (the graph's default assistant), its id on hover.
+        assistant = row.locator("[data-assistant]")
+        expect(assistant).to_have_text("slow")
+        expect(assistant).to_have_attribute("title", cron["assistant_id"])
         # Its runs appear as the ticks fire, and complete.
         expect(row.locator("[data-open-run]").first).to_be_visible(timeout=15000)
         expect(row.locator("[data-status=success]").first).to_be_visible(timeout=15000)

@@ -1,6 +1,6 @@
 // Crons: each schedule with its next fire time and its last runs; enable or disable it. Refreshed
 // every two seconds (ticks fire while the page is open).
-import { errorText, type Run } from "../api";
+import { errorText, type Assistant, type Run } from "../api";
 import { badge, button, formatWhen, h, link, Notice, poll, shortId, type PageContext } from "../ui";
 
 export interface Cron {
@@ -30,6 +30,22 @@ export function cronsPage(ctx: PageContext): void {
   );
   ctx.root.append(h("div", { class: "dg-toolbar" }, h("h2", {}, "Crons"), count), notice.element, h("div", { class: "dg-scroll" }, table));
 
+  // The assistant by its name (its id on hover), as the Runs page shows it. The list is asked
+  // again when a cron names an assistant not asked about yet (one made since), not at every poll.
+  const names = new Map<string, string>();
+  const asked = new Set<string>();
+  async function assistantNames(crons: Cron[]): Promise<void> {
+    const unknown = crons.map((c) => c.assistant_id).filter((id) => !names.has(id) && !asked.has(id));
+    if (unknown.length === 0) return;
+    for (const id of unknown) asked.add(id);
+    try {
+      const list = await ctx.api.post<Assistant[]>("assistants/search", { limit: 1000 });
+      for (const a of list) names.set(a.assistant_id, a.name || a.graph_id);
+    } catch (err) {
+      notice.show(`could not list assistants: ${errorText(err)}`);
+    }
+  }
+
   async function lastRuns(cron: Cron): Promise<Run[]> {
     // The runs a cron starts carry its id in their metadata.
     return ctx.api.post<Run[]>("runs/search", { metadata: { cron_id: cron.cron_id }, limit: LAST_RUNS, sort_by: "created_at", sort_order: "desc" });
@@ -47,6 +63,7 @@ export function cronsPage(ctx: PageContext): void {
 
   async function refresh(): Promise<void> {
     const crons = await ctx.api.post<Cron[]>("runs/crons/search", { limit: 200 });
+    await assistantNames(crons);
     const runs = await Promise.all(crons.map((c) => lastRuns(c).catch(() => [] as Run[])));
     if (ctx.disposed) return;
     count.textContent = `${crons.length} cron${crons.length === 1 ? "" : "s"}`;
@@ -60,7 +77,7 @@ export function cronsPage(ctx: PageContext): void {
           "tr",
           { "data-cron-id": c.cron_id, "data-enabled": String(c.enabled) },
           h("td", { title: c.cron_id }, shortId(c.cron_id)),
-          h("td", {}, c.assistant_id),
+          h("td", { title: c.assistant_id, "data-assistant": c.assistant_id }, names.get(c.assistant_id) ?? shortId(c.assistant_id)),
           h("td", {}, c.thread_id ? link(shortId(c.thread_id), () => ctx.navigate("threads", { thread_id: c.thread_id ?? "" }), { title: c.thread_id }) : h("span", { class: "dg-muted" }, "stateless")),
           h("td", {}, h("code", {}, c.schedule), c.timezone ? ` (${c.timezone})` : ""),
           h("td", { "data-next-run": c.next_run_date ?? "" }, c.enabled ? (c.next_run_date ? formatWhen(c.next_run_date) : "never (ended)") : "disabled"),
