@@ -22,8 +22,8 @@ import pytest
 
 from duragraph_lab.runtime.jupyter_config import labextensions_dir
 from tests.devserver import DevServer
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PAGE_OPTIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "lab-dashboard"
 BASE = "/user/dg/"
 STOPPED = "--- the server was stopped ---"
@@ -141,8 +141,8 @@ def test_dashboard_in_jupyterlab(browser: Any, lab: DevServer) -> None:
     # A browser of its own, launched by the package's Playwright (a second Playwright cannot run
     # beside it): in the shared browser, Lab's command palette closed again before the test could
     # type into it (3 runs out of 3, not understood), never in a fresh one.
-    own = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
-    page = own.new_page(viewport={"width": 1400, "height": 900})
+    own = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    page = own.new_page(viewport={"width": 1400, "height": 900}, **PAGE_OPTIONS)
     try:
         page.on("console", lambda msg: msg.type == "error" and errors.append(f"{msg.text} @ {msg.location}"))
         page.on("pageerror", lambda err: errors.append(f"pageerror: {err} {err.stack}"))

@@ -48,6 +48,7 @@ tr.dg-row-error td:first-child { box-shadow: inset 3px 0 0 var(--dg-running); }
 .dg-progress { display: inline-flex; align-items: center; gap: 6px; white-space: nowrap; }
 .dg-progress-track { display: inline-block; width: 5em; height: 8px; border-radius: 4px; background: var(--dg-pending); overflow: hidden; }
 .dg-progress-fill { display: block; height: 100%; background: var(--dg-done); transition: width 0.3s; }
+@media (prefers-reduced-motion: reduce) { .dg-progress-fill { transition: none; } }
 .dg-progress-running .dg-progress-fill { background: var(--dg-running); }
 .dg-progress-label { font-variant-numeric: tabular-nums; font-size: 0.9em; color: var(--dg-fg-muted); }
 .dg-progress-counts { font-variant-numeric: tabular-nums; font-size: 0.85em; }
