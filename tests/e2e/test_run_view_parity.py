@@ -105,10 +105,15 @@ def test_a_run_looks_the_same_in_a_widget_and_in_the_dashboard(
 
     with DuraGraphClient(f"http://127.0.0.1:{api_server.port}/", api_server.token) as client:
         view = RunView.for_run(client, lifecycle_run)
-    events = view.events
+        events = view.events
+        paused = next(i for i, e in enumerate(events) if e.type == "run_interrupted" and not e.data.get("ns"))
+        # What the kernel answers when the widget selects the interrupt (the page has no kernel):
+        # given to the widget before its picture there, so its state pane shows that event's.
+        view.selected_seq = events[paused].seq
+        at_pause = {"state": view.state, "prev_state": view.prev_state, "state_at": view.state_at}
+        view.selected_seq = -1
     types = [(e.type, e.node, (e.data or {}).get("ns")) for e in events]
     retry = next(i for i, e in enumerate(events) if e.type == "node_failed" and e.data.get("will_retry"))
-    paused = next(i for i, e in enumerate(events) if e.type == "run_interrupted" and not e.data.get("ns"))
     resumed = next(i for i, e in enumerate(events) if e.type == "run_resumed" and not e.data.get("ns"))
     assert ("run_cancelled", None, None) in types and types[-1][0] == "run_cancelled", types
 
@@ -189,6 +194,13 @@ def test_a_run_looks_the_same_in_a_widget_and_in_the_dashboard(
             assert {n: w[n] for n in want} == want, (events[index].type, w)
             assert {w[n] for n in pending} <= {"pending"}, (events[index].type, w)
             if index == paused:
+                widget.evaluate(
+                    "(t) => { for (const [k, v] of Object.entries(t)) window.setTrait(k, v); }", at_pause
+                )
+                for page, root in ((widget, "#root"), (board, "[data-dg-page='run']")):
+                    expect(page.locator(f"{root} [data-dg-replay-caption]")).to_contain_text(
+                        f"state after #{events[index].seq} {events[index].type}"
+                    )
                 widget.screenshot(path=str(ARTIFACTS / "widget-interrupted.png"), full_page=True)
                 board.screenshot(path=str(ARTIFACTS / "dashboard-interrupted.png"), full_page=True)
         assert widget.evaluate("() => window.errors") == [] and errors == []
