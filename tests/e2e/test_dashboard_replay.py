@@ -81,7 +81,7 @@ def test_fork_dialog_edits_the_state_and_the_fork_links_to_its_origin(ui: Page) 
     dialog = page.locator("[data-dg-fork-dialog]")
     expect(dialog).to_be_visible()
     expect(dialog.locator("[data-dg-fork-title]")).to_contain_text(
-        f"Fork after #{s1['seq']} node_completed · s1 (position {position}"
+        f"Fork after #{s1['seq']} node_completed · s1 (event {position + 1} of {len(events)})"
     )
     editor = dialog.locator("[data-dg-fork-state]")
     # The editor holds the state after s1: n is 2.

@@ -85,6 +85,7 @@ export interface ReplayHandle {
 export function mountReplay(options: ReplayOptions): ReplayHandle {
   let row: EventRow | undefined;
   let index = -1;
+  let total = 0;
   let shown: { values: unknown; seq: number | null } = { values: {}, seq: null };
 
   const slider = h("input", { type: "range", min: "0", max: "0", value: "0", class: "dg-replay-range", "aria-label": "replay position", "data-dg-replay": "" });
@@ -156,7 +157,7 @@ export function mountReplay(options: ReplayOptions): ReplayHandle {
   function openFork(): void {
     if (!row || !options.onFork) return;
     forkSeq = row.seq;
-    forkTitle.textContent = `Fork after #${row.seq} ${row.type}${row.node ? ` · ${drawnNodeId(row.ns, row.node)}` : ""} (position ${index} of the run's events)`;
+    forkTitle.textContent = `Fork after #${row.seq} ${row.type}${row.node ? ` · ${drawnNodeId(row.ns, row.node)}` : ""} (event ${index + 1} of ${total})`;
     dialog.hidden = false;
     busy = false;
     fillEditor();
@@ -209,6 +210,7 @@ export function mountReplay(options: ReplayOptions): ReplayHandle {
     },
     setPosition(i, r, n) {
       index = i;
+      total = n;
       row = r;
       slider.value = String(Math.max(0, i));
       label.textContent = r ? describeEvent(r, i, n) : "no events";
