@@ -193,7 +193,7 @@ def two_experiments(server: ApiServer) -> tuple[str, str, str, list[dict[str, An
     examples = api(server, "GET", f"/datasets/{name}/examples")["examples"]
     evaluators = [
         {"name": "answer", "builtin": "contains", "kwargs": {"text": "5"}},
-        {"name": "steps", "builtin": "step_budget", "kwargs": {"max_steps": 10}},
+        {"name": "step_budget", "builtin": "step_budget", "kwargs": {"max_steps": 10}},
     ]
     experiments = []
     for label in ("base", "candidate"):
@@ -214,13 +214,13 @@ def two_experiments(server: ApiServer) -> tuple[str, str, str, list[dict[str, An
     # Base: each example re-run as it was.
     _, again_plain = finished_chat_run(server, "hello evals")
     _, again_tool = finished_chat_run(server, TOOL_QUESTION)
-    record(server, base, examples[0]["example_id"], again_plain, [score("answer", 1), score("steps", 1)])
-    record(server, base, examples[1]["example_id"], again_tool, [score("answer", 1), score("steps", 1)])
+    record(server, base, examples[0]["example_id"], again_plain, [score("answer", 1), score("step_budget", 1)])
+    record(server, base, examples[1]["example_id"], again_tool, [score("answer", 1), score("step_budget", 1)])
     # Candidate: the first unchanged, the second answered without the calculator.
     _, plain3 = finished_chat_run(server, "hello evals")
     _, no_tool = finished_chat_run(server, "what is two plus three, roughly")
-    record(server, candidate, examples[0]["example_id"], plain3, [score("answer", 1), score("steps", 1)])
-    record(server, candidate, examples[1]["example_id"], no_tool, [score("answer", 0), score("steps", 1)])
+    record(server, candidate, examples[0]["example_id"], plain3, [score("answer", 1), score("step_budget", 1)])
+    record(server, candidate, examples[1]["example_id"], no_tool, [score("answer", 0), score("step_budget", 1)])
     for experiment in experiments:
         api(server, "POST", f"/experiments/{experiment}/complete", {})
     return name, base, candidate, examples
@@ -238,7 +238,7 @@ def test_two_experiments_compared_and_exported(ui: EvalPage) -> None:
         expect(row).to_have_attribute("data-status", "completed")
         expect(row.locator("[data-dg-pass]")).to_have_text(passed)
     expect(table.locator(f"tr[data-experiment-id='{candidate}'] [data-dg-means]")).to_have_text(
-        "answer 0.5 · steps 1"
+        "answer 0.5 · step_budget 1"
     )
     compare = page.locator("[data-action=compare]")
     expect(compare).to_be_disabled()
@@ -273,7 +273,7 @@ def test_two_experiments_compared_and_exported(ui: EvalPage) -> None:
     expect(regressed).to_have_attribute("data-verdict", "regressed")
     expect(regressed.locator("[data-score=answer] .dg-delta")).to_have_text("(-1)")
     expect(regressed.locator("[data-score=answer] .dg-delta")).to_have_class(re.compile("dg-delta-worse"))
-    expect(regressed.locator("[data-score=steps] .dg-delta")).to_have_class(re.compile("dg-delta-same"))
+    expect(regressed.locator("[data-score=step_budget] .dg-delta")).to_have_class(re.compile("dg-delta-same"))
     expect(regressed.locator(".dg-verdict")).to_have_class(re.compile("dg-verdict-regressed"))
     unchanged = view.locator(f"[data-dg-compare-examples] tr[data-example-id='{examples[0]['example_id']}']")
     expect(unchanged).to_have_attribute("data-verdict", "unchanged")
