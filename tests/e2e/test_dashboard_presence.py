@@ -51,6 +51,10 @@ def test_a_graph_nobody_serves_is_said_on_the_run_and_assistant_pages(
         session.serve({name: _graph()}, lease_ttl=5)
         expect(page.locator(".dg-run-meta[data-status='success']")).to_have_count(1, timeout=30_000)
         expect(waiting).to_have_count(0)
+        # ... and shows what the run did, to its end: its log to run_completed, the node done.
+        rows = page.locator("[data-dg-eventlog] .dg-event-row")
+        expect(rows.last).to_contain_text("run_completed", timeout=15_000)
+        expect(page.locator("g[data-node='inc']")).to_have_attribute("data-status", "done")
         ui.shot("presence-run-served")
 
         session.stop_serving()

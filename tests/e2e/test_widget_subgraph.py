@@ -65,6 +65,17 @@ def test_subgraph_expands_with_live_inner_status(browser: Any, nested_view: RunV
         k: state[k] for k in ("topology", "selected_node", "selected_seq", "state", "prev_state", "run")
     }
     traits |= {"message": ""}
+    # What the kernel had sent by then: the run still running, the state after i1 (the rest, with
+    # the run's end, comes below with the rest of the events).
+    at_end = {k: state[k] for k in ("run", "state", "prev_state", "state_at")}
+    nested_view.selected_seq = inner[0].seq
+    traits |= {
+        "run": {**state["run"], "status": "running", "output": None},
+        "state": nested_view.state,
+        "prev_state": nested_view.prev_state,
+        "state_at": nested_view.state_at,
+    }
+    nested_view.selected_seq = -1
     html = write_widget_page(
         tmp_path / "subgraph.html", LIVE_PAGE, STATIC, traits, events_to_arrow(events[:cut])
     )
@@ -75,6 +86,8 @@ def test_subgraph_expands_with_live_inner_status(browser: Any, nested_view: RunV
         page.wait_for_function("() => window.ready === true", timeout=30_000)
         graph = page.locator(".dg-graph")
         expect(page.locator(".dg-replay-label")).to_contain_text(f"#{inner[0].seq} node_completed")
+        expect(page.locator(".dg-run-status")).to_have_text("running")
+        expect(page.locator("[data-dg-replay-caption]")).to_contain_text(f"state after #{inner[0].seq}")
         # Collapsed: one node for the subgraph, with its badge and a toggle; running (i1 done).
         drawn = _drawn(page)
         assert set(drawn) == {"__start__", "before", "sub", "after", "__end__"}
@@ -110,7 +123,9 @@ def test_subgraph_expands_with_live_inner_status(browser: Any, nested_view: RunV
         # Live updates keep it expanded: the rest of the events, then the topology again.
         rest = base64.b64encode(events_to_arrow(events[cut:])).decode()
         page.evaluate("(b) => window.sendEvents(b)", rest)
+        page.evaluate("(t) => { for (const [k, v] of Object.entries(t)) window.setTrait(k, v); }", at_end)
         expect(page.locator(".dg-replay-label")).to_contain_text(f"#{events[-1].seq} run_completed")
+        expect(page.locator(".dg-run-status")).to_have_text("success")
         drawn = _drawn(page)
         assert drawn["sub:i2"] == "done" and drawn["after"] == "done"
         assert cluster.get_attribute("data-status") == "done"
