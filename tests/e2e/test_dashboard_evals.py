@@ -214,13 +214,19 @@ def two_experiments(server: ApiServer) -> tuple[str, str, str, list[dict[str, An
     # Base: each example re-run as it was.
     _, again_plain = finished_chat_run(server, "hello evals")
     _, again_tool = finished_chat_run(server, TOOL_QUESTION)
-    record(server, base, examples[0]["example_id"], again_plain, [score("answer", 1), score("step_budget", 1)])
+    record(
+        server, base, examples[0]["example_id"], again_plain, [score("answer", 1), score("step_budget", 1)]
+    )
     record(server, base, examples[1]["example_id"], again_tool, [score("answer", 1), score("step_budget", 1)])
     # Candidate: the first unchanged, the second answered without the calculator.
     _, plain3 = finished_chat_run(server, "hello evals")
     _, no_tool = finished_chat_run(server, "what is two plus three, roughly")
-    record(server, candidate, examples[0]["example_id"], plain3, [score("answer", 1), score("step_budget", 1)])
-    record(server, candidate, examples[1]["example_id"], no_tool, [score("answer", 0), score("step_budget", 1)])
+    record(
+        server, candidate, examples[0]["example_id"], plain3, [score("answer", 1), score("step_budget", 1)]
+    )
+    record(
+        server, candidate, examples[1]["example_id"], no_tool, [score("answer", 0), score("step_budget", 1)]
+    )
     for experiment in experiments:
         api(server, "POST", f"/experiments/{experiment}/complete", {})
     return name, base, candidate, examples
