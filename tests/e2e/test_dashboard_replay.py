@@ -121,7 +121,6 @@ def test_fork_dialog_edits_the_state_and_the_fork_links_to_its_origin(ui: Page) 
     last = api(ui.server, "GET", f"/runs/{forked}/events")["events"][-1]["seq"]
     expect(page.locator("[data-dg-replay-caption]")).to_contain_text(f"state after #{last} run_completed")
     expect(page.locator("[data-dg-state]")).to_contain_text('"n": 103')
-    page.wait_for_timeout(300)  # the graph's colour transitions
     ui.shot("replay-fork-origin")
 
     # The runs list marks the fork, with a link to its origin.
